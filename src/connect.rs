@@ -1,0 +1,307 @@
+//! Builds a kube client from kubeconfig and kubectl's connection flags
+//! (SPEC §2): file merging, context/cluster/user selection, flag overrides.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kube::config::{
+    AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
+    NamedContext,
+};
+use kube::{Client, Config};
+
+use crate::cli::ConnectionArgs;
+use crate::exit::{Exit, Result};
+
+/// A ready client and the namespace targets default to.
+pub struct Connection {
+    pub client: Client,
+    pub namespace: String,
+    pub server: String,
+}
+
+pub async fn connect(
+    args: &ConnectionArgs,
+    request_timeout: Option<Duration>,
+) -> Result<Connection> {
+    let mut config = match load_kubeconfig(args)? {
+        Some(kubeconfig) => config_from_kubeconfig(kubeconfig, args).await?,
+        None if args.server.is_some() => {
+            config_from_kubeconfig(Kubeconfig::default(), args).await?
+        }
+        None if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
+            let mut config = Config::incluster().map_err(|e| {
+                Exit::Usage(format!(
+                    "no kubeconfig found and the in-cluster configuration failed: {e}"
+                ))
+            })?;
+            apply_to_config(&mut config, args);
+            config
+        }
+        None => {
+            return Err(Exit::Usage(
+                "no kubeconfig found: set KUBECONFIG or pass --kubeconfig PATH \
+                 (kubectl's default is ~/.kube/config)"
+                    .into(),
+            ));
+        }
+    };
+    if let Some(timeout) = request_timeout {
+        config.connect_timeout = Some(timeout);
+    }
+    if let Some(namespace) = &args.namespace {
+        config.default_namespace = namespace.clone();
+    }
+    if config.accept_invalid_certs {
+        eprintln!(
+            "warning: TLS verification is off: the server's certificate is not checked \
+             (--insecure-skip-tls-verify)"
+        );
+    }
+    let namespace = config.default_namespace.clone();
+    let server = config
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_string();
+    let client = Client::try_from(config)
+        .map_err(|e| Exit::Usage(format!("cannot set up the connection to {server}: {e}")))?;
+    Ok(Connection {
+        client,
+        namespace,
+        server,
+    })
+}
+
+/// `--kubeconfig`, else every existing file in `KUBECONFIG` merged (missing
+/// ones skipped, as kubectl does), else `~/.kube/config` if it exists.
+fn load_kubeconfig(args: &ConnectionArgs) -> Result<Option<Kubeconfig>> {
+    if let Some(path) = &args.kubeconfig {
+        return read_kubeconfig(path).map(Some);
+    }
+    if let Some(list) = std::env::var_os("KUBECONFIG") {
+        let paths: Vec<PathBuf> = std::env::split_paths(&list)
+            .filter(|p| !p.as_os_str().is_empty() && p.exists())
+            .collect();
+        if !paths.is_empty() {
+            let mut merged = Kubeconfig::default();
+            for path in &paths {
+                merged = merged.merge(read_kubeconfig(path)?).map_err(|e| {
+                    Exit::Usage(format!("cannot merge kubeconfig {}: {e}", path.display()))
+                })?;
+            }
+            return Ok(Some(merged));
+        }
+        return Ok(None);
+    }
+    let default = std::env::var_os("HOME").map(|home| Path::new(&home).join(".kube/config"));
+    match default {
+        Some(path) if path.exists() => read_kubeconfig(&path).map(Some),
+        _ => Ok(None),
+    }
+}
+
+fn read_kubeconfig(path: &Path) -> Result<Kubeconfig> {
+    if !path.exists() {
+        return Err(Exit::Usage(format!(
+            "kubeconfig {} does not exist: check --kubeconfig or KUBECONFIG",
+            path.display()
+        )));
+    }
+    Kubeconfig::read_from(path).map_err(|e| {
+        Exit::Usage(format!(
+            "cannot read kubeconfig {}: {}",
+            path.display(),
+            one_line(&e.to_string())
+        ))
+    })
+}
+
+/// Select context, cluster and user as kubectl does, failing on names the
+/// kubeconfig does not have (kube alone would fall back to anonymous on an
+/// unknown user), then apply the flag overrides to the selected entries.
+async fn config_from_kubeconfig(mut kc: Kubeconfig, args: &ConnectionArgs) -> Result<Config> {
+    let context_name = match args.context.clone().or_else(|| kc.current_context.clone()) {
+        Some(name) if !name.is_empty() => name,
+        _ if args.server.is_some() => {
+            // Flags alone describe the cluster, as `kubectl -s URL` allows.
+            synthesize_context(&mut kc, args)
+        }
+        _ => {
+            return Err(Exit::Usage(
+                "the kubeconfig has no current context: pass --context NAME \
+                 or run `kubectl config use-context NAME`"
+                    .into(),
+            ));
+        }
+    };
+    let Some(context) = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == context_name)
+        .and_then(|c| c.context.clone())
+    else {
+        return Err(Exit::Usage(format!(
+            "context \"{context_name}\" not found in kubeconfig{}",
+            known("contexts", kc.contexts.iter().map(|c| &c.name))
+        )));
+    };
+    let cluster_name = args.cluster.clone().unwrap_or(context.cluster.clone());
+    if !kc.clusters.iter().any(|c| c.name == cluster_name) {
+        if args.server.is_some() {
+            kc.clusters.push(NamedCluster {
+                name: cluster_name.clone(),
+                cluster: Some(Cluster::default()),
+                ..Default::default()
+            });
+        } else {
+            return Err(Exit::Usage(format!(
+                "cluster \"{cluster_name}\" not found in kubeconfig{}",
+                known("clusters", kc.clusters.iter().map(|c| &c.name))
+            )));
+        }
+    }
+    // A context naming a missing user connects anonymously in kubectl, but a
+    // `--user` the kubeconfig lacks is an error there, and so here.
+    let user_name = args
+        .user
+        .clone()
+        .or(context.user.clone())
+        .filter(|u| !u.is_empty());
+    let known_user = user_name.filter(|u| kc.auth_infos.iter().any(|x| &x.name == u));
+    if let (Some(user), None) = (&args.user, &known_user) {
+        return Err(Exit::Usage(format!(
+            "user \"{user}\" not found in kubeconfig{}",
+            known("users", kc.auth_infos.iter().map(|u| &u.name))
+        )));
+    }
+    let user_name = match known_user {
+        Some(name) => name,
+        None => {
+            let name = "kubectl-notify-flags".to_string();
+            kc.auth_infos.push(NamedAuthInfo {
+                name: name.clone(),
+                auth_info: Some(AuthInfo::default()),
+                ..Default::default()
+            });
+            name
+        }
+    };
+
+    for named in kc.clusters.iter_mut().filter(|c| c.name == cluster_name) {
+        apply_to_cluster(named.cluster.get_or_insert_with(Cluster::default), args);
+    }
+    for named in kc.auth_infos.iter_mut().filter(|u| u.name == user_name) {
+        apply_to_user(named.auth_info.get_or_insert_with(AuthInfo::default), args);
+    }
+    let options = KubeConfigOptions {
+        context: Some(context_name),
+        cluster: Some(cluster_name),
+        user: Some(user_name),
+    };
+    Config::from_custom_kubeconfig(kc, &options)
+        .await
+        .map_err(|e| Exit::Usage(format!("invalid kubeconfig: {}", one_line(&e.to_string()))))
+}
+
+fn synthesize_context(kc: &mut Kubeconfig, args: &ConnectionArgs) -> String {
+    let name = "kubectl-notify-flags".to_string();
+    kc.contexts.push(NamedContext {
+        name: name.clone(),
+        context: Some(Context {
+            cluster: args.cluster.clone().unwrap_or(name.clone()),
+            user: args.user.clone(),
+            namespace: args.namespace.clone(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    name
+}
+
+fn apply_to_cluster(cluster: &mut Cluster, args: &ConnectionArgs) {
+    if let Some(server) = &args.server {
+        cluster.server = Some(normalize_server(server));
+    }
+    if let Some(ca) = &args.certificate_authority {
+        cluster.certificate_authority = Some(ca.display().to_string());
+        cluster.certificate_authority_data = None;
+    }
+    if args.insecure_skip_tls_verify {
+        cluster.insecure_skip_tls_verify = Some(true);
+        cluster.certificate_authority = None;
+        cluster.certificate_authority_data = None;
+    }
+    if let Some(name) = &args.tls_server_name {
+        cluster.tls_server_name = Some(name.clone());
+    }
+}
+
+fn apply_to_user(user: &mut AuthInfo, args: &ConnectionArgs) {
+    if let Some(token) = &args.token {
+        user.token = Some(token.clone().into());
+        user.token_file = None;
+        user.exec = None;
+        user.auth_provider = None;
+        user.username = None;
+        user.password = None;
+    }
+    if let Some(cert) = &args.client_certificate {
+        user.client_certificate = Some(cert.display().to_string());
+        user.client_certificate_data = None;
+    }
+    if let Some(key) = &args.client_key {
+        user.client_key = Some(key.display().to_string());
+        user.client_key_data = None;
+    }
+    apply_impersonation(user, args);
+}
+
+fn apply_impersonation(user: &mut AuthInfo, args: &ConnectionArgs) {
+    if let Some(name) = &args.as_user {
+        user.impersonate = Some(name.clone());
+    }
+    if !args.as_group.is_empty() {
+        user.impersonate_groups = Some(args.as_group.clone());
+    }
+    if let Some(uid) = &args.as_uid {
+        user.impersonate_uid = Some(uid.clone());
+    }
+}
+
+/// In a pod only the flags that make sense without a kubeconfig apply.
+fn apply_to_config(config: &mut Config, args: &ConnectionArgs) {
+    if let Some(token) = &args.token {
+        config.auth_info.token = Some(token.clone().into());
+        config.auth_info.token_file = None;
+    }
+    apply_impersonation(&mut config.auth_info, args);
+    if args.insecure_skip_tls_verify {
+        config.accept_invalid_certs = true;
+    }
+    if let Some(name) = &args.tls_server_name {
+        config.tls_server_name = Some(name.clone());
+    }
+}
+
+/// kubectl accepts `-s host:port`; a URL needs a scheme.
+fn normalize_server(server: &str) -> String {
+    if server.contains("://") {
+        server.to_string()
+    } else {
+        format!("https://{server}")
+    }
+}
+
+fn known<'a>(what: &str, names: impl Iterator<Item = &'a String>) -> String {
+    let names: Vec<&str> = names.map(String::as_str).collect();
+    if names.is_empty() {
+        format!(" (it has no {what})")
+    } else {
+        format!(" (known {what}: {})", names.join(", "))
+    }
+}
+
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

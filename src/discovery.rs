@@ -1,0 +1,109 @@
+//! Fetches the types a server offers: aggregated discovery (`/api`, `/apis`
+//! with the v2 Accept header), or legacy per-group discovery on older servers.
+
+use futures::future::join_all;
+use kube::Client;
+
+use crate::exit::{Exit, Result};
+use crate::resolve::{ApiType, parse_aggregated, parse_group_list, parse_resource_list};
+use crate::trouble::{self, Scope, Trouble};
+
+const AGGREGATED: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+const PLAIN: &str = "application/json";
+
+pub async fn discover(client: &Client, server: &str) -> Result<Vec<ApiType>> {
+    let (core, groups) = tokio::try_join!(
+        fetch(client, server, "/api", AGGREGATED),
+        fetch(client, server, "/apis", AGGREGATED)
+    )?;
+    if core.aggregated && groups.aggregated {
+        let mut types = parse(server, "/api", parse_aggregated(&core.body))?;
+        types.extend(parse(server, "/apis", parse_aggregated(&groups.body))?);
+        return Ok(types);
+    }
+    legacy(client, server, &groups.body).await
+}
+
+/// Old servers: `/api/v1` plus every version of every group in `/apis`. A
+/// group that fails to answer (an aggregated API that is down) is skipped,
+/// as kubectl does; its types then resolve as unknown.
+async fn legacy(client: &Client, server: &str, group_list: &[u8]) -> Result<Vec<ApiType>> {
+    let core = fetch(client, server, "/api/v1", PLAIN).await?;
+    let mut types = parse(server, "/api/v1", parse_resource_list(&core.body))?;
+    let mut paths = Vec::new();
+    for group in parse(server, "/apis", parse_group_list(group_list))? {
+        for version in &group.versions {
+            paths.push(format!("/apis/{}/{}", group.group, version));
+        }
+    }
+    let answers = join_all(paths.iter().map(|path| fetch(client, server, path, PLAIN))).await;
+    for (path, answer) in paths.iter().zip(answers) {
+        if let Ok(answer) = answer {
+            types.extend(parse(server, path, parse_resource_list(&answer.body))?);
+        }
+    }
+    Ok(types)
+}
+
+struct Answer {
+    aggregated: bool,
+    body: Vec<u8>,
+}
+
+async fn fetch(client: &Client, server: &str, path: &str, accept: &str) -> Result<Answer> {
+    let request = http::Request::get(path)
+        .header(http::header::ACCEPT, accept)
+        .body(Vec::new())
+        .map_err(|e| Exit::Usage(format!("cannot build discovery request: {e}")))?;
+    let scope = Scope {
+        server,
+        resource: None,
+        namespace: None,
+    };
+    let refused = |e: kube::Error| match trouble::from_kube(&e, &scope) {
+        Trouble::Refused(m) | Trouble::Transient(m) => {
+            Exit::Refused(format!("API discovery ({path}) failed: {m}"))
+        }
+    };
+    let response = client
+        .send(request.map(Into::into))
+        .await
+        .map_err(refused)?;
+    let status = response.status();
+    let aggregated = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("as=APIGroupDiscoveryList"));
+    let body = response
+        .into_body()
+        .collect_bytes()
+        .await
+        .map_err(refused)?
+        .to_vec();
+    if !status.is_success() {
+        let message = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(String::from))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
+        return Err(refused(kube::Error::Api(
+            kube::core::Status::failure(&message, "")
+                .with_code(status.as_u16())
+                .boxed(),
+        )));
+    }
+    Ok(Answer { aggregated, body })
+}
+
+fn parse<T, E: std::fmt::Display>(
+    server: &str,
+    path: &str,
+    parsed: std::result::Result<T, E>,
+) -> Result<T> {
+    parsed.map_err(|e| {
+        Exit::Refused(format!(
+            "{server}{path} sent a discovery answer we cannot read: {e}"
+        ))
+    })
+}

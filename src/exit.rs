@@ -1,0 +1,50 @@
+//! How the program ends: one error type at the top boundary, and the exit code
+//! for each outcome decided here and nowhere else (SPEC §7).
+
+use std::fmt;
+
+/// A reason to stop, with the exit code SPEC §7 gives it.
+#[derive(Debug)]
+pub enum Exit {
+    /// Bad usage or input: flags, expression, unknown or ambiguous type,
+    /// kubeconfig or context not found.
+    Usage(String),
+    /// The cluster refused us or could not be reached at start.
+    Refused(String),
+    /// `--timeout` expired before the condition held.
+    Timeout(String),
+    /// Interrupted by a signal (SIGINT → 130, SIGTERM → 143).
+    Signal(i32),
+}
+
+impl Exit {
+    pub fn code(&self) -> u8 {
+        match self {
+            Exit::Usage(_) => 2,
+            Exit::Refused(_) => 3,
+            Exit::Timeout(_) => 124,
+            Exit::Signal(signo) => (128 + signo) as u8,
+        }
+    }
+
+    /// The one line printed on stderr, if any.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Exit::Usage(m) | Exit::Refused(m) | Exit::Timeout(m) => Some(m),
+            Exit::Signal(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.message() {
+            Some(m) => f.write_str(m),
+            None => write!(f, "interrupted (exit {})", self.code()),
+        }
+    }
+}
+
+impl std::error::Error for Exit {}
+
+pub type Result<T> = std::result::Result<T, Exit>;

@@ -1,0 +1,66 @@
+//! kubectl-notify: watch Kubernetes objects and exit when a condition holds.
+//! `main` parses flags into a `Plan`, `run` carries it out; see SPEC.md.
+
+pub mod cli;
+pub mod connect;
+pub mod discovery;
+pub mod exit;
+pub mod expr;
+pub mod plan;
+pub mod resolve;
+pub mod run;
+pub mod tracker;
+pub mod trouble;
+pub mod watch;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+/// Parse, run, and turn the outcome into an exit code and at most one line
+/// (or, for an expression error, the caret display) on stderr.
+pub fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error: {info}; please report this");
+    }));
+    let outcome = parse_args()
+        .and_then(plan::Plan::from_args)
+        .and_then(|plan| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| exit::Exit::Usage(format!("cannot start the runtime: {e}")))?;
+            runtime.block_on(run::run(plan))
+        });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(exit) => {
+            if let Some(message) = exit.message() {
+                eprintln!("error: {message}");
+            }
+            ExitCode::from(exit.code())
+        }
+    }
+}
+
+/// clap's own usage errors, cut to one line with a pointer to `--help`;
+/// `--help` and `--version` print as usual.
+fn parse_args() -> exit::Result<cli::Args> {
+    cli::Args::try_parse().or_else(|err| match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => err.exit(),
+        _ => {
+            let rendered = err.to_string();
+            let paragraph: Vec<&str> = rendered
+                .lines()
+                .take_while(|line| !line.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let text = paragraph.join(" ");
+            let text = text.strip_prefix("error: ").unwrap_or(&text);
+            Err(exit::Exit::Usage(format!(
+                "{text}; see 'kubectl notify --help'"
+            )))
+        }
+    })
+}

@@ -1,0 +1,91 @@
+//! What a failed request means for the user: refused for good (exit 3 at
+//! start) or worth retrying, with a message that says what to do.
+
+use kube::runtime::watcher;
+
+/// Where a request went, for messages.
+pub struct Scope<'a> {
+    pub server: &'a str,
+    /// `widgets.example.com`, or `None` for discovery.
+    pub resource: Option<&'a str>,
+    /// `None` for cluster-scoped resources.
+    pub namespace: Option<&'a str>,
+}
+
+pub enum Trouble {
+    /// The cluster will not serve us: unauthorized, forbidden, not served, unreachable.
+    Refused(String),
+    /// Worth retrying with backoff: 5xx, 429, a dropped stream.
+    Transient(String),
+}
+
+pub fn from_watcher(err: &watcher::Error, scope: &Scope) -> Trouble {
+    match err {
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => from_kube(e, scope),
+        watcher::Error::WatchError(status) => from_status(status.code, &status.message, scope),
+        watcher::Error::NoResourceVersion => Trouble::Refused(format!(
+            "the server sent no resourceVersion for {}: it cannot be watched",
+            scope.resource.unwrap_or("this resource")
+        )),
+    }
+}
+
+pub fn from_kube(err: &kube::Error, scope: &Scope) -> Trouble {
+    match err {
+        kube::Error::Api(status) => from_status(status.code, &status.message, scope),
+        kube::Error::HyperError(_) | kube::Error::Service(_) => Trouble::Refused(format!(
+            "cannot reach the cluster at {}: {}",
+            scope.server,
+            root_cause(err)
+        )),
+        kube::Error::Auth(_) => Trouble::Refused(format!(
+            "cannot get credentials for {}: {}",
+            scope.server,
+            root_cause(err)
+        )),
+        other => Trouble::Transient(root_cause(other)),
+    }
+}
+
+fn from_status(code: u16, message: &str, scope: &Scope) -> Trouble {
+    let what = scope.resource.unwrap_or("the API");
+    let place = match scope.namespace {
+        Some(ns) => format!("in namespace \"{ns}\""),
+        None => "cluster-wide".to_string(),
+    };
+    match code {
+        401 => Trouble::Refused(format!(
+            "unauthorized: the server at {} rejected the credentials; \
+             check the token or certificate of your kubeconfig user",
+            scope.server
+        )),
+        403 => Trouble::Refused(match scope.resource {
+            Some(resource) => format!(
+                "forbidden: watching needs the verbs get, list, watch on {resource} {place}; \
+                 ask for them or use another --context (server said: {message})"
+            ),
+            None => format!("forbidden: {message}"),
+        }),
+        404 => Trouble::Refused(format!(
+            "{what} is not served by {} (it may have been removed): \
+             check `kubectl api-resources`",
+            scope.server
+        )),
+        400 | 405 | 406 | 415 | 422 => {
+            Trouble::Refused(format!("the server rejected the request: {message}"))
+        }
+        _ => Trouble::Transient(format!("server answered {code}: {message}")),
+    }
+}
+
+/// The innermost error's text, which for network failures is the useful
+/// part ("Connection refused (os error 111)").
+pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    crate::connect::one_line(&current.to_string())
+}

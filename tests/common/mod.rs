@@ -1,0 +1,143 @@
+//! The user's setting for every integration test: a test server speaking the
+//! Kubernetes API with the Widget CRD, a kubeconfig for it, and the real binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use testserver::{Crd, TestServer};
+
+pub const WIDGETS: &str = "widgets.example.com";
+
+pub struct Scenario {
+    pub server: TestServer,
+    pub dir: TempDir,
+    pub kubeconfig: PathBuf,
+}
+
+impl Scenario {
+    pub fn new() -> Scenario {
+        Scenario::on(TestServer::start())
+    }
+
+    pub fn on(server: TestServer) -> Scenario {
+        server.add_crd(Crd::widget());
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("config");
+        server.write_kubeconfig(&kubeconfig, testserver::ADMIN_TOKEN, "default");
+        Scenario {
+            server,
+            dir,
+            kubeconfig,
+        }
+    }
+
+    /// The plugin as a user runs it, with this scenario's kubeconfig.
+    pub fn notify(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", self.dir.path())
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        finish(self.notify(args).spawn().unwrap(), Duration::from_secs(30))
+    }
+
+    pub fn widget(&self, name: &str, spec: Value, status: Value) -> Value {
+        self.widget_in("default", name, spec, status)
+    }
+
+    pub fn widget_in(&self, namespace: &str, name: &str, spec: Value, status: Value) -> Value {
+        let created = self.server.create(
+            WIDGETS,
+            Some(namespace),
+            json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                   "metadata": {"name": name, "namespace": namespace}, "spec": spec}),
+        );
+        if status.is_null() {
+            return created;
+        }
+        self.server
+            .patch_status(WIDGETS, Some(namespace), name, json!({"status": status}))
+    }
+
+    pub fn set_status(&self, name: &str, status: Value) -> Value {
+        self.server
+            .patch_status(WIDGETS, Some("default"), name, json!({"status": status}))
+    }
+
+    /// Blocks until the binary has a watch open on the named object, so a
+    /// change made next is one it must see happen.
+    pub fn wait_for_watch(&self, name: &str, child: &mut Child) {
+        let selector = format!("fieldSelector=metadata.name%3D{name}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let watching = self.server.requests().iter().any(|r| {
+                r.path_and_query.contains("watch=") && r.path_and_query.contains(&selector)
+            });
+            if watching {
+                return;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("kubectl-notify exited early with {status}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("kubectl-notify never started watching {name}");
+    }
+}
+
+pub fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_kubectl-notify"))
+}
+
+/// Waits for the child to exit (killing it after `limit`) and collects output.
+pub fn finish(mut child: Child, limit: Duration) -> Output {
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "kubectl-notify still running after {limit:?}\nstdout: {}\nstderr: {}",
+                text(&out.stdout),
+                text(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// True if the child is still running after `wait`.
+pub fn still_running(child: &mut Child, wait: Duration) -> bool {
+    std::thread::sleep(wait);
+    child.try_wait().unwrap().is_none()
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    text(&out.stdout)
+}
+
+pub fn stderr(out: &Output) -> String {
+    text(&out.stderr)
+}
+
+pub fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited by a signal")
+}
