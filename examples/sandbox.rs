@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use testserver::{Crd, TestServer};
+use testserver::{Crd, Rule, TestServer};
 
 const WIDGETS: &str = "widgets.example.com";
 
@@ -17,6 +17,9 @@ fn main() {
         .unwrap_or(Duration::from_secs(4));
     let server = TestServer::start();
     server.add_crd(Crd::widget());
+    // kubectl sends no bearer token over plain HTTP: let it in anyway, so
+    // `kubectl get` and `kubectl patch` work in the sandbox too.
+    server.set_anonymous_rules(vec![Rule::allow_all()]);
     let widget = |ns: &str, name: &str, spec: serde_json::Value| {
         server.create(
             WIDGETS,

@@ -237,3 +237,18 @@ fn no_backtrace_even_when_asked_for() {
         .unwrap();
     assert_one_line_error(&out, 2, &["widgte"]);
 }
+
+#[test]
+fn without_a_kubeconfig_inside_a_pod_the_service_account_is_tried() {
+    let s = Scenario::new();
+    // No service-account token is mounted here, so the in-cluster attempt
+    // fails, and says so rather than claiming no configuration was looked for.
+    let out = s
+        .notify(&["widgets/foo", "--until", READY])
+        .env_remove("KUBECONFIG")
+        .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        .env("KUBERNETES_SERVICE_PORT", "1")
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, 2, &["in-cluster"]);
+}

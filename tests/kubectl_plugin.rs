@@ -82,6 +82,9 @@ fn kubectl_finds_and_runs_the_plugin() {
 #[test]
 fn our_met_line_matches_kubectl_wait() {
     let s = Scenario::new();
+    // kubectl sends no bearer token over plain HTTP; it arrives anonymous.
+    s.server
+        .set_anonymous_rules(vec![testserver::Rule::allow_all()]);
     s.widget("foo", json!({}), json!({"ready": true}));
     let cache = s.dir.path().join("cache");
     let wait = Command::new(kubectl())
