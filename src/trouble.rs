@@ -35,11 +35,18 @@ pub fn from_watcher(err: &watcher::Error, scope: &Scope) -> Trouble {
 pub fn from_kube(err: &kube::Error, scope: &Scope) -> Trouble {
     match err {
         kube::Error::Api(status) => from_status(status.code, &status.message, scope),
-        kube::Error::HyperError(_) | kube::Error::Service(_) => Trouble::Refused(format!(
-            "cannot reach the cluster at {}: {}",
-            scope.server,
-            root_cause(err)
-        )),
+        kube::Error::HyperError(_) | kube::Error::Service(_) => {
+            let cause = root_cause(err);
+            Trouble::Refused(if cause.contains("certificate") {
+                format!(
+                    "the TLS certificate of {} could not be verified: {cause}; check the \
+                     cluster's certificate-authority in the kubeconfig or --certificate-authority",
+                    scope.server
+                )
+            } else {
+                format!("cannot reach the cluster at {}: {cause}", scope.server)
+            })
+        }
         kube::Error::Auth(_) => Trouble::Refused(format!(
             "cannot get credentials for {}: {}",
             scope.server,
