@@ -44,6 +44,8 @@ fn main() {
     println!("In another terminal:\n");
     println!("  export KUBECONFIG={}", kubeconfig.display());
     println!("  kubectl notify widgets/foo --until '.status.ready == true' --timeout 2m");
+    println!("  kubectl notify widgets/foo --for ready");
+    println!("  kubectl notify widgets -l env=prod --until '.status.replicas >= 3'");
     println!(
         "  kubectl notify wg foo bar --until '.status.replicas >= 3 && .metadata.labels.env == prod'"
     );
@@ -62,7 +64,8 @@ fn main() {
         status(
             "default",
             "foo",
-            json!({"ready": ready, "replicas": replicas}),
+            json!({"ready": ready, "replicas": replicas,
+                   "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]}),
         );
         status(
             "default",

@@ -62,7 +62,7 @@ async fn fetch(client: &Client, server: &str, path: &str, accept: &str) -> Resul
         namespace: None,
     };
     let refused = |e: kube::Error| match trouble::from_kube(&e, &scope) {
-        Trouble::Refused(m) | Trouble::Transient(m) => {
+        Trouble::Rejected(m) | Trouble::Refused(m) | Trouble::Transient(m) => {
             Exit::Refused(format!("API discovery ({path}) failed: {m}"))
         }
     };

@@ -6,6 +6,9 @@ use std::fmt;
 /// A reason to stop, with the exit code SPEC §7 gives it.
 #[derive(Debug)]
 pub enum Exit {
+    /// `--fail-if` held, or the object reported failure (`--for ready`).
+    /// The message is the result line `<kind>.<group>/<name> failed: <why>`.
+    Failed(String),
     /// Bad usage or input: flags, expression, unknown or ambiguous type,
     /// kubeconfig or context not found.
     Usage(String),
@@ -20,6 +23,7 @@ pub enum Exit {
 impl Exit {
     pub fn code(&self) -> u8 {
         match self {
+            Exit::Failed(_) => 1,
             Exit::Usage(_) => 2,
             Exit::Refused(_) => 3,
             Exit::Timeout(_) => 124,
@@ -27,10 +31,12 @@ impl Exit {
         }
     }
 
-    /// The one line printed on stderr, if any.
-    pub fn message(&self) -> Option<&str> {
+    /// What goes to stderr: `error: ...` for problems, the bare result line
+    /// for a failure the user asked to be told about, nothing for a signal.
+    pub fn report(&self) -> Option<String> {
         match self {
-            Exit::Usage(m) | Exit::Refused(m) | Exit::Timeout(m) => Some(m),
+            Exit::Failed(line) => Some(line.clone()),
+            Exit::Usage(m) | Exit::Refused(m) | Exit::Timeout(m) => Some(format!("error: {m}")),
             Exit::Signal(_) => None,
         }
     }
@@ -38,9 +44,11 @@ impl Exit {
 
 impl fmt::Display for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.message() {
-            Some(m) => f.write_str(m),
-            None => write!(f, "interrupted (exit {})", self.code()),
+        match self {
+            Exit::Failed(m) | Exit::Usage(m) | Exit::Refused(m) | Exit::Timeout(m) => {
+                f.write_str(m)
+            }
+            Exit::Signal(_) => write!(f, "interrupted (exit {})", self.code()),
         }
     }
 }

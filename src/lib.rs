@@ -2,7 +2,9 @@
 //! `main` parses flags into a `Plan`, `run` carries it out; see SPEC.md.
 
 pub mod cli;
+pub mod condition;
 pub mod connect;
+pub mod decide;
 pub mod discovery;
 pub mod exit;
 pub mod expr;
@@ -36,8 +38,8 @@ pub fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(exit) => {
-            if let Some(message) = exit.message() {
-                eprintln!("error: {message}");
+            if let Some(line) = exit.report() {
+                eprintln!("{line}");
             }
             ExitCode::from(exit.code())
         }

@@ -1,23 +1,56 @@
 //! Turns raw flags into what the program will do, validated before any
-//! connection is made: targets split into type and name, expression compiled.
+//! connection is made: targets split into type and selection, condition compiled.
 
 use std::time::Duration;
 
 use crate::cli::{Args, ConnectionArgs};
+use crate::condition::{Condition, ForSpec};
 use crate::exit::{Exit, Result};
 use crate::expr::Expr;
 
-/// An object named on the command line, its type not yet resolved.
+/// Which objects of a type a target stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// One object, by name.
+    Name(String),
+    /// Every object matching the selectors (none given: every object).
+    Query {
+        labels: Option<String>,
+        fields: Option<String>,
+    },
+}
+
+/// A target as written on the command line, its type not yet resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetSpec {
     pub type_text: String,
-    pub name: String,
+    pub selection: Selection,
+}
+
+/// How the target-selecting flags were set.
+#[derive(Debug, Default, Clone)]
+pub struct SelectorFlags {
+    pub labels: Option<String>,
+    pub fields: Option<String>,
+    pub all: bool,
+    pub all_namespaces: bool,
+}
+
+impl SelectorFlags {
+    fn selects(&self) -> bool {
+        self.labels.is_some() || self.fields.is_some() || self.all || self.all_namespaces
+    }
 }
 
 #[derive(Debug)]
 pub struct Plan {
     pub targets: Vec<TargetSpec>,
-    pub until: Expr,
+    pub condition: Condition,
+    /// One met target (or selected object) is enough.
+    pub any: bool,
+    /// Only versions that arrive after start count.
+    pub changes_only: bool,
+    pub all_namespaces: bool,
     /// `None` waits for ever; `Some(ZERO)` checks once.
     pub timeout: Option<Duration>,
     pub quiet: bool,
@@ -28,15 +61,21 @@ pub struct Plan {
 
 impl Plan {
     pub fn from_args(args: Args) -> Result<Plan> {
-        let targets = parse_targets(&args.targets)?;
-        let Some(text) = args.until.as_deref() else {
-            return Err(Exit::Usage(
-                "nothing to wait for: pass --until EXPR, e.g. --until '.status.ready == true'"
-                    .into(),
-            ));
+        let selector = SelectorFlags {
+            labels: args.selector.clone(),
+            fields: args.field_selector.clone(),
+            all: args.all,
+            all_namespaces: args.all_namespaces,
         };
-        let until =
-            Expr::parse(text).map_err(|e| Exit::Usage(format!("--until: {}", e.render(text))))?;
+        let targets = parse_targets(&args.targets, &selector)?;
+        let fors = args
+            .for_specs
+            .iter()
+            .map(|text| ForSpec::parse(text).map_err(|e| Exit::Usage(format!("--for: {e}"))))
+            .collect::<Result<Vec<_>>>()?;
+        let until = compile("--until", args.until.as_deref())?;
+        let fail_if = compile("--fail-if", args.fail_if.as_deref())?;
+        let condition = Condition::new(fors, until, fail_if).map_err(Exit::Usage)?;
         let timeout = args
             .timeout
             .as_deref()
@@ -51,7 +90,10 @@ impl Plan {
             .filter(|d| !d.is_zero());
         Ok(Plan {
             targets,
-            until,
+            condition,
+            any: args.any,
+            changes_only: args.changes_only,
+            all_namespaces: args.all_namespaces,
             timeout,
             quiet: args.quiet,
             verbosity: args.verbose,
@@ -61,13 +103,24 @@ impl Plan {
     }
 }
 
-/// `TYPE/NAME [TYPE/NAME ...]` or `TYPE NAME [NAME ...]`, as kubectl reads them.
-pub fn parse_targets(args: &[String]) -> Result<Vec<TargetSpec>> {
+fn compile(flag: &str, text: Option<&str>) -> Result<Option<Expr>> {
+    text.map(|text| {
+        Expr::parse(text).map_err(|e| Exit::Usage(format!("{flag}: {}", e.render(text))))
+    })
+    .transpose()
+}
+
+/// `TYPE/NAME [TYPE/NAME ...]`, `TYPE NAME [NAME ...]`, or `TYPE` with a
+/// selector, `--all` or `-A`, as kubectl reads them.
+pub fn parse_targets(args: &[String], selector: &SelectorFlags) -> Result<Vec<TargetSpec>> {
     let Some(first) = args.first() else {
         return Err(Exit::Usage(
             "name the objects to watch: TYPE/NAME or TYPE NAME...".into(),
         ));
     };
+    if selector.selects() {
+        return parse_selected(args, selector);
+    }
     if first.contains('/') {
         return args.iter().map(|arg| parse_slash_form(arg)).collect();
     }
@@ -80,7 +133,8 @@ pub fn parse_targets(args: &[String]) -> Result<Vec<TargetSpec>> {
     let names = &args[1..];
     if names.is_empty() {
         return Err(Exit::Usage(format!(
-            "name the {type_text} to watch: `{type_text} NAME` or `{type_text}/NAME`"
+            "say which {type_text} to watch: `{type_text} NAME`, `{type_text}/NAME`, \
+             or `{type_text}` with -l SELECTOR or --all"
         )));
     }
     names
@@ -94,10 +148,46 @@ pub fn parse_targets(args: &[String]) -> Result<Vec<TargetSpec>> {
             }
             Ok(TargetSpec {
                 type_text: type_text.to_string(),
-                name: check_name(name)?,
+                selection: Selection::Name(check_name(name)?),
             })
         })
         .collect()
+}
+
+/// With a selector the only argument is the type, as in kubectl.
+fn parse_selected(args: &[String], selector: &SelectorFlags) -> Result<Vec<TargetSpec>> {
+    let first = &args[0];
+    if args.len() > 1 || first.contains('/') {
+        return Err(Exit::Usage(
+            if selector.labels.is_some() || selector.fields.is_some() || selector.all {
+                "names cannot be given with a selector or --all: pass only the TYPE".to_string()
+            } else {
+                "a named object cannot be watched across all namespaces: drop -A or the name, \
+             or give its namespace with -n"
+                    .to_string()
+            },
+        ));
+    }
+    for (flag, value) in [
+        ("-l", &selector.labels),
+        ("--field-selector", &selector.fields),
+    ] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            return Err(Exit::Usage(format!(
+                "{flag} is empty: give a selector such as app=web"
+            )));
+        }
+    }
+    if first.trim().is_empty() {
+        return Err(Exit::Usage("the resource type is empty".into()));
+    }
+    Ok(vec![TargetSpec {
+        type_text: first.trim().to_string(),
+        selection: Selection::Query {
+            labels: selector.labels.clone(),
+            fields: selector.fields.clone(),
+        },
+    }])
 }
 
 fn parse_slash_form(arg: &str) -> Result<TargetSpec> {
@@ -118,8 +208,10 @@ fn parse_slash_form(arg: &str) -> Result<TargetSpec> {
     }
     Ok(TargetSpec {
         type_text: type_text.to_string(),
-        name: check_name(name)
-            .map_err(|_| Exit::Usage(format!("`{arg}` has an empty name: write TYPE/NAME")))?,
+        selection: Selection::Name(
+            check_name(name)
+                .map_err(|_| Exit::Usage(format!("`{arg}` has an empty name: write TYPE/NAME")))?,
+        ),
     })
 }
 
@@ -153,14 +245,60 @@ mod tests {
     use super::*;
 
     fn specs(args: &[&str]) -> Result<Vec<TargetSpec>> {
-        parse_targets(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        with(args, &SelectorFlags::default())
+    }
+
+    fn with(args: &[&str], selector: &SelectorFlags) -> Result<Vec<TargetSpec>> {
+        parse_targets(
+            &args.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            selector,
+        )
     }
 
     fn spec(t: &str, n: &str) -> TargetSpec {
         TargetSpec {
             type_text: t.into(),
-            name: n.into(),
+            selection: Selection::Name(n.into()),
         }
+    }
+
+    #[test]
+    fn a_selector_takes_only_the_type() {
+        let labels = SelectorFlags {
+            labels: Some("team=payments".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            with(&["widgets"], &labels).unwrap(),
+            vec![TargetSpec {
+                type_text: "widgets".into(),
+                selection: Selection::Query {
+                    labels: Some("team=payments".into()),
+                    fields: None
+                }
+            }]
+        );
+        for bad in [&["widgets", "foo"][..], &["widgets/foo"]] {
+            let err = with(bad, &labels).unwrap_err();
+            assert!(err.to_string().contains("only the TYPE"), "{err}");
+        }
+        let across = SelectorFlags {
+            all_namespaces: true,
+            ..Default::default()
+        };
+        let err = with(&["widgets/foo"], &across).unwrap_err();
+        assert!(err.to_string().contains("across all namespaces"), "{err}");
+        assert!(with(&["widgets"], &across).is_ok());
+        let empty = SelectorFlags {
+            labels: Some(" ".into()),
+            ..Default::default()
+        };
+        assert!(
+            with(&["widgets"], &empty)
+                .unwrap_err()
+                .to_string()
+                .contains("-l is empty")
+        );
     }
 
     #[test]

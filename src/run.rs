@@ -11,11 +11,11 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::time::Instant;
 
 use crate::connect::connect;
+use crate::decide::{Decision, Rules, decide, pending};
 use crate::discovery::discover;
 use crate::exit::{Exit, Result};
-use crate::expr::Expr;
 use crate::plan::Plan;
-use crate::resolve::resolve;
+use crate::resolve::{ApiType, resolve};
 use crate::tracker::{Tracker, WatchEvent};
 use crate::trouble::{self, Scope, Trouble};
 use crate::watch::{Target, watch_all};
@@ -53,6 +53,11 @@ pub async fn run(plan: Plan) -> Result<()> {
         signo = interrupts.recv() => return Err(Exit::Signal(signo)),
     };
 
+    let rules = Rules {
+        condition: &plan.condition,
+        any: plan.any,
+        changes_only: plan.changes_only,
+    };
     let mut tracker = Tracker::new(targets.len());
     let mut events = watch_all(&conn.client, &targets);
     loop {
@@ -61,7 +66,7 @@ pub async fn run(plan: Plan) -> Result<()> {
                 Some(item) => item,
                 None => return Err(Exit::Refused("every watch ended unexpectedly".into())),
             },
-            _ = sleep_until(deadline) => return Err(timed_out(&plan, &targets, &tracker)),
+            _ = sleep_until(deadline) => return Err(timed_out(&plan, &rules, &targets, &tracker)),
             signo = interrupts.recv() => return Err(Exit::Signal(signo)),
         };
         match item {
@@ -84,11 +89,13 @@ pub async fn run(plan: Plan) -> Result<()> {
                     resource: Some(&resource),
                     namespace: target.namespace.as_deref(),
                 };
+                let synced = tracker.synced(index);
                 match trouble::from_watcher(&err, &scope) {
-                    Trouble::Refused(message) if !tracker.synced(index) => {
-                        return Err(Exit::Refused(message));
-                    }
-                    Trouble::Refused(message) | Trouble::Transient(message) => {
+                    Trouble::Rejected(message) if !synced => return Err(Exit::Usage(message)),
+                    Trouble::Refused(message) if !synced => return Err(Exit::Refused(message)),
+                    Trouble::Rejected(message)
+                    | Trouble::Refused(message)
+                    | Trouble::Transient(message) => {
                         eprintln!(
                             "warning: watching {}: {message}; retrying",
                             target.display()
@@ -98,78 +105,55 @@ pub async fn run(plan: Plan) -> Result<()> {
                 continue;
             }
         }
-        if !(0..targets.len()).all(|i| tracker.synced(i)) {
-            continue;
-        }
-        if (0..targets.len()).all(|i| met(&plan.until, tracker.objects(i))) {
-            if !plan.quiet {
-                let mut out = std::io::stdout().lock();
-                for target in &targets {
-                    let _ = writeln!(out, "{} condition met", target.display());
+        match decide(&rules, &targets, &tracker) {
+            Decision::Met(lines) => {
+                if !plan.quiet {
+                    let mut out = std::io::stdout().lock();
+                    for line in lines {
+                        let _ = writeln!(out, "{line} condition met");
+                    }
+                    let _ = out.flush();
                 }
-                let _ = out.flush();
+                return Ok(());
             }
-            return Ok(());
+            Decision::Failed(line) => return Err(Exit::Failed(line)),
+            Decision::Pending => {}
         }
-        if plan.timeout == Some(Duration::ZERO) {
-            return Err(timed_out(&plan, &targets, &tracker));
+        let all_synced = (0..targets.len()).all(|i| tracker.synced(i));
+        if plan.timeout == Some(Duration::ZERO) && all_synced {
+            return Err(timed_out(&plan, &rules, &targets, &tracker));
         }
     }
 }
 
-/// A target holds when it has an object and every object it has satisfies
-/// the condition (a missing object is waited for).
-fn met<'a>(until: &Expr, mut objects: impl Iterator<Item = &'a Value>) -> bool {
-    let mut any = false;
-    let all = objects.all(|o| {
-        any = true;
-        until.eval(o)
-    });
-    any && all
-}
-
-fn resolve_targets(
-    plan: &Plan,
-    types: &[crate::resolve::ApiType],
-    namespace: &str,
-) -> Result<Vec<Target>> {
+fn resolve_targets(plan: &Plan, types: &[ApiType], namespace: &str) -> Result<Vec<Target>> {
     plan.targets
         .iter()
         .map(|spec| {
             let api = resolve(types, &spec.type_text).map_err(|e| Exit::Usage(e.to_string()))?;
+            let namespace = (api.namespaced && !plan.all_namespaces).then(|| namespace.to_string());
             Ok(Target {
-                namespace: api.namespaced.then(|| namespace.to_string()),
+                namespace,
                 api: api.clone(),
-                name: spec.name.clone(),
+                selection: spec.selection.clone(),
             })
         })
         .collect()
 }
 
-fn timed_out(plan: &Plan, targets: &[Target], tracker: &Tracker) -> Exit {
-    let waited = humantime::format_duration(plan.timeout.unwrap_or_default());
-    let pending: Vec<String> = targets
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !(tracker.synced(*i) && met(&plan.until, tracker.objects(*i))))
-        .map(|(i, target)| {
-            if tracker.objects(i).next().is_none() {
-                format!("{} (not found)", target.display())
-            } else {
-                target.display()
-            }
-        })
-        .collect();
+fn timed_out(plan: &Plan, rules: &Rules, targets: &[Target], tracker: &Tracker) -> Exit {
     let when = if plan.timeout == Some(Duration::ZERO) {
         "checked once".to_string()
     } else {
-        format!("timed out after {waited}")
+        format!(
+            "timed out after {}",
+            humantime::format_duration(plan.timeout.unwrap_or_default())
+        )
     };
     Exit::Timeout(format!(
-        "{when}: {} {} not satisfy {}",
-        pending.join(", "),
-        if pending.len() == 1 { "does" } else { "do" },
-        plan.until.source()
+        "{when} waiting for {}: {}",
+        plan.condition.describe(),
+        pending(rules, targets, tracker).join(", ")
     ))
 }
 

@@ -16,12 +16,34 @@ pub enum WatchEvent {
     Deleted(Value),
 }
 
+/// The last known version of one object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub object: Value,
+    /// This version arrived after the first full list: a change, not the
+    /// state at start (what `--changes-only` counts).
+    pub fresh: bool,
+}
+
 #[derive(Debug, Default)]
 struct TargetState {
-    objects: BTreeMap<String, Value>,
+    objects: BTreeMap<String, Entry>,
     /// Keys seen during the re-list in progress.
     relisting: Option<BTreeSet<String>>,
     synced: bool,
+    /// Names of objects that left after the first full list (deleted or no
+    /// longer selected), in order.
+    departed: Vec<String>,
+}
+
+impl TargetState {
+    fn depart(&mut self, key: &str) {
+        if let Some(entry) = self.objects.remove(key)
+            && self.synced
+        {
+            self.departed.push(name(&entry.object));
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -45,21 +67,39 @@ impl Tracker {
                 if let Some(seen) = &mut state.relisting {
                     seen.insert(key.clone());
                 }
-                state.objects.insert(key, object);
+                // On a re-list, a version we had not seen is a change made
+                // while the watch was down.
+                let fresh = state.synced
+                    && state.objects.get(&key).is_none_or(|known| {
+                        known.fresh || resource_version(&known.object) != resource_version(&object)
+                    });
+                state.objects.insert(key, Entry { object, fresh });
             }
             WatchEvent::ListDone => {
                 if let Some(seen) = state.relisting.take() {
-                    // Whatever the fresh list lacks was deleted while we were away.
-                    state.objects.retain(|k, _| seen.contains(k));
+                    // Whatever the fresh list lacks left while we were away.
+                    let gone: Vec<String> = state
+                        .objects
+                        .keys()
+                        .filter(|k| !seen.contains(*k))
+                        .cloned()
+                        .collect();
+                    for key in gone {
+                        state.depart(&key);
+                    }
                 }
                 state.synced = true;
             }
             WatchEvent::Applied(object) => {
-                state.objects.insert(key(&object), object);
+                state.objects.insert(
+                    key(&object),
+                    Entry {
+                        object,
+                        fresh: true,
+                    },
+                );
             }
-            WatchEvent::Deleted(object) => {
-                state.objects.remove(&key(&object));
-            }
+            WatchEvent::Deleted(object) => state.depart(&key(&object)),
         }
     }
 
@@ -68,9 +108,29 @@ impl Tracker {
         self.targets[target].synced
     }
 
-    pub fn objects(&self, target: usize) -> impl Iterator<Item = &Value> {
+    pub fn entries(&self, target: usize) -> impl Iterator<Item = &Entry> {
         self.targets[target].objects.values()
     }
+
+    pub fn objects(&self, target: usize) -> impl Iterator<Item = &Value> {
+        self.entries(target).map(|e| &e.object)
+    }
+
+    /// Objects that left the target after start, oldest first.
+    pub fn departed(&self, target: usize) -> &[String] {
+        &self.targets[target].departed
+    }
+}
+
+pub fn name(object: &Value) -> String {
+    object["metadata"]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn resource_version(object: &Value) -> &str {
+    object["metadata"]["resourceVersion"].as_str().unwrap_or("")
 }
 
 fn key(object: &Value) -> String {
@@ -141,6 +201,65 @@ mod tests {
         assert!(uids(&t).is_empty());
         t.apply(0, WatchEvent::Applied(widget("a", "2", false)));
         assert_eq!(uids(&t), ["2"]);
+    }
+
+    fn with_rv(mut object: Value, rv: &str) -> Value {
+        object["metadata"]["resourceVersion"] = json!(rv);
+        object
+    }
+
+    fn freshness(tracker: &Tracker) -> Vec<bool> {
+        tracker.entries(0).map(|e| e.fresh).collect()
+    }
+
+    #[test]
+    fn the_state_at_start_is_not_fresh_but_later_versions_are() {
+        let mut t = Tracker::new(1);
+        t.apply(0, WatchEvent::Relisting);
+        t.apply(0, WatchEvent::Listed(with_rv(widget("a", "1", true), "5")));
+        t.apply(0, WatchEvent::ListDone);
+        assert_eq!(freshness(&t), [false]);
+        t.apply(0, WatchEvent::Applied(with_rv(widget("a", "1", true), "6")));
+        assert_eq!(freshness(&t), [true]);
+    }
+
+    #[test]
+    fn a_relist_marks_only_versions_changed_during_the_outage_as_fresh() {
+        let mut t = Tracker::new(1);
+        for e in [
+            WatchEvent::Relisting,
+            WatchEvent::Listed(with_rv(widget("a", "1", false), "5")),
+            WatchEvent::Listed(with_rv(widget("b", "2", false), "6")),
+            WatchEvent::ListDone,
+            WatchEvent::Relisting,
+            WatchEvent::Listed(with_rv(widget("a", "1", false), "5")),
+            WatchEvent::Listed(with_rv(widget("b", "2", true), "9")),
+            WatchEvent::Listed(with_rv(widget("c", "3", true), "10")),
+            WatchEvent::ListDone,
+        ] {
+            t.apply(0, e);
+        }
+        assert_eq!(freshness(&t), [false, true, true]);
+    }
+
+    #[test]
+    fn departures_after_start_are_remembered_in_order() {
+        let mut t = Tracker::new(1);
+        for e in [
+            WatchEvent::Relisting,
+            WatchEvent::Listed(widget("a", "1", false)),
+            WatchEvent::Listed(widget("b", "2", false)),
+            WatchEvent::Listed(widget("c", "3", false)),
+            WatchEvent::ListDone,
+            WatchEvent::Deleted(widget("b", "2", false)),
+            WatchEvent::Relisting,
+            WatchEvent::Listed(widget("c", "3", false)),
+            WatchEvent::ListDone,
+        ] {
+            t.apply(0, e);
+        }
+        assert_eq!(t.departed(0), ["b", "a"]);
+        assert_eq!(uids(&t), ["3"]);
     }
 
     #[test]

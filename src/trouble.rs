@@ -15,6 +15,8 @@ pub struct Scope<'a> {
 pub enum Trouble {
     /// The cluster will not serve us: unauthorized, forbidden, not served, unreachable.
     Refused(String),
+    /// The server says our request is wrong: a bad selector (exit 2 at start).
+    Rejected(String),
     /// Worth retrying with backoff: 5xx, 429, a dropped stream.
     Transient(String),
 }
@@ -80,9 +82,10 @@ fn from_status(code: u16, message: &str, scope: &Scope) -> Trouble {
              check `kubectl api-resources`",
             scope.server
         )),
-        400 | 405 | 406 | 415 | 422 => {
-            Trouble::Refused(format!("the server rejected the request: {message}"))
-        }
+        400 | 422 => Trouble::Rejected(format!(
+            "the server rejected the request for {what}: {message}; check the selectors"
+        )),
+        405 | 406 | 415 => Trouble::Refused(format!("the server rejected the request: {message}")),
         _ => Trouble::Transient(format!("server answered {code}: {message}")),
     }
 }

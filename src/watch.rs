@@ -6,22 +6,43 @@ use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::{WatchStreamExt, watcher};
 
+use crate::plan::Selection;
 use crate::resolve::ApiType;
 use crate::tracker::WatchEvent;
 
-/// A resolved object to watch.
+/// A resolved target: a type, a namespace, and which of its objects.
 #[derive(Debug, Clone)]
 pub struct Target {
     pub api: ApiType,
-    /// `None` for cluster-scoped types.
+    /// `None` for cluster-scoped types, or every namespace (`-A`).
     pub namespace: Option<String>,
-    pub name: String,
+    pub selection: Selection,
 }
 
 impl Target {
-    /// kubectl's way of naming it: `widget.example.com/foo`.
+    /// kubectl's way of naming an object of this type: `widget.example.com/foo`.
+    pub fn object_name(&self, name: &str) -> String {
+        format!("{}/{}", self.api.kind_group(), name)
+    }
+
+    /// The target as a user would recognise it in a message.
     pub fn display(&self) -> String {
-        format!("{}/{}", self.api.kind_group(), self.name)
+        match &self.selection {
+            Selection::Name(name) => self.object_name(name),
+            Selection::Query { labels, fields } => {
+                let mut text = self.api.qualified();
+                if let Some(labels) = labels {
+                    text.push_str(&format!(" -l {labels}"));
+                }
+                if let Some(fields) = fields {
+                    text.push_str(&format!(" --field-selector {fields}"));
+                }
+                if labels.is_none() && fields.is_none() {
+                    text.push_str(" --all");
+                }
+                text
+            }
+        }
     }
 }
 
@@ -40,16 +61,44 @@ pub fn watch_all(client: &Client, targets: &[Target]) -> SelectAll<BoxStream<'st
             Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
             None => Api::all_with(client.clone(), &resource),
         };
-        let config = watcher::Config::default().fields(&format!("metadata.name={}", target.name));
+        let config = match &target.selection {
+            Selection::Name(name) => {
+                watcher::Config::default().fields(&format!("metadata.name={name}"))
+            }
+            Selection::Query { labels, fields } => {
+                let mut config = watcher::Config::default();
+                if let Some(labels) = labels {
+                    config = config.labels(labels);
+                }
+                if let Some(fields) = fields {
+                    config = config.fields(fields);
+                }
+                config
+            }
+        };
+        let types = (resource.api_version.clone(), resource.kind.clone());
         watcher(api, config)
             .default_backoff()
-            .map(move |event| (index, event.map(strip)))
+            .map(move |event| (index, event.map(|e| strip(e, &types))))
             .boxed()
     }))
 }
 
-fn strip(event: watcher::Event<DynamicObject>) -> WatchEvent {
-    let value = |object: DynamicObject| serde_json::to_value(object).unwrap_or_default();
+/// The client types off, and `apiVersion`/`kind` filled in: list items of
+/// built-in types arrive without them, and expressions may read them.
+fn strip(
+    event: watcher::Event<DynamicObject>,
+    (api_version, kind): &(String, String),
+) -> WatchEvent {
+    let value = |object: DynamicObject| {
+        let mut value = serde_json::to_value(object).unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            map.entry("apiVersion")
+                .or_insert_with(|| api_version.clone().into());
+            map.entry("kind").or_insert_with(|| kind.clone().into());
+        }
+        value
+    };
     match event {
         watcher::Event::Init => WatchEvent::Relisting,
         watcher::Event::InitApply(o) => WatchEvent::Listed(value(o)),

@@ -20,8 +20,17 @@ Examples:
   # Fully qualified type, another namespace and context, a regex
   kubectl notify widgets.v1.example.com/foo -n team-a --context staging --until '.status.phase =~ \"^Run\"'
 
-Exit codes: 0 condition met, 2 bad usage or input, 3 cluster refused or unreachable,
-124 timeout, 130/143 interrupted.";
+  # kubectl wait's forms, generic readiness, and failing fast
+  kubectl notify deploy/web --for condition=Available --timeout 5m
+  kubectl notify widgets/foo --for ready
+  kubectl notify jobs/migrate --for condition=Complete --fail-if '.status.failed >= 1'
+
+  # Every object matching a selector (at least one), or any one of several
+  kubectl notify widgets -l team=payments --until '.status.ready == true'
+  kubectl notify widgets/a widgets/b --any --until '.status.ready == true'
+
+Exit codes: 0 condition met, 1 --fail-if held or the object failed, 2 bad usage or input,
+3 cluster refused or unreachable, 124 timeout, 130/143 interrupted.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,7 +42,7 @@ Exit codes: 0 condition met, 2 bad usage or input, 3 cluster refused or unreacha
     max_term_width = 100
 )]
 pub struct Args {
-    /// Objects to watch: TYPE/NAME [TYPE/NAME ...] or TYPE NAME [NAME ...]
+    /// Objects to watch: TYPE/NAME [TYPE/NAME ...], TYPE NAME [NAME ...], or TYPE with -l, --field-selector, --all or -A
     #[arg(value_name = "TARGET", required = true)]
     pub targets: Vec<String>,
 
@@ -41,9 +50,42 @@ pub struct Args {
     #[arg(long, value_name = "EXPR", help_heading = "Condition")]
     pub until: Option<String>,
 
+    /// Wait for: condition=TYPE[=STATUS], delete, create, jsonpath='{.path}'[=VALUE], ready
+    /// (repeatable; all must hold on the same version of the object)
+    #[arg(long = "for", value_name = "SPEC", help_heading = "Condition")]
+    pub for_specs: Vec<String>,
+
+    /// Fail at once (exit 1) when EXPR holds for any target, e.g. '.status.failed >= 1'
+    #[arg(long, value_name = "EXPR", help_heading = "Condition")]
+    pub fail_if: Option<String>,
+
+    /// One target (or one selected object) meeting the condition is enough
+    #[arg(long, help_heading = "Condition")]
+    pub any: bool,
+
+    /// Ignore the state at start: only a version that arrives later counts
+    #[arg(long, help_heading = "Condition")]
+    pub changes_only: bool,
+
     /// Give up after this long (exit 124): 30s, 5m, 1h30m; 0 checks once
     #[arg(long, value_name = "DURATION", help_heading = "Condition")]
     pub timeout: Option<String>,
+
+    /// Select objects of TYPE by label, e.g. -l team=payments,tier!=cache
+    #[arg(short = 'l', long, value_name = "SELECTOR", help_heading = "Targets")]
+    pub selector: Option<String>,
+
+    /// Select objects of TYPE by field, e.g. --field-selector metadata.name=foo
+    #[arg(long, value_name = "SELECTOR", help_heading = "Targets")]
+    pub field_selector: Option<String>,
+
+    /// Select every object of TYPE in the namespace
+    #[arg(long, help_heading = "Targets")]
+    pub all: bool,
+
+    /// Look in every namespace (implies --all without a selector)
+    #[arg(short = 'A', long, help_heading = "Targets")]
+    pub all_namespaces: bool,
 
     /// Print nothing on success
     #[arg(short, long, help_heading = "Output")]

@@ -1,0 +1,195 @@
+//! Judges one version of an object against everything the user asked for:
+//! `--for` forms, `--until`, `--fail-if`. Pure: JSON in, verdict out.
+
+mod for_spec;
+mod ready;
+
+use serde_json::Value;
+
+pub use for_spec::ForSpec;
+pub use ready::readiness;
+
+use crate::expr::Expr;
+
+/// What one version of an object says about the wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Met,
+    /// Why not, shortly, for timeout messages.
+    NotMet(String),
+    /// It failed and will not recover by itself: `--fail-if` held, or
+    /// `--for ready` saw a failure. Why, for the result line.
+    Failed(String),
+}
+
+#[derive(Debug)]
+pub struct Condition {
+    fors: Vec<ForSpec>,
+    until: Option<Expr>,
+    fail_if: Option<Expr>,
+}
+
+impl Condition {
+    pub fn new(
+        fors: Vec<ForSpec>,
+        until: Option<Expr>,
+        fail_if: Option<Expr>,
+    ) -> Result<Condition, String> {
+        if fors.is_empty() && until.is_none() {
+            return Err(
+                "nothing to wait for: pass --until EXPR (e.g. --until '.status.ready == true') \
+                        or --for SPEC (e.g. --for ready)"
+                    .into(),
+            );
+        }
+        let deletion = fors.iter().any(|f| matches!(f, ForSpec::Delete));
+        if deletion && (fors.len() > 1 || until.is_some() || fail_if.is_some()) {
+            return Err(
+                "--for delete cannot be combined with other --for, --until or --fail-if: \
+                        a deleted object has no fields to judge"
+                    .into(),
+            );
+        }
+        Ok(Condition {
+            fors,
+            until,
+            fail_if,
+        })
+    }
+
+    /// `--for delete`: met by absence, judged by the caller.
+    pub fn wants_deletion(&self) -> bool {
+        self.fors.iter().any(|f| matches!(f, ForSpec::Delete))
+    }
+
+    /// Judge one version of an existing object; every part is judged on that
+    /// same version. Failures come first, so a failed object never counts as met.
+    pub fn judge(&self, group: &str, kind: &str, obj: &Value) -> Verdict {
+        if let Some(fail_if) = &self.fail_if
+            && fail_if.eval(obj)
+        {
+            return Verdict::Failed(fail_if.source().to_string());
+        }
+        let mut verdicts = self.fors.iter().map(|f| f.judge(group, kind, obj));
+        if let Some(failed) = verdicts.clone().find(|v| matches!(v, Verdict::Failed(_))) {
+            return failed;
+        }
+        if let Some(not_met) = verdicts.find(|v| *v != Verdict::Met) {
+            return not_met;
+        }
+        match &self.until {
+            Some(until) if !until.eval(obj) => {
+                Verdict::NotMet(format!("--until {} is false", until.source()))
+            }
+            _ => Verdict::Met,
+        }
+    }
+
+    /// The condition as the user gave it, for messages.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = self
+            .fors
+            .iter()
+            .map(|f| format!("--for {}", f.describe()))
+            .collect();
+        if let Some(until) = &self.until {
+            parts.push(format!("--until '{}'", until.source()));
+        }
+        parts.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cond(
+        fors: &[&str],
+        until: Option<&str>,
+        fail_if: Option<&str>,
+    ) -> Result<Condition, String> {
+        Condition::new(
+            fors.iter().map(|f| ForSpec::parse(f).unwrap()).collect(),
+            until.map(|u| Expr::parse(u).unwrap()),
+            fail_if.map(|u| Expr::parse(u).unwrap()),
+        )
+    }
+
+    #[test]
+    fn something_to_wait_for_is_required_and_delete_stands_alone() {
+        assert!(
+            cond(&[], None, None)
+                .unwrap_err()
+                .contains("nothing to wait for")
+        );
+        assert!(
+            cond(&[], None, Some(".a"))
+                .unwrap_err()
+                .contains("nothing to wait for")
+        );
+        for bad in [
+            cond(&["delete", "ready"], None, None),
+            cond(&["delete"], Some(".a"), None),
+            cond(&["delete"], None, Some(".a")),
+        ] {
+            assert!(bad.unwrap_err().contains("--for delete cannot be combined"));
+        }
+        assert!(cond(&["delete"], None, None).unwrap().wants_deletion());
+        assert!(!cond(&["create"], None, None).unwrap().wants_deletion());
+    }
+
+    #[test]
+    fn every_part_is_judged_on_the_same_version() {
+        let c = cond(&["create", "ready"], Some(".spec.size == 2"), None).unwrap();
+        let ready = json!({"kind": "Widget", "spec": {"size": 2}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        assert_eq!(c.judge("example.com", "Widget", &ready), Verdict::Met);
+        let small = json!({"spec": {"size": 1}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        assert_eq!(
+            c.judge("example.com", "Widget", &small),
+            Verdict::NotMet("--until .spec.size == 2 is false".into())
+        );
+        let unready = json!({"spec": {"size": 2}, "status": {}});
+        assert!(matches!(
+            c.judge("example.com", "Widget", &unready),
+            Verdict::NotMet(_)
+        ));
+    }
+
+    #[test]
+    fn fail_if_wins_over_met_and_names_the_expression() {
+        let c = cond(
+            &[],
+            Some(".status.succeeded >= 1"),
+            Some(".status.failed >= 1"),
+        )
+        .unwrap();
+        let both = json!({"status": {"succeeded": 1, "failed": 1}});
+        assert_eq!(
+            c.judge("batch", "Job", &both),
+            Verdict::Failed(".status.failed >= 1".into())
+        );
+        assert_eq!(
+            c.judge("batch", "Job", &json!({"status": {"succeeded": 1}})),
+            Verdict::Met
+        );
+    }
+
+    #[test]
+    fn a_ready_failure_fails_the_wait() {
+        let c = cond(&["ready"], None, None).unwrap();
+        let stalled = json!({"status": {"conditions": [{"type": "Stalled", "status": "True", "message": "no quota"}]}});
+        assert!(
+            matches!(c.judge("example.com", "Widget", &stalled), Verdict::Failed(m) if m.contains("no quota"))
+        );
+    }
+
+    #[test]
+    fn describe_repeats_what_the_user_asked() {
+        let c = cond(&["condition=Available", "ready"], Some(".a == 1"), None).unwrap();
+        assert_eq!(
+            c.describe(),
+            "--for condition=Available --for ready --until '.a == 1'"
+        );
+    }
+}

@@ -1,0 +1,269 @@
+//! Several targets and selectors (SPEC §1, §3): all must hold by default,
+//! `--any` is enough with one, and the selected set is live.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+const READY: &str = ".status.ready == true";
+
+fn labelled(s: &Scenario, ns: &str, name: &str, team: &str, ready: bool) {
+    s.widget_in(ns, name, json!({}), json!({"ready": ready}));
+    s.server.merge_patch(
+        WIDGETS,
+        Some(ns),
+        name,
+        json!({"metadata": {"labels": {"team": team}}}),
+    );
+}
+
+/// Blocks until the binary watches widgets with a label selector.
+fn wait_for_selector_watch(s: &Scenario, child: &mut std::process::Child) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if s.server.requests().iter().any(|r| {
+            r.path_and_query.contains("watch=") && r.path_and_query.contains("labelSelector=")
+        }) {
+            return;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "exited early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("never watched with a selector");
+}
+
+#[test]
+fn every_selected_object_must_hold() {
+    let s = Scenario::new();
+    labelled(&s, "default", "a", "payments", true);
+    labelled(&s, "default", "b", "payments", false);
+    labelled(&s, "default", "c", "search", false);
+    let mut child = s
+        .notify(&[
+            "widgets",
+            "-l",
+            "team=payments",
+            "--until",
+            READY,
+            "--timeout",
+            "30s",
+        ])
+        .spawn()
+        .unwrap();
+    wait_for_selector_watch(&s, &mut child);
+    assert!(
+        still_running(&mut child, Duration::from_millis(400)),
+        "b is not ready"
+    );
+    s.set_status("b", json!({"ready": true}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "widget.example.com/a condition met\nwidget.example.com/b condition met\n"
+    );
+}
+
+#[test]
+fn a_selector_matching_nothing_waits_until_an_object_joins() {
+    let s = Scenario::new();
+    let mut child = s
+        .notify(&[
+            "widgets",
+            "-l",
+            "team=payments",
+            "--until",
+            READY,
+            "--timeout",
+            "30s",
+        ])
+        .spawn()
+        .unwrap();
+    wait_for_selector_watch(&s, &mut child);
+    assert!(
+        still_running(&mut child, Duration::from_millis(400)),
+        "an empty selection counted as met"
+    );
+    labelled(&s, "default", "late", "payments", true);
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "widget.example.com/late condition met\n");
+}
+
+#[test]
+fn an_object_leaving_the_selection_changes_the_verdict() {
+    let s = Scenario::new();
+    labelled(&s, "default", "a", "payments", true);
+    labelled(&s, "default", "b", "payments", false);
+    let mut child = s
+        .notify(&[
+            "widgets",
+            "-l",
+            "team=payments",
+            "--until",
+            READY,
+            "--timeout",
+            "30s",
+        ])
+        .spawn()
+        .unwrap();
+    wait_for_selector_watch(&s, &mut child);
+    assert!(still_running(&mut child, Duration::from_millis(400)));
+    // b moves to another team: only a is left, and it is ready.
+    s.server.merge_patch(
+        WIDGETS,
+        Some("default"),
+        "b",
+        json!({"metadata": {"labels": {"team": "search"}}}),
+    );
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "widget.example.com/a condition met\n");
+}
+
+#[test]
+fn an_object_joining_the_selection_must_hold_too() {
+    let s = Scenario::new();
+    labelled(&s, "default", "a", "payments", true);
+    labelled(&s, "default", "b", "search", false);
+    // Not yet ready, b joins the selection; with --timeout 0 the first check
+    // already sees a, so check the join while waiting on a condition a lacks.
+    let mut child = s
+        .notify(&[
+            "widgets",
+            "-l",
+            "team=payments",
+            "--until",
+            ".status.ready == true && .spec.go == true",
+            "--timeout",
+            "30s",
+        ])
+        .spawn()
+        .unwrap();
+    wait_for_selector_watch(&s, &mut child);
+    s.server.merge_patch(
+        WIDGETS,
+        Some("default"),
+        "b",
+        json!({"metadata": {"labels": {"team": "payments"}}}),
+    );
+    s.server
+        .merge_patch(WIDGETS, Some("default"), "a", json!({"spec": {"go": true}}));
+    assert!(
+        still_running(&mut child, Duration::from_millis(400)),
+        "b joined and is not ready"
+    );
+    s.server
+        .merge_patch(WIDGETS, Some("default"), "b", json!({"spec": {"go": true}}));
+    s.set_status("b", json!({"ready": true}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "widget.example.com/a condition met\nwidget.example.com/b condition met\n"
+    );
+}
+
+#[test]
+fn any_is_satisfied_by_one_of_two_targets() {
+    let s = Scenario::new();
+    s.widget("a", json!({}), json!({"ready": false}));
+    s.widget("b", json!({}), json!({"ready": false}));
+    let mut child = s
+        .notify(&[
+            "widgets/a",
+            "widgets/b",
+            "--any",
+            "--until",
+            READY,
+            "--timeout",
+            "30s",
+        ])
+        .spawn()
+        .unwrap();
+    s.wait_for_watch("b", &mut child);
+    assert!(still_running(&mut child, Duration::from_millis(300)));
+    s.set_status("b", json!({"ready": true}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "widget.example.com/b condition met\n");
+}
+
+#[test]
+fn all_namespaces_and_all() {
+    let s = Scenario::new();
+    labelled(&s, "team-a", "x", "payments", true);
+    labelled(&s, "team-b", "y", "payments", true);
+    let out = s.run(&["widgets", "-A", "--until", READY, "--timeout", "0"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "widget.example.com/x condition met\nwidget.example.com/y condition met\n"
+    );
+    let out = s.run(&[
+        "widgets",
+        "--all",
+        "-n",
+        "team-b",
+        "--until",
+        READY,
+        "--timeout",
+        "0",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "widget.example.com/y condition met\n");
+    let out = s.run(&["widgets", "--all", "--until", READY, "--timeout", "0"]);
+    assert_eq!(code(&out), 124, "nothing in default: {}", stdout(&out));
+    assert!(
+        stderr(&out).contains("no object matches"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn field_selectors_select_and_unsupported_fields_exit_2() {
+    let s = Scenario::new();
+    labelled(&s, "default", "a", "payments", true);
+    labelled(&s, "default", "b", "payments", false);
+    let out = s.run(&[
+        "widgets",
+        "--field-selector",
+        "metadata.name=a",
+        "--until",
+        READY,
+        "--timeout",
+        "0",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "widget.example.com/a condition met\n");
+    let out = s.run(&[
+        "widgets",
+        "--field-selector",
+        "spec.size=1",
+        "--until",
+        READY,
+        "--timeout",
+        "10s",
+    ]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("field label not supported"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stderr(&out).lines().count(), 1);
+}
+
+#[test]
+fn names_with_a_selector_exit_2() {
+    let s = Scenario::new();
+    let out = s.run(&["widgets", "foo", "-l", "a=b", "--until", READY]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let out = s.run(&["widgets/foo", "-A", "--until", READY]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(s.server.requests().is_empty());
+}
