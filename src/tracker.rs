@@ -1,5 +1,6 @@
 //! Pure per-target state built from watch events: the last known version of
-//! each object, re-lists reconciled so objects deleted meanwhile disappear.
+//! each object, and what changed. Re-lists are reconciled against what we
+//! knew, so an outage neither loses a change nor repeats one.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,6 +15,35 @@ pub enum WatchEvent {
     ListDone,
     Applied(Value),
     Deleted(Value),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// The state at start, from the first list.
+    Initial,
+    Created,
+    Modified,
+    Deleted,
+}
+
+impl ChangeKind {
+    /// The word users see and commands get in `KUBECTL_NOTIFY_EVENT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Initial => "initial",
+            ChangeKind::Created => "created",
+            ChangeKind::Modified => "modified",
+            ChangeKind::Deleted => "deleted",
+        }
+    }
+}
+
+/// One change to one object. For a deletion `object` is the last known state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub kind: ChangeKind,
+    pub object: Value,
+    pub previous: Option<Value>,
 }
 
 /// The last known version of one object.
@@ -37,12 +67,55 @@ struct TargetState {
 }
 
 impl TargetState {
-    fn depart(&mut self, key: &str) {
-        if let Some(entry) = self.objects.remove(key)
-            && self.synced
-        {
+    fn depart(&mut self, key: &str) -> Option<Change> {
+        let entry = self.objects.remove(key)?;
+        if self.synced {
             self.departed.push(name(&entry.object));
         }
+        Some(Change {
+            kind: ChangeKind::Deleted,
+            object: entry.object,
+            previous: None,
+        })
+    }
+
+    /// Records a version and says what it changed, if anything. A new UID
+    /// under a known name is a deletion followed by a creation.
+    fn record(&mut self, object: Value, listed_at_start: bool, changes: &mut Vec<Change>) {
+        let key = key(&object);
+        let fresh = !listed_at_start;
+        let Some(known) = self.objects.get(&key) else {
+            let kind = if listed_at_start {
+                ChangeKind::Initial
+            } else {
+                ChangeKind::Created
+            };
+            changes.push(Change {
+                kind,
+                object: object.clone(),
+                previous: None,
+            });
+            self.objects.insert(key, Entry { object, fresh });
+            return;
+        };
+        if uid(&known.object) != uid(&object) {
+            changes.extend(self.depart(&key));
+            return self.record(object, listed_at_start, changes);
+        }
+        if !newer(&object, &known.object) {
+            return;
+        }
+        let previous = std::mem::replace(
+            &mut self.objects.get_mut(&key).unwrap().object,
+            object.clone(),
+        );
+        let entry = self.objects.get_mut(&key).unwrap();
+        entry.fresh |= fresh;
+        changes.push(Change {
+            kind: ChangeKind::Modified,
+            object,
+            previous: Some(previous),
+        });
     }
 }
 
@@ -58,22 +131,18 @@ impl Tracker {
         }
     }
 
-    pub fn apply(&mut self, target: usize, event: WatchEvent) {
+    /// Applies one watcher event and returns the changes it reveals, in order.
+    pub fn apply(&mut self, target: usize, event: WatchEvent) -> Vec<Change> {
         let state = &mut self.targets[target];
+        let mut changes = Vec::new();
         match event {
             WatchEvent::Relisting => state.relisting = Some(BTreeSet::new()),
             WatchEvent::Listed(object) => {
-                let key = key(&object);
                 if let Some(seen) = &mut state.relisting {
-                    seen.insert(key.clone());
+                    seen.insert(key(&object));
                 }
-                // On a re-list, a version we had not seen is a change made
-                // while the watch was down.
-                let fresh = state.synced
-                    && state.objects.get(&key).is_none_or(|known| {
-                        known.fresh || resource_version(&known.object) != resource_version(&object)
-                    });
-                state.objects.insert(key, Entry { object, fresh });
+                let at_start = !state.synced;
+                state.record(object, at_start, &mut changes);
             }
             WatchEvent::ListDone => {
                 if let Some(seen) = state.relisting.take() {
@@ -85,22 +154,26 @@ impl Tracker {
                         .cloned()
                         .collect();
                     for key in gone {
-                        state.depart(&key);
+                        changes.extend(state.depart(&key));
                     }
                 }
                 state.synced = true;
             }
-            WatchEvent::Applied(object) => {
-                state.objects.insert(
-                    key(&object),
-                    Entry {
-                        object,
-                        fresh: true,
-                    },
-                );
+            WatchEvent::Applied(object) => state.record(object, false, &mut changes),
+            WatchEvent::Deleted(object) => {
+                let key = key(&object);
+                if state
+                    .objects
+                    .get(&key)
+                    .is_some_and(|known| uid(&known.object) == uid(&object))
+                {
+                    changes.extend(state.depart(&key).map(|change| Change { object, ..change }));
+                } else {
+                    changes.extend(state.depart(&key));
+                }
             }
-            WatchEvent::Deleted(object) => state.depart(&key(&object)),
         }
+        changes
     }
 
     /// Whether the target's first full list has arrived.
@@ -133,6 +206,21 @@ fn resource_version(object: &Value) -> &str {
     object["metadata"]["resourceVersion"].as_str().unwrap_or("")
 }
 
+fn uid(object: &Value) -> &str {
+    object["metadata"]["uid"].as_str().unwrap_or("")
+}
+
+/// Whether `new` is a later version than `known`. resourceVersions are
+/// opaque, but every apiserver makes them integers; where both parse, an
+/// older or equal one is stale (a replay), otherwise any difference counts.
+fn newer(new: &Value, known: &Value) -> bool {
+    let (new, known) = (resource_version(new), resource_version(known));
+    match (new.parse::<u64>(), known.parse::<u64>()) {
+        (Ok(new), Ok(known)) => new > known,
+        _ => new != known,
+    }
+}
+
 fn key(object: &Value) -> String {
     let meta = &object["metadata"];
     format!(
@@ -147,65 +235,36 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn widget(name: &str, uid: &str, ready: bool) -> Value {
-        json!({"metadata": {"name": name, "namespace": "default", "uid": uid}, "status": {"ready": ready}})
+    fn widget(name: &str, uid: &str, rv: u64, ready: bool) -> Value {
+        json!({"metadata": {"name": name, "namespace": "default", "uid": uid, "resourceVersion": rv.to_string()},
+               "status": {"ready": ready}})
     }
 
-    fn uids(tracker: &Tracker) -> Vec<String> {
-        tracker
-            .objects(0)
-            .map(|o| o["metadata"]["uid"].as_str().unwrap().to_string())
+    /// Feeds events to target 0 and returns `kind name@rv` for each change.
+    fn feed(t: &mut Tracker, events: Vec<WatchEvent>) -> Vec<String> {
+        events
+            .into_iter()
+            .flat_map(|e| t.apply(0, e))
+            .map(|c| {
+                format!(
+                    "{} {}@{}",
+                    c.kind.as_str(),
+                    name(&c.object),
+                    resource_version(&c.object)
+                )
+            })
             .collect()
     }
 
-    #[test]
-    fn not_synced_until_the_first_list_completes() {
-        let mut t = Tracker::new(1);
-        t.apply(0, WatchEvent::Relisting);
-        t.apply(0, WatchEvent::Listed(widget("a", "1", false)));
-        assert!(!t.synced(0));
-        t.apply(0, WatchEvent::ListDone);
-        assert!(t.synced(0));
-        assert_eq!(uids(&t), ["1"]);
+    fn start(t: &mut Tracker, objects: Vec<Value>) -> Vec<String> {
+        let mut events = vec![WatchEvent::Relisting];
+        events.extend(objects.into_iter().map(WatchEvent::Listed));
+        events.push(WatchEvent::ListDone);
+        feed(t, events)
     }
 
-    #[test]
-    fn relist_drops_objects_deleted_during_an_outage() {
-        let mut t = Tracker::new(1);
-        for e in [
-            WatchEvent::Relisting,
-            WatchEvent::Listed(widget("a", "1", false)),
-            WatchEvent::Listed(widget("b", "2", false)),
-            WatchEvent::ListDone,
-        ] {
-            t.apply(0, e);
-        }
-        for e in [
-            WatchEvent::Relisting,
-            WatchEvent::Listed(widget("b", "2", true)),
-            WatchEvent::ListDone,
-        ] {
-            t.apply(0, e);
-        }
-        assert_eq!(uids(&t), ["2"]);
-        assert_eq!(t.objects(0).next().unwrap()["status"]["ready"], true);
-    }
-
-    #[test]
-    fn recreated_object_replaces_the_old_one() {
-        let mut t = Tracker::new(1);
-        t.apply(0, WatchEvent::Relisting);
-        t.apply(0, WatchEvent::Listed(widget("a", "1", true)));
-        t.apply(0, WatchEvent::ListDone);
-        t.apply(0, WatchEvent::Deleted(widget("a", "1", true)));
-        assert!(uids(&t).is_empty());
-        t.apply(0, WatchEvent::Applied(widget("a", "2", false)));
-        assert_eq!(uids(&t), ["2"]);
-    }
-
-    fn with_rv(mut object: Value, rv: &str) -> Value {
-        object["metadata"]["resourceVersion"] = json!(rv);
-        object
+    fn uids(tracker: &Tracker) -> Vec<String> {
+        tracker.objects(0).map(|o| uid(o).to_string()).collect()
     }
 
     fn freshness(tracker: &Tracker) -> Vec<bool> {
@@ -213,59 +272,145 @@ mod tests {
     }
 
     #[test]
-    fn the_state_at_start_is_not_fresh_but_later_versions_are() {
+    fn the_first_list_is_the_state_at_start() {
         let mut t = Tracker::new(1);
-        t.apply(0, WatchEvent::Relisting);
-        t.apply(0, WatchEvent::Listed(with_rv(widget("a", "1", true), "5")));
-        t.apply(0, WatchEvent::ListDone);
+        assert_eq!(
+            feed(
+                &mut t,
+                vec![
+                    WatchEvent::Relisting,
+                    WatchEvent::Listed(widget("a", "1", 5, false))
+                ]
+            ),
+            ["initial a@5"]
+        );
+        assert!(!t.synced(0));
+        assert_eq!(
+            feed(&mut t, vec![WatchEvent::ListDone]),
+            Vec::<String>::new()
+        );
+        assert!(t.synced(0));
         assert_eq!(freshness(&t), [false]);
-        t.apply(0, WatchEvent::Applied(with_rv(widget("a", "1", true), "6")));
+    }
+
+    #[test]
+    fn watch_events_become_created_modified_deleted() {
+        let mut t = Tracker::new(1);
+        start(&mut t, vec![]);
+        let changes = feed(
+            &mut t,
+            vec![
+                WatchEvent::Applied(widget("a", "1", 6, false)),
+                WatchEvent::Applied(widget("a", "1", 7, true)),
+                WatchEvent::Deleted(widget("a", "1", 8, true)),
+            ],
+        );
+        assert_eq!(changes, ["created a@6", "modified a@7", "deleted a@8"]);
+        assert_eq!(t.departed(0), ["a"]);
+    }
+
+    #[test]
+    fn a_modification_carries_the_previous_version() {
+        let mut t = Tracker::new(1);
+        start(&mut t, vec![widget("a", "1", 5, false)]);
+        let change = t
+            .apply(0, WatchEvent::Applied(widget("a", "1", 6, true)))
+            .remove(0);
+        assert_eq!(change.previous.unwrap()["status"]["ready"], false);
+        assert_eq!(change.object["status"]["ready"], true);
         assert_eq!(freshness(&t), [true]);
     }
 
     #[test]
-    fn a_relist_marks_only_versions_changed_during_the_outage_as_fresh() {
+    fn replayed_or_older_versions_are_not_changes() {
         let mut t = Tracker::new(1);
-        for e in [
-            WatchEvent::Relisting,
-            WatchEvent::Listed(with_rv(widget("a", "1", false), "5")),
-            WatchEvent::Listed(with_rv(widget("b", "2", false), "6")),
-            WatchEvent::ListDone,
-            WatchEvent::Relisting,
-            WatchEvent::Listed(with_rv(widget("a", "1", false), "5")),
-            WatchEvent::Listed(with_rv(widget("b", "2", true), "9")),
-            WatchEvent::Listed(with_rv(widget("c", "3", true), "10")),
-            WatchEvent::ListDone,
-        ] {
-            t.apply(0, e);
-        }
-        assert_eq!(freshness(&t), [false, true, true]);
+        start(&mut t, vec![widget("a", "1", 5, false)]);
+        let changes = feed(
+            &mut t,
+            vec![
+                WatchEvent::Applied(widget("a", "1", 5, false)),
+                WatchEvent::Applied(widget("a", "1", 4, true)),
+            ],
+        );
+        assert!(changes.is_empty(), "{changes:?}");
     }
 
     #[test]
-    fn departures_after_start_are_remembered_in_order() {
+    fn a_relist_reports_each_change_of_the_outage_once() {
         let mut t = Tracker::new(1);
-        for e in [
-            WatchEvent::Relisting,
-            WatchEvent::Listed(widget("a", "1", false)),
-            WatchEvent::Listed(widget("b", "2", false)),
-            WatchEvent::Listed(widget("c", "3", false)),
-            WatchEvent::ListDone,
-            WatchEvent::Deleted(widget("b", "2", false)),
-            WatchEvent::Relisting,
-            WatchEvent::Listed(widget("c", "3", false)),
-            WatchEvent::ListDone,
-        ] {
-            t.apply(0, e);
-        }
-        assert_eq!(t.departed(0), ["b", "a"]);
+        start(
+            &mut t,
+            vec![
+                widget("a", "1", 5, false),
+                widget("b", "2", 6, false),
+                widget("c", "3", 7, false),
+            ],
+        );
+        // While disconnected: a unchanged, b modified, c deleted, d created.
+        let changes = start(
+            &mut t,
+            vec![
+                widget("a", "1", 5, false),
+                widget("b", "2", 9, true),
+                widget("d", "4", 10, true),
+            ],
+        );
+        assert_eq!(changes, ["modified b@9", "created d@10", "deleted c@7"]);
+        assert_eq!(freshness(&t), [false, true, true]);
+        // The same list again changes nothing.
+        assert!(
+            start(
+                &mut t,
+                vec![
+                    widget("a", "1", 5, false),
+                    widget("b", "2", 9, true),
+                    widget("d", "4", 10, true)
+                ]
+            )
+            .is_empty()
+        );
+        assert_eq!(t.departed(0), ["c"]);
+    }
+
+    #[test]
+    fn a_recreated_object_is_a_deletion_and_a_creation() {
+        let mut t = Tracker::new(1);
+        start(&mut t, vec![widget("a", "1", 5, true)]);
+        // Seen live...
+        assert_eq!(
+            feed(
+                &mut t,
+                vec![WatchEvent::Applied(widget("a", "2", 9, false))]
+            ),
+            ["deleted a@5", "created a@9"]
+        );
+        // ...or only through a re-list after an outage.
+        assert_eq!(
+            start(&mut t, vec![widget("a", "3", 12, false)]),
+            ["deleted a@9", "created a@12"]
+        );
         assert_eq!(uids(&t), ["3"]);
+    }
+
+    #[test]
+    fn a_deletion_reports_the_final_state_the_server_sent() {
+        let mut t = Tracker::new(1);
+        start(&mut t, vec![widget("a", "1", 5, false)]);
+        let change = t
+            .apply(0, WatchEvent::Deleted(widget("a", "1", 6, true)))
+            .remove(0);
+        assert_eq!(change.kind, ChangeKind::Deleted);
+        assert_eq!(change.object["status"]["ready"], true);
+        assert!(
+            t.apply(0, WatchEvent::Deleted(widget("zz", "9", 7, true)))
+                .is_empty()
+        );
     }
 
     #[test]
     fn targets_are_independent() {
         let mut t = Tracker::new(2);
-        t.apply(1, WatchEvent::Applied(widget("a", "1", true)));
+        t.apply(1, WatchEvent::Applied(widget("a", "1", 1, true)));
         assert_eq!(t.objects(0).count(), 0);
         assert_eq!(t.objects(1).count(), 1);
     }
