@@ -1,6 +1,8 @@
 //! Wait-mode decisions from the tracked state: has every target (or, with
 //! `--any`, one) met the condition, has one failed, or do we keep waiting?
 
+use serde_json::Value;
+
 use crate::condition::{Condition, Verdict};
 use crate::plan::Selection;
 use crate::tracker::{Tracker, name};
@@ -13,12 +15,22 @@ pub struct Rules<'a> {
     pub changes_only: bool,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+/// One object that met the condition.
+#[derive(Debug, PartialEq)]
+pub struct Met {
+    pub target: usize,
+    /// As kubectl names it: `widget.example.com/foo`.
+    pub name: String,
+    /// The version that met it; `None` for a deletion.
+    pub object: Option<Value>,
+}
+
+#[derive(Debug, PartialEq)]
 pub enum Decision {
     /// Keep waiting.
     Pending,
-    /// Done: the objects that met the condition, as kubectl names them.
-    Met(Vec<String>),
+    /// Done: the objects that met the condition.
+    Met(Vec<Met>),
     /// `--fail-if` held or an object reported failure: the result line.
     Failed(String),
 }
@@ -57,7 +69,7 @@ enum TargetOutcome {
     /// `met`: objects that meet the condition; `complete`: the target as a
     /// whole holds (its object, or at least one selected and all of them).
     Judged {
-        met: Vec<String>,
+        met: Vec<Met>,
         complete: bool,
     },
 }
@@ -73,10 +85,21 @@ fn judge_target(rules: &Rules, target: &Target, tracker: &Tracker, index: usize)
         let complete = empty && (!rules.changes_only || !departed.is_empty());
         let met = match (&target.selection, complete) {
             (_, false) => Vec::new(),
-            (Selection::Name(name), true) => vec![target.object_name(name)],
-            (Selection::Query { .. }, true) => {
-                departed.iter().map(|n| target.object_name(n)).collect()
+            (Selection::Name(name), true) => {
+                vec![Met {
+                    target: index,
+                    name: target.object_name(name),
+                    object: None,
+                }]
             }
+            (Selection::Query { .. }, true) => departed
+                .iter()
+                .map(|n| Met {
+                    target: index,
+                    name: target.object_name(n),
+                    object: None,
+                })
+                .collect(),
         };
         return TargetOutcome::Judged { met, complete };
     }
@@ -89,7 +112,11 @@ fn judge_target(rules: &Rules, target: &Target, tracker: &Tracker, index: usize)
                     target.object_name(&name(&entry.object))
                 ));
             }
-            Verdict::Met => met.push(target.object_name(&name(&entry.object))),
+            Verdict::Met => met.push(Met {
+                target: index,
+                name: target.object_name(&name(&entry.object)),
+                object: Some(entry.object.clone()),
+            }),
             Verdict::NotMet(_) => {}
         }
     }

@@ -16,6 +16,9 @@ pub enum Exit {
     Refused(String),
     /// `--timeout` expired before the condition held.
     Timeout(String),
+    /// The command decided: wait mode's single run, or the run that reached
+    /// `--max-failures`. Its exit code becomes ours.
+    Command { code: i32, message: Option<String> },
     /// Interrupted by a signal (SIGINT → 130, SIGTERM → 143).
     Signal(i32),
 }
@@ -27,6 +30,7 @@ impl Exit {
             Exit::Usage(_) => 2,
             Exit::Refused(_) => 3,
             Exit::Timeout(_) => 124,
+            Exit::Command { code, .. } => (*code & 0xff) as u8,
             Exit::Signal(signo) => (128 + signo) as u8,
         }
     }
@@ -37,6 +41,7 @@ impl Exit {
         match self {
             Exit::Failed(line) => Some(line.clone()),
             Exit::Usage(m) | Exit::Refused(m) | Exit::Timeout(m) => Some(format!("error: {m}")),
+            Exit::Command { message, .. } => message.as_ref().map(|m| format!("error: {m}")),
             Exit::Signal(_) => None,
         }
     }
@@ -48,6 +53,13 @@ impl fmt::Display for Exit {
             Exit::Failed(m) | Exit::Usage(m) | Exit::Refused(m) | Exit::Timeout(m) => {
                 f.write_str(m)
             }
+            Exit::Command {
+                message: Some(m), ..
+            } => f.write_str(m),
+            Exit::Command {
+                code,
+                message: None,
+            } => write!(f, "the command exited with {code}"),
             Exit::Signal(_) => write!(f, "interrupted (exit {})", self.code()),
         }
     }

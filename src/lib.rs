@@ -2,12 +2,15 @@
 //! `main` parses flags into a `Plan`, `run` carries it out; see SPEC.md.
 
 pub mod cli;
+pub mod command;
 pub mod condition;
 pub mod connect;
 pub mod decide;
 pub mod discovery;
 pub mod exit;
 pub mod expr;
+pub mod notify;
+pub mod output;
 pub mod plan;
 pub mod resolve;
 pub mod run;

@@ -3,10 +3,13 @@
 
 use std::time::Duration;
 
-use crate::cli::{Args, ConnectionArgs};
+use crate::cli::{Args, ConnectionArgs, OnBusyArg};
+use crate::command::{CommandSpec, OnBusy, Policy, check_command};
 use crate::condition::{Condition, ForSpec};
 use crate::exit::{Exit, Result};
 use crate::expr::Expr;
+use crate::notify::Filter;
+use crate::tracker::ChangeKind;
 
 /// Which objects of a type a target stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,14 +45,27 @@ impl SelectorFlags {
     }
 }
 
+/// What ends the run and when something happens.
+#[derive(Debug)]
+pub enum Mode {
+    /// `--until`/`--for`: exit once the condition holds.
+    Wait {
+        condition: Condition,
+        /// One met target (or selected object) is enough.
+        any: bool,
+        /// Only versions that arrive after start count.
+        changes_only: bool,
+    },
+    /// Every matching change is a notification; `--count` ends it.
+    Notify { filter: Filter, count: Option<u64> },
+}
+
 #[derive(Debug)]
 pub struct Plan {
     pub targets: Vec<TargetSpec>,
-    pub condition: Condition,
-    /// One met target (or selected object) is enough.
-    pub any: bool,
-    /// Only versions that arrive after start count.
-    pub changes_only: bool,
+    pub mode: Mode,
+    /// The command after `--`, with how its runs are bounded.
+    pub command: Option<(CommandSpec, Policy)>,
     pub all_namespaces: bool,
     /// `None` waits for ever; `Some(ZERO)` checks once.
     pub timeout: Option<Duration>,
@@ -68,14 +84,12 @@ impl Plan {
             all_namespaces: args.all_namespaces,
         };
         let targets = parse_targets(&args.targets, &selector)?;
-        let fors = args
-            .for_specs
-            .iter()
-            .map(|text| ForSpec::parse(text).map_err(|e| Exit::Usage(format!("--for: {e}"))))
-            .collect::<Result<Vec<_>>>()?;
-        let until = compile("--until", args.until.as_deref())?;
-        let fail_if = compile("--fail-if", args.fail_if.as_deref())?;
-        let condition = Condition::new(fors, until, fail_if).map_err(Exit::Usage)?;
+        let mode = if args.until.is_some() || !args.for_specs.is_empty() {
+            wait_mode(&args)?
+        } else {
+            notify_mode(&args)?
+        };
+        let command = command(&args)?;
         let timeout = args
             .timeout
             .as_deref()
@@ -90,9 +104,8 @@ impl Plan {
             .filter(|d| !d.is_zero());
         Ok(Plan {
             targets,
-            condition,
-            any: args.any,
-            changes_only: args.changes_only,
+            mode,
+            command,
             all_namespaces: args.all_namespaces,
             timeout,
             quiet: args.quiet,
@@ -101,6 +114,129 @@ impl Plan {
             request_timeout,
         })
     }
+}
+
+fn wait_mode(args: &Args) -> Result<Mode> {
+    let notify_only = [
+        ("--when", args.when.is_some()),
+        ("--on-change", !args.on_change.is_empty()),
+        ("--events", !args.events.is_empty()),
+        ("--initial", args.initial),
+        ("--count", args.count.is_some()),
+    ];
+    if let Some((flag, _)) = notify_only.iter().find(|(_, given)| *given) {
+        return Err(Exit::Usage(format!(
+            "{flag} is for notify mode and cannot be combined with --until or --for"
+        )));
+    }
+    let fors = args
+        .for_specs
+        .iter()
+        .map(|text| ForSpec::parse(text).map_err(|e| Exit::Usage(format!("--for: {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let until = compile("--until", args.until.as_deref())?;
+    let fail_if = compile("--fail-if", args.fail_if.as_deref())?;
+    let condition = Condition::new(fors, until, fail_if).map_err(Exit::Usage)?;
+    Ok(Mode::Wait {
+        condition,
+        any: args.any,
+        changes_only: args.changes_only,
+    })
+}
+
+fn notify_mode(args: &Args) -> Result<Mode> {
+    let wait_only = [
+        ("--fail-if", args.fail_if.is_some()),
+        ("--any", args.any),
+        ("--changes-only", args.changes_only),
+    ];
+    if let Some((flag, _)) = wait_only.iter().find(|(_, given)| *given) {
+        return Err(Exit::Usage(format!(
+            "{flag} needs a condition to wait for: add --until EXPR or --for SPEC"
+        )));
+    }
+    let when = compile("--when", args.when.as_deref())?;
+    let on_change = args
+        .on_change
+        .iter()
+        .map(|text| {
+            let path = Expr::parse(text)
+                .map_err(|e| Exit::Usage(format!("--on-change: {}", e.render(text))))?;
+            if path.paths() != [text.trim().to_string()] {
+                return Err(Exit::Usage(format!(
+                    "--on-change {text}: give paths such as .data or .spec.replicas"
+                )));
+            }
+            Ok(path)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let events = args
+        .events
+        .iter()
+        .map(|kind| match kind.trim() {
+            "created" => Ok(ChangeKind::Created),
+            "modified" => Ok(ChangeKind::Modified),
+            "deleted" => Ok(ChangeKind::Deleted),
+            other => Err(Exit::Usage(format!(
+                "--events: unknown kind of change \"{other}\": use created, modified, deleted \
+                 (and --initial for the state at start)"
+            ))),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if args.count == Some(0) {
+        return Err(Exit::Usage(
+            "--count 0 would never notify: give 1 or more".into(),
+        ));
+    }
+    Ok(Mode::Notify {
+        filter: Filter::new(when, on_change, &events, args.initial),
+        count: args.count,
+    })
+}
+
+fn command(args: &Args) -> Result<Option<(CommandSpec, Policy)>> {
+    let Some((program, rest)) = args.command.split_first() else {
+        let command_only = [
+            ("--on-busy", args.on_busy != OnBusyArg::Queue),
+            ("--exec-timeout", args.exec_timeout.is_some()),
+            ("--retries", args.retries > 0),
+            ("--max-failures", args.max_failures.is_some()),
+        ];
+        if let Some((flag, _)) = command_only.iter().find(|(_, given)| *given) {
+            return Err(Exit::Usage(format!(
+                "{flag} needs a command: add -- COMMAND [ARG...]"
+            )));
+        }
+        return Ok(None);
+    };
+    let spec = CommandSpec {
+        program: program.clone(),
+        args: rest.to_vec(),
+    };
+    check_command(&spec).map_err(Exit::Usage)?;
+    if args.max_failures == Some(0) {
+        return Err(Exit::Usage(
+            "--max-failures 0 would stop before the first run: give 1 or more".into(),
+        ));
+    }
+    let policy = Policy {
+        on_busy: match args.on_busy {
+            OnBusyArg::Queue => OnBusy::Queue,
+            OnBusyArg::Skip => OnBusy::Skip,
+            OnBusyArg::Restart => OnBusy::Restart,
+        },
+        stop_timeout: parse_duration("--stop-timeout", &args.stop_timeout)?,
+        exec_timeout: args
+            .exec_timeout
+            .as_deref()
+            .map(|t| parse_duration("--exec-timeout", t))
+            .transpose()?
+            .filter(|d| !d.is_zero()),
+        retries: args.retries,
+        max_failures: args.max_failures,
+        ..Policy::default()
+    };
+    Ok(Some((spec, policy)))
 }
 
 fn compile(flag: &str, text: Option<&str>) -> Result<Option<Expr>> {

@@ -215,7 +215,25 @@ fn bad_flags_durations_and_targets_exit_2_before_any_request() {
         (&["widgets/", "--until", READY], "empty name"),
         (&["widgets", "--until", READY], "widgets NAME"),
         (&["widgets/foo", "bar", "--until", READY], "TYPE/NAME"),
-        (&["widgets/foo"], "--until"),
+        (
+            &["widgets/foo", "--fail-if", ".status.failed >= 1"],
+            "--until EXPR or --for",
+        ),
+        (
+            &["widgets/foo", "--until", READY, "--when", ".a"],
+            "--when is for notify mode",
+        ),
+        (
+            &["widgets/foo", "--events", "bogus"],
+            "created, modified, deleted",
+        ),
+        (&["widgets/foo", "--on-change", ".a == 1"], "give paths"),
+        (&["widgets/foo", "--retries", "2"], "-- COMMAND"),
+        (
+            &["widgets/foo", "--", "/nonexistent/cmd"],
+            "/nonexistent/cmd",
+        ),
+        (&["widgets/foo", "--count", "0"], "--count"),
         (&["widgets/foo", "--until", READY, "--bogus"], "--bogus"),
         (&[], "<TARGET>"),
         (&["widgets/foo", "--until"], "--until"),

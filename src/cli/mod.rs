@@ -7,7 +7,7 @@ use clap::Parser;
 
 pub use connection::ConnectionArgs;
 
-const ABOUT: &str = "Watch Kubernetes objects and exit when a condition holds";
+const ABOUT: &str = "Watch Kubernetes objects: exit when a condition holds, or run a command on every matching change";
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -28,6 +28,11 @@ Examples:
   # Every object matching a selector (at least one), or any one of several
   kubectl notify widgets -l team=payments --until '.status.ready == true'
   kubectl notify widgets/a widgets/b --any --until '.status.ready == true'
+
+  # Notify mode: every change, or only some, handed to a command
+  kubectl notify configmaps/app-config --on-change .data -- ./reload.sh
+  kubectl notify widgets -A --when '.status.phase == \"Failed\"' -- ./page-oncall.sh
+  kubectl notify jobs -l app=etl --events deleted --count 1
 
 Exit codes: 0 condition met, 1 --fail-if held or the object failed, 2 bad usage or input,
 3 cluster refused or unreachable, 124 timeout, 130/143 interrupted.";
@@ -71,6 +76,39 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", help_heading = "Condition")]
     pub timeout: Option<String>,
 
+    /// Notify only when EXPR becomes true for an object (false → true)
+    #[arg(
+        long,
+        value_name = "EXPR",
+        help_heading = "Notify mode (no --until/--for)"
+    )]
+    pub when: Option<String>,
+
+    /// Notify only when the value at one of these paths changed, e.g. --on-change .data
+    #[arg(long, value_name = "PATH", num_args = 1.., help_heading = "Notify mode (no --until/--for)")]
+    pub on_change: Vec<String>,
+
+    /// Notify only for these kinds of change: created,modified,deleted
+    #[arg(
+        long,
+        value_name = "KINDS",
+        value_delimiter = ',',
+        help_heading = "Notify mode (no --until/--for)"
+    )]
+    pub events: Vec<String>,
+
+    /// Count the state at start as changes (event "initial")
+    #[arg(long, help_heading = "Notify mode (no --until/--for)")]
+    pub initial: bool,
+
+    /// Exit 0 after N notifications
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "Notify mode (no --until/--for)"
+    )]
+    pub count: Option<u64>,
+
     /// Select objects of TYPE by label, e.g. -l team=payments,tier!=cache
     #[arg(short = 'l', long, value_name = "SELECTOR", help_heading = "Targets")]
     pub selector: Option<String>,
@@ -87,6 +125,41 @@ pub struct Args {
     #[arg(short = 'A', long, help_heading = "Targets")]
     pub all_namespaces: bool,
 
+    /// On a notification while the command runs: queue (default), skip, restart
+    #[arg(long, value_name = "POLICY", value_enum, default_value_t = OnBusyArg::Queue, help_heading = "Command (after --)")]
+    pub on_busy: OnBusyArg,
+
+    /// Grace between SIGTERM and SIGKILL when stopping the command
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "10s",
+        help_heading = "Command (after --)"
+    )]
+    pub stop_timeout: String,
+
+    /// Stop a run of the command that takes longer than this (counts as failed)
+    #[arg(long, value_name = "DURATION", help_heading = "Command (after --)")]
+    pub exec_timeout: Option<String>,
+
+    /// Retry a failed run up to N times, with exponential backoff
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        help_heading = "Command (after --)"
+    )]
+    pub retries: u32,
+
+    /// Exit with the command's code after N failed notifications in a row
+    #[arg(long, value_name = "N", help_heading = "Command (after --)")]
+    pub max_failures: Option<u32>,
+
+    /// Run this for the condition (once) or for every notification: no shell,
+    /// the object's JSON on stdin, KUBECTL_NOTIFY_* in the environment
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+
     /// Print nothing on success
     #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
@@ -97,4 +170,11 @@ pub struct Args {
 
     #[command(flatten)]
     pub connection: ConnectionArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnBusyArg {
+    Queue,
+    Skip,
+    Restart,
 }

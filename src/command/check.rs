@@ -1,0 +1,110 @@
+//! Finding the command before anything is watched, the way execvp will find
+//! it later, so that a typo fails at once (exit 2) instead of at the first change.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use super::CommandSpec;
+
+/// execvp's search path when PATH is unset (glibc's and musl's default).
+const DEFAULT_PATH: &str = "/bin:/usr/bin";
+
+/// Whether `spec.program` can be executed: a path (it contains `/`, relative
+/// to the current directory) must name an executable file; a bare name must
+/// be found on PATH. The error is one line naming the command and the fix.
+pub fn check_command(spec: &CommandSpec) -> Result<(), String> {
+    check_with_path(&spec.program, std::env::var_os("PATH"))
+}
+
+pub(super) fn check_with_path(program: &str, path_var: Option<OsString>) -> Result<(), String> {
+    if program.is_empty() {
+        return Err("the command after '--' is empty; give a program to run".into());
+    }
+    if program.contains('/') {
+        return match probe(Path::new(program)) {
+            Probe::Executable => Ok(()),
+            Probe::Missing => Err(format!(
+                "cannot run '{program}': no such file{}; check the path",
+                relative_hint(program)
+            )),
+            Probe::Directory => Err(format!(
+                "cannot run '{program}': it is a directory; give the path of an executable file"
+            )),
+            Probe::NotExecutable => Err(format!(
+                "cannot run '{program}': it is not executable; make it so with 'chmod +x {program}'"
+            )),
+        };
+    }
+    let path_var = path_var.unwrap_or_else(|| DEFAULT_PATH.into());
+    let mut not_executable: Option<PathBuf> = None;
+    for dir in path_dirs(&path_var) {
+        let candidate = dir.join(program);
+        match probe(&candidate) {
+            Probe::Executable => return Ok(()),
+            // execvp, too, keeps searching past a file it may not execute.
+            Probe::NotExecutable => {
+                not_executable.get_or_insert(candidate);
+            }
+            Probe::Missing | Probe::Directory => {}
+        }
+    }
+    Err(match not_executable {
+        Some(found) => format!(
+            "cannot run '{program}': {} is not executable; make it so with 'chmod +x {}'",
+            found.display(),
+            found.display()
+        ),
+        None => format!(
+            "cannot run '{program}': not found on PATH; check the spelling, install it, \
+             or give its path (e.g. './{program}')"
+        ),
+    })
+}
+
+/// PATH entries; an empty one means the current directory, as for execvp.
+fn path_dirs(path_var: &OsStr) -> impl Iterator<Item = &Path> {
+    path_var.as_bytes().split(|&b| b == b':').map(|dir| {
+        if dir.is_empty() {
+            Path::new(".")
+        } else {
+            Path::new(OsStr::from_bytes(dir))
+        }
+    })
+}
+
+fn relative_hint(program: &str) -> String {
+    if program.starts_with('/') {
+        return String::new();
+    }
+    match std::env::current_dir() {
+        Ok(cwd) => format!(" (relative to {})", cwd.display()),
+        Err(_) => String::new(),
+    }
+}
+
+enum Probe {
+    Executable,
+    Missing,
+    Directory,
+    NotExecutable,
+}
+
+fn probe(path: &Path) -> Probe {
+    match std::fs::metadata(path) {
+        Err(_) => Probe::Missing,
+        Ok(meta) if meta.is_dir() => Probe::Directory,
+        // access(2) rather than the mode bits: it accounts for our uid,
+        // groups, root, ACLs and noexec mounts.
+        Ok(_) if executable(path) => Probe::Executable,
+        Ok(_) => Probe::NotExecutable,
+    }
+}
+
+fn executable(path: &Path) -> bool {
+    let Ok(c_path) = CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: c_path is a valid NUL-terminated string that outlives the call.
+    unsafe { libc::access(c_path.as_ptr(), libc::X_OK) == 0 }
+}

@@ -1,0 +1,232 @@
+//! Notify mode's filter: which changes become notifications, given `--when`
+//! (edges, per object UID), `--on-change`, `--events` and `--initial`.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::expr::Expr;
+use crate::tracker::{Change, ChangeKind};
+
+#[derive(Debug)]
+pub struct Filter {
+    when: Option<Expr>,
+    /// Lone-path expressions whose selected values are compared.
+    on_change: Vec<Expr>,
+    /// Created, modified, deleted: which of them notify.
+    events: [bool; 3],
+    initial: bool,
+    /// The last `--when` truth per object UID.
+    truth: HashMap<String, bool>,
+}
+
+impl Filter {
+    pub fn new(
+        when: Option<Expr>,
+        on_change: Vec<Expr>,
+        events: &[ChangeKind],
+        initial: bool,
+    ) -> Filter {
+        let wanted = |kind| events.is_empty() || events.contains(&kind);
+        Filter {
+            when,
+            on_change,
+            events: [
+                wanted(ChangeKind::Created),
+                wanted(ChangeKind::Modified),
+                wanted(ChangeKind::Deleted),
+            ],
+            initial,
+            truth: HashMap::new(),
+        }
+    }
+
+    /// Whether this change is a notification. Called for every change, in
+    /// order, so that `--when` edges are tracked even for changes not shown.
+    pub fn admit(&mut self, change: &Change) -> bool {
+        let edge = self.when_edge(change);
+        let kind_wanted = match change.kind {
+            ChangeKind::Initial => self.initial,
+            ChangeKind::Created => self.events[0],
+            ChangeKind::Modified => self.events[1],
+            ChangeKind::Deleted => self.events[2],
+        };
+        kind_wanted && edge && self.value_changed(change)
+    }
+
+    /// With `--when`: true only when EXPR turns true for that object (or, for
+    /// the state at start, simply holds). Without: always true.
+    fn when_edge(&mut self, change: &Change) -> bool {
+        let Some(when) = &self.when else { return true };
+        let uid = uid(&change.object);
+        if change.kind == ChangeKind::Deleted {
+            self.truth.remove(&uid);
+            return false;
+        }
+        let now = when.eval(&change.object);
+        let before = self.truth.insert(uid, now).unwrap_or(false);
+        match change.kind {
+            ChangeKind::Initial => now,
+            _ => now && !before,
+        }
+    }
+
+    /// With `--on-change`: whether a value at one of the paths differs
+    /// between the previous version and this one (nothing before a creation,
+    /// nothing after a deletion).
+    fn value_changed(&self, change: &Change) -> bool {
+        if self.on_change.is_empty() || change.kind == ChangeKind::Initial {
+            return true;
+        }
+        let empty = Value::Null;
+        let (before, after) = match change.kind {
+            ChangeKind::Created => (&empty, &change.object),
+            ChangeKind::Deleted => (&change.object, &empty),
+            _ => (change.previous.as_ref().unwrap_or(&empty), &change.object),
+        };
+        self.on_change
+            .iter()
+            .any(|path| selected(path, before) != selected(path, after))
+    }
+}
+
+fn selected<'v>(path: &Expr, obj: &'v Value) -> Vec<&'v Value> {
+    path.path_values(obj)
+        .into_iter()
+        .flat_map(|(_, nodes)| nodes)
+        .collect()
+}
+
+fn uid(object: &Value) -> String {
+    let meta = &object["metadata"];
+    match meta["uid"].as_str() {
+        Some(uid) => uid.to_string(),
+        None => format!(
+            "{}/{}",
+            meta["namespace"].as_str().unwrap_or(""),
+            meta["name"].as_str().unwrap_or("")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(uid: &str, phase: &str, data: &str) -> Value {
+        json!({"metadata": {"name": "w", "uid": uid}, "status": {"phase": phase}, "data": {"k": data}, "spec": {"x": 1}})
+    }
+
+    fn change(kind: ChangeKind, object: Value, previous: Option<Value>) -> Change {
+        Change {
+            kind,
+            object,
+            previous,
+        }
+    }
+
+    fn when(expr: &str) -> Filter {
+        Filter::new(Some(Expr::parse(expr).unwrap()), vec![], &[], false)
+    }
+
+    #[test]
+    fn without_narrowing_every_change_but_the_state_at_start_notifies() {
+        let mut f = Filter::new(None, vec![], &[], false);
+        assert!(!f.admit(&change(ChangeKind::Initial, obj("1", "a", "x"), None)));
+        for kind in [
+            ChangeKind::Created,
+            ChangeKind::Modified,
+            ChangeKind::Deleted,
+        ] {
+            assert!(f.admit(&change(kind, obj("1", "a", "x"), None)), "{kind:?}");
+        }
+        let mut f = Filter::new(None, vec![], &[], true);
+        assert!(
+            f.admit(&change(ChangeKind::Initial, obj("1", "a", "x"), None)),
+            "--initial"
+        );
+    }
+
+    #[test]
+    fn events_select_kinds_of_change() {
+        let mut f = Filter::new(None, vec![], &[ChangeKind::Deleted], false);
+        assert!(!f.admit(&change(ChangeKind::Created, obj("1", "a", "x"), None)));
+        assert!(!f.admit(&change(ChangeKind::Modified, obj("1", "a", "x"), None)));
+        assert!(f.admit(&change(ChangeKind::Deleted, obj("1", "a", "x"), None)));
+    }
+
+    #[test]
+    fn when_fires_on_each_false_to_true_edge_only() {
+        let mut f = when(".status.phase == Failed");
+        let phases = ["Running", "Failed", "Failed", "Running", "Failed", "Failed"];
+        let fired: Vec<bool> = phases
+            .iter()
+            .map(|p| f.admit(&change(ChangeKind::Modified, obj("1", p, "x"), None)))
+            .collect();
+        assert_eq!(fired, [false, true, false, false, true, false]);
+    }
+
+    #[test]
+    fn when_edges_are_per_object_and_a_recreated_object_starts_over() {
+        let mut f = when(".status.phase == Failed");
+        assert!(f.admit(&change(ChangeKind::Modified, obj("1", "Failed", "x"), None)));
+        assert!(
+            f.admit(&change(ChangeKind::Created, obj("2", "Failed", "x"), None)),
+            "another object"
+        );
+        assert!(
+            !f.admit(&change(ChangeKind::Deleted, obj("1", "Failed", "x"), None)),
+            "a deletion is no edge"
+        );
+        assert!(
+            f.admit(&change(ChangeKind::Created, obj("3", "Failed", "x"), None)),
+            "new UID, new object"
+        );
+    }
+
+    #[test]
+    fn the_state_at_start_is_remembered_not_notified() {
+        let mut f = when(".status.phase == Failed");
+        assert!(!f.admit(&change(ChangeKind::Initial, obj("1", "Failed", "x"), None)));
+        assert!(
+            !f.admit(&change(ChangeKind::Modified, obj("1", "Failed", "y"), None)),
+            "true→true"
+        );
+        let mut f = Filter::new(
+            Some(Expr::parse(".status.phase == Failed").unwrap()),
+            vec![],
+            &[],
+            true,
+        );
+        assert!(
+            f.admit(&change(ChangeKind::Initial, obj("1", "Failed", "x"), None)),
+            "--initial and true"
+        );
+        assert!(
+            !f.admit(&change(ChangeKind::Initial, obj("2", "Running", "x"), None)),
+            "--initial but false"
+        );
+    }
+
+    #[test]
+    fn on_change_ignores_changes_elsewhere() {
+        let mut f = Filter::new(None, vec![Expr::parse(".data").unwrap()], &[], false);
+        let old = obj("1", "a", "x");
+        let mut spec_only = old.clone();
+        spec_only["spec"]["x"] = json!(2);
+        assert!(!f.admit(&change(ChangeKind::Modified, spec_only, Some(old.clone()))));
+        assert!(f.admit(&change(
+            ChangeKind::Modified,
+            obj("1", "a", "y"),
+            Some(old.clone())
+        )));
+        assert!(f.admit(&change(ChangeKind::Created, old.clone(), None)));
+        assert!(f.admit(&change(ChangeKind::Deleted, old, None)));
+        let bare = json!({"metadata": {"uid": "9"}});
+        assert!(
+            !f.admit(&change(ChangeKind::Created, bare, None)),
+            "nothing at the path"
+        );
+    }
+}

@@ -1,0 +1,282 @@
+//! Carrying out a plan: connect, resolve the targets, watch them, then hand
+//! the changes to wait mode or notify mode until one of them ends the run.
+
+mod notify;
+mod wait;
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::{BoxStream, SelectAll};
+use serde_json::Value;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::time::Instant;
+
+use crate::connect::{Connection, connect};
+use crate::discovery::discover;
+use crate::exit::{Exit, Result};
+use crate::plan::{Mode, Plan};
+use crate::resolve::{ApiType, resolve};
+use crate::tracker::{Change, Tracker, WatchEvent};
+use crate::trouble::{self, Scope, Trouble};
+use crate::watch::{Item, Target, watch_all};
+
+pub async fn run(plan: Plan) -> Result<()> {
+    let started = Instant::now();
+    let deadline = plan.timeout.filter(|t| !t.is_zero()).map(|t| started + t);
+    let mut interrupts = Interrupts::new()?;
+
+    let setup = async {
+        let conn = connect(&plan.connection, plan.request_timeout).await?;
+        if plan.verbosity > 0 {
+            eprintln!(
+                "connected to {} (namespace {})",
+                conn.server, conn.namespace
+            );
+        }
+        let types = with_request_timeout(
+            plan.request_timeout,
+            &conn.server,
+            discover(&conn.client, &conn.server),
+        )
+        .await?;
+        let targets = resolve_targets(&plan, &types, &conn.namespace)?;
+        Ok((conn, targets))
+    };
+    let (conn, targets) = tokio::select! {
+        result = setup => result?,
+        _ = sleep_until(deadline) => {
+            return Err(Exit::Timeout(format!(
+                "timed out after {} before the cluster answered",
+                humantime::format_duration(plan.timeout.unwrap_or_default())
+            )));
+        }
+        signo = interrupts.recv() => return Err(Exit::Signal(signo)),
+    };
+    let session = Session {
+        events: watch_all(&conn.client, &targets),
+        tracker: Tracker::new(targets.len()),
+        conn,
+        targets,
+        interrupts,
+        deadline,
+        verbosity: plan.verbosity,
+    };
+    let Plan {
+        mode,
+        command,
+        timeout,
+        quiet,
+        ..
+    } = plan;
+    let settings = Settings { timeout, quiet };
+    match mode {
+        Mode::Wait {
+            condition,
+            any,
+            changes_only,
+        } => {
+            wait::run(
+                session,
+                settings,
+                wait::Rules {
+                    condition: &condition,
+                    any,
+                    changes_only,
+                },
+                command,
+            )
+            .await
+        }
+        Mode::Notify { filter, count } => {
+            notify::run(session, settings, filter, count, command).await
+        }
+    }
+}
+
+/// What both modes need from the plan besides their own rules.
+pub(crate) struct Settings {
+    pub timeout: Option<Duration>,
+    pub quiet: bool,
+}
+
+impl Settings {
+    /// `--timeout 0`: judge the state at start once.
+    pub fn check_once(&self) -> bool {
+        self.timeout == Some(Duration::ZERO)
+    }
+
+    pub fn waited(&self) -> String {
+        humantime::format_duration(self.timeout.unwrap_or_default()).to_string()
+    }
+}
+
+/// What the watch produced next.
+pub(crate) enum Step {
+    /// Changes to one target (possibly none: a list started or ended).
+    Changes(usize, Vec<Change>),
+    TimedOut,
+    Interrupted(i32),
+}
+
+/// The live watches and what they told us so far.
+pub(crate) struct Session {
+    events: SelectAll<BoxStream<'static, Item>>,
+    pub tracker: Tracker,
+    pub conn: Connection,
+    pub targets: Vec<Target>,
+    interrupts: Interrupts,
+    deadline: Option<Instant>,
+    pub verbosity: u8,
+}
+
+impl Session {
+    /// The next step; errors after start are reported and retried by the
+    /// watcher, errors before a target's first list end the run. Cancel-safe.
+    pub async fn next(&mut self) -> Result<Step> {
+        loop {
+            let (index, item) = tokio::select! {
+                item = self.events.next() => match item {
+                    Some(item) => item,
+                    None => return Err(Exit::Refused("every watch ended unexpectedly".into())),
+                },
+                _ = sleep_until(self.deadline) => return Ok(Step::TimedOut),
+                signo = self.interrupts.recv() => return Ok(Step::Interrupted(signo)),
+            };
+            match item {
+                Ok(event) => {
+                    if self.verbosity > 0 {
+                        log_event(
+                            self.verbosity,
+                            &self.targets[index],
+                            &event,
+                            self.tracker.synced(index),
+                        );
+                    }
+                    return Ok(Step::Changes(index, self.tracker.apply(index, event)));
+                }
+                Err(err) => self.trouble(index, &err)?,
+            }
+        }
+    }
+
+    fn trouble(&self, index: usize, err: &kube::runtime::watcher::Error) -> Result<()> {
+        let target = &self.targets[index];
+        let resource = target.api.qualified();
+        let scope = Scope {
+            server: &self.conn.server,
+            resource: Some(&resource),
+            namespace: target.namespace.as_deref(),
+        };
+        let synced = self.tracker.synced(index);
+        match trouble::from_watcher(err, &scope) {
+            Trouble::Rejected(message) if !synced => Err(Exit::Usage(message)),
+            Trouble::Refused(message) if !synced => Err(Exit::Refused(message)),
+            Trouble::Rejected(message)
+            | Trouble::Refused(message)
+            | Trouble::Transient(message) => {
+                eprintln!(
+                    "warning: watching {}: {message}; retrying",
+                    target.display()
+                );
+                Ok(())
+            }
+        }
+    }
+
+    pub fn all_synced(&self) -> bool {
+        (0..self.targets.len()).all(|i| self.tracker.synced(i))
+    }
+
+    /// The next SIGINT or SIGTERM, for a command runner to forward.
+    pub async fn interrupted(&mut self) -> i32 {
+        self.interrupts.recv().await
+    }
+}
+
+fn resolve_targets(plan: &Plan, types: &[ApiType], namespace: &str) -> Result<Vec<Target>> {
+    plan.targets
+        .iter()
+        .map(|spec| {
+            let api = resolve(types, &spec.type_text).map_err(|e| Exit::Usage(e.to_string()))?;
+            let namespace = (api.namespaced && !plan.all_namespaces).then(|| namespace.to_string());
+            Ok(Target {
+                namespace,
+                api: api.clone(),
+                selection: spec.selection.clone(),
+            })
+        })
+        .collect()
+}
+
+fn log_event(verbosity: u8, target: &Target, event: &WatchEvent, synced: bool) {
+    let rv = |o: &Value| {
+        o["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    match event {
+        WatchEvent::Relisting if synced => {
+            eprintln!("{}: re-listing after a watch restart", target.display())
+        }
+        WatchEvent::Relisting => eprintln!("{}: listing", target.display()),
+        WatchEvent::ListDone => eprintln!("{}: list complete, watching", target.display()),
+        WatchEvent::Listed(o) | WatchEvent::Applied(o) if verbosity > 1 => {
+            eprintln!("{}: resourceVersion {}", target.display(), rv(o))
+        }
+        WatchEvent::Deleted(o) if verbosity > 1 => {
+            eprintln!("{}: deleted at resourceVersion {}", target.display(), rv(o))
+        }
+        _ => {}
+    }
+}
+
+async fn with_request_timeout<T>(
+    limit: Option<Duration>,
+    server: &str,
+    fut: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| {
+            Err(Exit::Refused(format!(
+                "the server at {server} did not answer within {} (--request-timeout)",
+                humantime::format_duration(limit)
+            )))
+        }),
+        None => fut.await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+struct Interrupts {
+    int: Signal,
+    term: Signal,
+}
+
+impl Interrupts {
+    fn new() -> Result<Interrupts> {
+        let install = |kind| {
+            signal(kind).map_err(|e| Exit::Usage(format!("cannot install signal handlers: {e}")))
+        };
+        Ok(Interrupts {
+            int: install(SignalKind::interrupt())?,
+            term: install(SignalKind::terminate())?,
+        })
+    }
+
+    /// The number of the first SIGINT or SIGTERM to arrive.
+    async fn recv(&mut self) -> i32 {
+        tokio::select! {
+            _ = self.int.recv() => 2,
+            _ = self.term.recv() => 15,
+        }
+    }
+}
