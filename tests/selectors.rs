@@ -22,17 +22,7 @@ fn labelled(s: &Scenario, ns: &str, name: &str, team: &str, ready: bool) {
 
 /// Blocks until the binary watches widgets with a label selector.
 fn wait_for_selector_watch(s: &Scenario, child: &mut std::process::Child) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while std::time::Instant::now() < deadline {
-        if s.server.requests().iter().any(|r| {
-            r.path_and_query.contains("watch=") && r.path_and_query.contains("labelSelector=")
-        }) {
-            return;
-        }
-        assert!(child.try_wait().unwrap().is_none(), "exited early");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("never watched with a selector");
+    s.wait_for_watch_matching("labelSelector=", child);
 }
 
 #[test]
