@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod command;
+pub mod complete;
 pub mod condition;
 pub mod connect;
 pub mod decide;
@@ -29,15 +30,28 @@ pub fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal error: {info}; please report this");
     }));
+    let words: Vec<String> = std::env::args().skip(1).collect();
+    match words.first().map(String::as_str) {
+        Some("completion") => return finish(complete::print_script(&words[1..])),
+        Some("__complete") => {
+            return finish(runtime().map(|rt| rt.block_on(complete::answer(&words[1..]))));
+        }
+        _ => {}
+    }
     let outcome = parse_args()
         .and_then(plan::Plan::from_args)
-        .and_then(|plan| {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| exit::Exit::Usage(format!("cannot start the runtime: {e}")))?;
-            runtime.block_on(run::run(plan))
-        });
+        .and_then(|plan| runtime()?.block_on(run::run(plan)));
+    finish(outcome)
+}
+
+fn runtime() -> exit::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| exit::Exit::Usage(format!("cannot start the runtime: {e}")))
+}
+
+fn finish(outcome: exit::Result<()>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(exit) => {

@@ -47,6 +47,13 @@ fn kubectl_finds_and_runs_the_plugin() {
         "{}",
         text(&list.stdout)
     );
+    let warnings = text(&list.stderr);
+    assert!(
+        !warnings
+            .lines()
+            .any(|l| l.contains("kubectl-notify") && l.to_lowercase().contains("warning")),
+        "kubectl warns about the plugin: {warnings}"
+    );
 
     let out = Command::new(kubectl())
         .args([

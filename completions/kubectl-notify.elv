@@ -1,0 +1,72 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[kubectl-notify] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'kubectl-notify'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'kubectl-notify'= {
+            cand --until 'Wait until EXPR holds for every target, e.g. ''.status.ready == true'''
+            cand --for 'Wait for: condition=TYPE[=STATUS], delete, create, jsonpath=''{.path}''[=VALUE], ready (repeatable; all must hold on the same version of the object)'
+            cand --fail-if 'Fail at once (exit 1) when EXPR holds for any target, e.g. ''.status.failed >= 1'''
+            cand --timeout 'Give up after this long (exit 124): 30s, 5m, 1h30m; 0 checks once'
+            cand --when 'Notify only when EXPR becomes true for an object (false → true)'
+            cand --on-change 'Notify only when the value at one of these paths changed, e.g. --on-change .data'
+            cand --events 'Notify only for these kinds of change: created,modified,deleted'
+            cand --count 'Exit 0 after N notifications'
+            cand -l 'Select objects of TYPE by label, e.g. -l team=payments,tier!=cache'
+            cand --selector 'Select objects of TYPE by label, e.g. -l team=payments,tier!=cache'
+            cand --field-selector 'Select objects of TYPE by field, e.g. --field-selector metadata.name=foo'
+            cand --on-busy 'On a notification while the command runs: queue (default), skip, restart'
+            cand --stop-timeout 'Grace between SIGTERM and SIGKILL when stopping the command'
+            cand --exec-timeout 'Stop a run of the command that takes longer than this (counts as failed)'
+            cand --retries 'Retry a failed run up to N times, with exponential backoff'
+            cand --max-failures 'Exit with the command''s code after N failed notifications in a row'
+            cand --kubeconfig 'Path to the kubeconfig file to use'
+            cand --context 'The kubeconfig context to use'
+            cand --cluster 'The kubeconfig cluster to use'
+            cand --user 'The kubeconfig user to use'
+            cand -n 'The namespace of the targets (default: the context''s)'
+            cand --namespace 'The namespace of the targets (default: the context''s)'
+            cand -s 'The address and port of the Kubernetes API server'
+            cand --server 'The address and port of the Kubernetes API server'
+            cand --token 'Bearer token for authentication to the API server'
+            cand --as 'Username to impersonate for the operation'
+            cand --as-group 'Group to impersonate (repeatable)'
+            cand --as-uid 'UID to impersonate'
+            cand --certificate-authority 'Path to a certificate file for the certificate authority'
+            cand --client-certificate 'Path to a client certificate file for TLS'
+            cand --client-key 'Path to a client key file for TLS'
+            cand --tls-server-name 'Server name to use for server certificate validation'
+            cand --request-timeout 'How long to wait for a single request to the server (0: no limit)'
+            cand --any 'One target (or one selected object) meeting the condition is enough'
+            cand --changes-only 'Ignore the state at start: only a version that arrives later counts'
+            cand --initial 'Count the state at start as changes (event "initial")'
+            cand --all 'Select every object of TYPE in the namespace'
+            cand -A 'Look in every namespace (implies --all without a selector)'
+            cand --all-namespaces 'Look in every namespace (implies --all without a selector)'
+            cand -q 'Print nothing on success'
+            cand --quiet 'Print nothing on success'
+            cand -v 'Report reconnects and retries on stderr (-vv: also requests)'
+            cand --verbose 'Report reconnects and retries on stderr (-vv: also requests)'
+            cand --insecure-skip-tls-verify 'Do not verify the server''s certificate (insecure)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+    ]
+    $completions[$command]
+}

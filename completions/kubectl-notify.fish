@@ -1,0 +1,42 @@
+complete -c kubectl-notify -l until -d 'Wait until EXPR holds for every target, e.g. \'.status.ready == true\'' -r
+complete -c kubectl-notify -l for -d 'Wait for: condition=TYPE[=STATUS], delete, create, jsonpath=\'{.path}\'[=VALUE], ready (repeatable; all must hold on the same version of the object)' -r
+complete -c kubectl-notify -l fail-if -d 'Fail at once (exit 1) when EXPR holds for any target, e.g. \'.status.failed >= 1\'' -r
+complete -c kubectl-notify -l timeout -d 'Give up after this long (exit 124): 30s, 5m, 1h30m; 0 checks once' -r
+complete -c kubectl-notify -l when -d 'Notify only when EXPR becomes true for an object (false → true)' -r
+complete -c kubectl-notify -l on-change -d 'Notify only when the value at one of these paths changed, e.g. --on-change .data' -r
+complete -c kubectl-notify -l events -d 'Notify only for these kinds of change: created,modified,deleted' -r
+complete -c kubectl-notify -l count -d 'Exit 0 after N notifications' -r
+complete -c kubectl-notify -s l -l selector -d 'Select objects of TYPE by label, e.g. -l team=payments,tier!=cache' -r
+complete -c kubectl-notify -l field-selector -d 'Select objects of TYPE by field, e.g. --field-selector metadata.name=foo' -r
+complete -c kubectl-notify -l on-busy -d 'On a notification while the command runs: queue (default), skip, restart' -r -f -a "queue\t''
+skip\t''
+restart\t''"
+complete -c kubectl-notify -l stop-timeout -d 'Grace between SIGTERM and SIGKILL when stopping the command' -r
+complete -c kubectl-notify -l exec-timeout -d 'Stop a run of the command that takes longer than this (counts as failed)' -r
+complete -c kubectl-notify -l retries -d 'Retry a failed run up to N times, with exponential backoff' -r
+complete -c kubectl-notify -l max-failures -d 'Exit with the command\'s code after N failed notifications in a row' -r
+complete -c kubectl-notify -l kubeconfig -d 'Path to the kubeconfig file to use' -r -F
+complete -c kubectl-notify -l context -d 'The kubeconfig context to use' -r
+complete -c kubectl-notify -l cluster -d 'The kubeconfig cluster to use' -r
+complete -c kubectl-notify -l user -d 'The kubeconfig user to use' -r
+complete -c kubectl-notify -s n -l namespace -d 'The namespace of the targets (default: the context\'s)' -r
+complete -c kubectl-notify -s s -l server -d 'The address and port of the Kubernetes API server' -r
+complete -c kubectl-notify -l token -d 'Bearer token for authentication to the API server' -r
+complete -c kubectl-notify -l as -d 'Username to impersonate for the operation' -r
+complete -c kubectl-notify -l as-group -d 'Group to impersonate (repeatable)' -r
+complete -c kubectl-notify -l as-uid -d 'UID to impersonate' -r
+complete -c kubectl-notify -l certificate-authority -d 'Path to a certificate file for the certificate authority' -r -F
+complete -c kubectl-notify -l client-certificate -d 'Path to a client certificate file for TLS' -r -F
+complete -c kubectl-notify -l client-key -d 'Path to a client key file for TLS' -r -F
+complete -c kubectl-notify -l tls-server-name -d 'Server name to use for server certificate validation' -r
+complete -c kubectl-notify -l request-timeout -d 'How long to wait for a single request to the server (0: no limit)' -r
+complete -c kubectl-notify -l any -d 'One target (or one selected object) meeting the condition is enough'
+complete -c kubectl-notify -l changes-only -d 'Ignore the state at start: only a version that arrives later counts'
+complete -c kubectl-notify -l initial -d 'Count the state at start as changes (event "initial")'
+complete -c kubectl-notify -l all -d 'Select every object of TYPE in the namespace'
+complete -c kubectl-notify -s A -l all-namespaces -d 'Look in every namespace (implies --all without a selector)'
+complete -c kubectl-notify -s q -l quiet -d 'Print nothing on success'
+complete -c kubectl-notify -s v -l verbose -d 'Report reconnects and retries on stderr (-vv: also requests)'
+complete -c kubectl-notify -l insecure-skip-tls-verify -d 'Do not verify the server\'s certificate (insecure)'
+complete -c kubectl-notify -s h -l help -d 'Print help'
+complete -c kubectl-notify -s V -l version -d 'Print version'
