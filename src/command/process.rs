@@ -39,6 +39,10 @@ impl Stops {
             None => std::future::pending().await,
         }
     }
+
+    fn try_recv(&mut self) -> Option<i32> {
+        self.0.try_recv().ok()
+    }
 }
 
 pub(super) async fn run(
@@ -52,6 +56,11 @@ pub(super) async fn run(
         Ok(file) => file,
         Err(err) => return not_started(spec, 126, &format!("cannot write the object file: {err}")),
     };
+    // Asked to stop while the file was written: don't start what would be
+    // stopped at once.
+    if let Some(signo) = stops.try_recv() {
+        return Ended::Stopped(128 + signo);
+    }
     let mut child = match Command::new(&spec.program)
         .args(&spec.args)
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -86,37 +95,44 @@ pub(super) async fn run(
     tokio::select! {
         status = child.wait() => Ended::Exited(status.map_or(1, exit_code)),
         () = timeout => {
-            let _ = stop(&mut child, group.0, libc::SIGTERM, policy.stop_timeout, stops).await;
-            Ended::TimedOut
+            // A stop requested meanwhile (shutdown) wins: no retry after it.
+            match stop(&mut child, group.0, libc::SIGTERM, policy.stop_timeout, stops).await {
+                (status, Some(signo)) => Ended::Stopped(status.map_or(128 + signo, exit_code)),
+                (_, None) => Ended::TimedOut,
+            }
         }
         signo = stops.recv() => {
-            let status = stop(&mut child, group.0, signo, policy.stop_timeout, stops).await;
+            let (status, _) = stop(&mut child, group.0, signo, policy.stop_timeout, stops).await;
             Ended::Stopped(status.map_or(128 + signo, exit_code))
         }
     }
     // `object_file` is removed here, after the command has ended.
 }
 
-/// Signal the group, forward further stop signals, and SIGKILL the group if
-/// the command outlives `grace`.
+/// Signal the group, forward stop requests that arrive meanwhile (the
+/// first is returned), and SIGKILL the group if the command outlives `grace`.
 async fn stop(
     child: &mut Child,
     group: i32,
     signo: i32,
     grace: Duration,
     stops: &mut Stops,
-) -> io::Result<std::process::ExitStatus> {
+) -> (io::Result<std::process::ExitStatus>, Option<i32>) {
     signal_group(group, signo);
     let deadline = tokio::time::sleep(grace);
     tokio::pin!(deadline);
+    let mut requested = None;
     loop {
         tokio::select! {
-            status = child.wait() => return status,
+            status = child.wait() => return (status, requested),
             () = &mut deadline => {
                 signal_group(group, libc::SIGKILL);
-                return child.wait().await;
+                return (child.wait().await, requested);
             }
-            signo = stops.recv() => signal_group(group, signo),
+            signo = stops.recv() => {
+                signal_group(group, signo);
+                requested.get_or_insert(signo);
+            }
         }
     }
 }

@@ -46,7 +46,8 @@ pub struct Runner {
     current: Option<Current>,
     /// Jobs waiting for the current one, at most one per key.
     queue: VecDeque<Job>,
-    /// Consecutive failed jobs.
+    /// Consecutive failed jobs; a success resets it, a job stopped for
+    /// `restart` leaves it alone.
     failures: u32,
 }
 
