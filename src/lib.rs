@@ -7,6 +7,7 @@ pub mod complete;
 pub mod condition;
 pub mod connect;
 pub mod decide;
+pub mod diff;
 pub mod discovery;
 pub mod exit;
 pub mod expr;
