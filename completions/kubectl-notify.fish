@@ -15,6 +15,10 @@ complete -c kubectl-notify -l stop-timeout -d 'Grace between SIGTERM and SIGKILL
 complete -c kubectl-notify -l exec-timeout -d 'Stop a run of the command that takes longer than this (counts as failed)' -r
 complete -c kubectl-notify -l retries -d 'Retry a failed run up to N times, with exponential backoff' -r
 complete -c kubectl-notify -l max-failures -d 'Exit with the command\'s code after N failed notifications in a row' -r
+complete -c kubectl-notify -s o -l output -d 'Output: human (default), json (one object per line), name, jsonpath=TEMPLATE' -r
+complete -c kubectl-notify -l diff -d 'In human output, how to show what changed: full, paths, none' -r -f -a "full\t''
+paths\t''
+none\t''"
 complete -c kubectl-notify -l kubeconfig -d 'Path to the kubeconfig file to use' -r -F
 complete -c kubectl-notify -l context -d 'The kubeconfig context to use' -r
 complete -c kubectl-notify -l cluster -d 'The kubeconfig cluster to use' -r

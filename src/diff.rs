@@ -23,17 +23,32 @@ const IGNORED: [&str; 4] = [
 
 pub fn diff(old: &Value, new: &Value) -> Vec<FieldChange> {
     let mut out = Vec::new();
-    walk(&mut String::new(), &mut String::new(), Some(old), Some(new), &mut out);
+    walk(
+        &mut String::new(),
+        &mut String::new(),
+        Some(old),
+        Some(new),
+        &mut out,
+    );
     out
 }
 
-fn walk(path: &mut String, pointer: &mut String, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<FieldChange>) {
+fn walk(
+    path: &mut String,
+    pointer: &mut String,
+    old: Option<&Value>,
+    new: Option<&Value>,
+    out: &mut Vec<FieldChange>,
+) {
     if IGNORED.contains(&pointer.as_str()) || old == new {
         return;
     }
     match (old, new) {
         (Some(Value::Object(a)), Some(Value::Object(b))) => {
-            let mut keys: Vec<&String> = a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))).collect();
+            let mut keys: Vec<&String> = a
+                .keys()
+                .chain(b.keys().filter(|k| !a.contains_key(*k)))
+                .collect();
             keys.sort();
             for key in keys {
                 let (path_len, pointer_len) = (path.len(), pointer.len());
@@ -54,7 +69,11 @@ fn walk(path: &mut String, pointer: &mut String, old: Option<&Value>, new: Optio
             }
         }
         _ => out.push(FieldChange {
-            path: if path.is_empty() { ".".into() } else { path.clone() },
+            path: if path.is_empty() {
+                ".".into()
+            } else {
+                path.clone()
+            },
             pointer: pointer.clone(),
             old: old.cloned(),
             new: new.cloned(),
@@ -63,7 +82,10 @@ fn walk(path: &mut String, pointer: &mut String, old: Option<&Value>, new: Optio
 }
 
 fn push_key(path: &mut String, pointer: &mut String, key: &str) {
-    let bare = key.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+    let bare = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
         && key.chars().all(|c| c.is_alphanumeric() || c == '_');
     if bare {
         path.push('.');
@@ -84,7 +106,10 @@ mod tests {
     use serde_json::json;
 
     fn paths(changes: &[FieldChange]) -> Vec<(&str, &str)> {
-        changes.iter().map(|c| (c.path.as_str(), c.pointer.as_str())).collect()
+        changes
+            .iter()
+            .map(|c| (c.path.as_str(), c.pointer.as_str()))
+            .collect()
     }
 
     #[test]
@@ -94,7 +119,11 @@ mod tests {
         let changes = diff(&old, &new);
         assert_eq!(
             paths(&changes),
-            [(".spec.paused", "/spec/paused"), (".status.message", "/status/message"), (".status.ready", "/status/ready")]
+            [
+                (".spec.paused", "/spec/paused"),
+                (".status.message", "/status/message"),
+                (".status.ready", "/status/ready")
+            ]
         );
         assert_eq!(changes[0].new, None);
         assert_eq!(changes[1].old, None);
@@ -108,7 +137,10 @@ mod tests {
         assert_eq!(
             paths(&diff(&old, &new)),
             [
-                (".metadata.labels['app.kubernetes.io/name']", "/metadata/labels/app.kubernetes.io~1name"),
+                (
+                    ".metadata.labels['app.kubernetes.io/name']",
+                    "/metadata/labels/app.kubernetes.io~1name"
+                ),
                 (".metadata.labels['a~b']", "/metadata/labels/a~0b"),
                 (".metadata.labels.héllo", "/metadata/labels/héllo"),
                 (".metadata.labels['it\\'s']", "/metadata/labels/it's"),
@@ -122,7 +154,11 @@ mod tests {
         let new = json!({"metadata": {"labels": {"app.kubernetes.io/name": "b", "it's": 2}}, "list": [1, {"x": 2}, 3]});
         for change in diff(&old, &new) {
             let expr = Expr::parse(&change.path).unwrap_or_else(|e| panic!("{}: {e}", change.path));
-            assert!(expr.eval(&new), "{} selects nothing in the new object", change.path);
+            assert!(
+                expr.eval(&new),
+                "{} selects nothing in the new object",
+                change.path
+            );
         }
     }
 
@@ -131,7 +167,14 @@ mod tests {
         let old = json!({"items": [1, 2], "x": {"a": 1}});
         let new = json!({"items": [1, 3, 4], "x": "flat"});
         let changes = diff(&old, &new);
-        assert_eq!(paths(&changes), [(".items[1]", "/items/1"), (".items[2]", "/items/2"), (".x", "/x")]);
+        assert_eq!(
+            paths(&changes),
+            [
+                (".items[1]", "/items/1"),
+                (".items[2]", "/items/2"),
+                (".x", "/x")
+            ]
+        );
         assert_eq!(changes[2].old, Some(json!({"a": 1})));
         assert_eq!(changes[2].new, Some(json!("flat")));
     }
@@ -142,6 +185,9 @@ mod tests {
             "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "a", "keep": "a"}}});
         let new = json!({"metadata": {"resourceVersion": "2", "generation": 2, "managedFields": [2],
             "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "b", "keep": "b"}}});
-        assert_eq!(paths(&diff(&old, &new)), [(".metadata.annotations.keep", "/metadata/annotations/keep")]);
+        assert_eq!(
+            paths(&diff(&old, &new)),
+            [(".metadata.annotations.keep", "/metadata/annotations/keep")]
+        );
     }
 }

@@ -16,6 +16,7 @@ pub mod output;
 pub mod plan;
 pub mod resolve;
 pub mod run;
+pub mod template;
 pub mod tracker;
 pub mod trouble;
 pub mod watch;

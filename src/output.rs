@@ -1,13 +1,96 @@
-//! What notify mode prints per notification on stdout (a line a person can
-//! read and a pipe can grep), flushed at once so `| while read` sees it.
+//! What is printed per notification or met object on stdout, in the format
+//! `-o` chose: human (header line and field diff), JSON lines, names, or a
+//! kubectl jsonpath template. Each write is flushed, so pipes see it at once.
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::tracker::ChangeKind;
+use crate::diff::{FieldChange, diff};
+use crate::template::Template;
+use crate::tracker::{Change, ChangeKind};
 use crate::watch::Target;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffMode {
+    Full,
+    Paths,
+    None,
+}
+
+#[derive(Debug)]
+pub enum Format {
+    Human { diff: DiffMode },
+    Json,
+    Name,
+    JsonPath(Template),
+}
+
+impl Format {
+    /// `-o human|json|name|jsonpath=TEMPLATE`.
+    pub fn parse(text: &str, diff: DiffMode) -> Result<Format, String> {
+        match text {
+            "human" | "" => Ok(Format::Human { diff }),
+            "json" => Ok(Format::Json),
+            "name" => Ok(Format::Name),
+            _ => match text.split_once('=') {
+                Some(("jsonpath", template)) => Template::parse(template).map(Format::JsonPath),
+                _ => Err(format!(
+                    "-o {text}: unknown output format; use human, json, name or jsonpath=TEMPLATE"
+                )),
+            },
+        }
+    }
+}
+
+/// Long values are cut on a terminal, never in a pipe.
+const SHORTEN_AT: usize = 60;
+
+#[derive(Debug)]
+pub struct Printer {
+    pub format: Format,
+    pub shorten: bool,
+}
+
+impl Printer {
+    /// The text for one notification (one or more lines, no final newline).
+    pub fn notification(&self, now: SystemTime, change: &Change, target: &Target) -> String {
+        match &self.format {
+            Format::Human { diff: mode } => {
+                let mut text = notification_line(now, change.kind, target, &change.object);
+                if let (ChangeKind::Modified, Some(previous), DiffMode::Full | DiffMode::Paths) =
+                    (change.kind, &change.previous, mode)
+                {
+                    let changes = diff(previous, &change.object);
+                    for line in diff_lines(&changes, *mode, self.shorten) {
+                        text.push('\n');
+                        text.push_str(&line);
+                    }
+                }
+                text
+            }
+            Format::Json => json_line(now, change).to_string(),
+            Format::Name => object_name(target, &change.object),
+            Format::JsonPath(template) => template.render(&change.object),
+        }
+    }
+
+    /// Wait mode: the line for an object that met the condition (`object`
+    /// is `None` for a deletion).
+    pub fn met(&self, name: &str, object: Option<&Value>) -> String {
+        match &self.format {
+            Format::Human { .. } => format!("{name} condition met"),
+            Format::Json => object.cloned().unwrap_or(Value::Null).to_string(),
+            Format::Name => name.to_string(),
+            Format::JsonPath(template) => template.render(object.unwrap_or(&Value::Null)),
+        }
+    }
+}
+
+fn object_name(target: &Target, object: &Value) -> String {
+    target.object_name(object["metadata"]["name"].as_str().unwrap_or(""))
+}
 
 /// `12:03:04  modified  widget.example.com/foo  (default)  rv 48213` (UTC).
 pub fn notification_line(
@@ -17,12 +100,11 @@ pub fn notification_line(
     object: &Value,
 ) -> String {
     let meta = &object["metadata"];
-    let name = meta["name"].as_str().unwrap_or("");
     let mut line = format!(
         "{}  {:<8}  {}",
         clock(now),
         kind.as_str(),
-        target.object_name(name)
+        object_name(target, object)
     );
     if let Some(namespace) = meta["namespace"].as_str() {
         line.push_str(&format!("  ({namespace})"));
@@ -31,6 +113,64 @@ pub fn notification_line(
         line.push_str(&format!("  rv {rv}"));
     }
     line
+}
+
+/// `~ .status.ready   false → true`, `+ .status.message   "ok"`, `- .spec.paused`.
+fn diff_lines(changes: &[FieldChange], mode: DiffMode, shorten: bool) -> Vec<String> {
+    let width = changes
+        .iter()
+        .map(|c| c.path.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(40);
+    let show = |v: &Value| {
+        let text = v.to_string();
+        if shorten && text.chars().count() > SHORTEN_AT {
+            format!("{}…", text.chars().take(SHORTEN_AT - 1).collect::<String>())
+        } else {
+            text
+        }
+    };
+    changes
+        .iter()
+        .map(|c| {
+            let (sign, values) = match (&c.old, &c.new) {
+                (Some(old), Some(new)) => ('~', format!("{} → {}", show(old), show(new))),
+                (None, Some(new)) => ('+', show(new)),
+                (Some(_), None) | (None, None) => ('-', String::new()),
+            };
+            if mode == DiffMode::Paths || values.is_empty() {
+                format!("          {sign} {}", c.path)
+            } else {
+                format!("          {sign} {:<width$}  {values}", c.path)
+            }
+        })
+        .collect()
+}
+
+/// One `-o json` line; the field names are a stable interface.
+fn json_line(now: SystemTime, change: &Change) -> Value {
+    let object = &change.object;
+    let meta = &object["metadata"];
+    let changes: Vec<Value> = match &change.previous {
+        Some(previous) if change.kind == ChangeKind::Modified => diff(previous, object)
+            .into_iter()
+            .map(|c| json!({"path": c.path, "pointer": c.pointer, "old": c.old, "new": c.new}))
+            .collect(),
+        _ => Vec::new(),
+    };
+    json!({
+        "type": change.kind.as_str(),
+        "time": humantime::format_rfc3339_seconds(now).to_string(),
+        "apiVersion": object["apiVersion"],
+        "kind": object["kind"],
+        "namespace": meta["namespace"],
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "resourceVersion": meta["resourceVersion"],
+        "changes": changes,
+        "object": object,
+    })
 }
 
 pub fn print_line(line: &str) {
@@ -86,6 +226,126 @@ mod tests {
         assert_eq!(
             notification_line(at, ChangeKind::Created, &widgets(), &cluster_scoped),
             "12:03:04  created   widget.example.com/foo"
+        );
+    }
+
+    fn modified() -> Change {
+        Change {
+            kind: ChangeKind::Modified,
+            previous: Some(json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                "metadata": {"name": "foo", "namespace": "default", "uid": "u1", "resourceVersion": "7"},
+                "spec": {"paused": true, "size": 1}, "status": {"ready": false, "note": "x".repeat(100)}})),
+            object: json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                "metadata": {"name": "foo", "namespace": "default", "uid": "u1", "resourceVersion": "8"},
+                "spec": {"size": 1}, "status": {"ready": true, "message": "reconciled", "note": "y".repeat(100)}}),
+        }
+    }
+
+    fn at() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(12 * 3600 + 3 * 60 + 4)
+    }
+
+    fn printer(format: &str, diff: DiffMode, shorten: bool) -> Printer {
+        Printer {
+            format: Format::parse(format, diff).unwrap(),
+            shorten,
+        }
+    }
+
+    #[test]
+    fn human_output_shows_the_field_diff() {
+        let text =
+            printer("human", DiffMode::Full, false).notification(at(), &modified(), &widgets());
+        let y = "y".repeat(100);
+        let x = "x".repeat(100);
+        assert_eq!(
+            text,
+            format!(
+                "12:03:04  modified  widget.example.com/foo  (default)  rv 8\n\
+                 \x20         - .spec.paused\n\
+                 \x20         + .status.message  \"reconciled\"\n\
+                 \x20         ~ .status.note     \"{x}\" → \"{y}\"\n\
+                 \x20         ~ .status.ready    false → true"
+            )
+        );
+    }
+
+    #[test]
+    fn long_values_are_cut_only_on_a_terminal_and_paths_mode_drops_values() {
+        let text =
+            printer("human", DiffMode::Full, true).notification(at(), &modified(), &widgets());
+        assert!(text.contains("…"), "{text}");
+        assert!(!text.contains(&"y".repeat(100)));
+        let text =
+            printer("human", DiffMode::Paths, false).notification(at(), &modified(), &widgets());
+        assert!(
+            text.lines().any(|l| l.trim() == "~ .status.ready"),
+            "{text}"
+        );
+        let text =
+            printer("human", DiffMode::None, false).notification(at(), &modified(), &widgets());
+        assert_eq!(text.lines().count(), 1);
+    }
+
+    #[test]
+    fn json_lines_keep_their_field_names() {
+        let line: Value = serde_json::from_str(
+            &printer("json", DiffMode::Full, false).notification(at(), &modified(), &widgets()),
+        )
+        .unwrap();
+        let keys: Vec<&str> = line
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "apiVersion",
+                "changes",
+                "kind",
+                "name",
+                "namespace",
+                "object",
+                "resourceVersion",
+                "time",
+                "type",
+                "uid"
+            ]
+        );
+        assert_eq!(line["type"], "modified");
+        assert_eq!(line["time"], "1970-01-01T12:03:04Z");
+        assert_eq!(
+            line["changes"][3],
+            json!({"path": ".status.ready", "pointer": "/status/ready", "old": false, "new": true})
+        );
+        assert_eq!(
+            line["changes"][0],
+            json!({"path": ".spec.paused", "pointer": "/spec/paused", "old": true, "new": null})
+        );
+        assert_eq!(line["object"]["status"]["message"], "reconciled");
+    }
+
+    #[test]
+    fn name_and_jsonpath_formats() {
+        assert_eq!(
+            printer("name", DiffMode::Full, false).notification(at(), &modified(), &widgets()),
+            "widget.example.com/foo"
+        );
+        assert_eq!(
+            printer(
+                "jsonpath={.metadata.name} {.status.ready}",
+                DiffMode::Full,
+                false
+            )
+            .notification(at(), &modified(), &widgets()),
+            "foo true"
+        );
+        assert!(
+            Format::parse("yaml", DiffMode::Full)
+                .unwrap_err()
+                .contains("human, json, name or jsonpath")
         );
     }
 }

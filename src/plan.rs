@@ -1,14 +1,16 @@
 //! Turns raw flags into what the program will do, validated before any
 //! connection is made: targets split into type and selection, condition compiled.
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
-use crate::cli::{Args, ConnectionArgs, OnBusyArg};
+use crate::cli::{Args, ConnectionArgs, DiffArg, OnBusyArg};
 use crate::command::{CommandSpec, OnBusy, Policy, check_command};
 use crate::condition::{Condition, ForSpec};
 use crate::exit::{Exit, Result};
 use crate::expr::Expr;
 use crate::notify::Filter;
+use crate::output::{DiffMode, Format, Printer};
 use crate::tracker::ChangeKind;
 
 /// Which objects of a type a target stands for.
@@ -67,6 +69,7 @@ pub struct Plan {
     /// The command after `--`, with how its runs are bounded.
     pub command: Option<(CommandSpec, Policy)>,
     pub all_namespaces: bool,
+    pub printer: Printer,
     /// `None` waits for ever; `Some(ZERO)` checks once.
     pub timeout: Option<Duration>,
     pub quiet: bool,
@@ -90,6 +93,16 @@ impl Plan {
             notify_mode(&args)?
         };
         let command = command(&args)?;
+        let diff = match args.diff {
+            DiffArg::Full => DiffMode::Full,
+            DiffArg::Paths => DiffMode::Paths,
+            DiffArg::None => DiffMode::None,
+        };
+        let format = Format::parse(&args.output, diff).map_err(Exit::Usage)?;
+        let printer = Printer {
+            format,
+            shorten: std::io::stdout().is_terminal(),
+        };
         let timeout = args
             .timeout
             .as_deref()
@@ -107,6 +120,7 @@ impl Plan {
             mode,
             command,
             all_namespaces: args.all_namespaces,
+            printer,
             timeout,
             quiet: args.quiet,
             verbosity: args.verbose,

@@ -131,6 +131,9 @@ fn kubectl_completes_types_names_and_flag_values_through_the_plugin() {
     let (busy, _) = kubectl_complete(&s, &path, &["widgets/foo", "--on-busy", "re"]);
     assert_eq!(busy, ["restart"]);
 
+    let (formats, _) = kubectl_complete(&s, &path, &["widgets/foo", "-o", ""]);
+    assert_eq!(formats, ["human", "json", "name", "jsonpath="]);
+
     let (flags, _) = kubectl_complete(&s, &path, &["widgets/foo", "--unt"]);
     assert_eq!(flags.len(), 1);
     assert!(flags[0].starts_with("--until\t"), "{flags:?}");

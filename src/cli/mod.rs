@@ -160,6 +160,20 @@ pub struct Args {
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 
+    /// Output: human (default), json (one object per line), name, jsonpath=TEMPLATE
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "FORMAT",
+        default_value = "human",
+        help_heading = "Output"
+    )]
+    pub output: String,
+
+    /// In human output, how to show what changed: full, paths, none
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = DiffArg::Full, help_heading = "Output")]
+    pub diff: DiffArg,
+
     /// Print nothing on success
     #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
@@ -177,4 +191,11 @@ pub enum OnBusyArg {
     Queue,
     Skip,
     Restart,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffArg {
+    Full,
+    Paths,
+    None,
 }

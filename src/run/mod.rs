@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use crate::connect::{Connection, connect};
 use crate::discovery::discover;
 use crate::exit::{Exit, Result};
+use crate::output::Printer;
 use crate::plan::{Mode, Plan};
 use crate::resolve::{ApiType, resolve};
 use crate::tracker::{Change, Tracker, WatchEvent};
@@ -68,9 +69,14 @@ pub async fn run(plan: Plan) -> Result<()> {
         command,
         timeout,
         quiet,
+        printer,
         ..
     } = plan;
-    let settings = Settings { timeout, quiet };
+    let settings = Settings {
+        timeout,
+        quiet,
+        printer,
+    };
     match mode {
         Mode::Wait {
             condition,
@@ -99,6 +105,7 @@ pub async fn run(plan: Plan) -> Result<()> {
 pub(crate) struct Settings {
     pub timeout: Option<Duration>,
     pub quiet: bool,
+    pub printer: Printer,
 }
 
 impl Settings {

@@ -7,7 +7,7 @@ use super::{Session, Settings, Step};
 use crate::command::{CommandSpec, Job, Policy, Report, Runner, Submitted};
 use crate::exit::{Exit, Result};
 use crate::notify::Filter;
-use crate::output::{notification_line, print_line};
+use crate::output::print_line;
 
 pub async fn run(
     mut session: Session,
@@ -45,12 +45,11 @@ pub async fn run(
             }
             notified += 1;
             if !settings.quiet {
-                print_line(&notification_line(
-                    SystemTime::now(),
-                    change.kind,
-                    target,
-                    &change.object,
-                ));
+                print_line(
+                    &settings
+                        .printer
+                        .notification(SystemTime::now(), &change, target),
+                );
             }
             if let Some(runner) = &mut runner {
                 let job = Job::new(change.kind.as_str(), &target.api.qualified(), change.object);

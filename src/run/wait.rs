@@ -1,12 +1,11 @@
 //! Wait mode: judge every change until the condition holds (exit 0, or run
 //! the command once and exit with its code), fails (1) or times out (124).
 
-use std::io::Write;
-
 use super::{Session, Settings, Step};
 use crate::command::{CommandSpec, Job, Policy, run_once};
 use crate::decide::{Decision, decide, pending};
 use crate::exit::{Exit, Result};
+use crate::output::print_line;
 
 pub use crate::decide::Rules;
 
@@ -25,11 +24,9 @@ pub async fn run(
         match decide(&rules, &session.targets, &session.tracker) {
             Decision::Met(met) => {
                 if !settings.quiet {
-                    let mut out = std::io::stdout().lock();
                     for m in &met {
-                        let _ = writeln!(out, "{} condition met", m.name);
+                        print_line(&settings.printer.met(&m.name, m.object.as_ref()));
                     }
-                    let _ = out.flush();
                 }
                 let Some((spec, policy)) = command else {
                     return Ok(());

@@ -77,14 +77,20 @@ impl Scenario {
 
     /// Blocks until the binary has a watch open whose URL contains `needle`.
     pub fn wait_for_watch_matching(&self, needle: &str, child: &mut Child) {
+        self.wait_for_watch_since(0, needle, child);
+    }
+
+    /// As `wait_for_watch_matching`, counting only requests after the first
+    /// `before` (for a second run against the same server).
+    pub fn wait_for_watch_since(&self, before: usize, needle: &str, child: &mut Child) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if self
-                .server
-                .requests()
+            let requests = self.server.requests();
+            let watching = requests
                 .iter()
-                .any(|r| r.path_and_query.contains("watch=") && r.path_and_query.contains(needle))
-            {
+                .skip(before)
+                .any(|r| r.path_and_query.contains("watch=") && r.path_and_query.contains(needle));
+            if watching {
                 return;
             }
             if let Ok(Some(status)) = child.try_wait() {

@@ -1,0 +1,172 @@
+//! What scripts parse and people read (SPEC §6): `-o json` lines with stable
+//! field names, `-o name`, `-o jsonpath=`, and the human field diff.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+/// Runs notify mode until one notification, made by `change` once watching.
+fn one_notification(s: &Scenario, args: &[&str], change: impl FnOnce(&Scenario)) -> String {
+    let mut full = vec!["widgets/foo", "--count", "1"];
+    full.extend_from_slice(args);
+    let before = s.server.requests().len();
+    let mut child = s.notify(&full).spawn().unwrap();
+    s.wait_for_watch_since(before, "fieldSelector=metadata.name%3Dfoo", &mut child);
+    change(s);
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    stdout(&out)
+}
+
+fn flip(s: &Scenario) {
+    s.set_status("foo", json!({"ready": true, "message": "reconciled"}));
+}
+
+#[test]
+fn json_lines_have_the_documented_fields() {
+    let s = Scenario::new();
+    let created = s.widget("foo", json!({}), json!({"ready": false}));
+    let line = one_notification(&s, &["-o", "json"], flip);
+    assert_eq!(line.lines().count(), 1, "{line}");
+    let line: Value = serde_json::from_str(&line).unwrap();
+    let mut keys: Vec<&str> = line
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "apiVersion",
+            "changes",
+            "kind",
+            "name",
+            "namespace",
+            "object",
+            "resourceVersion",
+            "time",
+            "type",
+            "uid"
+        ]
+    );
+    assert_eq!(line["type"], "modified");
+    assert_eq!(line["apiVersion"], "example.com/v1");
+    assert_eq!(line["kind"], "Widget");
+    assert_eq!(line["namespace"], "default");
+    assert_eq!(line["name"], "foo");
+    assert_eq!(line["uid"], created["metadata"]["uid"]);
+    assert_eq!(
+        line["resourceVersion"],
+        line["object"]["metadata"]["resourceVersion"]
+    );
+    assert!(line["time"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        line["changes"],
+        json!([
+            {"path": ".status.message", "pointer": "/status/message", "old": null, "new": "reconciled"},
+            {"path": ".status.ready", "pointer": "/status/ready", "old": false, "new": true},
+        ])
+    );
+    assert_eq!(line["object"]["status"]["message"], "reconciled");
+}
+
+#[test]
+fn name_and_jsonpath_print_one_line_per_notification() {
+    let s = Scenario::new();
+    s.widget("foo", json!({}), json!({"ready": false}));
+    assert_eq!(
+        one_notification(&s, &["-o", "name"], flip),
+        "widget.example.com/foo\n"
+    );
+    let line = one_notification(
+        &s,
+        &[
+            "-o",
+            "jsonpath={.metadata.name} {.status.message} {.status.missing}|",
+        ],
+        |s| {
+            s.set_status("foo", json!({"message": "again"}));
+        },
+    );
+    assert_eq!(line, "foo again |\n");
+}
+
+#[test]
+fn human_output_is_a_header_and_the_changed_fields() {
+    let s = Scenario::new();
+    s.widget("foo", json!({"paused": true}), json!({"ready": false}));
+    let text = one_notification(&s, &[], |s| {
+        s.server.merge_patch(
+            WIDGETS,
+            Some("default"),
+            "foo",
+            json!({"spec": {"paused": null}}),
+        );
+    });
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].contains("  modified  widget.example.com/foo  (default)  rv "),
+        "{text}"
+    );
+    assert_eq!(lines[1..], ["          - .spec.paused"], "{text}");
+
+    let text = one_notification(&s, &[], flip);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[1..],
+        [
+            "          + .status.message  \"reconciled\"",
+            "          ~ .status.ready    false → true"
+        ],
+        "{text}"
+    );
+
+    let text = one_notification(&s, &["--diff", "none"], |s| {
+        s.set_status("foo", json!({"ready": false}));
+    });
+    assert_eq!(text.lines().count(), 1, "{text}");
+}
+
+#[test]
+fn wait_mode_json_prints_the_object_that_met_the_condition() {
+    let s = Scenario::new();
+    s.widget("foo", json!({}), json!({"ready": true}));
+    let out = s.run(&[
+        "widgets/foo",
+        "--until",
+        ".status.ready == true",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let object: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(object["metadata"]["name"], "foo");
+    assert_eq!(object["status"]["ready"], true);
+    let out = s.run(&[
+        "widgets/foo",
+        "--until",
+        ".status.ready == true",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(stdout(&out), "widget.example.com/foo\n");
+}
+
+#[test]
+fn an_unknown_format_or_bad_template_exits_2() {
+    let s = Scenario::new();
+    for (format, needle) in [
+        ("yaml", "human, json, name"),
+        ("jsonpath={.a", "never closed"),
+    ] {
+        let out = s.run(&["widgets/foo", "-o", format]);
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{}", stderr(&out));
+    }
+    assert!(s.server.requests().is_empty());
+}
