@@ -40,6 +40,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-notify' -ScriptBlock {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output: human (default), json (one object per line), name, jsonpath=TEMPLATE')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output: human (default), json (one object per line), name, jsonpath=TEMPLATE')
             [CompletionResult]::new('--diff', '--diff', [CompletionResultType]::ParameterName, 'In human output, how to show what changed: full, paths, none')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'Colour: auto (terminals only; NO_COLOR and CLICOLOR_FORCE honoured), always, never')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file to use')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
             [CompletionResult]::new('--cluster', '--cluster', [CompletionResultType]::ParameterName, 'The kubeconfig cluster to use')

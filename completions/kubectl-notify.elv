@@ -37,6 +37,7 @@ set edit:completion:arg-completer[kubectl-notify] = {|@words|
             cand -o 'Output: human (default), json (one object per line), name, jsonpath=TEMPLATE'
             cand --output 'Output: human (default), json (one object per line), name, jsonpath=TEMPLATE'
             cand --diff 'In human output, how to show what changed: full, paths, none'
+            cand --color 'Colour: auto (terminals only; NO_COLOR and CLICOLOR_FORCE honoured), always, never'
             cand --kubeconfig 'Path to the kubeconfig file to use'
             cand --context 'The kubeconfig context to use'
             cand --cluster 'The kubeconfig cluster to use'

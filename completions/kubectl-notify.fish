@@ -19,6 +19,9 @@ complete -c kubectl-notify -s o -l output -d 'Output: human (default), json (one
 complete -c kubectl-notify -l diff -d 'In human output, how to show what changed: full, paths, none' -r -f -a "full\t''
 paths\t''
 none\t''"
+complete -c kubectl-notify -l color -d 'Colour: auto (terminals only; NO_COLOR and CLICOLOR_FORCE honoured), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c kubectl-notify -l kubeconfig -d 'Path to the kubeconfig file to use' -r -F
 complete -c kubectl-notify -l context -d 'The kubeconfig context to use' -r
 complete -c kubectl-notify -l cluster -d 'The kubeconfig cluster to use' -r

@@ -2,6 +2,7 @@
 //! `main` parses flags into a `Plan`, `run` carries it out; see SPEC.md.
 
 pub mod cli;
+pub mod color;
 pub mod command;
 pub mod complete;
 pub mod condition;
@@ -58,7 +59,16 @@ fn finish(outcome: exit::Result<()>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(exit) => {
             if let Some(line) = exit.report() {
-                eprintln!("{line}");
+                let on = color::enabled(color::choice_from_argv(), color::Stream::Stderr);
+                match line.strip_prefix("error:") {
+                    Some(rest) if on => {
+                        eprintln!(
+                            "{}{rest}",
+                            color::paint(true, owo_colors::Style::new().red().bold(), "error:")
+                        )
+                    }
+                    _ => eprintln!("{line}"),
+                }
             }
             ExitCode::from(exit.code())
         }

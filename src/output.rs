@@ -7,6 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+use owo_colors::Style;
+
+use crate::color::paint;
 use crate::diff::{FieldChange, diff};
 use crate::template::Template;
 use crate::tracker::{Change, ChangeKind};
@@ -51,6 +54,7 @@ const SHORTEN_AT: usize = 60;
 pub struct Printer {
     pub format: Format,
     pub shorten: bool,
+    pub color: bool,
 }
 
 impl Printer {
@@ -58,12 +62,13 @@ impl Printer {
     pub fn notification(&self, now: SystemTime, change: &Change, target: &Target) -> String {
         match &self.format {
             Format::Human { diff: mode } => {
-                let mut text = notification_line(now, change.kind, target, &change.object);
+                let mut text =
+                    notification_line(now, change.kind, target, &change.object, self.color);
                 if let (ChangeKind::Modified, Some(previous), DiffMode::Full | DiffMode::Paths) =
                     (change.kind, &change.previous, mode)
                 {
                     let changes = diff(previous, &change.object);
-                    for line in diff_lines(&changes, *mode, self.shorten) {
+                    for line in diff_lines(&changes, *mode, self.shorten, self.color) {
                         text.push('\n');
                         text.push_str(&line);
                     }
@@ -80,7 +85,13 @@ impl Printer {
     /// is `None` for a deletion).
     pub fn met(&self, name: &str, object: Option<&Value>) -> String {
         match &self.format {
-            Format::Human { .. } => format!("{name} condition met"),
+            Format::Human { .. } => {
+                format!(
+                    "{} {}",
+                    paint(self.color, Style::new().bold(), name),
+                    paint(self.color, Style::new().green(), "condition met")
+                )
+            }
             Format::Json => object.cloned().unwrap_or(Value::Null).to_string(),
             Format::Name => name.to_string(),
             Format::JsonPath(template) => template.render(object.unwrap_or(&Value::Null)),
@@ -98,13 +109,20 @@ pub fn notification_line(
     kind: ChangeKind,
     target: &Target,
     object: &Value,
+    color: bool,
 ) -> String {
     let meta = &object["metadata"];
+    let style = match kind {
+        ChangeKind::Created => Style::new().green(),
+        ChangeKind::Modified => Style::new().yellow(),
+        ChangeKind::Deleted => Style::new().red(),
+        ChangeKind::Initial => Style::new().blue(),
+    };
     let mut line = format!(
-        "{}  {:<8}  {}",
-        clock(now),
-        kind.as_str(),
-        object_name(target, object)
+        "{}  {}  {}",
+        paint(color, Style::new().dimmed(), &clock(now)),
+        paint(color, style, &format!("{:<8}", kind.as_str())),
+        paint(color, Style::new().bold(), &object_name(target, object))
     );
     if let Some(namespace) = meta["namespace"].as_str() {
         line.push_str(&format!("  ({namespace})"));
@@ -116,7 +134,7 @@ pub fn notification_line(
 }
 
 /// `~ .status.ready   false → true`, `+ .status.message   "ok"`, `- .spec.paused`.
-fn diff_lines(changes: &[FieldChange], mode: DiffMode, shorten: bool) -> Vec<String> {
+fn diff_lines(changes: &[FieldChange], mode: DiffMode, shorten: bool, color: bool) -> Vec<String> {
     let width = changes
         .iter()
         .map(|c| c.path.chars().count())
@@ -134,11 +152,16 @@ fn diff_lines(changes: &[FieldChange], mode: DiffMode, shorten: bool) -> Vec<Str
     changes
         .iter()
         .map(|c| {
-            let (sign, values) = match (&c.old, &c.new) {
-                (Some(old), Some(new)) => ('~', format!("{} → {}", show(old), show(new))),
-                (None, Some(new)) => ('+', show(new)),
-                (Some(_), None) | (None, None) => ('-', String::new()),
+            let (sign, style, values) = match (&c.old, &c.new) {
+                (Some(old), Some(new)) => (
+                    "~",
+                    Style::new().yellow(),
+                    format!("{} → {}", show(old), show(new)),
+                ),
+                (None, Some(new)) => ("+", Style::new().green(), show(new)),
+                (Some(_), None) | (None, None) => ("-", Style::new().red(), String::new()),
             };
+            let sign = paint(color, style, sign);
             if mode == DiffMode::Paths || values.is_empty() {
                 format!("          {sign} {}", c.path)
             } else {
@@ -219,12 +242,12 @@ mod tests {
         let at = UNIX_EPOCH + Duration::from_secs(86_400 * 3 + 12 * 3600 + 3 * 60 + 4);
         let object = json!({"metadata": {"name": "foo", "namespace": "default", "resourceVersion": "48213"}});
         assert_eq!(
-            notification_line(at, ChangeKind::Modified, &widgets(), &object),
+            notification_line(at, ChangeKind::Modified, &widgets(), &object, false),
             "12:03:04  modified  widget.example.com/foo  (default)  rv 48213"
         );
         let cluster_scoped = json!({"metadata": {"name": "foo"}});
         assert_eq!(
-            notification_line(at, ChangeKind::Created, &widgets(), &cluster_scoped),
+            notification_line(at, ChangeKind::Created, &widgets(), &cluster_scoped, false),
             "12:03:04  created   widget.example.com/foo"
         );
     }
@@ -249,6 +272,7 @@ mod tests {
         Printer {
             format: Format::parse(format, diff).unwrap(),
             shorten,
+            color: false,
         }
     }
 

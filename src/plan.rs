@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use crate::cli::{Args, ConnectionArgs, DiffArg, OnBusyArg};
+use crate::color::{self, Stream};
 use crate::command::{CommandSpec, OnBusy, Policy, check_command};
 use crate::condition::{Condition, ForSpec};
 use crate::exit::{Exit, Result};
@@ -102,6 +103,7 @@ impl Plan {
         let printer = Printer {
             format,
             shorten: std::io::stdout().is_terminal(),
+            color: color::enabled(args.color, Stream::Stdout),
         };
         let timeout = args
             .timeout

@@ -5,6 +5,8 @@ mod connection;
 
 use clap::Parser;
 
+use crate::color::ColorChoice;
+
 pub use connection::ConnectionArgs;
 
 const ABOUT: &str = "Watch Kubernetes objects: exit when a condition holds, or run a command on every matching change";
@@ -173,6 +175,10 @@ pub struct Args {
     /// In human output, how to show what changed: full, paths, none
     #[arg(long, value_name = "MODE", value_enum, default_value_t = DiffArg::Full, help_heading = "Output")]
     pub diff: DiffArg,
+
+    /// Colour: auto (terminals only; NO_COLOR and CLICOLOR_FORCE honoured), always, never
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto, help_heading = "Output")]
+    pub color: ColorChoice,
 
     /// Print nothing on success
     #[arg(short, long, help_heading = "Output")]
