@@ -8,11 +8,18 @@ use serde_json::json;
 
 const ESC: char = '\u{1b}';
 
+/// Flags, environment, and whether colour is expected.
+type Case = (
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+    bool,
+);
+
 #[test]
 fn color_flag_and_environment_matrix() {
     let s = Scenario::new();
     s.widget("foo", json!({}), json!({"ready": true}));
-    let cases: &[(&[&str], &[(&str, &str)], bool)] = &[
+    let cases: &[Case] = &[
         (&[], &[], false),
         (&["--color", "always"], &[], true),
         (&["--color=always"], &[("NO_COLOR", "1")], true),
@@ -49,7 +56,7 @@ fn color_flag_and_environment_matrix() {
             "stderr {flags:?} {env:?}: {:?}",
             stderr(&failed)
         );
-        let plain: String = stdout(&met).replace(|c: char| c == ESC, "");
+        let plain: String = stdout(&met).replace(ESC, "");
         assert!(
             plain.contains("widget.example.com/foo") && plain.contains("condition met"),
             "{plain}"
