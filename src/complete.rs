@@ -230,7 +230,7 @@ enum Live {
 async fn live(done: &[String], what: Live) -> Vec<String> {
     let ask = async {
         let connection = connection(done);
-        let conn = crate::connect::connect(&connection, Some(Duration::from_secs(2)))
+        let conn = crate::connect::connect(&connection, Some(Duration::from_secs(2)), false)
             .await
             .ok()?;
         let types = crate::discovery::discover(&conn.client, &conn.server)

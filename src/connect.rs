@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use kube::client::ClientBuilder;
 use kube::config::{
     AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
     NamedContext,
@@ -20,9 +21,11 @@ pub struct Connection {
     pub server: String,
 }
 
+/// `log_requests` (-vv) prints each request's method and URL on stderr.
 pub async fn connect(
     args: &ConnectionArgs,
     request_timeout: Option<Duration>,
+    log_requests: bool,
 ) -> Result<Connection> {
     let mut config = match load_kubeconfig(args)? {
         Some(kubeconfig) => config_from_kubeconfig(kubeconfig, args).await?,
@@ -64,8 +67,21 @@ pub async fn connect(
         .to_string()
         .trim_end_matches('/')
         .to_string();
-    let client = Client::try_from(config)
-        .map_err(|e| Exit::Usage(format!("cannot set up the connection to {server}: {e}")))?;
+    let failed =
+        |e: kube::Error| Exit::Usage(format!("cannot set up the connection to {server}: {e}"));
+    let client = if log_requests {
+        // -vv: method and URL only; headers (credentials) are never printed.
+        let log = |request: http::Request<kube::client::Body>| {
+            eprintln!("request: {} {}", request.method(), request.uri());
+            request
+        };
+        ClientBuilder::try_from(config)
+            .map_err(failed)?
+            .with_layer(&tower::util::MapRequestLayer::new(log))
+            .build()
+    } else {
+        Client::try_from(config).map_err(failed)?
+    };
     Ok(Connection {
         client,
         namespace,

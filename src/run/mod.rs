@@ -29,7 +29,7 @@ pub async fn run(plan: Plan) -> Result<()> {
     let mut interrupts = Interrupts::new()?;
 
     let setup = async {
-        let conn = connect(&plan.connection, plan.request_timeout).await?;
+        let conn = connect(&plan.connection, plan.request_timeout, plan.verbosity > 1).await?;
         if plan.verbosity > 0 {
             eprintln!(
                 "connected to {} (namespace {})",
