@@ -17,6 +17,7 @@ pub mod output;
 pub mod plan;
 pub mod resolve;
 pub mod run;
+pub mod status;
 pub mod template;
 pub mod tracker;
 pub mod trouble;

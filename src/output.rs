@@ -197,6 +197,7 @@ fn json_line(now: SystemTime, change: &Change) -> Value {
 }
 
 pub fn print_line(line: &str) {
+    crate::status::erase();
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();

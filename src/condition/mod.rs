@@ -85,6 +85,33 @@ impl Condition {
         }
     }
 
+    /// What a person watching wants to see of one object: the current value
+    /// of each path `--until` reads, and how each `--for` form stands.
+    pub fn current_values(&self, group: &str, kind: &str, obj: &Value) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(until) = &self.until {
+            for (path, nodes) in until.path_values(obj) {
+                let shown = match nodes.as_slice() {
+                    [] => "<none>".to_string(),
+                    [one] => one.to_string(),
+                    many => many
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                };
+                out.push(format!("{path} = {shown}"));
+            }
+        }
+        for f in &self.fors {
+            out.push(match f.judge(group, kind, obj) {
+                Verdict::Met => format!("{}: met", f.describe()),
+                Verdict::NotMet(why) | Verdict::Failed(why) => format!("{}: {why}", f.describe()),
+            });
+        }
+        out
+    }
+
     /// The condition as the user gave it, for messages.
     pub fn describe(&self) -> String {
         let mut parts: Vec<String> = self
@@ -181,6 +208,25 @@ mod tests {
         let stalled = json!({"status": {"conditions": [{"type": "Stalled", "status": "True", "message": "no quota"}]}});
         assert!(
             matches!(c.judge("example.com", "Widget", &stalled), Verdict::Failed(m) if m.contains("no quota"))
+        );
+    }
+
+    #[test]
+    fn current_values_show_paths_and_forms() {
+        let c = cond(
+            &["condition=Ready"],
+            Some(".status.ready == true && .spec.size > 1"),
+            None,
+        )
+        .unwrap();
+        let obj = json!({"spec": {"size": 2}, "status": {"conditions": [{"type": "Ready", "status": "False"}]}});
+        assert_eq!(
+            c.current_values("example.com", "Widget", &obj),
+            [
+                ".status.ready = <none>",
+                ".spec.size = 2",
+                "condition=Ready: Ready=False"
+            ]
         );
     }
 

@@ -218,6 +218,7 @@ fn resolve_targets(plan: &Plan, types: &[ApiType], namespace: &str) -> Result<Ve
 }
 
 fn log_event(verbosity: u8, target: &Target, event: &WatchEvent, synced: bool) {
+    crate::status::erase();
     let rv = |o: &Value| {
         o["metadata"]["resourceVersion"]
             .as_str()
