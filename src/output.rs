@@ -103,7 +103,7 @@ fn object_name(target: &Target, object: &Value) -> String {
     target.object_name(object["metadata"]["name"].as_str().unwrap_or(""))
 }
 
-/// `12:03:04  modified  widget.example.com/foo  (default)  rv 48213` (UTC).
+/// `12:03:04  modified  widget.example.com/foo  (default)  rv 48213` (local time).
 pub fn notification_line(
     now: SystemTime,
     kind: ChangeKind,
@@ -203,13 +203,24 @@ pub fn print_line(line: &str) {
     let _ = out.flush();
 }
 
+/// The wall-clock time of day in the local time zone (TZ honoured), as a
+/// person at a terminal reads it; the JSON output carries UTC instead.
 fn clock(now: SystemTime) -> String {
     let secs = now
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0)
-        % 86_400;
-    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+        .unwrap_or(0);
+    let t = secs as libc::time_t;
+    // SAFETY: localtime_r writes only into the tm we pass; on failure we
+    // fall back to UTC.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let local = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if local {
+        format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
+    } else {
+        let day = secs % 86_400;
+        format!("{:02}:{:02}:{:02}", day / 3600, day / 60 % 60, day % 60)
+    }
 }
 
 #[cfg(test)]
@@ -244,13 +255,24 @@ mod tests {
         let object = json!({"metadata": {"name": "foo", "namespace": "default", "resourceVersion": "48213"}});
         assert_eq!(
             notification_line(at, ChangeKind::Modified, &widgets(), &object, false),
-            "12:03:04  modified  widget.example.com/foo  (default)  rv 48213"
+            format!(
+                "{}  modified  widget.example.com/foo  (default)  rv 48213",
+                clock(at)
+            )
         );
         let cluster_scoped = json!({"metadata": {"name": "foo"}});
         assert_eq!(
             notification_line(at, ChangeKind::Created, &widgets(), &cluster_scoped, false),
-            "12:03:04  created   widget.example.com/foo"
+            format!("{}  created   widget.example.com/foo", clock(at))
         );
+    }
+
+    #[test]
+    fn the_clock_reads_hours_minutes_seconds() {
+        let text = clock(SystemTime::now());
+        let parts: Vec<u32> = text.split(':').map(|p| p.parse().unwrap()).collect();
+        assert_eq!(text.len(), 8, "{text}");
+        assert!(parts[0] < 24 && parts[1] < 60 && parts[2] < 61, "{text}");
     }
 
     fn modified() -> Change {
@@ -286,11 +308,12 @@ mod tests {
         assert_eq!(
             text,
             format!(
-                "12:03:04  modified  widget.example.com/foo  (default)  rv 8\n\
+                "{}  modified  widget.example.com/foo  (default)  rv 8\n\
                  \x20         - .spec.paused\n\
                  \x20         + .status.message  \"reconciled\"\n\
                  \x20         ~ .status.note     \"{x}\" → \"{y}\"\n\
-                 \x20         ~ .status.ready    false → true"
+                 \x20         ~ .status.ready    false → true",
+                clock(at())
             )
         );
     }
