@@ -80,6 +80,7 @@ async fn candidates(done: &[String], current: &str) -> (Vec<String>, u32) {
         "--on-busy" => return (lines(&["queue", "skip", "restart"]), NO_FILE),
         "-o" | "--output" => return (lines(&["human", "json", "name", "jsonpath="]), NO_FILE),
         "--diff" => return (lines(&["full", "paths", "none"]), NO_FILE),
+        "--color" => return (lines(&["auto", "always", "never"]), NO_FILE),
         "--events" => return (lines(&["created", "modified", "deleted"]), NO_FILE),
         "--context" => return (contexts(done), NO_FILE),
         "-n" | "--namespace" => return (live(done, Live::Namespaces).await, NO_FILE),

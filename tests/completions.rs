@@ -134,6 +134,9 @@ fn kubectl_completes_types_names_and_flag_values_through_the_plugin() {
     let (formats, _) = kubectl_complete(&s, &path, &["widgets/foo", "-o", ""]);
     assert_eq!(formats, ["human", "json", "name", "jsonpath="]);
 
+    let (colors, _) = kubectl_complete(&s, &path, &["widgets/foo", "--color", ""]);
+    assert_eq!(colors, ["auto", "always", "never"]);
+
     let (flags, _) = kubectl_complete(&s, &path, &["widgets/foo", "--unt"]);
     assert_eq!(flags.len(), 1);
     assert!(flags[0].starts_with("--until\t"), "{flags:?}");
