@@ -40,7 +40,9 @@ pub fn enabled(choice: ColorChoice, stream: Stream) -> bool {
 /// `--color` as given on the command line, read before clap parses it, for
 /// error lines printed when parsing fails.
 pub fn choice_from_argv() -> ColorChoice {
-    let args: Vec<String> = std::env::args().collect();
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let value = args
         .iter()
         .enumerate()

@@ -34,7 +34,11 @@ pub fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal error: {info}; please report this");
     }));
-    let words: Vec<String> = std::env::args().skip(1).collect();
+    // Lossy: a non-UTF-8 argument must reach clap's own error, not a panic.
+    let words: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     match words.first().map(String::as_str) {
         Some("completion") => return finish(complete::print_script(&words[1..])),
         Some("__complete") => {

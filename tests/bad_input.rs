@@ -1,0 +1,594 @@
+//! Bad input, one table a reader can scan: what the user typed or what the
+//! cluster said, the exit code (SPEC §7), and words the one-line message must
+//! hold so the user knows what to do. Never a panic, never a backtrace.
+
+mod common;
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::process::Output;
+
+use common::*;
+use serde_json::json;
+
+const READY: &str = ".status.ready == true";
+
+/// How a case runs besides its arguments.
+#[derive(Clone, Copy, PartialEq)]
+enum Env {
+    /// The scenario's kubeconfig.
+    Normal,
+    /// No KUBECONFIG and no ~/.kube/config.
+    NoKubeconfig,
+    /// As in a pod without a mounted service account.
+    InPod,
+}
+
+struct Case {
+    what: &'static str,
+    args: &'static [&'static str],
+    env: Env,
+    code: i32,
+    /// Words the message must contain.
+    says: &'static [&'static str],
+    /// Rejected before any request reaches the server.
+    offline: bool,
+}
+
+const fn case(
+    what: &'static str,
+    args: &'static [&'static str],
+    code: i32,
+    says: &'static [&'static str],
+) -> Case {
+    Case {
+        what,
+        args,
+        env: Env::Normal,
+        code,
+        says,
+        offline: false,
+    }
+}
+
+const fn offline(
+    what: &'static str,
+    args: &'static [&'static str],
+    code: i32,
+    says: &'static [&'static str],
+) -> Case {
+    Case {
+        what,
+        args,
+        env: Env::Normal,
+        code,
+        says,
+        offline: true,
+    }
+}
+
+const CASES: &[Case] = &[
+    // Expressions (before any connection).
+    offline(
+        "single =",
+        &["widgets/foo", "--until", ".status.ready = true"],
+        2,
+        &["==", "column 15"],
+    ),
+    offline(
+        "and instead of &&",
+        &["widgets/foo", "--until", ".a == 1 and .b == 2"],
+        2,
+        &["&&"],
+    ),
+    offline(
+        "or instead of ||",
+        &["widgets/foo", "--until", ".a == 1 or .b == 2"],
+        2,
+        &["||"],
+    ),
+    offline(
+        "unquoted key with -",
+        &["widgets/foo", "--until", ".metadata.labels.app-name == x"],
+        2,
+        &["['app-name']"],
+    ),
+    offline(
+        "path without a dot",
+        &["widgets/foo", "--until", "status.ready == true"],
+        2,
+        &[".status.ready"],
+    ),
+    offline(
+        "unbalanced parenthesis",
+        &["widgets/foo", "--until", "(.a == 1"],
+        2,
+        &["column"],
+    ),
+    offline(
+        "unterminated string",
+        &["widgets/foo", "--until", ".a == 'x"],
+        2,
+        &["column"],
+    ),
+    offline(
+        "bad regex",
+        &["widgets/foo", "--until", ".a =~ '(['"],
+        2,
+        &["regex"],
+    ),
+    offline(
+        "empty expression",
+        &["widgets/foo", "--until", ""],
+        2,
+        &["empty"],
+    ),
+    offline(
+        "trailing garbage",
+        &["widgets/foo", "--until", ".a == 1 )"],
+        2,
+        &["column"],
+    ),
+    offline(
+        "bad --fail-if",
+        &["widgets/foo", "--until", READY, "--fail-if", ".a >"],
+        2,
+        &["--fail-if"],
+    ),
+    offline(
+        "bad --when",
+        &["widgets/foo", "--when", ".a ==="],
+        2,
+        &["--when"],
+    ),
+    // Durations.
+    offline(
+        "timeout without a unit",
+        &["widgets/foo", "--until", READY, "--timeout", "30"],
+        2,
+        &["30s"],
+    ),
+    offline(
+        "timeout not a duration",
+        &["widgets/foo", "--until", READY, "--timeout", "soon"],
+        2,
+        &["--timeout", "5m"],
+    ),
+    offline(
+        "negative timeout",
+        &["widgets/foo", "--until", READY, "--timeout=-5s"],
+        2,
+        &["--timeout"],
+    ),
+    offline(
+        "bad exec timeout",
+        &["widgets/foo", "--exec-timeout", "x", "--", "true"],
+        2,
+        &["--exec-timeout"],
+    ),
+    offline(
+        "bad request timeout",
+        &["widgets/foo", "--until", READY, "--request-timeout", "x"],
+        2,
+        &["--request-timeout"],
+    ),
+    // Flags.
+    offline(
+        "unknown flag",
+        &["widgets/foo", "--until", READY, "--bogus"],
+        2,
+        &["--bogus", "--help"],
+    ),
+    offline(
+        "flag without its value",
+        &["widgets/foo", "--until"],
+        2,
+        &["--until"],
+    ),
+    offline("no target", &[], 2, &["<TARGET>"]),
+    offline(
+        "unknown --for form",
+        &["widgets/foo", "--for", "happy"],
+        2,
+        &["condition=", "ready"],
+    ),
+    offline(
+        "--for delete with --until",
+        &["widgets/foo", "--for", "delete", "--until", ".a"],
+        2,
+        &["delete"],
+    ),
+    offline(
+        "--when in wait mode",
+        &["widgets/foo", "--until", READY, "--when", ".a"],
+        2,
+        &["notify mode"],
+    ),
+    offline(
+        "--fail-if without a condition",
+        &["widgets/foo", "--fail-if", ".a"],
+        2,
+        &["--until EXPR or --for"],
+    ),
+    offline(
+        "--any without a condition",
+        &["widgets/foo", "--any"],
+        2,
+        &["--any"],
+    ),
+    offline(
+        "unknown --events kind",
+        &["widgets/foo", "--events", "exploded"],
+        2,
+        &["created, modified, deleted"],
+    ),
+    offline(
+        "--retries without a command",
+        &["widgets/foo", "--retries", "2"],
+        2,
+        &["-- COMMAND"],
+    ),
+    offline(
+        "command not found",
+        &["widgets/foo", "--", "/nonexistent/reload.sh"],
+        2,
+        &["/nonexistent/reload.sh"],
+    ),
+    offline(
+        "unknown output format",
+        &["widgets/foo", "-o", "yaml"],
+        2,
+        &["json"],
+    ),
+    offline(
+        "bad --color",
+        &["widgets/foo", "--until", READY, "--color", "sometimes"],
+        2,
+        &["--color"],
+    ),
+    // Targets and selectors.
+    offline(
+        "empty name",
+        &["widgets/", "--until", READY],
+        2,
+        &["empty name"],
+    ),
+    offline(
+        "empty type",
+        &["/foo", "--until", READY],
+        2,
+        &["empty type"],
+    ),
+    offline(
+        "type without names",
+        &["widgets", "--until", READY],
+        2,
+        &["-l SELECTOR", "--all"],
+    ),
+    offline(
+        "mixed forms",
+        &["widgets/foo", "bar", "--until", READY],
+        2,
+        &["TYPE/NAME"],
+    ),
+    offline(
+        "names with a selector",
+        &["widgets", "foo", "-l", "a=b", "--until", READY],
+        2,
+        &["only the TYPE"],
+    ),
+    offline(
+        "name across namespaces",
+        &["widgets/foo", "-A", "--until", READY],
+        2,
+        &["all namespaces"],
+    ),
+    offline(
+        "empty selector",
+        &["widgets", "-l", "", "--until", READY],
+        2,
+        &["-l is empty"],
+    ),
+    case(
+        "malformed label selector",
+        &["widgets", "-l", "a in (b", "--until", READY],
+        2,
+        &["selector"],
+    ),
+    case(
+        "unsupported field selector",
+        &[
+            "widgets",
+            "--field-selector",
+            "spec.size=1",
+            "--until",
+            READY,
+        ],
+        2,
+        &["field label not supported"],
+    ),
+    // Types.
+    case(
+        "unknown type, close to one",
+        &["widgte/foo", "--until", READY],
+        2,
+        &["widgets.example.com"],
+    ),
+    case(
+        "unknown type, nothing close",
+        &["zzzzzzzz/foo", "--until", READY],
+        2,
+        &["api-resources"],
+    ),
+    case(
+        "ambiguous short name",
+        &["wg/foo", "--until", READY],
+        2,
+        &["ambiguous", "widgets.example.com", "wingdings.other.io"],
+    ),
+    case(
+        "group not served",
+        &["widgets.other.io/foo", "--until", READY],
+        2,
+        &["widgets.other.io"],
+    ),
+    case(
+        "version not served",
+        &["widgets.v9.example.com/foo", "--until", READY],
+        2,
+        &["widgets.v9.example.com"],
+    ),
+    case(
+        "a plural that does not exist",
+        &["widget.example.org/foo", "--until", READY],
+        2,
+        &["widget.example.org"],
+    ),
+    // Kubeconfig and contexts.
+    case(
+        "missing kubeconfig",
+        &["widgets/foo", "--kubeconfig", "@DIR/nope", "--until", READY],
+        2,
+        &["does not exist"],
+    ),
+    case(
+        "garbled kubeconfig",
+        &[
+            "widgets/foo",
+            "--kubeconfig",
+            "@DIR/garbled",
+            "--until",
+            READY,
+        ],
+        2,
+        &["garbled"],
+    ),
+    case(
+        "kubeconfig without a current context",
+        &[
+            "widgets/foo",
+            "--kubeconfig",
+            "@DIR/no-current",
+            "--until",
+            READY,
+        ],
+        2,
+        &["--context"],
+    ),
+    case(
+        "unknown context",
+        &["widgets/foo", "--context", "staging", "--until", READY],
+        2,
+        &["context \"staging\" not found", "test"],
+    ),
+    case(
+        "unknown cluster",
+        &["widgets/foo", "--cluster", "staging", "--until", READY],
+        2,
+        &["cluster \"staging\" not found"],
+    ),
+    case(
+        "unknown user",
+        &["widgets/foo", "--user", "staging", "--until", READY],
+        2,
+        &["user \"staging\" not found"],
+    ),
+    Case {
+        what: "no kubeconfig anywhere",
+        args: &["widgets/foo", "--until", READY],
+        env: Env::NoKubeconfig,
+        code: 2,
+        says: &["KUBECONFIG", "--kubeconfig"],
+        offline: true,
+    },
+    Case {
+        what: "in a pod without a service account",
+        args: &["widgets/foo", "--until", READY],
+        env: Env::InPod,
+        code: 2,
+        says: &["in-cluster"],
+        offline: true,
+    },
+    // The cluster says no.
+    case(
+        "server not listening",
+        &["widgets/foo", "--server", "@DEAD", "--until", READY],
+        3,
+        &["cannot reach"],
+    ),
+    case(
+        "wrong token (401)",
+        &["widgets/foo", "--token", "wrong", "--until", READY],
+        3,
+        &["unauthorized"],
+    ),
+    case(
+        "forbidden (403)",
+        &["widgets/foo", "--token", "limited-token", "--until", READY],
+        3,
+        &[
+            "forbidden",
+            "get, list, watch",
+            "widgets.example.com",
+            "\"default\"",
+        ],
+    ),
+    // Big, odd, or not text.
+    case(
+        "a 5 MB object is fine",
+        &[
+            "widgets/huge",
+            "--until",
+            ".metadata.name == huge",
+            "-o",
+            "name",
+        ],
+        0,
+        &[],
+    ),
+    offline(
+        "non-UTF-8 argument",
+        &["widgets/foo", "--until", "@NONUTF8"],
+        2,
+        &["UTF-8"],
+    ),
+];
+
+fn run_case(s: &Scenario, dead: &str, case: &Case) -> Output {
+    let args: Vec<OsString> = case
+        .args
+        .iter()
+        .map(|a| match *a {
+            "@NONUTF8" => OsString::from_vec(vec![b'.', 0xff, 0xfe]),
+            "@DEAD" => dead.into(),
+            other => other.replace("@DIR", s.dir.path().to_str().unwrap()).into(),
+        })
+        .collect();
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(&args)
+        .env("KUBECONFIG", &s.kubeconfig)
+        .env("HOME", s.dir.path())
+        .env("RUST_BACKTRACE", "1")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .stdin(std::process::Stdio::null());
+    match case.env {
+        Env::Normal => {}
+        Env::NoKubeconfig => {
+            cmd.env_remove("KUBECONFIG");
+        }
+        Env::InPod => {
+            cmd.env_remove("KUBECONFIG")
+                .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+                .env("KUBERNETES_SERVICE_PORT", "1");
+        }
+    }
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    finish(child, std::time::Duration::from_secs(30))
+}
+
+#[test]
+fn every_bad_input_gets_its_exit_code_and_a_message_that_says_what_to_do() {
+    assert!(CASES.len() >= 40, "the table has {} cases", CASES.len());
+    let s = Scenario::new();
+    s.server.add_crd(testserver::Crd {
+        group: "other.io".into(),
+        version: "v1".into(),
+        kind: "Wingding".into(),
+        plural: "wingdings".into(),
+        singular: "wingding".into(),
+        short_names: vec!["wg".into()],
+        namespaced: true,
+    });
+    s.server.add_user("limited", "limited-token", vec![]);
+    s.widget(
+        "huge",
+        json!({"blob": "x".repeat(5 * 1024 * 1024)}),
+        json!({}),
+    );
+    std::fs::write(
+        s.dir.path().join("garbled"),
+        "clusters: [ {name: \n  - ]]]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        s.dir.path().join("no-current"),
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: \"{}\"}}\ncontexts:\n- name: c\n  context: {{cluster: c}}\n", s.server.url()),
+    )
+    .unwrap();
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port())
+    };
+
+    let mut failures = Vec::new();
+    for case in CASES {
+        let before = s.server.requests().len();
+        let out = run_case(&s, &dead, case);
+        let err = stderr(&out);
+        let mut problems = Vec::new();
+        if out.status.code() != Some(case.code) {
+            problems.push(format!(
+                "exit {:?}, expected {}",
+                out.status.code(),
+                case.code
+            ));
+        }
+        if case.code != 0 {
+            // An expression error adds the expression and a caret under it.
+            let lines = err.lines().count();
+            let caret = err.lines().any(|l| l.trim_start().starts_with('^'));
+            if !(err.starts_with("error: ") && (lines == 1 || (caret && lines == 3))) {
+                problems.push("not a single error line".into());
+            }
+        }
+        for word in case.says {
+            if !err.contains(word) {
+                problems.push(format!("message lacks {word:?}"));
+            }
+        }
+        if err.contains("panicked") || err.contains("backtrace") || err.contains("RUST_BACKTRACE") {
+            problems.push("a panic or backtrace".into());
+        }
+        if case.offline && s.server.requests().len() != before {
+            problems.push("contacted the server".into());
+        }
+        if !problems.is_empty() {
+            failures.push(format!(
+                "{}: {}\n    stderr: {}",
+                case.what,
+                problems.join("; "),
+                err.trim_end()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn the_caret_sits_under_the_mistake() {
+    let s = Scenario::new();
+    let out = s.run(&["widgets/foo", "--until", ".status.ready = true"]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    let echo = lines
+        .iter()
+        .position(|l| l.contains(".status.ready = true"))
+        .expect("expression echoed");
+    let caret = lines[echo + 1].find('^').unwrap();
+    assert_eq!(
+        &lines[echo][caret..caret + 1],
+        "=",
+        "caret not under the `=`:\n{err}"
+    );
+}
