@@ -168,6 +168,10 @@ pub(crate) fn error_response(err: &ApiError, pretty: bool) -> Response {
             HeaderValue::from_static("nosniff"),
         );
     }
+    if let Some(secs) = err.details.as_ref().and_then(|d| d.retry_after_seconds) {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
     r
 }
 
@@ -254,6 +258,12 @@ async fn dispatch(
             return error_response(&ApiError::bad_request(e.to_string()), ctx.pretty);
         }
     };
+    // Injected failures hit object requests only, after authentication and
+    // before authorization, where the apiserver's priority-and-fairness and
+    // max-in-flight filters answer 429 (and its handlers 5xx).
+    if let Some(e) = lock(&shared.faults).take_failure() {
+        return error_response(&e, ctx.pretty);
+    }
     resource_request(shared, &caller.user, target, method, body, &ctx).await
 }
 

@@ -72,6 +72,7 @@ pub(crate) fn authorize(user: &User, a: &Attributes) -> Result<(), ApiError> {
             name: a.name.map(str::to_string),
             group: a.group.to_string(),
             kind: a.resource.to_string(),
+            ..Details::default()
         }),
     ))
 }

@@ -10,7 +10,24 @@
 //! generators such as `kubectl create configmap` send protobuf and get 415);
 //! there is no OpenAPI, so `kubectl create -f`/`apply` need `--validate=false`;
 //! real kubectl sends no bearer token over plain HTTP (kubernetes/kubectl#744),
-//! so tests driving it use [`TestServer::set_anonymous_rules`] and `--as`.
+//! so tests driving it use [`TestServer::set_anonymous_rules`] and `--as` —
+//! or start the server with [`Options::tls`], over which kubectl does send it.
+//!
+//! With `Options { tls: true, .. }` the server speaks HTTPS only, with a
+//! certificate from a CA made at start; [`TestServer::kubeconfig`] carries
+//! that CA (`certificate-authority-data`), so clients verify the server, and
+//! [`unrelated_ca_pem`] gives a CA that must fail to.
+//!
+//! Faults, switchable per test (see the methods for the details): watch
+//! streams that end after N events or T time ([`TestServer::close_watches_after_events`],
+//! [`TestServer::close_watches_after`]), 410 Expired on the next watches or
+//! after a compaction ([`TestServer::expire_next_watches`], [`TestServer::compact`]),
+//! failing requests with Retry-After ([`TestServer::fail_next_requests`]),
+//! stalled streams ([`TestServer::stall_watches`]), a restart that drops
+//! every connection and refuses new ones for a while ([`TestServer::restart`]),
+//! and BOOKMARK or ERROR events on demand ([`TestServer::send_bookmark`],
+//! [`TestServer::send_error_event`]). [`TestServer::open_watches`] tells how
+//! many watch streams are open, for tests to wait on.
 //!
 //! ```no_run
 //! use testserver::{Crd, TestServer};
@@ -26,12 +43,17 @@ mod api;
 mod auth;
 mod catalog;
 mod clock;
+mod faults;
 mod patch;
 mod selector;
+mod server;
 mod status;
 mod store;
 mod table;
+mod tls;
 mod watch;
+
+pub use crate::tls::unrelated_ca_pem;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -42,6 +64,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::auth::User;
+use crate::faults::Faults;
+use crate::server::Control;
+use crate::status::ApiError;
 use crate::store::{PatchKind, Store};
 
 /// The token of user "admin", who may do anything.
@@ -56,6 +81,9 @@ pub struct Options {
     /// How many events are kept; a watch or exact list from an older
     /// resourceVersion gets 410 Expired.
     pub history_limit: usize,
+    /// Speak HTTPS only, with a certificate signed by a CA made at start
+    /// (see [`TestServer::ca_pem`]); the kubeconfig carries the CA.
+    pub tls: bool,
 }
 
 impl Default for Options {
@@ -63,6 +91,7 @@ impl Default for Options {
         Options {
             aggregated_discovery: true,
             history_limit: 1000,
+            tls: false,
         }
     }
 }
@@ -137,6 +166,9 @@ pub(crate) struct Shared {
     pub bookmark_interval: Mutex<Duration>,
     pub aggregated_discovery: bool,
     pub addr: SocketAddr,
+    pub faults: Mutex<Faults>,
+    /// While true, watch streams write nothing (stall_watches).
+    pub stall: tokio::sync::watch::Sender<bool>,
 }
 
 /// Locks a mutex even if a panicking test thread poisoned it.
@@ -147,6 +179,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// A running server; dropping it shuts it down and closes every connection.
 pub struct TestServer {
     shared: Arc<Shared>,
+    ca_pem: Option<String>,
+    control: tokio::sync::mpsc::UnboundedSender<Control>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -182,8 +216,14 @@ impl TestServer {
             bookmark_interval: Mutex::new(Duration::from_secs(1)),
             aggregated_discovery: opts.aggregated_discovery,
             addr,
+            faults: Mutex::new(Faults::default()),
+            stall: tokio::sync::watch::channel(false).0,
         });
+        let tls = opts.tls.then(tls::generate);
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        let tls_config = tls.map(|t| t.config);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (control, control_rx) = tokio::sync::mpsc::unbounded_channel();
         let app = api::router(shared.clone());
         let thread = std::thread::Builder::new()
             .name(format!("testserver-{}", addr.port()))
@@ -197,7 +237,7 @@ impl TestServer {
                     let listener =
                         tokio::net::TcpListener::from_std(listener).expect("tokio listener");
                     tokio::select! {
-                        r = axum::serve(listener, app) => { r.expect("test server"); }
+                        _ = server::run(listener, app, tls_config, control_rx) => {}
                         _ = rx => {}
                     }
                 });
@@ -207,25 +247,49 @@ impl TestServer {
             .expect("spawn the test server thread");
         TestServer {
             shared,
+            ca_pem,
+            control,
             shutdown: Some(tx),
             thread: Some(thread),
         }
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT`, or `https://127.0.0.1:PORT` with [`Options::tls`].
     pub fn url(&self) -> String {
-        format!("http://{}", self.shared.addr)
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.shared.addr)
     }
 
-    /// A complete kubeconfig: cluster, user and context all named "test".
+    /// The PEM of the CA that signed the server certificate ([`Options::tls`]).
+    pub fn ca_pem(&self) -> Option<String> {
+        self.ca_pem.clone()
+    }
+
+    /// A complete kubeconfig: cluster, user and context all named "test";
+    /// with [`Options::tls`] the cluster carries `certificate-authority-data`.
     pub fn kubeconfig(&self, token: &str, namespace: &str) -> String {
+        self.kubeconfig_with_ca(token, namespace, self.ca_pem.as_deref())
+    }
+
+    /// [`TestServer::kubeconfig`] with another CA (or none), for tests of
+    /// verification failures: see [`unrelated_ca_pem`].
+    pub fn kubeconfig_with_ca(&self, token: &str, namespace: &str, ca_pem: Option<&str>) -> String {
+        use base64::Engine as _;
         // JSON strings are valid YAML double-quoted scalars.
         let q = |s: &str| serde_json::to_string(s).expect("string");
+        let ca = ca_pem.map_or(String::new(), |pem| {
+            let data = base64::engine::general_purpose::STANDARD.encode(pem);
+            format!("    certificate-authority-data: {}\n", q(&data))
+        });
         format!(
             "apiVersion: v1\n\
              kind: Config\n\
              clusters:\n\
-             - name: test\n  cluster:\n    server: {}\n\
+             - name: test\n  cluster:\n    server: {}\n{ca}\
              users:\n\
              - name: test\n  user:\n    token: {}\n\
              contexts:\n\
@@ -330,6 +394,120 @@ impl TestServer {
     /// Every HTTP request answered so far, in order.
     pub fn requests(&self) -> Vec<RequestRecord> {
         lock(&self.shared.requests).clone()
+    }
+
+    // ---- Fault injection ------------------------------------------------
+
+    /// Every watch stream, open and future, ends cleanly (the response is
+    /// finished, as at a timeout) after `n` more ADDED/MODIFIED/DELETED
+    /// events, counted per stream as written (BOOKMARKs do not count; for a
+    /// new stream its initial ADDED events do). Events already committed when
+    /// this is called are not counted. `Some(0)` ends every open stream now
+    /// and new ones at once; `None` lifts the limit.
+    pub fn close_watches_after_events(&self, n: Option<usize>) {
+        lock(&self.shared.store).set_event_limit(n);
+    }
+
+    /// New watch streams end cleanly after `t` (or their own `timeoutSeconds`
+    /// if shorter), with the last BOOKMARK the apiserver sends at a timeout
+    /// when they allowed bookmarks. Open streams keep their deadline.
+    pub fn close_watches_after(&self, t: Option<Duration>) {
+        lock(&self.shared.faults).close_watches_after = t;
+    }
+
+    /// The next `k` watch requests (authorized ones, whatever their
+    /// resourceVersion) are answered as from a compacted history: 200, one
+    /// ERROR event with a 410 Expired Status (`too old resource version: X
+    /// (Y)`, Y being the current resourceVersion), and the end of the
+    /// stream. Nothing is compacted: the watch after them works again.
+    pub fn expire_next_watches(&self, k: usize) {
+        lock(&self.shared.faults).expire_next_watches = k;
+    }
+
+    /// Drops the event history, as etcd compaction does: a watch from an
+    /// older resourceVersion gets the 410 ERROR event, an exact list or a
+    /// continue token from before now gets 410. Open watches go on.
+    pub fn compact(&self) {
+        lock(&self.shared.store).compact();
+    }
+
+    /// The next `k` object requests — `/api/v1/...` and `/apis/G/V/...`
+    /// paths naming a served resource, watches included; not discovery,
+    /// `/version` or health checks — are answered with `status` and the
+    /// apiserver's Status body for it (500 InternalError, 503
+    /// ServiceUnavailable, 429 TooManyRequests, 504 Timeout, ...), after
+    /// authentication (a bad token still gets 401) and before authorization.
+    /// With `retry_after` the answer carries `Retry-After` and
+    /// `details.retryAfterSeconds`, as the apiserver sends them.
+    pub fn fail_next_requests(&self, k: usize, status: u16, retry_after: Option<u64>) {
+        let mut f = lock(&self.shared.faults);
+        f.fail_next = k;
+        f.fail_status = status;
+        f.fail_retry_after = retry_after;
+    }
+
+    /// While on, watch streams write nothing — no events, no bookmarks, no
+    /// end at a timeout — and keep the connection open, as over a stalled
+    /// network path. New watches are accepted (their 200 and headers go out)
+    /// but their body stays silent too. Events are held back, not lost: when
+    /// the stall ends each stream goes on with everything it missed, in
+    /// order, as a TCP connection would after a stall. A client notices a
+    /// stall only through its own timeouts; if it reconnects, the new watch
+    /// (stalled too while this is on) resumes from its resourceVersion.
+    pub fn stall_watches(&self, on: bool) {
+        self.shared.stall.send_replace(on);
+    }
+
+    /// Restarts the "apiserver" with its storage intact: every open
+    /// connection is dropped (watch streams end without their final chunk),
+    /// the listener is closed so that new connections are refused for
+    /// `down_for`, then the same port is listened on again. Objects,
+    /// resourceVersions, event history, users and faults are kept. Returns
+    /// once the connections are gone and the port refuses connections.
+    pub fn restart(&self, down_for: Duration) {
+        let (done, wait) = std::sync::mpsc::channel();
+        if self
+            .control
+            .send(Control::Restart { down_for, done })
+            .is_err()
+        {
+            return;
+        }
+        let _ = wait.recv_timeout(Duration::from_secs(10));
+        // The watch tasks notice their client is gone right after.
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while self.open_watches() > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// A BOOKMARK at the current resourceVersion on every open watch that
+    /// asked for bookmarks (`allowWatchBookmarks=true`), after the events
+    /// already sent to it.
+    pub fn send_bookmark(&self) {
+        lock(&self.shared.store).send_bookmark();
+    }
+
+    /// An ERROR event with a Status of this code (reason as for
+    /// [`TestServer::fail_next_requests`]; 410 is Expired) and message on
+    /// every open watch, after the events already sent to it; then the
+    /// stream ends, as the apiserver ends it.
+    pub fn send_error_event(&self, code: u16, message: &str) {
+        let err = ApiError::from_code(code, Some(message), None);
+        lock(&self.shared.store).send_error(&err);
+    }
+
+    /// Turns every fault off: event and time limits, pending expiries and
+    /// failures, stalls. (A compaction or restart that happened stays done.)
+    pub fn clear_faults(&self) {
+        *lock(&self.shared.faults) = Faults::default();
+        self.close_watches_after_events(None);
+        self.stall_watches(false);
+    }
+
+    /// How many watch streams are open now.
+    pub fn open_watches(&self) -> usize {
+        lock(&self.shared.store).open_watches()
     }
 }
 

@@ -12,7 +12,8 @@ pub(crate) struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
-    pub details: Option<Details>,
+    /// Boxed: errors travel in `Result`s everywhere and should stay small.
+    pub details: Option<Box<Details>>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -23,6 +24,16 @@ pub(crate) struct Details {
     pub group: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub kind: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<Cause>,
+    /// Also sent as the `Retry-After` header, as the apiserver does.
+    #[serde(rename = "retryAfterSeconds", skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub(crate) struct Cause {
+    pub message: String,
 }
 
 /// The wire shape, with the apiserver's field order.
@@ -45,12 +56,13 @@ pub(crate) fn qualified(rt: &ResourceType) -> String {
     rt.key()
 }
 
-fn details(rt: &ResourceType, name: Option<&str>) -> Option<Details> {
-    Some(Details {
+fn details(rt: &ResourceType, name: Option<&str>) -> Option<Box<Details>> {
+    Some(Box::new(Details {
         name: name.map(str::to_string),
         group: rt.group.clone(),
         kind: rt.plural.clone(),
-    })
+        ..Details::default()
+    }))
 }
 
 impl ApiError {
@@ -63,7 +75,7 @@ impl ApiError {
             status: "Failure",
             message: &self.message,
             reason: self.reason,
-            details: self.details.as_ref(),
+            details: self.details.as_deref(),
             code: self.code,
         }
     }
@@ -139,7 +151,7 @@ impl ApiError {
 
     pub fn forbidden(message: String, details: Option<Details>) -> ApiError {
         ApiError {
-            details: Some(details.unwrap_or_default()),
+            details: Some(Box::new(details.unwrap_or_default())),
             ..ApiError::new(403, "Forbidden", message)
         }
     }
@@ -153,6 +165,70 @@ impl ApiError {
                 "the body of the request was in an unknown format - accepted media types include: {accepted}"
             ),
         )
+    }
+
+    /// The Status the apiserver answers with `code` for a failure it did not
+    /// expect (used by fault injection): 500 InternalError, 503
+    /// ServiceUnavailable, 429 TooManyRequests (with the messages of the
+    /// apiserver's own filters), 410 Expired, 504 Timeout, and so on; an
+    /// unlisted 5xx is InternalError, an unlisted 4xx BadRequest.
+    /// `retry_after` becomes `details.retryAfterSeconds` and the Retry-After header.
+    pub fn from_code(code: u16, message: Option<&str>, retry_after: Option<u64>) -> ApiError {
+        let (reason, default_message): (&'static str, &str) = match code {
+            400 => (
+                "BadRequest",
+                "the server rejected our request for an unknown reason",
+            ),
+            401 => ("Unauthorized", "Unauthorized"),
+            403 => ("Forbidden", "forbidden"),
+            404 => (
+                "NotFound",
+                "the server could not find the requested resource",
+            ),
+            405 => (
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            ),
+            409 => ("Conflict", "the server reported a conflict"),
+            410 => ("Expired", "too old resource version"),
+            422 => (
+                "Invalid",
+                "the server rejected our request due to an error in our request",
+            ),
+            429 => (
+                "TooManyRequests",
+                "Too many requests, please try again later.",
+            ),
+            500 => ("InternalError", "injected fault"),
+            503 => (
+                "ServiceUnavailable",
+                "the server is currently unable to handle the request",
+            ),
+            504 => (
+                "Timeout",
+                "Timeout: request did not complete within the allotted timeout",
+            ),
+            c if c >= 500 => ("InternalError", "injected fault"),
+            _ => ("BadRequest", "the server rejected our request"),
+        };
+        let message = message.unwrap_or(default_message);
+        let mut details = Details {
+            retry_after_seconds: retry_after,
+            ..Details::default()
+        };
+        let message = if reason == "InternalError" {
+            details.causes.push(Cause {
+                message: message.to_string(),
+            });
+            format!("Internal error occurred: {message}")
+        } else {
+            message.to_string()
+        };
+        let has_details = !details.causes.is_empty() || details.retry_after_seconds.is_some();
+        ApiError {
+            details: has_details.then(|| Box::new(details)),
+            ..ApiError::new(code, reason, message)
+        }
     }
 
     pub fn method_not_allowed(method: &str) -> ApiError {

@@ -42,9 +42,22 @@ pub(crate) struct Event {
     pub prev: Option<Arc<Value>>,
 }
 
+/// What a watcher's channel carries: committed events and, in order with
+/// them, the signals of the fault-injection helpers.
+#[derive(Debug)]
+pub(crate) enum Delivery {
+    Event(Arc<Event>),
+    /// A BOOKMARK at this resourceVersion (every event up to it comes first).
+    Bookmark(u64),
+    /// An ERROR event with this Status, then the end of the stream.
+    Error(ApiError),
+    /// End the stream cleanly after this many more events (None: no limit).
+    EventLimit(Option<usize>),
+}
+
 struct Watcher {
     resource: String,
-    tx: UnboundedSender<Arc<Event>>,
+    tx: UnboundedSender<Delivery>,
 }
 
 /// (namespace, name); namespace is "" for cluster-scoped objects.
@@ -65,8 +78,10 @@ pub(crate) enum WatchStart {
 
 pub(crate) struct Subscription {
     pub initial: Vec<Arc<Event>>,
-    pub rx: tokio::sync::mpsc::UnboundedReceiver<Arc<Event>>,
+    pub rx: tokio::sync::mpsc::UnboundedReceiver<Delivery>,
     pub rv: u64,
+    /// Events the stream may send before it ends (close_watches_after_events).
+    pub event_limit: Option<usize>,
 }
 
 pub(crate) struct Store {
@@ -78,6 +93,8 @@ pub(crate) struct Store {
     /// The newest resourceVersion dropped from history: watches from before it get 410.
     compacted: u64,
     watchers: Vec<Watcher>,
+    /// The limit every watch stream gets (close_watches_after_events).
+    event_limit: Option<usize>,
     uid_state: u64,
 }
 
@@ -119,6 +136,7 @@ impl Store {
             history_limit: history_limit.max(1),
             compacted: 0,
             watchers: Vec::new(),
+            event_limit: None,
             uid_state: seed | 1,
         };
         s.create("namespaces", None, json!({"metadata": {"name": "default"}}))
@@ -210,9 +228,46 @@ impl Store {
                 self.compacted = old.rv;
             }
         }
-        self.watchers
-            .retain(|w| w.resource != resource || w.tx.send(event.clone()).is_ok());
+        self.watchers.retain(|w| {
+            w.resource != resource || w.tx.send(Delivery::Event(event.clone())).is_ok()
+        });
         object
+    }
+
+    /// Hands a signal to every open watch, after the events already delivered.
+    fn broadcast(&mut self, make: impl Fn() -> Delivery) {
+        self.watchers.retain(|w| w.tx.send(make()).is_ok());
+    }
+
+    /// A BOOKMARK at the current resourceVersion on every open watch (those
+    /// that did not ask for bookmarks skip it).
+    pub fn send_bookmark(&mut self) {
+        let rv = self.rv;
+        self.broadcast(|| Delivery::Bookmark(rv));
+    }
+
+    /// An ERROR event on every open watch, which then ends.
+    pub fn send_error(&mut self, err: &ApiError) {
+        self.broadcast(|| Delivery::Error(err.clone()));
+    }
+
+    /// Every watch stream, open or future, ends after `n` more events.
+    pub fn set_event_limit(&mut self, n: Option<usize>) {
+        self.event_limit = n;
+        self.broadcast(|| Delivery::EventLimit(n));
+    }
+
+    /// Forgets the event history, as etcd compaction does: a watch or exact
+    /// list from before the current resourceVersion gets 410 Expired.
+    pub fn compact(&mut self) {
+        self.history.clear();
+        self.compacted = self.rv;
+    }
+
+    /// How many watch streams are open.
+    pub fn open_watches(&mut self) -> usize {
+        self.watchers.retain(|w| !w.tx.is_closed());
+        self.watchers.len()
     }
 
     pub fn create(
@@ -490,6 +545,7 @@ impl Store {
             initial,
             rx,
             rv: self.rv,
+            event_limit: self.event_limit,
         })
     }
 }

