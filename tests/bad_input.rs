@@ -22,6 +22,8 @@ enum Env {
     NoKubeconfig,
     /// As in a pod without a mounted service account.
     InPod,
+    /// Against a TLS server whose CA is not the one given.
+    WrongCa,
 }
 
 struct Case {
@@ -454,7 +456,7 @@ const CASES: &[Case] = &[
     ),
 ];
 
-fn run_case(s: &Scenario, dead: &str, case: &Case) -> Output {
+fn run_case(s: &Scenario, tls: &Scenario, dead: &str, case: &Case) -> Output {
     let args: Vec<OsString> = case
         .args
         .iter()
@@ -464,15 +466,20 @@ fn run_case(s: &Scenario, dead: &str, case: &Case) -> Output {
             other => other.replace("@DIR", s.dir.path().to_str().unwrap()).into(),
         })
         .collect();
+    let kubeconfig = if case.env == Env::WrongCa {
+        &tls.kubeconfig
+    } else {
+        &s.kubeconfig
+    };
     let mut cmd = std::process::Command::new(bin());
     cmd.args(&args)
-        .env("KUBECONFIG", &s.kubeconfig)
+        .env("KUBECONFIG", kubeconfig)
         .env("HOME", s.dir.path())
         .env("RUST_BACKTRACE", "1")
         .env_remove("KUBERNETES_SERVICE_HOST")
         .stdin(std::process::Stdio::null());
     match case.env {
-        Env::Normal => {}
+        Env::Normal | Env::WrongCa => {}
         Env::NoKubeconfig => {
             cmd.env_remove("KUBECONFIG");
         }
@@ -519,6 +526,15 @@ fn every_bad_input_gets_its_exit_code_and_a_message_that_says_what_to_do() {
         format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: \"{}\"}}\ncontexts:\n- name: c\n  context: {{cluster: c}}\n", s.server.url()),
     )
     .unwrap();
+    let tls = Scenario::on(testserver::TestServer::start_with(testserver::Options {
+        tls: true,
+        ..Default::default()
+    }));
+    std::fs::write(
+        s.dir.path().join("wrong-ca.pem"),
+        testserver::unrelated_ca_pem(),
+    )
+    .unwrap();
     let dead = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port())
@@ -527,7 +543,7 @@ fn every_bad_input_gets_its_exit_code_and_a_message_that_says_what_to_do() {
     let mut failures = Vec::new();
     for case in CASES {
         let before = s.server.requests().len();
-        let out = run_case(&s, &dead, case);
+        let out = run_case(&s, &tls, &dead, case);
         let err = stderr(&out);
         let mut problems = Vec::new();
         if out.status.code() != Some(case.code) {

@@ -105,25 +105,25 @@ impl History {
     }
 }
 
-fn apply(s: &Scenario, op: &Op, history: &mut History, counter: &mut u64) {
+fn apply(s: &Scenario, op: &Op, history: &mut History, counter: &mut u64, on: bool) {
     let exists = |name: &str| s.server.get(WIDGETS, Some("default"), name).is_some();
     *counter += 1;
     match op {
         Op::Create(name) if !exists(name) => {
-            history.record(&s.widget(name, json!({"n": *counter}), json!(null)))
+            history.record(&s.widget(name, json!({"n": *counter, "on": on}), json!(null)))
         }
         Op::Update(name) if exists(name) => history.record(&s.server.merge_patch(
             WIDGETS,
             Some("default"),
             name,
-            json!({"spec": {"n": *counter}}),
+            json!({"spec": {"n": *counter, "on": on}}),
         )),
         Op::Delete(name) if exists(name) => delete(s, name, history),
         Op::Recreate(name) => {
             if exists(name) {
                 delete(s, name, history);
             }
-            history.record(&s.widget(name, json!({"n": *counter}), json!(null)));
+            history.record(&s.widget(name, json!({"n": *counter, "on": on}), json!(null)));
         }
         Op::Fault(fault) => inject(s, *fault),
         _ => {}
@@ -150,7 +150,7 @@ fn inject(s: &Scenario, fault: Fault) {
 }
 
 /// Runs one case; returns a description of what went wrong, if anything.
-fn run_case(seed: u64, faults: bool) -> Result<usize, String> {
+fn run_case(seed: u64, faults: bool, when: bool) -> Result<(usize, usize), String> {
     let mut rng = Rng(seed | 1);
     let ops = plan(&mut rng, faults);
     let s = Scenario::new();
@@ -166,11 +166,12 @@ fn run_case(seed: u64, faults: bool) -> Result<usize, String> {
         .filter_map(|n| s.server.get(WIDGETS, Some("default"), n))
         .map(|o| o["metadata"]["uid"].as_str().unwrap().to_string())
         .collect();
-    let mut child = s
-        .notify(&["widgets", "--all", "-o", "json"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let args: &[&str] = if when {
+        &["widgets", "--all", "-o", "json", "--when", WHEN]
+    } else {
+        &["widgets", "--all", "-o", "json"]
+    };
+    let mut child = s.notify(args).stdout(Stdio::piped()).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (lines_tx, lines_rx) = mpsc::channel::<String>();
     std::thread::spawn(move || {
@@ -184,12 +185,13 @@ fn run_case(seed: u64, faults: bool) -> Result<usize, String> {
 
     let mut counter = 0;
     for op in &ops {
-        apply(&s, op, &mut history, &mut counter);
+        let on = rng.below(2) == 0;
+        apply(&s, op, &mut history, &mut counter, on);
         std::thread::sleep(Duration::from_millis(rng.below(30)));
     }
     s.server.clear_faults();
     // A sentinel: once its creation is printed, everything before is too.
-    s.widget("zz-end", json!({}), json!(null));
+    s.widget("zz-end", json!({"on": true}), json!(null));
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut sentinel = false;
@@ -224,7 +226,12 @@ fn run_case(seed: u64, faults: bool) -> Result<usize, String> {
     }
     let _ = child.kill();
     let _ = child.wait();
-    check(&seen, &history, &initial, faults).map_err(|e| {
+    let checked = if when {
+        check_when(&seen, &history, faults)
+    } else {
+        check(&seen, &history, &initial, faults)
+    };
+    checked.map_err(|e| {
         format!(
             "{e}\nops: {ops:?}\noutput:\n{}",
             seen.iter()
@@ -236,7 +243,67 @@ fn run_case(seed: u64, faults: bool) -> Result<usize, String> {
                 .join("\n")
         )
     })?;
-    Ok(seen.len())
+    let injected = ops.iter().filter(|op| matches!(op, Op::Fault(_))).count();
+    Ok((seen.len(), injected))
+}
+
+const WHEN: &str = ".spec.on == true";
+
+/// `--when`: every report is a version where the expression holds, each
+/// false→true edge is reported at most once (a report needs a false version
+/// since the previous one), and without faults every edge is reported.
+fn check_when(seen: &[Value], history: &History, faults: bool) -> Result<(), String> {
+    let on = |v: &Value| v["spec"]["on"] == true;
+    let mut by_uid: HashMap<String, Vec<(u64, bool)>> = HashMap::new();
+    for ((uid, rv), object) in &history.versions {
+        by_uid
+            .entry(uid.clone())
+            .or_default()
+            .push((rv.parse().unwrap(), on(object)));
+    }
+    for versions in by_uid.values_mut() {
+        versions.sort();
+    }
+    let mut last_report: HashMap<String, u64> = HashMap::new();
+    let mut reported = HashSet::new();
+    for n in seen {
+        let (kind, uid, rv) = (
+            n["type"].as_str().unwrap(),
+            n["uid"].as_str().unwrap(),
+            n["resourceVersion"].as_str().unwrap(),
+        );
+        if kind == "deleted" || kind == "initial" {
+            return Err(format!("--when reported a {kind}"));
+        }
+        if !on(&n["object"]) {
+            return Err(format!("{uid}@{rv} reported while {WHEN} is false"));
+        }
+        if !reported.insert((uid.to_string(), rv.to_string())) {
+            return Err(format!("{uid}@{rv} reported twice"));
+        }
+        let rv: u64 = rv.parse().unwrap();
+        let versions = by_uid.get(uid).map(Vec::as_slice).unwrap_or_default();
+        if let Some(before) = last_report.insert(uid.to_string(), rv) {
+            let fell = versions.iter().any(|(v, on)| *v > before && *v < rv && !on);
+            if !fell {
+                return Err(format!(
+                    "{uid}: edge reported twice ({before} then {rv}, nothing false between)"
+                ));
+            }
+        }
+    }
+    if !faults {
+        for (uid, versions) in &by_uid {
+            let mut previous = false;
+            for (rv, now) in versions {
+                if *now && !previous && !reported.contains(&(uid.clone(), rv.to_string())) {
+                    return Err(format!("{uid}@{rv}: a false→true edge was not reported"));
+                }
+                previous = *now;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check(
@@ -357,7 +424,7 @@ fn cases(default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn run_all(faults: bool, default_cases: usize) {
+fn run_all(faults: bool, when: bool, default_cases: usize) {
     let base: u64 = std::env::var("MODEL_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -373,7 +440,7 @@ fn run_all(faults: bool, default_cases: usize) {
         cases(default_cases)
     };
     let workers = 4;
-    let results: Vec<(u64, Result<usize, String>)> = std::thread::scope(|scope| {
+    let results: Vec<(u64, Result<(usize, usize), String>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|w| {
                 scope.spawn(move || {
@@ -381,7 +448,7 @@ fn run_all(faults: bool, default_cases: usize) {
                         .filter(|i| i % workers == w)
                         .map(|i| {
                             let seed = base.wrapping_add(i as u64 * 0x9E37_79B9);
-                            (seed, run_case(seed, faults))
+                            (seed, run_case(seed, faults, when))
                         })
                         .collect::<Vec<_>>()
                 })
@@ -392,11 +459,20 @@ fn run_all(faults: bool, default_cases: usize) {
             .flat_map(|h| h.join().unwrap())
             .collect()
     });
-    let events: usize = results.iter().filter_map(|(_, r)| r.as_ref().ok()).sum();
+    let events: usize = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .map(|(n, _)| n)
+        .sum();
+    let injected: usize = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .map(|(_, f)| f)
+        .sum();
     println!(
-        "model: {} cases ({}faults), {events} notifications checked",
+        "model: {} cases{}, {injected} faults injected, {events} notifications checked",
         results.len(),
-        if faults { "with " } else { "no " }
+        if when { " with --when" } else { "" }
     );
     if let Some((seed, Err(e))) = results.iter().find(|(_, r)| r.is_err()) {
         panic!("model case failed; replay with MODEL_SEED={seed}\n{e}");
@@ -405,10 +481,20 @@ fn run_all(faults: bool, default_cases: usize) {
 
 #[test]
 fn changes_without_faults_match_the_model() {
-    run_all(false, 100);
+    run_all(false, false, 60);
 }
 
 #[test]
 fn changes_with_faults_match_the_model() {
-    run_all(true, 200);
+    run_all(true, false, 160);
+}
+
+#[test]
+fn when_edges_match_the_model() {
+    run_all(false, true, 40);
+}
+
+#[test]
+fn when_edges_under_faults_match_the_model() {
+    run_all(true, true, 80);
 }
