@@ -150,7 +150,10 @@ fn inject(s: &Scenario, fault: Fault) {
 }
 
 /// Runs one case; returns a description of what went wrong, if anything.
-fn run_case(seed: u64, faults: bool, when: bool) -> Result<(usize, usize), String> {
+/// A case's outcome: (notifications checked, faults injected), or what went wrong.
+type Outcome = Result<(usize, usize), String>;
+
+fn run_case(seed: u64, faults: bool, when: bool) -> Outcome {
     let mut rng = Rng(seed | 1);
     let ops = plan(&mut rng, faults);
     let s = Scenario::new();
@@ -440,7 +443,7 @@ fn run_all(faults: bool, when: bool, default_cases: usize) {
         cases(default_cases)
     };
     let workers = 4;
-    let results: Vec<(u64, Result<(usize, usize), String>)> = std::thread::scope(|scope| {
+    let results: Vec<(u64, Outcome)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|w| {
                 scope.spawn(move || {
