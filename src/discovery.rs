@@ -62,9 +62,10 @@ async fn fetch(client: &Client, server: &str, path: &str, accept: &str) -> Resul
         namespace: None,
     };
     let refused = |e: kube::Error| match trouble::from_kube(&e, &scope) {
-        Trouble::Rejected(m) | Trouble::Refused(m) | Trouble::Transient(m) => {
-            Exit::Refused(format!("API discovery ({path}) failed: {m}"))
-        }
+        Trouble::Forbidden(m)
+        | Trouble::Rejected(m)
+        | Trouble::Refused(m)
+        | Trouble::Transient(m) => Exit::Refused(format!("API discovery ({path}) failed: {m}")),
     };
     let response = client
         .send(request.map(Into::into))

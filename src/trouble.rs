@@ -15,6 +15,10 @@ pub struct Scope<'a> {
 pub enum Trouble {
     /// The cluster will not serve us: unauthorized, forbidden, not served, unreachable.
     Refused(String),
+    /// Forbidden: RBAC will not change by retrying, so this ends the run even
+    /// after start (a user allowed to list but not to watch gets here only
+    /// once the first list has succeeded).
+    Forbidden(String),
     /// The server says our request is wrong: a bad selector (exit 2 at start).
     Rejected(String),
     /// Worth retrying with backoff: 5xx, 429, a dropped stream.
@@ -70,7 +74,7 @@ fn from_status(code: u16, message: &str, scope: &Scope) -> Trouble {
              check the token or certificate of your kubeconfig user",
             scope.server
         )),
-        403 => Trouble::Refused(match scope.resource {
+        403 => Trouble::Forbidden(match scope.resource {
             Some(resource) => format!(
                 "forbidden: watching needs the verbs get, list, watch on {resource} {place}; \
                  ask for them or use another --context (server said: {message})"

@@ -435,6 +435,12 @@ const CASES: &[Case] = &[
             "\"default\"",
         ],
     ),
+    case(
+        "may list but not watch",
+        &["widgets/foo", "--token", "lister-token", "--until", READY],
+        3,
+        &["forbidden", "watch", "widgets.example.com"],
+    ),
     // Big, odd, or not text.
     case(
         "a 5 MB object is fine",
@@ -511,6 +517,16 @@ fn every_bad_input_gets_its_exit_code_and_a_message_that_says_what_to_do() {
         namespaced: true,
     });
     s.server.add_user("limited", "limited-token", vec![]);
+    s.server.add_user(
+        "lister",
+        "lister-token",
+        vec![testserver::Rule {
+            verbs: vec!["get".into(), "list".into()],
+            groups: vec!["*".into()],
+            resources: vec!["*".into()],
+            namespaces: vec![],
+        }],
+    );
     s.widget(
         "huge",
         json!({"blob": "x".repeat(5 * 1024 * 1024)}),

@@ -178,6 +178,7 @@ impl Session {
         };
         let synced = self.tracker.synced(index);
         match trouble::from_watcher(err, &scope) {
+            Trouble::Forbidden(message) => Err(Exit::Refused(message)),
             Trouble::Rejected(message) if !synced => Err(Exit::Usage(message)),
             Trouble::Refused(message) if !synced => Err(Exit::Refused(message)),
             Trouble::Rejected(message)
