@@ -18,6 +18,8 @@ pub struct Filter {
     initial: bool,
     /// The last `--when` truth per object UID.
     truth: HashMap<String, bool>,
+    /// The last `--on-change` values per object UID.
+    values: HashMap<String, Vec<Vec<Value>>>,
 }
 
 impl Filter {
@@ -38,20 +40,23 @@ impl Filter {
             ],
             initial,
             truth: HashMap::new(),
+            values: HashMap::new(),
         }
     }
 
     /// Whether this change is a notification. Called for every change, in
-    /// order, so that `--when` edges are tracked even for changes not shown.
+    /// order, so that `--when` edges and `--on-change` values are tracked
+    /// even for changes not shown.
     pub fn admit(&mut self, change: &Change) -> bool {
         let edge = self.when_edge(change);
+        let changed = self.value_changed(change);
         let kind_wanted = match change.kind {
             ChangeKind::Initial => self.initial,
             ChangeKind::Created => self.events[0],
             ChangeKind::Modified => self.events[1],
             ChangeKind::Deleted => self.events[2],
         };
-        kind_wanted && edge && self.value_changed(change)
+        kind_wanted && edge && changed
     }
 
     /// With `--when`: true only when EXPR turns true for that object (or, for
@@ -73,28 +78,43 @@ impl Filter {
 
     /// With `--on-change`: whether a value at one of the paths differs
     /// between the previous version and this one (nothing before a creation,
-    /// nothing after a deletion).
-    fn value_changed(&self, change: &Change) -> bool {
-        if self.on_change.is_empty() || change.kind == ChangeKind::Initial {
+    /// nothing after a deletion). Only the selected values are remembered,
+    /// per object UID.
+    fn value_changed(&mut self, change: &Change) -> bool {
+        if self.on_change.is_empty() {
             return true;
         }
-        let empty = Value::Null;
-        let (before, after) = match change.kind {
-            ChangeKind::Created => (&empty, &change.object),
-            ChangeKind::Deleted => (&change.object, &empty),
-            _ => (change.previous.as_ref().unwrap_or(&empty), &change.object),
+        let uid = uid(&change.object);
+        let now = self.selected(&change.object);
+        let before = match change.kind {
+            ChangeKind::Deleted => {
+                self.values.remove(&uid);
+                return now.iter().any(|values| !values.is_empty());
+            }
+            _ => self.values.insert(uid, now.clone()),
         };
+        match change.kind {
+            ChangeKind::Initial => true,
+            _ => match before {
+                Some(before) => before != now,
+                None => now.iter().any(|values| !values.is_empty()),
+            },
+        }
+    }
+
+    /// The values at each `--on-change` path.
+    fn selected(&self, object: &Value) -> Vec<Vec<Value>> {
         self.on_change
             .iter()
-            .any(|path| selected(path, before) != selected(path, after))
+            .map(|path| {
+                path.path_values(object)
+                    .into_iter()
+                    .flat_map(|(_, nodes)| nodes)
+                    .cloned()
+                    .collect()
+            })
+            .collect()
     }
-}
-
-fn selected<'v>(path: &Expr, obj: &'v Value) -> Vec<&'v Value> {
-    path.path_values(obj)
-        .into_iter()
-        .flat_map(|(_, nodes)| nodes)
-        .collect()
 }
 
 fn uid(object: &Value) -> String {
@@ -112,13 +132,14 @@ fn uid(object: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tracker::Previous;
     use serde_json::json;
 
     fn obj(uid: &str, phase: &str, data: &str) -> Value {
         json!({"metadata": {"name": "w", "uid": uid}, "status": {"phase": phase}, "data": {"k": data}, "spec": {"x": 1}})
     }
 
-    fn change(kind: ChangeKind, object: Value, previous: Option<Value>) -> Change {
+    fn change(kind: ChangeKind, object: Value, previous: Option<Previous>) -> Change {
         Change {
             kind,
             object,
@@ -213,20 +234,42 @@ mod tests {
     fn on_change_ignores_changes_elsewhere() {
         let mut f = Filter::new(None, vec![Expr::parse(".data").unwrap()], &[], false);
         let old = obj("1", "a", "x");
+        assert!(!f.admit(&change(ChangeKind::Initial, old.clone(), None)));
         let mut spec_only = old.clone();
         spec_only["spec"]["x"] = json!(2);
-        assert!(!f.admit(&change(ChangeKind::Modified, spec_only, Some(old.clone()))));
-        assert!(f.admit(&change(
-            ChangeKind::Modified,
-            obj("1", "a", "y"),
-            Some(old.clone())
-        )));
-        assert!(f.admit(&change(ChangeKind::Created, old.clone(), None)));
+        assert!(!f.admit(&change(ChangeKind::Modified, spec_only, None)));
+        assert!(f.admit(&change(ChangeKind::Modified, obj("1", "a", "y"), None)));
+        assert!(
+            !f.admit(&change(ChangeKind::Modified, obj("1", "b", "y"), None)),
+            "compared with the last version, not the first"
+        );
+        assert!(f.admit(&change(ChangeKind::Created, obj("2", "a", "x"), None)));
         assert!(f.admit(&change(ChangeKind::Deleted, old, None)));
         let bare = json!({"metadata": {"uid": "9"}});
         assert!(
             !f.admit(&change(ChangeKind::Created, bare, None)),
             "nothing at the path"
         );
+    }
+
+    #[test]
+    fn on_change_values_are_tracked_through_changes_not_shown() {
+        let mut f = Filter::new(
+            Some(Expr::parse(".status.phase == Failed").unwrap()),
+            vec![Expr::parse(".data").unwrap()],
+            &[],
+            false,
+        );
+        assert!(!f.admit(&change(ChangeKind::Initial, obj("1", "a", "x"), None)));
+        assert!(
+            !f.admit(&change(ChangeKind::Modified, obj("1", "a", "y"), None)),
+            "--when is false"
+        );
+        assert!(
+            !f.admit(&change(ChangeKind::Modified, obj("1", "Failed", "y"), None)),
+            "--when turned true, but .data is still y"
+        );
+        assert!(!f.admit(&change(ChangeKind::Modified, obj("1", "a", "z"), None)));
+        assert!(f.admit(&change(ChangeKind::Modified, obj("1", "Failed", "w"), None)));
     }
 }

@@ -67,7 +67,7 @@ impl Printer {
                 if let (ChangeKind::Modified, Some(previous), DiffMode::Full | DiffMode::Paths) =
                     (change.kind, &change.previous, mode)
                 {
-                    let changes = diff(previous, &change.object);
+                    let changes = diff(&previous.value(), &change.object);
                     for line in diff_lines(&changes, *mode, self.shorten, self.color) {
                         text.push('\n');
                         text.push_str(&line);
@@ -79,6 +79,17 @@ impl Printer {
             Format::Name => object_name(target, &change.object),
             Format::JsonPath(template) => template.render(&change.object),
         }
+    }
+
+    /// Whether a notification shows what changed, so the tracker must keep
+    /// each object's previous version.
+    pub fn shows_changes(&self) -> bool {
+        matches!(
+            self.format,
+            Format::Human {
+                diff: DiffMode::Full | DiffMode::Paths
+            } | Format::Json
+        )
     }
 
     /// Wait mode: the line for an object that met the condition (`object`
@@ -176,7 +187,7 @@ fn json_line(now: SystemTime, change: &Change) -> Value {
     let object = &change.object;
     let meta = &object["metadata"];
     let changes: Vec<Value> = match &change.previous {
-        Some(previous) if change.kind == ChangeKind::Modified => diff(previous, object)
+        Some(previous) if change.kind == ChangeKind::Modified => diff(&previous.value(), object)
             .into_iter()
             .map(|c| json!({"path": c.path, "pointer": c.pointer, "old": c.old, "new": c.new}))
             .collect(),
@@ -228,6 +239,7 @@ mod tests {
     use super::*;
     use crate::plan::Selection;
     use crate::resolve::ApiType;
+    use crate::tracker::Previous;
     use serde_json::json;
     use std::time::Duration;
 
@@ -278,9 +290,11 @@ mod tests {
     fn modified() -> Change {
         Change {
             kind: ChangeKind::Modified,
-            previous: Some(json!({"apiVersion": "example.com/v1", "kind": "Widget",
+            previous: Some(Previous::of(
+                &json!({"apiVersion": "example.com/v1", "kind": "Widget",
                 "metadata": {"name": "foo", "namespace": "default", "uid": "u1", "resourceVersion": "7"},
-                "spec": {"paused": true, "size": 1}, "status": {"ready": false, "note": "x".repeat(100)}})),
+                "spec": {"paused": true, "size": 1}, "status": {"ready": false, "note": "x".repeat(100)}}),
+            )),
             object: json!({"apiVersion": "example.com/v1", "kind": "Widget",
                 "metadata": {"name": "foo", "namespace": "default", "uid": "u1", "resourceVersion": "8"},
                 "spec": {"size": 1}, "status": {"ready": true, "message": "reconciled", "note": "y".repeat(100)}}),

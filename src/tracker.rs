@@ -38,25 +38,58 @@ impl ChangeKind {
     }
 }
 
-/// One change to one object. For a deletion `object` is the last known state.
+/// One change to one object. For a deletion `object` is the last known state
+/// (with [`Keep::Identity`], after an outage, only its identity).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub kind: ChangeKind,
     pub object: Value,
-    pub previous: Option<Value>,
+    /// The version before a modification, with [`Keep::Diffs`].
+    pub previous: Option<Previous>,
+}
+
+/// A previous version, kept as compact JSON: a fraction of the memory of a
+/// parsed object, read back only when a diff is shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Previous(Box<str>);
+
+impl Previous {
+    pub fn of(object: &Value) -> Previous {
+        Previous(object.to_string().into_boxed_str())
+    }
+
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or_default()
+    }
+}
+
+/// How much of each object the tracker keeps between events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Whole objects: wait mode judges them all again on every event.
+    Objects,
+    /// Identity, plus the last version as compact JSON for diffs.
+    Diffs,
+    /// Identity only (apiVersion, kind, name, namespace, uid,
+    /// resourceVersion): enough to tell changes from replays.
+    Identity,
 }
 
 /// The last known version of one object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
+    /// The whole object with [`Keep::Objects`], else its identity.
     pub object: Value,
+    /// With [`Keep::Diffs`]: the whole object.
+    last: Option<Previous>,
     /// This version arrived after the first full list: a change, not the
     /// state at start (what `--changes-only` counts).
     pub fresh: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct TargetState {
+    keep: Keep,
     objects: BTreeMap<String, Entry>,
     /// Keys seen during the re-list in progress.
     relisting: Option<BTreeSet<String>>,
@@ -67,14 +100,49 @@ struct TargetState {
 }
 
 impl TargetState {
+    fn new(keep: Keep) -> TargetState {
+        TargetState {
+            keep,
+            objects: BTreeMap::new(),
+            relisting: None,
+            synced: false,
+            departed: Vec::new(),
+        }
+    }
+
+    /// What is kept of a version; the object itself goes to the change.
+    fn entry(&self, object: &Value, fresh: bool) -> Entry {
+        match self.keep {
+            Keep::Objects => Entry {
+                object: object.clone(),
+                last: None,
+                fresh,
+            },
+            Keep::Diffs => Entry {
+                object: identity(object),
+                last: Some(Previous::of(object)),
+                fresh,
+            },
+            Keep::Identity => Entry {
+                object: identity(object),
+                last: None,
+                fresh,
+            },
+        }
+    }
+
     fn depart(&mut self, key: &str) -> Option<Change> {
         let entry = self.objects.remove(key)?;
         if self.synced {
             self.departed.push(name(&entry.object));
         }
+        let object = match entry.last {
+            Some(last) => last.value(),
+            None => entry.object,
+        };
         Some(Change {
             kind: ChangeKind::Deleted,
-            object: entry.object,
+            object,
             previous: None,
         })
     }
@@ -90,12 +158,13 @@ impl TargetState {
             } else {
                 ChangeKind::Created
             };
+            let entry = self.entry(&object, fresh);
+            self.objects.insert(key, entry);
             changes.push(Change {
                 kind,
-                object: object.clone(),
+                object,
                 previous: None,
             });
-            self.objects.insert(key, Entry { object, fresh });
             return;
         };
         if uid(&known.object) != uid(&object) {
@@ -105,18 +174,33 @@ impl TargetState {
         if !newer(&object, &known.object) {
             return;
         }
-        let previous = std::mem::replace(
-            &mut self.objects.get_mut(&key).unwrap().object,
-            object.clone(),
-        );
-        let entry = self.objects.get_mut(&key).unwrap();
-        entry.fresh |= fresh;
+        let entry = self.entry(&object, known.fresh || fresh);
+        let previous = self.objects.insert(key, entry).and_then(|old| old.last);
         changes.push(Change {
             kind: ChangeKind::Modified,
             object,
-            previous: Some(previous),
+            previous,
         });
     }
+}
+
+/// What identifies a version: type, name, namespace, uid, resourceVersion.
+fn identity(object: &Value) -> Value {
+    let meta = &object["metadata"];
+    let mut kept = serde_json::Map::new();
+    for field in ["name", "namespace", "uid", "resourceVersion"] {
+        if let Some(value) = meta.get(field) {
+            kept.insert(field.to_string(), value.clone());
+        }
+    }
+    let mut identity = serde_json::Map::new();
+    for field in ["apiVersion", "kind"] {
+        if let Some(value) = object.get(field) {
+            identity.insert(field.to_string(), value.clone());
+        }
+    }
+    identity.insert("metadata".to_string(), Value::Object(kept));
+    Value::Object(identity)
 }
 
 #[derive(Debug)]
@@ -125,9 +209,9 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn new(targets: usize) -> Tracker {
+    pub fn new(targets: usize, keep: Keep) -> Tracker {
         Tracker {
-            targets: (0..targets).map(|_| TargetState::default()).collect(),
+            targets: (0..targets).map(|_| TargetState::new(keep)).collect(),
         }
     }
 
@@ -273,7 +357,7 @@ mod tests {
 
     #[test]
     fn the_first_list_is_the_state_at_start() {
-        let mut t = Tracker::new(1);
+        let mut t = Tracker::new(1, Keep::Objects);
         assert_eq!(
             feed(
                 &mut t,
@@ -295,7 +379,7 @@ mod tests {
 
     #[test]
     fn watch_events_become_created_modified_deleted() {
-        let mut t = Tracker::new(1);
+        let mut t = Tracker::new(1, Keep::Objects);
         start(&mut t, vec![]);
         let changes = feed(
             &mut t,
@@ -310,20 +394,78 @@ mod tests {
     }
 
     #[test]
-    fn a_modification_carries_the_previous_version() {
-        let mut t = Tracker::new(1);
+    fn a_modification_carries_the_previous_version_when_diffs_are_kept() {
+        let mut t = Tracker::new(1, Keep::Diffs);
         start(&mut t, vec![widget("a", "1", 5, false)]);
         let change = t
             .apply(0, WatchEvent::Applied(widget("a", "1", 6, true)))
             .remove(0);
-        assert_eq!(change.previous.unwrap()["status"]["ready"], false);
+        assert_eq!(change.previous.unwrap().value()["status"]["ready"], false);
         assert_eq!(change.object["status"]["ready"], true);
         assert_eq!(freshness(&t), [true]);
+        // Judged objects need no previous version.
+        let mut t = Tracker::new(1, Keep::Objects);
+        start(&mut t, vec![widget("a", "1", 5, false)]);
+        let change = t
+            .apply(0, WatchEvent::Applied(widget("a", "1", 6, true)))
+            .remove(0);
+        assert_eq!(change.previous, None);
+    }
+
+    #[test]
+    fn without_judging_or_diffs_only_the_identity_is_kept() {
+        let mut t = Tracker::new(1, Keep::Identity);
+        start(&mut t, vec![widget("a", "1", 5, false)]);
+        let kept: Vec<&Value> = t.objects(0).collect();
+        assert_eq!(
+            kept,
+            [
+                &json!({"metadata": {"name": "a", "namespace": "default", "uid": "1", "resourceVersion": "5"}})
+            ]
+        );
+        // The same changes are told apart from replays...
+        let changes = feed(
+            &mut t,
+            vec![
+                WatchEvent::Applied(widget("a", "1", 5, false)),
+                WatchEvent::Applied(widget("a", "1", 6, true)),
+            ],
+        );
+        assert_eq!(changes, ["modified a@6"]);
+        // ...and the change still carries the whole object.
+        let change = t
+            .apply(0, WatchEvent::Applied(widget("a", "1", 7, false)))
+            .remove(0);
+        assert_eq!(change.object["status"]["ready"], false);
+        assert_eq!(change.previous, None);
+    }
+
+    #[test]
+    fn a_deletion_seen_only_by_a_relist_reports_what_was_kept() {
+        for (keep, status) in [
+            (Keep::Objects, json!({"ready": true})),
+            (Keep::Diffs, json!({"ready": true})),
+            (Keep::Identity, Value::Null),
+        ] {
+            let mut t = Tracker::new(1, keep);
+            start(&mut t, vec![widget("a", "1", 5, true)]);
+            let change = start(&mut t, vec![]);
+            assert_eq!(change, ["deleted a@5"], "{keep:?}");
+            start(&mut t, vec![widget("a", "1", 5, true)]);
+            let change = t
+                .apply(0, WatchEvent::Relisting)
+                .into_iter()
+                .chain(t.apply(0, WatchEvent::ListDone))
+                .next()
+                .unwrap();
+            assert_eq!(change.object["status"], status, "{keep:?}");
+            assert_eq!(change.object["metadata"]["uid"], "1", "{keep:?}");
+        }
     }
 
     #[test]
     fn replayed_or_older_versions_are_not_changes() {
-        let mut t = Tracker::new(1);
+        let mut t = Tracker::new(1, Keep::Objects);
         start(&mut t, vec![widget("a", "1", 5, false)]);
         let changes = feed(
             &mut t,
@@ -337,7 +479,7 @@ mod tests {
 
     #[test]
     fn a_relist_reports_each_change_of_the_outage_once() {
-        let mut t = Tracker::new(1);
+        let mut t = Tracker::new(1, Keep::Objects);
         start(
             &mut t,
             vec![
@@ -374,7 +516,7 @@ mod tests {
 
     #[test]
     fn a_recreated_object_is_a_deletion_and_a_creation() {
-        let mut t = Tracker::new(1);
+        let mut t = Tracker::new(1, Keep::Objects);
         start(&mut t, vec![widget("a", "1", 5, true)]);
         // Seen live...
         assert_eq!(
@@ -394,7 +536,7 @@ mod tests {
 
     #[test]
     fn a_deletion_reports_the_final_state_the_server_sent() {
-        let mut t = Tracker::new(1);
+        let mut t = Tracker::new(1, Keep::Objects);
         start(&mut t, vec![widget("a", "1", 5, false)]);
         let change = t
             .apply(0, WatchEvent::Deleted(widget("a", "1", 6, true)))
@@ -409,7 +551,7 @@ mod tests {
 
     #[test]
     fn targets_are_independent() {
-        let mut t = Tracker::new(2);
+        let mut t = Tracker::new(2, Keep::Objects);
         t.apply(1, WatchEvent::Applied(widget("a", "1", 1, true)));
         assert_eq!(t.objects(0).count(), 0);
         assert_eq!(t.objects(1).count(), 1);

@@ -1,10 +1,16 @@
 //! One kube watcher per target, merged into a single stream of
 //! `(target index, event)`. The watcher re-lists on 410 and backs off on errors.
 
+use std::borrow::Cow;
+
 use futures::stream::{BoxStream, SelectAll, StreamExt};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
-use kube::api::{Api, ApiResource, DynamicObject};
+use kube::api::{Api, ApiResource};
+use kube::core::{DynamicResourceScope, Resource};
 use kube::runtime::{WatchStreamExt, watcher};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
 use crate::plan::Selection;
 use crate::resolve::ApiType;
@@ -57,7 +63,7 @@ pub fn watch_all(client: &Client, targets: &[Target]) -> SelectAll<BoxStream<'st
             kind: target.api.kind.clone(),
             plural: target.api.plural.clone(),
         };
-        let api: Api<DynamicObject> = match &target.namespace {
+        let api: Api<RawObject> = match &target.namespace {
             Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
             None => Api::all_with(client.clone(), &resource),
         };
@@ -84,18 +90,76 @@ pub fn watch_all(client: &Client, targets: &[Target]) -> SelectAll<BoxStream<'st
     }))
 }
 
+/// An object exactly as the server sent it. The watcher only needs the
+/// identity and resourceVersion from its metadata, so those are read out and
+/// the rest stays one `Value`: no typed copy, no re-serialisation per event.
+#[derive(Clone, Debug)]
+pub struct RawObject {
+    value: Value,
+    meta: ObjectMeta,
+}
+
+impl<'de> Deserialize<'de> for RawObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        let metadata = &value["metadata"];
+        let text = |field: &str| metadata[field].as_str().map(String::from);
+        let meta = ObjectMeta {
+            name: text("name"),
+            namespace: text("namespace"),
+            uid: text("uid"),
+            resource_version: text("resourceVersion"),
+            ..ObjectMeta::default()
+        };
+        Ok(RawObject { value, meta })
+    }
+}
+
+impl Resource for RawObject {
+    type DynamicType = ApiResource;
+    type Scope = DynamicResourceScope;
+
+    fn kind(dt: &ApiResource) -> Cow<'_, str> {
+        dt.kind.as_str().into()
+    }
+
+    fn group(dt: &ApiResource) -> Cow<'_, str> {
+        dt.group.as_str().into()
+    }
+
+    fn version(dt: &ApiResource) -> Cow<'_, str> {
+        dt.version.as_str().into()
+    }
+
+    fn api_version(dt: &ApiResource) -> Cow<'_, str> {
+        dt.api_version.as_str().into()
+    }
+
+    fn plural(dt: &ApiResource) -> Cow<'_, str> {
+        dt.plural.as_str().into()
+    }
+
+    fn meta(&self) -> &ObjectMeta {
+        &self.meta
+    }
+
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.meta
+    }
+}
+
 /// The client types off, and `apiVersion`/`kind` filled in: list items of
 /// built-in types arrive without them, and expressions may read them.
-fn strip(
-    event: watcher::Event<DynamicObject>,
-    (api_version, kind): &(String, String),
-) -> WatchEvent {
-    let value = |object: DynamicObject| {
-        let mut value = serde_json::to_value(object).unwrap_or_default();
+fn strip(event: watcher::Event<RawObject>, (api_version, kind): &(String, String)) -> WatchEvent {
+    let value = |object: RawObject| {
+        let mut value = object.value;
         if let Some(map) = value.as_object_mut() {
-            map.entry("apiVersion")
-                .or_insert_with(|| api_version.clone().into());
-            map.entry("kind").or_insert_with(|| kind.clone().into());
+            if !map.contains_key("apiVersion") {
+                map.insert("apiVersion".into(), api_version.as_str().into());
+            }
+            if !map.contains_key("kind") {
+                map.insert("kind".into(), kind.as_str().into());
+            }
         }
         value
     };

@@ -19,7 +19,7 @@ use crate::exit::{Exit, Result};
 use crate::output::Printer;
 use crate::plan::{Mode, Plan};
 use crate::resolve::{ApiType, resolve};
-use crate::tracker::{Change, Tracker, WatchEvent};
+use crate::tracker::{Change, Keep, Tracker, WatchEvent};
 use crate::trouble::{self, Scope, Trouble};
 use crate::watch::{Item, Target, watch_all};
 
@@ -57,7 +57,7 @@ pub async fn run(plan: Plan) -> Result<()> {
     };
     let session = Session {
         events: watch_all(&conn.client, &targets),
-        tracker: Tracker::new(targets.len()),
+        tracker: Tracker::new(targets.len(), keep(&plan)),
         conn,
         targets,
         interrupts,
@@ -98,6 +98,17 @@ pub async fn run(plan: Plan) -> Result<()> {
         Mode::Notify { filter, count } => {
             notify::run(session, settings, filter, count, command).await
         }
+    }
+}
+
+/// How much of each object to keep: wait mode judges whole objects again on
+/// every event; notify mode needs a previous version only to show a diff
+/// (`--when` and `--on-change` remember their own few values).
+fn keep(plan: &Plan) -> Keep {
+    match plan.mode {
+        Mode::Wait { .. } => Keep::Objects,
+        Mode::Notify { .. } if !plan.quiet && plan.printer.shows_changes() => Keep::Diffs,
+        Mode::Notify { .. } => Keep::Identity,
     }
 }
 
