@@ -5,7 +5,8 @@
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use owo_colors::Style;
 
@@ -75,7 +76,7 @@ impl Printer {
                 }
                 text
             }
-            Format::Json => json_line(now, change).to_string(),
+            Format::Json => json_line(now, change),
             Format::Name => object_name(target, &change.object),
             Format::JsonPath(template) => template.render(&change.object),
         }
@@ -182,29 +183,60 @@ fn diff_lines(changes: &[FieldChange], mode: DiffMode, shorten: bool, color: boo
         .collect()
 }
 
-/// One `-o json` line; the field names are a stable interface.
-fn json_line(now: SystemTime, change: &Change) -> Value {
+/// One `-o json` line; the field names are a stable interface (written in
+/// this order). Borrowed, so the object is serialised once, never copied.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonLine<'a> {
+    api_version: &'a Value,
+    changes: Vec<JsonChange>,
+    kind: &'a Value,
+    name: &'a Value,
+    namespace: &'a Value,
+    object: &'a Value,
+    resource_version: &'a Value,
+    time: String,
+    #[serde(rename = "type")]
+    change: &'static str,
+    uid: &'a Value,
+}
+
+#[derive(Serialize)]
+struct JsonChange {
+    new: Option<Value>,
+    old: Option<Value>,
+    path: String,
+    pointer: String,
+}
+
+fn json_line(now: SystemTime, change: &Change) -> String {
     let object = &change.object;
     let meta = &object["metadata"];
-    let changes: Vec<Value> = match &change.previous {
+    let changes = match &change.previous {
         Some(previous) if change.kind == ChangeKind::Modified => diff(&previous.value(), object)
             .into_iter()
-            .map(|c| json!({"path": c.path, "pointer": c.pointer, "old": c.old, "new": c.new}))
+            .map(|c| JsonChange {
+                new: c.new,
+                old: c.old,
+                path: c.path,
+                pointer: c.pointer,
+            })
             .collect(),
         _ => Vec::new(),
     };
-    json!({
-        "type": change.kind.as_str(),
-        "time": humantime::format_rfc3339_seconds(now).to_string(),
-        "apiVersion": object["apiVersion"],
-        "kind": object["kind"],
-        "namespace": meta["namespace"],
-        "name": meta["name"],
-        "uid": meta["uid"],
-        "resourceVersion": meta["resourceVersion"],
-        "changes": changes,
-        "object": object,
-    })
+    let line = JsonLine {
+        api_version: &object["apiVersion"],
+        changes,
+        kind: &object["kind"],
+        name: &meta["name"],
+        namespace: &meta["namespace"],
+        object,
+        resource_version: &meta["resourceVersion"],
+        time: humantime::format_rfc3339_seconds(now).to_string(),
+        change: change.kind.as_str(),
+        uid: &meta["uid"],
+    };
+    serde_json::to_string(&line).unwrap_or_default()
 }
 
 pub fn print_line(line: &str) {
