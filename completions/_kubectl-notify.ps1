@@ -58,6 +58,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-notify' -ScriptBlock {
             [CompletionResult]::new('--client-key', '--client-key', [CompletionResultType]::ParameterName, 'Path to a client key file for TLS')
             [CompletionResult]::new('--tls-server-name', '--tls-server-name', [CompletionResultType]::ParameterName, 'Server name to use for server certificate validation')
             [CompletionResult]::new('--request-timeout', '--request-timeout', [CompletionResultType]::ParameterName, 'How long to wait for a single request to the server (0: no limit)')
+            [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Cache directory for API discovery, shared with kubectl (default: $KUBECACHEDIR, else ~/.kube/cache; '''' for none)')
             [CompletionResult]::new('--any', '--any', [CompletionResultType]::ParameterName, 'One target (or one selected object) meeting the condition is enough')
             [CompletionResult]::new('--changes-only', '--changes-only', [CompletionResultType]::ParameterName, 'Ignore the state at start: only a version that arrives later counts')
             [CompletionResult]::new('--initial', '--initial', [CompletionResultType]::ParameterName, 'Count the state at start as changes (event "initial")')

@@ -55,6 +55,7 @@ set edit:completion:arg-completer[kubectl-notify] = {|@words|
             cand --client-key 'Path to a client key file for TLS'
             cand --tls-server-name 'Server name to use for server certificate validation'
             cand --request-timeout 'How long to wait for a single request to the server (0: no limit)'
+            cand --cache-dir 'Cache directory for API discovery, shared with kubectl (default: $KUBECACHEDIR, else ~/.kube/cache; '''' for none)'
             cand --any 'One target (or one selected object) meeting the condition is enough'
             cand --changes-only 'Ignore the state at start: only a version that arrives later counts'
             cand --initial 'Count the state at start as changes (event "initial")'

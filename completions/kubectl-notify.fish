@@ -37,6 +37,7 @@ complete -c kubectl-notify -l client-certificate -d 'Path to a client certificat
 complete -c kubectl-notify -l client-key -d 'Path to a client key file for TLS' -r -F
 complete -c kubectl-notify -l tls-server-name -d 'Server name to use for server certificate validation' -r
 complete -c kubectl-notify -l request-timeout -d 'How long to wait for a single request to the server (0: no limit)' -r
+complete -c kubectl-notify -l cache-dir -d 'Cache directory for API discovery, shared with kubectl (default: $KUBECACHEDIR, else ~/.kube/cache; \'\' for none)' -r -f -a "(__fish_complete_directories)"
 complete -c kubectl-notify -l any -d 'One target (or one selected object) meeting the condition is enough'
 complete -c kubectl-notify -l changes-only -d 'Ignore the state at start: only a version that arrives later counts'
 complete -c kubectl-notify -l initial -d 'Count the state at start as changes (event "initial")'

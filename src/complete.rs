@@ -12,6 +12,7 @@ use kube::api::{Api, DynamicObject, ListParams};
 use kube::config::Kubeconfig;
 
 use crate::cli::{Args, ConnectionArgs};
+use crate::discovery::Discovery;
 use crate::exit::{Exit, Result};
 use crate::resolve::{ApiType, resolve};
 
@@ -158,7 +159,11 @@ fn takes_value(word: &str) -> bool {
 fn takes_file(word: &str) -> bool {
     matches!(
         word,
-        "--kubeconfig" | "--certificate-authority" | "--client-certificate" | "--client-key"
+        "--kubeconfig"
+            | "--certificate-authority"
+            | "--client-certificate"
+            | "--client-key"
+            | "--cache-dir"
     )
 }
 
@@ -206,6 +211,7 @@ fn connection(done: &[String]) -> ConnectionArgs {
         namespace: value(&["-n", "--namespace"]),
         server: value(&["-s", "--server"]),
         token: value(&["--token"]),
+        cache_dir: value(&["--cache-dir"]).map(Into::into),
         ..ConnectionArgs::default()
     }
 }
@@ -234,9 +240,17 @@ async fn live(done: &[String], what: Live) -> Vec<String> {
         let conn = crate::connect::connect(&connection, Some(Duration::from_secs(2)), false)
             .await
             .ok()?;
-        let types = crate::discovery::discover(&conn.client, &conn.server)
-            .await
-            .ok()?;
+        // kubectl's cache when young enough, as kubectl's own completion does.
+        let cache_dir = crate::discovery::cache::base_dir(connection.cache_dir.as_deref());
+        let mut discovery = Discovery::open(cache_dir.as_deref(), &conn.server, false);
+        let known = |discovery: &Discovery| match &what {
+            Live::Names(type_text) => resolve(discovery.types(), type_text).is_ok(),
+            _ => !discovery.types().is_empty(),
+        };
+        if !known(&discovery) {
+            discovery.fetch(&conn.client).await.ok()?;
+        }
+        let types = discovery.types();
         let watchable = |t: &&ApiType| t.verbs.iter().any(|v| v == "watch");
         let (api, namespace) = match what {
             Live::Types => {
@@ -255,9 +269,9 @@ async fn live(done: &[String], what: Live) -> Vec<String> {
                 names.dedup();
                 return Some(names);
             }
-            Live::Namespaces => (resolve(&types, "namespaces").ok()?.clone(), None),
+            Live::Namespaces => (resolve(types, "namespaces").ok()?.clone(), None),
             Live::Names(type_text) => {
-                let api = resolve(&types, &type_text).ok()?.clone();
+                let api = resolve(types, &type_text).ok()?.clone();
                 let namespace = api.namespaced.then(|| conn.namespace.clone());
                 (api, namespace)
             }

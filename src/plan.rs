@@ -2,6 +2,7 @@
 //! connection is made: targets split into type and selection, condition compiled.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{Args, ConnectionArgs, DiffArg, OnBusyArg};
@@ -77,6 +78,8 @@ pub struct Plan {
     pub verbosity: u8,
     pub connection: ConnectionArgs,
     pub request_timeout: Option<Duration>,
+    /// Where kubectl's discovery cache lives; `None`: no cache.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Plan {
@@ -117,6 +120,7 @@ impl Plan {
             .map(|t| parse_duration("--request-timeout", t))
             .transpose()?
             .filter(|d| !d.is_zero());
+        let cache_dir = crate::discovery::cache::base_dir(args.connection.cache_dir.as_deref());
         Ok(Plan {
             targets,
             mode,
@@ -128,6 +132,7 @@ impl Plan {
             verbosity: args.verbose,
             connection: args.connection,
             request_timeout,
+            cache_dir,
         })
     }
 }

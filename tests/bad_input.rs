@@ -454,6 +454,20 @@ const CASES: &[Case] = &[
         0,
         &[],
     ),
+    case(
+        "a cache directory that cannot be made is only skipped",
+        &[
+            "widgets/huge",
+            "--until",
+            ".metadata.name == huge",
+            "--cache-dir",
+            "@DIR/garbled",
+            "-o",
+            "name",
+        ],
+        0,
+        &[],
+    ),
     offline(
         "non-UTF-8 argument",
         &["widgets/foo", "--until", "@NONUTF8"],
@@ -481,6 +495,7 @@ fn run_case(s: &Scenario, tls: &Scenario, dead: &str, case: &Case) -> Output {
     cmd.args(&args)
         .env("KUBECONFIG", kubeconfig)
         .env("HOME", s.dir.path())
+        .env_remove("KUBECACHEDIR")
         .env("RUST_BACKTRACE", "1")
         .env_remove("KUBERNETES_SERVICE_HOST")
         .stdin(std::process::Stdio::null());

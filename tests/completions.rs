@@ -96,6 +96,7 @@ fn kubectl_complete(
         .env("PATH", path)
         .env("KUBECONFIG", &s.kubeconfig)
         .env("HOME", s.dir.path())
+        .env_remove("KUBECACHEDIR")
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -157,6 +158,8 @@ fn completion_gives_up_quietly_when_the_cluster_is_away() {
     let out = Command::new(bin())
         .args(["__complete", "wid"])
         .env("KUBECONFIG", &unreachable)
+        .env("HOME", s.dir.path())
+        .env_remove("KUBECACHEDIR")
         .output()
         .unwrap();
     assert!(out.status.success());

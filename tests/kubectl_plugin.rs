@@ -67,6 +67,7 @@ fn kubectl_finds_and_runs_the_plugin() {
         .env("PATH", &path)
         .env("KUBECONFIG", &s.kubeconfig)
         .env("HOME", s.dir.path())
+        .env_remove("KUBECACHEDIR")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

@@ -1,6 +1,7 @@
 //! kubectl's connection flags (SPEC §2), spelled and defaulted as kubectl does.
 
 use clap::Args;
+use clap::builder::TypedValueParser;
 use std::path::PathBuf;
 
 #[derive(Debug, Default, Args)]
@@ -69,4 +70,13 @@ pub struct ConnectionArgs {
     /// How long to wait for a single request to the server (0: no limit)
     #[arg(long, value_name = "DURATION")]
     pub request_timeout: Option<String>,
+
+    /// Cache directory for API discovery, shared with kubectl (default: $KUBECACHEDIR, else ~/.kube/cache; '' for none)
+    #[arg(long, value_name = "DIR", value_parser = empty_allowed(), value_hint = clap::ValueHint::DirPath)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// A path that may be empty (clap's own path parser refuses `''`).
+fn empty_allowed() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
+    clap::builder::OsStringValueParser::new().map(PathBuf::from)
 }

@@ -2,26 +2,27 @@
 //! the changes to wait mode or notify mode until one of them ends the run.
 
 mod notify;
+mod targets;
 mod wait;
 
 use std::future::Future;
 use std::time::Duration;
 
 use futures::StreamExt;
-use futures::stream::{BoxStream, SelectAll};
+use futures::stream::{AbortHandle, BoxStream, SelectAll};
+use kube::Client;
 use serde_json::Value;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::time::Instant;
 
 use crate::connect::{Connection, connect};
-use crate::discovery::discover;
 use crate::exit::{Exit, Result};
 use crate::output::Printer;
 use crate::plan::{Mode, Plan};
-use crate::resolve::{ApiType, resolve};
 use crate::tracker::{Change, Keep, Tracker, WatchEvent};
 use crate::trouble::{self, Scope, Trouble};
 use crate::watch::{Item, Target, watch_all};
+use targets::Resolver;
 
 pub async fn run(plan: Plan) -> Result<()> {
     let started = Instant::now();
@@ -36,16 +37,11 @@ pub async fn run(plan: Plan) -> Result<()> {
                 conn.server, conn.namespace
             );
         }
-        let types = with_request_timeout(
-            plan.request_timeout,
-            &conn.server,
-            discover(&conn.client, &conn.server),
-        )
-        .await?;
-        let targets = resolve_targets(&plan, &types, &conn.namespace)?;
-        Ok((conn, targets))
+        let mut resolver = Resolver::new(&plan, &conn);
+        let targets = resolver.targets(&conn).await?;
+        Ok((conn, targets, resolver))
     };
-    let (conn, targets) = tokio::select! {
+    let (conn, targets, resolver) = tokio::select! {
         result = setup => result?,
         _ = sleep_until(deadline) => {
             return Err(Exit::Timeout(format!(
@@ -55,8 +51,12 @@ pub async fn run(plan: Plan) -> Result<()> {
         }
         signo = interrupts.recv() => return Err(Exit::Signal(signo)),
     };
+    let (events, watches) = watch_each(&conn.client, &targets);
     let session = Session {
-        events: watch_all(&conn.client, &targets),
+        events,
+        watches,
+        resolver,
+        recheck: None,
         tracker: Tracker::new(targets.len(), keep(&plan)),
         conn,
         targets,
@@ -141,6 +141,12 @@ pub(crate) enum Step {
 /// The live watches and what they told us so far.
 pub(crate) struct Session {
     events: SelectAll<BoxStream<'static, Item>>,
+    /// One per target, to stop its watch when the target is re-resolved.
+    watches: Vec<AbortHandle>,
+    resolver: Resolver,
+    /// A target whose first list got 404 with types from the cache, and the
+    /// error to end with if the server's types say the same.
+    recheck: Option<(usize, Exit)>,
     pub tracker: Tracker,
     pub conn: Connection,
     pub targets: Vec<Target>,
@@ -154,6 +160,16 @@ impl Session {
     /// watcher, errors before a target's first list end the run. Cancel-safe.
     pub async fn next(&mut self) -> Result<Step> {
         loop {
+            if self.recheck.is_some() {
+                let fresh = tokio::select! {
+                    fresh = self.resolver.refresh(&self.conn) => fresh,
+                    _ = sleep_until(self.deadline) => return Ok(Step::TimedOut),
+                    signo = self.interrupts.recv() => return Ok(Step::Interrupted(signo)),
+                };
+                if let Some((index, exit)) = self.recheck.take() {
+                    self.retarget(index, exit, fresh?)?;
+                }
+            }
             let (index, item) = tokio::select! {
                 item = self.events.next() => match item {
                     Some(item) => item,
@@ -174,9 +190,45 @@ impl Session {
                     }
                     return Ok(Step::Changes(index, self.tracker.apply(index, event)));
                 }
-                Err(err) => self.trouble(index, &err)?,
+                Err(err) => {
+                    if let Err(exit) = self.trouble(index, &err) {
+                        if !self.tracker.synced(index)
+                            && not_found(&err)
+                            && self.resolver.may_be_stale()
+                        {
+                            crate::status::erase();
+                            self.resolver.log(&format!(
+                                "{} answered 404 Not Found; checking the cached types with the server",
+                                self.targets[index].api.qualified()
+                            ));
+                            self.recheck = Some((index, exit));
+                            continue;
+                        }
+                        return Err(exit);
+                    }
+                }
             }
         }
+    }
+
+    /// Restarts the watches of the targets not listed yet whose type the
+    /// server's answer resolves differently (a CRD now served in another
+    /// version). If the target that got 404 resolves as before, the 404 stands.
+    fn retarget(&mut self, index: usize, exit: Exit, fresh: Vec<Target>) -> Result<()> {
+        if fresh[index].api == self.targets[index].api {
+            return Err(exit);
+        }
+        for (i, target) in fresh.into_iter().enumerate() {
+            if self.tracker.synced(i) || target.api == self.targets[i].api {
+                continue;
+            }
+            self.watches[i].abort();
+            let (events, watch) = watch_one(&self.conn.client, &target, i);
+            self.events.push(events);
+            self.watches[i] = watch;
+            self.targets[i] = target;
+        }
+        Ok(())
     }
 
     fn trouble(&self, index: usize, err: &kube::runtime::watcher::Error) -> Result<()> {
@@ -214,19 +266,40 @@ impl Session {
     }
 }
 
-fn resolve_targets(plan: &Plan, types: &[ApiType], namespace: &str) -> Result<Vec<Target>> {
-    plan.targets
+/// One watch per target, each of which can be stopped on its own.
+fn watch_each(
+    client: &Client,
+    targets: &[Target],
+) -> (SelectAll<BoxStream<'static, Item>>, Vec<AbortHandle>) {
+    let (events, watches): (Vec<_>, Vec<_>) = targets
         .iter()
-        .map(|spec| {
-            let api = resolve(types, &spec.type_text).map_err(|e| Exit::Usage(e.to_string()))?;
-            let namespace = (api.namespaced && !plan.all_namespaces).then(|| namespace.to_string());
-            Ok(Target {
-                namespace,
-                api: api.clone(),
-                selection: spec.selection.clone(),
-            })
-        })
-        .collect()
+        .enumerate()
+        .map(|(index, target)| watch_one(client, target, index))
+        .unzip();
+    (futures::stream::select_all(events), watches)
+}
+
+fn watch_one(
+    client: &Client,
+    target: &Target,
+    index: usize,
+) -> (BoxStream<'static, Item>, AbortHandle) {
+    let events =
+        watch_all(client, std::slice::from_ref(target)).map(move |(_, item)| (index, item));
+    let (events, watch) = futures::stream::abortable(events);
+    (events.boxed(), watch)
+}
+
+/// The server does not serve the type (or no longer does).
+fn not_found(err: &kube::runtime::watcher::Error) -> bool {
+    use kube::runtime::watcher::Error;
+    match err {
+        Error::InitialListFailed(kube::Error::Api(status))
+        | Error::WatchStartFailed(kube::Error::Api(status))
+        | Error::WatchFailed(kube::Error::Api(status)) => status.code == 404,
+        Error::WatchError(status) => status.code == 404,
+        _ => false,
+    }
 }
 
 fn log_event(verbosity: u8, target: &Target, event: &WatchEvent, synced: bool) {

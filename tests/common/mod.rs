@@ -41,6 +41,7 @@ impl Scenario {
         cmd.args(args)
             .env("KUBECONFIG", &self.kubeconfig)
             .env("HOME", self.dir.path())
+            .env_remove("KUBECACHEDIR")
             .env_remove("KUBERNETES_SERVICE_HOST")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -332,6 +332,17 @@ impl TestServer {
         lock(&self.shared.store).catalog.add(crd.into());
     }
 
+    /// Deletes a custom resource type (every served version), as deleting
+    /// its CRD does: its objects are deleted first, so watchers see each
+    /// DELETED; then it vanishes from discovery, its open watches end and its
+    /// URLs answer 404. Panics if no such custom type is served.
+    pub fn remove_crd(&self, group: &str, plural: &str) {
+        assert!(
+            lock(&self.shared.store).remove_custom_type(group, plural),
+            "no custom resource {plural}.{group} to remove"
+        );
+    }
+
     /// How often watches with `allowWatchBookmarks=true` get a BOOKMARK (default 1s).
     pub fn set_bookmark_interval(&self, interval: Duration) {
         *lock(&self.shared.bookmark_interval) = interval;

@@ -264,6 +264,33 @@ impl Store {
         self.compacted = self.rv;
     }
 
+    /// Deletes a custom resource type as deleting its CRD does: every object
+    /// is deleted first (watchers see each DELETED), then the type leaves the
+    /// catalog (discovery, and 404 for its URLs) and its watches end. False
+    /// if no such custom type is served.
+    pub fn remove_custom_type(&mut self, group: &str, plural: &str) -> bool {
+        let Some(key) = self
+            .catalog
+            .types
+            .iter()
+            .find(|t| t.custom && t.group == group && t.plural == plural)
+            .map(ResourceType::key)
+        else {
+            return false;
+        };
+        let keys: Vec<ObjectKey> = self.objects(&key).map(|(k, _)| k.clone()).collect();
+        for (namespace, name) in keys {
+            let _ = self.delete(&key, Some(&namespace), &name);
+        }
+        // Dropping a watcher's sender ends its stream.
+        self.watchers.retain(|w| w.resource != key);
+        self.catalog
+            .types
+            .retain(|t| !(t.custom && t.group == group && t.plural == plural));
+        self.objects.remove(&key);
+        true
+    }
+
     /// How many watch streams are open.
     pub fn open_watches(&mut self) -> usize {
         self.watchers.retain(|w| !w.tx.is_closed());
@@ -613,6 +640,33 @@ mod tests {
         assert_eq!(s.current_rv(), rv1 + 2);
         let snap = s.snapshot("widgets.example.com", rv1).unwrap();
         assert_eq!(snap.values().next().unwrap()["spec"]["size"], 1);
+    }
+
+    #[test]
+    fn removing_a_custom_type_deletes_its_objects_then_ends_its_watches() {
+        let mut s = Store::new(100);
+        s.catalog.add(crate::Crd::widget().into());
+        s.create(
+            "widgets.example.com",
+            Some("ns"),
+            json!({"metadata": {"name": "w1"}}),
+        )
+        .unwrap();
+        let rv = s.current_rv();
+        let mut sub = s
+            .subscribe("widgets.example.com", WatchStart::After(rv))
+            .unwrap();
+        assert!(s.remove_custom_type("example.com", "widgets"));
+        match sub.rx.try_recv() {
+            Ok(Delivery::Event(e)) => assert_eq!(e.kind, EventType::Deleted),
+            other => panic!("expected a DELETED event, got {other:?}"),
+        }
+        assert!(matches!(
+            sub.rx.try_recv(),
+            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected)
+        ));
+        assert!(s.catalog.find("example.com", "v1", "widgets").is_none());
+        assert!(!s.remove_custom_type("", "configmaps"), "built-ins stay");
     }
 
     #[test]

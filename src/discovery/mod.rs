@@ -1,9 +1,15 @@
 //! Fetches the types a server offers: aggregated discovery (`/api`, `/apis`
-//! with the v2 Accept header), or legacy per-group discovery on older servers.
+//! with the v2 Accept header), or legacy per-group discovery on older servers;
+//! and keeps them in kubectl's discovery cache between runs.
+
+pub mod cache;
+
+use std::path::Path;
 
 use futures::future::join_all;
 use kube::Client;
 
+use crate::discovery::cache::{Cache, show_age};
 use crate::exit::{Exit, Result};
 use crate::resolve::{ApiType, parse_aggregated, parse_group_list, parse_resource_list};
 use crate::trouble::{self, Scope, Trouble};
@@ -11,6 +17,89 @@ use crate::trouble::{self, Scope, Trouble};
 const AGGREGATED: &str =
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
 const PLAIN: &str = "application/json";
+
+/// The types a run resolves against, and where they came from.
+pub struct Discovery {
+    types: Vec<ApiType>,
+    origin: Origin,
+    cache: Option<Cache>,
+    server: String,
+    verbose: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// Nothing yet: no usable cache.
+    Nothing,
+    /// A cache file young enough to trust, but not checked against the server.
+    Cache,
+    /// The server's answer during this run.
+    Server,
+}
+
+impl Discovery {
+    /// The server's types as cached under `cache_dir` (`None`: no cache), if
+    /// young enough; else nothing until [`Discovery::fetch`]. `verbose` (-v)
+    /// says on stderr where the types came from.
+    pub fn open(cache_dir: Option<&Path>, server: &str, verbose: bool) -> Discovery {
+        let cache = cache_dir.map(|base| Cache::new(base, server));
+        let mut discovery = Discovery {
+            types: Vec::new(),
+            origin: Origin::Nothing,
+            cache,
+            server: server.to_string(),
+            verbose,
+        };
+        match discovery.cache.as_ref().map(Cache::load) {
+            Some(Ok(cached)) => {
+                discovery.log(&format!(
+                    "from {} (age {})",
+                    cached.from,
+                    show_age(cached.age)
+                ));
+                discovery.types = cached.types;
+                discovery.origin = Origin::Cache;
+            }
+            Some(Err(why)) => discovery.log(&why),
+            None => discovery.log("no cache (--cache-dir is empty, or HOME is not set)"),
+        }
+        discovery
+    }
+
+    pub fn types(&self) -> &[ApiType] {
+        &self.types
+    }
+
+    /// The types came from a cache and were not checked against the server.
+    pub fn is_cached(&self) -> bool {
+        self.origin == Origin::Cache
+    }
+
+    /// The types are the server's answer during this run.
+    pub fn is_fresh(&self) -> bool {
+        self.origin == Origin::Server
+    }
+
+    /// Asks the server and writes its answer to the cache; a cache that
+    /// cannot be written is only mentioned at -v.
+    pub async fn fetch(&mut self, client: &Client) -> Result<()> {
+        self.types = discover(client, &self.server).await?;
+        self.origin = Origin::Server;
+        self.log(&format!("fetched from {}", self.server));
+        match self.cache.as_ref().map(|c| c.store(&self.types)) {
+            Some(Ok(path)) => self.log(&format!("cached in {}", path.display())),
+            Some(Err(why)) => self.log(&why),
+            None => {}
+        }
+        Ok(())
+    }
+
+    pub fn log(&self, message: &str) {
+        if self.verbose {
+            eprintln!("discovery: {message}");
+        }
+    }
+}
 
 pub async fn discover(client: &Client, server: &str) -> Result<Vec<ApiType>> {
     let (core, groups) = tokio::try_join!(
