@@ -257,3 +257,34 @@ fn names_with_a_selector_exit_2() {
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(s.server.requests().is_empty());
 }
+
+#[test]
+fn a_large_selection_is_listed_in_pages_and_every_object_is_judged() {
+    let s = Scenario::new();
+    for i in 0..1_100 {
+        s.server.create(
+            WIDGETS,
+            Some("default"),
+            json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                   "metadata": {"name": format!("w{i:04}"), "labels": {"batch": "big"}},
+                   "status": {"ready": true}}),
+        );
+    }
+    let before = s.server.requests().len();
+    let out = s.run(&["widgets", "-l", "batch=big", "--until", READY, "-o", "name"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 1_100);
+    let lists: Vec<String> = s.server.requests()[before..]
+        .iter()
+        .filter(|r| {
+            r.path_and_query.contains("labelSelector=") && !r.path_and_query.contains("watch=")
+        })
+        .map(|r| r.path_and_query.clone())
+        .collect();
+    assert_eq!(lists.len(), 3, "pages of at most 500: {lists:#?}");
+    assert!(lists.iter().all(|l| l.contains("limit=500")), "{lists:#?}");
+    assert!(
+        lists[1..].iter().all(|l| l.contains("continue=")),
+        "{lists:#?}"
+    );
+}
