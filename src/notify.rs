@@ -44,6 +44,15 @@ impl Filter {
         }
     }
 
+    /// The paths `--when` and `--on-change` read.
+    pub fn paths(&self) -> Vec<String> {
+        self.when
+            .iter()
+            .chain(&self.on_change)
+            .flat_map(Expr::paths)
+            .collect()
+    }
+
     /// Whether this change is a notification. Called for every change, in
     /// order, so that `--when` edges and `--on-change` values are tracked
     /// even for changes not shown.

@@ -2,6 +2,8 @@
 //! `(target index, event)`. The watcher re-lists on 410 and backs off on errors.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
 use futures::stream::{BoxStream, SelectAll, StreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -9,6 +11,7 @@ use kube::Client;
 use kube::api::{Api, ApiResource};
 use kube::core::{DynamicResourceScope, Resource};
 use kube::runtime::{WatchStreamExt, watcher};
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -101,7 +104,10 @@ pub struct RawObject {
 
 impl<'de> Deserialize<'de> for RawObject {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
+        let value = PROJECTION
+            .get()
+            .unwrap_or(&Projection::Full)
+            .deserialize(deserializer)?;
         let metadata = &value["metadata"];
         let text = |field: &str| metadata[field].as_str().map(String::from);
         let meta = ObjectMeta {
@@ -112,6 +118,135 @@ impl<'de> Deserialize<'de> for RawObject {
             ..ObjectMeta::default()
         };
         Ok(RawObject { value, meta })
+    }
+}
+
+/// Which parts of each object the run reads. Notify mode without a command,
+/// a diff or JSON output reads only the identity and the paths of `--when`
+/// and `--on-change`: every other top-level field, and
+/// `metadata.managedFields`, is skipped while parsing and never built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Projection {
+    Full,
+    /// The top-level fields kept besides `apiVersion`, `kind` and `metadata`.
+    Fields(BTreeSet<String>),
+}
+
+/// Set once, before the first watch starts (the client library gives
+/// deserialisation no other way in).
+static PROJECTION: OnceLock<Projection> = OnceLock::new();
+
+impl Projection {
+    /// The fields the given expression paths read from; `Full` for any path
+    /// whose first step is not a plain field name (`..`, `[*]`, `$` inside
+    /// a filter) or that reads managedFields.
+    pub fn reading<'p>(paths: impl IntoIterator<Item = &'p str>) -> Projection {
+        let mut fields = BTreeSet::new();
+        for path in paths {
+            let rest = path.strip_prefix('$').unwrap_or(path);
+            let Some(rest) = rest.strip_prefix('.') else {
+                return Projection::Full;
+            };
+            let end = rest.find(['.', '[']).unwrap_or(rest.len());
+            let field = &rest[..end];
+            let plain = !field.is_empty()
+                && field
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !plain || rest[end..].contains('$') || path.contains("managedFields") {
+                return Projection::Full;
+            }
+            fields.insert(field.to_string());
+        }
+        Projection::Fields(fields)
+    }
+
+    /// Makes this the projection of every object parsed from now on. Only
+    /// the first call counts: a run has one.
+    pub fn install(self) {
+        let _ = PROJECTION.set(self);
+    }
+
+    fn keeps(&self, field: &str) -> bool {
+        match self {
+            Projection::Full => true,
+            Projection::Fields(fields) => {
+                matches!(field, "apiVersion" | "kind" | "metadata") || fields.contains(field)
+            }
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for &Projection {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        match self {
+            Projection::Full => Value::deserialize(deserializer),
+            Projection::Fields(_) => deserializer.deserialize_map(Kept(self)),
+        }
+    }
+}
+
+/// Builds an object of the fields a projection keeps, skipping the others
+/// unparsed, and `metadata` without its managedFields.
+struct Kept<'p>(&'p Projection);
+
+impl<'de> Visitor<'de> for Kept<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a Kubernetes object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut kept = serde_json::Map::new();
+        while let Some(field) = map.next_key::<String>()? {
+            if field == "metadata" {
+                let metadata = map.next_value_seed(Metadata)?;
+                kept.insert(field, metadata);
+            } else if self.0.keeps(&field) {
+                kept.insert(field, map.next_value()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(Value::Object(kept))
+    }
+}
+
+/// `metadata` without `managedFields` (often the bulk of an object).
+struct Metadata;
+
+impl<'de> DeserializeSeed<'de> for Metadata {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Metadata {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("object metadata")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut kept = serde_json::Map::new();
+        while let Some(field) = map.next_key::<String>()? {
+            if field == "managedFields" {
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                kept.insert(field, map.next_value()?);
+            }
+        }
+        Ok(Value::Object(kept))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
     }
 }
 
@@ -169,5 +304,72 @@ fn strip(event: watcher::Event<RawObject>, (api_version, kind): &(String, String
         watcher::Event::InitDone => WatchEvent::ListDone,
         watcher::Event::Apply(o) => WatchEvent::Applied(value(o)),
         watcher::Event::Delete(o) => WatchEvent::Deleted(value(o)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(projection: &Projection, object: &Value) -> Value {
+        let text = object.to_string();
+        projection
+            .deserialize(&mut serde_json::Deserializer::from_str(&text))
+            .unwrap()
+    }
+
+    fn widget() -> Value {
+        json!({"apiVersion": "example.com/v1", "kind": "Widget",
+               "metadata": {"name": "a", "uid": "1", "resourceVersion": "7", "labels": {"app": "x"},
+                            "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]},
+               "spec": {"size": 3, "ports": [{"port": 80}]},
+               "status": {"ready": true, "conditions": [{"type": "Ready", "status": "True"}]}})
+    }
+
+    #[test]
+    fn the_fields_read_are_the_first_steps_of_the_paths() {
+        let fields = |paths: &[&str]| match Projection::reading(paths.iter().copied()) {
+            Projection::Fields(fields) => Some(fields.into_iter().collect::<Vec<_>>()),
+            Projection::Full => None,
+        };
+        assert_eq!(
+            fields(&[
+                ".status.ready",
+                "$.spec['x.y']",
+                ".status.conditions[?@.type=='Ready']"
+            ]),
+            Some(vec!["spec".to_string(), "status".to_string()])
+        );
+        assert_eq!(fields(&[]), Some(vec![]));
+        for whole in [
+            "..ready",
+            ".['status']",
+            ".*",
+            ".spec[?@.x == $.status.y]",
+            ".metadata.managedFields",
+        ] {
+            assert_eq!(fields(&[whole]), None, "{whole}");
+        }
+    }
+
+    #[test]
+    fn a_projection_keeps_identity_and_the_fields_read_and_nothing_else() {
+        let projection = Projection::reading([".status.ready"]);
+        assert_eq!(
+            parse(&projection, &widget()),
+            json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                   "metadata": {"name": "a", "uid": "1", "resourceVersion": "7", "labels": {"app": "x"}},
+                   "status": {"ready": true, "conditions": [{"type": "Ready", "status": "True"}]}})
+        );
+        assert_eq!(parse(&Projection::Full, &widget()), widget());
+    }
+
+    #[test]
+    fn a_parsed_object_tells_the_watcher_its_resource_version() {
+        let object: RawObject = serde_json::from_value(widget()).unwrap();
+        assert_eq!(object.meta.resource_version.as_deref(), Some("7"));
+        assert_eq!(object.meta.name.as_deref(), Some("a"));
+        assert_eq!(object.value, widget());
     }
 }

@@ -170,3 +170,43 @@ fn an_unknown_format_or_bad_template_exits_2() {
     }
     assert!(s.server.requests().is_empty());
 }
+
+/// `-o name` without a command parses only what `--when` reads: every field
+/// it names must still be there, in any part of the object.
+#[test]
+fn when_reads_spec_labels_and_status_whatever_is_printed() {
+    let s = Scenario::new();
+    s.widget("foo", json!({"size": 1}), json!({"ready": false}));
+    let when = ".spec.size == 2 && .metadata.labels.tier == web && .status.ready == true";
+    let line = one_notification(&s, &["-o", "name", "--when", when], |s| {
+        s.set_status("foo", json!({"ready": true}));
+        s.server.merge_patch(
+            WIDGETS,
+            Some("default"),
+            "foo",
+            json!({"metadata": {"labels": {"tier": "web"}}}),
+        );
+        s.server.merge_patch(
+            WIDGETS,
+            Some("default"),
+            "foo",
+            json!({"spec": {"size": 2}}),
+        );
+    });
+    assert_eq!(line, "widget.example.com/foo\n");
+    // The same with the object handed to a command: it gets all of it.
+    let s = Scenario::new();
+    s.widget(
+        "foo",
+        json!({"size": 1, "note": "kept"}),
+        json!({"ready": false}),
+    );
+    let line = one_notification(
+        &s,
+        &["-q", "--when", ".status.ready == true", "--", "cat"],
+        flip,
+    );
+    let object: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(object["spec"]["note"], "kept");
+    assert_eq!(object["status"]["message"], "reconciled");
+}

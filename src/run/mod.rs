@@ -6,6 +6,7 @@ mod targets;
 mod wait;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -13,15 +14,15 @@ use futures::stream::{AbortHandle, BoxStream, SelectAll};
 use kube::Client;
 use serde_json::Value;
 use tokio::signal::unix::{Signal, SignalKind, signal};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use crate::connect::{Connection, connect};
 use crate::exit::{Exit, Result};
-use crate::output::Printer;
+use crate::output::{DiffMode, Format, Printer};
 use crate::plan::{Mode, Plan};
 use crate::tracker::{Change, Keep, Tracker, WatchEvent};
 use crate::trouble::{self, Scope, Trouble};
-use crate::watch::{Item, Target, watch_all};
+use crate::watch::{Item, Projection, Target, watch_all};
 use targets::Resolver;
 
 pub async fn run(plan: Plan) -> Result<()> {
@@ -51,6 +52,7 @@ pub async fn run(plan: Plan) -> Result<()> {
         }
         signo = interrupts.recv() => return Err(Exit::Signal(signo)),
     };
+    projection(&plan).install();
     let (events, watches) = watch_each(&conn.client, &targets);
     let session = Session {
         events,
@@ -61,7 +63,7 @@ pub async fn run(plan: Plan) -> Result<()> {
         conn,
         targets,
         interrupts,
-        deadline,
+        deadline: Deadline::new(deadline),
         verbosity: plan.verbosity,
     };
     let Plan {
@@ -112,6 +114,28 @@ fn keep(plan: &Plan) -> Keep {
     }
 }
 
+/// What of each object to parse: all of it whenever the object is shown
+/// whole or handed to a command, or wait mode judges it; in notify mode
+/// otherwise only what `--when`, `--on-change` and the line printed read.
+fn projection(plan: &Plan) -> Projection {
+    let Mode::Notify { filter, .. } = &plan.mode else {
+        return Projection::Full;
+    };
+    let lines_read_metadata = plan.quiet
+        || matches!(
+            plan.printer.format,
+            Format::Name
+                | Format::Human {
+                    diff: DiffMode::None
+                }
+        );
+    if plan.command.is_some() || !lines_read_metadata {
+        return Projection::Full;
+    }
+    let paths = filter.paths();
+    Projection::reading(paths.iter().map(String::as_str))
+}
+
 /// What both modes need from the plan besides their own rules.
 pub(crate) struct Settings {
     pub timeout: Option<Duration>,
@@ -151,7 +175,7 @@ pub(crate) struct Session {
     pub conn: Connection,
     pub targets: Vec<Target>,
     interrupts: Interrupts,
-    deadline: Option<Instant>,
+    deadline: Deadline,
     pub verbosity: u8,
 }
 
@@ -163,7 +187,7 @@ impl Session {
             if self.recheck.is_some() {
                 let fresh = tokio::select! {
                     fresh = self.resolver.refresh(&self.conn) => fresh,
-                    _ = sleep_until(self.deadline) => return Ok(Step::TimedOut),
+                    _ = self.deadline.reached() => return Ok(Step::TimedOut),
                     signo = self.interrupts.recv() => return Ok(Step::Interrupted(signo)),
                 };
                 if let Some((index, exit)) = self.recheck.take() {
@@ -175,7 +199,7 @@ impl Session {
                     Some(item) => item,
                     None => return Err(Exit::Refused("every watch ended unexpectedly".into())),
                 },
-                _ = sleep_until(self.deadline) => return Ok(Step::TimedOut),
+                _ = self.deadline.reached() => return Ok(Step::TimedOut),
                 signo = self.interrupts.recv() => return Ok(Step::Interrupted(signo)),
             };
             match item {
@@ -339,6 +363,25 @@ async fn with_request_timeout<T>(
             )))
         }),
         None => fut.await,
+    }
+}
+
+/// `--timeout` as one timer for the whole run: waiting on it again (once per
+/// event) costs nothing, where a new timer each time would be set and
+/// cancelled for every event.
+struct Deadline(Option<Pin<Box<Sleep>>>);
+
+impl Deadline {
+    fn new(at: Option<Instant>) -> Deadline {
+        Deadline(at.map(|at| Box::pin(tokio::time::sleep_until(at))))
+    }
+
+    /// Completes when the deadline has passed; never without one. Cancel-safe.
+    async fn reached(&mut self) {
+        match &mut self.0 {
+            Some(timer) => timer.as_mut().await,
+            None => std::future::pending().await,
+        }
     }
 }
 
