@@ -1,6 +1,7 @@
 //! Notify mode's filter: which changes become notifications, given `--when`
 //! (edges, per object UID), `--on-change`, `--events` and `--initial`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::Value;
@@ -74,11 +75,17 @@ impl Filter {
         let Some(when) = &self.when else { return true };
         let uid = uid(&change.object);
         if change.kind == ChangeKind::Deleted {
-            self.truth.remove(&uid);
+            self.truth.remove(&*uid);
             return false;
         }
         let now = when.eval(&change.object);
-        let before = self.truth.insert(uid, now).unwrap_or(false);
+        let before = match self.truth.get_mut(&*uid) {
+            Some(truth) => std::mem::replace(truth, now),
+            None => {
+                self.truth.insert(uid.into_owned(), now);
+                false
+            }
+        };
         match change.kind {
             ChangeKind::Initial => now,
             _ => now && !before,
@@ -97,10 +104,10 @@ impl Filter {
         let now = self.selected(&change.object);
         let before = match change.kind {
             ChangeKind::Deleted => {
-                self.values.remove(&uid);
+                self.values.remove(&*uid);
                 return now.iter().any(|values| !values.is_empty());
             }
-            _ => self.values.insert(uid, now.clone()),
+            _ => self.values.insert(uid.into_owned(), now.clone()),
         };
         match change.kind {
             ChangeKind::Initial => true,
@@ -126,15 +133,17 @@ impl Filter {
     }
 }
 
-fn uid(object: &Value) -> String {
+/// What an object is known by across versions: its UID (or, lacking one,
+/// namespace and name).
+fn uid(object: &Value) -> Cow<'_, str> {
     let meta = &object["metadata"];
     match meta["uid"].as_str() {
-        Some(uid) => uid.to_string(),
-        None => format!(
+        Some(uid) => Cow::Borrowed(uid),
+        None => Cow::Owned(format!(
             "{}/{}",
             meta["namespace"].as_str().unwrap_or(""),
             meta["name"].as_str().unwrap_or("")
-        ),
+        )),
     }
 }
 

@@ -152,30 +152,48 @@ impl TargetState {
     fn record(&mut self, object: Value, listed_at_start: bool, changes: &mut Vec<Change>) {
         let key = key(&object);
         let fresh = !listed_at_start;
-        let Some(known) = self.objects.get(&key) else {
-            let kind = if listed_at_start {
-                ChangeKind::Initial
-            } else {
-                ChangeKind::Created
-            };
-            let entry = self.entry(&object, fresh);
-            self.objects.insert(key, entry);
-            changes.push(Change {
-                kind,
-                object,
-                previous: None,
-            });
-            return;
+        let keep = self.keep;
+        let known = match self.objects.get_mut(&key) {
+            None => {
+                let kind = if listed_at_start {
+                    ChangeKind::Initial
+                } else {
+                    ChangeKind::Created
+                };
+                let entry = self.entry(&object, fresh);
+                self.objects.insert(key, entry);
+                changes.push(Change {
+                    kind,
+                    object,
+                    previous: None,
+                });
+                return;
+            }
+            Some(known) if uid(&known.object) != uid(&object) => {
+                changes.extend(self.depart(&key));
+                return self.record(object, listed_at_start, changes);
+            }
+            Some(known) => known,
         };
-        if uid(&known.object) != uid(&object) {
-            changes.extend(self.depart(&key));
-            return self.record(object, listed_at_start, changes);
-        }
         if !newer(&object, &known.object) {
             return;
         }
-        let entry = self.entry(&object, known.fresh || fresh);
-        let previous = self.objects.insert(key, entry).and_then(|old| old.last);
+        known.fresh |= fresh;
+        let previous = match keep {
+            Keep::Objects => {
+                known.object = object.clone();
+                None
+            }
+            // Same name and uid: of the identity only the version moved.
+            Keep::Diffs | Keep::Identity => {
+                known.object["metadata"]["resourceVersion"] =
+                    object["metadata"]["resourceVersion"].clone();
+                match keep {
+                    Keep::Diffs => known.last.replace(Previous::of(&object)),
+                    _ => None,
+                }
+            }
+        };
         changes.push(Change {
             kind: ChangeKind::Modified,
             object,
