@@ -1,5 +1,5 @@
 //! The compiled form of an expression and its evaluation against an object.
-//! Nothing here allocates for direct paths; jsonpath-rust paths do.
+//! Nothing here allocates, except paths left to jsonpath-rust.
 
 use super::error::ParseError;
 use super::lexer::CmpOp;

@@ -33,9 +33,11 @@
 //!
 //! - A path is translated to a `$`-rooted RFC 9535 query and compiled once.
 //!   Leading keys and indices are looked up directly in the `Value`; from the
-//!   first wildcard, filter, slice or `..` on, jsonpath-rust evaluates the rest
-//!   from the node reached (the whole query if a filter uses `$`). Tests check
-//!   both give what jsonpath-rust gives for the whole query.
+//!   first wildcard, filter, slice or `..` on, the rest is evaluated from the
+//!   node reached (the whole query if a filter uses `$`): in place for
+//!   wildcards and filters of comparisons, existence tests and regexes, by
+//!   jsonpath-rust otherwise. Tests check all give what jsonpath-rust gives
+//!   for the whole query.
 //! - `.a.0` is the *key* `"0"`; an array index is written `.a[0]` (`[-1]` is the last).
 //! - A path that selects several nodes: a comparison holds if **any** node
 //!   satisfies it (two paths: any pair). `.a[*] != 1` holds if some node differs.
@@ -69,6 +71,7 @@ mod eval;
 mod lexer;
 mod parser;
 mod path;
+mod query;
 #[cfg(test)]
 mod tests;
 

@@ -1,9 +1,11 @@
 //! Paths: our `.a['b'][0]` syntax, its translation to an RFC 9535 query, and
-//! evaluation — direct lookup for plain key/index paths, jsonpath-rust otherwise.
+//! evaluation — direct lookup of the leading keys/indices, then `query.rs` or
+//! jsonpath-rust for the rest.
 
 use super::error::ParseError;
 use super::lexer::{Tok, is_word_char};
 use super::parser::{Mode, Parser, Syn, write_rfc_string};
+use super::query::Query;
 use jsonpath_rust::parser::model::JpQuery;
 use jsonpath_rust::parser::parse_json_path;
 use jsonpath_rust::query::js_path_process;
@@ -51,8 +53,8 @@ fn is_name_char(c: char) -> bool {
 
 impl PathSyntax {
     /// Splits the path into leading keys/indices, looked up directly, and the
-    /// rest (from the first wildcard, filter, slice or `..`), if any, for
-    /// jsonpath-rust. The rest is evaluated against the node the leading
+    /// rest (from the first wildcard, filter, slice or `..`), if any, as a
+    /// `$`-rooted query. The rest is evaluated against the node the leading
     /// steps reach, which is cheaper than a query from the top — unless a
     /// filter in it refers to the object with `$`.
     fn split_direct(&self) -> (Vec<Step>, Option<PathSyntax>) {
@@ -369,7 +371,7 @@ impl Parser {
 }
 
 #[derive(Debug, Clone)]
-enum Step {
+pub(super) enum Step {
     Key(String),
     Index(i64),
 }
@@ -381,8 +383,16 @@ pub struct CompiledPath {
     query: String,
     /// Keys and indices walked directly in the `Value`.
     direct: Box<[Step]>,
-    /// Wildcards, filters, slices, descendants from there on: parsed once.
-    rest: Option<Box<JpQuery>>,
+    /// Wildcards, filters, slices, descendants from there on: compiled once.
+    rest: Option<Rest>,
+}
+
+#[derive(Debug, Clone)]
+enum Rest {
+    /// Wildcards and simple filters, evaluated in place.
+    Native(Query),
+    /// Everything else.
+    Jsonpath(Box<JpQuery>),
 }
 
 impl CompiledPath {
@@ -407,13 +417,15 @@ impl CompiledPath {
                         format!("invalid path `{}` (as `{query}`): {reason}", path.text),
                     )
                 })?;
-                Some(Box::new(if direct.is_empty() {
-                    full
-                } else {
-                    parse_json_path(&rest.to_rfc()).map_err(|e| {
-                        ParseError::at(path.start, format!("invalid path `{}`: {e}", path.text))
-                    })?
-                }))
+                match Query::compile(&rest.segments) {
+                    Some(native) => Some(Rest::Native(native)),
+                    None if direct.is_empty() => Some(Rest::Jsonpath(Box::new(full))),
+                    None => Some(Rest::Jsonpath(Box::new(
+                        parse_json_path(&rest.to_rfc()).map_err(|e| {
+                            ParseError::at(path.start, format!("invalid path `{}`: {e}", path.text))
+                        })?,
+                    ))),
+                }
             }
         };
         Ok(CompiledPath {
@@ -441,7 +453,8 @@ impl CompiledPath {
         };
         match &self.rest {
             None => f(node),
-            Some(query) => match js_path_process(query, node) {
+            Some(Rest::Native(query)) => query.any(node, obj, &mut f),
+            Some(Rest::Jsonpath(query)) => match js_path_process(query, node) {
                 Ok(nodes) => nodes.iter().any(|node| f(node.val)),
                 Err(_) => false,
             },
@@ -455,7 +468,15 @@ impl CompiledPath {
         };
         match &self.rest {
             None => vec![node],
-            Some(query) => js_path_process(query, node)
+            Some(Rest::Native(query)) => {
+                let mut nodes = Vec::new();
+                query.any(node, obj, &mut |node| {
+                    nodes.push(node);
+                    false
+                });
+                nodes
+            }
+            Some(Rest::Jsonpath(query)) => js_path_process(query, node)
                 .map(|nodes| nodes.into_iter().map(|node| node.val).collect())
                 .unwrap_or_default(),
         }
@@ -463,6 +484,12 @@ impl CompiledPath {
 
     pub(super) fn is_direct(&self) -> bool {
         self.rest.is_none()
+    }
+
+    /// Whether evaluation goes through jsonpath-rust.
+    #[cfg(test)]
+    pub(super) fn uses_jsonpath(&self) -> bool {
+        matches!(self.rest, Some(Rest::Jsonpath(_)))
     }
 }
 
@@ -480,7 +507,12 @@ impl PathSyntax {
 }
 
 fn lookup<'v>(steps: &[Step], obj: &'v Value) -> Option<&'v Value> {
-    steps.iter().try_fold(obj, |node, step| match (step, node) {
+    steps.iter().try_fold(obj, |node, s| step(s, node))
+}
+
+/// A key of an object or an index into an array (`-1` is the last item).
+pub(super) fn step<'v>(step: &Step, node: &'v Value) -> Option<&'v Value> {
+    match (step, node) {
         (Step::Key(key), Value::Object(map)) => map.get(key),
         (Step::Index(i), Value::Array(items)) => {
             let i = if *i < 0 {
@@ -491,5 +523,5 @@ fn lookup<'v>(steps: &[Step], obj: &'v Value) -> Option<&'v Value> {
             items.get(usize::try_from(i).ok()?)
         }
         _ => None,
-    })
+    }
 }

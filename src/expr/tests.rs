@@ -683,6 +683,113 @@ fn split_lookup_agrees_with_jsonpath() {
     }
 }
 
+/// Wildcards and filters we evaluate in place must select what jsonpath-rust
+/// selects for the whole query, quirks included.
+#[test]
+fn in_place_filters_agree_with_jsonpath() {
+    let items = json!([
+        {"type": "Ready", "status": "True", "n": 3, "f": 3.0, "s": "b", "nul": null,
+         "arr": [1, 2], "obj": {"k": "v"}, "text": "a\rb", "p": 0.30000000000000004},
+        {"type": "Ready", "status": "False", "n": 4.5, "s": "a", "arr": [1.0, 2], "text": "a-b"},
+        {"type": "Available", "n": "3", "s": 1, "nul": false, "text": "web-1"},
+        {"n": 18446744073709551615u64, "text": "x.y\n"},
+        "scalar", 7, null, [1, 2], {}
+    ]);
+    let members = json!({"a": {"type": "Ready", "n": 1}, "b": {"n": 2}, "c": 5, "d": "Ready"});
+    let objects = [
+        json!({"items": items, "members": members, "want": 3}),
+        json!({"items": members, "members": items, "want": 4.5}),
+        json!({"items": "none", "members": null}),
+        json!([]),
+    ];
+    let filters = [
+        "@.type=='Ready'",
+        "@.type==Ready && @.status!='True'",
+        "@.status != 'True'",
+        "!(@.status == 'True')",
+        "@.n == 3",
+        "@.n == 3.0",
+        "@.n == '3'",
+        "@.f == 3",
+        "@.p == 0.3",
+        "@.n == 1.8446744073709552e19",
+        "@.n > 3",
+        "@.n >= 3",
+        "@.n < 4",
+        "@.n <= 3",
+        "@.s < 'b'",
+        "@.s >= 'a'",
+        "@.s < 2",
+        "@.nul",
+        "!@.nul",
+        "@.nul == null",
+        "@.nul == false",
+        "@.missing == null",
+        "@.missing == @.other",
+        "@.missing != @.other",
+        "@.missing >= @.other",
+        "@.missing <= 1",
+        "@.arr == @.arr",
+        "@.arr[0] == 1",
+        "@.arr[-1] == 2",
+        "@.arr[-3] == 1",
+        "@.obj.k == v",
+        "@.obj == @.obj",
+        "@ == 7",
+        "@ == 'scalar'",
+        "@ == Ready",
+        "@",
+        "@.n == $.want",
+        "$.want == 3",
+        "$.items[0].n == @.n",
+        "@.text =~ 'a.b'",
+        "@.text =~ '^web-[0-9]+$'",
+        "@.text =~ '[.]'",
+        "@.text =~ 'x\\.y.'",
+        "@.text !~ 'web'",
+        "@.n =~ '3'",
+        "@.n !~ '3'",
+        "@.type == 'Ready' || @.n > 4",
+        "(@.type == 'Ready' || @.type == 'Available') && !@.status",
+    ];
+    for filter in filters {
+        for shape in [
+            ".items[?{f}]",
+            ".items[?{f}].n",
+            ".members[?{f}]",
+            ".items[?{f}][?{f}]",
+            ".items[?{f}][*]",
+        ] {
+            let src = shape.replace("{f}", filter);
+            let expr = compile(&src);
+            let path = &expr.paths[0];
+            assert!(
+                !path.uses_jsonpath(),
+                "`{src}` should be evaluated in place"
+            );
+            for obj in &objects {
+                let expected = obj.query(path.query()).expect("valid query");
+                assert_eq!(path.select(obj), expected, "`{src}` as `{}`", path.query());
+                assert_eq!(
+                    expr.eval(obj),
+                    expected.iter().any(|v| !v.is_null()),
+                    "`{src}`"
+                );
+            }
+        }
+    }
+    // What stays with jsonpath-rust.
+    for src in [
+        ".items[?length(@.s) == 1]",
+        ".items[0:2]",
+        ".items..n",
+        ".items[*]['n','s']",
+        ".items[?@.arr[*]]",
+    ] {
+        assert!(compile(src).paths[0].uses_jsonpath(), "`{src}`");
+    }
+}
+
 #[test]
 fn paths_translate_to_rfc9535_queries() {
     for (src, query) in [
@@ -860,33 +967,4 @@ fn columns_count_characters_not_bytes() {
     let err = assert_error(src, "= '", "`==`");
     assert_eq!(err.column, 26);
     assert_error(".héllo.wörld-x", "-", "`.héllo['wörld-x']`");
-}
-
-/// Run with `cargo test --release -- --ignored --nocapture` for timings.
-#[test]
-#[ignore]
-fn bench_eval() {
-    let mut obj = widget();
-    // Pad to a realistic ~5 KB object.
-    obj["metadata"]["managedFields"] = json!(vec![
-        json!({"manager": "kubectl", "operation": "Update", "fieldsV1": {"f:spec": {"f:replicas": {}}}});
-        55
-    ]);
-    println!("object: {} bytes", obj.to_string().len());
-    for src in [
-        ".status.ready == true",
-        ".status.phase == Running && .metadata.name =~ '^web-[0-9]+$' && .spec.replicas >= 3",
-        ".metadata.labels['app.kubernetes.io/name'] == web || .spec.ratio > 0.5",
-        ".status.conditions[?@.type=='Ready'].status == True",
-    ] {
-        let expr = compile(src);
-        let n = 200_000;
-        let start = std::time::Instant::now();
-        let mut hits = 0;
-        for _ in 0..n {
-            hits += usize::from(expr.eval(std::hint::black_box(&obj)));
-        }
-        let per = start.elapsed() / n;
-        println!("{per:?}/eval ({hits} hits)  {src}");
-    }
 }
