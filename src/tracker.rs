@@ -38,8 +38,10 @@ impl ChangeKind {
     }
 }
 
-/// One change to one object. For a deletion `object` is the last known state
-/// (with [`Keep::Identity`], after an outage, only its identity).
+/// One change to one object: `object` is the new version, or for a deletion
+/// the last known state (with [`Keep::Identity`], after an outage, only its
+/// identity). With [`Keep::Objects`] the tracker holds the new version and
+/// the change carries its identity: wait mode judges the tracker's objects.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub kind: ChangeKind,
@@ -110,24 +112,36 @@ impl TargetState {
         }
     }
 
-    /// What is kept of a version; the object itself goes to the change.
-    fn entry(&self, object: &Value, fresh: bool) -> Entry {
+    /// Splits a version into what is kept and what the change carries: the
+    /// object goes to one of them whole and the other gets its identity, so
+    /// it is never copied.
+    fn split(&self, object: Value, fresh: bool) -> (Entry, Value) {
         match self.keep {
-            Keep::Objects => Entry {
-                object: object.clone(),
-                last: None,
-                fresh,
-            },
-            Keep::Diffs => Entry {
-                object: identity(object),
-                last: Some(Previous::of(object)),
-                fresh,
-            },
-            Keep::Identity => Entry {
-                object: identity(object),
-                last: None,
-                fresh,
-            },
+            Keep::Objects => {
+                let carried = identity(&object);
+                let entry = Entry {
+                    object,
+                    last: None,
+                    fresh,
+                };
+                (entry, carried)
+            }
+            Keep::Diffs => {
+                let entry = Entry {
+                    object: identity(&object),
+                    last: Some(Previous::of(&object)),
+                    fresh,
+                };
+                (entry, object)
+            }
+            Keep::Identity => {
+                let entry = Entry {
+                    object: identity(&object),
+                    last: None,
+                    fresh,
+                };
+                (entry, object)
+            }
         }
     }
 
@@ -160,7 +174,7 @@ impl TargetState {
                 } else {
                     ChangeKind::Created
                 };
-                let entry = self.entry(&object, fresh);
+                let (entry, object) = self.split(object, fresh);
                 self.objects.insert(key, entry);
                 changes.push(Change {
                     kind,
@@ -179,9 +193,11 @@ impl TargetState {
             return;
         }
         known.fresh |= fresh;
+        let mut object = object;
         let previous = match keep {
             Keep::Objects => {
-                known.object = object.clone();
+                let carried = identity(&object);
+                known.object = std::mem::replace(&mut object, carried);
                 None
             }
             // Same name and uid: of the identity only the version moved.
@@ -428,6 +444,21 @@ mod tests {
             .apply(0, WatchEvent::Applied(widget("a", "1", 6, true)))
             .remove(0);
         assert_eq!(change.previous, None);
+    }
+
+    #[test]
+    fn judged_objects_are_held_whole_and_the_change_names_them() {
+        let mut t = Tracker::new(1, Keep::Objects);
+        start(&mut t, vec![widget("a", "1", 5, false)]);
+        let change = t
+            .apply(0, WatchEvent::Applied(widget("a", "1", 6, true)))
+            .remove(0);
+        assert_eq!(
+            change.object,
+            json!({"metadata": {"name": "a", "namespace": "default", "uid": "1", "resourceVersion": "6"}})
+        );
+        let held: Vec<&Value> = t.objects(0).collect();
+        assert_eq!(held, [&widget("a", "1", 6, true)]);
     }
 
     #[test]
