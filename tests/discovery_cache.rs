@@ -23,6 +23,19 @@ fn server_dir(s: &Scenario, base: &Path) -> PathBuf {
 }
 
 /// The default cache directory of the scenario's user (HOME is the scenario's).
+/// Waits for the ready widget `target` with `--cache-dir DIR` and `extra`.
+fn wait_cached(s: &Scenario, target: &str, dir: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        target,
+        "--until",
+        READY,
+        "--cache-dir",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    s.run(&args)
+}
+
 fn home_cache(s: &Scenario) -> PathBuf {
     s.dir.path().join(".kube").join("cache")
 }
@@ -103,13 +116,7 @@ fn the_cache_directory_comes_from_cache_dir_then_kubecachedir_then_home() {
     s.widget("foo", json!({}), json!({"ready": true}));
 
     let flag = s.dir.path().join("flag-cache");
-    let out = s.run(&[
-        "widgets/foo",
-        "--until",
-        READY,
-        "--cache-dir",
-        flag.to_str().unwrap(),
-    ]);
+    let out = wait_cached(&s, "widgets/foo", &flag, &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(server_dir(&s, &flag).join(OURS).is_file());
     assert!(
@@ -319,8 +326,7 @@ fn kubectls_own_cache_files_are_read_and_left_alone() {
     let theirs = snapshot(&dir);
 
     let before = s.server.requests().len();
-    let cache_dir = cache.to_str().unwrap();
-    let out = s.run(&["wg/foo", "--until", READY, "--cache-dir", cache_dir, "-v"]);
+    let out = wait_cached(&s, "wg/foo", &cache, &["-v"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout(&out), "widget.example.com/foo condition met\n");
     assert_eq!(discovery_since(&s, before), Vec::<String>::new());
@@ -337,7 +343,7 @@ fn kubectls_own_cache_files_are_read_and_left_alone() {
     // With one of kubectl's files missing, its cache is not trusted.
     std::fs::remove_file(dir.join("example.com/v1/serverresources.json")).unwrap();
     let before = s.server.requests().len();
-    let out = s.run(&["wg/foo", "--until", READY, "--cache-dir", cache_dir, "-v"]);
+    let out = wait_cached(&s, "wg/foo", &cache, &["-v"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(discovery_since(&s, before).len(), 2);
     assert!(dir.join(OURS).is_file(), "our own file is written beside");
@@ -370,23 +376,10 @@ fn a_broken_or_unwritable_cache_never_breaks_a_run() {
     // A cache directory that cannot be created: a file is in the way.
     let blocked = s.dir.path().join("blocked");
     std::fs::write(&blocked, "not a directory").unwrap();
-    let out = s.run(&[
-        "widgets/foo",
-        "--until",
-        READY,
-        "--cache-dir",
-        blocked.to_str().unwrap(),
-        "-v",
-    ]);
+    let out = wait_cached(&s, "widgets/foo", &blocked, &["-v"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot write"), "{}", stderr(&out));
-    let out = s.run(&[
-        "widgets/foo",
-        "--until",
-        READY,
-        "--cache-dir",
-        blocked.to_str().unwrap(),
-    ]);
+    let out = wait_cached(&s, "widgets/foo", &blocked, &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stderr(&out), "", "said only at -v");
 
