@@ -43,11 +43,17 @@ pub fn choice_from_argv() -> ColorChoice {
     let args: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let value = args
+    choice_from(&args)
+}
+
+/// Our `--color`: the words after `--` belong to the command.
+fn choice_from(args: &[String]) -> ColorChoice {
+    let ours = args.split(|a| a == "--").next().unwrap_or_default();
+    let value = ours
         .iter()
         .enumerate()
         .find_map(|(i, a)| match a.strip_prefix("--color") {
-            Some("") => args.get(i + 1).cloned(),
+            Some("") => ours.get(i + 1).cloned(),
             Some(rest) => rest.strip_prefix('=').map(String::from),
             None => None,
         });
@@ -78,5 +84,46 @@ mod tests {
         assert_eq!(paint(true, red, "x"), "\u{1b}[31mx\u{1b}[0m");
         assert!(enabled(ColorChoice::Always, Stream::Stdout));
         assert!(!enabled(ColorChoice::Never, Stream::Stderr));
+    }
+
+    #[test]
+    fn the_commands_words_are_not_our_flags() {
+        let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            choice_from(&argv(&[
+                "kubectl-notify",
+                "cm/a",
+                "--",
+                "sh",
+                "--color=always"
+            ])),
+            ColorChoice::Auto
+        );
+        assert_eq!(
+            choice_from(&argv(&[
+                "kubectl-notify",
+                "cm/a",
+                "--",
+                "ls",
+                "--color",
+                "always"
+            ])),
+            ColorChoice::Auto
+        );
+        assert_eq!(
+            choice_from(&argv(&[
+                "kubectl-notify",
+                "--color",
+                "never",
+                "cm/a",
+                "--",
+                "x"
+            ])),
+            ColorChoice::Never
+        );
+        assert_eq!(
+            choice_from(&argv(&["kubectl-notify", "cm/a", "--color=always"])),
+            ColorChoice::Always
+        );
     }
 }
