@@ -12,9 +12,10 @@ use kube::api::{Api, DynamicObject, ListParams};
 use kube::config::Kubeconfig;
 
 use crate::cli::{Args, ConnectionArgs};
+use crate::discovery::ApiType;
 use crate::discovery::Discovery;
 use crate::exit::{Exit, Result};
-use crate::resolve::{ApiType, resolve};
+use crate::resolve::resolve;
 
 /// Shells `completion` knows, by the name users type.
 pub const SHELLS: [(&str, Shell); 5] = [
@@ -276,13 +277,7 @@ async fn live(done: &[String], what: Live) -> Vec<String> {
                 (api, namespace)
             }
         };
-        let resource = kube::api::ApiResource {
-            group: api.group.clone(),
-            version: api.version.clone(),
-            api_version: api.api_version(),
-            kind: api.kind.clone(),
-            plural: api.plural.clone(),
-        };
+        let resource = kube::api::ApiResource::from(&api);
         let client: Api<DynamicObject> = match &namespace {
             Some(ns) => Api::namespaced_with(conn.client.clone(), ns, &resource),
             None => Api::all_with(conn.client.clone(), &resource),

@@ -21,6 +21,12 @@ pub enum Exit {
     Command { code: i32, message: Option<String> },
     /// Interrupted by a signal (SIGINT → 130, SIGTERM → 143).
     Signal(i32),
+    /// Whoever read our stdout closed it (`| head -1`): stop at once, quietly,
+    /// with the code of a process killed by SIGPIPE.
+    Closed,
+    /// Something in the program itself failed (the runtime, a signal
+    /// handler): not the user's fault.
+    Internal(String),
 }
 
 impl Exit {
@@ -32,6 +38,8 @@ impl Exit {
             Exit::Timeout(_) => 124,
             Exit::Command { code, .. } => (*code & 0xff) as u8,
             Exit::Signal(signo) => (128 + signo) as u8,
+            Exit::Closed => 141,
+            Exit::Internal(_) => 70,
         }
     }
 
@@ -42,7 +50,10 @@ impl Exit {
             Exit::Failed(line) => Some(line.clone()),
             Exit::Usage(m) | Exit::Refused(m) | Exit::Timeout(m) => Some(format!("error: {m}")),
             Exit::Command { message, .. } => message.as_ref().map(|m| format!("error: {m}")),
-            Exit::Signal(_) => None,
+            Exit::Signal(_) | Exit::Closed => None,
+            Exit::Internal(m) => Some(format!(
+                "error: internal failure: {m}; this is not a problem with your input, please report it"
+            )),
         }
     }
 }
@@ -50,9 +61,11 @@ impl Exit {
 impl fmt::Display for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Exit::Failed(m) | Exit::Usage(m) | Exit::Refused(m) | Exit::Timeout(m) => {
-                f.write_str(m)
-            }
+            Exit::Failed(m)
+            | Exit::Usage(m)
+            | Exit::Refused(m)
+            | Exit::Timeout(m)
+            | Exit::Internal(m) => f.write_str(m),
             Exit::Command {
                 message: Some(m), ..
             } => f.write_str(m),
@@ -61,6 +74,7 @@ impl fmt::Display for Exit {
                 message: None,
             } => write!(f, "the command exited with {code}"),
             Exit::Signal(_) => write!(f, "interrupted (exit {})", self.code()),
+            Exit::Closed => f.write_str("stdout was closed by its reader"),
         }
     }
 }

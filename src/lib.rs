@@ -1,27 +1,28 @@
 //! kubectl-notify: watch Kubernetes objects and exit when a condition holds.
 //! `main` parses flags into a `Plan`, `run` carries it out; see SPEC.md.
 
+// In the order data flows: argv → cli → plan → resolve → watch → tracker →
+// decide → sink → exit code; the rest serves them.
 pub mod cli;
-pub mod color;
-pub mod command;
-pub mod complete;
-pub mod condition;
-pub mod connect;
-pub mod decide;
-pub mod diff;
-pub mod discovery;
-pub mod exit;
-pub mod expr;
-pub mod notify;
-pub mod output;
-pub mod plan;
-pub mod resolve;
-pub mod run;
-pub mod status;
-pub mod template;
+pub(crate) mod decide;
+pub(crate) mod exit;
+pub(crate) mod plan;
+pub(crate) mod resolve;
+pub(crate) mod sink;
 pub mod tracker;
-pub mod trouble;
-pub mod watch;
+pub(crate) mod watch;
+
+pub(crate) mod color;
+pub(crate) mod complete;
+pub(crate) mod condition;
+pub(crate) mod connect;
+pub(crate) mod discovery;
+pub mod expr;
+pub(crate) mod os;
+pub(crate) mod run;
+pub(crate) mod target;
+pub(crate) mod term;
+pub(crate) mod trouble;
 
 use std::process::ExitCode;
 
@@ -56,7 +57,7 @@ fn runtime() -> exit::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| exit::Exit::Usage(format!("cannot start the runtime: {e}")))
+        .map_err(|e| exit::Exit::Internal(format!("cannot start the async runtime: {e}")))
 }
 
 fn finish(outcome: exit::Result<()>) -> ExitCode {

@@ -7,32 +7,14 @@ use std::time::Duration;
 
 use crate::cli::{Args, ConnectionArgs, DiffArg, OnBusyArg};
 use crate::color::{self, Stream};
-use crate::command::{CommandSpec, OnBusy, Policy, check_command};
 use crate::condition::{Condition, ForSpec};
+use crate::decide::filter::Filter;
 use crate::exit::{Exit, Result};
 use crate::expr::Expr;
-use crate::notify::Filter;
-use crate::output::{DiffMode, Format, Printer};
+use crate::sink::command::{CommandSpec, OnBusy, Policy, check_command};
+use crate::sink::printer::{DiffMode, Format, Printer};
+use crate::target::{Selection, TargetSpec};
 use crate::tracker::ChangeKind;
-
-/// Which objects of a type a target stands for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Selection {
-    /// One object, by name.
-    Name(String),
-    /// Every object matching the selectors (none given: every object).
-    Query {
-        labels: Option<String>,
-        fields: Option<String>,
-    },
-}
-
-/// A target as written on the command line, its type not yet resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetSpec {
-    pub type_text: String,
-    pub selection: Selection,
-}
 
 /// How the target-selecting flags were set.
 #[derive(Debug, Default, Clone)]

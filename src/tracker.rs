@@ -96,9 +96,11 @@ struct TargetState {
     /// Keys seen during the re-list in progress.
     relisting: Option<BTreeSet<String>>,
     synced: bool,
-    /// Names of objects that left after the first full list (deleted or no
-    /// longer selected), in order.
-    departed: Vec<String>,
+    /// With [`Keep::Objects`] (wait mode): the last known state of each
+    /// object that left after the first full list (deleted or no longer
+    /// selected), in order. A departed object is an input like any other:
+    /// `--for delete` is met by it, and a command is handed its last state.
+    departed: Vec<Value>,
 }
 
 impl TargetState {
@@ -145,15 +147,18 @@ impl TargetState {
         }
     }
 
-    fn depart(&mut self, key: &str) -> Option<Change> {
+    /// Removes an object; `last` is its final state when the server sent
+    /// one (a watch deletion), else the last version we know is used.
+    fn depart(&mut self, key: &str, last: Option<Value>) -> Option<Change> {
         let entry = self.objects.remove(key)?;
-        if self.synced {
-            self.departed.push(name(&entry.object));
-        }
-        let object = match entry.last {
-            Some(last) => last.value(),
-            None => entry.object,
+        let object = match (last, entry.last) {
+            (Some(last), _) => last,
+            (None, Some(previous)) => previous.value(),
+            (None, None) => entry.object,
         };
+        if self.synced && self.keep == Keep::Objects {
+            self.departed.push(object.clone());
+        }
         Some(Change {
             kind: ChangeKind::Deleted,
             object,
@@ -184,7 +189,7 @@ impl TargetState {
                 return;
             }
             Some(known) if uid(&known.object) != uid(&object) => {
-                changes.extend(self.depart(&key));
+                changes.extend(self.depart(&key, None));
                 return self.record(object, listed_at_start, changes);
             }
             Some(known) => known,
@@ -272,7 +277,7 @@ impl Tracker {
                         .cloned()
                         .collect();
                     for key in gone {
-                        changes.extend(state.depart(&key));
+                        changes.extend(state.depart(&key, None));
                     }
                 }
                 state.synced = true;
@@ -280,15 +285,11 @@ impl Tracker {
             WatchEvent::Applied(object) => state.record(object, false, &mut changes),
             WatchEvent::Deleted(object) => {
                 let key = key(&object);
-                if state
+                let same = state
                     .objects
                     .get(&key)
-                    .is_some_and(|known| uid(&known.object) == uid(&object))
-                {
-                    changes.extend(state.depart(&key).map(|change| Change { object, ..change }));
-                } else {
-                    changes.extend(state.depart(&key));
-                }
+                    .is_some_and(|known| uid(&known.object) == uid(&object));
+                changes.extend(state.depart(&key, same.then_some(object)));
             }
         }
         changes
@@ -307,8 +308,9 @@ impl Tracker {
         self.entries(target).map(|e| &e.object)
     }
 
-    /// Objects that left the target after start, oldest first.
-    pub fn departed(&self, target: usize) -> &[String] {
+    /// With [`Keep::Objects`]: the last known state of the objects that
+    /// left the target after start, oldest first.
+    pub fn departed(&self, target: usize) -> &[Value] {
         &self.targets[target].departed
     }
 }
@@ -385,6 +387,10 @@ mod tests {
         tracker.objects(0).map(|o| uid(o).to_string()).collect()
     }
 
+    fn departed(tracker: &Tracker) -> Vec<String> {
+        tracker.departed(0).iter().map(name).collect()
+    }
+
     fn freshness(tracker: &Tracker) -> Vec<bool> {
         tracker.entries(0).map(|e| e.fresh).collect()
     }
@@ -424,7 +430,7 @@ mod tests {
             ],
         );
         assert_eq!(changes, ["created a@6", "modified a@7", "deleted a@8"]);
-        assert_eq!(t.departed(0), ["a"]);
+        assert_eq!(departed(&t), ["a"]);
     }
 
     #[test]
@@ -560,7 +566,7 @@ mod tests {
             )
             .is_empty()
         );
-        assert_eq!(t.departed(0), ["c"]);
+        assert_eq!(departed(&t), ["c"]);
     }
 
     #[test]

@@ -15,57 +15,14 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::plan::Selection;
-use crate::resolve::ApiType;
+use crate::target::{Selection, Target};
 use crate::tracker::WatchEvent;
-
-/// A resolved target: a type, a namespace, and which of its objects.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub api: ApiType,
-    /// `None` for cluster-scoped types, or every namespace (`-A`).
-    pub namespace: Option<String>,
-    pub selection: Selection,
-}
-
-impl Target {
-    /// kubectl's way of naming an object of this type: `widget.example.com/foo`.
-    pub fn object_name(&self, name: &str) -> String {
-        format!("{}/{}", self.api.kind_group(), name)
-    }
-
-    /// The target as a user would recognise it in a message.
-    pub fn display(&self) -> String {
-        match &self.selection {
-            Selection::Name(name) => self.object_name(name),
-            Selection::Query { labels, fields } => {
-                let mut text = self.api.qualified();
-                if let Some(labels) = labels {
-                    text.push_str(&format!(" -l {labels}"));
-                }
-                if let Some(fields) = fields {
-                    text.push_str(&format!(" --field-selector {fields}"));
-                }
-                if labels.is_none() && fields.is_none() {
-                    text.push_str(" --all");
-                }
-                text
-            }
-        }
-    }
-}
 
 pub type Item = (usize, Result<WatchEvent, watcher::Error>);
 
 pub fn watch_all(client: &Client, targets: &[Target]) -> SelectAll<BoxStream<'static, Item>> {
     futures::stream::select_all(targets.iter().enumerate().map(|(index, target)| {
-        let resource = ApiResource {
-            group: target.api.group.clone(),
-            version: target.api.version.clone(),
-            api_version: target.api.api_version(),
-            kind: target.api.kind.clone(),
-            plural: target.api.plural.clone(),
-        };
+        let resource = ApiResource::from(&target.api);
         let api: Api<RawObject> = match &target.namespace {
             Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
             None => Api::all_with(client.clone(), &resource),
@@ -203,7 +160,7 @@ impl<'de> Visitor<'de> for Kept<'_> {
         let mut kept = serde_json::Map::new();
         while let Some(field) = map.next_key::<String>()? {
             if field == "metadata" {
-                let metadata = map.next_value_seed(Metadata)?;
+                let metadata = map.next_value_seed(MetadataSansManagedFields)?;
                 kept.insert(field, metadata);
             } else if self.0.keeps(&field) {
                 kept.insert(field, map.next_value()?);
@@ -216,9 +173,9 @@ impl<'de> Visitor<'de> for Kept<'_> {
 }
 
 /// `metadata` without `managedFields` (often the bulk of an object).
-struct Metadata;
+struct MetadataSansManagedFields;
 
-impl<'de> DeserializeSeed<'de> for Metadata {
+impl<'de> DeserializeSeed<'de> for MetadataSansManagedFields {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
@@ -226,7 +183,7 @@ impl<'de> DeserializeSeed<'de> for Metadata {
     }
 }
 
-impl<'de> Visitor<'de> for Metadata {
+impl<'de> Visitor<'de> for MetadataSansManagedFields {
     type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {

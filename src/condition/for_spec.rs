@@ -54,8 +54,15 @@ impl ForSpec {
         }
     }
 
-    /// Judge an existing object (absence is the caller's business).
-    pub fn judge(&self, group: &str, kind: &str, obj: &Value) -> Verdict {
+    /// Judge one version of an object, or its absence (`None`: not found,
+    /// or deleted).
+    pub fn judge(&self, group: &str, kind: &str, obj: Option<&Value>) -> Verdict {
+        let Some(obj) = obj else {
+            return match self {
+                ForSpec::Delete => Verdict::Met,
+                _ => Verdict::NotMet("not found".into()),
+            };
+        };
         match self {
             ForSpec::Condition {
                 kind: wanted,
@@ -254,7 +261,7 @@ mod tests {
     fn judge(form: &str, obj: &Value) -> Verdict {
         ForSpec::parse(form)
             .unwrap()
-            .judge("example.com", "Widget", obj)
+            .judge("example.com", "Widget", Some(obj))
     }
 
     fn met(form: &str, obj: &Value) -> bool {

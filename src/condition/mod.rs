@@ -7,7 +7,6 @@ mod ready;
 use serde_json::Value;
 
 pub use for_spec::ForSpec;
-pub use ready::readiness;
 
 use crate::expr::Expr;
 
@@ -57,16 +56,12 @@ impl Condition {
         })
     }
 
-    /// `--for delete`: met by absence, judged by the caller.
-    pub fn wants_deletion(&self) -> bool {
-        self.fors.iter().any(|f| matches!(f, ForSpec::Delete))
-    }
-
-    /// Judge one version of an existing object; every part is judged on that
-    /// same version. Failures come first, so a failed object never counts as met.
-    pub fn judge(&self, group: &str, kind: &str, obj: &Value) -> Verdict {
+    /// Judge one version of an object, or its absence (`None`: not found or
+    /// deleted); every part is judged on that same version. Failures come
+    /// first, so a failed object never counts as met.
+    pub fn judge(&self, group: &str, kind: &str, obj: Option<&Value>) -> Verdict {
         if let Some(fail_if) = &self.fail_if
-            && fail_if.eval(obj)
+            && obj.is_some_and(|obj| fail_if.eval(obj))
         {
             return Verdict::Failed(fail_if.source().to_string());
         }
@@ -78,7 +73,7 @@ impl Condition {
             return not_met;
         }
         match &self.until {
-            Some(until) if !until.eval(obj) => {
+            Some(until) if !obj.is_some_and(|obj| until.eval(obj)) => {
                 Verdict::NotMet(format!("--until {} is false", until.source()))
             }
             _ => Verdict::Met,
@@ -88,9 +83,10 @@ impl Condition {
     /// What a person watching wants to see of one object: the current value
     /// of each path `--until` reads, and how each `--for` form stands.
     pub fn current_values(&self, group: &str, kind: &str, obj: &Value) -> Vec<String> {
+        let obj = Some(obj);
         let mut out = Vec::new();
         if let Some(until) = &self.until {
-            for (path, nodes) in until.path_values(obj) {
+            for (path, nodes) in obj.map(|obj| until.path_values(obj)).unwrap_or_default() {
                 let shown = match nodes.as_slice() {
                     [] => "<none>".to_string(),
                     [one] => one.to_string(),
@@ -162,23 +158,36 @@ mod tests {
         ] {
             assert!(bad.unwrap_err().contains("--for delete cannot be combined"));
         }
-        assert!(cond(&["delete"], None, None).unwrap().wants_deletion());
-        assert!(!cond(&["create"], None, None).unwrap().wants_deletion());
+        let delete = cond(&["delete"], None, None).unwrap();
+        assert_eq!(delete.judge("", "ConfigMap", None), Verdict::Met);
+        assert!(matches!(
+            delete.judge("", "ConfigMap", Some(&json!({}))),
+            Verdict::NotMet(_)
+        ));
+        let create = cond(&["create"], None, None).unwrap();
+        assert!(matches!(
+            create.judge("", "ConfigMap", None),
+            Verdict::NotMet(_)
+        ));
+        assert_eq!(
+            create.judge("", "ConfigMap", Some(&json!({}))),
+            Verdict::Met
+        );
     }
 
     #[test]
     fn every_part_is_judged_on_the_same_version() {
         let c = cond(&["create", "ready"], Some(".spec.size == 2"), None).unwrap();
         let ready = json!({"kind": "Widget", "spec": {"size": 2}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
-        assert_eq!(c.judge("example.com", "Widget", &ready), Verdict::Met);
+        assert_eq!(c.judge("example.com", "Widget", Some(&ready)), Verdict::Met);
         let small = json!({"spec": {"size": 1}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
         assert_eq!(
-            c.judge("example.com", "Widget", &small),
+            c.judge("example.com", "Widget", Some(&small)),
             Verdict::NotMet("--until .spec.size == 2 is false".into())
         );
         let unready = json!({"spec": {"size": 2}, "status": {}});
         assert!(matches!(
-            c.judge("example.com", "Widget", &unready),
+            c.judge("example.com", "Widget", Some(&unready)),
             Verdict::NotMet(_)
         ));
     }
@@ -193,11 +202,11 @@ mod tests {
         .unwrap();
         let both = json!({"status": {"succeeded": 1, "failed": 1}});
         assert_eq!(
-            c.judge("batch", "Job", &both),
+            c.judge("batch", "Job", Some(&both)),
             Verdict::Failed(".status.failed >= 1".into())
         );
         assert_eq!(
-            c.judge("batch", "Job", &json!({"status": {"succeeded": 1}})),
+            c.judge("batch", "Job", Some(&json!({"status": {"succeeded": 1}}))),
             Verdict::Met
         );
     }
@@ -207,7 +216,7 @@ mod tests {
         let c = cond(&["ready"], None, None).unwrap();
         let stalled = json!({"status": {"conditions": [{"type": "Stalled", "status": "True", "message": "no quota"}]}});
         assert!(
-            matches!(c.judge("example.com", "Widget", &stalled), Verdict::Failed(m) if m.contains("no quota"))
+            matches!(c.judge("example.com", "Widget", Some(&stalled)), Verdict::Failed(m) if m.contains("no quota"))
         );
     }
 

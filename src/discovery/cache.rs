@@ -5,15 +5,14 @@
 //! The cache only ever saves a round trip: anything wrong with it (missing,
 //! old, unreadable, unwritable) means asking the server, never a failed run.
 
-use std::fs::DirBuilder;
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::resolve::{ApiType, parse_group_list, parse_resource_list};
+use super::ApiType;
+use super::documents::{parse_group_list, parse_resource_list};
 
 /// kubectl's discovery TTL (client-go's disk cache as kubectl sets it up):
 /// older files are not trusted.
@@ -108,10 +107,6 @@ impl Cache {
         }
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     fn ours(&self) -> PathBuf {
         self.dir.join(OURS)
     }
@@ -192,11 +187,7 @@ impl Cache {
     pub fn store(&self, types: &[ApiType]) -> Result<PathBuf, String> {
         let path = self.ours();
         let failed = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o750)
-            .create(&self.dir)
-            .map_err(failed)?;
+        crate::os::create_private_dir(&self.dir).map_err(failed)?;
         let file = OurFile {
             kind: KIND.into(),
             version: FORMAT,
@@ -326,7 +317,7 @@ mod tests {
     fn kubectls_files_are_read_only_when_complete() {
         let base = tempfile::tempdir().unwrap();
         let cache = Cache::new(base.path(), "https://k:6443");
-        let dir = cache.dir().to_path_buf();
+        let dir = server_dir(base.path(), "https://k:6443");
         std::fs::create_dir_all(dir.join("v1")).unwrap();
         std::fs::create_dir_all(dir.join("example.com/v1")).unwrap();
         std::fs::write(

@@ -2,7 +2,8 @@
 //! with the v2 Accept header), or legacy per-group discovery on older servers;
 //! and keeps them in kubectl's discovery cache between runs.
 
-pub mod cache;
+pub(crate) mod cache;
+mod documents;
 
 use std::path::Path;
 
@@ -11,8 +12,11 @@ use kube::Client;
 
 use crate::discovery::cache::{Cache, show_age};
 use crate::exit::{Exit, Result};
-use crate::resolve::{ApiType, parse_aggregated, parse_group_list, parse_resource_list};
 use crate::trouble::{self, Scope, Trouble};
+#[cfg(test)]
+pub(crate) use documents::captured;
+pub(crate) use documents::{ApiType, qualify};
+use documents::{parse_aggregated, parse_group_list, parse_resource_list};
 
 const AGGREGATED: &str =
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
@@ -107,8 +111,8 @@ pub async fn discover(client: &Client, server: &str) -> Result<Vec<ApiType>> {
         fetch(client, server, "/apis", AGGREGATED)
     )?;
     if core.aggregated && groups.aggregated {
-        let mut types = parse(server, "/api", parse_aggregated(&core.body))?;
-        types.extend(parse(server, "/apis", parse_aggregated(&groups.body))?);
+        let mut types = readable(server, "/api", parse_aggregated(&core.body))?;
+        types.extend(readable(server, "/apis", parse_aggregated(&groups.body))?);
         return Ok(types);
     }
     legacy(client, server, &groups.body).await
@@ -119,9 +123,9 @@ pub async fn discover(client: &Client, server: &str) -> Result<Vec<ApiType>> {
 /// as kubectl does; its types then resolve as unknown.
 async fn legacy(client: &Client, server: &str, group_list: &[u8]) -> Result<Vec<ApiType>> {
     let core = fetch(client, server, "/api/v1", PLAIN).await?;
-    let mut types = parse(server, "/api/v1", parse_resource_list(&core.body))?;
+    let mut types = readable(server, "/api/v1", parse_resource_list(&core.body))?;
     let mut paths = Vec::new();
-    for group in parse(server, "/apis", parse_group_list(group_list))? {
+    for group in readable(server, "/apis", parse_group_list(group_list))? {
         for version in &group.versions {
             paths.push(format!("/apis/{}/{}", group.group, version));
         }
@@ -129,7 +133,7 @@ async fn legacy(client: &Client, server: &str, group_list: &[u8]) -> Result<Vec<
     let answers = join_all(paths.iter().map(|path| fetch(client, server, path, PLAIN))).await;
     for (path, answer) in paths.iter().zip(answers) {
         if let Ok(answer) = answer {
-            types.extend(parse(server, path, parse_resource_list(&answer.body))?);
+            types.extend(readable(server, path, parse_resource_list(&answer.body))?);
         }
     }
     Ok(types)
@@ -144,7 +148,11 @@ async fn fetch(client: &Client, server: &str, path: &str, accept: &str) -> Resul
     let request = http::Request::get(path)
         .header(http::header::ACCEPT, accept)
         .body(Vec::new())
-        .map_err(|e| Exit::Usage(format!("cannot build discovery request: {e}")))?;
+        .map_err(|e| {
+            Exit::Internal(format!(
+                "cannot build the discovery request for {path}: {e}"
+            ))
+        })?;
     let scope = Scope {
         server,
         resource: None,
@@ -186,7 +194,7 @@ async fn fetch(client: &Client, server: &str, path: &str, accept: &str) -> Resul
     Ok(Answer { aggregated, body })
 }
 
-fn parse<T, E: std::fmt::Display>(
+fn readable<T, E: std::fmt::Display>(
     server: &str,
     path: &str,
     parsed: std::result::Result<T, E>,

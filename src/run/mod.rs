@@ -2,10 +2,8 @@
 //! the changes to wait mode or notify mode until one of them ends the run.
 
 mod notify;
-mod targets;
 mod wait;
 
-use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -13,22 +11,25 @@ use futures::StreamExt;
 use futures::stream::{AbortHandle, BoxStream, SelectAll};
 use kube::Client;
 use serde_json::Value;
-use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::time::{Instant, Sleep};
 
 use crate::connect::{Connection, connect};
+use crate::decide::Rules;
 use crate::exit::{Exit, Result};
-use crate::output::{DiffMode, Format, Printer};
+use crate::os::Interrupts;
 use crate::plan::{Mode, Plan};
+use crate::resolve::Resolver;
+use crate::sink::printer::{DiffMode, Format, Printer};
+use crate::target::Target;
 use crate::tracker::{Change, Keep, Tracker, WatchEvent};
 use crate::trouble::{self, Scope, Trouble};
-use crate::watch::{Item, Projection, Target, watch_all};
-use targets::Resolver;
+use crate::watch::{Item, Projection, watch_all};
 
 pub async fn run(plan: Plan) -> Result<()> {
     let started = Instant::now();
     let deadline = plan.timeout.filter(|t| !t.is_zero()).map(|t| started + t);
-    let mut interrupts = Interrupts::new()?;
+    let mut interrupts = Interrupts::new()
+        .map_err(|e| Exit::Internal(format!("cannot install signal handlers: {e}")))?;
 
     let setup = async {
         let conn = connect(&plan.connection, plan.request_timeout, plan.verbosity > 1).await?;
@@ -88,7 +89,7 @@ pub async fn run(plan: Plan) -> Result<()> {
             wait::run(
                 session,
                 settings,
-                wait::Rules {
+                Rules {
                     condition: &condition,
                     any,
                     changes_only,
@@ -149,8 +150,16 @@ impl Settings {
         self.timeout == Some(Duration::ZERO)
     }
 
-    pub fn waited(&self) -> String {
-        humantime::format_duration(self.timeout.unwrap_or_default()).to_string()
+    /// How the run ran out of time, for the timeout message.
+    pub fn ended(&self) -> String {
+        if self.check_once() {
+            "checked once".to_string()
+        } else {
+            format!(
+                "timed out after {}",
+                humantime::format_duration(self.timeout.unwrap_or_default())
+            )
+        }
     }
 }
 
@@ -220,7 +229,7 @@ impl Session {
                             && not_found(&err)
                             && self.resolver.may_be_stale()
                         {
-                            crate::status::erase();
+                            crate::term::erase();
                             self.resolver.log(&format!(
                                 "{} answered 404 Not Found; checking the cached types with the server",
                                 self.targets[index].api.qualified()
@@ -327,7 +336,7 @@ fn not_found(err: &kube::runtime::watcher::Error) -> bool {
 }
 
 fn log_event(verbosity: u8, target: &Target, event: &WatchEvent, synced: bool) {
-    crate::status::erase();
+    crate::term::erase();
     let rv = |o: &Value| {
         o["metadata"]["resourceVersion"]
             .as_str()
@@ -347,22 +356,6 @@ fn log_event(verbosity: u8, target: &Target, event: &WatchEvent, synced: bool) {
             eprintln!("{}: deleted at resourceVersion {}", target.display(), rv(o))
         }
         _ => {}
-    }
-}
-
-async fn with_request_timeout<T>(
-    limit: Option<Duration>,
-    server: &str,
-    fut: impl Future<Output = Result<T>>,
-) -> Result<T> {
-    match limit {
-        Some(limit) => tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| {
-            Err(Exit::Refused(format!(
-                "the server at {server} did not answer within {} (--request-timeout)",
-                humantime::format_duration(limit)
-            )))
-        }),
-        None => fut.await,
     }
 }
 
@@ -389,30 +382,5 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
-    }
-}
-
-struct Interrupts {
-    int: Signal,
-    term: Signal,
-}
-
-impl Interrupts {
-    fn new() -> Result<Interrupts> {
-        let install = |kind| {
-            signal(kind).map_err(|e| Exit::Usage(format!("cannot install signal handlers: {e}")))
-        };
-        Ok(Interrupts {
-            int: install(SignalKind::interrupt())?,
-            term: install(SignalKind::terminate())?,
-        })
-    }
-
-    /// The number of the first SIGINT or SIGTERM to arrive.
-    async fn recv(&mut self) -> i32 {
-        tokio::select! {
-            _ = self.int.recv() => 2,
-            _ = self.term.recv() => 15,
-        }
     }
 }

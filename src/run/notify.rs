@@ -4,21 +4,22 @@
 use std::time::SystemTime;
 
 use super::{Session, Settings, Step};
-use crate::command::{CommandSpec, Job, Policy, Report, Runner, Submitted};
+use crate::decide::filter::Filter;
 use crate::exit::{Exit, Result};
-use crate::notify::Filter;
-use crate::output::print_line;
+use crate::sink::command::{CommandSpec, Policy, Report, Runner};
+use crate::sink::{Notification, Sink, deliver_all};
 
 pub async fn run(
     mut session: Session,
-    settings: Settings,
+    mut settings: Settings,
     mut filter: Filter,
     count: Option<u64>,
     command: Option<(CommandSpec, Policy)>,
 ) -> Result<()> {
-    let mut runner = command.map(|(spec, policy)| Runner::new(spec, policy));
+    let mut runner =
+        command.map(|(spec, policy)| Runner::new(spec, policy).log_skips(session.verbosity > 0));
     let mut notified: u64 = 0;
-    let outcome = loop {
+    let outcome = 'run: loop {
         let step = tokio::select! {
             step = session.next() => step?,
             report = next_report(&mut runner) => {
@@ -30,7 +31,7 @@ pub async fn run(
         };
         let (index, changes) = match step {
             Step::Changes(index, changes) => (index, changes),
-            Step::TimedOut => break Err(Exit::Timeout(timed_out(&settings, notified))),
+            Step::TimedOut => break Err(timed_out(&settings, notified)),
             Step::Interrupted(signo) => {
                 if let Some(runner) = runner.take() {
                     runner.shutdown(Some(signo)).await;
@@ -44,21 +45,16 @@ pub async fn run(
                 continue;
             }
             notified += 1;
+            let mut sinks: Vec<&mut dyn Sink> = Vec::new();
             if !settings.quiet {
-                print_line(
-                    &settings
-                        .printer
-                        .notification(SystemTime::now(), &change, target),
-                );
+                sinks.push(&mut settings.printer);
             }
             if let Some(runner) = &mut runner {
-                let job = Job::new(change.kind.as_str(), &target.api.qualified(), change.object);
-                if runner.submit(job) == Submitted::Skipped && session.verbosity > 0 {
-                    eprintln!(
-                        "{}: the command is busy, skipped (--on-busy skip)",
-                        target.display()
-                    );
-                }
+                sinks.push(runner);
+            }
+            let notification = Notification::change(SystemTime::now(), target, &change);
+            if let Err(exit) = deliver_all(&mut sinks, &notification) {
+                break 'run Err(exit);
             }
             if count.is_some_and(|n| notified >= n) {
                 break;
@@ -68,7 +64,7 @@ pub async fn run(
             break Ok(());
         }
         if settings.check_once() && session.all_synced() {
-            break Err(Exit::Timeout(timed_out(&settings, notified)));
+            break Err(timed_out(&settings, notified));
         }
     };
     finish(&mut session, runner, outcome).await
@@ -117,34 +113,28 @@ fn judge_report(report: Report) -> Option<Exit> {
             code,
             attempts,
         } => {
-            let name = job
-                .env
-                .iter()
-                .find(|(k, _)| k == "KUBECTL_NOTIFY_NAME")
-                .map(|(_, v)| v.as_str())
-                .unwrap_or("");
+            crate::term::erase();
             eprintln!(
-                "warning: the command failed for {name} with exit code {code} after {attempts} attempt(s)"
+                "warning: the command failed for {} with exit code {code} after {attempts} attempt(s)",
+                job.name()
             );
             None
         }
-        Report::Fatal { code, .. } => Some(Exit::Command {
+        Report::Fatal { job, code } => Some(Exit::Command {
             code,
             message: Some(format!(
-                "the command failed too many times in a row (--max-failures); last exit code {code}"
+                "the command failed too many times in a row (--max-failures), last for {}; \
+                 last exit code {code}",
+                job.name()
             )),
         }),
     }
 }
 
-fn timed_out(settings: &Settings, notified: u64) -> String {
-    let when = if settings.check_once() {
-        "checked once".to_string()
-    } else {
-        format!("timed out after {}", settings.waited())
-    };
-    format!(
-        "{when} ({notified} notification{})",
+fn timed_out(settings: &Settings, notified: u64) -> Exit {
+    Exit::Timeout(format!(
+        "{} ({notified} notification{})",
+        settings.ended(),
         if notified == 1 { "" } else { "s" }
-    )
+    ))
 }

@@ -2,20 +2,18 @@
 //! the command once and exit with its code), fails (1) or times out (124).
 
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::{Session, Settings, Step};
-use crate::command::{CommandSpec, Job, Policy, run_once};
-use crate::decide::{Decision, decide, pending};
+use crate::decide::{Decision, Rules, decide, pending};
 use crate::exit::{Exit, Result};
-use crate::output::print_line;
-use crate::status::{self, StatusLine};
-
-pub use crate::decide::Rules;
+use crate::sink::command::{CommandSpec, Job, Policy, run_once};
+use crate::sink::status::{self, StatusLine};
+use crate::sink::{Notification, Sink, deliver_all};
 
 pub async fn run(
     mut session: Session,
-    settings: Settings,
+    mut settings: Settings,
     rules: Rules<'_>,
     command: Option<(CommandSpec, Policy)>,
 ) -> Result<()> {
@@ -39,25 +37,28 @@ pub async fn run(
         }
         match decide(&rules, &session.targets, &session.tracker) {
             Decision::Met(met) => {
-                drop(status.take());
+                let mut sinks: Vec<&mut dyn Sink> = Vec::new();
+                if let Some(line) = &mut status {
+                    sinks.push(line);
+                }
                 if !settings.quiet {
-                    for m in &met {
-                        print_line(&settings.printer.met(&m.name, m.object.as_ref()));
-                    }
+                    sinks.push(&mut settings.printer);
+                }
+                let now = SystemTime::now();
+                for m in &met {
+                    let target = &session.targets[m.target];
+                    deliver_all(&mut sinks, &Notification::met(now, target, m))?;
                 }
                 let Some((spec, policy)) = command else {
                     return Ok(());
                 };
                 // The command gets the first object that met the condition.
-                let first = &met[0];
-                let target = &session.targets[first.target];
-                let object = first.object.clone().unwrap_or_default();
-                let event = if first.object.is_some() {
-                    "modified"
-                } else {
-                    "deleted"
-                };
-                let job = Job::new(event, &target.api.qualified(), object);
+                let first = Notification::met(now, &session.targets[met[0].target], &met[0]);
+                let job = Job::new(
+                    first.event(),
+                    &first.target.api.qualified(),
+                    first.object.clone(),
+                );
                 let code = run_once(&spec, &policy, job, session.interrupted()).await;
                 return if code == 0 {
                     Ok(())
@@ -91,13 +92,9 @@ fn status_text(session: &Session, rules: &Rules, started: std::time::Instant) ->
 }
 
 fn timed_out(session: &Session, settings: &Settings, rules: &Rules) -> Exit {
-    let when = if settings.check_once() {
-        "checked once".to_string()
-    } else {
-        format!("timed out after {}", settings.waited())
-    };
     Exit::Timeout(format!(
-        "{when} waiting for {}: {}",
+        "{} waiting for {}: {}",
+        settings.ended(),
         rules.condition.describe(),
         pending(rules, &session.targets, &session.tracker).join(", ")
     ))

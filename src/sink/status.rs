@@ -2,41 +2,24 @@
 //! the values the condition reads, the time waited. It is erased before any
 //! other output and when the program ends, however it ends.
 
-use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use super::{Notification, Occasion, Sink};
 use crate::condition::Condition;
-use crate::plan::Selection;
+use crate::exit::Result;
+use crate::target::{Selection, Target};
+use crate::term::{self, erase};
 use crate::tracker::Tracker;
-use crate::watch::Target;
-
-/// Whether a status line is on the screen now.
-static DRAWN: AtomicBool = AtomicBool::new(false);
 
 const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
-
-/// Erases the status line if one is shown; call before writing anything else.
-pub fn erase() {
-    if DRAWN.swap(false, Ordering::SeqCst) {
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[2K");
-        let _ = err.flush();
-    }
-}
-
-fn draw(text: &str) {
-    let mut err = std::io::stderr().lock();
-    let _ = write!(err, "\r\x1b[2K{text}");
-    let _ = err.flush();
-    DRAWN.store(true, Ordering::SeqCst);
-}
 
 /// Draws the line while alive and erases it when dropped (every way out of
 /// the wait, Ctrl-C included, drops it).
 pub struct StatusLine {
     frame: usize,
     last: String,
+    /// The wait is over: nothing more is drawn.
+    done: bool,
 }
 
 impl StatusLine {
@@ -45,18 +28,37 @@ impl StatusLine {
         enabled.then(|| StatusLine {
             frame: 0,
             last: String::new(),
+            done: false,
         })
     }
 
     /// Redraws when the text changed or `tick` (once a second) asks for it.
     pub fn update(&mut self, text: String, tick: bool) {
+        if self.done {
+            return;
+        }
         if tick {
             self.frame = (self.frame + 1) % SPINNER.len();
         }
         if tick || text != self.last {
-            draw(&format!("{} {}", SPINNER[self.frame], fit(&text, width())));
+            term::draw(&format!(
+                "{} {}",
+                SPINNER[self.frame],
+                fit(&text, term::width())
+            ));
             self.last = text;
         }
+    }
+}
+
+/// A met object ends the wait: the line goes before the result is printed.
+impl Sink for StatusLine {
+    fn deliver(&mut self, n: &Notification) -> Result<()> {
+        if matches!(n.occasion, Occasion::Met { .. }) {
+            self.done = true;
+            erase();
+        }
+        Ok(())
     }
 }
 
@@ -108,17 +110,6 @@ fn fit(text: &str, width: usize) -> String {
     } else {
         let cut: String = text.chars().take(room.saturating_sub(1)).collect();
         format!("{cut}…")
-    }
-}
-
-fn width() -> usize {
-    // SAFETY: TIOCGWINSZ fills a winsize struct; on failure we fall back.
-    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
-    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-    if ok && size.ws_col > 0 {
-        size.ws_col as usize
-    } else {
-        80
     }
 }
 

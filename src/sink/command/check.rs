@@ -1,8 +1,7 @@
 //! Finding the command before anything is watched, the way execvp will find
 //! it later, so that a typo fails at once (exit 2) instead of at the first change.
 
-use std::ffi::{CString, OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use super::CommandSpec;
@@ -63,12 +62,12 @@ pub(super) fn check_with_path(program: &str, path_var: Option<OsString>) -> Resu
 }
 
 /// PATH entries; an empty one means the current directory, as for execvp.
-fn path_dirs(path_var: &OsStr) -> impl Iterator<Item = &Path> {
-    path_var.as_bytes().split(|&b| b == b':').map(|dir| {
-        if dir.is_empty() {
-            Path::new(".")
+fn path_dirs(path_var: &OsStr) -> impl Iterator<Item = PathBuf> {
+    std::env::split_paths(path_var).map(|dir| {
+        if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
         } else {
-            Path::new(OsStr::from_bytes(dir))
+            dir
         }
     })
 }
@@ -94,17 +93,7 @@ fn probe(path: &Path) -> Probe {
     match std::fs::metadata(path) {
         Err(_) => Probe::Missing,
         Ok(meta) if meta.is_dir() => Probe::Directory,
-        // access(2) rather than the mode bits: it accounts for our uid,
-        // groups, root, ACLs and noexec mounts.
-        Ok(_) if executable(path) => Probe::Executable,
+        Ok(_) if crate::os::executable(path) => Probe::Executable,
         Ok(_) => Probe::NotExecutable,
     }
-}
-
-fn executable(path: &Path) -> bool {
-    let Ok(c_path) = CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: c_path is a valid NUL-terminated string that outlives the call.
-    unsafe { libc::access(c_path.as_ptr(), libc::X_OK) == 0 }
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 pub use check::check_command;
 pub use job::run_once;
-pub use runner::{Report, Runner, Submitted};
+pub use runner::{Report, Runner};
 
 /// The code a run killed by `exec_timeout` counts as, for retries,
 /// `max_failures` and wait mode's exit code.
@@ -137,14 +137,12 @@ impl Job {
             env: env.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         }
     }
-}
 
-/// The exit code a shell would report: the code, or 128 + the signal.
-fn exit_code(status: std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => code,
-        (None, Some(signo)) => 128 + signo,
-        (None, None) => 1,
+    /// The object's name, for messages.
+    pub fn name(&self) -> &str {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "KUBECTL_NOTIFY_NAME")
+            .map_or("", |(_, v)| v.as_str())
     }
 }

@@ -10,7 +10,8 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{CommandSpec, Policy, exit_code};
+use super::{CommandSpec, Policy};
+use crate::os::{SIGKILL, SIGTERM, exit_code, signal_group};
 
 /// How a run ended.
 pub(super) enum Ended {
@@ -96,7 +97,7 @@ pub(super) async fn run(
         status = child.wait() => Ended::Exited(status.map_or(1, exit_code)),
         () = timeout => {
             // A stop requested meanwhile (shutdown) wins: no retry after it.
-            match stop(&mut child, group.0, libc::SIGTERM, policy.stop_timeout, stops).await {
+            match stop(&mut child, group.0, SIGTERM, policy.stop_timeout, stops).await {
                 (status, Some(signo)) => Ended::Stopped(status.map_or(128 + signo, exit_code)),
                 (_, None) => Ended::TimedOut,
             }
@@ -126,7 +127,7 @@ async fn stop(
         tokio::select! {
             status = child.wait() => return (status, requested),
             () = &mut deadline => {
-                signal_group(group, libc::SIGKILL);
+                signal_group(group, SIGKILL);
                 return (child.wait().await, requested);
             }
             signo = stops.recv() => {
@@ -165,13 +166,6 @@ async fn sleep_opt(limit: Option<Duration>) {
     }
 }
 
-fn signal_group(group: i32, signo: i32) {
-    // SAFETY: killpg only sends a signal; ESRCH (group already gone) is fine.
-    unsafe {
-        libc::killpg(group, signo);
-    }
-}
-
 /// The command's process group, SIGKILLed on drop so that nothing it started
 /// outlives the run: after the leader has exited this removes leftovers (a
 /// command that wants a daemon must detach it with setsid); on cancellation
@@ -182,7 +176,7 @@ struct Group(i32);
 
 impl Drop for Group {
     fn drop(&mut self) {
-        signal_group(self.0, libc::SIGKILL);
+        signal_group(self.0, SIGKILL);
     }
 }
 

@@ -10,6 +10,8 @@ use tokio::task::JoinHandle;
 use super::job::{Done, run_job};
 use super::process;
 use super::{CommandSpec, Job, OnBusy, Policy};
+use crate::exit::Result;
+use crate::sink::{Notification, Sink};
 
 /// What [`Runner::submit`] did with a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +51,8 @@ pub struct Runner {
     /// Consecutive failed jobs; a success resets it, a job stopped for
     /// `restart` leaves it alone.
     failures: u32,
+    /// Say on stderr when a notification is dropped by `--on-busy skip` (-v).
+    log_skips: bool,
 }
 
 /// The job in progress (running, between retries, or being stopped).
@@ -56,6 +60,21 @@ struct Current {
     stop: mpsc::UnboundedSender<i32>,
     stopping: bool,
     task: JoinHandle<(Job, Done)>,
+}
+
+/// Notify mode: every notification becomes a job for the command.
+impl Sink for Runner {
+    fn deliver(&mut self, n: &Notification) -> Result<()> {
+        let job = Job::new(n.event(), &n.target.api.qualified(), n.object.clone());
+        if self.submit(job) == Submitted::Skipped && self.log_skips {
+            crate::term::erase();
+            eprintln!(
+                "{}: the command is busy, skipped (--on-busy skip)",
+                n.target.display()
+            );
+        }
+        Ok(())
+    }
 }
 
 /// A dropped runner (say, on an early return) kills its command's group
@@ -74,7 +93,14 @@ impl Runner {
             current: None,
             queue: VecDeque::new(),
             failures: 0,
+            log_skips: false,
         }
+    }
+
+    /// Whether to say on stderr when a notification is skipped (-v).
+    pub fn log_skips(mut self, on: bool) -> Runner {
+        self.log_skips = on;
+        self
     }
 
     /// Start `job` now, or apply the busy policy. Never blocks.
@@ -101,7 +127,7 @@ impl Runner {
                 self.queue.push_back(job);
                 if !current.stopping {
                     current.stopping = true;
-                    let _ = current.stop.send(libc::SIGTERM);
+                    let _ = current.stop.send(crate::os::SIGTERM);
                 }
                 Submitted::Restarted
             }
@@ -161,7 +187,7 @@ impl Runner {
     pub async fn shutdown(mut self, signal: Option<i32>) {
         self.queue.clear();
         if let Some(current) = &mut self.current {
-            let _ = current.stop.send(signal.unwrap_or(libc::SIGTERM));
+            let _ = current.stop.send(signal.unwrap_or(crate::os::SIGTERM));
             let _ = (&mut current.task).await;
         }
     }

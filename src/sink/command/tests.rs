@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::check::check_with_path;
 use super::job::backoff;
+use super::runner::Submitted;
 use super::*;
 
 /// Names the scripts' temp dir `$d` (a trap that fires inside a function

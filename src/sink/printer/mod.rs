@@ -2,7 +2,10 @@
 //! `-o` chose: human (header line and field diff), JSON lines, names, or a
 //! kubectl jsonpath template. Each write is flushed, so pipes see it at once.
 
-use std::io::Write;
+mod diff;
+mod template;
+
+use std::io;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -10,11 +13,13 @@ use serde_json::Value;
 
 use owo_colors::Style;
 
+use super::{Notification, Occasion, Sink};
 use crate::color::paint;
-use crate::diff::{FieldChange, diff};
-use crate::template::Template;
-use crate::tracker::{Change, ChangeKind};
-use crate::watch::Target;
+use crate::exit::{Exit, Result};
+use crate::target::Target;
+use crate::tracker::{ChangeKind, Previous};
+use diff::{FieldChange, diff};
+pub use template::Template;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiffMode {
@@ -33,7 +38,7 @@ pub enum Format {
 
 impl Format {
     /// `-o human|json|name|jsonpath=TEMPLATE`.
-    pub fn parse(text: &str, diff: DiffMode) -> Result<Format, String> {
+    pub fn parse(text: &str, diff: DiffMode) -> std::result::Result<Format, String> {
         match text {
             "human" | "" => Ok(Format::Human { diff }),
             "json" => Ok(Format::Json),
@@ -60,15 +65,18 @@ pub struct Printer {
 
 impl Printer {
     /// The text for one notification (one or more lines, no final newline).
-    pub fn notification(&self, now: SystemTime, change: &Change, target: &Target) -> String {
+    pub fn text(&self, n: &Notification) -> String {
+        let kind = match n.occasion {
+            Occasion::Met { .. } => return self.met(n.target, n.object),
+            Occasion::Changed(kind) => kind,
+        };
         match &self.format {
             Format::Human { diff: mode } => {
-                let mut text =
-                    notification_line(now, change.kind, target, &change.object, self.color);
+                let mut text = notification_line(n.time, kind, n.target, n.object, self.color);
                 if let (ChangeKind::Modified, Some(previous), DiffMode::Full | DiffMode::Paths) =
-                    (change.kind, &change.previous, mode)
+                    (kind, n.previous, mode)
                 {
-                    let changes = diff(&previous.value(), &change.object);
+                    let changes = diff(&previous.value(), n.object);
                     for line in diff_lines(&changes, *mode, self.shorten, self.color) {
                         text.push('\n');
                         text.push_str(&line);
@@ -76,9 +84,9 @@ impl Printer {
                 }
                 text
             }
-            Format::Json => json_line(now, change),
-            Format::Name => object_name(target, &change.object),
-            Format::JsonPath(template) => template.render(&change.object),
+            Format::Json => json_line(n.time, kind, n.object, n.previous),
+            Format::Name => object_name(n.target, n.object),
+            Format::JsonPath(template) => template.render(n.object),
         }
     }
 
@@ -93,21 +101,34 @@ impl Printer {
         )
     }
 
-    /// Wait mode: the line for an object that met the condition (`object`
-    /// is `None` for a deletion).
-    pub fn met(&self, name: &str, object: Option<&Value>) -> String {
+    /// Wait mode: the line for an object that met the condition (for a
+    /// deletion, its last known state or identity).
+    fn met(&self, target: &Target, object: &Value) -> String {
         match &self.format {
             Format::Human { .. } => {
                 format!(
                     "{} {}",
-                    paint(self.color, Style::new().bold(), name),
+                    paint(
+                        self.color,
+                        Style::new().bold(),
+                        &object_name(target, object)
+                    ),
                     paint(self.color, Style::new().green(), "condition met")
                 )
             }
-            Format::Json => object.cloned().unwrap_or(Value::Null).to_string(),
-            Format::Name => name.to_string(),
-            Format::JsonPath(template) => template.render(object.unwrap_or(&Value::Null)),
+            Format::Json => object.to_string(),
+            Format::Name => object_name(target, object),
+            Format::JsonPath(template) => template.render(object),
         }
+    }
+}
+
+impl Sink for Printer {
+    fn deliver(&mut self, n: &Notification) -> Result<()> {
+        crate::term::write_line(&self.text(n)).map_err(|e| match e.kind() {
+            io::ErrorKind::BrokenPipe => Exit::Closed,
+            _ => Exit::Internal(format!("cannot write to stdout: {e}")),
+        })
     }
 }
 
@@ -209,11 +230,15 @@ struct JsonChange {
     pointer: String,
 }
 
-fn json_line(now: SystemTime, change: &Change) -> String {
-    let object = &change.object;
+fn json_line(
+    now: SystemTime,
+    kind: ChangeKind,
+    object: &Value,
+    previous: Option<&Previous>,
+) -> String {
     let meta = &object["metadata"];
-    let changes = match &change.previous {
-        Some(previous) if change.kind == ChangeKind::Modified => diff(&previous.value(), object)
+    let changes = match previous {
+        Some(previous) if kind == ChangeKind::Modified => diff(&previous.value(), object)
             .into_iter()
             .map(|c| JsonChange {
                 new: c.new,
@@ -233,17 +258,10 @@ fn json_line(now: SystemTime, change: &Change) -> String {
         object,
         resource_version: &meta["resourceVersion"],
         time: humantime::format_rfc3339_seconds(now).to_string(),
-        change: change.kind.as_str(),
+        change: kind.as_str(),
         uid: &meta["uid"],
     };
     serde_json::to_string(&line).unwrap_or_default()
-}
-
-pub fn print_line(line: &str) {
-    crate::status::erase();
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
 }
 
 /// The wall-clock time of day in the local time zone (TZ honoured), as a
@@ -253,25 +271,23 @@ fn clock(now: SystemTime) -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let t = secs as libc::time_t;
-    // SAFETY: localtime_r writes only into the tm we pass; on failure we
-    // fall back to UTC.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let local = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
-    if local {
-        format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
-    } else {
+    let (h, m, s) = crate::os::local_time_of_day(secs).unwrap_or_else(|| {
         let day = secs % 86_400;
-        format!("{:02}:{:02}:{:02}", day / 3600, day / 60 % 60, day % 60)
-    }
+        (
+            (day / 3600) as u32,
+            (day / 60 % 60) as u32,
+            (day % 60) as u32,
+        )
+    });
+    format!("{h:02}:{m:02}:{s:02}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Selection;
-    use crate::resolve::ApiType;
-    use crate::tracker::Previous;
+    use crate::discovery::ApiType;
+    use crate::target::Selection;
+    use crate::tracker::{Change, Previous};
     use serde_json::json;
     use std::time::Duration;
 
@@ -347,8 +363,11 @@ mod tests {
 
     #[test]
     fn human_output_shows_the_field_diff() {
-        let text =
-            printer("human", DiffMode::Full, false).notification(at(), &modified(), &widgets());
+        let text = printer("human", DiffMode::Full, false).text(&Notification::change(
+            at(),
+            &widgets(),
+            &modified(),
+        ));
         let y = "y".repeat(100);
         let x = "x".repeat(100);
         assert_eq!(
@@ -366,33 +385,67 @@ mod tests {
 
     #[test]
     fn long_values_are_cut_only_on_a_terminal_and_paths_mode_drops_values() {
-        let text =
-            printer("human", DiffMode::Full, true).notification(at(), &modified(), &widgets());
+        let text = printer("human", DiffMode::Full, true).text(&Notification::change(
+            at(),
+            &widgets(),
+            &modified(),
+        ));
         assert!(text.contains("…"), "{text}");
         assert!(!text.contains(&"y".repeat(100)));
-        let text =
-            printer("human", DiffMode::Paths, false).notification(at(), &modified(), &widgets());
+        let text = printer("human", DiffMode::Paths, false).text(&Notification::change(
+            at(),
+            &widgets(),
+            &modified(),
+        ));
         assert!(
             text.lines().any(|l| l.trim() == "~ .status.ready"),
             "{text}"
         );
-        let text =
-            printer("human", DiffMode::None, false).notification(at(), &modified(), &widgets());
+        let text = printer("human", DiffMode::None, false).text(&Notification::change(
+            at(),
+            &widgets(),
+            &modified(),
+        ));
         assert_eq!(text.lines().count(), 1);
+    }
+
+    /// The keys of a JSON object in the order they appear in the text.
+    struct TopLevelKeys(Vec<String>);
+
+    impl<'de> serde::Deserialize<'de> for TopLevelKeys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct Keys;
+            impl<'de> serde::de::Visitor<'de> for Keys {
+                type Value = TopLevelKeys;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> std::result::Result<TopLevelKeys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some(key) = map.next_key::<String>()? {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        keys.push(key);
+                    }
+                    Ok(TopLevelKeys(keys))
+                }
+            }
+            d.deserialize_map(Keys)
+        }
     }
 
     #[test]
     fn json_lines_keep_their_field_names() {
-        let line: Value = serde_json::from_str(
-            &printer("json", DiffMode::Full, false).notification(at(), &modified(), &widgets()),
-        )
-        .unwrap();
-        let keys: Vec<&str> = line
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let text = printer("json", DiffMode::Full, false).text(&Notification::change(
+            at(),
+            &widgets(),
+            &modified(),
+        ));
+        let line: Value = serde_json::from_str(&text).unwrap();
+        // The order as written on the line (a parsed `Value` sorts its keys).
+        let TopLevelKeys(keys) = serde_json::from_str(&text).unwrap();
         assert_eq!(
             keys,
             [
@@ -424,7 +477,11 @@ mod tests {
     #[test]
     fn name_and_jsonpath_formats() {
         assert_eq!(
-            printer("name", DiffMode::Full, false).notification(at(), &modified(), &widgets()),
+            printer("name", DiffMode::Full, false).text(&Notification::change(
+                at(),
+                &widgets(),
+                &modified()
+            )),
             "widget.example.com/foo"
         );
         assert_eq!(
@@ -433,7 +490,7 @@ mod tests {
                 DiffMode::Full,
                 false
             )
-            .notification(at(), &modified(), &widgets()),
+            .text(&Notification::change(at(), &widgets(), &modified())),
             "foo true"
         );
         assert!(

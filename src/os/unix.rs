@@ -1,0 +1,92 @@
+//! Linux and macOS: POSIX calls only (nothing from /proc or Linux-only
+//! libc), so both build from the same code.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+pub(crate) const SIGINT: i32 = libc::SIGINT;
+pub(crate) const SIGTERM: i32 = libc::SIGTERM;
+pub(crate) const SIGKILL: i32 = libc::SIGKILL;
+
+/// The local time of day (TZ honoured) for seconds since the epoch, as
+/// (hours, minutes, seconds); `None` when the zone cannot be read.
+pub(crate) fn local_time_of_day(secs: u64) -> Option<(u32, u32, u32)> {
+    let t = libc::time_t::try_from(secs).ok()?;
+    // SAFETY: localtime_r writes only into the tm we pass.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let local = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    local.then_some((tm.tm_hour as u32, tm.tm_min as u32, tm.tm_sec as u32))
+}
+
+/// The width in columns of the terminal on stderr, if it is one.
+pub(crate) fn terminal_width() -> Option<usize> {
+    // SAFETY: TIOCGWINSZ fills a winsize struct.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    (ok && size.ws_col > 0).then_some(size.ws_col as usize)
+}
+
+/// Creates a directory (and its parents) readable by the owner and group only.
+pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(path)
+}
+
+/// Whether we may execute the file: access(2) rather than the mode bits, as
+/// it accounts for our uid, groups, root, ACLs and noexec mounts.
+pub(crate) fn executable(path: &Path) -> bool {
+    let Ok(c_path) = CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: c_path is a valid NUL-terminated string that outlives the call.
+    unsafe { libc::access(c_path.as_ptr(), libc::X_OK) == 0 }
+}
+
+/// The exit code a shell would report: the code, or 128 + the signal.
+pub(crate) fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signo)) => 128 + signo,
+        (None, None) => 1,
+    }
+}
+
+/// Sends a signal to a process group; a group already gone is fine.
+pub(crate) fn signal_group(group: i32, signo: i32) {
+    // SAFETY: killpg only sends a signal; ESRCH (group already gone) is fine.
+    unsafe {
+        libc::killpg(group, signo);
+    }
+}
+
+/// SIGINT and SIGTERM, caught for the whole run so that a command can be
+/// told and waited for before we exit.
+pub(crate) struct Interrupts {
+    int: Signal,
+    term: Signal,
+}
+
+impl Interrupts {
+    pub(crate) fn new() -> io::Result<Interrupts> {
+        Ok(Interrupts {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// The number of the first SIGINT or SIGTERM to arrive.
+    pub(crate) async fn recv(&mut self) -> i32 {
+        tokio::select! {
+            _ = self.int.recv() => SIGINT,
+            _ = self.term.recv() => SIGTERM,
+        }
+    }
+}

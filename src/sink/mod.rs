@@ -1,0 +1,84 @@
+//! Where notifications go: the printer (stdout), the status line (stderr)
+//! and the command. Each takes a [`Notification`] through the one [`Sink`]
+//! interface; none of them knows how the change was watched.
+
+pub mod command;
+pub mod printer;
+pub mod status;
+
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+use crate::decide::Met;
+use crate::exit::Result;
+use crate::target::Target;
+use crate::tracker::{Change, ChangeKind, Previous};
+
+/// What a notification tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Occasion {
+    /// Notify mode: a change to an object.
+    Changed(ChangeKind),
+    /// Wait mode: this object met the condition; `absent`: by being gone
+    /// (`--for delete`).
+    Met { absent: bool },
+}
+
+/// One thing to tell about one object.
+pub struct Notification<'a> {
+    pub occasion: Occasion,
+    pub time: SystemTime,
+    pub target: &'a Target,
+    /// The version concerned; for a deletion or an absence, the last known
+    /// state (or, for an object never seen, its identity).
+    pub object: &'a Value,
+    /// The version before a modification, when it was kept.
+    pub previous: Option<&'a Previous>,
+}
+
+impl<'a> Notification<'a> {
+    pub fn change(time: SystemTime, target: &'a Target, change: &'a Change) -> Self {
+        Notification {
+            occasion: Occasion::Changed(change.kind),
+            time,
+            target,
+            object: &change.object,
+            previous: change.previous.as_ref(),
+        }
+    }
+
+    pub fn met(time: SystemTime, target: &'a Target, met: &'a Met<'_>) -> Self {
+        Notification {
+            occasion: Occasion::Met { absent: met.absent },
+            time,
+            target,
+            object: &met.object,
+            previous: None,
+        }
+    }
+
+    /// The word users see and commands get in `KUBECTL_NOTIFY_EVENT`; a met
+    /// object counts as modified, an absence that met `--for delete` as deleted.
+    pub fn event(&self) -> &'static str {
+        match self.occasion {
+            Occasion::Changed(kind) => kind.as_str(),
+            Occasion::Met { absent: true } => "deleted",
+            Occasion::Met { absent: false } => "modified",
+        }
+    }
+}
+
+/// Something that is told of every notification. Handing one over must not
+/// wait on the sink's work: a slow sink never stalls the watch. An error
+/// ends the run (stdout closed by its reader, for one).
+pub trait Sink {
+    fn deliver(&mut self, notification: &Notification<'_>) -> Result<()>;
+}
+
+/// Tells every sink, in order; the first error ends the run.
+pub fn deliver_all(sinks: &mut [&mut dyn Sink], notification: &Notification<'_>) -> Result<()> {
+    sinks
+        .iter_mut()
+        .try_for_each(|sink| sink.deliver(notification))
+}
