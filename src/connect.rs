@@ -38,7 +38,7 @@ pub async fn connect(
                     "no kubeconfig found and the in-cluster configuration failed: {e}"
                 ))
             })?;
-            apply_to_config(&mut config, args);
+            apply_to_config(&mut config, args)?;
             config
         }
         None => {
@@ -217,7 +217,7 @@ async fn config_from_kubeconfig(mut kc: Kubeconfig, args: &ConnectionArgs) -> Re
         apply_to_cluster(named.cluster.get_or_insert_with(Cluster::default), args);
     }
     for named in kc.auth_infos.iter_mut().filter(|u| u.name == user_name) {
-        apply_to_user(named.auth_info.get_or_insert_with(AuthInfo::default), args);
+        apply_to_user(named.auth_info.get_or_insert_with(AuthInfo::default), args)?;
     }
     let options = KubeConfigOptions {
         context: Some(context_name),
@@ -262,7 +262,7 @@ fn apply_to_cluster(cluster: &mut Cluster, args: &ConnectionArgs) {
     }
 }
 
-fn apply_to_user(user: &mut AuthInfo, args: &ConnectionArgs) {
+fn apply_to_user(user: &mut AuthInfo, args: &ConnectionArgs) -> Result<()> {
     if let Some(token) = &args.token {
         user.token = Some(token.clone().into());
         user.token_file = None;
@@ -279,10 +279,10 @@ fn apply_to_user(user: &mut AuthInfo, args: &ConnectionArgs) {
         user.client_key = Some(key.display().to_string());
         user.client_key_data = None;
     }
-    apply_impersonation(user, args);
+    apply_impersonation(user, args)
 }
 
-fn apply_impersonation(user: &mut AuthInfo, args: &ConnectionArgs) {
+fn apply_impersonation(user: &mut AuthInfo, args: &ConnectionArgs) -> Result<()> {
     if let Some(name) = &args.as_user {
         user.impersonate = Some(name.clone());
     }
@@ -292,21 +292,36 @@ fn apply_impersonation(user: &mut AuthInfo, args: &ConnectionArgs) {
     if let Some(uid) = &args.as_uid {
         user.impersonate_uid = Some(uid.clone());
     }
+    // As kubectl: groups or a UID alone would be refused by the server,
+    // and its answer (a 500) is no help.
+    let groups = user
+        .impersonate_groups
+        .as_ref()
+        .is_some_and(|g| !g.is_empty());
+    if user.impersonate.is_none() && (groups || user.impersonate_uid.is_some()) {
+        return Err(Exit::Usage(
+            "--as-group and --as-uid impersonate a user's groups or UID: \
+             add --as USER (the user to impersonate)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// In a pod only the flags that make sense without a kubeconfig apply.
-fn apply_to_config(config: &mut Config, args: &ConnectionArgs) {
+fn apply_to_config(config: &mut Config, args: &ConnectionArgs) -> Result<()> {
     if let Some(token) = &args.token {
         config.auth_info.token = Some(token.clone().into());
         config.auth_info.token_file = None;
     }
-    apply_impersonation(&mut config.auth_info, args);
+    apply_impersonation(&mut config.auth_info, args)?;
     if args.insecure_skip_tls_verify {
         config.accept_invalid_certs = true;
     }
     if let Some(name) = &args.tls_server_name {
         config.tls_server_name = Some(name.clone());
     }
+    Ok(())
 }
 
 /// kubectl accepts `-s host:port`; a URL needs a scheme.

@@ -347,6 +347,34 @@ const CASES: &[Case] = &[
         &["widget.example.org"],
     ),
     // Kubeconfig and contexts.
+    offline(
+        "groups impersonated without a user",
+        &[
+            "widgets/foo",
+            "--for",
+            "create",
+            "--as-group",
+            "g",
+            "--timeout",
+            "0",
+        ],
+        2,
+        &["--as-group", "--as USER"],
+    ),
+    offline(
+        "a UID impersonated without a user",
+        &[
+            "widgets/foo",
+            "--for",
+            "create",
+            "--as-uid",
+            "5",
+            "--timeout",
+            "0",
+        ],
+        2,
+        &["--as-uid", "--as USER"],
+    ),
     case(
         "missing kubeconfig",
         &["widgets/foo", "--kubeconfig", "@DIR/nope", "--until", READY],

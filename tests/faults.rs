@@ -171,3 +171,116 @@ fn insecure_skip_tls_verify_works_and_warns() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_routine_relist_is_not_a_warning() {
+    let s = Scenario::new();
+    s.widget("foo", json!({}), json!({"ready": false}));
+    let mut child = s
+        .notify(&["widgets/foo", "--until", READY, "--timeout", "60s"])
+        .spawn()
+        .unwrap();
+    s.wait_for_watch("foo", &mut child);
+    s.server.compact();
+    s.server.expire_next_watches(1);
+    s.server.close_watches_after_events(Some(0));
+    assert!(still_running(&mut child, Duration::from_millis(700)));
+    s.server.clear_faults();
+    s.set_status("foo", json!({"ready": true}));
+    let out = finish(child, Duration::from_secs(45));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("warning") && !stderr(&out).contains("410"),
+        "a 410 is the protocol working, not a problem: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_outage_is_said_once_when_it_starts_and_once_when_it_ends() {
+    let s = Scenario::new();
+    s.widget("foo", json!({}), json!({"ready": false}));
+    let mut child = s
+        .notify(&["widgets/foo", "--until", READY, "--timeout", "60s"])
+        .spawn()
+        .unwrap();
+    s.wait_for_watch("foo", &mut child);
+    // Long enough for several retries with the watcher's backoff.
+    s.server.restart(Duration::from_secs(5));
+    s.set_status("foo", json!({"ready": true}));
+    let out = finish(child, Duration::from_secs(45));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    let warnings = err.lines().filter(|l| l.starts_with("warning:")).count();
+    assert_eq!(warnings, 1, "one line when the connection is lost: {err}");
+    let back: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("reconnected after"))
+        .collect();
+    assert_eq!(back.len(), 1, "one line when it is back: {err}");
+    assert!(
+        back[0].starts_with("widget.example.com/foo: reconnected after"),
+        "{err}"
+    );
+}
+
+#[test]
+fn each_attempt_of_an_outage_is_told_under_v() {
+    let s = Scenario::new();
+    s.widget("foo", json!({}), json!({"ready": false}));
+    let mut child = s
+        .notify(&["widgets/foo", "--until", READY, "--timeout", "60s", "-v"])
+        .spawn()
+        .unwrap();
+    s.wait_for_watch("foo", &mut child);
+    s.server.restart(Duration::from_secs(5));
+    s.set_status("foo", json!({"ready": true}));
+    let out = finish(child, Duration::from_secs(45));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("attempt 2 failed"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_first_list_that_keeps_failing_ends_a_single_check() {
+    let s = Scenario::new();
+    s.widget("foo", json!({}), json!({"ready": true}));
+    s.server.fail_next_requests(1000, 500, None);
+    let started = Instant::now();
+    let out = finish(
+        s.notify(&["widgets/foo", "--until", READY, "--timeout", "0"])
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(20),
+    );
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot check widget.example.com/foo once"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn a_timeout_bounds_a_run_whose_first_list_keeps_failing() {
+    let s = Scenario::new();
+    s.widget("foo", json!({}), json!({"ready": true}));
+    s.server.fail_next_requests(1000, 500, None);
+    let out = finish(
+        s.notify(&["widgets/foo", "--until", READY, "--timeout", "2s"])
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(20),
+    );
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("warning:")).count(),
+        1,
+        "the same failure is said once: {err}"
+    );
+}

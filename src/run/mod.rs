@@ -27,7 +27,11 @@ use crate::watch::{Item, Projection, watch_all};
 
 pub async fn run(plan: Plan) -> Result<()> {
     let started = Instant::now();
-    let deadline = plan.timeout.filter(|t| !t.is_zero()).map(|t| started + t);
+    // A timeout too far away to be a moment (`9300000000000000000s`) is none.
+    let deadline = plan
+        .timeout
+        .filter(|t| !t.is_zero())
+        .and_then(|t| started.checked_add(t));
     let mut interrupts = Interrupts::new()
         .map_err(|e| Exit::Internal(format!("cannot install signal handlers: {e}")))?;
 
@@ -60,6 +64,8 @@ pub async fn run(plan: Plan) -> Result<()> {
         watches,
         resolver,
         recheck: None,
+        outages: (0..targets.len()).map(|_| None).collect(),
+        check_once: plan.timeout == Some(Duration::ZERO),
         tracker: Tracker::new(targets.len(), keep(&plan)),
         conn,
         targets,
@@ -180,6 +186,10 @@ pub(crate) struct Session {
     /// A target whose first list got 404 with types from the cache, and the
     /// error to end with if the server's types say the same.
     recheck: Option<(usize, Exit)>,
+    /// Per target: since when its watch keeps failing, said once on stderr.
+    outages: Vec<Option<Outage>>,
+    /// `--timeout 0`: one look; a failure before it is complete ends the run.
+    check_once: bool,
     pub tracker: Tracker,
     pub conn: Connection,
     pub targets: Vec<Target>,
@@ -213,6 +223,18 @@ impl Session {
             };
             match item {
                 Ok(event) => {
+                    if !matches!(event, WatchEvent::Relisting)
+                        && let Some(outage) = self.outages[index].take()
+                    {
+                        crate::term::erase();
+                        eprintln!(
+                            "{}: reconnected after {}",
+                            self.targets[index].display(),
+                            humantime::format_duration(Duration::from_secs(
+                                outage.since.elapsed().as_secs().max(1)
+                            ))
+                        );
+                    }
                     if self.verbosity > 0 {
                         log_event(
                             self.verbosity,
@@ -264,7 +286,7 @@ impl Session {
         Ok(())
     }
 
-    fn trouble(&self, index: usize, err: &kube::runtime::watcher::Error) -> Result<()> {
+    fn trouble(&mut self, index: usize, err: &kube::runtime::watcher::Error) -> Result<()> {
         let target = &self.targets[index];
         let resource = target.api.qualified();
         let scope = Scope {
@@ -280,10 +302,42 @@ impl Session {
             Trouble::Rejected(message)
             | Trouble::Refused(message)
             | Trouble::Transient(message) => {
-                eprintln!(
-                    "warning: watching {}: {message}; retrying",
-                    target.display()
-                );
+                crate::term::erase();
+                if expired(err) {
+                    // The protocol working: the watcher re-lists.
+                    if self.verbosity > 0 {
+                        eprintln!("{}: {message}; re-listing", target.display());
+                    }
+                    return Ok(());
+                }
+                if self.check_once && !synced {
+                    return Err(Exit::Refused(format!(
+                        "cannot check {} once (--timeout 0): {message}",
+                        target.display()
+                    )));
+                }
+                match &mut self.outages[index] {
+                    None => {
+                        eprintln!(
+                            "warning: watching {}: {message}; retrying",
+                            target.display()
+                        );
+                        self.outages[index] = Some(Outage {
+                            since: std::time::Instant::now(),
+                            attempts: 1,
+                        });
+                    }
+                    Some(outage) => {
+                        outage.attempts += 1;
+                        if self.verbosity > 0 {
+                            eprintln!(
+                                "{}: attempt {} failed: {message}; retrying",
+                                target.display(),
+                                outage.attempts
+                            );
+                        }
+                    }
+                }
                 Ok(())
             }
         }
@@ -323,15 +377,31 @@ fn watch_one(
     (events.boxed(), watch)
 }
 
+/// A watch that keeps failing: reported when it starts and when it ends.
+struct Outage {
+    since: std::time::Instant,
+    attempts: u32,
+}
+
+/// 410 Gone: the resourceVersion is too old, and the watcher re-lists.
+fn expired(err: &kube::runtime::watcher::Error) -> bool {
+    status_code(err) == Some(410)
+}
+
 /// The server does not serve the type (or no longer does).
 fn not_found(err: &kube::runtime::watcher::Error) -> bool {
+    status_code(err) == Some(404)
+}
+
+/// The HTTP status the server answered with, if it answered.
+fn status_code(err: &kube::runtime::watcher::Error) -> Option<u16> {
     use kube::runtime::watcher::Error;
     match err {
         Error::InitialListFailed(kube::Error::Api(status))
         | Error::WatchStartFailed(kube::Error::Api(status))
-        | Error::WatchFailed(kube::Error::Api(status)) => status.code == 404,
-        Error::WatchError(status) => status.code == 404,
-        _ => false,
+        | Error::WatchFailed(kube::Error::Api(status))
+        | Error::WatchError(status) => Some(status.code),
+        _ => None,
     }
 }
 
