@@ -557,3 +557,90 @@ fn in_wait_mode_the_command_runs_once_and_its_code_is_ours() {
     ]);
     assert_eq!(code(&output), 5, "{}", stderr(&output));
 }
+
+#[test]
+fn for_delete_hands_the_command_the_last_known_state() {
+    let s = Scenario::new();
+    let out = out_dir(&s);
+    let script = recorder(s.dir.path());
+    s.widget("foo", json!({"size": 3}), json!({"ready": true}));
+    let mut child = s
+        .notify(&[
+            "widgets/foo",
+            "--for",
+            "delete",
+            "--timeout",
+            "30s",
+            "-o",
+            "json",
+            "--",
+            script.to_str().unwrap(),
+        ])
+        .env("OUT", &out)
+        .spawn()
+        .unwrap();
+    s.wait_for_watch("foo", &mut child);
+    s.server
+        .delete("widgets.example.com", Some("default"), "foo")
+        .unwrap();
+    let output = finish(child, Duration::from_secs(30));
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let run = &runs(&out)[0];
+    let object = stdin_of(run);
+    assert_eq!(object["metadata"]["name"], "foo");
+    assert_eq!(object["spec"]["size"], 3, "the last known state: {object}");
+    let env = env_of(run);
+    for line in [
+        "KUBECTL_NOTIFY_EVENT=deleted",
+        "KUBECTL_NOTIFY_KIND=Widget",
+        "KUBECTL_NOTIFY_API_VERSION=example.com/v1",
+        "KUBECTL_NOTIFY_NAME=foo",
+        "KUBECTL_NOTIFY_NAMESPACE=default",
+    ] {
+        assert!(env.lines().any(|l| l == line), "{line} missing in {env}");
+    }
+    assert!(
+        env.lines()
+            .any(|l| l.starts_with("KUBECTL_NOTIFY_UID=") && l.len() > 19),
+        "{env}"
+    );
+    let printed: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(printed["spec"]["size"], 3, "-o json prints the same state");
+}
+
+#[test]
+fn for_delete_of_an_object_never_seen_hands_over_its_identity() {
+    let s = Scenario::new();
+    let out = out_dir(&s);
+    let script = recorder(s.dir.path());
+    let output = s
+        .notify(&[
+            "widgets/ghost",
+            "--for",
+            "delete",
+            "-o",
+            "json",
+            "--",
+            script.to_str().unwrap(),
+        ])
+        .env("OUT", &out)
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let run = &runs(&out)[0];
+    assert_eq!(
+        stdin_of(run),
+        json!({"apiVersion": "example.com/v1", "kind": "Widget",
+               "metadata": {"name": "ghost", "namespace": "default"}})
+    );
+    let env = env_of(run);
+    for line in [
+        "KUBECTL_NOTIFY_EVENT=deleted",
+        "KUBECTL_NOTIFY_KIND=Widget",
+        "KUBECTL_NOTIFY_NAME=ghost",
+        "KUBECTL_NOTIFY_NAMESPACE=default",
+    ] {
+        assert!(env.lines().any(|l| l == line), "{line} missing in {env}");
+    }
+    assert_ne!(stdout(&output).trim(), "null");
+}

@@ -210,3 +210,27 @@ fn when_reads_spec_labels_and_status_whatever_is_printed() {
     assert_eq!(object["spec"]["note"], "kept");
     assert_eq!(object["status"]["message"], "reconciled");
 }
+
+#[test]
+fn a_closed_stdout_ends_the_run_at_once() {
+    use std::io::BufRead;
+    let s = Scenario::new();
+    for name in ["a", "b", "c"] {
+        s.widget(name, json!({}), json!({"ready": false}));
+    }
+    // `kubectl notify widgets -A --initial -o name | head -1`
+    let mut child = s
+        .notify(&["widgets", "-A", "--initial", "-o", "name"])
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    assert_eq!(first, "widget.example.com/a\n");
+    drop(reader);
+    // The next line has nowhere to go.
+    s.set_status("b", json!({"ready": true}));
+    let out = finish(child, Duration::from_secs(10));
+    assert_eq!(code(&out), 141, "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "nothing more is printed");
+}

@@ -341,3 +341,18 @@ fn signals_exit_130_and_143() {
         assert_eq!(code(&out), expected, "SIG{signal}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn a_timeout_too_long_to_reach_is_no_deadline() {
+    let s = Scenario::new();
+    s.widget("foo", json!({}), json!({"ready": true}));
+    let out = s.run(&[
+        "widgets/foo",
+        "--until",
+        ".status.ready == true",
+        "--timeout",
+        "9300000000000000000s",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "widget.example.com/foo condition met\n");
+}
