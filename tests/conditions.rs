@@ -103,19 +103,24 @@ fn a_condition_from_an_older_generation_is_not_met() {
         "foo",
         json!({"conditions": [{"type": "Ready", "status": "True", "observedGeneration": 1}]}),
     );
-    let out = s.run(&["widgets/foo", "--for", "condition=Ready", "--timeout", "0"]);
-    assert_eq!(
-        code(&out),
-        124,
-        "a stale condition counted: {}",
-        stdout(&out)
-    );
+    for form in ["condition=Ready", "ready"] {
+        let out = s.run(&["widgets/foo", "--for", form, "--timeout", "0"]);
+        assert_eq!(
+            code(&out),
+            124,
+            "--for {form}: a stale condition counted: {}",
+            stdout(&out)
+        );
+        assert!(stderr(&out).contains("generation 1"), "{}", stderr(&out));
+    }
     s.set_status(
         "foo",
         json!({"conditions": [{"type": "Ready", "status": "True", "observedGeneration": 2}]}),
     );
-    let out = s.run(&["widgets/foo", "--for", "condition=Ready", "--timeout", "0"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for form in ["condition=Ready", "ready"] {
+        let out = s.run(&["widgets/foo", "--for", form, "--timeout", "0"]);
+        assert_eq!(code(&out), 0, "--for {form}: {}", stderr(&out));
+    }
 }
 
 #[test]

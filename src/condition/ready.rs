@@ -61,16 +61,30 @@ fn count(value: &Value) -> i64 {
     value.as_i64().unwrap_or(0)
 }
 
+/// The generation a condition was observed for, when older than the
+/// object's: such a condition speaks of a spec that is gone.
+fn stale(obj: &Value, condition: &Value) -> Option<(i64, i64)> {
+    let generation = obj["metadata"]["generation"].as_i64()?;
+    let observed = condition["observedGeneration"].as_i64()?;
+    (observed < generation).then_some((observed, generation))
+}
+
 fn generic(obj: &Value) -> Verdict {
     for failure in ["Stalled", "Failed"] {
         if let Some(c) = condition(obj, failure)
             && c["status"] == "True"
+            && stale(obj, c).is_none()
         {
             return Verdict::Failed(explain(c));
         }
     }
     for kind in ["Ready", "Available", "Succeeded", "Complete"] {
         if let Some(c) = condition(obj, kind) {
+            if let Some((observed, generation)) = stale(obj, c) {
+                return Verdict::NotMet(format!(
+                    "{kind} was observed for generation {observed}, the object is at {generation}"
+                ));
+            }
             return if c["status"] == "True" {
                 Verdict::Met
             } else {
@@ -269,6 +283,29 @@ mod tests {
                 "{kind}"
             );
         }
+    }
+
+    #[test]
+    fn a_ready_condition_observed_for_an_older_generation_is_not_ready() {
+        let mut stale = widget(
+            json!({"conditions": [{"type": "Ready", "status": "True", "observedGeneration": 1}]}),
+        );
+        stale["metadata"]["generation"] = json!(2);
+        assert_eq!(
+            ready(&stale),
+            Verdict::NotMet("Ready was observed for generation 1, the object is at 2".into())
+        );
+        stale["status"]["conditions"][0]["observedGeneration"] = json!(2);
+        assert_eq!(ready(&stale), Verdict::Met);
+        let mut old_failure = widget(json!({"conditions": [
+            {"type": "Failed", "status": "True", "observedGeneration": 1},
+            {"type": "Ready", "status": "True", "observedGeneration": 2}]}));
+        old_failure["metadata"]["generation"] = json!(2);
+        assert_eq!(
+            ready(&old_failure),
+            Verdict::Met,
+            "a stale failure is no failure"
+        );
     }
 
     #[test]
