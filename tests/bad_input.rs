@@ -237,6 +237,18 @@ const CASES: &[Case] = &[
         &["/nonexistent/reload.sh"],
     ),
     offline(
+        "script whose interpreter is missing",
+        &[
+            "widgets/foo",
+            "--until",
+            READY,
+            "--",
+            "@DIR/no-interpreter.sh",
+        ],
+        2,
+        &["/nonexistent/interp", "#!"],
+    ),
+    offline(
         "unknown output format",
         &["widgets/foo", "-o", "yaml"],
         2,
@@ -575,6 +587,9 @@ fn every_bad_input_gets_its_exit_code_and_a_message_that_says_what_to_do() {
         json!({"blob": "x".repeat(5 * 1024 * 1024)}),
         json!({}),
     );
+    let script = s.dir.path().join("no-interpreter.sh");
+    std::fs::write(&script, "#!/nonexistent/interp\necho hi\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     std::fs::write(
         s.dir.path().join("garbled"),
         "clusters: [ {name: \n  - ]]]\n",

@@ -22,7 +22,7 @@ pub(super) fn check_with_path(program: &str, path_var: Option<OsString>) -> Resu
     }
     if program.contains('/') {
         return match probe(Path::new(program)) {
-            Probe::Executable => Ok(()),
+            Probe::Executable => check_interpreter(program, Path::new(program)),
             Probe::Missing => Err(format!(
                 "cannot run '{program}': no such file{}; check the path",
                 relative_hint(program)
@@ -40,7 +40,7 @@ pub(super) fn check_with_path(program: &str, path_var: Option<OsString>) -> Resu
     for dir in path_dirs(&path_var) {
         let candidate = dir.join(program);
         match probe(&candidate) {
-            Probe::Executable => return Ok(()),
+            Probe::Executable => return check_interpreter(program, &candidate),
             // execvp, too, keeps searching past a file it may not execute.
             Probe::NotExecutable => {
                 not_executable.get_or_insert(candidate);
@@ -80,6 +80,43 @@ fn relative_hint(program: &str) -> String {
         Ok(cwd) => format!(" (relative to {})", cwd.display()),
         Err(_) => String::new(),
     }
+}
+
+/// A script's `#!` interpreter must exist too: otherwise exec fails with
+/// "No such file or directory", which blames the script.
+fn check_interpreter(program: &str, path: &Path) -> Result<(), String> {
+    let Some(interpreter) = interpreter(path) else {
+        return Ok(());
+    };
+    // A relative interpreter is resolved against the working directory at
+    // exec time, as the kernel does; only an absolute one is checked here.
+    if !interpreter.is_absolute() {
+        return Ok(());
+    }
+    let shown = interpreter.display();
+    match probe(&interpreter) {
+        Probe::Executable => Ok(()),
+        Probe::Missing => Err(format!(
+            "cannot run '{program}': its interpreter {shown} (on its #! line) does not exist; \
+             install it or fix the script's first line"
+        )),
+        Probe::Directory | Probe::NotExecutable => Err(format!(
+            "cannot run '{program}': its interpreter {shown} (on its #! line) is not an \
+             executable file; fix the script's first line"
+        )),
+    }
+}
+
+/// The interpreter a script names on its `#!` line, if it has one.
+fn interpreter(path: &Path) -> Option<PathBuf> {
+    use std::io::Read;
+    let mut head = [0u8; 256];
+    let mut file = std::fs::File::open(path).ok()?;
+    let read = file.read(&mut head).ok()?;
+    let line = head[..read].strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let line = std::str::from_utf8(line).ok()?;
+    line.split_whitespace().next().map(PathBuf::from)
 }
 
 enum Probe {

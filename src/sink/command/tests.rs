@@ -751,3 +751,33 @@ fn check_command_searches_path_past_non_executable_files() {
     );
     assert!(check_with_path("", path(&[second.path()])).is_err());
 }
+
+#[test]
+fn check_command_names_a_missing_script_interpreter() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("s.sh");
+    std::fs::write(&script, "#!/nonexistent/interp -e\necho hi\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let err = check_command(&program(script.to_str().unwrap(), &[])).unwrap_err();
+    assert!(
+        err.contains("/nonexistent/interp") && err.contains("#!"),
+        "{err}"
+    );
+    let err = check_with_path("s.sh", Some(dir.path().as_os_str().to_owned())).unwrap_err();
+    assert!(
+        err.contains("/nonexistent/interp"),
+        "found on PATH too: {err}"
+    );
+    std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
+    assert_eq!(
+        check_command(&program(script.to_str().unwrap(), &[])),
+        Ok(())
+    );
+    std::fs::write(&script, "#!  /bin/sh  -e\n").unwrap();
+    assert_eq!(
+        check_command(&program(script.to_str().unwrap(), &[])),
+        Ok(()),
+        "spaces after #!"
+    );
+}
