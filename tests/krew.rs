@@ -22,12 +22,11 @@ const HOMEPAGE: &str = "https://github.com/kubectl-notify/kubectl-notify";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The platforms we publish: os, arch, Rust target.
-const RELEASES: [(&str, &str, &str); 5] = [
+const RELEASES: [(&str, &str, &str); 4] = [
     ("linux", "amd64", "x86_64-unknown-linux-musl"),
     ("linux", "arm64", "aarch64-unknown-linux-musl"),
     ("darwin", "amd64", "x86_64-apple-darwin"),
     ("darwin", "arm64", "aarch64-apple-darwin"),
-    ("windows", "amd64", "x86_64-pc-windows-msvc"),
 ];
 
 /// os/arch pairs that selectors are checked against for overlaps and for
