@@ -300,6 +300,16 @@ impl Tracker {
         self.targets[target].synced
     }
 
+    /// The last known version of one object, by [`key`].
+    pub fn entry(&self, target: usize, key: &str) -> Option<&Entry> {
+        self.targets[target].objects.get(key)
+    }
+
+    /// How many objects the target has now.
+    pub fn len(&self, target: usize) -> usize {
+        self.targets[target].objects.len()
+    }
+
     pub fn entries(&self, target: usize) -> impl Iterator<Item = &Entry> {
         self.targets[target].objects.values()
     }
@@ -341,7 +351,8 @@ fn newer(new: &Value, known: &Value) -> bool {
     }
 }
 
-fn key(object: &Value) -> String {
+/// What tells objects of one target apart: `namespace/name`.
+pub fn key(object: &Value) -> String {
     let meta = &object["metadata"];
     format!(
         "{}/{}",

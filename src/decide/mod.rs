@@ -5,12 +5,13 @@
 pub mod filter;
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
 use crate::condition::{Condition, Verdict};
 use crate::target::{Selection, Target};
-use crate::tracker::{Tracker, name};
+use crate::tracker::{Change, Tracker, key, name};
 
 /// How the wait is judged, fixed for the run.
 pub struct Rules<'a> {
@@ -36,27 +37,100 @@ pub enum Decision<'t> {
     Pending,
     /// Done: the objects that met the condition.
     Met(Vec<Met<'t>>),
-    /// `--fail-if` held or an object reported failure: the result line.
-    Failed(String),
 }
 
-pub fn decide<'t>(rules: &Rules, targets: &[Target], tracker: &'t Tracker) -> Decision<'t> {
+/// Which objects of each target meet the condition now: judged again only
+/// when they change, so an event costs one judgement, not one per object.
+pub struct Tally {
+    met: Vec<BTreeSet<String>>,
+}
+
+impl Tally {
+    pub fn new(targets: usize) -> Tally {
+        Tally {
+            met: vec![BTreeSet::new(); targets],
+        }
+    }
+
+    /// Judges the objects these changes touched; the result line if one
+    /// failed.
+    pub fn update(
+        &mut self,
+        rules: &Rules,
+        target: &Target,
+        tracker: &Tracker,
+        index: usize,
+        changes: &[Change],
+    ) -> Option<String> {
+        let (group, kind) = (&target.api.group, &target.api.kind);
+        for change in changes {
+            let key = key(&change.object);
+            let counted = tracker
+                .entry(index, &key)
+                .filter(|entry| !rules.changes_only || entry.fresh);
+            let verdict = counted.map(|e| (e, rules.condition.judge(group, kind, Some(&e.object))));
+            match verdict {
+                Some((entry, Verdict::Failed(why))) => {
+                    return Some(format!(
+                        "{} failed: {why}",
+                        target.object_name(&name(&entry.object))
+                    ));
+                }
+                Some((_, Verdict::Met)) => {
+                    self.met[index].insert(key);
+                }
+                Some((_, Verdict::NotMet(_))) | None => {
+                    self.met[index].remove(&key);
+                }
+            }
+        }
+        None
+    }
+}
+
+pub fn decide<'t>(
+    rules: &Rules,
+    targets: &[Target],
+    tracker: &'t Tracker,
+    tally: &Tally,
+) -> Decision<'t> {
     if !(0..targets.len()).all(|i| tracker.synced(i)) {
         return Decision::Pending;
     }
     let mut met = Vec::new();
     let mut all_met = true;
     for (index, target) in targets.iter().enumerate() {
-        match judge_target(rules, target, tracker, index) {
-            Outcome::Failed(line) => return Decision::Failed(line),
-            Outcome::Judged {
-                met: target_met,
-                complete,
-            } => {
-                all_met &= complete;
-                met.extend(target_met);
+        let (target_met, complete) = match subjects(rules, target, tracker, index) {
+            Subjects::Present => {
+                let keys = &tally.met[index];
+                let complete = keys.len() == tracker.len(index);
+                let objects = keys.iter().filter_map(|key| tracker.entry(index, key));
+                let target_met: Vec<Met> = objects
+                    .map(|entry| Met {
+                        target: index,
+                        object: Cow::Borrowed(&entry.object),
+                        absent: false,
+                    })
+                    .collect();
+                (target_met, complete)
             }
-        }
+            Subjects::Absent(gone) => {
+                let (group, kind) = (&target.api.group, &target.api.kind);
+                let complete = rules.condition.judge(group, kind, None) == Verdict::Met;
+                let gone = gone.into_iter().filter(|_| complete);
+                let target_met = gone
+                    .map(|object| Met {
+                        target: index,
+                        object,
+                        absent: true,
+                    })
+                    .collect();
+                (target_met, complete)
+            }
+            Subjects::Uncounted => (Vec::new(), false),
+        };
+        all_met &= complete;
+        met.extend(target_met);
     }
     let done = if rules.any { !met.is_empty() } else { all_met };
     if done {
@@ -64,16 +138,6 @@ pub fn decide<'t>(rules: &Rules, targets: &[Target], tracker: &'t Tracker) -> De
     } else {
         Decision::Pending
     }
-}
-
-enum Outcome<'t> {
-    Failed(String),
-    /// `met`: objects that meet the condition; `complete`: the target as a
-    /// whole holds (its object, or at least one selected and all of them).
-    Judged {
-        met: Vec<Met<'t>>,
-        complete: bool,
-    },
 }
 
 /// What one target stands for right now: each object present, or, when
@@ -86,8 +150,7 @@ fn subjects<'t>(
     tracker: &'t Tracker,
     index: usize,
 ) -> Subjects<'t> {
-    let present: Vec<_> = tracker.entries(index).collect();
-    if present.is_empty() {
+    if tracker.len(index) == 0 {
         let departed = tracker.departed(index);
         if rules.changes_only && departed.is_empty() {
             return Subjects::Uncounted;
@@ -101,17 +164,12 @@ fn subjects<'t>(
         };
         return Subjects::Absent(gone);
     }
-    Subjects::Present(
-        present
-            .into_iter()
-            .map(|entry| (!rules.changes_only || entry.fresh).then_some(&entry.object))
-            .collect(),
-    )
+    Subjects::Present
 }
 
 enum Subjects<'t> {
-    /// Each object present; `None` for one whose version at start does not count.
-    Present(Vec<Option<&'t Value>>),
+    /// Objects are present: each is judged on its own (see [`Tally`]).
+    Present,
     /// Nothing present: what is known of what is gone.
     Absent(Vec<Cow<'t, Value>>),
     /// Nothing present, and that was already so at start.
@@ -129,57 +187,6 @@ fn identity(target: &Target, name: &str) -> Value {
         "kind": target.api.kind,
         "metadata": metadata,
     })
-}
-
-fn judge_target<'t>(
-    rules: &Rules,
-    target: &Target,
-    tracker: &'t Tracker,
-    index: usize,
-) -> Outcome<'t> {
-    let (group, kind) = (&target.api.group, &target.api.kind);
-    match subjects(rules, target, tracker, index) {
-        Subjects::Uncounted => Outcome::Judged {
-            met: Vec::new(),
-            complete: false,
-        },
-        Subjects::Absent(gone) => {
-            let complete = rules.condition.judge(group, kind, None) == Verdict::Met;
-            let met = if complete {
-                gone.into_iter()
-                    .map(|object| Met {
-                        target: index,
-                        object,
-                        absent: true,
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            Outcome::Judged { met, complete }
-        }
-        Subjects::Present(objects) => {
-            let mut met = Vec::new();
-            for object in objects.iter().flatten() {
-                match rules.condition.judge(group, kind, Some(object)) {
-                    Verdict::Failed(why) => {
-                        return Outcome::Failed(format!(
-                            "{} failed: {why}",
-                            target.object_name(&name(object))
-                        ));
-                    }
-                    Verdict::Met => met.push(Met {
-                        target: index,
-                        object: Cow::Borrowed(*object),
-                        absent: false,
-                    }),
-                    Verdict::NotMet(_) => {}
-                }
-            }
-            let complete = met.len() == objects.len();
-            Outcome::Judged { met, complete }
-        }
-    }
 }
 
 /// For the timeout message: each target not met and why.
@@ -205,15 +212,17 @@ pub fn pending(rules: &Rules, targets: &[Target], tracker: &Tracker) -> Vec<Stri
             Subjects::Uncounted => absent(&mut out, false),
             Subjects::Absent(_) if absence_meets => {}
             Subjects::Absent(_) => absent(&mut out, !tracker.departed(index).is_empty()),
-            Subjects::Present(objects) => {
-                let names: Vec<String> = tracker.objects(index).map(name).collect();
-                for (object, name) in objects.iter().zip(&names) {
-                    let why = match object.map(|o| rules.condition.judge(group, kind, Some(o))) {
-                        None => "no change since start".to_string(),
-                        Some(Verdict::Met) => continue,
-                        Some(Verdict::NotMet(why) | Verdict::Failed(why)) => why,
+            Subjects::Present => {
+                for entry in tracker.entries(index) {
+                    let why = match rules.condition.judge(group, kind, Some(&entry.object)) {
+                        _ if rules.changes_only && !entry.fresh => "no change since start".into(),
+                        Verdict::Met => continue,
+                        Verdict::NotMet(why) | Verdict::Failed(why) => why,
                     };
-                    out.push(format!("{} ({why})", target.object_name(name)));
+                    out.push(format!(
+                        "{} ({why})",
+                        target.object_name(&name(&entry.object))
+                    ));
                 }
             }
         }

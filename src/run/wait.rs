@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::time::{Duration, SystemTime};
 
 use super::{Session, Settings, Step};
-use crate::decide::{Decision, Rules, decide, pending};
+use crate::decide::{Decision, Rules, Tally, decide, pending};
 use crate::exit::{Exit, Result};
 use crate::sink::command::{CommandSpec, Job, Policy, run_once};
 use crate::sink::status::{self, StatusLine};
@@ -20,6 +20,7 @@ pub async fn run(
     let started = std::time::Instant::now();
     let mut status = StatusLine::new(!settings.quiet && std::io::stderr().is_terminal());
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    let mut tally = Tally::new(session.targets.len());
     loop {
         let step = tokio::select! {
             step = session.next() => step?,
@@ -31,11 +32,17 @@ pub async fn run(
             }
         };
         match step {
-            Step::Changes(..) => {}
+            Step::Changes(index, changes) => {
+                let target = &session.targets[index];
+                if let Some(line) = tally.update(&rules, target, &session.tracker, index, &changes)
+                {
+                    return Err(Exit::Failed(line));
+                }
+            }
             Step::TimedOut => return Err(timed_out(&session, &settings, &rules)),
             Step::Interrupted(signo) => return Err(Exit::Signal(signo)),
         }
-        match decide(&rules, &session.targets, &session.tracker) {
+        match decide(&rules, &session.targets, &session.tracker, &tally) {
             Decision::Met(met) => {
                 let mut sinks: Vec<&mut dyn Sink> = Vec::new();
                 if let Some(line) = &mut status {
@@ -69,7 +76,6 @@ pub async fn run(
                     })
                 };
             }
-            Decision::Failed(line) => return Err(Exit::Failed(line)),
             Decision::Pending => {
                 if let Some(line) = &mut status {
                     line.update(status_text(&session, &rules, started), false);
