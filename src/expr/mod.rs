@@ -66,18 +66,22 @@
 //!   and a comparison needs paths that select one value (keys and indices
 //!   only), as RFC 9535 requires.
 
+// The stages, each importing only those before it: error, syntax (the tree),
+// lex and parse (text to tree), select (compiled paths), eval (compiled
+// expressions), compile (tree to compiled form).
+mod compile;
 mod error;
 mod eval;
-mod lexer;
-mod parser;
-mod path;
-mod query;
+mod lex;
+mod parse;
+mod select;
+mod syntax;
 #[cfg(test)]
 mod tests;
 
 pub use error::ParseError;
-pub use path::CompiledPath;
 
+use select::CompiledPath;
 use serde_json::Value;
 
 /// A compiled expression. Cheap to evaluate, safe to share across threads.
@@ -91,9 +95,9 @@ pub struct Expr {
 
 impl Expr {
     pub fn parse(src: &str) -> Result<Expr, ParseError> {
-        let syn = parser::parse(src)?;
+        let syn = parse::parse(src)?;
         let mut paths = Vec::new();
-        let root = eval::compile(syn, &mut paths)?;
+        let root = compile::compile(syn, &mut paths)?;
         Ok(Expr {
             source: src.to_string(),
             root,
