@@ -1,7 +1,8 @@
 //! The syntax tree of an expression as written, before compilation, and the
-//! questions answered from it alone: RFC 9535 text, singular paths, `$` in filters.
+//! questions answered from it alone: RFC 9535 text, singular paths, fields read.
 
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone)]
@@ -143,6 +144,32 @@ impl PathSyntax {
     pub(super) fn mentions_root(&self) -> bool {
         self.root == Root::Dollar || self.segments.iter().any(Segment::mentions_root)
     }
+
+    /// The top-level field of the object this path reads within, or `None`
+    /// if it may read anything: its first step is not a key (`.` alone,
+    /// `..`, `*`, `[0]`, a filter), a filter in it refers to the object with
+    /// `$`, or it may read `metadata.managedFields`. Only for paths of the
+    /// whole expression, not `@` paths inside a filter.
+    pub(super) fn top_level_field(&self) -> Option<&str> {
+        if self.segments.iter().any(Segment::mentions_root) {
+            return None;
+        }
+        let mut keys = self.segments.iter().map(|segment| match segment {
+            Segment::Child(sels) => match sels.as_slice() {
+                [Selector::Name(name)] => Some(name.as_str()),
+                _ => None,
+            },
+            Segment::Descendant(_) => None,
+        });
+        let field = keys.next()??;
+        // A projection drops managedFields, so a path that may reach them
+        // (`.metadata`, `.metadata.*`, `.metadata..x`) needs the whole object.
+        if field == "metadata" && !matches!(keys.next(), Some(Some(key)) if key != "managedFields")
+        {
+            return None;
+        }
+        Some(field)
+    }
 }
 
 impl Segment {
@@ -163,6 +190,37 @@ impl Syn {
             Syn::Operand(operand) => operand.mentions_root(),
             Syn::Cmp(lhs, _, rhs) => lhs.mentions_root() || rhs.mentions_root(),
             Syn::Regex { path, .. } => path.mentions_root(),
+        }
+    }
+
+    /// The top-level fields of the object a whole expression reads, or `None`
+    /// if it may read anything (see `PathSyntax::top_level_field`).
+    pub(super) fn top_level_fields(&self) -> Option<BTreeSet<String>> {
+        let mut fields = BTreeSet::new();
+        self.add_top_level_fields(&mut fields)?;
+        Some(fields)
+    }
+
+    fn add_top_level_fields(&self, fields: &mut BTreeSet<String>) -> Option<()> {
+        let mut add = |path: &PathSyntax| {
+            fields.insert(path.top_level_field()?.to_string());
+            Some(())
+        };
+        match self {
+            Syn::Or(terms) | Syn::And(terms) => terms
+                .iter()
+                .try_for_each(|term| term.add_top_level_fields(fields)),
+            Syn::Not(inner) => inner.add_top_level_fields(fields),
+            Syn::Operand(operand) => operand.path().map_or(Some(()), add),
+            Syn::Cmp(lhs, _, rhs) => {
+                for operand in [lhs, rhs] {
+                    if let Some(path) = operand.path() {
+                        add(path)?;
+                    }
+                }
+                Some(())
+            }
+            Syn::Regex { path, .. } => add(path),
         }
     }
 
@@ -228,6 +286,13 @@ impl Syn {
 }
 
 impl Operand {
+    fn path(&self) -> Option<&PathSyntax> {
+        match self {
+            Operand::Path(path) => Some(path),
+            Operand::Lit(_) | Operand::Call(..) => None,
+        }
+    }
+
     fn mentions_root(&self) -> bool {
         match self {
             Operand::Path(path) => path.mentions_root(),

@@ -604,6 +604,70 @@ fn paths_lists_each_path_operand_once_in_order() {
     assert_eq!(values[5].1, vec![&json!("False")]);
 }
 
+/// What a watch parses of each object: the fields the expression reads, or
+/// all of it when a path may read anything.
+#[test]
+fn top_level_fields_are_the_first_keys_of_the_paths() {
+    let fields = |src: &str| {
+        let fields = compile(src).top_level_fields().cloned()?;
+        Some(fields.into_iter().collect::<Vec<_>>())
+    };
+    for (src, expected) in [
+        (".status.ready == true", vec!["status"]),
+        (
+            ".metadata.labels['app.kubernetes.io/name'] == web",
+            vec!["metadata"],
+        ),
+        (
+            "$.spec['x.y'] > 1 || .status.phase != Running",
+            vec!["spec", "status"],
+        ),
+        (".['status'] && !.spec.paused", vec!["spec", "status"]),
+        (
+            "1 < .spec.replicas && .spec.replicas >= .status.ready",
+            vec!["spec", "status"],
+        ),
+        (".metadata.name =~ '^web'", vec!["metadata"]),
+        (".metadata['name'] == a", vec!["metadata"]),
+        (
+            ".status.conditions[?@.type=='Ready'].status == True",
+            vec!["status"],
+        ),
+        (
+            ".spec.ports[?@.port > 80 && @.name =~ 'h'][*].name",
+            vec!["spec"],
+        ),
+        (".spec..managedFields", vec!["spec"]),
+        (".spec[?@.x == '$.status']", vec!["spec"]),
+    ] {
+        let expected = expected.into_iter().map(String::from).collect();
+        assert_eq!(fields(src), Some(expected), "`{src}`");
+    }
+    for src in [
+        ".",
+        "$ == 1",
+        "..ready",
+        ".*",
+        "$[*].x",
+        ".[0]",
+        "$['spec','status']",
+        ".[?@.x]",
+        ".spec[?@.x == $.status.y]",
+        ".spec.ports[?@.port == $.spec.port].name",
+        ".spec[?length(@.items) == $.n]",
+        ".status.phase == Running && .spec.x[?@ == $.y]",
+        ".metadata",
+        ".metadata.managedFields",
+        ".metadata['managedFields'][0].manager == kubectl",
+        ".metadata.*",
+        ".metadata[*].x",
+        ".metadata..manager",
+        ".metadata[?@.x]",
+    ] {
+        assert_eq!(fields(src), None, "`{src}`");
+    }
+}
+
 #[test]
 fn expr_is_clone_send_sync_and_reusable() {
     fn assert_send_sync<T: Send + Sync + Clone + std::fmt::Debug>() {}
