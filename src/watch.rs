@@ -15,6 +15,7 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+use crate::expr::Expr;
 use crate::target::{Selection, Target};
 use crate::tracker::WatchEvent;
 
@@ -94,26 +95,15 @@ pub enum Projection {
 static PROJECTION: OnceLock<Projection> = OnceLock::new();
 
 impl Projection {
-    /// The fields the given expression paths read from; `Full` for any path
-    /// whose first step is not a plain field name (`..`, `[*]`, `$` inside
-    /// a filter) or that reads managedFields.
-    pub fn reading<'p>(paths: impl IntoIterator<Item = &'p str>) -> Projection {
+    /// The fields the given expressions read; `Full` if any of them may
+    /// read any part of the object (see `Expr::top_level_fields`).
+    pub fn reading<'e>(exprs: impl IntoIterator<Item = &'e Expr>) -> Projection {
         let mut fields = BTreeSet::new();
-        for path in paths {
-            let rest = path.strip_prefix('$').unwrap_or(path);
-            let Some(rest) = rest.strip_prefix('.') else {
+        for expr in exprs {
+            let Some(read) = expr.top_level_fields() else {
                 return Projection::Full;
             };
-            let end = rest.find(['.', '[']).unwrap_or(rest.len());
-            let field = &rest[..end];
-            let plain = !field.is_empty()
-                && field
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-            if !plain || rest[end..].contains('$') || path.contains("managedFields") {
-                return Projection::Full;
-            }
-            fields.insert(field.to_string());
+            fields.extend(read.iter().cloned());
         }
         Projection::Fields(fields)
     }
@@ -286,9 +276,12 @@ mod tests {
 
     #[test]
     fn the_fields_read_are_the_first_steps_of_the_paths() {
-        let fields = |paths: &[&str]| match Projection::reading(paths.iter().copied()) {
-            Projection::Fields(fields) => Some(fields.into_iter().collect::<Vec<_>>()),
-            Projection::Full => None,
+        let fields = |exprs: &[&str]| {
+            let exprs: Vec<Expr> = exprs.iter().map(|e| Expr::parse(e).unwrap()).collect();
+            match Projection::reading(&exprs) {
+                Projection::Fields(fields) => Some(fields.into_iter().collect::<Vec<_>>()),
+                Projection::Full => None,
+            }
         };
         assert_eq!(
             fields(&[
@@ -298,10 +291,13 @@ mod tests {
             ]),
             Some(vec!["spec".to_string(), "status".to_string()])
         );
+        assert_eq!(
+            fields(&[".['status'] == True && .metadata.name =~ '^web'"]),
+            Some(vec!["metadata".to_string(), "status".to_string()])
+        );
         assert_eq!(fields(&[]), Some(vec![]));
         for whole in [
             "..ready",
-            ".['status']",
             ".*",
             ".spec[?@.x == $.status.y]",
             ".metadata.managedFields",
@@ -312,7 +308,7 @@ mod tests {
 
     #[test]
     fn a_projection_keeps_identity_and_the_fields_read_and_nothing_else() {
-        let projection = Projection::reading([".status.ready"]);
+        let projection = Projection::reading(&[Expr::parse(".status.ready").unwrap()]);
         assert_eq!(
             parse(&projection, &widget()),
             json!({"apiVersion": "example.com/v1", "kind": "Widget",

@@ -45,13 +45,9 @@ impl Filter {
         }
     }
 
-    /// The paths `--when` and `--on-change` read.
-    pub fn paths(&self) -> Vec<String> {
-        self.when
-            .iter()
-            .chain(&self.on_change)
-            .flat_map(Expr::paths)
-            .collect()
+    /// The expressions of `--when` and `--on-change`.
+    pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
+        self.when.iter().chain(&self.on_change)
     }
 
     /// Whether this change is a notification. Called for every change, in

@@ -1,3 +1,6 @@
+//! The one error of the expression language: a rejected expression, with the
+//! column and a hint, rendered with a caret under the mistake.
+
 use std::fmt;
 
 /// A rejected expression: what was found, what was expected, and where.
@@ -17,6 +20,22 @@ impl ParseError {
             column: idx + 1,
             hint: None,
         }
+    }
+
+    /// A regex the `regex` crate rejects, reported at its literal (0-based
+    /// character index `at`).
+    pub(super) fn invalid_regex(at: usize, err: &regex::Error) -> Self {
+        // The regex crate's message spans several lines; keep the last one,
+        // which says what is wrong.
+        let text = err.to_string();
+        let reason = text
+            .lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix("error: "))
+            .unwrap_or(text.trim())
+            .to_string();
+        ParseError::at(at, format!("invalid regex: {reason}"))
+            .hint("regexes use Rust `regex` syntax, e.g. '^web-[0-9]+$'")
     }
 
     pub(super) fn hint(mut self, hint: impl Into<String>) -> Self {

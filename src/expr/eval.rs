@@ -1,10 +1,8 @@
 //! The compiled form of an expression and its evaluation against an object.
 //! Nothing here allocates, except paths left to jsonpath-rust.
 
-use super::error::ParseError;
-use super::lexer::CmpOp;
-use super::parser::{Operand, Syn};
-use super::path::{CompiledPath, PathSyntax};
+use super::select::CompiledPath;
+use super::syntax::CmpOp;
 use regex::Regex;
 use serde_json::{Number, Value};
 use std::cmp::Ordering;
@@ -29,69 +27,6 @@ pub(super) enum Node {
 pub(super) enum Term {
     Path(usize),
     Lit(Value),
-}
-
-/// Turns the syntax tree into nodes, compiling each distinct path and regex once.
-pub(super) fn compile(syn: Syn, paths: &mut Vec<CompiledPath>) -> Result<Node, ParseError> {
-    let mut intern = |path: &PathSyntax| -> Result<usize, ParseError> {
-        if let Some(i) = paths.iter().position(|p| p.source() == path.text) {
-            return Ok(i);
-        }
-        paths.push(CompiledPath::compile(path)?);
-        Ok(paths.len() - 1)
-    };
-    compile_with(syn, &mut intern)
-}
-
-type Intern<'a> = dyn FnMut(&PathSyntax) -> Result<usize, ParseError> + 'a;
-
-fn compile_with(syn: Syn, intern: &mut Intern<'_>) -> Result<Node, ParseError> {
-    let mut all = |terms: Vec<Syn>| -> Result<Box<[Node]>, ParseError> {
-        terms.into_iter().map(|t| compile_with(t, intern)).collect()
-    };
-    Ok(match syn {
-        Syn::Or(terms) => Node::Or(all(terms)?),
-        Syn::And(terms) => Node::And(all(terms)?),
-        Syn::Not(inner) => Node::Not(Box::new(compile_with(*inner, intern)?)),
-        Syn::Operand(Operand::Path(path)) => Node::Exists(intern(&path)?),
-        Syn::Cmp(lhs, op, rhs) => {
-            let mut term = |operand: Operand| match operand {
-                Operand::Path(path) => intern(&path).map(Term::Path),
-                Operand::Lit(value) => Ok(Term::Lit(value)),
-                Operand::Call(..) => unreachable!("function calls only parse inside filters"),
-            };
-            Node::Cmp(term(lhs)?, op, term(rhs)?)
-        }
-        Syn::Regex {
-            path,
-            negate,
-            pattern,
-            at,
-        } => Node::Match {
-            path: intern(&path)?,
-            regex: compile_regex(&pattern, at)?,
-            negate,
-        },
-        Syn::Operand(_) => {
-            unreachable!("the parser rejects lone literals and calls at the top level")
-        }
-    })
-}
-
-pub(super) fn compile_regex(pattern: &str, at: usize) -> Result<Regex, ParseError> {
-    Regex::new(pattern).map_err(|e| {
-        // The regex crate's message spans several lines; keep the last one,
-        // which says what is wrong.
-        let text = e.to_string();
-        let reason = text
-            .lines()
-            .rev()
-            .find_map(|l| l.trim().strip_prefix("error: "))
-            .unwrap_or(text.trim())
-            .to_string();
-        ParseError::at(at, format!("invalid regex: {reason}"))
-            .hint("regexes use Rust `regex` syntax, e.g. '^web-[0-9]+$'")
-    })
 }
 
 impl Node {

@@ -66,19 +66,24 @@
 //!   and a comparison needs paths that select one value (keys and indices
 //!   only), as RFC 9535 requires.
 
+// The stages, each importing only those before it: error, syntax (the tree),
+// lex and parse (text to tree), select (compiled paths), eval (compiled
+// expressions), compile (tree to compiled form).
+mod compile;
 mod error;
 mod eval;
-mod lexer;
-mod parser;
-mod path;
-mod query;
+mod lex;
+mod parse;
+mod select;
+mod syntax;
 #[cfg(test)]
 mod tests;
 
 pub use error::ParseError;
-pub use path::CompiledPath;
 
+use select::CompiledPath;
 use serde_json::Value;
+use std::collections::BTreeSet;
 
 /// A compiled expression. Cheap to evaluate, safe to share across threads.
 #[derive(Debug, Clone)]
@@ -87,17 +92,21 @@ pub struct Expr {
     root: eval::Node,
     /// Each distinct path operand once, in order of appearance.
     paths: Vec<CompiledPath>,
+    /// See `top_level_fields`.
+    top_level_fields: Option<BTreeSet<String>>,
 }
 
 impl Expr {
     pub fn parse(src: &str) -> Result<Expr, ParseError> {
-        let syn = parser::parse(src)?;
+        let syn = parse::parse(src)?;
+        let top_level_fields = syn.top_level_fields();
         let mut paths = Vec::new();
-        let root = eval::compile(syn, &mut paths)?;
+        let root = compile::compile(syn, &mut paths)?;
         Ok(Expr {
             source: src.to_string(),
             root,
             paths,
+            top_level_fields,
         })
     }
 
@@ -116,6 +125,15 @@ impl Expr {
             .iter()
             .map(|p| (p.source(), p.select(obj)))
             .collect()
+    }
+
+    /// The top-level fields of an object the expression reads (`metadata`
+    /// for `.metadata.labels['app']`), or `None` if it may read any part of
+    /// it: a path that starts with `..`, `*`, an index or a filter, is `.`
+    /// alone, has a filter that refers to the object with `$`, or may reach
+    /// `metadata.managedFields`. What a watch parses of each object.
+    pub fn top_level_fields(&self) -> Option<&BTreeSet<String>> {
+        self.top_level_fields.as_ref()
     }
 
     pub fn source(&self) -> &str {

@@ -139,8 +139,7 @@ fn projection(plan: &Plan) -> Projection {
     if plan.command.is_some() || !lines_read_metadata {
         return Projection::Full;
     }
-    let paths = filter.paths();
-    Projection::reading(paths.iter().map(String::as_str))
+    Projection::reading(filter.exprs())
 }
 
 /// What both modes need from the plan besides their own rules.

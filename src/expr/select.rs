@@ -1,5 +1,5 @@
-//! The part of a path after its leading keys, evaluated in place for the
-//! shapes conditions use: wildcards and filters that compare or match single values.
+//! Selecting nodes with a compiled path: its leading keys and indices looked
+//! up directly, the rest evaluated in place or by jsonpath-rust.
 //!
 //! jsonpath-rust builds a path string for every node it visits, a `Value`
 //! for every literal, and compiles a filter's regex for every item: on four
@@ -9,18 +9,116 @@
 //! functions) stays with jsonpath-rust; tests check the two select the same
 //! nodes, quirks included: these are jsonpath-rust's semantics, not ours.
 
-use super::lexer::CmpOp;
-use super::parser::{Operand, Syn};
-use super::path::{PathSyntax, Root, Segment, Selector, Step, step};
+use super::syntax::CmpOp;
+use jsonpath_rust::parser::model::JpQuery;
+use jsonpath_rust::query::js_path_process;
 use regex::Regex;
 use serde_json::Value;
 
-/// Single-selector segments, applied in turn.
 #[derive(Debug, Clone)]
-pub(super) struct Query(Box<[Select]>);
+pub(super) enum Step {
+    Key(String),
+    Index(i64),
+}
+
+/// A path compiled for evaluation.
+#[derive(Debug, Clone)]
+pub(super) struct CompiledPath {
+    /// The path as the user wrote it.
+    pub(super) source: String,
+    /// Keys and indices walked directly in the `Value`.
+    pub(super) direct: Box<[Step]>,
+    /// Wildcards, filters, slices, descendants from there on: compiled once.
+    pub(super) rest: Option<Rest>,
+}
 
 #[derive(Debug, Clone)]
-enum Select {
+pub(super) enum Rest {
+    /// Wildcards and simple filters, evaluated in place.
+    Native(Query),
+    /// Everything else.
+    Jsonpath(Box<JpQuery>),
+}
+
+impl CompiledPath {
+    /// The path as the user wrote it.
+    pub(super) fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether `f` holds for any selected node; false when nothing is selected.
+    pub(super) fn any(&self, obj: &Value, mut f: impl FnMut(&Value) -> bool) -> bool {
+        let Some(node) = lookup(&self.direct, obj) else {
+            return false;
+        };
+        match &self.rest {
+            None => f(node),
+            Some(Rest::Native(query)) => query.any(node, obj, &mut f),
+            Some(Rest::Jsonpath(query)) => match js_path_process(query, node) {
+                Ok(nodes) => nodes.iter().any(|node| f(node.val)),
+                Err(_) => false,
+            },
+        }
+    }
+
+    /// Every node the path selects, in document order.
+    pub(super) fn select<'v>(&self, obj: &'v Value) -> Vec<&'v Value> {
+        let Some(node) = lookup(&self.direct, obj) else {
+            return Vec::new();
+        };
+        match &self.rest {
+            None => vec![node],
+            Some(Rest::Native(query)) => {
+                let mut nodes = Vec::new();
+                query.any(node, obj, &mut |node| {
+                    nodes.push(node);
+                    false
+                });
+                nodes
+            }
+            Some(Rest::Jsonpath(query)) => js_path_process(query, node)
+                .map(|nodes| nodes.into_iter().map(|node| node.val).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    pub(super) fn is_direct(&self) -> bool {
+        self.rest.is_none()
+    }
+
+    /// Whether evaluation goes through jsonpath-rust.
+    #[cfg(test)]
+    pub(super) fn uses_jsonpath(&self) -> bool {
+        matches!(self.rest, Some(Rest::Jsonpath(_)))
+    }
+}
+
+fn lookup<'v>(steps: &[Step], obj: &'v Value) -> Option<&'v Value> {
+    steps.iter().try_fold(obj, |node, s| step(s, node))
+}
+
+/// A key of an object or an index into an array (`-1` is the last item).
+fn step<'v>(step: &Step, node: &'v Value) -> Option<&'v Value> {
+    match (step, node) {
+        (Step::Key(key), Value::Object(map)) => map.get(key),
+        (Step::Index(i), Value::Array(items)) => {
+            let i = if *i < 0 {
+                i.checked_add(items.len() as i64)?
+            } else {
+                *i
+            };
+            items.get(usize::try_from(i).ok()?)
+        }
+        _ => None,
+    }
+}
+
+/// Single-selector segments, applied in turn.
+#[derive(Debug, Clone)]
+pub(super) struct Query(pub(super) Box<[Select]>);
+
+#[derive(Debug, Clone)]
+pub(super) enum Select {
     Step(Step),
     Wildcard,
     Filter(Test),
@@ -28,7 +126,7 @@ enum Select {
 
 /// A filter's logical expression.
 #[derive(Debug, Clone)]
-enum Test {
+pub(super) enum Test {
     Or(Box<[Test]>),
     And(Box<[Test]>),
     Not(Box<Test>),
@@ -39,42 +137,22 @@ enum Test {
 }
 
 #[derive(Debug, Clone)]
-enum Comparable {
+pub(super) enum Comparable {
     Path(Singular),
     Lit(Value),
 }
 
 /// A path to at most one value, from the current item (`@`) or the object (`$`).
 #[derive(Debug, Clone)]
-struct Singular {
-    from_root: bool,
-    steps: Box<[Step]>,
+pub(super) struct Singular {
+    pub(super) from_root: bool,
+    pub(super) steps: Box<[Step]>,
 }
 
 impl Query {
-    /// The segments as a `Query`, or `None` if jsonpath-rust must evaluate them.
-    pub(super) fn compile(segments: &[Segment]) -> Option<Query> {
-        let selects = segments.iter().map(|segment| match segment {
-            Segment::Child(sels) => match sels.as_slice() {
-                [Selector::Name(name)] => Some(Select::Step(Step::Key(name.clone()))),
-                [Selector::Index(i)] => Some(Select::Step(Step::Index(*i))),
-                [Selector::Wildcard] => Some(Select::Wildcard),
-                [Selector::Filter(syn)] => Test::compile(syn).map(Select::Filter),
-                _ => None,
-            },
-            Segment::Descendant(_) => None,
-        });
-        selects.collect::<Option<_>>().map(Query)
-    }
-
     /// Whether `f` holds for any node selected from `node`, in document
     /// order; `root` is what `$` means in filters.
-    pub(super) fn any<'v>(
-        &self,
-        node: &'v Value,
-        root: &Value,
-        f: &mut dyn FnMut(&'v Value) -> bool,
-    ) -> bool {
+    fn any<'v>(&self, node: &'v Value, root: &Value, f: &mut dyn FnMut(&'v Value) -> bool) -> bool {
         visit(&self.0, node, root, f)
     }
 }
@@ -107,36 +185,6 @@ fn any_child<'v>(node: &'v Value, f: impl FnMut(&'v Value) -> bool) -> bool {
 }
 
 impl Test {
-    fn compile(syn: &Syn) -> Option<Test> {
-        let all = |terms: &[Syn]| terms.iter().map(Test::compile).collect::<Option<_>>();
-        Some(match syn {
-            Syn::Or(terms) => Test::Or(all(terms)?),
-            Syn::And(terms) => Test::And(all(terms)?),
-            Syn::Not(inner) => Test::Not(Box::new(Test::compile(inner)?)),
-            Syn::Operand(Operand::Path(path)) => Test::Exists(Singular::compile(path)?),
-            Syn::Operand(_) => return None,
-            Syn::Cmp(lhs, op, rhs) => {
-                Test::Cmp(Comparable::compile(lhs)?, *op, Comparable::compile(rhs)?)
-            }
-            Syn::Regex {
-                path,
-                negate,
-                pattern,
-                ..
-            } => {
-                let search = Test::Search(
-                    Singular::compile(path)?,
-                    Regex::new(&iregexp(pattern)).ok()?,
-                );
-                if *negate {
-                    Test::Not(Box::new(search))
-                } else {
-                    search
-                }
-            }
-        })
-    }
-
     fn holds(&self, item: &Value, root: &Value) -> bool {
         match self {
             Test::Or(terms) => terms.iter().any(|t| t.holds(item, root)),
@@ -189,14 +237,6 @@ fn lt(a: Option<&Value>, b: Option<&Value>) -> bool {
 }
 
 impl Comparable {
-    fn compile(operand: &Operand) -> Option<Comparable> {
-        match operand {
-            Operand::Path(path) => Singular::compile(path).map(Comparable::Path),
-            Operand::Lit(value) => Some(Comparable::Lit(value.clone())),
-            Operand::Call(..) => None,
-        }
-    }
-
     fn value<'v>(&'v self, item: &'v Value, root: &'v Value) -> Option<&'v Value> {
         match self {
             Comparable::Path(path) => path.lookup(item, root),
@@ -206,50 +246,8 @@ impl Comparable {
 }
 
 impl Singular {
-    fn compile(path: &PathSyntax) -> Option<Singular> {
-        let steps = path.segments.iter().map(|segment| match segment {
-            Segment::Child(sels) => match sels.as_slice() {
-                [Selector::Name(name)] => Some(Step::Key(name.clone())),
-                [Selector::Index(i)] => Some(Step::Index(*i)),
-                _ => None,
-            },
-            Segment::Descendant(_) => None,
-        });
-        Some(Singular {
-            from_root: path.root == Root::Dollar,
-            steps: steps.collect::<Option<_>>()?,
-        })
-    }
-
     fn lookup<'v>(&self, item: &'v Value, root: &'v Value) -> Option<&'v Value> {
         let start = if self.from_root { root } else { item };
         self.steps.iter().try_fold(start, |node, s| step(s, node))
     }
-}
-
-/// An RFC 9485 I-Regexp in `regex` syntax, translated as jsonpath-rust does
-/// for `search()`: `.` outside a class matches neither `\n` nor `\r`.
-fn iregexp(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len());
-    let mut chars = pattern.chars();
-    let mut in_class = false;
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                out.push(c);
-                out.extend(chars.next());
-            }
-            '[' if !in_class => {
-                in_class = true;
-                out.push(c);
-            }
-            ']' if in_class => {
-                in_class = false;
-                out.push(c);
-            }
-            '.' if !in_class => out.push_str(r"[^\n\r]"),
-            _ => out.push(c),
-        }
-    }
-    out
 }

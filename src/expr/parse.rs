@@ -1,16 +1,15 @@
-//! Recursive-descent parser shared by the top level (which is evaluated by
-//! `eval.rs`) and filters inside paths (which are rendered as RFC 9535 text).
+//! The recursive-descent parser: text in, syntax tree out, with errors that
+//! say what was meant. Paths are parsed while lexing, filters in them included.
 
 use super::error::ParseError;
-use super::eval::compile_regex;
-use super::lexer::{CmpOp, Tok, Token};
-use super::path::{PathSyntax, Root};
+use super::lex::{Cursor, Tok, Token, is_name_char, is_word_char};
+use super::syntax::{Operand, PathSyntax, Root, Segment, Selector, Syn};
+use regex::Regex;
 use serde_json::Value;
-use std::fmt::Write as _;
 
 /// Where an expression appears; paths and literals are checked accordingly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Mode {
+enum Mode {
     /// The whole `--until` expression: paths start with `.` or `$`.
     Top,
     /// Inside `[? ... ]`: paths start with `@` or `$`.
@@ -19,40 +18,14 @@ pub(super) enum Mode {
     FnArg,
 }
 
-#[derive(Debug, Clone)]
-pub(super) enum Syn {
-    Or(Vec<Syn>),
-    And(Vec<Syn>),
-    Not(Box<Syn>),
-    /// A lone path (existence test) or function call.
-    Operand(Operand),
-    Cmp(Operand, CmpOp, Operand),
-    Regex {
-        path: PathSyntax,
-        negate: bool,
-        pattern: String,
-        /// 0-based character index of the regex literal.
-        at: usize,
-    },
-}
-
-#[derive(Debug, Clone)]
-pub(super) enum Operand {
-    Path(PathSyntax),
-    Lit(Value),
-    Call(String, Vec<Syn>),
-}
-
-pub(super) struct Parser {
-    pub(super) chars: Vec<char>,
-    /// Character index of the next character to lex.
-    pub(super) pos: usize,
-    pub(super) peeked: Option<Token>,
+struct Parser {
+    src: Cursor,
+    peeked: Option<Token>,
     /// The last thing parsed was an operand with no operator after it, so a
     /// comparison operator could have come next (for the error message).
     lone_operand: bool,
     /// End of the last token taken, for quoting source text back.
-    pub(super) last_end: usize,
+    last_end: usize,
     /// Current nesting of parentheses, `!` and filters; bounded so a
     /// pathological expression cannot overflow the stack.
     depth: usize,
@@ -75,8 +48,7 @@ pub(super) fn parse(src: &str) -> Result<Syn, ParseError> {
             .hint("write a condition, e.g. `.status.ready == true`"));
     }
     let mut p = Parser {
-        chars: src.chars().collect(),
-        pos: 0,
+        src: Cursor::new(src),
         peeked: None,
         lone_operand: false,
         last_end: 0,
@@ -91,7 +63,7 @@ pub(super) fn parse(src: &str) -> Result<Syn, ParseError> {
 }
 
 impl Parser {
-    pub(super) fn parse_or(&mut self, mode: Mode) -> Result<Syn, ParseError> {
+    fn parse_or(&mut self, mode: Mode) -> Result<Syn, ParseError> {
         self.enter()?;
         let syn = self.parse_or_terms(mode);
         self.depth -= 1;
@@ -102,7 +74,7 @@ impl Parser {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(ParseError::at(
-                self.pos,
+                self.src.pos,
                 format!("expression nested more than {MAX_DEPTH} levels deep"),
             ));
         }
@@ -163,9 +135,9 @@ impl Parser {
                     self.next_token()?;
                     let end = match self.parse_operand(mode, Side::Right("the operator")) {
                         Ok(_) => self.last_end,
-                        Err(_) => self.chars.len(),
+                        Err(_) => self.src.len(),
                     };
-                    let comparison = self.text(at, end);
+                    let comparison = self.src.text(at, end);
                     return Err(ParseError::at(
                         bang.start,
                         "`!` applies to a path or a parenthesised condition, not to one side of a comparison",
@@ -257,14 +229,14 @@ impl Parser {
             )
             .hint("e.g. `.metadata.name =~ '^web-'`"));
         };
-        self.skip_ws();
-        if self.cur().is_some_and(|c| c != '\'' && c != '"') {
+        self.src.skip_ws();
+        if self.src.cur().is_some_and(|c| c != '\'' && c != '"') {
             // An unquoted regex would not even lex (`^web-`), so catch it here.
-            let start = self.pos;
-            while self.cur().is_some_and(|c| !c.is_whitespace()) {
-                self.pos += 1;
+            let start = self.src.pos;
+            while self.src.cur().is_some_and(|c| !c.is_whitespace()) {
+                self.src.pos += 1;
             }
-            let raw = self.text(start, self.pos);
+            let raw = self.src.text(start, self.src.pos);
             return Err(ParseError::at(
                 start,
                 format!("expected a quoted regex after `{op_text}`, found `{raw}`"),
@@ -278,7 +250,7 @@ impl Parser {
                 if mode != Mode::Top {
                     // Filters hand the regex to jsonpath-rust; check it here
                     // so a bad one is reported at parse time all the same.
-                    compile_regex(&pattern, token.start)?;
+                    Regex::new(&pattern).map_err(|e| ParseError::invalid_regex(token.start, &e))?;
                 }
                 Ok(Syn::Regex {
                     path,
@@ -379,7 +351,7 @@ impl Parser {
     }
 
     /// What could have come next after a complete condition, ended by `closer`.
-    pub(super) fn expectation(&self, closer: &str) -> String {
+    fn expectation(&self, closer: &str) -> String {
         match (self.lone_operand, closer) {
             (true, "the end of the expression") => "a comparison operator or `&&`/`||`".to_string(),
             (true, _) => format!("a comparison operator, `&&`/`||` or {closer}"),
@@ -387,15 +359,15 @@ impl Parser {
         }
     }
 
-    pub(super) fn describe(&self, token: &Token) -> String {
+    fn describe(&self, token: &Token) -> String {
         match token.kind {
             Tok::Eof => "the end of the expression".to_string(),
-            _ => format!("`{}`", self.text(token.start, token.end)),
+            _ => format!("`{}`", self.src.text(token.start, token.end)),
         }
     }
 
     /// "expected X, found Y", with a hint for the mistakes we recognise.
-    pub(super) fn unexpected(&self, token: &Token, expected: &str) -> ParseError {
+    fn unexpected(&self, token: &Token, expected: &str) -> ParseError {
         let found = self.describe(token);
         let err = ParseError::at(token.start, format!("expected {expected}, found {found}"));
         let hint = match &token.kind {
@@ -422,124 +394,203 @@ impl Parser {
         };
         err.hint(hint)
     }
-}
 
-impl Syn {
-    /// Whether a filter refers to the object (`$`) rather than only to `@`.
-    pub(super) fn mentions_root(&self) -> bool {
-        match self {
-            Syn::Or(terms) | Syn::And(terms) => terms.iter().any(Syn::mentions_root),
-            Syn::Not(inner) => inner.mentions_root(),
-            Syn::Operand(operand) => operand.mentions_root(),
-            Syn::Cmp(lhs, _, rhs) => lhs.mentions_root() || rhs.mentions_root(),
-            Syn::Regex { path, .. } => path.mentions_root(),
+    fn peek(&mut self) -> Result<&Token, ParseError> {
+        if self.peeked.is_none() {
+            let token = self.lex_token()?;
+            self.peeked = Some(token);
         }
+        Ok(self.peeked.as_ref().expect("just filled"))
     }
 
-    /// Renders a filter as RFC 9535 filter text.
-    pub(super) fn write_rfc(&self, out: &mut String) {
-        let group = |syn: &Syn, out: &mut String| {
-            if matches!(syn, Syn::Or(_) | Syn::And(_)) {
-                out.push('(');
-                syn.write_rfc(out);
-                out.push(')');
-            } else {
-                syn.write_rfc(out);
-            }
+    fn next_token(&mut self) -> Result<Token, ParseError> {
+        let token = match self.peeked.take() {
+            Some(token) => token,
+            None => self.lex_token()?,
         };
-        match self {
-            Syn::Or(terms) | Syn::And(terms) => {
-                let sep = if matches!(self, Syn::Or(_)) {
-                    " || "
-                } else {
-                    " && "
-                };
-                for (i, term) in terms.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(sep);
+        self.last_end = token.end;
+        Ok(token)
+    }
+
+    /// The next token. Paths are lexed here, not by the cursor, because a
+    /// filter in one is parsed as it is read.
+    fn lex_token(&mut self) -> Result<Token, ParseError> {
+        self.src.skip_ws();
+        let start = self.src.pos;
+        if matches!(self.src.cur(), Some('.' | '$' | '@')) {
+            let path = self.lex_path()?;
+            return Ok(Token {
+                kind: Tok::Path(path),
+                start,
+                end: self.src.pos,
+            });
+        }
+        self.src.lex_token()
+    }
+
+    /// Lexes a path starting at `.`, `$` or `@`.
+    fn lex_path(&mut self) -> Result<PathSyntax, ParseError> {
+        let start = self.src.pos;
+        let root = match self.src.cur() {
+            Some('$') => Root::Dollar,
+            Some('@') => Root::At,
+            _ => Root::Dot,
+        };
+        if root != Root::Dot {
+            self.src.pos += 1;
+        }
+        let mut segments = Vec::new();
+        loop {
+            match self.src.cur() {
+                Some('.') if self.src.at(1) == Some('.') => {
+                    self.src.pos += 2;
+                    let sels = match self.src.cur() {
+                        Some('[') => self.lex_brackets()?,
+                        Some('*') => {
+                            self.src.pos += 1;
+                            vec![Selector::Wildcard]
+                        }
+                        Some(c) if is_name_char(c) => {
+                            vec![Selector::Name(self.src.lex_name(start)?)]
+                        }
+                        _ => {
+                            return Err(ParseError::at(
+                                self.src.pos,
+                                format!(
+                                    "expected a key, `*` or `[` after `..`, found {}",
+                                    self.src.describe_char()
+                                ),
+                            ));
+                        }
+                    };
+                    segments.push(Segment::Descendant(sels));
+                }
+                Some('.') => {
+                    let dot = self.src.pos;
+                    self.src.pos += 1;
+                    match self.src.cur() {
+                        Some(c) if is_name_char(c) => {
+                            segments.push(Segment::Child(vec![Selector::Name(
+                                self.src.lex_name(start)?,
+                            )]))
+                        }
+                        Some('*') => {
+                            self.src.pos += 1;
+                            segments.push(Segment::Child(vec![Selector::Wildcard]));
+                        }
+                        // jq style `.[0]`, `.['a.b']`
+                        Some('[') => segments.push(Segment::Child(self.lex_brackets()?)),
+                        // `.` alone is the whole object.
+                        c if dot == start
+                            && c.is_none_or(|c| c.is_whitespace() || "=!<>&|)],~".contains(c)) =>
+                        {
+                            break;
+                        }
+                        next => {
+                            let err = ParseError::at(
+                                self.src.pos,
+                                format!(
+                                    "expected a key after `.`, found {}",
+                                    self.src.describe_char()
+                                ),
+                            );
+                            return Err(match next {
+                                None => err,
+                                Some(_) => err.hint(
+                                    "quote unusual keys in brackets: `.metadata.labels['app.kubernetes.io/name']`",
+                                ),
+                            });
+                        }
                     }
-                    group(term, out);
                 }
-            }
-            Syn::Not(inner) => {
-                out.push('!');
-                if matches!(**inner, Syn::Operand(Operand::Path(_) | Operand::Call(..))) {
-                    inner.write_rfc(out);
-                } else {
-                    out.push('(');
-                    inner.write_rfc(out);
-                    out.push(')');
-                }
-            }
-            Syn::Operand(operand) => operand.write_rfc(out),
-            Syn::Cmp(lhs, op, rhs) => {
-                lhs.write_rfc(out);
-                let _ = write!(out, " {} ", op.as_str());
-                rhs.write_rfc(out);
-            }
-            // RFC 9535 has no regex operator; `search` is an unanchored match.
-            Syn::Regex {
-                path,
-                negate,
-                pattern,
-                ..
-            } => {
-                if *negate {
-                    out.push('!');
-                }
-                out.push_str("search(");
-                path.write_rfc(out);
-                out.push_str(", ");
-                write_rfc_string(pattern, out);
-                out.push(')');
+                Some('[') => segments.push(Segment::Child(self.lex_brackets()?)),
+                _ => break,
             }
         }
-    }
-}
-
-impl Operand {
-    fn mentions_root(&self) -> bool {
-        match self {
-            Operand::Path(path) => path.mentions_root(),
-            Operand::Lit(_) => false,
-            Operand::Call(_, args) => args.iter().any(Syn::mentions_root),
+        if self.src.cur() == Some('/') {
+            return Err(ParseError::at(self.src.pos, "found `/` in a path")
+                .hint("keys containing `.`, `/` or `-` need brackets: `.metadata.labels['app.kubernetes.io/name']`"));
         }
+        Ok(PathSyntax {
+            root,
+            segments,
+            text: self.src.text(start, self.src.pos),
+            start,
+        })
     }
 
-    fn write_rfc(&self, out: &mut String) {
-        match self {
-            Operand::Path(path) => path.write_rfc(out),
-            Operand::Lit(Value::String(s)) => write_rfc_string(s, out),
-            Operand::Lit(value) => {
-                let _ = write!(out, "{value}");
-            }
-            Operand::Call(name, args) => {
-                out.push_str(name);
-                out.push('(');
-                for (i, arg) in args.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
+    /// `[sel, sel, ...]`, starting at `[`.
+    fn lex_brackets(&mut self) -> Result<Vec<Selector>, ParseError> {
+        let open = self.src.pos;
+        self.src.pos += 1;
+        let unclosed = || {
+            ParseError::at(open, "unbalanced brackets: this `[` is never closed").hint("add `]`")
+        };
+        let mut sels = Vec::new();
+        loop {
+            self.src.skip_ws();
+            let sel = match self.src.cur() {
+                None => return Err(unclosed()),
+                Some('\'' | '"') => Selector::Name(self.src.lex_string()?),
+                Some('*') => {
+                    self.src.pos += 1;
+                    Selector::Wildcard
+                }
+                Some('?') => {
+                    self.src.pos += 1;
+                    let filter = self.parse_or(Mode::Filter)?;
+                    sels.push(Selector::Filter(Box::new(filter)));
+                    // The filter parser stops on a token it does not own.
+                    let token = self.next_token()?;
+                    match token.kind {
+                        Tok::RBracket => return Ok(sels),
+                        Tok::Comma => continue,
+                        Tok::Eof => return Err(unclosed()),
+                        _ => return Err(self.unexpected(&token, &self.expectation("`]`"))),
                     }
-                    arg.write_rfc(out);
                 }
-                out.push(')');
+                Some(c) if c == '-' || c == ':' || c.is_ascii_digit() => {
+                    self.src.lex_index_or_slice()?
+                }
+                Some(']') => {
+                    return Err(ParseError::at(self.src.pos, "empty brackets `[]`").hint(
+                        "put a quoted key, an index, `*` or a `?` filter inside: `['key']`, `[0]`",
+                    ));
+                }
+                Some(c) if is_word_char(c) => {
+                    let word_start = self.src.pos;
+                    while self.src.cur().is_some_and(is_word_char) {
+                        self.src.pos += 1;
+                    }
+                    let word = self.src.text(word_start, self.src.pos);
+                    return Err(ParseError::at(
+                        word_start,
+                        format!("unquoted key `{word}` in brackets"),
+                    )
+                    .hint(format!("quote keys in brackets: `['{word}']`")));
+                }
+                Some(c) => {
+                    return Err(ParseError::at(self.src.pos, format!("unexpected `{c}` in brackets"))
+                        .hint("brackets hold a quoted key, an index, `*` or a `?` filter: `['key']`, `[0]`"));
+                }
+            };
+            sels.push(sel);
+            self.src.skip_ws();
+            match self.src.cur() {
+                Some(',') => self.src.pos += 1,
+                Some(']') => {
+                    self.src.pos += 1;
+                    return Ok(sels);
+                }
+                None => return Err(unclosed()),
+                Some(c) => {
+                    return Err(ParseError::at(
+                        self.src.pos,
+                        format!("expected `]` or `,` in brackets, found `{c}`"),
+                    )
+                    .hint("add `]`"));
+                }
             }
         }
     }
-}
-
-/// A single-quoted RFC 9535 string literal.
-pub(super) fn write_rfc_string(s: &str, out: &mut String) {
-    out.push('\'');
-    for c in s.chars() {
-        match c {
-            '\'' => out.push_str("\\'"),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
 }

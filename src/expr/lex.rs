@@ -1,9 +1,8 @@
-//! Tokens of the expression language. Paths are lexed as one token (see
-//! `path.rs`), so a filter inside a path is parsed while lexing it.
+//! Tokens, and the character-level scanning of strings, numbers, words and
+//! keys. Paths are one token, but lexed by the parser: they hold filters.
 
 use super::error::ParseError;
-use super::parser::Parser;
-use super::path::PathSyntax;
+use super::syntax::{CmpOp, PathSyntax, Selector};
 use serde_json::Number;
 
 #[derive(Debug, Clone)]
@@ -39,31 +38,8 @@ pub(super) enum Tok {
     Eof,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum CmpOp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl CmpOp {
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            CmpOp::Eq => "==",
-            CmpOp::Ne => "!=",
-            CmpOp::Lt => "<",
-            CmpOp::Le => "<=",
-            CmpOp::Gt => ">",
-            CmpOp::Ge => ">=",
-        }
-    }
-}
-
 /// First character of a bare word (`Running`, `true`, `and`).
-pub(super) fn is_word_start(c: char) -> bool {
+fn is_word_start(c: char) -> bool {
     c.is_alphabetic() || c == '_'
 }
 
@@ -72,7 +48,31 @@ pub(super) fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || matches!(c, '_' | '.' | '-')
 }
 
-impl Parser {
+/// Characters of a key after `.`.
+pub(super) fn is_name_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// The source text and the position of the next character to read.
+pub(super) struct Cursor {
+    chars: Vec<char>,
+    /// Character index of the next character to lex.
+    pub(super) pos: usize,
+}
+
+impl Cursor {
+    pub(super) fn new(src: &str) -> Self {
+        Cursor {
+            chars: src.chars().collect(),
+            pos: 0,
+        }
+    }
+
+    /// The length of the source, in characters.
+    pub(super) fn len(&self) -> usize {
+        self.chars.len()
+    }
+
     pub(super) fn cur(&self) -> Option<char> {
         self.chars.get(self.pos).copied()
     }
@@ -94,24 +94,8 @@ impl Parser {
             .collect()
     }
 
-    pub(super) fn peek(&mut self) -> Result<&Token, ParseError> {
-        if self.peeked.is_none() {
-            let token = self.lex_token()?;
-            self.peeked = Some(token);
-        }
-        Ok(self.peeked.as_ref().expect("just filled"))
-    }
-
-    pub(super) fn next_token(&mut self) -> Result<Token, ParseError> {
-        let token = match self.peeked.take() {
-            Some(token) => token,
-            None => self.lex_token()?,
-        };
-        self.last_end = token.end;
-        Ok(token)
-    }
-
-    fn lex_token(&mut self) -> Result<Token, ParseError> {
+    /// The next token, which is not a path: the parser lexes those.
+    pub(super) fn lex_token(&mut self) -> Result<Token, ParseError> {
         self.skip_ws();
         let start = self.pos;
         let Some(c) = self.cur() else {
@@ -122,7 +106,6 @@ impl Parser {
             });
         };
         let (kind, len) = match (c, self.at(1), self.at(2)) {
-            ('.' | '$' | '@', _, _) => (Tok::Path(self.lex_path()?), 0),
             ('\'' | '"', _, _) => (Tok::Str(self.lex_string()?), 0),
             ('-' | '0'..='9', _, _) => (Tok::Num(self.lex_number()?), 0),
             (c, _, _) if is_word_start(c) => (Tok::Word(self.lex_word()), 0),
@@ -291,5 +274,75 @@ impl Parser {
             self.pos += 1;
         }
         self.text(start, self.pos)
+    }
+
+    pub(super) fn describe_char(&self) -> String {
+        match self.cur() {
+            Some(c) => format!("`{c}`"),
+            None => "the end of the expression".to_string(),
+        }
+    }
+
+    /// A bare key after `.`: letters, digits and `_`. A `-` inside is the
+    /// most common mistake (`.metadata.labels.app-name`), so it gets a hint.
+    pub(super) fn lex_name(&mut self, path_start: usize) -> Result<String, ParseError> {
+        let key_start = self.pos;
+        while self.cur().is_some_and(is_name_char) {
+            self.pos += 1;
+        }
+        if self.cur() == Some('-') && self.at(1).is_some_and(is_word_char) {
+            let dash = self.pos;
+            while self.cur().is_some_and(|c| is_name_char(c) || c == '-') {
+                self.pos += 1;
+            }
+            let key = self.text(key_start, self.pos);
+            let mut prefix = self.text(path_start, key_start - 1);
+            if prefix.is_empty() {
+                prefix.push('.');
+            }
+            return Err(ParseError::at(
+                dash,
+                format!("found `-` in the unquoted key `{key}`; a bare key holds only letters, digits and `_`"),
+            )
+            .hint(format!("keys containing `-` need brackets: `{prefix}['{key}']`")));
+        }
+        Ok(self.text(key_start, self.pos))
+    }
+
+    fn lex_int(&mut self) -> Result<Option<i64>, ParseError> {
+        let start = self.pos;
+        if self.cur() == Some('-') {
+            self.pos += 1;
+        }
+        while self.cur().is_some_and(|c| c.is_ascii_digit()) {
+            self.pos += 1;
+        }
+        if self.pos == start {
+            return Ok(None);
+        }
+        let text = self.text(start, self.pos);
+        text.parse()
+            .map(Some)
+            .map_err(|_| ParseError::at(start, format!("invalid index `{text}`")))
+    }
+
+    pub(super) fn lex_index_or_slice(&mut self) -> Result<Selector, ParseError> {
+        let first = self.lex_int()?;
+        self.skip_ws();
+        if self.cur() != Some(':') {
+            return Ok(Selector::Index(first.expect("starts with a digit or `-`")));
+        }
+        self.pos += 1;
+        self.skip_ws();
+        let end = self.lex_int()?;
+        self.skip_ws();
+        let step = if self.cur() == Some(':') {
+            self.pos += 1;
+            self.skip_ws();
+            self.lex_int()?
+        } else {
+            None
+        };
+        Ok(Selector::Slice(first, end, step))
     }
 }
