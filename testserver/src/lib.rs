@@ -45,6 +45,8 @@ mod catalog;
 mod clock;
 mod faults;
 mod patch;
+mod request;
+mod response;
 mod selector;
 mod server;
 mod status;
