@@ -15,10 +15,11 @@ use crate::auth::{self, Attributes, User};
 use crate::catalog::{ResourceType, fnv64};
 use crate::request::{Ctx, Target, selectors};
 use crate::response::{error_response, json_response, page_not_found};
+use crate::shared::{RequestRecord, Shared, lock};
 use crate::status::ApiError;
 use crate::store::{ObjectKey, PatchKind, Store};
 use crate::table::{self, Form, IncludeObject};
-use crate::{RequestRecord, Shared, lock, watch};
+use crate::watch;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(entry).with_state(shared)

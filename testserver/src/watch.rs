@@ -20,10 +20,10 @@ use crate::catalog::ResourceType;
 use crate::request::{Ctx, Target, selectors};
 use crate::response::{error_response, stream_response};
 use crate::selector::{FieldSelector, LabelSelector};
+use crate::shared::{Shared, lock};
 use crate::status::ApiError;
 use crate::store::{Delivery, Event, EventType, Subscription, WatchStart};
 use crate::table::{self, Form, IncludeObject};
-use crate::{Shared, lock};
 
 #[derive(Serialize)]
 struct WireEvent<'a, T: Serialize> {
