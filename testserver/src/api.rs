@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -13,11 +13,13 @@ use serde_json::{Value, json};
 
 use crate::auth::{self, Attributes, User};
 use crate::catalog::{ResourceType, fnv64};
-use crate::selector::{FieldSelector, LabelSelector};
+use crate::request::{Ctx, Target, selectors};
+use crate::response::{error_response, json_response, page_not_found};
+use crate::shared::{RequestRecord, Shared, lock};
 use crate::status::ApiError;
 use crate::store::{ObjectKey, PatchKind, Store};
 use crate::table::{self, Form, IncludeObject};
-use crate::{RequestRecord, Shared, lock, watch};
+use crate::watch;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(entry).with_state(shared)
@@ -31,24 +33,6 @@ const AGGREGATED_ACCEPT: &str =
 struct Caller {
     user: User,
     authenticated: bool,
-}
-
-/// Per-request facts every answer needs.
-pub(crate) struct Ctx {
-    pub accept: Option<String>,
-    pub content_type: Option<String>,
-    pub pretty: bool,
-    pub params: HashMap<String, String>,
-}
-
-impl Ctx {
-    pub fn param(&self, k: &str) -> Option<&str> {
-        self.params.get(k).map(String::as_str)
-    }
-
-    fn flag(&self, k: &str) -> bool {
-        matches!(self.param(k), Some("true") | Some("1"))
-    }
 }
 
 async fn entry(State(shared): State<Arc<Shared>>, req: Request) -> Response {
@@ -136,64 +120,6 @@ fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<Caller, ApiError
     })
 }
 
-/// A JSON answer as the apiserver writes it: compact with a trailing newline,
-/// indented for `?pretty=true` or curl.
-pub(crate) fn json_response(code: u16, body: &impl serde::Serialize, pretty: bool) -> Response {
-    let mut text = if pretty {
-        serde_json::to_string_pretty(body)
-    } else {
-        serde_json::to_string(body)
-    }
-    .expect("JSON serializes");
-    text.push('\n');
-    let mut r = Response::new(Body::from(text));
-    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache, private"),
-    );
-    r
-}
-
-pub(crate) fn error_response(err: &ApiError, pretty: bool) -> Response {
-    let mut r = json_response(err.code, &err.body(), pretty);
-    if err.code == 403 {
-        r.headers_mut().insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-    }
-    if let Some(secs) = err.details.as_ref().and_then(|d| d.retry_after_seconds) {
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    }
-    r
-}
-
-/// The apiserver's answer for a path it does not serve: plain text, not a Status.
-fn page_not_found() -> Response {
-    let mut r = (StatusCode::NOT_FOUND, "404 page not found\n").into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache, private"),
-    );
-    r
-}
-
 async fn dispatch(
     shared: &Arc<Shared>,
     caller: Result<Caller, ApiError>,
@@ -246,7 +172,7 @@ async fn dispatch(
 
     let target = {
         let store = lock(&shared.store);
-        match parse_resource_path(&store, &segs) {
+        match Target::parse(&store.catalog, &segs) {
             Some(t) => t,
             None => return page_not_found(),
         }
@@ -323,54 +249,6 @@ fn aggregated_response(body: &Value, ctx: &Ctx) -> Response {
         h.insert(header::ETAG, v);
     }
     r
-}
-
-/// A request for objects: which type, where, which one, which subresource.
-pub(crate) struct Target {
-    pub rt: ResourceType,
-    pub namespace: Option<String>,
-    pub name: Option<String>,
-    pub subresource: Option<String>,
-}
-
-/// Parses `/api/v1/...` and `/apis/<g>/<v>/...` as the apiserver's
-/// RequestInfoFactory does; None for anything it would answer with a plain 404.
-fn parse_resource_path(store: &Store, segs: &[&str]) -> Option<Target> {
-    let (group, version, rest) = match segs {
-        ["api", v, rest @ ..] => ("", *v, rest),
-        ["apis", g, v, rest @ ..] => (*g, *v, rest),
-        _ => return None,
-    };
-    let (namespace, rest) = match rest {
-        ["namespaces", ns, r, rest @ ..] if *r != "status" && *r != "finalize" => {
-            (Some(ns.to_string()), [&[*r][..], rest].concat())
-        }
-        _ => (None, rest.to_vec()),
-    };
-    let (plural, name, sub) = match rest.as_slice() {
-        [p] => (*p, None, None),
-        [p, n] => (*p, Some(n.to_string()), None),
-        [p, n, s] => (*p, Some(n.to_string()), Some(s.to_string())),
-        _ => return None,
-    };
-    let rt = store.catalog.find(group, version, plural)?.clone();
-    if namespace.is_some() && !rt.namespaced {
-        return None;
-    }
-    if rt.namespaced && namespace.is_none() && name.is_some() {
-        return None;
-    }
-    if let Some(s) = &sub
-        && (s != "status" || !rt.has_status())
-    {
-        return None;
-    }
-    Some(Target {
-        rt,
-        namespace,
-        name,
-        subresource: sub,
-    })
 }
 
 async fn resource_request(
@@ -574,17 +452,6 @@ fn deleted_answer(rt: &ResourceType, obj: Value) -> Value {
         "status": "Success",
         "details": details,
     })
-}
-
-pub(crate) fn selectors(t: &Target, ctx: &Ctx) -> Result<(LabelSelector, FieldSelector), ApiError> {
-    let labels = LabelSelector::parse(ctx.param("labelSelector").unwrap_or(""))
-        .map_err(ApiError::bad_request)?;
-    let fields = FieldSelector::parse(
-        ctx.param("fieldSelector").unwrap_or(""),
-        &t.rt.extra_field_labels,
-    )
-    .map_err(ApiError::bad_request)?;
-    Ok((labels, fields))
 }
 
 const CONTINUE_TOO_OLD: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";

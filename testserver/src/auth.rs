@@ -1,8 +1,29 @@
 //! Bearer-token authentication and RBAC-like authorization, with the
 //! apiserver's Forbidden messages.
 
-use crate::Rule;
 use crate::status::{ApiError, Details};
+
+/// An RBAC-like permission: `"*"` matches anything, the core group is `""`,
+/// an empty `namespaces` list means every namespace and the cluster scope.
+/// Subresources are named `resource/sub` (`widgets/status`), as in RBAC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub verbs: Vec<String>,
+    pub groups: Vec<String>,
+    pub resources: Vec<String>,
+    pub namespaces: Vec<String>,
+}
+
+impl Rule {
+    pub fn allow_all() -> Rule {
+        Rule {
+            verbs: vec!["*".into()],
+            groups: vec!["*".into()],
+            resources: vec!["*".into()],
+            namespaces: Vec::new(),
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub(crate) struct User {

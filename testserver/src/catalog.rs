@@ -3,7 +3,33 @@
 
 use serde_json::{Value, json};
 
-use crate::Crd;
+/// A CustomResourceDefinition's served version, enough for discovery and storage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Crd {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub plural: String,
+    pub singular: String,
+    pub short_names: Vec<String>,
+    pub namespaced: bool,
+}
+
+impl Crd {
+    /// `widgets.example.com/v1`, kind Widget, short name `wg`, namespaced,
+    /// with a status subresource: the CRD of the reference captures.
+    pub fn widget() -> Crd {
+        Crd {
+            group: "example.com".into(),
+            version: "v1".into(),
+            kind: "Widget".into(),
+            plural: "widgets".into(),
+            singular: "widget".into(),
+            short_names: vec!["wg".into()],
+            namespaced: true,
+        }
+    }
+}
 
 /// A subresource as discovery lists it. `kind` overrides the parent's
 /// group/version/kind when the subresource answers another type.

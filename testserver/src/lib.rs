@@ -45,20 +45,25 @@ mod catalog;
 mod clock;
 mod faults;
 mod patch;
+mod request;
+mod response;
 mod selector;
 mod server;
+mod shared;
 mod status;
 mod store;
 mod table;
 mod tls;
 mod watch;
 
+pub use crate::auth::Rule;
+pub use crate::catalog::Crd;
+pub use crate::shared::RequestRecord;
 pub use crate::tls::unrelated_ca_pem;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -66,6 +71,7 @@ use serde_json::Value;
 use crate::auth::User;
 use crate::faults::Faults;
 use crate::server::Control;
+use crate::shared::{Shared, lock};
 use crate::status::ApiError;
 use crate::store::{PatchKind, Store};
 
@@ -94,86 +100,6 @@ impl Default for Options {
             tls: false,
         }
     }
-}
-
-/// A CustomResourceDefinition's served version, enough for discovery and storage.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Crd {
-    pub group: String,
-    pub version: String,
-    pub kind: String,
-    pub plural: String,
-    pub singular: String,
-    pub short_names: Vec<String>,
-    pub namespaced: bool,
-}
-
-impl Crd {
-    /// `widgets.example.com/v1`, kind Widget, short name `wg`, namespaced,
-    /// with a status subresource: the CRD of the reference captures.
-    pub fn widget() -> Crd {
-        Crd {
-            group: "example.com".into(),
-            version: "v1".into(),
-            kind: "Widget".into(),
-            plural: "widgets".into(),
-            singular: "widget".into(),
-            short_names: vec!["wg".into()],
-            namespaced: true,
-        }
-    }
-}
-
-/// An RBAC-like permission: `"*"` matches anything, the core group is `""`,
-/// an empty `namespaces` list means every namespace and the cluster scope.
-/// Subresources are named `resource/sub` (`widgets/status`), as in RBAC.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rule {
-    pub verbs: Vec<String>,
-    pub groups: Vec<String>,
-    pub resources: Vec<String>,
-    pub namespaces: Vec<String>,
-}
-
-impl Rule {
-    pub fn allow_all() -> Rule {
-        Rule {
-            verbs: vec!["*".into()],
-            groups: vec!["*".into()],
-            resources: vec!["*".into()],
-            namespaces: Vec::new(),
-        }
-    }
-}
-
-/// One HTTP request the server answered. `user` is the identity the request
-/// acted as (after impersonation); None for anonymous or rejected requests.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestRecord {
-    pub method: String,
-    pub path_and_query: String,
-    pub user: Option<String>,
-    pub accept: Option<String>,
-    pub status: u16,
-}
-
-/// State shared by the HTTP handlers and the synchronous helpers.
-pub(crate) struct Shared {
-    pub store: Mutex<Store>,
-    pub users: Mutex<HashMap<String, User>>,
-    pub anonymous_rules: Mutex<Vec<Rule>>,
-    pub requests: Mutex<Vec<RequestRecord>>,
-    pub bookmark_interval: Mutex<Duration>,
-    pub aggregated_discovery: bool,
-    pub addr: SocketAddr,
-    pub faults: Mutex<Faults>,
-    /// While true, watch streams write nothing (stall_watches).
-    pub stall: tokio::sync::watch::Sender<bool>,
-}
-
-/// Locks a mutex even if a panicking test thread poisoned it.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A running server; dropping it shuts it down and closes every connection.

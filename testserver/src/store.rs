@@ -584,7 +584,7 @@ mod tests {
     #[test]
     fn writes_bump_resource_version_and_generation() {
         let mut s = Store::new(100);
-        s.catalog.add(crate::Crd::widget().into());
+        s.catalog.add(crate::catalog::Crd::widget().into());
         let w = s
             .create(
                 "widgets.example.com",
@@ -645,7 +645,7 @@ mod tests {
     #[test]
     fn removing_a_custom_type_deletes_its_objects_then_ends_its_watches() {
         let mut s = Store::new(100);
-        s.catalog.add(crate::Crd::widget().into());
+        s.catalog.add(crate::catalog::Crd::widget().into());
         s.create(
             "widgets.example.com",
             Some("ns"),

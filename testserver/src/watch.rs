@@ -10,20 +10,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::api::{Ctx, Target, error_response, selectors};
 use crate::catalog::ResourceType;
+use crate::request::{Ctx, Target, selectors};
+use crate::response::{error_response, stream_response};
 use crate::selector::{FieldSelector, LabelSelector};
+use crate::shared::{Shared, lock};
 use crate::status::ApiError;
 use crate::store::{Delivery, Event, EventType, Subscription, WatchStart};
 use crate::table::{self, Form, IncludeObject};
-use crate::{Shared, lock};
 
 #[derive(Serialize)]
 struct WireEvent<'a, T: Serialize> {
@@ -36,21 +36,6 @@ fn line(kind: &str, object: &impl Serialize) -> Bytes {
     let mut s = serde_json::to_string(&WireEvent { kind, object }).expect("event serializes");
     s.push('\n');
     Bytes::from(s)
-}
-
-fn stream_response(body: Body) -> Response {
-    let mut r = Response::new(body);
-    *r.status_mut() = StatusCode::OK;
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache, private"),
-    );
-    r
 }
 
 /// What one watcher sees: its namespace, selectors and output form.
@@ -287,8 +272,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, t: Target, ctx: &Ctx) -> Response
         Ok(s) => s,
         Err(e) => return error_response(&e, ctx.pretty),
     };
-    let flag = |k: &str| matches!(ctx.param(k), Some("true") | Some("1"));
-    let bookmarks = flag("allowWatchBookmarks");
+    let bookmarks = ctx.flag("allowWatchBookmarks");
     let send_initial = ctx.param("sendInitialEvents");
     let rv_param = ctx.param("resourceVersion").filter(|r| !r.is_empty());
     // Unset or 0 means the server's default (--min-request-timeout, 1800s).
