@@ -256,6 +256,30 @@ const CASES: &[Case] = &[
         &["empty name"],
     ),
     offline(
+        "a name with %",
+        &["widgets/a%2Fb", "--until", READY],
+        2,
+        &["'%'", "a%2Fb"],
+    ),
+    offline(
+        "a name with % after the type",
+        &["widgets", "50%", "--until", READY],
+        2,
+        &["'%'"],
+    ),
+    offline(
+        "a name that is ..",
+        &["widgets/..", "--until", READY],
+        2,
+        &["'..'", "name"],
+    ),
+    offline(
+        "a name that is .",
+        &["widgets", ".", "--until", READY],
+        2,
+        &["'.'", "name"],
+    ),
+    offline(
         "empty type",
         &["/foo", "--until", READY],
         2,

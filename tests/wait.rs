@@ -202,6 +202,37 @@ fn a_named_target_is_watched_through_a_name_field_selector() {
 }
 
 #[test]
+fn a_name_with_commas_or_equals_signs_is_one_name_never_a_selector() {
+    let s = Scenario::new();
+    s.widget("app", json!({}), json!({"ready": true}));
+    // As `kubectl wait`: no object has these names, so the wait times out,
+    // and `app` is never reported in their place.
+    for name in ["app,metadata.name!=x", "app,", "a=b", "app\\"] {
+        let target = format!("widgets/{name}");
+        let out = s.run(&[&target, "--for", "create", "--timeout", "0"]);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 124, "{target}: {err}");
+        assert!(
+            err.contains(&format!("widget.example.com/{name} (not found)")),
+            "{target}: {err}"
+        );
+        assert_eq!(stdout(&out), "", "{target}");
+    }
+    // An object that has such a name is found by it, in both forms.
+    s.widget("odd,name=1", json!({}), json!({"ready": true}));
+    for args in [&["widgets/odd,name=1"][..], &["widgets", "odd,name=1"]] {
+        let mut args = args.to_vec();
+        args.extend(["--until", READY, "--timeout", "0"]);
+        let out = s.run(&args);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            "widget.example.com/odd,name=1 condition met\n"
+        );
+    }
+}
+
+#[test]
 fn the_namespace_defaults_to_the_contexts_and_n_overrides_it() {
     let s = Scenario::new();
     s.widget_in("team-a", "foo", json!({}), json!({"ready": true}));
