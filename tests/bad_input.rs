@@ -195,6 +195,18 @@ const CASES: &[Case] = &[
         &["condition=", "ready"],
     ),
     offline(
+        "--for jsonpath with an empty value",
+        &["widgets/foo", "--for", "jsonpath={.metadata.labels.app}="],
+        2,
+        &["value after equal sign", "leave out"],
+    ),
+    offline(
+        "--for jsonpath with an empty quoted value",
+        &["widgets/foo", "--for", "jsonpath={.metadata.labels.app}=''"],
+        2,
+        &["value after equal sign"],
+    ),
+    offline(
         "--for delete with --until",
         &["widgets/foo", "--for", "delete", "--until", ".a"],
         2,

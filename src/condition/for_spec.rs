@@ -156,6 +156,15 @@ fn parse_jsonpath(rest: &str) -> Result<ForSpec, String> {
         ));
     }
     let value = value.map(|v| v.trim_matches(|c| c == '\'' || c == '"').to_string());
+    // As kubectl: `jsonpath={.path}=` is most often an empty `$EXPECTED` in a
+    // script, not a wish to compare with nothing.
+    if value.as_deref() == Some("") {
+        return Err(format!(
+            "--for jsonpath={rest}: jsonpath wait has to have a value after equal sign, \
+             like --for jsonpath='{{.status.readyReplicas}}'=3; to wait for the path to exist, \
+             leave out the `=`"
+        ));
+    }
     Ok(ForSpec::JsonPath {
         path,
         value,
@@ -289,6 +298,19 @@ mod tests {
                 .contains("condition=TYPE=STATUS")
         );
         assert!(ForSpec::parse("jsonpath=").unwrap_err().contains("empty"));
+        for empty in [
+            "jsonpath={.metadata.labels.app}=",
+            "jsonpath={.metadata.labels.app}=''",
+            "jsonpath={.metadata.labels.app}=\"\"",
+            "jsonpath=.metadata.labels.app=",
+        ] {
+            assert!(
+                ForSpec::parse(empty)
+                    .unwrap_err()
+                    .contains("has to have a value after equal sign"),
+                "{empty}"
+            );
+        }
         assert!(
             ForSpec::parse("jsonpath={.a")
                 .unwrap_err()
