@@ -21,6 +21,7 @@ pub mod expr;
 pub(crate) mod os;
 pub(crate) mod run;
 pub(crate) mod target;
+pub(crate) mod template_path;
 pub(crate) mod term;
 pub(crate) mod trouble;
 

@@ -292,7 +292,17 @@ fn jsonpath_forms_like_kubectl() {
         json!({"phase": "Running", "replicas": 3,
         "conditions": [{"type": "Ready", "status": "True"}]}),
     );
+    s.server.merge_patch(
+        WIDGETS,
+        Some("default"),
+        "foo",
+        json!({"metadata": {"labels": {"a.b/c": "x", "app-name": "web"}}}),
+    );
     for (form, expected) in [
+        ("jsonpath={.metadata.labels.a\\.b/c}=x", 0),
+        ("jsonpath={.metadata.labels.a\\.b/c}=y", 124),
+        ("jsonpath=.metadata.labels.a\\.b/c=x", 0),
+        ("jsonpath={.metadata.labels.app-name}=web", 0),
         ("jsonpath={.status.phase}=Running", 0),
         ("jsonpath={.status.phase}=running", 124),
         ("jsonpath=.status.phase=Running", 0),

@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::Verdict;
 use super::ready::readiness;
 use crate::expr::Expr;
+use crate::template_path::to_expr_path;
 
 const FORMS: &str =
     "use condition=TYPE[=STATUS], delete, create, jsonpath='{.path}'[=VALUE] or ready";
@@ -210,19 +211,15 @@ fn split_jsonpath(rest: &str) -> Result<(&str, Option<&str>), String> {
     }
 }
 
-/// kubectl's relaxed template: `{.a.b}`, `.a.b`, `{$.a.b}`, `a.b` all mean `.a.b`.
+/// kubectl's relaxed template: `{.a.b}`, `.a.b`, `{$.a.b}`, `a.b` all mean
+/// `.a.b`; kubectl's keys (`a\.b/c`) become ours (`['a.b/c']`).
 fn relax(template: &str) -> String {
     let inner = template.trim();
     let inner = inner
         .strip_prefix('{')
         .and_then(|t| t.strip_suffix('}'))
-        .unwrap_or(inner)
-        .trim();
-    if inner.starts_with('.') || inner.starts_with('$') {
-        inner.to_string()
-    } else {
-        format!(".{inner}")
-    }
+        .unwrap_or(inner);
+    to_expr_path(inner)
 }
 
 /// As kubectl: the value printed the way Go's `%v` prints it, trimmed,
@@ -389,6 +386,22 @@ mod tests {
         assert!(
             matches!(judge("jsonpath={.status.nested}=x", &obj), Verdict::NotMet(m) if m.contains("object or list"))
         );
+    }
+
+    #[test]
+    fn jsonpath_keys_as_kubectl_spells_them() {
+        let obj = json!({"metadata": {"labels": {"a.b/c": "x", "app-name": "web", "a.b": "y"}}});
+        for form in [
+            "jsonpath={.metadata.labels.a\\.b/c}=x",
+            "jsonpath=.metadata.labels.a\\.b/c=x",
+            "jsonpath=metadata.labels.a\\.b/c=x",
+            "jsonpath={.metadata.labels.app-name}=web",
+            "jsonpath={.metadata.labels['a.b']}=y",
+            "jsonpath={.metadata.labels.a\\.b}",
+        ] {
+            assert!(met(form, &obj), "{form}");
+        }
+        assert!(!met("jsonpath={.metadata.labels.a\\.b/c}=y", &obj));
     }
 
     #[test]
