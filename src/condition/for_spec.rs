@@ -223,8 +223,9 @@ fn relax(template: &str) -> String {
 }
 
 /// As kubectl: the value printed the way Go's `%v` prints it, trimmed,
-/// compared case-sensitively; maps and lists never match. Where kubectl
-/// refuses a path selecting several values, any of them matching is enough.
+/// compared case-sensitively; maps and lists never match. A path selecting
+/// several values is refused, as kubectl wait refuses it: `--until` is the
+/// form whose any-of rule is documented.
 fn jsonpath_met(path: &Expr, value: Option<&str>, text: &str, obj: &Value) -> Verdict {
     let nodes: Vec<&Value> = path
         .path_values(obj)
@@ -233,6 +234,9 @@ fn jsonpath_met(path: &Expr, value: Option<&str>, text: &str, obj: &Value) -> Ve
         .collect();
     if nodes.is_empty() {
         return Verdict::NotMet(format!("{text}: the path selects nothing"));
+    }
+    if nodes.len() > 1 {
+        return Verdict::Invalid(several_values(path, value, text, &nodes));
     }
     let Some(expected) = value else {
         return Verdict::Met;
@@ -247,6 +251,37 @@ fn jsonpath_met(path: &Expr, value: Option<&str>, text: &str, obj: &Value) -> Ve
         ));
     }
     Verdict::NotMet(format!("the path holds {}", printed.join(", ")))
+}
+
+/// Why a template selecting several values is refused, with the `--until`
+/// that says what the user most likely meant: any one of them.
+fn several_values(path: &Expr, value: Option<&str>, text: &str, nodes: &[&Value]) -> String {
+    let shown: Vec<String> = nodes
+        .iter()
+        .map(|v| go_print(v).unwrap_or_else(|| v.to_string()))
+        .collect();
+    let path = path.source();
+    let until = match value {
+        None => path.to_string(),
+        Some(v) if v.parse::<f64>().is_ok() || v == "true" || v == "false" => {
+            format!("{path} == {v}")
+        }
+        Some(v) => format!(
+            "{path} == \"{}\"",
+            v.replace('\\', "\\\\").replace('"', "\\\"")
+        ),
+    };
+    format!(
+        "--for jsonpath={text}: the template selects several values ({}), and kubectl wait \
+         refuses that too; to accept any one of them, use --until {}",
+        shown.join(", "),
+        shell_quote(&until)
+    )
+}
+
+/// `text` as one shell word, so the suggestion can be pasted.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 fn go_print(value: &Value) -> Option<String> {
@@ -437,9 +472,21 @@ mod tests {
     }
 
     #[test]
-    fn several_values_match_if_any_does() {
-        let obj = json!({"items": [{"v": "a"}, {"v": "b"}]});
-        assert!(met("jsonpath={.items[*].v}=b", &obj));
+    fn several_values_are_refused_as_kubectl_refuses_them() {
+        let obj = json!({"items": [{"v": "a"}, {"v": "b"}], "one": [{"v": "a"}]});
+        for (form, until) in [
+            ("jsonpath={.items[*].v}=b", "--until '.items[*].v == \"b\"'"),
+            ("jsonpath={.items[*].v}", "--until '.items[*].v'"),
+            ("jsonpath={.items[*].v}=3", "--until '.items[*].v == 3'"),
+        ] {
+            let Verdict::Invalid(why) = judge(form, &obj) else {
+                panic!("{form}: not refused");
+            };
+            assert!(why.contains("several values (a, b)"), "{form}: {why}");
+            assert!(why.contains(until), "{form}: {why}");
+        }
+        assert!(met("jsonpath={.one[*].v}=a", &obj), "one value is fine");
+        assert!(met("jsonpath={.items}", &obj), "one list is one value");
     }
 
     #[test]

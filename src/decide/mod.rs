@@ -38,6 +38,8 @@ pub enum Decision<'t> {
     Met(Vec<Met<'t>>),
     /// `--fail-if` held or an object reported failure: the result line.
     Failed(String),
+    /// The condition cannot judge an object as written ([`Verdict::Invalid`]).
+    Invalid(String),
 }
 
 pub fn decide<'t>(rules: &Rules, targets: &[Target], tracker: &'t Tracker) -> Decision<'t> {
@@ -49,6 +51,7 @@ pub fn decide<'t>(rules: &Rules, targets: &[Target], tracker: &'t Tracker) -> De
     for (index, target) in targets.iter().enumerate() {
         match judge_target(rules, target, tracker, index) {
             Outcome::Failed(line) => return Decision::Failed(line),
+            Outcome::Invalid(line) => return Decision::Invalid(line),
             Outcome::Judged {
                 met: target_met,
                 complete,
@@ -68,6 +71,7 @@ pub fn decide<'t>(rules: &Rules, targets: &[Target], tracker: &'t Tracker) -> De
 
 enum Outcome<'t> {
     Failed(String),
+    Invalid(String),
     /// `met`: objects that meet the condition; `complete`: the target as a
     /// whole holds (its object, or at least one selected and all of them).
     Judged {
@@ -168,6 +172,12 @@ fn judge_target<'t>(
                             target.object_name(&name(object))
                         ));
                     }
+                    Verdict::Invalid(why) => {
+                        return Outcome::Invalid(format!(
+                            "{}: {why}",
+                            target.object_name(&name(object))
+                        ));
+                    }
                     Verdict::Met => met.push(Met {
                         target: index,
                         object: Cow::Borrowed(*object),
@@ -211,7 +221,9 @@ pub fn pending(rules: &Rules, targets: &[Target], tracker: &Tracker) -> Vec<Stri
                     let why = match object.map(|o| rules.condition.judge(group, kind, Some(o))) {
                         None => "no change since start".to_string(),
                         Some(Verdict::Met) => continue,
-                        Some(Verdict::NotMet(why) | Verdict::Failed(why)) => why,
+                        Some(
+                            Verdict::NotMet(why) | Verdict::Failed(why) | Verdict::Invalid(why),
+                        ) => why,
                     };
                     out.push(format!("{} ({why})", target.object_name(name)));
                 }

@@ -70,6 +70,7 @@ pub async fn run(
                 };
             }
             Decision::Failed(line) => return Err(Exit::Failed(line)),
+            Decision::Invalid(message) => return Err(Exit::Usage(message)),
             Decision::Pending => {
                 if let Some(line) = &mut status {
                     line.update(status_text(&session, &rules, started), false);
