@@ -27,7 +27,6 @@ pub(crate) mod trouble;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use clap::error::ErrorKind;
 
 /// Parse, run, and turn the outcome into an exit code and at most one line
@@ -85,7 +84,7 @@ fn finish(outcome: exit::Result<()>) -> ExitCode {
 /// clap's own usage errors, cut to one line with a pointer to `--help`;
 /// `--help` and `--version` print as usual.
 fn parse_args() -> exit::Result<cli::Args> {
-    cli::Args::try_parse().or_else(|err| match err.kind() {
+    cli::Args::read(std::env::args_os()).or_else(|err| match err.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => err.exit(),
         _ => {
             let rendered = err.to_string();

@@ -72,6 +72,15 @@ impl Plan {
             all: args.all,
             all_namespaces: args.all_namespaces,
         };
+        // `--on-change .data cm/app .spec`: the paths ended at `cm/app`.
+        if let Some(path) = args.targets.iter().find(|a| a.starts_with(['.', '$']))
+            && !args.on_change.is_empty()
+        {
+            return Err(Exit::Usage(format!(
+                "`{path}` is a path, not a target: give --on-change its paths together, \
+                 before the targets (--on-change .data .spec TYPE/NAME)"
+            )));
+        }
         let targets = parse_targets(&args.targets, &selector)?;
         let mode = if args.until.is_some() || !args.for_specs.is_empty() {
             wait_mode(&args)?

@@ -187,7 +187,25 @@ const CASES: &[Case] = &[
         2,
         &["--until"],
     ),
-    offline("no target", &[], 2, &["<TARGET>"]),
+    offline("no target", &[], 2, &["TYPE/NAME"]),
+    offline(
+        "no target after --on-change's paths",
+        &["-n", "default", "--on-change", ".data"],
+        2,
+        &["TYPE/NAME"],
+    ),
+    offline(
+        "a path after the target that ended --on-change",
+        &["--on-change", ".data", "cm/app", ".spec"],
+        2,
+        &["`.spec` is a path", "--on-change .data .spec TYPE/NAME"],
+    ),
+    offline(
+        "--on-change without a path",
+        &["cm/app", "--on-change", "data"],
+        2,
+        &["--on-change", ".data"],
+    ),
     offline(
         "unknown --for form",
         &["widgets/foo", "--for", "happy"],
