@@ -179,6 +179,27 @@ fn every_way_to_name_the_type_resolves() {
 }
 
 #[test]
+fn fully_qualified_core_types_resolve_as_in_kubectl() {
+    let s = Scenario::new();
+    s.server.create(
+        "configmaps",
+        Some("default"),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app"}}),
+    );
+    for target in ["configmaps.v1./app", "ConfigMap.v1./app", "cm.v1./app"] {
+        let out = s.run(&[target, "--for", "create", "--timeout", "0"]);
+        assert_eq!(code(&out), 0, "{target}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "configmap/app condition met\n", "{target}");
+    }
+    let out = s.run(&["configmaps.v1.", "app", "--for", "create", "--timeout", "0"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = s.run(&["pods.v1./p1", "--for", "delete", "--timeout", "0"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = s.run(&["deployments.v1./web", "--for", "create", "--timeout", "0"]);
+    assert_eq!(code(&out), 2, "not the core group: {}", stderr(&out));
+}
+
+#[test]
 fn a_named_target_is_watched_through_a_name_field_selector() {
     let s = Scenario::new();
     s.widget("foo", json!({}), json!({"ready": true}));

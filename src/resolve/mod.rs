@@ -82,10 +82,12 @@ impl TypeQuery {
             Some((name, group)) => (name.to_string(), Some(group.to_string())),
             None => (lower.clone(), None),
         };
+        // An empty group after the version is the core group, as kubectl
+        // reads `configmaps.v1.`.
         let version_group = group
             .as_deref()
             .and_then(|g| g.split_once('.'))
-            .filter(|(v, g)| !v.is_empty() && !g.is_empty())
+            .filter(|(v, _)| !v.is_empty())
             .map(|(v, g)| (v.to_string(), g.to_string()));
         TypeQuery {
             text: text.to_string(),
@@ -447,6 +449,30 @@ mod tests {
 
         let q = TypeQuery::parse("pods.");
         assert_eq!((q.name.as_str(), q.group), ("pods", None));
+
+        let q = TypeQuery::parse("configmaps.v1.");
+        assert_eq!(
+            (q.name.as_str(), q.version_group),
+            ("configmaps", Some(("v1".into(), String::new())))
+        );
+    }
+
+    #[test]
+    fn fully_qualified_core_types_as_kubectl_writes_them() {
+        let types = cluster();
+        for (query, expected) in [
+            ("configmaps.v1.", "configmaps (v1)"),
+            ("pods.v1.", "pods (v1)"),
+            ("Pod.v1.", "pods (v1)"),
+            ("po.v1.", "pods (v1)"),
+            ("ConfigMap.V1.", "configmaps (v1)"),
+        ] {
+            assert_eq!(outcome(&types, query), expected, "{query}");
+        }
+        // The version must be served, and the group is core, not any group.
+        assert!(resolve(&types, "pods.v2.").is_err());
+        assert!(resolve(&types, "deployments.v1.").is_err());
+        assert!(resolve(&types, "widgets.v1.").is_err());
     }
 
     // --- resolving ---
