@@ -328,6 +328,53 @@ fn on_change_paths_end_where_the_targets_begin() {
 }
 
 #[test]
+fn the_same_object_named_twice_runs_the_command_once_per_change() {
+    let s = Scenario::new();
+    let out = out_dir(&s);
+    let script = recorder(s.dir.path());
+    s.server.create(
+        "configmaps",
+        Some("default"),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "app"}, "data": {"level": "info"}}),
+    );
+    let mut child = s
+        .notify(&[
+            "cm/app",
+            "cm/app",
+            "configmaps.v1./app",
+            "--count",
+            "2",
+            "--",
+            script.to_str().unwrap(),
+        ])
+        .env("OUT", &out)
+        .spawn()
+        .unwrap();
+    s.wait_for_watch("app", &mut child);
+    for level in ["debug", "trace"] {
+        s.server.merge_patch(
+            "configmaps",
+            Some("default"),
+            "app",
+            json!({"data": {"level": level}}),
+        );
+        wait_for_runs(&out, if level == "debug" { 1 } else { 2 });
+    }
+    let output = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let levels: Vec<Value> = runs(&out)
+        .iter()
+        .map(|run| stdin_of(run)["data"]["level"].clone())
+        .collect();
+    assert_eq!(levels, ["debug", "trace"], "one run per change");
+    // In wait mode, one line and one run for the one object.
+    let out = s.run(&["cm/app", "configmaps/app", "--for", "create"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "configmap/app condition met\n");
+}
+
+#[test]
 fn events_initial_and_count() {
     let s = Scenario::new();
     for name in ["a", "b"] {

@@ -355,7 +355,8 @@ impl Resolver {
 
     fn resolve(&self, namespace: &str) -> Result<Vec<Target>> {
         let types = self.discovery.types();
-        self.specs
+        let targets = self
+            .specs
             .iter()
             .map(|spec| {
                 let api =
@@ -368,8 +369,28 @@ impl Resolver {
                     selection: spec.selection.clone(),
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        Ok(distinct(targets))
     }
+}
+
+/// The same objects named twice (`cm/app cm/app`, `cm/app configmaps/app`)
+/// are one target: watched once, judged once, one run of the command per
+/// change. The first spelling is kept.
+fn distinct(targets: Vec<Target>) -> Vec<Target> {
+    let mut kept: Vec<Target> = Vec::with_capacity(targets.len());
+    for target in targets {
+        let same = |k: &Target| {
+            k.api.group == target.api.group
+                && k.api.plural == target.api.plural
+                && k.namespace == target.namespace
+                && k.selection == target.selection
+        };
+        if !kept.iter().any(same) {
+            kept.push(target);
+        }
+    }
+    kept
 }
 
 /// Bounds a request to the server by `--request-timeout`.
@@ -788,6 +809,52 @@ mod tests {
             resolve(&types, "deployments/scale"),
             Err(ResolveError::Unknown { .. })
         ));
+    }
+
+    #[test]
+    fn the_same_objects_named_twice_are_one_target() {
+        let types = cluster();
+        let target = |type_text: &str, name: &str, namespace: &str| Target {
+            api: resolve(&types, type_text).unwrap().clone(),
+            namespace: Some(namespace.into()),
+            selection: crate::target::Selection::Name(name.into()),
+        };
+        let kept = distinct(vec![
+            target("cm", "app", "default"),
+            target("configmaps", "app", "default"),
+            target("ConfigMap.v1.", "app", "default"),
+            target("cm", "app", "other"),
+            target("cm", "web", "default"),
+            target("secrets", "app", "default"),
+            target("cm", "web", "default"),
+        ]);
+        let seen: Vec<(String, String, String)> = kept
+            .iter()
+            .map(|t| {
+                (
+                    t.api.plural.clone(),
+                    t.namespace.clone().unwrap(),
+                    t.display(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "configmaps".into(),
+                    "default".into(),
+                    "configmap/app".into()
+                ),
+                ("configmaps".into(), "other".into(), "configmap/app".into()),
+                (
+                    "configmaps".into(),
+                    "default".into(),
+                    "configmap/web".into()
+                ),
+                ("secrets".into(), "default".into(), "secret/app".into()),
+            ]
+        );
     }
 
     #[test]
