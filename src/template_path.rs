@@ -29,6 +29,10 @@ pub fn to_expr_path(inner: &str) -> String {
             '.' if chars.get(i + 1) == Some(&'.') => {
                 i = push_key(&chars, i + 2, &mut out, ("..", "..["))
             }
+            // A bracket needs a path before it: `.['a.b']` at the start.
+            '.' if out.is_empty() || out == "$" => {
+                i = push_key(&chars, i + 1, &mut out, (".", ".["))
+            }
             '.' => i = push_key(&chars, i + 1, &mut out, (".", "[")),
             c => {
                 out.push(c);
@@ -138,6 +142,8 @@ mod tests {
             ".metadata.labels['a.b']"
         );
         assert_eq!(to_expr_path("a\\.b.c"), ".['a.b'].c");
+        assert_eq!(to_expr_path(".a\\.b.c"), ".['a.b'].c");
+        assert_eq!(to_expr_path("$.a\\.b"), "$.['a.b']");
     }
 
     #[test]

@@ -425,7 +425,8 @@ mod tests {
 
     #[test]
     fn jsonpath_keys_as_kubectl_spells_them() {
-        let obj = json!({"metadata": {"labels": {"a.b/c": "x", "app-name": "web", "a.b": "y"}}});
+        let obj = json!({"metadata": {"labels": {"a.b/c": "x", "app-name": "web", "a.b": "y"}},
+            "top.level": 1});
         for form in [
             "jsonpath={.metadata.labels.a\\.b/c}=x",
             "jsonpath=.metadata.labels.a\\.b/c=x",
@@ -433,6 +434,8 @@ mod tests {
             "jsonpath={.metadata.labels.app-name}=web",
             "jsonpath={.metadata.labels['a.b']}=y",
             "jsonpath={.metadata.labels.a\\.b}",
+            "jsonpath={.top\\.level}=1",
+            "jsonpath={$.top\\.level}=1",
         ] {
             assert!(met(form, &obj), "{form}");
         }
