@@ -26,7 +26,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-notify' -ScriptBlock {
             [CompletionResult]::new('--fail-if', '--fail-if', [CompletionResultType]::ParameterName, 'Fail at once (exit 1) when EXPR holds for any target, e.g. ''.status.failed >= 1''')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this long (exit 124): 30s, 5m, 1h30m; 0 checks once')
             [CompletionResult]::new('--when', '--when', [CompletionResultType]::ParameterName, 'Notify only when EXPR becomes true for an object (false → true)')
-            [CompletionResult]::new('--on-change', '--on-change', [CompletionResultType]::ParameterName, 'Notify only when the value at one of these paths changed, e.g. --on-change .data')
+            [CompletionResult]::new('--on-change', '--on-change', [CompletionResultType]::ParameterName, 'Notify only when the value at one of these paths changed, e.g. --on-change .data .spec; the paths start with `.` or `$`, and the first value after them that does not is a target')
             [CompletionResult]::new('--events', '--events', [CompletionResultType]::ParameterName, 'Notify only for these kinds of change: created,modified,deleted')
             [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Exit 0 after N notifications')
             [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Select objects of TYPE by label, e.g. -l team=payments,tier!=cache')

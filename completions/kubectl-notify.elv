@@ -23,7 +23,7 @@ set edit:completion:arg-completer[kubectl-notify] = {|@words|
             cand --fail-if 'Fail at once (exit 1) when EXPR holds for any target, e.g. ''.status.failed >= 1'''
             cand --timeout 'Give up after this long (exit 124): 30s, 5m, 1h30m; 0 checks once'
             cand --when 'Notify only when EXPR becomes true for an object (false → true)'
-            cand --on-change 'Notify only when the value at one of these paths changed, e.g. --on-change .data'
+            cand --on-change 'Notify only when the value at one of these paths changed, e.g. --on-change .data .spec; the paths start with `.` or `$`, and the first value after them that does not is a target'
             cand --events 'Notify only for these kinds of change: created,modified,deleted'
             cand --count 'Exit 0 after N notifications'
             cand -l 'Select objects of TYPE by label, e.g. -l team=payments,tier!=cache'

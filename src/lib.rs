@@ -21,12 +21,12 @@ pub mod expr;
 pub(crate) mod os;
 pub(crate) mod run;
 pub(crate) mod target;
+pub(crate) mod template_path;
 pub(crate) mod term;
 pub(crate) mod trouble;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use clap::error::ErrorKind;
 
 /// Parse, run, and turn the outcome into an exit code and at most one line
@@ -84,7 +84,7 @@ fn finish(outcome: exit::Result<()>) -> ExitCode {
 /// clap's own usage errors, cut to one line with a pointer to `--help`;
 /// `--help` and `--version` print as usual.
 fn parse_args() -> exit::Result<cli::Args> {
-    cli::Args::try_parse().or_else(|err| match err.kind() {
+    cli::Args::read(std::env::args_os()).or_else(|err| match err.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => err.exit(),
         _ => {
             let rendered = err.to_string();

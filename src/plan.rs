@@ -72,6 +72,15 @@ impl Plan {
             all: args.all,
             all_namespaces: args.all_namespaces,
         };
+        // `--on-change .data cm/app .spec`: the paths ended at `cm/app`.
+        if let Some(path) = args.targets.iter().find(|a| a.starts_with(['.', '$']))
+            && !args.on_change.is_empty()
+        {
+            return Err(Exit::Usage(format!(
+                "`{path}` is a path, not a target: give --on-change its paths together, \
+                 before the targets (--on-change .data .spec TYPE/NAME)"
+            )));
+        }
         let targets = parse_targets(&args.targets, &selector)?;
         let mode = if args.until.is_some() || !args.for_specs.is_empty() {
             wait_mode(&args)?
@@ -345,18 +354,39 @@ fn parse_slash_form(arg: &str) -> Result<TargetSpec> {
             "`{arg}` has more than one `/`: write TYPE/NAME"
         )));
     }
+    if name.is_empty() {
+        return Err(Exit::Usage(format!(
+            "`{arg}` has an empty name: write TYPE/NAME"
+        )));
+    }
     Ok(TargetSpec {
         type_text: type_text.to_string(),
-        selection: Selection::Name(
-            check_name(name)
-                .map_err(|_| Exit::Usage(format!("`{arg}` has an empty name: write TYPE/NAME")))?,
-        ),
+        selection: Selection::Name(check_name(name)?),
     })
 }
 
+/// An object name is one segment of the object's URL, so the apiserver's
+/// path-segment rule (`path.IsValidPathSegmentName`) holds for every kind:
+/// no `/` or `%`, not `.` or `..`. Anything else is left for the server to
+/// judge — a name it would never accept simply matches no object, as in
+/// `kubectl wait`.
 fn check_name(name: &str) -> Result<String> {
     if name.is_empty() {
-        return Err(Exit::Usage("an object name is empty".into()));
+        return Err(Exit::Usage(
+            "an object name is empty: write TYPE/NAME or TYPE NAME".into(),
+        ));
+    }
+    if name == "." || name == ".." {
+        return Err(Exit::Usage(format!(
+            "'{name}' is not an object name (a Kubernetes name may not be '.' or '..'): \
+             give the object's name"
+        )));
+    }
+    if let Some(bad) = name.chars().find(|c| matches!(c, '/' | '%')) {
+        return Err(Exit::Usage(format!(
+            "object name `{name}` contains '{bad}', which no Kubernetes object name may contain: \
+             check the name (with `kubectl get TYPE`), or select objects with -l or --field-selector"
+        )));
     }
     Ok(name.to_string())
 }
@@ -465,6 +495,10 @@ mod tests {
             &["widgets", "x/y"],
             &["widgets"],
             &["a/b/c"],
+            &["widgets/a%b"],
+            &["widgets/.."],
+            &["widgets", "."],
+            &["widgets", "50%"],
         ] {
             let err = specs(bad).unwrap_err();
             assert_eq!(err.code(), 2, "{bad:?}: {err}");
@@ -475,6 +509,17 @@ mod tests {
                 .to_string()
                 .contains("widgets NAME")
         );
+    }
+
+    #[test]
+    fn names_are_kept_whole_whatever_they_hold() {
+        for odd in ["app,", "a=b", "app,metadata.name!=x", "x\\y", "..a", "a b"] {
+            assert_eq!(
+                specs(&[&format!("cm/{odd}")]).unwrap(),
+                vec![spec("cm", odd)]
+            );
+            assert_eq!(specs(&["cm", odd]).unwrap(), vec![spec("cm", odd)]);
+        }
     }
 
     #[test]

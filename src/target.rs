@@ -18,6 +18,22 @@ pub enum Selection {
     },
 }
 
+impl Selection {
+    /// The field selector that picks one named object: `metadata.name=NAME`,
+    /// the name escaped as Kubernetes' `fields.EscapeValue` does, so a name
+    /// holding `,` or `=` stays one value and never adds a requirement.
+    pub fn name_field_selector(name: &str) -> String {
+        let mut selector = String::from("metadata.name=");
+        for c in name.chars() {
+            if matches!(c, '\\' | ',' | '=') {
+                selector.push('\\');
+            }
+            selector.push(c);
+        }
+        selector
+    }
+}
+
 /// A target as written on the command line, its type not yet resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetSpec {
@@ -69,6 +85,27 @@ impl From<&ApiType> for ApiResource {
             api_version: api.api_version(),
             kind: api.kind.clone(),
             plural: api.plural.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_escaped_into_one_field_selector_value() {
+        for (name, selector) in [
+            ("app", "metadata.name=app"),
+            ("app,", "metadata.name=app\\,"),
+            ("a=b", "metadata.name=a\\=b"),
+            (
+                "app,metadata.name!=x",
+                "metadata.name=app\\,metadata.name!\\=x",
+            ),
+            ("back\\slash", "metadata.name=back\\\\slash"),
+        ] {
+            assert_eq!(Selection::name_field_selector(name), selector, "{name}");
         }
     }
 }

@@ -30,7 +30,7 @@ pub fn watch_all(client: &Client, targets: &[Target]) -> SelectAll<BoxStream<'st
         };
         let config = match &target.selection {
             Selection::Name(name) => {
-                watcher::Config::default().fields(&format!("metadata.name={name}"))
+                watcher::Config::default().fields(&Selection::name_field_selector(name))
             }
             Selection::Query { labels, fields } => {
                 let mut config = watcher::Config::default();

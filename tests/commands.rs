@@ -258,6 +258,123 @@ fn on_change_ignores_changes_elsewhere() {
 }
 
 #[test]
+fn on_change_paths_end_where_the_targets_begin() {
+    let s = Scenario::new();
+    let script = recorder(s.dir.path());
+    for name in ["app", "other"] {
+        s.server.create(
+            "configmaps",
+            Some("default"),
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name}, "data": {"level": "info"}}),
+        );
+    }
+    // The targets after the paths, or on both sides of them.
+    let cases: [(&[&str], &[&str]); 3] = [
+        (
+            &["-n", "default", "--on-change", ".data", "cm/app"],
+            &["app"],
+        ),
+        (
+            &["cm/app", "--on-change", ".data", "cm/other"],
+            &["app", "other"],
+        ),
+        (
+            &[
+                "--on-change",
+                ".data",
+                "$.metadata.labels",
+                "cm",
+                "app",
+                "other",
+            ],
+            &["app", "other"],
+        ),
+    ];
+    for (round, (args, names)) in cases.into_iter().enumerate() {
+        let out = s.dir.path().join(format!("out-{round}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let mut argv = args.to_vec();
+        let count = names.len().to_string();
+        argv.extend(["--count", &count, "--", script.to_str().unwrap()]);
+        let before = s.server.requests().len();
+        let mut child = s.notify(&argv).env("OUT", &out).spawn().unwrap();
+        for name in names {
+            let selector = format!("fieldSelector=metadata.name%3D{name}");
+            s.wait_for_watch_since(before, &selector, &mut child);
+        }
+        for name in names {
+            s.server.merge_patch(
+                "configmaps",
+                Some("default"),
+                name,
+                json!({"data": {"level": format!("debug-{round}")}}),
+            );
+        }
+        let output = finish(child, Duration::from_secs(20));
+        assert_eq!(code(&output), 0, "{args:?}: {}", stderr(&output));
+        let mut seen: Vec<String> = runs(&out)
+            .iter()
+            .map(|run| {
+                stdin_of(run)["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(seen, names, "{args:?}");
+    }
+}
+
+#[test]
+fn the_same_object_named_twice_runs_the_command_once_per_change() {
+    let s = Scenario::new();
+    let out = out_dir(&s);
+    let script = recorder(s.dir.path());
+    s.server.create(
+        "configmaps",
+        Some("default"),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "app"}, "data": {"level": "info"}}),
+    );
+    let mut child = s
+        .notify(&[
+            "cm/app",
+            "cm/app",
+            "configmaps.v1./app",
+            "--count",
+            "2",
+            "--",
+            script.to_str().unwrap(),
+        ])
+        .env("OUT", &out)
+        .spawn()
+        .unwrap();
+    s.wait_for_watch("app", &mut child);
+    for level in ["debug", "trace"] {
+        s.server.merge_patch(
+            "configmaps",
+            Some("default"),
+            "app",
+            json!({"data": {"level": level}}),
+        );
+        wait_for_runs(&out, if level == "debug" { 1 } else { 2 });
+    }
+    let output = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let levels: Vec<Value> = runs(&out)
+        .iter()
+        .map(|run| stdin_of(run)["data"]["level"].clone())
+        .collect();
+    assert_eq!(levels, ["debug", "trace"], "one run per change");
+    // In wait mode, one line and one run for the one object.
+    let out = s.run(&["cm/app", "configmaps/app", "--for", "create"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "configmap/app condition met\n");
+}
+
+#[test]
 fn events_initial_and_count() {
     let s = Scenario::new();
     for name in ["a", "b"] {

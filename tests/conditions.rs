@@ -297,7 +297,17 @@ fn jsonpath_forms_like_kubectl() {
         json!({"phase": "Running", "replicas": 3,
         "conditions": [{"type": "Ready", "status": "True"}]}),
     );
+    s.server.merge_patch(
+        WIDGETS,
+        Some("default"),
+        "foo",
+        json!({"metadata": {"labels": {"a.b/c": "x", "app-name": "web"}}}),
+    );
     for (form, expected) in [
+        ("jsonpath={.metadata.labels.a\\.b/c}=x", 0),
+        ("jsonpath={.metadata.labels.a\\.b/c}=y", 124),
+        ("jsonpath=.metadata.labels.a\\.b/c=x", 0),
+        ("jsonpath={.metadata.labels.app-name}=web", 0),
         ("jsonpath={.status.phase}=Running", 0),
         ("jsonpath={.status.phase}=running", 124),
         ("jsonpath=.status.phase=Running", 0),
@@ -312,6 +322,52 @@ fn jsonpath_forms_like_kubectl() {
         let out = s.run(&["widgets/foo", "--for", form, "--timeout", "0"]);
         assert_eq!(code(&out), expected, "{form}: {}", stderr(&out));
     }
+}
+
+#[test]
+fn a_jsonpath_selecting_several_values_is_refused_pointing_to_until() {
+    let s = Scenario::new();
+    s.widget(
+        "foo",
+        json!({}),
+        json!({"conditions": [{"type": "Available", "status": "True"}]}),
+    );
+    // One value today: judged as kubectl judges it, and not met.
+    let form = "jsonpath={.status.conditions[*].type}=Progressing";
+    let mut child = s
+        .notify(&["widgets/foo", "--for", form, "--timeout", "30s"])
+        .spawn()
+        .unwrap();
+    s.wait_for_watch("foo", &mut child);
+    assert!(still_running(&mut child, Duration::from_millis(300)));
+    // Several values, one of them the one asked for: kubectl wait refuses
+    // that, and so do we, rather than call it met.
+    s.set_status(
+        "foo",
+        json!({"conditions": [{"type": "Available", "status": "True"},
+                              {"type": "Progressing", "status": "True"}]}),
+    );
+    let out = finish(child, Duration::from_secs(20));
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "{err}");
+    assert!(
+        err.starts_with("error: widget.example.com/foo: --for ")
+            && err.contains("several values (Available, Progressing)")
+            && err.contains("--until '.status.conditions[*].type == \"Progressing\"'"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(stdout(&out), "");
+    // Checked once, the same.
+    let out = s.run(&[
+        "widgets/foo",
+        "--for",
+        "jsonpath={.status.conditions[*].status}=True",
+        "--timeout",
+        "0",
+    ]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("several values (True, True)"));
 }
 
 #[test]

@@ -158,6 +158,27 @@ fn wait_mode_json_prints_the_object_that_met_the_condition() {
 }
 
 #[test]
+fn jsonpath_templates_take_kubectls_escaped_dots() {
+    let s = Scenario::new();
+    s.widget("foo", json!({}), json!({"ready": true}));
+    s.server.merge_patch(
+        WIDGETS,
+        Some("default"),
+        "foo",
+        json!({"metadata": {"labels": {"new.label/x": "v1", "app-name": "web"}}}),
+    );
+    let out = s.run(&[
+        "widgets/foo",
+        "--for",
+        "create",
+        "-o",
+        "jsonpath={.metadata.labels.new\\.label/x} {.metadata.labels.app-name}",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "v1 web\n");
+}
+
+#[test]
 fn an_unknown_format_or_bad_template_exits_2() {
     let s = Scenario::new();
     for (format, needle) in [

@@ -179,6 +179,27 @@ fn every_way_to_name_the_type_resolves() {
 }
 
 #[test]
+fn fully_qualified_core_types_resolve_as_in_kubectl() {
+    let s = Scenario::new();
+    s.server.create(
+        "configmaps",
+        Some("default"),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app"}}),
+    );
+    for target in ["configmaps.v1./app", "ConfigMap.v1./app", "cm.v1./app"] {
+        let out = s.run(&[target, "--for", "create", "--timeout", "0"]);
+        assert_eq!(code(&out), 0, "{target}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "configmap/app condition met\n", "{target}");
+    }
+    let out = s.run(&["configmaps.v1.", "app", "--for", "create", "--timeout", "0"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = s.run(&["pods.v1./p1", "--for", "delete", "--timeout", "0"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = s.run(&["deployments.v1./web", "--for", "create", "--timeout", "0"]);
+    assert_eq!(code(&out), 2, "not the core group: {}", stderr(&out));
+}
+
+#[test]
 fn a_named_target_is_watched_through_a_name_field_selector() {
     let s = Scenario::new();
     s.widget("foo", json!({}), json!({"ready": true}));
@@ -199,6 +220,37 @@ fn a_named_target_is_watched_through_a_name_field_selector() {
             .all(|p| p.contains("fieldSelector=metadata.name%3Dfoo")),
         "{lists:?}"
     );
+}
+
+#[test]
+fn a_name_with_commas_or_equals_signs_is_one_name_never_a_selector() {
+    let s = Scenario::new();
+    s.widget("app", json!({}), json!({"ready": true}));
+    // As `kubectl wait`: no object has these names, so the wait times out,
+    // and `app` is never reported in their place.
+    for name in ["app,metadata.name!=x", "app,", "a=b", "app\\"] {
+        let target = format!("widgets/{name}");
+        let out = s.run(&[&target, "--for", "create", "--timeout", "0"]);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 124, "{target}: {err}");
+        assert!(
+            err.contains(&format!("widget.example.com/{name} (not found)")),
+            "{target}: {err}"
+        );
+        assert_eq!(stdout(&out), "", "{target}");
+    }
+    // An object that has such a name is found by it, in both forms.
+    s.widget("odd,name=1", json!({}), json!({"ready": true}));
+    for args in [&["widgets/odd,name=1"][..], &["widgets", "odd,name=1"]] {
+        let mut args = args.to_vec();
+        args.extend(["--until", READY, "--timeout", "0"]);
+        let out = s.run(&args);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            "widget.example.com/odd,name=1 condition met\n"
+        );
+    }
 }
 
 #[test]

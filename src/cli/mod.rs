@@ -3,7 +3,7 @@
 
 mod connection;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::color::ColorChoice;
 
@@ -50,7 +50,9 @@ Exit codes: 0 condition met, 1 --fail-if held or the object failed, 2 bad usage 
 )]
 pub struct Args {
     /// Objects to watch: TYPE/NAME [TYPE/NAME ...], TYPE NAME [NAME ...], or TYPE with -l, --field-selector, --all or -A
-    #[arg(value_name = "TARGET", required = true)]
+    // Not `required` for clap: targets may also follow `--on-change`'s paths
+    // (see `Args::read`); `plan` says when there are none.
+    #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 
     /// Wait until EXPR holds for every target, e.g. '.status.ready == true'
@@ -86,7 +88,8 @@ pub struct Args {
     )]
     pub when: Option<String>,
 
-    /// Notify only when the value at one of these paths changed, e.g. --on-change .data
+    /// Notify only when the value at one of these paths changed, e.g. --on-change .data .spec;
+    /// the paths start with `.` or `$`, and the first value after them that does not is a target
     #[arg(long, value_name = "PATH", num_args = 1.., help_heading = "Notify mode (no --until/--for)")]
     pub on_change: Vec<String>,
 
@@ -192,6 +195,46 @@ pub struct Args {
     pub connection: ConnectionArgs,
 }
 
+impl Args {
+    /// Parses `argv` as clap does, then ends `--on-change`'s list of paths at
+    /// the first value after them that is not a path (one not starting with
+    /// `.` or `$`): that value and the rest are targets, in their place on the
+    /// command line — `--on-change .data cm/app` watches `cm/app`.
+    pub fn read<I, T>(argv: I) -> Result<Args, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Args::command().try_get_matches_from(argv)?;
+        let mut args = Args::from_arg_matches(&matches)?;
+        let at = |id: &str| -> Vec<usize> {
+            matches
+                .indices_of(id)
+                .map(Iterator::collect)
+                .unwrap_or_default()
+        };
+        // The first value stays a path even if it does not look like one,
+        // so `--on-change data` is told what a path looks like.
+        let is_path = |v: &String| v.is_empty() || v.starts_with(['.', '$']);
+        if let Some(end) = args.on_change.iter().skip(1).position(|v| !is_path(v)) {
+            let end = end + 1;
+            let mut targets: Vec<(usize, String)> = at("targets")
+                .into_iter()
+                .zip(std::mem::take(&mut args.targets))
+                .chain(
+                    at("on_change")
+                        .into_iter()
+                        .skip(end)
+                        .zip(args.on_change.drain(end..)),
+                )
+                .collect();
+            targets.sort_by_key(|(index, _)| *index);
+            args.targets = targets.into_iter().map(|(_, target)| target).collect();
+        }
+        Ok(args)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OnBusyArg {
     Queue,
@@ -204,4 +247,55 @@ pub enum DiffArg {
     Full,
     Paths,
     None,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(argv: &[&str]) -> (Vec<String>, Vec<String>) {
+        let args =
+            Args::read(std::iter::once("kubectl-notify").chain(argv.iter().copied())).unwrap();
+        (args.targets, args.on_change)
+    }
+
+    #[test]
+    fn on_change_paths_end_at_the_first_target() {
+        let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for (argv, targets, paths) in [
+            (
+                &["-n", "ns", "--on-change", ".data", "cm/app"][..],
+                &["cm/app"][..],
+                &[".data"][..],
+            ),
+            (
+                &["cm/app", "--on-change", ".data", "cm/other"],
+                &["cm/app", "cm/other"],
+                &[".data"],
+            ),
+            (
+                &["--on-change", ".data", "$.spec", "cm", "a", "b"],
+                &["cm", "a", "b"],
+                &[".data", "$.spec"],
+            ),
+            (
+                &["--on-change", ".data", "cm", "-q", "a"],
+                &["cm", "a"],
+                &[".data"],
+            ),
+            (
+                &["cm/app", "--on-change", ".data", ".spec"],
+                &["cm/app"],
+                &[".data", ".spec"],
+            ),
+            (
+                &["cm/app", "--on-change", ".data", "--on-change", ".spec"],
+                &["cm/app"],
+                &[".data", ".spec"],
+            ),
+            (&["cm/app", "--on-change", "data"], &["cm/app"], &["data"]),
+        ] {
+            assert_eq!(read(argv), (s(targets), s(paths)), "{argv:?}");
+        }
+    }
 }

@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::Verdict;
 use super::ready::readiness;
 use crate::expr::Expr;
+use crate::template_path::to_expr_path;
 
 const FORMS: &str =
     "use condition=TYPE[=STATUS], delete, create, jsonpath='{.path}'[=VALUE] or ready";
@@ -156,6 +157,15 @@ fn parse_jsonpath(rest: &str) -> Result<ForSpec, String> {
         ));
     }
     let value = value.map(|v| v.trim_matches(|c| c == '\'' || c == '"').to_string());
+    // As kubectl: `jsonpath={.path}=` is most often an empty `$EXPECTED` in a
+    // script, not a wish to compare with nothing.
+    if value.as_deref() == Some("") {
+        return Err(format!(
+            "--for jsonpath={rest}: jsonpath wait has to have a value after equal sign, \
+             like --for jsonpath='{{.status.readyReplicas}}'=3; to wait for the path to exist, \
+             leave out the `=`"
+        ));
+    }
     Ok(ForSpec::JsonPath {
         path,
         value,
@@ -201,24 +211,21 @@ fn split_jsonpath(rest: &str) -> Result<(&str, Option<&str>), String> {
     }
 }
 
-/// kubectl's relaxed template: `{.a.b}`, `.a.b`, `{$.a.b}`, `a.b` all mean `.a.b`.
+/// kubectl's relaxed template: `{.a.b}`, `.a.b`, `{$.a.b}`, `a.b` all mean
+/// `.a.b`; kubectl's keys (`a\.b/c`) become ours (`['a.b/c']`).
 fn relax(template: &str) -> String {
     let inner = template.trim();
     let inner = inner
         .strip_prefix('{')
         .and_then(|t| t.strip_suffix('}'))
-        .unwrap_or(inner)
-        .trim();
-    if inner.starts_with('.') || inner.starts_with('$') {
-        inner.to_string()
-    } else {
-        format!(".{inner}")
-    }
+        .unwrap_or(inner);
+    to_expr_path(inner)
 }
 
 /// As kubectl: the value printed the way Go's `%v` prints it, trimmed,
-/// compared case-sensitively; maps and lists never match. Where kubectl
-/// refuses a path selecting several values, any of them matching is enough.
+/// compared case-sensitively; maps and lists never match. A path selecting
+/// several values is refused, as kubectl wait refuses it: `--until` is the
+/// form whose any-of rule is documented.
 fn jsonpath_met(path: &Expr, value: Option<&str>, text: &str, obj: &Value) -> Verdict {
     let nodes: Vec<&Value> = path
         .path_values(obj)
@@ -227,6 +234,9 @@ fn jsonpath_met(path: &Expr, value: Option<&str>, text: &str, obj: &Value) -> Ve
         .collect();
     if nodes.is_empty() {
         return Verdict::NotMet(format!("{text}: the path selects nothing"));
+    }
+    if nodes.len() > 1 {
+        return Verdict::Invalid(several_values(path, value, text, &nodes));
     }
     let Some(expected) = value else {
         return Verdict::Met;
@@ -241,6 +251,37 @@ fn jsonpath_met(path: &Expr, value: Option<&str>, text: &str, obj: &Value) -> Ve
         ));
     }
     Verdict::NotMet(format!("the path holds {}", printed.join(", ")))
+}
+
+/// Why a template selecting several values is refused, with the `--until`
+/// that says what the user most likely meant: any one of them.
+fn several_values(path: &Expr, value: Option<&str>, text: &str, nodes: &[&Value]) -> String {
+    let shown: Vec<String> = nodes
+        .iter()
+        .map(|v| go_print(v).unwrap_or_else(|| v.to_string()))
+        .collect();
+    let path = path.source();
+    let until = match value {
+        None => path.to_string(),
+        Some(v) if v.parse::<f64>().is_ok() || v == "true" || v == "false" => {
+            format!("{path} == {v}")
+        }
+        Some(v) => format!(
+            "{path} == \"{}\"",
+            v.replace('\\', "\\\\").replace('"', "\\\"")
+        ),
+    };
+    format!(
+        "--for jsonpath={text}: the template selects several values ({}), and kubectl wait \
+         refuses that too; to accept any one of them, use --until {}",
+        shown.join(", "),
+        shell_quote(&until)
+    )
+}
+
+/// `text` as one shell word, so the suggestion can be pasted.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 fn go_print(value: &Value) -> Option<String> {
@@ -289,6 +330,19 @@ mod tests {
                 .contains("condition=TYPE=STATUS")
         );
         assert!(ForSpec::parse("jsonpath=").unwrap_err().contains("empty"));
+        for empty in [
+            "jsonpath={.metadata.labels.app}=",
+            "jsonpath={.metadata.labels.app}=''",
+            "jsonpath={.metadata.labels.app}=\"\"",
+            "jsonpath=.metadata.labels.app=",
+        ] {
+            assert!(
+                ForSpec::parse(empty)
+                    .unwrap_err()
+                    .contains("has to have a value after equal sign"),
+                "{empty}"
+            );
+        }
         assert!(
             ForSpec::parse("jsonpath={.a")
                 .unwrap_err()
@@ -370,6 +424,25 @@ mod tests {
     }
 
     #[test]
+    fn jsonpath_keys_as_kubectl_spells_them() {
+        let obj = json!({"metadata": {"labels": {"a.b/c": "x", "app-name": "web", "a.b": "y"}},
+            "top.level": 1});
+        for form in [
+            "jsonpath={.metadata.labels.a\\.b/c}=x",
+            "jsonpath=.metadata.labels.a\\.b/c=x",
+            "jsonpath=metadata.labels.a\\.b/c=x",
+            "jsonpath={.metadata.labels.app-name}=web",
+            "jsonpath={.metadata.labels['a.b']}=y",
+            "jsonpath={.metadata.labels.a\\.b}",
+            "jsonpath={.top\\.level}=1",
+            "jsonpath={$.top\\.level}=1",
+        ] {
+            assert!(met(form, &obj), "{form}");
+        }
+        assert!(!met("jsonpath={.metadata.labels.a\\.b/c}=y", &obj));
+    }
+
+    #[test]
     fn jsonpath_filters_keep_their_double_equals() {
         let obj = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}, {"type": "Synced", "status": "False"}]}});
         assert!(met(
@@ -402,9 +475,21 @@ mod tests {
     }
 
     #[test]
-    fn several_values_match_if_any_does() {
-        let obj = json!({"items": [{"v": "a"}, {"v": "b"}]});
-        assert!(met("jsonpath={.items[*].v}=b", &obj));
+    fn several_values_are_refused_as_kubectl_refuses_them() {
+        let obj = json!({"items": [{"v": "a"}, {"v": "b"}], "one": [{"v": "a"}]});
+        for (form, until) in [
+            ("jsonpath={.items[*].v}=b", "--until '.items[*].v == \"b\"'"),
+            ("jsonpath={.items[*].v}", "--until '.items[*].v'"),
+            ("jsonpath={.items[*].v}=3", "--until '.items[*].v == 3'"),
+        ] {
+            let Verdict::Invalid(why) = judge(form, &obj) else {
+                panic!("{form}: not refused");
+            };
+            assert!(why.contains("several values (a, b)"), "{form}: {why}");
+            assert!(why.contains(until), "{form}: {why}");
+        }
+        assert!(met("jsonpath={.one[*].v}=a", &obj), "one value is fine");
+        assert!(met("jsonpath={.items}", &obj), "one list is one value");
     }
 
     #[test]

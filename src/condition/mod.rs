@@ -19,6 +19,10 @@ pub enum Verdict {
     /// It failed and will not recover by itself: `--fail-if` held, or
     /// `--for ready` saw a failure. Why, for the result line.
     Failed(String),
+    /// The condition as written cannot judge this version — kubectl's
+    /// `--for jsonpath=` form selecting several values — so it is the
+    /// user's input that is wrong (exit 2). Why, and what to write instead.
+    Invalid(String),
 }
 
 #[derive(Debug)]
@@ -66,8 +70,11 @@ impl Condition {
             return Verdict::Failed(fail_if.source().to_string());
         }
         let mut verdicts = self.fors.iter().map(|f| f.judge(group, kind, obj));
-        if let Some(failed) = verdicts.clone().find(|v| matches!(v, Verdict::Failed(_))) {
-            return failed;
+        if let Some(stop) = verdicts
+            .clone()
+            .find(|v| matches!(v, Verdict::Failed(_) | Verdict::Invalid(_)))
+        {
+            return stop;
         }
         if let Some(not_met) = verdicts.find(|v| *v != Verdict::Met) {
             return not_met;
@@ -102,7 +109,9 @@ impl Condition {
         for f in &self.fors {
             out.push(match f.judge(group, kind, obj) {
                 Verdict::Met => format!("{}: met", f.describe()),
-                Verdict::NotMet(why) | Verdict::Failed(why) => format!("{}: {why}", f.describe()),
+                Verdict::NotMet(why) | Verdict::Failed(why) | Verdict::Invalid(why) => {
+                    format!("{}: {why}", f.describe())
+                }
             });
         }
         out

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use crate::condition::{Condition, Verdict};
+use crate::exit::{Exit, Result};
 use crate::target::{Selection, Target};
 use crate::tracker::{Change, Tracker, key, name};
 
@@ -52,8 +53,9 @@ impl Tally {
         }
     }
 
-    /// Judges the objects these changes touched; the result line if one
-    /// failed.
+    /// Judges the objects these changes touched. An object that failed ends
+    /// the wait (exit 1), as does a condition that cannot be judged on it
+    /// (exit 2: a `--for jsonpath=` selecting several values).
     pub fn update(
         &mut self,
         rules: &Rules,
@@ -61,7 +63,7 @@ impl Tally {
         tracker: &Tracker,
         index: usize,
         changes: &[Change],
-    ) -> Option<String> {
+    ) -> Result<()> {
         let (group, kind) = (&target.api.group, &target.api.kind);
         for change in changes {
             let key = key(&change.object);
@@ -71,10 +73,16 @@ impl Tally {
             let verdict = counted.map(|e| (e, rules.condition.judge(group, kind, Some(&e.object))));
             match verdict {
                 Some((entry, Verdict::Failed(why))) => {
-                    return Some(format!(
+                    return Err(Exit::Failed(format!(
                         "{} failed: {why}",
                         target.object_name(&name(&entry.object))
-                    ));
+                    )));
+                }
+                Some((entry, Verdict::Invalid(why))) => {
+                    return Err(Exit::Usage(format!(
+                        "{}: {why}",
+                        target.object_name(&name(&entry.object))
+                    )));
                 }
                 Some((_, Verdict::Met)) => {
                     self.met[index].insert(key);
@@ -84,7 +92,7 @@ impl Tally {
                 }
             }
         }
-        None
+        Ok(())
     }
 }
 
@@ -217,7 +225,7 @@ pub fn pending(rules: &Rules, targets: &[Target], tracker: &Tracker) -> Vec<Stri
                     let why = match rules.condition.judge(group, kind, Some(&entry.object)) {
                         _ if rules.changes_only && !entry.fresh => "no change since start".into(),
                         Verdict::Met => continue,
-                        Verdict::NotMet(why) | Verdict::Failed(why) => why,
+                        Verdict::NotMet(why) | Verdict::Failed(why) | Verdict::Invalid(why) => why,
                     };
                     out.push(format!(
                         "{} ({why})",

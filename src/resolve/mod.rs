@@ -82,10 +82,12 @@ impl TypeQuery {
             Some((name, group)) => (name.to_string(), Some(group.to_string())),
             None => (lower.clone(), None),
         };
+        // An empty group after the version is the core group, as kubectl
+        // reads `configmaps.v1.`.
         let version_group = group
             .as_deref()
             .and_then(|g| g.split_once('.'))
-            .filter(|(v, g)| !v.is_empty() && !g.is_empty())
+            .filter(|(v, _)| !v.is_empty())
             .map(|(v, g)| (v.to_string(), g.to_string()));
         TypeQuery {
             text: text.to_string(),
@@ -353,7 +355,8 @@ impl Resolver {
 
     fn resolve(&self, namespace: &str) -> Result<Vec<Target>> {
         let types = self.discovery.types();
-        self.specs
+        let targets = self
+            .specs
             .iter()
             .map(|spec| {
                 let api =
@@ -366,8 +369,28 @@ impl Resolver {
                     selection: spec.selection.clone(),
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        Ok(distinct(targets))
     }
+}
+
+/// The same objects named twice (`cm/app cm/app`, `cm/app configmaps/app`)
+/// are one target: watched once, judged once, one run of the command per
+/// change. The first spelling is kept.
+fn distinct(targets: Vec<Target>) -> Vec<Target> {
+    let mut kept: Vec<Target> = Vec::with_capacity(targets.len());
+    for target in targets {
+        let same = |k: &Target| {
+            k.api.group == target.api.group
+                && k.api.plural == target.api.plural
+                && k.namespace == target.namespace
+                && k.selection == target.selection
+        };
+        if !kept.iter().any(same) {
+            kept.push(target);
+        }
+    }
+    kept
 }
 
 /// Bounds a request to the server by `--request-timeout`.
@@ -447,6 +470,30 @@ mod tests {
 
         let q = TypeQuery::parse("pods.");
         assert_eq!((q.name.as_str(), q.group), ("pods", None));
+
+        let q = TypeQuery::parse("configmaps.v1.");
+        assert_eq!(
+            (q.name.as_str(), q.version_group),
+            ("configmaps", Some(("v1".into(), String::new())))
+        );
+    }
+
+    #[test]
+    fn fully_qualified_core_types_as_kubectl_writes_them() {
+        let types = cluster();
+        for (query, expected) in [
+            ("configmaps.v1.", "configmaps (v1)"),
+            ("pods.v1.", "pods (v1)"),
+            ("Pod.v1.", "pods (v1)"),
+            ("po.v1.", "pods (v1)"),
+            ("ConfigMap.V1.", "configmaps (v1)"),
+        ] {
+            assert_eq!(outcome(&types, query), expected, "{query}");
+        }
+        // The version must be served, and the group is core, not any group.
+        assert!(resolve(&types, "pods.v2.").is_err());
+        assert!(resolve(&types, "deployments.v1.").is_err());
+        assert!(resolve(&types, "widgets.v1.").is_err());
     }
 
     // --- resolving ---
@@ -762,6 +809,52 @@ mod tests {
             resolve(&types, "deployments/scale"),
             Err(ResolveError::Unknown { .. })
         ));
+    }
+
+    #[test]
+    fn the_same_objects_named_twice_are_one_target() {
+        let types = cluster();
+        let target = |type_text: &str, name: &str, namespace: &str| Target {
+            api: resolve(&types, type_text).unwrap().clone(),
+            namespace: Some(namespace.into()),
+            selection: crate::target::Selection::Name(name.into()),
+        };
+        let kept = distinct(vec![
+            target("cm", "app", "default"),
+            target("configmaps", "app", "default"),
+            target("ConfigMap.v1.", "app", "default"),
+            target("cm", "app", "other"),
+            target("cm", "web", "default"),
+            target("secrets", "app", "default"),
+            target("cm", "web", "default"),
+        ]);
+        let seen: Vec<(String, String, String)> = kept
+            .iter()
+            .map(|t| {
+                (
+                    t.api.plural.clone(),
+                    t.namespace.clone().unwrap(),
+                    t.display(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "configmaps".into(),
+                    "default".into(),
+                    "configmap/app".into()
+                ),
+                ("configmaps".into(), "other".into(), "configmap/app".into()),
+                (
+                    "configmaps".into(),
+                    "default".into(),
+                    "configmap/web".into()
+                ),
+                ("secrets".into(), "default".into(), "secret/app".into()),
+            ]
+        );
     }
 
     #[test]

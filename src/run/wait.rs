@@ -34,10 +34,7 @@ pub async fn run(
         match step {
             Step::Changes(index, changes) => {
                 let target = &session.targets[index];
-                if let Some(line) = tally.update(&rules, target, &session.tracker, index, &changes)
-                {
-                    return Err(Exit::Failed(line));
-                }
+                tally.update(&rules, target, &session.tracker, index, &changes)?;
             }
             Step::TimedOut => return Err(timed_out(&session, &settings, &rules)),
             Step::Interrupted(signo) => return Err(Exit::Signal(signo)),

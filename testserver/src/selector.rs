@@ -151,24 +151,19 @@ pub(crate) struct FieldSelector {
 
 impl FieldSelector {
     /// `extra` lists the type's field labels beyond metadata.name/namespace.
+    /// Read as apimachinery's `fields.ParseSelector`: terms split at commas
+    /// not escaped by `\`, each at its first operator, the value unescaped
+    /// (`\\`, `\,`, `\=`); a bare `,` or `=` in a value is refused.
     pub fn parse(s: &str, extra: &[(&str, &str)]) -> Result<FieldSelector, String> {
         let mut reqs = Vec::new();
-        for part in s.split(',') {
+        for part in split_terms(s) {
             let part = part.trim();
             if part.is_empty() {
                 continue;
             }
-            let (field, value, eq) = if let Some((f, v)) = part.split_once("!=") {
-                (f, v, false)
-            } else if let Some((f, v)) = part.split_once("==") {
-                (f, v, true)
-            } else if let Some((f, v)) = part.split_once('=') {
-                (f, v, true)
-            } else {
-                return Err(format!(
-                    "invalid selector: '{s}'; can't understand '{part}'"
-                ));
-            };
+            let (field, value, eq) = split_term(part)
+                .ok_or_else(|| format!("invalid selector: '{s}'; can't understand '{part}'"))?;
+            let value = unescape_value(value)?;
             let field = field.trim();
             let pointer = match field {
                 "metadata.name" => "/metadata/name",
@@ -198,6 +193,72 @@ impl FieldSelector {
     pub fn is_empty(&self) -> bool {
         self.reqs.is_empty()
     }
+}
+
+/// Splits at commas that are not escaped (`fields.splitTerms`).
+fn split_terms(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut escaped) = (0, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            ',' => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+/// `field OP value` at the first operator from the left, `!=` before `==`
+/// before `=` at each position (`fields.splitTerm`).
+fn split_term(term: &str) -> Option<(&str, &str, bool)> {
+    for (i, _) in term.char_indices() {
+        let rest = &term[i..];
+        for (op, eq) in [("!=", false), ("==", true), ("=", true)] {
+            if rest.starts_with(op) {
+                return Some((&term[..i], &term[i + op.len()..], eq));
+            }
+        }
+    }
+    None
+}
+
+/// `fields.UnescapeValue`, with its error messages (a rune printed by Go's
+/// `%v` is its number).
+fn unescape_value(value: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut escaped = false;
+    for c in value.chars() {
+        if escaped {
+            if !matches!(c, '\\' | ',' | '=') {
+                return Err(format!(
+                    "invalid field selector: invalid escape sequence: \\{c}"
+                ));
+            }
+            out.push(c);
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            ',' | '=' => {
+                return Err(format!(
+                    "invalid field selector: unescaped character in value: {}",
+                    c as u32
+                ));
+            }
+            c => out.push(c),
+        }
+    }
+    if escaped {
+        return Err("invalid field selector: invalid escape sequence: \\".into());
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -236,6 +297,35 @@ mod tests {
         assert_eq!(
             FieldSelector::parse("spec.size=1", &[]).unwrap_err(),
             "field label not supported: spec.size"
+        );
+    }
+
+    #[test]
+    fn escaped_field_values_as_the_apiserver_reads_them() {
+        let named = |name: &str| json!({"metadata": {"name": name, "namespace": "ns"}});
+        let ok = |s: &str, o: &Value| FieldSelector::parse(s, &[]).unwrap().matches(o);
+        assert!(ok(r"metadata.name=app\,", &named("app,")));
+        assert!(!ok(r"metadata.name=app\,", &named("app")));
+        assert!(ok(r"metadata.name=a\=b", &named("a=b")));
+        assert!(ok(r"metadata.name=a\\b", &named(r"a\b")));
+        assert!(ok(
+            r"metadata.name=app\,metadata.name!\=x",
+            &named("app,metadata.name!=x")
+        ));
+        assert!(!ok(r"metadata.name=app\,metadata.name!\=x", &named("app")));
+        // Unescaped, `,` starts another requirement; `=` in a value is refused.
+        assert!(ok("metadata.name=app,metadata.name!=x", &named("app")));
+        assert_eq!(
+            FieldSelector::parse("metadata.name=a=b", &[]).unwrap_err(),
+            "invalid field selector: unescaped character in value: 61"
+        );
+        assert_eq!(
+            FieldSelector::parse(r"metadata.name=a\b", &[]).unwrap_err(),
+            r"invalid field selector: invalid escape sequence: \b"
+        );
+        assert_eq!(
+            FieldSelector::parse(r"metadata.name=a\", &[]).unwrap_err(),
+            r"invalid field selector: invalid escape sequence: \"
         );
     }
 }

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::expr::Expr;
+use crate::template_path::to_expr_path;
 
 #[derive(Debug)]
 enum Part {
@@ -93,12 +94,8 @@ fn part(inner: &str) -> Result<Part, String> {
             literal.replace("\\n", "\n").replace("\\t", "\t"),
         ));
     }
-    let path = if inner.starts_with('.') || inner.starts_with('$') {
-        inner.to_string()
-    } else {
-        format!(".{inner}")
-    };
-    if path == "." || path == "$" {
+    let path = to_expr_path(inner);
+    if path.is_empty() || path == "." || path == "$" {
         return Err("-o jsonpath: `{}` names no field; e.g. {.metadata.name}".into());
     }
     let expr = Expr::parse(&path).map_err(|e| format!("-o jsonpath: {{{inner}}}: {e}"))?;
@@ -150,6 +147,18 @@ mod tests {
         assert_eq!(
             render("{.metadata.labels}", &w),
             "{\"app.kubernetes.io/name\":\"web\"}"
+        );
+    }
+
+    #[test]
+    fn keys_as_kubectl_spells_them() {
+        let w = json!({"metadata": {"labels": {"new.label/x": "1", "app-name": "web"}}});
+        assert_eq!(
+            render(
+                "{.metadata.labels.new\\.label/x} {.metadata.labels.app-name}",
+                &w
+            ),
+            "1 web"
         );
     }
 
