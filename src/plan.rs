@@ -174,7 +174,7 @@ fn notify_mode(args: &Args) -> Result<Mode> {
         .map(|text| {
             let path = Expr::parse(text)
                 .map_err(|e| Exit::Usage(format!("--on-change: {}", e.render(text))))?;
-            if path.paths() != [text.trim().to_string()] {
+            if !path.is_path() {
                 return Err(Exit::Usage(format!(
                     "--on-change {text}: give paths such as .data or .spec.replicas"
                 )));

@@ -8,6 +8,27 @@
 //! becomes a bracketed, quoted key (`.metadata.labels['a.b/c']`). What sits
 //! in brackets (indexes, filters) is already the same in both and is kept.
 
+/// The characters of a template outside quoted text, each with how deep it
+/// sits in brackets (`{`, `[`, `(`; a closing one counts at the depth it
+/// closes to), so a caller finds the `}` or `=` that ends a part.
+pub fn unquoted(text: &str) -> impl Iterator<Item = (usize, char, i32)> + '_ {
+    let (mut depth, mut quote) = (0i32, None);
+    text.char_indices().filter_map(move |(at, c)| {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '{' | '[' | '(') => depth += 1,
+            (None, '}' | ']' | ')') => {
+                depth -= 1;
+                return Some((at, c, depth));
+            }
+            _ => return Some((at, c, depth)),
+        }
+        None
+    })
+}
+
 /// The expression-language path for kubectl's template path `inner` (the
 /// text between `{` and `}`), relaxed as kubectl is: a path without a
 /// leading `.` or `$` starts at the object.

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::Verdict;
 use super::ready::readiness;
 use crate::expr::Expr;
-use crate::template_path::to_expr_path;
+use crate::template_path::{to_expr_path, unquoted};
 
 const FORMS: &str =
     "use condition=TYPE[=STATUS], delete, create, jsonpath='{.path}'[=VALUE] or ready";
@@ -151,7 +151,7 @@ fn parse_jsonpath(rest: &str) -> Result<ForSpec, String> {
         ));
     }
     let path = Expr::parse(&relaxed).map_err(|e| format!("--for jsonpath={rest}: {e}"))?;
-    if path.paths() != [relaxed.clone()] {
+    if !path.is_path() {
         return Err(format!(
             "--for jsonpath={rest}: give one path, e.g. jsonpath='{{.status.phase}}'=Running"
         ));
@@ -177,29 +177,19 @@ fn parse_jsonpath(rest: &str) -> Result<ForSpec, String> {
 /// at the last `=` that is outside brackets and quotes and not part of a
 /// comparison operator.
 fn split_jsonpath(rest: &str) -> Result<(&str, Option<&str>), String> {
-    let chars: Vec<(usize, char)> = rest.char_indices().collect();
-    let mut depth = 0i32;
-    let mut quote: Option<char> = None;
     let mut split = None;
-    for (i, &(at, c)) in chars.iter().enumerate() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '{' | '[' | '(') => depth += 1,
-            (None, '}' | ']' | ')') => depth -= 1,
-            (None, '=') if depth == 0 => {
-                let before = i.checked_sub(1).map(|j| chars[j].1);
-                let after = chars.get(i + 1).map(|&(_, c)| c);
-                let operator = matches!(before, Some('=' | '!' | '<' | '>')) || after == Some('=');
-                if !operator {
-                    split = Some(at);
-                    if rest.starts_with('{') {
-                        break;
-                    }
-                }
+    for (at, c, depth) in unquoted(rest) {
+        if c != '=' || depth != 0 {
+            continue;
+        }
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + 1..].chars().next();
+        let operator = matches!(before, Some('=' | '!' | '<' | '>')) || after == Some('=');
+        if !operator {
+            split = Some(at);
+            if rest.starts_with('{') {
+                break;
             }
-            _ => {}
         }
     }
     match split {

@@ -136,6 +136,12 @@ impl Expr {
         self.top_level_fields.as_ref()
     }
 
+    /// Whether the whole expression is one path (an existence test), as
+    /// `--on-change`, `--for jsonpath=` and `-o jsonpath=` take.
+    pub fn is_path(&self) -> bool {
+        matches!(self.paths.as_slice(), [path] if path.source() == self.source.trim())
+    }
+
     pub fn source(&self) -> &str {
         &self.source
     }

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::expr::Expr;
-use crate::template_path::to_expr_path;
+use crate::template_path::{to_expr_path, unquoted};
 
 #[derive(Debug)]
 enum Part {
@@ -71,21 +71,12 @@ impl Template {
     }
 }
 
-/// The `}` that ends a `{...}` part, skipping brackets and quoted text.
+/// The `}` that ends a `{...}` part (its text starts after the `{`),
+/// skipping brackets and quoted text.
 fn closing_brace(text: &str) -> Option<usize> {
-    let (mut depth, mut quote) = (0i32, None);
-    for (i, c) in text.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '[' | '(') => depth += 1,
-            (None, ']' | ')') => depth -= 1,
-            (None, '}') if depth == 0 => return Some(i),
-            _ => {}
-        }
-    }
-    None
+    unquoted(text)
+        .find(|&(_, c, depth)| c == '}' && depth == -1)
+        .map(|(at, ..)| at)
 }
 
 fn part(inner: &str) -> Result<Part, String> {
@@ -99,7 +90,7 @@ fn part(inner: &str) -> Result<Part, String> {
         return Err("-o jsonpath: `{}` names no field; e.g. {.metadata.name}".into());
     }
     let expr = Expr::parse(&path).map_err(|e| format!("-o jsonpath: {{{inner}}}: {e}"))?;
-    if expr.paths() != [path.clone()] {
+    if !expr.is_path() {
         return Err(format!(
             "-o jsonpath: {{{inner}}} is not a path; ranges and expressions are not supported"
         ));
