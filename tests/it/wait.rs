@@ -1,11 +1,10 @@
 //! Wait mode as a pipeline uses it: `kubectl notify TYPE/NAME --until EXPR`.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::json;
+
+use crate::common::*;
 
 const READY: &str = ".status.ready == true";
 

@@ -1,8 +1,6 @@
 //! A tiny blocking HTTP/1.1 client over std's TcpStream: enough to speak to
 //! the test server exactly as a client would, watch streams included.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -143,16 +141,6 @@ impl Stream {
             out.push(v);
         }
         out
-    }
-
-    /// The next event that is not a BOOKMARK.
-    pub fn next_change(&mut self) -> Option<Value> {
-        loop {
-            let ev = self.next()?;
-            if ev["type"] != "BOOKMARK" {
-                return Some(ev);
-            }
-        }
     }
 }
 

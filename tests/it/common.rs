@@ -1,6 +1,5 @@
 //! The user's setting for every integration test: a test server speaking the
 //! Kubernetes API with the Widget CRD, a kubeconfig for it, and the real binary.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -1,10 +1,9 @@
 //! Reusing the kubectl context (SPEC §2): merged KUBECONFIG files, flag
 //! overrides, exec credential plugins.
 
-mod common;
-
-use common::*;
 use serde_json::json;
+
+use crate::common::*;
 
 const READY: &str = ".status.ready == true";
 

@@ -2,14 +2,13 @@
 //! cluster said, the exit code (SPEC §7), and words the one-line message must
 //! hold so the user knows what to do. Never a panic, never a backtrace.
 
-mod common;
-
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::process::Output;
 
-use common::*;
 use serde_json::json;
+
+use crate::common::*;
 
 const READY: &str = ".status.ready == true";
 
