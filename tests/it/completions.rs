@@ -89,7 +89,7 @@ fn kubectl_complete(
     path: &std::ffi::OsString,
     words: &[&str],
 ) -> (Vec<String>, String) {
-    let out = Command::new(kubectl())
+    let out = Command::new(real_kubectl())
         .args(["__complete", "notify"])
         .args(words)
         .env("PATH", path)

@@ -312,7 +312,7 @@ fn kubectls_own_cache_files_are_read_and_left_alone() {
     s.server.set_anonymous_rules(vec![Rule::allow_all()]);
     s.widget("foo", json!({}), json!({"ready": true}));
     let cache = s.dir.path().join("kubectl-cache");
-    let got = Command::new(kubectl())
+    let got = Command::new(real_kubectl())
         .args(["get", "widgets"])
         .arg(format!("--cache-dir={}", cache.display()))
         .env("KUBECONFIG", &s.kubeconfig)

