@@ -78,6 +78,13 @@ impl Scenario {
             .patch_status(WIDGETS, Some("default"), name, json!({"status": status}))
     }
 
+    /// Blocks until the binary has a watch open on the named object, so a
+    /// change made next is one it must see happen.
+    pub fn wait_for_watch(&self, name: &str, child: &mut Child) {
+        let selector = format!("fieldSelector=metadata.name%3D{name}");
+        self.wait_for_watch_since(0, &selector, child);
+    }
+
     /// Blocks until the binary has a watch open whose URL contains `needle`.
     pub fn wait_for_watch_matching(&self, needle: &str, child: &mut Child) {
         self.wait_for_watch_since(0, needle, child);
@@ -102,26 +109,6 @@ impl Scenario {
             std::thread::sleep(Duration::from_millis(20));
         }
         panic!("kubectl-notify never started watching {needle}");
-    }
-
-    /// Blocks until the binary has a watch open on the named object, so a
-    /// change made next is one it must see happen.
-    pub fn wait_for_watch(&self, name: &str, child: &mut Child) {
-        let selector = format!("fieldSelector=metadata.name%3D{name}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            let watching = self.server.requests().iter().any(|r| {
-                r.path_and_query.contains("watch=") && r.path_and_query.contains(&selector)
-            });
-            if watching {
-                return;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("kubectl-notify exited early with {status}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("kubectl-notify never started watching {name}");
     }
 }
 
