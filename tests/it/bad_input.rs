@@ -10,8 +10,6 @@ use serde_json::json;
 
 use crate::common::*;
 
-const READY: &str = ".status.ready == true";
-
 /// How a case runs besides its arguments.
 #[derive(Clone, Copy, PartialEq)]
 enum Env {
@@ -556,10 +554,7 @@ fn every_bad_input_gets_its_exit_code_and_a_message_that_says_what_to_do() {
         format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: \"{}\"}}\ncontexts:\n- name: c\n  context: {{cluster: c}}\n", s.server.url()),
     )
     .unwrap();
-    let tls = Scenario::on(testserver::TestServer::start_with(testserver::Options {
-        tls: true,
-        ..Default::default()
-    }));
+    let tls = Scenario::tls();
     std::fs::write(
         s.dir.path().join("wrong-ca.pem"),
         testserver::unrelated_ca_pem(),

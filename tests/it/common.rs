@@ -7,12 +7,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use testserver::{Crd, TestServer};
+use testserver::{Crd, Options, TestServer};
 
 /// Real kubectl 1.37, found by the one rule the test server's tests use too.
 pub use testserver::real_kubectl;
 
 pub const WIDGETS: &str = "widgets.example.com";
+
+/// The condition most stories wait for.
+pub const READY: &str = ".status.ready == true";
 
 pub struct Scenario {
     pub server: TestServer,
@@ -23,6 +26,14 @@ pub struct Scenario {
 impl Scenario {
     pub fn new() -> Scenario {
         Scenario::on(TestServer::start())
+    }
+
+    /// A scenario whose server speaks HTTPS only; the kubeconfig carries its CA.
+    pub fn tls() -> Scenario {
+        Scenario::on(TestServer::start_with(Options {
+            tls: true,
+            ..Default::default()
+        }))
     }
 
     pub fn on(server: TestServer) -> Scenario {

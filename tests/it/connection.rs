@@ -5,8 +5,6 @@ use serde_json::json;
 
 use crate::common::*;
 
-const READY: &str = ".status.ready == true";
-
 fn ready_widget() -> Scenario {
     let s = Scenario::new();
     s.widget("foo", json!({}), json!({"ready": true}));

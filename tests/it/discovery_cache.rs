@@ -12,7 +12,6 @@ use testserver::{Crd, Rule};
 
 use crate::common::*;
 
-const READY: &str = ".status.ready == true";
 const OURS: &str = "kubectl-notify_discovery.json";
 
 /// kubectl's directory for this server under a cache directory.

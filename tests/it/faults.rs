@@ -6,11 +6,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use testserver::{Options, TestServer};
 
 use crate::common::*;
-
-const READY: &str = ".status.ready == true";
 
 #[test]
 fn a_change_made_while_the_server_is_down_is_noticed_after_the_reconnect() {
@@ -103,10 +100,7 @@ fn an_expired_watch_relists_and_keeps_waiting() {
 }
 
 fn tls() -> Scenario {
-    let s = Scenario::on(TestServer::start_with(Options {
-        tls: true,
-        ..Default::default()
-    }));
+    let s = Scenario::tls();
     s.widget("foo", json!({}), json!({"ready": true}));
     s
 }

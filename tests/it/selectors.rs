@@ -7,8 +7,6 @@ use serde_json::json;
 
 use crate::common::*;
 
-const READY: &str = ".status.ready == true";
-
 fn labelled(s: &Scenario, ns: &str, name: &str, team: &str, ready: bool) {
     s.widget_in(ns, name, json!({}), json!({"ready": ready}));
     s.server.merge_patch(

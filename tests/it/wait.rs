@@ -6,8 +6,6 @@ use serde_json::json;
 
 use crate::common::*;
 
-const READY: &str = ".status.ready == true";
-
 #[test]
 fn an_already_true_condition_exits_at_once() {
     let s = Scenario::new();
