@@ -664,12 +664,13 @@ fn levenshtein(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
-    /// Answers captured from a real kube-apiserver 1.32 with the `widgets.example.com` CRD.
+    /// Answers captured from a real kube-apiserver 1.32 with the `widgets.example.com` CRD
+    /// (the test server's reference captures, one copy for both crates).
     macro_rules! discovery {
         ($file:literal) => {
             include_str!(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/tests/data/discovery/",
+                "/testserver/tests/k8s-reference/",
                 $file
             ))
             .as_bytes()
