@@ -320,7 +320,7 @@ macro_rules! discovery {
     ($file:literal) => {
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/discovery/",
+            "/testserver/tests/k8s-reference/",
             $file
         ))
         .as_bytes()

@@ -12,6 +12,7 @@
 //! real kubectl sends no bearer token over plain HTTP (kubernetes/kubectl#744),
 //! so tests driving it use [`TestServer::set_anonymous_rules`] and `--as` —
 //! or start the server with [`Options::tls`], over which kubectl does send it.
+//! [`real_kubectl`] is the one rule by which tests find that kubectl (1.37).
 //!
 //! With `Options { tls: true, .. }` the server speaks HTTPS only, with a
 //! certificate from a CA made at start; [`TestServer::kubeconfig`] carries
@@ -44,6 +45,7 @@ mod auth;
 mod catalog;
 mod clock;
 mod faults;
+mod kubectl;
 mod patch;
 mod request;
 mod response;
@@ -58,6 +60,7 @@ mod watch;
 
 pub use crate::auth::Rule;
 pub use crate::catalog::Crd;
+pub use crate::kubectl::real_kubectl;
 pub use crate::shared::RequestRecord;
 pub use crate::tls::unrelated_ca_pem;
 

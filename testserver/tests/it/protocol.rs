@@ -1,13 +1,12 @@
 //! The server speaks the Kubernetes API as the reference captures of a real
 //! kube-apiserver 1.32 show it: discovery, reads, writes, watches, errors.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{AGGREGATED, Client, TABLE, reference, reference_json};
 use serde_json::{Value, json};
 use testserver::{Crd, Options, Rule, TestServer};
+
+use crate::common::{AGGREGATED, Client, TABLE, reference, reference_json};
 
 const WIDGETS: &str = "/apis/example.com/v1/namespaces/ref/widgets";
 

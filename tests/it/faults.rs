@@ -3,15 +3,11 @@
 //! still fires while the server is down, errors after start are reported and
 //! retried, never a silent exit.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::json;
-use testserver::{Options, TestServer};
 
-const READY: &str = ".status.ready == true";
+use crate::common::*;
 
 #[test]
 fn a_change_made_while_the_server_is_down_is_noticed_after_the_reconnect() {
@@ -104,10 +100,7 @@ fn an_expired_watch_relists_and_keeps_waiting() {
 }
 
 fn tls() -> Scenario {
-    let s = Scenario::on(TestServer::start_with(Options {
-        tls: true,
-        ..Default::default()
-    }));
+    let s = Scenario::tls();
     s.widget("foo", json!({}), json!({"ready": true}));
     s
 }

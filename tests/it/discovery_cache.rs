@@ -3,17 +3,15 @@
 //! is an unknown type, old or broken caches are ignored, kubectl's own cache
 //! files are read, and no cache problem ever breaks a run.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use common::*;
 use serde_json::json;
 use testserver::{Crd, Rule};
 
-const READY: &str = ".status.ready == true";
+use crate::common::*;
+
 const OURS: &str = "kubectl-notify_discovery.json";
 
 /// kubectl's directory for this server under a cache directory.
@@ -313,7 +311,7 @@ fn kubectls_own_cache_files_are_read_and_left_alone() {
     s.server.set_anonymous_rules(vec![Rule::allow_all()]);
     s.widget("foo", json!({}), json!({"ready": true}));
     let cache = s.dir.path().join("kubectl-cache");
-    let got = Command::new(kubectl())
+    let got = Command::new(real_kubectl())
         .args(["get", "widgets"])
         .arg(format!("--cache-dir={}", cache.display()))
         .env("KUBECONFIG", &s.kubeconfig)

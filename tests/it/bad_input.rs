@@ -2,16 +2,13 @@
 //! cluster said, the exit code (SPEC §7), and words the one-line message must
 //! hold so the user knows what to do. Never a panic, never a backtrace.
 
-mod common;
-
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::process::Output;
 
-use common::*;
 use serde_json::json;
 
-const READY: &str = ".status.ready == true";
+use crate::common::*;
 
 /// How a case runs besides its arguments.
 #[derive(Clone, Copy, PartialEq)]
@@ -654,10 +651,7 @@ fn every_bad_input_gets_its_exit_code_and_a_message_that_says_what_to_do() {
         format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: \"{}\"}}\ncontexts:\n- name: c\n  context: {{cluster: c}}\n", s.server.url()),
     )
     .unwrap();
-    let tls = Scenario::on(testserver::TestServer::start_with(testserver::Options {
-        tls: true,
-        ..Default::default()
-    }));
+    let tls = Scenario::tls();
     std::fs::write(
         s.dir.path().join("wrong-ca.pem"),
         testserver::unrelated_ca_pem(),

@@ -1,10 +1,9 @@
 //! Colour only where it helps: `--color`, NO_COLOR and CLICOLOR_FORCE,
 //! decided per stream (these runs are piped, so `auto` means no colour).
 
-mod common;
-
-use common::*;
 use serde_json::json;
+
+use crate::common::*;
 
 const ESC: char = '\u{1b}';
 

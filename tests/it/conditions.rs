@@ -1,12 +1,11 @@
 //! Every way to say "wait until" (SPEC §3): kubectl's `--for` forms, generic
 //! readiness, `--fail-if`, `--changes-only`.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::{Value, json};
+
+use crate::common::*;
 
 fn deployment(s: &Scenario, name: &str, replicas: u64) -> Value {
     s.server.create(

@@ -1,13 +1,12 @@
 //! Notify mode and the `-- COMMAND` action (SPEC §3 notify mode, §5), told
 //! through small shell scripts that record what they were given.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::{Value, json};
+
+use crate::common::*;
 
 /// A script that records each run in `dir`: stdin, the KUBECTL_NOTIFY_*
 /// environment and a copy of the object file, then sleeps for the number of

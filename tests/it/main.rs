@@ -1,0 +1,23 @@
+//! kubectl-notify's integration tests, one crate so the world is linked once:
+//! each module tells one part of the user's story against the real binary,
+//! and `common` is the setting they share (test server, kubeconfig, kubectl).
+
+mod common;
+
+mod bad_input;
+mod color;
+mod commands;
+mod completions;
+mod conditions;
+mod connection;
+mod discovery_cache;
+mod faults;
+mod krew;
+mod kubectl_agrees;
+mod kubectl_plugin;
+mod model;
+mod output;
+mod secrets;
+mod selectors;
+mod status_line;
+mod wait;
