@@ -730,3 +730,26 @@ fn the_caret_sits_under_the_mistake() {
         "caret not under the `=`:\n{err}"
     );
 }
+
+#[test]
+fn an_internal_failure_exits_70_and_says_it_is_not_the_users_fault() {
+    let s = Scenario::new();
+    // With four file descriptors the runtime cannot create its event queue.
+    let out = std::process::Command::new("sh")
+        .args(["-c", "ulimit -n 4; exec \"$0\" \"$@\""])
+        .arg(bin())
+        .args(["widgets/foo", "--until", READY])
+        .env("KUBECONFIG", &s.kubeconfig)
+        .env("HOME", s.dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 70, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: internal failure: cannot start the async runtime")
+            && err.contains("not a problem with your input"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
