@@ -189,21 +189,25 @@ fn a_routine_relist_is_not_a_warning() {
     );
 }
 
-#[test]
-fn an_outage_is_said_once_when_it_starts_and_once_when_it_ends() {
+/// A wait through a five-second outage (several retries with the watcher's
+/// backoff), met after it.
+fn through_an_outage(extra: &[&str]) -> std::process::Output {
     let s = Scenario::new();
     s.widget("foo", json!({}), json!({"ready": false}));
-    let mut child = s
-        .notify(&["widgets/foo", "--until", READY, "--timeout", "60s"])
-        .spawn()
-        .unwrap();
+    let mut args = vec!["widgets/foo", "--until", READY, "--timeout", "60s"];
+    args.extend_from_slice(extra);
+    let mut child = s.notify(&args).spawn().unwrap();
     s.wait_for_watch("foo", &mut child);
-    // Long enough for several retries with the watcher's backoff.
     s.server.restart(Duration::from_secs(5));
     s.set_status("foo", json!({"ready": true}));
     let out = finish(child, Duration::from_secs(45));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let err = stderr(&out);
+    out
+}
+
+#[test]
+fn an_outage_is_said_once_when_it_starts_and_once_when_it_ends() {
+    let err = stderr(&through_an_outage(&[]));
     let warnings = err.lines().filter(|l| l.starts_with("warning:")).count();
     assert_eq!(warnings, 1, "one line when the connection is lost: {err}");
     let back: Vec<&str> = err
@@ -219,22 +223,8 @@ fn an_outage_is_said_once_when_it_starts_and_once_when_it_ends() {
 
 #[test]
 fn each_attempt_of_an_outage_is_told_under_v() {
-    let s = Scenario::new();
-    s.widget("foo", json!({}), json!({"ready": false}));
-    let mut child = s
-        .notify(&["widgets/foo", "--until", READY, "--timeout", "60s", "-v"])
-        .spawn()
-        .unwrap();
-    s.wait_for_watch("foo", &mut child);
-    s.server.restart(Duration::from_secs(5));
-    s.set_status("foo", json!({"ready": true}));
-    let out = finish(child, Duration::from_secs(45));
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("attempt 2 failed"),
-        "{}",
-        stderr(&out)
-    );
+    let err = stderr(&through_an_outage(&["-v"]));
+    assert!(err.contains("attempt 2 failed"), "{err}");
 }
 
 #[test]
