@@ -140,9 +140,7 @@ fn tcp_connector() -> HttpConnector {
 }
 
 /// -vv: method and URL only; headers (credentials) are never printed.
-fn log_layer(
-    log_requests: bool,
-) -> Either<MapRequestLayer<fn(Request) -> Request>, tower::layer::util::Identity> {
+fn log_layer(log_requests: bool) -> Either<LogLayer, tower::layer::util::Identity> {
     fn log(request: Request) -> Request {
         eprintln!("request: {} {}", request.method(), request.uri());
         request
@@ -151,6 +149,7 @@ fn log_layer(
 }
 
 type Request = http::Request<kube::client::Body>;
+type LogLayer = MapRequestLayer<fn(Request) -> Request>;
 
 /// `--kubeconfig`, else every existing file in `KUBECONFIG` merged (missing
 /// ones skipped, as kubectl does), else `~/.kube/config` if it exists.
