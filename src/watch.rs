@@ -66,12 +66,12 @@ impl<'de> Deserialize<'de> for RawObject {
             .get()
             .unwrap_or(&Projection::Full)
             .deserialize(deserializer)?;
+        // The watcher reads only the resourceVersion (and the name, in its
+        // logs): no other copies of the identity.
         let metadata = &value["metadata"];
         let text = |field: &str| metadata[field].as_str().map(String::from);
         let meta = ObjectMeta {
             name: text("name"),
-            namespace: text("namespace"),
-            uid: text("uid"),
             resource_version: text("resourceVersion"),
             ..ObjectMeta::default()
         };
@@ -114,6 +114,14 @@ impl Projection {
         let _ = PROJECTION.set(self);
     }
 
+    /// Whether an expression reads `metadata` (the identity is always kept).
+    fn keeps_all_metadata(&self) -> bool {
+        match self {
+            Projection::Full => true,
+            Projection::Fields(fields) => fields.contains("metadata"),
+        }
+    }
+
     fn keeps(&self, field: &str) -> bool {
         match self {
             Projection::Full => true,
@@ -148,12 +156,14 @@ impl<'de> Visitor<'de> for Kept<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut kept = serde_json::Map::new();
-        while let Some(field) = map.next_key::<String>()? {
+        while let Some(Key(field)) = map.next_key()? {
             if field == "metadata" {
-                let metadata = map.next_value_seed(MetadataSansManagedFields)?;
-                kept.insert(field, metadata);
+                let metadata = map.next_value_seed(Metadata {
+                    whole: self.0.keeps_all_metadata(),
+                })?;
+                kept.insert(field.into_owned(), metadata);
             } else if self.0.keeps(&field) {
-                kept.insert(field, map.next_value()?);
+                kept.insert(field.into_owned(), map.next_value()?);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -162,10 +172,51 @@ impl<'de> Visitor<'de> for Kept<'_> {
     }
 }
 
-/// `metadata` without `managedFields` (often the bulk of an object).
-struct MetadataSansManagedFields;
+/// A field name, borrowed from the input unless it has escapes.
+struct Key<'de>(Cow<'de, str>);
 
-impl<'de> DeserializeSeed<'de> for MetadataSansManagedFields {
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(key)))
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(key.to_string())))
+    }
+}
+
+/// `metadata` without `managedFields` (often the bulk of an object) when an
+/// expression reads it, else only the identity the lines and the tracker
+/// read: labels, annotations and the rest are skipped unbuilt.
+struct Metadata {
+    whole: bool,
+}
+
+impl Metadata {
+    fn keeps(&self, field: &str) -> bool {
+        if self.whole {
+            field != "managedFields"
+        } else {
+            matches!(field, "name" | "namespace" | "uid" | "resourceVersion")
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Metadata {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
@@ -173,7 +224,7 @@ impl<'de> DeserializeSeed<'de> for MetadataSansManagedFields {
     }
 }
 
-impl<'de> Visitor<'de> for MetadataSansManagedFields {
+impl<'de> Visitor<'de> for Metadata {
     type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -182,11 +233,11 @@ impl<'de> Visitor<'de> for MetadataSansManagedFields {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut kept = serde_json::Map::new();
-        while let Some(field) = map.next_key::<String>()? {
-            if field == "managedFields" {
-                map.next_value::<IgnoredAny>()?;
+        while let Some(Key(field)) = map.next_key()? {
+            if self.keeps(&field) {
+                kept.insert(field.into_owned(), map.next_value()?);
             } else {
-                kept.insert(field, map.next_value()?);
+                map.next_value::<IgnoredAny>()?;
             }
         }
         Ok(Value::Object(kept))
@@ -312,10 +363,20 @@ mod tests {
         assert_eq!(
             parse(&projection, &widget()),
             json!({"apiVersion": "example.com/v1", "kind": "Widget",
-                   "metadata": {"name": "a", "uid": "1", "resourceVersion": "7", "labels": {"app": "x"}},
+                   "metadata": {"name": "a", "uid": "1", "resourceVersion": "7"},
                    "status": {"ready": true, "conditions": [{"type": "Ready", "status": "True"}]}})
         );
         assert_eq!(parse(&Projection::Full, &widget()), widget());
+    }
+
+    #[test]
+    fn an_expression_on_metadata_keeps_all_of_it_but_managed_fields() {
+        let projection = Projection::reading(&[Expr::parse(".metadata.labels.app").unwrap()]);
+        assert_eq!(
+            parse(&projection, &widget()),
+            json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                   "metadata": {"name": "a", "uid": "1", "resourceVersion": "7", "labels": {"app": "x"}}})
+        );
     }
 
     #[test]

@@ -22,10 +22,14 @@
 
 mod bench;
 mod client;
+#[path = "../common/mod.rs"]
+mod common;
 mod error;
 mod figures;
 mod launcher;
+mod paced;
 mod report;
+mod table;
 mod tools;
 mod units;
 
@@ -88,9 +92,11 @@ fn run(settings: &Settings) -> Result<()> {
     let already = already_true(&mut b)?;
     let reaction = reaction(&mut b)?;
     let scale = scale(&mut b)?;
+    let paced = paced::run(&mut b)?;
+    let extra = (paced::rows(&paced), paced::note(&paced));
     println!(
         "{}",
-        report(&b, &machine, floor, &already, &reaction, &scale)
+        report(&b, &machine, floor, &already, &reaction, &scale, extra)
     );
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::process::Command;
 use crate::bench::{Bench, READY_OBJECT, SCALE_LABEL, SETTLE, Settings};
 use crate::figures::{Reaction, Samples, Scale, ScaleRun};
 use crate::launcher::Measured;
+use crate::table::{Row, row};
 use crate::tools::Tools;
 use crate::units::{mib, micros_per, ms, signed_ms, thousands};
 
@@ -139,39 +140,6 @@ fn ratio(ours: f64, peer: f64) -> f64 {
     if peer > 0.0 { ours / peer } else { f64::NAN }
 }
 
-fn yes_no(met: bool) -> String {
-    if met { "yes".into() } else { "**no**".into() }
-}
-
-struct Row {
-    figure: String,
-    ours: String,
-    peer: String,
-    ratio: String,
-    target: String,
-    met: String,
-}
-
-fn row(figure: impl Into<String>, ours: impl Into<String>, peer: impl Into<String>) -> Row {
-    Row {
-        figure: figure.into(),
-        ours: ours.into(),
-        peer: peer.into(),
-        ratio: "".into(),
-        target: "".into(),
-        met: "".into(),
-    }
-}
-
-impl Row {
-    fn judged(mut self, ratio: String, target: &str, met: Option<bool>) -> Row {
-        self.ratio = ratio;
-        self.target = target.into();
-        self.met = met.map_or_else(|| "n/a".into(), yes_no);
-        self
-    }
-}
-
 fn with_p90(values: &[u64], show: impl Fn(u64) -> String) -> String {
     match (median(values), p90(values)) {
         (Some(m), Some(p)) => format!("{} (p90 {})", show(m), show(p)),
@@ -186,7 +154,9 @@ pub(crate) fn report(
     already: &Samples,
     reaction: &Reaction,
     scale: &Scale,
+    extra: (Vec<Row>, String),
 ) -> String {
+    let (extra_rows, extra_note) = extra;
     let have_peer = b.tools.kubectl.is_some();
     let peer_or = |s: String| {
         if have_peer {
@@ -219,8 +189,8 @@ pub(crate) fn report(
             } else {
                 "—".into()
             },
-            "≤ 0.25× kubectl wait",
-            have_peer.then_some(r <= 0.25),
+            "≤ 0.1× kubectl wait",
+            have_peer.then_some(r <= 0.1),
         ),
     );
     let cpu = |runs: &[Measured]| runs.iter().map(|m| m.cpu_us * 1000).collect::<Vec<_>>();
@@ -334,6 +304,7 @@ pub(crate) fn report(
         after_start(n),
         peer_scale(&|r| after_start(r)),
     ));
+    rows.extend(extra_rows);
 
     let mut s = String::new();
     let _ = writeln!(s, "\n## kubectl-notify vs kubectl: whole-process figures\n");
@@ -415,5 +386,6 @@ pub(crate) fn report(
     if let Some(r) = &scale.kubectl {
         let _ = writeln!(s, "{}", scale_line("kubectl", r));
     }
+    let _ = writeln!(s, "{extra_note}");
     s
 }

@@ -56,7 +56,7 @@ impl Tools {
         }
     }
 
-    fn cache_args(&self, tool: Tool) -> Vec<String> {
+    pub(crate) fn cache_args(&self, tool: Tool) -> Vec<String> {
         if tool == Tool::Kubectl || self.notify_cache {
             vec!["--cache-dir".into(), self.cache.display().to_string()]
         } else {

@@ -64,6 +64,11 @@ pub(crate) fn generate() -> Tls {
         .expect("server certificate and key");
     // HTTP/1.1 only, which every Kubernetes client speaks (client-go offers h2 too).
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Nothing sent after the handshake, as a Go server (kube-apiserver) does:
+    // rustls would send TLS 1.3 session tickets on the client's Finished,
+    // which ACKs it at once and hides a client's Nagle delay (its first
+    // request held until the server's delayed ACK, ~40 ms).
+    config.send_tls13_tickets = 0;
     Tls {
         ca_pem: ca.pem(),
         config: Arc::new(config),

@@ -1,0 +1,227 @@
+//! The pattern a real kube-apiserver produces: objects of ~5 KB as it stores
+//! them (managedFields included), changed one at a time, each event alone.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::bench::{Bench, NAMESPACE, SETTLE, WIDGETS};
+use crate::common;
+use crate::error::Result;
+use crate::launcher::{Measured, Stdout, cpu_so_far_us};
+use crate::table::{Row, row};
+use crate::tools::Tool;
+use crate::units::{mib, micros_per, thousands};
+
+const LABEL: &str = "bench=paced";
+/// Updates a second, about what a busy controller makes and few enough that
+/// each event reaches the watchers alone.
+const RATE: u32 = 250;
+/// managedFields entries of each object: ~5 KB of JSON in all.
+const MANAGERS: usize = 8;
+
+pub struct Paced {
+    objects: usize,
+    object_bytes: usize,
+    updates: usize,
+    notify: PacedRun,
+    kubectl: Option<PacedRun>,
+}
+
+struct PacedRun {
+    measured: Measured,
+    /// CPU time (µs) the process had used when the first update was made.
+    cpu_before_updates_us: Option<u64>,
+    lines: usize,
+    expected_lines: usize,
+}
+
+fn name(i: usize) -> String {
+    format!("paced-{i:05}")
+}
+
+fn args(tool: Tool, updates: usize) -> Vec<String> {
+    let args: &[&str] = match tool {
+        Tool::Notify => &[
+            "widgets",
+            "-l",
+            LABEL,
+            "--on-change",
+            ".spec.i",
+            "-o",
+            "name",
+            "--timeout",
+            "15m",
+            "--count",
+        ],
+        Tool::Kubectl => &["get", "widgets", "-l", LABEL, "-w", "-o", "name"],
+    };
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    if tool == Tool::Notify {
+        args.push(updates.to_string());
+    }
+    args
+}
+
+/// Creates the objects once; both tools then watch the same updates.
+pub fn run(b: &mut Bench) -> Result<Paced> {
+    let (objects, updates) = if b.settings.quick {
+        (500, 500)
+    } else {
+        (5_000, 5_000)
+    };
+    eprintln!("paced: creating {objects} objects labelled {LABEL}");
+    let mut object_bytes = 0;
+    for i in 0..objects {
+        let mut object = common::widget(i, 0, MANAGERS);
+        let meta = &mut object["metadata"];
+        meta["name"] = json!(name(i));
+        meta["labels"]["bench"] = json!("paced");
+        for server_set in ["namespace", "uid", "resourceVersion"] {
+            meta.as_object_mut().map(|m| m.remove(server_set));
+        }
+        object["spec"]["i"] = json!(0);
+        let stored = b.server.create(WIDGETS, Some(NAMESPACE), object);
+        object_bytes = common::wire_size(&stored);
+    }
+    let mut next = 0;
+    let notify = tool_run(b, Tool::Notify, objects, updates, &mut next)?;
+    let kubectl = match b.tools.kubectl {
+        Some(_) => Some(tool_run(b, Tool::Kubectl, objects, updates, &mut next)?),
+        None => None,
+    };
+    Ok(Paced {
+        objects,
+        object_bytes,
+        updates,
+        notify,
+        kubectl,
+    })
+}
+
+fn tool_run(
+    b: &mut Bench,
+    tool: Tool,
+    objects: usize,
+    updates: usize,
+    next: &mut usize,
+) -> Result<PacedRun> {
+    b.quiesce();
+    let before = b.server.open_watches();
+    let expected_lines = match tool {
+        Tool::Notify => updates,
+        Tool::Kubectl => objects + updates,
+    };
+    let mut args = args(tool, updates);
+    args.extend(b.tools.cache_args(tool));
+    let mut run = b.launch_tool(tool, "paced", &args, Stdout::File)?;
+    b.wait_for_watch(&mut run, before, Duration::from_secs(120))?;
+    std::thread::sleep(SETTLE);
+    let cpu_before_updates_us = run.program_pid().and_then(cpu_so_far_us);
+    eprintln!(
+        "paced: {updates} updates of .spec.i at {RATE}/s for {}",
+        tool.name()
+    );
+    let started = Instant::now();
+    let period = Duration::from_secs(1) / RATE;
+    for k in 0..updates {
+        if let Some(wait) = (period * k as u32).checked_sub(started.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        *next += 1;
+        b.server.merge_patch(
+            WIDGETS,
+            Some(NAMESPACE),
+            &name(k % objects),
+            json!({"spec": {"i": *next}}),
+        );
+    }
+    let (lines, reached) = run.wait_for_lines(expected_lines);
+    let measured = match tool {
+        Tool::Notify if !reached => {
+            run.stop();
+            return Err(format!(
+                "kubectl-notify (paced) printed {lines} of {expected_lines} lines. {}",
+                run.stderr_text()
+            ));
+        }
+        Tool::Notify => run.wait_ok(Duration::from_secs(30))?,
+        Tool::Kubectl => {
+            // `get -w` never ends by itself: the last event is in, stop it.
+            run.stop();
+            run.finish()?
+        }
+    };
+    let run = PacedRun {
+        measured,
+        cpu_before_updates_us,
+        lines,
+        expected_lines,
+    };
+    eprintln!(
+        "paced: {}: {} lines, peak RSS {}, CPU {} per update",
+        tool.name(),
+        run.lines,
+        mib(run.measured.maxrss_kib),
+        micros_per(run.measured.cpu_us, updates),
+    );
+    Ok(run)
+}
+
+/// The table's rows: peak RSS and CPU per event against the targets.
+pub fn rows(p: &Paced) -> Vec<Row> {
+    let figure = format!(
+        "{} objects of {:.1} KB, {} `.spec.i` updates at {RATE}/s, notify mode `--on-change .spec.i -o name`",
+        thousands(p.objects),
+        p.object_bytes as f64 / 1000.0,
+        thousands(p.updates)
+    );
+    let peer = |f: &dyn Fn(&PacedRun) -> String| match &p.kubectl {
+        Some(run) => format!("{} (get -w)", f(run)),
+        None => "kubectl not found".into(),
+    };
+    let after_start = |r: &PacedRun| match r.cpu_before_updates_us {
+        Some(before) => micros_per(r.measured.cpu_us.saturating_sub(before), p.updates),
+        None => "—".into(),
+    };
+    let n = &p.notify;
+    let per_event = n.measured.cpu_us as f64 / p.updates as f64;
+    vec![
+        row(
+            format!("{figure}: peak RSS"),
+            mib(n.measured.maxrss_kib),
+            peer(&|r| mib(r.measured.maxrss_kib)),
+        )
+        .judged(
+            "—".into(),
+            "≤ 35 MiB",
+            Some(n.measured.maxrss_kib <= 35 * 1024),
+        ),
+        row(
+            format!("{figure}: CPU time per update (whole process)"),
+            micros_per(n.measured.cpu_us, p.updates),
+            peer(&|r| micros_per(r.measured.cpu_us, p.updates)),
+        )
+        .judged("—".into(), "≤ 20 µs", Some(per_event <= 20.0)),
+        row(
+            format!("{figure}: CPU time per update (after the initial list)"),
+            after_start(n),
+            peer(&after_start),
+        ),
+    ]
+}
+
+/// The note under the table.
+pub fn note(p: &Paced) -> String {
+    let lines = |r: &PacedRun| format!("{} of {}", thousands(r.lines), thousands(r.expected_lines));
+    format!(
+        "- Paced: {} widgets of {} bytes (with {MANAGERS} managedFields entries) labelled `{LABEL}`; {} merge patches of `.spec.i`, round-robin, one every {} ms, so each event arrives alone as from a real server (ours: `--on-change .spec.i -o name --count {}`, {} lines; kubectl: `get -w -o name`, {}).",
+        thousands(p.objects),
+        p.object_bytes,
+        thousands(p.updates),
+        1000 / RATE,
+        p.updates,
+        lines(&p.notify),
+        p.kubectl.as_ref().map_or("not run".into(), lines),
+    )
+}
