@@ -60,9 +60,8 @@ pub async fn run(
             }
             Some(Step::TimedOut) => {
                 // A planned end: what waits out a throttle window goes now.
-                let exit = timed_out(out.settings, *out.notified);
                 match out.deliver(&session.targets, quieting.flush()) {
-                    Ok(false) => break Err(exit),
+                    Ok(false) => break Err(timed_out(out.settings, *out.notified)),
                     counted => counted,
                 }
             }
