@@ -2,9 +2,11 @@ complete -c kubectl-notify -l until -d 'Wait until EXPR holds for every target, 
 complete -c kubectl-notify -l for -d 'Wait for: condition=TYPE[=STATUS], delete, create, jsonpath=\'{.path}\'[=VALUE], ready (repeatable; all must hold on the same version of the object)' -r
 complete -c kubectl-notify -l fail-if -d 'Fail at once (exit 1) when EXPR holds for any target, e.g. \'.status.failed >= 1\'' -r
 complete -c kubectl-notify -l timeout -d 'Give up after this long (exit 124): 30s, 5m, 1h30m; 0 checks once' -r
+complete -c kubectl-notify -l hold -d 'The condition (--until/--for, or --when) must stay true this long, with no version in between breaking it, before it counts: 30s, 5m' -r
 complete -c kubectl-notify -l when -d 'Notify only when EXPR becomes true for an object (false → true)' -r
 complete -c kubectl-notify -l on-change -d 'Notify only when the value at one of these paths changed, e.g. --on-change .data .spec; the paths start with `.` or `$`, and the first value after them that does not is a target' -r
 complete -c kubectl-notify -l events -d 'Notify only for these kinds of change: created,modified,deleted' -r
+complete -c kubectl-notify -l throttle -d 'At most one notification per object per DURATION; changes inside the window are folded into one trailing notification with the newest state' -r
 complete -c kubectl-notify -l count -d 'Exit 0 after N notifications' -r
 complete -c kubectl-notify -s l -l selector -d 'Select objects of TYPE by label, e.g. -l team=payments,tier!=cache' -r
 complete -c kubectl-notify -l field-selector -d 'Select objects of TYPE by field, e.g. --field-selector metadata.name=foo' -r

@@ -31,6 +31,19 @@ impl SelectorFlags {
     }
 }
 
+/// `--hold` and `--throttle`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Noise {
+    /// How long the condition (or `--when`) must stay true before it counts.
+    pub hold: Option<Duration>,
+    /// Notify mode: the shortest time between two notifications of one object.
+    pub throttle: Option<Duration>,
+}
+
+/// The longest `--hold` or `--throttle`: a week is already more than any
+/// watch is expected to stay open; beyond it a value is a typo.
+const LONGEST_NOISE_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// What ends the run and when something happens.
 #[derive(Debug)]
 pub enum Mode {
@@ -56,6 +69,7 @@ pub struct Plan {
     pub printer: Printer,
     /// `None` waits for ever; `Some(ZERO)` checks once.
     pub timeout: Option<Duration>,
+    pub noise: Noise,
     pub quiet: bool,
     pub verbosity: u8,
     pub connection: ConnectionArgs,
@@ -111,6 +125,7 @@ impl Plan {
             .map(|t| parse_duration("--request-timeout", t))
             .transpose()?
             .filter(|d| !d.is_zero());
+        let noise = noise(&args, &mode, timeout)?;
         let cache_dir = crate::discovery::cache::base_dir(args.connection.cache_dir.as_deref());
         Ok(Plan {
             targets,
@@ -119,6 +134,7 @@ impl Plan {
             all_namespaces: args.all_namespaces,
             printer,
             timeout,
+            noise,
             quiet: args.quiet,
             verbosity: args.verbose,
             connection: args.connection,
@@ -135,6 +151,7 @@ fn wait_mode(args: &Args) -> Result<Mode> {
         ("--events", !args.events.is_empty()),
         ("--initial", args.initial),
         ("--count", args.count.is_some()),
+        ("--throttle", args.throttle.is_some()),
     ];
     if let Some((flag, _)) = notify_only.iter().find(|(_, given)| *given) {
         return Err(Exit::Usage(format!(
@@ -204,6 +221,52 @@ fn notify_mode(args: &Args) -> Result<Mode> {
         filter: Filter::new(when, on_change, &events, args.initial),
         count: args.count,
     })
+}
+
+fn noise(args: &Args, mode: &Mode, timeout: Option<Duration>) -> Result<Noise> {
+    let window = |flag: &str, text: &Option<String>| {
+        text.as_deref()
+            .map(|text| noise_window(flag, text))
+            .transpose()
+    };
+    let noise = Noise {
+        hold: window("--hold", &args.hold)?,
+        throttle: window("--throttle", &args.throttle)?,
+    };
+    if let Some(hold) = noise.hold {
+        if matches!(mode, Mode::Notify { .. }) && args.when.is_none() {
+            return Err(Exit::Usage(
+                "--hold needs a condition to hold: --when EXPR in notify mode, \
+                 or --until/--for to wait"
+                    .into(),
+            ));
+        }
+        if let Some(timeout) = timeout.filter(|t| hold >= *t) {
+            return Err(Exit::Usage(format!(
+                "--hold {} is not shorter than --timeout {}: the condition could never \
+                 hold long enough; shorten --hold or lengthen --timeout",
+                humantime::format_duration(hold),
+                humantime::format_duration(timeout)
+            )));
+        }
+    }
+    Ok(noise)
+}
+
+/// A `--hold` or `--throttle` duration: more than zero, at most a week.
+fn noise_window(flag: &str, text: &str) -> Result<Duration> {
+    let window = parse_duration(flag, text)?;
+    if window.is_zero() {
+        return Err(Exit::Usage(format!(
+            "{flag} {text}: give a duration above zero, e.g. 30s (or leave {flag} out)"
+        )));
+    }
+    if window > LONGEST_NOISE_WINDOW {
+        return Err(Exit::Usage(format!(
+            "{flag} {text} is too long: at most 168h (a week)"
+        )));
+    }
+    Ok(window)
 }
 
 fn command(args: &Args) -> Result<Option<(CommandSpec, Policy)>> {

@@ -80,6 +80,11 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", help_heading = "Condition")]
     pub timeout: Option<String>,
 
+    /// The condition (--until/--for, or --when) must stay true this long, with no
+    /// version in between breaking it, before it counts: 30s, 5m
+    #[arg(long, value_name = "DURATION", help_heading = "Condition")]
+    pub hold: Option<String>,
+
     /// Notify only when EXPR becomes true for an object (false → true)
     #[arg(
         long,
@@ -105,6 +110,15 @@ pub struct Args {
     /// Count the state at start as changes (event "initial")
     #[arg(long, help_heading = "Notify mode (no --until/--for)")]
     pub initial: bool,
+
+    /// At most one notification per object per DURATION; changes inside the window
+    /// are folded into one trailing notification with the newest state
+    #[arg(
+        long,
+        value_name = "DURATION",
+        help_heading = "Notify mode (no --until/--for)"
+    )]
+    pub throttle: Option<String>,
 
     /// Exit 0 after N notifications
     #[arg(

@@ -65,6 +65,12 @@ impl Filter {
         kind_wanted && edge && changed
     }
 
+    /// With `--when`: whether EXPR held for the object's latest version
+    /// admitted or not (never for a deleted one). Read after [`Filter::admit`].
+    pub fn when_holds(&self, change: &Change) -> bool {
+        self.truth.get(&*uid(&change.object)) == Some(&true)
+    }
+
     /// With `--when`: true only when EXPR turns true for that object (or, for
     /// the state at start, simply holds). Without: always true.
     fn when_edge(&mut self, change: &Change) -> bool {
@@ -131,7 +137,7 @@ impl Filter {
 
 /// What an object is known by across versions: its UID (or, lacking one,
 /// namespace and name).
-fn uid(object: &Value) -> Cow<'_, str> {
+pub(super) fn uid(object: &Value) -> Cow<'_, str> {
     let meta = &object["metadata"];
     match meta["uid"].as_str() {
         Some(uid) => Cow::Borrowed(uid),

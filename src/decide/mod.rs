@@ -3,16 +3,22 @@
 //! ([`filter`]), which changes become notifications.
 
 pub mod filter;
+#[cfg(test)]
+mod hold_tests;
+pub mod noise;
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::condition::{Condition, Verdict};
 use crate::exit::{Exit, Result};
 use crate::target::{Selection, Target};
-use crate::tracker::{Change, Tracker, key, name};
+use crate::tracker::{Change, ChangeKind, Tracker, key, name};
+
+use noise::Hold;
 
 /// How the wait is judged, fixed for the run.
 pub struct Rules<'a> {
@@ -44,12 +50,26 @@ pub enum Decision<'t> {
 /// when they change, so an event costs one judgement, not one per object.
 pub struct Tally {
     met: Vec<BTreeSet<String>>,
+    /// `--hold`: what meets the condition but has not for long enough.
+    hold: Option<Hold<Held, ()>>,
+    /// With `--hold`, per target: its absence has lasted long enough.
+    absence_held: Vec<bool>,
+}
+
+/// What `--hold` times in wait mode: each object on its own, and for
+/// `--for delete`, a target's absence.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Held {
+    Object(usize, String),
+    Absence(usize),
 }
 
 impl Tally {
-    pub fn new(targets: usize) -> Tally {
+    pub fn new(targets: usize, hold: Option<Duration>) -> Tally {
         Tally {
             met: vec![BTreeSet::new(); targets],
+            hold: hold.map(Hold::new),
+            absence_held: vec![false; targets],
         }
     }
 
@@ -63,10 +83,16 @@ impl Tally {
         tracker: &Tracker,
         index: usize,
         changes: &[Change],
+        now: Instant,
     ) -> Result<()> {
         let (group, kind) = (&target.api.group, &target.api.kind);
         for change in changes {
             let key = key(&change.object);
+            if change.kind == ChangeKind::Deleted {
+                // Breaks a hold even when a new object (new UID) already
+                // took the name: that one's hold starts from nothing.
+                self.unmet(index, &key);
+            }
             let counted = tracker
                 .entry(index, &key)
                 .filter(|entry| !rules.changes_only || entry.fresh);
@@ -84,15 +110,86 @@ impl Tally {
                         target.object_name(&name(&entry.object))
                     )));
                 }
-                Some((_, Verdict::Met)) => {
-                    self.met[index].insert(key);
-                }
-                Some((_, Verdict::NotMet(_))) | None => {
-                    self.met[index].remove(&key);
-                }
+                Some((_, Verdict::Met)) => match &mut self.hold {
+                    None => {
+                        self.met[index].insert(key);
+                    }
+                    Some(_) if self.met[index].contains(&key) => {}
+                    Some(hold) => hold.holds(Held::Object(index, key), (), now, |_, _| {}),
+                },
+                Some((_, Verdict::NotMet(_))) | None => self.unmet(index, &key),
+            }
+        }
+        if let Some(hold) = &mut self.hold {
+            let absent = tracker.synced(index)
+                && tracker.len(index) == 0
+                && rules.condition.judge(group, kind, None) == Verdict::Met;
+            if !absent {
+                hold.breaks(&Held::Absence(index));
+                self.absence_held[index] = false;
+            } else if !self.absence_held[index] {
+                hold.holds(Held::Absence(index), (), now, |_, _| {});
             }
         }
         Ok(())
+    }
+
+    fn unmet(&mut self, index: usize, key: &str) {
+        self.met[index].remove(key);
+        if let Some(hold) = &mut self.hold {
+            hold.breaks(&Held::Object(index, key.to_string()));
+        }
+    }
+
+    /// With `--hold`: when the next hold may be complete.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.hold.as_ref().and_then(Hold::next_due)
+    }
+
+    /// With `--hold`: counts what has held long enough at `now`.
+    pub fn ripen(&mut self, now: Instant) {
+        let Some(hold) = &mut self.hold else { return };
+        for (held, ()) in hold.complete(now) {
+            match held {
+                Held::Object(index, key) => {
+                    self.met[index].insert(key);
+                }
+                Held::Absence(index) => self.absence_held[index] = true,
+            }
+        }
+    }
+
+    /// Whether a target's absence counts: at once, or after `--hold`.
+    fn absence_counts(&self, index: usize) -> bool {
+        self.hold.is_none() || self.absence_held[index]
+    }
+
+    /// For the timeout message: what meets the condition, but not for
+    /// `--hold` yet.
+    pub fn holding(&self, targets: &[Target], now: Instant) -> Vec<String> {
+        let Some(hold) = &self.hold else {
+            return Vec::new();
+        };
+        let mut held: Vec<(&Held, Instant)> = hold.held().collect();
+        held.sort();
+        held.into_iter()
+            .map(|(subject, since)| {
+                let shown = match subject {
+                    Held::Object(index, key) => {
+                        let name = key.rsplit('/').next().unwrap_or_default();
+                        targets[*index].object_name(name)
+                    }
+                    Held::Absence(index) => format!("{} (absent)", targets[*index].display()),
+                };
+                // Whole milliseconds: `1s 2ms`, not `1s 2ms 345us 678ns`.
+                let lasted = now.saturating_duration_since(since).as_millis() as u64;
+                format!(
+                    "{shown} (met for {}, not yet for --hold {})",
+                    humantime::format_duration(Duration::from_millis(lasted)),
+                    humantime::format_duration(hold.duration())
+                )
+            })
+            .collect()
     }
 }
 
@@ -124,7 +221,8 @@ pub fn decide<'t>(
             }
             Subjects::Absent(gone) => {
                 let (group, kind) = (&target.api.group, &target.api.kind);
-                let complete = rules.condition.judge(group, kind, None) == Verdict::Met;
+                let complete = rules.condition.judge(group, kind, None) == Verdict::Met
+                    && tally.absence_counts(index);
                 let gone = gone.into_iter().filter(|_| complete);
                 let target_met = gone
                     .map(|object| Met {

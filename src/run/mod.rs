@@ -17,7 +17,7 @@ use crate::connect::{Connection, connect};
 use crate::decide::Rules;
 use crate::exit::{Exit, Result};
 use crate::os::Interrupts;
-use crate::plan::{Mode, Plan};
+use crate::plan::{Mode, Noise, Plan};
 use crate::resolve::Resolver;
 use crate::sink::printer::{DiffMode, Format, Printer};
 use crate::target::Target;
@@ -77,12 +77,14 @@ pub async fn run(plan: Plan) -> Result<()> {
         mode,
         command,
         timeout,
+        noise,
         quiet,
         printer,
         ..
     } = plan;
     let settings = Settings {
         timeout,
+        noise,
         quiet,
         printer,
     };
@@ -116,9 +118,14 @@ pub async fn run(plan: Plan) -> Result<()> {
 fn keep(plan: &Plan) -> Keep {
     match plan.mode {
         Mode::Wait { .. } => Keep::Objects,
-        Mode::Notify { .. } if !plan.quiet && plan.printer.shows_changes() => Keep::Diffs,
+        Mode::Notify { .. } if shows_diffs(plan.quiet, &plan.printer) => Keep::Diffs,
         Mode::Notify { .. } => Keep::Identity,
     }
+}
+
+/// Whether notifications show what changed (a diff, or `-o json`'s changes).
+fn shows_diffs(quiet: bool, printer: &Printer) -> bool {
+    !quiet && printer.shows_changes()
 }
 
 /// What of each object to parse: all of it whenever the object is shown
@@ -145,11 +152,17 @@ fn projection(plan: &Plan) -> Projection {
 /// What both modes need from the plan besides their own rules.
 pub(crate) struct Settings {
     pub timeout: Option<Duration>,
+    pub noise: Noise,
     pub quiet: bool,
     pub printer: Printer,
 }
 
 impl Settings {
+    /// Whether a notification's previous version is kept and shown.
+    pub fn shows_diffs(&self) -> bool {
+        shows_diffs(self.quiet, &self.printer)
+    }
+
     /// `--timeout 0`: judge the state at start once.
     pub fn check_once(&self) -> bool {
         self.timeout == Some(Duration::ZERO)
@@ -445,6 +458,16 @@ impl Deadline {
             None => std::future::pending().await,
         }
     }
+}
+
+/// The moment the pure noise state is told, on the runtime's clock.
+pub(crate) fn now() -> std::time::Instant {
+    Instant::now().into_std()
+}
+
+/// Completes at `at` (a moment of the pure noise state); never without one.
+pub(crate) async fn sleep_until_due(at: Option<std::time::Instant>) {
+    sleep_until(at.map(Instant::from_std)).await
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -3,11 +3,13 @@
 
 use std::time::SystemTime;
 
-use super::{Session, Settings, Step};
+use super::{Session, Settings, Step, now, sleep_until_due};
 use crate::decide::filter::Filter;
+use crate::decide::noise::{Notice, Quieting};
 use crate::exit::{Exit, Result};
 use crate::sink::command::{CommandSpec, Policy, Report, Runner};
 use crate::sink::{Notification, Sink, deliver_all};
+use crate::target::Target;
 
 pub async fn run(
     mut session: Session,
@@ -19,49 +21,61 @@ pub async fn run(
     let mut runner =
         command.map(|(spec, policy)| Runner::new(spec, policy).log_skips(session.verbosity > 0));
     let mut notified: u64 = 0;
-    let outcome = 'run: loop {
+    let mut quieting = Quieting::new(
+        settings.noise.hold,
+        settings.noise.throttle,
+        settings.shows_diffs(),
+    );
+    let outcome = loop {
         let step = tokio::select! {
-            step = session.next() => step?,
+            step = session.next() => Some(step?),
             report = next_report(&mut runner) => {
                 if let Some(exit) = judge_report(report) {
                     break Err(exit);
                 }
                 continue;
             }
+            // `--hold` complete, or a `--throttle` window ended.
+            _ = sleep_until_due(quieting.next_due()) => None,
         };
-        let (index, changes) = match step {
-            Step::Changes(index, changes) => (index, changes),
-            Step::TimedOut => break Err(timed_out(&settings, notified)),
-            Step::Interrupted(signo) => {
+        let mut out = Out {
+            settings: &mut settings,
+            runner: &mut runner,
+            notified: &mut notified,
+            count,
+        };
+        let counted = match step {
+            None => out.deliver(&session.targets, quieting.due(now())),
+            Some(Step::Changes(index, changes)) => {
+                let now = now();
+                let ready = changes.into_iter().filter_map(|change| {
+                    let admitted = filter.admit(&change);
+                    if !quieting.is_active() {
+                        return admitted.then_some((index, change));
+                    }
+                    let holds = filter.when_holds(&change);
+                    quieting.pass((index, change), admitted, holds, now)
+                });
+                out.deliver(&session.targets, ready)
+            }
+            Some(Step::TimedOut) => {
+                // A planned end: what waits out a throttle window goes now.
+                match out.deliver(&session.targets, quieting.flush()) {
+                    Ok(false) => break Err(timed_out(out.settings, *out.notified)),
+                    counted => counted,
+                }
+            }
+            Some(Step::Interrupted(signo)) => {
                 if let Some(runner) = runner.take() {
                     runner.shutdown(Some(signo)).await;
                 }
                 return Err(Exit::Signal(signo));
             }
         };
-        let target = &session.targets[index];
-        for change in changes {
-            if !filter.admit(&change) {
-                continue;
-            }
-            notified += 1;
-            let mut sinks: Vec<&mut dyn Sink> = Vec::new();
-            if !settings.quiet {
-                sinks.push(&mut settings.printer);
-            }
-            if let Some(runner) = &mut runner {
-                sinks.push(runner);
-            }
-            let notification = Notification::change(SystemTime::now(), target, &change);
-            if let Err(exit) = deliver_all(&mut sinks, &notification) {
-                break 'run Err(exit);
-            }
-            if count.is_some_and(|n| notified >= n) {
-                break;
-            }
-        }
-        if count.is_some_and(|n| notified >= n) {
-            break Ok(());
+        match counted {
+            Ok(false) => {}
+            Ok(true) => break Ok(()),
+            Err(exit) => break Err(exit),
         }
         if settings.check_once() && session.all_synced() {
             break Err(timed_out(&settings, notified));
@@ -94,6 +108,41 @@ async fn finish(session: &mut Session, runner: Option<Runner>, outcome: Result<(
         }
     }
     outcome
+}
+
+/// Where notifications go, and how many went.
+struct Out<'a> {
+    settings: &'a mut Settings,
+    runner: &'a mut Option<Runner>,
+    notified: &'a mut u64,
+    count: Option<u64>,
+}
+
+impl Out<'_> {
+    /// Tells every sink of each notification, in order; `true` once
+    /// `--count` notifications have gone out.
+    fn deliver(
+        &mut self,
+        targets: &[Target],
+        notices: impl IntoIterator<Item = Notice>,
+    ) -> Result<bool> {
+        for (index, change) in notices {
+            *self.notified += 1;
+            let mut sinks: Vec<&mut dyn Sink> = Vec::new();
+            if !self.settings.quiet {
+                sinks.push(&mut self.settings.printer);
+            }
+            if let Some(runner) = self.runner {
+                sinks.push(runner);
+            }
+            let notification = Notification::change(SystemTime::now(), &targets[index], &change);
+            deliver_all(&mut sinks, &notification)?;
+            if self.count.is_some_and(|n| *self.notified >= n) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
 }
 
 async fn next_report(runner: &mut Option<Runner>) -> Report {

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::time::{Duration, SystemTime};
 
-use super::{Session, Settings, Step};
+use super::{Session, Settings, Step, now, sleep_until_due};
 use crate::decide::{Decision, Rules, Tally, decide, pending};
 use crate::exit::{Exit, Result};
 use crate::sink::command::{CommandSpec, Job, Policy, run_once};
@@ -20,10 +20,12 @@ pub async fn run(
     let started = std::time::Instant::now();
     let mut status = StatusLine::new(!settings.quiet && std::io::stderr().is_terminal());
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
-    let mut tally = Tally::new(session.targets.len());
+    let mut tally = Tally::new(session.targets.len(), settings.noise.hold);
     loop {
         let step = tokio::select! {
-            step = session.next() => step?,
+            step = session.next() => Some(step?),
+            // `--hold`: an object may have held long enough.
+            _ = sleep_until_due(tally.next_due()) => None,
             _ = ticks.tick(), if status.is_some() => {
                 if let Some(line) = &mut status {
                     line.update(status_text(&session, &rules, started), true);
@@ -31,14 +33,17 @@ pub async fn run(
                 continue;
             }
         };
+        let now = now();
         match step {
-            Step::Changes(index, changes) => {
+            Some(Step::Changes(index, changes)) => {
                 let target = &session.targets[index];
-                tally.update(&rules, target, &session.tracker, index, &changes)?;
+                tally.update(&rules, target, &session.tracker, index, &changes, now)?;
             }
-            Step::TimedOut => return Err(timed_out(&session, &settings, &rules)),
-            Step::Interrupted(signo) => return Err(Exit::Signal(signo)),
+            Some(Step::TimedOut) => return Err(timed_out(&session, &settings, &rules, &tally)),
+            Some(Step::Interrupted(signo)) => return Err(Exit::Signal(signo)),
+            None => {}
         }
+        tally.ripen(now);
         match decide(&rules, &session.targets, &session.tracker, &tally) {
             Decision::Met(met) => {
                 let mut sinks: Vec<&mut dyn Sink> = Vec::new();
@@ -80,7 +85,7 @@ pub async fn run(
             }
         }
         if settings.check_once() && session.all_synced() {
-            return Err(timed_out(&session, &settings, &rules));
+            return Err(timed_out(&session, &settings, &rules, &tally));
         }
     }
 }
@@ -94,11 +99,13 @@ fn status_text(session: &Session, rules: &Rules, started: std::time::Instant) ->
     )
 }
 
-fn timed_out(session: &Session, settings: &Settings, rules: &Rules) -> Exit {
+fn timed_out(session: &Session, settings: &Settings, rules: &Rules, tally: &Tally) -> Exit {
+    let mut not_met = pending(rules, &session.targets, &session.tracker);
+    not_met.extend(tally.holding(&session.targets, now()));
     Exit::Timeout(format!(
         "{} waiting for {}: {}",
         settings.ended(),
         rules.condition.describe(),
-        pending(rules, &session.targets, &session.tracker).join(", ")
+        not_met.join(", ")
     ))
 }

@@ -16,6 +16,7 @@ mod krew;
 mod kubectl_agrees;
 mod kubectl_plugin;
 mod model;
+mod noise;
 mod output;
 mod secrets;
 mod selectors;

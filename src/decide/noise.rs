@@ -1,0 +1,537 @@
+//! Noise control as pure state over explicit instants: `--hold` (a condition
+//! must stay true for a while before it counts) and `--throttle` (at most one
+//! notification per object per window). The run loops own the timers.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+use std::time::{Duration, Instant};
+
+use super::filter::uid;
+use crate::tracker::{Change, ChangeKind, Previous};
+
+/// Things that each become due a fixed time after they started. Since every
+/// start is "now" and time only moves forward, the due times are in order:
+/// a queue, not a heap, and finding the next one costs nothing.
+#[derive(Debug)]
+struct Timeline<K> {
+    after: Duration,
+    queue: VecDeque<(Instant, K)>,
+}
+
+impl<K: Clone> Timeline<K> {
+    fn new(after: Duration) -> Self {
+        Timeline {
+            after,
+            queue: VecDeque::new(),
+        }
+    }
+
+    /// Starts `key` at `now`; returns when it is due.
+    fn start(&mut self, key: K, now: Instant) -> Instant {
+        // Durations are bounded by the plan, so this cannot overflow.
+        let due = now + self.after;
+        self.queue.push_back((due, key));
+        due
+    }
+
+    /// The earliest due time, perhaps of something since cancelled (waking
+    /// for it then finds nothing to do).
+    fn next(&self) -> Option<Instant> {
+        self.queue.front().map(|(due, _)| *due)
+    }
+
+    /// Everything due at `now`, oldest first, with the time it was due.
+    fn pop_due(&mut self, now: Instant) -> Vec<(Instant, K)> {
+        let ready = self.queue.iter().take_while(|(due, _)| *due <= now).count();
+        self.queue.drain(..ready).collect()
+    }
+}
+
+/// Folds a later change to the same object into a waiting one: the newest
+/// state, the kind of change the first announced (a deletion wins), and the
+/// version before the first, so a diff shows every path changed in between.
+pub fn fold(waiting: &mut Change, later: Change) {
+    if later.kind == ChangeKind::Deleted {
+        waiting.kind = ChangeKind::Deleted;
+    }
+    waiting.object = later.object;
+}
+
+/// A change to an object of one target (by its index): what notifies.
+pub type Notice = (usize, Change);
+
+/// `--hold`: what has held since when. Each subject's hold is its own; a
+/// subject that stops holding is dropped, and starts over if it holds again.
+#[derive(Debug)]
+pub struct Hold<K, V> {
+    timeline: Timeline<K>,
+    holding: HashMap<K, (Instant, V)>,
+}
+
+impl<K: Clone + Eq + Hash, V> Hold<K, V> {
+    pub fn new(duration: Duration) -> Self {
+        Hold {
+            timeline: Timeline::new(duration),
+            holding: HashMap::new(),
+        }
+    }
+
+    /// `key` holds at `now`: starts its hold with `value`, unless it is
+    /// already holding, in which case `merge` folds `value` into what waits.
+    pub fn holds(&mut self, key: K, value: V, now: Instant, merge: impl FnOnce(&mut V, V)) {
+        match self.holding.get_mut(&key) {
+            Some((_, waiting)) => merge(waiting, value),
+            None => {
+                let due = self.timeline.start(key.clone(), now);
+                self.holding.insert(key, (due, value));
+            }
+        }
+    }
+
+    /// `key` does not hold (any more): its hold is dropped.
+    pub fn breaks(&mut self, key: &K) -> Option<V> {
+        self.holding.remove(key).map(|(_, value)| value)
+    }
+
+    pub fn is_holding(&self, key: &K) -> bool {
+        self.holding.contains_key(key)
+    }
+
+    /// How long a hold lasts.
+    pub fn duration(&self) -> Duration {
+        self.timeline.after
+    }
+
+    /// What is holding, and since when.
+    pub fn held(&self) -> impl Iterator<Item = (&K, Instant)> {
+        let duration = self.timeline.after;
+        self.holding
+            .iter()
+            .map(move |(key, (due, _))| (key, *due - duration))
+    }
+
+    /// When the next hold may be complete.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.timeline.next()
+    }
+
+    /// The holds complete at `now`, in the order they started; they are
+    /// dropped from the hold (what to do next is the caller's).
+    pub fn complete(&mut self, now: Instant) -> Vec<(K, V)> {
+        let mut done = Vec::new();
+        for (due, key) in self.timeline.pop_due(now) {
+            // A hold broken and started again is due later: not this one.
+            if self.holding.get(&key).is_some_and(|(d, _)| *d == due) {
+                let (_, value) = self.holding.remove(&key).expect("just seen");
+                done.push((key, value));
+            }
+        }
+        done
+    }
+}
+
+/// `--throttle`: at most one notification per object (UID) per window. The
+/// first goes out at once and opens the window; what comes inside it is
+/// folded into one trailing notification sent when the window ends, which
+/// opens the next window.
+#[derive(Debug)]
+pub struct Throttle {
+    timeline: Timeline<String>,
+    objects: HashMap<String, Throttled>,
+    /// Keep the version last notified, to diff the next one against
+    /// (only when diffs are shown: objects are whole then).
+    diffs: bool,
+}
+
+#[derive(Debug, Default)]
+struct Throttled {
+    /// When the open window ends; `None`: no window open.
+    open_until: Option<Instant>,
+    /// What came inside the window, folded.
+    waiting: Option<Notice>,
+    /// The version last notified.
+    last: Option<Previous>,
+}
+
+impl Throttle {
+    pub fn new(window: Duration, diffs: bool) -> Throttle {
+        Throttle {
+            timeline: Timeline::new(window),
+            objects: HashMap::new(),
+            diffs,
+        }
+    }
+
+    /// A notification wants out at `now`: returned to send at once, or kept
+    /// for the end of the object's window.
+    pub fn offer(&mut self, (target, change): Notice, now: Instant) -> Option<Notice> {
+        let uid = uid(&change.object).into_owned();
+        let state = self.objects.entry(uid.clone()).or_default();
+        if state.open_until.is_some() {
+            match &mut state.waiting {
+                Some((_, waiting)) => fold(waiting, change),
+                None => state.waiting = Some((target, change)),
+            }
+            return None;
+        }
+        state.open_until = Some(self.timeline.start(uid.clone(), now));
+        Some(self.sent(uid, (target, change)))
+    }
+
+    /// When the next window ends.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.timeline.next()
+    }
+
+    /// The trailing notifications of the windows ended at `now`; each opens
+    /// a new window, so the object stays at one notification per window.
+    pub fn due(&mut self, now: Instant) -> Vec<Notice> {
+        let mut out = Vec::new();
+        for (due, uid) in self.timeline.pop_due(now) {
+            let Some(state) = self.objects.get_mut(&uid) else {
+                continue;
+            };
+            if state.open_until != Some(due) {
+                continue;
+            }
+            state.open_until = None;
+            match state.waiting.take() {
+                Some(notice) => {
+                    state.open_until = Some(self.timeline.start(uid.clone(), now));
+                    out.push(self.sent(uid, notice));
+                }
+                // Nothing to remember but the version last notified.
+                None if state.last.is_none() => {
+                    self.objects.remove(&uid);
+                }
+                None => {}
+            }
+        }
+        out
+    }
+
+    /// Everything still waiting, at once: the run is ending.
+    pub fn flush(&mut self) -> Vec<Notice> {
+        let mut waiting: Vec<(Instant, Notice)> = self
+            .objects
+            .values_mut()
+            .filter_map(|s| Some((s.open_until?, s.waiting.take()?)))
+            .collect();
+        waiting.sort_by_key(|(due, _)| *due);
+        waiting.into_iter().map(|(_, notice)| notice).collect()
+    }
+
+    /// Records what is sent; a modification is diffed against the version
+    /// last notified, so it shows every path changed since.
+    fn sent(&mut self, uid: String, (target, mut change): Notice) -> Notice {
+        let state = self.objects.get_mut(&uid).expect("offered");
+        if change.kind == ChangeKind::Deleted {
+            // Its window still runs out (harmlessly); nothing else is kept.
+            state.last = None;
+            state.waiting = None;
+            return (target, change);
+        }
+        if self.diffs {
+            let last = state.last.replace(Previous::of(&change.object));
+            if change.kind == ChangeKind::Modified && last.is_some() {
+                change.previous = last;
+            }
+        }
+        (target, change)
+    }
+}
+
+/// Notify mode's noise control: a notification the filter admitted waits out
+/// `--hold` (its `--when` must stay true), then passes `--throttle`.
+#[derive(Debug)]
+pub struct Quieting {
+    /// Per object UID, the `--when` edge waiting to have held long enough.
+    hold: Option<Hold<String, Notice>>,
+    throttle: Option<Throttle>,
+}
+
+impl Quieting {
+    pub fn new(hold: Option<Duration>, throttle: Option<Duration>, diffs: bool) -> Quieting {
+        Quieting {
+            hold: hold.map(Hold::new),
+            throttle: throttle.map(|window| Throttle::new(window, diffs)),
+        }
+    }
+
+    /// Whether there is anything to do: without `--hold` or `--throttle`
+    /// every admitted change is a notification at once.
+    pub fn is_active(&self) -> bool {
+        self.hold.is_some() || self.throttle.is_some()
+    }
+
+    /// Every change, in order, with whether the filter admitted it and
+    /// whether `--when` holds on it; what to notify at once.
+    pub fn pass(
+        &mut self,
+        notice: Notice,
+        admitted: bool,
+        when_holds: bool,
+        now: Instant,
+    ) -> Option<Notice> {
+        if let Some(hold) = &mut self.hold {
+            let key = uid(&notice.1.object).into_owned();
+            if !when_holds {
+                hold.breaks(&key);
+            } else if admitted || hold.is_holding(&key) {
+                hold.holds(key, notice, now, |(_, waiting), (_, later)| {
+                    fold(waiting, later)
+                });
+            }
+            return None;
+        }
+        if !admitted {
+            return None;
+        }
+        self.throttle(notice, now)
+    }
+
+    /// When something may be due.
+    pub fn next_due(&self) -> Option<Instant> {
+        let hold = self.hold.as_ref().and_then(Hold::next_due);
+        let throttle = self.throttle.as_ref().and_then(Throttle::next_due);
+        match (hold, throttle) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// What is due at `now`: holds complete, trailing notifications.
+    pub fn due(&mut self, now: Instant) -> Vec<Notice> {
+        let held = match &mut self.hold {
+            Some(hold) => hold.complete(now),
+            None => Vec::new(),
+        };
+        let mut out: Vec<Notice> = held
+            .into_iter()
+            .filter_map(|(_, notice)| self.throttle(notice, now))
+            .collect();
+        if let Some(throttle) = &mut self.throttle {
+            out.extend(throttle.due(now));
+        }
+        out
+    }
+
+    /// The run is ending: trailing notifications go out now. (Holds not
+    /// complete never held long enough: they fire nothing.)
+    pub fn flush(&mut self) -> Vec<Notice> {
+        self.throttle
+            .as_mut()
+            .map(Throttle::flush)
+            .unwrap_or_default()
+    }
+
+    fn throttle(&mut self, notice: Notice, now: Instant) -> Option<Notice> {
+        match &mut self.throttle {
+            Some(throttle) => throttle.offer(notice, now),
+            None => Some(notice),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn widget(uid: &str, rv: u64, ready: bool) -> Value {
+        json!({"metadata": {"name": format!("w{uid}"), "uid": uid, "resourceVersion": rv.to_string()},
+               "status": {"ready": ready, "rv": rv}})
+    }
+
+    fn modified(uid: &str, rv: u64, ready: bool) -> Notice {
+        let previous = Some(Previous::of(&widget(uid, rv - 1, !ready)));
+        (
+            0,
+            Change {
+                kind: ChangeKind::Modified,
+                object: widget(uid, rv, ready),
+                previous,
+            },
+        )
+    }
+
+    /// `uid@rv` of each notice.
+    fn shown(notices: &[Notice]) -> Vec<String> {
+        notices
+            .iter()
+            .map(|(_, c)| {
+                let meta = &c.object["metadata"];
+                format!(
+                    "{}@{}",
+                    meta["uid"].as_str().unwrap(),
+                    meta["resourceVersion"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    fn secs(t0: Instant, s: f64) -> Instant {
+        t0 + Duration::from_secs_f64(s)
+    }
+
+    #[test]
+    fn throttle_sends_the_first_at_once_and_folds_the_window_into_one_trailing() {
+        let t0 = Instant::now();
+        let mut t = Throttle::new(Duration::from_secs(10), true);
+        assert_eq!(
+            shown(
+                &t.offer(modified("a", 1, true), t0)
+                    .into_iter()
+                    .collect::<Vec<_>>()
+            ),
+            ["a@1"]
+        );
+        for (at, rv) in [(1.0, 2), (2.0, 3), (9.0, 4)] {
+            assert!(
+                t.offer(modified("a", rv, rv % 2 == 0), secs(t0, at))
+                    .is_none()
+            );
+        }
+        assert_eq!(t.next_due(), Some(secs(t0, 10.0)));
+        assert!(
+            t.due(secs(t0, 9.9)).is_empty(),
+            "not before the window ends"
+        );
+        let trailing = t.due(secs(t0, 10.0));
+        assert_eq!(shown(&trailing), ["a@4"], "the newest state");
+        // Diffed against the version last notified (rv 1), not rv 3.
+        let previous = trailing[0].1.previous.as_ref().unwrap().value();
+        assert_eq!(previous["metadata"]["resourceVersion"], "1");
+        // The trailing one opened a new window.
+        assert!(t.offer(modified("a", 5, false), secs(t0, 11.0)).is_none());
+        assert!(t.due(secs(t0, 19.9)).is_empty());
+        assert_eq!(shown(&t.due(secs(t0, 20.0))), ["a@5"]);
+        // A quiet window closes; the next change goes out at once.
+        assert!(t.due(secs(t0, 30.0)).is_empty());
+        let next = t.offer(modified("a", 6, true), secs(t0, 31.0)).unwrap();
+        let previous = next.1.previous.as_ref().unwrap().value();
+        assert_eq!(previous["metadata"]["resourceVersion"], "5");
+    }
+
+    #[test]
+    fn throttle_windows_are_per_object() {
+        let t0 = Instant::now();
+        let mut t = Throttle::new(Duration::from_secs(10), false);
+        assert!(t.offer(modified("a", 1, true), t0).is_some());
+        assert!(t.offer(modified("b", 1, true), secs(t0, 1.0)).is_some());
+        assert!(t.offer(modified("a", 2, true), secs(t0, 2.0)).is_none());
+        assert!(t.offer(modified("b", 2, true), secs(t0, 3.0)).is_none());
+        assert_eq!(shown(&t.due(secs(t0, 10.5))), ["a@2"]);
+        assert_eq!(shown(&t.due(secs(t0, 11.0))), ["b@2"]);
+        // Without diffs nothing is remembered: the tracker's previous stays.
+        let (_, c) = t.offer(modified("c", 7, true), secs(t0, 12.0)).unwrap();
+        assert_eq!(
+            c.previous.unwrap().value()["metadata"]["resourceVersion"],
+            "6"
+        );
+    }
+
+    #[test]
+    fn throttle_folds_a_deletion_and_flushes_what_waits() {
+        let t0 = Instant::now();
+        let mut t = Throttle::new(Duration::from_secs(10), true);
+        t.offer(modified("a", 1, true), t0).unwrap();
+        t.offer(modified("a", 2, false), secs(t0, 1.0));
+        let deleted = Change {
+            kind: ChangeKind::Deleted,
+            object: widget("a", 3, false),
+            previous: None,
+        };
+        assert!(t.offer((0, deleted), secs(t0, 2.0)).is_none());
+        t.offer(modified("b", 1, true), secs(t0, 3.0)).unwrap();
+        t.offer(modified("b", 2, true), secs(t0, 4.0));
+        let flushed = t.flush();
+        assert_eq!(
+            shown(&flushed),
+            ["a@3", "b@2"],
+            "in the order their windows end"
+        );
+        assert_eq!(flushed[0].1.kind, ChangeKind::Deleted, "a deletion wins");
+        assert!(t.due(secs(t0, 20.0)).is_empty(), "flushed once");
+    }
+
+    #[test]
+    fn a_hold_completes_only_when_nothing_broke_it() {
+        let t0 = Instant::now();
+        let mut h: Hold<&str, u32> = Hold::new(Duration::from_secs(5));
+        h.holds("a", 1, t0, |w, v| *w = v);
+        h.holds("a", 2, secs(t0, 1.0), |w, v| *w = v);
+        h.holds("b", 1, secs(t0, 2.0), |w, v| *w = v);
+        h.breaks(&"b");
+        h.holds("b", 2, secs(t0, 3.0), |w, v| *w = v);
+        assert!(h.complete(secs(t0, 4.9)).is_empty());
+        assert_eq!(h.complete(secs(t0, 5.0)), [("a", 2)], "the newest value");
+        assert!(h.complete(secs(t0, 7.9)).is_empty(), "b started over at 3s");
+        assert_eq!(h.complete(secs(t0, 8.0)), [("b", 2)]);
+        assert_eq!(h.next_due(), None);
+    }
+
+    #[test]
+    fn quieting_holds_a_when_edge_and_a_flap_fires_nothing() {
+        let t0 = Instant::now();
+        let mut q = Quieting::new(Some(Duration::from_secs(5)), None, true);
+        // rv 1: --when turns true (admitted); rv 2 false: broken.
+        assert!(q.pass(modified("a", 1, true), true, true, t0).is_none());
+        assert!(
+            q.pass(modified("a", 2, false), false, false, secs(t0, 1.0))
+                .is_none()
+        );
+        assert!(q.due(secs(t0, 10.0)).is_empty(), "a flap fires nothing");
+        // rv 3: true again, rv 4 still true (not an edge), then held.
+        assert!(
+            q.pass(modified("a", 3, true), true, true, secs(t0, 11.0))
+                .is_none()
+        );
+        assert!(
+            q.pass(modified("a", 4, true), false, true, secs(t0, 12.0))
+                .is_none()
+        );
+        assert!(q.due(secs(t0, 15.9)).is_empty());
+        let fired = q.due(secs(t0, 16.0));
+        assert_eq!(
+            shown(&fired),
+            ["a@4"],
+            "the newest version that kept it true"
+        );
+        let previous = fired[0].1.previous.as_ref().unwrap().value();
+        assert_eq!(
+            previous["metadata"]["resourceVersion"], "2",
+            "the diff shows the edge"
+        );
+        // A deletion breaks a hold.
+        q.pass(modified("b", 1, true), true, true, secs(t0, 20.0));
+        let gone = Change {
+            kind: ChangeKind::Deleted,
+            object: widget("b", 2, true),
+            previous: None,
+        };
+        q.pass((0, gone), false, false, secs(t0, 21.0));
+        assert!(q.due(secs(t0, 30.0)).is_empty());
+    }
+
+    #[test]
+    fn quieting_throttles_what_held() {
+        let t0 = Instant::now();
+        let mut q = Quieting::new(
+            Some(Duration::from_secs(1)),
+            Some(Duration::from_secs(10)),
+            false,
+        );
+        q.pass(modified("a", 1, true), true, true, t0);
+        assert_eq!(shown(&q.due(secs(t0, 1.0))), ["a@1"]);
+        q.pass(modified("a", 2, false), false, false, secs(t0, 2.0));
+        q.pass(modified("a", 3, true), true, true, secs(t0, 3.0));
+        assert!(
+            q.due(secs(t0, 4.0)).is_empty(),
+            "held, but inside the window"
+        );
+        assert_eq!(q.next_due(), Some(secs(t0, 11.0)));
+        assert_eq!(shown(&q.due(secs(t0, 11.0))), ["a@3"]);
+        assert!(!Quieting::new(None, None, true).is_active());
+    }
+}
