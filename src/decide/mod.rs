@@ -18,6 +18,8 @@ use crate::tracker::{Change, Tracker, key, name};
 pub struct Rules<'a> {
     pub condition: &'a Condition,
     pub any: bool,
+    /// `--min N`: with a selector, N met objects complete a target.
+    pub min: Option<usize>,
     pub changes_only: bool,
 }
 
@@ -111,7 +113,10 @@ pub fn decide<'t>(
         let (target_met, complete) = match subjects(rules, target, tracker, index) {
             Subjects::Present => {
                 let keys = &tally.met[index];
-                let complete = keys.len() == tracker.len(index);
+                let complete = match (rules.min, &target.selection) {
+                    (Some(min), Selection::Query { .. }) => keys.len() >= min,
+                    _ => keys.len() == tracker.len(index),
+                };
                 let objects = keys.iter().filter_map(|key| tracker.entry(index, key));
                 let target_met: Vec<Met> = objects
                     .map(|entry| Met {
@@ -221,6 +226,20 @@ pub fn pending(rules: &Rules, targets: &[Target], tracker: &Tracker) -> Vec<Stri
             Subjects::Absent(_) if absence_meets => {}
             Subjects::Absent(_) => absent(&mut out, !tracker.departed(index).is_empty()),
             Subjects::Present => {
+                if let (Some(min), Selection::Query { .. }) = (rules.min, &target.selection) {
+                    let held = tracker
+                        .entries(index)
+                        .filter(|e| !rules.changes_only || e.fresh)
+                        .filter(|e| {
+                            rules.condition.judge(group, kind, Some(&e.object)) == Verdict::Met
+                        })
+                        .count();
+                    out.push(format!(
+                        "{} ({held} of {} selected hold, --min {min})",
+                        target.display(),
+                        tracker.len(index)
+                    ));
+                }
                 for entry in tracker.entries(index) {
                     let why = match rules.condition.judge(group, kind, Some(&entry.object)) {
                         _ if rules.changes_only && !entry.fresh => "no change since start".into(),

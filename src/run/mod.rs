@@ -90,6 +90,7 @@ pub async fn run(plan: Plan) -> Result<()> {
         Mode::Wait {
             condition,
             any,
+            min,
             changes_only,
         } => {
             wait::run(
@@ -98,6 +99,7 @@ pub async fn run(plan: Plan) -> Result<()> {
                 Rules {
                     condition: &condition,
                     any,
+                    min,
                     changes_only,
                 },
                 command,
