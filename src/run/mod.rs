@@ -79,12 +79,14 @@ pub async fn run(plan: Plan) -> Result<()> {
         timeout,
         quiet,
         printer,
+        request_timeout,
         ..
     } = plan;
     let settings = Settings {
         timeout,
         quiet,
         printer,
+        request_timeout,
     };
     match mode {
         Mode::Wait {
@@ -149,6 +151,8 @@ pub(crate) struct Settings {
     pub timeout: Option<Duration>,
     pub quiet: bool,
     pub printer: Printer,
+    /// `--request-timeout`: also bounds gathering an explanation.
+    pub request_timeout: Option<Duration>,
 }
 
 impl Settings {
