@@ -52,6 +52,8 @@ pub enum Mode {
         condition: Condition,
         /// One met target (or selected object) is enough.
         any: bool,
+        /// `--min N`: with a selector, N met objects are enough.
+        min: Option<usize>,
         /// Only versions that arrive after start count.
         changes_only: bool,
     },
@@ -97,7 +99,7 @@ impl Plan {
         }
         let targets = parse_targets(&args.targets, &selector)?;
         let mode = if args.until.is_some() || !args.for_specs.is_empty() {
-            wait_mode(&args)?
+            wait_mode(&args, selector.selects())?
         } else {
             notify_mode(&args)?
         };
@@ -144,7 +146,7 @@ impl Plan {
     }
 }
 
-fn wait_mode(args: &Args) -> Result<Mode> {
+fn wait_mode(args: &Args, selects: bool) -> Result<Mode> {
     let notify_only = [
         ("--when", args.when.is_some()),
         ("--on-change", !args.on_change.is_empty()),
@@ -166,9 +168,28 @@ fn wait_mode(args: &Args) -> Result<Mode> {
     let until = compile("--until", args.until.as_deref())?;
     let fail_if = compile("--fail-if", args.fail_if.as_deref())?;
     let condition = Condition::new(fors, until, fail_if).map_err(Exit::Usage)?;
+    let min = match args.min {
+        None => None,
+        Some(_) if !selects => {
+            return Err(Exit::Usage(
+                "--min counts the objects a selector picks: give -l, --field-selector, --all or -A"
+                    .into(),
+            ));
+        }
+        Some(_) if args.any => {
+            return Err(Exit::Usage("--any is --min 1: give one of them".into()));
+        }
+        Some(0) => {
+            return Err(Exit::Usage(
+                "--min 0 would hold with nothing met: give 1 or more".into(),
+            ));
+        }
+        Some(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+    };
     Ok(Mode::Wait {
         condition,
         any: args.any,
+        min,
         changes_only: args.changes_only,
     })
 }
@@ -177,6 +198,7 @@ fn notify_mode(args: &Args) -> Result<Mode> {
     let wait_only = [
         ("--fail-if", args.fail_if.is_some()),
         ("--any", args.any),
+        ("--min", args.min.is_some()),
         ("--changes-only", args.changes_only),
     ];
     if let Some((flag, _)) = wait_only.iter().find(|(_, given)| *given) {

@@ -72,6 +72,10 @@ pub struct Args {
     #[arg(long, help_heading = "Condition")]
     pub any: bool,
 
+    /// With a selector: at least N of the selected objects must hold (default: all)
+    #[arg(long, value_name = "N", help_heading = "Condition")]
+    pub min: Option<u64>,
+
     /// Ignore the state at start: only a version that arrives later counts
     #[arg(long, help_heading = "Condition")]
     pub changes_only: bool,

@@ -117,6 +117,37 @@ impl Condition {
         out
     }
 
+    /// Each part of the condition on one version, with what it reads there,
+    /// for explaining a wait that did not succeed: `--until`'s clauses with
+    /// the values seen, then each `--for` form and how it stands.
+    pub fn clauses(&self, group: &str, kind: &str, obj: &Value) -> Vec<Value> {
+        let mut out = Vec::new();
+        if let Some(until) = &self.until {
+            for c in until.clauses(obj) {
+                out.push(serde_json::json!({
+                    "path": c.path, "seen": c.seen, "wants": c.wants, "holds": c.holds,
+                }));
+            }
+        }
+        for f in &self.fors {
+            let (holds, why) = match f.judge(group, kind, Some(obj)) {
+                Verdict::Met => (true, None),
+                Verdict::NotMet(why) | Verdict::Failed(why) | Verdict::Invalid(why) => {
+                    (false, Some(why))
+                }
+            };
+            out.push(serde_json::json!({
+                "for": f.describe(), "holds": holds, "why": why,
+            }));
+        }
+        out
+    }
+
+    /// Whether `--for ready` is asked for: a workload's pods are followed.
+    pub fn wants_ready(&self) -> bool {
+        self.fors.iter().any(|f| matches!(f, ForSpec::Ready))
+    }
+
     /// The condition as the user gave it, for messages.
     pub fn describe(&self) -> String {
         let mut parts: Vec<String> = self

@@ -78,6 +78,7 @@ impl Wait {
         Rules {
             condition: &self.condition,
             any: self.any,
+            min: None,
             changes_only: self.changes_only,
         }
     }
@@ -90,6 +91,7 @@ impl Wait {
             let rules = Rules {
                 condition: &self.condition,
                 any: self.any,
+                min: None,
                 changes_only: self.changes_only,
             };
             self.tally

@@ -24,6 +24,8 @@ use noise::Hold;
 pub struct Rules<'a> {
     pub condition: &'a Condition,
     pub any: bool,
+    /// `--min N`: with a selector, N met objects complete a target.
+    pub min: Option<usize>,
     pub changes_only: bool,
 }
 
@@ -202,48 +204,63 @@ pub fn decide<'t>(
     if !(0..targets.len()).all(|i| tracker.synced(i)) {
         return Decision::Pending;
     }
-    let mut met = Vec::new();
-    let mut all_met = true;
-    for (index, target) in targets.iter().enumerate() {
-        let (target_met, complete) = match subjects(rules, target, tracker, index) {
-            Subjects::Present => {
-                let keys = &tally.met[index];
-                let complete = keys.len() == tracker.len(index);
-                let objects = keys.iter().filter_map(|key| tracker.entry(index, key));
-                let target_met: Vec<Met> = objects
-                    .map(|entry| Met {
-                        target: index,
-                        object: Cow::Borrowed(&entry.object),
-                        absent: false,
-                    })
-                    .collect();
-                (target_met, complete)
-            }
-            Subjects::Absent(gone) => {
-                let (group, kind) = (&target.api.group, &target.api.kind);
-                let complete = rules.condition.judge(group, kind, None) == Verdict::Met
-                    && tally.absence_counts(index);
-                let gone = gone.into_iter().filter(|_| complete);
-                let target_met = gone
-                    .map(|object| Met {
-                        target: index,
-                        object,
-                        absent: true,
-                    })
-                    .collect();
-                (target_met, complete)
-            }
-            Subjects::Uncounted => (Vec::new(), false),
-        };
-        all_met &= complete;
-        met.extend(target_met);
-    }
-    let done = if rules.any { !met.is_empty() } else { all_met };
-    if done {
-        Decision::Met(met)
+    // Judged first without gathering anything: while the wait goes on (most
+    // events) no list of met objects is built.
+    let judged: Vec<(Subjects, bool)> = targets
+        .iter()
+        .enumerate()
+        .map(|(index, target)| {
+            let subjects = subjects(rules, target, tracker, index);
+            let complete = match &subjects {
+                Subjects::Present => {
+                    let met = tally.met[index].len();
+                    match (rules.min, &target.selection) {
+                        (Some(min), Selection::Query { .. }) => met >= min,
+                        _ => met == tracker.len(index),
+                    }
+                }
+                Subjects::Absent(_) => {
+                    let (group, kind) = (&target.api.group, &target.api.kind);
+                    rules.condition.judge(group, kind, None) == Verdict::Met
+                        && tally.absence_counts(index)
+                }
+                Subjects::Uncounted => false,
+            };
+            (subjects, complete)
+        })
+        .collect();
+    let any_met = |(index, (subjects, complete)): (usize, &(Subjects, bool))| match subjects {
+        Subjects::Present => !tally.met[index].is_empty(),
+        Subjects::Absent(gone) => *complete && !gone.is_empty(),
+        Subjects::Uncounted => false,
+    };
+    let done = if rules.any {
+        judged.iter().enumerate().any(any_met)
     } else {
-        Decision::Pending
+        judged.iter().all(|(_, complete)| *complete)
+    };
+    if !done {
+        return Decision::Pending;
     }
+    let mut met = Vec::new();
+    for (index, (subjects, complete)) in judged.into_iter().enumerate() {
+        match subjects {
+            Subjects::Present => met.extend(tally.met[index].iter().filter_map(|key| {
+                Some(Met {
+                    target: index,
+                    object: Cow::Borrowed(&tracker.entry(index, key)?.object),
+                    absent: false,
+                })
+            })),
+            Subjects::Absent(gone) if complete => met.extend(gone.into_iter().map(|object| Met {
+                target: index,
+                object,
+                absent: true,
+            })),
+            Subjects::Absent(_) | Subjects::Uncounted => {}
+        }
+    }
+    Decision::Met(met)
 }
 
 /// What one target stands for right now: each object present, or, when
@@ -319,6 +336,20 @@ pub fn pending(rules: &Rules, targets: &[Target], tracker: &Tracker) -> Vec<Stri
             Subjects::Absent(_) if absence_meets => {}
             Subjects::Absent(_) => absent(&mut out, !tracker.departed(index).is_empty()),
             Subjects::Present => {
+                if let (Some(min), Selection::Query { .. }) = (rules.min, &target.selection) {
+                    let held = tracker
+                        .entries(index)
+                        .filter(|e| !rules.changes_only || e.fresh)
+                        .filter(|e| {
+                            rules.condition.judge(group, kind, Some(&e.object)) == Verdict::Met
+                        })
+                        .count();
+                    out.push(format!(
+                        "{} ({held} of {} selected hold, --min {min})",
+                        target.display(),
+                        tracker.len(index)
+                    ));
+                }
                 for entry in tracker.entries(index) {
                     let why = match rules.condition.judge(group, kind, Some(&entry.object)) {
                         _ if rules.changes_only && !entry.fresh => "no change since start".into(),

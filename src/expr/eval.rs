@@ -155,3 +155,74 @@ impl std::fmt::Write for StackText {
         Ok(())
     }
 }
+
+/// One comparison, regex or existence test of an expression, with what the
+/// object holds at its path: the "why not" of a wait that did not succeed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clause {
+    /// The path the clause reads (the left one, for two paths).
+    pub path: String,
+    /// The values the path selects now (none: absent).
+    pub seen: Vec<Value>,
+    /// What it wants, as written: `== true`, `=~ "^Run"`, `exists`, `absent`.
+    pub wants: String,
+    /// Whether this clause holds on its own.
+    pub holds: bool,
+}
+
+impl Node {
+    /// The leaves of the expression in order of appearance, each judged on
+    /// its own; a `!` in front flips what the leaf wants.
+    pub(super) fn clauses(&self, paths: &[CompiledPath], obj: &Value, out: &mut Vec<Clause>) {
+        self.clauses_negated(paths, obj, false, out);
+    }
+
+    fn clauses_negated(
+        &self,
+        paths: &[CompiledPath],
+        obj: &Value,
+        negated: bool,
+        out: &mut Vec<Clause>,
+    ) {
+        let not = if negated { "not " } else { "" };
+        let clause = |path: usize, wants: String| Clause {
+            path: paths[path].source().to_string(),
+            seen: paths[path].select(obj).into_iter().cloned().collect(),
+            wants,
+            holds: self.eval(paths, obj) != negated,
+        };
+        match self {
+            Node::Or(terms) | Node::And(terms) => {
+                for term in terms.iter() {
+                    term.clauses_negated(paths, obj, negated, out);
+                }
+            }
+            Node::Not(inner) => inner.clauses_negated(paths, obj, !negated, out),
+            Node::Exists(p) => out.push(clause(
+                *p,
+                if negated { "absent" } else { "exists" }.to_string(),
+            )),
+            Node::Cmp(lhs, op, rhs) => match (lhs, rhs) {
+                (Term::Path(p), Term::Lit(lit)) => {
+                    out.push(clause(*p, format!("{not}{} {lit}", op.as_str())))
+                }
+                (Term::Lit(lit), Term::Path(p)) => {
+                    out.push(clause(*p, format!("{not}{lit} {} it", op.as_str())))
+                }
+                (Term::Path(a), Term::Path(b)) => out.push(clause(
+                    *a,
+                    format!("{not}{} {}", op.as_str(), paths[*b].source()),
+                )),
+                (Term::Lit(_), Term::Lit(_)) => {}
+            },
+            Node::Match {
+                path,
+                regex,
+                negate,
+            } => {
+                let op = if *negate { "!~" } else { "=~" };
+                out.push(clause(*path, format!("{not}{op} {:?}", regex.as_str())))
+            }
+        }
+    }
+}

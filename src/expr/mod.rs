@@ -80,6 +80,7 @@ mod syntax;
 mod tests;
 
 pub use error::ParseError;
+pub use eval::Clause;
 
 use select::CompiledPath;
 use serde_json::Value;
@@ -125,6 +126,14 @@ impl Expr {
             .iter()
             .map(|p| (p.source(), p.select(obj)))
             .collect()
+    }
+
+    /// Each comparison, regex and existence test with what the object holds
+    /// at its path, in order of appearance (for a wait that did not succeed).
+    pub fn clauses(&self, obj: &Value) -> Vec<Clause> {
+        let mut out = Vec::new();
+        self.root.clauses(&self.paths, obj, &mut out);
+        out
     }
 
     /// The top-level fields of an object the expression reads (`metadata`

@@ -1046,3 +1046,38 @@ fn columns_count_characters_not_bytes() {
     assert_eq!(err.column, 26);
     assert_error(".héllo.wörld-x", "-", "`.héllo['wörld-x']`");
 }
+
+#[test]
+fn clauses_show_each_leaf_with_the_values_seen() {
+    let obj = json!({"status": {"ready": false, "phase": "Pending"}, "spec": {"size": 2}});
+    let e = compile(
+        ".status.ready == true && (.spec.size >= 3 || !.status.message) && .status.phase =~ '^Run'",
+    );
+    let got: Vec<(String, Vec<Value>, String, bool)> = e
+        .clauses(&obj)
+        .into_iter()
+        .map(|c| (c.path, c.seen, c.wants, c.holds))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                ".status.ready".into(),
+                vec![json!(false)],
+                "== true".into(),
+                false
+            ),
+            (".spec.size".into(), vec![json!(2)], ">= 3".into(), false),
+            (".status.message".into(), vec![], "absent".into(), true),
+            (
+                ".status.phase".into(),
+                vec![json!("Pending")],
+                "=~ \"^Run\"".into(),
+                false
+            ),
+        ]
+    );
+    let negated = compile("!(.status.phase == Pending)");
+    let [c] = negated.clauses(&obj).try_into().unwrap();
+    assert_eq!((c.wants.as_str(), c.holds), ("not == \"Pending\"", false));
+}

@@ -80,6 +80,7 @@ pub async fn run(plan: Plan) -> Result<()> {
         noise,
         quiet,
         printer,
+        request_timeout,
         ..
     } = plan;
     let settings = Settings {
@@ -87,11 +88,13 @@ pub async fn run(plan: Plan) -> Result<()> {
         noise,
         quiet,
         printer,
+        request_timeout,
     };
     match mode {
         Mode::Wait {
             condition,
             any,
+            min,
             changes_only,
         } => {
             wait::run(
@@ -100,6 +103,7 @@ pub async fn run(plan: Plan) -> Result<()> {
                 Rules {
                     condition: &condition,
                     any,
+                    min,
                     changes_only,
                 },
                 command,
@@ -155,6 +159,8 @@ pub(crate) struct Settings {
     pub noise: Noise,
     pub quiet: bool,
     pub printer: Printer,
+    /// `--request-timeout`: also bounds gathering an explanation.
+    pub request_timeout: Option<Duration>,
 }
 
 impl Settings {

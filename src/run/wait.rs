@@ -1,13 +1,16 @@
 //! Wait mode: judge every change until the condition holds (exit 0, or run
 //! the command once and exit with its code), fails (1) or times out (124).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::time::{Duration, SystemTime};
 
 use super::{Session, Settings, Step, now, sleep_until_due};
+use crate::condition::Verdict;
 use crate::decide::{Decision, Rules, Tally, decide, pending};
 use crate::exit::{Exit, Result};
+use crate::explain::{self, Reader};
 use crate::sink::command::{CommandSpec, Job, Policy, run_once};
+use crate::sink::printer::Format;
 use crate::sink::status::{self, StatusLine};
 use crate::sink::{Notification, Sink, deliver_all};
 
@@ -21,14 +24,31 @@ pub async fn run(
     let mut status = StatusLine::new(!settings.quiet && std::io::stderr().is_terminal());
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     let mut tally = Tally::new(session.targets.len(), settings.noise.hold);
+    // `--for ready` on a workload follows its pods; the status line shows
+    // the newest Warning event. Both read the cluster every two seconds.
+    let follow = rules.condition.wants_ready()
+        && session
+            .targets
+            .iter()
+            .any(|t| explain::workload::follows_pods(&t.api.group, &t.api.kind));
+    let mut looks = tokio::time::interval(Duration::from_secs(2));
+    let mut warning: Option<String> = None;
     loop {
         let step = tokio::select! {
             step = session.next() => Some(step?),
             // `--hold`: an object may have held long enough.
             _ = sleep_until_due(tally.next_due()) => None,
+            _ = looks.tick(), if follow || status.is_some() => {
+                let (hopeless, newest) = look(&session, &settings, &rules, follow, status.is_some()).await;
+                if let Some(exit) = hopeless {
+                    return Err(explained(exit, &session, &settings, &rules).await);
+                }
+                warning = newest;
+                continue;
+            }
             _ = ticks.tick(), if status.is_some() => {
                 if let Some(line) = &mut status {
-                    line.update(status_text(&session, &rules, started), true);
+                    line.update(status_text(&session, &rules, started, &warning), true);
                 }
                 continue;
             }
@@ -37,9 +57,16 @@ pub async fn run(
         match step {
             Some(Step::Changes(index, changes)) => {
                 let target = &session.targets[index];
-                tally.update(&rules, target, &session.tracker, index, &changes, now)?;
+                if let Err(exit) =
+                    tally.update(&rules, target, &session.tracker, index, &changes, now)
+                {
+                    return Err(explained(exit, &session, &settings, &rules).await);
+                }
             }
-            Some(Step::TimedOut) => return Err(timed_out(&session, &settings, &rules, &tally)),
+            Some(Step::TimedOut) => {
+                let exit = timed_out(&session, &settings, &rules, &tally);
+                return Err(explained(exit, &session, &settings, &rules).await);
+            }
             Some(Step::Interrupted(signo)) => return Err(Exit::Signal(signo)),
             None => {}
         }
@@ -80,23 +107,114 @@ pub async fn run(
             }
             Decision::Pending => {
                 if let Some(line) = &mut status {
-                    line.update(status_text(&session, &rules, started), false);
+                    line.update(status_text(&session, &rules, started, &warning), false);
                 }
             }
         }
         if settings.check_once() && session.all_synced() {
-            return Err(timed_out(&session, &settings, &rules, &tally));
+            let exit = timed_out(&session, &settings, &rules, &tally);
+            return Err(explained(exit, &session, &settings, &rules).await);
         }
     }
 }
 
-fn status_text(session: &Session, rules: &Rules, started: std::time::Instant) -> String {
-    status::text(
+fn status_text(
+    session: &Session,
+    rules: &Rules,
+    started: std::time::Instant,
+    warning: &Option<String>,
+) -> String {
+    let text = status::text(
         rules.condition,
         &session.targets,
         &session.tracker,
         started.elapsed(),
-    )
+    );
+    match warning {
+        Some(reason) => format!("{text}  warning: {reason}"),
+        None => text,
+    }
+}
+
+fn reader<'a>(session: &'a Session, settings: &Settings) -> Reader<'a> {
+    let bound = settings.request_timeout.unwrap_or(explain::BOUND);
+    Reader {
+        client: &session.conn.client,
+        deadline: tokio::time::Instant::now() + bound,
+        verbose: session.verbosity > 0,
+    }
+}
+
+/// One look at the cluster while waiting: with `--for ready`, a workload
+/// whose current pods cannot start fails the wait; for the status line, the
+/// newest Warning event's reason among the objects not met yet.
+async fn look(
+    session: &Session,
+    settings: &Settings,
+    rules: &Rules<'_>,
+    follow: bool,
+    warnings: bool,
+) -> (Option<Exit>, Option<String>) {
+    let reader = reader(session, settings);
+    let mut newest: Option<(String, String)> = None;
+    for (index, target) in session.targets.iter().enumerate() {
+        let (group, kind) = (&target.api.group, &target.api.kind);
+        // A handful of objects at most: a look must stay cheap under a selector.
+        let unmet = session
+            .tracker
+            .entries(index)
+            .filter(|e| rules.condition.judge(group, kind, Some(&e.object)) != Verdict::Met)
+            .take(5);
+        for entry in unmet {
+            if follow
+                && let Some(why) = explain::hopeless_pod(&reader, group, kind, &entry.object).await
+            {
+                let name = target.object_name(&crate::tracker::name(&entry.object));
+                return (Some(Exit::Failed(format!("{name} failed: {why}"))), None);
+            }
+            if warnings && let Some(event) = reader.warnings(&entry.object).await.into_iter().next()
+            {
+                let last = event["last"].as_str().unwrap_or_default().to_string();
+                let reason = event["reason"].as_str().unwrap_or_default().to_string();
+                if newest.as_ref().is_none_or(|(at, _)| last > *at) {
+                    newest = Some((last, reason));
+                }
+            }
+        }
+    }
+    (None, newest.map(|(_, reason)| reason))
+}
+
+/// A timeout or a failure with its explanation after the one-line error
+/// (and, with `-o json`, as a last JSON line on stdout). The exit code is the
+/// one `exit` already has.
+async fn explained(exit: Exit, session: &Session, settings: &Settings, rules: &Rules<'_>) -> Exit {
+    let (kind, line) = match &exit {
+        Exit::Timeout(line) => ("timeout", line),
+        Exit::Failed(line) => ("failed", line),
+        _ => return exit,
+    };
+    let reader = reader(session, settings);
+    let reports =
+        explain::gather(&reader, rules.condition, &session.targets, &session.tracker).await;
+    if reports.is_empty() {
+        return exit;
+    }
+    if !settings.quiet && matches!(settings.printer.format, Format::Json) {
+        let json = serde_json::json!({"type": kind, "targets": reports});
+        let mut out = std::io::stdout().lock();
+        // A closed stdout is the reader's choice; the exit code still stands.
+        let _ = writeln!(out, "{json}").and_then(|()| out.flush());
+    }
+    let text = format!(
+        "{line}
+{}",
+        explain::render(&reports, SystemTime::now())
+    );
+    match exit {
+        Exit::Timeout(_) => Exit::Timeout(text),
+        _ => Exit::Failed(text),
+    }
 }
 
 fn timed_out(session: &Session, settings: &Settings, rules: &Rules, tally: &Tally) -> Exit {

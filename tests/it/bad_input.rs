@@ -329,6 +329,42 @@ const CASES: &[Case] = &[
         &["--any"],
     ),
     offline(
+        "--min 0",
+        &["widgets", "--all", "--until", READY, "--min", "0"],
+        2,
+        &["--min 0", "1 or more"],
+    ),
+    offline(
+        "--min not a number",
+        &["widgets", "--all", "--until", READY, "--min", "x"],
+        2,
+        &["--min", "invalid digit"],
+    ),
+    offline(
+        "--min negative",
+        &["widgets", "--all", "--until", READY, "--min=-1"],
+        2,
+        &["--min", "invalid digit"],
+    ),
+    offline(
+        "--min with named targets",
+        &["widgets/foo", "--until", READY, "--min", "2"],
+        2,
+        &["--min", "selector"],
+    ),
+    offline(
+        "--min with --any",
+        &["widgets", "--all", "--until", READY, "--min", "2", "--any"],
+        2,
+        &["--any is --min 1"],
+    ),
+    offline(
+        "--min in notify mode",
+        &["widgets", "--all", "--min", "2"],
+        2,
+        &["--min", "--until EXPR or --for"],
+    ),
+    offline(
         "unknown --events kind",
         &["widgets/foo", "--events", "exploded"],
         2,

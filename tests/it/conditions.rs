@@ -149,9 +149,11 @@ fn a_failing_job_exits_1_at_once_instead_of_waiting_out_the_timeout() {
     );
     let out = finish(child, Duration::from_secs(20));
     assert_eq!(code(&out), 1, "{}", stderr(&out));
-    assert_eq!(
-        stderr(&out),
-        "job.batch/migrate failed: .status.failed >= 1\n"
+    // The result line first, then why (SPEC §10).
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("job.batch/migrate failed: .status.failed >= 1\n  job.batch/migrate\n"),
+        "{err}"
     );
     assert_eq!(stdout(&out), "");
     assert!(started.elapsed() < Duration::from_secs(20));

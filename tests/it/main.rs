@@ -11,6 +11,7 @@ mod completions;
 mod conditions;
 mod connection;
 mod discovery_cache;
+mod explain;
 mod faults;
 mod krew;
 mod kubectl_agrees;

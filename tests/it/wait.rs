@@ -325,7 +325,16 @@ fn timeout_exits_124_naming_what_was_not_met() {
             && err.contains("widget.example.com/ghost (not found)"),
         "{err}"
     );
-    assert_eq!(err.lines().count(), 1, "{err}");
+    // One line of error, then each target that did not hold (SPEC §10).
+    let first = err.lines().next().unwrap();
+    assert!(
+        first.contains("widget.example.com/ghost (not found)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("\n  widget.example.com/ghost\n    not found"),
+        "{err}"
+    );
     assert_eq!(stdout(&out), "");
 }
 

@@ -216,6 +216,38 @@ fn builtin(
     }
 }
 
+/// The field labels kube-apiserver accepts for core v1 events.
+const CORE_EVENT_FIELDS: &[(&str, &str)] = &[
+    ("involvedObject.kind", "/involvedObject/kind"),
+    ("involvedObject.namespace", "/involvedObject/namespace"),
+    ("involvedObject.name", "/involvedObject/name"),
+    ("involvedObject.uid", "/involvedObject/uid"),
+    ("involvedObject.apiVersion", "/involvedObject/apiVersion"),
+    (
+        "involvedObject.resourceVersion",
+        "/involvedObject/resourceVersion",
+    ),
+    ("involvedObject.fieldPath", "/involvedObject/fieldPath"),
+    ("reason", "/reason"),
+    ("reportingComponent", "/reportingComponent"),
+    ("source", "/source/component"),
+    ("type", "/type"),
+];
+
+/// The same for events.k8s.io/v1, which names the object `regarding`.
+const EVENTS_V1_FIELDS: &[(&str, &str)] = &[
+    ("regarding.kind", "/regarding/kind"),
+    ("regarding.namespace", "/regarding/namespace"),
+    ("regarding.name", "/regarding/name"),
+    ("regarding.uid", "/regarding/uid"),
+    ("regarding.apiVersion", "/regarding/apiVersion"),
+    ("regarding.resourceVersion", "/regarding/resourceVersion"),
+    ("regarding.fieldPath", "/regarding/fieldPath"),
+    ("reason", "/reason"),
+    ("reportingController", "/reportingController"),
+    ("type", "/type"),
+];
+
 /// The built-in types, as kube-apiserver 1.32 describes them.
 pub(crate) fn builtins() -> Vec<ResourceType> {
     let mut namespaces = builtin(
@@ -345,7 +377,70 @@ pub(crate) fn builtins() -> Vec<ResourceType> {
     );
     jobs.extra_field_labels = vec![("status.successful", "/status/succeeded")];
 
-    vec![namespaces, configmaps, pods, deployments, jobs]
+    let apps = |kind: &str, plural: &str, short: &str, hash: &str| {
+        let scale = Subresource {
+            name: "scale",
+            kind: Some(("autoscaling", "v1", "Scale")),
+            verbs: &["get", "patch", "update"],
+        };
+        let subresources = match kind {
+            "DaemonSet" => vec![STATUS_SUB],
+            _ => vec![scale, STATUS_SUB],
+        };
+        builtin(
+            "apps",
+            kind,
+            plural,
+            &[short],
+            &["all"],
+            true,
+            subresources,
+            hash,
+        )
+    };
+    let replicasets = apps("ReplicaSet", "replicasets", "rs", "P1RzHs8/mWQ=");
+    let statefulsets = apps("StatefulSet", "statefulsets", "sts", "H+vl74LkKdo=");
+    let daemonsets = apps("DaemonSet", "daemonsets", "ds", "dd7pWHUlMKQ=");
+
+    // One event, two APIs: kube-apiserver serves the same stored events as
+    // core v1 (`involvedObject`) and events.k8s.io/v1 (`regarding`), each
+    // with its own field labels (a wrong one is a 400, as in the reference).
+    // The test server stores them apart; `TestServer::event` writes both.
+    let mut events = builtin(
+        "",
+        "Event",
+        "events",
+        &["ev"],
+        &[],
+        true,
+        vec![],
+        "r2yiGXH7wu8=",
+    );
+    events.extra_field_labels = CORE_EVENT_FIELDS.to_vec();
+    let mut events_v1 = builtin(
+        "events.k8s.io",
+        "Event",
+        "events",
+        &["ev"],
+        &[],
+        true,
+        vec![],
+        "r2yiGXH7wu8=",
+    );
+    events_v1.extra_field_labels = EVENTS_V1_FIELDS.to_vec();
+
+    vec![
+        namespaces,
+        configmaps,
+        events,
+        pods,
+        deployments,
+        replicasets,
+        statefulsets,
+        daemonsets,
+        events_v1,
+        jobs,
+    ]
 }
 
 impl From<Crd> for ResourceType {

@@ -69,7 +69,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::auth::User;
 use crate::faults::Faults;
@@ -316,6 +316,86 @@ impl TestServer {
         lock(&self.shared.store)
             .patch(resource, namespace, name, PatchKind::Merge, &patch, true)
             .unwrap_or_else(|e| panic!("patch {resource}/{name}/status: {}", e.message))
+    }
+
+    /// Records an event about `about` (an object as stored: its kind,
+    /// apiVersion, namespace, name, uid and resourceVersion are copied), last
+    /// seen `age` ago, as a controller or the kubelet reports it. A real
+    /// server shows one stored event through both APIs; this writes it to both:
+    /// core v1 (`involvedObject`, `message`, `count`) and events.k8s.io/v1
+    /// (`regarding`, `note`, `deprecatedCount`), shaped as in the reference
+    /// captures. Returns the core v1 event.
+    pub fn event(
+        &self,
+        about: &Value,
+        type_: &str,
+        reason: &str,
+        message: &str,
+        count: u64,
+        age: Duration,
+    ) -> Value {
+        let meta = &about["metadata"];
+        let namespace = meta["namespace"].as_str().unwrap_or("default").to_string();
+        let object = json!({
+            "kind": about["kind"],
+            "namespace": namespace,
+            "name": meta["name"],
+            "uid": meta["uid"],
+            "apiVersion": about["apiVersion"],
+            "resourceVersion": meta["resourceVersion"],
+        });
+        let seen = clock::format_rfc3339(clock::unix_now() - age.as_secs() as i64);
+        let name = format!(
+            "{}.{:x}",
+            meta["name"].as_str().unwrap_or("object"),
+            catalog::fnv64(format!("{}/{reason}/{message}", object["uid"]).as_bytes())
+        );
+        let component = "kubelet";
+        let mut store = lock(&self.shared.store);
+        let core = store
+            .create(
+                "events",
+                Some(&namespace),
+                json!({
+                    "apiVersion": "v1",
+                    "kind": "Event",
+                    "metadata": {"name": name, "namespace": namespace},
+                    "involvedObject": object,
+                    "reason": reason,
+                    "message": message,
+                    "source": {"component": component},
+                    "firstTimestamp": seen,
+                    "lastTimestamp": seen,
+                    "count": count,
+                    "type": type_,
+                    "eventTime": null,
+                    "reportingComponent": component,
+                    "reportingInstance": "",
+                }),
+            )
+            .unwrap_or_else(|e| panic!("create event {name}: {}", e.message));
+        store
+            .create(
+                "events.events.k8s.io",
+                Some(&namespace),
+                json!({
+                    "apiVersion": "events.k8s.io/v1",
+                    "kind": "Event",
+                    "metadata": {"name": name, "namespace": namespace},
+                    "eventTime": null,
+                    "reportingController": component,
+                    "reason": reason,
+                    "regarding": object,
+                    "note": message,
+                    "type": type_,
+                    "deprecatedSource": {"component": component},
+                    "deprecatedFirstTimestamp": seen,
+                    "deprecatedLastTimestamp": seen,
+                    "deprecatedCount": count,
+                }),
+            )
+            .unwrap_or_else(|e| panic!("create event {name}: {}", e.message));
+        core
     }
 
     /// Deletes an object, returning its last state (None if it did not exist).

@@ -1080,3 +1080,96 @@ fn metadata_only_answers() {
     let ev = w.next().unwrap();
     assert_eq!(ev["object"]["kind"], "PartialObjectMetadata");
 }
+
+/// Events by the object's UID, through both APIs, with the field labels a
+/// real server accepts for each, and the 400 a label of the other API gets.
+#[test]
+fn events_are_found_by_uid_through_both_apis_as_the_reference_shows() {
+    let (s, c) = server();
+    let deployment = s.create(
+        "deployments.apps",
+        Some("ref2"),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+               "spec": {"selector": {"matchLabels": {"app": "web"}}}}),
+    );
+    let uid = deployment["metadata"]["uid"].as_str().unwrap();
+    s.event(
+        &deployment,
+        "Normal",
+        "ScalingReplicaSet",
+        "Scaled up replica set web-84c57f4879 from 0 to 1",
+        1,
+        Duration::ZERO,
+    );
+
+    let core = c
+        .get(&format!(
+            "/api/v1/namespaces/ref2/events?fieldSelector=involvedObject.uid%3D{uid}"
+        ))
+        .json();
+    let want = reference_json("events-core-v1-by-uid.json");
+    // Items of a built-in list carry no apiVersion/kind on a real server;
+    // the test server keeps them on every item (a known difference).
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| !matches!(k.as_str(), "apiVersion" | "kind"))
+            .cloned()
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(core["kind"], want["kind"]);
+    assert_eq!(names(&core).len(), 1);
+    assert_eq!(keys(&core["items"][0]), keys(&want["items"][0]));
+    assert_eq!(
+        keys(&core["items"][0]["involvedObject"]),
+        keys(&want["items"][0]["involvedObject"])
+    );
+    assert_eq!(core["items"][0]["involvedObject"]["uid"], uid);
+
+    let v1 = c
+        .get(&format!(
+            "/apis/events.k8s.io/v1/namespaces/ref2/events?fieldSelector=regarding.uid%3D{uid}"
+        ))
+        .json();
+    let want = reference_json("events-k8s-io-v1-by-uid.json");
+    assert_eq!(v1["apiVersion"], want["apiVersion"]);
+    assert_eq!(keys(&v1["items"][0]), keys(&want["items"][0]));
+    assert_eq!(v1["items"][0]["note"], core["items"][0]["message"]);
+
+    let other = c
+        .get(&format!(
+            "/apis/events.k8s.io/v1/namespaces/ref2/events?fieldSelector=involvedObject.uid%3D{uid}"
+        ))
+        .json();
+    assert_eq!(other, reference_json("err-400-events-field-selector.json"));
+    let none = c
+        .get("/api/v1/namespaces/ref2/events?fieldSelector=involvedObject.uid%3Dnot-this-one")
+        .json();
+    assert!(names(&none).is_empty());
+}
+
+#[test]
+fn workload_types_are_discovered_as_the_reference_lists_them() {
+    let (_s, c) = server();
+    let got = c.get("/apis/apps/v1").json();
+    let want = reference_json("discovery-apps-v1-legacy.json");
+    for r in ["replicasets", "statefulsets", "daemonsets"] {
+        assert_eq!(legacy_entries(&got, r), legacy_entries(&want, r), "{r}");
+    }
+    let got = c.get_accept("/apis", AGGREGATED).json();
+    let want = reference_json("discovery-apis-aggregated.json");
+    assert_eq!(
+        aggregated_entry(&got, Some("events.k8s.io"), "events"),
+        aggregated_entry(&want, Some("events.k8s.io"), "events")
+    );
+    let got = c.get("/api/v1").json();
+    let want = reference_json("discovery-api-v1-legacy.json");
+    assert_eq!(
+        legacy_entries(&got, "events"),
+        legacy_entries(&want, "events")
+    );
+}

@@ -1,0 +1,391 @@
+//! Why a wait did not succeed (SPEC §10): per unmet object, each clause with
+//! the value seen, its conditions, newest Warning events and, for a workload,
+//! the pods that are not ready. Also what `--for ready` and the status line
+//! learn from the same reads while waiting: hopeless pods, the newest Warning.
+
+mod read;
+pub mod workload;
+
+use std::time::{Duration, SystemTime};
+
+use kube::Client;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::condition::{Condition, Verdict};
+use crate::target::{Selection, Target};
+use crate::tracker::{Tracker, name};
+use read::{Listed, list};
+
+/// How long gathering may take when `--request-timeout` does not say.
+pub const BOUND: Duration = Duration::from_secs(2);
+
+/// The reads an explanation makes, bounded as a whole.
+pub struct Reader<'a> {
+    pub client: &'a Client,
+    pub deadline: Instant,
+    pub verbose: bool,
+}
+
+impl Reader<'_> {
+    /// A list, or nothing once the deadline has passed; refusals are said
+    /// under `-v` and left out.
+    async fn list(
+        &self,
+        prefix: &str,
+        namespace: &str,
+        plural: &str,
+        labels: Option<&str>,
+        fields: Option<&str>,
+    ) -> Option<Vec<Value>> {
+        let read = list(self.client, prefix, namespace, plural, labels, fields);
+        let what = format!("{plural} in {namespace}");
+        match tokio::time::timeout_at(self.deadline, read).await {
+            Ok(Listed::Items(items)) => Some(items),
+            Ok(Listed::Denied(why)) => {
+                self.note(&format!("left out {what}: {why}"));
+                None
+            }
+            Ok(Listed::Failed(why)) => {
+                self.note(&format!("left out {what}: {why}"));
+                None
+            }
+            Ok(Listed::NotServed) => None,
+            Err(_) => {
+                self.note(&format!("left out {what}: no answer in time"));
+                None
+            }
+        }
+    }
+
+    fn note(&self, text: &str) {
+        if self.verbose {
+            crate::term::erase();
+            eprintln!("explaining: {text}");
+        }
+    }
+
+    /// Up to three newest Warning events about the object, by UID, from
+    /// events.k8s.io/v1 where served, else core v1.
+    pub async fn warnings(&self, obj: &Value) -> Vec<Value> {
+        let (Some(namespace), Some(uid)) = (
+            obj["metadata"]["namespace"].as_str(),
+            obj["metadata"]["uid"].as_str(),
+        ) else {
+            return Vec::new();
+        };
+        let v1 = format!("regarding.uid={uid}");
+        let events = match self
+            .list(
+                "/apis/events.k8s.io/v1",
+                namespace,
+                "events",
+                None,
+                Some(&v1),
+            )
+            .await
+        {
+            Some(events) => events,
+            None => {
+                let core = format!("involvedObject.uid={uid}");
+                let listed = self.list("/api/v1", namespace, "events", None, Some(&core));
+                listed.await.unwrap_or_default()
+            }
+        };
+        let mut events: Vec<Value> = events
+            .iter()
+            .filter(|e| e["type"] == "Warning")
+            .map(event)
+            .collect();
+        events.sort_by(|a, b| b["last"].as_str().cmp(&a["last"].as_str()));
+        events.truncate(3);
+        events
+    }
+
+    /// The pods of a workload's current revision that are not ready: for a
+    /// Deployment through its current ReplicaSet.
+    pub async fn unready_pods(&self, group: &str, kind: &str, obj: &Value) -> Vec<Value> {
+        if !workload::follows_pods(group, kind) {
+            return Vec::new();
+        }
+        let Some(namespace) = obj["metadata"]["namespace"].as_str() else {
+            return Vec::new();
+        };
+        let labels = workload::selector(obj);
+        let owner = if kind == "Deployment" {
+            let Some(sets) = self
+                .list(
+                    "/apis/apps/v1",
+                    namespace,
+                    "replicasets",
+                    labels.as_deref(),
+                    None,
+                )
+                .await
+            else {
+                return Vec::new();
+            };
+            match workload::current_replica_set(obj, &sets) {
+                Some(set) => set.clone(),
+                None => return Vec::new(),
+            }
+        } else {
+            obj.clone()
+        };
+        let Some(pods) = self
+            .list("/api/v1", namespace, "pods", labels.as_deref(), None)
+            .await
+        else {
+            return Vec::new();
+        };
+        let mut workload = obj.clone();
+        workload["kind"] = json!(kind);
+        pods.into_iter()
+            .filter(|pod| workload::owned_by(pod, &owner))
+            .filter(|pod| workload::current_revision(&workload, pod))
+            .filter(|pod| !workload::pod_ready(pod))
+            .collect()
+    }
+}
+
+/// One event, whichever API it came from, as the explanation shows it.
+fn event(e: &Value) -> Value {
+    let first = |keys: &[&str]| keys.iter().map(|k| pointer(e, k)).find(|v| !v.is_null());
+    let last = first(&[
+        "/series/lastObservedTime",
+        "/deprecatedLastTimestamp",
+        "/lastTimestamp",
+        "/eventTime",
+        "/metadata/creationTimestamp",
+    ]);
+    let count = first(&["/series/count", "/deprecatedCount", "/count"]);
+    json!({
+        "reason": e["reason"],
+        "message": first(&["/note", "/message"]).unwrap_or(Value::Null),
+        "count": count.and_then(|c| c.as_u64()).unwrap_or(1),
+        "last": last.unwrap_or(Value::Null),
+    })
+}
+
+fn pointer(v: &Value, at: &str) -> Value {
+    v.pointer(at).cloned().unwrap_or(Value::Null)
+}
+
+/// Everything known about why each target did not hold, one JSON value per
+/// unmet object (or absent target), in target order.
+pub async fn gather(
+    reader: &Reader<'_>,
+    condition: &Condition,
+    targets: &[Target],
+    tracker: &Tracker,
+) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (index, target) in targets.iter().enumerate() {
+        let (group, kind) = (&target.api.group, &target.api.kind);
+        if tracker.len(index) == 0 {
+            if condition.judge(group, kind, None) != Verdict::Met {
+                let why = match &target.selection {
+                    Selection::Name(_) => "not found",
+                    Selection::Query { .. } => "no object matches",
+                };
+                out.push(json!({"object": target.display(), "absent": why}));
+            }
+            continue;
+        }
+        for entry in tracker.entries(index) {
+            let obj = &entry.object;
+            if condition.judge(group, kind, Some(obj)) == Verdict::Met {
+                continue;
+            }
+            let conditions: Vec<Value> = obj["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    json!({
+                        "type": c["type"], "status": c["status"], "reason": c["reason"],
+                        "message": c["message"], "since": c["lastTransitionTime"],
+                    })
+                })
+                .collect();
+            let events = reader.warnings(obj).await;
+            let pods: Vec<Value> = reader
+                .unready_pods(group, kind, obj)
+                .await
+                .iter()
+                .map(workload::pod_report)
+                .collect();
+            out.push(json!({
+                "object": target.object_name(&name(obj)),
+                "namespace": obj["metadata"]["namespace"],
+                "clauses": condition.clauses(group, kind, obj),
+                "conditions": conditions,
+                "events": events,
+                "pods": pods,
+            }));
+        }
+    }
+    out
+}
+
+/// `--for ready` on a workload: the first pod of its current revision that
+/// cannot start by waiting, as `pod P container C: Reason: message`.
+pub async fn hopeless_pod(
+    reader: &Reader<'_>,
+    group: &str,
+    kind: &str,
+    obj: &Value,
+) -> Option<String> {
+    let pods = reader.unready_pods(group, kind, obj).await;
+    pods.iter().find_map(workload::hopeless)
+}
+
+/// The explanation as a person reads it in a CI log: indented under the
+/// one-line error, no colour.
+pub fn render(reports: &[Value], now: SystemTime) -> String {
+    let mut out = String::new();
+    let age = |at: &Value| match at.as_str().and_then(|t| humantime::parse_rfc3339(t).ok()) {
+        Some(at) => format!(
+            "   ({} ago)",
+            short(now.duration_since(at).unwrap_or_default())
+        ),
+        None => String::new(),
+    };
+    let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_default();
+    for report in reports {
+        out.push_str(&format!("  {}\n", text(&report["object"])));
+        if let Some(why) = report["absent"].as_str() {
+            out.push_str(&format!("    {why}\n"));
+            continue;
+        }
+        for clause in report["clauses"].as_array().into_iter().flatten() {
+            let mark = if clause["holds"] == true { "ok" } else { "no" };
+            if let Some(form) = clause["for"].as_str() {
+                match clause["why"].as_str() {
+                    Some(why) => out.push_str(&format!("    [{mark}] --for {form}: {why}\n")),
+                    None => out.push_str(&format!("    [{mark}] --for {form}\n")),
+                }
+                continue;
+            }
+            let seen = match clause["seen"].as_array().map(Vec::as_slice) {
+                None | Some([]) => ": absent".to_string(),
+                Some([one]) => format!(" = {one}"),
+                Some(many) => format!(
+                    " = {}",
+                    many.iter()
+                        .map(Value::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            out.push_str(&format!(
+                "    [{mark}] {}{seen}, wants {}\n",
+                text(&clause["path"]),
+                text(&clause["wants"])
+            ));
+        }
+        for c in report["conditions"].as_array().into_iter().flatten() {
+            let mut line = format!("    condition {}={}", text(&c["type"]), text(&c["status"]));
+            let (reason, message) = (text(&c["reason"]), text(&c["message"]));
+            if !reason.is_empty() {
+                line.push_str(&format!("  {reason}"));
+            }
+            if !message.is_empty() {
+                line.push_str(&format!(": {message}"));
+            }
+            line.push_str(&age(&c["since"]));
+            out.push_str(&format!("{line}\n"));
+        }
+        for e in report["events"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "    event Warning {} ×{}: {}{}\n",
+                text(&e["reason"]),
+                e["count"],
+                text(&e["message"]),
+                age(&e["last"])
+            ));
+        }
+        for pod in report["pods"].as_array().into_iter().flatten() {
+            let mut line = format!("    pod {} {}", text(&pod["name"]), text(&pod["phase"]));
+            if let Some(message) = pod["unschedulable"].as_str() {
+                line.push_str(&format!(": Unschedulable: {message}"));
+            }
+            out.push_str(&format!("{line}\n"));
+            for c in pod["containers"].as_array().into_iter().flatten() {
+                let mut line = format!(
+                    "      container {} {} {}",
+                    text(&c["name"]),
+                    text(&c["state"]),
+                    text(&c["reason"])
+                );
+                let message = text(&c["message"]);
+                if !message.is_empty() {
+                    line.push_str(&format!(": {message}"));
+                }
+                if let Some(code) = c["exitCode"].as_i64() {
+                    line.push_str(&format!(" (exit {code})"));
+                }
+                line.push_str(&format!(", restarts {}", c["restartCount"]));
+                if let Some(last) = c["lastTerminatedReason"].as_str() {
+                    line.push_str(&format!(", last terminated: {last}"));
+                }
+                out.push_str(&format!("{line}\n"));
+            }
+        }
+    }
+    out.trim_end().to_string()
+}
+
+/// `3m`, `40s`, `2h5m`: an age as kubectl shows it, to the second at most.
+fn short(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{}", s / 60, nonzero(s % 60, "s")),
+        3600..86400 => format!("{}h{}", s / 3600, nonzero(s % 3600 / 60, "m")),
+        _ => format!("{}d{}", s / 86400, nonzero(s % 86400 / 3600, "h")),
+    }
+}
+
+fn nonzero(n: u64, unit: &str) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!("{n}{unit}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_are_short() {
+        assert_eq!(short(Duration::from_secs(40)), "40s");
+        assert_eq!(short(Duration::from_secs(180)), "3m");
+        assert_eq!(short(Duration::from_secs(7500)), "2h5m");
+    }
+
+    #[test]
+    fn a_report_reads_as_lines_under_the_error() {
+        let now = humantime::parse_rfc3339("2026-01-01T00:03:00Z").unwrap();
+        let report = json!({
+            "object": "widget.example.com/foo",
+            "clauses": [{"path": ".status.ready", "seen": [false], "wants": "== true", "holds": false},
+                        {"path": ".status.phase", "seen": [], "wants": "exists", "holds": false}],
+            "conditions": [{"type": "Ready", "status": "False", "reason": "Provisioning",
+                            "message": "waiting for quota", "since": "2026-01-01T00:00:00Z"}],
+            "events": [{"reason": "QuotaExceeded", "message": "exceeded quota", "count": 3,
+                        "last": "2026-01-01T00:02:20Z"}],
+            "pods": [],
+        });
+        assert_eq!(
+            render(&[report], now),
+            "  widget.example.com/foo\n\
+             \x20   [no] .status.ready = false, wants == true\n\
+             \x20   [no] .status.phase: absent, wants exists\n\
+             \x20   condition Ready=False  Provisioning: waiting for quota   (3m ago)\n\
+             \x20   event Warning QuotaExceeded ×3: exceeded quota   (40s ago)"
+        );
+    }
+}

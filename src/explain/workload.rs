@@ -1,0 +1,233 @@
+//! What a workload's pods say, from JSON alone: which pods belong to its
+//! current revision, which are not ready and why, and which can never start.
+
+use serde_json::{Value, json};
+
+/// The kinds whose pods the explanation and `--for ready` follow.
+pub fn follows_pods(group: &str, kind: &str) -> bool {
+    matches!(
+        (group, kind),
+        (
+            "apps",
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
+        ) | ("batch", "Job")
+    )
+}
+
+/// Waiting reasons that do not go away by waiting (SPEC §10). `ErrImagePull`
+/// alone is a first failed pull and may still succeed.
+const HOPELESS: &[&str] = &[
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "CreateContainerConfigError",
+    "InvalidImageName",
+];
+
+/// The label selector the workload's pods (or a Deployment's ReplicaSets)
+/// carry: `spec.selector.matchLabels` as `k=v,...`; `None` when it has none
+/// (then every object of the namespace is read and owners decide).
+pub fn selector(workload: &Value) -> Option<String> {
+    let labels = workload["spec"]["selector"]["matchLabels"].as_object()?;
+    let parts: Vec<String> = labels
+        .iter()
+        .filter_map(|(k, v)| Some(format!("{k}={}", v.as_str()?)))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(","))
+}
+
+fn uid(obj: &Value) -> Option<&str> {
+    obj["metadata"]["uid"].as_str()
+}
+
+/// Whether `owner` is the controller of `obj`.
+pub fn owned_by(obj: &Value, owner: &Value) -> bool {
+    let Some(owner_uid) = uid(owner) else {
+        return false;
+    };
+    obj["metadata"]["ownerReferences"]
+        .as_array()
+        .is_some_and(|refs| {
+            refs.iter()
+                .any(|r| r["uid"].as_str() == Some(owner_uid) && r["controller"] == true)
+        })
+}
+
+const REVISION: &str = "deployment.kubernetes.io/revision";
+
+/// A Deployment's current ReplicaSet among `sets`: owned by it, with the
+/// Deployment's revision annotation, else the one whose pod template is the
+/// Deployment's (ignoring the `pod-template-hash` label the controller adds).
+pub fn current_replica_set<'a>(deployment: &Value, sets: &'a [Value]) -> Option<&'a Value> {
+    let owned: Vec<&Value> = sets.iter().filter(|s| owned_by(s, deployment)).collect();
+    let revision = &deployment["metadata"]["annotations"][REVISION];
+    if revision.is_string()
+        && let Some(set) = owned
+            .iter()
+            .find(|s| s["metadata"]["annotations"][REVISION] == *revision)
+    {
+        return Some(set);
+    }
+    let template = |t: &Value| {
+        let mut t = t.clone();
+        if let Some(labels) = t["metadata"]["labels"].as_object_mut() {
+            labels.remove("pod-template-hash");
+        }
+        t
+    };
+    let wanted = template(&deployment["spec"]["template"]);
+    owned
+        .into_iter()
+        .find(|s| template(&s["spec"]["template"]) == wanted)
+}
+
+/// Whether a pod owned by `workload` belongs to its current revision. A
+/// Deployment's pods are judged by their ReplicaSet (see
+/// [`current_replica_set`]) before they get here.
+pub fn current_revision(workload: &Value, pod: &Value) -> bool {
+    let labels = &pod["metadata"]["labels"];
+    match workload["kind"].as_str() {
+        Some("StatefulSet") => match workload["status"]["updateRevision"].as_str() {
+            Some(rev) => labels["controller-revision-hash"].as_str() == Some(rev),
+            None => true,
+        },
+        Some("DaemonSet") => match labels["pod-template-generation"].as_str() {
+            Some(generation) => {
+                workload["metadata"]["generation"]
+                    .as_i64()
+                    .map(|g| g.to_string())
+                    == Some(generation.to_string())
+            }
+            None => true,
+        },
+        _ => true,
+    }
+}
+
+/// Whether a pod is ready (or done, for a Job's pod).
+pub fn pod_ready(pod: &Value) -> bool {
+    pod["status"]["phase"] == "Succeeded"
+        || conditions(pod)
+            .iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+}
+
+fn conditions(obj: &Value) -> Vec<Value> {
+    obj["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// What a pod that is not ready shows: each container that is not ready with
+/// its waiting or terminated reason and message, restarts, and an
+/// Unschedulable pod's scheduler message.
+pub fn pod_report(pod: &Value) -> Value {
+    let status = &pod["status"];
+    let containers: Vec<Value> = ["initContainerStatuses", "containerStatuses"]
+        .iter()
+        .flat_map(|key| status[*key].as_array().cloned().unwrap_or_default())
+        .filter(|c| c["ready"] != true)
+        .filter_map(|c| {
+            let (state, detail) = ["waiting", "terminated"]
+                .iter()
+                .find_map(|s| c["state"][*s].as_object().map(|d| (*s, d.clone())))?;
+            let last = &c["lastState"]["terminated"];
+            Some(json!({
+                "name": c["name"],
+                "state": state,
+                "reason": detail.get("reason"),
+                "message": detail.get("message"),
+                "exitCode": detail.get("exitCode"),
+                "restartCount": c["restartCount"].as_i64().unwrap_or(0),
+                "lastTerminatedReason": last["reason"].as_str(),
+            }))
+        })
+        .collect();
+    let unschedulable = conditions(pod)
+        .into_iter()
+        .find(|c| c["type"] == "PodScheduled" && c["status"] == "False")
+        .map(|c| c["message"].clone());
+    json!({
+        "name": pod["metadata"]["name"],
+        "phase": status["phase"],
+        "containers": containers,
+        "unschedulable": unschedulable,
+    })
+}
+
+/// A container of this pod that cannot start by waiting: `pod P container
+/// C: Reason: message`, for the failure line.
+pub fn hopeless(pod: &Value) -> Option<String> {
+    let status = &pod["status"];
+    ["initContainerStatuses", "containerStatuses"]
+        .iter()
+        .flat_map(|key| status[*key].as_array().cloned().unwrap_or_default())
+        .find_map(|c| {
+            let waiting = &c["state"]["waiting"];
+            let reason = waiting["reason"].as_str()?;
+            HOPELESS.contains(&reason).then(|| {
+                let mut line = format!(
+                    "pod {} container {}: {reason}",
+                    pod["metadata"]["name"].as_str().unwrap_or("?"),
+                    c["name"].as_str().unwrap_or("?")
+                );
+                if let Some(message) = waiting["message"].as_str().filter(|m| !m.is_empty()) {
+                    line.push_str(&format!(": {message}"));
+                }
+                line
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(name: &str) -> Value {
+        let path = format!(
+            "{}/testserver/tests/k8s-reference/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_controller_made_replica_set_is_current_and_its_pod_hopeless() {
+        let mut deployment = reference("deployment-controller-made.json");
+        deployment["kind"] = json!("Deployment");
+        let sets = reference("replicasets-controller-made.json")["items"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let current = current_replica_set(&deployment, &sets).expect("current set");
+        assert_eq!(current["metadata"]["name"], "web-84c57f4879");
+        assert_eq!(selector(&deployment).as_deref(), Some("app=web"));
+        let pod = reference("pods-of-replicaset.json")["items"][0].clone();
+        assert!(owned_by(&pod, current));
+        assert!(!pod_ready(&pod));
+        assert_eq!(
+            hopeless(&pod).as_deref(),
+            Some(
+                "pod web-84c57f4879-lqn7c container web: ImagePullBackOff: \
+                 Back-off pulling image \"registry.invalid/web:1\""
+            )
+        );
+        let report = pod_report(&pod);
+        assert_eq!(report["containers"][0]["reason"], "ImagePullBackOff");
+        assert_eq!(report["containers"][0]["restartCount"], 0);
+
+        // An older revision is not current; without annotations, the template decides.
+        let mut old = sets[0].clone();
+        old["metadata"]["annotations"][REVISION] = json!("0");
+        assert!(current_replica_set(&deployment, &[old.clone()]).is_some());
+        old["spec"]["template"]["spec"]["containers"][0]["image"] = json!("other:0");
+        assert!(current_replica_set(&deployment, &[old]).is_none());
+    }
+
+    #[test]
+    fn a_first_failed_pull_is_not_hopeless() {
+        let pod = json!({"metadata": {"name": "p"}, "status": {"containerStatuses": [
+            {"name": "app", "state": {"waiting": {"reason": "ErrImagePull"}}}]}});
+        assert_eq!(hopeless(&pod), None);
+    }
+}
