@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use super::{Session, Settings, Step};
 use crate::decide::filter::Filter;
 use crate::exit::{Exit, Result};
+use crate::ha::{self, Replica};
 use crate::sink::command::{CommandSpec, Policy, Report, Runner};
 use crate::sink::{Notification, Sink, deliver_all};
 
@@ -15,15 +16,28 @@ pub async fn run(
     mut filter: Filter,
     count: Option<u64>,
     command: Option<(CommandSpec, Policy)>,
+    mut replica: Option<Replica>,
 ) -> Result<()> {
     let mut runner =
         command.map(|(spec, policy)| Runner::new(spec, policy).log_skips(session.verbosity > 0));
     let mut notified: u64 = 0;
     let outcome = 'run: loop {
         let step = tokio::select! {
-            step = session.next() => step?,
+            step = session.next() => match step {
+                Ok(step) => step,
+                Err(exit) => break Err(exit),
+            },
             report = next_report(&mut runner) => {
                 if let Some(exit) = judge_report(report) {
+                    break Err(exit);
+                }
+                continue;
+            }
+            turn = ha::next(&mut replica) => {
+                let settled = runner.as_ref().is_none_or(Runner::is_idle);
+                if let Some(replica) = &mut replica
+                    && let Err(exit) = replica.handle(turn, &mut session, &mut filter, settled).await
+                {
                     break Err(exit);
                 }
                 continue;
@@ -36,6 +50,9 @@ pub async fn run(
                 if let Some(runner) = runner.take() {
                     runner.shutdown(Some(signo)).await;
                 }
+                if let Some(replica) = replica.take() {
+                    replica.leave(&session, &filter).await;
+                }
                 return Err(Exit::Signal(signo));
             }
         };
@@ -43,6 +60,10 @@ pub async fn run(
         for change in changes {
             if !filter.admit(&change) {
                 continue;
+            }
+            if !ha::may_deliver(&replica) {
+                // The lease lapsed: what is left is the next holder's.
+                break;
             }
             notified += 1;
             let mut sinks: Vec<&mut dyn Sink> = Vec::new();
@@ -60,6 +81,12 @@ pub async fn run(
                 break;
             }
         }
+        if let Some(replica) = &mut replica {
+            let settled = runner.as_ref().is_none_or(Runner::is_idle);
+            if let Err(exit) = replica.delivered(&session, &filter, settled).await {
+                break Err(exit);
+            }
+        }
         if count.is_some_and(|n| notified >= n) {
             break Ok(());
         }
@@ -67,7 +94,11 @@ pub async fn run(
             break Err(timed_out(&settings, notified));
         }
     };
-    finish(&mut session, runner, outcome).await
+    let outcome = finish(&mut session, runner, outcome).await;
+    if let Some(replica) = replica {
+        replica.leave(&session, &filter).await;
+    }
+    outcome
 }
 
 /// Lets the command finish what it was given (on `--count`), or stops it

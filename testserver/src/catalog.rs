@@ -345,7 +345,19 @@ pub(crate) fn builtins() -> Vec<ResourceType> {
     );
     jobs.extra_field_labels = vec![("status.successful", "/status/succeeded")];
 
-    vec![namespaces, configmaps, pods, deployments, jobs]
+    // What replicas elect a leader on (kubectl-notify's --leader-elect).
+    let leases = builtin(
+        "coordination.k8s.io",
+        "Lease",
+        "leases",
+        &[],
+        &[],
+        true,
+        vec![],
+        "gqkMMb/YqFM=",
+    );
+
+    vec![namespaces, configmaps, pods, deployments, jobs, leases]
 }
 
 impl From<Crd> for ResourceType {

@@ -114,6 +114,29 @@ fn spec_part(obj: &Value) -> Value {
     v
 }
 
+/// A ConfigMap's (or Secret's) data may not pass 1 MiB, keys included: the
+/// apiserver answers 422 (see the reference's `err-configmap-too-large.json`).
+fn check_size(rt: &ResourceType, name: &str, obj: &Value) -> Result<(), ApiError> {
+    const LIMIT: usize = 1024 * 1024;
+    if !(rt.group.is_empty() && matches!(rt.plural.as_str(), "configmaps" | "secrets")) {
+        return Ok(());
+    }
+    let size: usize = ["data", "binaryData"]
+        .iter()
+        .filter_map(|field| obj.get(field)?.as_object())
+        .flatten()
+        .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+        .sum();
+    if size > LIMIT {
+        return Err(ApiError::invalid(
+            rt,
+            name,
+            &format!("[]: Too long: may not be more than {LIMIT} bytes"),
+        ));
+    }
+    Ok(())
+}
+
 fn without_rv(obj: &Value) -> Value {
     let mut v = obj.clone();
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -367,6 +390,7 @@ impl Store {
         {
             obj["status"] = json!({"phase": "Active"});
         }
+        check_size(&rt, &name, &obj)?;
         Ok(self.commit(resource, key, EventType::Added, obj, None))
     }
 
@@ -450,6 +474,7 @@ impl Store {
             // A no-op write: the apiserver neither bumps the resourceVersion nor emits an event.
             return Ok(old);
         }
+        check_size(&rt, name, &result)?;
         Ok(self.commit(resource, key, EventType::Modified, result, Some(old)))
     }
 
