@@ -12,6 +12,7 @@ mod conditions;
 mod connection;
 mod discovery_cache;
 mod faults;
+mod ha;
 mod krew;
 mod kubectl_agrees;
 mod kubectl_plugin;
