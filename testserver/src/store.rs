@@ -607,6 +607,56 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_lease_written_over_a_stale_resource_version_conflicts_as_the_reference_says() {
+        let mut s = Store::new(100);
+        let lease = json!({"metadata": {"name": "demo"},
+                           "spec": {"holderIdentity": "replica-a", "leaseDurationSeconds": 15}});
+        let created = s
+            .create("leases.coordination.k8s.io", Some("ref2"), lease)
+            .unwrap();
+        let mut renewed = created.clone();
+        renewed["spec"]["renewTime"] = json!("2026-11-30T14:50:02.000000Z");
+        s.replace(
+            "leases.coordination.k8s.io",
+            Some("ref2"),
+            "demo",
+            renewed.clone(),
+            false,
+        )
+        .unwrap();
+        let err = s
+            .replace(
+                "leases.coordination.k8s.io",
+                Some("ref2"),
+                "demo",
+                renewed,
+                false,
+            )
+            .unwrap_err();
+        let reference: Value = serde_json::from_str(include_str!(
+            "../tests/k8s-reference/err-409-lease-conflict.json"
+        ))
+        .unwrap();
+        let body = serde_json::to_value(err.body()).unwrap();
+        assert_eq!(body, reference);
+    }
+
+    #[test]
+    fn a_configmap_over_one_mebibyte_is_invalid_as_the_reference_says() {
+        let mut s = Store::new(100);
+        let big = json!({"metadata": {"name": "toolarge"}, "data": {"k": "x".repeat(1024 * 1024)}});
+        let err = s.create("configmaps", Some("ref2"), big).unwrap_err();
+        let body = serde_json::to_value(err.body()).unwrap();
+        assert_eq!(err.code, 422);
+        assert_eq!(
+            body["message"],
+            "ConfigMap \"toolarge\" is invalid: []: Too long: may not be more than 1048576 bytes"
+        );
+        let fits = json!({"metadata": {"name": "fits"}, "data": {"k": "x".repeat(1000)}});
+        assert!(s.create("configmaps", Some("ref2"), fits).is_ok());
+    }
+
+    #[test]
     fn writes_bump_resource_version_and_generation() {
         let mut s = Store::new(100);
         s.catalog.add(crate::catalog::Crd::widget().into());
