@@ -9,6 +9,8 @@ complete -c kubectl-notify -l on-change -d 'Notify only when the value at one of
 complete -c kubectl-notify -l events -d 'Notify only for these kinds of change: created,modified,deleted' -r
 complete -c kubectl-notify -l throttle -d 'At most one notification per object per DURATION; changes inside the window are folded into one trailing notification with the newest state' -r
 complete -c kubectl-notify -l count -d 'Exit 0 after N notifications' -r
+complete -c kubectl-notify -l lease -d 'The Lease --leader-elect holds [default: kubectl-notify]' -r
+complete -c kubectl-notify -l checkpoint -d 'Keep what was delivered in this ConfigMap (in the namespace) and resume from it on start and takeover: nothing missed across restarts' -r
 complete -c kubectl-notify -s l -l selector -d 'Select objects of TYPE by label, e.g. -l team=payments,tier!=cache' -r
 complete -c kubectl-notify -l field-selector -d 'Select objects of TYPE by field, e.g. --field-selector metadata.name=foo' -r
 complete -c kubectl-notify -l on-busy -d 'On a notification while the command runs: queue (default), skip, restart' -r -f -a "queue\t''
@@ -44,6 +46,7 @@ complete -c kubectl-notify -l cache-dir -d 'Cache directory for API discovery, s
 complete -c kubectl-notify -l any -d 'One target (or one selected object) meeting the condition is enough'
 complete -c kubectl-notify -l changes-only -d 'Ignore the state at start: only a version that arrives later counts'
 complete -c kubectl-notify -l initial -d 'Count the state at start as changes (event "initial")'
+complete -c kubectl-notify -l leader-elect -d 'Run as one of several replicas: only the holder of a coordination.k8s.io/v1 Lease in the namespace watches and delivers (client-go\'s timings: 15s lease, 10s renew deadline, 2s retry)'
 complete -c kubectl-notify -l all -d 'Select every object of TYPE in the namespace'
 complete -c kubectl-notify -s A -l all-namespaces -d 'Look in every namespace (implies --all without a selector)'
 complete -c kubectl-notify -s q -l quiet -d 'Print nothing on success'

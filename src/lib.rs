@@ -7,6 +7,7 @@ pub mod cli;
 pub(crate) mod decide;
 pub(crate) mod exit;
 pub(crate) mod explain;
+pub(crate) mod ha;
 pub(crate) mod plan;
 pub(crate) mod resolve;
 pub(crate) mod sink;

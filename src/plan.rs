@@ -11,6 +11,8 @@ use crate::condition::{Condition, ForSpec};
 use crate::decide::filter::Filter;
 use crate::exit::{Exit, Result};
 use crate::expr::Expr;
+use crate::ha::lease::Timings;
+use crate::ha::{DEFAULT_LEASE, HaPlan};
 use crate::sink::command::{CommandSpec, OnBusy, Policy, check_command};
 use crate::sink::printer::{DiffMode, Format, Printer};
 use crate::target::{Selection, TargetSpec};
@@ -78,6 +80,8 @@ pub struct Plan {
     pub request_timeout: Option<Duration>,
     /// Where kubectl's discovery cache lives; `None`: no cache.
     pub cache_dir: Option<PathBuf>,
+    /// `--leader-elect`, `--checkpoint`.
+    pub ha: HaPlan,
 }
 
 impl Plan {
@@ -129,6 +133,7 @@ impl Plan {
             .filter(|d| !d.is_zero());
         let noise = noise(&args, &mode, timeout)?;
         let cache_dir = crate::discovery::cache::base_dir(args.connection.cache_dir.as_deref());
+        let ha = ha_plan(&args)?;
         Ok(Plan {
             targets,
             mode,
@@ -142,7 +147,56 @@ impl Plan {
             connection: args.connection,
             request_timeout,
             cache_dir,
+            ha,
         })
+    }
+}
+
+/// `--leader-elect [--lease NAME]` and `--checkpoint NAME`. The lease timings
+/// are client-go's; `KUBECTL_NOTIFY_LEASE_TIMINGS=LEASE,RENEW,RETRY` shortens
+/// them for tests only (undocumented in --help on purpose).
+fn ha_plan(args: &Args) -> Result<HaPlan> {
+    let lease = match args.leader_elect {
+        false => None,
+        true => {
+            let name = args
+                .lease
+                .clone()
+                .unwrap_or_else(|| DEFAULT_LEASE.to_string());
+            check_object_name("--lease", &name)?;
+            let timings = match std::env::var("KUBECTL_NOTIFY_LEASE_TIMINGS") {
+                Ok(text) => Timings::parse(&text)
+                    .map_err(|e| Exit::Usage(format!("KUBECTL_NOTIFY_LEASE_TIMINGS: {e}")))?,
+                Err(_) => Timings::CLIENT_GO,
+            };
+            Some((name, timings))
+        }
+    };
+    if let Some(name) = &args.checkpoint {
+        check_object_name("--checkpoint", name)?;
+    }
+    Ok(HaPlan {
+        lease,
+        checkpoint: args.checkpoint.clone(),
+    })
+}
+
+/// A Lease or ConfigMap name: a DNS subdomain (lowercase letters, digits,
+/// `-` and `.`, at most 253).
+fn check_object_name(flag: &str, name: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if valid {
+        Ok(())
+    } else {
+        Err(Exit::Usage(format!(
+            "{flag} {name:?}: not a valid object name (lowercase letters, digits, '-' and '.')"
+        )))
     }
 }
 
@@ -154,6 +208,8 @@ fn wait_mode(args: &Args, selects: bool) -> Result<Mode> {
         ("--initial", args.initial),
         ("--count", args.count.is_some()),
         ("--throttle", args.throttle.is_some()),
+        ("--leader-elect", args.leader_elect),
+        ("--checkpoint", args.checkpoint.is_some()),
     ];
     if let Some((flag, _)) = notify_only.iter().find(|(_, given)| *given) {
         return Err(Exit::Usage(format!(

@@ -96,6 +96,9 @@ struct TargetState {
     /// Keys seen during the re-list in progress.
     relisting: Option<BTreeSet<String>>,
     synced: bool,
+    /// The highest resourceVersion seen (0: none, or not an integer): where
+    /// a watch can resume with nothing after it missed (`--checkpoint`).
+    position: u64,
     /// With [`Keep::Objects`] (wait mode): the last known state of each
     /// object that left after the first full list (deleted or no longer
     /// selected), in order. A departed object is an input like any other:
@@ -110,6 +113,7 @@ impl TargetState {
             objects: BTreeMap::new(),
             relisting: None,
             synced: false,
+            position: 0,
             departed: Vec::new(),
         }
     }
@@ -258,6 +262,11 @@ impl Tracker {
     pub fn apply(&mut self, target: usize, event: WatchEvent) -> Vec<Change> {
         let state = &mut self.targets[target];
         let mut changes = Vec::new();
+        if let WatchEvent::Listed(o) | WatchEvent::Applied(o) | WatchEvent::Deleted(o) = &event
+            && let Ok(rv) = resource_version(o).parse::<u64>()
+        {
+            state.position = state.position.max(rv);
+        }
         match event {
             WatchEvent::Relisting => state.relisting = Some(BTreeSet::new()),
             WatchEvent::Listed(object) => {
@@ -293,6 +302,47 @@ impl Tracker {
             }
         }
         changes
+    }
+
+    /// Starts a target from a checkpoint instead of a first list: these
+    /// identities are the state already told, `position` the resourceVersion
+    /// up to which it was. What the watch brings next is compared with them.
+    pub fn seed(&mut self, target: usize, position: u64, identities: Vec<Value>) {
+        let state = &mut self.targets[target];
+        state.objects = identities
+            .into_iter()
+            .map(|object| {
+                let entry = Entry {
+                    object: identity(&object),
+                    last: None,
+                    fresh: false,
+                };
+                (key(&object), entry)
+            })
+            .collect();
+        state.relisting = None;
+        state.synced = true;
+        state.position = state.position.max(position);
+    }
+
+    /// Forgets everything, as before the first list.
+    pub fn reset(&mut self) {
+        for state in &mut self.targets {
+            *state = TargetState::new(state.keep);
+        }
+    }
+
+    /// The highest resourceVersion this target has seen, if any: a watch
+    /// resumed from it misses nothing after what was recorded.
+    pub fn position(&self, target: usize) -> Option<u64> {
+        Some(self.targets[target].position).filter(|p| *p > 0)
+    }
+
+    /// Raises a target's position to a resourceVersion known to be covered
+    /// (a list's, taken before the watch started).
+    pub fn advance(&mut self, target: usize, position: u64) {
+        let state = &mut self.targets[target];
+        state.position = state.position.max(position);
     }
 
     /// Whether the target's first full list has arrived.

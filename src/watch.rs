@@ -1,14 +1,14 @@
-//! One kube watcher per target, merged into a single stream of
-//! `(target index, event)`. The watcher re-lists on 410 and backs off on errors.
+//! One kube watcher per target (run/ merges them into one stream of
+//! `(target index, event)`). The watcher re-lists on 410 and backs off on errors.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use futures::stream::{BoxStream, SelectAll, StreamExt};
+use futures::stream::{BoxStream, StreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
-use kube::api::{Api, ApiResource};
+use kube::api::{Api, ApiResource, WatchParams};
 use kube::core::{DynamicResourceScope, Resource};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
@@ -21,34 +21,92 @@ use crate::tracker::WatchEvent;
 
 pub type Item = (usize, Result<WatchEvent, watcher::Error>);
 
-pub fn watch_all(client: &Client, targets: &[Target]) -> SelectAll<BoxStream<'static, Item>> {
-    futures::stream::select_all(targets.iter().enumerate().map(|(index, target)| {
-        let resource = ApiResource::from(&target.api);
-        let api: Api<RawObject> = match &target.namespace {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-            None => Api::all_with(client.clone(), &resource),
-        };
-        let config = match &target.selection {
-            Selection::Name(name) => {
-                watcher::Config::default().fields(&Selection::name_field_selector(name))
-            }
-            Selection::Query { labels, fields } => {
-                let mut config = watcher::Config::default();
-                if let Some(labels) = labels {
-                    config = config.labels(labels);
-                }
-                if let Some(fields) = fields {
-                    config = config.fields(fields);
-                }
-                config
-            }
-        };
-        let types = (resource.api_version.clone(), resource.kind.clone());
-        watcher(api, config)
+/// One target's events. With `from` (a checkpoint's resourceVersion), one
+/// watch from there first replays every change since, even of objects
+/// created and deleted meanwhile; when it ends — at once on 410, when the
+/// server has no such history — kube's watcher takes over, whose list the
+/// tracker compares with what it knew.
+pub fn watch_from(
+    client: &Client,
+    target: &Target,
+    from: Option<String>,
+) -> BoxStream<'static, Result<WatchEvent, watcher::Error>> {
+    let resource = ApiResource::from(&target.api);
+    let api: Api<RawObject> = match &target.namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    let (labels, fields) = match &target.selection {
+        Selection::Name(name) => (None, Some(Selection::name_field_selector(name))),
+        Selection::Query { labels, fields } => (labels.clone(), fields.clone()),
+    };
+    let mut config = watcher::Config::default();
+    if let Some(labels) = &labels {
+        config = config.labels(labels);
+    }
+    if let Some(fields) = &fields {
+        config = config.fields(fields);
+    }
+    let types = (resource.api_version.clone(), resource.kind.clone());
+    let watching = {
+        let types = types.clone();
+        watcher(api.clone(), config)
             .default_backoff()
-            .map(move |event| (index, event.map(|e| strip(e, &types))))
-            .boxed()
-    }))
+            .map(move |event| event.map(|e| strip(e, &types)))
+    };
+    let Some(from) = from else {
+        return watching.boxed();
+    };
+    let params = WatchParams {
+        label_selector: labels,
+        field_selector: fields,
+        bookmarks: true,
+        ..WatchParams::default()
+    };
+    replay(api, params, from, types).chain(watching).boxed()
+}
+
+/// One watch from a resourceVersion, ended by its first error. Not a loop:
+/// what comes after it is the watcher's.
+fn replay(
+    api: Api<RawObject>,
+    params: WatchParams,
+    from: String,
+    types: (String, String),
+) -> impl futures::Stream<Item = Result<WatchEvent, watcher::Error>> {
+    use kube::api::WatchEvent as Raw;
+    futures::stream::once(async move { api.watch(&params, &from).await })
+        .flat_map(move |started| {
+            let types = types.clone();
+            match started {
+                Ok(stream) => stream
+                    .filter_map(move |event| {
+                        std::future::ready(match event {
+                            Ok(Raw::Added(o) | Raw::Modified(o)) => {
+                                Some(Ok(strip(watcher::Event::Apply(o), &types)))
+                            }
+                            Ok(Raw::Deleted(o)) => {
+                                Some(Ok(strip(watcher::Event::Delete(o), &types)))
+                            }
+                            Ok(Raw::Bookmark(_)) => None,
+                            Ok(Raw::Error(status)) => Some(Err(watcher::Error::WatchError(status))),
+                            Err(err) => Some(Err(watcher::Error::WatchFailed(err))),
+                        })
+                    })
+                    .boxed(),
+                Err(err) => futures::stream::once(std::future::ready(Err(
+                    watcher::Error::WatchStartFailed(err),
+                )))
+                .boxed(),
+            }
+        })
+        .scan(false, |ended, event| {
+            if *ended {
+                return std::future::ready(None);
+            }
+            *ended = event.is_err();
+            std::future::ready(Some(event))
+        })
 }
 
 /// An object exactly as the server sent it. The watcher only needs the

@@ -132,6 +132,29 @@ pub struct Args {
     )]
     pub count: Option<u64>,
 
+    /// Run as one of several replicas: only the holder of a coordination.k8s.io/v1 Lease in the
+    /// namespace watches and delivers (client-go's timings: 15s lease, 10s renew deadline, 2s retry)
+    #[arg(long, help_heading = "High availability (notify mode)")]
+    pub leader_elect: bool,
+
+    /// The Lease --leader-elect holds [default: kubectl-notify]
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "leader_elect",
+        help_heading = "High availability (notify mode)"
+    )]
+    pub lease: Option<String>,
+
+    /// Keep what was delivered in this ConfigMap (in the namespace) and resume from it on start
+    /// and takeover: nothing missed across restarts
+    #[arg(
+        long,
+        value_name = "NAME",
+        help_heading = "High availability (notify mode)"
+    )]
+    pub checkpoint: Option<String>,
+
     /// Select objects of TYPE by label, e.g. -l team=payments,tier!=cache
     #[arg(short = 'l', long, value_name = "SELECTOR", help_heading = "Targets")]
     pub selector: Option<String>,

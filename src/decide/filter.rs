@@ -45,6 +45,29 @@ impl Filter {
         }
     }
 
+    /// What is remembered of one object (by UID): its last `--when` truth
+    /// and `--on-change` values, for a checkpoint.
+    pub fn remembered(&self, uid: &str) -> (Option<bool>, Option<&Vec<Vec<Value>>>) {
+        (self.truth.get(uid).copied(), self.values.get(uid))
+    }
+
+    /// Takes back what a checkpoint remembered of one object.
+    pub fn restore(&mut self, uid: &str, truth: Option<bool>, values: Option<Vec<Vec<Value>>>) {
+        if let Some(truth) = truth {
+            self.truth.insert(uid.to_string(), truth);
+        }
+        if let Some(values) = values {
+            self.values.insert(uid.to_string(), values);
+        }
+    }
+
+    /// Forgets every object (a replica that stepped down starts again from
+    /// the checkpoint when it takes over).
+    pub fn forget(&mut self) {
+        self.truth.clear();
+        self.values.clear();
+    }
+
     /// The expressions of `--when` and `--on-change`.
     pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
         self.when.iter().chain(&self.on_change)

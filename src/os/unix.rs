@@ -31,6 +31,18 @@ pub(crate) fn terminal_width() -> Option<usize> {
     (ok && size.ws_col > 0).then_some(size.ws_col as usize)
 }
 
+/// This machine's host name (a pod's name, in a pod), or `localhost`.
+pub(crate) fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(name) if ok && !name.is_empty() => name.to_string(),
+        _ => "localhost".to_string(),
+    }
+}
+
 /// Creates a directory (and its parents) readable by the owner and group only.
 pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
     std::fs::DirBuilder::new()

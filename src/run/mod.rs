@@ -2,6 +2,7 @@
 //! the changes to wait mode or notify mode until one of them ends the run.
 
 mod notify;
+pub(crate) mod replica;
 mod wait;
 
 use std::pin::Pin;
@@ -23,7 +24,7 @@ use crate::sink::printer::{DiffMode, Format, Printer};
 use crate::target::Target;
 use crate::tracker::{Change, Keep, Tracker, WatchEvent};
 use crate::trouble::{self, Scope, Trouble};
-use crate::watch::{Item, Projection, watch_all};
+use crate::watch::{Item, Projection, watch_from};
 
 pub async fn run(plan: Plan) -> Result<()> {
     let started = Instant::now();
@@ -58,10 +59,16 @@ pub async fn run(plan: Plan) -> Result<()> {
         signo = interrupts.recv() => return Err(Exit::Signal(signo)),
     };
     projection(&plan).install();
-    let (events, watches) = watch_each(&conn.client, &targets);
+    // A replica watches only once it is active (crate::ha).
+    let standby = plan.ha.lease.is_some() || plan.ha.checkpoint.is_some();
+    let (events, watches) = match standby {
+        true => (SelectAll::new(), Vec::new()),
+        false => watch_each(&conn.client, &targets),
+    };
     let session = Session {
         events,
         watches,
+        standby,
         resolver,
         recheck: None,
         outages: (0..targets.len()).map(|_| None).collect(),
@@ -73,6 +80,7 @@ pub async fn run(plan: Plan) -> Result<()> {
         deadline: Deadline::new(deadline),
         verbosity: plan.verbosity,
     };
+    let replica = replica::Replica::start(&plan.ha, &session);
     let Plan {
         mode,
         command,
@@ -111,7 +119,7 @@ pub async fn run(plan: Plan) -> Result<()> {
             .await
         }
         Mode::Notify { filter, count } => {
-            notify::run(session, settings, filter, count, command).await
+            notify::run(session, settings, filter, count, command, replica).await
         }
     }
 }
@@ -200,6 +208,8 @@ pub(crate) struct Session {
     events: SelectAll<BoxStream<'static, Item>>,
     /// One per target, to stop its watch when the target is re-resolved.
     watches: Vec<AbortHandle>,
+    /// A replica not active (yet): no watches run (crate::ha).
+    standby: bool,
     resolver: Resolver,
     /// A target whose first list got 404 with types from the cache, and the
     /// error to end with if the server's types say the same.
@@ -232,7 +242,7 @@ impl Session {
                 }
             }
             let (index, item) = tokio::select! {
-                item = self.events.next() => match item {
+                item = self.events.next(), if !self.standby => match item {
                     Some(item) => item,
                     None => return Err(Exit::Refused("every watch ended unexpectedly".into())),
                 },
@@ -296,7 +306,7 @@ impl Session {
                 continue;
             }
             self.watches[i].abort();
-            let (events, watch) = watch_one(&self.conn.client, &target, i);
+            let (events, watch) = watch_one(&self.conn.client, &target, i, None);
             self.events.push(events);
             self.watches[i] = watch;
             self.targets[i] = target;
@@ -361,6 +371,32 @@ impl Session {
         }
     }
 
+    /// Starts every target's watch, each from a checkpoint's
+    /// resourceVersion where given (crate::ha).
+    pub fn start_watches(&mut self, from: Vec<Option<String>>) {
+        let (events, watches): (Vec<_>, Vec<_>) = self
+            .targets
+            .iter()
+            .zip(from)
+            .enumerate()
+            .map(|(index, (target, from))| watch_one(&self.conn.client, target, index, from))
+            .unzip();
+        self.events = futures::stream::select_all(events);
+        self.watches = watches;
+        self.standby = false;
+    }
+
+    /// Stops every watch and forgets what they told: a replica that is no
+    /// longer active starts again from the checkpoint when it takes over.
+    pub fn stop_watches(&mut self) {
+        for watch in self.watches.drain(..) {
+            watch.abort();
+        }
+        self.events = SelectAll::new();
+        self.tracker.reset();
+        self.standby = true;
+    }
+
     pub fn all_synced(&self) -> bool {
         (0..self.targets.len()).all(|i| self.tracker.synced(i))
     }
@@ -379,7 +415,7 @@ fn watch_each(
     let (events, watches): (Vec<_>, Vec<_>) = targets
         .iter()
         .enumerate()
-        .map(|(index, target)| watch_one(client, target, index))
+        .map(|(index, target)| watch_one(client, target, index, None))
         .unzip();
     (futures::stream::select_all(events), watches)
 }
@@ -388,9 +424,9 @@ fn watch_one(
     client: &Client,
     target: &Target,
     index: usize,
+    from: Option<String>,
 ) -> (BoxStream<'static, Item>, AbortHandle) {
-    let events =
-        watch_all(client, std::slice::from_ref(target)).map(move |(_, item)| (index, item));
+    let events = watch_from(client, target, from).map(move |item| (index, item));
     let (events, watch) = futures::stream::abortable(events);
     (events.boxed(), watch)
 }

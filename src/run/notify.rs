@@ -3,6 +3,7 @@
 
 use std::time::SystemTime;
 
+use super::replica::{self, Replica};
 use super::{Session, Settings, Step, now, sleep_until_due};
 use crate::decide::filter::Filter;
 use crate::decide::noise::{Notice, Quieting};
@@ -17,6 +18,7 @@ pub async fn run(
     mut filter: Filter,
     count: Option<u64>,
     command: Option<(CommandSpec, Policy)>,
+    mut replica: Option<Replica>,
 ) -> Result<()> {
     let mut runner =
         command.map(|(spec, policy)| Runner::new(spec, policy).log_skips(session.verbosity > 0));
@@ -28,7 +30,10 @@ pub async fn run(
     );
     let outcome = loop {
         let step = tokio::select! {
-            step = session.next() => Some(step?),
+            step = session.next() => match step {
+                Ok(step) => Some(step),
+                Err(exit) => break Err(exit),
+            },
             report = next_report(&mut runner) => {
                 if let Some(exit) = judge_report(report) {
                     break Err(exit);
@@ -37,6 +42,15 @@ pub async fn run(
             }
             // `--hold` complete, or a `--throttle` window ended.
             _ = sleep_until_due(quieting.next_due()) => None,
+            turn = replica::next(&mut replica) => {
+                let settled = runner.as_ref().is_none_or(Runner::is_idle);
+                if let Some(replica) = &mut replica
+                    && let Err(exit) = replica.handle(turn, &mut session, &mut filter, settled).await
+                {
+                    break Err(exit);
+                }
+                continue;
+            }
         };
         let mut out = Out {
             settings: &mut settings,
@@ -46,6 +60,8 @@ pub async fn run(
         };
         let counted = match step {
             None => out.deliver(&session.targets, quieting.due(now())),
+            // The lease lapsed: what is left is the next holder's.
+            Some(Step::Changes(..)) if !replica::may_deliver(&replica) => Ok(false),
             Some(Step::Changes(index, changes)) => {
                 let now = now();
                 let ready = changes.into_iter().filter_map(|change| {
@@ -69,9 +85,18 @@ pub async fn run(
                 if let Some(runner) = runner.take() {
                     runner.shutdown(Some(signo)).await;
                 }
+                if let Some(replica) = replica.take() {
+                    replica.leave(&session, &filter).await;
+                }
                 return Err(Exit::Signal(signo));
             }
         };
+        if let Some(replica) = &mut replica {
+            let settled = runner.as_ref().is_none_or(Runner::is_idle);
+            if let Err(exit) = replica.delivered(&session, &filter, settled).await {
+                break Err(exit);
+            }
+        }
         match counted {
             Ok(false) => {}
             Ok(true) => break Ok(()),
@@ -81,7 +106,11 @@ pub async fn run(
             break Err(timed_out(&settings, notified));
         }
     };
-    finish(&mut session, runner, outcome).await
+    let outcome = finish(&mut session, runner, outcome).await;
+    if let Some(replica) = replica {
+        replica.leave(&session, &filter).await;
+    }
+    outcome
 }
 
 /// Lets the command finish what it was given (on `--count`), or stops it

@@ -13,6 +13,7 @@ mod connection;
 mod discovery_cache;
 mod explain;
 mod faults;
+mod ha;
 mod krew;
 mod kubectl_agrees;
 mod kubectl_plugin;

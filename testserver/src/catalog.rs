@@ -377,6 +377,18 @@ pub(crate) fn builtins() -> Vec<ResourceType> {
     );
     jobs.extra_field_labels = vec![("status.successful", "/status/succeeded")];
 
+    // What replicas elect a leader on (kubectl-notify's --leader-elect).
+    let leases = builtin(
+        "coordination.k8s.io",
+        "Lease",
+        "leases",
+        &[],
+        &[],
+        true,
+        vec![],
+        "gqkMMb/YqFM=",
+    );
+
     let apps = |kind: &str, plural: &str, short: &str, hash: &str| {
         let scale = Subresource {
             name: "scale",
@@ -440,6 +452,7 @@ pub(crate) fn builtins() -> Vec<ResourceType> {
         daemonsets,
         events_v1,
         jobs,
+        leases,
     ]
 }
 

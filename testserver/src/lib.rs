@@ -19,6 +19,11 @@
 //! that CA (`certificate-authority-data`), so clients verify the server, and
 //! [`unrelated_ca_pem`] gives a CA that must fail to.
 //!
+//! Besides the Widget CRD and a few built-in kinds it serves
+//! `coordination.k8s.io/v1` Leases (writes over a stale resourceVersion get
+//! 409, as every type's do) and refuses ConfigMaps over 1 MiB (422); watches
+//! resume from any resourceVersion still in the history ([`Options::history_limit`]).
+//!
 //! Faults, switchable per test (see the methods for the details): watch
 //! streams that end after N events or T time ([`TestServer::close_watches_after_events`],
 //! [`TestServer::close_watches_after`]), 410 Expired on the next watches or

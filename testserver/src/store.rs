@@ -114,6 +114,29 @@ fn spec_part(obj: &Value) -> Value {
     v
 }
 
+/// A ConfigMap's (or Secret's) data may not pass 1 MiB, keys included: the
+/// apiserver answers 422 (see the reference's `err-configmap-too-large.json`).
+fn check_size(rt: &ResourceType, name: &str, obj: &Value) -> Result<(), ApiError> {
+    const LIMIT: usize = 1024 * 1024;
+    if !(rt.group.is_empty() && matches!(rt.plural.as_str(), "configmaps" | "secrets")) {
+        return Ok(());
+    }
+    let size: usize = ["data", "binaryData"]
+        .iter()
+        .filter_map(|field| obj.get(field)?.as_object())
+        .flatten()
+        .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+        .sum();
+    if size > LIMIT {
+        return Err(ApiError::invalid(
+            rt,
+            name,
+            &format!("[]: Too long: may not be more than {LIMIT} bytes"),
+        ));
+    }
+    Ok(())
+}
+
 fn without_rv(obj: &Value) -> Value {
     let mut v = obj.clone();
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -367,6 +390,7 @@ impl Store {
         {
             obj["status"] = json!({"phase": "Active"});
         }
+        check_size(&rt, &name, &obj)?;
         Ok(self.commit(resource, key, EventType::Added, obj, None))
     }
 
@@ -450,6 +474,7 @@ impl Store {
             // A no-op write: the apiserver neither bumps the resourceVersion nor emits an event.
             return Ok(old);
         }
+        check_size(&rt, name, &result)?;
         Ok(self.commit(resource, key, EventType::Modified, result, Some(old)))
     }
 
@@ -580,6 +605,56 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lease_written_over_a_stale_resource_version_conflicts_as_the_reference_says() {
+        let mut s = Store::new(100);
+        let lease = json!({"metadata": {"name": "demo"},
+                           "spec": {"holderIdentity": "replica-a", "leaseDurationSeconds": 15}});
+        let created = s
+            .create("leases.coordination.k8s.io", Some("ref2"), lease)
+            .unwrap();
+        let mut renewed = created.clone();
+        renewed["spec"]["renewTime"] = json!("2026-11-30T14:50:02.000000Z");
+        s.replace(
+            "leases.coordination.k8s.io",
+            Some("ref2"),
+            "demo",
+            renewed.clone(),
+            false,
+        )
+        .unwrap();
+        let err = s
+            .replace(
+                "leases.coordination.k8s.io",
+                Some("ref2"),
+                "demo",
+                renewed,
+                false,
+            )
+            .unwrap_err();
+        let reference: Value = serde_json::from_str(include_str!(
+            "../tests/k8s-reference/err-409-lease-conflict.json"
+        ))
+        .unwrap();
+        let body = serde_json::to_value(err.body()).unwrap();
+        assert_eq!(body, reference);
+    }
+
+    #[test]
+    fn a_configmap_over_one_mebibyte_is_invalid_as_the_reference_says() {
+        let mut s = Store::new(100);
+        let big = json!({"metadata": {"name": "toolarge"}, "data": {"k": "x".repeat(1024 * 1024)}});
+        let err = s.create("configmaps", Some("ref2"), big).unwrap_err();
+        let body = serde_json::to_value(err.body()).unwrap();
+        assert_eq!(err.code, 422);
+        assert_eq!(
+            body["message"],
+            "ConfigMap \"toolarge\" is invalid: []: Too long: may not be more than 1048576 bytes"
+        );
+        let fits = json!({"metadata": {"name": "fits"}, "data": {"k": "x".repeat(1000)}});
+        assert!(s.create("configmaps", Some("ref2"), fits).is_ok());
+    }
 
     #[test]
     fn writes_bump_resource_version_and_generation() {

@@ -1,0 +1,442 @@
+//! One replica of several, as the notify loop sees it: whether it may
+//! deliver, when it takes over or steps down (its watches started from the
+//! checkpoint, or stopped), and the checkpoint written after deliveries.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
+use kube::api::{ApiResource, DynamicObject, ListParams};
+use serde_json::json;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::Session;
+use crate::decide::filter::Filter;
+use crate::exit::{Exit, Result};
+use crate::ha::checkpoint::{Checkpoint, Failure, Mark, ObjectMark, Store};
+use crate::ha::lease::{Elector, Role};
+use crate::ha::{HaPlan, checkpoint, lease};
+use crate::target::Target;
+
+/// At most one checkpoint write a second.
+const WRITE_EVERY: Duration = Duration::from_secs(1);
+
+/// One replica: its role, and the checkpoint it keeps while active.
+pub struct Replica {
+    identity: String,
+    role: watch::Receiver<Role>,
+    elector: Option<tokio::task::JoinHandle<Elector<Api<Lease>>>>,
+    /// Without --leader-elect: the role, fixed at active.
+    _alone: Option<watch::Sender<Role>>,
+    keeper: Option<Keeper>,
+    /// Whether this replica's watches run (it took over).
+    active: bool,
+    verbose: bool,
+}
+
+struct Keeper {
+    store: Store,
+    dirty: bool,
+    last_write: Option<Instant>,
+}
+
+/// What the replica asks the notify loop to do.
+pub enum Turn {
+    TakeOver,
+    StepDown,
+    Flush,
+    Failed(Exit),
+}
+
+impl Replica {
+    /// Starts the election (if asked); `None` without either flag.
+    pub fn start(plan: &HaPlan, session: &Session) -> Option<Replica> {
+        if plan.lease.is_none() && plan.checkpoint.is_none() {
+            return None;
+        }
+        let client = session.conn.client.clone();
+        let namespace = session.conn.namespace.clone();
+        let identity = lease::identity();
+        let verbose = session.verbosity > 0;
+        let (role, elector, alone) = match &plan.lease {
+            Some((name, timings)) => {
+                let api: Api<Lease> = Api::namespaced(client.clone(), &namespace);
+                let elector = Elector::new(api, name.clone(), identity.clone(), *timings);
+                let (name, ns) = (name.clone(), namespace.clone());
+                let describe = move |verb: &str| {
+                    format!(
+                        "--leader-elect: forbidden to {verb} leases.coordination.k8s.io \"{name}\" \
+                         in namespace {ns}; it needs get, create and update on leases there"
+                    )
+                };
+                let (role, task) = lease::campaign(elector, describe, verbose);
+                (role, Some(task), None)
+            }
+            None => {
+                // Alone: active for ever.
+                let (tx, rx) = watch::channel(Role::Active {
+                    until: Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600),
+                });
+                (rx, None, Some(tx))
+            }
+        };
+        let keeper = plan.checkpoint.as_ref().map(|name| Keeper {
+            store: Store::new(
+                Api::namespaced(client, &namespace),
+                name.clone(),
+                namespace.clone(),
+            ),
+            dirty: false,
+            last_write: None,
+        });
+        Some(Replica {
+            identity,
+            role,
+            elector,
+            _alone: alone,
+            keeper,
+            active: false,
+            verbose,
+        })
+    }
+
+    /// Whether a notification may go out now: this replica holds the lease
+    /// and its renew deadline has not passed.
+    pub fn may_deliver(&self) -> bool {
+        self.active && self.role.borrow().may_deliver()
+    }
+
+    /// The next thing to do. Cancel-safe.
+    pub async fn next(&mut self) -> Turn {
+        loop {
+            let (leading, until) = match &*self.role.borrow_and_update() {
+                Role::Failed(message) => return Turn::Failed(Exit::Refused(message.clone())),
+                role @ Role::Active { until } => (role.may_deliver(), Some(*until)),
+                Role::Standby { .. } => (false, None),
+            };
+            if leading != self.active {
+                return if leading {
+                    Turn::TakeOver
+                } else {
+                    Turn::StepDown
+                };
+            }
+            let flush_at = self
+                .keeper
+                .as_ref()
+                .filter(|k| k.dirty && self.active)
+                .map(|k| {
+                    k.last_write
+                        .map_or_else(Instant::now, |last| last + WRITE_EVERY)
+                });
+            tokio::select! {
+                changed = self.role.changed() => {
+                    if changed.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+                _ = at(until.filter(|_| self.active)) => {}
+                _ = at(flush_at) => return Turn::Flush,
+            }
+        }
+    }
+
+    /// Carries out a turn.
+    pub async fn handle(
+        &mut self,
+        turn: Turn,
+        session: &mut Session,
+        filter: &mut Filter,
+        settled: bool,
+    ) -> Result<()> {
+        match turn {
+            Turn::Failed(exit) => Err(exit),
+            Turn::TakeOver => self.take_over(session, filter).await,
+            Turn::StepDown => {
+                session.stop_watches();
+                filter.forget();
+                self.active = false;
+                crate::term::erase();
+                eprintln!("leader election: no longer active; standby, delivering nothing");
+                Ok(())
+            }
+            Turn::Flush => self.write(session, filter, settled).await,
+        }
+    }
+
+    /// Starts the watches, from the checkpoint where there is one.
+    async fn take_over(&mut self, session: &mut Session, filter: &mut Filter) -> Result<()> {
+        self.active = true;
+        if self.elector.is_some() && self.verbose {
+            crate::term::erase();
+            eprintln!("leader election: {} is active", self.identity);
+        }
+        let mut from = vec![None; session.targets.len()];
+        if let Some(keeper) = &mut self.keeper {
+            let stored = keeper
+                .store
+                .load()
+                .await
+                .map_err(|f| refused(f, &keeper.store))?;
+            let mut marks = stored.map(|c| c.targets).unwrap_or_default();
+            for (index, target) in session.targets.clone().iter().enumerate() {
+                match marks.remove(&target_key(target)) {
+                    Some(mark) => {
+                        from[index] = restore(session, filter, index, target, mark);
+                    }
+                    None => {
+                        if let Some(position) = position_now(session, target).await {
+                            session.tracker.advance(index, position);
+                        }
+                    }
+                }
+                if self.verbose {
+                    crate::term::erase();
+                    match &from[index] {
+                        Some(rv) => eprintln!(
+                            "{}: resuming from checkpoint resourceVersion {rv}",
+                            target.display()
+                        ),
+                        None => eprintln!("{}: no checkpoint yet; listing", target.display()),
+                    }
+                }
+            }
+            keeper.dirty = true;
+        }
+        session.start_watches(from);
+        Ok(())
+    }
+
+    /// After deliveries: the checkpoint is due, and written if a second has
+    /// passed since the last write.
+    pub async fn delivered(
+        &mut self,
+        session: &Session,
+        filter: &Filter,
+        settled: bool,
+    ) -> Result<()> {
+        let Some(keeper) = &mut self.keeper else {
+            return Ok(());
+        };
+        keeper.dirty = true;
+        if keeper
+            .last_write
+            .is_some_and(|last| last.elapsed() < WRITE_EVERY)
+        {
+            return Ok(());
+        }
+        self.write(session, filter, settled).await
+    }
+
+    /// Writes the checkpoint if this replica may, and what it delivered is
+    /// settled (the command has run it): otherwise a little later.
+    async fn write(&mut self, session: &Session, filter: &Filter, settled: bool) -> Result<()> {
+        let may = self.may_deliver();
+        let Some(keeper) = &mut self.keeper else {
+            return Ok(());
+        };
+        if !may {
+            keeper.dirty = false;
+            return Ok(());
+        }
+        if !settled {
+            // Try again in a quarter of a second.
+            keeper.last_write = Some(Instant::now() - WRITE_EVERY + Duration::from_millis(250));
+            return Ok(());
+        }
+        let checkpoint = build(&self.identity, session, filter);
+        let encoded = checkpoint.encode();
+        let size = Checkpoint::size(&encoded);
+        if size > checkpoint::LIMIT {
+            return Err(too_large(&keeper.store, size, checkpoint.objects()));
+        }
+        keeper.last_write = Some(Instant::now());
+        keeper.dirty = false;
+        match keeper.store.save(encoded).await {
+            Ok(()) => Ok(()),
+            Err(Failure::Conflict) => {
+                keeper.dirty = true;
+                if self.verbose {
+                    eprintln!(
+                        "checkpoint configmap/{}: written meanwhile by another replica; \
+                         writing over it next time if still active",
+                        keeper.store.name
+                    );
+                }
+                Ok(())
+            }
+            Err(Failure::TooLarge) => Err(too_large(&keeper.store, size, checkpoint.objects())),
+            Err(Failure::Forbidden(verb)) => Err(refused(Failure::Forbidden(verb), &keeper.store)),
+            Err(Failure::Other(err)) => {
+                keeper.dirty = true;
+                crate::term::erase();
+                eprintln!(
+                    "warning: checkpoint configmap/{}: {err}; retrying",
+                    keeper.store.name
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// On the way out: the last checkpoint, then the lease released, so a
+    /// standby takes over at once.
+    pub async fn leave(mut self, session: &Session, filter: &Filter) {
+        if self.keeper.as_ref().is_some_and(|k| k.dirty) {
+            let _ = self.write(session, filter, true).await;
+        }
+        let Some(task) = self.elector.take() else {
+            return;
+        };
+        let was_active = self.role.borrow().may_deliver();
+        // The campaign ends when nobody watches the role any more.
+        drop(self.role);
+        let Ok(Ok(mut elector)) = tokio::time::timeout(Duration::from_secs(5), task).await else {
+            return;
+        };
+        if was_active {
+            let _ = tokio::time::timeout(Duration::from_secs(5), elector.release()).await;
+        }
+    }
+}
+
+/// Free-standing forms for the notify loop, where the replica is optional.
+pub async fn next(replica: &mut Option<Replica>) -> Turn {
+    match replica {
+        Some(replica) => replica.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+pub fn may_deliver(replica: &Option<Replica>) -> bool {
+    replica.as_ref().is_none_or(Replica::may_deliver)
+}
+
+/// What tells a target's part of the checkpoint from another's: its type,
+/// selection and namespace, as given.
+pub fn target_key(target: &Target) -> String {
+    format!(
+        "{} in {}",
+        target.display(),
+        target.namespace.as_deref().unwrap_or("every namespace")
+    )
+}
+
+/// Seeds the tracker and the filter from one target's mark; the
+/// resourceVersion to resume the watch from, if the mark has one.
+fn restore(
+    session: &mut Session,
+    filter: &mut Filter,
+    index: usize,
+    target: &Target,
+    mark: Mark,
+) -> Option<String> {
+    let api_version = target.api.api_version();
+    let kind = target.api.kind.clone();
+    let mut identities = Vec::with_capacity(mark.objects.len());
+    for (uid, object) in mark.objects {
+        let (namespace, name) = object.key.split_once('/').unwrap_or(("", &object.key));
+        let mut metadata =
+            json!({"name": name, "uid": uid, "resourceVersion": object.resource_version});
+        if !namespace.is_empty() {
+            metadata["namespace"] = json!(namespace);
+        }
+        identities.push(json!({"apiVersion": api_version, "kind": kind, "metadata": metadata}));
+        filter.restore(&uid, object.when, object.values);
+    }
+    let position = mark.resource_version.parse::<u64>().unwrap_or(0);
+    session.tracker.seed(index, position, identities);
+    (position > 0).then_some(mark.resource_version)
+}
+
+/// The collection's resourceVersion now, before the watch starts: a target
+/// with no object yet still gets a place to resume from.
+async fn position_now(session: &Session, target: &Target) -> Option<u64> {
+    let resource = ApiResource::from(&target.api);
+    let client = session.conn.client.clone();
+    let api: Api<DynamicObject> = match &target.namespace {
+        Some(ns) => Api::namespaced_with(client, ns, &resource),
+        None => Api::all_with(client, &resource),
+    };
+    let list = api
+        .list_metadata(&ListParams::default().limit(1))
+        .await
+        .ok()?;
+    list.metadata.resource_version?.parse().ok()
+}
+
+/// The checkpoint of what this replica has delivered.
+fn build(identity: &str, session: &Session, filter: &Filter) -> Checkpoint {
+    let mut targets = BTreeMap::new();
+    for (index, target) in session.targets.iter().enumerate() {
+        if !session.tracker.synced(index) {
+            continue;
+        }
+        let objects = session
+            .tracker
+            .objects(index)
+            .map(|object| {
+                let meta = &object["metadata"];
+                let text = |field: &str| meta[field].as_str().unwrap_or("").to_string();
+                let uid = text("uid");
+                let (when, values) = filter.remembered(&uid);
+                let mark = ObjectMark {
+                    key: format!("{}/{}", text("namespace"), text("name")),
+                    resource_version: text("resourceVersion"),
+                    when,
+                    values: values.cloned(),
+                };
+                (uid, mark)
+            })
+            .collect();
+        let mark = Mark {
+            resource_version: session
+                .tracker
+                .position(index)
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+            objects,
+        };
+        targets.insert(target_key(target), mark);
+    }
+    Checkpoint {
+        writer: identity.to_string(),
+        targets,
+    }
+}
+
+fn refused(failure: Failure, store: &Store) -> Exit {
+    match failure {
+        Failure::Forbidden(verb) => Exit::Refused(format!(
+            "--checkpoint: forbidden to {verb} configmaps \"{}\" in namespace {}; \
+             it needs get, create and update on configmaps there",
+            store.name, store.namespace
+        )),
+        Failure::Other(err) => Exit::Refused(format!(
+            "--checkpoint: cannot read configmap/{} in namespace {}: {err}",
+            store.name, store.namespace
+        )),
+        Failure::Conflict | Failure::TooLarge => Exit::Refused(format!(
+            "--checkpoint: cannot read configmap/{} in namespace {}",
+            store.name, store.namespace
+        )),
+    }
+}
+
+fn too_large(store: &Store, size: usize, objects: usize) -> Exit {
+    Exit::Usage(format!(
+        "--checkpoint: the state of {objects} objects takes {size} bytes, over the 1048576 bytes \
+         (1 MiB) a ConfigMap may hold; select fewer objects (-l, --field-selector) or drop \
+         --checkpoint (configmap/{} keeps its last checkpoint)",
+        store.name
+    ))
+}
+
+async fn at(when: Option<Instant>) {
+    match when {
+        Some(when) => tokio::time::sleep_until(when).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,414 @@
+//! Running as several replicas (SPEC §12): `--leader-elect` on a Lease, one
+//! replica delivers; `--checkpoint` resumes where the last one stopped, so
+//! nothing is missed across restarts and failovers.
+
+use std::io::{BufRead, BufReader};
+use std::process::Child;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+const LEASES: &str = "leases.coordination.k8s.io";
+
+/// Short lease timings (lease, renew deadline, retry) for the stories that
+/// wait out an expiry; their logic at client-go's is unit-tested.
+const FAST: &str = "3s,2s,500ms";
+
+/// One running replica, its `-o json` lines collected as they come.
+struct Replica {
+    child: Child,
+    lines: Arc<Mutex<Vec<Value>>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Replica {
+    fn start(s: &Scenario, name: &str, timings: Option<&str>, extra: &[&str]) -> Replica {
+        let mut args = vec![WIDGETS, "--all", "-o", "json", "-v"];
+        args.extend_from_slice(extra);
+        let mut cmd = s.notify(&args);
+        cmd.env("POD_NAME", name);
+        match timings {
+            Some(t) => cmd.env("KUBECTL_NOTIFY_LEASE_TIMINGS", t),
+            None => cmd.env_remove("KUBECTL_NOTIFY_LEASE_TIMINGS"),
+        };
+        let mut child = cmd.spawn().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().unwrap();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                sink.lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&line).unwrap());
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let err = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let mut text = sink.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        Replica {
+            child,
+            lines,
+            stderr,
+        }
+    }
+
+    /// `type name` of each notification so far.
+    fn seen(&self) -> Vec<String> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} {}",
+                    l["type"].as_str().unwrap(),
+                    l["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    fn wait_for(&self, wanted: &[&str], within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.seen().len() < wanted.len() {
+            assert!(
+                Instant::now() < deadline,
+                "wanted {wanted:?}, saw {:?}\nstderr: {}",
+                self.seen(),
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(
+            self.seen(),
+            wanted,
+            "stderr: {}",
+            self.stderr.lock().unwrap()
+        );
+    }
+
+    fn signal(&self, signal: i32) {
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
+    fn stop(mut self) {
+        self.signal(libc::SIGTERM);
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn holder(s: &Scenario, lease: &str) -> Option<String> {
+    let lease = s.server.get(LEASES, Some("default"), lease)?;
+    lease["spec"]["holderIdentity"]
+        .as_str()
+        .filter(|h| !h.is_empty())
+        .map(String::from)
+}
+
+/// Waits until `who` holds the lease; how long that took.
+fn wait_for_holder(s: &Scenario, lease: &str, who: &str, within: Duration) -> Duration {
+    let start = Instant::now();
+    while holder(s, lease).as_deref() != Some(who) {
+        assert!(
+            start.elapsed() < within,
+            "{who} did not take {lease} within {within:?} (holder {:?})",
+            holder(s, lease)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    start.elapsed()
+}
+
+/// The checkpoint's record of one object, once it has one at `rv` or later.
+fn wait_for_checkpoint(s: &Scenario, name: &str, object: &Value) {
+    let rv: u64 = object["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let uid = object["metadata"]["uid"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stored = s
+            .server
+            .get("configmaps", Some("default"), name)
+            .and_then(|cm| {
+                serde_json::from_str::<Value>(cm["data"]["checkpoint.json"].as_str()?).ok()
+            });
+        let recorded = stored.as_ref().and_then(|c| {
+            c["targets"]
+                .as_object()?
+                .values()
+                .find_map(|t| t["objects"][uid]["v"].as_str()?.parse::<u64>().ok())
+        });
+        if recorded.is_some_and(|r| r >= rv) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "checkpoint never recorded {uid}@{rv}: {stored:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn widget(s: &Scenario, name: &str) -> Value {
+    s.widget(name, json!({"size": 1}), Value::Null)
+}
+
+fn resize(s: &Scenario, name: &str, size: u64) -> Value {
+    s.server.merge_patch(
+        WIDGETS,
+        Some("default"),
+        name,
+        json!({"spec": {"size": size}}),
+    )
+}
+
+fn transient(s: &Scenario, name: &str) {
+    widget(s, name);
+    s.server.delete(WIDGETS, Some("default"), name);
+}
+
+#[test]
+fn of_two_replicas_only_the_lease_holder_delivers() {
+    let s = Scenario::new();
+    let mut a = Replica::start(
+        &s,
+        "a",
+        Some(FAST),
+        &["--leader-elect", "--lease", "alerts"],
+    );
+    wait_for_holder(&s, "alerts", "a", Duration::from_secs(10));
+    s.wait_for_watch_matching("widgets?", &mut a.child);
+    let b = Replica::start(
+        &s,
+        "b",
+        Some(FAST),
+        &["--leader-elect", "--lease", "alerts"],
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    widget(&s, "w1");
+    a.wait_for(&["created w1"], Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(b.seen(), Vec::<String>::new(), "the standby delivered");
+    assert!(
+        b.stderr.lock().unwrap().contains("held by a"),
+        "{}",
+        b.stderr.lock().unwrap()
+    );
+    assert_eq!(holder(&s, "alerts").as_deref(), Some("a"));
+}
+
+#[test]
+fn after_sigkill_of_the_holder_the_standby_takes_over_within_the_lease_and_delivers_the_gap() {
+    let s = Scenario::new();
+    let flags = [
+        "--leader-elect",
+        "--lease",
+        "alerts",
+        "--checkpoint",
+        "alerts",
+    ];
+    let a = Replica::start(&s, "a", Some(FAST), &flags);
+    wait_for_holder(&s, "alerts", "a", Duration::from_secs(10));
+    let b = Replica::start(&s, "b", Some(FAST), &flags);
+    std::thread::sleep(Duration::from_millis(500));
+    let w1 = widget(&s, "w1");
+    a.wait_for(&["created w1"], Duration::from_secs(10));
+    wait_for_checkpoint(&s, "alerts", &w1);
+
+    a.signal(libc::SIGKILL);
+    let killed = Instant::now();
+    resize(&s, "w1", 2);
+    widget(&s, "w2");
+    transient(&s, "w3");
+    wait_for_holder(&s, "alerts", "b", Duration::from_secs(10));
+    let took = killed.elapsed();
+    b.wait_for(
+        &["modified w1", "created w2", "created w3", "deleted w3"],
+        Duration::from_secs(10),
+    );
+    // A lease of 3 s, seen changed up to one retry (0.5 s) before the kill.
+    assert!(took < Duration::from_secs(5), "takeover after {took:?}");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(b.seen().len(), 4, "nothing else: {:?}", b.seen());
+}
+
+#[test]
+fn after_sigterm_the_standby_takes_over_at_once() {
+    let s = Scenario::new();
+    // client-go's own timings: waiting out the 15 s lease would show.
+    let flags = ["--leader-elect", "--lease", "alerts"];
+    let a = Replica::start(&s, "a", None, &flags);
+    wait_for_holder(&s, "alerts", "a", Duration::from_secs(10));
+    let b = Replica::start(&s, "b", None, &flags);
+    std::thread::sleep(Duration::from_millis(500));
+    let stopped = Instant::now();
+    a.stop();
+    wait_for_holder(&s, "alerts", "b", Duration::from_secs(10));
+    let took = stopped.elapsed();
+    assert!(
+        took < Duration::from_secs(4),
+        "takeover after {took:?}: at the next retry (2 s)"
+    );
+    widget(&s, "w1");
+    b.wait_for(&["created w1"], Duration::from_secs(10));
+}
+
+#[test]
+fn a_holder_cut_off_stops_delivering_before_its_lease_can_be_taken() {
+    let s = Scenario::new();
+    let flags = ["--leader-elect", "--lease", "alerts"];
+    let a = Replica::start(&s, "a", Some(FAST), &flags);
+    wait_for_holder(&s, "alerts", "a", Duration::from_secs(10));
+    let b = Replica::start(&s, "b", Some(FAST), &flags);
+    widget(&s, "w1");
+    a.wait_for(&["created w1"], Duration::from_secs(10));
+    // Frozen, a renews nothing; its watch keeps what comes meanwhile.
+    a.signal(libc::SIGSTOP);
+    wait_for_holder(&s, "alerts", "b", Duration::from_secs(10));
+    resize(&s, "w1", 2);
+    b.wait_for(&["modified w1"], Duration::from_secs(10));
+    a.signal(libc::SIGCONT);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        a.seen(),
+        ["created w1"],
+        "the cut-off holder delivered after its deadline"
+    );
+    assert!(
+        a.stderr.lock().unwrap().contains("standby"),
+        "{}",
+        a.stderr.lock().unwrap()
+    );
+}
+
+#[test]
+fn a_restart_with_a_checkpoint_delivers_exactly_what_changed_while_down() {
+    let s = Scenario::new();
+    widget(&s, "kept");
+    widget(&s, "gone");
+    let mut first = Replica::start(&s, "a", None, &["--checkpoint", "state"]);
+    s.wait_for_watch_matching("widgets?", &mut first.child);
+    let w = resize(&s, "kept", 2);
+    first.wait_for(&["modified kept"], Duration::from_secs(10));
+    wait_for_checkpoint(&s, "state", &w);
+    first.stop();
+
+    resize(&s, "kept", 3);
+    s.server.delete(WIDGETS, Some("default"), "gone");
+    widget(&s, "new");
+    transient(&s, "passing");
+
+    let second = Replica::start(&s, "a", None, &["--checkpoint", "state"]);
+    second.wait_for(
+        &[
+            "modified kept",
+            "deleted gone",
+            "created new",
+            "created passing",
+            "deleted passing",
+        ],
+        Duration::from_secs(10),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(second.seen().len(), 5, "nothing else: {:?}", second.seen());
+}
+
+#[test]
+fn a_checkpoint_older_than_the_servers_history_falls_back_to_list_and_compare() {
+    let s = Scenario::new();
+    widget(&s, "kept");
+    widget(&s, "gone");
+    widget(&s, "same");
+    let mut first = Replica::start(&s, "a", None, &["--checkpoint", "state"]);
+    s.wait_for_watch_matching("widgets?", &mut first.child);
+    let w = resize(&s, "kept", 2);
+    first.wait_for(&["modified kept"], Duration::from_secs(10));
+    wait_for_checkpoint(&s, "state", &w);
+    first.stop();
+
+    resize(&s, "kept", 3);
+    s.server.delete(WIDGETS, Some("default"), "gone");
+    widget(&s, "new");
+    transient(&s, "passing");
+    s.server.compact();
+
+    let second = Replica::start(&s, "a", None, &["--checkpoint", "state"]);
+    let mut wanted = ["modified kept", "created new", "deleted gone"];
+    second.wait_for(&wanted, Duration::from_secs(10));
+    let mut seen = second.seen();
+    seen.sort();
+    wanted.sort();
+    assert_eq!(
+        seen, wanted,
+        "the list compared: what changed, and not `same`"
+    );
+    assert!(
+        second.stderr.lock().unwrap().contains("re-listing"),
+        "{}",
+        second.stderr.lock().unwrap()
+    );
+}
+
+#[test]
+fn both_flags_are_refused_in_wait_mode() {
+    let s = Scenario::new();
+    for flag in [&["--leader-elect"][..], &["--checkpoint", "state"]] {
+        let mut args = vec!["widgets/w1", "--until", READY];
+        args.extend_from_slice(flag);
+        let out = s.run(&args);
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert!(stderr(&out).contains(flag[0]), "{}", stderr(&out));
+        assert!(stderr(&out).contains("notify mode"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn missing_rights_on_leases_or_configmaps_are_refused_at_start_naming_verb_and_resource() {
+    let s = Scenario::new();
+    s.server.add_user(
+        "watcher",
+        "watcher-token",
+        vec![testserver::Rule {
+            verbs: vec!["get".into(), "list".into(), "watch".into()],
+            groups: vec!["example.com".into()],
+            resources: vec!["widgets".into()],
+            namespaces: vec![],
+        }],
+    );
+    s.server
+        .write_kubeconfig(&s.kubeconfig, "watcher-token", "default");
+    let out = s.run(&[WIDGETS, "--all", "--leader-elect"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("forbidden to get leases.coordination.k8s.io"),
+        "{}",
+        stderr(&out)
+    );
+    let out = s.run(&[WIDGETS, "--all", "--checkpoint", "state"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("forbidden to get configmaps \"state\""),
+        "{}",
+        stderr(&out)
+    );
+}
