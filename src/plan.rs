@@ -219,7 +219,7 @@ fn wait_mode(args: &Args, selects: bool) -> Result<Mode> {
     let fors = args
         .for_specs
         .iter()
-        .map(|text| ForSpec::parse(text).map_err(|e| Exit::Usage(format!("--for: {e}"))))
+        .map(|text| ForSpec::parse(text).map_err(Exit::Usage))
         .collect::<Result<Vec<_>>>()?;
     let until = compile("--until", args.until.as_deref())?;
     let fail_if = compile("--fail-if", args.fail_if.as_deref())?;
