@@ -19,6 +19,7 @@ use crate::exit::{Exit, Result};
 use crate::os::Interrupts;
 use crate::plan::{Mode, Plan};
 use crate::resolve::Resolver;
+use crate::sink::network::Outbox;
 use crate::sink::printer::{DiffMode, Format, Printer};
 use crate::target::Target;
 use crate::tracker::{Change, Keep, Tracker, WatchEvent};
@@ -79,14 +80,18 @@ pub async fn run(plan: Plan) -> Result<()> {
         timeout,
         quiet,
         printer,
+        sinks,
+        verbosity,
         ..
     } = plan;
+    let outbox = Outbox::start(sinks.specs, sinks.message, sinks.policy, verbosity);
     let settings = Settings {
         timeout,
         quiet,
         printer,
+        outbox: outbox.clone(),
     };
-    match mode {
+    let outcome = match mode {
         Mode::Wait {
             condition,
             any,
@@ -107,7 +112,12 @@ pub async fn run(plan: Plan) -> Result<()> {
         Mode::Notify { filter, count } => {
             notify::run(session, settings, filter, count, command).await
         }
+    };
+    // A closed stdout means stop at once; any other end lets sinks catch up.
+    if !matches!(outcome, Err(Exit::Closed)) {
+        outbox.flush().await;
     }
+    outcome
 }
 
 /// How much of each object to keep: wait mode judges whole objects again on
@@ -117,6 +127,7 @@ fn keep(plan: &Plan) -> Keep {
     match plan.mode {
         Mode::Wait { .. } => Keep::Objects,
         Mode::Notify { .. } if !plan.quiet && plan.printer.shows_changes() => Keep::Diffs,
+        Mode::Notify { .. } if !plan.sinks.specs.is_empty() => Keep::Diffs,
         Mode::Notify { .. } => Keep::Identity,
     }
 }
@@ -136,7 +147,7 @@ fn projection(plan: &Plan) -> Projection {
                     diff: DiffMode::None
                 }
         );
-    if plan.command.is_some() || !lines_read_metadata {
+    if plan.command.is_some() || !lines_read_metadata || !plan.sinks.specs.is_empty() {
         return Projection::Full;
     }
     Projection::reading(filter.exprs())
@@ -147,6 +158,8 @@ pub(crate) struct Settings {
     pub timeout: Option<Duration>,
     pub quiet: bool,
     pub printer: Printer,
+    /// The `--sink`s (none: an empty outbox).
+    pub outbox: Outbox,
 }
 
 impl Settings {

@@ -52,6 +52,7 @@ pub async fn run(
             if let Some(runner) = &mut runner {
                 sinks.push(runner);
             }
+            sinks.push(&mut settings.outbox);
             let notification = Notification::change(SystemTime::now(), target, &change);
             if let Err(exit) = deliver_all(&mut sinks, &notification) {
                 break 'run Err(exit);
