@@ -245,9 +245,9 @@ fn queued_behind_a_dead_sink(sink: bool) {
         .unwrap()
         .local_addr()
         .unwrap();
-    let mut args = vec!["widgets", "--all", "-q", "--flush-timeout", "1s"];
+    let mut args = vec!["widgets", "--all", "-q"];
     if sink {
-        args.extend(["--sink", "webhook:env:SINK"]);
+        args.extend(["--sink", "webhook:env:SINK", "--flush-timeout", "1s"]);
     }
     let mut child = s.notify(&args, &format!("http://{dead}/hook"));
     for i in 0..OBJECTS {
