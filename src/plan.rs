@@ -13,8 +13,10 @@ use crate::exit::{Exit, Result};
 use crate::expr::Expr;
 use crate::ha::lease::Timings;
 use crate::ha::{DEFAULT_LEASE, HaPlan};
+use crate::sink::address::{self, SinkKind, SinkSpec};
 use crate::sink::command::{CommandSpec, OnBusy, Policy, check_command};
-use crate::sink::printer::{DiffMode, Format, Printer};
+use crate::sink::network::DeliveryPolicy;
+use crate::sink::printer::{DiffMode, Format, Printer, Template};
 use crate::target::{Selection, TargetSpec};
 use crate::tracker::ChangeKind;
 
@@ -82,6 +84,15 @@ pub struct Plan {
     pub cache_dir: Option<PathBuf>,
     /// `--leader-elect`, `--checkpoint`.
     pub ha: HaPlan,
+    /// `--sink`s, `--message`, `--sink-queue`, `--flush-timeout`.
+    pub sinks: Sinks,
+}
+
+#[derive(Debug, Default)]
+pub struct Sinks {
+    pub specs: Vec<SinkSpec>,
+    pub message: Option<Template>,
+    pub policy: DeliveryPolicy,
 }
 
 impl Plan {
@@ -134,6 +145,7 @@ impl Plan {
         let noise = noise(&args, &mode, timeout)?;
         let cache_dir = crate::discovery::cache::base_dir(args.connection.cache_dir.as_deref());
         let ha = ha_plan(&args)?;
+        let sinks = sinks(&args)?;
         Ok(Plan {
             targets,
             mode,
@@ -148,8 +160,57 @@ impl Plan {
             request_timeout,
             cache_dir,
             ha,
+            sinks,
         })
     }
+}
+
+fn sinks(args: &Args) -> Result<Sinks> {
+    let specs = args
+        .sinks
+        .iter()
+        .enumerate()
+        .map(|(i, text)| address::parse(text, i + 1, |name| std::env::var(name).ok()))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(Exit::Usage)?;
+    let defaults = DeliveryPolicy::default();
+    if specs.is_empty() {
+        let sink_only = [
+            ("--message", args.message.is_some()),
+            ("--sink-queue", args.sink_queue != defaults.queue),
+            ("--flush-timeout", args.flush_timeout != "10s"),
+        ];
+        if let Some((flag, _)) = sink_only.iter().find(|(_, given)| *given) {
+            return Err(Exit::Usage(format!(
+                "{flag} needs a sink: add --sink TYPE:TARGET"
+            )));
+        }
+    }
+    let message = match &args.message {
+        Some(_) if !specs.iter().any(|s| s.kind == SinkKind::Slack) => {
+            return Err(Exit::Usage(
+                "--message is the text of Slack messages: add --sink slack:TARGET".into(),
+            ));
+        }
+        Some(text) => Some(
+            Template::parse(text)
+                .map_err(|e| Exit::Usage(e.replace("-o jsonpath", "--message")))?,
+        ),
+        None => None,
+    };
+    if args.sink_queue == 0 {
+        return Err(Exit::Usage(
+            "--sink-queue 0 would hold nothing: give 1 or more (default 10000)".into(),
+        ));
+    }
+    Ok(Sinks {
+        specs,
+        message,
+        policy: DeliveryPolicy {
+            queue: args.sink_queue,
+            flush_timeout: parse_duration("--flush-timeout", &args.flush_timeout)?,
+        },
+    })
 }
 
 /// `--leader-elect [--lease NAME]` and `--checkpoint NAME`. The lease timings

@@ -164,6 +164,7 @@ impl Out<'_> {
             if let Some(runner) = self.runner {
                 sinks.push(runner);
             }
+            sinks.push(&mut self.settings.outbox);
             let notification = Notification::change(SystemTime::now(), &targets[index], &change);
             deliver_all(&mut sinks, &notification)?;
             if self.count.is_some_and(|n| *self.notified >= n) {
