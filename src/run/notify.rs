@@ -23,6 +23,9 @@ pub async fn run(
     let mut runner =
         command.map(|(spec, policy)| Runner::new(spec, policy).log_skips(session.verbosity > 0));
     let mut notified: u64 = 0;
+    if let Some(replica) = &mut replica {
+        replica.follow(&settings.outbox);
+    }
     let mut quieting = Quieting::new(
         settings.noise.hold,
         settings.noise.throttle,

@@ -1,8 +1,14 @@
 //! One replica of several, as the notify loop sees it: whether it may
 //! deliver, when it takes over or steps down (its watches started from the
 //! checkpoint, or stopped), and the checkpoint written after deliveries.
+//!
+//! "Delivered" means acknowledged: a checkpoint is a snapshot of the state
+//! taken after some notification was handed to the sinks, and it is written
+//! only once every sink has acknowledged (or given up on) everything up to
+//! that one. Until then the stored checkpoint stays behind, so a restart
+//! replays from there, with the same delivery ids.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
@@ -18,10 +24,18 @@ use crate::exit::{Exit, Result};
 use crate::ha::checkpoint::{Checkpoint, Failure, Mark, ObjectMark, Store};
 use crate::ha::lease::{Elector, Role};
 use crate::ha::{HaPlan, checkpoint, lease};
+use crate::sink::network::Outbox;
 use crate::target::Target;
 
 /// At most one checkpoint write a second.
 const WRITE_EVERY: Duration = Duration::from_secs(1);
+
+/// How often to look again whether the sinks have acknowledged a snapshot.
+const RECHECK: Duration = Duration::from_millis(250);
+
+/// Snapshots kept while the sinks catch up; past it the newest is replaced,
+/// so memory stays bounded (about this many times the checkpoint's size).
+const SNAPSHOTS: usize = 8;
 
 /// One replica: its role, and the checkpoint it keeps while active.
 pub struct Replica {
@@ -31,6 +45,8 @@ pub struct Replica {
     /// Without --leader-elect: the role, fixed at active.
     _alone: Option<watch::Sender<Role>>,
     keeper: Option<Keeper>,
+    /// The `--sink`s, whose acknowledgements the checkpoint waits for.
+    outbox: Outbox,
     /// Whether this replica's watches run (it took over).
     active: bool,
     verbose: bool,
@@ -40,6 +56,16 @@ struct Keeper {
     store: Store,
     dirty: bool,
     last_write: Option<Instant>,
+    /// Snapshots waiting for the sinks' acknowledgements, oldest first.
+    waiting: VecDeque<Snapshot>,
+}
+
+/// The checkpoint as it was right after the `through`th notification was
+/// handed to the sinks.
+struct Snapshot {
+    through: u64,
+    encoded: String,
+    objects: usize,
 }
 
 /// What the replica asks the notify loop to do.
@@ -90,6 +116,7 @@ impl Replica {
             ),
             dirty: false,
             last_write: None,
+            waiting: VecDeque::new(),
         });
         Some(Replica {
             identity,
@@ -97,9 +124,16 @@ impl Replica {
             elector,
             _alone: alone,
             keeper,
+            outbox: Outbox::default(),
             active: false,
             verbose,
         })
+    }
+
+    /// The sinks whose acknowledgements count: a checkpoint never gets
+    /// ahead of what they have not acknowledged.
+    pub fn follow(&mut self, outbox: &Outbox) {
+        self.outbox = outbox.clone();
     }
 
     /// Whether a notification may go out now: this replica holds the lease
@@ -158,6 +192,9 @@ impl Replica {
                 session.stop_watches();
                 filter.forget();
                 self.active = false;
+                if let Some(keeper) = &mut self.keeper {
+                    keeper.waiting.clear();
+                }
                 crate::term::erase();
                 eprintln!("leader election: no longer active; standby, delivering nothing");
                 Ok(())
@@ -204,6 +241,7 @@ impl Replica {
                 }
             }
             keeper.dirty = true;
+            keeper.waiting.clear();
         }
         session.start_watches(from);
         Ok(())
@@ -230,8 +268,9 @@ impl Replica {
         self.write(session, filter, settled).await
     }
 
-    /// Writes the checkpoint if this replica may, and what it delivered is
-    /// settled (the command has run it): otherwise a little later.
+    /// Writes the newest checkpoint the sinks have acknowledged, if this
+    /// replica may and the command has run what it was given: otherwise a
+    /// little later.
     async fn write(&mut self, session: &Session, filter: &Filter, settled: bool) -> Result<()> {
         let may = self.may_deliver();
         let Some(keeper) = &mut self.keeper else {
@@ -239,21 +278,37 @@ impl Replica {
         };
         if !may {
             keeper.dirty = false;
+            keeper.waiting.clear();
             return Ok(());
         }
+        let retry_soon = |keeper: &mut Keeper| {
+            keeper.last_write = Some(Instant::now() - WRITE_EVERY + RECHECK);
+        };
         if !settled {
-            // Try again in a quarter of a second.
-            keeper.last_write = Some(Instant::now() - WRITE_EVERY + Duration::from_millis(250));
+            retry_soon(keeper);
             return Ok(());
         }
         let checkpoint = build(&self.identity, session, filter);
-        let encoded = checkpoint.encode();
-        let size = Checkpoint::size(&encoded);
+        let snapshot = Snapshot {
+            through: self.outbox.handed(),
+            encoded: checkpoint.encode(),
+            objects: checkpoint.objects(),
+        };
+        let size = Checkpoint::size(&snapshot.encoded);
         if size > checkpoint::LIMIT {
-            return Err(too_large(&keeper.store, size, checkpoint.objects()));
+            return Err(too_large(&keeper.store, size, snapshot.objects));
         }
+        keeper.keep(snapshot);
+        let Some(Snapshot {
+            encoded, objects, ..
+        }) = keeper.acknowledged(self.outbox.acknowledged())
+        else {
+            retry_soon(keeper);
+            return Ok(());
+        };
+        let size = Checkpoint::size(&encoded);
         keeper.last_write = Some(Instant::now());
-        keeper.dirty = false;
+        keeper.dirty = !keeper.waiting.is_empty();
         match keeper.store.save(encoded).await {
             Ok(()) => Ok(()),
             Err(Failure::Conflict) => {
@@ -267,7 +322,7 @@ impl Replica {
                 }
                 Ok(())
             }
-            Err(Failure::TooLarge) => Err(too_large(&keeper.store, size, checkpoint.objects())),
+            Err(Failure::TooLarge) => Err(too_large(&keeper.store, size, objects)),
             Err(Failure::Forbidden(verb)) => Err(refused(Failure::Forbidden(verb), &keeper.store)),
             Err(Failure::Other(err)) => {
                 keeper.dirty = true;
@@ -299,6 +354,37 @@ impl Replica {
         if was_active {
             let _ = tokio::time::timeout(Duration::from_secs(5), elector.release()).await;
         }
+    }
+}
+
+impl Keeper {
+    /// Keeps a snapshot until the sinks acknowledge it. One taken with
+    /// nothing handed over since the last replaces it; past [`SNAPSHOTS`]
+    /// the newest is replaced, which only delays a write.
+    fn keep(&mut self, snapshot: Snapshot) {
+        let replaces = self
+            .waiting
+            .back()
+            .is_some_and(|last| last.through == snapshot.through)
+            || self.waiting.len() >= SNAPSHOTS;
+        if replaces {
+            self.waiting.pop_back();
+        }
+        self.waiting.push_back(snapshot);
+    }
+
+    /// The newest snapshot whose notifications are all acknowledged (up to
+    /// `acknowledged`); it and the older ones leave the waiting list.
+    fn acknowledged(&mut self, acknowledged: u64) -> Option<Snapshot> {
+        let mut newest = None;
+        while self
+            .waiting
+            .front()
+            .is_some_and(|s| s.through <= acknowledged)
+        {
+            newest = self.waiting.pop_front();
+        }
+        newest
     }
 }
 
@@ -438,5 +524,71 @@ async fn at(when: Option<Instant>) {
     match when {
         Some(when) => tokio::time::sleep_until(when).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keeper() -> Keeper {
+        let client = kube::Client::new(
+            tower::service_fn(|_: http::Request<kube::client::Body>| async {
+                Err::<http::Response<kube::client::Body>, std::io::Error>(std::io::Error::other(
+                    "offline",
+                ))
+            }),
+            "default",
+        );
+        Keeper {
+            store: Store::new(
+                Api::namespaced(client, "default"),
+                "c".into(),
+                "default".into(),
+            ),
+            dirty: false,
+            last_write: None,
+            waiting: VecDeque::new(),
+        }
+    }
+
+    fn snapshot(through: u64, encoded: &str) -> Snapshot {
+        Snapshot {
+            through,
+            encoded: encoded.into(),
+            objects: 0,
+        }
+    }
+
+    fn through(keeper: &Keeper) -> Vec<u64> {
+        keeper.waiting.iter().map(|s| s.through).collect()
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_is_written_only_once_the_sinks_acknowledged_all_before_it() {
+        let mut keeper = keeper();
+        keeper.keep(snapshot(3, "a"));
+        keeper.keep(snapshot(5, "b"));
+        keeper.keep(snapshot(9, "c"));
+        assert!(keeper.acknowledged(2).is_none());
+        assert_eq!(keeper.acknowledged(7).unwrap().encoded, "b");
+        assert_eq!(through(&keeper), [9]);
+        assert_eq!(keeper.acknowledged(9).unwrap().encoded, "c");
+        assert!(keeper.waiting.is_empty());
+    }
+
+    #[tokio::test]
+    async fn nothing_handed_since_replaces_the_last_snapshot_and_the_list_stays_bounded() {
+        let mut keeper = keeper();
+        keeper.keep(snapshot(3, "a"));
+        keeper.keep(snapshot(3, "b"));
+        assert_eq!(through(&keeper), [3]);
+        assert_eq!(keeper.waiting[0].encoded, "b");
+        for n in 4..40 {
+            keeper.keep(snapshot(n, "x"));
+        }
+        assert_eq!(keeper.waiting.len(), SNAPSHOTS);
+        assert_eq!(keeper.waiting.front().unwrap().through, 3);
+        assert_eq!(keeper.waiting.back().unwrap().through, 39);
     }
 }

@@ -2,6 +2,7 @@
 //! notification into a message at once, then a [`Channel`] of its own
 //! delivers it in the background, so the watch never waits on a sink.
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use bytes::Bytes;
 use secrecy::SecretString;
 
 use super::address::{SinkKind, SinkSpec};
-use super::delivery::Channel;
+use super::delivery::{Channel, Message};
 use super::http::HttpPost;
 use super::nats::NatsPublish;
 use super::printer::{Template, json_line_of};
@@ -50,6 +51,8 @@ struct Outlet {
 pub struct Outbox {
     outlets: Rc<Vec<Outlet>>,
     policy: DeliveryPolicy,
+    /// How many notifications were handed over: the last one's `seq`.
+    handed: Rc<Cell<u64>>,
 }
 
 impl Outbox {
@@ -97,12 +100,31 @@ impl Outbox {
         Outbox {
             outlets: Rc::new(outlets),
             policy,
+            handed: Rc::default(),
         }
     }
 
     /// Whether any `--sink` was given.
     pub fn is_empty(&self) -> bool {
         self.outlets.is_empty()
+    }
+
+    /// How many notifications were handed over so far.
+    pub fn handed(&self) -> u64 {
+        self.handed.get()
+    }
+
+    /// Every notification up to this one (by the count of [`handed`]) is
+    /// acknowledged by every sink, or was given up on and reported: what a
+    /// checkpoint may count as delivered (SPEC §12).
+    ///
+    /// [`handed`]: Outbox::handed
+    pub fn acknowledged(&self) -> u64 {
+        self.outlets
+            .iter()
+            .filter_map(|o| o.channel.lowest_pending())
+            .min()
+            .map_or(self.handed.get(), |lowest| lowest - 1)
     }
 
     /// On exit: delivers what is pending for up to `--flush-timeout`, then
@@ -124,6 +146,8 @@ impl Outbox {
 
 impl Sink for Outbox {
     fn deliver(&mut self, n: &Notification) -> Result<()> {
+        let seq = self.handed.get() + 1;
+        self.handed.set(seq);
         let mut json_line: Option<Bytes> = None;
         let mut line = || {
             json_line
@@ -136,7 +160,7 @@ impl Sink for Outbox {
                 Render::CloudEvents => cloudevents::message(n, &line()),
                 Render::Slack(text) => text.message(n),
             };
-            outlet.channel.push(message);
+            outlet.channel.push(Message { seq, ..message });
         }
         Ok(())
     }

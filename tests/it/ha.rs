@@ -2,6 +2,7 @@
 //! replica delivers; `--checkpoint` resumes where the last one stopped, so
 //! nothing is missed across restarts and failovers.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::Child;
 use std::sync::{Arc, Mutex};
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::*;
+use crate::receiver::Receiver;
 
 const LEASES: &str = "leases.coordination.k8s.io";
 
@@ -411,4 +413,101 @@ fn missing_rights_on_leases_or_configmaps_are_refused_at_start_naming_verb_and_r
         "{}",
         stderr(&out)
     );
+}
+
+/// What the receiver acknowledged, as `type name` per distinct `ce-id`, and
+/// every id with the number of times it came.
+fn acknowledged(hook: &Receiver) -> (Vec<String>, BTreeMap<String, usize>) {
+    let mut changes = Vec::new();
+    let mut ids = BTreeMap::new();
+    for event in hook.delivered() {
+        let id = event.header("ce-id").unwrap().to_string();
+        let body = event.json();
+        let seen = ids.entry(id).or_insert(0);
+        if *seen == 0 {
+            changes.push(format!(
+                "{} {}",
+                body["type"].as_str().unwrap(),
+                body["name"].as_str().unwrap()
+            ));
+        }
+        *seen += 1;
+    }
+    (changes, ids)
+}
+
+fn change_id(object: &Value, kind: &str) -> String {
+    let meta = &object["metadata"];
+    format!(
+        "{}/{}/{kind}",
+        meta["uid"].as_str().unwrap(),
+        meta["resourceVersion"].as_str().unwrap()
+    )
+}
+
+#[test]
+fn changes_a_down_sink_never_acknowledged_are_delivered_by_the_standby_after_sigkill() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    let sink = format!("cloudevents:{}", hook.url());
+    let flags = [
+        "--leader-elect",
+        "--lease",
+        "alerts",
+        "--checkpoint",
+        "alerts",
+        "--sink",
+        &sink,
+    ];
+    let a = Replica::start(&s, "a", Some(FAST), &flags);
+    wait_for_holder(&s, "alerts", "a", Duration::from_secs(10));
+    let b = Replica::start(&s, "b", Some(FAST), &flags);
+    let w1 = widget(&s, "w1");
+    a.wait_for(&["created w1"], Duration::from_secs(10));
+    wait_for_checkpoint(&s, "alerts", &w1);
+
+    // The sink is down: the holder prints these (stdout is no sink that
+    // acknowledges), retries them, and must not checkpoint past them.
+    hook.down();
+    let w1b = resize(&s, "w1", 2);
+    let w2 = widget(&s, "w2");
+    transient(&s, "w3");
+    a.wait_for(
+        &[
+            "created w1",
+            "modified w1",
+            "created w2",
+            "created w3",
+            "deleted w3",
+        ],
+        Duration::from_secs(10),
+    );
+    // Time for several checkpoint writes, had they counted printing.
+    std::thread::sleep(Duration::from_millis(2500));
+    a.signal(libc::SIGKILL);
+    hook.up();
+
+    wait_for_holder(&s, "alerts", "b", Duration::from_secs(10));
+    let wanted = [
+        "created w1",
+        "modified w1",
+        "created w2",
+        "created w3",
+        "deleted w3",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while acknowledged(&hook).0.len() < wanted.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (changes, ids) = acknowledged(&hook);
+    assert_eq!(
+        changes,
+        wanted,
+        "every change once at least; stderr of b: {}",
+        b.stderr.lock().unwrap()
+    );
+    for (object, kind) in [(&w1, "created"), (&w1b, "modified"), (&w2, "created")] {
+        assert!(ids.contains_key(&change_id(object, kind)), "{ids:?}");
+    }
+    assert_eq!(ids.len(), wanted.len(), "one id per change: {ids:?}");
 }

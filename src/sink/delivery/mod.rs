@@ -30,6 +30,9 @@ pub struct Message {
     pub body: Bytes,
     /// When the notification was handed over, for the delay to delivery.
     pub noticed: Instant,
+    /// The notification's place among all handed to the sinks (from 1):
+    /// what a checkpoint may count as delivered (`Channel::lowest_pending`).
+    pub seq: u64,
 }
 
 impl Message {
@@ -45,6 +48,7 @@ impl Message {
             headers,
             body: body.into(),
             noticed: Instant::now(),
+            seq: 0,
         }
     }
 }
@@ -87,6 +91,9 @@ struct Shared {
 struct State {
     queue: Queue,
     busy: bool,
+    /// The `seq` of the message being delivered, until it is delivered or
+    /// rejected.
+    in_hand: Option<u64>,
     delivered: u64,
     rejected: u64,
     last_error: Option<String>,
@@ -97,6 +104,7 @@ impl Default for State {
         State {
             queue: Queue::new(1),
             busy: false,
+            in_hand: None,
             delivered: 0,
             rejected: 0,
             last_error: None,
@@ -156,6 +164,16 @@ impl Channel {
                 _ = tokio::time::sleep_until(deadline) => return false,
             }
         }
+    }
+
+    /// The lowest `seq` not yet delivered or rejected (a folded message
+    /// counts as its newer replacement); `None` when nothing is pending.
+    pub fn lowest_pending(&self) -> Option<u64> {
+        let state = self.shared.state.lock().unwrap();
+        [state.in_hand, state.queue.lowest_seq()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// What to say on exit: nothing if all was delivered and nothing folded.
@@ -218,6 +236,7 @@ async fn work(shared: Arc<Shared>, mut transport: impl Transport, label: String,
                 let mut state = shared.state.lock().unwrap();
                 if let Some(message) = state.queue.pop() {
                     state.busy = true;
+                    state.in_hand = Some(message.seq);
                     break message;
                 }
                 state.busy = false;
@@ -255,6 +274,7 @@ async fn work(shared: Arc<Shared>, mut transport: impl Transport, label: String,
                     }
                     let mut state = shared.state.lock().unwrap();
                     state.delivered += 1;
+                    state.in_hand = None;
                     if verbosity > 1 {
                         say(format!(
                             "{label}: delivered {} after {} ms",
@@ -272,6 +292,7 @@ async fn work(shared: Arc<Shared>, mut transport: impl Transport, label: String,
                     ));
                     let mut state = shared.state.lock().unwrap();
                     state.rejected += 1;
+                    state.in_hand = None;
                     state.last_error = Some(reason);
                     break;
                 }

@@ -61,6 +61,12 @@ impl Queue {
         self.items.push_back(message);
     }
 
+    /// The lowest `seq` waiting: a message folded away is accounted for by
+    /// the one that replaced it.
+    pub fn lowest_seq(&self) -> Option<u64> {
+        self.items.iter().map(|m| m.seq).min()
+    }
+
     pub fn pop(&mut self) -> Option<Message> {
         let message = self.items.pop_front()?;
         self.forget(&message.key);
@@ -139,5 +145,22 @@ mod tests {
         }
         assert_eq!(queue.len(), 4);
         assert_eq!(drain(&mut queue), ["a/1", "b/1", "c/1", "d/1"]);
+    }
+
+    #[test]
+    fn the_lowest_waiting_seq_follows_folds() {
+        let mut queue = Queue::new(2);
+        for (n, (key, v)) in [("a", 1), ("b", 1), ("a", 2)].into_iter().enumerate() {
+            queue.push(Message {
+                seq: n as u64 + 1,
+                ..message(key, v)
+            });
+        }
+        // a/1 (seq 1) folded into a/2 (seq 3), in its place.
+        assert_eq!(queue.lowest_seq(), Some(2));
+        queue.pop();
+        assert_eq!(queue.lowest_seq(), Some(2));
+        queue.pop();
+        assert_eq!(queue.lowest_seq(), None);
     }
 }
