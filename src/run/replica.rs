@@ -289,6 +289,10 @@ impl Replica {
             return Ok(());
         }
         let checkpoint = build(&self.identity, session, filter);
+        // A target still at its first list has no mark yet: the next
+        // replica would start it from its own "now", so write again as soon
+        // as the list is in, not at the next delivery.
+        let complete = checkpoint.targets.len() == session.targets.len();
         let snapshot = Snapshot {
             through: self.outbox.handed(),
             encoded: checkpoint.encode(),
@@ -308,7 +312,10 @@ impl Replica {
         };
         let size = Checkpoint::size(&encoded);
         keeper.last_write = Some(Instant::now());
-        keeper.dirty = !keeper.waiting.is_empty();
+        keeper.dirty = !keeper.waiting.is_empty() || !complete;
+        if !complete {
+            retry_soon(keeper);
+        }
         match keeper.store.save(encoded).await {
             Ok(()) => Ok(()),
             Err(Failure::Conflict) => {

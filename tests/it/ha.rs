@@ -20,14 +20,19 @@ const LEASES: &str = "leases.coordination.k8s.io";
 const FAST: &str = "3s,2s,500ms";
 
 /// One running replica, its `-o json` lines collected as they come.
-struct Replica {
-    child: Child,
+pub(crate) struct Replica {
+    pub(crate) child: Child,
     lines: Arc<Mutex<Vec<Value>>>,
-    stderr: Arc<Mutex<String>>,
+    pub(crate) stderr: Arc<Mutex<String>>,
 }
 
 impl Replica {
-    fn start(s: &Scenario, name: &str, timings: Option<&str>, extra: &[&str]) -> Replica {
+    pub(crate) fn start(
+        s: &Scenario,
+        name: &str,
+        timings: Option<&str>,
+        extra: &[&str],
+    ) -> Replica {
         let mut args = vec![WIDGETS, "--all", "-o", "json", "-v"];
         args.extend_from_slice(extra);
         let mut cmd = s.notify(&args);
@@ -99,7 +104,7 @@ impl Replica {
         );
     }
 
-    fn signal(&self, signal: i32) {
+    pub(crate) fn signal(&self, signal: i32) {
         unsafe { libc::kill(self.child.id() as i32, signal) };
     }
 
@@ -116,7 +121,7 @@ impl Drop for Replica {
     }
 }
 
-fn holder(s: &Scenario, lease: &str) -> Option<String> {
+pub(crate) fn holder(s: &Scenario, lease: &str) -> Option<String> {
     let lease = s.server.get(LEASES, Some("default"), lease)?;
     lease["spec"]["holderIdentity"]
         .as_str()
