@@ -284,14 +284,18 @@ fn after_sigterm_the_standby_takes_over_at_once() {
 fn a_holder_cut_off_stops_delivering_before_its_lease_can_be_taken() {
     let s = Scenario::new();
     let flags = ["--leader-elect", "--lease", "alerts"];
-    let a = Replica::start(&s, "a", Some(FAST), &flags);
+    let mut a = Replica::start(&s, "a", Some(FAST), &flags);
     wait_for_holder(&s, "alerts", "a", Duration::from_secs(10));
-    let b = Replica::start(&s, "b", Some(FAST), &flags);
+    s.wait_for_watch_matching("widgets?", &mut a.child);
+    let mut b = Replica::start(&s, "b", Some(FAST), &flags);
     widget(&s, "w1");
     a.wait_for(&["created w1"], Duration::from_secs(10));
     // Frozen, a renews nothing; its watch keeps what comes meanwhile.
     a.signal(libc::SIGSTOP);
+    let before = s.server.requests().len();
     wait_for_holder(&s, "alerts", "b", Duration::from_secs(10));
+    // Without a checkpoint b starts from its own list: change w1 after it.
+    s.wait_for_watch_since(before, "widgets?", &mut b.child);
     resize(&s, "w1", 2);
     b.wait_for(&["modified w1"], Duration::from_secs(10));
     a.signal(libc::SIGCONT);
@@ -464,8 +468,9 @@ fn changes_a_down_sink_never_acknowledged_are_delivered_by_the_standby_after_sig
         "--sink",
         &sink,
     ];
-    let a = Replica::start(&s, "a", Some(FAST), &flags);
+    let mut a = Replica::start(&s, "a", Some(FAST), &flags);
     wait_for_holder(&s, "alerts", "a", Duration::from_secs(10));
+    s.wait_for_watch_matching("widgets?", &mut a.child);
     let b = Replica::start(&s, "b", Some(FAST), &flags);
     let w1 = widget(&s, "w1");
     a.wait_for(&["created w1"], Duration::from_secs(10));
