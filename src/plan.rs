@@ -203,12 +203,18 @@ fn sinks(args: &Args) -> Result<Sinks> {
             "--sink-queue 0 would hold nothing: give 1 or more (default 10000)".into(),
         ));
     }
+    let flush_timeout = parse_duration("--flush-timeout", &args.flush_timeout)?;
+    if flush_timeout.is_zero() {
+        return Err(Exit::Usage(
+            "--flush-timeout 0 would drop whatever is pending at exit: give a duration such as 1s (default 10s)".into(),
+        ));
+    }
     Ok(Sinks {
         specs,
         message,
         policy: DeliveryPolicy {
             queue: args.sink_queue,
-            flush_timeout: parse_duration("--flush-timeout", &args.flush_timeout)?,
+            flush_timeout,
         },
     })
 }

@@ -65,6 +65,10 @@ impl Outbox {
         let outlets = specs
             .into_iter()
             .map(|spec| {
+                if let Some(warning) = spec.warning() {
+                    crate::term::erase();
+                    eprintln!("{warning}");
+                }
                 let label = spec.label(verbosity > 1);
                 let channel =
                     |transport| Channel::start(label.clone(), transport, policy.queue, verbosity);
