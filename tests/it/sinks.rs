@@ -2,6 +2,7 @@
 //! Slack and NATS JetStream — in order, retried, folded when the queue is
 //! full, flushed on exit — against a real receiver and a real nats-server.
 
+use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -397,6 +398,94 @@ fn sink_urls_are_never_printed_even_at_the_highest_verbosity() {
         "printed the port:\n{all}"
     );
     assert!(all.contains("webhook sink #1 (host 127.0.0.1)"), "{all}");
+}
+
+/// `kubectl notify widgets --all ARGS` posting to an HTTPS receiver, with
+/// the trusted roots exactly what `ca_file` says (none: the system's).
+fn notify_over_https(
+    s: &Scenario,
+    hook: &Receiver,
+    ca_file: Option<&Path>,
+    args: &[&str],
+) -> std::process::Command {
+    let mut all = vec!["widgets", "--all", "--sink", "webhook:env:HOOK"];
+    all.extend_from_slice(args);
+    let mut cmd = s.notify(&all);
+    cmd.env("HOOK", hook.url()).env_remove("SSL_CERT_DIR");
+    match ca_file {
+        Some(file) => cmd.env("SSL_CERT_FILE", file),
+        None => cmd.env_remove("SSL_CERT_FILE"),
+    };
+    cmd
+}
+
+#[test]
+fn an_https_webhook_signed_by_a_ca_trusted_through_ssl_cert_file_gets_the_notification() {
+    let s = Scenario::new();
+    let hook = Receiver::start_tls();
+    assert!(hook.url().starts_with("https://127.0.0.1:"));
+    // The platform verifier reads the system's roots on Linux, and
+    // SSL_CERT_FILE (or SSL_CERT_DIR) replaces them, as for OpenSSL.
+    let ca = s.dir.path().join("test-ca.pem");
+    std::fs::write(&ca, hook.ca_pem()).unwrap();
+    let mut child = notify_over_https(&s, &hook, Some(&ca), &["--count", "1", "-q"])
+        .spawn()
+        .unwrap();
+    s.wait_for_watch_matching("widgets", &mut child);
+    s.widget("foo", json!({}), json!(null));
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let delivered = hook.delivered();
+    assert_eq!(delivered.len(), 1, "{}", stderr(&out));
+    assert_eq!(delivered[0].json()["name"], "foo");
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn an_https_webhook_whose_certificate_is_not_trusted_gets_nothing_and_the_report_says_why() {
+    let s = Scenario::new();
+    let hook = Receiver::start_tls();
+    let unrelated = s.dir.path().join("unrelated-ca.pem");
+    std::fs::write(&unrelated, testserver::unrelated_ca_pem()).unwrap();
+    // With the system's roots, and with a CA file that did not sign it.
+    let cases = [None, Some(unrelated.as_path())]
+        .into_iter()
+        .flat_map(|ca_file| ["-q", "-vv"].map(|verbosity| (ca_file, verbosity)));
+    s.widget("foo", json!({}), json!(null));
+    for (ca_file, verbosity) in cases {
+        {
+            let out = notify_over_https(
+                &s,
+                &hook,
+                ca_file,
+                &[
+                    "--initial",
+                    "--count",
+                    "1",
+                    "--flush-timeout",
+                    "1s",
+                    verbosity,
+                ],
+            )
+            .output()
+            .unwrap();
+            let err = stderr(&out);
+            assert_eq!(code(&out), 0, "{err}");
+            assert!(hook.received().is_empty(), "a request got through TLS");
+            assert!(
+                err.contains("webhook sink #1")
+                    && err.contains("invalid peer certificate")
+                    && err.contains("SSL_CERT_FILE")
+                    && err.contains("1 notification not delivered within --flush-timeout 1s"),
+                "{ca_file:?} {verbosity}: {err}"
+            );
+            assert!(!err.contains("s3cr3t"), "printed the URL:\n{err}");
+            assert!(
+                !err.contains(&hook.addr.port().to_string()),
+                "printed the port:\n{err}"
+            );
+        }
+    }
 }
 
 #[test]
