@@ -350,6 +350,60 @@ fn a_full_queue_folds_into_the_newest_state_of_each_object() {
 }
 
 #[test]
+fn a_folded_notification_carries_every_path_changed_since_the_last_delivered_one() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    s.widget("a", json!({}), json!({"x": 0, "y": 0}));
+    let child = notify_with_hook(
+        &s,
+        &hook,
+        &[
+            "--sink",
+            "webhook:env:HOOK",
+            "--sink-queue",
+            "1",
+            "--count",
+            "3",
+            "-q",
+        ],
+    );
+    hook.down();
+    s.set_status("a", json!({"x": 1, "y": 0}));
+    // Usually in the worker's hands (retried) before the next two come.
+    std::thread::sleep(Duration::from_millis(200));
+    s.set_status("a", json!({"x": 1, "y": 1}));
+    s.set_status("a", json!({"x": 2, "y": 1}));
+    std::thread::sleep(Duration::from_millis(500));
+    hook.up();
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("folded into a newer one of the same object"),
+        "{}",
+        stderr(&out)
+    );
+    let delivered: Vec<_> = hook.delivered().iter().map(|r| r.json()).collect();
+    assert!(delivered.len() < 3, "{delivered:?}");
+    let last = delivered.last().unwrap();
+    assert_eq!(last["object"]["status"], json!({"x": 2, "y": 1}));
+    // Told one after the other, the changes run from the state before the
+    // first to the newest, every path included: .status.y only changed in
+    // the notification folded away.
+    let mut state = json!({"x": 0, "y": 0});
+    for body in &delivered {
+        for change in body["changes"].as_array().unwrap() {
+            let field = change["path"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches(".status.");
+            assert_eq!(state[field], change["old"], "{body}");
+            state[field] = change["new"].clone();
+        }
+    }
+    assert_eq!(state, json!({"x": 2, "y": 1}), "{delivered:?}");
+}
+
+#[test]
 fn wait_mode_sends_the_met_notification() {
     let s = Scenario::new();
     let hook = Receiver::start();

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::printer::FieldChange;
 use queue::Queue;
 use retry::{Breaker, COOL_DOWN, OPEN_AFTER};
 
@@ -30,6 +31,36 @@ pub struct Message {
     pub body: Bytes,
     /// When the notification was handed over, for the delay to delivery.
     pub noticed: Instant,
+    /// What a modification changed, for a message that shows it: when the
+    /// queue folds older messages of the object into this one, it carries
+    /// their changed paths too.
+    pub changes: Option<Changes>,
+}
+
+/// How a message's changed paths are read and written again.
+#[derive(Debug, Clone)]
+pub struct Changes {
+    /// Kept beside a body that does not hold them (Slack's text); `None`:
+    /// `read` finds them in the body (a `-o json` line).
+    pub kept: Option<Vec<FieldChange>>,
+    pub read: fn(&[u8]) -> Vec<FieldChange>,
+    /// The body again, showing these changes instead.
+    pub write: fn(&[u8], &[FieldChange]) -> Bytes,
+}
+
+impl Changes {
+    /// Changes found in a `-o json` body.
+    pub fn in_json_line() -> Changes {
+        Changes {
+            kept: None,
+            read: super::printer::json_line_changes,
+            write: super::printer::json_line_with_changes,
+        }
+    }
+
+    fn list(&self, body: &[u8]) -> Vec<FieldChange> {
+        self.kept.clone().unwrap_or_else(|| (self.read)(body))
+    }
 }
 
 impl Message {
@@ -45,6 +76,28 @@ impl Message {
             headers,
             body: body.into(),
             noticed: Instant::now(),
+            changes: None,
+        }
+    }
+
+    pub fn with_changes(mut self, changes: Changes) -> Message {
+        self.changes = Some(changes);
+        self
+    }
+
+    /// This message replaces `older`, of the same object, waiting just
+    /// before it: it carries every path changed since the message before
+    /// `older` (see [`queue::merge`]).
+    fn take_in(&mut self, older: &Message) {
+        let (Some(mine), Some(theirs)) = (&self.changes, &older.changes) else {
+            // An older creation or a met object has no changes to hand on;
+            // a newer deletion or creation shows none.
+            return;
+        };
+        let merged = queue::merge(&theirs.list(&older.body), &mine.list(&self.body));
+        self.body = (mine.write)(&self.body, &merged);
+        if let Some(changes) = self.changes.as_mut().filter(|c| c.kept.is_some()) {
+            changes.kept = Some(merged);
         }
     }
 }
