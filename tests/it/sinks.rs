@@ -543,6 +543,104 @@ fn an_https_webhook_whose_certificate_is_not_trusted_gets_nothing_and_the_report
 }
 
 #[test]
+fn no_part_of_any_sink_url_but_the_host_is_printed_in_any_failure_at_v_or_vv() {
+    let s = Scenario::new();
+    s.widget("foo", json!({}), json!(null));
+    // A webhook that fails then rejects (4xx), one that never answers (a
+    // timeout), a Slack hook whose certificate is not trusted, and a NATS
+    // server with credentials that is not there (refused): each reported,
+    // then left for the flush report.
+    let rejecting = Receiver::start();
+    let silent = Receiver::start();
+    silent.always(Some(Answer::Slow(Duration::from_secs(30))));
+    let slack = Receiver::start_tls();
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let secrets = [
+        "s3cr3t".to_string(),
+        "hook-user".to_string(),
+        "hook-pass".to_string(),
+        "nats-user".to_string(),
+        "nats-pass".to_string(),
+        "secret-token".to_string(),
+        "k8s.private".to_string(),
+        rejecting.addr.port().to_string(),
+        silent.addr.port().to_string(),
+        slack.addr.port().to_string(),
+        dead_port.to_string(),
+    ];
+    for verbosity in ["-v", "-vv"] {
+        rejecting.script([Answer::Status(503), Answer::Status(401)]);
+        let out = s
+            .notify(&[
+                "widgets",
+                "--all",
+                "--initial",
+                "--count",
+                "1",
+                "--flush-timeout",
+                "11s",
+                verbosity,
+                "--sink",
+                "webhook:env:REJECTING",
+                "--sink",
+                "webhook:env:SILENT",
+                "--sink",
+                "slack:env:SLACK",
+                "--sink",
+                "nats:env:NATS",
+            ])
+            .env(
+                "REJECTING",
+                format!(
+                    "http://hook-user:hook-pass@{}/hook/s3cr3t?token=secret-token",
+                    rejecting.addr
+                ),
+            )
+            .env("SILENT", silent.url())
+            .env(
+                "SLACK",
+                slack.url().replace("/hook/", "/services/T0/B0/") + "?token=secret-token",
+            )
+            .env(
+                "NATS",
+                format!("nats://nats-user:nats-pass@127.0.0.1:{dead_port}/k8s.private"),
+            )
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .unwrap();
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert_eq!(code(&out), 0, "{all}");
+        for secret in &secrets {
+            assert!(
+                !all.contains(secret.as_str()),
+                "{verbosity} printed {secret}:\n{all}"
+            );
+        }
+        // Every failure was told, by sink type and number (and host at -vv).
+        for words in [
+            "webhook sink #1",
+            "HTTP 401 Unauthorized; not retried",
+            "webhook sink #2",
+            "no answer within 10s",
+            "slack sink #3",
+            "invalid peer certificate",
+            "nats sink #4",
+            "not delivered within --flush-timeout 11s",
+        ] {
+            assert!(all.contains(words), "{verbosity}: no {words:?}:\n{all}");
+        }
+        if verbosity == "-vv" {
+            assert!(all.contains("nats sink #4 (host 127.0.0.1)"), "{all}");
+        }
+    }
+}
+
+#[test]
 fn bad_sink_input_is_refused_before_any_connection() {
     let s = Scenario::new();
     let missing = s.dir.path().join("missing");
