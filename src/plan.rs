@@ -1,6 +1,8 @@
 //! Turns raw flags into what the program will do, validated before any
 //! connection is made: targets split into type and selection, condition compiled.
 
+mod incluster;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +19,8 @@ use crate::sink::command::{CommandSpec, OnBusy, Policy, check_command};
 use crate::sink::printer::{DiffMode, Format, Printer};
 use crate::target::{Selection, TargetSpec};
 use crate::tracker::ChangeKind;
+
+pub use incluster::InCluster;
 
 /// How the target-selecting flags were set.
 #[derive(Debug, Default, Clone)]
@@ -82,6 +86,8 @@ pub struct Plan {
     pub cache_dir: Option<PathBuf>,
     /// `--leader-elect`, `--checkpoint`.
     pub ha: HaPlan,
+    /// `--metrics-addr`, `--log-format`, `--print-manifests`.
+    pub incluster: InCluster,
 }
 
 impl Plan {
@@ -134,6 +140,7 @@ impl Plan {
         let noise = noise(&args, &mode, timeout)?;
         let cache_dir = crate::discovery::cache::base_dir(args.connection.cache_dir.as_deref());
         let ha = ha_plan(&args)?;
+        let incluster = incluster::in_cluster(&args, matches!(mode, Mode::Wait { .. }))?;
         Ok(Plan {
             targets,
             mode,
@@ -148,6 +155,7 @@ impl Plan {
             request_timeout,
             cache_dir,
             ha,
+            incluster,
         })
     }
 }
