@@ -113,6 +113,8 @@ impl Plan {
         } else {
             notify_mode(&args)?
         };
+        // Before the command is looked for: the pod could not run it anyway.
+        let incluster = incluster::in_cluster(&args, matches!(mode, Mode::Wait { .. }))?;
         let command = command(&args)?;
         let diff = match args.diff {
             DiffArg::Full => DiffMode::Full,
@@ -140,7 +142,6 @@ impl Plan {
         let noise = noise(&args, &mode, timeout)?;
         let cache_dir = crate::discovery::cache::base_dir(args.connection.cache_dir.as_deref());
         let ha = ha_plan(&args)?;
-        let incluster = incluster::in_cluster(&args, matches!(mode, Mode::Wait { .. }))?;
         Ok(Plan {
             targets,
             mode,

@@ -273,6 +273,85 @@ mod tests {
         );
     }
 
+    fn plan(words: &[impl AsRef<str>]) -> crate::plan::Plan {
+        let argv = std::iter::once("kubectl-notify").chain(words.iter().map(AsRef::as_ref));
+        crate::plan::Plan::from_args(Args::read(argv).unwrap()).unwrap()
+    }
+
+    /// Everything the rule decides (the connection, high availability and
+    /// the in-cluster flags are what the pod's command line may change).
+    fn rule_of(plan: &crate::plan::Plan) -> String {
+        format!(
+            "{:?} {:?} {:?} {:?} {:?} {:?} {} {} {}",
+            plan.targets,
+            plan.mode,
+            plan.command,
+            plan.printer,
+            plan.timeout,
+            plan.noise,
+            plan.all_namespaces,
+            plan.quiet,
+            plan.verbosity
+        )
+    }
+
+    #[test]
+    fn the_pods_command_line_plans_the_same_rule() {
+        for words in [
+            &[
+                "widgets",
+                "-A",
+                "--when",
+                ".status.phase == \"Failed\"",
+                "-n",
+                "ops",
+                "--print-manifests",
+                "-o",
+                "json",
+            ][..],
+            &[
+                "jobs/migrate",
+                "--for",
+                "condition=Complete",
+                "--timeout",
+                "5m",
+                "--context",
+                "x",
+                "--print-manifests",
+            ],
+            &[
+                "-nns",
+                "cm",
+                "--on-change",
+                ".data",
+                "app",
+                "--throttle",
+                "30s",
+                "--print-manifests",
+                "--name",
+                "cm-watch",
+                "-v",
+            ],
+        ] {
+            let original = plan(words);
+            let request = original.incluster.manifests.clone().unwrap();
+            let pod = plan(&request.args);
+            assert_eq!(rule_of(&pod), rule_of(&original), "{:?}", request.args);
+            assert!(pod.incluster.manifests.is_none());
+            assert_eq!(pod.incluster.log_format, LogFormat::Json);
+            assert_eq!(pod.ha.checkpoint, request.checkpoint);
+        }
+    }
+
+    #[test]
+    fn the_default_name_is_a_hash_of_the_rule_alone() {
+        let name = |words: &[&str]| plan(words).incluster.manifests.unwrap().name;
+        let a = name(&["wg", "--all", "--print-manifests"]);
+        assert_eq!(a, name(&["-n", "x", "wg", "--all", "--print-manifests"]));
+        assert_ne!(a, name(&["wg", "--all", "-q", "--print-manifests"]));
+        assert!(a.starts_with("kubectl-notify-") && a.len() == 23, "{a}");
+    }
+
     #[test]
     fn metrics_addresses() {
         assert_eq!(parse_addr(":9090").unwrap().to_string(), "0.0.0.0:9090");
