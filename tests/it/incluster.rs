@@ -660,3 +660,46 @@ fn bad_in_cluster_input_is_one_line_and_exit_2() {
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot listen"), "{}", stderr(&out));
 }
+
+/// A projected service-account token is rotated by the kubelet: the file
+/// changes and the old token stops working. kube reads a token file again at
+/// least once a minute, and so keeps working; this takes about a minute.
+#[test]
+fn a_rotated_token_file_is_read_again() {
+    let s = Scenario::new();
+    s.widget("w", json!({}), json!({"n": 0}));
+    let rules = vec![Rule {
+        verbs: vec!["get".into(), "list".into(), "watch".into()],
+        groups: vec!["example.com".into()],
+        resources: vec!["widgets".into()],
+        ..Rule::default()
+    }];
+    s.server.add_user("sa", "token-1", rules.clone());
+    let token_file = s.dir.path().join("token");
+    std::fs::write(&token_file, "token-1").unwrap();
+    let kubeconfig = s.server.kubeconfig("token-1", "default").replace(
+        "token: \"token-1\"",
+        &format!("tokenFile: {:?}", token_file.display().to_string()),
+    );
+    assert!(kubeconfig.contains("tokenFile"));
+    std::fs::write(&s.kubeconfig, kubeconfig).unwrap();
+    let started = Instant::now();
+    let mut child = s.notify(&[WIDGETS, "--all", "-o", "name"]).spawn().unwrap();
+    s.wait_for_watch_matching("widgets", &mut child);
+
+    // Rotated: a new token in the file, the old one refused from now on.
+    std::fs::write(&token_file, "token-2").unwrap();
+    s.server.add_user("sa", "token-2", rules);
+    s.server.add_user("revoked", "token-1", Vec::new());
+    std::thread::sleep(Duration::from_secs(55).saturating_sub(started.elapsed()));
+    // Every connection dropped: the watch starts again with a new request.
+    let before = s.server.requests().len();
+    s.server.restart(Duration::from_millis(100));
+    s.wait_for_watch_since(before, "widgets", &mut child);
+    s.set_status("w", json!({"n": 1}));
+    assert_eq!(read_lines(&mut child, 1), ["widget.example.com/w\n"]);
+    assert!(still_running(&mut child, Duration::from_millis(200)));
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!stderr(&out).contains("forbidden"), "{}", stderr(&out));
+}
