@@ -45,6 +45,15 @@ pub fn info(target: &str, message: impl Display) {
     line("info", target, &message.to_string());
 }
 
+/// A line written as text (`warning: ...` or a notice), in the chosen
+/// format: for code that words its own lines.
+pub fn line_as_said(target: &str, text: &str) {
+    match text.strip_prefix("warning: ") {
+        Some(message) => warning(target, message),
+        None => info(target, text),
+    }
+}
+
 /// The final `error: ...` line (or a result line such as `... failed: ...`).
 pub fn error_line(text: &str) -> Option<String> {
     match format() {

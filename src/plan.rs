@@ -15,8 +15,10 @@ use crate::exit::{Exit, Result};
 use crate::expr::Expr;
 use crate::ha::lease::Timings;
 use crate::ha::{DEFAULT_LEASE, HaPlan};
+use crate::sink::address::{self, SinkKind, SinkSpec};
 use crate::sink::command::{CommandSpec, OnBusy, Policy, check_command};
-use crate::sink::printer::{DiffMode, Format, Printer};
+use crate::sink::network::DeliveryPolicy;
+use crate::sink::printer::{DiffMode, Format, Printer, Template};
 use crate::target::{Selection, TargetSpec};
 use crate::tracker::ChangeKind;
 
@@ -86,8 +88,17 @@ pub struct Plan {
     pub cache_dir: Option<PathBuf>,
     /// `--leader-elect`, `--checkpoint`.
     pub ha: HaPlan,
+    /// `--sink`s, `--message`, `--sink-queue`, `--flush-timeout`.
+    pub sinks: Sinks,
     /// `--metrics-addr`, `--log-format`, `--print-manifests`.
     pub incluster: InCluster,
+}
+
+#[derive(Debug, Default)]
+pub struct Sinks {
+    pub specs: Vec<SinkSpec>,
+    pub message: Option<Template>,
+    pub policy: DeliveryPolicy,
 }
 
 impl Plan {
@@ -142,6 +153,7 @@ impl Plan {
         let noise = noise(&args, &mode, timeout)?;
         let cache_dir = crate::discovery::cache::base_dir(args.connection.cache_dir.as_deref());
         let ha = ha_plan(&args)?;
+        let sinks = sinks(&args, incluster.manifests.is_some())?;
         Ok(Plan {
             targets,
             mode,
@@ -156,9 +168,66 @@ impl Plan {
             request_timeout,
             cache_dir,
             ha,
+            sinks,
             incluster,
         })
     }
+}
+
+/// `for_the_pod` (`--print-manifests`): the sinks' variables are the pod's,
+/// set from its Secret, not this shell's; a stand-in URL checks the rest.
+fn sinks(args: &Args, for_the_pod: bool) -> Result<Sinks> {
+    let specs = args
+        .sinks
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            address::parse(text, i + 1, |name| match for_the_pod {
+                true if text.starts_with("nats:") => Some("nats://in-the-pod:4222/s".into()),
+                true => Some("https://in-the-pod/".into()),
+                false => std::env::var(name).ok(),
+            })
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(Exit::Usage)?;
+    let defaults = DeliveryPolicy::default();
+    if specs.is_empty() {
+        let sink_only = [
+            ("--message", args.message.is_some()),
+            ("--sink-queue", args.sink_queue != defaults.queue),
+            ("--flush-timeout", args.flush_timeout != "10s"),
+        ];
+        if let Some((flag, _)) = sink_only.iter().find(|(_, given)| *given) {
+            return Err(Exit::Usage(format!(
+                "{flag} needs a sink: add --sink TYPE:TARGET"
+            )));
+        }
+    }
+    let message = match &args.message {
+        Some(_) if !specs.iter().any(|s| s.kind == SinkKind::Slack) => {
+            return Err(Exit::Usage(
+                "--message is the text of Slack messages: add --sink slack:TARGET".into(),
+            ));
+        }
+        Some(text) => Some(
+            Template::parse(text)
+                .map_err(|e| Exit::Usage(e.replace("-o jsonpath", "--message")))?,
+        ),
+        None => None,
+    };
+    if args.sink_queue == 0 {
+        return Err(Exit::Usage(
+            "--sink-queue 0 would hold nothing: give 1 or more (default 10000)".into(),
+        ));
+    }
+    Ok(Sinks {
+        specs,
+        message,
+        policy: DeliveryPolicy {
+            queue: args.sink_queue,
+            flush_timeout: parse_duration("--flush-timeout", &args.flush_timeout)?,
+        },
+    })
 }
 
 /// `--leader-elect [--lease NAME]` and `--checkpoint NAME`. The lease timings
@@ -228,7 +297,7 @@ fn wait_mode(args: &Args, selects: bool) -> Result<Mode> {
     let fors = args
         .for_specs
         .iter()
-        .map(|text| ForSpec::parse(text).map_err(|e| Exit::Usage(format!("--for: {e}"))))
+        .map(|text| ForSpec::parse(text).map_err(Exit::Usage))
         .collect::<Result<Vec<_>>>()?;
     let until = compile("--until", args.until.as_deref())?;
     let fail_if = compile("--fail-if", args.fail_if.as_deref())?;

@@ -234,6 +234,35 @@ pub struct Args {
     #[arg(short, long, action = clap::ArgAction::Count, help_heading = "Output")]
     pub verbose: u8,
 
+    /// Also deliver every notification (wait mode: the met one) to TYPE:TARGET, repeatable;
+    /// TYPE is webhook, cloudevents, slack or nats; TARGET the URL, or env:NAME or file:PATH
+    /// holding it (sink URLs are secrets: keep them out of argv)
+    #[arg(long = "sink", value_name = "TYPE:TARGET", help_heading = "Sinks")]
+    pub sinks: Vec<String>,
+
+    /// The text of Slack messages, in -o jsonpath's template syntax,
+    /// e.g. '{.metadata.name} failed: {.status.message}' (default: the header line and changed paths)
+    #[arg(long, value_name = "TEMPLATE", help_heading = "Sinks")]
+    pub message: Option<String>,
+
+    /// Notifications waiting per sink; when full, older ones of an object fold into its newest
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10_000,
+        help_heading = "Sinks"
+    )]
+    pub sink_queue: usize,
+
+    /// On exit, keep delivering what is pending for up to this long
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "10s",
+        help_heading = "Sinks"
+    )]
+    pub flush_timeout: String,
+
     #[command(flatten)]
     pub connection: ConnectionArgs,
 

@@ -41,7 +41,7 @@ impl ForSpec {
             ("create", None) => Ok(ForSpec::Create),
             ("condition", Some(rest)) => parse_condition(rest),
             ("jsonpath", Some(rest)) => parse_jsonpath(rest),
-            _ => Err(format!("unknown --for form \"{text}\": {FORMS}")),
+            _ => Err(format!("--for {text}: unknown form; {FORMS}")),
         }
     }
 
@@ -304,7 +304,7 @@ mod tests {
         for bad in ["happy", "ready=yes", "conditions=Ready", "", "delete=now"] {
             let err = ForSpec::parse(bad).unwrap_err();
             assert!(
-                err.contains("unknown --for form") && err.contains("jsonpath="),
+                err.contains("unknown form") && err.contains("jsonpath="),
                 "{bad}: {err}"
             );
         }

@@ -197,6 +197,11 @@ pub fn forget_arrival() {
     }
 }
 
+/// When the event being handled arrived, if it did and is counted.
+pub fn arrival() -> Option<Instant> {
+    *ARRIVED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// How long ago the event being handled arrived.
 pub fn since_arrival() -> Option<Duration> {
     ARRIVED
@@ -243,10 +248,6 @@ pub enum Outcome {
     /// Failed for good: a permanent error, or retries exhausted.
     Failed,
     /// Never attempted: not delivered within `--flush-timeout` on exit.
-    #[allow(
-        dead_code,
-        reason = "for the network sinks (SPEC §11), on their own branch"
-    )]
     Dropped,
 }
 
@@ -280,28 +281,16 @@ pub fn delivery_delay(sink: &str, delay: Duration) {
 }
 
 /// `sink` retries a delivery (after a refusal, timeout, 5xx, 408 or 429).
-#[allow(
-    dead_code,
-    reason = "for the network sinks (SPEC §11), on their own branch"
-)]
 pub fn retried(sink: &str) {
     count(|m| &m.retries, vec![("sink", sink.into())], 1);
 }
 
 /// `sink`'s full queue folded a notification into a newer one of its object.
-#[allow(
-    dead_code,
-    reason = "for the network sinks (SPEC §11), on their own branch"
-)]
 pub fn folded(sink: &str) {
     count(|m| &m.folded, vec![("sink", sink.into())], 1);
 }
 
 /// A sink's circuit breaker.
-#[allow(
-    dead_code,
-    reason = "for the network sinks (SPEC §11), on their own branch"
-)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Circuit {
     Closed = 0,
@@ -310,10 +299,6 @@ pub enum Circuit {
 }
 
 /// `sink`'s circuit breaker is now in `state`.
-#[allow(
-    dead_code,
-    reason = "for the network sinks (SPEC §11), on their own branch"
-)]
 pub fn circuit(sink: &str, state: Circuit) {
     if let Some(m) = metrics() {
         m.circuit
@@ -323,10 +308,6 @@ pub fn circuit(sink: &str, state: Circuit) {
 }
 
 /// `sink` has `length` notifications waiting.
-#[allow(
-    dead_code,
-    reason = "for the network sinks (SPEC §11), on their own branch"
-)]
 pub fn queue_length(sink: &str, length: usize) {
     if let Some(m) = metrics() {
         m.queue

@@ -77,8 +77,7 @@ fn request(args: &Args, wait: bool) -> Result<manifests::Request> {
                 .into(),
         ));
     }
-    // TODO(sinks): `&args.sinks` once `--sink` is a flag on this branch.
-    let sinks = manifests::secret_refs(&[]).map_err(Exit::Usage)?;
+    let sinks = manifests::secret_refs(&args.sinks).map_err(Exit::Usage)?;
     let rule = rule_words(&args.words);
     let name = match &args.incluster.name {
         Some(name) => check_name(name)?,

@@ -21,6 +21,7 @@ use crate::exit::{Exit, Result};
 use crate::os::Interrupts;
 use crate::plan::{Mode, Noise, Plan};
 use crate::resolve::Resolver;
+use crate::sink::network::Outbox;
 use crate::sink::printer::{DiffMode, Format, Printer};
 use crate::target::Target;
 use crate::tracker::{Change, Keep, Tracker, WatchEvent};
@@ -108,16 +109,20 @@ pub async fn run(plan: Plan) -> Result<()> {
         quiet,
         printer,
         request_timeout,
+        sinks,
+        verbosity,
         ..
     } = plan;
+    let outbox = Outbox::start(sinks.specs, sinks.message, sinks.policy, verbosity);
     let settings = Settings {
         timeout,
         noise,
         quiet,
         printer,
         request_timeout,
+        outbox: outbox.clone(),
     };
-    match mode {
+    let outcome = match mode {
         Mode::Wait {
             condition,
             any,
@@ -140,7 +145,12 @@ pub async fn run(plan: Plan) -> Result<()> {
         Mode::Notify { filter, count } => {
             notify::run(session, settings, filter, count, command, replica).await
         }
+    };
+    // A closed stdout means stop at once; any other end lets sinks catch up.
+    if !matches!(outcome, Err(Exit::Closed)) {
+        outbox.flush().await;
     }
+    outcome
 }
 
 /// How much of each object to keep: wait mode judges whole objects again on
@@ -150,6 +160,7 @@ fn keep(plan: &Plan) -> Keep {
     match plan.mode {
         Mode::Wait { .. } => Keep::Objects,
         Mode::Notify { .. } if shows_diffs(plan.quiet, &plan.printer) => Keep::Diffs,
+        Mode::Notify { .. } if !plan.sinks.specs.is_empty() => Keep::Diffs,
         Mode::Notify { .. } => Keep::Identity,
     }
 }
@@ -174,7 +185,7 @@ fn projection(plan: &Plan) -> Projection {
                     diff: DiffMode::None
                 }
         );
-    if plan.command.is_some() || !lines_read_metadata {
+    if plan.command.is_some() || !lines_read_metadata || !plan.sinks.specs.is_empty() {
         return Projection::Full;
     }
     Projection::reading(filter.exprs())
@@ -188,12 +199,16 @@ pub(crate) struct Settings {
     pub printer: Printer,
     /// `--request-timeout`: also bounds gathering an explanation.
     pub request_timeout: Option<Duration>,
+    /// The `--sink`s (none: an empty outbox).
+    pub outbox: Outbox,
 }
 
 impl Settings {
     /// Whether a notification's previous version is kept and shown.
+    /// Whether notifications carry what changed (a diff printed, or the
+    /// `changes` of the JSON line the sinks send).
     pub fn shows_diffs(&self) -> bool {
-        shows_diffs(self.quiet, &self.printer)
+        shows_diffs(self.quiet, &self.printer) || !self.outbox.is_empty()
     }
 
     /// `--timeout 0`: judge the state at start once.

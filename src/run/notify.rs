@@ -168,6 +168,7 @@ impl Out<'_> {
             if let Some(runner) = self.runner {
                 sinks.push(runner);
             }
+            sinks.push(&mut self.settings.outbox);
             let notification = Notification::change(SystemTime::now(), &targets[index], &change);
             deliver_all(&mut sinks, &notification)?;
             let printed = !self.settings.quiet;

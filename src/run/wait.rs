@@ -80,6 +80,7 @@ pub async fn run(
                 if !settings.quiet {
                     sinks.push(&mut settings.printer);
                 }
+                sinks.push(&mut settings.outbox);
                 let now = SystemTime::now();
                 for m in &met {
                     let target = &session.targets[m.target];

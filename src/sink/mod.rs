@@ -2,9 +2,17 @@
 //! and the command. Each takes a [`Notification`] through the one [`Sink`]
 //! interface; none of them knows how the change was watched.
 
+pub mod address;
+mod cloudevents;
 pub mod command;
+mod delivery;
+mod http;
+mod nats;
+pub mod network;
 pub mod printer;
+mod slack;
 pub mod status;
+mod webhook;
 
 use std::time::SystemTime;
 
@@ -66,6 +74,31 @@ impl<'a> Notification<'a> {
             Occasion::Met { absent: true } => "deleted",
             Occasion::Met { absent: false } => "modified",
         }
+    }
+
+    /// What tells this object apart from every other, across re-creation:
+    /// its UID (or, for an object never seen, its resource and name).
+    pub fn object_key(&self) -> String {
+        match self.object["metadata"]["uid"].as_str() {
+            Some(uid) if !uid.is_empty() => uid.to_string(),
+            _ => format!(
+                "{}/{}",
+                self.target.api.qualified(),
+                crate::tracker::key(self.object)
+            ),
+        }
+    }
+
+    /// `<uid>/<resourceVersion>/<type>`: unique per change, the same on
+    /// every re-send (CloudEvents `ce-id`, NATS `Nats-Msg-Id`).
+    pub fn delivery_id(&self) -> String {
+        let meta = &self.object["metadata"];
+        format!(
+            "{}/{}/{}",
+            meta["uid"].as_str().unwrap_or(""),
+            meta["resourceVersion"].as_str().unwrap_or(""),
+            self.event()
+        )
     }
 }
 

@@ -703,3 +703,120 @@ fn a_rotated_token_file_is_read_again() {
     let out = child.wait_with_output().unwrap();
     assert!(!stderr(&out).contains("forbidden"), "{}", stderr(&out));
 }
+
+#[test]
+fn sinks_reach_the_pod_from_a_secret_and_never_as_a_url() {
+    let s = Scenario::new();
+    let out = s.run(&[
+        "wg",
+        "-A",
+        "--when",
+        ".status.phase == \"Failed\"",
+        "--sink",
+        "slack:env:SLACK_WEBHOOK_URL",
+        "--sink",
+        "webhook:env:HOOK",
+        "--name",
+        "alerts",
+        "--print-manifests",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("kubectl create secret generic alerts-sinks -n default"),
+        "{text}"
+    );
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap();
+    assert_valid_shapes(&docs);
+    let deployment = doc(&docs, "Deployment");
+    let env = &container(deployment)["env"];
+    assert_eq!(
+        env[1],
+        json!({"name": "SLACK_WEBHOOK_URL", "valueFrom": {"secretKeyRef": {"name": "alerts-sinks", "key": "SLACK_WEBHOOK_URL"}}})
+    );
+    assert_eq!(env[2]["valueFrom"]["secretKeyRef"]["key"], "HOOK");
+    let args = args_of(deployment);
+    assert!(
+        args.windows(2)
+            .any(|w| w == ["--sink", "slack:env:SLACK_WEBHOOK_URL"]),
+        "{args:?}"
+    );
+
+    let secret = "https://hooks.slack.example/services/T0/B0/very-secret";
+    let out = s.run(&[
+        "wg",
+        "--all",
+        "--sink",
+        &format!("slack:{secret}"),
+        "--print-manifests",
+    ]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("slack:env:NAME"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("very-secret"), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+}
+
+#[test]
+fn a_network_sinks_deliveries_retries_and_delay_are_counted() {
+    use crate::receiver::{Answer, Receiver};
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    hook.script([Answer::Status(503)]);
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = s
+        .notify(&[
+            WIDGETS,
+            "--all",
+            "--sink",
+            "webhook:env:HOOK",
+            "--metrics-addr",
+            &addr,
+            "-o",
+            "name",
+        ])
+        .env("HOOK", hook.url())
+        .spawn()
+        .unwrap();
+    wait_ready(port, &mut child);
+    s.widget("a", json!({}), json!(null));
+    s.widget("b", json!({}), json!(null));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while hook.delivered().len() < 2 {
+        assert!(Instant::now() < deadline, "{:?}", hook.received());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (_, text) = get(port, "/metrics").unwrap();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let of = |metric: &str, outcome: Option<&str>| -> f64 {
+        samples(&scrape, metric)
+            .iter()
+            .filter(|s| s.labels.get("sink") == Some("webhook#1"))
+            .filter(|s| outcome.is_none_or(|o| s.labels.get("outcome") == Some(o)))
+            .map(value)
+            .sum()
+    };
+    assert_eq!(
+        of("kubectl_notify_deliveries_total", Some("ok")),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(
+        of("kubectl_notify_delivery_retries_total", None),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(of("kubectl_notify_sink_queue_length", None), 0.0, "{text}");
+    let observed = samples(&scrape, "kubectl_notify_delivery_delay_seconds")
+        .iter()
+        .filter(|s| s.labels.get("sink") == Some("webhook#1"))
+        .find_map(|s| match &s.value {
+            prometheus_parse::Value::Histogram(buckets) => {
+                buckets.iter().map(|b| b.count).reduce(f64::max)
+            }
+            _ => None,
+        });
+    assert_eq!(observed, Some(2.0), "{text}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

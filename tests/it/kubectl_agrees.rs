@@ -88,3 +88,50 @@ fn kubectl_wait_and_notify_agree_on_every_shared_form() {
     }
     assert_eq!(compared, 72);
 }
+
+/// The events our explanation reads are the ones real kubectl shows for the
+/// object: same reasons, messages and counts, from the same stored events.
+#[test]
+fn kubectl_events_shows_the_warnings_our_timeout_explains() {
+    let s = Scenario::new();
+    s.server
+        .set_anonymous_rules(vec![testserver::Rule::allow_all()]);
+    let foo = s.widget("foo", json!({}), json!({"ready": false}));
+    s.server.event(
+        &foo,
+        "Warning",
+        "QuotaExceeded",
+        "exceeded quota: widgets-small",
+        3,
+        std::time::Duration::from_secs(40),
+    );
+    let ours = s.run(&["widgets/foo", "--until", READY, "--timeout", "0"]);
+    assert_eq!(code(&ours), 124, "{}", stderr(&ours));
+    assert!(
+        stderr(&ours).contains("event Warning QuotaExceeded ×3: exceeded quota: widgets-small"),
+        "{}",
+        stderr(&ours)
+    );
+    let theirs = Command::new(real_kubectl())
+        .args([
+            "events",
+            "--for",
+            "widget/foo",
+            "--types",
+            "Warning",
+            "-o",
+            "json",
+        ])
+        .env("KUBECONFIG", &s.kubeconfig)
+        .env("HOME", s.dir.path())
+        .output()
+        .unwrap();
+    assert!(theirs.status.success(), "{}", stderr(&theirs));
+    let list: serde_json::Value = serde_json::from_slice(&theirs.stdout).unwrap();
+    let items = list["items"].as_array().expect("an event list");
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["reason"], "QuotaExceeded");
+    assert_eq!(items[0]["message"], "exceeded quota: widgets-small");
+    assert_eq!(items[0]["count"], 3);
+    assert_eq!(items[0]["involvedObject"]["uid"], foo["metadata"]["uid"]);
+}

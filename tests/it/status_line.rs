@@ -175,3 +175,43 @@ fn quiet_shows_no_status_line() {
         "{screen}"
     );
 }
+
+#[test]
+fn the_status_line_shows_the_newest_warning_event_of_a_target() {
+    let s = Scenario::new();
+    let foo = s.widget("foo", json!({}), json!({"ready": false}));
+    s.server.event(
+        &foo,
+        "Warning",
+        "OlderTrouble",
+        "long ago",
+        1,
+        Duration::from_secs(600),
+    );
+    s.server.event(
+        &foo,
+        "Warning",
+        "QuotaExceeded",
+        "exceeded quota: widgets-small",
+        3,
+        Duration::from_secs(40),
+    );
+    s.server.event(
+        &foo,
+        "Normal",
+        "Scheduled",
+        "fine",
+        1,
+        Duration::from_secs(5),
+    );
+    let term = Terminal::run(&s, &["widgets/foo", "--until", ".status.ready == true"]);
+    let screen = term.wait_for("the warning's reason", |sc| {
+        sc.lines()
+            .any(|l| l.contains("waiting") && l.contains("warning: QuotaExceeded"))
+    });
+    assert!(!screen.contains("OlderTrouble"), "{screen}");
+    assert!(!screen.contains("Scheduled"), "{screen}");
+    s.set_status("foo", json!({"ready": true}));
+    let screen = term.wait_for("the exit", |sc| sc.contains("EXIT="));
+    assert!(!screen.contains("warning:"), "the line is erased: {screen}");
+}

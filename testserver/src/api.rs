@@ -547,6 +547,22 @@ fn list(store: &Store, t: &Target, ctx: &Ctx, form: Form) -> Result<(u16, Value)
             ));
         }
     }
+    // A real apiserver leaves apiVersion and kind out of the items of a
+    // built-in type's list (its PodList items are bare); custom resources
+    // keep them.
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|o| {
+            let mut o = o.clone();
+            if !t.rt.custom
+                && let Some(map) = o.as_object_mut()
+            {
+                map.remove("apiVersion");
+                map.remove("kind");
+            }
+            o
+        })
+        .collect();
     Ok((
         200,
         json!({

@@ -230,6 +230,17 @@ struct JsonChange {
     pointer: String,
 }
 
+/// The `-o json` line of any notification, for the sinks that carry it;
+/// an object that met the condition is told as modified (or deleted).
+pub fn json_line_of(n: &Notification) -> String {
+    let kind = match n.occasion {
+        Occasion::Changed(kind) => kind,
+        Occasion::Met { absent: true } => ChangeKind::Deleted,
+        Occasion::Met { absent: false } => ChangeKind::Modified,
+    };
+    json_line(n.time, kind, n.object, n.previous)
+}
+
 fn json_line(
     now: SystemTime,
     kind: ChangeKind,

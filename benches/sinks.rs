@@ -1,0 +1,294 @@
+//! Sinks, whole process: the real binary against the test server, delivering
+//! to a local webhook receiver and to a local nats-server with JetStream.
+//! Prints notifications per second, the delay from a change (the status
+//! PATCH returning) to its receipt, and peak RSS with 10,000 notifications
+//! queued behind a dead sink. Run: `cargo bench --bench sinks`.
+
+#[path = "../tests/it/receiver.rs"]
+#[allow(dead_code)]
+mod receiver;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use testserver::{Crd, TestServer};
+
+const WIDGETS: &str = "widgets.example.com";
+const UPDATES: usize = 2_000;
+
+struct Setting {
+    server: TestServer,
+    dir: tempfile::TempDir,
+}
+
+fn setting() -> Setting {
+    let server = TestServer::start();
+    server.add_crd(Crd::widget());
+    let dir = tempfile::tempdir().unwrap();
+    server.write_kubeconfig(
+        &dir.path().join("config"),
+        testserver::ADMIN_TOKEN,
+        "default",
+    );
+    Setting { server, dir }
+}
+
+impl Setting {
+    fn notify(&self, args: &[&str], sink_url: &str) -> Child {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-notify"))
+            .args(args)
+            .env("KUBECONFIG", self.dir.path().join("config"))
+            .env("HOME", self.dir.path())
+            .env("SINK", sink_url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self
+            .server
+            .requests()
+            .iter()
+            .any(|r| r.path_and_query.contains("watch="))
+        {
+            assert!(Instant::now() < deadline, "never watched");
+            assert!(child.try_wait().unwrap().is_none(), "exited early");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child
+    }
+
+    fn widget(&self, name: &str) {
+        self.server.create(
+            WIDGETS,
+            Some("default"),
+            json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                   "metadata": {"name": name, "namespace": "default"}, "spec": {}}),
+        );
+    }
+
+    /// `UPDATES` status changes to one widget; when each PATCH returned.
+    fn updates(&self) -> Vec<Instant> {
+        (0..UPDATES)
+            .map(|n| {
+                self.server.patch_status(
+                    WIDGETS,
+                    Some("default"),
+                    "foo",
+                    json!({"status": {"n": n}}),
+                );
+                Instant::now()
+            })
+            .collect()
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+fn report(what: &str, sent: &[Instant], received: &[(usize, Instant)], end: Instant) {
+    let mut delays: Vec<Duration> = received.iter().map(|(n, at)| *at - sent[*n]).collect();
+    delays.sort();
+    let rate = received.len() as f64 / (end - sent[0]).as_secs_f64();
+    println!(
+        "{what}: {} notifications, {rate:.0}/s; delay p50 {:.2} ms, p99 {:.2} ms",
+        received.len(),
+        percentile(&delays, 0.5).as_secs_f64() * 1e3,
+        percentile(&delays, 0.99).as_secs_f64() * 1e3,
+    );
+}
+
+fn webhook() {
+    let s = setting();
+    let hook = receiver::Receiver::start();
+    s.widget("foo");
+    let count = UPDATES.to_string();
+    let child = s.notify(
+        &[
+            "widgets",
+            "--all",
+            "-q",
+            "--count",
+            &count,
+            "--sink",
+            "webhook:env:SINK",
+        ],
+        &hook.url(),
+    );
+    let sent = s.updates();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let received: Vec<(usize, Instant)> = hook
+        .delivered()
+        .iter()
+        .map(|r| {
+            (
+                r.json()["object"]["status"]["n"].as_u64().unwrap() as usize,
+                r.at,
+            )
+        })
+        .collect();
+    let end = received.last().unwrap().1;
+    report("webhook", &sent, &received, end);
+}
+
+fn jetstream() {
+    let Ok(_) = Command::new("nats-server").arg("--version").output() else {
+        println!("jetstream: skipped (no nats-server on PATH)");
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = tempfile::tempdir().unwrap();
+    let mut nats = Command::new("nats-server")
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(store.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let url = format!("nats://127.0.0.1:{port}");
+    // A subscriber stamps each message as it arrives; the stream acks it.
+    let (sub_done, stamps) = std::sync::mpsc::channel();
+    let sub_url = url.clone();
+    let subscriber = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            use futures::StreamExt;
+            let client = async_nats::connect(&sub_url).await.unwrap();
+            let js = async_nats::jetstream::new(client.clone());
+            js.create_stream(async_nats::jetstream::stream::Config {
+                name: "BENCH".into(),
+                subjects: vec!["bench.>".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+            let mut sub = client.subscribe("bench.widgets").await.unwrap();
+            client.flush().await.unwrap();
+            sub_done.send((0usize, Instant::now())).unwrap();
+            let mut got = 0;
+            while got < UPDATES {
+                let m = sub.next().await.unwrap();
+                let body: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+                let n = body["object"]["status"]["n"].as_u64().unwrap() as usize;
+                sub_done.send((n, Instant::now())).unwrap();
+                got += 1;
+            }
+        });
+    });
+    let _ready = stamps.recv().unwrap();
+    let s = setting();
+    s.widget("foo");
+    let count = UPDATES.to_string();
+    let child = s.notify(
+        &[
+            "widgets",
+            "--all",
+            "-q",
+            "--count",
+            &count,
+            "--sink",
+            "nats:env:SINK",
+        ],
+        &format!("{url}/bench.widgets"),
+    );
+    let sent = s.updates();
+    let out = child.wait_with_output().unwrap();
+    let end = Instant::now();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    subscriber.join().unwrap();
+    let received: Vec<(usize, Instant)> = stamps.try_iter().collect();
+    report("jetstream (acked; rate until exit)", &sent, &received, end);
+    let _ = nats.kill();
+    let _ = nats.wait();
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status =
+        std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn queued_behind_a_dead_sink(sink: bool) {
+    const OBJECTS: usize = 10_000;
+    let s = setting();
+    // A port that refuses: bound, then let go.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut args = vec!["widgets", "--all", "-q"];
+    if sink {
+        args.extend(["--sink", "webhook:env:SINK", "--flush-timeout", "1s"]);
+    }
+    let mut child = s.notify(&args, &format!("http://{dead}/hook"));
+    for i in 0..OBJECTS {
+        s.widget(&format!("w{i}"));
+    }
+    let mut peak = 0;
+    // Settle: the watch has read every creation once the RSS stops growing.
+    let mut still = 0;
+    while still < 20 {
+        let now = peak_rss_kib(child.id()).unwrap_or(0);
+        if now > peak {
+            peak = now;
+            still = 0;
+        } else {
+            still += 1;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop(&mut child);
+    println!(
+        "{} {OBJECTS} creations: peak RSS {:.1} MiB",
+        if sink {
+            "queued behind a dead webhook,"
+        } else {
+            "no sink (baseline),"
+        },
+        peak as f64 / 1024.0
+    );
+}
+
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    webhook();
+    jetstream();
+    queued_behind_a_dead_sink(false);
+    queued_behind_a_dead_sink(true);
+}

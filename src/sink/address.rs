@@ -1,0 +1,249 @@
+//! `--sink TYPE:TARGET` read into where a sink delivers, checked before any
+//! connection. Sink URLs are secrets: they are kept behind `SecretString`
+//! and no message here (or anywhere) repeats them; only the type and host.
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// The kinds of sink `--sink` accepts, as the user spells them.
+pub const KINDS: &str = "webhook, cloudevents, slack, nats";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkKind {
+    Webhook,
+    CloudEvents,
+    Slack,
+    Nats,
+}
+
+impl SinkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkKind::Webhook => "webhook",
+            SinkKind::CloudEvents => "cloudevents",
+            SinkKind::Slack => "slack",
+            SinkKind::Nats => "nats",
+        }
+    }
+}
+
+/// One validated `--sink`.
+#[derive(Debug)]
+pub struct SinkSpec {
+    pub kind: SinkKind,
+    /// The whole URL as given (http(s)://… or nats://…/SUBJECT).
+    pub url: SecretString,
+    /// The host, the most of the URL any output may show (`-vv`).
+    pub host: String,
+    /// For NATS: the subject published to (the URL's path).
+    pub subject: Option<String>,
+    /// 1-based, in the order given: how messages name the sink.
+    pub number: usize,
+}
+
+impl SinkSpec {
+    /// `webhook sink #1`, with `(host H)` at `-vv`.
+    pub fn label(&self, verbose: bool) -> String {
+        let mut label = format!("{} sink #{}", self.kind.as_str(), self.number);
+        if verbose {
+            label.push_str(&format!(" (host {})", self.host));
+        }
+        label
+    }
+
+    /// How `--metrics-addr` names the sink: `slack#1` (type and number).
+    pub fn metric_name(&self) -> String {
+        format!("{}#{}", self.kind.as_str(), self.number)
+    }
+
+    /// The NATS server to connect to, without the subject.
+    pub fn nats_server(&self) -> String {
+        let url = self.url.expose_secret();
+        let after_scheme = url.find("://").map_or(0, |i| i + 3);
+        match url[after_scheme..].find('/') {
+            Some(slash) => url[..after_scheme + slash].to_string(),
+            None => url.to_string(),
+        }
+    }
+}
+
+/// Reads one `--sink` value; `env` looks a variable up (the process
+/// environment in the program, a table in tests).
+pub fn parse(
+    text: &str,
+    number: usize,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<SinkSpec, String> {
+    let Some((kind, target)) = text.split_once(':') else {
+        return Err(format!(
+            "--sink needs TYPE:TARGET (TYPE one of {KINDS}; TARGET a URL, env:NAME or file:PATH)"
+        ));
+    };
+    let kind = match kind.trim() {
+        "webhook" => SinkKind::Webhook,
+        "cloudevents" => SinkKind::CloudEvents,
+        "slack" => SinkKind::Slack,
+        "nats" => SinkKind::Nats,
+        other => {
+            // The type is safe to show; it precedes the first colon.
+            return Err(format!(
+                "--sink: unknown sink type \"{other}\": use one of {KINDS}"
+            ));
+        }
+    };
+    let name = format!("--sink {}", kind.as_str());
+    let url = if let Some(var) = target.strip_prefix("env:") {
+        if var.is_empty() {
+            return Err(format!("{name}:env: needs a variable name (env:NAME)"));
+        }
+        match env(var) {
+            Some(value) if !value.trim().is_empty() => value,
+            Some(_) => return Err(format!("{name}: the environment variable {var} is empty")),
+            None => return Err(format!("{name}: the environment variable {var} is not set")),
+        }
+    } else if let Some(path) = target.strip_prefix("file:") {
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("{name}: cannot read the file {path}: {}", io_reason(&e)))?
+    } else {
+        target.to_string()
+    };
+    let url = url.trim().to_string();
+    let (host, subject) = check_url(kind, &url).map_err(|why| format!("{name}: {why}"))?;
+    Ok(SinkSpec {
+        kind,
+        url: SecretString::from(url),
+        host,
+        subject,
+        number,
+    })
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// The host, and the subject for NATS; the reasons never quote the URL.
+fn check_url(kind: SinkKind, url: &str) -> Result<(String, Option<String>), String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| "the URL is malformed".to_string())?;
+    let scheme = uri.scheme_str().unwrap_or("");
+    let host = uri.host().unwrap_or("").to_string();
+    let wanted = match kind {
+        SinkKind::Nats => "nats://HOST:PORT/SUBJECT",
+        _ => "http:// or https:// and a host",
+    };
+    if host.is_empty() {
+        return Err(format!("the URL has no host: give {wanted}"));
+    }
+    match kind {
+        SinkKind::Nats => {
+            if scheme != "nats" {
+                return Err(format!("the URL must be {wanted}"));
+            }
+            let subject = uri.path().trim_start_matches('/');
+            check_subject(subject)?;
+            if uri.query().is_some() {
+                return Err("the NATS URL takes no query: give nats://HOST:PORT/SUBJECT".into());
+            }
+            Ok((host, Some(subject.to_string())))
+        }
+        _ => {
+            if scheme != "http" && scheme != "https" {
+                return Err(format!("the URL must start with {wanted}"));
+            }
+            Ok((host, None))
+        }
+    }
+}
+
+/// A subject to publish to: dot-separated tokens, none empty, no spaces,
+/// no wildcards (`*`, `>`), which only subscriptions may use.
+fn check_subject(subject: &str) -> Result<(), String> {
+    if subject.is_empty() {
+        return Err("the NATS URL names no subject: give nats://HOST:PORT/SUBJECT".into());
+    }
+    if subject.split('.').any(str::is_empty) {
+        return Err("the NATS subject has an empty token (two dots, or a dot at an end)".into());
+    }
+    if let Some(bad) = subject
+        .chars()
+        .find(|c| c.is_whitespace() || matches!(c, '*' | '>' | '/'))
+    {
+        return Err(format!(
+            "the NATS subject may not contain {bad:?} (wildcards are for subscribers)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<SinkSpec, String> {
+        parse(text, 1, |name| {
+            (name == "HOOK").then(|| "https://hooks.example.com/T0/B0/s3cr3t\n".to_string())
+        })
+    }
+
+    #[test]
+    fn each_kind_with_a_literal_an_env_or_a_file_target() {
+        let spec = read("slack:env:HOOK").unwrap();
+        assert_eq!(spec.kind, SinkKind::Slack);
+        assert_eq!(spec.host, "hooks.example.com");
+        assert_eq!(
+            spec.url.expose_secret(),
+            "https://hooks.example.com/T0/B0/s3cr3t"
+        );
+        let nats = read("nats:nats://user:pw@127.0.0.1:4222/k8s.jobs").unwrap();
+        assert_eq!(nats.subject.as_deref(), Some("k8s.jobs"));
+        assert_eq!(nats.nats_server(), "nats://user:pw@127.0.0.1:4222");
+        assert_eq!(nats.label(true), "nats sink #1 (host 127.0.0.1)");
+        assert_eq!(nats.label(false), "nats sink #1");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hook-url");
+        std::fs::write(&file, "http://10.0.0.1:8080/hook\n").unwrap();
+        let spec = read(&format!("webhook:file:{}", file.display())).unwrap();
+        assert_eq!(spec.url.expose_secret(), "http://10.0.0.1:8080/hook");
+        assert_eq!(
+            read("cloudevents:https://events.internal/ingest")
+                .unwrap()
+                .kind,
+            SinkKind::CloudEvents
+        );
+    }
+
+    #[test]
+    fn bad_input_is_named_without_the_url() {
+        for (text, words) in [
+            (
+                "teams:https://x",
+                "unknown sink type \"teams\": use one of webhook",
+            ),
+            ("webhook", "TYPE:TARGET"),
+            ("webhook:env:UNSET", "UNSET is not set"),
+            ("webhook:env:", "variable name"),
+            (
+                "webhook:file:/no/such/file",
+                "cannot read the file /no/such/file: no such file",
+            ),
+            ("webhook:ftp://secret.example/x", "http:// or https://"),
+            ("webhook:not a url", "malformed"),
+            ("slack:https:///path-secret", "malformed"),
+            ("nats:https://h:4222/a", "nats://HOST:PORT/SUBJECT"),
+            ("nats:nats://h:4222", "no subject"),
+            ("nats:nats://h:4222/a..b", "empty token"),
+            ("nats:nats://h:4222/a.*", "wildcards"),
+        ] {
+            let err = read(text)
+                .err()
+                .unwrap_or_else(|| panic!("{text} accepted"));
+            assert!(err.contains(words), "{text}: {err}");
+            assert!(!err.contains("secret"), "{text}: {err}");
+        }
+    }
+}

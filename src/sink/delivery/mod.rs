@@ -1,0 +1,345 @@
+//! What every network sink needs, written once: a bounded queue per sink,
+//! a worker task that delivers in order with retries, backoff and a circuit
+//! breaker, and a flush on exit that reports what was not delivered.
+//! A sink only says how one attempt goes ([`Transport`]).
+
+mod queue;
+mod retry;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use queue::Queue;
+use retry::{Breaker, COOL_DOWN, OPEN_AFTER};
+
+/// One notification, rendered for one sink, owned so it can wait.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// The object (its UID): messages of one object keep their order and
+    /// fold into each other when the queue is full.
+    pub key: String,
+    /// `<uid>/<resourceVersion>/<type>`: the same on every re-send.
+    pub id: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Bytes,
+    /// When the notification was handed over, for the delay to delivery.
+    pub noticed: Instant,
+}
+
+impl Message {
+    pub fn new(
+        key: String,
+        id: String,
+        headers: Vec<(&'static str, String)>,
+        body: impl Into<Bytes>,
+    ) -> Message {
+        Message {
+            key,
+            id,
+            headers,
+            body: body.into(),
+            // From the watch event's arrival where known (--metrics-addr).
+            noticed: crate::metrics::arrival().map_or_else(Instant::now, Instant::from_std),
+        }
+    }
+}
+
+/// How one attempt to deliver went.
+#[derive(Debug)]
+pub enum Attempt {
+    Delivered,
+    /// Refused, timed out, 408, 429, 5xx: try again (after `after`, if the
+    /// sink said, e.g. `Retry-After`).
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
+    /// The sink will never take this message (a 4xx): reported, dropped.
+    Rejected(String),
+}
+
+/// One attempt at delivering a message; the queue, retries and breaker
+/// around it are [`Channel`]'s. Reasons must never hold the sink's URL.
+pub trait Transport: Send + 'static {
+    fn send<'a>(&'a mut self, message: &'a Message) -> BoxFuture<'a, Attempt>;
+}
+
+/// Bounds on one attempt, for every transport.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    /// A message was queued.
+    queued: Notify,
+    /// The worker has nothing in hand and nothing queued.
+    idle: Notify,
+    /// Flushing: probe an open circuit now rather than after its cool-down.
+    hurry: Notify,
+}
+
+struct State {
+    queue: Queue,
+    busy: bool,
+    delivered: u64,
+    rejected: u64,
+    last_error: Option<String>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            queue: Queue::new(1),
+            busy: false,
+            delivered: 0,
+            rejected: 0,
+            last_error: None,
+        }
+    }
+}
+
+/// One sink's queue and the task that empties it.
+pub struct Channel {
+    label: String,
+    /// The sink in `--metrics-addr`'s labels (`slack#1`).
+    metric: String,
+    shared: Arc<Shared>,
+    worker: JoinHandle<()>,
+}
+
+impl Channel {
+    /// Starts the worker (inside the tokio runtime). `label` names the sink
+    /// in messages (type and number; the host at `-vv`), never the URL.
+    pub fn start(
+        label: String,
+        metric: String,
+        transport: impl Transport,
+        capacity: usize,
+        verbosity: u8,
+    ) -> Channel {
+        let shared = Arc::new(Shared::default());
+        shared.state.lock().unwrap().queue = Queue::new(capacity);
+        let worker = tokio::spawn(work(
+            shared.clone(),
+            transport,
+            label.clone(),
+            metric.clone(),
+            verbosity,
+        ));
+        Channel {
+            label,
+            metric,
+            shared,
+            worker,
+        }
+    }
+
+    /// Queues a message; never waits.
+    pub fn push(&self, message: Message) {
+        {
+            let mut state = self.shared.state.lock().unwrap();
+            let folds = state.queue.folds;
+            state.queue.push(message);
+            if state.queue.folds > folds {
+                crate::metrics::folded(&self.metric);
+            }
+            crate::metrics::queue_length(&self.metric, state.queue.len());
+        }
+        self.shared.queued.notify_one();
+    }
+
+    /// Waits until everything queued is delivered (or rejected), or until
+    /// `deadline`; an open circuit's cool-down is cut short.
+    /// Returns whether everything went.
+    pub async fn flush(&self, deadline: Instant) -> bool {
+        self.shared.hurry.notify_one();
+        loop {
+            let idle = self.shared.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            {
+                let state = self.shared.state.lock().unwrap();
+                if state.queue.is_empty() && !state.busy {
+                    return true;
+                }
+            }
+            tokio::select! {
+                _ = idle => {}
+                _ = tokio::time::sleep_until(deadline) => return false,
+            }
+        }
+    }
+
+    /// What to say on exit: nothing if all was delivered and nothing folded.
+    pub fn report(&self, flush_timeout: Duration) -> Vec<String> {
+        self.worker.abort();
+        let state = self.shared.state.lock().unwrap();
+        let mut lines = Vec::new();
+        let pending = state.queue.len() + usize::from(state.busy);
+        for _ in 0..pending {
+            crate::metrics::delivered(&self.metric, crate::metrics::Outcome::Dropped);
+        }
+        if pending > 0 {
+            lines.push(format!(
+                "warning: {}: {pending} notification{} not delivered within --flush-timeout {}{}",
+                self.label,
+                plural(pending as u64),
+                humantime::format_duration(flush_timeout),
+                state
+                    .last_error
+                    .as_ref()
+                    .map(|e| format!(" (last error: {e})"))
+                    .unwrap_or_default()
+            ));
+        }
+        if state.queue.folds > 0 {
+            lines.push(format!(
+                "warning: {}: the queue was full: {} notification{} folded into a newer one of the same object",
+                self.label,
+                state.queue.folds,
+                plural(state.queue.folds)
+            ));
+        }
+        if state.rejected > 0 {
+            lines.push(format!(
+                "warning: {}: {} notification{} rejected (not retried)",
+                self.label,
+                state.rejected,
+                plural(state.rejected)
+            ));
+        }
+        lines
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Takes messages in order; each is tried until delivered or rejected.
+async fn work(
+    shared: Arc<Shared>,
+    mut transport: impl Transport,
+    label: String,
+    metric: String,
+    verbosity: u8,
+) {
+    let mut breaker = Breaker::default();
+    let mut next_attempt: Option<Instant> = None;
+    let say = |line: String| crate::log::line_as_said("sink", &line);
+    loop {
+        let message = loop {
+            let queued = shared.queued.notified();
+            tokio::pin!(queued);
+            queued.as_mut().enable();
+            {
+                let mut state = shared.state.lock().unwrap();
+                if let Some(message) = state.queue.pop() {
+                    crate::metrics::queue_length(&metric, state.queue.len());
+                    state.busy = true;
+                    break message;
+                }
+                state.busy = false;
+            }
+            shared.idle.notify_waiters();
+            queued.await;
+        };
+        loop {
+            if let Some(at) = next_attempt.take() {
+                // On exit, an open circuit gets its probe at once; a backoff
+                // or a Retry-After is waited out.
+                let open = matches!(breaker.circuit, retry::Circuit::Open { .. });
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
+                    _ = shared.hurry.notified(), if open => {}
+                }
+                if open {
+                    crate::metrics::circuit(&metric, crate::metrics::Circuit::HalfOpen);
+                }
+            }
+            let attempt =
+                match tokio::time::timeout(ATTEMPT_TIMEOUT, transport.send(&message)).await {
+                    Ok(attempt) => attempt,
+                    Err(_) => Attempt::Retry {
+                        reason: format!("no answer within {}s", ATTEMPT_TIMEOUT.as_secs()),
+                        after: None,
+                    },
+                };
+            match attempt {
+                Attempt::Delivered => {
+                    let failed = breaker.failures;
+                    let was_open = breaker.success();
+                    crate::metrics::delivered(&metric, crate::metrics::Outcome::Ok);
+                    crate::metrics::delivery_delay(&metric, message.noticed.elapsed());
+                    if was_open {
+                        crate::metrics::circuit(&metric, crate::metrics::Circuit::Closed);
+                    }
+                    if failed > 0 || was_open {
+                        say(format!(
+                            "{label}: delivering again after {failed} failed attempt{}",
+                            plural(failed.into())
+                        ));
+                    }
+                    let mut state = shared.state.lock().unwrap();
+                    state.delivered += 1;
+                    if verbosity > 1 {
+                        say(format!(
+                            "{label}: delivered {} after {} ms",
+                            message.id,
+                            message.noticed.elapsed().as_millis()
+                        ));
+                    }
+                    break;
+                }
+                Attempt::Rejected(reason) => {
+                    if breaker.success() {
+                        crate::metrics::circuit(&metric, crate::metrics::Circuit::Closed);
+                    }
+                    crate::metrics::delivered(&metric, crate::metrics::Outcome::Failed);
+                    say(format!(
+                        "warning: {label}: rejected the notification {}: {reason}; not retried",
+                        message.id
+                    ));
+                    let mut state = shared.state.lock().unwrap();
+                    state.rejected += 1;
+                    state.last_error = Some(reason);
+                    break;
+                }
+                Attempt::Retry { reason, after } => {
+                    let now = Instant::now();
+                    let (at, opened) = breaker.failure(now, after);
+                    next_attempt = Some(at);
+                    crate::metrics::retried(&metric);
+                    if opened {
+                        crate::metrics::circuit(&metric, crate::metrics::Circuit::Open);
+                    }
+                    let wait = humantime::format_duration(Duration::from_millis(
+                        (at - now).as_millis() as u64,
+                    ));
+                    if opened {
+                        say(format!(
+                            "warning: {label}: {OPEN_AFTER} failures in a row ({reason}); \
+                             no attempts for {} (circuit open), then one probe",
+                            humantime::format_duration(COOL_DOWN)
+                        ));
+                    } else if breaker.failures == 1 {
+                        say(format!("warning: {label}: {reason}; retrying"));
+                    } else if verbosity > 0 {
+                        say(format!(
+                            "{label}: attempt {} failed: {reason}; next in {wait}",
+                            breaker.failures
+                        ));
+                    }
+                    shared.state.lock().unwrap().last_error = Some(reason);
+                }
+            }
+        }
+    }
+}

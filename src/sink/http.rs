@@ -1,0 +1,199 @@
+//! One HTTP POST per attempt, for the webhook, CloudEvents and Slack sinks:
+//! hyper's pooled client (keep-alive), TLS verified with the system's
+//! roots, loaded only for an https URL and only at the first attempt.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http::{Request, StatusCode, Uri, header};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::delivery::{Attempt, CONNECT_TIMEOUT, Message, Transport};
+
+type Https = hyper_rustls::HttpsConnector<HttpConnector>;
+
+enum Pool {
+    Plain(Client<HttpConnector, Full<Bytes>>),
+    Tls(Client<Https, Full<Bytes>>),
+}
+
+pub struct HttpPost {
+    url: SecretString,
+    pool: Option<Pool>,
+}
+
+impl HttpPost {
+    pub fn new(url: SecretString) -> HttpPost {
+        HttpPost { url, pool: None }
+    }
+
+    fn pool(&mut self, uri: &Uri) -> Result<&Pool, String> {
+        if self.pool.is_none() {
+            let mut tcp = HttpConnector::new();
+            tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
+            tcp.set_nodelay(true);
+            let builder = Client::builder(TokioExecutor::new());
+            self.pool = Some(if uri.scheme_str() == Some("https") {
+                tcp.enforce_http(false);
+                let provider = Arc::new(rustls::crypto::ring::default_provider());
+                let config = rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| format!("cannot set up TLS: {e}"))?;
+                let config =
+                    rustls_platform_verifier::BuilderVerifierExt::with_platform_verifier(config)
+                        .map_err(|e| format!("cannot load the system's trusted certificates: {e}"))?
+                        .with_no_client_auth();
+                let https = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config(config)
+                    .https_only()
+                    .enable_http1()
+                    .wrap_connector(tcp);
+                Pool::Tls(builder.build(https))
+            } else {
+                Pool::Plain(builder.build(tcp))
+            });
+        }
+        Ok(self.pool.as_ref().expect("set above"))
+    }
+
+    async fn post(&mut self, message: &Message) -> Attempt {
+        let uri: Uri = match self.url.expose_secret().parse() {
+            Ok(uri) => uri,
+            Err(_) => return Attempt::Rejected("the URL is malformed".into()),
+        };
+        let mut request =
+            Request::post(uri.clone()).header(header::CONTENT_TYPE, "application/json");
+        for (name, value) in &message.headers {
+            request = request.header(*name, value);
+        }
+        let request = match request.body(Full::new(message.body.clone())) {
+            Ok(request) => request,
+            Err(e) => return Attempt::Rejected(format!("cannot build the request: {e}")),
+        };
+        let pool = match self.pool(&uri) {
+            Ok(pool) => pool,
+            Err(reason) => {
+                return Attempt::Retry {
+                    reason,
+                    after: None,
+                };
+            }
+        };
+        let answer = match pool {
+            Pool::Plain(client) => client.request(request).await,
+            Pool::Tls(client) => client.request(request).await,
+        };
+        let response = match answer {
+            Ok(response) => response,
+            Err(e) => {
+                return Attempt::Retry {
+                    reason: error_chain(&e),
+                    after: None,
+                };
+            }
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry_after(v, SystemTime::now()));
+        // Read the body to the end so the connection can be used again.
+        let _ = response.into_body().collect().await;
+        judge(status, retry_after)
+    }
+}
+
+impl Transport for HttpPost {
+    fn send<'a>(&'a mut self, message: &'a Message) -> BoxFuture<'a, Attempt> {
+        Box::pin(self.post(message))
+    }
+}
+
+/// 2xx delivered; 408, 429 and 5xx retried; any other answer is final.
+fn judge(status: StatusCode, retry_after: Option<Duration>) -> Attempt {
+    let reason = status.to_string();
+    match status.as_u16() {
+        200..=299 => Attempt::Delivered,
+        408 | 429 | 500..=599 => Attempt::Retry {
+            reason: format!("HTTP {reason}"),
+            after: retry_after,
+        },
+        _ => Attempt::Rejected(format!("HTTP {reason}")),
+    }
+}
+
+/// `Retry-After`: seconds, or an HTTP date.
+fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or_default())
+}
+
+/// The error and its causes (`client error (Connect): tcp connect error:
+/// Connection refused`); hyper's errors do not carry the URL.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_answers_are_retried() {
+        for (code, retried) in [
+            (408, true),
+            (429, true),
+            (500, true),
+            (503, true),
+            (400, false),
+            (401, false),
+            (404, false),
+            (410, false),
+            (301, false),
+        ] {
+            let attempt = judge(StatusCode::from_u16(code).unwrap(), None);
+            match attempt {
+                Attempt::Retry { .. } => assert!(retried, "{code}"),
+                Attempt::Rejected(_) => assert!(!retried, "{code}"),
+                Attempt::Delivered => panic!("{code} delivered"),
+            }
+        }
+        assert!(matches!(
+            judge(StatusCode::ACCEPTED, None),
+            Attempt::Delivered
+        ));
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        assert_eq!(retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("soon", now), None);
+    }
+}

@@ -1,0 +1,151 @@
+//! The sinks that deliver over the network (`--sink`): each renders a
+//! notification into a message at once, then a [`Channel`] of its own
+//! delivers it in the background, so the watch never waits on a sink.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use secrecy::SecretString;
+
+use super::address::{SinkKind, SinkSpec};
+use super::delivery::Channel;
+use super::http::HttpPost;
+use super::nats::NatsPublish;
+use super::printer::{Template, json_line_of};
+use super::slack::SlackText;
+use super::{Notification, Sink, cloudevents, webhook};
+use crate::exit::Result;
+
+/// `--sink-queue` and `--flush-timeout`.
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryPolicy {
+    pub queue: usize,
+    pub flush_timeout: Duration,
+}
+
+impl Default for DeliveryPolicy {
+    fn default() -> Self {
+        DeliveryPolicy {
+            queue: 10_000,
+            flush_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+enum Render {
+    Webhook,
+    CloudEvents,
+    Slack(SlackText),
+    Nats,
+}
+
+struct Outlet {
+    render: Render,
+    channel: Channel,
+}
+
+/// Every `--sink`, as one sink; cloned handles share the same channels.
+#[derive(Clone, Default)]
+pub struct Outbox {
+    outlets: Rc<Vec<Outlet>>,
+    policy: DeliveryPolicy,
+}
+
+impl Outbox {
+    /// Starts one delivery task per sink (inside the runtime); connects
+    /// only when there is something to deliver.
+    pub fn start(
+        specs: Vec<SinkSpec>,
+        message: Option<Template>,
+        policy: DeliveryPolicy,
+        verbosity: u8,
+    ) -> Outbox {
+        let mut message = message;
+        let outlets = specs
+            .into_iter()
+            .map(|spec| {
+                let label = spec.label(verbosity > 1);
+                let metric = spec.metric_name();
+                let channel = |transport| {
+                    Channel::start(
+                        label.clone(),
+                        metric.clone(),
+                        transport,
+                        policy.queue,
+                        verbosity,
+                    )
+                };
+                match spec.kind {
+                    SinkKind::Nats => {
+                        let server = SecretString::from(spec.nats_server());
+                        let subject = spec.subject.clone().unwrap_or_default();
+                        Outlet {
+                            render: Render::Nats,
+                            channel: Channel::start(
+                                label.clone(),
+                                metric.clone(),
+                                NatsPublish::new(server, subject),
+                                policy.queue,
+                                verbosity,
+                            ),
+                        }
+                    }
+                    kind => Outlet {
+                        render: match kind {
+                            SinkKind::Webhook => Render::Webhook,
+                            SinkKind::CloudEvents => Render::CloudEvents,
+                            // One template; a second slack sink gets the default text.
+                            _ => Render::Slack(SlackText::new(message.take())),
+                        },
+                        channel: channel(HttpPost::new(spec.url)),
+                    },
+                }
+            })
+            .collect();
+        Outbox {
+            outlets: Rc::new(outlets),
+            policy,
+        }
+    }
+
+    /// Whether any `--sink` was given.
+    pub fn is_empty(&self) -> bool {
+        self.outlets.is_empty()
+    }
+
+    /// On exit: delivers what is pending for up to `--flush-timeout`, then
+    /// says on stderr what could not be delivered (and what was folded).
+    pub async fn flush(&self) {
+        if self.outlets.is_empty() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + self.policy.flush_timeout;
+        futures::future::join_all(self.outlets.iter().map(|o| o.channel.flush(deadline))).await;
+        for outlet in self.outlets.iter() {
+            for line in outlet.channel.report(self.policy.flush_timeout) {
+                crate::log::line_as_said("sink", &line);
+            }
+        }
+    }
+}
+
+impl Sink for Outbox {
+    fn deliver(&mut self, n: &Notification) -> Result<()> {
+        let mut json_line: Option<Bytes> = None;
+        let mut line = || {
+            json_line
+                .get_or_insert_with(|| Bytes::from(json_line_of(n)))
+                .clone()
+        };
+        for outlet in self.outlets.iter() {
+            let message = match &outlet.render {
+                Render::Webhook | Render::Nats => webhook::message(n, &line()),
+                Render::CloudEvents => cloudevents::message(n, &line()),
+                Render::Slack(text) => text.message(n),
+            };
+            outlet.channel.push(message);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,611 @@
+//! Sinks (SPEC §11): notifications delivered to a webhook, CloudEvents,
+//! Slack and NATS JetStream — in order, retried, folded when the queue is
+//! full, flushed on exit — against a real receiver and a real nats-server.
+
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::common::*;
+use crate::receiver::{Answer, Receiver};
+
+const LONG: Duration = Duration::from_secs(30);
+
+/// `kubectl notify widgets --all ARGS` with the receiver's URL in $HOOK,
+/// watching when this returns.
+fn notify_with_hook(s: &Scenario, hook: &Receiver, args: &[&str]) -> Child {
+    let mut all = vec!["widgets", "--all"];
+    all.extend_from_slice(args);
+    let mut child = s.notify(&all).env("HOOK", hook.url()).spawn().unwrap();
+    s.wait_for_watch_matching("widgets", &mut child);
+    child
+}
+
+#[test]
+fn a_webhook_gets_every_change_as_the_json_line_in_order() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    let child = notify_with_hook(
+        &s,
+        &hook,
+        &["--sink", "webhook:env:HOOK", "--count", "3", "-o", "name"],
+    );
+    s.widget("foo", json!({}), json!(null));
+    s.set_status("foo", json!({"ready": true}));
+    s.server.delete(WIDGETS, Some("default"), "foo");
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 3);
+    let bodies: Vec<_> = hook.delivered().iter().map(|r| r.json()).collect();
+    let types: Vec<_> = bodies.iter().map(|b| b["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["created", "modified", "deleted"], "{bodies:?}");
+    let modified = &bodies[1];
+    for field in [
+        "time",
+        "apiVersion",
+        "kind",
+        "namespace",
+        "name",
+        "uid",
+        "resourceVersion",
+        "object",
+    ] {
+        assert!(!modified[field].is_null(), "{field} missing: {modified}");
+    }
+    assert!(
+        modified["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["path"] == ".status" && c["new"]["ready"] == true),
+        "{modified}"
+    );
+    assert_eq!(
+        hook.delivered()[0].header("content-type"),
+        Some("application/json")
+    );
+}
+
+#[test]
+fn cloudevents_arrive_in_binary_mode_with_a_stable_id_per_change() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    s.widget("foo", json!({}), json!({"ready": false}));
+    let child = notify_with_hook(
+        &s,
+        &hook,
+        &["--sink", "cloudevents:env:HOOK", "--count", "1", "-q"],
+    );
+    let object = s.set_status("foo", json!({"ready": true}));
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let event = &hook.delivered()[0];
+    let uid = object["metadata"]["uid"].as_str().unwrap();
+    let rv = object["metadata"]["resourceVersion"].as_str().unwrap();
+    assert_eq!(event.header("ce-specversion"), Some("1.0"));
+    assert_eq!(
+        event.header("ce-id"),
+        Some(format!("{uid}/{rv}/modified").as_str())
+    );
+    assert_eq!(event.header("ce-type"), Some("kubectl-notify.modified"));
+    assert_eq!(
+        event.header("ce-source"),
+        Some("/apis/example.com/v1/namespaces/default/widgets")
+    );
+    assert_eq!(event.header("ce-subject"), Some("foo"));
+    assert!(event.header("ce-time").unwrap().ends_with('Z'));
+    assert_eq!(event.json()["type"], "modified");
+}
+
+#[test]
+fn slack_gets_the_message_template_or_the_header_and_changed_paths() {
+    let s = Scenario::new();
+    let templated = Receiver::start();
+    let plain = Receiver::start();
+    s.widget(
+        "foo",
+        json!({}),
+        json!({"ready": false, "message": "booting"}),
+    );
+    let mut child = s
+        .notify(&[
+            "widgets",
+            "--all",
+            "--count",
+            "1",
+            "-q",
+            "--sink",
+            "slack:env:HOOK",
+            "--sink",
+            "slack:env:PLAIN",
+            "--message",
+            "widget {.metadata.namespace}/{.metadata.name} ready: {.status.ready}",
+        ])
+        .env("HOOK", templated.url())
+        .env("PLAIN", plain.url())
+        .spawn()
+        .unwrap();
+    s.wait_for_watch_matching("widgets", &mut child);
+    s.set_status("foo", json!({"ready": true, "message": "booting"}));
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        templated.delivered()[0].json(),
+        json!({"text": "widget default/foo ready: true"})
+    );
+    let text = plain.delivered()[0].json()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("modified  widget.example.com/foo  (default)"),
+        "{text}"
+    );
+    assert!(text.contains("~ .status.ready"), "{text}");
+    assert!(!text.contains('\u{1b}'), "no colour: {text:?}");
+}
+
+#[test]
+fn failures_are_retried_and_retry_after_is_honoured() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    hook.script([
+        Answer::Status(503),
+        Answer::RetryAfter(429, 2),
+        Answer::Status(408),
+    ]);
+    let child = notify_with_hook(
+        &s,
+        &hook,
+        &["--sink", "webhook:env:HOOK", "--count", "1", "-q"],
+    );
+    s.widget("foo", json!({}), json!(null));
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let got = hook.received();
+    let statuses: Vec<_> = got.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [503, 429, 408, 200]);
+    assert!(
+        got[2].at - got[1].at >= Duration::from_secs(2),
+        "Retry-After: 2 ignored"
+    );
+    assert!(got[1].at - got[0].at >= Duration::from_millis(250));
+    assert!(
+        got.windows(2).all(|w| w[0].body == w[1].body),
+        "the same notification each time"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("webhook sink #1: HTTP 503 Service Unavailable; retrying"),
+        "{err}"
+    );
+    assert!(
+        err.contains("delivering again after 3 failed attempts"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_4xx_is_reported_and_not_retried() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    hook.script([Answer::Status(400)]);
+    let child = notify_with_hook(
+        &s,
+        &hook,
+        &["--sink", "webhook:env:HOOK", "--count", "2", "-q"],
+    );
+    s.widget("foo", json!({}), json!(null));
+    s.widget("bar", json!({}), json!(null));
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let statuses: Vec<_> = hook.received().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [400, 200]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("rejected the notification")
+            && err.contains("HTTP 400 Bad Request; not retried"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_sink_that_goes_down_and_comes_back_gets_every_change_in_order() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    s.widget("foo", json!({}), json!({"n": 0}));
+    let child = notify_with_hook(
+        &s,
+        &hook,
+        &["--sink", "webhook:env:HOOK", "--count", "4", "-q"],
+    );
+    hook.down();
+    for n in 1..=3 {
+        s.set_status("foo", json!({"n": n}));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    hook.up();
+    s.set_status("foo", json!({"n": 4}));
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let seen: Vec<_> = hook
+        .delivered()
+        .iter()
+        .map(|r| r.json()["object"]["status"]["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seen, [1, 2, 3, 4]);
+    assert!(stderr(&out).contains("retrying"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_slow_sink_never_stalls_the_watch() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    hook.always(Some(Answer::Slow(Duration::from_secs(3))));
+    let mut child = notify_with_hook(
+        &s,
+        &hook,
+        &["--sink", "webhook:env:HOOK", "-o", "name", "--count", "3"],
+    );
+    let started = Instant::now();
+    for name in ["a", "b", "c"] {
+        s.widget(name, json!({}), json!(null));
+    }
+    // All three printed while the sink still chews on the first.
+    while child.try_wait().unwrap().is_none() && started.elapsed() < LONG {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(stdout(&out).lines().count(), 3);
+    // Exit waits for the flush: three slow deliveries in order.
+    assert!(
+        started.elapsed() >= Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(hook.delivered().len(), 3, "{}", stderr(&out));
+}
+
+#[test]
+fn what_is_not_delivered_by_the_flush_timeout_is_reported() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    let child = notify_with_hook(
+        &s,
+        &hook,
+        &[
+            "--sink",
+            "webhook:env:HOOK",
+            "--count",
+            "2",
+            "--flush-timeout",
+            "1s",
+            "-q",
+        ],
+    );
+    hook.down();
+    s.widget("foo", json!({}), json!(null));
+    s.widget("bar", json!({}), json!(null));
+    let started = Instant::now();
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let err = stderr(&out);
+    assert!(
+        err.contains("webhook sink #1: 2 notifications not delivered within --flush-timeout 1s"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Connection refused") || err.contains("connect"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_full_queue_folds_into_the_newest_state_of_each_object() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    s.widget("a", json!({}), json!({"n": 0}));
+    s.widget("b", json!({}), json!({"n": 0}));
+    let child = notify_with_hook(
+        &s,
+        &hook,
+        &[
+            "--sink",
+            "webhook:env:HOOK",
+            "--sink-queue",
+            "2",
+            "--count",
+            "7",
+            "-q",
+        ],
+    );
+    hook.down();
+    for n in 1..=5 {
+        s.set_status("a", json!({"n": n}));
+    }
+    s.set_status("b", json!({"n": 1}));
+    std::thread::sleep(Duration::from_millis(500));
+    hook.up();
+    s.set_status("b", json!({"n": 2}));
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let last = |name: &str| {
+        hook.delivered()
+            .iter()
+            .map(|r| r.json())
+            .filter(|b| b["name"] == name)
+            .map(|b| b["object"]["status"]["n"].as_i64().unwrap())
+            .next_back()
+    };
+    assert_eq!((last("a"), last("b")), (Some(5), Some(2)));
+    assert!(hook.delivered().len() < 7);
+    assert!(
+        stderr(&out).contains("folded into a newer one of the same object"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn wait_mode_sends_the_met_notification() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    s.widget("foo", json!({}), json!({"ready": true}));
+    let out = s
+        .notify(&[
+            "widgets/foo",
+            "--until",
+            READY,
+            "--sink",
+            "webhook:env:HOOK",
+            "--sink",
+            "cloudevents:env:HOOK",
+        ])
+        .env("HOOK", hook.url())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "widget.example.com/foo condition met\n");
+    let delivered = hook.delivered();
+    assert_eq!(delivered.len(), 2);
+    assert_eq!(delivered[0].json()["name"], "foo");
+    assert_eq!(
+        delivered[1].header("ce-type"),
+        Some("kubectl-notify.modified")
+    );
+}
+
+#[test]
+fn sink_urls_are_never_printed_even_at_the_highest_verbosity() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    hook.script([Answer::Status(503), Answer::Status(401)]);
+    let url_file = s.dir.path().join("hook-url");
+    std::fs::write(&url_file, hook.url()).unwrap();
+    let sink = format!("webhook:file:{}", url_file.display());
+    let child = notify_with_hook(&s, &hook, &["--sink", &sink, "--count", "2", "-vv"]);
+    s.widget("foo", json!({}), json!(null));
+    s.widget("bar", json!({}), json!(null));
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!all.contains("s3cr3t"), "printed the URL:\n{all}");
+    assert!(
+        !all.contains(&hook.addr.port().to_string()),
+        "printed the port:\n{all}"
+    );
+    assert!(all.contains("webhook sink #1 (host 127.0.0.1)"), "{all}");
+}
+
+#[test]
+fn bad_sink_input_is_refused_before_any_connection() {
+    let s = Scenario::new();
+    let missing = s.dir.path().join("missing");
+    let missing = format!("webhook:file:{}", missing.display());
+    for (args, words) in [
+        (
+            &["--sink", "teams:https://x.example/s3cr3t"][..],
+            "unknown sink type \"teams\": use one of webhook, cloudevents, slack, nats",
+        ),
+        (
+            &["--sink", "slack:env:KUBECTL_NOTIFY_UNSET"],
+            "KUBECTL_NOTIFY_UNSET is not set",
+        ),
+        (&["--sink", &missing], "cannot read the file"),
+        (&["--sink", "webhook:ftp://h/s3cr3t"], "http:// or https://"),
+        (
+            &["--sink", "nats:nats://127.0.0.1:4222/a..s3cr3t"],
+            "empty token",
+        ),
+        (&["--sink", "nats:nats://127.0.0.1:4222"], "no subject"),
+        (
+            &["--sink", "webhook:http://h/x", "--flush-timeout", "soon"],
+            "--flush-timeout",
+        ),
+        (
+            &["--sink", "webhook:http://h/x", "--sink-queue", "lots"],
+            "--sink-queue",
+        ),
+        (
+            &["--sink", "webhook:http://h/x", "--sink-queue", "0"],
+            "--sink-queue 0",
+        ),
+        (
+            &["--sink", "webhook:http://h/x", "--message", "{.a}"],
+            "add --sink slack",
+        ),
+        (&["--message", "{.a}"], "needs a sink"),
+        (
+            &["--sink", "slack:http://h/x", "--message", "{.a"],
+            "--message",
+        ),
+    ] {
+        let mut argv = vec!["widgets/foo"];
+        argv.extend_from_slice(args);
+        let out = s.run(&argv);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{args:?}: {err}");
+        assert!(err.contains(words), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(!err.contains("s3cr3t"), "{args:?}: {err}");
+    }
+    assert!(s.server.requests().is_empty(), "connected before refusing");
+}
+
+mod nats {
+    //! A real nats-server with JetStream, on a free 127.0.0.1 port.
+
+    use super::*;
+    use futures::StreamExt;
+
+    struct NatsServer {
+        child: Child,
+        port: u16,
+        _store: tempfile::TempDir,
+    }
+
+    impl Drop for NatsServer {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn nats_server() -> NatsServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let store = tempfile::tempdir().unwrap();
+        let child = std::process::Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(store.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server on PATH (apt-get install nats-server)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        NatsServer {
+            child,
+            port,
+            _store: store,
+        }
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn jetstream_acknowledges_every_notification_with_its_stable_id() {
+        let nats = nats_server();
+        let rt = runtime();
+        let url = format!("nats://127.0.0.1:{}", nats.port);
+        let stream = rt.block_on(async {
+            let client = async_nats::connect(&url).await.unwrap();
+            let js = async_nats::jetstream::new(client);
+            js.create_stream(async_nats::jetstream::stream::Config {
+                name: "K8S".into(),
+                subjects: vec!["k8s.>".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        });
+        let s = Scenario::new();
+        let mut child = s
+            .notify(&[
+                "widgets",
+                "--all",
+                "--count",
+                "3",
+                "-q",
+                "--sink",
+                "nats:env:NATS_URL",
+            ])
+            .env("NATS_URL", format!("{url}/k8s.widgets"))
+            .spawn()
+            .unwrap();
+        s.wait_for_watch_matching("widgets", &mut child);
+        let created = s.widget("foo", json!({}), json!(null));
+        s.set_status("foo", json!({"ready": true}));
+        s.server.delete(WIDGETS, Some("default"), "foo");
+        let out = finish(child, LONG);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let mut stream = stream;
+        let (messages, count) = rt.block_on(async {
+            let count = stream.info().await.unwrap().state.messages;
+            let mut messages = Vec::new();
+            for seq in 1..=count {
+                messages.push(stream.get_raw_message(seq).await.unwrap());
+            }
+            (messages, count)
+        });
+        assert_eq!(count, 3);
+        let uid = created["metadata"]["uid"].as_str().unwrap();
+        let types: Vec<String> = messages
+            .iter()
+            .map(|m| {
+                let body: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+                let id = m.headers.get("Nats-Msg-Id").unwrap().as_str().to_string();
+                assert_eq!(
+                    id,
+                    format!(
+                        "{uid}/{}/{}",
+                        body["resourceVersion"].as_str().unwrap(),
+                        body["type"].as_str().unwrap()
+                    )
+                );
+                body["type"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert_eq!(types, ["created", "modified", "deleted"]);
+        assert_eq!(messages[0].subject.as_str(), "k8s.widgets");
+    }
+
+    #[test]
+    fn without_a_stream_notifications_are_published_on_core_nats() {
+        let nats = nats_server();
+        let rt = runtime();
+        let url = format!("nats://127.0.0.1:{}", nats.port);
+        let client = rt.block_on(async_nats::connect(&url)).unwrap();
+        let mut subscriber = rt.block_on(client.subscribe("plain.widgets")).unwrap();
+        rt.block_on(client.flush()).unwrap();
+        let s = Scenario::new();
+        let mut child = s
+            .notify(&[
+                "widgets",
+                "--all",
+                "--count",
+                "1",
+                "-q",
+                "--sink",
+                "nats:env:NATS_URL",
+            ])
+            .env("NATS_URL", format!("{url}/plain.widgets"))
+            .spawn()
+            .unwrap();
+        s.wait_for_watch_matching("widgets", &mut child);
+        s.widget("foo", json!({}), json!(null));
+        let out = finish(child, LONG);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let message = rt
+            .block_on(async {
+                tokio::time::timeout(Duration::from_secs(5), subscriber.next()).await
+            })
+            .unwrap()
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+        assert_eq!(body["type"], "created");
+    }
+}
