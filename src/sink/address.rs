@@ -68,6 +68,11 @@ impl SinkSpec {
         })
     }
 
+    /// How `--metrics-addr` names the sink: `slack#1` (type and number).
+    pub fn metric_name(&self) -> String {
+        format!("{}#{}", self.kind.as_str(), self.number)
+    }
+
     /// The NATS server to connect to, without the subject.
     pub fn nats_server(&self) -> String {
         let url = self.url.expose_secret();

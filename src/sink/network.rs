@@ -70,8 +70,16 @@ impl Outbox {
                     eprintln!("{warning}");
                 }
                 let label = spec.label(verbosity > 1);
-                let channel =
-                    |transport| Channel::start(label.clone(), transport, policy.queue, verbosity);
+                let metric = spec.metric_name();
+                let channel = |transport| {
+                    Channel::start(
+                        label.clone(),
+                        metric.clone(),
+                        transport,
+                        policy.queue,
+                        verbosity,
+                    )
+                };
                 match spec.kind {
                     SinkKind::Nats => {
                         let server = SecretString::from(spec.nats_server());
@@ -80,6 +88,7 @@ impl Outbox {
                             render: Render::Nats,
                             channel: Channel::start(
                                 label.clone(),
+                                metric.clone(),
                                 NatsPublish::new(server, subject),
                                 policy.queue,
                                 verbosity,
@@ -119,8 +128,7 @@ impl Outbox {
         futures::future::join_all(self.outlets.iter().map(|o| o.channel.flush(deadline))).await;
         for outlet in self.outlets.iter() {
             for line in outlet.channel.report(self.policy.flush_timeout) {
-                crate::term::erase();
-                eprintln!("{line}");
+                crate::log::line_as_said("sink", &line);
             }
         }
     }

@@ -811,6 +811,7 @@ fn every_bad_input_gets_its_exit_code_and_a_message_that_says_what_to_do() {
             groups: vec!["*".into()],
             resources: vec!["*".into()],
             namespaces: vec![],
+            names: vec![],
         }],
     );
     s.widget(

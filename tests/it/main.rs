@@ -14,6 +14,7 @@ mod discovery_cache;
 mod explain;
 mod faults;
 mod ha;
+mod incluster;
 mod krew;
 mod kubectl_agrees;
 mod kubectl_plugin;

@@ -75,7 +75,8 @@ impl Message {
             id,
             headers,
             body: body.into(),
-            noticed: Instant::now(),
+            // From the watch event's arrival where known (--metrics-addr).
+            noticed: crate::metrics::arrival().map_or_else(Instant::now, Instant::from_std),
             changes: None,
         }
     }
@@ -160,6 +161,8 @@ impl Default for State {
 /// One sink's queue and the task that empties it.
 pub struct Channel {
     label: String,
+    /// The sink in `--metrics-addr`'s labels (`slack#1`).
+    metric: String,
     shared: Arc<Shared>,
     worker: JoinHandle<()>,
 }
@@ -169,15 +172,23 @@ impl Channel {
     /// in messages (type and number; the host at `-vv`), never the URL.
     pub fn start(
         label: String,
+        metric: String,
         transport: impl Transport,
         capacity: usize,
         verbosity: u8,
     ) -> Channel {
         let shared = Arc::new(Shared::default());
         shared.state.lock().unwrap().queue = Queue::new(capacity);
-        let worker = tokio::spawn(work(shared.clone(), transport, label.clone(), verbosity));
+        let worker = tokio::spawn(work(
+            shared.clone(),
+            transport,
+            label.clone(),
+            metric.clone(),
+            verbosity,
+        ));
         Channel {
             label,
+            metric,
             shared,
             worker,
         }
@@ -185,7 +196,15 @@ impl Channel {
 
     /// Queues a message; never waits.
     pub fn push(&self, message: Message) {
-        self.shared.state.lock().unwrap().queue.push(message);
+        {
+            let mut state = self.shared.state.lock().unwrap();
+            let folds = state.queue.folds;
+            state.queue.push(message);
+            if state.queue.folds > folds {
+                crate::metrics::folded(&self.metric);
+            }
+            crate::metrics::queue_length(&self.metric, state.queue.len());
+        }
         self.shared.queued.notify_one();
     }
 
@@ -217,6 +236,9 @@ impl Channel {
         let state = self.shared.state.lock().unwrap();
         let mut lines = Vec::new();
         let pending = state.queue.len() + usize::from(state.busy);
+        for _ in 0..pending {
+            crate::metrics::delivered(&self.metric, crate::metrics::Outcome::Dropped);
+        }
         if pending > 0 {
             lines.push(format!(
                 "warning: {}: {pending} notification{} not delivered within --flush-timeout {}{}",
@@ -255,13 +277,16 @@ fn plural(n: u64) -> &'static str {
 }
 
 /// Takes messages in order; each is tried until delivered or rejected.
-async fn work(shared: Arc<Shared>, mut transport: impl Transport, label: String, verbosity: u8) {
+async fn work(
+    shared: Arc<Shared>,
+    mut transport: impl Transport,
+    label: String,
+    metric: String,
+    verbosity: u8,
+) {
     let mut breaker = Breaker::default();
     let mut next_attempt: Option<Instant> = None;
-    let say = |line: String| {
-        crate::term::erase();
-        eprintln!("{line}");
-    };
+    let say = |line: String| crate::log::line_as_said("sink", &line);
     loop {
         let message = loop {
             let queued = shared.queued.notified();
@@ -270,6 +295,7 @@ async fn work(shared: Arc<Shared>, mut transport: impl Transport, label: String,
             {
                 let mut state = shared.state.lock().unwrap();
                 if let Some(message) = state.queue.pop() {
+                    crate::metrics::queue_length(&metric, state.queue.len());
                     state.busy = true;
                     break message;
                 }
@@ -287,6 +313,9 @@ async fn work(shared: Arc<Shared>, mut transport: impl Transport, label: String,
                     _ = tokio::time::sleep_until(at) => {}
                     _ = shared.hurry.notified(), if open => {}
                 }
+                if open {
+                    crate::metrics::circuit(&metric, crate::metrics::Circuit::HalfOpen);
+                }
             }
             let attempt =
                 match tokio::time::timeout(ATTEMPT_TIMEOUT, transport.send(&message)).await {
@@ -300,6 +329,11 @@ async fn work(shared: Arc<Shared>, mut transport: impl Transport, label: String,
                 Attempt::Delivered => {
                     let failed = breaker.failures;
                     let was_open = breaker.success();
+                    crate::metrics::delivered(&metric, crate::metrics::Outcome::Ok);
+                    crate::metrics::delivery_delay(&metric, message.noticed.elapsed());
+                    if was_open {
+                        crate::metrics::circuit(&metric, crate::metrics::Circuit::Closed);
+                    }
                     if failed > 0 || was_open {
                         say(format!(
                             "{label}: delivering again after {failed} failed attempt{}",
@@ -318,7 +352,10 @@ async fn work(shared: Arc<Shared>, mut transport: impl Transport, label: String,
                     break;
                 }
                 Attempt::Rejected(reason) => {
-                    breaker.success();
+                    if breaker.success() {
+                        crate::metrics::circuit(&metric, crate::metrics::Circuit::Closed);
+                    }
+                    crate::metrics::delivered(&metric, crate::metrics::Outcome::Failed);
                     say(format!(
                         "warning: {label}: rejected the notification {}: {reason}; not retried",
                         message.id
@@ -332,6 +369,10 @@ async fn work(shared: Arc<Shared>, mut transport: impl Transport, label: String,
                     let now = Instant::now();
                     let (at, opened) = breaker.failure(now, after);
                     next_attempt = Some(at);
+                    crate::metrics::retried(&metric);
+                    if opened {
+                        crate::metrics::circuit(&metric, crate::metrics::Circuit::Open);
+                    }
                     let wait = humantime::format_duration(Duration::from_millis(
                         (at - now).as_millis() as u64,
                     ));
