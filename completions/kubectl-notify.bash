@@ -23,7 +23,7 @@ _kubectl__notify() {
 
     case "${cmd}" in
         kubectl__notify)
-            opts="-l -A -o -q -v -n -s -h -V --until --for --fail-if --any --min --changes-only --timeout --hold --when --on-change --events --initial --throttle --count --leader-elect --lease --checkpoint --selector --field-selector --all --all-namespaces --on-busy --stop-timeout --exec-timeout --retries --max-failures --output --diff --color --quiet --verbose --sink --message --sink-queue --flush-timeout --kubeconfig --context --cluster --user --namespace --server --token --as --as-group --as-uid --certificate-authority --client-certificate --client-key --insecure-skip-tls-verify --tls-server-name --request-timeout --cache-dir --help --version"
+            opts="-l -A -o -q -v -n -s -h -V --until --for --fail-if --any --min --changes-only --timeout --hold --when --on-change --events --initial --throttle --count --leader-elect --lease --checkpoint --selector --field-selector --all --all-namespaces --on-busy --stop-timeout --exec-timeout --retries --max-failures --output --diff --color --quiet --verbose --sink --message --sink-queue --flush-timeout --kubeconfig --context --cluster --user --namespace --server --token --as --as-group --as-uid --certificate-authority --client-certificate --client-key --insecure-skip-tls-verify --tls-server-name --request-timeout --cache-dir --print-manifests --name --metrics-addr --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -218,6 +218,18 @@ _kubectl__notify() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o plusdirs
                     fi
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -47,6 +47,9 @@ complete -c kubectl-notify -l client-key -d 'Path to a client key file for TLS' 
 complete -c kubectl-notify -l tls-server-name -d 'Server name to use for server certificate validation' -r
 complete -c kubectl-notify -l request-timeout -d 'How long to wait for a single request to the server (0: no limit)' -r
 complete -c kubectl-notify -l cache-dir -d 'Cache directory for API discovery, shared with kubectl (default: $KUBECACHEDIR, else ~/.kube/cache; \'\' for none)' -r -f -a "(__fish_complete_directories)"
+complete -c kubectl-notify -l name -d 'With --print-manifests: the name of every object [default: kubectl-notify-<hash of the rule>]' -r
+complete -c kubectl-notify -l metrics-addr -d 'Serve /metrics (Prometheus text format), /healthz and /readyz on ADDR, e.g. :9090 or 127.0.0.1:9090' -r
+complete -c kubectl-notify -l log-format -d 'Warnings and errors on stderr: text, or json (one object per line: time, level, message, target)' -r
 complete -c kubectl-notify -l any -d 'One target (or one selected object) meeting the condition is enough'
 complete -c kubectl-notify -l changes-only -d 'Ignore the state at start: only a version that arrives later counts'
 complete -c kubectl-notify -l initial -d 'Count the state at start as changes (event "initial")'
@@ -56,5 +59,6 @@ complete -c kubectl-notify -s A -l all-namespaces -d 'Look in every namespace (i
 complete -c kubectl-notify -s q -l quiet -d 'Print nothing on success'
 complete -c kubectl-notify -s v -l verbose -d 'Report reconnects and retries on stderr (-vv: also requests)'
 complete -c kubectl-notify -l insecure-skip-tls-verify -d 'Do not verify the server\'s certificate (insecure)'
+complete -c kubectl-notify -l print-manifests -d 'Print the manifests that run this command in the cluster (ServiceAccount, least-privilege RBAC, a Deployment in notify mode or a Job in wait mode) instead of running it'
 complete -c kubectl-notify -s h -l help -d 'Print help'
 complete -c kubectl-notify -s V -l version -d 'Print version'

@@ -63,9 +63,10 @@ pub async fn connect(
         config.default_namespace = namespace.clone();
     }
     if config.accept_invalid_certs {
-        eprintln!(
-            "warning: TLS verification is off: the server's certificate is not checked \
-             (--insecure-skip-tls-verify)"
+        crate::log::warning(
+            "connect",
+            "TLS verification is off: the server's certificate is not checked \
+             (--insecure-skip-tls-verify)",
         );
     }
     // A plain-HTTP server (`kubectl proxy`, a local test server) needs no

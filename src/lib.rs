@@ -8,6 +8,8 @@ pub(crate) mod decide;
 pub(crate) mod exit;
 pub(crate) mod explain;
 pub(crate) mod ha;
+pub(crate) mod manifests;
+pub(crate) mod metrics;
 pub(crate) mod plan;
 pub(crate) mod resolve;
 pub(crate) mod sink;
@@ -20,6 +22,7 @@ pub(crate) mod condition;
 pub(crate) mod connect;
 pub(crate) mod discovery;
 pub mod expr;
+pub(crate) mod log;
 pub(crate) mod os;
 pub(crate) mod run;
 pub(crate) mod target;
@@ -51,6 +54,7 @@ pub fn main() -> ExitCode {
     }
     let outcome = parse_args()
         .and_then(plan::Plan::from_args)
+        .inspect(|plan| log::set_format(plan.incluster.log_format))
         .and_then(|plan| runtime()?.block_on(run::run(plan)));
     finish(outcome)
 }
@@ -67,6 +71,10 @@ fn finish(outcome: exit::Result<()>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(exit) => {
             if let Some(line) = exit.report() {
+                if let Some(json) = log::error_line(&line) {
+                    eprintln!("{json}");
+                    return ExitCode::from(exit.code());
+                }
                 let on = color::enabled(color::choice_from_argv(), color::Stream::Stderr);
                 match line.strip_prefix("error:") {
                     Some(rest) if on => {

@@ -1,6 +1,8 @@
 //! Turns raw flags into what the program will do, validated before any
 //! connection is made: targets split into type and selection, condition compiled.
 
+mod incluster;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,6 +21,8 @@ use crate::sink::network::DeliveryPolicy;
 use crate::sink::printer::{DiffMode, Format, Printer, Template};
 use crate::target::{Selection, TargetSpec};
 use crate::tracker::ChangeKind;
+
+pub use incluster::InCluster;
 
 /// How the target-selecting flags were set.
 #[derive(Debug, Default, Clone)]
@@ -86,6 +90,8 @@ pub struct Plan {
     pub ha: HaPlan,
     /// `--sink`s, `--message`, `--sink-queue`, `--flush-timeout`.
     pub sinks: Sinks,
+    /// `--metrics-addr`, `--log-format`, `--print-manifests`.
+    pub incluster: InCluster,
 }
 
 #[derive(Debug, Default)]
@@ -118,6 +124,8 @@ impl Plan {
         } else {
             notify_mode(&args)?
         };
+        // Before the command is looked for: the pod could not run it anyway.
+        let incluster = incluster::in_cluster(&args, matches!(mode, Mode::Wait { .. }))?;
         let command = command(&args)?;
         let diff = match args.diff {
             DiffArg::Full => DiffMode::Full,
@@ -145,7 +153,7 @@ impl Plan {
         let noise = noise(&args, &mode, timeout)?;
         let cache_dir = crate::discovery::cache::base_dir(args.connection.cache_dir.as_deref());
         let ha = ha_plan(&args)?;
-        let sinks = sinks(&args)?;
+        let sinks = sinks(&args, incluster.manifests.is_some())?;
         Ok(Plan {
             targets,
             mode,
@@ -161,16 +169,25 @@ impl Plan {
             cache_dir,
             ha,
             sinks,
+            incluster,
         })
     }
 }
 
-fn sinks(args: &Args) -> Result<Sinks> {
+/// `for_the_pod` (`--print-manifests`): the sinks' variables are the pod's,
+/// set from its Secret, not this shell's; a stand-in URL checks the rest.
+fn sinks(args: &Args, for_the_pod: bool) -> Result<Sinks> {
     let specs = args
         .sinks
         .iter()
         .enumerate()
-        .map(|(i, text)| address::parse(text, i + 1, |name| std::env::var(name).ok()))
+        .map(|(i, text)| {
+            address::parse(text, i + 1, |name| match for_the_pod {
+                true if text.starts_with("nats:") => Some("nats://in-the-pod:4222/s".into()),
+                true => Some("https://in-the-pod/".into()),
+                false => std::env::var(name).ok(),
+            })
+        })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(Exit::Usage)?;
     let defaults = DeliveryPolicy::default();
@@ -203,12 +220,18 @@ fn sinks(args: &Args) -> Result<Sinks> {
             "--sink-queue 0 would hold nothing: give 1 or more (default 10000)".into(),
         ));
     }
+    let flush_timeout = parse_duration("--flush-timeout", &args.flush_timeout)?;
+    if flush_timeout.is_zero() {
+        return Err(Exit::Usage(
+            "--flush-timeout 0 would drop whatever is pending at exit: give a duration such as 1s (default 10s)".into(),
+        ));
+    }
     Ok(Sinks {
         specs,
         message,
         policy: DeliveryPolicy {
             queue: args.sink_queue,
-            flush_timeout: parse_duration("--flush-timeout", &args.flush_timeout)?,
+            flush_timeout,
         },
     })
 }

@@ -211,8 +211,12 @@ impl TargetState {
             }
             // Same name and uid: of the identity only the version moved.
             Keep::Diffs | Keep::Identity => {
-                known.object["metadata"]["resourceVersion"] =
-                    object["metadata"]["resourceVersion"].clone();
+                let version = &object["metadata"]["resourceVersion"];
+                match (&mut known.object["metadata"]["resourceVersion"], version) {
+                    // Reuses the old version's buffer: no allocation per event.
+                    (Value::String(known), Value::String(new)) => known.clone_from(new),
+                    (known, new) => *known = new.clone(),
+                }
                 match keep {
                     Keep::Diffs => known.last.replace(Previous::of(&object)),
                     _ => None,

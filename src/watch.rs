@@ -2,7 +2,7 @@
 //! `(target index, event)`). The watcher re-lists on 410 and backs off on errors.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use futures::stream::{BoxStream, StreamExt};
@@ -138,14 +138,60 @@ impl<'de> Deserialize<'de> for RawObject {
 }
 
 /// Which parts of each object the run reads. Notify mode without a command,
-/// a diff or JSON output reads only the identity and the paths of `--when`
-/// and `--on-change`: every other top-level field, and
-/// `metadata.managedFields`, is skipped while parsing and never built.
+/// a diff or JSON output reads only the identity and what the paths of
+/// `--when` and `--on-change` reach: below their leading keys (`.spec.i`:
+/// `spec`, then `i`), every other field, and `metadata.managedFields`, is
+/// skipped while parsing and never built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Projection {
     Full,
-    /// The top-level fields kept besides `apiVersion`, `kind` and `metadata`.
-    Fields(BTreeSet<String>),
+    /// The fields kept besides `apiVersion`, `kind` and `metadata`'s
+    /// identity (`metadata` itself, when read, is kept whole but for its
+    /// managedFields).
+    Fields(Keys),
+}
+
+/// The keys kept at one level of an object, each with what is kept below it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Keys(BTreeMap<String, Below>);
+
+/// What is kept below a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Below {
+    /// The whole value: a path may read anything under it.
+    Whole,
+    /// Only these keys, if the value is an object (any other value is kept).
+    Keys(Keys),
+}
+
+impl Keys {
+    /// Keeps what a path with these leading keys may read.
+    fn add(&mut self, path: &[String]) {
+        let Some((first, rest)) = path.split_first() else {
+            return;
+        };
+        // `metadata` is kept whole (but for managedFields) when read at all.
+        if rest.is_empty() || first == "metadata" {
+            self.0.insert(first.clone(), Below::Whole);
+            return;
+        }
+        let below = self
+            .0
+            .entry(first.clone())
+            .or_insert_with(|| Below::Keys(Keys::default()));
+        if let Below::Keys(keys) = below {
+            keys.add(rest);
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&Below> {
+        self.0.get(key)
+    }
+
+    /// The top-level fields kept, in order.
+    pub fn fields(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
 }
 
 /// Set once, before the first watch starts (the client library gives
@@ -153,17 +199,19 @@ pub enum Projection {
 static PROJECTION: OnceLock<Projection> = OnceLock::new();
 
 impl Projection {
-    /// The fields the given expressions read; `Full` if any of them may
-    /// read any part of the object (see `Expr::top_level_fields`).
+    /// What the given expressions read; `Full` if any of them may read any
+    /// part of the object (see `Expr::key_prefixes`).
     pub fn reading<'e>(exprs: impl IntoIterator<Item = &'e Expr>) -> Projection {
-        let mut fields = BTreeSet::new();
+        let mut keys = Keys::default();
         for expr in exprs {
-            let Some(read) = expr.top_level_fields() else {
+            let Some(prefixes) = expr.key_prefixes() else {
                 return Projection::Full;
             };
-            fields.extend(read.iter().cloned());
+            for prefix in prefixes {
+                keys.add(prefix);
+            }
         }
-        Projection::Fields(fields)
+        Projection::Fields(keys)
     }
 
     /// Makes this the projection of every object parsed from now on. Only
@@ -176,16 +224,7 @@ impl Projection {
     fn keeps_all_metadata(&self) -> bool {
         match self {
             Projection::Full => true,
-            Projection::Fields(fields) => fields.contains("metadata"),
-        }
-    }
-
-    fn keeps(&self, field: &str) -> bool {
-        match self {
-            Projection::Full => true,
-            Projection::Fields(fields) => {
-                matches!(field, "apiVersion" | "kind" | "metadata") || fields.contains(field)
-            }
+            Projection::Fields(keys) => keys.get("metadata").is_some(),
         }
     }
 }
@@ -196,14 +235,20 @@ impl<'de> DeserializeSeed<'de> for &Projection {
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         match self {
             Projection::Full => Value::deserialize(deserializer),
-            Projection::Fields(_) => deserializer.deserialize_map(Kept(self)),
+            Projection::Fields(keys) => deserializer.deserialize_map(Kept {
+                keys,
+                whole_metadata: self.keeps_all_metadata(),
+            }),
         }
     }
 }
 
 /// Builds an object of the fields a projection keeps, skipping the others
 /// unparsed, and `metadata` without its managedFields.
-struct Kept<'p>(&'p Projection);
+struct Kept<'p> {
+    keys: &'p Keys,
+    whole_metadata: bool,
+}
 
 impl<'de> Visitor<'de> for Kept<'_> {
     type Value = Value;
@@ -215,18 +260,96 @@ impl<'de> Visitor<'de> for Kept<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut kept = serde_json::Map::new();
         while let Some(Key(field)) = map.next_key()? {
-            if field == "metadata" {
-                let metadata = map.next_value_seed(Metadata {
-                    whole: self.0.keeps_all_metadata(),
-                })?;
-                kept.insert(field.into_owned(), metadata);
-            } else if self.0.keeps(&field) {
-                kept.insert(field.into_owned(), map.next_value()?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
+            let value = match (&*field, self.keys.get(&field)) {
+                ("metadata", _) => map.next_value_seed(Metadata {
+                    whole: self.whole_metadata,
+                })?,
+                ("apiVersion" | "kind", _) | (_, Some(Below::Whole)) => map.next_value()?,
+                (_, Some(Below::Keys(below))) => map.next_value_seed(Pick(below))?,
+                (_, None) => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            kept.insert(field.into_owned(), value);
         }
         Ok(Value::Object(kept))
+    }
+}
+
+/// A value of which only some keys are kept, if it is an object; any other
+/// value is built whole (a path reads the same of it either way).
+struct Pick<'k>(&'k Keys);
+
+impl<'de> DeserializeSeed<'de> for Pick<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Pick<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut kept = serde_json::Map::new();
+        while let Some(Key(field)) = map.next_key()? {
+            let value = match self.0.get(&field) {
+                Some(Below::Whole) => map.next_value()?,
+                Some(Below::Keys(below)) => map.next_value_seed(Pick(below))?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            kept.insert(field.into_owned(), value);
+        }
+        Ok(Value::Object(kept))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
     }
 }
 
@@ -388,7 +511,9 @@ mod tests {
         let fields = |exprs: &[&str]| {
             let exprs: Vec<Expr> = exprs.iter().map(|e| Expr::parse(e).unwrap()).collect();
             match Projection::reading(&exprs) {
-                Projection::Fields(fields) => Some(fields.into_iter().collect::<Vec<_>>()),
+                Projection::Fields(keys) => {
+                    Some(keys.fields().map(String::from).collect::<Vec<_>>())
+                }
                 Projection::Full => None,
             }
         };
@@ -422,9 +547,81 @@ mod tests {
             parse(&projection, &widget()),
             json!({"apiVersion": "example.com/v1", "kind": "Widget",
                    "metadata": {"name": "a", "uid": "1", "resourceVersion": "7"},
-                   "status": {"ready": true, "conditions": [{"type": "Ready", "status": "True"}]}})
+                   "status": {"ready": true}})
         );
         assert_eq!(parse(&Projection::Full, &widget()), widget());
+    }
+
+    #[test]
+    fn a_projection_keeps_what_is_below_each_path_s_leading_keys() {
+        let exprs = [
+            ".spec.size > 1",
+            ".status.conditions[?@.type=='Ready'].status == True",
+        ]
+        .map(|e| Expr::parse(e).unwrap());
+        assert_eq!(
+            parse(&Projection::reading(&exprs), &widget()),
+            json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                   "metadata": {"name": "a", "uid": "1", "resourceVersion": "7"},
+                   "spec": {"size": 3},
+                   "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+        );
+        // A shorter path reads all that a longer one under it does.
+        let exprs = [".spec.ports[0].port", ".spec"].map(|e| Expr::parse(e).unwrap());
+        assert_eq!(
+            parse(&Projection::reading(&exprs), &widget())["spec"],
+            widget()["spec"]
+        );
+        // A value that is not an object where keys are looked for is kept.
+        let mut odd = widget();
+        odd["spec"] = json!([{"size": 1}, 2.5, null, "x"]);
+        let projection = Projection::reading(&[Expr::parse(".spec.size").unwrap()]);
+        assert_eq!(parse(&projection, &odd)["spec"], odd["spec"]);
+    }
+
+    /// Whatever is dropped, every expression reads the same of a projected
+    /// object as of the whole one.
+    #[test]
+    fn expressions_read_the_same_of_a_projected_object() {
+        let objects = [
+            widget(),
+            json!({"apiVersion": "v1", "kind": "Widget",
+                   "metadata": {"name": "b", "uid": "2", "resourceVersion": "8"},
+                   "spec": {"size": "3", "i": 7, "ports": {"port": 80}, "x.y": [1, 2]},
+                   "status": [true]}),
+            json!({"metadata": {"name": "c"}, "spec": null, "status": {"ready": {"nested": 1}}}),
+        ];
+        for src in [
+            ".spec.i",
+            ".spec.size > 1",
+            ".spec.ports.port == 80",
+            ".spec.ports[0].port",
+            ".spec['x.y'][1] == 2",
+            ".status.ready",
+            ".status.ready.nested == 1",
+            ".status.conditions[?@.type=='Ready'].status == True",
+            ".spec.ports[?@.port > 10].name",
+            ".status[0] == true",
+            ".metadata.name =~ '^[ab]' && .spec.size",
+            "!.status.ready || .spec.i >= 7",
+        ] {
+            let expr = Expr::parse(src).unwrap();
+            let projection = Projection::reading([&expr]);
+            assert!(matches!(projection, Projection::Fields(_)), "{src}");
+            for object in &objects {
+                let projected = parse(&projection, object);
+                assert_eq!(
+                    expr.eval(&projected),
+                    expr.eval(object),
+                    "{src} on {object}"
+                );
+                assert_eq!(
+                    expr.path_values(&projected),
+                    expr.path_values(object),
+                    "{src} on {object}"
+                );
+            }
+        }
     }
 
     #[test]

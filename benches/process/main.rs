@@ -88,6 +88,19 @@ fn run(settings: &Settings) -> Result<()> {
     );
     b.set_ready(REACT_OBJECT, false);
 
+    // `BENCH_ONLY=paced`: only the real-server pattern (for profiling
+    // and before/after comparisons; `KUBECTL=none` leaves kubectl out).
+    if std::env::var("BENCH_ONLY").is_ok_and(|only| only == "paced") {
+        let paced = paced::run(&mut b)?;
+        for r in paced::rows(&paced) {
+            println!(
+                "| {} | {} | {} | {} | {} | {} |",
+                r.figure, r.ours, r.peer, r.ratio, r.target, r.met
+            );
+        }
+        println!("\n{}", paced::note(&paced));
+        return Ok(());
+    }
     let floor = launcher_floor(&mut b)?;
     let already = already_true(&mut b)?;
     let reaction = reaction(&mut b)?;

@@ -2,12 +2,14 @@
 //! what clap checks; `plan` turns it into what the program will do.
 
 mod connection;
+mod incluster;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 use crate::color::ColorChoice;
 
 pub use connection::ConnectionArgs;
+pub use incluster::InClusterArgs;
 
 const ABOUT: &str = "Watch Kubernetes objects: exit when a condition holds, or run a command on every matching change";
 
@@ -263,6 +265,14 @@ pub struct Args {
 
     #[command(flatten)]
     pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub incluster: InClusterArgs,
+
+    /// The words of the command line after the program's name, as given
+    /// (`--print-manifests` builds the pod's arguments from them).
+    #[arg(skip)]
+    pub words: Vec<String>,
 }
 
 impl Args {
@@ -275,8 +285,14 @@ impl Args {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let matches = Args::command().try_get_matches_from(argv)?;
+        let argv: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
+        let matches = Args::command().try_get_matches_from(&argv)?;
         let mut args = Args::from_arg_matches(&matches)?;
+        args.words = argv
+            .iter()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         let at = |id: &str| -> Vec<usize> {
             matches
                 .indices_of(id)

@@ -127,20 +127,24 @@ impl Filter {
         }
         let uid = uid(&change.object);
         let now = self.selected(&change.object);
-        let before = match change.kind {
-            ChangeKind::Deleted => {
-                self.values.remove(&*uid);
-                return now.iter().any(|values| !values.is_empty());
-            }
-            _ => self.values.insert(uid.into_owned(), now.clone()),
-        };
-        match change.kind {
-            ChangeKind::Initial => true,
-            _ => match before {
-                Some(before) => before != now,
-                None => now.iter().any(|values| !values.is_empty()),
-            },
+        if change.kind == ChangeKind::Deleted {
+            self.values.remove(&*uid);
+            return now.iter().any(|values| !values.is_empty());
         }
+        // A known object's values are replaced in place: no new key, no copy.
+        let changed = match self.values.get_mut(&*uid) {
+            Some(before) if *before == now => false,
+            Some(before) => {
+                *before = now;
+                true
+            }
+            None => {
+                let any = now.iter().any(|values| !values.is_empty());
+                self.values.insert(uid.into_owned(), now);
+                any
+            }
+        };
+        change.kind == ChangeKind::Initial || changed
     }
 
     /// The values at each `--on-change` path.

@@ -95,12 +95,15 @@ pub struct Expr {
     paths: Vec<CompiledPath>,
     /// See `top_level_fields`.
     top_level_fields: Option<BTreeSet<String>>,
+    /// See `key_prefixes`.
+    key_prefixes: Option<Vec<Vec<String>>>,
 }
 
 impl Expr {
     pub fn parse(src: &str) -> Result<Expr, ParseError> {
         let syn = parse::parse(src)?;
         let top_level_fields = syn.top_level_fields();
+        let key_prefixes = syn.key_prefixes();
         let mut paths = Vec::new();
         let root = compile::compile(syn, &mut paths)?;
         Ok(Expr {
@@ -108,6 +111,7 @@ impl Expr {
             root,
             paths,
             top_level_fields,
+            key_prefixes,
         })
     }
 
@@ -143,6 +147,14 @@ impl Expr {
     /// `metadata.managedFields`. What a watch parses of each object.
     pub fn top_level_fields(&self) -> Option<&BTreeSet<String>> {
         self.top_level_fields.as_ref()
+    }
+
+    /// For each path of the expression, its leading keys, below which it
+    /// may read anything (`status`, `conditions` for
+    /// `.status.conditions[?@.type=='Ready'].status`); `None` whenever
+    /// `top_level_fields` is. What a watch parses of each object.
+    pub fn key_prefixes(&self) -> Option<&[Vec<String>]> {
+        self.key_prefixes.as_deref()
     }
 
     /// Whether the whole expression is one path (an existence test), as

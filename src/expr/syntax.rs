@@ -172,6 +172,27 @@ impl PathSyntax {
     }
 }
 
+impl PathSyntax {
+    /// The leading keys of this path, below which it may read anything
+    /// (`status`, `conditions` for `.status.conditions[?@.type=='Ready']`),
+    /// or `None` if it may read anything at all (see `top_level_field`).
+    pub(super) fn key_prefix(&self) -> Option<Vec<String>> {
+        self.top_level_field()?;
+        let prefix = self
+            .segments
+            .iter()
+            .map_while(|segment| match segment {
+                Segment::Child(sels) => match sels.as_slice() {
+                    [Selector::Name(name)] => Some(name.clone()),
+                    _ => None,
+                },
+                Segment::Descendant(_) => None,
+            })
+            .collect();
+        Some(prefix)
+    }
+}
+
 impl Segment {
     /// Whether a filter in this segment refers to the object (`$`).
     pub(super) fn mentions_root(&self) -> bool {
@@ -221,6 +242,43 @@ impl Syn {
                 Some(())
             }
             Syn::Regex { path, .. } => add(path),
+        }
+    }
+
+    /// The key prefixes of the object a whole expression reads, one per
+    /// path (see `PathSyntax::key_prefix`), or `None` if it may read
+    /// anything. The arguments of a function call count as read.
+    pub(super) fn key_prefixes(&self) -> Option<Vec<Vec<String>>> {
+        let mut prefixes = Vec::new();
+        self.add_key_prefixes(&mut prefixes)?;
+        Some(prefixes)
+    }
+
+    fn add_key_prefixes(&self, prefixes: &mut Vec<Vec<String>>) -> Option<()> {
+        let operand = |operand: &Operand, prefixes: &mut Vec<Vec<String>>| match operand {
+            Operand::Path(path) => {
+                prefixes.push(path.key_prefix()?);
+                Some(())
+            }
+            Operand::Lit(_) => Some(()),
+            Operand::Call(_, args) => args
+                .iter()
+                .try_for_each(|arg| arg.add_key_prefixes(prefixes)),
+        };
+        match self {
+            Syn::Or(terms) | Syn::And(terms) => terms
+                .iter()
+                .try_for_each(|term| term.add_key_prefixes(prefixes)),
+            Syn::Not(inner) => inner.add_key_prefixes(prefixes),
+            Syn::Operand(o) => operand(o, prefixes),
+            Syn::Cmp(lhs, _, rhs) => {
+                operand(lhs, prefixes)?;
+                operand(rhs, prefixes)
+            }
+            Syn::Regex { path, .. } => {
+                prefixes.push(path.key_prefix()?);
+                Some(())
+            }
         }
     }
 

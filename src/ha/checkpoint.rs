@@ -122,9 +122,12 @@ impl Store {
         match text.map(|t| serde_json::from_str::<Checkpoint>(t)) {
             Some(Ok(checkpoint)) => Ok(Some(checkpoint)),
             Some(Err(err)) => {
-                eprintln!(
-                    "warning: checkpoint configmap/{} cannot be read ({err}); starting without it",
-                    self.name
+                crate::log::warning(
+                    "checkpoint",
+                    format_args!(
+                        "checkpoint configmap/{} cannot be read ({err}); starting without it",
+                        self.name
+                    ),
                 );
                 Ok(None)
             }

@@ -321,9 +321,12 @@ pub fn campaign<A: LeaseApi>(
                 _ = lapse(until) => {}
             }
             if until.is_some_and(|u| Instant::now() >= u) {
-                eprintln!(
-                    "warning: leader election: could not renew the lease within {}; standby",
-                    humantime::format_duration(timings.renew_deadline)
+                crate::log::warning(
+                    "lease",
+                    format_args!(
+                        "leader election: could not renew the lease within {}; standby",
+                        humantime::format_duration(timings.renew_deadline)
+                    ),
                 );
                 until = None;
                 role.send_replace(Role::Standby { holder: None });

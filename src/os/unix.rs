@@ -16,7 +16,9 @@ pub(crate) const SIGKILL: i32 = libc::SIGKILL;
 /// The local time of day (TZ honoured) for seconds since the epoch, as
 /// (hours, minutes, seconds); `None` when the zone cannot be read.
 pub(crate) fn local_time_of_day(secs: u64) -> Option<(u32, u32, u32)> {
-    let t = libc::time_t::try_from(secs).ok()?;
+    // The type is inferred from localtime_r's (naming libc's time_t is
+    // deprecated on musl).
+    let t = secs.try_into().ok()?;
     // SAFETY: localtime_r writes only into the tm we pass.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     let local = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };

@@ -1,6 +1,7 @@
 //! Carrying out a plan: connect, resolve the targets, watch them, then hand
 //! the changes to wait mode or notify mode until one of them ends the run.
 
+mod manifests;
 mod notify;
 pub(crate) mod replica;
 mod wait;
@@ -28,6 +29,18 @@ use crate::trouble::{self, Scope, Trouble};
 use crate::watch::{Item, Projection, watch_from};
 
 pub async fn run(plan: Plan) -> Result<()> {
+    if let Some(request) = &plan.incluster.manifests {
+        return manifests::print(&plan, request).await;
+    }
+    if let Some(addr) = plan.incluster.metrics_addr {
+        crate::metrics::enable();
+        let bound = crate::metrics::serve(addr)
+            .await
+            .map_err(|e| Exit::Usage(format!("--metrics-addr {addr}: cannot listen there: {e}")))?;
+        if plan.verbosity > 0 {
+            eprintln!("metrics on http://{bound}/metrics");
+        }
+    }
     let started = Instant::now();
     // A timeout too far away to be a moment (`9300000000000000000s`) is none.
     let deadline = plan
@@ -62,6 +75,12 @@ pub async fn run(plan: Plan) -> Result<()> {
     projection(&plan).install();
     // A replica watches only once it is active (crate::ha).
     let standby = plan.ha.lease.is_some() || plan.ha.checkpoint.is_some();
+    if plan.ha.lease.is_some() {
+        // A standby is ready: ready to take over (a rollout waits for it).
+        crate::metrics::set_ready();
+    } else {
+        crate::metrics::leader(true);
+    }
     let (events, watches) = match standby {
         true => (SelectAll::new(), Vec::new()),
         false => watch_each(&conn.client, &targets),
@@ -266,16 +285,19 @@ impl Session {
             };
             match item {
                 Ok(event) => {
+                    crate::metrics::arrived();
                     if !matches!(event, WatchEvent::Relisting)
                         && let Some(outage) = self.outages[index].take()
                     {
-                        crate::term::erase();
-                        eprintln!(
-                            "{}: reconnected after {}",
-                            self.targets[index].display(),
-                            humantime::format_duration(Duration::from_secs(
-                                outage.since.elapsed().as_secs().max(1)
-                            ))
+                        crate::log::info(
+                            "watch",
+                            format_args!(
+                                "{}: reconnected after {}",
+                                self.targets[index].display(),
+                                humantime::format_duration(Duration::from_secs(
+                                    outage.since.elapsed().as_secs().max(1)
+                                ))
+                            ),
                         );
                     }
                     if self.verbosity > 0 {
@@ -286,7 +308,13 @@ impl Session {
                             self.tracker.synced(index),
                         );
                     }
-                    return Ok(Step::Changes(index, self.tracker.apply(index, event)));
+                    let counted = crate::metrics::enabled()
+                        .then(|| count_event(&event, self.tracker.synced(index)));
+                    let changes = self.tracker.apply(index, event);
+                    if let Some(event) = counted {
+                        self.count(index, event, &changes);
+                    }
+                    return Ok(Step::Changes(index, changes));
                 }
                 Err(err) => {
                     if let Err(exit) = self.trouble(index, &err) {
@@ -359,11 +387,12 @@ impl Session {
                         target.display()
                     )));
                 }
+                crate::metrics::watch_restarted_with(|| target.api.qualified());
                 match &mut self.outages[index] {
                     None => {
-                        eprintln!(
-                            "warning: watching {}: {message}; retrying",
-                            target.display()
+                        crate::log::warning(
+                            "watch",
+                            format_args!("watching {}: {message}; retrying", target.display()),
                         );
                         self.outages[index] = Some(Outage {
                             since: std::time::Instant::now(),
@@ -412,6 +441,22 @@ impl Session {
         self.standby = true;
     }
 
+    /// `--metrics-addr`: what one watch event of target `index` was and
+    /// changed; ready once every target's first list is in.
+    fn count(&self, index: usize, event: Counted, changes: &[Change]) {
+        let resource = self.targets[index].api.qualified();
+        match event {
+            Counted::Event(event) => crate::metrics::watch_event(&resource, event),
+            Counted::Relist => crate::metrics::relisted(&resource),
+            Counted::Listing => {}
+            Counted::ListDone if self.all_synced() => crate::metrics::set_ready(),
+            Counted::ListDone => {}
+        }
+        for change in changes {
+            crate::metrics::change(&resource, change.kind.as_str());
+        }
+    }
+
     pub fn all_synced(&self) -> bool {
         (0..self.targets.len()).all(|i| self.tracker.synced(i))
     }
@@ -444,6 +489,28 @@ fn watch_one(
     let events = watch_from(client, target, from).map(move |item| (index, item));
     let (events, watch) = futures::stream::abortable(events);
     (events.boxed(), watch)
+}
+
+/// A watch event as the metrics count it.
+#[derive(Clone, Copy)]
+enum Counted {
+    Event(&'static str),
+    Listing,
+    Relist,
+    ListDone,
+}
+
+/// Taken before the tracker consumes the event; a list of a target already
+/// synced is a re-list.
+fn count_event(event: &WatchEvent, synced: bool) -> Counted {
+    match event {
+        WatchEvent::Relisting if synced => Counted::Relist,
+        WatchEvent::Relisting => Counted::Listing,
+        WatchEvent::Listed(_) => Counted::Event("listed"),
+        WatchEvent::Applied(_) => Counted::Event("applied"),
+        WatchEvent::Deleted(_) => Counted::Event("deleted"),
+        WatchEvent::ListDone => Counted::ListDone,
+    }
 }
 
 /// A watch that keeps failing: reported when it starts and when it ends.

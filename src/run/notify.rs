@@ -62,7 +62,11 @@ pub async fn run(
             count,
         };
         let counted = match step {
-            None => out.deliver(&session.targets, quieting.due(now())),
+            None => {
+                // Released by a timer, not by an event that just arrived.
+                crate::metrics::forget_arrival();
+                out.deliver(&session.targets, quieting.due(now()))
+            }
             // The lease lapsed: what is left is the next holder's.
             Some(Step::Changes(..)) if !replica::may_deliver(&replica) => Ok(false),
             Some(Step::Changes(index, changes)) => {
@@ -170,6 +174,14 @@ impl Out<'_> {
             sinks.push(&mut self.settings.outbox);
             let notification = Notification::change(SystemTime::now(), &targets[index], &change);
             deliver_all(&mut sinks, &notification)?;
+            let printed = !self.settings.quiet;
+            let resource = || targets[index].api.qualified();
+            crate::metrics::notified(
+                resource,
+                change.kind.as_str(),
+                printed,
+                self.runner.is_some(),
+            );
             if self.count.is_some_and(|n| *self.notified >= n) {
                 return Ok(true);
             }
@@ -189,16 +201,22 @@ async fn next_report(runner: &mut Option<Runner>) -> Report {
 /// `--max-failures`.
 fn judge_report(report: Report) -> Option<Exit> {
     match report {
-        Report::Finished { code: 0, .. } => None,
+        Report::Finished { code: 0, .. } => {
+            crate::metrics::delivered("command", crate::metrics::Outcome::Ok);
+            None
+        }
         Report::Finished {
             job,
             code,
             attempts,
         } => {
-            crate::term::erase();
-            eprintln!(
-                "warning: the command failed for {} with exit code {code} after {attempts} attempt(s)",
-                job.name()
+            crate::metrics::delivered("command", crate::metrics::Outcome::Failed);
+            crate::log::warning(
+                "command",
+                format_args!(
+                    "the command failed for {} with exit code {code} after {attempts} attempt(s)",
+                    job.name()
+                ),
             );
             None
         }

@@ -195,8 +195,11 @@ impl Replica {
                 if let Some(keeper) = &mut self.keeper {
                     keeper.waiting.clear();
                 }
-                crate::term::erase();
-                eprintln!("leader election: no longer active; standby, delivering nothing");
+                crate::metrics::leader(false);
+                crate::log::info(
+                    "lease",
+                    "leader election: no longer active; standby, delivering nothing",
+                );
                 Ok(())
             }
             Turn::Flush => self.write(session, filter, settled).await,
@@ -206,6 +209,7 @@ impl Replica {
     /// Starts the watches, from the checkpoint where there is one.
     async fn take_over(&mut self, session: &mut Session, filter: &mut Filter) -> Result<()> {
         self.active = true;
+        crate::metrics::leader(true);
         if self.elector.is_some() && self.verbose {
             crate::term::erase();
             eprintln!("leader election: {} is active", self.identity);
@@ -333,10 +337,12 @@ impl Replica {
             Err(Failure::Forbidden(verb)) => Err(refused(Failure::Forbidden(verb), &keeper.store)),
             Err(Failure::Other(err)) => {
                 keeper.dirty = true;
-                crate::term::erase();
-                eprintln!(
-                    "warning: checkpoint configmap/{}: {err}; retrying",
-                    keeper.store.name
+                crate::log::warning(
+                    "checkpoint",
+                    format_args!(
+                        "checkpoint configmap/{}: {err}; retrying",
+                        keeper.store.name
+                    ),
                 );
                 Ok(())
             }

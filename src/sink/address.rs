@@ -50,6 +50,29 @@ impl SinkSpec {
         label
     }
 
+    /// What to say at start about this sink, if anything: a Slack URL over
+    /// plain http to a host other than this one. It is allowed (Slack-like
+    /// receivers and relays inside a cluster speak http), but the URL is a
+    /// secret and travels in clear, so the user is told.
+    pub fn warning(&self) -> Option<String> {
+        let plain = self.url.expose_secret().starts_with("http://");
+        let local = matches!(
+            self.host.as_str(),
+            "localhost" | "127.0.0.1" | "[::1]" | "::1"
+        );
+        (self.kind == SinkKind::Slack && plain && !local).then(|| {
+            format!(
+                "warning: {}: plain http://, so the hook URL and messages travel unencrypted (Slack's hooks are https://)",
+                self.label(false)
+            )
+        })
+    }
+
+    /// How `--metrics-addr` names the sink: `slack#1` (type and number).
+    pub fn metric_name(&self) -> String {
+        format!("{}#{}", self.kind.as_str(), self.number)
+    }
+
     /// The NATS server to connect to, without the subject.
     pub fn nats_server(&self) -> String {
         let url = self.url.expose_secret();
@@ -86,6 +109,12 @@ pub fn parse(
         }
     };
     let name = format!("--sink {}", kind.as_str());
+    if target.trim().is_empty() {
+        return Err(format!(
+            "{name}: no TARGET after \"{}:\": give a URL, env:NAME or file:PATH",
+            kind.as_str()
+        ));
+    }
     let url = if let Some(var) = target.strip_prefix("env:") {
         if var.is_empty() {
             return Err(format!("{name}:env: needs a variable name (env:NAME)"));
@@ -96,8 +125,15 @@ pub fn parse(
             None => return Err(format!("{name}: the environment variable {var} is not set")),
         }
     } else if let Some(path) = target.strip_prefix("file:") {
-        std::fs::read_to_string(path)
-            .map_err(|e| format!("{name}: cannot read the file {path}: {}", io_reason(&e)))?
+        if path.is_empty() {
+            return Err(format!("{name}:file: needs a path (file:PATH)"));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{name}: cannot read the file {path}: {}", io_reason(&e)))?;
+        if text.trim().is_empty() {
+            return Err(format!("{name}: the file {path} is empty"));
+        }
+        text
     } else {
         target.to_string()
     };
@@ -213,6 +249,26 @@ mod tests {
     }
 
     #[test]
+    fn slack_over_plain_http_is_allowed_with_a_warning_unless_local() {
+        let remote = read("slack:http://relay.internal/hooks/s3cr3t").unwrap();
+        let warning = remote.warning().unwrap();
+        assert!(
+            warning.contains("slack sink #1: plain http://"),
+            "{warning}"
+        );
+        assert!(
+            !warning.contains("s3cr3t") && !warning.contains("relay"),
+            "{warning}"
+        );
+        assert_eq!(read("slack:http://127.0.0.1:9/x").unwrap().warning(), None);
+        assert_eq!(read("slack:env:HOOK").unwrap().warning(), None);
+        assert_eq!(
+            read("webhook:http://relay.internal/x").unwrap().warning(),
+            None
+        );
+    }
+
+    #[test]
     fn bad_input_is_named_without_the_url() {
         for (text, words) in [
             (
@@ -233,6 +289,10 @@ mod tests {
             ("nats:nats://h:4222", "no subject"),
             ("nats:nats://h:4222/a..b", "empty token"),
             ("nats:nats://h:4222/a.*", "wildcards"),
+            ("webhook:", "no TARGET after \"webhook:\""),
+            ("slack: ", "no TARGET"),
+            ("webhook:file:", "needs a path"),
+            ("webhook:file:/dev/null", "the file /dev/null is empty"),
         ] {
             let err = read(text)
                 .err()

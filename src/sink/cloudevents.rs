@@ -43,5 +43,8 @@ pub fn message(n: &Notification, json_line: &Bytes) -> Message {
             humantime::format_rfc3339_millis(n.time).to_string(),
         ),
     ];
-    Message::new(n.object_key(), n.delivery_id(), headers, json_line.clone())
+    super::webhook::with_changes(
+        n,
+        Message::new(n.object_key(), n.delivery_id(), headers, json_line.clone()),
+    )
 }

@@ -92,8 +92,16 @@ impl HttpPost {
         let response = match answer {
             Ok(response) => response,
             Err(e) => {
+                let mut reason = error_chain(&e);
+                if reason.contains("invalid peer certificate") {
+                    // Most often a private CA: say how to trust it, TLS stays on.
+                    reason.push_str(
+                        " (the sink's certificate is not trusted by this system: \
+                         add its CA to the system's roots, or name a PEM file in SSL_CERT_FILE)",
+                    );
+                }
                 return Attempt::Retry {
-                    reason: error_chain(&e),
+                    reason,
                     after: None,
                 };
             }

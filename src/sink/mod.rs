@@ -89,6 +89,12 @@ impl<'a> Notification<'a> {
         }
     }
 
+    /// Whether this is a modification with the version before it kept, so
+    /// that it shows what changed.
+    pub fn shows_changes(&self) -> bool {
+        self.occasion == Occasion::Changed(ChangeKind::Modified) && self.previous.is_some()
+    }
+
     /// `<uid>/<resourceVersion>/<type>`: unique per change, the same on
     /// every re-send (CloudEvents `ce-id`, NATS `Nats-Msg-Id`).
     pub fn delivery_id(&self) -> String {

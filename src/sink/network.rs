@@ -68,9 +68,21 @@ impl Outbox {
         let outlets = specs
             .into_iter()
             .map(|spec| {
+                if let Some(warning) = spec.warning() {
+                    crate::term::erase();
+                    eprintln!("{warning}");
+                }
                 let label = spec.label(verbosity > 1);
-                let channel =
-                    |transport| Channel::start(label.clone(), transport, policy.queue, verbosity);
+                let metric = spec.metric_name();
+                let channel = |transport| {
+                    Channel::start(
+                        label.clone(),
+                        metric.clone(),
+                        transport,
+                        policy.queue,
+                        verbosity,
+                    )
+                };
                 match spec.kind {
                     SinkKind::Nats => {
                         let server = SecretString::from(spec.nats_server());
@@ -79,6 +91,7 @@ impl Outbox {
                             render: Render::Nats,
                             channel: Channel::start(
                                 label.clone(),
+                                metric.clone(),
                                 NatsPublish::new(server, subject),
                                 policy.queue,
                                 verbosity,
@@ -137,8 +150,7 @@ impl Outbox {
         futures::future::join_all(self.outlets.iter().map(|o| o.channel.flush(deadline))).await;
         for outlet in self.outlets.iter() {
             for line in outlet.channel.report(self.policy.flush_timeout) {
-                crate::term::erase();
-                eprintln!("{line}");
+                crate::log::line_as_said("sink", &line);
             }
         }
     }

@@ -651,6 +651,67 @@ const CASES: &[Case] = &[
         3,
         &["forbidden", "watch", "widgets.example.com"],
     ),
+    // Sinks (SPEC §11): the bad part named, never the URL ("s3cr3t").
+    offline(
+        "--sink with no target",
+        &["widgets/foo", "--sink", "webhook:"],
+        2,
+        &["--sink webhook", "no TARGET", "env:NAME or file:PATH"],
+    ),
+    offline(
+        "--sink env: with no name",
+        &["widgets/foo", "--sink", "webhook:env:"],
+        2,
+        &["env:NAME"],
+    ),
+    offline(
+        "--sink file: that is empty",
+        &["widgets/foo", "--sink", "webhook:file:@DIR/empty-hook-url"],
+        2,
+        &["empty-hook-url is empty"],
+    ),
+    offline(
+        "--sink file:/dev/null",
+        &["widgets/foo", "--sink", "webhook:file:/dev/null"],
+        2,
+        &["/dev/null is empty"],
+    ),
+    offline(
+        "NATS URL without a subject",
+        &["widgets/foo", "--sink", "nats:nats://s3cr3t@host:4222"],
+        2,
+        &["--sink nats", "no subject", "nats://HOST:PORT/SUBJECT"],
+    ),
+    offline(
+        "NATS subject with an empty token",
+        &["widgets/foo", "--sink", "nats:nats://h:4222/a..s3cr3t"],
+        2,
+        &["--sink nats", "empty token"],
+    ),
+    offline(
+        "--sink-queue too large",
+        &[
+            "widgets/foo",
+            "--sink",
+            "webhook:http://h/s3cr3t",
+            "--sink-queue",
+            "99999999999999999999",
+        ],
+        2,
+        &["--sink-queue", "too large"],
+    ),
+    offline(
+        "--flush-timeout 0",
+        &[
+            "widgets/foo",
+            "--sink",
+            "webhook:http://h/s3cr3t",
+            "--flush-timeout",
+            "0",
+        ],
+        2,
+        &["--flush-timeout 0", "1s"],
+    ),
     // Big, odd, or not text.
     case(
         "a 5 MB object is fine",
@@ -750,6 +811,7 @@ fn every_bad_input_gets_its_exit_code_and_a_message_that_says_what_to_do() {
             groups: vec!["*".into()],
             resources: vec!["*".into()],
             namespaces: vec![],
+            names: vec![],
         }],
     );
     s.widget(
@@ -770,6 +832,7 @@ fn every_bad_input_gets_its_exit_code_and_a_message_that_says_what_to_do() {
         format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: \"{}\"}}\ncontexts:\n- name: c\n  context: {{cluster: c}}\n", s.server.url()),
     )
     .unwrap();
+    std::fs::write(s.dir.path().join("empty-hook-url"), "\n").unwrap();
     let tls = Scenario::tls();
     std::fs::write(
         s.dir.path().join("wrong-ca.pem"),
@@ -806,6 +869,9 @@ fn every_bad_input_gets_its_exit_code_and_a_message_that_says_what_to_do() {
             if !err.contains(word) {
                 problems.push(format!("message lacks {word:?}"));
             }
+        }
+        if err.contains("s3cr3t") {
+            problems.push("repeated a secret from a sink URL".into());
         }
         if err.contains("panicked") || err.contains("backtrace") || err.contains("RUST_BACKTRACE") {
             problems.push("a panic or backtrace".into());

@@ -254,6 +254,7 @@ fn without_rights_on_events_and_pods_the_plain_timeout_stands() {
             groups: vec!["apps".into()],
             resources: vec!["deployments".into()],
             namespaces: vec![],
+            names: vec![],
         }],
     );
     s.server

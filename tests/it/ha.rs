@@ -404,6 +404,7 @@ fn missing_rights_on_leases_or_configmaps_are_refused_at_start_naming_verb_and_r
             groups: vec!["example.com".into()],
             resources: vec!["widgets".into()],
             namespaces: vec![],
+            names: vec![],
         }],
     );
     s.server

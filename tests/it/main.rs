@@ -15,6 +15,7 @@ mod explain;
 mod faults;
 mod ha;
 mod ha_model;
+mod incluster;
 mod krew;
 mod kubectl_agrees;
 mod kubectl_plugin;

@@ -1,6 +1,7 @@
 //! A webhook receiver for the sink stories, on 127.0.0.1 only: it records
 //! every request (headers, body, when) and answers as the story says —
-//! 200, a status (503, 429 with Retry-After), slowly, or not at all (down).
+//! 200, a status (503, 429 with Retry-After), slowly, or not at all (down);
+//! over plain HTTP, or HTTPS with a certificate from a CA made for the test.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -60,11 +61,29 @@ pub struct Receiver {
     state: Arc<Mutex<State>>,
     runtime: tokio::runtime::Handle,
     server: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// HTTPS: the handshake, and the PEM of the CA that signed the certificate.
+    tls: Option<(testserver::TlsAcceptor, String)>,
     _thread: std::thread::JoinHandle<()>,
 }
 
 impl Receiver {
     pub fn start() -> Receiver {
+        Receiver::with_tls(None)
+    }
+
+    /// An HTTPS receiver for `127.0.0.1`, its certificate signed by a CA
+    /// made here ([`Receiver::ca_pem`]), which nothing trusts by default.
+    pub fn start_tls() -> Receiver {
+        let (ca_pem, config) = testserver::tls_identity();
+        Receiver::with_tls(Some((testserver::TlsAcceptor::from(config), ca_pem)))
+    }
+
+    /// The PEM of the CA of an HTTPS receiver.
+    pub fn ca_pem(&self) -> &str {
+        &self.tls.as_ref().expect("an HTTPS receiver").1
+    }
+
+    fn with_tls(tls: Option<(testserver::TlsAcceptor, String)>) -> Receiver {
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -83,6 +102,7 @@ impl Receiver {
             state: Arc::default(),
             runtime,
             server: Mutex::new(None),
+            tls,
             _thread: thread,
         };
         receiver.serve(listener);
@@ -90,7 +110,8 @@ impl Receiver {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}/hook/s3cr3t-path", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}/hook/s3cr3t-path", self.addr)
     }
 
     /// The next requests get these answers, in order; then 200.
@@ -136,6 +157,7 @@ impl Receiver {
 
     fn serve(&self, listener: tokio::net::TcpListener) {
         let state = self.state.clone();
+        let tls = self.tls.as_ref().map(|(acceptor, _)| acceptor.clone());
         let task = self.runtime.spawn(async move {
             let mut connections = JoinSet::new();
             loop {
@@ -143,12 +165,22 @@ impl Receiver {
                     continue;
                 };
                 let state = state.clone();
+                let tls = tls.clone();
                 connections.spawn(async move {
                     let service =
                         hyper::service::service_fn(move |request| answer(state.clone(), request));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        // A client that does not trust the CA hangs up here.
+                        Some(tls) => {
+                            if let Ok(stream) = tls.accept(stream).await {
+                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                        }
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                    }
                 });
             }
         });

@@ -2,6 +2,7 @@
 //! Slack and NATS JetStream — in order, retried, folded when the queue is
 //! full, flushed on exit — against a real receiver and a real nats-server.
 
+use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -349,6 +350,60 @@ fn a_full_queue_folds_into_the_newest_state_of_each_object() {
 }
 
 #[test]
+fn a_folded_notification_carries_every_path_changed_since_the_last_delivered_one() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    s.widget("a", json!({}), json!({"x": 0, "y": 0}));
+    let child = notify_with_hook(
+        &s,
+        &hook,
+        &[
+            "--sink",
+            "webhook:env:HOOK",
+            "--sink-queue",
+            "1",
+            "--count",
+            "3",
+            "-q",
+        ],
+    );
+    hook.down();
+    s.set_status("a", json!({"x": 1, "y": 0}));
+    // Usually in the worker's hands (retried) before the next two come.
+    std::thread::sleep(Duration::from_millis(200));
+    s.set_status("a", json!({"x": 1, "y": 1}));
+    s.set_status("a", json!({"x": 2, "y": 1}));
+    std::thread::sleep(Duration::from_millis(500));
+    hook.up();
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("folded into a newer one of the same object"),
+        "{}",
+        stderr(&out)
+    );
+    let delivered: Vec<_> = hook.delivered().iter().map(|r| r.json()).collect();
+    assert!(delivered.len() < 3, "{delivered:?}");
+    let last = delivered.last().unwrap();
+    assert_eq!(last["object"]["status"], json!({"x": 2, "y": 1}));
+    // Told one after the other, the changes run from the state before the
+    // first to the newest, every path included: .status.y only changed in
+    // the notification folded away.
+    let mut state = json!({"x": 0, "y": 0});
+    for body in &delivered {
+        for change in body["changes"].as_array().unwrap() {
+            let field = change["path"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches(".status.");
+            assert_eq!(state[field], change["old"], "{body}");
+            state[field] = change["new"].clone();
+        }
+    }
+    assert_eq!(state, json!({"x": 2, "y": 1}), "{delivered:?}");
+}
+
+#[test]
 fn wait_mode_sends_the_met_notification() {
     let s = Scenario::new();
     let hook = Receiver::start();
@@ -397,6 +452,192 @@ fn sink_urls_are_never_printed_even_at_the_highest_verbosity() {
         "printed the port:\n{all}"
     );
     assert!(all.contains("webhook sink #1 (host 127.0.0.1)"), "{all}");
+}
+
+/// `kubectl notify widgets --all ARGS` posting to an HTTPS receiver, with
+/// the trusted roots exactly what `ca_file` says (none: the system's).
+fn notify_over_https(
+    s: &Scenario,
+    hook: &Receiver,
+    ca_file: Option<&Path>,
+    args: &[&str],
+) -> std::process::Command {
+    let mut all = vec!["widgets", "--all", "--sink", "webhook:env:HOOK"];
+    all.extend_from_slice(args);
+    let mut cmd = s.notify(&all);
+    cmd.env("HOOK", hook.url()).env_remove("SSL_CERT_DIR");
+    match ca_file {
+        Some(file) => cmd.env("SSL_CERT_FILE", file),
+        None => cmd.env_remove("SSL_CERT_FILE"),
+    };
+    cmd
+}
+
+#[test]
+fn an_https_webhook_signed_by_a_ca_trusted_through_ssl_cert_file_gets_the_notification() {
+    let s = Scenario::new();
+    let hook = Receiver::start_tls();
+    assert!(hook.url().starts_with("https://127.0.0.1:"));
+    // The platform verifier reads the system's roots on Linux, and
+    // SSL_CERT_FILE (or SSL_CERT_DIR) replaces them, as for OpenSSL.
+    let ca = s.dir.path().join("test-ca.pem");
+    std::fs::write(&ca, hook.ca_pem()).unwrap();
+    let mut child = notify_over_https(&s, &hook, Some(&ca), &["--count", "1", "-q"])
+        .spawn()
+        .unwrap();
+    s.wait_for_watch_matching("widgets", &mut child);
+    s.widget("foo", json!({}), json!(null));
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let delivered = hook.delivered();
+    assert_eq!(delivered.len(), 1, "{}", stderr(&out));
+    assert_eq!(delivered[0].json()["name"], "foo");
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn an_https_webhook_whose_certificate_is_not_trusted_gets_nothing_and_the_report_says_why() {
+    let s = Scenario::new();
+    let hook = Receiver::start_tls();
+    let unrelated = s.dir.path().join("unrelated-ca.pem");
+    std::fs::write(&unrelated, testserver::unrelated_ca_pem()).unwrap();
+    // With the system's roots, and with a CA file that did not sign it.
+    let cases = [None, Some(unrelated.as_path())]
+        .into_iter()
+        .flat_map(|ca_file| ["-q", "-vv"].map(|verbosity| (ca_file, verbosity)));
+    s.widget("foo", json!({}), json!(null));
+    for (ca_file, verbosity) in cases {
+        {
+            let out = notify_over_https(
+                &s,
+                &hook,
+                ca_file,
+                &[
+                    "--initial",
+                    "--count",
+                    "1",
+                    "--flush-timeout",
+                    "1s",
+                    verbosity,
+                ],
+            )
+            .output()
+            .unwrap();
+            let err = stderr(&out);
+            assert_eq!(code(&out), 0, "{err}");
+            assert!(hook.received().is_empty(), "a request got through TLS");
+            assert!(
+                err.contains("webhook sink #1")
+                    && err.contains("invalid peer certificate")
+                    && err.contains("SSL_CERT_FILE")
+                    && err.contains("1 notification not delivered within --flush-timeout 1s"),
+                "{ca_file:?} {verbosity}: {err}"
+            );
+            assert!(!err.contains("s3cr3t"), "printed the URL:\n{err}");
+            assert!(
+                !err.contains(&hook.addr.port().to_string()),
+                "printed the port:\n{err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_part_of_any_sink_url_but_the_host_is_printed_in_any_failure_at_v_or_vv() {
+    let s = Scenario::new();
+    s.widget("foo", json!({}), json!(null));
+    // A webhook that fails then rejects (4xx), one that never answers (a
+    // timeout), a Slack hook whose certificate is not trusted, and a NATS
+    // server with credentials that is not there (refused): each reported,
+    // then left for the flush report.
+    let rejecting = Receiver::start();
+    let silent = Receiver::start();
+    silent.always(Some(Answer::Slow(Duration::from_secs(30))));
+    let slack = Receiver::start_tls();
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let secrets = [
+        "s3cr3t".to_string(),
+        "hook-user".to_string(),
+        "hook-pass".to_string(),
+        "nats-user".to_string(),
+        "nats-pass".to_string(),
+        "secret-token".to_string(),
+        "k8s.private".to_string(),
+        rejecting.addr.port().to_string(),
+        silent.addr.port().to_string(),
+        slack.addr.port().to_string(),
+        dead_port.to_string(),
+    ];
+    for verbosity in ["-v", "-vv"] {
+        rejecting.script([Answer::Status(503), Answer::Status(401)]);
+        let out = s
+            .notify(&[
+                "widgets",
+                "--all",
+                "--initial",
+                "--count",
+                "1",
+                "--flush-timeout",
+                "11s",
+                verbosity,
+                "--sink",
+                "webhook:env:REJECTING",
+                "--sink",
+                "webhook:env:SILENT",
+                "--sink",
+                "slack:env:SLACK",
+                "--sink",
+                "nats:env:NATS",
+            ])
+            .env(
+                "REJECTING",
+                format!(
+                    "http://hook-user:hook-pass@{}/hook/s3cr3t?token=secret-token",
+                    rejecting.addr
+                ),
+            )
+            .env("SILENT", silent.url())
+            .env(
+                "SLACK",
+                slack.url().replace("/hook/", "/services/T0/B0/") + "?token=secret-token",
+            )
+            .env(
+                "NATS",
+                format!("nats://nats-user:nats-pass@127.0.0.1:{dead_port}/k8s.private"),
+            )
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .unwrap();
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert_eq!(code(&out), 0, "{all}");
+        for secret in &secrets {
+            assert!(
+                !all.contains(secret.as_str()),
+                "{verbosity} printed {secret}:\n{all}"
+            );
+        }
+        // Every failure was told, by sink type and number (and host at -vv).
+        for words in [
+            "webhook sink #1",
+            "HTTP 401 Unauthorized; not retried",
+            "webhook sink #2",
+            "no answer within 10s",
+            "slack sink #3",
+            "invalid peer certificate",
+            "nats sink #4",
+            "not delivered within --flush-timeout 11s",
+        ] {
+            assert!(all.contains(words), "{verbosity}: no {words:?}:\n{all}");
+        }
+        if verbosity == "-vv" {
+            assert!(all.contains("nats sink #4 (host 127.0.0.1)"), "{all}");
+        }
+    }
 }
 
 #[test]

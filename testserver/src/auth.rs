@@ -6,12 +6,15 @@ use crate::status::{ApiError, Details};
 /// An RBAC-like permission: `"*"` matches anything, the core group is `""`,
 /// an empty `namespaces` list means every namespace and the cluster scope.
 /// Subresources are named `resource/sub` (`widgets/status`), as in RBAC.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `names` is RBAC's `resourceNames`: empty means any object; otherwise only
+/// requests for one of these names (never a list, watch or create).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rule {
     pub verbs: Vec<String>,
     pub groups: Vec<String>,
     pub resources: Vec<String>,
     pub namespaces: Vec<String>,
+    pub names: Vec<String>,
 }
 
 impl Rule {
@@ -21,6 +24,7 @@ impl Rule {
             groups: vec!["*".into()],
             resources: vec!["*".into()],
             namespaces: Vec::new(),
+            names: Vec::new(),
         }
     }
 }
@@ -56,7 +60,14 @@ impl Rule {
         let ns_ok = self.namespaces.is_empty()
             || a.namespace
                 .is_some_and(|ns| self.namespaces.iter().any(|x| x == ns || x == "*"));
-        any_or(&self.verbs, a.verb) && any_or(&self.groups, a.group) && resource_ok && ns_ok
+        let name_ok = self.names.is_empty()
+            || a.name
+                .is_some_and(|name| self.names.iter().any(|n| n == name));
+        any_or(&self.verbs, a.verb)
+            && any_or(&self.groups, a.group)
+            && resource_ok
+            && ns_ok
+            && name_ok
     }
 }
 
@@ -148,12 +159,26 @@ mod tests {
                 groups: vec!["example.com".into()],
                 resources: vec!["widgets".into()],
                 namespaces: vec!["a".into()],
+                names: vec![],
             }],
         };
         assert!(authorize(&u, &attrs("get", Some("a"), None)).is_ok());
         assert!(authorize(&u, &attrs("watch", Some("a"), None)).is_err());
         assert!(authorize(&u, &attrs("get", Some("b"), None)).is_err());
         assert!(authorize(&u, &attrs("get", None, None)).is_err());
+        let named = User {
+            name: "n".into(),
+            rules: vec![Rule {
+                verbs: vec!["get".into()],
+                groups: vec!["example.com".into()],
+                resources: vec!["widgets".into()],
+                names: vec!["w1".into()],
+                ..Rule::default()
+            }],
+        };
+        assert!(authorize(&named, &attrs("get", Some("a"), Some("w1"))).is_ok());
+        assert!(authorize(&named, &attrs("get", Some("a"), Some("w2"))).is_err());
+        assert!(authorize(&named, &attrs("get", Some("a"), None)).is_err());
         let mut status = attrs("get", Some("a"), None);
         status.subresource = Some("status");
         assert!(authorize(&u, &status).is_err());

@@ -67,7 +67,8 @@ pub use crate::auth::Rule;
 pub use crate::catalog::Crd;
 pub use crate::kubectl::real_kubectl;
 pub use crate::shared::RequestRecord;
-pub use crate::tls::unrelated_ca_pem;
+pub use crate::tls::{identity as tls_identity, unrelated_ca_pem};
+pub use tokio_rustls::TlsAcceptor;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -80,3 +80,10 @@ pub(crate) fn generate() -> Tls {
 pub fn unrelated_ca_pem() -> String {
     new_ca("unrelated-ca").pem()
 }
+
+/// For other test servers (the sinks' HTTPS receiver): the PEM of a fresh
+/// CA, and a server config for `127.0.0.1`/`localhost` signed by it.
+pub fn identity() -> (String, Arc<rustls::ServerConfig>) {
+    let tls = generate();
+    (tls.ca_pem, tls.config)
+}

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::printer::FieldChange;
 use queue::Queue;
 use retry::{Breaker, COOL_DOWN, OPEN_AFTER};
 
@@ -33,6 +34,36 @@ pub struct Message {
     /// The notification's place among all handed to the sinks (from 1):
     /// what a checkpoint may count as delivered (`Channel::lowest_pending`).
     pub seq: u64,
+    /// What a modification changed, for a message that shows it: when the
+    /// queue folds older messages of the object into this one, it carries
+    /// their changed paths too.
+    pub changes: Option<Changes>,
+}
+
+/// How a message's changed paths are read and written again.
+#[derive(Debug, Clone)]
+pub struct Changes {
+    /// Kept beside a body that does not hold them (Slack's text); `None`:
+    /// `read` finds them in the body (a `-o json` line).
+    pub kept: Option<Vec<FieldChange>>,
+    pub read: fn(&[u8]) -> Vec<FieldChange>,
+    /// The body again, showing these changes instead.
+    pub write: fn(&[u8], &[FieldChange]) -> Bytes,
+}
+
+impl Changes {
+    /// Changes found in a `-o json` body.
+    pub fn in_json_line() -> Changes {
+        Changes {
+            kept: None,
+            read: super::printer::json_line_changes,
+            write: super::printer::json_line_with_changes,
+        }
+    }
+
+    fn list(&self, body: &[u8]) -> Vec<FieldChange> {
+        self.kept.clone().unwrap_or_else(|| (self.read)(body))
+    }
 }
 
 impl Message {
@@ -47,8 +78,31 @@ impl Message {
             id,
             headers,
             body: body.into(),
-            noticed: Instant::now(),
+            // From the watch event's arrival where known (--metrics-addr).
+            noticed: crate::metrics::arrival().map_or_else(Instant::now, Instant::from_std),
+            changes: None,
             seq: 0,
+        }
+    }
+
+    pub fn with_changes(mut self, changes: Changes) -> Message {
+        self.changes = Some(changes);
+        self
+    }
+
+    /// This message replaces `older`, of the same object, waiting just
+    /// before it: it carries every path changed since the message before
+    /// `older` (see [`queue::merge`]).
+    fn take_in(&mut self, older: &Message) {
+        let (Some(mine), Some(theirs)) = (&self.changes, &older.changes) else {
+            // An older creation or a met object has no changes to hand on;
+            // a newer deletion or creation shows none.
+            return;
+        };
+        let merged = queue::merge(&theirs.list(&older.body), &mine.list(&self.body));
+        self.body = (mine.write)(&self.body, &merged);
+        if let Some(changes) = self.changes.as_mut().filter(|c| c.kept.is_some()) {
+            changes.kept = Some(merged);
         }
     }
 }
@@ -115,6 +169,8 @@ impl Default for State {
 /// One sink's queue and the task that empties it.
 pub struct Channel {
     label: String,
+    /// The sink in `--metrics-addr`'s labels (`slack#1`).
+    metric: String,
     shared: Arc<Shared>,
     worker: JoinHandle<()>,
 }
@@ -124,15 +180,23 @@ impl Channel {
     /// in messages (type and number; the host at `-vv`), never the URL.
     pub fn start(
         label: String,
+        metric: String,
         transport: impl Transport,
         capacity: usize,
         verbosity: u8,
     ) -> Channel {
         let shared = Arc::new(Shared::default());
         shared.state.lock().unwrap().queue = Queue::new(capacity);
-        let worker = tokio::spawn(work(shared.clone(), transport, label.clone(), verbosity));
+        let worker = tokio::spawn(work(
+            shared.clone(),
+            transport,
+            label.clone(),
+            metric.clone(),
+            verbosity,
+        ));
         Channel {
             label,
+            metric,
             shared,
             worker,
         }
@@ -140,7 +204,15 @@ impl Channel {
 
     /// Queues a message; never waits.
     pub fn push(&self, message: Message) {
-        self.shared.state.lock().unwrap().queue.push(message);
+        {
+            let mut state = self.shared.state.lock().unwrap();
+            let folds = state.queue.folds;
+            state.queue.push(message);
+            if state.queue.folds > folds {
+                crate::metrics::folded(&self.metric);
+            }
+            crate::metrics::queue_length(&self.metric, state.queue.len());
+        }
         self.shared.queued.notify_one();
     }
 
@@ -182,6 +254,9 @@ impl Channel {
         let state = self.shared.state.lock().unwrap();
         let mut lines = Vec::new();
         let pending = state.queue.len() + usize::from(state.busy);
+        for _ in 0..pending {
+            crate::metrics::delivered(&self.metric, crate::metrics::Outcome::Dropped);
+        }
         if pending > 0 {
             lines.push(format!(
                 "warning: {}: {pending} notification{} not delivered within --flush-timeout {}{}",
@@ -220,13 +295,16 @@ fn plural(n: u64) -> &'static str {
 }
 
 /// Takes messages in order; each is tried until delivered or rejected.
-async fn work(shared: Arc<Shared>, mut transport: impl Transport, label: String, verbosity: u8) {
+async fn work(
+    shared: Arc<Shared>,
+    mut transport: impl Transport,
+    label: String,
+    metric: String,
+    verbosity: u8,
+) {
     let mut breaker = Breaker::default();
     let mut next_attempt: Option<Instant> = None;
-    let say = |line: String| {
-        crate::term::erase();
-        eprintln!("{line}");
-    };
+    let say = |line: String| crate::log::line_as_said("sink", &line);
     loop {
         let message = loop {
             let queued = shared.queued.notified();
@@ -235,6 +313,7 @@ async fn work(shared: Arc<Shared>, mut transport: impl Transport, label: String,
             {
                 let mut state = shared.state.lock().unwrap();
                 if let Some(message) = state.queue.pop() {
+                    crate::metrics::queue_length(&metric, state.queue.len());
                     state.busy = true;
                     state.in_hand = Some(message.seq);
                     break message;
@@ -253,6 +332,9 @@ async fn work(shared: Arc<Shared>, mut transport: impl Transport, label: String,
                     _ = tokio::time::sleep_until(at) => {}
                     _ = shared.hurry.notified(), if open => {}
                 }
+                if open {
+                    crate::metrics::circuit(&metric, crate::metrics::Circuit::HalfOpen);
+                }
             }
             let attempt =
                 match tokio::time::timeout(ATTEMPT_TIMEOUT, transport.send(&message)).await {
@@ -266,6 +348,11 @@ async fn work(shared: Arc<Shared>, mut transport: impl Transport, label: String,
                 Attempt::Delivered => {
                     let failed = breaker.failures;
                     let was_open = breaker.success();
+                    crate::metrics::delivered(&metric, crate::metrics::Outcome::Ok);
+                    crate::metrics::delivery_delay(&metric, message.noticed.elapsed());
+                    if was_open {
+                        crate::metrics::circuit(&metric, crate::metrics::Circuit::Closed);
+                    }
                     if failed > 0 || was_open {
                         say(format!(
                             "{label}: delivering again after {failed} failed attempt{}",
@@ -285,7 +372,10 @@ async fn work(shared: Arc<Shared>, mut transport: impl Transport, label: String,
                     break;
                 }
                 Attempt::Rejected(reason) => {
-                    breaker.success();
+                    if breaker.success() {
+                        crate::metrics::circuit(&metric, crate::metrics::Circuit::Closed);
+                    }
+                    crate::metrics::delivered(&metric, crate::metrics::Outcome::Failed);
                     say(format!(
                         "warning: {label}: rejected the notification {}: {reason}; not retried",
                         message.id
@@ -300,6 +390,10 @@ async fn work(shared: Arc<Shared>, mut transport: impl Transport, label: String,
                     let now = Instant::now();
                     let (at, opened) = breaker.failure(now, after);
                     next_attempt = Some(at);
+                    crate::metrics::retried(&metric);
+                    if opened {
+                        crate::metrics::circuit(&metric, crate::metrics::Circuit::Open);
+                    }
                     let wait = humantime::format_duration(Duration::from_millis(
                         (at - now).as_millis() as u64,
                     ));

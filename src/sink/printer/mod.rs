@@ -18,7 +18,7 @@ use crate::color::paint;
 use crate::exit::{Exit, Result};
 use crate::target::Target;
 use crate::tracker::{ChangeKind, Previous};
-use diff::{FieldChange, diff};
+pub use diff::{FieldChange, diff};
 pub use template::Template;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,6 +291,56 @@ fn clock(now: SystemTime) -> String {
         )
     });
     format!("{h:02}:{m:02}:{s:02}")
+}
+
+/// The changes a `-o json` line carries (a null `old`/`new` read as absent),
+/// so a notification folded into a newer one can hand its paths on.
+pub fn json_line_changes(line: &[u8]) -> Vec<FieldChange> {
+    let line: Value = serde_json::from_slice(line).unwrap_or_default();
+    let value = |v: &Value| (!v.is_null()).then(|| v.clone());
+    line["changes"]
+        .as_array()
+        .map(|changes| {
+            changes
+                .iter()
+                .map(|c| FieldChange {
+                    path: c["path"].as_str().unwrap_or_default().to_string(),
+                    pointer: c["pointer"].as_str().unwrap_or_default().to_string(),
+                    old: value(&c["old"]),
+                    new: value(&c["new"]),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The same `-o json` line carrying `changes` instead of its own.
+pub fn json_line_with_changes(line: &[u8], changes: &[FieldChange]) -> bytes::Bytes {
+    let Ok(mut line) = serde_json::from_slice::<Value>(line) else {
+        return bytes::Bytes::copy_from_slice(line);
+    };
+    let changes: Vec<JsonChange> = changes
+        .iter()
+        .map(|c| JsonChange {
+            new: c.new.clone(),
+            old: c.old.clone(),
+            path: c.path.clone(),
+            pointer: c.pointer.clone(),
+        })
+        .collect();
+    line["changes"] = serde_json::to_value(changes).unwrap_or_default();
+    serde_json::to_string(&line).unwrap_or_default().into()
+}
+
+/// A header line followed by the changed paths, as `--diff paths` shows
+/// them (no colour, nothing cut): Slack's default text.
+pub fn header_and_paths(header: &str, changes: &[FieldChange]) -> String {
+    let mut text = header.to_string();
+    for line in diff_lines(changes, DiffMode::Paths, false, false) {
+        text.push('\n');
+        text.push_str(&line);
+    }
+    text
 }
 
 #[cfg(test)]

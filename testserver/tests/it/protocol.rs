@@ -684,6 +684,7 @@ fn rules_grant_verbs_per_resource_and_namespace() {
             groups: vec!["example.com".into()],
             resources: vec!["widgets".into()],
             namespaces: vec!["ref".into()],
+            names: vec![],
         }],
     );
     let c = Client::new(&s.url(), Some("reader-token"));

@@ -1,0 +1,374 @@
+//! What the run counts for `--metrics-addr` (SPEC §12), as Prometheus metric
+//! families named `kubectl_notify_*`, and whether it is ready yet.
+//! Every stage reports through the free functions below; without
+//! `--metrics-addr` nothing is registered and each call returns at once.
+
+mod server;
+
+use std::sync::Mutex;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+pub use server::serve;
+
+/// One metric's labels, in the order they are written.
+type Labels = Vec<(&'static str, String)>;
+
+/// The families, registered once for the whole process.
+struct Metrics {
+    registry: Registry,
+    events: Family<Labels, Counter>,
+    changes: Family<Labels, Counter>,
+    notifications: Family<Labels, Counter>,
+    deliveries: Family<Labels, Counter>,
+    retries: Family<Labels, Counter>,
+    folded: Family<Labels, Counter>,
+    circuit: Family<Labels, Gauge>,
+    queue: Family<Labels, Gauge>,
+    delay: Family<Labels, Histogram>,
+    relists: Family<Labels, Counter>,
+    restarts: Family<Labels, Counter>,
+    leader: Gauge,
+}
+
+static METRICS: OnceLock<Metrics> = OnceLock::new();
+static READY: AtomicBool = AtomicBool::new(false);
+/// When the watch event being handled arrived: deliveries it causes measure
+/// their delay from it.
+static ARRIVED: Mutex<Option<Instant>> = Mutex::new(None);
+
+/// Turns counting on (once, before anything is counted); `--metrics-addr`.
+pub fn enable() {
+    METRICS.get_or_init(Metrics::new);
+}
+
+fn metrics() -> Option<&'static Metrics> {
+    METRICS.get()
+}
+
+/// Whether anything is counted: callers skip building labels when not.
+pub fn enabled() -> bool {
+    METRICS.get().is_some()
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("kubectl_notify");
+        let delay = Family::<Labels, Histogram>::new_with_constructor(|| {
+            // 1 ms to ~65 s: a printed line up to a sink behind a long backoff.
+            Histogram::new(exponential_buckets(0.001, 2.0, 17))
+        });
+        let metrics = Metrics {
+            registry: Registry::default(),
+            events: Family::default(),
+            changes: Family::default(),
+            notifications: Family::default(),
+            deliveries: Family::default(),
+            retries: Family::default(),
+            folded: Family::default(),
+            circuit: Family::default(),
+            queue: Family::default(),
+            delay,
+            relists: Family::default(),
+            restarts: Family::default(),
+            leader: Gauge::default(),
+        };
+        let m = &metrics;
+        registry.register(
+            "watch_events",
+            "Watch events received, by resource and event (listed, applied, deleted)",
+            m.events.clone(),
+        );
+        registry.register(
+            "changes",
+            "Changes the tracker found, by resource and change (created, modified, deleted, initial)",
+            m.changes.clone(),
+        );
+        registry.register(
+            "notifications",
+            "Notifications that passed the filters and went to the sinks, by resource and change",
+            m.notifications.clone(),
+        );
+        registry.register(
+            "deliveries",
+            "Deliveries per sink and outcome (ok, failed, dropped)",
+            m.deliveries.clone(),
+        );
+        registry.register(
+            "delivery_retries",
+            "Delivery attempts retried, per sink",
+            m.retries.clone(),
+        );
+        registry.register(
+            "sink_folded",
+            "Notifications folded into a newer one of the same object in a full queue, per sink",
+            m.folded.clone(),
+        );
+        registry.register(
+            "sink_circuit_state",
+            "A sink's circuit breaker: 0 closed, 1 open, 2 half-open (one probe)",
+            m.circuit.clone(),
+        );
+        registry.register(
+            "sink_queue_length",
+            "Notifications waiting in a sink's queue",
+            m.queue.clone(),
+        );
+        registry.register(
+            "delivery_delay_seconds",
+            "Seconds from the arrival of the watch event to the delivery of its notification, per sink",
+            m.delay.clone(),
+        );
+        registry.register(
+            "relists",
+            "Lists after the first one (a watch restart that needed a re-list, 410 Gone), by resource",
+            m.relists.clone(),
+        );
+        registry.register(
+            "watch_restarts",
+            "Watch failures retried with backoff (resets, timeouts, 5xx), by resource",
+            m.restarts.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 while this replica holds the lease (--leader-elect) or runs alone, else 0",
+            m.leader.clone(),
+        );
+        Metrics {
+            registry,
+            ..metrics
+        }
+    }
+}
+
+/// The text `/metrics` answers with (OpenMetrics text, which Prometheus reads).
+pub fn render() -> String {
+    let mut text = String::new();
+    if let Some(m) = metrics() {
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &m.registry);
+    }
+    text
+}
+
+fn count(family: impl Fn(&Metrics) -> &Family<Labels, Counter>, labels: Labels, by: u64) {
+    if let Some(m) = metrics() {
+        family(m).get_or_create(&labels).inc_by(by);
+    }
+}
+
+/// A watch event of `resource` (`plural.group`): `listed`, `applied` or `deleted`.
+pub fn watch_event(resource: &str, event: &'static str) {
+    count(
+        |m| &m.events,
+        vec![("resource", resource.into()), ("event", event.into())],
+        1,
+    );
+}
+
+/// A change the tracker found: `created`, `modified`, `deleted` or `initial`.
+pub fn change(resource: &str, change: &'static str) {
+    count(
+        |m| &m.changes,
+        vec![("resource", resource.into()), ("change", change.into())],
+        1,
+    );
+}
+
+/// A watch event arrived now.
+pub fn arrived() {
+    if enabled() {
+        *ARRIVED.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    }
+}
+
+/// What is delivered next was not caused by the event that arrived last
+/// (a `--hold` or `--throttle` timer released it): no delay is observed.
+pub fn forget_arrival() {
+    if enabled() {
+        *ARRIVED.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+/// When the event being handled arrived, if it did and is counted.
+pub fn arrival() -> Option<Instant> {
+    *ARRIVED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How long ago the event being handled arrived.
+pub fn since_arrival() -> Option<Duration> {
+    ARRIVED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .map(|at| at.elapsed())
+}
+
+/// A notification of a `change` to an object of `resource()`, printed
+/// (`printed`) and handed to the command (`command`).
+pub fn notified(
+    resource: impl FnOnce() -> String,
+    change: &'static str,
+    printed: bool,
+    command: bool,
+) {
+    if !enabled() {
+        return;
+    }
+    count(
+        |m| &m.notifications,
+        vec![("resource", resource()), ("change", change.into())],
+        1,
+    );
+    let delay = since_arrival();
+    for (sink, to) in [("printer", printed), ("command", command)] {
+        if !to {
+            continue;
+        }
+        if sink == "printer" {
+            delivered(sink, Outcome::Ok);
+        }
+        if let Some(delay) = delay {
+            delivery_delay(sink, delay);
+        }
+    }
+}
+
+/// How one delivery to a sink ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Delivered (for a network sink: acknowledged).
+    Ok,
+    /// Failed for good: a permanent error, or retries exhausted.
+    Failed,
+    /// Never attempted: not delivered within `--flush-timeout` on exit.
+    Dropped,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Failed => "failed",
+            Outcome::Dropped => "dropped",
+        }
+    }
+}
+
+/// One notification's delivery to `sink` (`printer`, `command`, or a
+/// network sink's `TYPE`, e.g. `slack`) ended with `outcome`.
+pub fn delivered(sink: &str, outcome: Outcome) {
+    count(
+        |m| &m.deliveries,
+        vec![("sink", sink.into()), ("outcome", outcome.label().into())],
+        1,
+    );
+}
+
+/// `sink` delivered a notification `delay` after its event arrived.
+pub fn delivery_delay(sink: &str, delay: Duration) {
+    if let Some(m) = metrics() {
+        m.delay
+            .get_or_create(&vec![("sink", sink.into())])
+            .observe(delay.as_secs_f64());
+    }
+}
+
+/// `sink` retries a delivery (after a refusal, timeout, 5xx, 408 or 429).
+pub fn retried(sink: &str) {
+    count(|m| &m.retries, vec![("sink", sink.into())], 1);
+}
+
+/// `sink`'s full queue folded a notification into a newer one of its object.
+pub fn folded(sink: &str) {
+    count(|m| &m.folded, vec![("sink", sink.into())], 1);
+}
+
+/// A sink's circuit breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Circuit {
+    Closed = 0,
+    Open = 1,
+    HalfOpen = 2,
+}
+
+/// `sink`'s circuit breaker is now in `state`.
+pub fn circuit(sink: &str, state: Circuit) {
+    if let Some(m) = metrics() {
+        m.circuit
+            .get_or_create(&vec![("sink", sink.into())])
+            .set(state as i64);
+    }
+}
+
+/// `sink` has `length` notifications waiting.
+pub fn queue_length(sink: &str, length: usize) {
+    if let Some(m) = metrics() {
+        m.queue
+            .get_or_create(&vec![("sink", sink.into())])
+            .set(i64::try_from(length).unwrap_or(i64::MAX));
+    }
+}
+
+/// A list after the first one of `resource`.
+pub fn relisted(resource: &str) {
+    count(|m| &m.relists, vec![("resource", resource.into())], 1);
+}
+
+/// A failed watch of the resource `resource()` names, retried.
+pub fn watch_restarted_with(resource: impl FnOnce() -> String) {
+    if enabled() {
+        count(|m| &m.restarts, vec![("resource", resource())], 1);
+    }
+}
+
+/// Whether this replica delivers: holds the lease, or runs without one.
+pub fn leader(active: bool) {
+    if let Some(m) = metrics() {
+        m.leader.set(i64::from(active));
+    }
+}
+
+/// `/readyz` answers 200 from now on: the first list of every target is in
+/// (or this replica stands by, ready to take over).
+pub fn set_ready() {
+    READY.store(true, Ordering::Relaxed);
+}
+
+pub fn is_ready() -> bool {
+    READY.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_render_with_their_prefix_labels_and_units() {
+        enable();
+        watch_event("widgets.example.com", "applied");
+        notified(|| "widgets.example.com".into(), "modified", true, false);
+        delivered("slack", Outcome::Failed);
+        delivery_delay("printer", Duration::from_millis(3));
+        circuit("slack", Circuit::Open);
+        queue_length("slack", 7);
+        let text = render();
+        for line in [
+            "kubectl_notify_watch_events_total{resource=\"widgets.example.com\",event=\"applied\"}",
+            "kubectl_notify_notifications_total{resource=\"widgets.example.com\",change=\"modified\"}",
+            "kubectl_notify_deliveries_total{sink=\"slack\",outcome=\"failed\"} 1",
+            "kubectl_notify_delivery_delay_seconds_count{sink=\"printer\"} 1",
+            "kubectl_notify_sink_circuit_state{sink=\"slack\"} 1",
+            "kubectl_notify_sink_queue_length{sink=\"slack\"} 7",
+            "# TYPE kubectl_notify_leader gauge",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! The in-cluster part of the plan (SPEC §12): where metrics are served, how
+//! warnings are written, and, for `--print-manifests`, the command line the
+//! pod runs: this one without its connection flags, plus what a pod needs.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use clap::{Args as _, CommandFactory};
+
+use crate::cli::{Args, ConnectionArgs, InClusterArgs};
+use crate::exit::{Exit, Result};
+use crate::log::LogFormat;
+use crate::manifests::{self, METRICS_PORT};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InCluster {
+    /// `--metrics-addr`.
+    pub metrics_addr: Option<SocketAddr>,
+    pub log_format: LogFormat,
+    /// `--print-manifests`: print these instead of running.
+    pub manifests: Option<manifests::Request>,
+}
+
+/// Flags of this command line that the pod's does not carry: how to reach
+/// the cluster (the pod has its service account), and what the manifests
+/// set themselves.
+const POD_SETS: &[&str] = &[
+    "leader_elect",
+    "lease",
+    "checkpoint",
+    "metrics_addr",
+    "log_format",
+];
+
+pub fn in_cluster(args: &Args, wait: bool) -> Result<InCluster> {
+    let own = &args.incluster;
+    let log_format = LogFormat::parse(&own.log_format).map_err(Exit::Usage)?;
+    let metrics_addr = own
+        .metrics_addr
+        .as_deref()
+        .map(parse_addr)
+        .transpose()
+        .map_err(Exit::Usage)?;
+    let manifests = match own.print_manifests {
+        false => None,
+        true => Some(request(args, wait)?),
+    };
+    Ok(InCluster {
+        metrics_addr,
+        log_format,
+        manifests,
+    })
+}
+
+/// `:9090` (every interface), `127.0.0.1:9090`, `[::1]:9090`, `localhost:9090`.
+pub fn parse_addr(text: &str) -> std::result::Result<SocketAddr, String> {
+    let bad =
+        || format!("--metrics-addr {text:?}: expected [HOST]:PORT, e.g. :9090 or 127.0.0.1:9090");
+    let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let ip = match host {
+        "" => Ipv4Addr::UNSPECIFIED.into(),
+        "localhost" => Ipv4Addr::LOCALHOST.into(),
+        host => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| bad())?,
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+fn request(args: &Args, wait: bool) -> Result<manifests::Request> {
+    if !args.command.is_empty() {
+        return Err(Exit::Usage(
+            "--print-manifests: the image holds only kubectl-notify, so a command after -- \
+             could not run in the pod; deliver with -o json to the pod's log (or a sink)"
+                .into(),
+        ));
+    }
+    let sinks = manifests::secret_refs(&args.sinks).map_err(Exit::Usage)?;
+    let rule = rule_words(&args.words);
+    let name = match &args.incluster.name {
+        Some(name) => check_name(name)?,
+        None => format!("kubectl-notify-{:08x}", fnv1a(&rule.join("\0"))),
+    };
+    let mut pod_args = rule;
+    let (mut lease, mut checkpoint) = (None, None);
+    if !wait {
+        let lease_name = args.lease.clone().unwrap_or_else(|| name.clone());
+        let checkpoint_name = args.checkpoint.clone().unwrap_or_else(|| name.clone());
+        pod_args.extend([
+            "--leader-elect".to_string(),
+            "--lease".into(),
+            lease_name.clone(),
+            "--checkpoint".into(),
+            checkpoint_name.clone(),
+            "--metrics-addr".into(),
+            format!(":{METRICS_PORT}"),
+        ]);
+        lease = Some(lease_name);
+        checkpoint = Some(checkpoint_name);
+    }
+    pod_args.extend(["--log-format".to_string(), "json".into()]);
+    Ok(manifests::Request {
+        name,
+        args: pod_args,
+        wait,
+        for_ready: args.for_specs.iter().any(|s| s.trim() == "ready"),
+        all_namespaces: args.all_namespaces,
+        lease,
+        checkpoint,
+        sinks,
+    })
+}
+
+/// A name every object can take: a DNS label (a Service's name must be one).
+fn check_name(name: &str) -> Result<String> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if valid {
+        Ok(name.to_string())
+    } else {
+        Err(Exit::Usage(format!(
+            "--name {name:?}: not a valid name (at most 63 lowercase letters, digits and '-', \
+             starting with a letter)"
+        )))
+    }
+}
+
+/// 32-bit FNV-1a: short, and stable across builds and platforms.
+fn fnv1a(text: &str) -> u32 {
+    text.bytes().fold(0x811c_9dc5, |hash, b| {
+        (hash ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// The command line's words without the flags the pod does not carry, each
+/// with its value, whichever way it was written (`-n ns`, `-nns`, `-An ns`,
+/// `--namespace=ns`). Everything else stays as written and in its place.
+fn rule_words(words: &[String]) -> Vec<String> {
+    let command = Args::command();
+    let dropped: Vec<String> = ConnectionArgs::augment_args(clap::Command::new("c"))
+        .get_arguments()
+        .chain(InClusterArgs::augment_args(clap::Command::new("c")).get_arguments())
+        .map(|a| a.get_id().to_string())
+        .chain(POD_SETS.iter().map(|s| s.to_string()))
+        .collect();
+    let takes_value = |arg: &clap::Arg| arg.get_action().takes_values();
+    let drops = |arg: &clap::Arg| dropped.iter().any(|id| id == arg.get_id().as_str());
+    let mut out = Vec::new();
+    let mut words = words.iter();
+    while let Some(word) = words.next() {
+        if word == "--" {
+            out.push(word.clone());
+            out.extend(words.by_ref().cloned());
+            break;
+        }
+        if let Some(long) = word.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((name, _)) => (name, true),
+                None => (long, false),
+            };
+            let arg = command.get_arguments().find(|a| a.get_long() == Some(name));
+            match arg {
+                Some(arg) if drops(arg) => {
+                    if takes_value(arg) && !inline {
+                        words.next();
+                    }
+                }
+                _ => out.push(word.clone()),
+            }
+            continue;
+        }
+        let Some(shorts) = word.strip_prefix('-').filter(|s| !s.is_empty()) else {
+            out.push(word.clone());
+            continue;
+        };
+        // A cluster of short flags; the first that takes a value takes the
+        // rest of the word, or the next word.
+        let mut kept = String::new();
+        for (at, c) in shorts.char_indices() {
+            let arg = command.get_arguments().find(|a| a.get_short() == Some(c));
+            let Some(arg) = arg else {
+                kept.push(c);
+                continue;
+            };
+            if !takes_value(arg) {
+                if !drops(arg) {
+                    kept.push(c);
+                }
+                continue;
+            }
+            let rest = &shorts[at + c.len_utf8()..];
+            if drops(arg) {
+                if rest.is_empty() {
+                    words.next();
+                }
+            } else {
+                kept.push(c);
+                kept.push_str(rest);
+                if rest.is_empty() {
+                    if !kept.is_empty() {
+                        out.push(format!("-{kept}"));
+                        kept.clear();
+                    }
+                    out.extend(words.next().cloned());
+                }
+            }
+            break;
+        }
+        if !kept.is_empty() {
+            out.push(format!("-{kept}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(words: &[&str]) -> Vec<String> {
+        rule_words(&words.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn connection_flags_and_print_manifests_are_left_out_however_written() {
+        assert_eq!(
+            rule(&[
+                "widgets",
+                "-A",
+                "--when",
+                ".status.phase == \"Failed\"",
+                "-n",
+                "notify-system",
+                "--context=prod",
+                "--kubeconfig",
+                "/k",
+                "--print-manifests",
+                "--name",
+                "alerts",
+                "--token",
+                "secret",
+            ]),
+            ["widgets", "-A", "--when", ".status.phase == \"Failed\""]
+        );
+        assert_eq!(
+            rule(&["-Anns", "wg", "-qo", "name"]),
+            ["-A", "wg", "-qo", "name"]
+        );
+        assert_eq!(rule(&["-nns", "wg", "-oname"]), ["wg", "-oname"]);
+        assert_eq!(
+            rule(&["-An", "ns", "wg", "-l", "a=b"]),
+            ["-A", "wg", "-l", "a=b"]
+        );
+        assert_eq!(
+            rule(&[
+                "wg",
+                "--all",
+                "--leader-elect",
+                "--lease=x",
+                "--checkpoint",
+                "y",
+                "-v"
+            ]),
+            ["wg", "--all", "-v"]
+        );
+    }
+
+    fn plan(words: &[impl AsRef<str>]) -> crate::plan::Plan {
+        let argv = std::iter::once("kubectl-notify").chain(words.iter().map(AsRef::as_ref));
+        crate::plan::Plan::from_args(Args::read(argv).unwrap()).unwrap()
+    }
+
+    /// Everything the rule decides (the connection, high availability and
+    /// the in-cluster flags are what the pod's command line may change).
+    fn rule_of(plan: &crate::plan::Plan) -> String {
+        format!(
+            "{:?} {:?} {:?} {:?} {:?} {:?} {} {} {}",
+            plan.targets,
+            plan.mode,
+            plan.command,
+            plan.printer,
+            plan.timeout,
+            plan.noise,
+            plan.all_namespaces,
+            plan.quiet,
+            plan.verbosity
+        )
+    }
+
+    #[test]
+    fn the_pods_command_line_plans_the_same_rule() {
+        for words in [
+            &[
+                "widgets",
+                "-A",
+                "--when",
+                ".status.phase == \"Failed\"",
+                "-n",
+                "ops",
+                "--print-manifests",
+                "-o",
+                "json",
+            ][..],
+            &[
+                "jobs/migrate",
+                "--for",
+                "condition=Complete",
+                "--timeout",
+                "5m",
+                "--context",
+                "x",
+                "--print-manifests",
+            ],
+            &[
+                "-nns",
+                "cm",
+                "--on-change",
+                ".data",
+                "app",
+                "--throttle",
+                "30s",
+                "--print-manifests",
+                "--name",
+                "cm-watch",
+                "-v",
+            ],
+        ] {
+            let original = plan(words);
+            let request = original.incluster.manifests.clone().unwrap();
+            let pod = plan(&request.args);
+            assert_eq!(rule_of(&pod), rule_of(&original), "{:?}", request.args);
+            assert!(pod.incluster.manifests.is_none());
+            assert_eq!(pod.incluster.log_format, LogFormat::Json);
+            assert_eq!(pod.ha.checkpoint, request.checkpoint);
+        }
+    }
+
+    #[test]
+    fn the_default_name_is_a_hash_of_the_rule_alone() {
+        let name = |words: &[&str]| plan(words).incluster.manifests.unwrap().name;
+        let a = name(&["wg", "--all", "--print-manifests"]);
+        assert_eq!(a, name(&["-n", "x", "wg", "--all", "--print-manifests"]));
+        assert_ne!(a, name(&["wg", "--all", "-q", "--print-manifests"]));
+        assert!(a.starts_with("kubectl-notify-") && a.len() == 23, "{a}");
+    }
+
+    #[test]
+    fn metrics_addresses() {
+        assert_eq!(parse_addr(":9090").unwrap().to_string(), "0.0.0.0:9090");
+        assert_eq!(
+            parse_addr("localhost:80").unwrap().to_string(),
+            "127.0.0.1:80"
+        );
+        assert_eq!(parse_addr("[::1]:9").unwrap().to_string(), "[::1]:9");
+        for bad in ["nonsense", "9090", ":http", "host:1", ":70000"] {
+            assert!(parse_addr(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_hash_is_stable() {
+        assert_eq!(fnv1a(""), 0x811c_9dc5);
+        assert_eq!(fnv1a("a"), 0xe40c_292c);
+    }
+}

@@ -1,0 +1,34 @@
+//! `--print-manifests`: resolve the targets against the cluster (so groups
+//! and plurals are the cluster's) and print the manifests instead of running.
+
+use std::io::Write;
+
+use crate::connect::connect;
+use crate::exit::{Exit, Result};
+use crate::manifests::{self, Resource};
+use crate::plan::Plan;
+use crate::resolve::Resolver;
+
+pub async fn print(plan: &Plan, request: &manifests::Request) -> Result<()> {
+    let conn = connect(&plan.connection, plan.request_timeout, plan.verbosity > 1).await?;
+    let targets = Resolver::new(plan, &conn).targets(&conn).await?;
+    let resources: Vec<Resource> = targets
+        .iter()
+        .map(|t| Resource {
+            group: t.api.group.clone(),
+            plural: t.api.plural.clone(),
+            namespaced: t.api.namespaced,
+        })
+        .collect();
+    let docs = manifests::documents(request, &conn.namespace, &resources);
+    let text = manifests::render(request, &conn.namespace, &docs);
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Exit::Closed),
+        Err(e) => Err(Exit::Internal(format!("cannot write the manifests: {e}"))),
+    }
+}
