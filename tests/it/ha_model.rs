@@ -313,8 +313,10 @@ fn check(arrivals: &[Arrival], history: &History, faults: bool) -> Result<(), St
             (a.uid.as_str(), a.rv.as_str())
         };
         ids_per_version.entry(key).or_default().insert(&a.id);
-        // First arrivals per object in resourceVersion order.
-        if seen_ids.insert(a.id.as_str()) {
+        // First arrivals per object in resourceVersion order. A deletion
+        // that a re-list found (after a fault) carries the last version
+        // known, not the deletion's: it is left out of the order.
+        if seen_ids.insert(a.id.as_str()) && !(faults && a.kind == "deleted") {
             let rv: u64 = a.rv.parse().unwrap_or(0);
             if let Some(before) = first_rv.insert(&a.uid, rv)
                 && before > rv
@@ -331,6 +333,8 @@ fn check(arrivals: &[Arrival], history: &History, faults: bool) -> Result<(), St
     let deleted = |uid: &str| arrivals.iter().any(|a| a.uid == uid && a.kind == "deleted");
     if faults {
         // A re-list after a fault may fold versions; the last of each stays.
+        // A deletion it found has the last known version in its id, so it
+        // may differ from the id the watch's deletion had.
         for (name, last) in &history.last {
             if let Some((uid, rv)) = last
                 && !delivered(uid, rv)
