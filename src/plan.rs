@@ -247,7 +247,7 @@ fn ha_plan(args: &Args) -> Result<HaPlan> {
                 .lease
                 .clone()
                 .unwrap_or_else(|| DEFAULT_LEASE.to_string());
-            check_object_name("--lease", &name)?;
+            check_object_name("--lease", &name, DnsName::Subdomain)?;
             let timings = match std::env::var("KUBECTL_NOTIFY_LEASE_TIMINGS") {
                 Ok(text) => Timings::parse(&text)
                     .map_err(|e| Exit::Usage(format!("KUBECTL_NOTIFY_LEASE_TIMINGS: {e}")))?,
@@ -257,7 +257,7 @@ fn ha_plan(args: &Args) -> Result<HaPlan> {
         }
     };
     if let Some(name) = &args.checkpoint {
-        check_object_name("--checkpoint", name)?;
+        check_object_name("--checkpoint", name, DnsName::Subdomain)?;
     }
     Ok(HaPlan {
         lease,
@@ -265,23 +265,42 @@ fn ha_plan(args: &Args) -> Result<HaPlan> {
     })
 }
 
-/// A Lease or ConfigMap name: a DNS subdomain (lowercase letters, digits,
-/// `-` and `.`, at most 253).
-fn check_object_name(flag: &str, name: &str) -> Result<()> {
+/// The two name rules of objects we create: a DNS subdomain (a Lease's or
+/// ConfigMap's name) or the stricter DNS label (a Service's name).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DnsName {
+    Subdomain,
+    Label,
+}
+
+/// A name for an object we create, checked against `rule`.
+fn check_object_name(flag: &str, name: &str, rule: DnsName) -> Result<()> {
+    let (longest, dots) = match rule {
+        DnsName::Subdomain => (253, true),
+        DnsName::Label => (63, false),
+    };
     let valid = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.len() <= longest
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || (dots && b == b'.')
+        })
+        && match rule {
+            DnsName::Subdomain => name.starts_with(|c: char| c.is_ascii_alphanumeric()),
+            DnsName::Label => name.starts_with(|c: char| c.is_ascii_lowercase()),
+        }
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     if valid {
-        Ok(())
-    } else {
-        Err(Exit::Usage(format!(
-            "{flag} {name:?}: not a valid object name (lowercase letters, digits, '-' and '.')"
-        )))
+        return Ok(());
     }
+    Err(Exit::Usage(match rule {
+        DnsName::Subdomain => format!(
+            "{flag} {name:?}: not a valid object name (lowercase letters, digits, '-' and '.')"
+        ),
+        DnsName::Label => format!(
+            "{flag} {name:?}: not a valid name (at most 63 lowercase letters, digits and '-', \
+             starting with a letter)"
+        ),
+    }))
 }
 
 fn wait_mode(args: &Args, selects: bool) -> Result<Mode> {

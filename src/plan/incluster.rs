@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use clap::{Args as _, CommandFactory};
 
+use super::{DnsName, check_object_name};
 use crate::cli::{Args, ConnectionArgs, InClusterArgs};
 use crate::exit::{Exit, Result};
 use crate::log::LogFormat;
@@ -80,7 +81,11 @@ fn request(args: &Args, wait: bool) -> Result<manifests::Request> {
     let sinks = manifests::secret_refs(&args.sinks).map_err(Exit::Usage)?;
     let rule = rule_words(&args.words);
     let name = match &args.incluster.name {
-        Some(name) => check_name(name)?,
+        // A name every object can take: a Service's must be a DNS label.
+        Some(name) => {
+            check_object_name("--name", name, DnsName::Label)?;
+            name.clone()
+        }
         None => format!("kubectl-notify-{:08x}", fnv1a(&rule.join("\0"))),
     };
     let mut pod_args = rule;
@@ -111,25 +116,6 @@ fn request(args: &Args, wait: bool) -> Result<manifests::Request> {
         checkpoint,
         sinks,
     })
-}
-
-/// A name every object can take: a DNS label (a Service's name must be one).
-fn check_name(name: &str) -> Result<String> {
-    let valid = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if valid {
-        Ok(name.to_string())
-    } else {
-        Err(Exit::Usage(format!(
-            "--name {name:?}: not a valid name (at most 63 lowercase letters, digits and '-', \
-             starting with a letter)"
-        )))
-    }
 }
 
 /// 32-bit FNV-1a: short, and stable across builds and platforms.
