@@ -168,11 +168,7 @@ pub(super) fn uid(object: &Value) -> Cow<'_, str> {
     let meta = &object["metadata"];
     match meta["uid"].as_str() {
         Some(uid) => Cow::Borrowed(uid),
-        None => Cow::Owned(format!(
-            "{}/{}",
-            meta["namespace"].as_str().unwrap_or(""),
-            meta["name"].as_str().unwrap_or("")
-        )),
+        None => Cow::Owned(crate::tracker::key(object)),
     }
 }
 

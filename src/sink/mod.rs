@@ -14,7 +14,7 @@ mod slack;
 pub mod status;
 mod webhook;
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
@@ -113,6 +113,14 @@ impl<'a> Notification<'a> {
 /// ends the run (stdout closed by its reader, for one).
 pub trait Sink {
     fn deliver(&mut self, notification: &Notification<'_>) -> Result<()>;
+}
+
+/// Exponential backoff shared by the command's retries and the network
+/// sinks': `first`, 2·`first`, 4·`first`, … for the `n`-th retry (1-based),
+/// at most `max`.
+pub fn doubling(first: Duration, n: u32, max: Duration) -> Duration {
+    let factor = 1u32.checked_shl(n.saturating_sub(1)).unwrap_or(u32::MAX);
+    first.saturating_mul(factor).min(max)
 }
 
 /// Tells every sink, in order; the first error ends the run.

@@ -61,10 +61,7 @@ pub(super) async fn run_job(
 /// The wait after the `failed`-th failed attempt: base, 2·base, 4·base, …,
 /// at most [`MAX_BACKOFF`].
 pub(super) fn backoff(base: Duration, failed: u32) -> Duration {
-    let factor = 1u32
-        .checked_shl(failed.saturating_sub(1))
-        .unwrap_or(u32::MAX);
-    base.saturating_mul(factor).min(MAX_BACKOFF)
+    crate::sink::doubling(base, failed, MAX_BACKOFF)
 }
 
 /// Wait mode: run the command once for `job` (with `exec_timeout` and

@@ -19,9 +19,7 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// drawn between half and all of that ("equal jitter", never under 250 ms),
 /// so sinks failing together do not retry in step. `unit` in [0, 1).
 pub fn backoff(n: u32, unit: f64) -> Duration {
-    let full = FIRST_BACKOFF
-        .saturating_mul(1u32 << n.saturating_sub(1).min(16))
-        .min(MAX_BACKOFF);
+    let full = crate::sink::doubling(FIRST_BACKOFF, n, MAX_BACKOFF);
     (full / 2 + full.mul_f64(unit.clamp(0.0, 1.0) / 2.0)).max(FIRST_BACKOFF)
 }
 
