@@ -20,6 +20,7 @@ use tower::{BoxError, ServiceBuilder};
 
 use crate::cli::ConnectionArgs;
 use crate::exit::{Exit, Result};
+use crate::managed_fields::Cut;
 
 /// A ready client and the namespace targets default to.
 pub struct Connection {
@@ -98,9 +99,11 @@ pub async fn connect(
 /// base URI, retries of 429/503/504, credentials, impersonation headers) on
 /// a TCP connector with Nagle's algorithm off. kube's own builder leaves it
 /// on: after the TLS handshake the first request then waits in the kernel
-/// for the server's delayed ACK, ~40 ms against a Go server. Left out of
-/// kube's stack: tracing spans (nothing here subscribes) and the expiry of
-/// an exec plugin's client certificate (`Client::valid_until`, never read).
+/// for the server's delayed ACK, ~40 ms against a Go server. Lists and watch
+/// events come without managedFields when nothing reads them
+/// (`managed_fields`). Left out of kube's stack: tracing spans (nothing here
+/// subscribes) and the expiry of an exec plugin's client certificate
+/// (`Client::valid_until`, never read).
 fn client(config: Config, log_requests: bool) -> kube::Result<Client> {
     if config.proxy_url.is_some() {
         // kube's own stack knows the proxy protocols (this build enables
@@ -127,6 +130,7 @@ fn client(config: Config, log_requests: bool) -> kube::Result<Client> {
         .option_layer(config.auth_layer()?)
         .layer(config.extra_headers_layer()?)
         .map_err(BoxError::from)
+        .layer_fn(Cut)
         .service(http);
     Ok(Client::new(service, config.default_namespace))
 }

@@ -23,6 +23,7 @@ pub(crate) mod connect;
 pub(crate) mod discovery;
 pub mod expr;
 pub(crate) mod log;
+pub(crate) mod managed_fields;
 pub(crate) mod os;
 pub(crate) mod run;
 pub(crate) mod target;

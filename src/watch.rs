@@ -217,6 +217,10 @@ impl Projection {
     /// Makes this the projection of every object parsed from now on. Only
     /// the first call counts: a run has one.
     pub fn install(self) {
+        // Only `Full` keeps managedFields: then nothing cuts them earlier.
+        if self != Projection::Full {
+            crate::managed_fields::cut_from_now_on();
+        }
         let _ = PROJECTION.set(self);
     }
 

@@ -44,12 +44,16 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 impl Api {
     pub(crate) fn new(server: &TestServer, namespace: &str) -> Result<Api> {
-        let url = server.url();
+        let pem = server.ca_pem().ok_or("the test server has no CA")?;
+        Api::from_parts(&server.url(), &pem, namespace)
+    }
+
+    /// A client of the server at `url` (`https://IP:PORT`) whose CA is `pem`.
+    pub(crate) fn from_parts(url: &str, pem: &str, namespace: &str) -> Result<Api> {
         let addr = url
             .strip_prefix("https://")
             .and_then(|a| a.parse().ok())
             .ok_or_else(|| format!("the test server is not on https://IP:PORT: {url}"))?;
-        let pem = server.ca_pem().ok_or("the test server has no CA")?;
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
             let cert = cert.map_err(|e| format!("the server CA: {e}"))?;
@@ -128,8 +132,17 @@ impl Api {
 
     /// A watch on one object from resourceVersion `rv`, as a client resumes one.
     pub(crate) fn watch_request(&self, name: &str, rv: u64) -> Vec<u8> {
+        self.watch(&format!("fieldSelector=metadata.name%3D{name}"), rv)
+    }
+
+    /// A watch on the widgets with a label (`key=value`) from `rv`.
+    pub(crate) fn label_watch_request(&self, label: &str, rv: u64) -> Vec<u8> {
+        self.watch(&format!("labelSelector={}", label.replace('=', "%3D")), rv)
+    }
+
+    fn watch(&self, selector: &str, rv: u64) -> Vec<u8> {
         let path = format!(
-            "/apis/example.com/v1/namespaces/{}/widgets?watch=1&fieldSelector=metadata.name%3D{name}&resourceVersion={rv}",
+            "/apis/example.com/v1/namespaces/{}/widgets?watch=1&{selector}&resourceVersion={rv}",
             self.namespace
         );
         self.request("GET", &path, None)
@@ -228,6 +241,40 @@ impl Conn {
             self.take_exact(head.content_length.unwrap_or(0))?
         };
         Ok((head.status, body))
+    }
+
+    /// Reads a watch stream until `events` events have come, writing a line
+    /// to `out` as each arrives and doing nothing else: no HTTP library, no
+    /// JSON, one blocking read a TLS record. Events are counted by the
+    /// `{"type":` that opens each (chunk framing is left in).
+    pub(crate) fn count_events(&mut self, events: usize, out: &mut impl Write) -> Result<()> {
+        const OPENS: &[u8] = b"{\"type\":";
+        let finder = memchr::memmem::Finder::new(OPENS);
+        let mut seen = 0;
+        let mut chunk = vec![0u8; 64 * 1024];
+        // What was read with the response's head, then each read; the last
+        // bytes of a read are kept in case a marker is split between two.
+        let mut window = std::mem::take(&mut self.buf);
+        loop {
+            let found = finder.find_iter(&window).count();
+            for _ in 0..found {
+                out.write_all(b"event\n").map_err(io_err("write a line"))?;
+            }
+            seen += found;
+            if seen >= events {
+                return Ok(());
+            }
+            let keep = window.len().min(OPENS.len() - 1);
+            window.drain(..window.len() - keep);
+            let n = self
+                .tls
+                .read(&mut chunk)
+                .map_err(io_err("read the watch"))?;
+            if n == 0 {
+                return Err(format!("the watch ended after {seen} of {events} events"));
+            }
+            window.extend_from_slice(&chunk[..n]);
+        }
     }
 
     /// Reads a stream until `needle` has arrived (chunk framing is left in:

@@ -48,6 +48,9 @@ fn main() -> ExitCode {
     if args.get(1).map(String::as_str) == Some(LAUNCH) {
         launcher::child::run(&args[2..]);
     }
+    if args.get(1).map(String::as_str) == Some(paced::FLOOR) {
+        paced::floor_child(&args[2..]);
+    }
     let quick = args.iter().any(|a| a == "--quick")
         || std::env::var_os("BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0");
     // `cargo bench` passes --bench; `cargo test --benches` (or --all-targets)

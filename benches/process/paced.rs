@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::bench::{Bench, NAMESPACE, SETTLE, WIDGETS};
+use crate::client::Api;
 use crate::common;
-use crate::error::Result;
+use crate::error::{Result, io_err};
 use crate::launcher::{Measured, Stdout, cpu_so_far_us};
 use crate::table::{Row, row};
 use crate::tools::Tool;
@@ -26,6 +27,8 @@ pub struct Paced {
     updates: usize,
     notify: PacedRun,
     kubectl: Option<PacedRun>,
+    /// The least a client can do with the same events (`floor_child`).
+    floor: PacedRun,
 }
 
 struct PacedRun {
@@ -85,9 +88,16 @@ pub fn run(b: &mut Bench) -> Result<Paced> {
         object_bytes = common::wire_size(&stored);
     }
     let mut next = 0;
-    let notify = tool_run(b, Tool::Notify, objects, updates, &mut next)?;
+    let floor = tool_run(b, Reader::Floor, objects, updates, &mut next)?;
+    let notify = tool_run(b, Reader::Tool(Tool::Notify), objects, updates, &mut next)?;
     let kubectl = match b.tools.kubectl {
-        Some(_) => Some(tool_run(b, Tool::Kubectl, objects, updates, &mut next)?),
+        Some(_) => Some(tool_run(
+            b,
+            Reader::Tool(Tool::Kubectl),
+            objects,
+            updates,
+            &mut next,
+        )?),
         None => None,
     };
     Ok(Paced {
@@ -96,32 +106,47 @@ pub fn run(b: &mut Bench) -> Result<Paced> {
         updates,
         notify,
         kubectl,
+        floor,
     })
 }
 
-fn tool_run(
-    b: &mut Bench,
-    tool: Tool,
-    objects: usize,
-    updates: usize,
-    next: &mut usize,
-) -> Result<PacedRun> {
-    b.quiesce();
-    let before = b.server.open_watches();
-    let expected_lines = match tool {
-        Tool::Notify => updates,
-        Tool::Kubectl => objects + updates,
+/// The first argument that makes this binary the floor's reader.
+pub(crate) const FLOOR: &str = "__paced_floor";
+
+/// The child side: `__paced_floor URL CA_FILE RESOURCE_VERSION EVENTS`
+/// watches the paced widgets from RESOURCE_VERSION over the same TLS
+/// library and prints a line for each event (`Conn::count_events`: a read
+/// and a written line per event, nothing parsed), then exits.
+pub(crate) fn floor_child(args: &[String]) -> ! {
+    let read = || -> Result<()> {
+        let [url, ca, rv, events] = args else {
+            return Err(format!(
+                "usage: {FLOOR} URL CA_FILE RESOURCE_VERSION EVENTS"
+            ));
+        };
+        let pem = std::fs::read_to_string(ca).map_err(io_err("read the CA"))?;
+        let api = Api::from_parts(url, &pem, NAMESPACE)?;
+        let number = |text: &str| text.parse().map_err(|_| format!("not a number: {text}"));
+        let mut conn = api.connect()?;
+        conn.send(&api.label_watch_request(LABEL, number(rv)? as u64))?;
+        let head = conn.head()?;
+        if head.status != 200 {
+            return Err(format!("the watch answered {}", head.status));
+        }
+        conn.count_events(number(events)?, &mut std::io::stdout().lock())
     };
-    let mut args = args(tool, updates);
-    args.extend(b.tools.cache_args(tool));
-    let mut run = b.launch_tool(tool, "paced", &args, Stdout::File)?;
-    b.wait_for_watch(&mut run, before, Duration::from_secs(120))?;
-    std::thread::sleep(SETTLE);
-    let cpu_before_updates_us = run.program_pid().and_then(cpu_so_far_us);
-    eprintln!(
-        "paced: {updates} updates of .spec.i at {RATE}/s for {}",
-        tool.name()
-    );
+    match read() {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("paced floor: {e}");
+            std::process::exit(1)
+        }
+    }
+}
+
+/// `updates` merge patches of `.spec.i`, round-robin over the objects, one
+/// every 1/RATE s.
+fn pace(b: &Bench, objects: usize, updates: usize, next: &mut usize) {
     let started = Instant::now();
     let period = Duration::from_secs(1) / RATE;
     for k in 0..updates {
@@ -136,21 +161,86 @@ fn tool_run(
             json!({"spec": {"i": *next}}),
         );
     }
-    let (lines, reached) = run.wait_for_lines(expected_lines);
-    let measured = match tool {
-        Tool::Notify if !reached => {
-            run.stop();
-            return Err(format!(
-                "kubectl-notify (paced) printed {lines} of {expected_lines} lines. {}",
-                run.stderr_text()
-            ));
+}
+
+/// Who reads the paced events: one of the tools, or the floor.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    Tool(Tool),
+    Floor,
+}
+
+impl Reader {
+    fn name(self) -> &'static str {
+        match self {
+            Reader::Tool(tool) => tool.name(),
+            Reader::Floor => "floor",
         }
-        Tool::Notify => run.wait_ok(Duration::from_secs(30))?,
-        Tool::Kubectl => {
+    }
+}
+
+/// Starts the reader, makes the updates once it watches, and measures it
+/// until it has printed a line for each (kubectl: for each listed object
+/// too).
+fn tool_run(
+    b: &mut Bench,
+    reader: Reader,
+    objects: usize,
+    updates: usize,
+    next: &mut usize,
+) -> Result<PacedRun> {
+    b.quiesce();
+    let before = b.server.open_watches();
+    let expected_lines = match reader {
+        Reader::Tool(Tool::Kubectl) => objects + updates,
+        _ => updates,
+    };
+    // Kept until the run ends: the floor reads the CA from it.
+    let ca = tempfile::NamedTempFile::new().map_err(io_err("a file for the CA"))?;
+    let mut run = match reader {
+        Reader::Tool(tool) => {
+            let mut args = args(tool, updates);
+            args.extend(b.tools.cache_args(tool));
+            b.launch_tool(tool, "paced", &args, Stdout::File)?
+        }
+        Reader::Floor => {
+            std::fs::write(ca.path(), b.server.ca_pem().unwrap_or_default())
+                .map_err(io_err("write the CA"))?;
+            let exe = std::env::current_exe().map_err(io_err("find this bench binary"))?;
+            let args = [
+                FLOOR.to_string(),
+                b.server.url(),
+                ca.path().display().to_string(),
+                b.server.resource_version().to_string(),
+                updates.to_string(),
+            ];
+            b.launcher.start("paced floor", &exe, &args, Stdout::File)?
+        }
+    };
+    b.wait_for_watch(&mut run, before, Duration::from_secs(120))?;
+    std::thread::sleep(SETTLE);
+    let cpu_before_updates_us = run.program_pid().and_then(cpu_so_far_us);
+    eprintln!(
+        "paced: {updates} updates of .spec.i at {RATE}/s for {}",
+        reader.name()
+    );
+    pace(b, objects, updates, next);
+    let (lines, reached) = run.wait_for_lines(expected_lines);
+    let measured = match reader {
+        Reader::Tool(Tool::Kubectl) => {
             // `get -w` never ends by itself: the last event is in, stop it.
             run.stop();
             run.finish()?
         }
+        _ if !reached => {
+            run.stop();
+            return Err(format!(
+                "{} (paced) printed {lines} of {expected_lines} lines. {}",
+                reader.name(),
+                run.stderr_text()
+            ));
+        }
+        _ => run.wait_ok(Duration::from_secs(30))?,
     };
     let run = PacedRun {
         measured,
@@ -160,7 +250,7 @@ fn tool_run(
     };
     eprintln!(
         "paced: {}: {} lines, peak RSS {}, CPU {} per update",
-        tool.name(),
+        reader.name(),
         run.lines,
         mib(run.measured.maxrss_kib),
         micros_per(run.measured.cpu_us, updates),
@@ -208,6 +298,13 @@ pub fn rows(p: &Paced) -> Vec<Row> {
             after_start(n),
             peer(&after_start),
         ),
+        row(
+            format!(
+                "{figure}: CPU time per update after the list, floor: a process that only reads the same watch over the same TLS library and writes a line per event"
+            ),
+            after_start(&p.floor),
+            "",
+        ),
     ]
 }
 
@@ -215,7 +312,7 @@ pub fn rows(p: &Paced) -> Vec<Row> {
 pub fn note(p: &Paced) -> String {
     let lines = |r: &PacedRun| format!("{} of {}", thousands(r.lines), thousands(r.expected_lines));
     format!(
-        "- Paced: {} widgets of {} bytes (with {MANAGERS} managedFields entries) labelled `{LABEL}`; {} merge patches of `.spec.i`, round-robin, one every {} ms, so each event arrives alone as from a real server (ours: `--on-change .spec.i -o name --count {}`, {} lines; kubectl: `get -w -o name`, {}).",
+        "- Paced: {} widgets of {} bytes (with {MANAGERS} managedFields entries) labelled `{LABEL}`; {} merge patches of `.spec.i`, round-robin, one every {} ms, so each event arrives alone as from a real server (ours: `--on-change .spec.i -o name --count {}`, {} lines; kubectl: `get -w -o name`, {}). The floor is this bench re-executed as the least client there is: it opens the same watch over rustls and, for each event, reads its TLS record and writes a line, parsing nothing ({} lines): what any client pays per event on this machine, the kernel's wake-up, reads and write above all.",
         thousands(p.objects),
         p.object_bytes,
         thousands(p.updates),
@@ -223,5 +320,6 @@ pub fn note(p: &Paced) -> String {
         p.updates,
         lines(&p.notify),
         p.kubectl.as_ref().map_or("not run".into(), lines),
+        lines(&p.floor),
     )
 }

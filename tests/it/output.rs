@@ -254,3 +254,105 @@ fn a_closed_stdout_ends_the_run_at_once() {
     assert_eq!(code(&out), 141, "{}", stderr(&out));
     assert_eq!(stderr(&out), "", "nothing more is printed");
 }
+
+/// A widget as a real kube-apiserver sends it: with managedFields, here
+/// full of JSON's special characters, and an annotation that spells them.
+fn managed_widget(s: &Scenario, name: &str) {
+    let fields = json!({"f:metadata": {"f:annotations": {".": {}, "f:note": {}}},
+                        "f:spec": {".": {}, "f:i": {}, "f:odd\"key\\": {}}});
+    s.server.create(
+        "widgets.example.com",
+        Some("default"),
+        json!({"apiVersion": "example.com/v1", "kind": "Widget",
+               "metadata": {"name": name,
+                   "annotations": {"note": "\"managedFields\":[{\"manager\":\"fake\"}] ]}"},
+                   "managedFields": [
+                       {"manager": "ci", "operation": "Apply", "apiVersion": "example.com/v1",
+                        "fieldsType": "FieldsV1", "fieldsV1": fields},
+                       {"manager": "kubectl-edit", "operation": "Update",
+                        "apiVersion": "example.com/v1", "time": "2026-11-30T10:00:00Z",
+                        "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:i": {}}}}]},
+               "spec": {"i": 0}}),
+    );
+}
+
+/// managedFields are cut from the bytes before parsing when nothing reads
+/// them, and kept whole when something does: either way every notification
+/// comes, and what is printed or judged is what the server sent.
+#[test]
+fn objects_with_managed_fields_read_the_same_whether_or_not_they_are_cut() {
+    let s = Scenario::new();
+    managed_widget(&s, "foo");
+    managed_widget(&s, "bar");
+    let bump = |s: &Scenario| {
+        for (name, i) in [("bar", 1), ("foo", 2)] {
+            s.server.merge_patch(
+                "widgets.example.com",
+                Some("default"),
+                name,
+                json!({"spec": {"i": i}}),
+            );
+        }
+    };
+    // Only `.spec.i` and the names are read: the cut path.
+    let before = s.server.requests().len();
+    let mut child = s
+        .notify(&[
+            "widgets",
+            "--all",
+            "--on-change",
+            ".spec.i",
+            "-o",
+            "name",
+            "--count",
+            "2",
+        ])
+        .spawn()
+        .unwrap();
+    s.wait_for_watch_since(before, "watch", &mut child);
+    bump(&s);
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "widget.example.com/bar\nwidget.example.com/foo\n"
+    );
+    // `-o json` shows the object whole, managedFields and the annotation too.
+    let printed = one_notification(&s, &["--on-change", ".spec.i", "-o", "json"], |s| {
+        s.server.merge_patch(
+            "widgets.example.com",
+            Some("default"),
+            "foo",
+            json!({"spec": {"i": 3}}),
+        );
+    });
+    let line: Value = serde_json::from_str(printed.trim()).unwrap();
+    let object = &line["object"];
+    assert_eq!(
+        object["metadata"]["managedFields"][1]["manager"],
+        "kubectl-edit"
+    );
+    assert_eq!(
+        object["metadata"]["annotations"]["note"],
+        "\"managedFields\":[{\"manager\":\"fake\"}] ]}"
+    );
+    // An expression that reads managedFields sees them.
+    let printed = one_notification(
+        &s,
+        &[
+            "--when",
+            ".metadata.managedFields[0].manager == \"ci\" && .spec.i == 4",
+            "-o",
+            "name",
+        ],
+        |s| {
+            s.server.merge_patch(
+                "widgets.example.com",
+                Some("default"),
+                "foo",
+                json!({"spec": {"i": 4}}),
+            );
+        },
+    );
+    assert_eq!(printed, "widget.example.com/foo\n");
+}
