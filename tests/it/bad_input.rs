@@ -920,8 +920,13 @@ fn the_caret_sits_under_the_mistake() {
 fn an_internal_failure_exits_70_and_says_it_is_not_the_users_fault() {
     let s = Scenario::new();
     // With four file descriptors the runtime cannot create its event queue.
+    // Any descriptor inherited from the test process (another test's spawn
+    // racing with this one) is closed first: the loader needs fd 3 free.
     let out = std::process::Command::new("sh")
-        .args(["-c", "ulimit -n 4; exec \"$0\" \"$@\""])
+        .args([
+            "-c",
+            "exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; ulimit -n 4; exec \"$0\" \"$@\"",
+        ])
         .arg(bin())
         .args(["widgets/foo", "--until", READY])
         .env("KUBECONFIG", &s.kubeconfig)
