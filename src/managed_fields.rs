@@ -23,7 +23,7 @@ static CUT: AtomicBool = AtomicBool::new(false);
 
 /// From now on, leave managedFields out of lists and watch events: nothing
 /// of this run reads them.
-pub fn cut_from_now_on() {
+pub(crate) fn cut_from_now_on() {
     CUT.store(true, Ordering::Relaxed);
 }
 
