@@ -163,6 +163,7 @@ fn skip_string(bytes: &[u8], at: usize) -> Option<usize> {
 /// One past the quote that closes a string whose text starts at `at`.
 /// Eight bytes at a time: most strings of an object are short (keys,
 /// names, managedFields' `f:` entries), too short for memchr to pay.
+#[inline(always)]
 fn string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
     const ONES: u64 = u64::from_ne_bytes([1; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
@@ -209,6 +210,22 @@ fn skip_value(bytes: &[u8], at: usize) -> Option<usize> {
     }
 }
 
+/// What a byte is to `close`: one table lookup instead of four compares
+/// on every byte outside strings.
+const PLAIN: u8 = 0;
+const QUOTE: u8 = 1;
+const OPEN: u8 = 2;
+const SHUT: u8 = 3;
+const CLASS: [u8; 256] = {
+    let mut class = [PLAIN; 256];
+    class[b'"' as usize] = QUOTE;
+    class[b'{' as usize] = OPEN;
+    class[b'[' as usize] = OPEN;
+    class[b'}' as usize] = SHUT;
+    class[b']' as usize] = SHUT;
+    class
+};
+
 /// Where the open objects and arrays `open` (innermost last) end: one past
 /// the last closing bracket. Strings are jumped over whole; a closing
 /// bracket of the wrong kind, or nesting deeper than 64, is `None`.
@@ -222,16 +239,16 @@ fn close(bytes: &[u8], mut at: usize, open: &[u8]) -> Option<usize> {
     while at < bytes.len() {
         let b = bytes[at];
         at += 1;
-        match b {
-            b'"' => at = string_end(bytes, at)?,
-            b'{' | b'[' => {
+        match CLASS[usize::from(b)] {
+            QUOTE => at = string_end(bytes, at)?,
+            OPEN => {
                 if depth == 64 {
                     return None;
                 }
                 depth += 1;
                 objects = objects << 1 | u64::from(b == b'{');
             }
-            b'}' | b']' => {
+            SHUT => {
                 if (objects & 1 == 1) != (b == b'}') {
                     return None;
                 }
