@@ -4,6 +4,9 @@
 //! and the checkpoint's size and write rate at 5,000 objects under a steady
 //! stream of changes. Run: `cargo bench --bench ha` (about two minutes).
 
+#[path = "common/setting.rs"]
+mod setting;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -11,27 +14,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use testserver::{Crd, TestServer};
+use setting::{Setting, setting};
 
 const WIDGETS: &str = "widgets.example.com";
 const OBJECTS: usize = 5_000;
-
-struct Setting {
-    server: TestServer,
-    dir: tempfile::TempDir,
-}
-
-fn setting() -> Setting {
-    let server = TestServer::start();
-    server.add_crd(Crd::widget());
-    let dir = tempfile::tempdir().unwrap();
-    server.write_kubeconfig(
-        &dir.path().join("config"),
-        testserver::ADMIN_TOKEN,
-        "default",
-    );
-    Setting { server, dir }
-}
 
 /// One replica, counting the notifications it prints.
 struct Replica {

@@ -8,32 +8,18 @@
 #[allow(dead_code)]
 mod receiver;
 
+#[path = "common/setting.rs"]
+mod setting;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use testserver::{Crd, TestServer};
+use setting::{Setting, setting};
 
 const WIDGETS: &str = "widgets.example.com";
 const UPDATES: usize = 2_000;
-
-struct Setting {
-    server: TestServer,
-    dir: tempfile::TempDir,
-}
-
-fn setting() -> Setting {
-    let server = TestServer::start();
-    server.add_crd(Crd::widget());
-    let dir = tempfile::tempdir().unwrap();
-    server.write_kubeconfig(
-        &dir.path().join("config"),
-        testserver::ADMIN_TOKEN,
-        "default",
-    );
-    Setting { server, dir }
-}
 
 impl Setting {
     fn notify(&self, args: &[&str], sink_url: &str) -> Child {
