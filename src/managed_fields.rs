@@ -293,7 +293,7 @@ where
         let response = self.0.call(request);
         Box::pin(async move {
             let response = response.await?;
-            // Only a success in plain JSON is a list or a stream of events.
+            // Only a success, not compressed, is cut: anything else passes as it came.
             let plain = response
                 .headers()
                 .get(http::header::CONTENT_ENCODING)

@@ -88,10 +88,10 @@ pub fn run(b: &mut Bench) -> Result<Paced> {
         object_bytes = common::wire_size(&stored);
     }
     let mut next = 0;
-    let floor = tool_run(b, Reader::Floor, objects, updates, &mut next)?;
-    let notify = tool_run(b, Reader::Tool(Tool::Notify), objects, updates, &mut next)?;
+    let floor = reader_run(b, Reader::Floor, objects, updates, &mut next)?;
+    let notify = reader_run(b, Reader::Tool(Tool::Notify), objects, updates, &mut next)?;
     let kubectl = match b.tools.kubectl {
-        Some(_) => Some(tool_run(
+        Some(_) => Some(reader_run(
             b,
             Reader::Tool(Tool::Kubectl),
             objects,
@@ -182,7 +182,7 @@ impl Reader {
 /// Starts the reader, makes the updates once it watches, and measures it
 /// until it has printed a line for each (kubectl: for each listed object
 /// too).
-fn tool_run(
+fn reader_run(
     b: &mut Bench,
     reader: Reader,
     objects: usize,
@@ -195,8 +195,8 @@ fn tool_run(
         Reader::Tool(Tool::Kubectl) => objects + updates,
         _ => updates,
     };
-    // Kept until the run ends: the floor reads the CA from it.
-    let ca = tempfile::NamedTempFile::new().map_err(io_err("a file for the CA"))?;
+    // The floor reads the server's CA from a file kept until the run ends.
+    let mut ca = None;
     let mut run = match reader {
         Reader::Tool(tool) => {
             let mut args = args(tool, updates);
@@ -204,13 +204,15 @@ fn tool_run(
             b.launch_tool(tool, "paced", &args, Stdout::File)?
         }
         Reader::Floor => {
-            std::fs::write(ca.path(), b.server.ca_pem().unwrap_or_default())
+            let file =
+                ca.insert(tempfile::NamedTempFile::new().map_err(io_err("a file for the CA"))?);
+            std::fs::write(file.path(), b.server.ca_pem().unwrap_or_default())
                 .map_err(io_err("write the CA"))?;
             let exe = std::env::current_exe().map_err(io_err("find this bench binary"))?;
             let args = [
                 FLOOR.to_string(),
                 b.server.url(),
-                ca.path().display().to_string(),
+                file.path().display().to_string(),
                 b.server.resource_version().to_string(),
                 updates.to_string(),
             ];
