@@ -32,6 +32,7 @@ pub async fn run(
             .iter()
             .any(|t| explain::workload::follows_pods(&t.api.group, &t.api.kind));
     let mut looks = tokio::time::interval(Duration::from_secs(2));
+    let mut turn = 0;
     let mut warning: Option<String> = None;
     loop {
         let step = tokio::select! {
@@ -39,7 +40,8 @@ pub async fn run(
             // `--hold`: an object may have held long enough.
             _ = sleep_until_due(tally.next_due()) => None,
             _ = looks.tick(), if follow || status.is_some() => {
-                let (hopeless, newest) = look(&session, &settings, &rules, follow, status.is_some()).await;
+                turn += 1;
+                let (hopeless, newest) = look(&session, &settings, &rules, (follow, status.is_some()), turn).await;
                 if let Some(exit) = hopeless {
                     return Err(explained(exit, &session, &settings, &rules).await);
                 }
@@ -148,38 +150,49 @@ fn reader<'a>(session: &'a Session, settings: &Settings) -> Reader<'a> {
 
 /// One look at the cluster while waiting: with `--for ready`, a workload
 /// whose current pods cannot start fails the wait; for the status line, the
-/// newest Warning event's reason among the objects not met yet.
+/// newest Warning event's reason among the objects not met yet. Every unmet
+/// object is looked at, as many as the look's time bound allows
+/// (`--request-timeout`, else two seconds), starting one further on each
+/// look so that none waits for ever behind the others.
 async fn look(
     session: &Session,
     settings: &Settings,
     rules: &Rules<'_>,
-    follow: bool,
-    warnings: bool,
+    (follow, warnings): (bool, bool),
+    turn: usize,
 ) -> (Option<Exit>, Option<String>) {
     let reader = reader(session, settings);
     let mut newest: Option<(String, String)> = None;
-    for (index, target) in session.targets.iter().enumerate() {
+    let unmet: Vec<_> = session
+        .targets
+        .iter()
+        .enumerate()
+        .flat_map(|(index, target)| {
+            let (group, kind) = (&target.api.group, &target.api.kind);
+            session
+                .tracker
+                .entries(index)
+                .filter(|e| rules.condition.judge(group, kind, Some(&e.object)) != Verdict::Met)
+                .map(move |e| (target, e))
+        })
+        .collect();
+    let start = turn % unmet.len().max(1);
+    for (target, entry) in unmet[start..].iter().chain(&unmet[..start]) {
+        if tokio::time::Instant::now() >= reader.deadline {
+            break;
+        }
         let (group, kind) = (&target.api.group, &target.api.kind);
-        // A handful of objects at most: a look must stay cheap under a selector.
-        let unmet = session
-            .tracker
-            .entries(index)
-            .filter(|e| rules.condition.judge(group, kind, Some(&e.object)) != Verdict::Met)
-            .take(5);
-        for entry in unmet {
-            if follow
-                && let Some(why) = explain::hopeless_pod(&reader, group, kind, &entry.object).await
-            {
-                let name = target.object_name(&crate::tracker::name(&entry.object));
-                return (Some(Exit::Failed(format!("{name} failed: {why}"))), None);
-            }
-            if warnings && let Some(event) = reader.warnings(&entry.object).await.into_iter().next()
-            {
-                let last = event["last"].as_str().unwrap_or_default().to_string();
-                let reason = event["reason"].as_str().unwrap_or_default().to_string();
-                if newest.as_ref().is_none_or(|(at, _)| last > *at) {
-                    newest = Some((last, reason));
-                }
+        if follow
+            && let Some(why) = explain::hopeless_pod(&reader, group, kind, &entry.object).await
+        {
+            let name = target.object_name(&crate::tracker::name(&entry.object));
+            return (Some(Exit::Failed(format!("{name} failed: {why}"))), None);
+        }
+        if warnings && let Some(event) = reader.warnings(&entry.object).await.into_iter().next() {
+            let last = event["last"].as_str().unwrap_or_default().to_string();
+            let reason = event["reason"].as_str().unwrap_or_default().to_string();
+            if newest.as_ref().is_none_or(|(at, _)| last > *at) {
+                newest = Some((last, reason));
             }
         }
     }

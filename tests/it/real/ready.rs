@@ -181,7 +181,8 @@ fn a_new_daemon_set_is_not_ready_before_its_pods_exist() {
     let out = run.finish(Duration::from_secs(30));
     assert_eq!(code(&out), 124, "met before any pod ran: {}", stderr(&out));
     assert!(
-        first_line(&out).contains("daemonset.apps/d"),
+        stderr(&out)
+            .contains("error: timed out after 6s waiting for --for ready: daemonset.apps/d ("),
         "{}",
         stderr(&out)
     );
@@ -248,7 +249,7 @@ fn a_bare_pod_fails_fast_with_its_containers_detail() {
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(
-        first_line(&out).starts_with("error: pod/crash failed: ")
+        first_line(&out).starts_with("pod/crash failed: ")
             && first_line(&out).contains("container app: CrashLoopBackOff: back-off 40s"),
         "{}",
         stderr(&out)
@@ -269,7 +270,15 @@ fn a_bare_pod_fails_fast_with_its_containers_detail() {
         "pod/done",
         json!({"phase": "Failed", "containerStatuses": [app]}),
     );
-    let out = ns.run(&["pod/done", "--for", "ready", "-o", "json", "--timeout", "20s"]);
+    let out = ns.run(&[
+        "pod/done",
+        "--for",
+        "ready",
+        "-o",
+        "json",
+        "--timeout",
+        "20s",
+    ]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(
         first_line(&out).contains("container app terminated: Error (exit 3)"),
@@ -299,7 +308,15 @@ fn the_seventh_deployment_of_a_selector_fails_fast_too() {
     let pod = one_pod(&ns, "app=a7");
     play_crash_loop(&ns, &pod);
     let started = Instant::now();
-    let out = ns.run(&["deploy", "-l", "grp=a", "--for", "ready", "--timeout", "15s"]);
+    let out = ns.run(&[
+        "deploy",
+        "-l",
+        "grp=a",
+        "--for",
+        "ready",
+        "--timeout",
+        "15s",
+    ]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(
@@ -321,7 +338,13 @@ fn a_daemon_sets_current_pods_survive_a_change_outside_the_template() {
     let pod = one_pod(&ns, "app=d");
     ns.patch("ds/d", json!({"spec": {"minReadySeconds": 1}}));
     eventually("generation 2 observed", || {
-        let d = ns.kubectl_ok(&["get", "ds", "d", "-o", "jsonpath={.status.observedGeneration}"]);
+        let d = ns.kubectl_ok(&[
+            "get",
+            "ds",
+            "d",
+            "-o",
+            "jsonpath={.status.observedGeneration}",
+        ]);
         (d == "2").then_some(())
     });
     play_crash_loop(&ns, &pod);
@@ -330,7 +353,9 @@ fn a_daemon_sets_current_pods_survive_a_change_outside_the_template() {
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(
-        first_line(&out).contains(&format!("daemonset.apps/d failed: pod {pod} container app: CrashLoopBackOff")),
+        first_line(&out).contains(&format!(
+            "daemonset.apps/d failed: pod {pod} container app: CrashLoopBackOff"
+        )),
         "{}",
         stderr(&out)
     );
@@ -380,7 +405,8 @@ fn the_documented_job_example_survives_a_retried_pod() {
         .find(|l| l.starts_with("kubectl notify jobs/migrate"))
         .expect("a Job example in --help")
         .to_string();
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     assert!(readme.contains(&example), "README lacks {example}");
     let mut args = words(&example);
     args.drain(..2);
@@ -393,18 +419,32 @@ fn the_documented_job_example_survives_a_retried_pod() {
             "containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}}}));
     let run = Watching::start(&ns, &args, 1);
     let first = one_pod(&ns, "job-name=migrate");
-    let mut app = container(json!({"terminated": {"exitCode": 1, "reason": "Error"}}), false, 0);
+    let mut app = container(
+        json!({"terminated": {"exitCode": 1, "reason": "Error"}}),
+        false,
+        0,
+    );
     app["started"] = json!(false);
-    ns.patch_status(&format!("pod/{first}"), json!({"phase": "Failed", "containerStatuses": [app]}));
+    ns.patch_status(
+        &format!("pod/{first}"),
+        json!({"phase": "Failed", "containerStatuses": [app]}),
+    );
     let second = eventually("a second pod", || {
         pods(&ns, "job-name=migrate")
             .iter()
             .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
             .find(|name| *name != first)
     });
-    let mut app = container(json!({"terminated": {"exitCode": 0, "reason": "Completed"}}), false, 0);
+    let mut app = container(
+        json!({"terminated": {"exitCode": 0, "reason": "Completed"}}),
+        false,
+        0,
+    );
     app["started"] = json!(false);
-    ns.patch_status(&format!("pod/{second}"), json!({"phase": "Succeeded", "containerStatuses": [app]}));
+    ns.patch_status(
+        &format!("pod/{second}"),
+        json!({"phase": "Succeeded", "containerStatuses": [app]}),
+    );
     let out = run.finish(Duration::from_secs(60));
     assert_eq!(code(&out), 0, "{example}: {}", stderr(&out));
     assert_eq!(stdout(&out), "job.batch/migrate condition met\n");
@@ -426,13 +466,20 @@ fn on_delete_is_ready_when_the_pods_that_exist_are_ready() {
             "template": template("s", "registry.invalid/app:1")}}));
     play_ready(&ns, &one_pod(&ns, "app=d"));
     play_ready(&ns, &one_pod(&ns, "app=s"));
-    for (object, observed) in [("ds/d", "{.status.numberAvailable}"), ("sts/s", "{.status.readyReplicas}")] {
+    for (object, observed) in [
+        ("ds/d", "{.status.numberAvailable}"),
+        ("sts/s", "{.status.readyReplicas}"),
+    ] {
         eventually(&format!("{object} available"), || {
-            (ns.kubectl_ok(&["get", object, "-o", &format!("jsonpath={observed}")]) == "1").then_some(())
+            (ns.kubectl_ok(&["get", object, "-o", &format!("jsonpath={observed}")]) == "1")
+                .then_some(())
         });
         ns.kubectl_ok(&["set", "image", object, "app=registry.invalid/app:2"]);
     }
-    for (object, name) in [("ds/d", "daemonset.apps/d"), ("sts/s", "statefulset.apps/s")] {
+    for (object, name) in [
+        ("ds/d", "daemonset.apps/d"),
+        ("sts/s", "statefulset.apps/s"),
+    ] {
         let out = ns.run(&[object, "--for", "ready", "--timeout", "8s"]);
         assert_eq!(code(&out), 0, "{object}: {}", stderr(&out));
         assert_eq!(stdout(&out), format!("{name} condition met\n"));
@@ -451,16 +498,23 @@ fn a_stateful_sets_explanation_shows_the_old_pod_that_blocks_it() {
         "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "db"}},
             "template": template("db", "registry.invalid/app:1")}}));
     for pod in ["db-0", "db-1"] {
-        eventually(pod, || ns.kubectl(&["get", "pod", pod]).status.success().then_some(()));
+        eventually(pod, || {
+            ns.kubectl(&["get", "pod", pod])
+                .status
+                .success()
+                .then_some(())
+        });
         play_ready(&ns, pod);
     }
     eventually("two ready", || {
-        (ns.kubectl_ok(&["get", "sts", "db", "-o", "jsonpath={.status.readyReplicas}"]) == "2").then_some(())
+        (ns.kubectl_ok(&["get", "sts", "db", "-o", "jsonpath={.status.readyReplicas}"]) == "2")
+            .then_some(())
     });
     play_crash_loop(&ns, "db-0");
     ns.kubectl_ok(&["set", "image", "sts/db", "app=registry.invalid/app:2"]);
     eventually("the new revision observed", || {
-        let s: Value = serde_json::from_str(&ns.kubectl_ok(&["get", "sts", "db", "-o", "json"])).unwrap();
+        let s: Value =
+            serde_json::from_str(&ns.kubectl_ok(&["get", "sts", "db", "-o", "json"])).unwrap();
         (s["status"]["observedGeneration"] == 2 && s["status"]["readyReplicas"] == 1).then_some(())
     });
     let out = ns.run(&["sts/db", "--for", "ready", "--timeout", "3s"]);
@@ -484,7 +538,9 @@ fn a_pending_claim_shows_its_normal_event() {
         "spec": {"storageClassName": "", "accessModes": ["ReadWriteOnce"],
             "resources": {"requests": {"storage": "1Gi"}}}}));
     eventually("the binder's event", || {
-        ns.kubectl_ok(&["get", "events"]).contains("FailedBinding").then_some(())
+        ns.kubectl_ok(&["get", "events"])
+            .contains("FailedBinding")
+            .then_some(())
     });
     let out = ns.run(&["pvc/data", "--for", "ready", "--timeout", "1s"]);
     assert_eq!(code(&out), 124, "{}", stderr(&out));
