@@ -308,13 +308,22 @@ fn containers(pod: &Value) -> impl Iterator<Item = &Value> {
         .flat_map(|key| pod["status"][key].as_array().into_iter().flatten())
 }
 
+/// `CrashLoopBackOff` counts from this many restarts on. The kubelet
+/// restarts a first crash at once and backs off from the second, so
+/// `CrashLoopBackOff` with 1 restart is two crashes, which a container
+/// waiting for a dependency at startup does; 2 restarts is three crashes,
+/// after the back-off has fired twice.
+pub const CRASH_LOOP_RESTARTS: i64 = 2;
+
 /// A container of the pod that cannot start by waiting, as `container C:
 /// Reason: message`.
 pub fn stuck_container(pod: &Value) -> Option<String> {
     containers(pod).find_map(|c| {
         let waiting = &c["state"]["waiting"];
         let reason = waiting["reason"].as_str()?;
-        HOPELESS.contains(&reason).then(|| {
+        let early = reason == "CrashLoopBackOff"
+            && c["restartCount"].as_i64().unwrap_or(0) < CRASH_LOOP_RESTARTS;
+        (HOPELESS.contains(&reason) && !early).then(|| {
             let mut line = format!("container {}: {reason}", c["name"].as_str().unwrap_or("?"));
             if let Some(message) = waiting["message"].as_str().filter(|m| !m.is_empty()) {
                 line.push_str(&format!(": {message}"));
@@ -869,7 +878,8 @@ mod tests {
         );
         for reason in HOPELESS {
             let stuck = json!({"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}],
-                "initContainerStatuses": [{"name": "init", "state": {"waiting": {"reason": reason, "message": "m"}}}]});
+                "initContainerStatuses": [{"name": "init", "restartCount": 2,
+                    "state": {"waiting": {"reason": reason, "message": "m"}}}]});
             assert_eq!(
                 pod(stuck),
                 Verdict::Failed(format!("container init: {reason}: m"))
@@ -878,6 +888,9 @@ mod tests {
         let pulling = json!({"phase": "Pending", "containerStatuses": [
             {"name": "app", "state": {"waiting": {"reason": "ErrImagePull"}}}]});
         assert_eq!(pod(pulling), Verdict::NotMet("phase Pending".into()));
+        let twice = json!({"phase": "Running", "containerStatuses": [{"name": "app", "restartCount": 1,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]});
+        assert_eq!(pod(twice), Verdict::NotMet("phase Running".into()));
         let pvc = |phase: &str| {
             readiness(
                 "",

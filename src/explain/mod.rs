@@ -249,6 +249,7 @@ pub async fn gather(
                     json!({
                         "type": c["type"], "status": c["status"], "reason": c["reason"],
                         "message": c["message"], "since": c["lastTransitionTime"],
+                        "updated": c["lastUpdateTime"],
                     })
                 })
                 .collect();
@@ -289,12 +290,21 @@ pub async fn hopeless_pod(
 /// one-line error, no colour.
 pub fn render(reports: &[Value], now: SystemTime) -> String {
     let mut out = String::new();
-    let age = |at: &Value| match at.as_str().and_then(|t| humantime::parse_rfc3339(t).ok()) {
-        Some(at) => format!(
-            "   ({} ago)",
+    let ago = |at: &Value| {
+        let at = humantime::parse_rfc3339(at.as_str()?).ok()?;
+        Some(format!(
+            "{} ago",
             short(now.duration_since(at).unwrap_or_default())
-        ),
-        None => String::new(),
+        ))
+    };
+    let age = |at: &Value| ago(at).map(|ago| format!("   ({ago})")).unwrap_or_default();
+    // A condition's age is since its last transition; a Deployment's also
+    // says when its controller last wrote it (lastUpdateTime).
+    let since = |c: &Value| match (ago(&c["since"]), ago(&c["updated"])) {
+        (Some(since), Some(updated)) => format!("   (since {since}; updated {updated})"),
+        (Some(since), None) => format!("   (since {since})"),
+        (None, Some(updated)) => format!("   (updated {updated})"),
+        (None, None) => String::new(),
     };
     let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_default();
     for report in reports {
@@ -338,7 +348,7 @@ pub fn render(reports: &[Value], now: SystemTime) -> String {
             if !message.is_empty() {
                 line.push_str(&format!(": {message}"));
             }
-            line.push_str(&age(&c["since"]));
+            line.push_str(&since(c));
             out.push_str(&format!("{line}\n"));
         }
         for e in report["events"].as_array().into_iter().flatten() {
@@ -433,7 +443,7 @@ mod tests {
             "  widget.example.com/foo\n\
              \x20   [no] .status.ready = false, wants == true\n\
              \x20   [no] .status.phase: absent, wants exists\n\
-             \x20   condition Ready=False  Provisioning: waiting for quota   (3m ago)\n\
+             \x20   condition Ready=False  Provisioning: waiting for quota   (since 3m ago)\n\
              \x20   event Warning QuotaExceeded ×3: exceeded quota   (40s ago)"
         );
     }

@@ -551,3 +551,75 @@ fn a_pending_claim_shows_its_normal_event() {
         stderr(&out)
     );
 }
+
+/// Item 11: a container that crashed twice at startup (CrashLoopBackOff with
+/// one restart) and then runs does not fail the wait; a third crash does.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn two_crashes_at_startup_do_not_fail_the_wait_a_third_does() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "starting", "namespace": ns.name},
+        "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}));
+    let crash = |restarts: i64| {
+        let mut app = container(
+            json!({"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s"}}),
+            false,
+            restarts,
+        );
+        app["lastState"] = json!({"terminated": {"exitCode": 1, "reason": "Error"}});
+        ns.patch_status(
+            "pod/starting",
+            json!({"phase": "Running", "containerStatuses": [app],
+                "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}]}),
+        );
+    };
+    let run = Watching::start(
+        &ns,
+        &["pod/starting", "--for", "ready", "--timeout", "30s"],
+        1,
+    );
+    crash(1);
+    std::thread::sleep(Duration::from_secs(3));
+    play_ready(&ns, "starting");
+    let out = run.finish(Duration::from_secs(30));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "pod/starting condition met\n");
+
+    crash(2);
+    let out = ns.run(&["pod/starting", "--for", "ready", "--timeout", "20s"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        first_line(&out).contains("container app: CrashLoopBackOff"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Item 10: a condition's age is since its last transition, and a
+/// Deployment's says when it was last updated.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn condition_ages_say_since_and_when_last_updated() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(deployment(&ns, "web", "registry.invalid/app:1"));
+    eventually("the Progressing condition", || {
+        ns.kubectl_ok(&["get", "deploy", "web", "-o", "json"])
+            .contains("Progressing")
+            .then_some(())
+    });
+    let out = ns.run(&["deploy/web", "--for", "ready", "--timeout", "1s"]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let line = stderr(&out)
+        .lines()
+        .find(|l| l.contains("condition Progressing=True"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        line.contains("   (since ") && line.contains(" ago; updated ") && line.ends_with(" ago)"),
+        "{}",
+        stderr(&out)
+    );
+}
