@@ -26,6 +26,19 @@ pub fn selector(workload: &Value) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(","))
 }
 
+/// Whether `pod` may be one of the workload's: in its namespace, with every
+/// label of its selector (`matchLabels`; a selector without them may own
+/// any pod of the namespace).
+pub fn may_own(workload: &Value, pod: &Value) -> bool {
+    if workload["metadata"]["namespace"] != pod["metadata"]["namespace"] {
+        return false;
+    }
+    let labels = &pod["metadata"]["labels"];
+    workload["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .is_none_or(|wanted| wanted.iter().all(|(k, v)| labels[k] == *v))
+}
+
 fn uid(obj: &Value) -> Option<&str> {
     obj["metadata"]["uid"].as_str()
 }

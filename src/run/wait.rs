@@ -1,18 +1,26 @@
 //! Wait mode: judge every change until the condition holds (exit 0, or run
 //! the command once and exit with its code), fails (1) or times out (124).
 
+use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, SystemTime};
 
 use super::{Session, Settings, Step, now, sleep_until_due};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use serde_json::Value;
+
 use crate::condition::Verdict;
 use crate::decide::{Decision, Rules, Tally, decide, pending};
+use crate::discovery::ApiType;
 use crate::exit::{Exit, Result};
 use crate::explain::{self, Reader};
 use crate::sink::command::{CommandSpec, Job, Policy, run_once};
 use crate::sink::printer::Format;
 use crate::sink::status::{self, StatusLine};
 use crate::sink::{Notification, Sink, deliver_all};
+use crate::target::{Selection, Target};
+use crate::tracker::WatchEvent;
 
 pub async fn run(
     mut session: Session,
@@ -32,6 +40,11 @@ pub async fn run(
             .iter()
             .any(|t| explain::workload::follows_pods(&t.api.group, &t.api.kind));
     let mut looks = tokio::time::interval(Duration::from_secs(2));
+    // A pod that becomes stuck brings the next look forward, so a failure
+    // ends the wait as soon as a success would; the two-second looks remain
+    // for what the watch cannot say (a pod becoming current, a refused watch).
+    let mut pods = pod_watch(&session, follow);
+    let mut looked = tokio::time::Instant::now();
     let mut turn = 0;
     let mut warning: Option<String> = None;
     loop {
@@ -39,7 +52,14 @@ pub async fn run(
             step = session.next() => Some(step?),
             // `--hold`: an object may have held long enough.
             _ = sleep_until_due(tally.next_due()) => None,
+            Some(pod) = pods.next(), if follow => {
+                if looked.elapsed() >= LOOK_GAP && stuck_for(&session, &rules, &pod) {
+                    looks.reset_immediately();
+                }
+                continue;
+            }
             _ = looks.tick(), if follow || status.is_some() => {
+                looked = tokio::time::Instant::now();
                 turn += 1;
                 let (hopeless, newest) = look(&session, &settings, &rules, (follow, status.is_some()), turn).await;
                 if let Some(exit) = hopeless {
@@ -146,6 +166,72 @@ fn reader<'a>(session: &'a Session, settings: &Settings) -> Reader<'a> {
         deadline: tokio::time::Instant::now() + bound,
         verbose: session.verbosity > 0,
     }
+}
+
+/// The least time between two looks a pod's watch brings forward.
+const LOOK_GAP: Duration = Duration::from_millis(200);
+
+/// With `--for ready` on workloads, every version of the pods of their
+/// namespaces (every namespace with `-A`); nothing otherwise. A watch the
+/// server refuses retries with backoff and says nothing: the looks go on.
+fn pod_watch(session: &Session, follow: bool) -> BoxStream<'static, Value> {
+    if !follow {
+        return futures::stream::empty().boxed();
+    }
+    let namespaces: BTreeSet<Option<String>> = session
+        .targets
+        .iter()
+        .filter(|t| explain::workload::follows_pods(&t.api.group, &t.api.kind))
+        .map(|t| t.namespace.clone())
+        .collect();
+    let namespaces = if namespaces.contains(&None) {
+        BTreeSet::from([None])
+    } else {
+        namespaces
+    };
+    let watches = namespaces.into_iter().map(|namespace| {
+        let pods = Target {
+            api: ApiType {
+                group: String::new(),
+                version: "v1".into(),
+                kind: "Pod".into(),
+                plural: "pods".into(),
+                singular: "pod".into(),
+                short_names: Vec::new(),
+                namespaced: true,
+                verbs: Vec::new(),
+                categories: Vec::new(),
+            },
+            namespace,
+            selection: Selection::Query {
+                labels: None,
+                fields: None,
+            },
+        };
+        crate::watch::watch_from(&session.conn.client, &pods, None).filter_map(|event| {
+            std::future::ready(match event {
+                Ok(WatchEvent::Applied(pod) | WatchEvent::Listed(pod)) => Some(pod),
+                _ => None,
+            })
+        })
+    });
+    futures::stream::select_all(watches).boxed()
+}
+
+/// Whether this pod is stuck and may be one of an unmet workload's (same
+/// namespace, its selector's labels): worth a look now.
+fn stuck_for(session: &Session, rules: &Rules, pod: &Value) -> bool {
+    if crate::condition::ready::stuck_container(pod).is_none() {
+        return false;
+    }
+    session.targets.iter().enumerate().any(|(index, target)| {
+        let (group, kind) = (&target.api.group, &target.api.kind);
+        explain::workload::follows_pods(group, kind)
+            && session.tracker.entries(index).any(|e| {
+                explain::workload::may_own(&e.object, pod)
+                    && rules.condition.judge(group, kind, Some(&e.object)) != Verdict::Met
+            })
+    })
 }
 
 /// One look at the cluster while waiting: with `--for ready`, a workload

@@ -623,3 +623,37 @@ fn condition_ages_say_since_and_when_last_updated() {
         stderr(&out)
     );
 }
+
+/// Item 11: the pods of an unmet workload are watched, so a pod that gets
+/// stuck ends the wait within moments of its status, not at the next
+/// two-second look (three tries, each well under a look's period).
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_stuck_pod_fails_the_wait_as_quickly_as_a_ready_one_meets_it() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    let names = ["w1", "w2", "w3"];
+    for name in names {
+        ns.create(deployment(&ns, name, "registry.invalid/app:1"));
+    }
+    let mut delays = Vec::new();
+    for name in names {
+        let pod = one_pod(&ns, &format!("app={name}"));
+        let object = format!("deploy/{name}");
+        let run = Watching::start(&ns, &[&object, "--for", "ready", "--timeout", "30s"], 1);
+        std::thread::sleep(Duration::from_millis(700));
+        play_image_pull_back_off(&ns, &pod, "registry.invalid/app:1");
+        let written = Instant::now();
+        let out = run.finish(Duration::from_secs(30));
+        delays.push(written.elapsed());
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        assert!(stderr(&out).contains(&format!(
+            "failed: pod {pod} container app: ImagePullBackOff"
+        )));
+    }
+    eprintln!("fail-fast after the pod's status: {delays:?}");
+    assert!(
+        delays.iter().all(|d| *d < Duration::from_millis(600)),
+        "{delays:?}"
+    );
+}
