@@ -66,7 +66,7 @@ pub struct Args {
     #[arg(long = "for", value_name = "SPEC", help_heading = "Condition")]
     pub for_specs: Vec<String>,
 
-    /// Fail at once (exit 1) when EXPR holds for any target, e.g. '.status.failed >= 1'
+    /// Fail at once (exit 1) when EXPR holds for any target, e.g. '.status.phase == "Failed"'
     #[arg(long, value_name = "EXPR", help_heading = "Condition")]
     pub fail_if: Option<String>,
 

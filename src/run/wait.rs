@@ -168,6 +168,9 @@ fn reader<'a>(session: &'a Session, settings: &Settings) -> Reader<'a> {
     }
 }
 
+/// How many objects' events one look reads for the status line.
+const WARNED: usize = 5;
+
 /// The least time between two looks a pod's watch brings forward.
 const LOOK_GAP: Duration = Duration::from_millis(200);
 
@@ -263,6 +266,7 @@ async fn look(
         })
         .collect();
     let start = turn % unmet.len().max(1);
+    let mut warned = 0;
     for (target, entry) in unmet[start..].iter().chain(&unmet[..start]) {
         if tokio::time::Instant::now() >= reader.deadline {
             break;
@@ -274,7 +278,12 @@ async fn look(
             let name = target.object_name(&crate::tracker::name(&entry.object));
             return (Some(Exit::Failed(format!("{name} failed: {why}"))), None);
         }
-        if warnings && let Some(event) = reader.warnings(&entry.object).await.into_iter().next() {
+        // The status line's warning is a hint: five objects' events a look.
+        if !warnings || warned == WARNED {
+            continue;
+        }
+        warned += 1;
+        if let Some(event) = reader.warnings(&entry.object).await.into_iter().next() {
             let last = event["last"].as_str().unwrap_or_default().to_string();
             let reason = event["reason"].as_str().unwrap_or_default().to_string();
             if newest.as_ref().is_none_or(|(at, _)| last > *at) {
