@@ -447,4 +447,27 @@ mod tests {
              \x20   event Warning QuotaExceeded ×3: exceeded quota   (40s ago)"
         );
     }
+
+    #[test]
+    fn ages_say_since_and_updated_events_their_type_pods_what_blocks() {
+        let now = humantime::parse_rfc3339("2026-01-01T00:03:00Z").unwrap();
+        let report = json!({
+            "object": "statefulset.apps/db",
+            "clauses": [],
+            "conditions": [{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                            "message": "", "since": "2026-01-01T00:01:51Z",
+                            "updated": "2026-01-01T00:02:57Z"}],
+            "events": [{"type": "Normal", "reason": "FailedBinding", "message": "no volumes",
+                        "count": 2, "last": "2026-01-01T00:02:00Z"}],
+            "pods": [{"name": "db-0", "phase": "Running", "containers": [],
+                      "blocks": "old revision, blocks the rollout"}],
+        });
+        assert_eq!(
+            render(&[report], now),
+            "  statefulset.apps/db\n\
+             \x20   condition Progressing=True  ReplicaSetUpdated   (since 1m9s ago; updated 3s ago)\n\
+             \x20   event Normal FailedBinding ×2: no volumes   (1m ago)\n\
+             \x20   pod db-0 Running (old revision, blocks the rollout)"
+        );
+    }
 }

@@ -234,9 +234,52 @@ mod tests {
     }
 
     #[test]
+    fn a_daemon_sets_current_pods_are_the_controllers() {
+        let ds = json!({"kind": "DaemonSet", "metadata": {"uid": "ds", "generation": 3,
+            "annotations": {TEMPLATE_GENERATION: "2"}}, "spec": {}});
+        let owner = json!([{"uid": "ds", "controller": true}]);
+        let revisions = [
+            json!({"metadata": {"ownerReferences": owner, "labels": {"controller-revision-hash": "old"}}, "revision": 1}),
+            json!({"metadata": {"ownerReferences": owner, "labels": {"controller-revision-hash": "new"}}, "revision": 2}),
+            json!({"metadata": {"labels": {"controller-revision-hash": "other"}}, "revision": 9}),
+        ];
+        let hash = daemon_set_hash(&ds, &revisions);
+        assert_eq!(hash.as_deref(), Some("new"));
+        let pod = |generation: &str, hash: &str| {
+            json!({"metadata": {"labels": {"pod-template-generation": generation,
+                "controller-revision-hash": hash}}})
+        };
+        // metadata.generation (3) moved on a change outside the template.
+        assert!(current_revision(&ds, hash.as_deref(), &pod("2", "new")));
+        assert!(current_revision(&ds, None, &pod("2", "?")));
+        assert!(current_revision(&ds, hash.as_deref(), &pod("9", "new")));
+        assert!(!current_revision(&ds, hash.as_deref(), &pod("1", "old")));
+        assert!(!current_revision(&ds, hash.as_deref(), &pod("3", "old")));
+        let mut on_delete = ds.clone();
+        on_delete["spec"]["updateStrategy"] = json!({"type": "OnDelete"});
+        assert!(current_revision(
+            &on_delete,
+            hash.as_deref(),
+            &pod("1", "old")
+        ));
+    }
+
+    #[test]
+    fn a_pod_may_be_a_workloads_by_namespace_and_selector() {
+        let web = json!({"metadata": {"namespace": "a"}, "spec": {"selector": {"matchLabels": {"app": "web"}}}});
+        let pod = |ns: &str, app: &str| json!({"metadata": {"namespace": ns, "labels": {"app": app, "x": "y"}}});
+        assert!(may_own(&web, &pod("a", "web")));
+        assert!(!may_own(&web, &pod("a", "db")));
+        assert!(!may_own(&web, &pod("b", "web")));
+    }
+
+    #[test]
     fn a_first_failed_pull_is_not_hopeless() {
         let pod = json!({"metadata": {"name": "p"}, "status": {"containerStatuses": [
             {"name": "app", "state": {"waiting": {"reason": "ErrImagePull"}}}]}});
         assert_eq!(hopeless(&pod), None);
+        let twice = json!({"metadata": {"name": "p"}, "status": {"containerStatuses": [
+            {"name": "app", "restartCount": 1, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
+        assert_eq!(hopeless(&twice), None);
     }
 }
