@@ -657,3 +657,88 @@ fn a_stuck_pod_fails_the_wait_as_quickly_as_a_ready_one_meets_it() {
         "{delays:?}"
     );
 }
+
+/// What already matched kubectl stays so: a Deployment's second rollout
+/// (pods played ready one by one as the controller makes them) ends for
+/// `--for ready` when it ends for `kubectl rollout status`, never before
+/// the last new pod is ready.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_rollout_ends_when_kubectl_rollout_status_says_so() {
+    use std::process::Stdio;
+    let ns = Namespace::new();
+    service_account(&ns);
+    let mut d = deployment(&ns, "web", "registry.invalid/app:1");
+    d["spec"]["replicas"] = json!(2);
+    ns.create(d);
+    // Plays every new pod ready; when the last one was played (its patch sent).
+    let play_all = |played: &mut Vec<String>| {
+        let mut last = None;
+        for pod in pods(&ns, "app=web") {
+            let name = pod["metadata"]["name"].as_str().unwrap().to_string();
+            if pod["metadata"]["deletionTimestamp"].is_null() && !played.contains(&name) {
+                last = Some(Instant::now());
+                play_ready(&ns, &name);
+                played.push(name);
+            }
+        }
+        last
+    };
+    let mut played = Vec::new();
+    eventually("the first rollout", || {
+        play_all(&mut played);
+        let out = ns.kubectl_ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.status.availableReplicas}",
+        ]);
+        (out == "2").then_some(())
+    });
+    ns.kubectl_ok(&["set", "image", "deploy/web", "app=registry.invalid/app:2"]);
+    let ours = Watching::start(
+        &ns,
+        &["deploy/web", "--for", "ready", "--timeout", "60s"],
+        1,
+    );
+    let kubectl = ns
+        .kubectl_cmd(&["rollout", "status", "deploy/web", "--timeout", "60s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ended = |finish: Box<dyn FnOnce() -> std::process::Output + Send>| {
+        std::thread::spawn(move || {
+            let out = finish();
+            (Instant::now(), out)
+        })
+    };
+    let ours = ended(Box::new(move || ours.finish(Duration::from_secs(60))));
+    let theirs = ended(Box::new(move || {
+        crate::common::finish(kubectl, Duration::from_secs(60))
+    }));
+    let mut last_ready = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(50);
+    while !(ours.is_finished() && theirs.is_finished()) && Instant::now() < deadline {
+        if let Some(at) = play_all(&mut played) {
+            last_ready = at;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (ours_at, ours) = ours.join().unwrap();
+    let (theirs_at, theirs) = theirs.join().unwrap();
+    assert_eq!(code(&ours), 0, "{}", stderr(&ours));
+    assert_eq!(code(&theirs), 0, "{}", stderr(&theirs));
+    assert!(
+        ours_at >= last_ready && theirs_at >= last_ready,
+        "ended before the last pod was ready"
+    );
+    let apart = if ours_at > theirs_at {
+        ours_at - theirs_at
+    } else {
+        theirs_at - ours_at
+    };
+    eprintln!("--for ready and kubectl rollout status ended {apart:?} apart");
+    assert!(apart < Duration::from_millis(500), "{apart:?} apart");
+}
