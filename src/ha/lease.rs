@@ -288,14 +288,14 @@ pub fn campaign<A: LeaseApi>(
                     Ok(Ok(Round::Holding)) => {
                         let next = started + timings.renew_deadline;
                         if until.is_none() && verbose {
-                            eprintln!("leader election: {} holds the lease, active", elector.identity);
+                            crate::term::stderr_line!("leader election: {} holds the lease, active", elector.identity);
                         }
                         until = Some(next);
                         role.send_replace(Role::Active { until: next });
                     }
                     Ok(Ok(Round::HeldBy(holder))) => {
                         if verbose && (until.is_some() || *role.borrow() != (Role::Standby { holder: holder.clone() })) {
-                            eprintln!(
+                            crate::term::stderr_line!(
                                 "leader election: standby, the lease is held by {}",
                                 holder.as_deref().unwrap_or("another replica")
                             );
@@ -309,12 +309,12 @@ pub fn campaign<A: LeaseApi>(
                     }
                     Ok(Err(err)) => {
                         if verbose {
-                            eprintln!("leader election: {err}; retrying");
+                            crate::term::stderr_line!("leader election: {err}; retrying");
                         }
                     }
                     Err(_) => {
                         if verbose {
-                            eprintln!("leader election: no answer within the renew deadline; retrying");
+                            crate::term::stderr_line!("leader election: no answer within the renew deadline; retrying");
                         }
                     }
                 },

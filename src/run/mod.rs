@@ -24,6 +24,7 @@ use crate::resolve::Resolver;
 use crate::sink::network::Outbox;
 use crate::sink::printer::{DiffMode, Format, Printer};
 use crate::target::Target;
+use crate::term::StdoutReader;
 use crate::tracker::{Change, Keep, Tracker, WatchEvent};
 use crate::trouble::{self, Scope, Trouble};
 use crate::watch::{Item, Projection, watch_from};
@@ -38,7 +39,7 @@ pub async fn run(plan: Plan) -> Result<()> {
             .await
             .map_err(|e| Exit::Usage(format!("--metrics-addr {addr}: cannot listen there: {e}")))?;
         if plan.verbosity > 0 {
-            eprintln!("metrics on http://{bound}/metrics");
+            crate::term::stderr_line!("metrics on http://{bound}/metrics");
         }
     }
     let started = Instant::now();
@@ -53,9 +54,10 @@ pub async fn run(plan: Plan) -> Result<()> {
     let setup = async {
         let conn = connect(&plan.connection, plan.request_timeout, plan.verbosity > 1).await?;
         if plan.verbosity > 0 {
-            eprintln!(
+            crate::term::stderr_line!(
                 "connected to {} (namespace {})",
-                conn.server, conn.namespace
+                conn.server,
+                conn.namespace
             );
         }
         let mut resolver = Resolver::new(&plan, &conn);
@@ -97,6 +99,7 @@ pub async fn run(plan: Plan) -> Result<()> {
         conn,
         targets,
         interrupts,
+        reader: StdoutReader::watch(!plan.quiet),
         deadline: Deadline::new(deadline),
         verbosity: plan.verbosity,
     };
@@ -256,6 +259,8 @@ pub(crate) struct Session {
     pub conn: Connection,
     pub targets: Vec<Target>,
     interrupts: Interrupts,
+    /// The reader of stdout going away ends the run (SPEC §7: 141).
+    reader: StdoutReader,
     deadline: Deadline,
     pub verbosity: u8,
 }
@@ -282,6 +287,7 @@ impl Session {
                 },
                 _ = self.deadline.reached() => return Ok(Step::TimedOut),
                 signo = self.interrupts.recv() => return Ok(Step::Interrupted(signo)),
+                _ = self.reader.gone() => return Err(Exit::Closed),
             };
             match item {
                 Ok(event) => {
@@ -377,7 +383,7 @@ impl Session {
                 if expired(err) {
                     // The protocol working: the watcher re-lists.
                     if self.verbosity > 0 {
-                        eprintln!("{}: {message}; re-listing", target.display());
+                        crate::term::stderr_line!("{}: {message}; re-listing", target.display());
                     }
                     return Ok(());
                 }
@@ -402,7 +408,7 @@ impl Session {
                     Some(outage) => {
                         outage.attempts += 1;
                         if self.verbosity > 0 {
-                            eprintln!(
+                            crate::term::stderr_line!(
                                 "{}: attempt {} failed: {message}; retrying",
                                 target.display(),
                                 outage.attempts
@@ -551,15 +557,17 @@ fn log_event(verbosity: u8, target: &Target, event: &WatchEvent, synced: bool) {
     };
     match event {
         WatchEvent::Relisting if synced => {
-            eprintln!("{}: re-listing after a watch restart", target.display())
+            crate::term::stderr_line!("{}: re-listing after a watch restart", target.display())
         }
-        WatchEvent::Relisting => eprintln!("{}: listing", target.display()),
-        WatchEvent::ListDone => eprintln!("{}: list complete, watching", target.display()),
+        WatchEvent::Relisting => crate::term::stderr_line!("{}: listing", target.display()),
+        WatchEvent::ListDone => {
+            crate::term::stderr_line!("{}: list complete, watching", target.display())
+        }
         WatchEvent::Listed(o) | WatchEvent::Applied(o) if verbosity > 1 => {
-            eprintln!("{}: resourceVersion {}", target.display(), rv(o))
+            crate::term::stderr_line!("{}: resourceVersion {}", target.display(), rv(o))
         }
         WatchEvent::Deleted(o) if verbosity > 1 => {
-            eprintln!("{}: deleted at resourceVersion {}", target.display(), rv(o))
+            crate::term::stderr_line!("{}: deleted at resourceVersion {}", target.display(), rv(o))
         }
         _ => {}
     }

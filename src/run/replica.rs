@@ -212,7 +212,7 @@ impl Replica {
         crate::metrics::leader(true);
         if self.elector.is_some() && self.verbose {
             crate::term::erase();
-            eprintln!("leader election: {} is active", self.identity);
+            crate::term::stderr_line!("leader election: {} is active", self.identity);
         }
         let mut from = vec![None; session.targets.len()];
         if let Some(keeper) = &mut self.keeper {
@@ -236,11 +236,14 @@ impl Replica {
                 if self.verbose {
                     crate::term::erase();
                     match &from[index] {
-                        Some(rv) => eprintln!(
+                        Some(rv) => crate::term::stderr_line!(
                             "{}: resuming from checkpoint resourceVersion {rv}",
                             target.display()
                         ),
-                        None => eprintln!("{}: no checkpoint yet; listing", target.display()),
+                        None => crate::term::stderr_line!(
+                            "{}: no checkpoint yet; listing",
+                            target.display()
+                        ),
                     }
                 }
             }
@@ -325,7 +328,7 @@ impl Replica {
             Err(Failure::Conflict) => {
                 keeper.dirty = true;
                 if self.verbose {
-                    eprintln!(
+                    crate::term::stderr_line!(
                         "checkpoint configmap/{}: written meanwhile by another replica; \
                          writing over it next time if still active",
                         keeper.store.name

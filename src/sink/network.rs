@@ -70,7 +70,7 @@ impl Outbox {
             .map(|spec| {
                 if let Some(warning) = spec.warning() {
                     crate::term::erase();
-                    eprintln!("{warning}");
+                    crate::term::stderr_line!("{warning}");
                 }
                 let label = spec.label(verbosity > 1);
                 let metric = spec.metric_name();
