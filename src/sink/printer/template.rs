@@ -48,6 +48,18 @@ impl Template {
         Ok(Template { parts })
     }
 
+    /// The text of one `-o jsonpath` line, its end left to the writer: a
+    /// template that ends with `{"\n"}`, as kubectl users write it, is not
+    /// given a second newline; one that does not still gets one, so each
+    /// notification is one line (kubectl itself adds none).
+    pub fn render_line(&self, object: &Value) -> String {
+        let mut text = self.render(object);
+        if text.ends_with('\n') {
+            text.pop();
+        }
+        text
+    }
+
     pub fn render(&self, object: &Value) -> String {
         let mut out = String::new();
         for part in &self.parts {
