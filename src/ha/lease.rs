@@ -62,15 +62,17 @@ impl Timings {
     }
 }
 
-/// Who this replica is to the others: the pod name (`POD_NAME`), else
-/// `HOST_PID`.
+/// Who this replica is to the others: the pod name (`POD_NAME`, else the
+/// host name) and a random id of this process, as client-go makes it, so
+/// two processes given one name are still two (a reused name, a copied
+/// command line) and never both hold the lease. The plan refuses a sink
+/// whose URL would be read from `POD_NAME`.
 pub fn identity() -> String {
-    if let Ok(pod) = std::env::var("POD_NAME")
-        && !pod.is_empty()
-    {
-        return pod;
-    }
-    format!("{}_{}", crate::os::hostname(), std::process::id())
+    let name = std::env::var("POD_NAME")
+        .ok()
+        .filter(|pod| !pod.is_empty())
+        .unwrap_or_else(crate::os::hostname);
+    format!("{name}_{:016x}", fastrand::u64(..))
 }
 
 /// What this replica is now, as the notify loop reads it.

@@ -69,7 +69,7 @@ pub async fn run(plan: Plan) -> Result<()> {
         _ = sleep_until(deadline) => {
             return Err(Exit::Timeout(format!(
                 "timed out after {} before the cluster answered",
-                humantime::format_duration(plan.timeout.unwrap_or_default())
+                crate::plan::show_duration(plan.timeout.unwrap_or_default())
             )));
         }
         signo = interrupts.recv() => return Err(Exit::Signal(signo)),
@@ -226,7 +226,7 @@ impl Settings {
         } else {
             format!(
                 "timed out after {}",
-                humantime::format_duration(self.timeout.unwrap_or_default())
+                crate::plan::show_duration(self.timeout.unwrap_or_default())
             )
         }
     }

@@ -65,6 +65,12 @@ impl Outbox {
         verbosity: u8,
     ) -> Outbox {
         let mut message = message;
+        let https = specs
+            .iter()
+            .any(|spec| secrecy::ExposeSecret::expose_secret(&spec.url).starts_with("https://"));
+        if let Some(warning) = https.then(super::http::ca_file_warning).flatten() {
+            crate::log::warning("sink", warning);
+        }
         let outlets = specs
             .into_iter()
             .map(|spec| {

@@ -495,6 +495,73 @@ fn an_https_webhook_signed_by_a_ca_trusted_through_ssl_cert_file_gets_the_notifi
     assert_eq!(stderr(&out), "");
 }
 
+/// `SSL_CERT_FILE` naming a file that is not there would fail every https
+/// delivery; the user hears it at start, once, not at the first attempt.
+#[test]
+fn an_ssl_cert_file_that_does_not_exist_is_warned_about_at_start() {
+    let s = Scenario::new();
+    let hook = Receiver::start_tls();
+    let missing = s.dir.path().join("no-such-ca.pem");
+    let out = finish(
+        notify_over_https(&s, &hook, Some(&missing), &["--timeout", "1s", "-q"])
+            .spawn()
+            .unwrap(),
+        LONG,
+    );
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let warning = format!(
+        "warning: SSL_CERT_FILE names {}, which does not exist",
+        missing.display()
+    );
+    assert_eq!(
+        stderr(&out)
+            .lines()
+            .filter(|l| l.starts_with(&warning))
+            .count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `https://user:pass@host/...` authenticates as curl does, with Basic
+/// auth (the credentials percent-decoded); they are never printed.
+#[test]
+fn user_and_password_in_a_webhook_url_are_sent_as_basic_auth() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    let url = hook
+        .url()
+        .replace("http://", "http://al%40ice:s3cr3t%3Apw@");
+    let mut child = s
+        .notify(&[
+            "widgets",
+            "--all",
+            "--sink",
+            "webhook:env:HOOK",
+            "--count",
+            "1",
+            "-q",
+            "-vv",
+        ])
+        .env("HOOK", &url)
+        .spawn()
+        .unwrap();
+    s.wait_for_watch_matching("widgets", &mut child);
+    s.widget("foo", json!({}), json!(null));
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let delivered = hook.delivered();
+    assert_eq!(delivered.len(), 1, "{}", stderr(&out));
+    // base64("al@ice:s3cr3t:pw")
+    assert_eq!(
+        delivered[0].header("authorization"),
+        Some("Basic YWxAaWNlOnMzY3IzdDpwdw==")
+    );
+    assert!(!stderr(&out).contains("s3cr3t"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("al%40ice"), "{}", stderr(&out));
+}
+
 #[test]
 fn an_https_webhook_whose_certificate_is_not_trusted_gets_nothing_and_the_report_says_why() {
     let s = Scenario::new();

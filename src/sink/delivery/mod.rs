@@ -262,7 +262,7 @@ impl Channel {
                 "warning: {}: {pending} notification{} not delivered within --flush-timeout {}{}",
                 self.label,
                 plural(pending as u64),
-                humantime::format_duration(flush_timeout),
+                crate::plan::show_duration(flush_timeout),
                 state
                     .last_error
                     .as_ref()

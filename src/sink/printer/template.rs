@@ -97,6 +97,16 @@ fn part(inner: &str) -> Result<Part, String> {
             literal.replace("\\n", "\n").replace("\\t", "\t"),
         ));
     }
+    // kubectl's loops walk a list; a notification is one object, whose
+    // fields are named directly.
+    let keyword = inner.split_whitespace().next().unwrap_or("");
+    if keyword == "range" || keyword == "end" {
+        return Err(format!(
+            "-o jsonpath: {{{keyword}}} is not supported: each line is one object, so name \
+             its fields directly, e.g. {{.metadata.name}}, or a list's items with \
+             {{.status.conditions[*].type}}"
+        ));
+    }
     let path = to_expr_path(inner);
     if path.is_empty() || path == "." || path == "$" {
         return Err("-o jsonpath: `{}` names no field; e.g. {.metadata.name}".into());
