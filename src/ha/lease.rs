@@ -274,7 +274,7 @@ impl<A: LeaseApi> Elector<A> {
 /// requests are doing.
 pub fn campaign<A: LeaseApi>(
     mut elector: Elector<A>,
-    describe: impl Fn(&str) -> String + Send + 'static,
+    describe: impl Fn(&str, u16) -> String + Send + 'static,
     verbose: bool,
 ) -> (watch::Receiver<Role>, tokio::task::JoinHandle<Elector<A>>) {
     let (role, watched) = watch::channel(Role::Standby { holder: None });
@@ -305,13 +305,21 @@ pub fn campaign<A: LeaseApi>(
                         until = None;
                         role.send_replace(Role::Standby { holder });
                     }
+                    // No such namespace, or forbidden: no retry helps.
+                    Ok(Err(err @ kube::Error::Api(_))) if crate::trouble::no_namespace(&err) => {
+                        role.send_replace(Role::Failed(describe(elector.verb, 404)));
+                        return elector;
+                    }
                     Ok(Err(kube::Error::Api(status))) if status.code == 403 => {
-                        role.send_replace(Role::Failed(describe(elector.verb)));
+                        role.send_replace(Role::Failed(describe(elector.verb, 403)));
                         return elector;
                     }
                     Ok(Err(err)) => {
                         if verbose {
-                            crate::term::stderr_line!("leader election: {err}; retrying");
+                            crate::term::stderr_line!(
+                                "leader election: {}; retrying",
+                                crate::trouble::said(&err)
+                            );
                         }
                     }
                     Err(_) => {
@@ -545,12 +553,12 @@ mod tests {
         let fake = Fake::default();
         let a_api = fake.replica();
         let cut = a_api.cut_off.clone();
-        let (a_role, _a) = campaign(elector(a_api, "a"), |verb: &str| verb.to_string(), false);
+        let (a_role, _a) = campaign(elector(a_api, "a"), |verb: &str, _| verb.to_string(), false);
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert!(a_role.borrow().may_deliver());
         let (b_role, _b) = campaign(
             elector(fake.replica(), "b"),
-            |verb: &str| verb.to_string(),
+            |verb: &str, _| verb.to_string(),
             false,
         );
         tokio::time::sleep(Duration::from_secs(3)).await;

@@ -20,6 +20,16 @@ pub async fn print(plan: &Plan, request: &manifests::Request) -> Result<()> {
             namespaced: t.api.namespaced,
         })
         .collect();
+    if super::namespace_missing(&conn.client, &conn.namespace).await {
+        crate::log::warning(
+            "main",
+            format_args!(
+                "namespace \"{0}\" does not exist: create it before applying these \
+                 (kubectl create namespace {0}), or choose another with -n",
+                conn.namespace
+            ),
+        );
+    }
     let docs = manifests::documents(request, &conn.namespace, &resources);
     let text = manifests::render(request, &conn.namespace, &docs);
     let mut stdout = std::io::stdout().lock();

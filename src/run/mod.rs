@@ -74,6 +74,14 @@ pub async fn run(plan: Plan) -> Result<()> {
         }
         signo = interrupts.recv() => return Err(Exit::Signal(signo)),
     };
+    if let Some(why) = keeps_state_in_namespace(&plan)
+        && namespace_missing(&conn.client, &conn.namespace).await
+    {
+        return Err(Exit::Refused(trouble::namespace_missing(
+            &conn.namespace,
+            why,
+        )));
+    }
     projection(&plan).install();
     // A replica watches only once it is active (crate::ha).
     let standby = plan.ha.lease.is_some() || plan.ha.checkpoint.is_some();
@@ -154,6 +162,28 @@ pub async fn run(plan: Plan) -> Result<()> {
         outbox.flush().await;
     }
     outcome
+}
+
+/// What `--leader-elect` and `--checkpoint` keep in the namespace, said when
+/// it does not exist: at start, once, not as a retry every second.
+fn keeps_state_in_namespace(plan: &Plan) -> Option<&'static str> {
+    match (plan.ha.lease.is_some(), plan.ha.checkpoint.is_some()) {
+        (true, true) => {
+            Some("--leader-elect and --checkpoint keep their Lease and ConfigMap there")
+        }
+        (true, false) => Some("--leader-elect keeps its Lease there"),
+        (false, true) => Some("--checkpoint keeps its ConfigMap there"),
+        (false, false) => None,
+    }
+}
+
+/// Whether the namespace is known not to exist (404); not when that cannot
+/// be told (a service account may not read namespaces: creating in it then
+/// says the same).
+async fn namespace_missing(client: &Client, namespace: &str) -> bool {
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(client.clone());
+    matches!(namespaces.get_opt(namespace).await, Ok(None))
 }
 
 /// How much of each object to keep: wait mode judges whole objects again on

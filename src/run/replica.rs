@@ -91,11 +91,15 @@ impl Replica {
                 let api: Api<Lease> = Api::namespaced(client.clone(), &namespace);
                 let elector = Elector::new(api, name.clone(), identity.clone(), *timings);
                 let (name, ns) = (name.clone(), namespace.clone());
-                let describe = move |verb: &str| {
-                    format!(
+                let describe = move |verb: &str, code: u16| match code {
+                    404 => crate::trouble::namespace_missing(
+                        &ns,
+                        "--leader-elect keeps its Lease there",
+                    ),
+                    _ => format!(
                         "--leader-elect: forbidden to {verb} leases.coordination.k8s.io \"{name}\" \
                          in namespace {ns}; it needs get, create and update on leases there"
-                    )
+                    ),
                 };
                 let (role, task) = lease::campaign(elector, describe, verbose);
                 (role, Some(task), None)
@@ -338,13 +342,20 @@ impl Replica {
             }
             Err(Failure::TooLarge) => Err(too_large(&keeper.store, size, objects)),
             Err(Failure::Forbidden(verb)) => Err(refused(Failure::Forbidden(verb), &keeper.store)),
+            Err(Failure::Other(err)) if crate::trouble::no_namespace(&err) => {
+                Err(Exit::Refused(crate::trouble::namespace_missing(
+                    &keeper.store.namespace,
+                    "--checkpoint keeps its ConfigMap there",
+                )))
+            }
             Err(Failure::Other(err)) => {
                 keeper.dirty = true;
                 crate::log::warning(
                     "checkpoint",
                     format_args!(
-                        "checkpoint configmap/{}: {err}; retrying",
-                        keeper.store.name
+                        "checkpoint configmap/{}: {}; retrying",
+                        keeper.store.name,
+                        crate::trouble::said(&err)
                     ),
                 );
                 Ok(())
@@ -517,8 +528,10 @@ fn refused(failure: Failure, store: &Store) -> Exit {
             store.name, store.namespace
         )),
         Failure::Other(err) => Exit::Refused(format!(
-            "--checkpoint: cannot read configmap/{} in namespace {}: {err}",
-            store.name, store.namespace
+            "--checkpoint: cannot read configmap/{} in namespace {}: {}",
+            store.name,
+            store.namespace,
+            crate::trouble::said(&err)
         )),
         Failure::Conflict | Failure::TooLarge => Exit::Refused(format!(
             "--checkpoint: cannot read configmap/{} in namespace {}",

@@ -552,3 +552,37 @@ fn changes_a_down_sink_never_acknowledged_are_delivered_by_the_standby_after_sig
     }
     assert_eq!(ids.len(), wanted.len(), "one id per change: {ids:?}");
 }
+
+/// `-n missing` with `--leader-elect` or `--checkpoint`: said once at start,
+/// one line, exit 3, instead of a retry (and a dump of the server's answer)
+/// every second.
+#[test]
+fn a_namespace_that_does_not_exist_is_said_once_at_start() {
+    let s = Scenario::new();
+    for (flags, why) in [
+        (
+            &["--leader-elect"][..],
+            "--leader-elect keeps its Lease there",
+        ),
+        (
+            &["--checkpoint", "cp"],
+            "--checkpoint keeps its ConfigMap there",
+        ),
+    ] {
+        let mut args = vec![WIDGETS, "--all", "-n", "missing", "-v", "--timeout", "20s"];
+        args.extend_from_slice(flags);
+        let started = Instant::now();
+        let out = s.run(&args);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 3, "{flags:?}: {err}");
+        assert_eq!(
+            err.lines().last().unwrap(),
+            format!(
+                "error: namespace \"missing\" not found: {why}; create it (kubectl create \
+                 namespace missing) or choose another with -n"
+            )
+        );
+        assert!(!err.contains("Status {"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{flags:?}");
+    }
+}

@@ -821,3 +821,22 @@ fn a_network_sinks_deliveries_retries_and_delay_are_counted() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// `--print-manifests -n missing`: the manifests still print (the namespace
+/// may be created next), and a warning says it does not exist yet.
+#[test]
+fn manifests_for_a_namespace_that_does_not_exist_say_so() {
+    let s = Scenario::new();
+    let out = s.run(&["wg", "--all", "-n", "missing", "--print-manifests"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "warning: namespace \"missing\" does not exist: create it before applying these \
+         (kubectl create namespace missing), or choose another with -n\n"
+    );
+    assert!(
+        stdout(&out).contains("namespace: missing"),
+        "{}",
+        stdout(&out)
+    );
+}
