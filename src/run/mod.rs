@@ -157,9 +157,19 @@ pub async fn run(plan: Plan) -> Result<()> {
             notify::run(session, settings, filter, count, command, replica).await
         }
     };
-    // A closed stdout means stop at once; any other end lets sinks catch up.
+    // A closed stdout means stop at once; any other end lets sinks catch up,
+    // unless the user interrupts (again).
     if !matches!(outcome, Err(Exit::Closed)) {
-        outbox.flush().await;
+        let interrupted = matches!(outcome, Err(Exit::Signal(_)));
+        match Interrupts::new() {
+            Ok(mut again) => {
+                let stop = async move {
+                    again.recv().await;
+                };
+                outbox.flush(interrupted, stop).await;
+            }
+            Err(_) => outbox.flush(false, std::future::pending()).await,
+        }
     }
     outcome
 }

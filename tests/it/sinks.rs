@@ -303,6 +303,62 @@ fn what_is_not_delivered_by_the_flush_timeout_is_reported() {
     );
 }
 
+/// SIGINT with a dead webhook: the flush says what it waits for and how to
+/// cut it short; a second signal ends the run at once, saying what was not
+/// delivered.
+#[test]
+fn a_second_interrupt_during_the_flush_ends_it_at_once() {
+    use std::io::{BufRead, BufReader};
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    hook.down();
+    let mut child = notify_with_hook(
+        &s,
+        &hook,
+        &[
+            "--sink",
+            "webhook:env:HOOK",
+            "--flush-timeout",
+            "20s",
+            "-o",
+            "name",
+        ],
+    );
+    s.widget("foo", json!({}), json!(null));
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "widget.example.com/foo\n");
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut said = String::new();
+    while !said.contains("interrupt again") {
+        let mut line = String::new();
+        assert!(err.read_line(&mut line).unwrap() > 0, "{said}");
+        said.push_str(&line);
+    }
+    assert!(
+        said.contains("flushing 1 pending notification (up to 20s; interrupt again to stop now)"),
+        "{said}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let second = Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(
+        second.elapsed() < Duration::from_secs(5),
+        "ended {:?} after the second signal",
+        second.elapsed()
+    );
+    assert_eq!(status.code(), Some(130), "the first signal's code");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    assert!(
+        rest.contains("webhook sink #1: 1 notification not delivered (the flush was interrupted)"),
+        "{said}{rest}"
+    );
+}
+
 #[test]
 fn a_full_queue_folds_into_the_newest_state_of_each_object() {
     let s = Scenario::new();

@@ -248,8 +248,16 @@ impl Channel {
             .min()
     }
 
+    /// How many messages are queued or in hand.
+    pub fn pending(&self) -> usize {
+        let state = self.shared.state.lock().unwrap();
+        state.queue.len() + usize::from(state.busy)
+    }
+
     /// What to say on exit: nothing if all was delivered and nothing folded.
-    pub fn report(&self, flush_timeout: Duration) -> Vec<String> {
+    /// `cut` says how the flush ended for what is left (`within
+    /// --flush-timeout 10s`).
+    pub fn report(&self, cut: &str) -> Vec<String> {
         self.worker.abort();
         let state = self.shared.state.lock().unwrap();
         let mut lines = Vec::new();
@@ -259,10 +267,9 @@ impl Channel {
         }
         if pending > 0 {
             lines.push(format!(
-                "warning: {}: {pending} notification{} not delivered within --flush-timeout {}{}",
+                "warning: {}: {pending} notification{} not delivered {cut}{}",
                 self.label,
                 plural(pending as u64),
-                crate::plan::show_duration(flush_timeout),
                 state
                     .last_error
                     .as_ref()
