@@ -405,6 +405,46 @@ fn a_full_queue_folds_into_the_newest_state_of_each_object() {
     );
 }
 
+/// `--sink-queue N` bounds what waits beyond each object's newest state:
+/// five different objects waiting behind a dead sink are five newest
+/// states, none of which is dropped, so the queue outgrows 3, and says so
+/// once.
+#[test]
+fn a_queue_of_different_objects_newest_states_outgrows_the_bound_and_says_so() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    hook.down();
+    let child = notify_with_hook(
+        &s,
+        &hook,
+        &[
+            "--sink",
+            "webhook:env:HOOK",
+            "--sink-queue",
+            "3",
+            "--timeout",
+            "3s",
+            "--flush-timeout",
+            "1s",
+            "-q",
+        ],
+    );
+    for name in ["a", "b", "c", "d", "e"] {
+        s.widget(name, json!({}), json!(null));
+    }
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let err = stderr(&out);
+    let warning = "warning: webhook sink #1: more than --sink-queue 3 notifications wait, \
+                   each the newest state of a different object, which is never dropped: \
+                   the queue holds one per object";
+    assert_eq!(err.matches(warning).count(), 1, "{err}");
+    assert!(
+        err.contains("webhook sink #1: 5 notifications not delivered"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_folded_notification_carries_every_path_changed_since_the_last_delivered_one() {
     let s = Scenario::new();

@@ -151,6 +151,8 @@ struct State {
     delivered: u64,
     rejected: u64,
     last_error: Option<String>,
+    /// The queue has held more than `--sink-queue` (said once).
+    outgrown: bool,
 }
 
 impl Default for State {
@@ -162,6 +164,7 @@ impl Default for State {
             delivered: 0,
             rejected: 0,
             last_error: None,
+            outgrown: false,
         }
     }
 }
@@ -204,7 +207,7 @@ impl Channel {
 
     /// Queues a message; never waits.
     pub fn push(&self, message: Message) {
-        {
+        let outgrown = {
             let mut state = self.shared.state.lock().unwrap();
             let folds = state.queue.folds;
             state.queue.push(message);
@@ -212,6 +215,23 @@ impl Channel {
                 crate::metrics::folded(&self.metric);
             }
             crate::metrics::queue_length(&self.metric, state.queue.len());
+            let outgrown = !state.outgrown && state.queue.len() > state.queue.capacity();
+            state.outgrown |= outgrown;
+            outgrown.then(|| state.queue.capacity())
+        };
+        if let Some(capacity) = outgrown {
+            // Each waiting message is then a different object's newest state:
+            // dropping one would lose that object's state, and waiting would
+            // stall the watch (SPEC §11), so the queue holds one per object.
+            crate::log::warning(
+                "sink",
+                format_args!(
+                    "{}: more than --sink-queue {capacity} notifications wait, each the newest \
+                     state of a different object, which is never dropped: the queue holds one \
+                     per object",
+                    self.label
+                ),
+            );
         }
         self.shared.queued.notify_one();
     }
