@@ -8,6 +8,7 @@ use crate::exit::{Exit, Result};
 use crate::manifests::{self, Resource};
 use crate::plan::Plan;
 use crate::resolve::Resolver;
+use crate::target::Selection;
 
 pub async fn print(plan: &Plan, request: &manifests::Request) -> Result<()> {
     let conn = connect(&plan.connection, plan.request_timeout, plan.verbosity > 1).await?;
@@ -18,6 +19,10 @@ pub async fn print(plan: &Plan, request: &manifests::Request) -> Result<()> {
             group: t.api.group.clone(),
             plural: t.api.plural.clone(),
             namespaced: t.api.namespaced,
+            name: match &t.selection {
+                Selection::Name(name) => Some(name.clone()),
+                Selection::Query { .. } => None,
+            },
         })
         .collect();
     if super::namespace_missing(&conn.client, &conn.namespace).await {
