@@ -300,15 +300,17 @@ fn all_namespaces_reads_through_a_cluster_role_and_wait_mode_is_a_job() {
         rules(&docs, "Role"),
         [
             json!({"apiGroups": [""], "resources": ["events", "pods"], "verbs": ["list"]}),
-            json!({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]}),
             json!({"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["list"]}),
             json!({"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["list"]}),
+            json!({"apiGroups": ["apps"], "resources": ["deployments"], "resourceNames": ["web"],
+                   "verbs": ["get", "list", "watch"]}),
         ]
     );
     let docs = manifests(&s, &["jobs/migrate", "--for", "condition=Complete"]);
     assert_eq!(
         rules(&docs, "Role"),
-        [json!({"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "list", "watch"]})]
+        [json!({"apiGroups": ["batch"], "resources": ["jobs"], "resourceNames": ["migrate"],
+                "verbs": ["get", "list", "watch"]})]
     );
     // A cluster-scoped type needs a ClusterRole without -A.
     let docs = manifests(&s, &["namespaces/team-a", "--for", "delete"]);
