@@ -309,8 +309,10 @@ fn all_namespaces_reads_through_a_cluster_role_and_wait_mode_is_a_job() {
     let docs = manifests(&s, &["jobs/migrate", "--for", "condition=Complete"]);
     assert_eq!(
         rules(&docs, "Role"),
-        [json!({"apiGroups": ["batch"], "resources": ["jobs"], "resourceNames": ["migrate"],
-                "verbs": ["get", "list", "watch"]})]
+        [
+            json!({"apiGroups": ["batch"], "resources": ["jobs"], "resourceNames": ["migrate"],
+                "verbs": ["get", "list", "watch"]})
+        ]
     );
     // A cluster-scoped type needs a ClusterRole without -A.
     let docs = manifests(&s, &["namespaces/team-a", "--for", "delete"]);
