@@ -21,6 +21,7 @@ pub(crate) mod complete;
 pub(crate) mod condition;
 pub(crate) mod connect;
 pub(crate) mod discovery;
+pub(crate) mod duration;
 pub mod expr;
 pub(crate) mod log;
 pub(crate) mod managed_fields;

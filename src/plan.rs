@@ -439,8 +439,8 @@ fn noise(args: &Args, mode: &Mode, timeout: Option<Duration>) -> Result<Noise> {
             return Err(Exit::Usage(format!(
                 "--hold {} is not shorter than --timeout {}: the condition could never \
                  hold long enough; shorten --hold or lengthen --timeout",
-                show_duration(hold),
-                show_duration(timeout)
+                crate::duration::show(hold),
+                crate::duration::show(timeout)
             )));
         }
     }
@@ -666,25 +666,6 @@ pub fn parse_duration(flag: &str, text: &str) -> Result<Duration> {
     })
 }
 
-/// A duration the user gave, said back as kubectl writes one (`168h`,
-/// `1h30m`, `2m5s`, `250ms`), not in days (`7days`), which no flag takes.
-pub fn show_duration(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    let millis = duration.subsec_millis();
-    let parts = [
-        (secs / 3600, "h"),
-        (secs / 60 % 60, "m"),
-        (secs % 60, "s"),
-        (u64::from(millis), "ms"),
-    ];
-    let text: String = parts
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, unit)| format!("{n}{unit}"))
-        .collect();
-    if text.is_empty() { "0s".into() } else { text }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -815,9 +796,8 @@ mod tests {
         );
         for text in ["168h", "1h30m", "2m5s", "250ms", "1s500ms", "45s"] {
             let duration = parse_duration("--hold", text).unwrap();
-            assert_eq!(show_duration(duration), text);
+            assert_eq!(crate::duration::show(duration), text);
         }
-        assert_eq!(show_duration(Duration::ZERO), "0s");
         let err = parse_duration("--timeout", "30").unwrap_err().to_string();
         assert!(err.contains("30s"), "{err}");
         let err = parse_duration("--timeout", "soon").unwrap_err().to_string();

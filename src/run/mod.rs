@@ -69,7 +69,7 @@ pub async fn run(plan: Plan) -> Result<()> {
         _ = sleep_until(deadline) => {
             return Err(Exit::Timeout(format!(
                 "timed out after {} before the cluster answered",
-                crate::plan::show_duration(plan.timeout.unwrap_or_default())
+                crate::duration::show(plan.timeout.unwrap_or_default())
             )));
         }
         signo = interrupts.recv() => return Err(Exit::Signal(signo)),
@@ -266,7 +266,7 @@ impl Settings {
         } else {
             format!(
                 "timed out after {}",
-                crate::plan::show_duration(self.timeout.unwrap_or_default())
+                crate::duration::show(self.timeout.unwrap_or_default())
             )
         }
     }

@@ -156,7 +156,7 @@ impl Outbox {
         if self.outlets.is_empty() {
             return;
         }
-        let timeout = crate::plan::show_duration(self.policy.flush_timeout);
+        let timeout = crate::duration::show(self.policy.flush_timeout);
         let pending: usize = self.outlets.iter().map(|o| o.channel.pending()).sum();
         if announce && pending > 0 {
             crate::log::info(
