@@ -130,6 +130,8 @@ pub struct Args {
     #[arg(
         long,
         value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = whole_number,
         help_heading = "Notify mode (no --until/--for)"
     )]
     pub count: Option<u64>,
@@ -333,6 +335,13 @@ pub enum DiffArg {
     Full,
     Paths,
     None,
+}
+
+/// `--count N`: read here so that `-1` is a value, not taken for a flag,
+/// and said to be one that cannot be (0 is refused by the plan, with why).
+fn whole_number(text: &str) -> Result<u64, String> {
+    text.parse()
+        .map_err(|_| "N must be a whole number ≥ 1".to_string())
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ impl Reader<'_> {
     fn note(&self, text: &str) {
         if self.verbose {
             crate::term::erase();
-            eprintln!("explaining: {text}");
+            crate::term::stderr_line!("explaining: {text}");
         }
     }
 

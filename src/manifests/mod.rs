@@ -45,6 +45,10 @@ pub struct Resource {
     pub group: String,
     pub plural: String,
     pub namespaced: bool,
+    /// The one object a named target watches (by the field selector
+    /// `metadata.name=NAME`, which RBAC's `resourceNames` applies to);
+    /// `None` for a selector, `--all` or `-A`.
+    pub name: Option<String>,
 }
 
 /// Every document, in the order `kubectl apply` needs them.
@@ -158,15 +162,35 @@ fn object(api_version: &str, kind: &str, request: &Request, ns: Option<&str>, na
     json!({"apiVersion": api_version, "kind": kind, "metadata": metadata})
 }
 
-/// `get`, `list`, `watch` on every target's resource, and `list` on what
-/// `--for ready`'s explanations read; one rule per group and verbs.
+/// `get`, `list`, `watch` on every target's resource — only on the names
+/// when every target of it is named — and `list` on what `--for ready`'s
+/// explanations read; one rule per group and verbs (and names).
 fn read_rules(request: &Request, resources: &[Resource]) -> Vec<Value> {
-    let mut verbs: BTreeMap<(String, String), BTreeSet<&str>> = BTreeMap::new();
+    // Per resource, its names; `None` once any target takes every object.
+    let mut names: BTreeMap<(String, String), Option<BTreeSet<String>>> = BTreeMap::new();
     for r in resources {
-        verbs
-            .entry((r.group.clone(), r.plural.clone()))
-            .or_default()
-            .extend(["get", "list", "watch"]);
+        let key = (r.group.clone(), r.plural.clone());
+        let entry = names.entry(key).or_insert_with(|| Some(BTreeSet::new()));
+        match (entry.as_mut(), &r.name) {
+            (Some(set), Some(name)) => {
+                set.insert(name.clone());
+            }
+            _ => *entry = None,
+        }
+    }
+    let mut named = Vec::new();
+    let mut verbs: BTreeMap<(String, String), BTreeSet<&str>> = BTreeMap::new();
+    for ((group, plural), names) in names {
+        match names {
+            Some(names) => named.push(json!({
+                "apiGroups": [group], "resources": [plural],
+                "resourceNames": names, "verbs": ["get", "list", "watch"],
+            })),
+            None => verbs
+                .entry((group, plural))
+                .or_default()
+                .extend(["get", "list", "watch"]),
+        }
     }
     if request.for_ready {
         for (group, plural) in [
@@ -194,6 +218,7 @@ fn read_rules(request: &Request, resources: &[Resource]) -> Vec<Value> {
         .map(|((group, verbs), plurals)| {
             json!({"apiGroups": [group], "resources": plurals, "verbs": verbs})
         })
+        .chain(named)
         .collect()
 }
 
@@ -334,6 +359,7 @@ mod tests {
             group: "example.com".into(),
             plural: "widgets".into(),
             namespaced: true,
+            name: None,
         }]
     }
 
@@ -382,6 +408,28 @@ mod tests {
     }
 
     #[test]
+    fn named_targets_are_read_by_name_unless_another_target_reads_every_object() {
+        let widget = |name: Option<&str>| Resource {
+            group: "example.com".into(),
+            plural: "widgets".into(),
+            namespaced: true,
+            name: name.map(String::from),
+        };
+        let named = [widget(Some("b")), widget(Some("a")), widget(Some("a"))];
+        assert_eq!(
+            Value::Array(read_rules(&request(false), &named)),
+            json!([{"apiGroups": ["example.com"], "resources": ["widgets"],
+                    "resourceNames": ["a", "b"], "verbs": ["get", "list", "watch"]}])
+        );
+        let mixed = [widget(Some("a")), widget(None)];
+        assert_eq!(
+            Value::Array(read_rules(&request(false), &mixed)),
+            json!([{"apiGroups": ["example.com"], "resources": ["widgets"],
+                    "verbs": ["get", "list", "watch"]}])
+        );
+    }
+
+    #[test]
     fn for_ready_adds_list_on_what_its_explanations_read_merged_with_targets() {
         let mut req = request(true);
         req.for_ready = true;
@@ -389,6 +437,7 @@ mod tests {
             group: "".into(),
             plural: "pods".into(),
             namespaced: true,
+            name: None,
         }];
         let rules = read_rules(&req, &pods);
         assert_eq!(

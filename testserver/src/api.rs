@@ -272,13 +272,21 @@ async fn resource_request(
             return error_response(&ApiError::method_not_allowed(method.as_str()), ctx.pretty);
         }
     };
+    // As the apiserver's RequestInfo: a list or watch whose field selector
+    // pins metadata.name asks for that name, so `resourceNames` may allow it.
+    let pinned = match verb {
+        "list" | "watch" => selectors(&t, ctx)
+            .ok()
+            .and_then(|(_, fields)| fields.exact_name().map(String::from)),
+        _ => None,
+    };
     let attrs = Attributes {
         verb,
         group: &t.rt.group,
         resource: &t.rt.plural,
         subresource: t.subresource.as_deref(),
         namespace: t.namespace.as_deref(),
-        name: t.name.as_deref(),
+        name: t.name.as_deref().or(pinned.as_deref()),
     };
     if let Err(e) = auth::authorize(user, &attrs) {
         return error_response(&e, ctx.pretty);

@@ -7,7 +7,9 @@ use crate::status::{ApiError, Details};
 /// an empty `namespaces` list means every namespace and the cluster scope.
 /// Subresources are named `resource/sub` (`widgets/status`), as in RBAC.
 /// `names` is RBAC's `resourceNames`: empty means any object; otherwise only
-/// requests for one of these names (never a list, watch or create).
+/// requests for one of these names: a get, update, ..., or a list or watch
+/// whose field selector pins `metadata.name` (as kube-apiserver reads it);
+/// never a create.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rule {
     pub verbs: Vec<String>,

@@ -7,6 +7,7 @@
 
 pub mod control_plane;
 
+mod rbac;
 mod ready;
 mod smoke;
 
