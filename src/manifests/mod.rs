@@ -30,7 +30,8 @@ pub struct Request {
     pub args: Vec<String>,
     /// Wait mode: a Job; notify mode: a Deployment and a Service.
     pub wait: bool,
-    /// `--for ready`: its explanations read pods, replicasets and events.
+    /// `--for ready`: it watches pods; its explanations read replicasets,
+    /// controllerrevisions and events.
     pub for_ready: bool,
     pub all_namespaces: bool,
     /// Notify mode: the Lease and the checkpoint ConfigMap.
@@ -193,16 +194,19 @@ fn read_rules(request: &Request, resources: &[Resource]) -> Vec<Value> {
         }
     }
     if request.for_ready {
-        for (group, plural) in [
-            ("", "pods"),
-            ("apps", "replicasets"),
-            ("", "events"),
-            ("events.k8s.io", "events"),
+        // Pods are watched (a stuck pod brings the next look forward); a
+        // DaemonSet's current revision is its newest ControllerRevision.
+        for (group, plural, wanted) in [
+            ("", "pods", &["list", "watch"][..]),
+            ("apps", "replicasets", &["list"]),
+            ("apps", "controllerrevisions", &["list"]),
+            ("", "events", &["list"]),
+            ("events.k8s.io", "events", &["list"]),
         ] {
             verbs
                 .entry((group.into(), plural.into()))
                 .or_default()
-                .insert("list");
+                .extend(wanted);
         }
     }
     let mut rules: BTreeMap<(String, Vec<&str>), Vec<String>> = BTreeMap::new();
@@ -445,7 +449,7 @@ mod tests {
             json!([
                 {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
                 {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
-                {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["list"]},
+                {"apiGroups": ["apps"], "resources": ["controllerrevisions", "replicasets"], "verbs": ["list"]},
                 {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["list"]},
             ])
         );

@@ -299,8 +299,9 @@ fn all_namespaces_reads_through_a_cluster_role_and_wait_mode_is_a_job() {
     assert_eq!(
         rules(&docs, "Role"),
         [
-            json!({"apiGroups": [""], "resources": ["events", "pods"], "verbs": ["list"]}),
-            json!({"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["list"]}),
+            json!({"apiGroups": [""], "resources": ["events"], "verbs": ["list"]}),
+            json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}),
+            json!({"apiGroups": ["apps"], "resources": ["controllerrevisions", "replicasets"], "verbs": ["list"]}),
             json!({"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["list"]}),
             json!({"apiGroups": ["apps"], "resources": ["deployments"], "resourceNames": ["web"],
                    "verbs": ["get", "list", "watch"]}),
