@@ -35,27 +35,34 @@ pub async fn connect(
     request_timeout: Option<Duration>,
     log_requests: bool,
 ) -> Result<Connection> {
-    let mut config = match load_kubeconfig(args)? {
-        Some(kubeconfig) => config_from_kubeconfig(kubeconfig, args).await?,
-        None if args.server.is_some() => {
-            config_from_kubeconfig(Kubeconfig::default(), args).await?
-        }
-        None if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
-            let mut config = Config::incluster().map_err(|e| {
-                Exit::Usage(format!(
-                    "no kubeconfig found and the in-cluster configuration failed: {e}"
-                ))
-            })?;
-            apply_to_config(&mut config, args)?;
-            config
-        }
-        None => {
-            return Err(Exit::Usage(
-                "no kubeconfig found: set KUBECONFIG or pass --kubeconfig PATH \
-                 (kubectl's default is ~/.kube/config)"
-                    .into(),
-            ));
-        }
+    let args = &given(args);
+    let (kubeconfig, missing) = load_kubeconfig(args)?;
+    // clientcmd: flags or a current context that name a cluster use the
+    // kubeconfig; otherwise, in a pod, the service account.
+    let named = args.server.is_some()
+        || args.context.is_some()
+        || args.cluster.is_some()
+        || kubeconfig.current_context.is_some();
+    let mut config = if !named && in_cluster_possible() {
+        let pod = in_cluster_kubeconfig(args, Path::new(SERVICE_ACCOUNT), &|name| {
+            std::env::var(name).ok().filter(|v| !v.is_empty())
+        })?;
+        config_from_kubeconfig(pod, args).await?
+    } else if !named && !missing.is_empty() && kubeconfig.contexts.is_empty() {
+        // kubectl would go on to http://localhost:8080, never the intent.
+        let names: Vec<String> = missing.iter().map(|p| p.display().to_string()).collect();
+        return Err(Exit::Usage(format!(
+            "kubeconfig {} does not exist: check KUBECONFIG (or pass --kubeconfig PATH)",
+            names.join(", ")
+        )));
+    } else if !named && kubeconfig.contexts.is_empty() && kubeconfig.clusters.is_empty() {
+        return Err(Exit::Usage(
+            "no kubeconfig found: set KUBECONFIG or pass --kubeconfig PATH \
+             (kubectl's default is ~/.kube/config)"
+                .into(),
+        ));
+    } else {
+        config_from_kubeconfig(kubeconfig, args).await?
     };
     if let Some(timeout) = request_timeout {
         config.connect_timeout = Some(timeout);
@@ -64,10 +71,14 @@ pub async fn connect(
         config.default_namespace = namespace.clone();
     }
     if config.accept_invalid_certs {
+        let from = if args.insecure_skip_tls_verify {
+            "--insecure-skip-tls-verify"
+        } else {
+            "insecure-skip-tls-verify: true in the kubeconfig's cluster"
+        };
         crate::log::warning(
             "connect",
-            "TLS verification is off: the server's certificate is not checked \
-             (--insecure-skip-tls-verify)",
+            &format!("TLS verification is off: the server's certificate is not checked ({from})"),
         );
     }
     // A plain-HTTP server (`kubectl proxy`, a local test server) needs no
@@ -93,6 +104,36 @@ pub async fn connect(
         namespace,
         server,
     })
+}
+
+/// kubectl treats a flag given as an empty string as not given (`-n ""`,
+/// `--token "$UNSET"`): clientcmd merges only non-empty overrides.
+fn given(args: &ConnectionArgs) -> ConnectionArgs {
+    fn text(value: &Option<String>) -> Option<String> {
+        value.clone().filter(|v| !v.is_empty())
+    }
+    fn path(value: &Option<PathBuf>) -> Option<PathBuf> {
+        value.clone().filter(|v| !v.as_os_str().is_empty())
+    }
+    ConnectionArgs {
+        kubeconfig: path(&args.kubeconfig),
+        context: text(&args.context),
+        cluster: text(&args.cluster),
+        user: text(&args.user),
+        namespace: text(&args.namespace),
+        server: text(&args.server),
+        token: text(&args.token),
+        as_user: text(&args.as_user),
+        as_group: args.as_group.clone(),
+        as_uid: text(&args.as_uid),
+        certificate_authority: path(&args.certificate_authority),
+        client_certificate: path(&args.client_certificate),
+        client_key: path(&args.client_key),
+        insecure_skip_tls_verify: args.insecure_skip_tls_verify,
+        tls_server_name: text(&args.tls_server_name),
+        request_timeout: text(&args.request_timeout),
+        cache_dir: args.cache_dir.clone(),
+    }
 }
 
 /// kube's default client stack (TLS from the config, connect and read timeouts,
@@ -157,30 +198,29 @@ type Request = http::Request<kube::client::Body>;
 type LogLayer = MapRequestLayer<fn(Request) -> Request>;
 
 /// `--kubeconfig`, else every existing file in `KUBECONFIG` merged (missing
-/// ones skipped, as kubectl does), else `~/.kube/config` if it exists.
-fn load_kubeconfig(args: &ConnectionArgs) -> Result<Option<Kubeconfig>> {
+/// ones skipped, as kubectl does), else `~/.kube/config` if it exists; an
+/// empty `KUBECONFIG` counts as unset. Also the files named but missing.
+fn load_kubeconfig(args: &ConnectionArgs) -> Result<(Kubeconfig, Vec<PathBuf>)> {
     if let Some(path) = &args.kubeconfig {
-        return read_kubeconfig(path).map(Some);
+        return Ok((read_kubeconfig(path)?, Vec::new()));
     }
-    if let Some(list) = std::env::var_os("KUBECONFIG") {
-        let paths: Vec<PathBuf> = std::env::split_paths(&list)
-            .filter(|p| !p.as_os_str().is_empty() && p.exists())
-            .collect();
-        if !paths.is_empty() {
-            let mut merged = Kubeconfig::default();
-            for path in &paths {
-                merged = merged.merge(read_kubeconfig(path)?).map_err(|e| {
-                    Exit::Usage(format!("cannot merge kubeconfig {}: {e}", path.display()))
-                })?;
-            }
-            return Ok(Some(merged));
+    if let Some(list) = std::env::var_os("KUBECONFIG").filter(|l| !l.is_empty()) {
+        let (paths, missing): (Vec<PathBuf>, Vec<PathBuf>) = std::env::split_paths(&list)
+            .filter(|p| !p.as_os_str().is_empty())
+            .partition(|p| p.exists());
+        let mut merged = Kubeconfig::default();
+        for path in &paths {
+            // The first file to set a value wins (an empty one sets none).
+            merged = merged.merge(read_kubeconfig(path)?).map_err(|e| {
+                Exit::Usage(format!("cannot merge kubeconfig {}: {e}", path.display()))
+            })?;
         }
-        return Ok(None);
+        return Ok((merged, missing));
     }
     let default = std::env::var_os("HOME").map(|home| Path::new(&home).join(".kube/config"));
     match default {
-        Some(path) if path.exists() => read_kubeconfig(&path).map(Some),
-        _ => Ok(None),
+        Some(path) if path.exists() => Ok((read_kubeconfig(&path)?, Vec::new())),
+        _ => Ok((Kubeconfig::default(), Vec::new())),
     }
 }
 
@@ -191,13 +231,15 @@ fn read_kubeconfig(path: &Path) -> Result<Kubeconfig> {
             path.display()
         )));
     }
-    Kubeconfig::read_from(path).map_err(|e| {
+    let mut kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
         Exit::Usage(format!(
             "cannot read kubeconfig {}: {}",
             path.display(),
             one_line(&e.to_string())
         ))
-    })
+    })?;
+    kubeconfig.current_context = kubeconfig.current_context.filter(|c| !c.is_empty());
+    Ok(kubeconfig)
 }
 
 /// Select context, cluster and user as kubectl does, failing on names the
@@ -206,7 +248,7 @@ fn read_kubeconfig(path: &Path) -> Result<Kubeconfig> {
 async fn config_from_kubeconfig(mut kc: Kubeconfig, args: &ConnectionArgs) -> Result<Config> {
     let context_name = match args.context.clone().or_else(|| kc.current_context.clone()) {
         Some(name) if !name.is_empty() => name,
-        _ if args.server.is_some() => {
+        _ if args.server.is_some() || args.cluster.is_some() => {
             // Flags alone describe the cluster, as `kubectl -s URL` allows.
             synthesize_context(&mut kc, args)
         }
@@ -272,7 +314,9 @@ async fn config_from_kubeconfig(mut kc: Kubeconfig, args: &ConnectionArgs) -> Re
     };
 
     for named in kc.clusters.iter_mut().filter(|c| c.name == cluster_name) {
-        apply_to_cluster(named.cluster.get_or_insert_with(Cluster::default), args);
+        let cluster = named.cluster.get_or_insert_with(Cluster::default);
+        apply_to_cluster(cluster, args);
+        check_trust(cluster, &cluster_name)?;
     }
     for named in kc.auth_infos.iter_mut().filter(|u| u.name == user_name) {
         apply_to_user(named.auth_info.get_or_insert_with(AuthInfo::default), args)?;
@@ -282,9 +326,21 @@ async fn config_from_kubeconfig(mut kc: Kubeconfig, args: &ConnectionArgs) -> Re
         cluster: Some(cluster_name),
         user: Some(user_name),
     };
-    Config::from_custom_kubeconfig(kc, &options)
+    let mut config = Config::from_custom_kubeconfig(kc, &options)
         .await
-        .map_err(|e| Exit::Usage(format!("invalid kubeconfig: {}", one_line(&e.to_string()))))
+        .map_err(|e| Exit::Usage(format!("invalid kubeconfig: {}", one_line(&e.to_string()))))?;
+    if config.cluster_url.scheme_str() == Some("http") {
+        // clientcmd reads a user's credentials only for a TLS server: over
+        // plain HTTP nothing but the impersonation headers is sent.
+        let user = std::mem::take(&mut config.auth_info);
+        config.auth_info = AuthInfo {
+            impersonate: user.impersonate,
+            impersonate_groups: user.impersonate_groups,
+            impersonate_uid: user.impersonate_uid,
+            ..AuthInfo::default()
+        };
+    }
+    Ok(config)
 }
 
 fn synthesize_context(kc: &mut Kubeconfig, args: &ConnectionArgs) -> String {
@@ -302,32 +358,60 @@ fn synthesize_context(kc: &mut Kubeconfig, args: &ConnectionArgs) -> String {
     name
 }
 
+/// clientcmd's overrides: `--server` also clears the kubeconfig's
+/// `tls-server-name` (it named the old address); `--certificate-authority`
+/// or `--insecure-skip-tls-verify` replaces the whole trust setting.
 fn apply_to_cluster(cluster: &mut Cluster, args: &ConnectionArgs) {
     if let Some(server) = &args.server {
-        cluster.server = Some(normalize_server(server));
+        cluster.server = Some(server.clone());
     }
-    if let Some(ca) = &args.certificate_authority {
-        cluster.certificate_authority = Some(ca.display().to_string());
+    cluster.server = cluster.server.as_deref().map(normalize_server);
+    if args.insecure_skip_tls_verify || args.certificate_authority.is_some() {
+        cluster.insecure_skip_tls_verify = Some(args.insecure_skip_tls_verify);
+        cluster.certificate_authority = args
+            .certificate_authority
+            .as_ref()
+            .map(|ca| ca.display().to_string());
         cluster.certificate_authority_data = None;
     }
-    if args.insecure_skip_tls_verify {
-        cluster.insecure_skip_tls_verify = Some(true);
-        cluster.certificate_authority = None;
-        cluster.certificate_authority_data = None;
+    if args.tls_server_name.is_some() || args.server.is_some() {
+        cluster.tls_server_name = args.tls_server_name.clone();
     }
-    if let Some(name) = &args.tls_server_name {
-        cluster.tls_server_name = Some(name.clone());
+}
+
+/// client-go refuses a CA together with skipping verification; kube
+/// would silently skip it.
+fn check_trust(cluster: &Cluster, name: &str) -> Result<()> {
+    let tls = cluster
+        .server
+        .as_deref()
+        .is_some_and(|s| s.starts_with("https://"));
+    let ca = cluster.certificate_authority.is_some() || cluster.certificate_authority_data.is_some();
+    if tls && ca && cluster.insecure_skip_tls_verify == Some(true) {
+        return Err(Exit::Usage(format!(
+            "cluster \"{name}\" has both a certificate authority and insecure-skip-tls-verify: \
+             kubectl refuses this too (\"specifying a root certificates file with the insecure \
+             flag is not allowed\"); keep one"
+        )));
     }
+    Ok(())
 }
 
 fn apply_to_user(user: &mut AuthInfo, args: &ConnectionArgs) -> Result<()> {
     if let Some(token) = &args.token {
         user.token = Some(token.clone().into());
-        user.token_file = None;
         user.exec = None;
         user.auth_provider = None;
         user.username = None;
         user.password = None;
+    }
+    // client-go reads a readable tokenFile rather than the token beside it.
+    if let (Some(file), Some(_)) = (&user.token_file, &user.token) {
+        if std::fs::File::open(file).is_ok() {
+            user.token = None;
+        } else {
+            user.token_file = None;
+        }
     }
     if let Some(cert) = &args.client_certificate {
         user.client_certificate = Some(cert.display().to_string());
@@ -350,6 +434,7 @@ fn apply_impersonation(user: &mut AuthInfo, args: &ConnectionArgs) -> Result<()>
     if let Some(uid) = &args.as_uid {
         user.impersonate_uid = Some(uid.clone());
     }
+    user.impersonate = user.impersonate.take().filter(|u| !u.is_empty());
     // As kubectl: groups or a UID alone would be refused by the server,
     // and its answer (a 500) is no help.
     let groups = user
@@ -366,28 +451,109 @@ fn apply_impersonation(user: &mut AuthInfo, args: &ConnectionArgs) -> Result<()>
     Ok(())
 }
 
-/// In a pod only the flags that make sense without a kubeconfig apply.
-fn apply_to_config(config: &mut Config, args: &ConnectionArgs) -> Result<()> {
-    if let Some(token) = &args.token {
-        config.auth_info.token = Some(token.clone().into());
-        config.auth_info.token_file = None;
-    }
-    apply_impersonation(&mut config.auth_info, args)?;
-    if args.insecure_skip_tls_verify {
-        config.accept_invalid_certs = true;
-    }
-    if let Some(name) = &args.tls_server_name {
-        config.tls_server_name = Some(name.clone());
-    }
-    Ok(())
+/// Where a pod's service account is mounted.
+const SERVICE_ACCOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// client-go's test: the service's address in the environment and a token.
+fn in_cluster_possible() -> bool {
+    let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    set("KUBERNETES_SERVICE_HOST")
+        && set("KUBERNETES_SERVICE_PORT")
+        && Path::new(SERVICE_ACCOUNT).join("token").is_file()
 }
 
-/// kubectl accepts `-s host:port`; a URL needs a scheme.
+/// The pod's service account as a kubeconfig, so flags apply to it as
+/// clientcmd applies them in a pod: `--token` and `--certificate-authority`
+/// replace the mounted ones; a `--user` is not found; flags that need a
+/// kubeconfig cluster (`--insecure-skip-tls-verify`, `--tls-server-name`)
+/// are refused, as kubectl does. The namespace is `POD_NAMESPACE`, else the
+/// mounted file's (trimmed), else `default`.
+fn in_cluster_kubeconfig(
+    args: &ConnectionArgs,
+    account: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Kubeconfig> {
+    if let Some(user) = &args.user {
+        return Err(Exit::Usage(format!(
+            "user \"{user}\" not found: no kubeconfig (in a pod only the service account is known)"
+        )));
+    }
+    if args.insecure_skip_tls_verify || args.tls_server_name.is_some() {
+        return Err(Exit::Usage(
+            "--insecure-skip-tls-verify and --tls-server-name need a kubeconfig cluster or \
+             --server: in a pod kubectl refuses them too"
+                .into(),
+        ));
+    }
+    let (Some(host), Some(port)) = (env("KUBERNETES_SERVICE_HOST"), env("KUBERNETES_SERVICE_PORT"))
+    else {
+        return Err(Exit::Usage(
+            "in a pod without KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT: \
+             pass --kubeconfig PATH or --server URL"
+                .into(),
+        ));
+    };
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let namespace = env("POD_NAMESPACE").or_else(|| {
+        std::fs::read_to_string(account.join("namespace"))
+            .ok()
+            .map(|ns| ns.trim().to_string())
+            .filter(|ns| !ns.is_empty())
+    });
+    let ca = args
+        .certificate_authority
+        .clone()
+        .unwrap_or_else(|| account.join("ca.crt"));
+    let name = "in-cluster".to_string();
+    Ok(Kubeconfig {
+        clusters: vec![NamedCluster {
+            name: name.clone(),
+            cluster: Some(Cluster {
+                server: Some(format!("https://{host}:{port}")),
+                certificate_authority: Some(ca.display().to_string()),
+                ..Cluster::default()
+            }),
+            ..NamedCluster::default()
+        }],
+        auth_infos: vec![NamedAuthInfo {
+            name: name.clone(),
+            // `--token` replaces the mounted token file (clientcmd's
+            // inClusterClientConfig), rather than standing beside it.
+            auth_info: Some(AuthInfo {
+                token_file: args
+                    .token
+                    .is_none()
+                    .then(|| account.join("token").display().to_string()),
+                ..AuthInfo::default()
+            }),
+            ..NamedAuthInfo::default()
+        }],
+        contexts: vec![NamedContext {
+            name: name.clone(),
+            context: Some(Context {
+                cluster: name.clone(),
+                user: Some(name.clone()),
+                namespace: Some(namespace.unwrap_or_else(|| "default".into())),
+                ..Context::default()
+            }),
+            ..NamedContext::default()
+        }],
+        current_context: Some(name),
+        ..Kubeconfig::default()
+    })
+}
+
+/// A server without a scheme (`-s host:port`) is plain HTTP in client-go
+/// (`DefaultServerURL`, no TLS settings applied yet when it decides).
 fn normalize_server(server: &str) -> String {
     if server.contains("://") {
         server.to_string()
     } else {
-        format!("https://{server}")
+        format!("http://{server}")
     }
 }
 
