@@ -1,6 +1,9 @@
 //! Builds a kube client from kubeconfig and kubectl's connection flags
 //! (SPEC §2): file merging, context/cluster/user selection, flag overrides.
 
+mod credentials;
+mod proxy;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -8,17 +11,19 @@ use hyper_timeout::TimeoutConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use kube::client::retry::RetryPolicy;
-use kube::client::{ClientBuilder, ConfigExt};
+use kube::client::ConfigExt;
 use kube::config::{
     AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
     NamedContext,
 };
 use kube::{Client, Config};
+use tower::filter::AsyncFilterLayer;
 use tower::retry::RetryLayer;
 use tower::util::{Either, MapRequestLayer};
 use tower::{BoxError, ServiceBuilder};
 
 use crate::cli::ConnectionArgs;
+use credentials::{Bearer, Plugin, Source};
 use crate::exit::{Exit, Result};
 use crate::managed_fields::Cut;
 
@@ -43,7 +48,7 @@ pub async fn connect(
         || args.context.is_some()
         || args.cluster.is_some()
         || kubeconfig.current_context.is_some();
-    let mut config = if !named && in_cluster_possible() {
+    let (mut config, bearer) = if !named && in_cluster_possible() {
         let pod = in_cluster_kubeconfig(args, Path::new(SERVICE_ACCOUNT), &|name| {
             std::env::var(name).ok().filter(|v| !v.is_empty())
         })?;
@@ -54,6 +59,12 @@ pub async fn connect(
         return Err(Exit::Usage(format!(
             "kubeconfig {} does not exist: check KUBECONFIG (or pass --kubeconfig PATH)",
             names.join(", ")
+        )));
+    } else if !named && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
+        return Err(Exit::Usage(format!(
+            "no kubeconfig found and the in-cluster configuration is incomplete: \
+             it needs KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT and \
+             {SERVICE_ACCOUNT}/token (pass --kubeconfig PATH outside a pod)"
         )));
     } else if !named && kubeconfig.contexts.is_empty() && kubeconfig.clusters.is_empty() {
         return Err(Exit::Usage(
@@ -98,7 +109,7 @@ pub async fn connect(
         .to_string();
     let failed =
         |e: kube::Error| Exit::Usage(format!("cannot set up the connection to {server}: {e}"));
-    let client = client(config, log_requests).map_err(failed)?;
+    let client = client(config, bearer, log_requests).map_err(failed)?;
     Ok(Connection {
         client,
         namespace,
@@ -144,16 +155,58 @@ fn given(args: &ConnectionArgs) -> ConnectionArgs {
 /// events come without managedFields when nothing reads them
 /// (`managed_fields`). Left out of kube's stack: tracing spans (nothing here
 /// subscribes) and the expiry of an exec plugin's client certificate
-/// (`Client::valid_until`, never read).
-fn client(config: Config, log_requests: bool) -> kube::Result<Client> {
-    if config.proxy_url.is_some() {
-        // kube's own stack knows the proxy protocols (this build enables
-        // none, so it reports which feature is missing); Nagle stays on there.
-        return Ok(ClientBuilder::try_from(config)?
-            .with_layer(&log_layer(log_requests))
-            .build());
+/// (`Client::valid_until`, never read). A proxy (HTTP CONNECT, HTTPS or
+/// SOCKS5, hyper-util's) sits between that TCP connector and TLS.
+fn client(config: Config, bearer: Option<Bearer>, log_requests: bool) -> kube::Result<Client> {
+    use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
+    let Some(proxy) = config.proxy_url.clone() else {
+        return stack(config, tcp_connector(), bearer, log_requests);
+    };
+    match proxy.scheme_str() {
+        Some("socks5" | "socks5h") => {
+            let socks = SocksV5::new(proxy.clone(), tcp_connector());
+            stack(config, socks, bearer, log_requests)
+        }
+        Some("https") => {
+            let to_proxy = config.rustls_https_connector_with_connector(tcp_connector())?;
+            let through = with_proxy_auth(Tunnel::new(proxy.clone(), to_proxy), &proxy);
+            stack(config, through, bearer, log_requests)
+        }
+        _ => {
+            let through = with_proxy_auth(Tunnel::new(proxy.clone(), tcp_connector()), &proxy);
+            stack(config, through, bearer, log_requests)
+        }
     }
-    let connector = config.rustls_https_connector_with_connector(tcp_connector())?;
+}
+
+fn with_proxy_auth<C>(
+    tunnel: hyper_util::client::legacy::connect::proxy::Tunnel<C>,
+    proxy: &http::Uri,
+) -> hyper_util::client::legacy::connect::proxy::Tunnel<C> {
+    match proxy::basic_auth(proxy) {
+        Some(auth) => tunnel.with_auth(auth),
+        None => tunnel,
+    }
+}
+
+fn stack<C>(
+    config: Config,
+    connector: C,
+    bearer: Option<Bearer>,
+    log_requests: bool,
+) -> kube::Result<Client>
+where
+    C: tower::Service<http::Uri> + Clone + Send + Sync + 'static,
+    C::Response: hyper_util::client::legacy::connect::Connection
+        + hyper::rt::Read
+        + hyper::rt::Write
+        + Send
+        + Unpin
+        + 'static,
+    C::Future: Send + 'static,
+    C::Error: Into<BoxError>,
+{
+    let connector = config.rustls_https_connector_with_connector(connector)?;
     let mut connector = TimeoutConnector::new(connector);
     connector.set_connect_timeout(config.connect_timeout);
     connector.set_read_timeout(config.read_timeout);
@@ -169,6 +222,7 @@ fn client(config: Config, log_requests: bool) -> kube::Result<Client> {
                 .then(|| RetryLayer::new(RetryPolicy::server_retry())),
         )
         .option_layer(config.auth_layer()?)
+        .option_layer(bearer.map(AsyncFilterLayer::new))
         .layer(config.extra_headers_layer()?)
         .map_err(BoxError::from)
         .layer_fn(Cut)
@@ -245,7 +299,10 @@ fn read_kubeconfig(path: &Path) -> Result<Kubeconfig> {
 /// Select context, cluster and user as kubectl does, failing on names the
 /// kubeconfig does not have (kube alone would fall back to anonymous on an
 /// unknown user), then apply the flag overrides to the selected entries.
-async fn config_from_kubeconfig(mut kc: Kubeconfig, args: &ConnectionArgs) -> Result<Config> {
+async fn config_from_kubeconfig(
+    mut kc: Kubeconfig,
+    args: &ConnectionArgs,
+) -> Result<(Config, Option<Bearer>)> {
     let context_name = match args.context.clone().or_else(|| kc.current_context.clone()) {
         Some(name) if !name.is_empty() => name,
         _ if args.server.is_some() || args.cluster.is_some() => {
@@ -313,10 +370,14 @@ async fn config_from_kubeconfig(mut kc: Kubeconfig, args: &ConnectionArgs) -> Re
         }
     };
 
+    let mut proxy_url = None;
     for named in kc.clusters.iter_mut().filter(|c| c.name == cluster_name) {
         let cluster = named.cluster.get_or_insert_with(Cluster::default);
         apply_to_cluster(cluster, args);
         check_trust(cluster, &cluster_name)?;
+        // Chosen below by Go's rules; kube would use HTTPS_PROXY for any
+        // server and match NO_PROXY against the proxy's own address.
+        proxy_url = cluster.proxy_url.take();
     }
     for named in kc.auth_infos.iter_mut().filter(|u| u.name == user_name) {
         apply_to_user(named.auth_info.get_or_insert_with(AuthInfo::default), args)?;
@@ -324,7 +385,7 @@ async fn config_from_kubeconfig(mut kc: Kubeconfig, args: &ConnectionArgs) -> Re
     let options = KubeConfigOptions {
         context: Some(context_name),
         cluster: Some(cluster_name),
-        user: Some(user_name),
+        user: Some(user_name.clone()),
     };
     let mut config = Config::from_custom_kubeconfig(kc, &options)
         .await
@@ -340,7 +401,42 @@ async fn config_from_kubeconfig(mut kc: Kubeconfig, args: &ConnectionArgs) -> Re
             ..AuthInfo::default()
         };
     }
-    Ok(config)
+    config.proxy_url = proxy::choose(
+        &config.cluster_url,
+        proxy_url.as_deref(),
+        &proxy::Env::from_process(),
+    )
+    .map_err(Exit::Usage)?;
+    let bearer = bearer(&mut config.auth_info, &user_name)?;
+    Ok((config, bearer))
+}
+
+/// Takes the token file and the exec plugin out of the user for our own
+/// layer (kube's re-runs a plugin for each part of the client and keeps no
+/// answer; it reads a token file untrimmed). The plugin runs here, once: a
+/// certificate it returns goes to the TLS setup, a token to the layer.
+fn bearer(user: &mut AuthInfo, name: &str) -> Result<Option<Bearer>> {
+    if let Some(exec) = user.exec.take() {
+        let plugin = Plugin::new(&exec, name)?;
+        let answer = plugin.run()?;
+        if let Some((cert, key)) = &answer.certificate {
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::STANDARD;
+            user.client_certificate_data = Some(b64.encode(cert));
+            user.client_key_data = Some(b64.encode(key).into());
+        }
+        return Ok(Some(Bearer::new(
+            Source::Exec(Box::new(plugin)),
+            Some(&answer),
+        )));
+    }
+    if user.token.is_some() {
+        return Ok(None);
+    }
+    Ok(user
+        .token_file
+        .take()
+        .map(|file| Bearer::new(Source::File(file.into()), None)))
 }
 
 fn synthesize_context(kc: &mut Kubeconfig, args: &ConnectionArgs) -> String {
