@@ -686,4 +686,91 @@ mod tests {
             .expect("connect to the local listener");
         assert!(stream.inner().nodelay().unwrap(), "TCP_NODELAY is off");
     }
+
+    fn pod(args: &ConnectionArgs, pod_namespace: Option<&str>, file: Option<&str>) -> Result<Kubeconfig> {
+        let account = tempfile::tempdir().unwrap();
+        if let Some(text) = file {
+            std::fs::write(account.path().join("namespace"), text).unwrap();
+        }
+        let env = |name: &str| match name {
+            "KUBERNETES_SERVICE_HOST" => Some("10.0.0.1".to_string()),
+            "KUBERNETES_SERVICE_PORT" => Some("443".to_string()),
+            "POD_NAMESPACE" => pod_namespace.map(str::to_string),
+            _ => None,
+        };
+        in_cluster_kubeconfig(args, account.path(), &env)
+    }
+
+    fn namespace_of(kc: &Kubeconfig) -> String {
+        kc.contexts[0].context.as_ref().unwrap().namespace.clone().unwrap()
+    }
+
+    /// clientcmd's inClusterClientConfig: POD_NAMESPACE first, then the
+    /// mounted file without its newline, then "default".
+    #[test]
+    fn a_pods_namespace_is_client_gos() {
+        let none = ConnectionArgs::default();
+        assert_eq!(namespace_of(&pod(&none, None, Some("cx-b\n")).unwrap()), "cx-b");
+        assert_eq!(namespace_of(&pod(&none, Some("cx-a"), Some("cx-b\n")).unwrap()), "cx-a");
+        assert_eq!(namespace_of(&pod(&none, None, None).unwrap()), "default");
+        assert_eq!(namespace_of(&pod(&none, None, Some(" \n")).unwrap()), "default");
+    }
+
+    /// In a pod `--token` and `--certificate-authority` replace the mounted
+    /// ones; `--user` and the flags that need a kubeconfig cluster are refused.
+    #[test]
+    fn flags_in_a_pod_are_honoured_or_refused_as_kubectl_does() {
+        let args = ConnectionArgs {
+            token: Some("flag-token".into()),
+            certificate_authority: Some("/etc/other-ca.pem".into()),
+            ..ConnectionArgs::default()
+        };
+        let kc = pod(&args, None, None).unwrap();
+        let user = kc.auth_infos[0].auth_info.as_ref().unwrap();
+        assert_eq!(user.token_file, None, "the mounted token stays beside --token");
+        let cluster = kc.clusters[0].cluster.as_ref().unwrap();
+        assert_eq!(cluster.certificate_authority.as_deref(), Some("/etc/other-ca.pem"));
+        assert_eq!(cluster.server.as_deref(), Some("https://10.0.0.1:443"));
+        for refused in [
+            ConnectionArgs { user: Some("nope".into()), ..ConnectionArgs::default() },
+            ConnectionArgs { insecure_skip_tls_verify: true, ..ConnectionArgs::default() },
+            ConnectionArgs { tls_server_name: Some("x".into()), ..ConnectionArgs::default() },
+        ] {
+            assert!(matches!(pod(&refused, None, None), Err(Exit::Usage(_))));
+        }
+    }
+
+    /// Through an HTTP CONNECT proxy too: the tunnel is the same TCP
+    /// connection, made by the same connector.
+    #[test]
+    fn proxied_connections_send_each_write_at_once() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let proxy: http::Uri = format!("http://{}", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        let answer = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut byte = [0u8];
+            while !request.ends_with(b"\r\n\r\n") {
+                conn.read_exact(&mut byte).unwrap();
+                request.push(byte[0]);
+            }
+            conn.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                .unwrap();
+            String::from_utf8(request).unwrap()
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let tunnel = hyper_util::client::legacy::connect::proxy::Tunnel::new(proxy, tcp_connector());
+        let target: http::Uri = "https://10.9.8.7:6443".parse().unwrap();
+        let stream = runtime
+            .block_on(tunnel.oneshot(target))
+            .expect("a tunnel through the local proxy");
+        assert!(answer.join().unwrap().starts_with("CONNECT 10.9.8.7:6443 "));
+        assert!(stream.inner().nodelay().unwrap(), "TCP_NODELAY is off");
+    }
 }

@@ -154,6 +154,8 @@ struct Seen {
     /// The namespace and server of that request.
     place: Option<String>,
     succeeded: bool,
+    /// Whether it went through the rows' proxy (None: no proxy in the test).
+    proxied: Option<bool>,
 }
 
 fn seen(world: &World, before: (usize, usize), out: &Output) -> Seen {
@@ -173,6 +175,7 @@ fn seen(world: &World, before: (usize, usize), out: &Output) -> Seen {
         user: first.map(|r| r.user.clone()),
         place,
         succeeded: out.status.success(),
+        proxied: None,
     }
 }
 
@@ -191,23 +194,32 @@ fn prepare(world: &World, row: &Row, cmd: &mut Command) {
     }
 }
 
-fn run_both(world: &World, row: &Row) -> (Seen, Output, Seen, Output) {
+fn run_both(
+    world: &World,
+    row: &Row,
+    proxy: Option<&ConnectProxy>,
+) -> (Seen, Output, Seen, Output) {
     for (name, text) in &row.files {
         let path = world.dir().join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, world.fill(text)).unwrap();
     }
     let args: Vec<String> = row.args.iter().map(|a| world.fill(a)).collect();
+    let tunnels = || proxy.map(ConnectProxy::tunnels);
+    let went_through = |before: Option<usize>| Some(proxy?.tunnels() > before?);
 
     let before = world.mark();
+    let tunnels_before = tunnels();
     let mut kubectl = Command::new(real_kubectl());
     kubectl.args(["get", "widgets.example.com", "foo", "-o", "name"]);
     kubectl.args(&args);
     prepare(world, row, &mut kubectl);
     let theirs = kubectl.output().unwrap();
-    let kubectl_seen = seen(world, before, &theirs);
+    let mut kubectl_seen = seen(world, before, &theirs);
+    kubectl_seen.proxied = went_through(tunnels_before);
 
     let before = world.mark();
+    let tunnels_before = tunnels();
     let mut notify = Command::new(bin());
     notify.args(["widgets/foo", "--until", READY, "--timeout", "0"]);
     notify.args(&args);
@@ -221,7 +233,8 @@ fn run_both(world: &World, row: &Row) -> (Seen, Output, Seen, Output) {
             .unwrap(),
         std::time::Duration::from_secs(30),
     );
-    let notify_seen = seen(world, before, &ours);
+    let mut notify_seen = seen(world, before, &ours);
+    notify_seen.proxied = went_through(tunnels_before);
     (kubectl_seen, theirs, notify_seen, ours)
 }
 
@@ -326,7 +339,7 @@ fn each_invocation_reaches_the_server_kubectl_reaches_as_the_same_user() {
     let world = World::new();
     let mut differences = Vec::new();
     for row in rows() {
-        let (theirs, kubectl_out, ours, notify_out) = run_both(&world, &row);
+        let (theirs, kubectl_out, ours, notify_out) = run_both(&world, &row, None);
         if theirs != ours {
             differences.push(format!(
                 "{} ({:?}):\n  kubectl:        {theirs:?} {}\n  kubectl-notify: {ours:?} {}",
@@ -348,4 +361,136 @@ fn each_invocation_reaches_the_server_kubectl_reaches_as_the_same_user() {
 fn one_line(text: &str) -> String {
     let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     line.chars().take(300).collect()
+}
+
+/// A tiny HTTP CONNECT proxy on 127.0.0.1 that records each tunnel's target
+/// and resolves the made-up name `kube.test` to 127.0.0.1 (only the proxy
+/// resolves names: the client hands it the name).
+struct ConnectProxy {
+    url: String,
+    targets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ConnectProxy {
+    fn start() -> ConnectProxy {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let targets = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = targets.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(client.try_clone().unwrap());
+                    let mut request = String::new();
+                    reader.read_line(&mut request).unwrap_or_default();
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                            break;
+                        }
+                    }
+                    let target = request.split_whitespace().nth(1).unwrap_or_default().to_string();
+                    seen.lock().unwrap().push(target.clone());
+                    let Ok(upstream) = std::net::TcpStream::connect(target.replace("kube.test", "127.0.0.1"))
+                    else {
+                        let _ = (&client).write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+                        return;
+                    };
+                    (&client)
+                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .unwrap();
+                    let (mut up_read, mut down_write) = (upstream.try_clone().unwrap(), client.try_clone().unwrap());
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut up_read, &mut down_write);
+                        let _ = down_write.shutdown(std::net::Shutdown::Both);
+                    });
+                    let mut up_write = upstream;
+                    let _ = std::io::copy(&mut reader, &mut up_write);
+                    let _ = up_write.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        ConnectProxy { url, targets }
+    }
+
+    fn tunnels(&self) -> usize {
+        self.targets.lock().unwrap().len()
+    }
+}
+
+/// Proxies as kubectl uses them: a cluster's `proxy-url` for every request
+/// (loopback too); `HTTPS_PROXY` except for loopback and what `NO_PROXY`
+/// names (a suffix here). Each row: through the proxy or not, and the outcome,
+/// the same for both programs.
+#[test]
+fn proxies_are_used_where_kubectl_uses_them() {
+    let world = World::new();
+    let proxy = ConnectProxy::start();
+    let port = world.tls.server.url().rsplit(':').next().unwrap().to_string();
+    let by_name = format!("https://kube.test:{port}");
+    let proxied_cluster = format!(
+        r#"{{server: "{{TLS}}", certificate-authority: "{{CA}}", proxy-url: "{}"}}"#,
+        proxy.url
+    );
+    let named_cluster = format!(
+        r#"{{server: "{by_name}", certificate-authority: "{{CA}}", tls-server-name: localhost}}"#
+    );
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let https_proxy = leak(proxy.url.clone());
+    // What kubectl does in each row: through the proxy, succeeded.
+    let expected = [
+        (true, true),
+        (false, true),
+        (true, true),
+        (true, true),
+        (false, false),
+        (false, false),
+    ];
+    let rows = vec![
+        row("proxy-url", &[]).file("main", single(&proxied_cluster, "{token: alice-token}")),
+        row("HTTPS_PROXY, a loopback server", &[])
+            .file("main", MAIN)
+            .env("HTTPS_PROXY", https_proxy),
+        row("HTTPS_PROXY, a server by name", &[])
+            .file("main", single(&named_cluster, "{token: alice-token}"))
+            .env("HTTPS_PROXY", https_proxy),
+        row("https_proxy, NO_PROXY naming another host", &[])
+            .file("main", single(&named_cluster, "{token: alice-token}"))
+            .env("https_proxy", https_proxy)
+            .env("NO_PROXY", "127.0.0.1,example.com"),
+        row("HTTPS_PROXY, NO_PROXY a suffix of the server", &[])
+            .file("main", single(&named_cluster, "{token: alice-token}"))
+            .env("HTTPS_PROXY", https_proxy)
+            .env("NO_PROXY", ".test"),
+        row("ALL_PROXY is not one of Go's", &[])
+            .file("main", single(&named_cluster, "{token: alice-token}"))
+            .env("ALL_PROXY", https_proxy),
+    ];
+    let mut differences = Vec::new();
+    for (row, expected) in rows.into_iter().zip(expected) {
+        let (theirs, kubectl_out, ours, notify_out) = run_both(&world, &row, Some(&proxy));
+        assert_eq!(
+            (theirs.proxied, theirs.succeeded),
+            (Some(expected.0), expected.1),
+            "{}: kubectl itself: {}",
+            row.name,
+            one_line(&text(&kubectl_out.stderr))
+        );
+        if theirs != ours {
+            differences.push(format!(
+                "{}:\n  kubectl:        {theirs:?} {}\n  kubectl-notify: {ours:?} {}",
+                row.name,
+                one_line(&text(&kubectl_out.stderr)),
+                one_line(&text(&notify_out.stderr)),
+            ));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "kubectl-notify differs from kubectl in {} rows:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
 }
