@@ -2,6 +2,7 @@
 //! overrides, exec credential plugins.
 
 use serde_json::json;
+use testserver::Rule;
 
 use crate::common::*;
 
@@ -321,4 +322,55 @@ fn a_v1_exec_plugin_needs_an_interactive_mode() {
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("needs interactiveMode"), "{}", stderr(&out));
     assert!(runs(&s, "modeless").is_empty(), "the plugin ran");
+}
+
+/// Messages that point at the setting to fix: a right to impersonate, a
+/// certificate for another name, a KUBECONFIG naming a missing file.
+#[test]
+fn connection_failures_name_what_to_fix() {
+    let s = ready_widget();
+    let watcher = Rule {
+        verbs: vec!["get".into(), "list".into(), "watch".into()],
+        groups: vec!["*".into()],
+        resources: vec!["*".into()],
+        ..Rule::default()
+    };
+    s.server.add_user("limited", "limited-token", vec![watcher]);
+    let limited = s.dir.path().join("limited");
+    s.server.write_kubeconfig(&limited, "limited-token", "default");
+    let out = s.run(&[
+        "widgets/foo",
+        "--until",
+        READY,
+        "--kubeconfig",
+        limited.to_str().unwrap(),
+        "--as",
+        "bob",
+    ]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("needs the verb impersonate on users"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("get, list, watch"), "{}", stderr(&out));
+
+    let elsewhere = s.dir.path().join("elsewhere");
+    let text = s
+        .server
+        .kubeconfig(testserver::ADMIN_TOKEN, "default")
+        .replace("    certificate-authority-data:", "    tls-server-name: elsewhere.example\n    certificate-authority-data:");
+    std::fs::write(&elsewhere, text).unwrap();
+    let out = s.run(&["widgets/foo", "--until", READY, "--kubeconfig", elsewhere.to_str().unwrap()]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("tls-server-name"), "{}", stderr(&out));
+
+    let missing = s.dir.path().join("no-such-config");
+    let out = s
+        .notify(&["widgets/foo", "--until", READY])
+        .env("KUBECONFIG", &missing)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("kubeconfig {} does not exist", missing.display())),
+        "{}",
+        stderr(&out)
+    );
 }
