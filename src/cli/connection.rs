@@ -32,7 +32,12 @@ pub struct ConnectionArgs {
     pub server: Option<String>,
 
     /// Bearer token for authentication to the API server
-    #[arg(long, value_name = "TOKEN", hide_env_values = true, overrides_with = "token")]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        hide_env_values = true,
+        overrides_with = "token"
+    )]
     pub token: Option<String>,
 
     /// Username to impersonate for the operation

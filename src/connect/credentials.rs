@@ -133,12 +133,7 @@ impl Plugin {
     }
 
     fn parse(&self, stdout: &[u8]) -> Result<Answer> {
-        let bad = |why: &str| {
-            Exit::Refused(format!(
-                "exec: executable {} {why}",
-                self.command
-            ))
-        };
+        let bad = |why: &str| Exit::Refused(format!("exec: executable {} {why}", self.command));
         let credential: Value = serde_json::from_slice(stdout)
             .map_err(|_| bad("did not print an ExecCredential as JSON"))?;
         if credential["apiVersion"] != self.api_version.as_str() {

@@ -10,8 +10,8 @@ use std::time::Duration;
 use hyper_timeout::TimeoutConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use kube::client::retry::RetryPolicy;
 use kube::client::ConfigExt;
+use kube::client::retry::RetryPolicy;
 use kube::config::{
     AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
     NamedContext,
@@ -23,9 +23,9 @@ use tower::util::{Either, MapRequestLayer};
 use tower::{BoxError, ServiceBuilder};
 
 use crate::cli::ConnectionArgs;
-use credentials::{Bearer, Plugin, Source};
 use crate::exit::{Exit, Result};
 use crate::managed_fields::Cut;
+use credentials::{Bearer, Plugin, Source};
 
 /// A ready client and the namespace targets default to.
 pub struct Connection {
@@ -89,7 +89,7 @@ pub async fn connect(
         };
         crate::log::warning(
             "connect",
-            &format!("TLS verification is off: the server's certificate is not checked ({from})"),
+            format!("TLS verification is off: the server's certificate is not checked ({from})"),
         );
     }
     // A plain-HTTP server (`kubectl proxy`, a local test server) needs no
@@ -482,7 +482,8 @@ fn check_trust(cluster: &Cluster, name: &str) -> Result<()> {
         .server
         .as_deref()
         .is_some_and(|s| s.starts_with("https://"));
-    let ca = cluster.certificate_authority.is_some() || cluster.certificate_authority_data.is_some();
+    let ca =
+        cluster.certificate_authority.is_some() || cluster.certificate_authority_data.is_some();
     if tls && ca && cluster.insecure_skip_tls_verify == Some(true) {
         return Err(Exit::Usage(format!(
             "cluster \"{name}\" has both a certificate authority and insecure-skip-tls-verify: \
@@ -581,8 +582,10 @@ fn in_cluster_kubeconfig(
                 .into(),
         ));
     }
-    let (Some(host), Some(port)) = (env("KUBERNETES_SERVICE_HOST"), env("KUBERNETES_SERVICE_PORT"))
-    else {
+    let (Some(host), Some(port)) = (
+        env("KUBERNETES_SERVICE_HOST"),
+        env("KUBERNETES_SERVICE_PORT"),
+    ) else {
         return Err(Exit::Usage(
             "in a pod without KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT: \
              pass --kubeconfig PATH or --server URL"
@@ -687,7 +690,11 @@ mod tests {
         assert!(stream.inner().nodelay().unwrap(), "TCP_NODELAY is off");
     }
 
-    fn pod(args: &ConnectionArgs, pod_namespace: Option<&str>, file: Option<&str>) -> Result<Kubeconfig> {
+    fn pod(
+        args: &ConnectionArgs,
+        pod_namespace: Option<&str>,
+        file: Option<&str>,
+    ) -> Result<Kubeconfig> {
         let account = tempfile::tempdir().unwrap();
         if let Some(text) = file {
             std::fs::write(account.path().join("namespace"), text).unwrap();
@@ -702,7 +709,13 @@ mod tests {
     }
 
     fn namespace_of(kc: &Kubeconfig) -> String {
-        kc.contexts[0].context.as_ref().unwrap().namespace.clone().unwrap()
+        kc.contexts[0]
+            .context
+            .as_ref()
+            .unwrap()
+            .namespace
+            .clone()
+            .unwrap()
     }
 
     /// clientcmd's inClusterClientConfig: POD_NAMESPACE first, then the
@@ -710,10 +723,19 @@ mod tests {
     #[test]
     fn a_pods_namespace_is_client_gos() {
         let none = ConnectionArgs::default();
-        assert_eq!(namespace_of(&pod(&none, None, Some("cx-b\n")).unwrap()), "cx-b");
-        assert_eq!(namespace_of(&pod(&none, Some("cx-a"), Some("cx-b\n")).unwrap()), "cx-a");
+        assert_eq!(
+            namespace_of(&pod(&none, None, Some("cx-b\n")).unwrap()),
+            "cx-b"
+        );
+        assert_eq!(
+            namespace_of(&pod(&none, Some("cx-a"), Some("cx-b\n")).unwrap()),
+            "cx-a"
+        );
         assert_eq!(namespace_of(&pod(&none, None, None).unwrap()), "default");
-        assert_eq!(namespace_of(&pod(&none, None, Some(" \n")).unwrap()), "default");
+        assert_eq!(
+            namespace_of(&pod(&none, None, Some(" \n")).unwrap()),
+            "default"
+        );
     }
 
     /// In a pod `--token` and `--certificate-authority` replace the mounted
@@ -727,14 +749,29 @@ mod tests {
         };
         let kc = pod(&args, None, None).unwrap();
         let user = kc.auth_infos[0].auth_info.as_ref().unwrap();
-        assert_eq!(user.token_file, None, "the mounted token stays beside --token");
+        assert_eq!(
+            user.token_file, None,
+            "the mounted token stays beside --token"
+        );
         let cluster = kc.clusters[0].cluster.as_ref().unwrap();
-        assert_eq!(cluster.certificate_authority.as_deref(), Some("/etc/other-ca.pem"));
+        assert_eq!(
+            cluster.certificate_authority.as_deref(),
+            Some("/etc/other-ca.pem")
+        );
         assert_eq!(cluster.server.as_deref(), Some("https://10.0.0.1:443"));
         for refused in [
-            ConnectionArgs { user: Some("nope".into()), ..ConnectionArgs::default() },
-            ConnectionArgs { insecure_skip_tls_verify: true, ..ConnectionArgs::default() },
-            ConnectionArgs { tls_server_name: Some("x".into()), ..ConnectionArgs::default() },
+            ConnectionArgs {
+                user: Some("nope".into()),
+                ..ConnectionArgs::default()
+            },
+            ConnectionArgs {
+                insecure_skip_tls_verify: true,
+                ..ConnectionArgs::default()
+            },
+            ConnectionArgs {
+                tls_server_name: Some("x".into()),
+                ..ConnectionArgs::default()
+            },
         ] {
             assert!(matches!(pod(&refused, None, None), Err(Exit::Usage(_))));
         }
@@ -765,7 +802,8 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let tunnel = hyper_util::client::legacy::connect::proxy::Tunnel::new(proxy, tcp_connector());
+        let tunnel =
+            hyper_util::client::legacy::connect::proxy::Tunnel::new(proxy, tcp_connector());
         let target: http::Uri = "https://10.9.8.7:6443".parse().unwrap();
         let stream = runtime
             .block_on(tunnel.oneshot(target))

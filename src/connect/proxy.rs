@@ -52,7 +52,11 @@ pub fn choose(server: &Uri, kubeconfig: Option<&str>, env: &Env) -> Result<Optio
         .to_ascii_lowercase();
     let port = server
         .port_u16()
-        .unwrap_or(if server.scheme_str() == Some("https") { 443 } else { 80 });
+        .unwrap_or(if server.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
     if !use_proxy(&host, port, env.no_proxy.as_deref().unwrap_or_default()) {
         return Ok(None);
     }
@@ -101,9 +105,10 @@ fn matches(entry: &str, host: &str, ip: Option<IpAddr>, port: u16) -> bool {
     }
     // `host:port`, `[v6]:port`, or a bare host (a bare IPv6 has colons).
     let (name, wanted_port) = match entry.rsplit_once(':') {
-        Some((name, p)) if name.starts_with('[') || !name.contains(':') => {
-            (name.trim_start_matches('[').trim_end_matches(']'), p.parse::<u16>().ok())
-        }
+        Some((name, p)) if name.starts_with('[') || !name.contains(':') => (
+            name.trim_start_matches('[').trim_end_matches(']'),
+            p.parse::<u16>().ok(),
+        ),
         _ => (entry.trim_start_matches('[').trim_end_matches(']'), None),
     };
     let port_ok = wanted_port.is_none_or(|p| p == port);
@@ -183,9 +188,13 @@ mod tests {
     }
 
     fn via(server: &str, no_proxy: &str) -> Option<String> {
-        choose(&server.parse().unwrap(), None, &env("proxy.corp:3128", no_proxy))
-            .unwrap()
-            .map(|u| u.to_string())
+        choose(
+            &server.parse().unwrap(),
+            None,
+            &env("proxy.corp:3128", no_proxy),
+        )
+        .unwrap()
+        .map(|u| u.to_string())
     }
 
     #[test]
@@ -209,9 +218,18 @@ mod tests {
         assert_eq!(via("https://corp.example:6443", ".corp.example"), proxied);
         assert_eq!(via("https://api.corp.example:6443", "*.corp.example"), None);
         assert_eq!(via("https://notcorp.example:6443", "corp.example"), proxied);
-        assert_eq!(via("https://API.Corp.Example:6443", " other , CORP.example "), None);
-        assert_eq!(via("https://api.corp.example:6443", "corp.example:6443"), None);
-        assert_eq!(via("https://api.corp.example:6443", "corp.example:443"), proxied);
+        assert_eq!(
+            via("https://API.Corp.Example:6443", " other , CORP.example "),
+            None
+        );
+        assert_eq!(
+            via("https://api.corp.example:6443", "corp.example:6443"),
+            None
+        );
+        assert_eq!(
+            via("https://api.corp.example:6443", "corp.example:443"),
+            proxied
+        );
         assert_eq!(via("https://anything:6443", "*"), None);
         // A name never matches an IP entry, nor an IP a name.
         assert_eq!(via("https://kube.test:6443", "127.0.0.0/8"), proxied);

@@ -30,12 +30,6 @@ impl Scenario {
         Scenario::tls()
     }
 
-    /// A scenario whose server speaks plain HTTP (`kubectl proxy`'s way):
-    /// requests arrive without credentials, as anonymous.
-    pub fn plain() -> Scenario {
-        Scenario::on(TestServer::start())
-    }
-
     /// A scenario whose server speaks HTTPS only; the kubeconfig carries its CA.
     pub fn tls() -> Scenario {
         Scenario::on(TestServer::start_with(Options {

@@ -176,7 +176,10 @@ fn exec_kubeconfig(s: &Scenario, command: &std::path::Path, extra: &str) -> std:
                 command.display()
             ),
         );
-    let path = s.dir.path().join(format!("{}.kubeconfig", command.display().to_string().replace('/', "_")));
+    let path = s.dir.path().join(format!(
+        "{}.kubeconfig",
+        command.display().to_string().replace('/', "_")
+    ));
     std::fs::write(&path, config).unwrap();
     path
 }
@@ -215,7 +218,10 @@ fn an_exec_plugin_runs_once_per_start_without_the_callers_stdin() {
         std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
     );
     for (name, status) in [
-        ("lasting", format!("{{\"token\":\"{}\"}}", testserver::ADMIN_TOKEN)),
+        (
+            "lasting",
+            format!("{{\"token\":\"{}\"}}", testserver::ADMIN_TOKEN),
+        ),
         (
             "expiring",
             format!(
@@ -245,9 +251,16 @@ fn an_exec_plugin_runs_once_per_start_without_the_callers_stdin() {
         ours.env("KUBECONFIG", &config);
         let out = with_stdin(ours, "caller's data\n");
         assert_eq!(code(&out), 0, "{name}: {}", stderr(&out));
-        assert_eq!(runs(&s, name), kubectl_runs, "{name}: runs and what each saw");
+        assert_eq!(
+            runs(&s, name),
+            kubectl_runs,
+            "{name}: runs and what each saw"
+        );
         assert_eq!(kubectl_runs.len(), 1, "{kubectl_runs:?}");
-        assert!(kubectl_runs[0].contains("\"interactive\":false"), "{kubectl_runs:?}");
+        assert!(
+            kubectl_runs[0].contains("\"interactive\":false"),
+            "{kubectl_runs:?}"
+        );
         assert!(kubectl_runs[0].ends_with("stdin="), "{kubectl_runs:?}");
     }
 }
@@ -283,7 +296,10 @@ fn a_failing_exec_plugin_is_named_and_its_env_never_printed() {
             "{all}"
         );
         assert!(all.contains("token service says no"), "{all}");
-        assert!(!all.contains("hunter2"), "the plugin's env was printed: {all}");
+        assert!(
+            !all.contains("hunter2"),
+            "the plugin's env was printed: {all}"
+        );
         assert!(!all.contains("Output {"), "a Debug dump: {all}");
     }
 }
@@ -294,7 +310,13 @@ fn a_missing_exec_plugin_is_named() {
     let s = ready_widget();
     let missing = s.dir.path().join("no-such-plugin");
     let config = exec_kubeconfig(&s, &missing, "      interactiveMode: Never\n");
-    let out = s.run(&["widgets/foo", "--until", READY, "--kubeconfig", config.to_str().unwrap()]);
+    let out = s.run(&[
+        "widgets/foo",
+        "--until",
+        READY,
+        "--kubeconfig",
+        config.to_str().unwrap(),
+    ]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!("exec: executable {} not found", missing.display())),
@@ -318,9 +340,19 @@ fn a_v1_exec_plugin_needs_an_interactive_mode() {
         .unwrap();
     assert!(!theirs.status.success());
     assert!(text(&theirs.stderr).contains("interactiveMode must be specified"));
-    let out = s.run(&["widgets/foo", "--until", READY, "--kubeconfig", config.to_str().unwrap()]);
+    let out = s.run(&[
+        "widgets/foo",
+        "--until",
+        READY,
+        "--kubeconfig",
+        config.to_str().unwrap(),
+    ]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains("needs interactiveMode"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("needs interactiveMode"),
+        "{}",
+        stderr(&out)
+    );
     assert!(runs(&s, "modeless").is_empty(), "the plugin ran");
 }
 
@@ -337,7 +369,8 @@ fn connection_failures_name_what_to_fix() {
     };
     s.server.add_user("limited", "limited-token", vec![watcher]);
     let limited = s.dir.path().join("limited");
-    s.server.write_kubeconfig(&limited, "limited-token", "default");
+    s.server
+        .write_kubeconfig(&limited, "limited-token", "default");
     let out = s.run(&[
         "widgets/foo",
         "--until",
@@ -348,16 +381,33 @@ fn connection_failures_name_what_to_fix() {
         "bob",
     ]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
-    assert!(stderr(&out).contains("needs the verb impersonate on users"), "{}", stderr(&out));
-    assert!(!stderr(&out).contains("get, list, watch"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("needs the verb impersonate on users"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("get, list, watch"),
+        "{}",
+        stderr(&out)
+    );
 
     let elsewhere = s.dir.path().join("elsewhere");
     let text = s
         .server
         .kubeconfig(testserver::ADMIN_TOKEN, "default")
-        .replace("    certificate-authority-data:", "    tls-server-name: elsewhere.example\n    certificate-authority-data:");
+        .replace(
+            "    certificate-authority-data:",
+            "    tls-server-name: elsewhere.example\n    certificate-authority-data:",
+        );
     std::fs::write(&elsewhere, text).unwrap();
-    let out = s.run(&["widgets/foo", "--until", READY, "--kubeconfig", elsewhere.to_str().unwrap()]);
+    let out = s.run(&[
+        "widgets/foo",
+        "--until",
+        READY,
+        "--kubeconfig",
+        elsewhere.to_str().unwrap(),
+    ]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(stderr(&out).contains("tls-server-name"), "{}", stderr(&out));
 

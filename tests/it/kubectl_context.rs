@@ -27,16 +27,18 @@ const NAMESPACES: [&str; 3] = ["default", "team-a", "team-b"];
 impl World {
     fn new() -> World {
         let tls = Scenario::tls();
-        tls.server.add_user("alice", "alice-token", vec![Rule::allow_all()]);
-        tls.server.add_user("bob", "bob-token", vec![Rule::allow_all()]);
+        tls.server
+            .add_user("alice", "alice-token", vec![Rule::allow_all()]);
+        tls.server
+            .add_user("bob", "bob-token", vec![Rule::allow_all()]);
         let plain = TestServer::start();
         plain.add_crd(Crd::widget());
         plain.set_anonymous_rules(vec![Rule::allow_all()]);
         for ns in NAMESPACES {
             tls.widget_in(ns, "foo", json!({}), json!({"ready": true}));
-            let foo = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+            let widget = json!({"apiVersion": "example.com/v1", "kind": "Widget",
                              "metadata": {"name": "foo", "namespace": ns}});
-            plain.create(WIDGETS, Some(ns), foo);
+            plain.create(WIDGETS, Some(ns), widget);
             plain.patch_status(WIDGETS, Some(ns), "foo", json!({"status": {"ready": true}}));
         }
         let dir = tls.dir.path().to_path_buf();
@@ -56,7 +58,10 @@ impl World {
         let vars = HashMap::from([
             ("{TLS}", tls.server.url()),
             ("{HTTP}", plain.url()),
-            ("{HOSTPORT}", plain.url().trim_start_matches("http://").to_string()),
+            (
+                "{HOSTPORT}",
+                plain.url().trim_start_matches("http://").to_string(),
+            ),
             ("{CA}", dir.join("ca.pem").display().to_string()),
             ("{CADATA}", ca_data),
             ("{WRONGCA}", dir.join("wrong-ca.pem").display().to_string()),
@@ -77,7 +82,10 @@ impl World {
 
     /// How many requests each server has answered so far.
     fn mark(&self) -> (usize, usize) {
-        (self.tls.server.requests().len(), self.plain.requests().len())
+        (
+            self.tls.server.requests().len(),
+            self.plain.requests().len(),
+        )
     }
 
     /// The requests both servers answered since `mark`.
@@ -186,7 +194,16 @@ fn prepare(world: &World, row: &Row, cmd: &mut Command) {
         .env_remove("KUBERNETES_SERVICE_HOST")
         .env_remove("KUBERNETES_SERVICE_PORT")
         .env_remove("POD_NAMESPACE");
-    for name in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"] {
+    for name in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ] {
         cmd.env_remove(name);
     }
     for (name, value) in &row.env {
@@ -391,9 +408,14 @@ impl ConnectProxy {
                             break;
                         }
                     }
-                    let target = request.split_whitespace().nth(1).unwrap_or_default().to_string();
+                    let target = request
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or_default()
+                        .to_string();
                     seen.lock().unwrap().push(target.clone());
-                    let Ok(upstream) = std::net::TcpStream::connect(target.replace("kube.test", "127.0.0.1"))
+                    let Ok(upstream) =
+                        std::net::TcpStream::connect(target.replace("kube.test", "127.0.0.1"))
                     else {
                         let _ = (&client).write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
                         return;
@@ -401,7 +423,8 @@ impl ConnectProxy {
                     (&client)
                         .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
                         .unwrap();
-                    let (mut up_read, mut down_write) = (upstream.try_clone().unwrap(), client.try_clone().unwrap());
+                    let (mut up_read, mut down_write) =
+                        (upstream.try_clone().unwrap(), client.try_clone().unwrap());
                     std::thread::spawn(move || {
                         let _ = std::io::copy(&mut up_read, &mut down_write);
                         let _ = down_write.shutdown(std::net::Shutdown::Both);
@@ -428,7 +451,14 @@ impl ConnectProxy {
 fn proxies_are_used_where_kubectl_uses_them() {
     let world = World::new();
     let proxy = ConnectProxy::start();
-    let port = world.tls.server.url().rsplit(':').next().unwrap().to_string();
+    let port = world
+        .tls
+        .server
+        .url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
     let by_name = format!("https://kube.test:{port}");
     let proxied_cluster = format!(
         r#"{{server: "{{TLS}}", certificate-authority: "{{CA}}", proxy-url: "{}"}}"#,
