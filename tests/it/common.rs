@@ -73,16 +73,7 @@ impl Scenario {
 
     /// The plugin as a user runs it, with this scenario's kubeconfig.
     pub fn notify(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(bin());
-        cmd.args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("HOME", self.dir.path())
-            .env_remove("KUBECACHEDIR")
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd
+        plugin(&self.kubeconfig, self.dir.path(), args)
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
@@ -144,6 +135,20 @@ impl Scenario {
         }
         panic!("kubectl-notify never started watching {needle}");
     }
+}
+
+/// The plugin as a user runs it: this kubeconfig, this home, no stdin.
+pub fn plugin(kubeconfig: &Path, home: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env("HOME", home)
+        .env_remove("KUBECACHEDIR")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
 }
 
 pub fn bin() -> &'static Path {

@@ -2,6 +2,7 @@
 //! each module tells one part of the user's story against the real binary,
 //! and `common` is the setting they share (test server, kubeconfig, kubectl).
 
+mod cluster;
 mod common;
 
 mod bad_input;
@@ -23,9 +24,11 @@ mod kubectl_plugin;
 mod model;
 mod noise;
 mod output;
+mod real;
 mod receiver;
 mod secrets;
 mod selectors;
 mod sinks;
 mod status_line;
+mod stories;
 mod wait;

@@ -1,0 +1,148 @@
+//! The cluster under test, for stories that run on both tiers: the project's
+//! test server (`common::Scenario`) and a real control plane (`real::Namespace`).
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::{Scenario, WIDGETS, finish, plugin};
+
+pub trait Cluster {
+    /// A kubeconfig whose current context is the test's namespace.
+    fn kubeconfig(&self) -> &Path;
+    /// A HOME of the test's own (discovery cache, kubectl's config).
+    fn home(&self) -> &Path;
+    fn namespace(&self) -> &str;
+
+    /// A Widget in the test's namespace; the object as created.
+    fn create_widget(&self, name: &str, spec: Value) -> Value;
+    /// A merge patch of a Widget (its spec or metadata).
+    fn patch_widget(&self, name: &str, patch: Value) -> Value;
+    /// A merge patch of a Widget's status, through the status subresource.
+    fn set_widget_status(&self, name: &str, status: Value) -> Value;
+    fn delete_widget(&self, name: &str);
+
+    /// The plugin as a user runs it against this cluster.
+    fn notify(&self, args: &[&str]) -> Command {
+        plugin(self.kubeconfig(), self.home(), args)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        finish(self.notify(args).spawn().unwrap(), Duration::from_secs(60))
+    }
+}
+
+impl Cluster for Scenario {
+    fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    fn home(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn namespace(&self) -> &str {
+        "default"
+    }
+
+    fn create_widget(&self, name: &str, spec: Value) -> Value {
+        self.widget(name, spec, Value::Null)
+    }
+
+    fn patch_widget(&self, name: &str, patch: Value) -> Value {
+        self.server
+            .merge_patch(WIDGETS, Some("default"), name, patch)
+    }
+
+    fn set_widget_status(&self, name: &str, status: Value) -> Value {
+        self.server
+            .patch_status(WIDGETS, Some("default"), name, json!({ "status": status }))
+    }
+
+    fn delete_widget(&self, name: &str) {
+        self.server.delete(WIDGETS, Some("default"), name);
+    }
+}
+
+/// A run of the plugin that is watching: started with `-v`, it has said
+/// `list complete, watching` once per target, so a change made next is one
+/// it must see happen, on either tier.
+pub struct Watching {
+    child: Option<std::process::Child>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watching {
+    pub fn start(cluster: &dyn Cluster, args: &[&str], targets: usize) -> Watching {
+        use std::io::BufRead;
+        let mut with_v = args.to_vec();
+        let at = with_v
+            .iter()
+            .position(|a| *a == "--")
+            .unwrap_or(with_v.len());
+        with_v.insert(at, "-v");
+        let mut child = cluster.notify(&with_v).spawn().unwrap();
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut text = sink.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        let mut run = Watching {
+            child: Some(child),
+            stderr,
+            reader: Some(reader),
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let said = run.stderr().matches("list complete, watching").count();
+            if said >= targets {
+                return run;
+            }
+            if let Ok(Some(status)) = run.child.as_mut().unwrap().try_wait() {
+                panic!(
+                    "kubectl-notify exited early with {status}: {}",
+                    run.stderr()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "kubectl-notify never started watching: {}",
+                run.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What it has said on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits for the run to end (killing it after `limit`): its output, with
+    /// everything it said on stderr.
+    pub fn finish(mut self, limit: Duration) -> Output {
+        let mut out = finish(self.child.take().unwrap(), limit);
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        out.stderr = self.stderr().into_bytes();
+        out
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

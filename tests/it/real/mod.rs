@@ -1,0 +1,222 @@
+//! The real tier: the same stories against a real kube-apiserver and
+//! kube-controller-manager (`KUBEBUILDER_ASSETS`), each test in its own namespace.
+//!
+//! Select exactly these with `cargo test --test it real::`. Without
+//! `KUBEBUILDER_ASSETS` the build says the tier was skipped and its tests are
+//! ignored (build.rs sets `cfg(real_tier)`).
+
+pub mod control_plane;
+
+mod ready;
+mod smoke;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+pub use control_plane::{ControlPlane, Options};
+
+use crate::cluster::Cluster;
+use crate::common::real_kubectl;
+
+/// One test's corner of a control plane: a namespace of its own and a
+/// kubeconfig whose context points there (user admin).
+pub struct Namespace<'a> {
+    pub plane: &'a ControlPlane,
+    pub name: String,
+    pub dir: TempDir,
+    pub kubeconfig: PathBuf,
+}
+
+impl Namespace<'static> {
+    /// A fresh namespace on the binary's shared control plane.
+    pub fn new() -> Namespace<'static> {
+        Namespace::on(control_plane::shared())
+    }
+}
+
+impl<'a> Namespace<'a> {
+    pub fn on(plane: &'a ControlPlane) -> Namespace<'a> {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let name = namespace_name(COUNT.fetch_add(1, Ordering::Relaxed));
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("config");
+        let config = std::fs::read_to_string(&plane.kubeconfig)
+            .unwrap()
+            .replace("namespace: default", &format!("namespace: {name}"));
+        std::fs::write(&kubeconfig, config).unwrap();
+        let ns = Namespace {
+            plane,
+            name,
+            dir,
+            kubeconfig,
+        };
+        ns.kubectl_ok(&["create", "namespace", &ns.name]);
+        ns
+    }
+
+    /// Real kubectl 1.37 as the admin, in this namespace.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_cmd(args).output().unwrap()
+    }
+
+    pub fn kubectl_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(real_kubectl());
+        cmd.args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("KUBECACHEDIR", self.dir.path().join("kubectl-cache"))
+            .env("HOME", self.dir.path())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// kubectl that must succeed; its stdout.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `kubectl create -f -` of one object (JSON); the object as created.
+    pub fn create(&self, object: Value) -> Value {
+        self.kubectl_stdin(&["create", "-o", "json", "-f", "-"], &object)
+    }
+
+    /// `kubectl apply -f -` of one object (JSON); the object as applied.
+    pub fn apply(&self, object: Value) -> Value {
+        self.kubectl_stdin(&["apply", "-o", "json", "-f", "-"], &object)
+    }
+
+    fn kubectl_stdin(&self, args: &[&str], object: &Value) -> Value {
+        use std::io::Write;
+        let mut child = self
+            .kubectl_cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(object.to_string().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// A merge patch of the object (`kind/name`).
+    pub fn patch(&self, object: &str, patch: Value) -> Value {
+        let out = self.kubectl_ok(&[
+            "patch",
+            object,
+            "--type=merge",
+            "-o",
+            "json",
+            "-p",
+            &patch.to_string(),
+        ]);
+        serde_json::from_str(&out).unwrap()
+    }
+
+    /// A merge patch of the object's status, as its controller (or a
+    /// kubelet, for a Pod) writes it.
+    pub fn patch_status(&self, object: &str, status: Value) -> Value {
+        let patch = json!({ "status": status }).to_string();
+        let out = self.kubectl_ok(&[
+            "patch",
+            object,
+            "--subresource=status",
+            "--type=merge",
+            "-o",
+            "json",
+            "-p",
+            &patch,
+        ]);
+        serde_json::from_str(&out).unwrap()
+    }
+
+    pub fn delete(&self, object: &str) {
+        self.kubectl_ok(&["delete", object, "--wait=false"]);
+    }
+}
+
+impl Drop for Namespace<'_> {
+    fn drop(&mut self) {
+        // Leave nothing behind for the next test; do not wait for it.
+        let _ = self
+            .kubectl_cmd(&["delete", "namespace", &self.name, "--wait=false"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+impl Cluster for Namespace<'_> {
+    fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    fn home(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn namespace(&self) -> &str {
+        &self.name
+    }
+
+    fn create_widget(&self, name: &str, spec: Value) -> Value {
+        self.create(json!({"apiVersion": "example.com/v1", "kind": "Widget",
+            "metadata": {"name": name, "namespace": self.name}, "spec": spec}))
+    }
+
+    fn patch_widget(&self, name: &str, patch: Value) -> Value {
+        self.patch(&format!("widgets.example.com/{name}"), patch)
+    }
+
+    fn set_widget_status(&self, name: &str, status: Value) -> Value {
+        self.patch_status(&format!("widgets.example.com/{name}"), status)
+    }
+
+    fn delete_widget(&self, name: &str) {
+        self.delete(&format!("widgets.example.com/{name}"));
+    }
+}
+
+/// A DNS label from the running test's name, so a leftover namespace says
+/// which test made it.
+fn namespace_name(n: usize) -> String {
+    let thread = std::thread::current();
+    let test = thread
+        .name()
+        .unwrap_or("test")
+        .rsplit("::")
+        .next()
+        .unwrap_or("test");
+    let mut label: String = test
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    label.truncate(48);
+    let label = label.trim_matches('-');
+    format!("{label}-{}-{n}", std::process::id() % 10_000)
+}
