@@ -1,9 +1,10 @@
 //! Bearer credentials as client-go's transport supplies them: a token file
 //! re-read every 50 s (trimmed), an exec plugin run once and its answer
-//! kept until its `expirationTimestamp`, never its `env` in a message.
+//! kept until its `expirationTimestamp` or a 401, never its `env` in a message.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::future::BoxFuture;
@@ -177,6 +178,10 @@ impl Plugin {
 #[derive(Clone)]
 pub struct Bearer {
     state: Arc<Mutex<State>>,
+    /// A plugin's token was refused (401): run it again before the next
+    /// request, as client-go does, whatever its expiry said.
+    refused: Arc<AtomicBool>,
+    exec: bool,
 }
 
 struct State {
@@ -198,6 +203,8 @@ impl Bearer {
         let until = first.and_then(|a| a.expires).map(instant_of);
         let fetched = first.is_some();
         Bearer {
+            exec: matches!(source, Source::Exec(_)),
+            refused: Arc::new(AtomicBool::new(false)),
             state: Arc::new(Mutex::new(State {
                 source,
                 token,
@@ -206,9 +213,17 @@ impl Bearer {
         }
     }
 
+    /// Called with each response's status.
+    pub fn saw(&self, status: http::StatusCode) {
+        if self.exec && status == http::StatusCode::UNAUTHORIZED {
+            self.refused.store(true, Ordering::SeqCst);
+        }
+    }
+
     async fn header(&self) -> std::result::Result<Option<HeaderValue>, String> {
         let mut state = self.state.lock().await;
-        if state.until.is_some_and(|at| Instant::now() >= at) {
+        let refused = self.refused.swap(false, Ordering::SeqCst);
+        if refused || state.until.is_some_and(|at| Instant::now() >= at) {
             state.refresh().await?;
         }
         let Some(token) = &state.token else {
@@ -266,5 +281,69 @@ impl tower::filter::AsyncPredicate<Request> for Bearer {
             }
             Ok(request)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A v1 plugin that counts its runs in `runs` and answers a token that
+    /// expires `expiry` from now (none: never).
+    fn counting(dir: &std::path::Path, expiry: Option<&str>) -> Plugin {
+        use std::os::unix::fs::PermissionsExt;
+        let script = dir.join("plugin");
+        let stamp = expiry.map_or(String::new(), |e| {
+            format!(",\"expirationTimestamp\":\"{e}\"")
+        });
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho run >> {}\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"t\"{stamp}}}}}'\n",
+                dir.join("runs").display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let exec: ExecConfig = serde_json::from_value(json!({
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": script.display().to_string(),
+            "interactiveMode": "Never",
+        }))
+        .unwrap();
+        Plugin::new(&exec, "u").unwrap()
+    }
+
+    fn runs(dir: &std::path::Path) -> usize {
+        std::fs::read_to_string(dir.join("runs"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+
+    #[tokio::test]
+    async fn a_plugins_token_is_kept_until_it_expires_or_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let plugin = counting(dir.path(), None);
+        let first = plugin.run().unwrap();
+        let bearer = Bearer::new(Source::Exec(Box::new(plugin)), Some(&first));
+        for _ in 0..5 {
+            assert!(bearer.header().await.unwrap().is_some());
+        }
+        assert_eq!(runs(dir.path()), 1, "a lasting token is fetched once");
+        bearer.saw(http::StatusCode::FORBIDDEN);
+        bearer.header().await.unwrap();
+        assert_eq!(runs(dir.path()), 1, "a 403 is not about the token");
+        bearer.saw(http::StatusCode::UNAUTHORIZED);
+        bearer.header().await.unwrap();
+        bearer.header().await.unwrap();
+        assert_eq!(runs(dir.path()), 2, "a 401 fetches a new token, once");
+
+        let dir = tempfile::tempdir().unwrap();
+        let plugin = counting(dir.path(), Some("2000-01-01T00:00:00Z"));
+        let first = plugin.run().unwrap();
+        let bearer = Bearer::new(Source::Exec(Box::new(plugin)), Some(&first));
+        bearer.header().await.unwrap();
+        assert_eq!(runs(dir.path()), 2, "an expired token is fetched again");
     }
 }

@@ -19,7 +19,7 @@ use kube::config::{
 use kube::{Client, Config};
 use tower::filter::AsyncFilterLayer;
 use tower::retry::RetryLayer;
-use tower::util::{Either, MapRequestLayer};
+use tower::util::{Either, MapRequestLayer, MapResponseLayer};
 use tower::{BoxError, ServiceBuilder};
 
 use crate::cli::ConnectionArgs;
@@ -222,7 +222,13 @@ where
                 .then(|| RetryLayer::new(RetryPolicy::server_retry())),
         )
         .option_layer(config.auth_layer()?)
-        .option_layer(bearer.map(AsyncFilterLayer::new))
+        .option_layer(bearer.clone().map(AsyncFilterLayer::new))
+        .option_layer(bearer.map(|bearer| {
+            MapResponseLayer::new(move |response: http::Response<_>| {
+                bearer.saw(response.status());
+                response
+            })
+        }))
         .layer(config.extra_headers_layer()?)
         .map_err(BoxError::from)
         .layer_fn(Cut)
