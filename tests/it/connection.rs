@@ -354,6 +354,32 @@ fn a_v1_exec_plugin_needs_an_interactive_mode() {
         stderr(&out)
     );
     assert!(runs(&s, "modeless").is_empty(), "the plugin ran");
+
+    // interactiveMode: Always with no terminal: refused by both, not run.
+    let config = exec_kubeconfig(&s, &command, "      interactiveMode: Always\n");
+    let theirs = std::process::Command::new(real_kubectl())
+        .args(["get", "widgets.example.com", "foo"])
+        .env("KUBECONFIG", &config)
+        .env("HOME", s.dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!theirs.status.success());
+    assert!(text(&theirs.stderr).contains("standard input is not a terminal"));
+    let out = s.run(&[
+        "widgets/foo",
+        "--until",
+        READY,
+        "--kubeconfig",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("standard input is not one"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(runs(&s, "modeless").is_empty(), "the plugin ran");
 }
 
 /// Messages that point at the setting to fix: a right to impersonate, a
@@ -410,6 +436,42 @@ fn connection_failures_name_what_to_fix() {
     ]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(stderr(&out).contains("tls-server-name"), "{}", stderr(&out));
+
+    // Verification turned off: the warning says by what.
+    let out = s.run(&[
+        "widgets/foo",
+        "--until",
+        READY,
+        "--insecure-skip-tls-verify=true",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not checked (--insecure-skip-tls-verify)"),
+        "{}",
+        stderr(&out)
+    );
+    let insecure = s.dir.path().join("insecure");
+    let text = s
+        .server
+        .kubeconfig_with_ca(testserver::ADMIN_TOKEN, "default", None)
+        .replace(
+            "  cluster:\n",
+            "  cluster:\n    insecure-skip-tls-verify: true\n",
+        );
+    std::fs::write(&insecure, text).unwrap();
+    let out = s.run(&[
+        "widgets/foo",
+        "--until",
+        READY,
+        "--kubeconfig",
+        insecure.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("true in the kubeconfig's cluster"),
+        "{}",
+        stderr(&out)
+    );
 
     let missing = s.dir.path().join("no-such-config");
     let out = s
