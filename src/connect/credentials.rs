@@ -196,21 +196,32 @@ struct State {
 const FILE_PERIOD: Duration = Duration::from_secs(50);
 
 impl Bearer {
-    /// `first` is a plugin's answer already fetched at start, so the plugin
-    /// runs once per start, not once per part of the client.
-    pub fn new(source: Source, first: Option<&Answer>) -> Bearer {
-        let token = first.and_then(|a| a.token.clone());
-        let until = first.and_then(|a| a.expires).map(instant_of);
-        let fetched = first.is_some();
+    /// `first` is the answer already fetched at start (a plugin's, so it
+    /// runs once per start, not once per part of the client; a file's).
+    pub fn new(source: Source, first: &Answer) -> Bearer {
         Bearer {
             exec: matches!(source, Source::Exec(_)),
             refused: Arc::new(AtomicBool::new(false)),
             state: Arc::new(Mutex::new(State {
                 source,
-                token,
-                until: if fetched { until } else { Some(Instant::now()) },
+                token: first.token.clone(),
+                until: first.expires.map(instant_of),
             })),
         }
+    }
+
+    /// A token file, read now as client-go reads it at start: a file that
+    /// cannot be read is a bad kubeconfig, not a failed request later.
+    pub fn from_file(path: PathBuf) -> Result<Bearer> {
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Exit::Usage(format!("cannot read the tokenFile {}: {e}", path.display()))
+        })?;
+        let first = Answer {
+            token: Some(SecretString::from(text.trim().to_string())),
+            certificate: None,
+            expires: Some(SystemTime::now() + FILE_PERIOD),
+        };
+        Ok(Bearer::new(Source::File(path), &first))
     }
 
     /// Called with each response's status.
@@ -326,7 +337,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let plugin = counting(dir.path(), None);
         let first = plugin.run().unwrap();
-        let bearer = Bearer::new(Source::Exec(Box::new(plugin)), Some(&first));
+        let bearer = Bearer::new(Source::Exec(Box::new(plugin)), &first);
         for _ in 0..5 {
             assert!(bearer.header().await.unwrap().is_some());
         }
@@ -342,7 +353,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let plugin = counting(dir.path(), Some("2000-01-01T00:00:00Z"));
         let first = plugin.run().unwrap();
-        let bearer = Bearer::new(Source::Exec(Box::new(plugin)), Some(&first));
+        let bearer = Bearer::new(Source::Exec(Box::new(plugin)), &first);
         bearer.header().await.unwrap();
         assert_eq!(runs(dir.path()), 2, "an expired token is fetched again");
     }

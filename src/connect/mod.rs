@@ -431,18 +431,15 @@ fn bearer(user: &mut AuthInfo, name: &str) -> Result<Option<Bearer>> {
             user.client_certificate_data = Some(b64.encode(cert));
             user.client_key_data = Some(b64.encode(key).into());
         }
-        return Ok(Some(Bearer::new(
-            Source::Exec(Box::new(plugin)),
-            Some(&answer),
-        )));
+        return Ok(Some(Bearer::new(Source::Exec(Box::new(plugin)), &answer)));
     }
     if user.token.is_some() {
         return Ok(None);
     }
-    Ok(user
-        .token_file
+    user.token_file
         .take()
-        .map(|file| Bearer::new(Source::File(file.into()), None)))
+        .map(|file| Bearer::from_file(file.into()))
+        .transpose()
 }
 
 fn synthesize_context(kc: &mut Kubeconfig, args: &ConnectionArgs) -> String {
