@@ -205,6 +205,10 @@ _kubectl__notify() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --insecure-skip-tls-verify)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --tls-server-name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -44,6 +44,8 @@ complete -c kubectl-notify -l as-uid -d 'UID to impersonate' -r
 complete -c kubectl-notify -l certificate-authority -d 'Path to a certificate file for the certificate authority' -r -F
 complete -c kubectl-notify -l client-certificate -d 'Path to a client certificate file for TLS' -r -F
 complete -c kubectl-notify -l client-key -d 'Path to a client key file for TLS' -r -F
+complete -c kubectl-notify -l insecure-skip-tls-verify -d 'Do not verify the server\'s certificate (insecure)' -r -f -a "true\t''
+false\t''"
 complete -c kubectl-notify -l tls-server-name -d 'Server name to use for server certificate validation' -r
 complete -c kubectl-notify -l request-timeout -d 'How long to wait for a single request to the server (0: no limit)' -r
 complete -c kubectl-notify -l cache-dir -d 'Cache directory for API discovery, shared with kubectl (default: $KUBECACHEDIR, else ~/.kube/cache; \'\' for none)' -r -f -a "(__fish_complete_directories)"
@@ -58,7 +60,6 @@ complete -c kubectl-notify -l all -d 'Select every object of TYPE in the namespa
 complete -c kubectl-notify -s A -l all-namespaces -d 'Look in every namespace (implies --all without a selector)'
 complete -c kubectl-notify -s q -l quiet -d 'Print nothing on success'
 complete -c kubectl-notify -s v -l verbose -d 'Report reconnects and retries on stderr (-vv: also requests)'
-complete -c kubectl-notify -l insecure-skip-tls-verify -d 'Do not verify the server\'s certificate (insecure)'
 complete -c kubectl-notify -l print-manifests -d 'Print the manifests that run this command in the cluster (ServiceAccount, least-privilege RBAC, a Deployment in notify mode or a Job in wait mode) instead of running it'
 complete -c kubectl-notify -s h -l help -d 'Print help'
 complete -c kubectl-notify -s V -l version -d 'Print version'

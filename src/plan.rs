@@ -147,7 +147,7 @@ impl Plan {
             .connection
             .request_timeout
             .as_deref()
-            .map(|t| parse_duration("--request-timeout", t))
+            .map(parse_request_timeout)
             .transpose()?
             .filter(|d| !d.is_zero());
         let noise = noise(&args, &mode, timeout)?;
@@ -649,6 +649,14 @@ fn check_name(name: &str) -> Result<String> {
 }
 
 /// kubectl-style durations: `30s`, `5m`, `1h30m`, `250ms`, or `0`.
+/// As kubectl (clientcmd's `ParseTimeout`): a bare integer is seconds.
+fn parse_request_timeout(text: &str) -> Result<Duration> {
+    match text.trim().parse::<u64>() {
+        Ok(seconds) => Ok(Duration::from_secs(seconds)),
+        Err(_) => parse_duration("--request-timeout", text),
+    }
+}
+
 pub fn parse_duration(flag: &str, text: &str) -> Result<Duration> {
     let text = text.trim();
     if text == "0" {

@@ -43,7 +43,14 @@ pub fn from_kube(err: &kube::Error, scope: &Scope) -> Trouble {
         kube::Error::Api(status) => from_status(status.code, &status.message, scope),
         kube::Error::HyperError(_) | kube::Error::Service(_) => {
             let cause = root_cause(err);
-            Trouble::Refused(if cause.contains("certificate") {
+            Trouble::Refused(if cause.contains("not valid for name") {
+                format!(
+                    "the TLS certificate of {} is not for the name the connection used: \
+                     {cause}; check the server address, or the cluster's tls-server-name \
+                     in the kubeconfig or --tls-server-name",
+                    scope.server
+                )
+            } else if cause.contains("certificate") {
                 format!(
                     "the TLS certificate of {} could not be verified: {cause}; check the \
                      cluster's certificate-authority in the kubeconfig or --certificate-authority",
@@ -73,6 +80,12 @@ fn from_status(code: u16, message: &str, scope: &Scope) -> Trouble {
             "unauthorized: the server at {} rejected the credentials; \
              check the token or certificate of your kubeconfig user",
             scope.server
+        )),
+        // The apiserver checks impersonation before the request itself.
+        403 if message.contains("cannot impersonate") => Trouble::Forbidden(format!(
+            "forbidden: impersonating (--as, --as-group, --as-uid or the kubeconfig's as) \
+             needs the verb impersonate on users (and groups, uids, userextras as used); \
+             ask for it or run without impersonation (server said: {message})"
         )),
         403 => Trouble::Forbidden(match scope.resource {
             Some(resource) => format!(

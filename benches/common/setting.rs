@@ -12,6 +12,9 @@ pub(crate) struct Setting {
 pub(crate) fn setting() -> Setting {
     let server = TestServer::start();
     server.add_crd(Crd::widget());
+    // No bearer token goes over plain HTTP (as kubectl): let requests in
+    // as anonymous, so the figures stay those of the same plain connection.
+    server.set_anonymous_rules(vec![testserver::Rule::allow_all()]);
     let dir = tempfile::tempdir().unwrap();
     server.write_kubeconfig(
         &dir.path().join("config"),

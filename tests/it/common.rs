@@ -24,8 +24,10 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// Over HTTPS, as a real cluster: kubectl and kubectl-notify send no
+    /// bearer token over plain HTTP.
     pub fn new() -> Scenario {
-        Scenario::on(TestServer::start())
+        Scenario::tls()
     }
 
     /// A scenario whose server speaks HTTPS only; the kubeconfig carries its CA.
@@ -46,6 +48,27 @@ impl Scenario {
             dir,
             kubeconfig,
         }
+    }
+
+    /// A hand-written kubeconfig's cluster entry for this server (flow
+    /// style): its URL and, over HTTPS, its CA.
+    pub fn cluster_entry(&self) -> String {
+        use base64::Engine as _;
+        match self.server.ca_pem() {
+            Some(pem) => format!(
+                "{{server: \"{}\", certificate-authority-data: \"{}\"}}",
+                self.server.url(),
+                base64::engine::general_purpose::STANDARD.encode(pem)
+            ),
+            None => format!("{{server: \"{}\"}}", self.server.url()),
+        }
+    }
+
+    /// The server's CA as a file, for `--certificate-authority`.
+    pub fn ca_file(&self) -> PathBuf {
+        let path = self.dir.path().join("server-ca.pem");
+        std::fs::write(&path, self.server.ca_pem().expect("an HTTPS scenario")).unwrap();
+        path
     }
 
     /// The plugin as a user runs it, with this scenario's kubeconfig.

@@ -16,7 +16,12 @@ const OURS: &str = "kubectl-notify_discovery.json";
 
 /// kubectl's directory for this server under a cache directory.
 fn server_dir(s: &Scenario, base: &Path) -> PathBuf {
-    let host = s.server.url().replace("http://", "").replace(':', "_");
+    let host = s
+        .server
+        .url()
+        .replace("https://", "")
+        .replace("http://", "")
+        .replace(':', "_");
     base.join("discovery").join(host)
 }
 

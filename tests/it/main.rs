@@ -19,6 +19,7 @@ mod ha_model;
 mod incluster;
 mod krew;
 mod kubectl_agrees;
+mod kubectl_context;
 mod kubectl_plugin;
 mod model;
 mod noise;

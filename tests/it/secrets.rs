@@ -77,8 +77,8 @@ fn nothing_secret_is_printed_at_the_highest_verbosity() {
         String::from_utf8(encoded).unwrap()
     };
     let config = format!(
-        "apiVersion: v1\nkind: Config\ncurrent-context: exec\nclusters:\n- name: c\n  cluster: {{server: \"{}\"}}\nusers:\n- name: u\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never\ncontexts:\n- name: exec\n  context: {{cluster: c, user: u, namespace: default}}\n",
-        s.server.url(),
+        "apiVersion: v1\nkind: Config\ncurrent-context: exec\nclusters:\n- name: c\n  cluster: {}\nusers:\n- name: u\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never\ncontexts:\n- name: exec\n  context: {{cluster: c, user: u, namespace: default}}\n",
+        s.cluster_entry(),
         data("client.crt"),
         data("client.key"),
         plugin.display()

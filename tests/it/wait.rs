@@ -364,6 +364,7 @@ fn quiet_prints_nothing() {
 fn legacy_discovery_is_used_when_the_server_has_no_aggregated_discovery() {
     let s = Scenario::on(testserver::TestServer::start_with(testserver::Options {
         aggregated_discovery: false,
+        tls: true,
         ..Default::default()
     }));
     s.widget("foo", json!({}), json!({"ready": true}));

@@ -7,6 +7,7 @@
 
 pub mod control_plane;
 
+mod context;
 mod rbac;
 mod ready;
 mod smoke;
