@@ -248,7 +248,7 @@ fn tcp_connector() -> HttpConnector {
 /// -vv: method and URL only; headers (credentials) are never printed.
 fn log_layer(log_requests: bool) -> Either<LogLayer, tower::layer::util::Identity> {
     fn log(request: Request) -> Request {
-        eprintln!("request: {} {}", request.method(), request.uri());
+        crate::term::stderr_line!("request: {} {}", request.method(), request.uri());
         request
     }
     tower::util::option_layer(log_requests.then_some(MapRequestLayer::new(log as fn(_) -> _)))
