@@ -23,6 +23,18 @@ pub trait Cluster {
     /// A merge patch of a Widget's status, through the status subresource.
     fn set_widget_status(&self, name: &str, status: Value) -> Value;
     fn delete_widget(&self, name: &str);
+    /// An object of the test's namespace (`configmaps`,
+    /// `leases.coordination.k8s.io`, ...), if it exists.
+    fn get(&self, resource: &str, name: &str) -> Option<Value>;
+
+    /// The holder of a Lease of the test's namespace, if any.
+    fn lease_holder(&self, lease: &str) -> Option<String> {
+        let lease = self.get("leases.coordination.k8s.io", lease)?;
+        lease["spec"]["holderIdentity"]
+            .as_str()
+            .filter(|h| !h.is_empty())
+            .map(String::from)
+    }
 
     /// The plugin as a user runs it against this cluster.
     fn notify(&self, args: &[&str]) -> Command {
@@ -63,6 +75,10 @@ impl Cluster for Scenario {
 
     fn delete_widget(&self, name: &str) {
         self.server.delete(WIDGETS, Some("default"), name);
+    }
+
+    fn get(&self, resource: &str, name: &str) -> Option<Value> {
+        self.server.get(resource, Some("default"), name)
     }
 }
 

@@ -109,3 +109,319 @@ pub fn for_delete_ends_when_the_object_goes(c: &dyn Cluster) {
 fn for_delete_ends_when_the_object_goes_on_the_test_server() {
     for_delete_ends_when_the_object_goes(&Scenario::new());
 }
+
+/// `-o json` lines of a finished run, parsed.
+fn json_lines(out: &std::process::Output) -> Vec<Value> {
+    stdout(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// `type name` of each `-o json` line.
+fn seen(lines: &[Value]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {}",
+                l["type"].as_str().unwrap(),
+                l["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// With a label selector the set is live: an object relabelled into it is
+/// created for the user, one relabelled out of it is deleted, and a change
+/// to a member is a modification.
+pub fn selected_objects_join_and_leave(c: &dyn Cluster) {
+    c.create_widget("joiner", json!({"size": 1}));
+    c.create_widget("leaver", json!({"size": 1}));
+    c.patch_widget("leaver", json!({"metadata": {"labels": {"team": "a"}}}));
+    let run = Watching::start(
+        c,
+        &[
+            "widgets",
+            "-l",
+            "team=a",
+            "-o",
+            "json",
+            "--count",
+            "3",
+            "--timeout",
+            "30s",
+        ],
+        1,
+    );
+    c.patch_widget("joiner", json!({"metadata": {"labels": {"team": "a"}}}));
+    c.patch_widget("leaver", json!({"metadata": {"labels": {"team": "b"}}}));
+    let resized = c.patch_widget("joiner", json!({"spec": {"size": 2}}));
+    let out = run.finish(Duration::from_secs(30));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let lines = json_lines(&out);
+    assert_eq!(
+        seen(&lines),
+        ["created joiner", "deleted leaver", "modified joiner"]
+    );
+    assert_eq!(lines[2]["object"]["spec"]["size"], 2);
+    assert_eq!(
+        lines[2]["resourceVersion"],
+        resized["metadata"]["resourceVersion"]
+    );
+}
+
+/// A deleted object created again under the same name is a new object: its
+/// own UID, a creation, never a modification of the old one.
+pub fn a_recreated_object_is_a_new_object(c: &dyn Cluster) {
+    let old = c.create_widget("phoenix", json!({"size": 1}));
+    let run = Watching::start(
+        c,
+        &[
+            "widgets/phoenix",
+            "-o",
+            "json",
+            "--count",
+            "3",
+            "--timeout",
+            "30s",
+        ],
+        1,
+    );
+    c.delete_widget("phoenix");
+    // The deletion must be seen before the name is taken again.
+    std::thread::sleep(Duration::from_millis(300));
+    let new = c.create_widget("phoenix", json!({"size": 2}));
+    c.patch_widget("phoenix", json!({"spec": {"size": 3}}));
+    let out = run.finish(Duration::from_secs(30));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let lines = json_lines(&out);
+    assert_eq!(
+        seen(&lines),
+        ["deleted phoenix", "created phoenix", "modified phoenix"]
+    );
+    assert_eq!(lines[0]["uid"], old["metadata"]["uid"]);
+    assert_ne!(old["metadata"]["uid"], new["metadata"]["uid"]);
+    assert_eq!(lines[1]["uid"], new["metadata"]["uid"]);
+    assert_eq!(lines[2]["uid"], new["metadata"]["uid"]);
+    // The new object's changes are against itself, not the old one.
+    let changed: Vec<&Value> = lines[2]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ch| &ch["path"])
+        .collect();
+    assert_eq!(changed, [".spec.size"], "{}", lines[2]);
+    assert_eq!(lines[2]["changes"][0]["old"], 2);
+}
+
+/// `--initial` makes the state at start one notification per object, then
+/// changes follow as usual.
+pub fn initial_reports_the_state_at_start(c: &dyn Cluster) {
+    c.create_widget("a", json!({"size": 1}));
+    c.create_widget("b", json!({"size": 1}));
+    let run = Watching::start(
+        c,
+        &[
+            "widgets",
+            "--all",
+            "--initial",
+            "-o",
+            "json",
+            "--count",
+            "3",
+            "--timeout",
+            "30s",
+        ],
+        1,
+    );
+    c.patch_widget("b", json!({"spec": {"size": 2}}));
+    let out = run.finish(Duration::from_secs(30));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let mut first_two = seen(&lines[..2]);
+    first_two.sort();
+    assert_eq!(first_two, ["initial a", "initial b"]);
+    assert_eq!(seen(&lines[2..]), ["modified b"]);
+}
+
+/// `--when` fires on the edge: when the expression becomes true, not on
+/// every version where it holds; it fires again after it stopped holding.
+pub fn when_fires_when_the_expression_becomes_true(c: &dyn Cluster) {
+    c.create_widget("w", json!({"size": 1}));
+    c.set_widget_status("w", json!({"ready": false}));
+    let run = Watching::start(
+        c,
+        &[
+            "widgets/w",
+            "--when",
+            READY,
+            "-o",
+            "json",
+            "--count",
+            "2",
+            "--timeout",
+            "30s",
+        ],
+        1,
+    );
+    let first = c.set_widget_status("w", json!({"ready": true}));
+    c.patch_widget("w", json!({"spec": {"size": 2}}));
+    c.set_widget_status("w", json!({"ready": false}));
+    let second = c.set_widget_status("w", json!({"ready": true}));
+    let out = run.finish(Duration::from_secs(30));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let versions: Vec<&Value> = lines.iter().map(|l| &l["resourceVersion"]).collect();
+    assert_eq!(
+        versions,
+        [
+            &first["metadata"]["resourceVersion"],
+            &second["metadata"]["resourceVersion"]
+        ]
+    );
+}
+
+/// A command runs once per change, with the object's JSON on stdin and the
+/// object named in `KUBECTL_NOTIFY_*`.
+pub fn a_command_gets_the_object_on_stdin_and_in_its_environment(c: &dyn Cluster) {
+    c.create_widget("w", json!({"size": 1}));
+    let out_dir = c.home().join("runs");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let dir = out_dir.to_str().unwrap();
+    let script = "cat > \"$0/$KUBECTL_NOTIFY_RESOURCE_VERSION.json\"; \
+                  env | grep '^KUBECTL_NOTIFY_' | sort > \"$0/$KUBECTL_NOTIFY_RESOURCE_VERSION.env\"";
+    let run = Watching::start(
+        c,
+        &[
+            "widgets/w",
+            "--count",
+            "1",
+            "--timeout",
+            "30s",
+            "--",
+            "sh",
+            "-c",
+            script,
+            dir,
+        ],
+        1,
+    );
+    let changed = c.patch_widget("w", json!({"spec": {"size": 2}}));
+    let out = run.finish(Duration::from_secs(30));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rv = changed["metadata"]["resourceVersion"].as_str().unwrap();
+    let stdin: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join(format!("{rv}.json"))).unwrap())
+            .unwrap();
+    assert_eq!(stdin["spec"]["size"], 2);
+    assert_eq!(stdin["metadata"]["uid"], changed["metadata"]["uid"]);
+    assert_eq!(stdin["kind"], "Widget");
+    let env = std::fs::read_to_string(out_dir.join(format!("{rv}.env"))).unwrap();
+    for line in [
+        "KUBECTL_NOTIFY_EVENT=modified".to_string(),
+        "KUBECTL_NOTIFY_KIND=Widget".into(),
+        "KUBECTL_NOTIFY_API_VERSION=example.com/v1".into(),
+        "KUBECTL_NOTIFY_RESOURCE=widgets.example.com".into(),
+        format!("KUBECTL_NOTIFY_NAMESPACE={}", c.namespace()),
+        "KUBECTL_NOTIFY_NAME=w".into(),
+        format!(
+            "KUBECTL_NOTIFY_UID={}",
+            changed["metadata"]["uid"].as_str().unwrap()
+        ),
+        format!("KUBECTL_NOTIFY_RESOURCE_VERSION={rv}"),
+    ] {
+        assert!(
+            env.lines().any(|l| l == line),
+            "{line} missing from:\n{env}"
+        );
+    }
+}
+
+/// A webhook and a CloudEvents sink each get every change, as the JSON line
+/// (and the CloudEvents headers, `ce-id` = uid/resourceVersion/type).
+pub fn webhook_and_cloudevents_sinks_get_each_change(c: &dyn Cluster) {
+    use crate::receiver::Receiver;
+    let hook = Receiver::start();
+    let events = Receiver::start();
+    let hook_file = c.home().join("hook-url");
+    let events_file = c.home().join("events-url");
+    std::fs::write(&hook_file, hook.url()).unwrap();
+    std::fs::write(&events_file, events.url()).unwrap();
+    let created = c.create_widget("w", json!({"size": 1}));
+    let webhook = format!("webhook:file:{}", hook_file.display());
+    let cloudevents = format!("cloudevents:file:{}", events_file.display());
+    let run = Watching::start(
+        c,
+        &[
+            "widgets/w",
+            "--sink",
+            &webhook,
+            "--sink",
+            &cloudevents,
+            "--count",
+            "2",
+            "-q",
+            "--timeout",
+            "30s",
+        ],
+        1,
+    );
+    let one = c.patch_widget("w", json!({"spec": {"size": 2}}));
+    c.delete_widget("w");
+    let out = run.finish(Duration::from_secs(30));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    let uid = created["metadata"]["uid"].as_str().unwrap();
+    for receiver in [&hook, &events] {
+        let got = receiver.delivered();
+        let kinds: Vec<Value> = got.iter().map(|r| r.json()["type"].clone()).collect();
+        assert_eq!(kinds, [json!("modified"), json!("deleted")]);
+        let first = got[0].json();
+        assert_eq!(first["object"]["spec"]["size"], 2);
+        assert_eq!(first["namespace"], c.namespace());
+        assert_eq!(first["uid"], uid);
+    }
+    let ce = events.delivered();
+    assert_eq!(ce[0].header("ce-specversion"), Some("1.0"));
+    assert_eq!(
+        ce[0].header("ce-id").unwrap(),
+        format!(
+            "{uid}/{}/modified",
+            one["metadata"]["resourceVersion"].as_str().unwrap()
+        )
+    );
+    assert_eq!(ce[0].header("ce-type"), Some("kubectl-notify.modified"));
+    assert_eq!(ce[1].header("ce-type"), Some("kubectl-notify.deleted"));
+    assert_eq!(ce[0].header("ce-subject"), Some("w"));
+}
+
+#[test]
+fn selected_objects_join_and_leave_on_the_test_server() {
+    selected_objects_join_and_leave(&Scenario::new());
+}
+
+#[test]
+fn a_recreated_object_is_a_new_object_on_the_test_server() {
+    a_recreated_object_is_a_new_object(&Scenario::new());
+}
+
+#[test]
+fn initial_reports_the_state_at_start_on_the_test_server() {
+    initial_reports_the_state_at_start(&Scenario::new());
+}
+
+#[test]
+fn when_fires_when_the_expression_becomes_true_on_the_test_server() {
+    when_fires_when_the_expression_becomes_true(&Scenario::new());
+}
+
+#[test]
+fn a_command_gets_the_object_on_stdin_and_in_its_environment_on_the_test_server() {
+    a_command_gets_the_object_on_stdin_and_in_its_environment(&Scenario::new());
+}
+
+#[test]
+fn webhook_and_cloudevents_sinks_get_each_change_on_the_test_server() {
+    webhook_and_cloudevents_sinks_get_each_change(&Scenario::new());
+}

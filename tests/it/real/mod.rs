@@ -7,6 +7,7 @@
 
 pub mod control_plane;
 
+mod notify;
 mod smoke;
 
 use std::path::{Path, PathBuf};
@@ -192,6 +193,19 @@ impl Cluster for Namespace<'_> {
 
     fn delete_widget(&self, name: &str) {
         self.delete(&format!("widgets.example.com/{name}"));
+    }
+
+    fn get(&self, resource: &str, name: &str) -> Option<Value> {
+        let out = self.kubectl(&["get", &format!("{resource}/{name}"), "-o", "json"]);
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("NotFound"),
+                "kubectl get {resource}/{name}: {err}"
+            );
+            return None;
+        }
+        Some(serde_json::from_slice(&out.stdout).unwrap())
     }
 }
 
