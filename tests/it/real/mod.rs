@@ -9,6 +9,7 @@ pub mod control_plane;
 
 mod notify;
 mod smoke;
+mod wait;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
