@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::cluster::Cluster;
 use crate::common::*;
 use crate::receiver::Receiver;
 
@@ -17,7 +18,7 @@ const LEASES: &str = "leases.coordination.k8s.io";
 
 /// Short lease timings (lease, renew deadline, retry) for the stories that
 /// wait out an expiry; their logic at client-go's is unit-tested.
-const FAST: &str = "3s,2s,500ms";
+pub(crate) const FAST: &str = "3s,2s,500ms";
 
 /// One running replica, its `-o json` lines collected as they come.
 pub(crate) struct Replica {
@@ -28,7 +29,7 @@ pub(crate) struct Replica {
 
 impl Replica {
     pub(crate) fn start(
-        s: &Scenario,
+        s: &dyn Cluster,
         name: &str,
         timings: Option<&str>,
         extra: &[&str],
@@ -70,7 +71,7 @@ impl Replica {
     }
 
     /// `type name` of each notification so far.
-    fn seen(&self) -> Vec<String> {
+    pub(crate) fn seen(&self) -> Vec<String> {
         self.lines
             .lock()
             .unwrap()
@@ -85,7 +86,7 @@ impl Replica {
             .collect()
     }
 
-    fn wait_for(&self, wanted: &[&str], within: Duration) {
+    pub(crate) fn wait_for(&self, wanted: &[&str], within: Duration) {
         let deadline = Instant::now() + within;
         while self.seen().len() < wanted.len() {
             assert!(
@@ -104,11 +105,29 @@ impl Replica {
         );
     }
 
+    /// Blocks until the replica has listed and watches (it says so at -v).
+    pub(crate) fn wait_watching(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !self
+            .stderr
+            .lock()
+            .unwrap()
+            .contains("list complete, watching")
+        {
+            assert!(
+                Instant::now() < deadline,
+                "never watching: {}",
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub(crate) fn signal(&self, signal: i32) {
         unsafe { libc::kill(self.child.id() as i32, signal) };
     }
 
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         self.signal(libc::SIGTERM);
         let _ = self.child.wait();
     }
@@ -130,13 +149,18 @@ pub(crate) fn holder(s: &Scenario, lease: &str) -> Option<String> {
 }
 
 /// Waits until `who` holds the lease; how long that took.
-fn wait_for_holder(s: &Scenario, lease: &str, who: &str, within: Duration) -> Duration {
+pub(crate) fn wait_for_holder(
+    s: &dyn Cluster,
+    lease: &str,
+    who: &str,
+    within: Duration,
+) -> Duration {
     let start = Instant::now();
-    while holder(s, lease).as_deref() != Some(who) {
+    while s.lease_holder(lease).as_deref() != Some(who) {
         assert!(
             start.elapsed() < within,
             "{who} did not take {lease} within {within:?} (holder {:?})",
-            holder(s, lease)
+            s.lease_holder(lease)
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -144,7 +168,7 @@ fn wait_for_holder(s: &Scenario, lease: &str, who: &str, within: Duration) -> Du
 }
 
 /// The checkpoint's record of one object, once it has one at `rv` or later.
-fn wait_for_checkpoint(s: &Scenario, name: &str, object: &Value) {
+pub(crate) fn wait_for_checkpoint(s: &dyn Cluster, name: &str, object: &Value) {
     let rv: u64 = object["metadata"]["resourceVersion"]
         .as_str()
         .unwrap()
@@ -153,12 +177,9 @@ fn wait_for_checkpoint(s: &Scenario, name: &str, object: &Value) {
     let uid = object["metadata"]["uid"].as_str().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let stored = s
-            .server
-            .get("configmaps", Some("default"), name)
-            .and_then(|cm| {
-                serde_json::from_str::<Value>(cm["data"]["checkpoint.json"].as_str()?).ok()
-            });
+        let stored = s.get("configmaps", name).and_then(|cm| {
+            serde_json::from_str::<Value>(cm["data"]["checkpoint.json"].as_str()?).ok()
+        });
         let recorded = stored.as_ref().and_then(|c| {
             c["targets"]
                 .as_object()?
@@ -176,22 +197,18 @@ fn wait_for_checkpoint(s: &Scenario, name: &str, object: &Value) {
     }
 }
 
-fn widget(s: &Scenario, name: &str) -> Value {
-    s.widget(name, json!({"size": 1}), Value::Null)
+pub(crate) fn widget(s: &dyn Cluster, name: &str) -> Value {
+    s.create_widget(name, json!({"size": 1}))
 }
 
-fn resize(s: &Scenario, name: &str, size: u64) -> Value {
-    s.server.merge_patch(
-        WIDGETS,
-        Some("default"),
-        name,
-        json!({"spec": {"size": size}}),
-    )
+pub(crate) fn resize(s: &dyn Cluster, name: &str, size: u64) -> Value {
+    s.patch_widget(name, json!({"spec": {"size": size}}))
 }
 
-fn transient(s: &Scenario, name: &str) {
+/// An object created and deleted at once.
+pub(crate) fn transient(s: &dyn Cluster, name: &str) {
     widget(s, name);
-    s.server.delete(WIDGETS, Some("default"), name);
+    s.delete_widget(name);
 }
 
 #[test]

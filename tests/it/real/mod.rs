@@ -7,6 +7,7 @@
 
 pub mod control_plane;
 
+mod ha;
 mod notify;
 mod smoke;
 mod wait;
