@@ -8,6 +8,7 @@
 pub mod control_plane;
 
 mod ha;
+mod manifests;
 mod notify;
 mod smoke;
 mod wait;
