@@ -137,6 +137,12 @@ impl Watching {
         }
     }
 
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        let child = self.child.as_mut().unwrap();
+        child.try_wait().unwrap().is_none()
+    }
+
     /// What it has said on stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()

@@ -425,3 +425,64 @@ fn a_command_gets_the_object_on_stdin_and_in_its_environment_on_the_test_server(
 fn webhook_and_cloudevents_sinks_get_each_change_on_the_test_server() {
     webhook_and_cloudevents_sinks_get_each_change(&Scenario::new());
 }
+
+/// A deletion held by a finalizer is a modification (`deletionTimestamp`
+/// set, the generation moved); the object goes, as one deletion, when its
+/// last finalizer is removed — and only then does `--for delete` end.
+pub fn a_finalizer_holds_a_deletion_until_it_is_removed(c: &dyn Cluster) {
+    let created = c.create_widget("held", json!({"size": 1}));
+    c.patch_widget(
+        "held",
+        json!({"metadata": {"finalizers": ["example.com/hold"]}}),
+    );
+    let changes = Watching::start(
+        c,
+        &[
+            "widgets/held",
+            "-o",
+            "json",
+            "--count",
+            "2",
+            "--timeout",
+            "30s",
+        ],
+        1,
+    );
+    let mut gone = Watching::start(
+        c,
+        &["widgets/held", "--for", "delete", "--timeout", "30s"],
+        1,
+    );
+    c.delete_widget("held");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(gone.running(), "--for delete ended with a finalizer left");
+    c.patch_widget("held", json!({"metadata": {"finalizers": null}}));
+    let out = gone.finish(Duration::from_secs(30));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "widget.example.com/held condition met\n");
+
+    let out = changes.finish(Duration::from_secs(30));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let lines = json_lines(&out);
+    assert_eq!(seen(&lines), ["modified held", "deleted held"]);
+    let deleting = &lines[0]["object"]["metadata"];
+    assert!(deleting["deletionTimestamp"].is_string(), "{}", lines[0]);
+    assert_eq!(deleting["generation"], 2, "{}", lines[0]);
+    let paths: Vec<&str> = lines[0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ch| ch["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&".metadata.deletionTimestamp"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines[1]["uid"], created["metadata"]["uid"]);
+}
+
+#[test]
+fn a_finalizer_holds_a_deletion_until_it_is_removed_on_the_test_server() {
+    a_finalizer_holds_a_deletion_until_it_is_removed(&Scenario::new());
+}

@@ -102,6 +102,12 @@ fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
     obj.get("metadata")?.get(field)?.as_str()
 }
 
+fn has_finalizers(obj: &Value) -> bool {
+    obj["metadata"]["finalizers"]
+        .as_array()
+        .is_some_and(|f| !f.is_empty())
+}
+
 /// The object with metadata and status removed: what a generation bump looks at.
 fn spec_part(obj: &Value) -> Value {
     let mut v = obj.clone();
@@ -454,6 +460,7 @@ impl Store {
                 "creationTimestamp",
                 "generation",
                 "deletionTimestamp",
+                "deletionGracePeriodSeconds",
                 "resourceVersion",
             ] {
                 let m = r["metadata"].as_object_mut().expect("metadata object");
@@ -475,6 +482,13 @@ impl Store {
             return Ok(old);
         }
         check_size(&rt, name, &result)?;
+        if old["metadata"].get("deletionTimestamp").is_some() && !has_finalizers(&result) {
+            // The last finalizer removed from an object being deleted: the
+            // apiserver deletes it. Watchers get one DELETED with the state
+            // stored last; the writer gets what it wrote.
+            self.commit(resource, key, EventType::Deleted, old.clone(), Some(old));
+            return Ok(result);
+        }
         Ok(self.commit(resource, key, EventType::Modified, result, Some(old)))
     }
 
@@ -522,6 +536,19 @@ impl Store {
             .and_then(|m| m.get(&key))
             .cloned()
             .ok_or_else(|| ApiError::not_found(&rt, name))?;
+        if has_finalizers(&old) {
+            // As the apiserver does: the deletion waits for the finalizers;
+            // the object is marked (once) and its generation moves.
+            if old["metadata"].get("deletionTimestamp").is_some() {
+                return Ok(old);
+            }
+            let mut marked = old.clone();
+            let meta = &mut marked["metadata"];
+            meta["deletionTimestamp"] = json!(clock::now_rfc3339());
+            meta["deletionGracePeriodSeconds"] = json!(0);
+            meta["generation"] = json!(meta["generation"].as_i64().unwrap_or(0) + 1);
+            return Ok(self.commit(resource, key, EventType::Modified, marked, Some(old)));
+        }
         Ok(self.commit(resource, key, EventType::Deleted, old.clone(), Some(old)))
     }
 

@@ -40,3 +40,9 @@ fn a_command_gets_the_object_on_stdin_and_in_its_environment() {
 fn webhook_and_cloudevents_sinks_get_each_change() {
     stories::webhook_and_cloudevents_sinks_get_each_change(&Namespace::new());
 }
+
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_finalizer_holds_a_deletion_until_it_is_removed() {
+    stories::a_finalizer_holds_a_deletion_until_it_is_removed(&Namespace::new());
+}
