@@ -1,7 +1,7 @@
 //! The cluster under test, for stories that run on both tiers: the project's
 //! test server (`common::Scenario`) and a real control plane (`real::Namespace`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -26,6 +26,10 @@ pub trait Cluster {
     /// An object of the test's namespace (`configmaps`,
     /// `leases.coordination.k8s.io`, ...), if it exists.
     fn get(&self, resource: &str, name: &str) -> Option<Value>;
+
+    /// A kubeconfig like `kubeconfig()` for user `limited`, who may not
+    /// read anything (an authenticated user with no role).
+    fn kubeconfig_without_rights(&self) -> PathBuf;
 
     /// The holder of a Lease of the test's namespace, if any.
     fn lease_holder(&self, lease: &str) -> Option<String> {
@@ -79,6 +83,14 @@ impl Cluster for Scenario {
 
     fn get(&self, resource: &str, name: &str) -> Option<Value> {
         self.server.get(resource, Some("default"), name)
+    }
+
+    fn kubeconfig_without_rights(&self) -> PathBuf {
+        let path = self.dir.path().join("limited-config");
+        self.server.add_user("limited", "limited-token", Vec::new());
+        self.server
+            .write_kubeconfig(&path, "limited-token", "default");
+        path
     }
 }
 

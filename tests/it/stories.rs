@@ -486,3 +486,43 @@ pub fn a_finalizer_holds_a_deletion_until_it_is_removed(c: &dyn Cluster) {
 fn a_finalizer_holds_a_deletion_until_it_is_removed_on_the_test_server() {
     a_finalizer_holds_a_deletion_until_it_is_removed(&Scenario::new());
 }
+
+/// A user who may not read the type is refused at start: exit 3, one line
+/// naming the verbs and the resource needed, where, and what the server said.
+pub fn a_user_without_rights_is_refused_at_start(c: &dyn Cluster) {
+    let config = c.kubeconfig_without_rights();
+    let ns = c.namespace();
+    let run = |args: &[&str]| {
+        finish(
+            plugin(&config, c.home(), args).spawn().unwrap(),
+            Duration::from_secs(30),
+        )
+    };
+    for (args, wanted) in [
+        (
+            &["widgets/w", "--until", READY, "--timeout", "10s"][..],
+            format!(
+                "error: forbidden: watching needs the verbs get, list, watch on widgets.example.com in namespace \"{ns}\"; \
+                 ask for them or use another --context (server said: widgets.example.com \"w\" is forbidden: \
+                 User \"limited\" cannot list resource \"widgets\" in API group \"example.com\" in the namespace \"{ns}\")\n"
+            ),
+        ),
+        (
+            &["widgets", "-A", "--timeout", "10s"][..],
+            "error: forbidden: watching needs the verbs get, list, watch on widgets.example.com cluster-wide; \
+             ask for them or use another --context (server said: widgets.example.com is forbidden: \
+             User \"limited\" cannot list resource \"widgets\" in API group \"example.com\" at the cluster scope)\n"
+                .to_string(),
+        ),
+    ] {
+        let out = run(args);
+        assert_eq!(code(&out), 3, "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), wanted, "{args:?}");
+        assert_eq!(stdout(&out), "");
+    }
+}
+
+#[test]
+fn a_user_without_rights_is_refused_at_start_on_the_test_server() {
+    a_user_without_rights_is_refused_at_start(&Scenario::new());
+}

@@ -7,7 +7,8 @@ use crate::status::{ApiError, Details};
 /// an empty `namespaces` list means every namespace and the cluster scope.
 /// Subresources are named `resource/sub` (`widgets/status`), as in RBAC.
 /// `names` is RBAC's `resourceNames`: empty means any object; otherwise only
-/// requests for one of these names (never a list, watch or create).
+/// requests for one of these names (a list or watch names one through
+/// `fieldSelector=metadata.name=N`; a create never does).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rule {
     pub verbs: Vec<String>,

@@ -198,6 +198,15 @@ impl Cluster for Namespace<'_> {
         self.delete(&format!("widgets.example.com/{name}"));
     }
 
+    fn kubeconfig_without_rights(&self) -> PathBuf {
+        let path = self.dir.path().join("limited-config");
+        let config = std::fs::read_to_string(&self.kubeconfig)
+            .unwrap()
+            .replace("current-context: real", "current-context: limited");
+        std::fs::write(&path, config).unwrap();
+        path
+    }
+
     fn get(&self, resource: &str, name: &str) -> Option<Value> {
         let out = self.kubectl(&["get", &format!("{resource}/{name}"), "-o", "json"]);
         if !out.status.success() {

@@ -46,3 +46,9 @@ fn webhook_and_cloudevents_sinks_get_each_change() {
 fn a_finalizer_holds_a_deletion_until_it_is_removed() {
     stories::a_finalizer_holds_a_deletion_until_it_is_removed(&Namespace::new());
 }
+
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_user_without_rights_is_refused_at_start() {
+    stories::a_user_without_rights_is_refused_at_start(&Namespace::new());
+}
