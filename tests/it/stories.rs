@@ -526,3 +526,57 @@ pub fn a_user_without_rights_is_refused_at_start(c: &dyn Cluster) {
 fn a_user_without_rights_is_refused_at_start_on_the_test_server() {
     a_user_without_rights_is_refused_at_start(&Scenario::new());
 }
+
+/// The default output: a header per change and a field-level diff that
+/// leaves out what the server itself moves (managedFields,
+/// resourceVersion, generation).
+pub fn human_output_shows_what_changed_and_nothing_the_server_moved(c: &dyn Cluster) {
+    c.create_widget("h", json!({"size": 1}));
+    let run = Watching::start(
+        c,
+        &["widgets/h", "--count", "3", "--timeout", "30s", "--color", "never"],
+        1,
+    );
+    let resized = c.patch_widget(
+        "h",
+        json!({"spec": {"size": 2}, "metadata": {"labels": {"a": "b"}}}),
+    );
+    let ready = c.set_widget_status("h", json!({"ready": true}));
+    c.delete_widget("h");
+    let out = run.finish(Duration::from_secs(30));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // The time of day and the deletion's resourceVersion vary.
+    let printed: Vec<String> = stdout(&out)
+        .lines()
+        .map(|l| match l.split_once("  ") {
+            Some((time, rest)) if time.len() == 8 && time.as_bytes()[2] == b':' => {
+                let rest = rest.trim_start();
+                match rest.rsplit_once("  rv ") {
+                    Some((head, _)) if rest.starts_with("deleted") => format!("{head}  rv *"),
+                    _ => rest.to_string(),
+                }
+            }
+            _ => l.to_string(),
+        })
+        .collect();
+    let ns = c.namespace();
+    let rv = |o: &Value| o["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    assert_eq!(
+        printed,
+        [
+            format!("modified  widget.example.com/h  ({ns})  rv {}", rv(&resized)),
+            "          + .metadata.labels  {\"a\":\"b\"}".to_string(),
+            "          ~ .spec.size        1 → 2".to_string(),
+            format!("modified  widget.example.com/h  ({ns})  rv {}", rv(&ready)),
+            "          + .status  {\"ready\":true}".to_string(),
+            format!("deleted   widget.example.com/h  ({ns})  rv *"),
+        ],
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn human_output_shows_what_changed_and_nothing_the_server_moved_on_the_test_server() {
+    human_output_shows_what_changed_and_nothing_the_server_moved(&Scenario::new());
+}

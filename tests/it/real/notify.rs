@@ -52,3 +52,9 @@ fn a_finalizer_holds_a_deletion_until_it_is_removed() {
 fn a_user_without_rights_is_refused_at_start() {
     stories::a_user_without_rights_is_refused_at_start(&Namespace::new());
 }
+
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn human_output_shows_what_changed_and_nothing_the_server_moved() {
+    stories::human_output_shows_what_changed_and_nothing_the_server_moved(&Namespace::new());
+}
