@@ -23,6 +23,11 @@ pub trait Cluster {
     /// A merge patch of a Widget's status, through the status subresource.
     fn set_widget_status(&self, name: &str, status: Value) -> Value;
     fn delete_widget(&self, name: &str);
+    /// Any object in the test's namespace, of the type named as the test
+    /// server's helpers name it (`configmaps`, `deployments.apps`).
+    fn create_object(&self, resource: &str, object: Value) -> Value;
+    /// A merge patch of an object of the test's namespace.
+    fn patch_object(&self, resource: &str, name: &str, patch: Value) -> Value;
     /// An object of the test's namespace (`configmaps`,
     /// `leases.coordination.k8s.io`, ...), if it exists.
     fn get(&self, resource: &str, name: &str) -> Option<Value>;
@@ -83,6 +88,15 @@ impl Cluster for Scenario {
 
     fn get(&self, resource: &str, name: &str) -> Option<Value> {
         self.server.get(resource, Some("default"), name)
+    }
+
+    fn create_object(&self, resource: &str, object: Value) -> Value {
+        self.server.create(resource, Some("default"), object)
+    }
+
+    fn patch_object(&self, resource: &str, name: &str, patch: Value) -> Value {
+        self.server
+            .merge_patch(resource, Some("default"), name, patch)
     }
 
     fn kubeconfig_without_rights(&self) -> PathBuf {

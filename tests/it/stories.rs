@@ -534,7 +534,15 @@ pub fn human_output_shows_what_changed_and_nothing_the_server_moved(c: &dyn Clus
     c.create_widget("h", json!({"size": 1}));
     let run = Watching::start(
         c,
-        &["widgets/h", "--count", "3", "--timeout", "30s", "--color", "never"],
+        &[
+            "widgets/h",
+            "--count",
+            "3",
+            "--timeout",
+            "30s",
+            "--color",
+            "never",
+        ],
         1,
     );
     let resized = c.patch_widget(
@@ -560,11 +568,19 @@ pub fn human_output_shows_what_changed_and_nothing_the_server_moved(c: &dyn Clus
         })
         .collect();
     let ns = c.namespace();
-    let rv = |o: &Value| o["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    let rv = |o: &Value| {
+        o["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     assert_eq!(
         printed,
         [
-            format!("modified  widget.example.com/h  ({ns})  rv {}", rv(&resized)),
+            format!(
+                "modified  widget.example.com/h  ({ns})  rv {}",
+                rv(&resized)
+            ),
             "          + .metadata.labels  {\"a\":\"b\"}".to_string(),
             "          ~ .spec.size        1 → 2".to_string(),
             format!("modified  widget.example.com/h  ({ns})  rv {}", rv(&ready)),
@@ -579,4 +595,64 @@ pub fn human_output_shows_what_changed_and_nothing_the_server_moved(c: &dyn Clus
 #[test]
 fn human_output_shows_what_changed_and_nothing_the_server_moved_on_the_test_server() {
     human_output_shows_what_changed_and_nothing_the_server_moved(&Scenario::new());
+}
+
+/// A built-in type: `--on-change .data` on a ConfigMap is one notification
+/// per change of its data (a label is not one), and the object handed on is
+/// the server's — a ConfigMap has no `metadata.generation`.
+pub fn a_configmaps_data_change_is_one_notification(c: &dyn Cluster) {
+    c.create_object(
+        "configmaps",
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "app"}, "data": {"k": "1"}}),
+    );
+    let run = Watching::start(
+        c,
+        &[
+            "configmaps/app",
+            "--on-change",
+            ".data",
+            "-o",
+            "json",
+            "--count",
+            "1",
+            "--timeout",
+            "30s",
+        ],
+        1,
+    );
+    c.patch_object(
+        "configmaps",
+        "app",
+        json!({"metadata": {"labels": {"a": "b"}}}),
+    );
+    let changed = c.patch_object("configmaps", "app", json!({"data": {"k": "2"}}));
+    let out = run.finish(Duration::from_secs(30));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let lines = json_lines(&out);
+    assert_eq!(seen(&lines), ["modified app"]);
+    let line = &lines[0];
+    assert_eq!(line["kind"], "ConfigMap");
+    assert_eq!(line["apiVersion"], "v1");
+    assert_eq!(
+        line["resourceVersion"],
+        changed["metadata"]["resourceVersion"]
+    );
+    assert_eq!(line["object"]["data"], json!({"k": "2"}));
+    let change = line["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|ch| ch["path"] == ".data.k")
+        .unwrap_or_else(|| panic!("no .data.k change in {line}"));
+    assert_eq!((&change["old"], &change["new"]), (&json!("1"), &json!("2")));
+    assert!(
+        line["object"]["metadata"].get("generation").is_none(),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_configmaps_data_change_is_one_notification_on_the_test_server() {
+    a_configmaps_data_change_is_one_notification(&Scenario::new());
 }

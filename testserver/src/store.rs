@@ -388,7 +388,11 @@ impl Store {
         };
         meta.insert("uid".into(), json!(uid));
         meta.insert("creationTimestamp".into(), json!(clock::now_rfc3339()));
-        meta.insert("generation".into(), json!(1));
+        if rt.has_generation() {
+            meta.insert("generation".into(), json!(1));
+        } else {
+            meta.remove("generation");
+        }
         meta.remove("deletionTimestamp");
         if rt.plural == "namespaces"
             && rt.group.is_empty()
@@ -473,7 +477,7 @@ impl Store {
         };
         result["apiVersion"] = json!(rt.api_version());
         result["kind"] = json!(rt.kind);
-        if spec_part(&result) != spec_part(&old) {
+        if rt.has_generation() && spec_part(&result) != spec_part(&old) {
             let generation = old["metadata"]["generation"].as_i64().unwrap_or(0);
             result["metadata"]["generation"] = json!(generation + 1);
         }
@@ -546,7 +550,9 @@ impl Store {
             let meta = &mut marked["metadata"];
             meta["deletionTimestamp"] = json!(clock::now_rfc3339());
             meta["deletionGracePeriodSeconds"] = json!(0);
-            meta["generation"] = json!(meta["generation"].as_i64().unwrap_or(0) + 1);
+            if let Some(generation) = meta["generation"].as_i64() {
+                meta["generation"] = json!(generation + 1);
+            }
             return Ok(self.commit(resource, key, EventType::Modified, marked, Some(old)));
         }
         Ok(self.commit(resource, key, EventType::Deleted, old.clone(), Some(old)))

@@ -198,6 +198,15 @@ impl Cluster for Namespace<'_> {
         self.delete(&format!("widgets.example.com/{name}"));
     }
 
+    fn create_object(&self, _resource: &str, mut object: Value) -> Value {
+        object["metadata"]["namespace"] = json!(self.name);
+        self.create(object)
+    }
+
+    fn patch_object(&self, resource: &str, name: &str, patch: Value) -> Value {
+        self.patch(&format!("{resource}/{name}"), patch)
+    }
+
     fn kubeconfig_without_rights(&self) -> PathBuf {
         let path = self.dir.path().join("limited-config");
         let config = std::fs::read_to_string(&self.kubeconfig)

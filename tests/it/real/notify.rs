@@ -58,3 +58,9 @@ fn a_user_without_rights_is_refused_at_start() {
 fn human_output_shows_what_changed_and_nothing_the_server_moved() {
     stories::human_output_shows_what_changed_and_nothing_the_server_moved(&Namespace::new());
 }
+
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_configmaps_data_change_is_one_notification() {
+    stories::a_configmaps_data_change_is_one_notification(&Namespace::new());
+}
