@@ -28,6 +28,7 @@ pub trait Cluster {
     fn create_object(&self, resource: &str, object: Value) -> Value;
     /// A merge patch of an object of the test's namespace.
     fn patch_object(&self, resource: &str, name: &str, patch: Value) -> Value;
+    fn delete_object(&self, resource: &str, name: &str);
     /// An object of the test's namespace (`configmaps`,
     /// `leases.coordination.k8s.io`, ...), if it exists.
     fn get(&self, resource: &str, name: &str) -> Option<Value>;
@@ -97,6 +98,10 @@ impl Cluster for Scenario {
     fn patch_object(&self, resource: &str, name: &str, patch: Value) -> Value {
         self.server
             .merge_patch(resource, Some("default"), name, patch)
+    }
+
+    fn delete_object(&self, resource: &str, name: &str) {
+        self.server.delete(resource, Some("default"), name);
     }
 
     fn kubeconfig_without_rights(&self) -> PathBuf {

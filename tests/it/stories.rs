@@ -656,3 +656,36 @@ pub fn a_configmaps_data_change_is_one_notification(c: &dyn Cluster) {
 fn a_configmaps_data_change_is_one_notification_on_the_test_server() {
     a_configmaps_data_change_is_one_notification(&Scenario::new());
 }
+
+/// A Namespace carries its name as a label (`kubernetes.io/metadata.name`,
+/// set by the server), so a selector can wait for one to be created.
+pub fn a_namespace_is_selected_by_its_name_label(c: &dyn Cluster) {
+    let name = format!("{}-extra", c.namespace());
+    let selector = format!("kubernetes.io/metadata.name={name}");
+    let run = Watching::start(
+        c,
+        &[
+            "namespaces",
+            "-l",
+            &selector,
+            "--until",
+            ".status.phase == Active",
+            "--timeout",
+            "30s",
+        ],
+        1,
+    );
+    c.create_object(
+        "namespaces",
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+    );
+    let out = run.finish(Duration::from_secs(30));
+    c.delete_object("namespaces", &name);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("namespace/{name} condition met\n"));
+}
+
+#[test]
+fn a_namespace_is_selected_by_its_name_label_on_the_test_server() {
+    a_namespace_is_selected_by_its_name_label(&Scenario::new());
+}

@@ -102,6 +102,23 @@ fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
     obj.get("metadata")?.get(field)?.as_str()
 }
 
+fn is_namespaces(rt: &ResourceType) -> bool {
+    rt.plural == "namespaces" && rt.group.is_empty()
+}
+
+/// The apiserver labels every Namespace with its name, on create and on
+/// every update (`kubernetes.io/metadata.name`), so selectors can name it.
+fn label_namespace(rt: &ResourceType, obj: &mut Value) {
+    if !is_namespaces(rt) {
+        return;
+    }
+    let name = obj["metadata"]["name"].clone();
+    if !obj["metadata"]["labels"].is_object() {
+        obj["metadata"]["labels"] = json!({});
+    }
+    obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
+}
+
 fn has_finalizers(obj: &Value) -> bool {
     obj["metadata"]["finalizers"]
         .as_array()
@@ -394,12 +411,10 @@ impl Store {
             meta.remove("generation");
         }
         meta.remove("deletionTimestamp");
-        if rt.plural == "namespaces"
-            && rt.group.is_empty()
-            && obj.pointer("/status/phase").is_none()
-        {
+        if is_namespaces(&rt) && obj.pointer("/status/phase").is_none() {
             obj["status"] = json!({"phase": "Active"});
         }
+        label_namespace(&rt, &mut obj);
         check_size(&rt, &name, &obj)?;
         Ok(self.commit(resource, key, EventType::Added, obj, None))
     }
@@ -477,6 +492,7 @@ impl Store {
         };
         result["apiVersion"] = json!(rt.api_version());
         result["kind"] = json!(rt.kind);
+        label_namespace(&rt, &mut result);
         if rt.has_generation() && spec_part(&result) != spec_part(&old) {
             let generation = old["metadata"]["generation"].as_i64().unwrap_or(0);
             result["metadata"]["generation"] = json!(generation + 1);

@@ -198,13 +198,16 @@ impl Cluster for Namespace<'_> {
         self.delete(&format!("widgets.example.com/{name}"));
     }
 
-    fn create_object(&self, _resource: &str, mut object: Value) -> Value {
-        object["metadata"]["namespace"] = json!(self.name);
+    fn create_object(&self, _resource: &str, object: Value) -> Value {
         self.create(object)
     }
 
     fn patch_object(&self, resource: &str, name: &str, patch: Value) -> Value {
         self.patch(&format!("{resource}/{name}"), patch)
+    }
+
+    fn delete_object(&self, resource: &str, name: &str) {
+        self.delete(&format!("{resource}/{name}"));
     }
 
     fn kubeconfig_without_rights(&self) -> PathBuf {

@@ -64,3 +64,9 @@ fn human_output_shows_what_changed_and_nothing_the_server_moved() {
 fn a_configmaps_data_change_is_one_notification() {
     stories::a_configmaps_data_change_is_one_notification(&Namespace::new());
 }
+
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_namespace_is_selected_by_its_name_label() {
+    stories::a_namespace_is_selected_by_its_name_label(&Namespace::new());
+}
