@@ -37,6 +37,12 @@ pub trait Cluster {
     /// read anything (an authenticated user with no role).
     fn kubeconfig_without_rights(&self) -> PathBuf;
 
+    /// Makes the server forget its event history: a watch from any
+    /// resourceVersion seen so far gets 410 Expired (the test server
+    /// compacts; a real control plane, which must be the test's own,
+    /// restarts its apiserver).
+    fn forget_history(&self);
+
     /// The holder of a Lease of the test's namespace, if any.
     fn lease_holder(&self, lease: &str) -> Option<String> {
         let lease = self.get("leases.coordination.k8s.io", lease)?;
@@ -102,6 +108,10 @@ impl Cluster for Scenario {
 
     fn delete_object(&self, resource: &str, name: &str) {
         self.server.delete(resource, Some("default"), name);
+    }
+
+    fn forget_history(&self) {
+        self.server.compact();
     }
 
     fn kubeconfig_without_rights(&self) -> PathBuf {

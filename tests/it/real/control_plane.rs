@@ -244,6 +244,26 @@ impl ControlPlane {
         self.start_apiserver();
     }
 
+    /// What the apiserver answers a watch of a namespace's widgets from
+    /// `rv`: the HTTP status, a newline, the body (the server ends the
+    /// watch after 2 s).
+    pub fn watch_once(&self, namespace: &str, rv: &str) -> String {
+        let out = Command::new("curl")
+            .args(["-s", "--max-time", "10", "-w", "\n%{http_code}", "--cacert"])
+            .arg(&self.ca_file)
+            .arg("-H")
+            .arg(format!("Authorization: Bearer {}", self.admin_token))
+            .arg(format!(
+                "{}/apis/example.com/v1/namespaces/{namespace}/widgets?watch=1&resourceVersion={rv}&timeoutSeconds=2",
+                self.url
+            ))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+        format!("{status}\n{body}")
+    }
+
     fn write_kubeconfigs(&self, cm_token: &str) {
         let ca = self.ca_file.display();
         let user =

@@ -210,6 +210,42 @@ impl Cluster for Namespace<'_> {
         self.delete(&format!("{resource}/{name}"));
     }
 
+    /// The apiserver serves watches from its watch cache, which keeps
+    /// serving old resourceVersions after etcd compacts
+    /// (`--etcd-compaction-interval`); a restart fills the cache from a
+    /// fresh list, so everything before it is gone. Checked here: a watch
+    /// from the resourceVersion of before gets HTTP 200 and one ERROR event
+    /// `410 Expired: too old resource version: OLD (NEW)` — after a moment
+    /// of 429 `storage is (re)initializing` (Retry-After: 1).
+    fn forget_history(&self) {
+        let list: Value = serde_json::from_str(&self.kubectl_ok(&[
+            "get",
+            "--raw",
+            &format!("/apis/example.com/v1/namespaces/{}/widgets", self.name),
+        ]))
+        .unwrap();
+        let before = list["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        self.plane
+            .restart_apiserver(std::time::Duration::from_millis(500));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut answer = self.plane.watch_once(&self.name, &before);
+        while answer.starts_with("429\n") && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            answer = self.plane.watch_once(&self.name, &before);
+        }
+        assert!(
+            answer.starts_with("200\n")
+                && answer.contains(r#""type":"ERROR""#)
+                && answer.contains(r#""code":410"#)
+                && answer.contains(r#""reason":"Expired""#)
+                && answer.contains(&format!("too old resource version: {before} (")),
+            "the apiserver still has the history from {before}: {answer}"
+        );
+    }
+
     fn kubeconfig_without_rights(&self) -> PathBuf {
         let path = self.dir.path().join("limited-config");
         let config = std::fs::read_to_string(&self.kubeconfig)
