@@ -43,6 +43,11 @@ pub trait Cluster {
     /// restarts its apiserver).
     fn forget_history(&self);
 
+    /// Kills the apiserver (every watch cut without a goodbye), keeps it
+    /// down for a moment and starts it again with its storage intact (a
+    /// real control plane must be the test's own).
+    fn restart_apiserver(&self);
+
     /// The holder of a Lease of the test's namespace, if any.
     fn lease_holder(&self, lease: &str) -> Option<String> {
         let lease = self.get("leases.coordination.k8s.io", lease)?;
@@ -112,6 +117,10 @@ impl Cluster for Scenario {
 
     fn forget_history(&self) {
         self.server.compact();
+    }
+
+    fn restart_apiserver(&self) {
+        self.server.restart(Duration::from_secs(2));
     }
 
     fn kubeconfig_without_rights(&self) -> PathBuf {

@@ -689,3 +689,41 @@ pub fn a_namespace_is_selected_by_its_name_label(c: &dyn Cluster) {
 fn a_namespace_is_selected_by_its_name_label_on_the_test_server() {
     a_namespace_is_selected_by_its_name_label(&Scenario::new());
 }
+
+/// The apiserver killed mid-watch and started again: the change made before
+/// the restart is printed once, the one after it too. The restarted server
+/// no longer has the history the watch was at (its watch cache starts from
+/// a fresh list), so the watch resumes through a re-list.
+pub fn a_watch_cut_by_an_apiserver_restart_resumes(c: &dyn Cluster) {
+    c.create_widget("w", json!({"size": 1}));
+    let run = Watching::start(
+        c,
+        &[
+            "widgets/w",
+            "--on-change",
+            ".spec.size",
+            "-o",
+            "name",
+            "--count",
+            "2",
+            "--timeout",
+            "90s",
+        ],
+        1,
+    );
+    c.patch_widget("w", json!({"spec": {"size": 2}}));
+    std::thread::sleep(Duration::from_millis(500));
+    // Something else written meanwhile: the history moves on.
+    c.create_widget("other", json!({}));
+    c.restart_apiserver();
+    c.patch_widget("w", json!({"spec": {"size": 3}}));
+    let out = run.finish(Duration::from_secs(90));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "widget.example.com/w\nwidget.example.com/w\n");
+    assert!(stderr(&out).contains("re-listing"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_watch_cut_by_an_apiserver_restart_resumes_on_the_test_server() {
+    a_watch_cut_by_an_apiserver_restart_resumes(&Scenario::new());
+}

@@ -246,6 +246,11 @@ impl Cluster for Namespace<'_> {
         );
     }
 
+    fn restart_apiserver(&self) {
+        self.plane
+            .restart_apiserver(std::time::Duration::from_secs(2));
+    }
+
     fn kubeconfig_without_rights(&self) -> PathBuf {
         let path = self.dir.path().join("limited-config");
         let config = std::fs::read_to_string(&self.kubeconfig)
