@@ -3,7 +3,7 @@
 //! lines; where kubectl exits 1 on a timeout we exit 124 (SPEC §7).
 
 use std::process::{Child, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -30,16 +30,48 @@ fn sorted_lines(out: &Output) -> Vec<String> {
 }
 
 /// Both waits, started before the change `act` makes, end met with the same
-/// lines.
+/// lines. kubectl runs at `-v=6` so the change waits until it watches too
+/// (for `--for=create`, which polls, until it has looked once).
 fn both_end_met_after(ns: &Namespace, kubectl: &[&str], ours: &[&str], act: impl FnOnce()) {
-    let theirs = kubectl_wait(ns, kubectl);
+    use std::io::BufRead;
+    let mut args = kubectl.to_vec();
+    args.push("-v=6");
+    let mut theirs = kubectl_wait(ns, &args);
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let pipe = theirs.stderr.take().unwrap();
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut log = log.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let looking = if kubectl.contains(&"--for=create") {
+        r#"verb="GET""#
+    } else {
+        "watch=true"
+    };
+    loop {
+        let said = log.lock().unwrap().clone();
+        if said.contains(looking) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "kubectl never started: {said}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let run = Watching::start(ns, ours, 1);
     act();
     let ours = run.finish(Duration::from_secs(60));
     let theirs = finish(theirs, Duration::from_secs(60));
-    assert_eq!(code(&theirs), 0, "kubectl: {}", stderr(&theirs));
+    reader.join().unwrap();
+    let log = log.lock().unwrap().clone();
+    assert_eq!(code(&theirs), 0, "kubectl: {log}");
     assert_eq!(code(&ours), 0, "{}", stderr(&ours));
-    assert_eq!(sorted_lines(&ours), sorted_lines(&theirs));
+    assert_eq!(sorted_lines(&ours), sorted_lines(&theirs), "kubectl: {log}");
     assert!(!stdout(&ours).is_empty());
 }
 
