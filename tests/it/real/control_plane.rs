@@ -477,14 +477,19 @@ fn spawn_from_lasting_thread(cmd: Command) -> std::io::Result<Child> {
     answer.recv().unwrap()
 }
 
+/// A port free now, below the kernel's ephemeral range (32768 and up on
+/// Linux): the controller-manager binds its port seconds after it is
+/// chosen, and meanwhile every `bind(:0)` and outgoing connection of the
+/// other tests takes ephemeral ports — one took it once. Two control planes
+/// in parallel binaries may still race for a port; a clash fails loudly.
 fn free_port() -> u16 {
-    // Two control planes in parallel binaries may race for a port; the
-    // window is short and a clash fails loudly at start.
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    for _ in 0..200 {
+        let port = fastrand::u16(20_000..32_768);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32767")
 }
 
 fn random_hex() -> String {
