@@ -23,7 +23,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-notify' -ScriptBlock {
         'kubectl-notify' {
             [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Wait until EXPR holds for every target, e.g. ''.status.ready == true''')
             [CompletionResult]::new('--for', '--for', [CompletionResultType]::ParameterName, 'Wait for: condition=TYPE[=STATUS], delete, create, jsonpath=''{.path}''[=VALUE], ready (repeatable; all must hold on the same version of the object)')
-            [CompletionResult]::new('--fail-if', '--fail-if', [CompletionResultType]::ParameterName, 'Fail at once (exit 1) when EXPR holds for any target, e.g. ''.status.failed >= 1''')
+            [CompletionResult]::new('--fail-if', '--fail-if', [CompletionResultType]::ParameterName, 'Fail at once (exit 1) when EXPR holds for any target, e.g. ''.status.phase == "Failed"''')
             [CompletionResult]::new('--min', '--min', [CompletionResultType]::ParameterName, 'With a selector: at least N of the selected objects must hold (default: all)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this long (exit 124): 30s, 5m, 1h30m; 0 checks once')
             [CompletionResult]::new('--hold', '--hold', [CompletionResultType]::ParameterName, 'The condition (--until/--for, or --when) must stay true this long, with no version in between breaking it, before it counts: 30s, 5m')

@@ -20,7 +20,7 @@ set edit:completion:arg-completer[kubectl-notify] = {|@words|
         &'kubectl-notify'= {
             cand --until 'Wait until EXPR holds for every target, e.g. ''.status.ready == true'''
             cand --for 'Wait for: condition=TYPE[=STATUS], delete, create, jsonpath=''{.path}''[=VALUE], ready (repeatable; all must hold on the same version of the object)'
-            cand --fail-if 'Fail at once (exit 1) when EXPR holds for any target, e.g. ''.status.failed >= 1'''
+            cand --fail-if 'Fail at once (exit 1) when EXPR holds for any target, e.g. ''.status.phase == "Failed"'''
             cand --min 'With a selector: at least N of the selected objects must hold (default: all)'
             cand --timeout 'Give up after this long (exit 124): 30s, 5m, 1h30m; 0 checks once'
             cand --hold 'The condition (--until/--for, or --when) must stay true this long, with no version in between breaking it, before it counts: 30s, 5m'

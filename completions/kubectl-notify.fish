@@ -1,6 +1,6 @@
 complete -c kubectl-notify -l until -d 'Wait until EXPR holds for every target, e.g. \'.status.ready == true\'' -r
 complete -c kubectl-notify -l for -d 'Wait for: condition=TYPE[=STATUS], delete, create, jsonpath=\'{.path}\'[=VALUE], ready (repeatable; all must hold on the same version of the object)' -r
-complete -c kubectl-notify -l fail-if -d 'Fail at once (exit 1) when EXPR holds for any target, e.g. \'.status.failed >= 1\'' -r
+complete -c kubectl-notify -l fail-if -d 'Fail at once (exit 1) when EXPR holds for any target, e.g. \'.status.phase == "Failed"\'' -r
 complete -c kubectl-notify -l min -d 'With a selector: at least N of the selected objects must hold (default: all)' -r
 complete -c kubectl-notify -l timeout -d 'Give up after this long (exit 124): 30s, 5m, 1h30m; 0 checks once' -r
 complete -c kubectl-notify -l hold -d 'The condition (--until/--for, or --when) must stay true this long, with no version in between breaking it, before it counts: 30s, 5m' -r

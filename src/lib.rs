@@ -21,6 +21,7 @@ pub(crate) mod complete;
 pub(crate) mod condition;
 pub(crate) mod connect;
 pub(crate) mod discovery;
+pub(crate) mod duration;
 pub mod expr;
 pub(crate) mod log;
 pub(crate) mod managed_fields;
@@ -39,7 +40,7 @@ use clap::error::ErrorKind;
 /// (or, for an expression error, the caret display) on stderr.
 pub fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("error: internal error: {info}; please report this");
+        crate::term::stderr_line!("error: internal error: {info}; please report this");
     }));
     // Lossy: a non-UTF-8 argument must reach clap's own error, not a panic.
     let words: Vec<String> = std::env::args_os()
@@ -73,18 +74,18 @@ fn finish(outcome: exit::Result<()>) -> ExitCode {
         Err(exit) => {
             if let Some(line) = exit.report() {
                 if let Some(json) = log::error_line(&line) {
-                    eprintln!("{json}");
+                    crate::term::stderr_line!("{json}");
                     return ExitCode::from(exit.code());
                 }
                 let on = color::enabled(color::choice_from_argv(), color::Stream::Stderr);
                 match line.strip_prefix("error:") {
                     Some(rest) if on => {
-                        eprintln!(
+                        crate::term::stderr_line!(
                             "{}{rest}",
                             color::paint(true, owo_colors::Style::new().red().bold(), "error:")
                         )
                     }
-                    _ => eprintln!("{line}"),
+                    _ => crate::term::stderr_line!("{line}"),
                 }
             }
             ExitCode::from(exit.code())

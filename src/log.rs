@@ -68,9 +68,9 @@ pub fn error_line(text: &str) -> Option<String> {
 fn line(level: &str, target: &str, message: &str) {
     crate::term::erase();
     match format() {
-        LogFormat::Text if level == "info" => eprintln!("{message}"),
-        LogFormat::Text => eprintln!("{level}: {message}"),
-        LogFormat::Json => eprintln!("{}", json(level, target, message)),
+        LogFormat::Text if level == "info" => crate::term::stderr_line!("{message}"),
+        LogFormat::Text => crate::term::stderr_line!("{level}: {message}"),
+        LogFormat::Json => crate::term::stderr_line!("{}", json(level, target, message)),
     }
 }
 

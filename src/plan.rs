@@ -259,6 +259,19 @@ fn ha_plan(args: &Args) -> Result<HaPlan> {
     if let Some(name) = &args.checkpoint {
         check_object_name("--checkpoint", name, DnsName::Subdomain)?;
     }
+    // The replica's name goes into the Lease and the checkpoint: it must
+    // never be read from where a sink's secret URL is.
+    let replicated = args.leader_elect || args.checkpoint.is_some();
+    if let Some(text) = args
+        .sinks
+        .iter()
+        .find(|text| replicated && address::env_name(text) == Some("POD_NAME"))
+    {
+        return Err(Exit::Usage(format!(
+            "--sink {text}: POD_NAME names this replica (in the Lease and the checkpoint), \
+             so it cannot hold a sink's URL; give the URL another variable name"
+        )));
+    }
     Ok(HaPlan {
         lease,
         checkpoint: args.checkpoint.clone(),
@@ -426,8 +439,8 @@ fn noise(args: &Args, mode: &Mode, timeout: Option<Duration>) -> Result<Noise> {
             return Err(Exit::Usage(format!(
                 "--hold {} is not shorter than --timeout {}: the condition could never \
                  hold long enough; shorten --hold or lengthen --timeout",
-                humantime::format_duration(hold),
-                humantime::format_duration(timeout)
+                crate::duration::show(hold),
+                crate::duration::show(timeout)
             )));
         }
     }
@@ -781,6 +794,10 @@ mod tests {
             parse_duration("--timeout", "250ms").unwrap(),
             Duration::from_millis(250)
         );
+        for text in ["168h", "1h30m", "2m5s", "250ms", "1s500ms", "45s"] {
+            let duration = parse_duration("--hold", text).unwrap();
+            assert_eq!(crate::duration::show(duration), text);
+        }
         let err = parse_duration("--timeout", "30").unwrap_err().to_string();
         assert!(err.contains("30s"), "{err}");
         let err = parse_duration("--timeout", "soon").unwrap_err().to_string();

@@ -94,6 +94,37 @@ fn from_status(code: u16, message: &str, scope: &Scope) -> Trouble {
     }
 }
 
+/// A failed request in one line: the server's own message and code, or the
+/// root cause; never kube's rendering of an API error, which appends a
+/// `Debug` dump of the whole status.
+pub fn said(err: &kube::Error) -> String {
+    match err {
+        kube::Error::Api(status) => {
+            format!("the server answered {}: {}", status.code, status.message)
+        }
+        other => root_cause(other),
+    }
+}
+
+/// A 404 that is about the namespace, not the object: what creating in a
+/// namespace that does not exist gets (`namespaces "x" not found`).
+pub fn no_namespace(err: &kube::Error) -> bool {
+    let kube::Error::Api(status) = err else {
+        return false;
+    };
+    let about = status.details.as_ref().map(|d| d.kind.as_str());
+    status.code == 404
+        && (about == Some("namespaces") || status.message.starts_with("namespaces \""))
+}
+
+/// The namespace, for a message: `namespace "x" not found: WHY`.
+pub fn namespace_missing(namespace: &str, why: &str) -> String {
+    format!(
+        "namespace \"{namespace}\" not found: {why}; create it (kubectl create namespace \
+         {namespace}) or choose another with -n"
+    )
+}
+
 /// The innermost error's text, which for network failures is the useful
 /// part ("Connection refused (os error 111)").
 pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
@@ -102,4 +133,34 @@ pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
         current = next;
     }
     crate::connect::one_line(&current.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(json: serde_json::Value) -> kube::Error {
+        kube::Error::Api(Box::new(serde_json::from_value(json).unwrap()))
+    }
+
+    #[test]
+    fn a_missing_namespace_is_told_from_a_missing_object_and_said_without_a_dump() {
+        // What kube-apiserver answers a create in a namespace that is not there.
+        let missing_namespace = answer(serde_json::json!({
+            "status": "Failure", "message": "namespaces \"x\" not found", "reason": "NotFound",
+            "details": {"name": "x", "kind": "namespaces"}, "code": 404}));
+        let no_object = answer(serde_json::json!({
+            "status": "Failure", "message": "configmaps \"cp\" not found", "reason": "NotFound",
+            "details": {"name": "cp", "kind": "configmaps"}, "code": 404}));
+        assert!(no_namespace(&missing_namespace));
+        assert!(!no_namespace(&no_object));
+        assert_eq!(
+            said(&missing_namespace),
+            "the server answered 404: namespaces \"x\" not found"
+        );
+        assert!(
+            missing_namespace.to_string().contains("Status {"),
+            "kube's own text"
+        );
+    }
 }

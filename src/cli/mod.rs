@@ -27,7 +27,7 @@ Examples:
   # kubectl wait's forms, generic readiness, and failing fast
   kubectl notify deploy/web --for condition=Available --timeout 5m
   kubectl notify widgets/foo --for ready
-  kubectl notify jobs/migrate --for condition=Complete --fail-if '.status.failed >= 1'
+  kubectl notify jobs/migrate --for condition=Complete --fail-if '.status.conditions[?@.type==\"Failed\"].status == \"True\"'
 
   # Every object matching a selector (at least one), or any one of several
   kubectl notify widgets -l team=payments --until '.status.ready == true'
@@ -66,7 +66,7 @@ pub struct Args {
     #[arg(long = "for", value_name = "SPEC", help_heading = "Condition")]
     pub for_specs: Vec<String>,
 
-    /// Fail at once (exit 1) when EXPR holds for any target, e.g. '.status.failed >= 1'
+    /// Fail at once (exit 1) when EXPR holds for any target, e.g. '.status.phase == "Failed"'
     #[arg(long, value_name = "EXPR", help_heading = "Condition")]
     pub fail_if: Option<String>,
 
@@ -130,6 +130,8 @@ pub struct Args {
     #[arg(
         long,
         value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = whole_number,
         help_heading = "Notify mode (no --until/--for)"
     )]
     pub count: Option<u64>,
@@ -333,6 +335,13 @@ pub enum DiffArg {
     Full,
     Paths,
     None,
+}
+
+/// `--count N`: read here so that `-1` is a value, not taken for a flag,
+/// and said to be one that cannot be (0 is refused by the plan, with why).
+fn whole_number(text: &str) -> Result<u64, String> {
+    text.parse()
+        .map_err(|_| "N must be a whole number ≥ 1".to_string())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! `--for` forms, `--until`, `--fail-if`. Pure: JSON in, verdict out.
 
 mod for_spec;
-mod ready;
+pub mod ready;
 
 use serde_json::Value;
 

@@ -9,25 +9,80 @@ pub fn readiness(group: &str, kind: &str, obj: &Value) -> Verdict {
     if !obj["metadata"]["deletionTimestamp"].is_null() {
         return Verdict::NotMet("being deleted".into());
     }
-    let status = &obj["status"];
-    if let (Some(observed), Some(generation)) = (
-        status["observedGeneration"].as_i64(),
-        obj["metadata"]["generation"].as_i64(),
-    ) && observed != generation
-    {
-        return Verdict::NotMet(format!(
-            "status is for generation {observed}, the object is at {generation}"
-        ));
+    if let Some(why) = unobserved(group, kind, obj) {
+        return Verdict::NotMet(match cause(obj) {
+            Some(cause) => format!("{why}; {cause}"),
+            None => why,
+        });
     }
     match (group, kind) {
         ("apps", "Deployment") => deployment(obj),
         ("apps", "StatefulSet") => stateful_set(obj),
         ("apps", "DaemonSet") => daemon_set(obj),
+        ("apps", "ReplicaSet") | ("", "ReplicationController") => replica_set(obj),
         ("batch", "Job") => job(obj),
         ("", "Pod") => pod(obj),
         ("", "PersistentVolumeClaim") => claim(obj),
         _ => generic(obj),
     }
+}
+
+/// The built-in kinds whose controller writes `status.observedGeneration`:
+/// until it has written the object's generation, it has not spoken.
+fn controlled(group: &str, kind: &str) -> bool {
+    matches!(
+        (group, kind),
+        (
+            "apps",
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
+        ) | ("", "ReplicationController")
+    )
+}
+
+/// Why the status does not speak of the object as it is now: its
+/// `observedGeneration` is behind `metadata.generation` (any kind), or
+/// absent (a built-in workload, whose controller always writes it).
+fn unobserved(group: &str, kind: &str, obj: &Value) -> Option<String> {
+    let observed = obj["status"]["observedGeneration"].as_i64();
+    let generation = obj["metadata"]["generation"].as_i64();
+    match (observed, generation) {
+        (Some(observed), Some(generation)) if observed != generation => Some(format!(
+            "status is for generation {observed}, the object is at {generation}"
+        )),
+        (None, _) if controlled(group, kind) => Some(match generation {
+            Some(generation) => {
+                format!("the controller has not observed generation {generation} yet")
+            }
+            None => "the controller has not observed the object yet".into(),
+        }),
+        _ => None,
+    }
+}
+
+/// Whether a workload's status (and so its pods) speaks of its current
+/// generation: until then no pod's state says anything about the rollout.
+pub fn observed(group: &str, kind: &str, obj: &Value) -> bool {
+    unobserved(group, kind, obj).is_none()
+}
+
+/// A condition that says why a controller is stuck: `Progressing=False`
+/// (a Deployment that cannot create its ReplicaSet) or `ReplicaFailure=True`.
+fn cause(obj: &Value) -> Option<String> {
+    let stuck = |c: &&Value| {
+        (c["type"] == "Progressing" && c["status"] == "False")
+            || (c["type"] == "ReplicaFailure" && c["status"] == "True")
+    };
+    let c = obj["status"]["conditions"].as_array()?.iter().find(stuck)?;
+    let head = format!(
+        "{}={} {}",
+        c["type"].as_str().unwrap_or("?"),
+        c["status"].as_str().unwrap_or("?"),
+        c["reason"].as_str().unwrap_or_default()
+    );
+    Some(match c["message"].as_str() {
+        Some(message) if !message.is_empty() => format!("{}: {message}", head.trim_end()),
+        _ => head.trim_end().to_string(),
+    })
 }
 
 fn condition<'a>(obj: &'a Value, kind: &str) -> Option<&'a Value> {
@@ -129,6 +184,31 @@ fn deployment(obj: &Value) -> Verdict {
     }
 }
 
+/// Every wanted replica available and no extra one left; a
+/// `ReplicaFailure` (a quota, say) is said but may pass, so it is no failure.
+fn replica_set(obj: &Value) -> Verdict {
+    let status = &obj["status"];
+    let wanted = obj["spec"]["replicas"].as_i64().unwrap_or(1);
+    let total = count(&status["replicas"]);
+    let available = count(&status["availableReplicas"]);
+    let failure = condition(obj, "ReplicaFailure")
+        .filter(|c| c["status"] == "True")
+        .map(|c| format!("; {}", explain(c)))
+        .unwrap_or_default();
+    if available < wanted {
+        Verdict::NotMet(format!(
+            "{available} of {wanted} replicas are available{failure}"
+        ))
+    } else if total > wanted {
+        Verdict::NotMet(format!(
+            "{} extra replicas are pending termination",
+            total - wanted
+        ))
+    } else {
+        Verdict::Met
+    }
+}
+
 fn stateful_set(obj: &Value) -> Verdict {
     let status = &obj["status"];
     if status.is_null() {
@@ -136,11 +216,19 @@ fn stateful_set(obj: &Value) -> Verdict {
     }
     let wanted = obj["spec"]["replicas"].as_i64().unwrap_or(1);
     let ready = count(&status["readyReplicas"]);
-    if ready < wanted {
-        return Verdict::NotMet(format!("{ready} of {wanted} replicas are ready"));
-    }
     let strategy = &obj["spec"]["updateStrategy"];
-    if strategy["type"] == "OnDelete" {
+    let on_delete = strategy["type"] == "OnDelete";
+    if ready < wanted {
+        return Verdict::NotMet(format!(
+            "{ready} of {wanted} replicas are ready{}",
+            if on_delete {
+                " (OnDelete: old pods are updated only when deleted)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if on_delete {
         return Verdict::Met;
     }
     let partition = strategy["rollingUpdate"]["partition"].as_i64().unwrap_or(0);
@@ -163,6 +251,9 @@ fn stateful_set(obj: &Value) -> Verdict {
     Verdict::Met
 }
 
+/// As `kubectl rollout status`: every node's pod updated and available.
+/// With `OnDelete` a pod is updated only when deleted, so the pods that exist
+/// being available is enough (as for a StatefulSet).
 fn daemon_set(obj: &Value) -> Verdict {
     let status = &obj["status"];
     let Some(desired) = status["desiredNumberScheduled"].as_i64() else {
@@ -170,13 +261,19 @@ fn daemon_set(obj: &Value) -> Verdict {
     };
     let updated = count(&status["updatedNumberScheduled"]);
     let available = count(&status["numberAvailable"]);
-    if updated < desired {
+    let on_delete = obj["spec"]["updateStrategy"]["type"] == "OnDelete";
+    if updated < desired && !on_delete {
         Verdict::NotMet(format!(
             "{updated} out of {desired} new pods have been updated"
         ))
     } else if available < desired {
         Verdict::NotMet(format!(
-            "{available} of {desired} updated pods are available"
+            "{available} of {desired} {}pods are available",
+            if on_delete {
+                "(OnDelete: old pods are updated only when deleted) "
+            } else {
+                "updated "
+            }
         ))
     } else {
         Verdict::Met
@@ -196,23 +293,92 @@ fn job(obj: &Value) -> Verdict {
     }
 }
 
+/// Waiting reasons that do not go away by waiting (SPEC §10). `ErrImagePull`
+/// alone is a first failed pull and may still succeed.
+const HOPELESS: &[&str] = &[
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "CreateContainerConfigError",
+    "InvalidImageName",
+];
+
+fn containers(pod: &Value) -> impl Iterator<Item = &Value> {
+    ["initContainerStatuses", "containerStatuses"]
+        .into_iter()
+        .flat_map(|key| pod["status"][key].as_array().into_iter().flatten())
+}
+
+/// `CrashLoopBackOff` counts from this many restarts on. The kubelet
+/// restarts a first crash at once and backs off from the second, so
+/// `CrashLoopBackOff` with 1 restart is two crashes, which a container
+/// waiting for a dependency at startup does; 2 restarts is three crashes,
+/// after the back-off has fired twice.
+pub const CRASH_LOOP_RESTARTS: i64 = 2;
+
+/// A container of the pod that cannot start by waiting, as `container C:
+/// Reason: message`.
+pub fn stuck_container(pod: &Value) -> Option<String> {
+    containers(pod).find_map(|c| {
+        let waiting = &c["state"]["waiting"];
+        let reason = waiting["reason"].as_str()?;
+        let early = reason == "CrashLoopBackOff"
+            && c["restartCount"].as_i64().unwrap_or(0) < CRASH_LOOP_RESTARTS;
+        (HOPELESS.contains(&reason) && !early).then(|| {
+            let mut line = format!("container {}: {reason}", c["name"].as_str().unwrap_or("?"));
+            if let Some(message) = waiting["message"].as_str().filter(|m| !m.is_empty()) {
+                line.push_str(&format!(": {message}"));
+            }
+            line
+        })
+    })
+}
+
+/// A Failed pod's containers that ended badly: `container C terminated:
+/// Reason (exit N)`.
+fn terminated(pod: &Value) -> Vec<String> {
+    containers(pod)
+        .filter_map(|c| {
+            let end = c["state"]["terminated"].as_object()?;
+            let code = end.get("exitCode").and_then(Value::as_i64)?;
+            (code != 0).then(|| {
+                format!(
+                    "container {} terminated: {} (exit {code})",
+                    c["name"].as_str().unwrap_or("?"),
+                    end.get("reason").and_then(Value::as_str).unwrap_or("?")
+                )
+            })
+        })
+        .collect()
+}
+
+/// Ready, or done; a pod that failed or whose container cannot start by
+/// waiting is a failure, as it is under a workload.
 fn pod(obj: &Value) -> Verdict {
     match obj["status"]["phase"].as_str() {
         Some("Failed") => {
             let why = obj["status"]["message"]
                 .as_str()
                 .or(obj["status"]["reason"].as_str());
-            Verdict::Failed(format!(
+            let mut line = format!(
                 "phase Failed{}",
                 why.map(|w| format!(": {w}")).unwrap_or_default()
-            ))
+            );
+            for container in terminated(obj) {
+                line.push_str(&format!("; {container}"));
+            }
+            Verdict::Failed(line)
         }
         Some("Succeeded") => Verdict::Met,
         _ if is_true(obj, "Ready") => Verdict::Met,
-        phase => Verdict::NotMet(match condition(obj, "Ready") {
-            Some(c) => explain(c),
-            None => format!("phase {}", phase.unwrap_or("unknown")),
-        }),
+        phase => {
+            if let Some(stuck) = stuck_container(obj) {
+                return Verdict::Failed(stuck);
+            }
+            Verdict::NotMet(match condition(obj, "Ready") {
+                Some(c) => explain(c),
+                None => format!("phase {}", phase.unwrap_or("unknown")),
+            })
+        }
     }
 }
 
@@ -377,19 +543,38 @@ mod tests {
             readiness(
                 "apps",
                 "Deployment",
-                &json!({"spec": {"replicas": 0}, "status": {}})
+                &json!({"metadata": {"generation": 2}, "spec": {"replicas": 0}, "status": {"observedGeneration": 2}})
             ),
             Verdict::Met
         );
     }
 
     #[test]
+    fn a_generation_not_observed_says_why_the_controller_is_stuck() {
+        let stuck = json!({"observedGeneration": 1, "conditions": [
+            {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable"},
+            {"type": "Progressing", "status": "False", "reason": "ReplicaSetCreateError",
+             "message": "exceeded quota: one-set"}]});
+        let mut d = deploy(1, stuck);
+        d["metadata"]["generation"] = json!(2);
+        assert_eq!(
+            readiness("apps", "Deployment", &d),
+            Verdict::NotMet(
+                "status is for generation 1, the object is at 2; \
+                 Progressing=False ReplicaSetCreateError: exceeded quota: one-set"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
     fn stateful_sets_honour_partitions_and_revisions() {
-        let sts = |spec: Value, status: Value| {
+        let sts = |spec: Value, mut status: Value| {
+            status["observedGeneration"] = json!(1);
             readiness(
                 "apps",
                 "StatefulSet",
-                &json!({"spec": spec, "status": status}),
+                &json!({"metadata": {"generation": 1}, "spec": spec, "status": status}),
             )
         };
         let done = json!({"readyReplicas": 3, "updatedReplicas": 3, "currentRevision": "r2", "updateRevision": "r2"});
@@ -422,7 +607,14 @@ mod tests {
 
     #[test]
     fn daemon_sets_need_every_node_updated_and_available() {
-        let ds = |status: Value| readiness("apps", "DaemonSet", &json!({"status": status}));
+        let ds = |mut status: Value| {
+            status["observedGeneration"] = json!(4);
+            readiness(
+                "apps",
+                "DaemonSet",
+                &json!({"metadata": {"generation": 4}, "status": status}),
+            )
+        };
         assert_eq!(
             ds(
                 json!({"desiredNumberScheduled": 2, "updatedNumberScheduled": 2, "numberAvailable": 2})
@@ -442,6 +634,203 @@ mod tests {
             Verdict::NotMet(_)
         ));
         assert!(matches!(ds(json!({})), Verdict::NotMet(_)));
+    }
+
+    #[test]
+    fn on_delete_is_ready_when_the_pods_that_exist_are() {
+        let on_delete = |kind: &str, status: Value| {
+            readiness(
+                "apps",
+                kind,
+                &json!({"metadata": {"generation": 2},
+                "spec": {"replicas": 2, "updateStrategy": {"type": "OnDelete"}}, "status": status}),
+            )
+        };
+        let old_pods = json!({"observedGeneration": 2, "desiredNumberScheduled": 2,
+            "updatedNumberScheduled": 0, "numberAvailable": 2});
+        assert_eq!(on_delete("DaemonSet", old_pods), Verdict::Met);
+        let one_down = json!({"observedGeneration": 2, "desiredNumberScheduled": 2,
+            "updatedNumberScheduled": 0, "numberAvailable": 1});
+        assert_eq!(
+            on_delete("DaemonSet", one_down),
+            Verdict::NotMet(
+                "1 of 2 (OnDelete: old pods are updated only when deleted) pods are available"
+                    .into()
+            )
+        );
+        let sts = json!({"observedGeneration": 2, "readyReplicas": 1, "currentRevision": "a", "updateRevision": "b"});
+        assert_eq!(
+            on_delete("StatefulSet", sts),
+            Verdict::NotMet(
+                "1 of 2 replicas are ready (OnDelete: old pods are updated only when deleted)"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn replica_sets_want_every_replica_available() {
+        let rs = |status: Value| {
+            readiness(
+                "apps",
+                "ReplicaSet",
+                &json!({"metadata": {"generation": 1},
+                "spec": {"replicas": 2}, "status": status}),
+            )
+        };
+        assert_eq!(
+            rs(json!({"observedGeneration": 1, "replicas": 2, "availableReplicas": 2})),
+            Verdict::Met
+        );
+        assert_eq!(
+            rs(json!({"observedGeneration": 1, "replicas": 1, "availableReplicas": 1,
+                "conditions": [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                    "message": "pods \"x\" is forbidden: exceeded quota"}]})),
+            Verdict::NotMet(
+                "1 of 2 replicas are available; ReplicaFailure=True: pods \"x\" is forbidden: exceeded quota"
+                    .into()
+            )
+        );
+        assert!(matches!(
+            rs(json!({"observedGeneration": 1, "replicas": 3, "availableReplicas": 3})),
+            Verdict::NotMet(m) if m.contains("1 extra")
+        ));
+    }
+
+    /// Each built-in kind's status shapes that are ready once observed,
+    /// with `observedGeneration` absent, behind and equal, over generations:
+    /// never ready unless the status is for the object's generation (absent
+    /// counts for the kinds whose controller writes it).
+    #[test]
+    fn nothing_is_ready_before_its_controller_has_spoken() {
+        let shapes: &[(&str, &str, Value, Value, bool)] = &[
+            (
+                "apps",
+                "Deployment",
+                json!({"replicas": 2}),
+                json!({"replicas": 2, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2}),
+                true,
+            ),
+            (
+                "apps",
+                "Deployment",
+                json!({"replicas": 0}),
+                json!({}),
+                true,
+            ),
+            (
+                "apps",
+                "StatefulSet",
+                json!({"replicas": 2}),
+                json!({"replicas": 2, "readyReplicas": 2, "updatedReplicas": 2,
+                    "currentRevision": "r", "updateRevision": "r"}),
+                true,
+            ),
+            (
+                "apps",
+                "StatefulSet",
+                json!({"replicas": 1, "updateStrategy": {"type": "OnDelete"}}),
+                json!({"replicas": 1, "readyReplicas": 1}),
+                true,
+            ),
+            // A new DaemonSet's first status, before its controller has run.
+            (
+                "apps",
+                "DaemonSet",
+                json!({}),
+                json!({"currentNumberScheduled": 0, "desiredNumberScheduled": 0,
+                    "numberMisscheduled": 0, "numberReady": 0}),
+                true,
+            ),
+            (
+                "apps",
+                "DaemonSet",
+                json!({"updateStrategy": {"type": "OnDelete"}}),
+                json!({"desiredNumberScheduled": 1, "numberAvailable": 1}),
+                true,
+            ),
+            (
+                "apps",
+                "ReplicaSet",
+                json!({"replicas": 1}),
+                json!({"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}),
+                true,
+            ),
+            (
+                "",
+                "ReplicationController",
+                json!({"replicas": 1}),
+                json!({"replicas": 1, "availableReplicas": 1}),
+                true,
+            ),
+            (
+                "batch",
+                "Job",
+                json!({}),
+                json!({"conditions": [{"type": "Complete", "status": "True"}]}),
+                false,
+            ),
+            (
+                "",
+                "Pod",
+                json!({}),
+                json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}),
+                false,
+            ),
+            (
+                "",
+                "PersistentVolumeClaim",
+                json!({}),
+                json!({"phase": "Bound"}),
+                false,
+            ),
+            (
+                "example.com",
+                "Widget",
+                json!({}),
+                json!({"conditions": [{"type": "Ready", "status": "True"}]}),
+                false,
+            ),
+        ];
+        for (group, kind, spec, status, controlled) in shapes {
+            for generation in 1..=5_i64 {
+                let judge = |observed: Option<i64>| {
+                    let mut status = status.clone();
+                    if let Some(observed) = observed {
+                        status["observedGeneration"] = json!(observed);
+                    }
+                    let obj = json!({"metadata": {"generation": generation}, "spec": spec, "status": status});
+                    readiness(group, kind, &obj)
+                };
+                assert_eq!(
+                    judge(Some(generation)),
+                    Verdict::Met,
+                    "{kind} {status} at {generation}"
+                );
+                for behind in 0..generation {
+                    assert!(
+                        matches!(judge(Some(behind)), Verdict::NotMet(ref m) if m.contains("generation")),
+                        "{kind} {status}: observed {behind} of {generation} is ready"
+                    );
+                }
+                let absent = judge(None);
+                if *controlled {
+                    assert_eq!(
+                        absent,
+                        Verdict::NotMet(format!(
+                            "the controller has not observed generation {generation} yet"
+                        )),
+                        "{kind} {status}"
+                    );
+                } else {
+                    assert_eq!(
+                        absent,
+                        Verdict::Met,
+                        "{kind} {status}: no observedGeneration"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
@@ -480,6 +869,28 @@ mod tests {
         assert!(
             matches!(pod(json!({"phase": "Failed", "reason": "Evicted"})), Verdict::Failed(m) if m.contains("Evicted"))
         );
+        let crashed = json!({"phase": "Failed", "containerStatuses": [
+            {"name": "ok", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}},
+            {"name": "app", "state": {"terminated": {"exitCode": 3, "reason": "Error"}}}]});
+        assert_eq!(
+            pod(crashed),
+            Verdict::Failed("phase Failed; container app terminated: Error (exit 3)".into())
+        );
+        for reason in HOPELESS {
+            let stuck = json!({"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}],
+                "initContainerStatuses": [{"name": "init", "restartCount": 2,
+                    "state": {"waiting": {"reason": reason, "message": "m"}}}]});
+            assert_eq!(
+                pod(stuck),
+                Verdict::Failed(format!("container init: {reason}: m"))
+            );
+        }
+        let pulling = json!({"phase": "Pending", "containerStatuses": [
+            {"name": "app", "state": {"waiting": {"reason": "ErrImagePull"}}}]});
+        assert_eq!(pod(pulling), Verdict::NotMet("phase Pending".into()));
+        let twice = json!({"phase": "Running", "containerStatuses": [{"name": "app", "restartCount": 1,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]});
+        assert_eq!(pod(twice), Verdict::NotMet("phase Running".into()));
         let pvc = |phase: &str| {
             readiness(
                 "",

@@ -100,7 +100,7 @@ impl Discovery {
 
     pub fn log(&self, message: &str) {
         if self.verbose {
-            eprintln!("discovery: {message}");
+            crate::term::stderr_line!("discovery: {message}");
         }
     }
 }

@@ -12,7 +12,7 @@ use kube::Client;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::condition::{Condition, Verdict};
+use crate::condition::{Condition, Verdict, ready};
 use crate::target::{Selection, Target};
 use crate::tracker::{Tracker, name};
 use read::{Listed, list};
@@ -61,13 +61,21 @@ impl Reader<'_> {
     fn note(&self, text: &str) {
         if self.verbose {
             crate::term::erase();
-            eprintln!("explaining: {text}");
+            crate::term::stderr_line!("explaining: {text}");
         }
     }
 
     /// Up to three newest Warning events about the object, by UID, from
     /// events.k8s.io/v1 where served, else core v1.
     pub async fn warnings(&self, obj: &Value) -> Vec<Value> {
+        self.events(obj, false).await
+    }
+
+    /// The newest Warning events and, with `any`, the newest event of any
+    /// type first when it is not a Warning: for an object with no
+    /// conditions it may be the only cause (a Pending claim's Normal
+    /// `FailedBinding`).
+    async fn events(&self, obj: &Value, any: bool) -> Vec<Value> {
         let (Some(namespace), Some(uid)) = (
             obj["metadata"]["namespace"].as_str(),
             obj["metadata"]["uid"].as_str(),
@@ -92,24 +100,40 @@ impl Reader<'_> {
                 listed.await.unwrap_or_default()
             }
         };
-        let mut events: Vec<Value> = events
-            .iter()
-            .filter(|e| e["type"] == "Warning")
-            .map(event)
-            .collect();
+        let mut events: Vec<Value> = events.iter().map(event).collect();
         events.sort_by(|a, b| b["last"].as_str().cmp(&a["last"].as_str()));
+        let newest = events.first().filter(|e| e["type"] != "Warning").cloned();
+        events.retain(|e| e["type"] == "Warning");
         events.truncate(3);
+        if any && let Some(newest) = newest {
+            events.insert(0, newest);
+        }
         events
     }
 
     /// The pods of a workload's current revision that are not ready: for a
-    /// Deployment through its current ReplicaSet.
+    /// Deployment through its current ReplicaSet; a Pod target is its own.
+    /// None until the controller has observed the workload's generation: the
+    /// pods it has then are not yet the ones the spec asks for.
     pub async fn unready_pods(&self, group: &str, kind: &str, obj: &Value) -> Vec<Value> {
-        if !workload::follows_pods(group, kind) {
-            return Vec::new();
+        self.pods(group, kind, obj).await.0
+    }
+
+    /// The unready pods of the current revision, and those of older ones
+    /// that stop a StatefulSet's rolling update (it waits for every pod).
+    async fn pods(&self, group: &str, kind: &str, obj: &Value) -> (Vec<Value>, Vec<Value>) {
+        if (group, kind) == ("", "Pod") {
+            let unready = !workload::pod_ready(obj);
+            return (
+                unready.then(|| obj.clone()).into_iter().collect(),
+                Vec::new(),
+            );
+        }
+        if !workload::follows_pods(group, kind) || !ready::observed(group, kind, obj) {
+            return (Vec::new(), Vec::new());
         }
         let Some(namespace) = obj["metadata"]["namespace"].as_str() else {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
         let labels = workload::selector(obj);
         let owner = if kind == "Deployment" {
@@ -123,28 +147,47 @@ impl Reader<'_> {
                 )
                 .await
             else {
-                return Vec::new();
+                return (Vec::new(), Vec::new());
             };
             match workload::current_replica_set(obj, &sets) {
                 Some(set) => set.clone(),
-                None => return Vec::new(),
+                None => return (Vec::new(), Vec::new()),
             }
         } else {
             obj.clone()
+        };
+        let hash = if kind == "DaemonSet" {
+            let revisions = self.list(
+                "/apis/apps/v1",
+                namespace,
+                "controllerrevisions",
+                labels.as_deref(),
+                None,
+            );
+            let revisions = revisions.await.unwrap_or_default();
+            workload::daemon_set_hash(obj, &revisions)
+        } else {
+            None
         };
         let Some(pods) = self
             .list("/api/v1", namespace, "pods", labels.as_deref(), None)
             .await
         else {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
         let mut workload = obj.clone();
         workload["kind"] = json!(kind);
-        pods.into_iter()
+        let (current, older): (Vec<Value>, Vec<Value>) = pods
+            .into_iter()
             .filter(|pod| workload::owned_by(pod, &owner))
-            .filter(|pod| workload::current_revision(&workload, pod))
             .filter(|pod| !workload::pod_ready(pod))
-            .collect()
+            .partition(|pod| workload::current_revision(&workload, hash.as_deref(), pod));
+        let blocking = if kind == "StatefulSet" {
+            older
+        } else {
+            Vec::new()
+        };
+        (current, blocking)
     }
 }
 
@@ -160,6 +203,7 @@ fn event(e: &Value) -> Value {
     ]);
     let count = first(&["/series/count", "/deprecatedCount", "/count"]);
     json!({
+        "type": e["type"],
         "reason": e["reason"],
         "message": first(&["/note", "/message"]).unwrap_or(Value::Null),
         "count": count.and_then(|c| c.as_u64()).unwrap_or(1),
@@ -205,16 +249,18 @@ pub async fn gather(
                     json!({
                         "type": c["type"], "status": c["status"], "reason": c["reason"],
                         "message": c["message"], "since": c["lastTransitionTime"],
+                        "updated": c["lastUpdateTime"],
                     })
                 })
                 .collect();
-            let events = reader.warnings(obj).await;
-            let pods: Vec<Value> = reader
-                .unready_pods(group, kind, obj)
-                .await
-                .iter()
-                .map(workload::pod_report)
-                .collect();
+            let events = reader.events(obj, conditions.is_empty()).await;
+            let (current, blocking) = reader.pods(group, kind, obj).await;
+            let mut pods: Vec<Value> = current.iter().map(workload::pod_report).collect();
+            pods.extend(blocking.iter().map(|pod| {
+                let mut report = workload::pod_report(pod);
+                report["blocks"] = json!("old revision, blocks the rollout");
+                report
+            }));
             out.push(json!({
                 "object": target.object_name(&name(obj)),
                 "namespace": obj["metadata"]["namespace"],
@@ -244,12 +290,21 @@ pub async fn hopeless_pod(
 /// one-line error, no colour.
 pub fn render(reports: &[Value], now: SystemTime) -> String {
     let mut out = String::new();
-    let age = |at: &Value| match at.as_str().and_then(|t| humantime::parse_rfc3339(t).ok()) {
-        Some(at) => format!(
-            "   ({} ago)",
+    let ago = |at: &Value| {
+        let at = humantime::parse_rfc3339(at.as_str()?).ok()?;
+        Some(format!(
+            "{} ago",
             short(now.duration_since(at).unwrap_or_default())
-        ),
-        None => String::new(),
+        ))
+    };
+    let age = |at: &Value| ago(at).map(|ago| format!("   ({ago})")).unwrap_or_default();
+    // A condition's age is since its last transition; a Deployment's also
+    // says when its controller last wrote it (lastUpdateTime).
+    let since = |c: &Value| match (ago(&c["since"]), ago(&c["updated"])) {
+        (Some(since), Some(updated)) => format!("   (since {since}; updated {updated})"),
+        (Some(since), None) => format!("   (since {since})"),
+        (None, Some(updated)) => format!("   (updated {updated})"),
+        (None, None) => String::new(),
     };
     let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_default();
     for report in reports {
@@ -293,12 +348,13 @@ pub fn render(reports: &[Value], now: SystemTime) -> String {
             if !message.is_empty() {
                 line.push_str(&format!(": {message}"));
             }
-            line.push_str(&age(&c["since"]));
+            line.push_str(&since(c));
             out.push_str(&format!("{line}\n"));
         }
         for e in report["events"].as_array().into_iter().flatten() {
             out.push_str(&format!(
-                "    event Warning {} ×{}: {}{}\n",
+                "    event {} {} ×{}: {}{}\n",
+                e["type"].as_str().unwrap_or("Warning"),
                 text(&e["reason"]),
                 e["count"],
                 text(&e["message"]),
@@ -307,6 +363,9 @@ pub fn render(reports: &[Value], now: SystemTime) -> String {
         }
         for pod in report["pods"].as_array().into_iter().flatten() {
             let mut line = format!("    pod {} {}", text(&pod["name"]), text(&pod["phase"]));
+            if let Some(blocks) = pod["blocks"].as_str() {
+                line.push_str(&format!(" ({blocks})"));
+            }
             if let Some(message) = pod["unschedulable"].as_str() {
                 line.push_str(&format!(": Unschedulable: {message}"));
             }
@@ -384,8 +443,31 @@ mod tests {
             "  widget.example.com/foo\n\
              \x20   [no] .status.ready = false, wants == true\n\
              \x20   [no] .status.phase: absent, wants exists\n\
-             \x20   condition Ready=False  Provisioning: waiting for quota   (3m ago)\n\
+             \x20   condition Ready=False  Provisioning: waiting for quota   (since 3m ago)\n\
              \x20   event Warning QuotaExceeded ×3: exceeded quota   (40s ago)"
+        );
+    }
+
+    #[test]
+    fn ages_say_since_and_updated_events_their_type_pods_what_blocks() {
+        let now = humantime::parse_rfc3339("2026-01-01T00:03:00Z").unwrap();
+        let report = json!({
+            "object": "statefulset.apps/db",
+            "clauses": [],
+            "conditions": [{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                            "message": "", "since": "2026-01-01T00:01:51Z",
+                            "updated": "2026-01-01T00:02:57Z"}],
+            "events": [{"type": "Normal", "reason": "FailedBinding", "message": "no volumes",
+                        "count": 2, "last": "2026-01-01T00:02:00Z"}],
+            "pods": [{"name": "db-0", "phase": "Running", "containers": [],
+                      "blocks": "old revision, blocks the rollout"}],
+        });
+        assert_eq!(
+            render(&[report], now),
+            "  statefulset.apps/db\n\
+             \x20   condition Progressing=True  ReplicaSetUpdated   (since 1m9s ago; updated 3s ago)\n\
+             \x20   event Normal FailedBinding ×2: no volumes   (1m ago)\n\
+             \x20   pod db-0 Running (old revision, blocks the rollout)"
         );
     }
 }

@@ -14,15 +14,6 @@ pub fn follows_pods(group: &str, kind: &str) -> bool {
     )
 }
 
-/// Waiting reasons that do not go away by waiting (SPEC §10). `ErrImagePull`
-/// alone is a first failed pull and may still succeed.
-const HOPELESS: &[&str] = &[
-    "CrashLoopBackOff",
-    "ImagePullBackOff",
-    "CreateContainerConfigError",
-    "InvalidImageName",
-];
-
 /// The label selector the workload's pods (or a Deployment's ReplicaSets)
 /// carry: `spec.selector.matchLabels` as `k=v,...`; `None` when it has none
 /// (then every object of the namespace is read and owners decide).
@@ -33,6 +24,19 @@ pub fn selector(workload: &Value) -> Option<String> {
         .filter_map(|(k, v)| Some(format!("{k}={}", v.as_str()?)))
         .collect();
     (!parts.is_empty()).then(|| parts.join(","))
+}
+
+/// Whether `pod` may be one of the workload's: in its namespace, with every
+/// label of its selector (`matchLabels`; a selector without them may own
+/// any pod of the namespace).
+pub fn may_own(workload: &Value, pod: &Value) -> bool {
+    if workload["metadata"]["namespace"] != pod["metadata"]["namespace"] {
+        return false;
+    }
+    let labels = &pod["metadata"]["labels"];
+    workload["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .is_none_or(|wanted| wanted.iter().all(|(k, v)| labels[k] == *v))
 }
 
 fn uid(obj: &Value) -> Option<&str> {
@@ -80,25 +84,44 @@ pub fn current_replica_set<'a>(deployment: &Value, sets: &'a [Value]) -> Option<
         .find(|s| template(&s["spec"]["template"]) == wanted)
 }
 
+const TEMPLATE_GENERATION: &str = "deprecated.daemonset.template.generation";
+
+/// A DaemonSet's current revision among `revisions` (its ControllerRevisions):
+/// the `controller-revision-hash` of the newest one it owns.
+pub fn daemon_set_hash(daemon_set: &Value, revisions: &[Value]) -> Option<String> {
+    revisions
+        .iter()
+        .filter(|r| owned_by(r, daemon_set))
+        .max_by_key(|r| r["revision"].as_i64().unwrap_or(0))
+        .and_then(|r| r["metadata"]["labels"]["controller-revision-hash"].as_str())
+        .map(str::to_string)
+}
+
 /// Whether a pod owned by `workload` belongs to its current revision. A
 /// Deployment's pods are judged by their ReplicaSet (see
-/// [`current_replica_set`]) before they get here.
-pub fn current_revision(workload: &Value, pod: &Value) -> bool {
+/// [`current_replica_set`]) before they get here. A DaemonSet's pod is
+/// current as the controller judges it: its `controller-revision-hash` is
+/// `hash` (see [`daemon_set_hash`]), or its `pod-template-generation` is the
+/// DaemonSet's template generation (not `metadata.generation`, which moves on
+/// any change of the spec). With `OnDelete` every pod counts: old pods stay
+/// until deleted.
+pub fn current_revision(workload: &Value, hash: Option<&str>, pod: &Value) -> bool {
     let labels = &pod["metadata"]["labels"];
+    if workload["spec"]["updateStrategy"]["type"] == "OnDelete" {
+        return true;
+    }
     match workload["kind"].as_str() {
         Some("StatefulSet") => match workload["status"]["updateRevision"].as_str() {
             Some(rev) => labels["controller-revision-hash"].as_str() == Some(rev),
             None => true,
         },
-        Some("DaemonSet") => match labels["pod-template-generation"].as_str() {
-            Some(generation) => {
-                workload["metadata"]["generation"]
-                    .as_i64()
-                    .map(|g| g.to_string())
-                    == Some(generation.to_string())
-            }
-            None => true,
-        },
+        Some("DaemonSet") => {
+            let template = workload["metadata"]["annotations"][TEMPLATE_GENERATION].as_str();
+            let by_hash = hash.is_some() && labels["controller-revision-hash"].as_str() == hash;
+            let by_template =
+                template.is_some() && labels["pod-template-generation"].as_str() == template;
+            by_hash || by_template || (hash.is_none() && template.is_none())
+        }
         _ => true,
     }
 }
@@ -158,25 +181,11 @@ pub fn pod_report(pod: &Value) -> Value {
 /// A container of this pod that cannot start by waiting: `pod P container
 /// C: Reason: message`, for the failure line.
 pub fn hopeless(pod: &Value) -> Option<String> {
-    let status = &pod["status"];
-    ["initContainerStatuses", "containerStatuses"]
-        .iter()
-        .flat_map(|key| status[*key].as_array().cloned().unwrap_or_default())
-        .find_map(|c| {
-            let waiting = &c["state"]["waiting"];
-            let reason = waiting["reason"].as_str()?;
-            HOPELESS.contains(&reason).then(|| {
-                let mut line = format!(
-                    "pod {} container {}: {reason}",
-                    pod["metadata"]["name"].as_str().unwrap_or("?"),
-                    c["name"].as_str().unwrap_or("?")
-                );
-                if let Some(message) = waiting["message"].as_str().filter(|m| !m.is_empty()) {
-                    line.push_str(&format!(": {message}"));
-                }
-                line
-            })
-        })
+    let stuck = crate::condition::ready::stuck_container(pod)?;
+    Some(format!(
+        "pod {} {stuck}",
+        pod["metadata"]["name"].as_str().unwrap_or("?")
+    ))
 }
 
 #[cfg(test)]
@@ -225,9 +234,52 @@ mod tests {
     }
 
     #[test]
+    fn a_daemon_sets_current_pods_are_the_controllers() {
+        let ds = json!({"kind": "DaemonSet", "metadata": {"uid": "ds", "generation": 3,
+            "annotations": {TEMPLATE_GENERATION: "2"}}, "spec": {}});
+        let owner = json!([{"uid": "ds", "controller": true}]);
+        let revisions = [
+            json!({"metadata": {"ownerReferences": owner, "labels": {"controller-revision-hash": "old"}}, "revision": 1}),
+            json!({"metadata": {"ownerReferences": owner, "labels": {"controller-revision-hash": "new"}}, "revision": 2}),
+            json!({"metadata": {"labels": {"controller-revision-hash": "other"}}, "revision": 9}),
+        ];
+        let hash = daemon_set_hash(&ds, &revisions);
+        assert_eq!(hash.as_deref(), Some("new"));
+        let pod = |generation: &str, hash: &str| {
+            json!({"metadata": {"labels": {"pod-template-generation": generation,
+                "controller-revision-hash": hash}}})
+        };
+        // metadata.generation (3) moved on a change outside the template.
+        assert!(current_revision(&ds, hash.as_deref(), &pod("2", "new")));
+        assert!(current_revision(&ds, None, &pod("2", "?")));
+        assert!(current_revision(&ds, hash.as_deref(), &pod("9", "new")));
+        assert!(!current_revision(&ds, hash.as_deref(), &pod("1", "old")));
+        assert!(!current_revision(&ds, hash.as_deref(), &pod("3", "old")));
+        let mut on_delete = ds.clone();
+        on_delete["spec"]["updateStrategy"] = json!({"type": "OnDelete"});
+        assert!(current_revision(
+            &on_delete,
+            hash.as_deref(),
+            &pod("1", "old")
+        ));
+    }
+
+    #[test]
+    fn a_pod_may_be_a_workloads_by_namespace_and_selector() {
+        let web = json!({"metadata": {"namespace": "a"}, "spec": {"selector": {"matchLabels": {"app": "web"}}}});
+        let pod = |ns: &str, app: &str| json!({"metadata": {"namespace": ns, "labels": {"app": app, "x": "y"}}});
+        assert!(may_own(&web, &pod("a", "web")));
+        assert!(!may_own(&web, &pod("a", "db")));
+        assert!(!may_own(&web, &pod("b", "web")));
+    }
+
+    #[test]
     fn a_first_failed_pull_is_not_hopeless() {
         let pod = json!({"metadata": {"name": "p"}, "status": {"containerStatuses": [
             {"name": "app", "state": {"waiting": {"reason": "ErrImagePull"}}}]}});
         assert_eq!(hopeless(&pod), None);
+        let twice = json!({"metadata": {"name": "p"}, "status": {"containerStatuses": [
+            {"name": "app", "restartCount": 1, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
+        assert_eq!(hopeless(&twice), None);
     }
 }

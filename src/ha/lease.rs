@@ -62,15 +62,17 @@ impl Timings {
     }
 }
 
-/// Who this replica is to the others: the pod name (`POD_NAME`), else
-/// `HOST_PID`.
+/// Who this replica is to the others: the pod name (`POD_NAME`, else the
+/// host name) and a random id of this process, as client-go makes it, so
+/// two processes given one name are still two (a reused name, a copied
+/// command line) and never both hold the lease. The plan refuses a sink
+/// whose URL would be read from `POD_NAME`.
 pub fn identity() -> String {
-    if let Ok(pod) = std::env::var("POD_NAME")
-        && !pod.is_empty()
-    {
-        return pod;
-    }
-    format!("{}_{}", crate::os::hostname(), std::process::id())
+    let name = std::env::var("POD_NAME")
+        .ok()
+        .filter(|pod| !pod.is_empty())
+        .unwrap_or_else(crate::os::hostname);
+    format!("{name}_{:016x}", fastrand::u64(..))
 }
 
 /// What this replica is now, as the notify loop reads it.
@@ -272,7 +274,7 @@ impl<A: LeaseApi> Elector<A> {
 /// requests are doing.
 pub fn campaign<A: LeaseApi>(
     mut elector: Elector<A>,
-    describe: impl Fn(&str) -> String + Send + 'static,
+    describe: impl Fn(&str, u16) -> String + Send + 'static,
     verbose: bool,
 ) -> (watch::Receiver<Role>, tokio::task::JoinHandle<Elector<A>>) {
     let (role, watched) = watch::channel(Role::Standby { holder: None });
@@ -288,14 +290,14 @@ pub fn campaign<A: LeaseApi>(
                     Ok(Ok(Round::Holding)) => {
                         let next = started + timings.renew_deadline;
                         if until.is_none() && verbose {
-                            eprintln!("leader election: {} holds the lease, active", elector.identity);
+                            crate::term::stderr_line!("leader election: {} holds the lease, active", elector.identity);
                         }
                         until = Some(next);
                         role.send_replace(Role::Active { until: next });
                     }
                     Ok(Ok(Round::HeldBy(holder))) => {
                         if verbose && (until.is_some() || *role.borrow() != (Role::Standby { holder: holder.clone() })) {
-                            eprintln!(
+                            crate::term::stderr_line!(
                                 "leader election: standby, the lease is held by {}",
                                 holder.as_deref().unwrap_or("another replica")
                             );
@@ -303,18 +305,26 @@ pub fn campaign<A: LeaseApi>(
                         until = None;
                         role.send_replace(Role::Standby { holder });
                     }
+                    // No such namespace, or forbidden: no retry helps.
+                    Ok(Err(err @ kube::Error::Api(_))) if crate::trouble::no_namespace(&err) => {
+                        role.send_replace(Role::Failed(describe(elector.verb, 404)));
+                        return elector;
+                    }
                     Ok(Err(kube::Error::Api(status))) if status.code == 403 => {
-                        role.send_replace(Role::Failed(describe(elector.verb)));
+                        role.send_replace(Role::Failed(describe(elector.verb, 403)));
                         return elector;
                     }
                     Ok(Err(err)) => {
                         if verbose {
-                            eprintln!("leader election: {err}; retrying");
+                            crate::term::stderr_line!(
+                                "leader election: {}; retrying",
+                                crate::trouble::said(&err)
+                            );
                         }
                     }
                     Err(_) => {
                         if verbose {
-                            eprintln!("leader election: no answer within the renew deadline; retrying");
+                            crate::term::stderr_line!("leader election: no answer within the renew deadline; retrying");
                         }
                     }
                 },
@@ -543,12 +553,12 @@ mod tests {
         let fake = Fake::default();
         let a_api = fake.replica();
         let cut = a_api.cut_off.clone();
-        let (a_role, _a) = campaign(elector(a_api, "a"), |verb: &str| verb.to_string(), false);
+        let (a_role, _a) = campaign(elector(a_api, "a"), |verb: &str, _| verb.to_string(), false);
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert!(a_role.borrow().may_deliver());
         let (b_role, _b) = campaign(
             elector(fake.replica(), "b"),
-            |verb: &str| verb.to_string(),
+            |verb: &str, _| verb.to_string(),
             false,
         );
         tokio::time::sleep(Duration::from_secs(3)).await;

@@ -30,7 +30,8 @@ pub struct Request {
     pub args: Vec<String>,
     /// Wait mode: a Job; notify mode: a Deployment and a Service.
     pub wait: bool,
-    /// `--for ready`: its explanations read pods, replicasets and events.
+    /// `--for ready`: it watches pods; its explanations read replicasets,
+    /// controllerrevisions and events.
     pub for_ready: bool,
     pub all_namespaces: bool,
     /// Notify mode: the Lease and the checkpoint ConfigMap.
@@ -45,6 +46,10 @@ pub struct Resource {
     pub group: String,
     pub plural: String,
     pub namespaced: bool,
+    /// The one object a named target watches (by the field selector
+    /// `metadata.name=NAME`, which RBAC's `resourceNames` applies to);
+    /// `None` for a selector, `--all` or `-A`.
+    pub name: Option<String>,
 }
 
 /// Every document, in the order `kubectl apply` needs them.
@@ -158,27 +163,50 @@ fn object(api_version: &str, kind: &str, request: &Request, ns: Option<&str>, na
     json!({"apiVersion": api_version, "kind": kind, "metadata": metadata})
 }
 
-/// `get`, `list`, `watch` on every target's resource, and `list` on what
-/// `--for ready`'s explanations read; one rule per group and verbs.
+/// `get`, `list`, `watch` on every target's resource — only on the names
+/// when every target of it is named — and `list` on what `--for ready`'s
+/// explanations read; one rule per group and verbs (and names).
 fn read_rules(request: &Request, resources: &[Resource]) -> Vec<Value> {
-    let mut verbs: BTreeMap<(String, String), BTreeSet<&str>> = BTreeMap::new();
+    // Per resource, its names; `None` once any target takes every object.
+    let mut names: BTreeMap<(String, String), Option<BTreeSet<String>>> = BTreeMap::new();
     for r in resources {
-        verbs
-            .entry((r.group.clone(), r.plural.clone()))
-            .or_default()
-            .extend(["get", "list", "watch"]);
+        let key = (r.group.clone(), r.plural.clone());
+        let entry = names.entry(key).or_insert_with(|| Some(BTreeSet::new()));
+        match (entry.as_mut(), &r.name) {
+            (Some(set), Some(name)) => {
+                set.insert(name.clone());
+            }
+            _ => *entry = None,
+        }
+    }
+    let mut named = Vec::new();
+    let mut verbs: BTreeMap<(String, String), BTreeSet<&str>> = BTreeMap::new();
+    for ((group, plural), names) in names {
+        match names {
+            Some(names) => named.push(json!({
+                "apiGroups": [group], "resources": [plural],
+                "resourceNames": names, "verbs": ["get", "list", "watch"],
+            })),
+            None => verbs
+                .entry((group, plural))
+                .or_default()
+                .extend(["get", "list", "watch"]),
+        }
     }
     if request.for_ready {
-        for (group, plural) in [
-            ("", "pods"),
-            ("apps", "replicasets"),
-            ("", "events"),
-            ("events.k8s.io", "events"),
+        // Pods are watched (a stuck pod brings the next look forward); a
+        // DaemonSet's current revision is its newest ControllerRevision.
+        for (group, plural, wanted) in [
+            ("", "pods", &["list", "watch"][..]),
+            ("apps", "replicasets", &["list"]),
+            ("apps", "controllerrevisions", &["list"]),
+            ("", "events", &["list"]),
+            ("events.k8s.io", "events", &["list"]),
         ] {
             verbs
                 .entry((group.into(), plural.into()))
                 .or_default()
-                .insert("list");
+                .extend(wanted);
         }
     }
     let mut rules: BTreeMap<(String, Vec<&str>), Vec<String>> = BTreeMap::new();
@@ -194,6 +222,7 @@ fn read_rules(request: &Request, resources: &[Resource]) -> Vec<Value> {
         .map(|((group, verbs), plurals)| {
             json!({"apiGroups": [group], "resources": plurals, "verbs": verbs})
         })
+        .chain(named)
         .collect()
 }
 
@@ -334,6 +363,7 @@ mod tests {
             group: "example.com".into(),
             plural: "widgets".into(),
             namespaced: true,
+            name: None,
         }]
     }
 
@@ -382,6 +412,28 @@ mod tests {
     }
 
     #[test]
+    fn named_targets_are_read_by_name_unless_another_target_reads_every_object() {
+        let widget = |name: Option<&str>| Resource {
+            group: "example.com".into(),
+            plural: "widgets".into(),
+            namespaced: true,
+            name: name.map(String::from),
+        };
+        let named = [widget(Some("b")), widget(Some("a")), widget(Some("a"))];
+        assert_eq!(
+            Value::Array(read_rules(&request(false), &named)),
+            json!([{"apiGroups": ["example.com"], "resources": ["widgets"],
+                    "resourceNames": ["a", "b"], "verbs": ["get", "list", "watch"]}])
+        );
+        let mixed = [widget(Some("a")), widget(None)];
+        assert_eq!(
+            Value::Array(read_rules(&request(false), &mixed)),
+            json!([{"apiGroups": ["example.com"], "resources": ["widgets"],
+                    "verbs": ["get", "list", "watch"]}])
+        );
+    }
+
+    #[test]
     fn for_ready_adds_list_on_what_its_explanations_read_merged_with_targets() {
         let mut req = request(true);
         req.for_ready = true;
@@ -389,6 +441,7 @@ mod tests {
             group: "".into(),
             plural: "pods".into(),
             namespaced: true,
+            name: None,
         }];
         let rules = read_rules(&req, &pods);
         assert_eq!(
@@ -396,7 +449,7 @@ mod tests {
             json!([
                 {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
                 {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
-                {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["list"]},
+                {"apiGroups": ["apps"], "resources": ["controllerrevisions", "replicasets"], "verbs": ["list"]},
                 {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["list"]},
             ])
         );

@@ -40,6 +40,14 @@ pub fn secret_refs(sinks: &[String]) -> Result<Vec<SinkSecret>, String> {
                  (letters, digits and '_', not starting with a digit)"
             ));
         }
+        if reserved(env) {
+            return Err(format!(
+                "--sink {sink}:env:{env}: {env} already has a meaning in the pod (the manifests \
+                 set POD_NAME to the replica's name; the others are read by the kubelet or \
+                 kubectl-notify), and a secret there would override it or be read as it; \
+                 give the URL another variable name"
+            ));
+        }
         if !refs.iter().any(|r| r.env == env) {
             refs.push(SinkSecret {
                 sink: sink.to_string(),
@@ -48,6 +56,26 @@ pub fn secret_refs(sinks: &[String]) -> Result<Vec<SinkSecret>, String> {
         }
     }
     Ok(refs)
+}
+
+/// Variables the pod's environment already gives a meaning: the manifests
+/// set `POD_NAME`, the kubelet `KUBERNETES_SERVICE_*`, kubectl-notify (and
+/// TLS) read the rest.
+const RESERVED: &[&str] = &[
+    "POD_NAME",
+    "KUBERNETES_SERVICE_HOST",
+    "KUBERNETES_SERVICE_PORT",
+    "KUBECONFIG",
+    "HOME",
+    "PATH",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "NO_COLOR",
+    "TZ",
+];
+
+fn reserved(name: &str) -> bool {
+    RESERVED.contains(&name) || name.starts_with("KUBECTL_NOTIFY_")
 }
 
 /// A name that is both an environment variable and a Secret key.

@@ -104,3 +104,26 @@ impl Interrupts {
         }
     }
 }
+
+/// Whether stdout is a pipe or a socket: a reader that may go away.
+pub(crate) fn stdout_is_pipe() -> bool {
+    // SAFETY: fstat writes only into the stat we pass.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::fstat(libc::STDOUT_FILENO, &mut stat) } == 0;
+    let kind = stat.st_mode & libc::S_IFMT;
+    ok && (kind == libc::S_IFIFO || kind == libc::S_IFSOCK)
+}
+
+/// Whether the reader of stdout has gone (`| head -1` done), told without
+/// writing: poll(2) reports an error or hang-up on the descriptor, the check
+/// GNU `tail -f` makes.
+pub(crate) fn stdout_reader_gone() -> bool {
+    let mut fd = libc::pollfd {
+        fd: libc::STDOUT_FILENO,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: poll reads and writes only the one pollfd we pass; no wait.
+    let ready = unsafe { libc::poll(&mut fd, 1, 0) } == 1;
+    ready && fd.revents & (libc::POLLERR | libc::POLLHUP) != 0
+}

@@ -8,6 +8,7 @@ use crate::exit::{Exit, Result};
 use crate::manifests::{self, Resource};
 use crate::plan::Plan;
 use crate::resolve::Resolver;
+use crate::target::Selection;
 
 pub async fn print(plan: &Plan, request: &manifests::Request) -> Result<()> {
     let conn = connect(&plan.connection, plan.request_timeout, plan.verbosity > 1).await?;
@@ -18,8 +19,22 @@ pub async fn print(plan: &Plan, request: &manifests::Request) -> Result<()> {
             group: t.api.group.clone(),
             plural: t.api.plural.clone(),
             namespaced: t.api.namespaced,
+            name: match &t.selection {
+                Selection::Name(name) => Some(name.clone()),
+                Selection::Query { .. } => None,
+            },
         })
         .collect();
+    if super::namespace_missing(&conn.client, &conn.namespace).await {
+        crate::log::warning(
+            "main",
+            format_args!(
+                "namespace \"{0}\" does not exist: create it before applying these \
+                 (kubectl create namespace {0}), or choose another with -n",
+                conn.namespace
+            ),
+        );
+    }
     let docs = manifests::documents(request, &conn.namespace, &resources);
     let text = manifests::render(request, &conn.namespace, &docs);
     let mut stdout = std::io::stdout().lock();

@@ -24,6 +24,7 @@ use crate::resolve::Resolver;
 use crate::sink::network::Outbox;
 use crate::sink::printer::{DiffMode, Format, Printer};
 use crate::target::Target;
+use crate::term::StdoutReader;
 use crate::tracker::{Change, Keep, Tracker, WatchEvent};
 use crate::trouble::{self, Scope, Trouble};
 use crate::watch::{Item, Projection, watch_from};
@@ -38,7 +39,7 @@ pub async fn run(plan: Plan) -> Result<()> {
             .await
             .map_err(|e| Exit::Usage(format!("--metrics-addr {addr}: cannot listen there: {e}")))?;
         if plan.verbosity > 0 {
-            eprintln!("metrics on http://{bound}/metrics");
+            crate::term::stderr_line!("metrics on http://{bound}/metrics");
         }
     }
     let started = Instant::now();
@@ -53,9 +54,10 @@ pub async fn run(plan: Plan) -> Result<()> {
     let setup = async {
         let conn = connect(&plan.connection, plan.request_timeout, plan.verbosity > 1).await?;
         if plan.verbosity > 0 {
-            eprintln!(
+            crate::term::stderr_line!(
                 "connected to {} (namespace {})",
-                conn.server, conn.namespace
+                conn.server,
+                conn.namespace
             );
         }
         let mut resolver = Resolver::new(&plan, &conn);
@@ -67,11 +69,19 @@ pub async fn run(plan: Plan) -> Result<()> {
         _ = sleep_until(deadline) => {
             return Err(Exit::Timeout(format!(
                 "timed out after {} before the cluster answered",
-                humantime::format_duration(plan.timeout.unwrap_or_default())
+                crate::duration::show(plan.timeout.unwrap_or_default())
             )));
         }
         signo = interrupts.recv() => return Err(Exit::Signal(signo)),
     };
+    if let Some(why) = keeps_state_in_namespace(&plan)
+        && namespace_missing(&conn.client, &conn.namespace).await
+    {
+        return Err(Exit::Refused(trouble::namespace_missing(
+            &conn.namespace,
+            why,
+        )));
+    }
     projection(&plan).install();
     // A replica watches only once it is active (crate::ha).
     let standby = plan.ha.lease.is_some() || plan.ha.checkpoint.is_some();
@@ -97,6 +107,7 @@ pub async fn run(plan: Plan) -> Result<()> {
         conn,
         targets,
         interrupts,
+        reader: StdoutReader::watch(!plan.quiet),
         deadline: Deadline::new(deadline),
         verbosity: plan.verbosity,
     };
@@ -146,11 +157,43 @@ pub async fn run(plan: Plan) -> Result<()> {
             notify::run(session, settings, filter, count, command, replica).await
         }
     };
-    // A closed stdout means stop at once; any other end lets sinks catch up.
+    // A closed stdout means stop at once; any other end lets sinks catch up,
+    // unless the user interrupts (again).
     if !matches!(outcome, Err(Exit::Closed)) {
-        outbox.flush().await;
+        let interrupted = matches!(outcome, Err(Exit::Signal(_)));
+        match Interrupts::new() {
+            Ok(mut again) => {
+                let stop = async move {
+                    again.recv().await;
+                };
+                outbox.flush(interrupted, stop).await;
+            }
+            Err(_) => outbox.flush(false, std::future::pending()).await,
+        }
     }
     outcome
+}
+
+/// What `--leader-elect` and `--checkpoint` keep in the namespace, said when
+/// it does not exist: at start, once, not as a retry every second.
+fn keeps_state_in_namespace(plan: &Plan) -> Option<&'static str> {
+    match (plan.ha.lease.is_some(), plan.ha.checkpoint.is_some()) {
+        (true, true) => {
+            Some("--leader-elect and --checkpoint keep their Lease and ConfigMap there")
+        }
+        (true, false) => Some("--leader-elect keeps its Lease there"),
+        (false, true) => Some("--checkpoint keeps its ConfigMap there"),
+        (false, false) => None,
+    }
+}
+
+/// Whether the namespace is known not to exist (404); not when that cannot
+/// be told (a service account may not read namespaces: creating in it then
+/// says the same).
+async fn namespace_missing(client: &Client, namespace: &str) -> bool {
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(client.clone());
+    matches!(namespaces.get_opt(namespace).await, Ok(None))
 }
 
 /// How much of each object to keep: wait mode judges whole objects again on
@@ -223,7 +266,7 @@ impl Settings {
         } else {
             format!(
                 "timed out after {}",
-                humantime::format_duration(self.timeout.unwrap_or_default())
+                crate::duration::show(self.timeout.unwrap_or_default())
             )
         }
     }
@@ -256,6 +299,8 @@ pub(crate) struct Session {
     pub conn: Connection,
     pub targets: Vec<Target>,
     interrupts: Interrupts,
+    /// The reader of stdout going away ends the run (SPEC §7: 141).
+    reader: StdoutReader,
     deadline: Deadline,
     pub verbosity: u8,
 }
@@ -282,6 +327,7 @@ impl Session {
                 },
                 _ = self.deadline.reached() => return Ok(Step::TimedOut),
                 signo = self.interrupts.recv() => return Ok(Step::Interrupted(signo)),
+                _ = self.reader.gone() => return Err(Exit::Closed),
             };
             match item {
                 Ok(event) => {
@@ -377,7 +423,7 @@ impl Session {
                 if expired(err) {
                     // The protocol working: the watcher re-lists.
                     if self.verbosity > 0 {
-                        eprintln!("{}: {message}; re-listing", target.display());
+                        crate::term::stderr_line!("{}: {message}; re-listing", target.display());
                     }
                     return Ok(());
                 }
@@ -402,7 +448,7 @@ impl Session {
                     Some(outage) => {
                         outage.attempts += 1;
                         if self.verbosity > 0 {
-                            eprintln!(
+                            crate::term::stderr_line!(
                                 "{}: attempt {} failed: {message}; retrying",
                                 target.display(),
                                 outage.attempts
@@ -551,15 +597,17 @@ fn log_event(verbosity: u8, target: &Target, event: &WatchEvent, synced: bool) {
     };
     match event {
         WatchEvent::Relisting if synced => {
-            eprintln!("{}: re-listing after a watch restart", target.display())
+            crate::term::stderr_line!("{}: re-listing after a watch restart", target.display())
         }
-        WatchEvent::Relisting => eprintln!("{}: listing", target.display()),
-        WatchEvent::ListDone => eprintln!("{}: list complete, watching", target.display()),
+        WatchEvent::Relisting => crate::term::stderr_line!("{}: listing", target.display()),
+        WatchEvent::ListDone => {
+            crate::term::stderr_line!("{}: list complete, watching", target.display())
+        }
         WatchEvent::Listed(o) | WatchEvent::Applied(o) if verbosity > 1 => {
-            eprintln!("{}: resourceVersion {}", target.display(), rv(o))
+            crate::term::stderr_line!("{}: resourceVersion {}", target.display(), rv(o))
         }
         WatchEvent::Deleted(o) if verbosity > 1 => {
-            eprintln!("{}: deleted at resourceVersion {}", target.display(), rv(o))
+            crate::term::stderr_line!("{}: deleted at resourceVersion {}", target.display(), rv(o))
         }
         _ => {}
     }

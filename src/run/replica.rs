@@ -91,11 +91,15 @@ impl Replica {
                 let api: Api<Lease> = Api::namespaced(client.clone(), &namespace);
                 let elector = Elector::new(api, name.clone(), identity.clone(), *timings);
                 let (name, ns) = (name.clone(), namespace.clone());
-                let describe = move |verb: &str| {
-                    format!(
+                let describe = move |verb: &str, code: u16| match code {
+                    404 => crate::trouble::namespace_missing(
+                        &ns,
+                        "--leader-elect keeps its Lease there",
+                    ),
+                    _ => format!(
                         "--leader-elect: forbidden to {verb} leases.coordination.k8s.io \"{name}\" \
                          in namespace {ns}; it needs get, create and update on leases there"
-                    )
+                    ),
                 };
                 let (role, task) = lease::campaign(elector, describe, verbose);
                 (role, Some(task), None)
@@ -212,7 +216,7 @@ impl Replica {
         crate::metrics::leader(true);
         if self.elector.is_some() && self.verbose {
             crate::term::erase();
-            eprintln!("leader election: {} is active", self.identity);
+            crate::term::stderr_line!("leader election: {} is active", self.identity);
         }
         let mut from = vec![None; session.targets.len()];
         if let Some(keeper) = &mut self.keeper {
@@ -236,11 +240,14 @@ impl Replica {
                 if self.verbose {
                     crate::term::erase();
                     match &from[index] {
-                        Some(rv) => eprintln!(
+                        Some(rv) => crate::term::stderr_line!(
                             "{}: resuming from checkpoint resourceVersion {rv}",
                             target.display()
                         ),
-                        None => eprintln!("{}: no checkpoint yet; listing", target.display()),
+                        None => crate::term::stderr_line!(
+                            "{}: no checkpoint yet; listing",
+                            target.display()
+                        ),
                     }
                 }
             }
@@ -325,7 +332,7 @@ impl Replica {
             Err(Failure::Conflict) => {
                 keeper.dirty = true;
                 if self.verbose {
-                    eprintln!(
+                    crate::term::stderr_line!(
                         "checkpoint configmap/{}: written meanwhile by another replica; \
                          writing over it next time if still active",
                         keeper.store.name
@@ -335,13 +342,20 @@ impl Replica {
             }
             Err(Failure::TooLarge) => Err(too_large(&keeper.store, size, objects)),
             Err(Failure::Forbidden(verb)) => Err(refused(Failure::Forbidden(verb), &keeper.store)),
+            Err(Failure::Other(err)) if crate::trouble::no_namespace(&err) => {
+                Err(Exit::Refused(crate::trouble::namespace_missing(
+                    &keeper.store.namespace,
+                    "--checkpoint keeps its ConfigMap there",
+                )))
+            }
             Err(Failure::Other(err)) => {
                 keeper.dirty = true;
                 crate::log::warning(
                     "checkpoint",
                     format_args!(
-                        "checkpoint configmap/{}: {err}; retrying",
-                        keeper.store.name
+                        "checkpoint configmap/{}: {}; retrying",
+                        keeper.store.name,
+                        crate::trouble::said(&err)
                     ),
                 );
                 Ok(())
@@ -514,8 +528,10 @@ fn refused(failure: Failure, store: &Store) -> Exit {
             store.name, store.namespace
         )),
         Failure::Other(err) => Exit::Refused(format!(
-            "--checkpoint: cannot read configmap/{} in namespace {}: {err}",
-            store.name, store.namespace
+            "--checkpoint: cannot read configmap/{} in namespace {}: {}",
+            store.name,
+            store.namespace,
+            crate::trouble::said(&err)
         )),
         Failure::Conflict | Failure::TooLarge => Exit::Refused(format!(
             "--checkpoint: cannot read configmap/{} in namespace {}",

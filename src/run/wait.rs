@@ -1,18 +1,26 @@
 //! Wait mode: judge every change until the condition holds (exit 0, or run
 //! the command once and exit with its code), fails (1) or times out (124).
 
+use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, SystemTime};
 
 use super::{Session, Settings, Step, now, sleep_until_due};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use serde_json::Value;
+
 use crate::condition::Verdict;
 use crate::decide::{Decision, Rules, Tally, decide, pending};
+use crate::discovery::ApiType;
 use crate::exit::{Exit, Result};
 use crate::explain::{self, Reader};
 use crate::sink::command::{CommandSpec, Job, Policy, run_once};
 use crate::sink::printer::Format;
 use crate::sink::status::{self, StatusLine};
 use crate::sink::{Notification, Sink, deliver_all};
+use crate::target::{Selection, Target};
+use crate::tracker::WatchEvent;
 
 pub async fn run(
     mut session: Session,
@@ -32,14 +40,28 @@ pub async fn run(
             .iter()
             .any(|t| explain::workload::follows_pods(&t.api.group, &t.api.kind));
     let mut looks = tokio::time::interval(Duration::from_secs(2));
+    // A pod that becomes stuck brings the next look forward, so a failure
+    // ends the wait as soon as a success would; the two-second looks remain
+    // for what the watch cannot say (a pod becoming current, a refused watch).
+    let mut pods = pod_watch(&session, follow);
+    let mut looked = tokio::time::Instant::now();
+    let mut turn = 0;
     let mut warning: Option<String> = None;
     loop {
         let step = tokio::select! {
             step = session.next() => Some(step?),
             // `--hold`: an object may have held long enough.
             _ = sleep_until_due(tally.next_due()) => None,
+            Some(pod) = pods.next(), if follow => {
+                if looked.elapsed() >= LOOK_GAP && stuck_for(&session, &rules, &pod) {
+                    looks.reset_immediately();
+                }
+                continue;
+            }
             _ = looks.tick(), if follow || status.is_some() => {
-                let (hopeless, newest) = look(&session, &settings, &rules, follow, status.is_some()).await;
+                looked = tokio::time::Instant::now();
+                turn += 1;
+                let (hopeless, newest) = look(&session, &settings, &rules, (follow, status.is_some()), turn).await;
                 if let Some(exit) = hopeless {
                     return Err(explained(exit, &session, &settings, &rules).await);
                 }
@@ -146,40 +168,126 @@ fn reader<'a>(session: &'a Session, settings: &Settings) -> Reader<'a> {
     }
 }
 
+/// How many objects' events one look reads for the status line.
+const WARNED: usize = 5;
+
+/// The least time between two looks a pod's watch brings forward.
+const LOOK_GAP: Duration = Duration::from_millis(200);
+
+/// With `--for ready` on workloads, every version of the pods of their
+/// namespaces (every namespace with `-A`); nothing otherwise. A watch the
+/// server refuses retries with backoff and says nothing: the looks go on.
+fn pod_watch(session: &Session, follow: bool) -> BoxStream<'static, Value> {
+    if !follow {
+        return futures::stream::empty().boxed();
+    }
+    let namespaces: BTreeSet<Option<String>> = session
+        .targets
+        .iter()
+        .filter(|t| explain::workload::follows_pods(&t.api.group, &t.api.kind))
+        .map(|t| t.namespace.clone())
+        .collect();
+    let namespaces = if namespaces.contains(&None) {
+        BTreeSet::from([None])
+    } else {
+        namespaces
+    };
+    let watches = namespaces.into_iter().map(|namespace| {
+        let pods = Target {
+            api: ApiType {
+                group: String::new(),
+                version: "v1".into(),
+                kind: "Pod".into(),
+                plural: "pods".into(),
+                singular: "pod".into(),
+                short_names: Vec::new(),
+                namespaced: true,
+                verbs: Vec::new(),
+                categories: Vec::new(),
+            },
+            namespace,
+            selection: Selection::Query {
+                labels: None,
+                fields: None,
+            },
+        };
+        crate::watch::watch_from(&session.conn.client, &pods, None).filter_map(|event| {
+            std::future::ready(match event {
+                Ok(WatchEvent::Applied(pod) | WatchEvent::Listed(pod)) => Some(pod),
+                _ => None,
+            })
+        })
+    });
+    futures::stream::select_all(watches).boxed()
+}
+
+/// Whether this pod is stuck and may be one of an unmet workload's (same
+/// namespace, its selector's labels): worth a look now.
+fn stuck_for(session: &Session, rules: &Rules, pod: &Value) -> bool {
+    if crate::condition::ready::stuck_container(pod).is_none() {
+        return false;
+    }
+    session.targets.iter().enumerate().any(|(index, target)| {
+        let (group, kind) = (&target.api.group, &target.api.kind);
+        explain::workload::follows_pods(group, kind)
+            && session.tracker.entries(index).any(|e| {
+                explain::workload::may_own(&e.object, pod)
+                    && rules.condition.judge(group, kind, Some(&e.object)) != Verdict::Met
+            })
+    })
+}
+
 /// One look at the cluster while waiting: with `--for ready`, a workload
 /// whose current pods cannot start fails the wait; for the status line, the
-/// newest Warning event's reason among the objects not met yet.
+/// newest Warning event's reason among the objects not met yet. Every unmet
+/// object is looked at, as many as the look's time bound allows
+/// (`--request-timeout`, else two seconds), starting one further on each
+/// look so that none waits for ever behind the others.
 async fn look(
     session: &Session,
     settings: &Settings,
     rules: &Rules<'_>,
-    follow: bool,
-    warnings: bool,
+    (follow, warnings): (bool, bool),
+    turn: usize,
 ) -> (Option<Exit>, Option<String>) {
     let reader = reader(session, settings);
     let mut newest: Option<(String, String)> = None;
-    for (index, target) in session.targets.iter().enumerate() {
+    let unmet: Vec<_> = session
+        .targets
+        .iter()
+        .enumerate()
+        .flat_map(|(index, target)| {
+            let (group, kind) = (&target.api.group, &target.api.kind);
+            session
+                .tracker
+                .entries(index)
+                .filter(|e| rules.condition.judge(group, kind, Some(&e.object)) != Verdict::Met)
+                .map(move |e| (target, e))
+        })
+        .collect();
+    let start = turn % unmet.len().max(1);
+    let mut warned = 0;
+    for (target, entry) in unmet[start..].iter().chain(&unmet[..start]) {
+        if tokio::time::Instant::now() >= reader.deadline {
+            break;
+        }
         let (group, kind) = (&target.api.group, &target.api.kind);
-        // A handful of objects at most: a look must stay cheap under a selector.
-        let unmet = session
-            .tracker
-            .entries(index)
-            .filter(|e| rules.condition.judge(group, kind, Some(&e.object)) != Verdict::Met)
-            .take(5);
-        for entry in unmet {
-            if follow
-                && let Some(why) = explain::hopeless_pod(&reader, group, kind, &entry.object).await
-            {
-                let name = target.object_name(&crate::tracker::name(&entry.object));
-                return (Some(Exit::Failed(format!("{name} failed: {why}"))), None);
-            }
-            if warnings && let Some(event) = reader.warnings(&entry.object).await.into_iter().next()
-            {
-                let last = event["last"].as_str().unwrap_or_default().to_string();
-                let reason = event["reason"].as_str().unwrap_or_default().to_string();
-                if newest.as_ref().is_none_or(|(at, _)| last > *at) {
-                    newest = Some((last, reason));
-                }
+        if follow
+            && let Some(why) = explain::hopeless_pod(&reader, group, kind, &entry.object).await
+        {
+            let name = target.object_name(&crate::tracker::name(&entry.object));
+            return (Some(Exit::Failed(format!("{name} failed: {why}"))), None);
+        }
+        // The status line's warning is a hint: five objects' events a look.
+        if !warnings || warned == WARNED {
+            continue;
+        }
+        warned += 1;
+        if let Some(event) = reader.warnings(&entry.object).await.into_iter().next() {
+            let last = event["last"].as_str().unwrap_or_default().to_string();
+            let reason = event["reason"].as_str().unwrap_or_default().to_string();
+            if newest.as_ref().is_none_or(|(at, _)| last > *at) {
+                newest = Some((last, reason));
             }
         }
     }

@@ -84,6 +84,12 @@ impl SinkSpec {
     }
 }
 
+/// The variable a `--sink TYPE:env:NAME` reads its URL from (no other part
+/// of the value, which may be the URL itself).
+pub fn env_name(text: &str) -> Option<&str> {
+    text.split_once(':')?.1.strip_prefix("env:")
+}
+
 /// Reads one `--sink` value; `env` looks a variable up (the process
 /// environment in the program, a table in tests).
 pub fn parse(
@@ -169,6 +175,15 @@ fn check_url(kind: SinkKind, url: &str) -> Result<(String, Option<String>), Stri
     };
     if host.is_empty() {
         return Err(format!("the URL has no host: give {wanted}"));
+    }
+    // `http` reads a port it cannot hold (99999) as no port at all.
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let port = authority
+        .rsplit_once(':')
+        .map(|(_, port)| port)
+        .filter(|port| !port.contains(']') && !port.contains('@'));
+    if port.is_some_and(|port| !port.parse::<u16>().is_ok_and(|port| port > 0)) {
+        return Err("the URL's port is out of range: give a port from 1 to 65535".into());
     }
     match kind {
         SinkKind::Nats => {

@@ -1,13 +1,15 @@
 //! One HTTP POST per attempt, for the webhook, CloudEvents and Slack sinks:
 //! hyper's pooled client (keep-alive), TLS verified with the system's
-//! roots, loaded only for an https URL and only at the first attempt.
+//! roots, loaded only for an https URL and only at the first attempt;
+//! `user:pass@` in the URL sent as Basic auth, as curl does.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use base64::Engine;
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use http::{Request, StatusCode, Uri, header};
+use http::{HeaderValue, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -24,13 +26,20 @@ enum Pool {
 }
 
 pub struct HttpPost {
+    /// Without its `user:pass@`, which is in `authorization`.
     url: SecretString,
+    authorization: Option<SecretString>,
     pool: Option<Pool>,
 }
 
 impl HttpPost {
     pub fn new(url: SecretString) -> HttpPost {
-        HttpPost { url, pool: None }
+        let (url, authorization) = split_credentials(url.expose_secret());
+        HttpPost {
+            url,
+            authorization,
+            pool: None,
+        }
     }
 
     fn pool(&mut self, uri: &Uri) -> Result<&Pool, String> {
@@ -71,6 +80,13 @@ impl HttpPost {
             Request::post(uri.clone()).header(header::CONTENT_TYPE, "application/json");
         for (name, value) in &message.headers {
             request = request.header(*name, value);
+        }
+        if let Some(authorization) = &self.authorization {
+            let Ok(mut value) = HeaderValue::from_str(authorization.expose_secret()) else {
+                return Attempt::Rejected("the URL's user or password is not valid text".into());
+            };
+            value.set_sensitive(true);
+            request = request.header(header::AUTHORIZATION, value);
         }
         let request = match request.body(Full::new(message.body.clone())) {
             Ok(request) => request,
@@ -122,6 +138,50 @@ impl Transport for HttpPost {
     fn send<'a>(&'a mut self, message: &'a Message) -> BoxFuture<'a, Attempt> {
         Box::pin(self.post(message))
     }
+}
+
+/// What to say at start about `SSL_CERT_FILE`, which replaces the system's
+/// roots: naming a file that is not there, it would fail every https
+/// delivery, and the user would hear only at the first one.
+pub fn ca_file_warning() -> Option<String> {
+    let path = std::path::PathBuf::from(std::env::var_os("SSL_CERT_FILE")?);
+    let what = match std::fs::metadata(&path) {
+        Ok(meta) if meta.is_file() => return None,
+        Ok(_) => "which is not a file",
+        Err(_) if path.as_os_str().is_empty() => return None,
+        Err(_) => "which does not exist",
+    };
+    Some(format!(
+        "SSL_CERT_FILE names {}, {what}: https sinks cannot verify any certificate; \
+         name a PEM file of CAs there, or unset it to use the system's",
+        path.display()
+    ))
+}
+
+/// `scheme://user:pass@host/...`: the URL without the credentials, and the
+/// `Authorization: Basic` value they make (percent-decoded, as curl sends
+/// them; a user without `:` has an empty password).
+fn split_credentials(url: &str) -> (SecretString, Option<SecretString>) {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return (SecretString::from(url), None);
+    };
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    let Some(at) = url[start..end].rfind('@').map(|i| start + i) else {
+        return (SecretString::from(url), None);
+    };
+    let userinfo = &url[start..at];
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let mut pair: Vec<u8> = percent_encoding::percent_decode_str(user).collect();
+    pair.push(b':');
+    pair.extend(percent_encoding::percent_decode_str(password));
+    let value = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    );
+    let bare = format!("{}{}", &url[..start], &url[at + 1..]);
+    (SecretString::from(bare), Some(SecretString::from(value)))
 }
 
 /// 2xx delivered; 408, 429 and 5xx retried; any other answer is final.
@@ -188,6 +248,34 @@ mod tests {
             judge(StatusCode::ACCEPTED, None),
             Attempt::Delivered
         ));
+    }
+
+    #[test]
+    fn user_and_password_become_basic_auth_and_leave_the_url() {
+        let split = |url: &str| {
+            let (url, auth) = split_credentials(url);
+            (
+                url.expose_secret().to_string(),
+                auth.map(|a| a.expose_secret().to_string()),
+            )
+        };
+        assert_eq!(
+            split("https://u:p@h:8443/a@b?c=@"),
+            (
+                "https://h:8443/a@b?c=@".to_string(),
+                Some("Basic dTpw".to_string())
+            )
+        );
+        // base64("u@x:p:q"), from percent-encoded parts.
+        assert_eq!(
+            split("http://u%40x:p%3Aq@h/").1.as_deref(),
+            Some("Basic dUB4OnA6cQ==")
+        );
+        assert_eq!(
+            split("http://token@h/").1.as_deref(),
+            Some("Basic dG9rZW46")
+        );
+        assert_eq!(split("http://h/p@q"), ("http://h/p@q".to_string(), None));
     }
 
     #[test]

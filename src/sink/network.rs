@@ -65,12 +65,18 @@ impl Outbox {
         verbosity: u8,
     ) -> Outbox {
         let mut message = message;
+        let https = specs
+            .iter()
+            .any(|spec| secrecy::ExposeSecret::expose_secret(&spec.url).starts_with("https://"));
+        if let Some(warning) = https.then(super::http::ca_file_warning).flatten() {
+            crate::log::warning("sink", warning);
+        }
         let outlets = specs
             .into_iter()
             .map(|spec| {
                 if let Some(warning) = spec.warning() {
                     crate::term::erase();
-                    eprintln!("{warning}");
+                    crate::term::stderr_line!("{warning}");
                 }
                 let label = spec.label(verbosity > 1);
                 let metric = spec.metric_name();
@@ -142,14 +148,34 @@ impl Outbox {
 
     /// On exit: delivers what is pending for up to `--flush-timeout`, then
     /// says on stderr what could not be delivered (and what was folded).
-    pub async fn flush(&self) {
+    /// Delivers what is pending for up to `--flush-timeout`, or until
+    /// `stop` (a second interrupt) completes, then reports what was not.
+    /// `announce`: say first what is waited for and how to cut it short
+    /// (the run was interrupted, so its user is waiting for it to end).
+    pub async fn flush(&self, announce: bool, stop: impl Future<Output = ()>) {
         if self.outlets.is_empty() {
             return;
         }
+        let timeout = crate::duration::show(self.policy.flush_timeout);
+        let pending: usize = self.outlets.iter().map(|o| o.channel.pending()).sum();
+        if announce && pending > 0 {
+            crate::log::info(
+                "sink",
+                format_args!(
+                    "flushing {pending} pending notification{} (up to {timeout}; interrupt \
+                     again to stop now)",
+                    if pending == 1 { "" } else { "s" }
+                ),
+            );
+        }
         let deadline = tokio::time::Instant::now() + self.policy.flush_timeout;
-        futures::future::join_all(self.outlets.iter().map(|o| o.channel.flush(deadline))).await;
+        let all = futures::future::join_all(self.outlets.iter().map(|o| o.channel.flush(deadline)));
+        let cut = tokio::select! {
+            _ = all => format!("within --flush-timeout {timeout}"),
+            () = stop => "(the flush was interrupted)".to_string(),
+        };
         for outlet in self.outlets.iter() {
-            for line in outlet.channel.report(self.policy.flush_timeout) {
+            for line in outlet.channel.report(&cut) {
                 crate::log::line_as_said("sink", &line);
             }
         }

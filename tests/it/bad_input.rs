@@ -712,6 +712,113 @@ const CASES: &[Case] = &[
         2,
         &["--flush-timeout 0", "1s"],
     ),
+    offline(
+        "sink URL with a port beyond 65535",
+        &["widgets/foo", "--sink", "webhook:http://h:99999/s3cr3t"],
+        2,
+        &["--sink webhook", "port", "65535"],
+    ),
+    offline(
+        "NATS URL with a port beyond 65535",
+        &["widgets/foo", "--sink", "nats:nats://h:99999/subject"],
+        2,
+        &["--sink nats", "port", "65535"],
+    ),
+    // A sink's variable is a secret: never one the replica reads as its name.
+    offline(
+        "--print-manifests with a sink in POD_NAME",
+        &[
+            "widgets",
+            "--all",
+            "--print-manifests",
+            "--sink",
+            "webhook:env:POD_NAME",
+        ],
+        2,
+        &[
+            "--sink webhook:env:POD_NAME",
+            "POD_NAME",
+            "another variable",
+        ],
+    ),
+    offline(
+        "--print-manifests with a sink in KUBERNETES_SERVICE_HOST",
+        &[
+            "widgets",
+            "--all",
+            "--print-manifests",
+            "--sink",
+            "slack:env:KUBERNETES_SERVICE_HOST",
+        ],
+        2,
+        &["KUBERNETES_SERVICE_HOST", "another variable"],
+    ),
+    offline(
+        "--leader-elect with a sink in POD_NAME",
+        &[
+            "widgets",
+            "--all",
+            "--leader-elect",
+            "--sink",
+            "webhook:env:POD_NAME",
+        ],
+        2,
+        &[
+            "--sink webhook:env:POD_NAME",
+            "names this replica",
+            "another variable",
+        ],
+    ),
+    // Templates and counts.
+    offline(
+        "{range} in -o jsonpath",
+        &[
+            "widgets",
+            "--all",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name}{end}",
+        ],
+        2,
+        &[
+            "-o jsonpath",
+            "{range}",
+            "not supported",
+            "{.metadata.name}",
+        ],
+    ),
+    offline(
+        "{range} in --message",
+        &[
+            "widgets",
+            "--all",
+            "--sink",
+            "slack:https://h/s3cr3t",
+            "--message",
+            "{range .status.conditions[*]}{.type}{end}",
+        ],
+        2,
+        &["--message", "{range}", "not supported"],
+    ),
+    offline(
+        "--count -1",
+        &["widgets", "--all", "--count", "-1"],
+        2,
+        &["--count", "-1", "N must be a whole number ≥ 1"],
+    ),
+    offline(
+        "--hold as long as --timeout, both said back as given",
+        &[
+            "widgets/foo",
+            "--until",
+            READY,
+            "--hold",
+            "168h",
+            "--timeout",
+            "168h",
+        ],
+        2,
+        &["--hold 168h is not shorter than --timeout 168h"],
+    ),
     // Big, odd, or not text.
     case(
         "a 5 MB object is fine",

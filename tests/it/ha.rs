@@ -152,6 +152,12 @@ pub(crate) fn holder(s: &Scenario, lease: &str) -> Option<String> {
         .map(String::from)
 }
 
+/// The pod name part of a holder's identity (`POD_NAME` + `_` + a random
+/// id per process, as client-go makes it).
+pub(crate) fn pod_of(identity: &str) -> &str {
+    identity.split_once('_').map_or(identity, |(pod, _)| pod)
+}
+
 /// Waits until `who` holds the lease; how long that took.
 pub(crate) fn wait_for_holder(
     s: &dyn Cluster,
@@ -160,7 +166,7 @@ pub(crate) fn wait_for_holder(
     within: Duration,
 ) -> Duration {
     let start = Instant::now();
-    while s.lease_holder(lease).as_deref() != Some(who) {
+    while s.lease_holder(lease).as_deref().map(pod_of) != Some(who) {
         assert!(
             start.elapsed() < within,
             "{who} did not take {lease} within {within:?} (holder {:?})",
@@ -242,7 +248,31 @@ fn of_two_replicas_only_the_lease_holder_delivers() {
         "{}",
         b.stderr.lock().unwrap()
     );
-    assert_eq!(holder(&s, "alerts").as_deref(), Some("a"));
+    assert_eq!(holder(&s, "alerts").as_deref().map(pod_of), Some("a"));
+}
+
+/// Two replicas given one POD_NAME (a reused name, a copied command line):
+/// each process still has an identity of its own, so one holds the lease
+/// and the other waits; they never both deliver.
+#[test]
+fn two_replicas_with_one_pod_name_are_one_holder_and_one_standby() {
+    let s = Scenario::new();
+    let flags = ["--leader-elect", "--lease", "alerts"];
+    let mut a = Replica::start(&s, "same", Some(FAST), &flags);
+    wait_for_holder(&s, "alerts", "same", Duration::from_secs(10));
+    s.wait_for_watch_matching("widgets?", &mut a.child);
+    let identity = holder(&s, "alerts").unwrap();
+    assert!(identity.len() > "same_".len(), "{identity}");
+    let b = Replica::start(&s, "same", Some(FAST), &flags);
+    std::thread::sleep(Duration::from_millis(1500));
+    widget(&s, "w1");
+    a.wait_for(&["created w1"], Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(b.seen(), Vec::<String>::new(), "the standby delivered");
+    let said = b.stderr.lock().unwrap().clone();
+    assert!(!said.contains("is active"), "{said}");
+    assert!(said.contains(&format!("held by {identity}")), "{said}");
+    assert_eq!(holder(&s, "alerts"), Some(identity));
 }
 
 #[test]
@@ -565,4 +595,38 @@ fn changes_a_down_sink_never_acknowledged_are_delivered_by_the_standby_after_sig
         assert!(ids.contains_key(&change_id(object, kind)), "{ids:?}");
     }
     assert_eq!(ids.len(), wanted.len(), "one id per change: {ids:?}");
+}
+
+/// `-n missing` with `--leader-elect` or `--checkpoint`: said once at start,
+/// one line, exit 3, instead of a retry (and a dump of the server's answer)
+/// every second.
+#[test]
+fn a_namespace_that_does_not_exist_is_said_once_at_start() {
+    let s = Scenario::new();
+    for (flags, why) in [
+        (
+            &["--leader-elect"][..],
+            "--leader-elect keeps its Lease there",
+        ),
+        (
+            &["--checkpoint", "cp"],
+            "--checkpoint keeps its ConfigMap there",
+        ),
+    ] {
+        let mut args = vec![WIDGETS, "--all", "-n", "missing", "-v", "--timeout", "20s"];
+        args.extend_from_slice(flags);
+        let started = Instant::now();
+        let out = s.run(&args);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 3, "{flags:?}: {err}");
+        assert_eq!(
+            err.lines().last().unwrap(),
+            format!(
+                "error: namespace \"missing\" not found: {why}; create it (kubectl create \
+                 namespace missing) or choose another with -n"
+            )
+        );
+        assert!(!err.contains("Status {"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{flags:?}");
+    }
 }

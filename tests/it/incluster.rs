@@ -229,6 +229,11 @@ fn notify_mode_becomes_a_deployment_with_exactly_the_rights_it_needs() {
 #[test]
 fn all_namespaces_reads_through_a_cluster_role_and_wait_mode_is_a_job() {
     let s = Scenario::new();
+    s.server.create(
+        "namespaces",
+        None,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "notify-system"}}),
+    );
     let docs = manifests(
         &s,
         &["widgets", "-A", "-n", "notify-system", "--name", "fleet"],
@@ -294,16 +299,21 @@ fn all_namespaces_reads_through_a_cluster_role_and_wait_mode_is_a_job() {
     assert_eq!(
         rules(&docs, "Role"),
         [
-            json!({"apiGroups": [""], "resources": ["events", "pods"], "verbs": ["list"]}),
-            json!({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]}),
-            json!({"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["list"]}),
+            json!({"apiGroups": [""], "resources": ["events"], "verbs": ["list"]}),
+            json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}),
+            json!({"apiGroups": ["apps"], "resources": ["controllerrevisions", "replicasets"], "verbs": ["list"]}),
             json!({"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["list"]}),
+            json!({"apiGroups": ["apps"], "resources": ["deployments"], "resourceNames": ["web"],
+                   "verbs": ["get", "list", "watch"]}),
         ]
     );
     let docs = manifests(&s, &["jobs/migrate", "--for", "condition=Complete"]);
     assert_eq!(
         rules(&docs, "Role"),
-        [json!({"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "list", "watch"]})]
+        [
+            json!({"apiGroups": ["batch"], "resources": ["jobs"], "resourceNames": ["migrate"],
+                "verbs": ["get", "list", "watch"]})
+        ]
     );
     // A cluster-scoped type needs a ClusterRole without -A.
     let docs = manifests(&s, &["namespaces/team-a", "--for", "delete"]);
@@ -447,7 +457,8 @@ fn the_pods_command_line_runs_with_the_manifests_rights_and_nothing_more() {
         .server
         .get("leases.coordination.k8s.io", Some("default"), &name)
         .expect("the lease");
-    assert_eq!(lease["spec"]["holderIdentity"], "notifier-0");
+    let holder = lease["spec"]["holderIdentity"].as_str().unwrap();
+    assert!(holder.starts_with("notifier-0_"), "{holder}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while s.server.get("configmaps", Some("default"), &name).is_none() {
         assert!(Instant::now() < deadline, "no checkpoint written");
@@ -819,4 +830,83 @@ fn a_network_sinks_deliveries_retries_and_delay_are_counted() {
     assert_eq!(observed, Some(2.0), "{text}");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// `--print-manifests -n missing`: the manifests still print (the namespace
+/// may be created next), and a warning says it does not exist yet.
+#[test]
+fn manifests_for_a_namespace_that_does_not_exist_say_so() {
+    let s = Scenario::new();
+    let out = s.run(&["wg", "--all", "-n", "missing", "--print-manifests"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        "warning: namespace \"missing\" does not exist: create it before applying these \
+         (kubectl create namespace missing), or choose another with -n\n"
+    );
+    assert!(
+        stdout(&out).contains("namespace: missing"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// Named targets: the Role grants get, list and watch on those names only
+/// (`resourceNames`), which RBAC applies to a list or watch whose field
+/// selector is `metadata.name=NAME` — the watch of a named target is such
+/// a watch, so the pod works with these rights, and another object of the
+/// type is refused.
+#[test]
+fn named_targets_are_granted_by_name() {
+    let s = Scenario::new();
+    s.widget("w1", json!({}), json!({"phase": "Running"}));
+    let docs = manifests(&s, &["wg/w1", "wg/w2", "-o", "name"]);
+    let read: Vec<Value> = rules(&docs, "Role")
+        .into_iter()
+        .filter(|r| r["apiGroups"] == json!(["example.com"]))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            json!({"apiGroups": ["example.com"], "resources": ["widgets"],
+                "resourceNames": ["w1", "w2"], "verbs": ["get", "list", "watch"]})
+        ]
+    );
+    s.server
+        .add_user("notifier", "notifier-token", as_user_rules(&docs));
+    s.server
+        .write_kubeconfig(&s.kubeconfig, "notifier-token", "default");
+    let args: Vec<String> = args_of(doc(&docs, "Deployment"))
+        .into_iter()
+        .filter(|a| a != "--metrics-addr" && a != ":9090")
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = s
+        .notify(&args)
+        .env("KUBECTL_NOTIFY_LEASE_TIMINGS", "3s,2s,200ms")
+        .env("POD_NAME", "notifier-0")
+        .spawn()
+        .unwrap();
+    s.wait_for_watch_matching("fieldSelector=metadata.name%3Dw2", &mut child);
+    s.wait_for_watch_matching("fieldSelector=metadata.name%3Dw1", &mut child);
+    s.set_status("w1", json!({"phase": "Failed"}));
+    s.widget("w2", json!({}), json!(null));
+    let mut lines = read_lines(&mut child, 2);
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["widget.example.com/w1\n", "widget.example.com/w2\n"]
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Another name, or the whole type, is refused.
+    for argv in [&["wg/w3", "--timeout", "5s"][..], &["wg", "--all"]] {
+        let out = s.run(argv);
+        assert_eq!(code(&out), 3, "{argv:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("forbidden"),
+            "{argv:?}: {}",
+            stderr(&out)
+        );
+    }
 }

@@ -135,3 +135,38 @@ fn kubectl_events_shows_the_warnings_our_timeout_explains() {
     assert_eq!(items[0]["count"], 3);
     assert_eq!(items[0]["involvedObject"]["uid"], foo["metadata"]["uid"]);
 }
+
+/// `-o jsonpath`: kubectl prints the template as written, no newline added;
+/// a template that ends with `{"\n"}` prints the same as kubectl's, and one
+/// that does not still gets one newline, so one notification is one line.
+#[test]
+fn jsonpath_output_ends_lines_as_kubectl_does() {
+    let s = Scenario::new();
+    s.server
+        .set_anonymous_rules(vec![testserver::Rule::allow_all()]);
+    s.widget("foo", json!({}), json!({"phase": "Running"}));
+    let cache = s.dir.path().join("kubectl-cache");
+    for (template, added) in [
+        ("{.metadata.name}{\"\\n\"}", ""),
+        ("{.metadata.name} {.status.phase}{\"\\n\"}", ""),
+        ("{.metadata.name}", "\n"),
+    ] {
+        let output = format!("jsonpath={template}");
+        let theirs = Command::new(real_kubectl())
+            .args(["wait", "--for=create", "widgets/foo", "--timeout=5s"])
+            .args(["-o", &output])
+            .arg(format!("--cache-dir={}", cache.display()))
+            .env("KUBECONFIG", &s.kubeconfig)
+            .env("HOME", s.dir.path())
+            .output()
+            .unwrap();
+        assert!(theirs.status.success(), "{}", stderr(&theirs));
+        let ours = s.run(&["widgets/foo", "--for", "create", "-o", &output]);
+        assert_eq!(code(&ours), 0, "{}", stderr(&ours));
+        assert_eq!(
+            stdout(&ours),
+            format!("{}{added}", text(&theirs.stdout)),
+            "-o {output}"
+        );
+    }
+}

@@ -356,3 +356,92 @@ fn objects_with_managed_fields_read_the_same_whether_or_not_they_are_cut() {
     );
     assert_eq!(printed, "widget.example.com/foo\n");
 }
+
+/// `kubectl notify widgets --all --initial -o name --timeout 30s | head -3`:
+/// the reader is gone after three lines and no later change comes to write;
+/// like `tail -f`, the run notices the reader going away and ends at once.
+#[test]
+fn a_reader_that_goes_away_ends_the_run_without_a_later_write() {
+    use std::io::BufRead;
+    let s = Scenario::new();
+    for name in ["a", "b", "c"] {
+        s.widget(name, json!({}), json!({"ready": false}));
+    }
+    let started = std::time::Instant::now();
+    let mut child = s
+        .notify(&[
+            "widgets",
+            "--all",
+            "--initial",
+            "-o",
+            "name",
+            "--timeout",
+            "30s",
+        ])
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    // `| head -3`: every line written is read, so no write fails.
+    let mut lines = String::new();
+    for _ in 0..3 {
+        reader.read_line(&mut lines).unwrap();
+    }
+    assert_eq!(lines.lines().count(), 3, "{lines}");
+    drop(reader);
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 141, "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "nothing more is printed");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "ended after {:?}",
+        started.elapsed()
+    );
+}
+
+/// `... --until ... --timeout 1s 2>&1 >/dev/null | true`: the timeout's
+/// error line has nowhere to go; that is no reason to abort (134).
+#[test]
+fn a_closed_stderr_is_no_reason_to_abort() {
+    let s = Scenario::new();
+    s.widget("foo", json!({}), json!({"ready": false}));
+    let mut child = s
+        .notify(&["widgets/foo", "--until", READY, "--timeout", "1s"])
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(124), "{:?}", out.status);
+}
+
+/// A sink's warnings read through `| head -1`: the next warning finds the
+/// pipe closed and is dropped; the run goes on to its own end.
+#[test]
+fn sink_warnings_into_a_closed_stderr_are_dropped() {
+    use std::io::BufRead;
+    let s = Scenario::new();
+    s.widget("foo", json!({}), json!({"ready": false}));
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("webhook:http://{}/hook", dead.local_addr().unwrap());
+    drop(dead);
+    let mut child = s
+        .notify(&[
+            "widgets/foo",
+            "--initial",
+            "-q",
+            "--sink",
+            &url,
+            "--timeout",
+            "4s",
+            "--flush-timeout",
+            "2s",
+        ])
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    assert!(first.contains("warning"), "{first}");
+    drop(reader);
+    let out = finish(child, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(124), "{:?}", out.status);
+}

@@ -303,6 +303,62 @@ fn what_is_not_delivered_by_the_flush_timeout_is_reported() {
     );
 }
 
+/// SIGINT with a dead webhook: the flush says what it waits for and how to
+/// cut it short; a second signal ends the run at once, saying what was not
+/// delivered.
+#[test]
+fn a_second_interrupt_during_the_flush_ends_it_at_once() {
+    use std::io::{BufRead, BufReader};
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    hook.down();
+    let mut child = notify_with_hook(
+        &s,
+        &hook,
+        &[
+            "--sink",
+            "webhook:env:HOOK",
+            "--flush-timeout",
+            "20s",
+            "-o",
+            "name",
+        ],
+    );
+    s.widget("foo", json!({}), json!(null));
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "widget.example.com/foo\n");
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut said = String::new();
+    while !said.contains("interrupt again") {
+        let mut line = String::new();
+        assert!(err.read_line(&mut line).unwrap() > 0, "{said}");
+        said.push_str(&line);
+    }
+    assert!(
+        said.contains("flushing 1 pending notification (up to 20s; interrupt again to stop now)"),
+        "{said}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let second = Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(
+        second.elapsed() < Duration::from_secs(5),
+        "ended {:?} after the second signal",
+        second.elapsed()
+    );
+    assert_eq!(status.code(), Some(130), "the first signal's code");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    assert!(
+        rest.contains("webhook sink #1: 1 notification not delivered (the flush was interrupted)"),
+        "{said}{rest}"
+    );
+}
+
 #[test]
 fn a_full_queue_folds_into_the_newest_state_of_each_object() {
     let s = Scenario::new();
@@ -346,6 +402,46 @@ fn a_full_queue_folds_into_the_newest_state_of_each_object() {
         stderr(&out).contains("folded into a newer one of the same object"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// `--sink-queue N` bounds what waits beyond each object's newest state:
+/// five different objects waiting behind a dead sink are five newest
+/// states, none of which is dropped, so the queue outgrows 3, and says so
+/// once.
+#[test]
+fn a_queue_of_different_objects_newest_states_outgrows_the_bound_and_says_so() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    hook.down();
+    let child = notify_with_hook(
+        &s,
+        &hook,
+        &[
+            "--sink",
+            "webhook:env:HOOK",
+            "--sink-queue",
+            "3",
+            "--timeout",
+            "3s",
+            "--flush-timeout",
+            "1s",
+            "-q",
+        ],
+    );
+    for name in ["a", "b", "c", "d", "e"] {
+        s.widget(name, json!({}), json!(null));
+    }
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let err = stderr(&out);
+    let warning = "warning: webhook sink #1: more than --sink-queue 3 notifications wait, \
+                   each the newest state of a different object, which is never dropped: \
+                   the queue holds one per object";
+    assert_eq!(err.matches(warning).count(), 1, "{err}");
+    assert!(
+        err.contains("webhook sink #1: 5 notifications not delivered"),
+        "{err}"
     );
 }
 
@@ -493,6 +589,73 @@ fn an_https_webhook_signed_by_a_ca_trusted_through_ssl_cert_file_gets_the_notifi
     assert_eq!(delivered.len(), 1, "{}", stderr(&out));
     assert_eq!(delivered[0].json()["name"], "foo");
     assert_eq!(stderr(&out), "");
+}
+
+/// `SSL_CERT_FILE` naming a file that is not there would fail every https
+/// delivery; the user hears it at start, once, not at the first attempt.
+#[test]
+fn an_ssl_cert_file_that_does_not_exist_is_warned_about_at_start() {
+    let s = Scenario::new();
+    let hook = Receiver::start_tls();
+    let missing = s.dir.path().join("no-such-ca.pem");
+    let out = finish(
+        notify_over_https(&s, &hook, Some(&missing), &["--timeout", "1s", "-q"])
+            .spawn()
+            .unwrap(),
+        LONG,
+    );
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let warning = format!(
+        "warning: SSL_CERT_FILE names {}, which does not exist",
+        missing.display()
+    );
+    assert_eq!(
+        stderr(&out)
+            .lines()
+            .filter(|l| l.starts_with(&warning))
+            .count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `https://user:pass@host/...` authenticates as curl does, with Basic
+/// auth (the credentials percent-decoded); they are never printed.
+#[test]
+fn user_and_password_in_a_webhook_url_are_sent_as_basic_auth() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    let url = hook
+        .url()
+        .replace("http://", "http://al%40ice:s3cr3t%3Apw@");
+    let mut child = s
+        .notify(&[
+            "widgets",
+            "--all",
+            "--sink",
+            "webhook:env:HOOK",
+            "--count",
+            "1",
+            "-q",
+            "-vv",
+        ])
+        .env("HOOK", &url)
+        .spawn()
+        .unwrap();
+    s.wait_for_watch_matching("widgets", &mut child);
+    s.widget("foo", json!({}), json!(null));
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let delivered = hook.delivered();
+    assert_eq!(delivered.len(), 1, "{}", stderr(&out));
+    // base64("al@ice:s3cr3t:pw")
+    assert_eq!(
+        delivered[0].header("authorization"),
+        Some("Basic YWxAaWNlOnMzY3IzdDpwdw==")
+    );
+    assert!(!stderr(&out).contains("s3cr3t"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("al%40ice"), "{}", stderr(&out));
 }
 
 #[test]

@@ -272,11 +272,12 @@ async fn resource_request(
             return error_response(&ApiError::method_not_allowed(method.as_str()), ctx.pretty);
         }
     };
-    // As the apiserver's request info: a list or watch of one name
-    // (`fieldSelector=metadata.name=N`) is authorized, and refused, as a
-    // request for that name, so `resourceNames` rules apply to it.
-    let selected = match verb {
-        "list" | "watch" => name_in_field_selector(ctx.param("fieldSelector").unwrap_or("")),
+    // As the apiserver's RequestInfo: a list or watch whose field selector
+    // pins metadata.name asks for that name, so `resourceNames` may allow it.
+    let pinned = match verb {
+        "list" | "watch" => selectors(&t, ctx)
+            .ok()
+            .and_then(|(_, fields)| fields.exact_name().map(String::from)),
         _ => None,
     };
     let attrs = Attributes {
@@ -285,7 +286,7 @@ async fn resource_request(
         resource: &t.rt.plural,
         subresource: t.subresource.as_deref(),
         namespace: t.namespace.as_deref(),
-        name: t.name.as_deref().or(selected),
+        name: t.name.as_deref().or(pinned.as_deref()),
     };
     if let Err(e) = auth::authorize(user, &attrs) {
         return error_response(&e, ctx.pretty);
@@ -406,17 +407,6 @@ fn run(
         }
         _ => Err(ApiError::method_not_allowed(verb)),
     }
-}
-
-/// The name a field selector requires exactly (`metadata.name=N` or `==`).
-fn name_in_field_selector(selector: &str) -> Option<&str> {
-    selector.split(',').find_map(|term| {
-        let value = term.trim().strip_prefix("metadata.name")?;
-        let name = value
-            .strip_prefix("==")
-            .or_else(|| value.strip_prefix('='))?;
-        (!name.is_empty() && !name.contains('/')).then_some(name)
-    })
 }
 
 fn patch_kind(content_type: &str) -> Option<PatchKind> {

@@ -7,8 +7,9 @@ use crate::status::{ApiError, Details};
 /// an empty `namespaces` list means every namespace and the cluster scope.
 /// Subresources are named `resource/sub` (`widgets/status`), as in RBAC.
 /// `names` is RBAC's `resourceNames`: empty means any object; otherwise only
-/// requests for one of these names (a list or watch names one through
-/// `fieldSelector=metadata.name=N`; a create never does).
+/// requests for one of these names: a get, update, ..., or a list or watch
+/// whose field selector pins `metadata.name` (as kube-apiserver reads it);
+/// never a create.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rule {
     pub verbs: Vec<String>,

@@ -193,6 +193,15 @@ impl FieldSelector {
     pub fn is_empty(&self) -> bool {
         self.reqs.is_empty()
     }
+
+    /// The name a `metadata.name=NAME` (or `==`) term pins, as
+    /// apimachinery's `RequiresExactMatch("metadata.name")` reads it.
+    pub fn exact_name(&self) -> Option<&str> {
+        self.reqs
+            .iter()
+            .find(|(pointer, _, eq)| pointer == "/metadata/name" && *eq)
+            .map(|(_, name, _)| name.as_str())
+    }
 }
 
 /// Splits at commas that are not escaped (`fields.splitTerms`).

@@ -139,7 +139,7 @@ async fn stop(
 }
 
 fn not_started(spec: &CommandSpec, code: i32, why: &str) -> Ended {
-    eprintln!("error: cannot run '{}': {why}", spec.program);
+    crate::term::stderr_line!("error: cannot run '{}': {why}", spec.program);
     Ended::Exited(code)
 }
 

@@ -68,7 +68,7 @@ impl Sink for Runner {
         let job = Job::new(n.event(), &n.target.api.qualified(), n.object.clone());
         if self.submit(job) == Submitted::Skipped && self.log_skips {
             crate::term::erase();
-            eprintln!(
+            crate::term::stderr_line!(
                 "{}: the command is busy, skipped (--on-busy skip)",
                 n.target.display()
             );

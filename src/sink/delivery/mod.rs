@@ -151,6 +151,8 @@ struct State {
     delivered: u64,
     rejected: u64,
     last_error: Option<String>,
+    /// The queue has held more than `--sink-queue` (said once).
+    outgrown: bool,
 }
 
 impl Default for State {
@@ -162,6 +164,7 @@ impl Default for State {
             delivered: 0,
             rejected: 0,
             last_error: None,
+            outgrown: false,
         }
     }
 }
@@ -204,7 +207,7 @@ impl Channel {
 
     /// Queues a message; never waits.
     pub fn push(&self, message: Message) {
-        {
+        let outgrown = {
             let mut state = self.shared.state.lock().unwrap();
             let folds = state.queue.folds;
             state.queue.push(message);
@@ -212,6 +215,23 @@ impl Channel {
                 crate::metrics::folded(&self.metric);
             }
             crate::metrics::queue_length(&self.metric, state.queue.len());
+            let outgrown = !state.outgrown && state.queue.len() > state.queue.capacity();
+            state.outgrown |= outgrown;
+            outgrown.then(|| state.queue.capacity())
+        };
+        if let Some(capacity) = outgrown {
+            // Each waiting message is then a different object's newest state:
+            // dropping one would lose that object's state, and waiting would
+            // stall the watch (SPEC §11), so the queue holds one per object.
+            crate::log::warning(
+                "sink",
+                format_args!(
+                    "{}: more than --sink-queue {capacity} notifications wait, each the newest \
+                     state of a different object, which is never dropped: the queue holds one \
+                     per object",
+                    self.label
+                ),
+            );
         }
         self.shared.queued.notify_one();
     }
@@ -248,8 +268,16 @@ impl Channel {
             .min()
     }
 
+    /// How many messages are queued or in hand.
+    pub fn pending(&self) -> usize {
+        let state = self.shared.state.lock().unwrap();
+        state.queue.len() + usize::from(state.busy)
+    }
+
     /// What to say on exit: nothing if all was delivered and nothing folded.
-    pub fn report(&self, flush_timeout: Duration) -> Vec<String> {
+    /// `cut` says how the flush ended for what is left (`within
+    /// --flush-timeout 10s`).
+    pub fn report(&self, cut: &str) -> Vec<String> {
         self.worker.abort();
         let state = self.shared.state.lock().unwrap();
         let mut lines = Vec::new();
@@ -259,10 +287,9 @@ impl Channel {
         }
         if pending > 0 {
             lines.push(format!(
-                "warning: {}: {pending} notification{} not delivered within --flush-timeout {}{}",
+                "warning: {}: {pending} notification{} not delivered {cut}{}",
                 self.label,
                 plural(pending as u64),
-                humantime::format_duration(flush_timeout),
                 state
                     .last_error
                     .as_ref()

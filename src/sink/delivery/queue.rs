@@ -37,6 +37,10 @@ impl Queue {
         self.items.is_empty()
     }
 
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// Adds a message. When full: it replaces the newest waiting message of
     /// its object, in that one's place (order per object kept); else the
     /// oldest waiting message of an object that has a newer one waiting

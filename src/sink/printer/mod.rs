@@ -86,7 +86,7 @@ impl Printer {
             }
             Format::Json => json_line(n.time, kind, n.object, n.previous),
             Format::Name => object_name(n.target, n.object),
-            Format::JsonPath(template) => template.render(n.object),
+            Format::JsonPath(template) => template.render_line(n.object),
         }
     }
 
@@ -118,7 +118,7 @@ impl Printer {
             }
             Format::Json => object.to_string(),
             Format::Name => object_name(target, object),
-            Format::JsonPath(template) => template.render(object),
+            Format::JsonPath(template) => template.render_line(object),
         }
     }
 }

@@ -48,6 +48,18 @@ impl Template {
         Ok(Template { parts })
     }
 
+    /// The text of one `-o jsonpath` line, its end left to the writer: a
+    /// template that ends with `{"\n"}`, as kubectl users write it, is not
+    /// given a second newline; one that does not still gets one, so each
+    /// notification is one line (kubectl itself adds none).
+    pub fn render_line(&self, object: &Value) -> String {
+        let mut text = self.render(object);
+        if text.ends_with('\n') {
+            text.pop();
+        }
+        text
+    }
+
     pub fn render(&self, object: &Value) -> String {
         let mut out = String::new();
         for part in &self.parts {
@@ -83,6 +95,16 @@ fn part(inner: &str) -> Result<Part, String> {
     if let Some(literal) = inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
         return Ok(Part::Text(
             literal.replace("\\n", "\n").replace("\\t", "\t"),
+        ));
+    }
+    // kubectl's loops walk a list; a notification is one object, whose
+    // fields are named directly.
+    let keyword = inner.split_whitespace().next().unwrap_or("");
+    if keyword == "range" || keyword == "end" {
+        return Err(format!(
+            "-o jsonpath: {{{keyword}}} is not supported: each line is one object, so name \
+             its fields directly, e.g. {{.metadata.name}}, or a list's items with \
+             {{.status.conditions[*].type}}"
         ));
     }
     let path = to_expr_path(inner);

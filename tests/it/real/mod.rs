@@ -10,6 +10,8 @@ pub mod control_plane;
 mod ha;
 mod manifests;
 mod notify;
+mod rbac;
+mod ready;
 mod smoke;
 mod wait;
 

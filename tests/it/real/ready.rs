@@ -1,0 +1,744 @@
+//! `--for ready` on built-in workloads, on a real kube-apiserver and
+//! kube-controller-manager: never met early, never failing on a pod that does
+//! not count. No scheduler, no kubelet: the tests write Pod status as a
+//! kubelet would, and make a Node Ready so a DaemonSet has somewhere to run.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::cluster::{Cluster, Watching};
+use crate::common::{code, stderr, stdout};
+use crate::real::Namespace;
+
+/// A Ready Node only this test's DaemonSets select (label `notify-test` =
+/// the namespace); deleted with the guard.
+struct Node<'a> {
+    ns: &'a Namespace<'a>,
+    name: String,
+}
+
+impl<'a> Node<'a> {
+    fn ready(ns: &'a Namespace<'a>) -> Node<'a> {
+        let name = format!("node-{}", ns.name);
+        let status = json!({"conditions": [{"type": "Ready", "status": "True",
+            "reason": "KubeletReady", "message": "played by the test",
+            "lastHeartbeatTime": now(), "lastTransitionTime": now()}]});
+        ns.create(json!({"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"notify-test": ns.name}},
+            "status": status}));
+        ns.patch_status(&format!("node/{name}"), status);
+        Node { ns, name }
+    }
+}
+
+impl Drop for Node<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .ns
+            .kubectl(&["delete", "node", &self.name, "--wait=false"]);
+    }
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// Polls `probe` until it gives a value (30 s at most).
+fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The pods whose labels match `selector`, oldest first.
+fn pods(ns: &Namespace, selector: &str) -> Vec<Value> {
+    let out = ns.kubectl_ok(&[
+        "get",
+        "pods",
+        "-l",
+        selector,
+        "--sort-by=.metadata.creationTimestamp",
+        "-o",
+        "json",
+    ]);
+    let list: Value = serde_json::from_str(&out).unwrap();
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// The name of the one pod matching `selector`, once it exists.
+fn one_pod(ns: &Namespace, selector: &str) -> String {
+    eventually(&format!("a pod with {selector}"), || {
+        let pods = pods(ns, selector);
+        pods.first()
+            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+    })
+}
+
+/// Pods need the namespace's `default` ServiceAccount, which a controller makes.
+fn service_account(ns: &Namespace) {
+    eventually("the default ServiceAccount", || {
+        ns.kubectl(&["get", "serviceaccount", "default"])
+            .status
+            .success()
+            .then_some(())
+    });
+}
+
+fn container(state: Value, ready: bool, restarts: i64) -> Value {
+    json!({"name": "app", "image": "registry.invalid/app:1", "imageID": "",
+        "ready": ready, "started": ready, "restartCount": restarts, "state": state})
+}
+
+/// The kubelet's word: the pod runs and is ready.
+fn play_ready(ns: &Namespace, pod: &str) {
+    ns.patch_status(
+        &format!("pod/{pod}"),
+        json!({"phase": "Running", "conditions": [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "ContainersReady", "status": "True"},
+            {"type": "Ready", "status": "True"}],
+            "containerStatuses": [container(json!({"running": {"startedAt": now()}}), true, 0)]}),
+    );
+}
+
+/// The kubelet's word: the container crashes over and over.
+fn play_crash_loop(ns: &Namespace, pod: &str) {
+    let mut app = container(
+        json!({"waiting": {"reason": "CrashLoopBackOff",
+            "message": format!("back-off 40s restarting failed container=app pod={pod}")}}),
+        false,
+        3,
+    );
+    app["lastState"] = json!({"terminated": {"exitCode": 1, "reason": "Error"}});
+    ns.patch_status(
+        &format!("pod/{pod}"),
+        json!({"phase": "Running", "conditions": [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "ContainersReady", "status": "False", "reason": "ContainersNotReady"},
+            {"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+            "containerStatuses": [app]}),
+    );
+}
+
+/// The kubelet's word: the image cannot be pulled.
+fn play_image_pull_back_off(ns: &Namespace, pod: &str, image: &str) {
+    let app = container(
+        json!({"waiting": {"reason": "ImagePullBackOff",
+            "message": format!("Back-off pulling image \"{image}\"")}}),
+        false,
+        0,
+    );
+    ns.patch_status(
+        &format!("pod/{pod}"),
+        json!({"phase": "Pending", "conditions": [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+            "containerStatuses": [app]}),
+    );
+}
+
+fn template(app: &str, image: &str) -> Value {
+    json!({"metadata": {"labels": {"app": app}},
+        "spec": {"containers": [{"name": "app", "image": image}]}})
+}
+
+fn daemon_set(ns: &Namespace, name: &str, strategy: &str) -> Value {
+    let mut t = template(name, "registry.invalid/app:1");
+    t["spec"]["nodeSelector"] = json!({"notify-test": ns.name});
+    json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": name, "namespace": ns.name},
+        "spec": {"selector": {"matchLabels": {"app": name}},
+            "updateStrategy": {"type": strategy}, "template": t}})
+}
+
+fn deployment(ns: &Namespace, name: &str, image: &str) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns.name},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+            "template": template(name, image)}})
+}
+
+fn first_line(out: &std::process::Output) -> String {
+    stderr(out).lines().next().unwrap_or_default().to_string()
+}
+
+/// Item 1: a new DaemonSet's first status (zeros, no observedGeneration) is
+/// not "ready": the wait lasts until its pod exists and is ready.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_new_daemon_set_is_not_ready_before_its_pods_exist() {
+    let ns = Namespace::new();
+    let _node = Node::ready(&ns);
+    service_account(&ns);
+    let run = Watching::start(&ns, &["ds/d", "--for", "ready", "--timeout", "6s"], 1);
+    ns.create(daemon_set(&ns, "d", "RollingUpdate"));
+    let out = run.finish(Duration::from_secs(30));
+    assert_eq!(code(&out), 124, "met before any pod ran: {}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("error: timed out after 6s waiting for --for ready: daemonset.apps/d ("),
+        "{}",
+        stderr(&out)
+    );
+
+    let pod = one_pod(&ns, "app=d");
+    let run = Watching::start(&ns, &["ds/d", "--for", "ready", "--timeout", "30s"], 1);
+    play_ready(&ns, &pod);
+    let out = run.finish(Duration::from_secs(30));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "daemonset.apps/d condition met\n");
+}
+
+/// Item 2: until the controller has observed the new generation, the failing
+/// pod of the old revision does not end the wait; the explanation leads with
+/// the condition that says why (the quota), and names no old pod.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn an_old_revisions_pod_is_not_blamed_before_the_new_generation_is_observed() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(deployment(&ns, "q", "registry.invalid/app:broken"));
+    let pod = one_pod(&ns, "app=q");
+    play_image_pull_back_off(&ns, &pod, "registry.invalid/app:broken");
+    ns.create(json!({"apiVersion": "v1", "kind": "ResourceQuota",
+        "metadata": {"name": "one-set", "namespace": ns.name},
+        "spec": {"hard": {"count/replicasets.apps": "1"}}}));
+    eventually("the quota's usage", || {
+        let quota = ns.kubectl_ok(&["get", "resourcequota", "one-set", "-o", "json"]);
+        let quota: Value = serde_json::from_str(&quota).unwrap();
+        (quota["status"]["used"]["count/replicasets.apps"] == "1").then_some(())
+    });
+    ns.kubectl_ok(&["set", "image", "deploy/q", "app=registry.invalid/app:fixed"]);
+    eventually("the controller's quota error", || {
+        let d = ns.kubectl_ok(&["get", "deploy", "q", "-o", "json"]);
+        d.contains("exceeded quota").then_some(())
+    });
+    let out = ns.run(&["deploy/q", "--for", "ready", "--timeout", "4s"]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(!stderr(&out).contains(&pod), "{}", stderr(&out));
+    assert!(
+        first_line(&out).contains("generation 1")
+            && first_line(&out).contains("ReplicaSetCreateError"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Item 5: a bare Pod fails fast as a workload's pod does, with the
+/// container's detail; a Failed pod names the container and its exit code.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_bare_pod_fails_fast_with_its_containers_detail() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    for name in ["crash", "done"] {
+        ns.create(json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns.name},
+            "spec": {"restartPolicy": "Never",
+                "containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}));
+    }
+    play_crash_loop(&ns, "crash");
+    let started = Instant::now();
+    let out = ns.run(&["pod/crash", "--for", "ready", "--timeout", "20s"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        first_line(&out).starts_with("pod/crash failed: ")
+            && first_line(&out).contains("container app: CrashLoopBackOff: back-off 40s"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("container app waiting CrashLoopBackOff"),
+        "{}",
+        stderr(&out)
+    );
+
+    let mut app = container(
+        json!({"terminated": {"exitCode": 3, "reason": "Error"}}),
+        false,
+        0,
+    );
+    app["started"] = json!(false);
+    ns.patch_status(
+        "pod/done",
+        json!({"phase": "Failed", "containerStatuses": [app]}),
+    );
+    let out = ns.run(&[
+        "pod/done",
+        "--for",
+        "ready",
+        "-o",
+        "json",
+        "--timeout",
+        "20s",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        first_line(&out).contains("container app terminated: Error (exit 3)"),
+        "{}",
+        stderr(&out)
+    );
+    let last: Value = serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    assert_eq!(last["targets"][0]["pods"][0]["name"], "done", "{last}");
+    assert_eq!(
+        last["targets"][0]["pods"][0]["containers"][0]["exitCode"],
+        3
+    );
+}
+
+/// Item 4: every unmet object of a selector gets the pod check, not the
+/// first five.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn the_seventh_deployment_of_a_selector_fails_fast_too() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    for n in 1..=7 {
+        let mut d = deployment(&ns, &format!("a{n}"), "registry.invalid/app:1");
+        d["metadata"]["labels"] = json!({"grp": "a"});
+        ns.create(d);
+    }
+    let pod = one_pod(&ns, "app=a7");
+    play_crash_loop(&ns, &pod);
+    let started = Instant::now();
+    let out = ns.run(&[
+        "deploy",
+        "-l",
+        "grp=a",
+        "--for",
+        "ready",
+        "--timeout",
+        "15s",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        first_line(&out).contains(&format!("deployment.apps/a7 failed: pod {pod}")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Item 3: a DaemonSet's generation moves on changes outside the template;
+/// its current pods are those of its current ControllerRevision.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_daemon_sets_current_pods_survive_a_change_outside_the_template() {
+    let ns = Namespace::new();
+    let _node = Node::ready(&ns);
+    service_account(&ns);
+    ns.create(daemon_set(&ns, "d", "RollingUpdate"));
+    let pod = one_pod(&ns, "app=d");
+    ns.patch("ds/d", json!({"spec": {"minReadySeconds": 1}}));
+    eventually("generation 2 observed", || {
+        let d = ns.kubectl_ok(&[
+            "get",
+            "ds",
+            "d",
+            "-o",
+            "jsonpath={.status.observedGeneration}",
+        ]);
+        (d == "2").then_some(())
+    });
+    play_crash_loop(&ns, &pod);
+    let started = Instant::now();
+    let out = ns.run(&["ds/d", "--for", "ready", "--timeout", "15s"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        first_line(&out).contains(&format!(
+            "daemonset.apps/d failed: pod {pod} container app: CrashLoopBackOff"
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Splits a shell command line of words and single-quoted strings.
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            ' ' if !quoted => {
+                if any {
+                    out.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            c => {
+                word.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(word);
+    }
+    out
+}
+
+/// Item 8: the Job example of `--help` (and the README) waits through a
+/// failed first pod whose retry succeeds.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn the_documented_job_example_survives_a_retried_pod() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    let help = stdout(&ns.run(&["--help"]));
+    let example = help
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("kubectl notify jobs/migrate"))
+        .expect("a Job example in --help")
+        .to_string();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.contains(&example), "README lacks {example}");
+    let mut args = words(&example);
+    args.drain(..2);
+    args.extend(["--timeout".to_string(), "60s".to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    ns.create(json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "migrate", "namespace": ns.name},
+        "spec": {"backoffLimit": 3, "template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}}}));
+    let run = Watching::start(&ns, &args, 1);
+    let first = one_pod(&ns, "job-name=migrate");
+    let mut app = container(
+        json!({"terminated": {"exitCode": 1, "reason": "Error"}}),
+        false,
+        0,
+    );
+    app["started"] = json!(false);
+    ns.patch_status(
+        &format!("pod/{first}"),
+        json!({"phase": "Failed", "containerStatuses": [app]}),
+    );
+    let second = eventually("a second pod", || {
+        pods(&ns, "job-name=migrate")
+            .iter()
+            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+            .find(|name| *name != first)
+    });
+    let mut app = container(
+        json!({"terminated": {"exitCode": 0, "reason": "Completed"}}),
+        false,
+        0,
+    );
+    app["started"] = json!(false);
+    ns.patch_status(
+        &format!("pod/{second}"),
+        json!({"phase": "Succeeded", "containerStatuses": [app]}),
+    );
+    let out = run.finish(Duration::from_secs(60));
+    assert_eq!(code(&out), 0, "{example}: {}", stderr(&out));
+    assert_eq!(stdout(&out), "job.batch/migrate condition met\n");
+}
+
+/// Item 7: OnDelete — ready when the pods that exist are ready, for a
+/// DaemonSet as for a StatefulSet, after a template change.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn on_delete_is_ready_when_the_pods_that_exist_are_ready() {
+    let ns = Namespace::new();
+    let _node = Node::ready(&ns);
+    service_account(&ns);
+    ns.create(daemon_set(&ns, "d", "OnDelete"));
+    ns.create(json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "s", "namespace": ns.name},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "s"}},
+            "updateStrategy": {"type": "OnDelete"},
+            "template": template("s", "registry.invalid/app:1")}}));
+    play_ready(&ns, &one_pod(&ns, "app=d"));
+    play_ready(&ns, &one_pod(&ns, "app=s"));
+    for (object, observed) in [
+        ("ds/d", "{.status.numberAvailable}"),
+        ("sts/s", "{.status.readyReplicas}"),
+    ] {
+        eventually(&format!("{object} available"), || {
+            (ns.kubectl_ok(&["get", object, "-o", &format!("jsonpath={observed}")]) == "1")
+                .then_some(())
+        });
+        ns.kubectl_ok(&["set", "image", object, "app=registry.invalid/app:2"]);
+    }
+    for (object, name) in [
+        ("ds/d", "daemonset.apps/d"),
+        ("sts/s", "statefulset.apps/s"),
+    ] {
+        let out = ns.run(&[object, "--for", "ready", "--timeout", "8s"]);
+        assert_eq!(code(&out), 0, "{object}: {}", stderr(&out));
+        assert_eq!(stdout(&out), format!("{name} condition met\n"));
+    }
+}
+
+/// Item 6: a StatefulSet's rolling update stopped by an unready pod of the
+/// old revision: the explanation shows that pod, marked as blocking.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_stateful_sets_explanation_shows_the_old_pod_that_blocks_it() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": ns.name},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "db"}},
+            "template": template("db", "registry.invalid/app:1")}}));
+    for pod in ["db-0", "db-1"] {
+        eventually(pod, || {
+            ns.kubectl(&["get", "pod", pod])
+                .status
+                .success()
+                .then_some(())
+        });
+        play_ready(&ns, pod);
+    }
+    eventually("two ready", || {
+        (ns.kubectl_ok(&["get", "sts", "db", "-o", "jsonpath={.status.readyReplicas}"]) == "2")
+            .then_some(())
+    });
+    play_crash_loop(&ns, "db-0");
+    ns.kubectl_ok(&["set", "image", "sts/db", "app=registry.invalid/app:2"]);
+    eventually("the new revision observed", || {
+        let s: Value =
+            serde_json::from_str(&ns.kubectl_ok(&["get", "sts", "db", "-o", "json"])).unwrap();
+        (s["status"]["observedGeneration"] == 2 && s["status"]["readyReplicas"] == 1).then_some(())
+    });
+    let out = ns.run(&["sts/db", "--for", "ready", "--timeout", "3s"]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("pod db-0 Running (old revision, blocks the rollout)")
+            && stderr(&out).contains("container app waiting CrashLoopBackOff"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Item 9: a Pending claim's only cause is a Normal event; an object with no
+/// conditions shows its newest event of any type.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_pending_claim_shows_its_normal_event() {
+    let ns = Namespace::new();
+    ns.create(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data", "namespace": ns.name},
+        "spec": {"storageClassName": "", "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}}}}));
+    eventually("the binder's event", || {
+        ns.kubectl_ok(&["get", "events"])
+            .contains("FailedBinding")
+            .then_some(())
+    });
+    let out = ns.run(&["pvc/data", "--for", "ready", "--timeout", "1s"]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("event Normal FailedBinding ×")
+            && stderr(&out).contains("no persistent volumes available for this claim"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Item 11: a container that crashed twice at startup (CrashLoopBackOff with
+/// one restart) and then runs does not fail the wait; a third crash does.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn two_crashes_at_startup_do_not_fail_the_wait_a_third_does() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "starting", "namespace": ns.name},
+        "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}));
+    let crash = |restarts: i64| {
+        let mut app = container(
+            json!({"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s"}}),
+            false,
+            restarts,
+        );
+        app["lastState"] = json!({"terminated": {"exitCode": 1, "reason": "Error"}});
+        ns.patch_status(
+            "pod/starting",
+            json!({"phase": "Running", "containerStatuses": [app],
+                "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}]}),
+        );
+    };
+    let run = Watching::start(
+        &ns,
+        &["pod/starting", "--for", "ready", "--timeout", "30s"],
+        1,
+    );
+    crash(1);
+    std::thread::sleep(Duration::from_secs(3));
+    play_ready(&ns, "starting");
+    let out = run.finish(Duration::from_secs(30));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "pod/starting condition met\n");
+
+    crash(2);
+    let out = ns.run(&["pod/starting", "--for", "ready", "--timeout", "20s"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        first_line(&out).contains("container app: CrashLoopBackOff"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Item 10: a condition's age is since its last transition, and a
+/// Deployment's says when it was last updated.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn condition_ages_say_since_and_when_last_updated() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(deployment(&ns, "web", "registry.invalid/app:1"));
+    eventually("the Progressing condition", || {
+        ns.kubectl_ok(&["get", "deploy", "web", "-o", "json"])
+            .contains("Progressing")
+            .then_some(())
+    });
+    let out = ns.run(&["deploy/web", "--for", "ready", "--timeout", "1s"]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let line = stderr(&out)
+        .lines()
+        .find(|l| l.contains("condition Progressing=True"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        line.contains("   (since ") && line.contains(" ago; updated ") && line.ends_with(" ago)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Item 11: the pods of an unmet workload are watched, so a pod that gets
+/// stuck ends the wait within moments of its status, not at the next
+/// two-second look (three tries, each well under a look's period).
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_stuck_pod_fails_the_wait_as_quickly_as_a_ready_one_meets_it() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    let names = ["w1", "w2", "w3"];
+    for name in names {
+        ns.create(deployment(&ns, name, "registry.invalid/app:1"));
+    }
+    let mut delays = Vec::new();
+    for name in names {
+        let pod = one_pod(&ns, &format!("app={name}"));
+        let object = format!("deploy/{name}");
+        let run = Watching::start(&ns, &[&object, "--for", "ready", "--timeout", "30s"], 1);
+        std::thread::sleep(Duration::from_millis(700));
+        play_image_pull_back_off(&ns, &pod, "registry.invalid/app:1");
+        let written = Instant::now();
+        let out = run.finish(Duration::from_secs(30));
+        delays.push(written.elapsed());
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        assert!(stderr(&out).contains(&format!(
+            "failed: pod {pod} container app: ImagePullBackOff"
+        )));
+    }
+    eprintln!("fail-fast after the pod's status: {delays:?}");
+    assert!(
+        delays.iter().all(|d| *d < Duration::from_millis(600)),
+        "{delays:?}"
+    );
+}
+
+/// What already matched kubectl stays so: a Deployment's second rollout
+/// (pods played ready one by one as the controller makes them) ends for
+/// `--for ready` when it ends for `kubectl rollout status`, never before
+/// the last new pod is ready.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_rollout_ends_when_kubectl_rollout_status_says_so() {
+    use std::process::Stdio;
+    let ns = Namespace::new();
+    service_account(&ns);
+    let mut d = deployment(&ns, "web", "registry.invalid/app:1");
+    d["spec"]["replicas"] = json!(2);
+    ns.create(d);
+    // Plays every new pod ready; when the last one was played (its patch sent).
+    let play_all = |played: &mut Vec<String>| {
+        let mut last = None;
+        for pod in pods(&ns, "app=web") {
+            let name = pod["metadata"]["name"].as_str().unwrap().to_string();
+            if pod["metadata"]["deletionTimestamp"].is_null() && !played.contains(&name) {
+                last = Some(Instant::now());
+                play_ready(&ns, &name);
+                played.push(name);
+            }
+        }
+        last
+    };
+    let mut played = Vec::new();
+    eventually("the first rollout", || {
+        play_all(&mut played);
+        let out = ns.kubectl_ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.status.availableReplicas}",
+        ]);
+        (out == "2").then_some(())
+    });
+    ns.kubectl_ok(&["set", "image", "deploy/web", "app=registry.invalid/app:2"]);
+    let ours = Watching::start(
+        &ns,
+        &["deploy/web", "--for", "ready", "--timeout", "60s"],
+        1,
+    );
+    let kubectl = ns
+        .kubectl_cmd(&["rollout", "status", "deploy/web", "--timeout", "60s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ended = |finish: Box<dyn FnOnce() -> std::process::Output + Send>| {
+        std::thread::spawn(move || {
+            let out = finish();
+            (Instant::now(), out)
+        })
+    };
+    let ours = ended(Box::new(move || ours.finish(Duration::from_secs(60))));
+    let theirs = ended(Box::new(move || {
+        crate::common::finish(kubectl, Duration::from_secs(60))
+    }));
+    let mut last_ready = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(50);
+    while !(ours.is_finished() && theirs.is_finished()) && Instant::now() < deadline {
+        if let Some(at) = play_all(&mut played) {
+            last_ready = at;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (ours_at, ours) = ours.join().unwrap();
+    let (theirs_at, theirs) = theirs.join().unwrap();
+    assert_eq!(code(&ours), 0, "{}", stderr(&ours));
+    assert_eq!(code(&theirs), 0, "{}", stderr(&theirs));
+    assert!(
+        ours_at >= last_ready && theirs_at >= last_ready,
+        "ended before the last pod was ready"
+    );
+    let apart = if ours_at > theirs_at {
+        ours_at - theirs_at
+    } else {
+        theirs_at - ours_at
+    };
+    eprintln!("--for ready and kubectl rollout status ended {apart:?} apart");
+    assert!(apart < Duration::from_millis(500), "{apart:?} apart");
+}
