@@ -1,7 +1,7 @@
 //! The cluster under test, for stories that run on both tiers: the project's
 //! test server (`common::Scenario`) and a real control plane (`real::Namespace`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -23,6 +23,39 @@ pub trait Cluster {
     /// A merge patch of a Widget's status, through the status subresource.
     fn set_widget_status(&self, name: &str, status: Value) -> Value;
     fn delete_widget(&self, name: &str);
+    /// Any object in the test's namespace, of the type named as the test
+    /// server's helpers name it (`configmaps`, `deployments.apps`).
+    fn create_object(&self, resource: &str, object: Value) -> Value;
+    /// A merge patch of an object of the test's namespace.
+    fn patch_object(&self, resource: &str, name: &str, patch: Value) -> Value;
+    fn delete_object(&self, resource: &str, name: &str);
+    /// An object of the test's namespace (`configmaps`,
+    /// `leases.coordination.k8s.io`, ...), if it exists.
+    fn get(&self, resource: &str, name: &str) -> Option<Value>;
+
+    /// A kubeconfig like `kubeconfig()` for user `limited`, who may not
+    /// read anything (an authenticated user with no role).
+    fn kubeconfig_without_rights(&self) -> PathBuf;
+
+    /// Makes the server forget its event history: a watch from any
+    /// resourceVersion seen so far gets 410 Expired (the test server
+    /// compacts; a real control plane, which must be the test's own,
+    /// restarts its apiserver).
+    fn forget_history(&self);
+
+    /// Kills the apiserver (every watch cut without a goodbye), keeps it
+    /// down for a moment and starts it again with its storage intact (a
+    /// real control plane must be the test's own).
+    fn restart_apiserver(&self);
+
+    /// The holder of a Lease of the test's namespace, if any.
+    fn lease_holder(&self, lease: &str) -> Option<String> {
+        let lease = self.get("leases.coordination.k8s.io", lease)?;
+        lease["spec"]["holderIdentity"]
+            .as_str()
+            .filter(|h| !h.is_empty())
+            .map(String::from)
+    }
 
     /// The plugin as a user runs it against this cluster.
     fn notify(&self, args: &[&str]) -> Command {
@@ -63,6 +96,39 @@ impl Cluster for Scenario {
 
     fn delete_widget(&self, name: &str) {
         self.server.delete(WIDGETS, Some("default"), name);
+    }
+
+    fn get(&self, resource: &str, name: &str) -> Option<Value> {
+        self.server.get(resource, Some("default"), name)
+    }
+
+    fn create_object(&self, resource: &str, object: Value) -> Value {
+        self.server.create(resource, Some("default"), object)
+    }
+
+    fn patch_object(&self, resource: &str, name: &str, patch: Value) -> Value {
+        self.server
+            .merge_patch(resource, Some("default"), name, patch)
+    }
+
+    fn delete_object(&self, resource: &str, name: &str) {
+        self.server.delete(resource, Some("default"), name);
+    }
+
+    fn forget_history(&self) {
+        self.server.compact();
+    }
+
+    fn restart_apiserver(&self) {
+        self.server.restart(Duration::from_secs(2));
+    }
+
+    fn kubeconfig_without_rights(&self) -> PathBuf {
+        let path = self.dir.path().join("limited-config");
+        self.server.add_user("limited", "limited-token", Vec::new());
+        self.server
+            .write_kubeconfig(&path, "limited-token", "default");
+        path
     }
 }
 
@@ -119,6 +185,12 @@ impl Watching {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        let child = self.child.as_mut().unwrap();
+        child.try_wait().unwrap().is_none()
     }
 
     /// What it has said on stderr so far.

@@ -354,7 +354,7 @@ fn as_user_rules(docs: &[Value]) -> Vec<Rule> {
 }
 
 /// A port nothing listens on now.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -363,7 +363,7 @@ fn free_port() -> u16 {
 }
 
 /// `GET path` on the metrics server: the status code and the body.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
+pub(crate) fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     write!(
         stream,
@@ -378,7 +378,7 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
 }
 
 /// Blocks until `/readyz` answers 200.
-fn wait_ready(port: u16, child: &mut Child) {
+pub(crate) fn wait_ready(port: u16, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if let Some((200, _)) = get(port, "/readyz") {
@@ -393,7 +393,7 @@ fn wait_ready(port: u16, child: &mut Child) {
 }
 
 /// Reads `n` lines of the child's stdout.
-fn read_lines(child: &mut Child, n: usize) -> Vec<String> {
+pub(crate) fn read_lines(child: &mut Child, n: usize) -> Vec<String> {
     use std::io::BufRead;
     let stdout = child.stdout.as_mut().unwrap();
     let mut reader = std::io::BufReader::new(stdout);

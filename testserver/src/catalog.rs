@@ -108,6 +108,17 @@ impl ResourceType {
         }
     }
 
+    /// Whether its objects carry `metadata.generation`, moved by spec
+    /// changes: custom resources and the workload-like built-ins do; a
+    /// ConfigMap, Pod, Namespace, Lease or Event has none in kube 1.32.
+    pub fn has_generation(&self) -> bool {
+        self.custom
+            || matches!(
+                self.group.as_str(),
+                "apps" | "batch" | "policy" | "networking.k8s.io" | "apiextensions.k8s.io"
+            )
+    }
+
     pub fn has_status(&self) -> bool {
         self.subresources.iter().any(|s| s.name == "status")
     }

@@ -92,6 +92,9 @@ pub(crate) struct Store {
     history_limit: usize,
     /// The newest resourceVersion dropped from history: watches from before it get 410.
     compacted: u64,
+    /// Where the watch cache of the last restart started: watches from
+    /// before it get 410 too.
+    watch_floor: u64,
     watchers: Vec<Watcher>,
     /// The limit every watch stream gets (close_watches_after_events).
     event_limit: Option<usize>,
@@ -100,6 +103,29 @@ pub(crate) struct Store {
 
 fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
     obj.get("metadata")?.get(field)?.as_str()
+}
+
+fn is_namespaces(rt: &ResourceType) -> bool {
+    rt.plural == "namespaces" && rt.group.is_empty()
+}
+
+/// The apiserver labels every Namespace with its name, on create and on
+/// every update (`kubernetes.io/metadata.name`), so selectors can name it.
+fn label_namespace(rt: &ResourceType, obj: &mut Value) {
+    if !is_namespaces(rt) {
+        return;
+    }
+    let name = obj["metadata"]["name"].clone();
+    if !obj["metadata"]["labels"].is_object() {
+        obj["metadata"]["labels"] = json!({});
+    }
+    obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
+}
+
+fn has_finalizers(obj: &Value) -> bool {
+    obj["metadata"]["finalizers"]
+        .as_array()
+        .is_some_and(|f| !f.is_empty())
 }
 
 /// The object with metadata and status removed: what a generation bump looks at.
@@ -158,6 +184,7 @@ impl Store {
             history: VecDeque::new(),
             history_limit: history_limit.max(1),
             compacted: 0,
+            watch_floor: 0,
             watchers: Vec::new(),
             event_limit: None,
             uid_state: seed | 1,
@@ -287,6 +314,13 @@ impl Store {
         self.compacted = self.rv;
     }
 
+    /// A restarted apiserver fills its watch cache from a fresh list, so a
+    /// watch from an older resourceVersion gets 410 Expired (an exact list
+    /// still reads the history, as the apiserver reads etcd for it).
+    pub fn restart_watch_cache(&mut self) {
+        self.watch_floor = self.rv;
+    }
+
     /// Deletes a custom resource type as deleting its CRD does: every object
     /// is deleted first (watchers see each DELETED), then the type leaves the
     /// catalog (discovery, and 404 for its URLs) and its watches end. False
@@ -382,14 +416,16 @@ impl Store {
         };
         meta.insert("uid".into(), json!(uid));
         meta.insert("creationTimestamp".into(), json!(clock::now_rfc3339()));
-        meta.insert("generation".into(), json!(1));
+        if rt.has_generation() {
+            meta.insert("generation".into(), json!(1));
+        } else {
+            meta.remove("generation");
+        }
         meta.remove("deletionTimestamp");
-        if rt.plural == "namespaces"
-            && rt.group.is_empty()
-            && obj.pointer("/status/phase").is_none()
-        {
+        if is_namespaces(&rt) && obj.pointer("/status/phase").is_none() {
             obj["status"] = json!({"phase": "Active"});
         }
+        label_namespace(&rt, &mut obj);
         check_size(&rt, &name, &obj)?;
         Ok(self.commit(resource, key, EventType::Added, obj, None))
     }
@@ -454,6 +490,7 @@ impl Store {
                 "creationTimestamp",
                 "generation",
                 "deletionTimestamp",
+                "deletionGracePeriodSeconds",
                 "resourceVersion",
             ] {
                 let m = r["metadata"].as_object_mut().expect("metadata object");
@@ -466,7 +503,8 @@ impl Store {
         };
         result["apiVersion"] = json!(rt.api_version());
         result["kind"] = json!(rt.kind);
-        if spec_part(&result) != spec_part(&old) {
+        label_namespace(&rt, &mut result);
+        if rt.has_generation() && spec_part(&result) != spec_part(&old) {
             let generation = old["metadata"]["generation"].as_i64().unwrap_or(0);
             result["metadata"]["generation"] = json!(generation + 1);
         }
@@ -475,6 +513,13 @@ impl Store {
             return Ok(old);
         }
         check_size(&rt, name, &result)?;
+        if old["metadata"].get("deletionTimestamp").is_some() && !has_finalizers(&result) {
+            // The last finalizer removed from an object being deleted: the
+            // apiserver deletes it. Watchers get one DELETED with the state
+            // stored last; the writer gets what it wrote.
+            self.commit(resource, key, EventType::Deleted, old.clone(), Some(old));
+            return Ok(result);
+        }
         Ok(self.commit(resource, key, EventType::Modified, result, Some(old)))
     }
 
@@ -522,6 +567,21 @@ impl Store {
             .and_then(|m| m.get(&key))
             .cloned()
             .ok_or_else(|| ApiError::not_found(&rt, name))?;
+        if has_finalizers(&old) {
+            // As the apiserver does: the deletion waits for the finalizers;
+            // the object is marked (once) and its generation moves.
+            if old["metadata"].get("deletionTimestamp").is_some() {
+                return Ok(old);
+            }
+            let mut marked = old.clone();
+            let meta = &mut marked["metadata"];
+            meta["deletionTimestamp"] = json!(clock::now_rfc3339());
+            meta["deletionGracePeriodSeconds"] = json!(0);
+            if let Some(generation) = meta["generation"].as_i64() {
+                meta["generation"] = json!(generation + 1);
+            }
+            return Ok(self.commit(resource, key, EventType::Modified, marked, Some(old)));
+        }
         Ok(self.commit(resource, key, EventType::Deleted, old.clone(), Some(old)))
     }
 
@@ -578,8 +638,9 @@ impl Store {
                 })
                 .collect(),
             WatchStart::After(rv) => {
-                if rv < self.compacted {
-                    return Err(self.compacted);
+                let oldest = self.compacted.max(self.watch_floor);
+                if rv < oldest {
+                    return Err(oldest);
                 }
                 self.history
                     .iter()

@@ -244,6 +244,26 @@ impl ControlPlane {
         self.start_apiserver();
     }
 
+    /// What the apiserver answers a watch of a namespace's widgets from
+    /// `rv`: the HTTP status, a newline, the body (the server ends the
+    /// watch after 2 s).
+    pub fn watch_once(&self, namespace: &str, rv: &str) -> String {
+        let out = Command::new("curl")
+            .args(["-s", "--max-time", "10", "-w", "\n%{http_code}", "--cacert"])
+            .arg(&self.ca_file)
+            .arg("-H")
+            .arg(format!("Authorization: Bearer {}", self.admin_token))
+            .arg(format!(
+                "{}/apis/example.com/v1/namespaces/{namespace}/widgets?watch=1&resourceVersion={rv}&timeoutSeconds=2",
+                self.url
+            ))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+        format!("{status}\n{body}")
+    }
+
     fn write_kubeconfigs(&self, cm_token: &str) {
         let ca = self.ca_file.display();
         let user =
@@ -457,14 +477,19 @@ fn spawn_from_lasting_thread(cmd: Command) -> std::io::Result<Child> {
     answer.recv().unwrap()
 }
 
+/// A port free now, below the kernel's ephemeral range (32768 and up on
+/// Linux): the controller-manager binds its port seconds after it is
+/// chosen, and meanwhile every `bind(:0)` and outgoing connection of the
+/// other tests takes ephemeral ports — one took it once. Two control planes
+/// in parallel binaries may still race for a port; a clash fails loudly.
 fn free_port() -> u16 {
-    // Two control planes in parallel binaries may race for a port; the
-    // window is short and a clash fails loudly at start.
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    for _ in 0..200 {
+        let port = fastrand::u16(20_000..32_768);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32767")
 }
 
 fn random_hex() -> String {

@@ -66,6 +66,34 @@ impl Cluster for AsServiceAccount<'_> {
     fn delete_widget(&self, name: &str) {
         self.ns.delete_widget(name)
     }
+
+    fn create_object(&self, resource: &str, object: Value) -> Value {
+        self.ns.create_object(resource, object)
+    }
+
+    fn patch_object(&self, resource: &str, name: &str, patch: Value) -> Value {
+        self.ns.patch_object(resource, name, patch)
+    }
+
+    fn delete_object(&self, resource: &str, name: &str) {
+        self.ns.delete_object(resource, name)
+    }
+
+    fn get(&self, resource: &str, name: &str) -> Option<Value> {
+        self.ns.get(resource, name)
+    }
+
+    fn kubeconfig_without_rights(&self) -> PathBuf {
+        self.ns.kubeconfig_without_rights()
+    }
+
+    fn forget_history(&self) {
+        self.ns.forget_history()
+    }
+
+    fn restart_apiserver(&self) {
+        self.ns.restart_apiserver()
+    }
 }
 
 /// Named targets get `get, list, watch` by `resourceNames` only: RBAC
