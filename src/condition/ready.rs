@@ -316,13 +316,13 @@ fn containers(pod: &Value) -> impl Iterator<Item = &Value> {
 pub const CRASH_LOOP_RESTARTS: i64 = 2;
 
 /// A container of the pod that cannot start by waiting, as `container C:
-/// Reason: message`.
-pub fn stuck_container(pod: &Value) -> Option<String> {
+/// Reason: message`; CrashLoopBackOff only with `crash_loops`.
+pub fn stuck_container(pod: &Value, crash_loops: bool) -> Option<String> {
     containers(pod).find_map(|c| {
         let waiting = &c["state"]["waiting"];
         let reason = waiting["reason"].as_str()?;
         let early = reason == "CrashLoopBackOff"
-            && c["restartCount"].as_i64().unwrap_or(0) < CRASH_LOOP_RESTARTS;
+            && (!crash_loops || c["restartCount"].as_i64().unwrap_or(0) < CRASH_LOOP_RESTARTS);
         (HOPELESS.contains(&reason) && !early).then(|| {
             let mut line = format!("container {}: {reason}", c["name"].as_str().unwrap_or("?"));
             if let Some(message) = waiting["message"].as_str().filter(|m| !m.is_empty()) {
@@ -371,7 +371,7 @@ fn pod(obj: &Value) -> Verdict {
         Some("Succeeded") => Verdict::Met,
         _ if is_true(obj, "Ready") => Verdict::Met,
         phase => {
-            if let Some(stuck) = stuck_container(obj) {
+            if let Some(stuck) = stuck_container(obj, true) {
                 return Verdict::Failed(stuck);
             }
             Verdict::NotMet(match condition(obj, "Ready") {

@@ -283,7 +283,9 @@ pub async fn hopeless_pod(
     obj: &Value,
 ) -> Option<String> {
     let pods = reader.unready_pods(group, kind, obj).await;
-    pods.iter().find_map(workload::hopeless)
+    let crash_loops = (group, kind) != ("batch", "Job");
+    pods.iter()
+        .find_map(|pod| workload::hopeless(pod, crash_loops))
 }
 
 /// The explanation as a person reads it in a CI log: indented under the
@@ -365,6 +367,9 @@ pub fn render(reports: &[Value], now: SystemTime) -> String {
             let mut line = format!("    pod {} {}", text(&pod["name"]), text(&pod["phase"]));
             if let Some(blocks) = pod["blocks"].as_str() {
                 line.push_str(&format!(" ({blocks})"));
+            }
+            if pod["terminating"] == true {
+                line.push_str(" (terminating)");
             }
             if let Some(message) = pod["unschedulable"].as_str() {
                 line.push_str(&format!(": Unschedulable: {message}"));

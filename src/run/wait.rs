@@ -46,6 +46,10 @@ pub async fn run(
     let mut pods = pod_watch(&session, follow);
     let mut looked = tokio::time::Instant::now();
     let mut turn = 0;
+    // Whether a look has run since every target's list arrived: the first
+    // judgement includes the pod check, so the state at start gives the same
+    // exit code whatever `--timeout` (0 included).
+    let mut looked_synced = false;
     let mut warning: Option<String> = None;
     loop {
         let step = tokio::select! {
@@ -60,6 +64,7 @@ pub async fn run(
             }
             _ = looks.tick(), if follow || status.is_some() => {
                 looked = tokio::time::Instant::now();
+                looked_synced |= session.all_synced();
                 turn += 1;
                 let (hopeless, newest) = look(&session, &settings, &rules, (follow, status.is_some()), turn).await;
                 if let Some(exit) = hopeless {
@@ -132,6 +137,14 @@ pub async fn run(
                 if let Some(line) = &mut status {
                     line.update(status_text(&session, &rules, started, &warning), false);
                 }
+            }
+        }
+        if follow && !looked_synced && session.all_synced() {
+            looked_synced = true;
+            looked = tokio::time::Instant::now();
+            let (hopeless, _) = look(&session, &settings, &rules, (true, false), turn).await;
+            if let Some(exit) = hopeless {
+                return Err(explained(exit, &session, &settings, &rules).await);
             }
         }
         if settings.check_once() && session.all_synced() {
@@ -224,7 +237,7 @@ fn pod_watch(session: &Session, follow: bool) -> BoxStream<'static, Value> {
 /// Whether this pod is stuck and may be one of an unmet workload's (same
 /// namespace, its selector's labels): worth a look now.
 fn stuck_for(session: &Session, rules: &Rules, pod: &Value) -> bool {
-    if crate::condition::ready::stuck_container(pod).is_none() {
+    if crate::condition::ready::stuck_container(pod, true).is_none() {
         return false;
     }
     session.targets.iter().enumerate().any(|(index, target)| {

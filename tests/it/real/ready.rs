@@ -742,3 +742,142 @@ fn a_rollout_ends_when_kubectl_rollout_status_says_so() {
     eprintln!("--for ready and kubectl rollout status ended {apart:?} apart");
     assert!(apart < Duration::from_millis(500), "{apart:?} apart");
 }
+
+/// The Deployment's observed generation caught up with its spec.
+fn observed(ns: &Namespace, deploy: &str) {
+    eventually(&format!("{deploy}'s generation observed"), || {
+        let d = ns.kubectl_ok(&["get", "deploy", deploy, "-o", "json"]);
+        let d: Value = serde_json::from_str(&d).unwrap();
+        (d["status"]["observedGeneration"] == d["metadata"]["generation"]).then_some(())
+    });
+}
+
+/// Holds a pod terminating once deleted, as a kubelet does in the grace
+/// period; `release` lets it go.
+fn hold(ns: &Namespace, pod: &str) {
+    ns.kubectl_ok(&[
+        "patch",
+        "pod",
+        pod,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["example.com/hold"]}}"#,
+    ]);
+}
+
+fn release(ns: &Namespace, pod: &str) {
+    let _ = ns.kubectl(&[
+        "patch",
+        "pod",
+        pod,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+}
+
+/// Follow-up item 1: a paused rollout after `kubectl set image` has no
+/// ReplicaSet for the new template yet; the old revision's crash-looping pod
+/// is not the rollout's, so the wait goes on (as `kubectl rollout status`).
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_paused_rollouts_old_pod_is_not_blamed() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(deployment(&ns, "web", "registry.invalid/app:1"));
+    let pod = one_pod(&ns, "app=web");
+    ns.kubectl_ok(&["rollout", "pause", "deploy/web"]);
+    ns.kubectl_ok(&["set", "image", "deploy/web", "app=registry.invalid/app:2"]);
+    play_crash_loop(&ns, &pod);
+    observed(&ns, "web");
+    let out = ns.run(&["deploy/web", "--for", "ready", "--timeout", "4s"]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(!stderr(&out).contains(&pod), "{}", stderr(&out));
+}
+
+/// Follow-up item 2: a pod being deleted (held by a finalizer, as in its
+/// grace period) that crash-loops does not fail the wait; the explanation
+/// shows it marked terminating.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_terminating_pod_never_fails_the_wait() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    let mut d = deployment(&ns, "db", "registry.invalid/app:1");
+    d["spec"]["replicas"] = json!(2);
+    ns.create(d);
+    let both = eventually("two pods", || {
+        let names: Vec<String> = pods(&ns, "app=db")
+            .iter()
+            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+            .collect();
+        (names.len() == 2).then_some(names)
+    });
+    play_ready(&ns, &both[0]);
+    let going = &both[1];
+    hold(&ns, going);
+    play_crash_loop(&ns, going);
+    ns.kubectl_ok(&["delete", "pod", going, "--wait=false"]);
+    eventually("a replacement pod", || {
+        (pods(&ns, "app=db").len() == 3).then_some(())
+    });
+    let out = ns.run(&["deploy/db", "--for", "ready", "--timeout", "4s"]);
+    release(&ns, going);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("pod {going} Running (terminating)")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Follow-up item 3: a Job's pod restarted in place (`OnFailure`) spends the
+/// Job's own retry budget (`backoffLimit`); CrashLoopBackOff is the Job
+/// controller's to judge, so the wait goes on while the Job has not failed.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_jobs_crash_looping_pod_leaves_the_verdict_to_the_job() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "j", "namespace": ns.name},
+        "spec": {"backoffLimit": 6, "template": {"spec": {"restartPolicy": "OnFailure",
+            "containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}}}));
+    let pod = one_pod(&ns, "job-name=j");
+    play_crash_loop(&ns, &pod);
+    let out = ns.run(&["job/j", "--for", "ready", "--timeout", "4s"]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("container app waiting CrashLoopBackOff"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Follow-up item 5: a pod stuck at start fails the wait at the first
+/// judgement, whatever the timeout: `--timeout 0` as `--timeout 30s`.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_pod_stuck_at_start_fails_whatever_the_timeout() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(deployment(&ns, "web", "registry.invalid/app:1"));
+    let pod = one_pod(&ns, "app=web");
+    play_crash_loop(&ns, &pod);
+    observed(&ns, "web");
+    for timeout in ["0", "1500ms", "30s"] {
+        let started = Instant::now();
+        let out = ns.run(&["deploy/web", "--for", "ready", "--timeout", timeout]);
+        let took = started.elapsed();
+        assert_eq!(code(&out), 1, "--timeout {timeout}: {}", stderr(&out));
+        assert!(
+            first_line(&out).contains(&format!("deployment.apps/web failed: pod {pod}")),
+            "{}",
+            stderr(&out)
+        );
+        eprintln!("--timeout {timeout}: exit 1 after {took:?}");
+        assert!(took < Duration::from_millis(1500), "{took:?}");
+    }
+}
