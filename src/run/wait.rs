@@ -1,7 +1,7 @@
 //! Wait mode: judge every change until the condition holds (exit 0, or run
 //! the command once and exit with its code), fails (1) or times out (124).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, SystemTime};
 
@@ -51,6 +51,9 @@ pub async fn run(
     // exit code whatever `--timeout` (0 included).
     let mut looked_synced = false;
     let mut warning: Option<String> = None;
+    // With --any or --min: the objects whose pods a look found stuck, each
+    // with its failure line, until a look finds them otherwise.
+    let mut stuck = Stuck::new();
     loop {
         let step = tokio::select! {
             step = session.next() => Some(step?),
@@ -66,8 +69,8 @@ pub async fn run(
                 looked = tokio::time::Instant::now();
                 looked_synced |= session.all_synced();
                 turn += 1;
-                let (hopeless, newest) = look(&session, &settings, &rules, (follow, status.is_some()), turn).await;
-                if let Some(exit) = hopeless {
+                let (found, newest) = look(&session, &settings, &rules, (follow, status.is_some()), turn).await;
+                if let Some(exit) = stuck.ends(found, &session, &rules) {
                     return Err(explained(exit, &session, &settings, &rules).await);
                 }
                 warning = newest;
@@ -142,10 +145,15 @@ pub async fn run(
         if follow && !looked_synced && session.all_synced() {
             looked_synced = true;
             looked = tokio::time::Instant::now();
-            let (hopeless, _) = look(&session, &settings, &rules, (true, false), turn).await;
-            if let Some(exit) = hopeless {
+            let (found, _) = look(&session, &settings, &rules, (true, false), turn).await;
+            if let Some(exit) = stuck.ends(found, &session, &rules) {
                 return Err(explained(exit, &session, &settings, &rules).await);
             }
+        }
+        if rules.tolerates_failures()
+            && let Some(exit) = lost(&session, &rules, &stuck)
+        {
+            return Err(explained(exit, &session, &settings, &rules).await);
         }
         if settings.check_once() && session.all_synced() {
             let exit = timed_out(&session, &settings, &rules, &tally);
@@ -262,8 +270,9 @@ async fn look(
     rules: &Rules<'_>,
     (follow, warnings): (bool, bool),
     turn: usize,
-) -> (Option<Exit>, Option<String>) {
+) -> (Vec<Found>, Option<String>) {
     let reader = reader(session, settings);
+    let mut found = Vec::new();
     let mut newest: Option<(String, String)> = None;
     let unmet: Vec<_> = session
         .targets
@@ -275,21 +284,25 @@ async fn look(
                 .tracker
                 .entries(index)
                 .filter(|e| rules.condition.judge(group, kind, Some(&e.object)) != Verdict::Met)
-                .map(move |e| (target, e))
+                .map(move |e| (index, target, e))
         })
         .collect();
     let start = turn % unmet.len().max(1);
     let mut warned = 0;
-    for (target, entry) in unmet[start..].iter().chain(&unmet[..start]) {
+    for (index, target, entry) in unmet[start..].iter().chain(&unmet[..start]) {
         if tokio::time::Instant::now() >= reader.deadline {
             break;
         }
         let (group, kind) = (&target.api.group, &target.api.kind);
-        if follow
-            && let Some(why) = explain::hopeless_pod(&reader, group, kind, &entry.object).await
-        {
+        if follow {
+            let why = explain::hopeless_pod(&reader, group, kind, &entry.object).await;
             let name = target.object_name(&crate::tracker::name(&entry.object));
-            return (Some(Exit::Failed(format!("{name} failed: {why}"))), None);
+            let line = why.map(|why| format!("{name} failed: {why}"));
+            let ends = line.is_some() && !rules.tolerates_failures();
+            found.push((*index, crate::tracker::key(&entry.object), line));
+            if ends {
+                return (found, None);
+            }
         }
         // The status line's warning is a hint: five objects' events a look.
         if !warnings || warned == WARNED {
@@ -304,7 +317,91 @@ async fn look(
             }
         }
     }
-    (None, newest.map(|(_, reason)| reason))
+    (found, newest.map(|(_, reason)| reason))
+}
+
+/// One object a look read the pods of: its target, its key, and the
+/// failure line when one of its pods that count is stuck.
+type Found = (usize, String, Option<String>);
+
+/// With `--any` or `--min`, the objects whose pods are stuck; without, the
+/// first stuck pod ends the wait.
+struct Stuck(BTreeMap<(usize, String), String>);
+
+impl Stuck {
+    fn new() -> Stuck {
+        Stuck(BTreeMap::new())
+    }
+
+    /// What a look found: the end of the wait, or noted.
+    fn ends(&mut self, found: Vec<Found>, session: &Session, rules: &Rules) -> Option<Exit> {
+        for (index, key, line) in found {
+            match line {
+                Some(line) if !rules.tolerates_failures() => return Some(Exit::Failed(line)),
+                Some(line) => {
+                    self.0.insert((index, key), line);
+                }
+                None => {
+                    self.0.remove(&(index, key));
+                }
+            }
+        }
+        lost(session, rules, self)
+    }
+}
+
+/// With `--any` or `--min`: the wait can no longer succeed because objects
+/// failed (their verdict, or a stuck pod). With `--any`, when no object is
+/// left that has not failed; with `--min N`, when a selector's objects that
+/// have not failed are fewer than N; a named target, when it failed. Met
+/// objects count as not failed, so a wait met at once is never lost.
+fn lost(session: &Session, rules: &Rules, stuck: &Stuck) -> Option<Exit> {
+    if !rules.tolerates_failures() || !session.all_synced() {
+        return None;
+    }
+    let mut lines = Vec::new();
+    let mut alive_anywhere = false;
+    let mut short = false;
+    for (index, target) in session.targets.iter().enumerate() {
+        let (group, kind) = (&target.api.group, &target.api.kind);
+        let (mut alive, mut failed) = (0, 0);
+        let counted = session
+            .tracker
+            .entries(index)
+            .filter(|e| !rules.changes_only || e.fresh);
+        for entry in counted {
+            let line = match rules.condition.judge(group, kind, Some(&entry.object)) {
+                Verdict::Failed(why) => Some(format!(
+                    "{} failed: {why}",
+                    target.object_name(&crate::tracker::name(&entry.object))
+                )),
+                Verdict::Met => None,
+                _ => stuck
+                    .0
+                    .get(&(index, crate::tracker::key(&entry.object)))
+                    .cloned(),
+            };
+            match line {
+                Some(line) => {
+                    failed += 1;
+                    lines.push(line);
+                }
+                None => alive += 1,
+            }
+        }
+        alive_anywhere |= alive > 0;
+        let needed = match (rules.min, &target.selection) {
+            (Some(min), Selection::Query { .. }) => min,
+            _ => alive + failed,
+        };
+        short |= failed > 0 && alive < needed;
+    }
+    let lost = if rules.any {
+        !lines.is_empty() && !alive_anywhere
+    } else {
+        short
+    };
+    lost.then(|| Exit::Failed(lines.join("; ")))
 }
 
 /// A timeout or a failure with its explanation after the one-line error

@@ -881,3 +881,79 @@ fn a_pod_stuck_at_start_fails_whatever_the_timeout() {
         assert!(took < Duration::from_millis(1500), "{took:?}");
     }
 }
+
+/// A Deployment of one pod, played ready and available.
+fn ready_deployment(ns: &Namespace, name: &str, labels: Value) {
+    let mut d = deployment(ns, name, "registry.invalid/app:1");
+    d["metadata"]["labels"] = labels;
+    ns.create(d);
+    play_ready(ns, &one_pod(ns, &format!("app={name}")));
+    eventually(&format!("{name} available"), || {
+        let out = ns.kubectl_ok(&[
+            "get",
+            "deploy",
+            name,
+            "-o",
+            "jsonpath={.status.availableReplicas}",
+        ]);
+        (out == "1").then_some(())
+    });
+}
+
+/// A Deployment whose progress deadline (1 s) has passed: failed.
+fn failed_deployment(ns: &Namespace, name: &str, labels: Value) {
+    let mut d = deployment(ns, name, "registry.invalid/app:1");
+    d["metadata"]["labels"] = labels;
+    d["spec"]["progressDeadlineSeconds"] = json!(1);
+    ns.create(d);
+    eventually(&format!("{name} past its deadline"), || {
+        let out = ns.kubectl_ok(&["get", "deploy", name, "-o", "json"]);
+        out.contains("ProgressDeadlineExceeded").then_some(())
+    });
+}
+
+/// Follow-up item 4: with `--any` or `--min N` a failure ends the wait only
+/// when the others can no longer make it succeed; met at start is exit 0.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn with_any_or_min_a_failure_ends_the_wait_only_when_it_cannot_succeed() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    let web = json!({"tier": "web"});
+    failed_deployment(&ns, "a-bad", web.clone());
+    failed_deployment(&ns, "a-worse", json!({"tier": "none"}));
+    for name in ["b-ok", "c-ok", "d-ok"] {
+        ready_deployment(&ns, name, web.clone());
+    }
+    let run = |args: &[&str]| {
+        let mut args = args.to_vec();
+        args.extend(["--for", "ready", "--timeout", "20s"]);
+        let started = Instant::now();
+        let out = ns.run(&args);
+        (out, started.elapsed())
+    };
+    for _ in 0..3 {
+        let (out, _) = run(&["deploy/a-bad", "deploy/b-ok", "--any"]);
+        assert_eq!(code(&out), 0, "--any: {}", stderr(&out));
+    }
+    let (out, _) = run(&["deploy", "-l", "tier=web", "--min", "3"]);
+    assert_eq!(code(&out), 0, "--min 3: {}", stderr(&out));
+
+    let (out, took) = run(&["deploy/a-bad", "deploy/a-worse", "--any"]);
+    assert_eq!(code(&out), 1, "--any, both failed: {}", stderr(&out));
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(
+        first_line(&out).contains("deployment.apps/a-bad failed: ")
+            && first_line(&out).contains("deployment.apps/a-worse failed: "),
+        "{}",
+        stderr(&out)
+    );
+    let (out, took) = run(&["deploy", "-l", "tier=web", "--min", "4"]);
+    assert_eq!(code(&out), 1, "--min 4 of 3 left: {}", stderr(&out));
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(
+        first_line(&out).starts_with("deployment.apps/a-bad failed: "),
+        "{}",
+        stderr(&out)
+    );
+}
