@@ -66,13 +66,18 @@ pub fn observed(group: &str, kind: &str, obj: &Value) -> bool {
 }
 
 /// A condition that says why a controller is stuck: `Progressing=False`
-/// (a Deployment that cannot create its ReplicaSet) or `ReplicaFailure=True`.
+/// (a Deployment that cannot create its ReplicaSet) first, it speaks of the
+/// current generation; else `ReplicaFailure=True`, which may be left from
+/// an older one (an old ReplicaSet's pods over a quota).
 fn cause(obj: &Value) -> Option<String> {
-    let stuck = |c: &&Value| {
-        (c["type"] == "Progressing" && c["status"] == "False")
-            || (c["type"] == "ReplicaFailure" && c["status"] == "True")
-    };
-    let c = obj["status"]["conditions"].as_array()?.iter().find(stuck)?;
+    let conditions = obj["status"]["conditions"].as_array()?;
+    let c = [("Progressing", "False"), ("ReplicaFailure", "True")]
+        .iter()
+        .find_map(|(kind, status)| {
+            conditions
+                .iter()
+                .find(|c| c["type"] == *kind && c["status"] == *status)
+        })?;
     let head = format!(
         "{}={} {}",
         c["type"].as_str().unwrap_or("?"),
@@ -268,11 +273,12 @@ fn daemon_set(obj: &Value) -> Verdict {
         ))
     } else if available < desired {
         Verdict::NotMet(format!(
-            "{available} of {desired} {}pods are available",
+            "{available} of {desired} {}pods are available{}",
+            if on_delete { "" } else { "updated " },
             if on_delete {
-                "(OnDelete: old pods are updated only when deleted) "
+                " (OnDelete: old pods are updated only when deleted)"
             } else {
-                "updated "
+                ""
             }
         ))
     } else {
@@ -654,7 +660,7 @@ mod tests {
         assert_eq!(
             on_delete("DaemonSet", one_down),
             Verdict::NotMet(
-                "1 of 2 (OnDelete: old pods are updated only when deleted) pods are available"
+                "1 of 2 pods are available (OnDelete: old pods are updated only when deleted)"
                     .into()
             )
         );

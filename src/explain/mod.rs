@@ -228,7 +228,10 @@ pub async fn gather(
         let (group, kind) = (&target.api.group, &target.api.kind);
         if tracker.len(index) == 0 {
             if condition.judge(group, kind, None) != Verdict::Met {
+                // A failure elsewhere may end the wait before this
+                // target's first list came: absent is not known then.
                 let why = match &target.selection {
+                    _ if !tracker.synced(index) => "not listed yet",
                     Selection::Name(_) => "not found",
                     Selection::Query { .. } => "no object matches",
                 };

@@ -283,6 +283,9 @@ async fn look(
             session
                 .tracker
                 .entries(index)
+                // With --changes-only the state at start counts for nothing:
+                // an object's pods count once the object has changed.
+                .filter(|e| !rules.changes_only || e.fresh)
                 .filter(|e| rules.condition.judge(group, kind, Some(&e.object)) != Verdict::Met)
                 .map(move |e| (index, target, e))
         })

@@ -957,3 +957,87 @@ fn with_any_or_min_a_failure_ends_the_wait_only_when_it_cannot_succeed() {
         stderr(&out)
     );
 }
+
+/// Follow-up item 6: with `--changes-only` the state at start counts for
+/// nothing, a pod stuck at start included.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn changes_only_does_not_fail_on_a_pod_stuck_at_start() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(deployment(&ns, "web", "registry.invalid/app:1"));
+    let pod = one_pod(&ns, "app=web");
+    play_crash_loop(&ns, &pod);
+    observed(&ns, "web");
+    let out = ns.run(&[
+        "deploy/web",
+        "--for",
+        "ready",
+        "--changes-only",
+        "--timeout",
+        "3s",
+    ]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+}
+
+/// Follow-up item 7: a target whose list had not arrived when another
+/// failed is "not listed yet", never "not found".
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_target_not_listed_yet_is_not_said_not_found() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(deployment(&ns, "d1", "registry.invalid/app:1"));
+    failed_deployment(&ns, "d4", json!({}));
+    for _ in 0..12 {
+        let out = ns.run(&[
+            "deploy/d1",
+            "deploy/d4",
+            "--for",
+            "ready",
+            "--timeout",
+            "20s",
+        ]);
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        assert!(!stderr(&out).contains("not found"), "{}", stderr(&out));
+    }
+}
+
+/// Follow-up item 8: the reason a generation is not observed is the
+/// condition of the current generation (`Progressing=False
+/// ReplicaSetCreateError`), not an older `ReplicaFailure`.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn the_current_generations_condition_says_why() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(json!({"apiVersion": "v1", "kind": "ResourceQuota",
+        "metadata": {"name": "rsq", "namespace": ns.name},
+        "spec": {"hard": {"count/replicasets.apps": "1", "pods": "1"}}}));
+    eventually("the quota's usage", || {
+        let quota = ns.kubectl_ok(&["get", "resourcequota", "rsq", "-o", "json"]);
+        let quota: Value = serde_json::from_str(&quota).unwrap();
+        quota["status"]["used"].is_object().then_some(())
+    });
+    let mut d = deployment(&ns, "q", "registry.invalid/app:1");
+    d["spec"]["replicas"] = json!(2);
+    ns.create(d);
+    eventually("ReplicaFailure on the Deployment", || {
+        let d = ns.kubectl_ok(&["get", "deploy", "q", "-o", "json"]);
+        d.contains("ReplicaFailure").then_some(())
+    });
+    ns.kubectl_ok(&["set", "image", "deploy/q", "app=registry.invalid/app:2"]);
+    eventually("the controller's quota error", || {
+        let d = ns.kubectl_ok(&["get", "deploy", "q", "-o", "json"]);
+        d.contains("ReplicaSetCreateError").then_some(())
+    });
+    let out = ns.run(&["deploy/q", "--for", "ready", "--timeout", "2s"]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(
+        first_line(&out).contains("Progressing=False ReplicaSetCreateError")
+            && first_line(&out).contains("exceeded quota: rsq")
+            && !first_line(&out).contains("ReplicaFailure"),
+        "{}",
+        stderr(&out)
+    );
+}
