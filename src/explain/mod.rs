@@ -319,7 +319,17 @@ pub fn render(reports: &[Value], now: SystemTime) -> String {
             continue;
         }
         for clause in report["clauses"].as_array().into_iter().flatten() {
-            let mark = if clause["holds"] == true { "ok" } else { "no" };
+            let mark = match (clause["failIf"] == true, clause["holds"] == true) {
+                (true, true) => "failed",
+                (true, false) => "ok",
+                (false, true) => "ok",
+                (false, false) => "no",
+            };
+            let lead = if clause["failIf"] == true {
+                "--fail-if "
+            } else {
+                ""
+            };
             if let Some(form) = clause["for"].as_str() {
                 match clause["why"].as_str() {
                     Some(why) => out.push_str(&format!("    [{mark}] --for {form}: {why}\n")),
@@ -339,7 +349,7 @@ pub fn render(reports: &[Value], now: SystemTime) -> String {
                 ),
             };
             out.push_str(&format!(
-                "    [{mark}] {}{seen}, wants {}\n",
+                "    [{mark}] {lead}{}{seen}, wants {}\n",
                 text(&clause["path"]),
                 text(&clause["wants"])
             ));

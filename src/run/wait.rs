@@ -423,7 +423,9 @@ async fn explained(exit: Exit, session: &Session, settings: &Settings, rules: &R
         return exit;
     }
     if !settings.quiet && matches!(settings.printer.format, Format::Json) {
-        let json = serde_json::json!({"type": kind, "targets": reports});
+        // The one-line error (first line), so the JSON says why by itself.
+        let why = line.lines().next().unwrap_or_default();
+        let json = serde_json::json!({"type": kind, "message": why, "targets": reports});
         let mut out = std::io::stdout().lock();
         // A closed stdout is the reader's choice; the exit code still stands.
         let _ = writeln!(out, "{json}").and_then(|()| out.flush());

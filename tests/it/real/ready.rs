@@ -1041,3 +1041,62 @@ fn the_current_generations_condition_says_why() {
         stderr(&out)
     );
 }
+
+/// Follow-up item 10: `-o json`'s last line says why the wait failed (the
+/// one-line error), and the explanation shows `--fail-if` with its values.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_failure_says_why_in_json_and_shows_the_fail_if_values() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(deployment(&ns, "web", "registry.invalid/app:1"));
+    let pod = one_pod(&ns, "app=web");
+    eventually("unavailable replicas counted", || {
+        let d = ns.kubectl_ok(&["get", "deploy", "web", "-o", "json"]);
+        d.contains("unavailableReplicas").then_some(())
+    });
+    let out = ns.run(&[
+        "deploy/web",
+        "--for",
+        "ready",
+        "--fail-if",
+        ".status.unavailableReplicas >= 1",
+        "-o",
+        "json",
+        "--timeout",
+        "20s",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let last: Value = serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    assert_eq!(last["type"], "failed");
+    assert_eq!(
+        last["message"], "deployment.apps/web failed: .status.unavailableReplicas >= 1",
+        "{last}"
+    );
+    assert!(
+        stderr(&out)
+            .contains("    [failed] --fail-if .status.unavailableReplicas = 1, wants >= 1\n"),
+        "{}",
+        stderr(&out)
+    );
+
+    play_crash_loop(&ns, &pod);
+    let out = ns.run(&[
+        "deploy/web",
+        "--for",
+        "ready",
+        "-o",
+        "json",
+        "--timeout",
+        "20s",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let last: Value = serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    let message = last["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with(&format!(
+            "deployment.apps/web failed: pod {pod} container app: CrashLoopBackOff"
+        )),
+        "{last}"
+    );
+}
