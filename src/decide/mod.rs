@@ -116,7 +116,7 @@ impl Tally {
                 Some((entry, Verdict::Failed(why))) => {
                     return Err(Exit::Failed(format!(
                         "{} failed: {why}",
-                        target.object_name(&name(&entry.object))
+                        target.object_said(&entry.object)
                     )));
                 }
                 Some((entry, Verdict::Invalid(why))) => {

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::condition::{Condition, Verdict, ready};
 use crate::target::{Selection, Target};
-use crate::tracker::{Tracker, name};
+use crate::tracker::Tracker;
 use read::{Listed, list};
 
 /// How long gathering may take when `--request-timeout` does not say.
@@ -265,7 +265,7 @@ pub async fn gather(
                 report
             }));
             out.push(json!({
-                "object": target.object_name(&name(obj)),
+                "object": target.object_said(obj),
                 "namespace": obj["metadata"]["namespace"],
                 "clauses": condition.clauses(group, kind, obj),
                 "conditions": conditions,
@@ -376,7 +376,11 @@ pub fn render(reports: &[Value], now: SystemTime) -> String {
                 age(&e["last"])
             ));
         }
-        for pod in report["pods"].as_array().into_iter().flatten() {
+        let pods = report["pods"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for pod in pods.iter().take(PODS_SHOWN) {
             let mut line = format!("    pod {} {}", text(&pod["name"]), text(&pod["phase"]));
             if let Some(blocks) = pod["blocks"].as_str() {
                 line.push_str(&format!(" ({blocks})"));
@@ -409,9 +413,16 @@ pub fn render(reports: &[Value], now: SystemTime) -> String {
                 out.push_str(&format!("{line}\n"));
             }
         }
+        if pods.len() > PODS_SHOWN {
+            let more = pods.len() - PODS_SHOWN;
+            out.push_str(&format!("    and {more} more pods not ready\n"));
+        }
     }
     out.trim_end().to_string()
 }
+
+/// How many pods the text shows per object (the JSON has them all).
+const PODS_SHOWN: usize = 10;
 
 /// `3m`, `40s`, `2h5m`: an age as kubectl shows it, to the second at most.
 fn short(d: Duration) -> String {

@@ -299,7 +299,7 @@ async fn look(
         let (group, kind) = (&target.api.group, &target.api.kind);
         if follow {
             let why = explain::hopeless_pod(&reader, group, kind, &entry.object).await;
-            let name = target.object_name(&crate::tracker::name(&entry.object));
+            let name = target.object_said(&entry.object);
             let line = why.map(|why| format!("{name} failed: {why}"));
             let ends = line.is_some() && !rules.tolerates_failures();
             found.push((*index, crate::tracker::key(&entry.object), line));
@@ -376,7 +376,7 @@ fn lost(session: &Session, rules: &Rules, stuck: &Stuck) -> Option<Exit> {
             let line = match rules.condition.judge(group, kind, Some(&entry.object)) {
                 Verdict::Failed(why) => Some(format!(
                     "{} failed: {why}",
-                    target.object_name(&crate::tracker::name(&entry.object))
+                    target.object_said(&entry.object)
                 )),
                 Verdict::Met => None,
                 _ => stuck

@@ -1100,3 +1100,85 @@ fn a_failure_says_why_in_json_and_shows_the_fail_if_values() {
         "{last}"
     );
 }
+
+/// Follow-up item 9: with `-A`, two objects of one name are told apart by
+/// their namespace in the failure line and the explanation.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn across_namespaces_the_namespace_is_named() {
+    let ns = Namespace::new();
+    let other = Namespace::new();
+    let label = json!({"spans": "i30b-web"});
+    for n in [&ns, &other] {
+        service_account(n);
+        let mut d = deployment(n, "web", "registry.invalid/app:1");
+        d["metadata"]["labels"] = label.clone();
+        n.create(d);
+    }
+    let pod = one_pod(&other, "app=web");
+    play_crash_loop(&other, &pod);
+    let out = ns.run(&[
+        "deploy",
+        "-A",
+        "-l",
+        "spans=i30b-web",
+        "--for",
+        "ready",
+        "--timeout",
+        "20s",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        first_line(&out).starts_with(&format!(
+            "deployment.apps/web (in {}) failed: pod {pod}",
+            other.name
+        )),
+        "{}",
+        stderr(&out)
+    );
+    for n in [&ns, &other] {
+        assert!(
+            stderr(&out).contains(&format!("\n  deployment.apps/web (in {})\n", n.name)),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+/// Follow-up item 11: the explanation's text shows at most 10 pods of an
+/// object, then how many more; the JSON has them all.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn the_explanation_caps_its_pod_list() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    let mut d = deployment(&ns, "many", "registry.invalid/app:1");
+    d["spec"]["replicas"] = json!(12);
+    ns.create(d);
+    eventually("twelve pods", || {
+        (pods(&ns, "app=many").len() == 12).then_some(())
+    });
+    observed(&ns, "many");
+    let out = ns.run(&[
+        "deploy/many",
+        "--for",
+        "ready",
+        "-o",
+        "json",
+        "--timeout",
+        "2s",
+    ]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let shown = stderr(&out)
+        .lines()
+        .filter(|l| l.starts_with("    pod "))
+        .count();
+    assert_eq!(shown, 10, "{}", stderr(&out));
+    assert!(
+        stderr(&out).ends_with("    and 2 more pods not ready\n"),
+        "{}",
+        stderr(&out)
+    );
+    let last: Value = serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    assert_eq!(last["targets"][0]["pods"].as_array().unwrap().len(), 12);
+}
