@@ -56,6 +56,19 @@ impl Target {
         format!("{}/{}", self.api.kind_group(), name)
     }
 
+    /// One of the target's objects named for a failure or an explanation:
+    /// [`Target::object_name`], and `(in NAMESPACE)` when the target spans
+    /// namespaces (`-A`), where two objects may share a name.
+    pub fn object_said(&self, obj: &serde_json::Value) -> String {
+        let name = self.object_name(obj["metadata"]["name"].as_str().unwrap_or_default());
+        match obj["metadata"]["namespace"].as_str() {
+            Some(namespace) if self.namespace.is_none() && self.api.namespaced => {
+                format!("{name} (in {namespace})")
+            }
+            _ => name,
+        }
+    }
+
     /// The target as a user would recognise it in a message.
     pub fn display(&self) -> String {
         match &self.selection {

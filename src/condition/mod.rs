@@ -119,13 +119,25 @@ impl Condition {
 
     /// Each part of the condition on one version, with what it reads there,
     /// for explaining a wait that did not succeed: `--until`'s clauses with
-    /// the values seen, then each `--for` form and how it stands.
+    /// the values seen, `--fail-if`'s when it holds (`failIf`), then each
+    /// `--for` form and how it stands.
     pub fn clauses(&self, group: &str, kind: &str, obj: &Value) -> Vec<Value> {
         let mut out = Vec::new();
         if let Some(until) = &self.until {
             for c in until.clauses(obj) {
                 out.push(serde_json::json!({
                     "path": c.path, "seen": c.seen, "wants": c.wants, "holds": c.holds,
+                }));
+            }
+        }
+        // `--fail-if` that holds is why the wait failed: its values.
+        if let Some(fail_if) = &self.fail_if
+            && fail_if.eval(obj)
+        {
+            for c in fail_if.clauses(obj) {
+                out.push(serde_json::json!({
+                    "path": c.path, "seen": c.seen, "wants": c.wants, "holds": c.holds,
+                    "failIf": true,
                 }));
             }
         }

@@ -66,13 +66,18 @@ pub fn observed(group: &str, kind: &str, obj: &Value) -> bool {
 }
 
 /// A condition that says why a controller is stuck: `Progressing=False`
-/// (a Deployment that cannot create its ReplicaSet) or `ReplicaFailure=True`.
+/// (a Deployment that cannot create its ReplicaSet) first, it speaks of the
+/// current generation; else `ReplicaFailure=True`, which may be left from
+/// an older one (an old ReplicaSet's pods over a quota).
 fn cause(obj: &Value) -> Option<String> {
-    let stuck = |c: &&Value| {
-        (c["type"] == "Progressing" && c["status"] == "False")
-            || (c["type"] == "ReplicaFailure" && c["status"] == "True")
-    };
-    let c = obj["status"]["conditions"].as_array()?.iter().find(stuck)?;
+    let conditions = obj["status"]["conditions"].as_array()?;
+    let c = [("Progressing", "False"), ("ReplicaFailure", "True")]
+        .iter()
+        .find_map(|(kind, status)| {
+            conditions
+                .iter()
+                .find(|c| c["type"] == *kind && c["status"] == *status)
+        })?;
     let head = format!(
         "{}={} {}",
         c["type"].as_str().unwrap_or("?"),
@@ -268,11 +273,12 @@ fn daemon_set(obj: &Value) -> Verdict {
         ))
     } else if available < desired {
         Verdict::NotMet(format!(
-            "{available} of {desired} {}pods are available",
+            "{available} of {desired} {}pods are available{}",
+            if on_delete { "" } else { "updated " },
             if on_delete {
-                "(OnDelete: old pods are updated only when deleted) "
+                " (OnDelete: old pods are updated only when deleted)"
             } else {
-                "updated "
+                ""
             }
         ))
     } else {
@@ -316,13 +322,13 @@ fn containers(pod: &Value) -> impl Iterator<Item = &Value> {
 pub const CRASH_LOOP_RESTARTS: i64 = 2;
 
 /// A container of the pod that cannot start by waiting, as `container C:
-/// Reason: message`.
-pub fn stuck_container(pod: &Value) -> Option<String> {
+/// Reason: message`; CrashLoopBackOff only with `crash_loops`.
+pub fn stuck_container(pod: &Value, crash_loops: bool) -> Option<String> {
     containers(pod).find_map(|c| {
         let waiting = &c["state"]["waiting"];
         let reason = waiting["reason"].as_str()?;
         let early = reason == "CrashLoopBackOff"
-            && c["restartCount"].as_i64().unwrap_or(0) < CRASH_LOOP_RESTARTS;
+            && (!crash_loops || c["restartCount"].as_i64().unwrap_or(0) < CRASH_LOOP_RESTARTS);
         (HOPELESS.contains(&reason) && !early).then(|| {
             let mut line = format!("container {}: {reason}", c["name"].as_str().unwrap_or("?"));
             if let Some(message) = waiting["message"].as_str().filter(|m| !m.is_empty()) {
@@ -371,7 +377,7 @@ fn pod(obj: &Value) -> Verdict {
         Some("Succeeded") => Verdict::Met,
         _ if is_true(obj, "Ready") => Verdict::Met,
         phase => {
-            if let Some(stuck) = stuck_container(obj) {
+            if let Some(stuck) = stuck_container(obj, true) {
                 return Verdict::Failed(stuck);
             }
             Verdict::NotMet(match condition(obj, "Ready") {
@@ -654,7 +660,7 @@ mod tests {
         assert_eq!(
             on_delete("DaemonSet", one_down),
             Verdict::NotMet(
-                "1 of 2 (OnDelete: old pods are updated only when deleted) pods are available"
+                "1 of 2 pods are available (OnDelete: old pods are updated only when deleted)"
                     .into()
             )
         );

@@ -29,6 +29,14 @@ pub struct Rules<'a> {
     pub changes_only: bool,
 }
 
+impl Rules<'_> {
+    /// Whether one object's failure may leave the wait still able to
+    /// succeed (`--any`, `--min`).
+    pub fn tolerates_failures(&self) -> bool {
+        self.any || self.min.is_some()
+    }
+}
+
 /// One object that met the condition.
 #[derive(Debug, PartialEq)]
 pub struct Met<'t> {
@@ -100,10 +108,15 @@ impl Tally {
                 .filter(|entry| !rules.changes_only || entry.fresh);
             let verdict = counted.map(|e| (e, rules.condition.judge(group, kind, Some(&e.object))));
             match verdict {
+                // With --any or --min a failure ends the wait only when the
+                // others can no longer make it succeed: the wait judges that.
+                Some((_, Verdict::Failed(_))) if rules.tolerates_failures() => {
+                    self.unmet(index, &key)
+                }
                 Some((entry, Verdict::Failed(why))) => {
                     return Err(Exit::Failed(format!(
                         "{} failed: {why}",
-                        target.object_name(&name(&entry.object))
+                        target.object_said(&entry.object)
                     )));
                 }
                 Some((entry, Verdict::Invalid(why))) => {

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::condition::{Condition, Verdict, ready};
 use crate::target::{Selection, Target};
-use crate::tracker::{Tracker, name};
+use crate::tracker::Tracker;
 use read::{Listed, list};
 
 /// How long gathering may take when `--request-timeout` does not say.
@@ -228,7 +228,10 @@ pub async fn gather(
         let (group, kind) = (&target.api.group, &target.api.kind);
         if tracker.len(index) == 0 {
             if condition.judge(group, kind, None) != Verdict::Met {
+                // A failure elsewhere may end the wait before this
+                // target's first list came: absent is not known then.
                 let why = match &target.selection {
+                    _ if !tracker.synced(index) => "not listed yet",
                     Selection::Name(_) => "not found",
                     Selection::Query { .. } => "no object matches",
                 };
@@ -262,7 +265,7 @@ pub async fn gather(
                 report
             }));
             out.push(json!({
-                "object": target.object_name(&name(obj)),
+                "object": target.object_said(obj),
                 "namespace": obj["metadata"]["namespace"],
                 "clauses": condition.clauses(group, kind, obj),
                 "conditions": conditions,
@@ -283,7 +286,9 @@ pub async fn hopeless_pod(
     obj: &Value,
 ) -> Option<String> {
     let pods = reader.unready_pods(group, kind, obj).await;
-    pods.iter().find_map(workload::hopeless)
+    let crash_loops = (group, kind) != ("batch", "Job");
+    pods.iter()
+        .find_map(|pod| workload::hopeless(pod, crash_loops))
 }
 
 /// The explanation as a person reads it in a CI log: indented under the
@@ -314,7 +319,17 @@ pub fn render(reports: &[Value], now: SystemTime) -> String {
             continue;
         }
         for clause in report["clauses"].as_array().into_iter().flatten() {
-            let mark = if clause["holds"] == true { "ok" } else { "no" };
+            let mark = match (clause["failIf"] == true, clause["holds"] == true) {
+                (true, true) => "failed",
+                (true, false) => "ok",
+                (false, true) => "ok",
+                (false, false) => "no",
+            };
+            let lead = if clause["failIf"] == true {
+                "--fail-if "
+            } else {
+                ""
+            };
             if let Some(form) = clause["for"].as_str() {
                 match clause["why"].as_str() {
                     Some(why) => out.push_str(&format!("    [{mark}] --for {form}: {why}\n")),
@@ -334,7 +349,7 @@ pub fn render(reports: &[Value], now: SystemTime) -> String {
                 ),
             };
             out.push_str(&format!(
-                "    [{mark}] {}{seen}, wants {}\n",
+                "    [{mark}] {lead}{}{seen}, wants {}\n",
                 text(&clause["path"]),
                 text(&clause["wants"])
             ));
@@ -361,10 +376,17 @@ pub fn render(reports: &[Value], now: SystemTime) -> String {
                 age(&e["last"])
             ));
         }
-        for pod in report["pods"].as_array().into_iter().flatten() {
+        let pods = report["pods"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for pod in pods.iter().take(PODS_SHOWN) {
             let mut line = format!("    pod {} {}", text(&pod["name"]), text(&pod["phase"]));
             if let Some(blocks) = pod["blocks"].as_str() {
                 line.push_str(&format!(" ({blocks})"));
+            }
+            if pod["terminating"] == true {
+                line.push_str(" (terminating)");
             }
             if let Some(message) = pod["unschedulable"].as_str() {
                 line.push_str(&format!(": Unschedulable: {message}"));
@@ -391,9 +413,16 @@ pub fn render(reports: &[Value], now: SystemTime) -> String {
                 out.push_str(&format!("{line}\n"));
             }
         }
+        if pods.len() > PODS_SHOWN {
+            let more = pods.len() - PODS_SHOWN;
+            out.push_str(&format!("    and {more} more pods not ready\n"));
+        }
     }
     out.trim_end().to_string()
 }
+
+/// How many pods the text shows per object (the JSON has them all).
+const PODS_SHOWN: usize = 10;
 
 /// `3m`, `40s`, `2h5m`: an age as kubectl shows it, to the second at most.
 fn short(d: Duration) -> String {

@@ -56,21 +56,14 @@ pub fn owned_by(obj: &Value, owner: &Value) -> bool {
         })
 }
 
-const REVISION: &str = "deployment.kubernetes.io/revision";
-
-/// A Deployment's current ReplicaSet among `sets`: owned by it, with the
-/// Deployment's revision annotation, else the one whose pod template is the
-/// Deployment's (ignoring the `pod-template-hash` label the controller adds).
+/// A Deployment's current ReplicaSet among `sets`, as its controller finds
+/// it: the oldest one it owns whose pod template is the Deployment's
+/// (ignoring the `pod-template-hash` label the controller adds). None while
+/// there is none (a paused rollout after a template change, or `Recreate`
+/// while the old pods terminate): then no pod is the rollout's. The
+/// `deployment.kubernetes.io/revision` annotation does not say it: a paused
+/// Deployment keeps its old revision's number.
 pub fn current_replica_set<'a>(deployment: &Value, sets: &'a [Value]) -> Option<&'a Value> {
-    let owned: Vec<&Value> = sets.iter().filter(|s| owned_by(s, deployment)).collect();
-    let revision = &deployment["metadata"]["annotations"][REVISION];
-    if revision.is_string()
-        && let Some(set) = owned
-            .iter()
-            .find(|s| s["metadata"]["annotations"][REVISION] == *revision)
-    {
-        return Some(set);
-    }
     let template = |t: &Value| {
         let mut t = t.clone();
         if let Some(labels) = t["metadata"]["labels"].as_object_mut() {
@@ -79,9 +72,17 @@ pub fn current_replica_set<'a>(deployment: &Value, sets: &'a [Value]) -> Option<
         t
     };
     let wanted = template(&deployment["spec"]["template"]);
-    owned
-        .into_iter()
-        .find(|s| template(&s["spec"]["template"]) == wanted)
+    sets.iter()
+        .filter(|s| owned_by(s, deployment))
+        .filter(|s| template(&s["spec"]["template"]) == wanted)
+        .min_by(|a, b| {
+            let created = |s: &Value| {
+                s["metadata"]["creationTimestamp"]
+                    .as_str()
+                    .map(str::to_string)
+            };
+            created(a).cmp(&created(b))
+        })
 }
 
 const TEMPLATE_GENERATION: &str = "deprecated.daemonset.template.generation";
@@ -124,6 +125,11 @@ pub fn current_revision(workload: &Value, hash: Option<&str>, pod: &Value) -> bo
         }
         _ => true,
     }
+}
+
+/// Whether the pod is being deleted (`metadata.deletionTimestamp` set).
+pub fn terminating(pod: &Value) -> bool {
+    !pod["metadata"]["deletionTimestamp"].is_null()
 }
 
 /// Whether a pod is ready (or done, for a Job's pod).
@@ -175,13 +181,21 @@ pub fn pod_report(pod: &Value) -> Value {
         "phase": status["phase"],
         "containers": containers,
         "unschedulable": unschedulable,
+        "terminating": terminating(pod),
     })
 }
 
 /// A container of this pod that cannot start by waiting: `pod P container
-/// C: Reason: message`, for the failure line.
-pub fn hopeless(pod: &Value) -> Option<String> {
-    let stuck = crate::condition::ready::stuck_container(pod)?;
+/// C: Reason: message`, for the failure line. A pod being deleted is never
+/// hopeless: it is going (a scale-down, a `kubectl delete pod` whose
+/// replacement comes). With `crash_loops` false, CrashLoopBackOff does not
+/// count: a Job's pod restarted in place spends the Job's `backoffLimit`,
+/// which the Job's own `Failed` condition judges.
+pub fn hopeless(pod: &Value, crash_loops: bool) -> Option<String> {
+    if terminating(pod) {
+        return None;
+    }
+    let stuck = crate::condition::ready::stuck_container(pod, crash_loops)?;
     Some(format!(
         "pod {} {stuck}",
         pod["metadata"]["name"].as_str().unwrap_or("?")
@@ -215,7 +229,7 @@ mod tests {
         assert!(owned_by(&pod, current));
         assert!(!pod_ready(&pod));
         assert_eq!(
-            hopeless(&pod).as_deref(),
+            hopeless(&pod, true).as_deref(),
             Some(
                 "pod web-84c57f4879-lqn7c container web: ImagePullBackOff: \
                  Back-off pulling image \"registry.invalid/web:1\""
@@ -227,7 +241,7 @@ mod tests {
 
         // An older revision is not current; without annotations, the template decides.
         let mut old = sets[0].clone();
-        old["metadata"]["annotations"][REVISION] = json!("0");
+        old["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!("0");
         assert!(current_replica_set(&deployment, &[old.clone()]).is_some());
         old["spec"]["template"]["spec"]["containers"][0]["image"] = json!("other:0");
         assert!(current_replica_set(&deployment, &[old]).is_none());
@@ -277,9 +291,9 @@ mod tests {
     fn a_first_failed_pull_is_not_hopeless() {
         let pod = json!({"metadata": {"name": "p"}, "status": {"containerStatuses": [
             {"name": "app", "state": {"waiting": {"reason": "ErrImagePull"}}}]}});
-        assert_eq!(hopeless(&pod), None);
+        assert_eq!(hopeless(&pod, true), None);
         let twice = json!({"metadata": {"name": "p"}, "status": {"containerStatuses": [
             {"name": "app", "restartCount": 1, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
-        assert_eq!(hopeless(&twice), None);
+        assert_eq!(hopeless(&twice, true), None);
     }
 }

@@ -1,7 +1,7 @@
 //! Wait mode: judge every change until the condition holds (exit 0, or run
 //! the command once and exit with its code), fails (1) or times out (124).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, SystemTime};
 
@@ -46,7 +46,14 @@ pub async fn run(
     let mut pods = pod_watch(&session, follow);
     let mut looked = tokio::time::Instant::now();
     let mut turn = 0;
+    // Whether a look has run since every target's list arrived: the first
+    // judgement includes the pod check, so the state at start gives the same
+    // exit code whatever `--timeout` (0 included).
+    let mut looked_synced = false;
     let mut warning: Option<String> = None;
+    // With --any or --min: the objects whose pods a look found stuck, each
+    // with its failure line, until a look finds them otherwise.
+    let mut stuck = Stuck::new();
     loop {
         let step = tokio::select! {
             step = session.next() => Some(step?),
@@ -60,9 +67,10 @@ pub async fn run(
             }
             _ = looks.tick(), if follow || status.is_some() => {
                 looked = tokio::time::Instant::now();
+                looked_synced |= session.all_synced();
                 turn += 1;
-                let (hopeless, newest) = look(&session, &settings, &rules, (follow, status.is_some()), turn).await;
-                if let Some(exit) = hopeless {
+                let (found, newest) = look(&session, &settings, &rules, (follow, status.is_some()), turn).await;
+                if let Some(exit) = stuck.ends(found, &session, &rules) {
                     return Err(explained(exit, &session, &settings, &rules).await);
                 }
                 warning = newest;
@@ -133,6 +141,19 @@ pub async fn run(
                     line.update(status_text(&session, &rules, started, &warning), false);
                 }
             }
+        }
+        if follow && !looked_synced && session.all_synced() {
+            looked_synced = true;
+            looked = tokio::time::Instant::now();
+            let (found, _) = look(&session, &settings, &rules, (true, false), turn).await;
+            if let Some(exit) = stuck.ends(found, &session, &rules) {
+                return Err(explained(exit, &session, &settings, &rules).await);
+            }
+        }
+        if rules.tolerates_failures()
+            && let Some(exit) = lost(&session, &rules, &stuck)
+        {
+            return Err(explained(exit, &session, &settings, &rules).await);
         }
         if settings.check_once() && session.all_synced() {
             let exit = timed_out(&session, &settings, &rules, &tally);
@@ -224,7 +245,7 @@ fn pod_watch(session: &Session, follow: bool) -> BoxStream<'static, Value> {
 /// Whether this pod is stuck and may be one of an unmet workload's (same
 /// namespace, its selector's labels): worth a look now.
 fn stuck_for(session: &Session, rules: &Rules, pod: &Value) -> bool {
-    if crate::condition::ready::stuck_container(pod).is_none() {
+    if crate::condition::ready::stuck_container(pod, true).is_none() {
         return false;
     }
     session.targets.iter().enumerate().any(|(index, target)| {
@@ -249,8 +270,9 @@ async fn look(
     rules: &Rules<'_>,
     (follow, warnings): (bool, bool),
     turn: usize,
-) -> (Option<Exit>, Option<String>) {
+) -> (Vec<Found>, Option<String>) {
     let reader = reader(session, settings);
+    let mut found = Vec::new();
     let mut newest: Option<(String, String)> = None;
     let unmet: Vec<_> = session
         .targets
@@ -261,22 +283,29 @@ async fn look(
             session
                 .tracker
                 .entries(index)
+                // With --changes-only the state at start counts for nothing:
+                // an object's pods count once the object has changed.
+                .filter(|e| !rules.changes_only || e.fresh)
                 .filter(|e| rules.condition.judge(group, kind, Some(&e.object)) != Verdict::Met)
-                .map(move |e| (target, e))
+                .map(move |e| (index, target, e))
         })
         .collect();
     let start = turn % unmet.len().max(1);
     let mut warned = 0;
-    for (target, entry) in unmet[start..].iter().chain(&unmet[..start]) {
+    for (index, target, entry) in unmet[start..].iter().chain(&unmet[..start]) {
         if tokio::time::Instant::now() >= reader.deadline {
             break;
         }
         let (group, kind) = (&target.api.group, &target.api.kind);
-        if follow
-            && let Some(why) = explain::hopeless_pod(&reader, group, kind, &entry.object).await
-        {
-            let name = target.object_name(&crate::tracker::name(&entry.object));
-            return (Some(Exit::Failed(format!("{name} failed: {why}"))), None);
+        if follow {
+            let why = explain::hopeless_pod(&reader, group, kind, &entry.object).await;
+            let name = target.object_said(&entry.object);
+            let line = why.map(|why| format!("{name} failed: {why}"));
+            let ends = line.is_some() && !rules.tolerates_failures();
+            found.push((*index, crate::tracker::key(&entry.object), line));
+            if ends {
+                return (found, None);
+            }
         }
         // The status line's warning is a hint: five objects' events a look.
         if !warnings || warned == WARNED {
@@ -291,7 +320,91 @@ async fn look(
             }
         }
     }
-    (None, newest.map(|(_, reason)| reason))
+    (found, newest.map(|(_, reason)| reason))
+}
+
+/// One object a look read the pods of: its target, its key, and the
+/// failure line when one of its pods that count is stuck.
+type Found = (usize, String, Option<String>);
+
+/// With `--any` or `--min`, the objects whose pods are stuck; without, the
+/// first stuck pod ends the wait.
+struct Stuck(BTreeMap<(usize, String), String>);
+
+impl Stuck {
+    fn new() -> Stuck {
+        Stuck(BTreeMap::new())
+    }
+
+    /// What a look found: the end of the wait, or noted.
+    fn ends(&mut self, found: Vec<Found>, session: &Session, rules: &Rules) -> Option<Exit> {
+        for (index, key, line) in found {
+            match line {
+                Some(line) if !rules.tolerates_failures() => return Some(Exit::Failed(line)),
+                Some(line) => {
+                    self.0.insert((index, key), line);
+                }
+                None => {
+                    self.0.remove(&(index, key));
+                }
+            }
+        }
+        lost(session, rules, self)
+    }
+}
+
+/// With `--any` or `--min`: the wait can no longer succeed because objects
+/// failed (their verdict, or a stuck pod). With `--any`, when no object is
+/// left that has not failed; with `--min N`, when a selector's objects that
+/// have not failed are fewer than N; a named target, when it failed. Met
+/// objects count as not failed, so a wait met at once is never lost.
+fn lost(session: &Session, rules: &Rules, stuck: &Stuck) -> Option<Exit> {
+    if !rules.tolerates_failures() || !session.all_synced() {
+        return None;
+    }
+    let mut lines = Vec::new();
+    let mut alive_anywhere = false;
+    let mut short = false;
+    for (index, target) in session.targets.iter().enumerate() {
+        let (group, kind) = (&target.api.group, &target.api.kind);
+        let (mut alive, mut failed) = (0, 0);
+        let counted = session
+            .tracker
+            .entries(index)
+            .filter(|e| !rules.changes_only || e.fresh);
+        for entry in counted {
+            let line = match rules.condition.judge(group, kind, Some(&entry.object)) {
+                Verdict::Failed(why) => Some(format!(
+                    "{} failed: {why}",
+                    target.object_said(&entry.object)
+                )),
+                Verdict::Met => None,
+                _ => stuck
+                    .0
+                    .get(&(index, crate::tracker::key(&entry.object)))
+                    .cloned(),
+            };
+            match line {
+                Some(line) => {
+                    failed += 1;
+                    lines.push(line);
+                }
+                None => alive += 1,
+            }
+        }
+        alive_anywhere |= alive > 0;
+        let needed = match (rules.min, &target.selection) {
+            (Some(min), Selection::Query { .. }) => min,
+            _ => alive + failed,
+        };
+        short |= failed > 0 && alive < needed;
+    }
+    let lost = if rules.any {
+        !lines.is_empty() && !alive_anywhere
+    } else {
+        short
+    };
+    lost.then(|| Exit::Failed(lines.join("; ")))
 }
 
 /// A timeout or a failure with its explanation after the one-line error
@@ -310,7 +423,9 @@ async fn explained(exit: Exit, session: &Session, settings: &Settings, rules: &R
         return exit;
     }
     if !settings.quiet && matches!(settings.printer.format, Format::Json) {
-        let json = serde_json::json!({"type": kind, "targets": reports});
+        // The one-line error (first line), so the JSON says why by itself.
+        let why = line.lines().next().unwrap_or_default();
+        let json = serde_json::json!({"type": kind, "message": why, "targets": reports});
         let mut out = std::io::stdout().lock();
         // A closed stdout is the reader's choice; the exit code still stands.
         let _ = writeln!(out, "{json}").and_then(|()| out.flush());

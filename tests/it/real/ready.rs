@@ -742,3 +742,443 @@ fn a_rollout_ends_when_kubectl_rollout_status_says_so() {
     eprintln!("--for ready and kubectl rollout status ended {apart:?} apart");
     assert!(apart < Duration::from_millis(500), "{apart:?} apart");
 }
+
+/// The Deployment's observed generation caught up with its spec.
+fn observed(ns: &Namespace, deploy: &str) {
+    eventually(&format!("{deploy}'s generation observed"), || {
+        let d = ns.kubectl_ok(&["get", "deploy", deploy, "-o", "json"]);
+        let d: Value = serde_json::from_str(&d).unwrap();
+        (d["status"]["observedGeneration"] == d["metadata"]["generation"]).then_some(())
+    });
+}
+
+/// Holds a pod terminating once deleted, as a kubelet does in the grace
+/// period; `release` lets it go.
+fn hold(ns: &Namespace, pod: &str) {
+    ns.kubectl_ok(&[
+        "patch",
+        "pod",
+        pod,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["example.com/hold"]}}"#,
+    ]);
+}
+
+fn release(ns: &Namespace, pod: &str) {
+    let _ = ns.kubectl(&[
+        "patch",
+        "pod",
+        pod,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+}
+
+/// Follow-up item 1: a paused rollout after `kubectl set image` has no
+/// ReplicaSet for the new template yet; the old revision's crash-looping pod
+/// is not the rollout's, so the wait goes on (as `kubectl rollout status`).
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_paused_rollouts_old_pod_is_not_blamed() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(deployment(&ns, "web", "registry.invalid/app:1"));
+    let pod = one_pod(&ns, "app=web");
+    ns.kubectl_ok(&["rollout", "pause", "deploy/web"]);
+    ns.kubectl_ok(&["set", "image", "deploy/web", "app=registry.invalid/app:2"]);
+    play_crash_loop(&ns, &pod);
+    observed(&ns, "web");
+    let out = ns.run(&["deploy/web", "--for", "ready", "--timeout", "4s"]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(!stderr(&out).contains(&pod), "{}", stderr(&out));
+}
+
+/// Follow-up item 2: a pod being deleted (held by a finalizer, as in its
+/// grace period) that crash-loops does not fail the wait; the explanation
+/// shows it marked terminating.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_terminating_pod_never_fails_the_wait() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    let mut d = deployment(&ns, "db", "registry.invalid/app:1");
+    d["spec"]["replicas"] = json!(2);
+    ns.create(d);
+    let both = eventually("two pods", || {
+        let names: Vec<String> = pods(&ns, "app=db")
+            .iter()
+            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+            .collect();
+        (names.len() == 2).then_some(names)
+    });
+    play_ready(&ns, &both[0]);
+    let going = &both[1];
+    hold(&ns, going);
+    play_crash_loop(&ns, going);
+    ns.kubectl_ok(&["delete", "pod", going, "--wait=false"]);
+    eventually("a replacement pod", || {
+        (pods(&ns, "app=db").len() == 3).then_some(())
+    });
+    let out = ns.run(&["deploy/db", "--for", "ready", "--timeout", "4s"]);
+    release(&ns, going);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("pod {going} Running (terminating)")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Follow-up item 3: a Job's pod restarted in place (`OnFailure`) spends the
+/// Job's own retry budget (`backoffLimit`); CrashLoopBackOff is the Job
+/// controller's to judge, so the wait goes on while the Job has not failed.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_jobs_crash_looping_pod_leaves_the_verdict_to_the_job() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "j", "namespace": ns.name},
+        "spec": {"backoffLimit": 6, "template": {"spec": {"restartPolicy": "OnFailure",
+            "containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}}}));
+    let pod = one_pod(&ns, "job-name=j");
+    play_crash_loop(&ns, &pod);
+    let out = ns.run(&["job/j", "--for", "ready", "--timeout", "4s"]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("container app waiting CrashLoopBackOff"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Follow-up item 5: a pod stuck at start fails the wait at the first
+/// judgement, whatever the timeout: `--timeout 0` as `--timeout 30s`.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_pod_stuck_at_start_fails_whatever_the_timeout() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(deployment(&ns, "web", "registry.invalid/app:1"));
+    let pod = one_pod(&ns, "app=web");
+    play_crash_loop(&ns, &pod);
+    observed(&ns, "web");
+    for timeout in ["0", "1500ms", "30s"] {
+        let started = Instant::now();
+        let out = ns.run(&["deploy/web", "--for", "ready", "--timeout", timeout]);
+        let took = started.elapsed();
+        assert_eq!(code(&out), 1, "--timeout {timeout}: {}", stderr(&out));
+        assert!(
+            first_line(&out).contains(&format!("deployment.apps/web failed: pod {pod}")),
+            "{}",
+            stderr(&out)
+        );
+        eprintln!("--timeout {timeout}: exit 1 after {took:?}");
+        assert!(took < Duration::from_millis(1500), "{took:?}");
+    }
+}
+
+/// A Deployment of one pod, played ready and available.
+fn ready_deployment(ns: &Namespace, name: &str, labels: Value) {
+    let mut d = deployment(ns, name, "registry.invalid/app:1");
+    d["metadata"]["labels"] = labels;
+    ns.create(d);
+    play_ready(ns, &one_pod(ns, &format!("app={name}")));
+    eventually(&format!("{name} available"), || {
+        let out = ns.kubectl_ok(&[
+            "get",
+            "deploy",
+            name,
+            "-o",
+            "jsonpath={.status.availableReplicas}",
+        ]);
+        (out == "1").then_some(())
+    });
+}
+
+/// A Deployment whose progress deadline (1 s) has passed: failed.
+fn failed_deployment(ns: &Namespace, name: &str, labels: Value) {
+    let mut d = deployment(ns, name, "registry.invalid/app:1");
+    d["metadata"]["labels"] = labels;
+    d["spec"]["progressDeadlineSeconds"] = json!(1);
+    ns.create(d);
+    eventually(&format!("{name} past its deadline"), || {
+        let out = ns.kubectl_ok(&["get", "deploy", name, "-o", "json"]);
+        out.contains("ProgressDeadlineExceeded").then_some(())
+    });
+}
+
+/// Follow-up item 4: with `--any` or `--min N` a failure ends the wait only
+/// when the others can no longer make it succeed; met at start is exit 0.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn with_any_or_min_a_failure_ends_the_wait_only_when_it_cannot_succeed() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    let web = json!({"tier": "web"});
+    failed_deployment(&ns, "a-bad", web.clone());
+    failed_deployment(&ns, "a-worse", json!({"tier": "none"}));
+    for name in ["b-ok", "c-ok", "d-ok"] {
+        ready_deployment(&ns, name, web.clone());
+    }
+    let run = |args: &[&str]| {
+        let mut args = args.to_vec();
+        args.extend(["--for", "ready", "--timeout", "20s"]);
+        let started = Instant::now();
+        let out = ns.run(&args);
+        (out, started.elapsed())
+    };
+    for _ in 0..3 {
+        let (out, _) = run(&["deploy/a-bad", "deploy/b-ok", "--any"]);
+        assert_eq!(code(&out), 0, "--any: {}", stderr(&out));
+    }
+    let (out, _) = run(&["deploy", "-l", "tier=web", "--min", "3"]);
+    assert_eq!(code(&out), 0, "--min 3: {}", stderr(&out));
+
+    let (out, took) = run(&["deploy/a-bad", "deploy/a-worse", "--any"]);
+    assert_eq!(code(&out), 1, "--any, both failed: {}", stderr(&out));
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(
+        first_line(&out).contains("deployment.apps/a-bad failed: ")
+            && first_line(&out).contains("deployment.apps/a-worse failed: "),
+        "{}",
+        stderr(&out)
+    );
+    let (out, took) = run(&["deploy", "-l", "tier=web", "--min", "4"]);
+    assert_eq!(code(&out), 1, "--min 4 of 3 left: {}", stderr(&out));
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(
+        first_line(&out).starts_with("deployment.apps/a-bad failed: "),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Follow-up item 6: with `--changes-only` the state at start counts for
+/// nothing, a pod stuck at start included.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn changes_only_does_not_fail_on_a_pod_stuck_at_start() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(deployment(&ns, "web", "registry.invalid/app:1"));
+    let pod = one_pod(&ns, "app=web");
+    play_crash_loop(&ns, &pod);
+    observed(&ns, "web");
+    let out = ns.run(&[
+        "deploy/web",
+        "--for",
+        "ready",
+        "--changes-only",
+        "--timeout",
+        "3s",
+    ]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+}
+
+/// Follow-up item 7: a target whose list had not arrived when another
+/// failed is "not listed yet", never "not found".
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_target_not_listed_yet_is_not_said_not_found() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(deployment(&ns, "d1", "registry.invalid/app:1"));
+    failed_deployment(&ns, "d4", json!({}));
+    for _ in 0..12 {
+        let out = ns.run(&[
+            "deploy/d1",
+            "deploy/d4",
+            "--for",
+            "ready",
+            "--timeout",
+            "20s",
+        ]);
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        assert!(!stderr(&out).contains("not found"), "{}", stderr(&out));
+    }
+}
+
+/// Follow-up item 8: the reason a generation is not observed is the
+/// condition of the current generation (`Progressing=False
+/// ReplicaSetCreateError`), not an older `ReplicaFailure`.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn the_current_generations_condition_says_why() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(json!({"apiVersion": "v1", "kind": "ResourceQuota",
+        "metadata": {"name": "rsq", "namespace": ns.name},
+        "spec": {"hard": {"count/replicasets.apps": "1", "pods": "1"}}}));
+    eventually("the quota's usage", || {
+        let quota = ns.kubectl_ok(&["get", "resourcequota", "rsq", "-o", "json"]);
+        let quota: Value = serde_json::from_str(&quota).unwrap();
+        quota["status"]["used"].is_object().then_some(())
+    });
+    let mut d = deployment(&ns, "q", "registry.invalid/app:1");
+    d["spec"]["replicas"] = json!(2);
+    ns.create(d);
+    eventually("ReplicaFailure on the Deployment", || {
+        let d = ns.kubectl_ok(&["get", "deploy", "q", "-o", "json"]);
+        d.contains("ReplicaFailure").then_some(())
+    });
+    ns.kubectl_ok(&["set", "image", "deploy/q", "app=registry.invalid/app:2"]);
+    eventually("the controller's quota error", || {
+        let d = ns.kubectl_ok(&["get", "deploy", "q", "-o", "json"]);
+        d.contains("ReplicaSetCreateError").then_some(())
+    });
+    let out = ns.run(&["deploy/q", "--for", "ready", "--timeout", "2s"]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(
+        first_line(&out).contains("Progressing=False ReplicaSetCreateError")
+            && first_line(&out).contains("exceeded quota: rsq")
+            && !first_line(&out).contains("ReplicaFailure"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Follow-up item 10: `-o json`'s last line says why the wait failed (the
+/// one-line error), and the explanation shows `--fail-if` with its values.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_failure_says_why_in_json_and_shows_the_fail_if_values() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    ns.create(deployment(&ns, "web", "registry.invalid/app:1"));
+    let pod = one_pod(&ns, "app=web");
+    eventually("unavailable replicas counted", || {
+        let d = ns.kubectl_ok(&["get", "deploy", "web", "-o", "json"]);
+        d.contains("unavailableReplicas").then_some(())
+    });
+    let out = ns.run(&[
+        "deploy/web",
+        "--for",
+        "ready",
+        "--fail-if",
+        ".status.unavailableReplicas >= 1",
+        "-o",
+        "json",
+        "--timeout",
+        "20s",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let last: Value = serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    assert_eq!(last["type"], "failed");
+    assert_eq!(
+        last["message"], "deployment.apps/web failed: .status.unavailableReplicas >= 1",
+        "{last}"
+    );
+    assert!(
+        stderr(&out)
+            .contains("    [failed] --fail-if .status.unavailableReplicas = 1, wants >= 1\n"),
+        "{}",
+        stderr(&out)
+    );
+
+    play_crash_loop(&ns, &pod);
+    let out = ns.run(&[
+        "deploy/web",
+        "--for",
+        "ready",
+        "-o",
+        "json",
+        "--timeout",
+        "20s",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let last: Value = serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    let message = last["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with(&format!(
+            "deployment.apps/web failed: pod {pod} container app: CrashLoopBackOff"
+        )),
+        "{last}"
+    );
+}
+
+/// Follow-up item 9: with `-A`, two objects of one name are told apart by
+/// their namespace in the failure line and the explanation.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn across_namespaces_the_namespace_is_named() {
+    let ns = Namespace::new();
+    let other = Namespace::new();
+    let label = json!({"spans": "i30b-web"});
+    for n in [&ns, &other] {
+        service_account(n);
+        let mut d = deployment(n, "web", "registry.invalid/app:1");
+        d["metadata"]["labels"] = label.clone();
+        n.create(d);
+    }
+    let pod = one_pod(&other, "app=web");
+    play_crash_loop(&other, &pod);
+    let out = ns.run(&[
+        "deploy",
+        "-A",
+        "-l",
+        "spans=i30b-web",
+        "--for",
+        "ready",
+        "--timeout",
+        "20s",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        first_line(&out).starts_with(&format!(
+            "deployment.apps/web (in {}) failed: pod {pod}",
+            other.name
+        )),
+        "{}",
+        stderr(&out)
+    );
+    for n in [&ns, &other] {
+        assert!(
+            stderr(&out).contains(&format!("\n  deployment.apps/web (in {})\n", n.name)),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+/// Follow-up item 11: the explanation's text shows at most 10 pods of an
+/// object, then how many more; the JSON has them all.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn the_explanation_caps_its_pod_list() {
+    let ns = Namespace::new();
+    service_account(&ns);
+    let mut d = deployment(&ns, "many", "registry.invalid/app:1");
+    d["spec"]["replicas"] = json!(12);
+    ns.create(d);
+    eventually("twelve pods", || {
+        (pods(&ns, "app=many").len() == 12).then_some(())
+    });
+    observed(&ns, "many");
+    let out = ns.run(&[
+        "deploy/many",
+        "--for",
+        "ready",
+        "-o",
+        "json",
+        "--timeout",
+        "2s",
+    ]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let shown = stderr(&out)
+        .lines()
+        .filter(|l| l.starts_with("    pod "))
+        .count();
+    assert_eq!(shown, 10, "{}", stderr(&out));
+    assert!(
+        stderr(&out).ends_with("    and 2 more pods not ready\n"),
+        "{}",
+        stderr(&out)
+    );
+    let last: Value = serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    assert_eq!(last["targets"][0]["pods"].as_array().unwrap().len(), 12);
+}
