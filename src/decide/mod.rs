@@ -196,12 +196,12 @@ impl Tally {
                     }
                     Held::Absence(index) => format!("{} (absent)", targets[*index].display()),
                 };
-                // Whole milliseconds: `1s 2ms`, not `1s 2ms 345us 678ns`.
+                // Whole milliseconds: `1s2ms`, not `1s 2ms 345us 678ns`; the hold as given.
                 let lasted = now.saturating_duration_since(since).as_millis() as u64;
                 format!(
                     "{shown} (met for {}, not yet for --hold {})",
-                    humantime::format_duration(Duration::from_millis(lasted)),
-                    humantime::format_duration(hold.duration())
+                    crate::duration::show(Duration::from_millis(lasted)),
+                    crate::duration::show(hold.duration())
                 )
             })
             .collect()

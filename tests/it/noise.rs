@@ -128,6 +128,34 @@ fn wait_mode_hold_a_timeout_names_the_object_still_holding() {
     );
 }
 
+/// The hold is said back as a flag takes it (`1s500ms`), not as
+/// humantime writes it (`1s 500ms`, `7days`).
+#[test]
+fn the_hold_is_said_back_as_a_flag_takes_it() {
+    let s = Scenario::new();
+    s.widget("foo", json!({}), json!({"ready": false}));
+    let mut child = s
+        .notify(&[
+            "widgets/foo",
+            "--until",
+            READY,
+            "--hold",
+            "1500ms",
+            "--timeout",
+            "2s",
+        ])
+        .spawn()
+        .unwrap();
+    s.wait_for_watch("foo", &mut child);
+    // True from 1 s on at the earliest: 1.5 s more ends after the timeout.
+    std::thread::sleep(Duration::from_millis(1000));
+    s.set_status("foo", json!({"ready": true}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("not yet for --hold 1s500ms)"), "{err}");
+}
+
 #[test]
 fn wait_mode_hold_each_selected_object_holds_on_its_own() {
     let s = Scenario::new();
