@@ -164,7 +164,7 @@ impl Filter {
 
 /// What an object is known by across versions: its UID (or, lacking one,
 /// namespace and name).
-pub(super) fn uid(object: &Value) -> Cow<'_, str> {
+pub fn uid(object: &Value) -> Cow<'_, str> {
     let meta = &object["metadata"];
     match meta["uid"].as_str() {
         Some(uid) => Cow::Borrowed(uid),

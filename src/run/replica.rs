@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use super::Session;
 use crate::decide::filter::Filter;
+use crate::decide::noise::Unsaid;
 use crate::exit::{Exit, Result};
 use crate::ha::checkpoint::{Checkpoint, Failure, Mark, ObjectMark, Store};
 use crate::ha::lease::{Elector, Role};
@@ -130,6 +131,11 @@ impl Replica {
         })
     }
 
+    /// Whether it keeps a checkpoint (`--checkpoint`).
+    pub fn keeps_checkpoint(&self) -> bool {
+        self.keeper.is_some()
+    }
+
     /// The sinks whose acknowledgements count: a checkpoint never gets
     /// ahead of what they have not acknowledged.
     pub fn follow(&mut self, outbox: &Outbox) {
@@ -183,6 +189,7 @@ impl Replica {
         turn: Turn,
         session: &mut Session,
         filter: &mut Filter,
+        unsaid: &Unsaid,
         settled: bool,
     ) -> Result<()> {
         match turn {
@@ -202,7 +209,7 @@ impl Replica {
                 );
                 Ok(())
             }
-            Turn::Flush => self.write(session, filter, settled).await,
+            Turn::Flush => self.write(session, filter, unsaid, settled).await,
         }
     }
 
@@ -257,6 +264,7 @@ impl Replica {
         &mut self,
         session: &Session,
         filter: &Filter,
+        unsaid: &Unsaid,
         settled: bool,
     ) -> Result<()> {
         let Some(keeper) = &mut self.keeper else {
@@ -269,13 +277,19 @@ impl Replica {
         {
             return Ok(());
         }
-        self.write(session, filter, settled).await
+        self.write(session, filter, unsaid, settled).await
     }
 
     /// Writes the newest checkpoint the sinks have acknowledged, if this
     /// replica may and the command has run what it was given: otherwise a
     /// little later.
-    async fn write(&mut self, session: &Session, filter: &Filter, settled: bool) -> Result<()> {
+    async fn write(
+        &mut self,
+        session: &Session,
+        filter: &Filter,
+        unsaid: &Unsaid,
+        settled: bool,
+    ) -> Result<()> {
         let may = self.may_deliver();
         let Some(keeper) = &mut self.keeper else {
             return Ok(());
@@ -292,7 +306,7 @@ impl Replica {
             retry_soon(keeper);
             return Ok(());
         }
-        let checkpoint = build(&self.identity, session, filter);
+        let checkpoint = build(&self.identity, session, filter, unsaid);
         // A target still at its first list has no mark yet: the next
         // replica would start it from its own "now", so write again as soon
         // as the list is in, not at the next delivery.
@@ -351,9 +365,9 @@ impl Replica {
 
     /// On the way out: the last checkpoint, then the lease released, so a
     /// standby takes over at once.
-    pub async fn leave(mut self, session: &Session, filter: &Filter) {
+    pub async fn leave(mut self, session: &Session, filter: &Filter, unsaid: &Unsaid) {
         if self.keeper.as_ref().is_some_and(|k| k.dirty) {
-            let _ = self.write(session, filter, true).await;
+            let _ = self.write(session, filter, unsaid, true).await;
         }
         let Some(task) = self.elector.take() else {
             return;
@@ -466,20 +480,26 @@ async fn position_now(session: &Session, target: &Target) -> Option<u64> {
     list.metadata.resource_version?.parse().ok()
 }
 
-/// The checkpoint of what this replica has delivered.
-fn build(identity: &str, session: &Session, filter: &Filter) -> Checkpoint {
+/// The checkpoint of what this replica has delivered. An object with a
+/// notification waiting in a window is kept as it was before the first
+/// change that waits, and its target's position stays before that change:
+/// the replica that resumes from it sees the change again (SPEC §8).
+fn build(identity: &str, session: &Session, filter: &Filter, unsaid: &Unsaid) -> Checkpoint {
     let mut targets = BTreeMap::new();
     for (index, target) in session.targets.iter().enumerate() {
         if !session.tracker.synced(index) {
             continue;
         }
-        let objects = session
+        let mut objects: BTreeMap<String, ObjectMark> = session
             .tracker
             .objects(index)
-            .map(|object| {
+            .filter_map(|object| {
                 let meta = &object["metadata"];
                 let text = |field: &str| meta[field].as_str().unwrap_or("").to_string();
                 let uid = text("uid");
+                if unsaid.contains(&uid) {
+                    return None;
+                }
                 let (when, values) = filter.remembered(&uid);
                 let mark = ObjectMark {
                     key: format!("{}/{}", text("namespace"), text("name")),
@@ -487,15 +507,25 @@ fn build(identity: &str, session: &Session, filter: &Filter) -> Checkpoint {
                     when,
                     values: values.cloned(),
                 };
-                (uid, mark)
+                Some((uid, mark))
             })
             .collect();
+        let mut position = session.tracker.position(index);
+        for (uid, before) in unsaid.iter().filter(|(_, b)| b.target == index) {
+            let just_before = before.resource_version.saturating_sub(1);
+            position = position.map(|p| p.min(just_before));
+            if let Some((when, values)) = &before.known {
+                let mark = ObjectMark {
+                    key: before.key.clone(),
+                    resource_version: just_before.to_string(),
+                    when: *when,
+                    values: values.clone(),
+                };
+                objects.insert(uid.clone(), mark);
+            }
+        }
         let mark = Mark {
-            resource_version: session
-                .tracker
-                .position(index)
-                .map(|p| p.to_string())
-                .unwrap_or_default(),
+            resource_version: position.map(|p| p.to_string()).unwrap_or_default(),
             objects,
         };
         targets.insert(target_key(target), mark);

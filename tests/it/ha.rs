@@ -522,3 +522,55 @@ fn changes_a_down_sink_never_acknowledged_are_delivered_by_the_standby_after_sig
     }
     assert_eq!(ids.len(), wanted.len(), "one id per change: {ids:?}");
 }
+
+/// SPEC §8: what waits in a `--hold` window is not delivered yet; a
+/// checkpoint written meanwhile must not count it, or the alert is lost.
+#[test]
+fn an_alert_still_in_its_hold_when_the_replica_died_is_told_by_the_next() {
+    let s = Scenario::new();
+    let hd3 = s.widget("hd3", json!({}), json!({"phase": "Running"}));
+    let flags = [
+        "--checkpoint",
+        "cph3",
+        "--when",
+        ".status.phase == \"Failed\"",
+        "--hold",
+        "4s",
+    ];
+    let mut first = Replica::start(&s, "a", None, &flags);
+    s.wait_for_watch_matching("widgets?", &mut first.child);
+    wait_for_checkpoint(&s, "cph3", &hd3);
+    s.set_status("hd3", json!({"phase": "Failed"}));
+    // Checkpoints are written every second meanwhile.
+    std::thread::sleep(Duration::from_millis(2500));
+    first.signal(libc::SIGKILL);
+    let _ = first.child.wait();
+    assert!(first.seen().is_empty(), "{:?}", first.seen());
+
+    let second = Replica::start(&s, "a", None, &flags);
+    second.wait_for(&["modified hd3"], Duration::from_secs(15));
+}
+
+/// SPEC §8: the newest state, waiting in a `--throttle` window, is not
+/// delivered yet; after a SIGKILL the next replica delivers it.
+#[test]
+fn a_state_still_in_its_throttle_window_when_the_replica_died_is_told_by_the_next() {
+    let s = Scenario::new();
+    widget(&s, "t1");
+    let flags = ["--checkpoint", "cpt", "--throttle", "30s"];
+    let mut first = Replica::start(&s, "a", None, &flags);
+    s.wait_for_watch_matching("widgets?", &mut first.child);
+    let told = resize(&s, "t1", 2);
+    first.wait_for(&["modified t1"], Duration::from_secs(10));
+    wait_for_checkpoint(&s, "cpt", &told);
+    resize(&s, "t1", 3);
+    // Checkpoints are written every second meanwhile.
+    std::thread::sleep(Duration::from_millis(2500));
+    first.signal(libc::SIGKILL);
+    let _ = first.child.wait();
+
+    let second = Replica::start(&s, "a", None, &flags);
+    second.wait_for(&["modified t1"], Duration::from_secs(15));
+    let told = second.lines.lock().unwrap()[0].clone();
+    assert_eq!(told["object"]["spec"]["size"], 3, "{told}");
+}

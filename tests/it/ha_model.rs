@@ -180,16 +180,17 @@ impl History {
     fn record(&mut self, object: &Value) {
         let (uid, version) = Self::version(object);
         let name = text(object, "name");
-        self.lives
-            .entry(uid)
-            .or_insert_with(|| Life {
-                name,
-                base: None,
-                versions: Vec::new(),
-                deleted: None,
-            })
-            .versions
-            .push(version);
+        let life = self.lives.entry(uid).or_insert_with(|| Life {
+            name,
+            base: None,
+            versions: Vec::new(),
+            deleted: None,
+        });
+        // A patch that changed nothing made no version.
+        let last = life.versions.last().or(life.base.as_ref());
+        if last.is_none_or(|last| last.rv != version.rv) {
+            life.versions.push(version);
+        }
     }
 
     fn delete(&mut self, object: &Value) {
