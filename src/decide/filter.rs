@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::expr::Expr;
-use crate::tracker::{Change, ChangeKind};
+use crate::tracker::{Change, ChangeKind, Previous};
 
 #[derive(Debug)]
 pub struct Filter {
@@ -59,6 +59,30 @@ impl Filter {
         if let Some(values) = values {
             self.values.insert(uid.to_string(), values);
         }
+    }
+
+    /// A modification that came with no version before it (the first after
+    /// resuming from a checkpoint, which keeps no whole objects): the
+    /// version before, as far as known — this one with the `--on-change`
+    /// values remembered put back — so that it shows those paths, old → new.
+    /// Read before [`Filter::admit`], which remembers the new values.
+    pub fn previous(&self, change: &Change) -> Option<Previous> {
+        if change.kind != ChangeKind::Modified || change.previous.is_some() {
+            return None;
+        }
+        let values = self.values.get(&*uid(&change.object))?;
+        let mut before = change.object.clone();
+        let mut any = false;
+        for (path, old) in self.on_change.iter().zip(values) {
+            let old = match old.as_slice() {
+                [] => None,
+                [one] => Some(one.clone()),
+                // A path selecting several nodes has no one place to put them.
+                _ => continue,
+            };
+            any |= path.put(&mut before, old);
+        }
+        any.then(|| Previous::of(&before))
     }
 
     /// Forgets every object (a replica that stepped down starts again from

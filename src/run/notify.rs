@@ -90,14 +90,20 @@ pub async fn run(
             }
             // The lease lapsed: what is left is the next holder's.
             Some(Step::Changes(..)) if !replica::may_deliver(&replica) => Ok(false),
-            Some(Step::Changes(index, changes)) if !quieting.is_active() => {
+            Some(Step::Changes(index, mut changes)) if !quieting.is_active() => {
+                if diffs {
+                    resumed(&filter, &mut changes);
+                }
                 let ready = changes
                     .into_iter()
                     .filter(|change| filter.admit(change))
                     .map(|change| (index, change));
                 out.deliver(&session.targets, ready)
             }
-            Some(Step::Changes(index, changes)) => {
+            Some(Step::Changes(index, mut changes)) => {
+                if diffs {
+                    resumed(&filter, &mut changes);
+                }
                 let now = now();
                 let mut ready = Vec::new();
                 for change in changes {
@@ -159,6 +165,16 @@ pub async fn run(
         replica.leave(&session, &filter, &unsaid).await;
     }
     outcome
+}
+
+/// Modifications that came without the version before them (the first
+/// after resuming from a checkpoint) get what the filter knows of it.
+fn resumed(filter: &Filter, changes: &mut [Change]) {
+    for change in changes {
+        if change.kind == ChangeKind::Modified && change.previous.is_none() {
+            change.previous = filter.previous(change);
+        }
+    }
 }
 
 /// What was known of an object before this change, should the change wait

@@ -574,3 +574,26 @@ fn a_state_still_in_its_throttle_window_when_the_replica_died_is_told_by_the_nex
     let told = second.lines.lock().unwrap()[0].clone();
     assert_eq!(told["object"]["spec"]["size"], 3, "{told}");
 }
+
+/// README: a `modified` notification carries its changes — after resuming
+/// from a checkpoint too, at least the `--on-change` paths, old → new.
+#[test]
+fn after_a_restart_a_modification_shows_its_on_change_paths_old_to_new() {
+    let s = Scenario::new();
+    let w = widget(&s, "w");
+    let flags = ["--checkpoint", "oc", "--on-change", ".spec.size"];
+    let mut first = Replica::start(&s, "a", None, &flags);
+    s.wait_for_watch_matching("widgets?", &mut first.child);
+    wait_for_checkpoint(&s, "oc", &w);
+    first.stop();
+
+    resize(&s, "w", 2);
+    let second = Replica::start(&s, "a", None, &flags);
+    second.wait_for(&["modified w"], Duration::from_secs(10));
+    let told = second.lines.lock().unwrap()[0].clone();
+    assert_eq!(
+        told["changes"],
+        json!([{"path": ".spec.size", "pointer": "/spec/size", "old": 1, "new": 2}]),
+        "{told}"
+    );
+}

@@ -73,7 +73,7 @@ impl Flags {
         Flags {
             when,
             hold: (when && rng.below(2) == 0).then(|| [400, 800][rng.below(2) as usize]),
-            throttle: (rng.below(3) == 0).then_some(600),
+            throttle: (rng.below(3) == 0).then(|| [600, 2000][rng.below(2) as usize]),
             on_change: rng.below(3) == 0,
         }
     }
