@@ -61,6 +61,33 @@ impl Filter {
         }
     }
 
+    /// What shapes the state it keeps, as flags: `--when`, `--on-change`,
+    /// `--events` (empty without them).
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(when) = &self.when {
+            parts.push(format!("--when '{}'", when.source()));
+        }
+        for path in &self.on_change {
+            parts.push(format!("--on-change {}", path.source()));
+        }
+        if self.events != [true; 3] {
+            let names = [
+                ChangeKind::Created,
+                ChangeKind::Modified,
+                ChangeKind::Deleted,
+            ];
+            let wanted: Vec<&str> = names
+                .iter()
+                .zip(self.events)
+                .filter(|(_, wanted)| *wanted)
+                .map(|(kind, _)| kind.as_str())
+                .collect();
+            parts.push(format!("--events {}", wanted.join(",")));
+        }
+        parts.join(" ")
+    }
+
     /// A modification that came with no version before it (the first after
     /// resuming from a checkpoint, which keeps no whole objects): the
     /// version before, as far as known — this one with the `--on-change`

@@ -228,6 +228,13 @@ impl Replica {
                 .load()
                 .await
                 .map_err(|f| refused(f, &keeper.store))?;
+            let rule = rule(session, filter);
+            if let Some(stored) = &stored
+                && !stored.rule.is_empty()
+                && stored.rule != rule
+            {
+                return Err(another_rule(&keeper.store, &stored.rule, &rule));
+            }
             let mut marks = stored.map(|c| c.targets).unwrap_or_default();
             for (index, target) in session.targets.clone().iter().enumerate() {
                 match marks.remove(&target_key(target)) {
@@ -307,6 +314,7 @@ impl Replica {
             return Ok(());
         }
         let checkpoint = build(&self.identity, session, filter, unsaid);
+        let checkpoint_rule = checkpoint.rule.clone();
         // A target still at its first list has no mark yet: the next
         // replica would start it from its own "now", so write again as soon
         // as the list is in, not at the next delivery.
@@ -338,6 +346,15 @@ impl Replica {
             Ok(()) => Ok(()),
             Err(Failure::Conflict) => {
                 keeper.dirty = true;
+                // Written by a replica of this rule, or by another rule
+                // given the same name: that one is refused, never
+                // overwritten every second.
+                if let Ok(Some(stored)) = keeper.store.load().await
+                    && !stored.rule.is_empty()
+                    && stored.rule != checkpoint_rule
+                {
+                    return Err(another_rule(&keeper.store, &stored.rule, &checkpoint_rule));
+                }
                 if self.verbose {
                     eprintln!(
                         "checkpoint configmap/{}: written meanwhile by another replica; \
@@ -532,8 +549,31 @@ fn build(identity: &str, session: &Session, filter: &Filter, unsaid: &Unsaid) ->
     }
     Checkpoint {
         writer: identity.to_string(),
+        rule: rule(session, filter),
         targets,
     }
+}
+
+/// The rule a checkpoint belongs to: its targets and what shapes the state
+/// kept of each object.
+fn rule(session: &Session, filter: &Filter) -> String {
+    let targets: Vec<String> = session.targets.iter().map(target_key).collect();
+    let flags = filter.describe();
+    let mut rule = targets.join(", ");
+    if !flags.is_empty() {
+        rule.push(' ');
+        rule.push_str(&flags);
+    }
+    rule
+}
+
+fn another_rule(store: &Store, stored: &str, ours: &str) -> Exit {
+    Exit::Usage(format!(
+        "--checkpoint {name}: configmap/{name} in namespace {ns} holds the checkpoint of \
+         another rule ({stored}); this rule is {ours}: give each rule its own --checkpoint name",
+        name = store.name,
+        ns = store.namespace
+    ))
 }
 
 fn refused(failure: Failure, store: &Store) -> Exit {

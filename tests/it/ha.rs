@@ -597,3 +597,36 @@ fn after_a_restart_a_modification_shows_its_on_change_paths_old_to_new() {
         "{told}"
     );
 }
+
+/// Two rules given one `--checkpoint` name would overwrite each other's
+/// state every second; the second to start is refused, naming both.
+#[test]
+fn a_checkpoint_of_another_rule_is_refused_at_start_naming_both() {
+    let s = Scenario::new();
+    let w = widget(&s, "w");
+    let mut first = Replica::start(&s, "a", None, &["--checkpoint", "shared"]);
+    s.wait_for_watch_matching("widgets?", &mut first.child);
+    wait_for_checkpoint(&s, "shared", &w);
+    let out = s.run(&[
+        "configmaps",
+        "--all",
+        "--checkpoint",
+        "shared",
+        "--timeout",
+        "5s",
+    ]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("another rule (widgets.example.com --all in default)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("this rule is configmaps --all in default"),
+        "{err}"
+    );
+    assert!(err.contains("its own --checkpoint name"), "{err}");
+    first.stop();
+    // The first rule's checkpoint is still its own.
+    wait_for_checkpoint(&s, "shared", &w);
+}
