@@ -396,10 +396,14 @@ pub struct Before {
     pub key: String,
     /// The resourceVersion of the first change that waits.
     pub resource_version: u64,
-    /// What the filter remembered of it then (`--when` truth, `--on-change`
-    /// values); `None`: it was created since, so no checkpoint has it.
-    pub known: Option<(Option<bool>, Option<Vec<Vec<Value>>>)>,
+    /// What the filter remembered of it then; `None`: it was created
+    /// since, so no checkpoint has it.
+    pub known: Option<Remembered>,
 }
+
+/// What the filter remembers of one object: its `--when` truth and its
+/// `--on-change` values.
+pub type Remembered = (Option<bool>, Option<Vec<Vec<Value>>>);
 
 impl Unsaid {
     pub fn contains(&self, uid: &str) -> bool {

@@ -687,7 +687,7 @@ fn excluded(life: &Life, index: usize, flags: Flags, faults: bool) -> Result<(),
             .iter()
             .chain(&life.versions[..index])
             .any(|b| b.phase != version.phase);
-        if !changed && !(faults && ever) {
+        if !(changed || (faults && ever)) {
             return Err("--on-change: .spec.phase did not change".into());
         }
     }
