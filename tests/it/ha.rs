@@ -524,9 +524,9 @@ fn changes_a_down_sink_never_acknowledged_are_delivered_by_the_standby_after_sig
 }
 
 /// SPEC §8: what waits in a `--hold` window is not delivered yet; a
-/// checkpoint written meanwhile must not count it, or the alert is lost.
-#[test]
-fn an_alert_still_in_its_hold_when_the_replica_died_is_told_by_the_next() {
+/// checkpoint written meanwhile (or on the way out) must not count it, or
+/// the alert is lost.
+fn an_alert_still_in_its_hold_is_told_by_the_next_replica_after(signal: i32) {
     let s = Scenario::new();
     let hd3 = s.widget("hd3", json!({}), json!({"phase": "Running"}));
     let flags = [
@@ -543,12 +543,22 @@ fn an_alert_still_in_its_hold_when_the_replica_died_is_told_by_the_next() {
     s.set_status("hd3", json!({"phase": "Failed"}));
     // Checkpoints are written every second meanwhile.
     std::thread::sleep(Duration::from_millis(2500));
-    first.signal(libc::SIGKILL);
+    first.signal(signal);
     let _ = first.child.wait();
     assert!(first.seen().is_empty(), "{:?}", first.seen());
 
     let second = Replica::start(&s, "a", None, &flags);
     second.wait_for(&["modified hd3"], Duration::from_secs(15));
+}
+
+#[test]
+fn an_alert_still_in_its_hold_at_sigkill_is_told_by_the_next_replica() {
+    an_alert_still_in_its_hold_is_told_by_the_next_replica_after(libc::SIGKILL);
+}
+
+#[test]
+fn an_alert_still_in_its_hold_at_sigterm_is_told_by_the_next_replica() {
+    an_alert_still_in_its_hold_is_told_by_the_next_replica_after(libc::SIGTERM);
 }
 
 /// SPEC §8: the newest state, waiting in a `--throttle` window, is not
