@@ -36,6 +36,14 @@ impl<K: Clone> Timeline<K> {
         due
     }
 
+    /// Starts `key` with a due time of its own, kept in order among the
+    /// others.
+    fn insert(&mut self, key: K, due: Instant) -> Instant {
+        let at = self.queue.partition_point(|(d, _)| *d <= due);
+        self.queue.insert(at, (due, key));
+        due
+    }
+
     /// The earliest due time, perhaps of something since cancelled (waking
     /// for it then finds nothing to do).
     fn next(&self) -> Option<Instant> {
@@ -145,6 +153,9 @@ pub struct Throttle {
     /// Keep the version last notified, to diff the next one against
     /// (only when diffs are shown: objects are whole then).
     diffs: bool,
+    /// Until then, every object counts as inside a window: see
+    /// [`Throttle::open_all`].
+    grace: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -166,7 +177,17 @@ impl Throttle {
             objects: HashMap::new(),
             names: HashMap::new(),
             diffs,
+            grace: None,
         }
+    }
+
+    /// Started or took over from a checkpoint at `now`: every object counts
+    /// as inside a window opened then. The replica before may have just
+    /// notified it, and what the watch replays since the checkpoint may be
+    /// what that replica folded into a later version: told at once, an
+    /// older version would follow the newer one it already sent.
+    pub fn open_all(&mut self, now: Instant) {
+        self.grace = Some(now + self.timeline.after);
     }
 
     /// A notification wants out at `now`: returned to send at once, or kept
@@ -174,6 +195,13 @@ impl Throttle {
     pub fn offer(&mut self, (target, change): Notice, now: Instant) -> Option<Notice> {
         let uid = uid(&change.object).into_owned();
         let state = self.objects.entry(uid.clone()).or_default();
+        if state.open_until.is_none()
+            && let Some(until) = self.grace.filter(|until| now < *until)
+        {
+            state.open_until = Some(self.timeline.insert(uid, until));
+            state.waiting = Some((target, change));
+            return None;
+        }
         if state.open_until.is_some() {
             match &mut state.waiting {
                 Some((_, waiting)) => fold(waiting, change),
@@ -317,6 +345,13 @@ impl Quieting {
             return Vec::new();
         }
         self.throttle(notice, now)
+    }
+
+    /// Started or took over from a checkpoint: see [`Throttle::open_all`].
+    pub fn taken_over(&mut self, now: Instant) {
+        if let Some(throttle) = &mut self.throttle {
+            throttle.open_all(now);
+        }
     }
 
     /// Whether a notification of this object (UID) waits in a `--hold` or
@@ -589,6 +624,23 @@ mod tests {
         assert_eq!(out[0].1.kind, ChangeKind::Deleted);
         assert!(!q.is_waiting("old"));
         assert!(q.due(secs(t0, 20.0)).is_empty(), "told once");
+    }
+
+    #[test]
+    fn after_a_takeover_each_object_waits_for_the_window_opened_then() {
+        let t0 = Instant::now();
+        let mut t = Throttle::new(Duration::from_secs(10), false);
+        t.offer(modified("a", 1, true), t0).unwrap();
+        t.open_all(secs(t0, 2.0));
+        // Replayed: rv 2 and 3 of b, folded; a's own window runs as it was.
+        assert!(t.offer(modified("b", 2, true), secs(t0, 3.0)).is_none());
+        assert!(t.offer(modified("b", 3, true), secs(t0, 4.0)).is_none());
+        assert!(t.offer(modified("a", 2, true), secs(t0, 5.0)).is_none());
+        assert_eq!(shown(&t.due(secs(t0, 10.0))), ["a@2"]);
+        assert!(t.due(secs(t0, 11.9)).is_empty());
+        assert_eq!(shown(&t.due(secs(t0, 12.0))), ["b@3"], "the newest, once");
+        // After the grace, a quiet object's change goes at once again.
+        assert!(t.offer(modified("c", 1, true), secs(t0, 13.0)).is_some());
     }
 
     #[test]

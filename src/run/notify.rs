@@ -56,6 +56,7 @@ pub async fn run(
                 // Taking over or stepping down starts over from the
                 // checkpoint, which has nothing of what waits in a window.
                 let afresh = matches!(turn, replica::Turn::TakeOver | replica::Turn::StepDown);
+                let taking_over = matches!(turn, replica::Turn::TakeOver);
                 if let Some(replica) = &mut replica
                     && let Err(exit) = replica
                         .handle(turn, &mut session, &mut filter, &unsaid, settled)
@@ -66,6 +67,9 @@ pub async fn run(
                 if afresh {
                     quieting = quiet();
                     unsaid.clear();
+                }
+                if taking_over && replica.as_ref().is_some_and(Replica::resumed) {
+                    quieting.taken_over(now());
                 }
                 continue;
             }

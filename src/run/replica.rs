@@ -50,6 +50,9 @@ pub struct Replica {
     outbox: Outbox,
     /// Whether this replica's watches run (it took over).
     active: bool,
+    /// Whether its watches resumed from a checkpoint's position when it
+    /// last took over (the server replays what came since).
+    resumed: bool,
     verbose: bool,
 }
 
@@ -127,6 +130,7 @@ impl Replica {
             keeper,
             outbox: Outbox::default(),
             active: false,
+            resumed: false,
             verbose,
         })
     }
@@ -134,6 +138,11 @@ impl Replica {
     /// Whether it keeps a checkpoint (`--checkpoint`).
     pub fn keeps_checkpoint(&self) -> bool {
         self.keeper.is_some()
+    }
+
+    /// Whether the watches resumed from a checkpoint at the last takeover.
+    pub fn resumed(&self) -> bool {
+        self.resumed
     }
 
     /// The sinks whose acknowledgements count: a checkpoint never gets
@@ -261,6 +270,7 @@ impl Replica {
             keeper.dirty = true;
             keeper.waiting.clear();
         }
+        self.resumed = from.iter().any(Option::is_some);
         session.start_watches(from);
         Ok(())
     }

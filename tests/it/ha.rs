@@ -567,7 +567,7 @@ fn an_alert_still_in_its_hold_at_sigterm_is_told_by_the_next_replica() {
 fn a_state_still_in_its_throttle_window_when_the_replica_died_is_told_by_the_next() {
     let s = Scenario::new();
     widget(&s, "t1");
-    let flags = ["--checkpoint", "cpt", "--throttle", "30s"];
+    let flags = ["--checkpoint", "cpt", "--throttle", "6s"];
     let mut first = Replica::start(&s, "a", None, &flags);
     s.wait_for_watch_matching("widgets?", &mut first.child);
     let told = resize(&s, "t1", 2);
@@ -579,8 +579,9 @@ fn a_state_still_in_its_throttle_window_when_the_replica_died_is_told_by_the_nex
     first.signal(libc::SIGKILL);
     let _ = first.child.wait();
 
+    // Inside the window the new replica opened when it started.
     let second = Replica::start(&s, "a", None, &flags);
-    second.wait_for(&["modified t1"], Duration::from_secs(15));
+    second.wait_for(&["modified t1"], Duration::from_secs(20));
     let told = second.lines.lock().unwrap()[0].clone();
     assert_eq!(told["object"]["spec"]["size"], 3, "{told}");
 }
