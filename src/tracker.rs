@@ -192,6 +192,11 @@ impl TargetState {
                 });
                 return;
             }
+            // A version older than the object now under the name: a
+            // replay (from a checkpoint's position) of what came before it.
+            Some(known) if uid(&known.object) != uid(&object) && !newer(&object, &known.object) => {
+                return;
+            }
             Some(known) if uid(&known.object) != uid(&object) => {
                 changes.extend(self.depart(&key, None));
                 return self.record(object, listed_at_start, changes);
@@ -298,11 +303,14 @@ impl Tracker {
             WatchEvent::Applied(object) => state.record(object, false, &mut changes),
             WatchEvent::Deleted(object) => {
                 let key = key(&object);
-                let same = state
-                    .objects
-                    .get(&key)
-                    .is_some_and(|known| uid(&known.object) == uid(&object));
-                changes.extend(state.depart(&key, same.then_some(object)));
+                let known = state.objects.get(&key);
+                let same = known.is_some_and(|known| uid(&known.object) == uid(&object));
+                // The deletion of an older object than the one now under the
+                // name (a replay from a checkpoint's position): nothing to do.
+                let stale = known.is_some_and(|known| !same && !newer(&object, &known.object));
+                if !stale {
+                    changes.extend(state.depart(&key, same.then_some(object)));
+                }
             }
         }
         changes
@@ -458,6 +466,37 @@ mod tests {
 
     fn freshness(tracker: &Tracker) -> Vec<bool> {
         tracker.entries(0).map(|e| e.fresh).collect()
+    }
+
+    /// Resumed from a checkpoint whose position is behind some object (a
+    /// change of another one waited in a window): the replay of what came
+    /// before that object under its name changes nothing.
+    #[test]
+    fn a_replay_older_than_the_object_under_the_name_is_no_change() {
+        let mut t = Tracker::new(1, Keep::Identity);
+        t.seed(0, 15, vec![widget("b", "new", 22, true)]);
+        let old = widget("b", "old", 17, true);
+        assert_eq!(
+            feed(&mut t, vec![WatchEvent::Applied(old.clone())]),
+            Vec::<String>::new()
+        );
+        let mut gone = old;
+        gone["metadata"]["resourceVersion"] = json!("18");
+        assert_eq!(
+            feed(&mut t, vec![WatchEvent::Deleted(gone)]),
+            Vec::<String>::new()
+        );
+        let again = widget("b", "new", 22, true);
+        assert_eq!(
+            feed(&mut t, vec![WatchEvent::Applied(again)]),
+            Vec::<String>::new()
+        );
+        assert_eq!(uids(&t), ["new"]);
+        let later = widget("b", "new", 23, true);
+        assert_eq!(
+            feed(&mut t, vec![WatchEvent::Applied(later)]),
+            ["modified b@23"]
+        );
     }
 
     #[test]

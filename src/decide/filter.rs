@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::expr::Expr;
-use crate::tracker::{Change, ChangeKind};
+use crate::tracker::{Change, ChangeKind, Previous};
 
 #[derive(Debug)]
 pub struct Filter {
@@ -59,6 +59,57 @@ impl Filter {
         if let Some(values) = values {
             self.values.insert(uid.to_string(), values);
         }
+    }
+
+    /// What shapes the state it keeps, as flags: `--when`, `--on-change`,
+    /// `--events` (empty without them).
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(when) = &self.when {
+            parts.push(format!("--when '{}'", when.source()));
+        }
+        for path in &self.on_change {
+            parts.push(format!("--on-change {}", path.source()));
+        }
+        if self.events != [true; 3] {
+            let names = [
+                ChangeKind::Created,
+                ChangeKind::Modified,
+                ChangeKind::Deleted,
+            ];
+            let wanted: Vec<&str> = names
+                .iter()
+                .zip(self.events)
+                .filter(|(_, wanted)| *wanted)
+                .map(|(kind, _)| kind.as_str())
+                .collect();
+            parts.push(format!("--events {}", wanted.join(",")));
+        }
+        parts.join(" ")
+    }
+
+    /// A modification that came with no version before it (the first after
+    /// resuming from a checkpoint, which keeps no whole objects): the
+    /// version before, as far as known — this one with the `--on-change`
+    /// values remembered put back — so that it shows those paths, old → new.
+    /// Read before [`Filter::admit`], which remembers the new values.
+    pub fn previous(&self, change: &Change) -> Option<Previous> {
+        if change.kind != ChangeKind::Modified || change.previous.is_some() {
+            return None;
+        }
+        let values = self.values.get(&*uid(&change.object))?;
+        let mut before = change.object.clone();
+        let mut any = false;
+        for (path, old) in self.on_change.iter().zip(values) {
+            let old = match old.as_slice() {
+                [] => None,
+                [one] => Some(one.clone()),
+                // A path selecting several nodes has no one place to put them.
+                _ => continue,
+            };
+            any |= path.put(&mut before, old);
+        }
+        any.then(|| Previous::of(&before))
     }
 
     /// Forgets every object (a replica that stepped down starts again from
@@ -164,7 +215,7 @@ impl Filter {
 
 /// What an object is known by across versions: its UID (or, lacking one,
 /// namespace and name).
-pub(super) fn uid(object: &Value) -> Cow<'_, str> {
+pub fn uid(object: &Value) -> Cow<'_, str> {
     let meta = &object["metadata"];
     match meta["uid"].as_str() {
         Some(uid) => Cow::Borrowed(uid),

@@ -6,8 +6,10 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use super::filter::uid;
-use crate::tracker::{Change, ChangeKind, Previous};
+use crate::tracker::{Change, ChangeKind, Previous, key};
 
 /// Things that each become due a fixed time after they started. Since every
 /// start is "now" and time only moves forward, the due times are in order:
@@ -31,6 +33,14 @@ impl<K: Clone> Timeline<K> {
         // Durations are bounded by the plan, so this cannot overflow.
         let due = now + self.after;
         self.queue.push_back((due, key));
+        due
+    }
+
+    /// Starts `key` with a due time of its own, kept in order among the
+    /// others.
+    fn insert(&mut self, key: K, due: Instant) -> Instant {
+        let at = self.queue.partition_point(|(d, _)| *d <= due);
+        self.queue.insert(at, (due, key));
         due
     }
 
@@ -138,9 +148,14 @@ impl<K: Clone + Eq + Hash, V> Hold<K, V> {
 pub struct Throttle {
     timeline: Timeline<String>,
     objects: HashMap<String, Throttled>,
+    /// The UID last offered under each name (target and `namespace/name`).
+    names: HashMap<String, String>,
     /// Keep the version last notified, to diff the next one against
     /// (only when diffs are shown: objects are whole then).
     diffs: bool,
+    /// Until then, every object counts as inside a window: see
+    /// [`Throttle::open_all`].
+    grace: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -151,6 +166,8 @@ struct Throttled {
     waiting: Option<Notice>,
     /// The version last notified.
     last: Option<Previous>,
+    /// Its name, as in [`Throttle::names`].
+    name: String,
 }
 
 impl Throttle {
@@ -158,8 +175,19 @@ impl Throttle {
         Throttle {
             timeline: Timeline::new(window),
             objects: HashMap::new(),
+            names: HashMap::new(),
             diffs,
+            grace: None,
         }
+    }
+
+    /// Started or took over from a checkpoint at `now`: every object counts
+    /// as inside a window opened then. The replica before may have just
+    /// notified it, and what the watch replays since the checkpoint may be
+    /// what that replica folded into a later version: told at once, an
+    /// older version would follow the newer one it already sent.
+    pub fn open_all(&mut self, now: Instant) {
+        self.grace = Some(now + self.timeline.after);
     }
 
     /// A notification wants out at `now`: returned to send at once, or kept
@@ -167,6 +195,13 @@ impl Throttle {
     pub fn offer(&mut self, (target, change): Notice, now: Instant) -> Option<Notice> {
         let uid = uid(&change.object).into_owned();
         let state = self.objects.entry(uid.clone()).or_default();
+        if state.open_until.is_none()
+            && let Some(until) = self.grace.filter(|until| now < *until)
+        {
+            state.open_until = Some(self.timeline.insert(uid, until));
+            state.waiting = Some((target, change));
+            return None;
+        }
         if state.open_until.is_some() {
             match &mut state.waiting {
                 Some((_, waiting)) => fold(waiting, change),
@@ -176,6 +211,25 @@ impl Throttle {
         }
         state.open_until = Some(self.timeline.start(uid.clone(), now));
         Some(self.sent(uid, (target, change)))
+    }
+
+    /// A notice about to be offered: if another object (an older UID) had
+    /// its name and something of it waits — its deletion, surely — that
+    /// goes first, so an object's deletion never follows the creation of
+    /// the object that took its name.
+    pub fn make_way(&mut self, (target, change): &Notice) -> Option<Notice> {
+        let uid = uid(&change.object).into_owned();
+        let name = format!("{target} {}", key(&change.object));
+        let old = self.names.insert(name.clone(), uid.clone());
+        self.objects.entry(uid.clone()).or_default().name = name;
+        let old = old.filter(|old| *old != uid)?;
+        let waiting = self.objects.get_mut(&old)?.waiting.take()?;
+        Some(self.sent(old, waiting))
+    }
+
+    /// Whether something of this object (UID) waits for its window to end.
+    pub fn is_waiting(&self, uid: &str) -> bool {
+        self.objects.get(uid).is_some_and(|s| s.waiting.is_some())
     }
 
     /// When the next window ends.
@@ -202,7 +256,10 @@ impl Throttle {
                 }
                 // Nothing to remember but the version last notified.
                 None if state.last.is_none() => {
-                    self.objects.remove(&uid);
+                    let state = self.objects.remove(&uid).expect("just seen");
+                    if self.names.get(&state.name) == Some(&uid) {
+                        self.names.remove(&state.name);
+                    }
                 }
                 None => {}
             }
@@ -272,7 +329,7 @@ impl Quieting {
         admitted: bool,
         when_holds: bool,
         now: Instant,
-    ) -> Option<Notice> {
+    ) -> Vec<Notice> {
         if let Some(hold) = &mut self.hold {
             let key = uid(&notice.1.object).into_owned();
             if !when_holds {
@@ -282,12 +339,28 @@ impl Quieting {
                     fold(waiting, later)
                 });
             }
-            return None;
+            return Vec::new();
         }
         if !admitted {
-            return None;
+            return Vec::new();
         }
         self.throttle(notice, now)
+    }
+
+    /// Started or took over from a checkpoint: see [`Throttle::open_all`].
+    pub fn taken_over(&mut self, now: Instant) {
+        if let Some(throttle) = &mut self.throttle {
+            throttle.open_all(now);
+        }
+    }
+
+    /// Whether a notification of this object (UID) waits in a `--hold` or
+    /// `--throttle` window: not delivered yet, so not in a checkpoint yet.
+    pub fn is_waiting(&self, uid: &str) -> bool {
+        self.hold
+            .as_ref()
+            .is_some_and(|h| h.is_holding(&uid.to_string()))
+            || self.throttle.as_ref().is_some_and(|t| t.is_waiting(uid))
     }
 
     /// When something may be due.
@@ -308,7 +381,7 @@ impl Quieting {
         };
         let mut out: Vec<Notice> = held
             .into_iter()
-            .filter_map(|(_, notice)| self.throttle(notice, now))
+            .flat_map(|(_, notice)| self.throttle(notice, now))
             .collect();
         if let Some(throttle) = &mut self.throttle {
             out.extend(throttle.due(now));
@@ -325,11 +398,75 @@ impl Quieting {
             .unwrap_or_default()
     }
 
-    fn throttle(&mut self, notice: Notice, now: Instant) -> Option<Notice> {
+    fn throttle(&mut self, notice: Notice, now: Instant) -> Vec<Notice> {
         match &mut self.throttle {
-            Some(throttle) => throttle.offer(notice, now),
-            None => Some(notice),
+            Some(throttle) => {
+                let first = throttle.make_way(&notice);
+                first
+                    .into_iter()
+                    .chain(throttle.offer(notice, now))
+                    .collect()
+            }
+            None => vec![notice],
         }
+    }
+}
+
+/// What a checkpoint must not count as delivered yet (SPEC §8): per object
+/// UID with a notification waiting in a `--hold` or `--throttle` window, what
+/// was known of it before the first change that waits. A checkpoint records
+/// such an object as it was then, and its target only up to before that
+/// change, so the replica that resumes from it sees the change again.
+#[derive(Debug, Default)]
+pub struct Unsaid {
+    objects: HashMap<String, Before>,
+}
+
+/// One object as it was before the first of its changes that waits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Before {
+    /// Its target, by index.
+    pub target: usize,
+    /// `namespace/name`.
+    pub key: String,
+    /// The resourceVersion of the first change that waits.
+    pub resource_version: u64,
+    /// What the filter remembered of it then; `None`: it was created
+    /// since, so no checkpoint has it.
+    pub known: Option<Remembered>,
+}
+
+/// What the filter remembers of one object: its `--when` truth and its
+/// `--on-change` values.
+pub type Remembered = (Option<bool>, Option<Vec<Vec<Value>>>);
+
+impl Unsaid {
+    pub fn contains(&self, uid: &str) -> bool {
+        self.objects.contains_key(uid)
+    }
+
+    /// Notes an object whose change now waits, unless one of its changes
+    /// already did (what was known before that one stays).
+    pub fn note(&mut self, uid: &str, before: impl FnOnce() -> Before) {
+        if !self.objects.contains_key(uid) {
+            self.objects.insert(uid.to_string(), before());
+        }
+    }
+
+    /// Forgets the objects of which nothing waits any more: delivered, or
+    /// a hold broken.
+    pub fn settle(&mut self, quieting: &Quieting) {
+        if !self.objects.is_empty() {
+            self.objects.retain(|uid, _| quieting.is_waiting(uid));
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Before)> {
+        self.objects.iter()
+    }
+
+    pub fn clear(&mut self) {
+        self.objects.clear();
     }
 }
 
@@ -456,6 +593,57 @@ mod tests {
     }
 
     #[test]
+    fn a_deletion_waiting_in_its_window_goes_before_the_object_that_takes_its_name() {
+        let t0 = Instant::now();
+        let mut q = Quieting::new(None, Some(Duration::from_secs(10)), false);
+        let change = |kind, uid: &str, rv| {
+            let mut object = widget(uid, rv, true);
+            object["metadata"]["name"] = json!("c1");
+            (
+                0,
+                Change {
+                    kind,
+                    object,
+                    previous: None,
+                },
+            )
+        };
+        let created = q.pass(change(ChangeKind::Created, "old", 1), true, true, t0);
+        assert_eq!(shown(&created), ["old@1"]);
+        let deleted = change(ChangeKind::Deleted, "old", 2);
+        assert!(q.pass(deleted, true, false, secs(t0, 1.0)).is_empty());
+        assert!(q.is_waiting("old"));
+        // The same name, a new UID: the old one's deletion first.
+        let out = q.pass(
+            change(ChangeKind::Created, "new", 3),
+            true,
+            true,
+            secs(t0, 2.0),
+        );
+        assert_eq!(shown(&out), ["old@2", "new@3"]);
+        assert_eq!(out[0].1.kind, ChangeKind::Deleted);
+        assert!(!q.is_waiting("old"));
+        assert!(q.due(secs(t0, 20.0)).is_empty(), "told once");
+    }
+
+    #[test]
+    fn after_a_takeover_each_object_waits_for_the_window_opened_then() {
+        let t0 = Instant::now();
+        let mut t = Throttle::new(Duration::from_secs(10), false);
+        t.offer(modified("a", 1, true), t0).unwrap();
+        t.open_all(secs(t0, 2.0));
+        // Replayed: rv 2 and 3 of b, folded; a's own window runs as it was.
+        assert!(t.offer(modified("b", 2, true), secs(t0, 3.0)).is_none());
+        assert!(t.offer(modified("b", 3, true), secs(t0, 4.0)).is_none());
+        assert!(t.offer(modified("a", 2, true), secs(t0, 5.0)).is_none());
+        assert_eq!(shown(&t.due(secs(t0, 10.0))), ["a@2"]);
+        assert!(t.due(secs(t0, 11.9)).is_empty());
+        assert_eq!(shown(&t.due(secs(t0, 12.0))), ["b@3"], "the newest, once");
+        // After the grace, a quiet object's change goes at once again.
+        assert!(t.offer(modified("c", 1, true), secs(t0, 13.0)).is_some());
+    }
+
+    #[test]
     fn a_hold_completes_only_when_nothing_broke_it() {
         let t0 = Instant::now();
         let mut h: Hold<&str, u32> = Hold::new(Duration::from_secs(5));
@@ -476,20 +664,20 @@ mod tests {
         let t0 = Instant::now();
         let mut q = Quieting::new(Some(Duration::from_secs(5)), None, true);
         // rv 1: --when turns true (admitted); rv 2 false: broken.
-        assert!(q.pass(modified("a", 1, true), true, true, t0).is_none());
+        assert!(q.pass(modified("a", 1, true), true, true, t0).is_empty());
         assert!(
             q.pass(modified("a", 2, false), false, false, secs(t0, 1.0))
-                .is_none()
+                .is_empty()
         );
         assert!(q.due(secs(t0, 10.0)).is_empty(), "a flap fires nothing");
         // rv 3: true again, rv 4 still true (not an edge), then held.
         assert!(
             q.pass(modified("a", 3, true), true, true, secs(t0, 11.0))
-                .is_none()
+                .is_empty()
         );
         assert!(
             q.pass(modified("a", 4, true), false, true, secs(t0, 12.0))
-                .is_none()
+                .is_empty()
         );
         assert!(q.due(secs(t0, 15.9)).is_empty());
         let fired = q.due(secs(t0, 16.0));

@@ -124,6 +124,16 @@ impl Expr {
         self.paths.iter().map(|p| p.source().to_string()).collect()
     }
 
+    /// For a lone path of keys and indices (`.spec.replicas`): puts
+    /// `value` at it in `obj`, or removes what is there (`None`). False for
+    /// any other expression.
+    pub fn put(&self, obj: &mut Value, value: Option<Value>) -> bool {
+        match self.paths.as_slice() {
+            [path] if self.is_path() => path.put(obj, value),
+            _ => false,
+        }
+    }
+
     /// Each path operand with the nodes it currently selects (for a status line).
     pub fn path_values<'v>(&self, obj: &'v Value) -> Vec<(&str, Vec<&'v Value>)> {
         self.paths

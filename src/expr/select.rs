@@ -82,6 +82,42 @@ impl CompiledPath {
         }
     }
 
+    /// For a path of keys and indices only: puts `value` at it (creating
+    /// the objects on the way), or removes what is there (`None`). False
+    /// for any other path, or where the object has no such place.
+    pub(super) fn put(&self, obj: &mut Value, value: Option<Value>) -> bool {
+        let (Some((last, lead)), None) = (self.direct.split_last(), &self.rest) else {
+            return false;
+        };
+        let mut node = obj;
+        for s in lead {
+            node = match (s, node) {
+                (Step::Key(key), Value::Object(map)) => map
+                    .entry(key.clone())
+                    .or_insert_with(|| Value::Object(Default::default())),
+                (Step::Index(_), node) => match step_mut(s, node) {
+                    Some(next) => next,
+                    None => return false,
+                },
+                _ => return false,
+            };
+        }
+        match (last, node, value) {
+            (Step::Key(key), Value::Object(map), Some(value)) => {
+                map.insert(key.clone(), value);
+            }
+            (Step::Key(key), Value::Object(map), None) => {
+                map.remove(key);
+            }
+            (Step::Index(_), node, Some(value)) => match step_mut(last, node) {
+                Some(place) => *place = value,
+                None => return false,
+            },
+            _ => return false,
+        }
+        true
+    }
+
     pub(super) fn is_direct(&self) -> bool {
         self.rest.is_none()
     }
@@ -95,6 +131,22 @@ impl CompiledPath {
 
 fn lookup<'v>(steps: &[Step], obj: &'v Value) -> Option<&'v Value> {
     steps.iter().try_fold(obj, |node, s| step(s, node))
+}
+
+/// [`step`], for changing what is there.
+fn step_mut<'v>(step: &Step, node: &'v mut Value) -> Option<&'v mut Value> {
+    match (step, node) {
+        (Step::Key(key), Value::Object(map)) => map.get_mut(key),
+        (Step::Index(i), Value::Array(items)) => {
+            let i = if *i < 0 {
+                i.checked_add(items.len() as i64)?
+            } else {
+                *i
+            };
+            items.get_mut(usize::try_from(i).ok()?)
+        }
+        _ => None,
+    }
 }
 
 /// A key of an object or an index into an array (`-1` is the last item).

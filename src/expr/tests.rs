@@ -1081,3 +1081,30 @@ fn clauses_show_each_leaf_with_the_values_seen() {
     let [c] = negated.clauses(&obj).try_into().unwrap();
     assert_eq!((c.wants.as_str(), c.holds), ("not == \"Pending\"", false));
 }
+
+#[test]
+fn a_lone_path_of_keys_and_indices_puts_a_value_back_or_removes_it() {
+    let mut obj = json!({"spec": {"size": 2, "ports": [80, 443]}});
+    assert!(compile(".spec.size").put(&mut obj, Some(json!(1))));
+    assert!(compile(".metadata.labels['app.io/x']").put(&mut obj, Some(json!("y"))));
+    assert!(compile(".spec.ports[-1]").put(&mut obj, Some(json!(8443))));
+    assert!(compile(".spec.gone").put(&mut obj, None));
+    assert_eq!(
+        obj,
+        json!({"spec": {"size": 1, "ports": [80, 8443]}, "metadata": {"labels": {"app.io/x": "y"}}})
+    );
+    assert!(compile(".spec.size").put(&mut obj, None));
+    assert_eq!(obj["spec"].get("size"), None);
+    assert!(
+        !compile(".spec.ports[*]").put(&mut obj, Some(json!(1))),
+        "a wildcard"
+    );
+    assert!(
+        !compile(".spec.ports[7]").put(&mut obj, Some(json!(1))),
+        "no such item"
+    );
+    assert!(
+        !compile(".spec.size == 1").put(&mut obj, Some(json!(1))),
+        "not a path"
+    );
+}

@@ -25,6 +25,10 @@ pub const LIMIT: usize = 1024 * 1024;
 pub struct Checkpoint {
     /// The replica that wrote it (its lease identity).
     pub writer: String,
+    /// The rule whose state it is (targets, `--when`, `--on-change`,
+    /// `--events`): a different rule must not take it as its own.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rule: String,
     /// Per target, by `run::replica::target_key`.
     pub targets: BTreeMap<String, Mark>,
 }
@@ -196,6 +200,7 @@ mod tests {
     fn a_checkpoint_reads_back_as_written_in_short_field_names() {
         let checkpoint = Checkpoint {
             writer: "a".into(),
+            rule: String::new(),
             targets: BTreeMap::from([(
                 "widgets".into(),
                 Mark {
@@ -241,6 +246,7 @@ mod tests {
             .collect();
         let checkpoint = Checkpoint {
             writer: "a".into(),
+            rule: String::new(),
             targets: BTreeMap::from([(
                 "widgets".into(),
                 Mark {

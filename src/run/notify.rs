@@ -6,11 +6,12 @@ use std::time::SystemTime;
 use super::replica::{self, Replica};
 use super::{Session, Settings, Step, now, sleep_until_due};
 use crate::decide::filter::Filter;
-use crate::decide::noise::{Notice, Quieting};
+use crate::decide::noise::{Before, Notice, Quieting, Unsaid};
 use crate::exit::{Exit, Result};
 use crate::sink::command::{CommandSpec, Policy, Report, Runner};
 use crate::sink::{Notification, Sink, deliver_all};
 use crate::target::Target;
+use crate::tracker::{Change, ChangeKind};
 
 pub async fn run(
     mut session: Session,
@@ -26,11 +27,16 @@ pub async fn run(
     if let Some(replica) = &mut replica {
         replica.follow(&settings.outbox);
     }
-    let mut quieting = Quieting::new(
+    let (hold, throttle, diffs) = (
         settings.noise.hold,
         settings.noise.throttle,
         settings.shows_diffs(),
     );
+    let quiet = move || Quieting::new(hold, throttle, diffs);
+    let mut quieting = quiet();
+    // What waits in a window, kept out of the checkpoint until delivered.
+    let mut unsaid = Unsaid::default();
+    let keeps_checkpoint = replica.as_ref().is_some_and(Replica::keeps_checkpoint);
     let outcome = loop {
         let step = tokio::select! {
             step = session.next() => match step {
@@ -47,10 +53,23 @@ pub async fn run(
             _ = sleep_until_due(quieting.next_due()) => None,
             turn = replica::next(&mut replica) => {
                 let settled = runner.as_ref().is_none_or(Runner::is_idle);
+                // Taking over or stepping down starts over from the
+                // checkpoint, which has nothing of what waits in a window.
+                let afresh = matches!(turn, replica::Turn::TakeOver | replica::Turn::StepDown);
+                let taking_over = matches!(turn, replica::Turn::TakeOver);
                 if let Some(replica) = &mut replica
-                    && let Err(exit) = replica.handle(turn, &mut session, &mut filter, settled).await
+                    && let Err(exit) = replica
+                        .handle(turn, &mut session, &mut filter, &unsaid, settled)
+                        .await
                 {
                     break Err(exit);
+                }
+                if afresh {
+                    quieting = quiet();
+                    unsaid.clear();
+                }
+                if taking_over && replica.as_ref().is_some_and(Replica::resumed) {
+                    quieting.taken_over(now());
                 }
                 continue;
             }
@@ -62,6 +81,12 @@ pub async fn run(
             count,
         };
         let counted = match step {
+            // The lease lapsed: what a window released is the next holder's
+            // (the checkpoint never had it).
+            None if !replica::may_deliver(&replica) => {
+                quieting.due(now());
+                Ok(false)
+            }
             None => {
                 // Released by a timer, not by an event that just arrived.
                 crate::metrics::forget_arrival();
@@ -69,16 +94,35 @@ pub async fn run(
             }
             // The lease lapsed: what is left is the next holder's.
             Some(Step::Changes(..)) if !replica::may_deliver(&replica) => Ok(false),
-            Some(Step::Changes(index, changes)) => {
+            Some(Step::Changes(index, mut changes)) if !quieting.is_active() => {
+                if diffs {
+                    resumed(&filter, &mut changes);
+                }
+                let ready = changes
+                    .into_iter()
+                    .filter(|change| filter.admit(change))
+                    .map(|change| (index, change));
+                out.deliver(&session.targets, ready)
+            }
+            Some(Step::Changes(index, mut changes)) => {
+                if diffs {
+                    resumed(&filter, &mut changes);
+                }
                 let now = now();
-                let ready = changes.into_iter().filter_map(|change| {
+                let mut ready = Vec::new();
+                for change in changes {
+                    let uid = crate::decide::filter::uid(&change.object).into_owned();
+                    let before = (keeps_checkpoint && !unsaid.contains(&uid))
+                        .then(|| before(&filter, &uid, index, &change));
                     let admitted = filter.admit(&change);
-                    if !quieting.is_active() {
-                        return admitted.then_some((index, change));
-                    }
                     let holds = filter.when_holds(&change);
-                    quieting.pass((index, change), admitted, holds, now)
-                });
+                    ready.extend(quieting.pass((index, change), admitted, holds, now));
+                    if let Some(before) = before
+                        && quieting.is_waiting(&uid)
+                    {
+                        unsaid.note(&uid, || before);
+                    }
+                }
                 out.deliver(&session.targets, ready)
             }
             Some(Step::TimedOut) => {
@@ -89,18 +133,25 @@ pub async fn run(
                 }
             }
             Some(Step::Interrupted(signo)) => {
+                // As at --timeout: what waits out a throttle window goes now
+                // (a hold not complete never held long enough).
+                if replica::may_deliver(&replica) {
+                    let _ = out.deliver(&session.targets, quieting.flush());
+                    unsaid.settle(&quieting);
+                }
                 if let Some(runner) = runner.take() {
                     runner.shutdown(Some(signo)).await;
                 }
                 if let Some(replica) = replica.take() {
-                    replica.leave(&session, &filter).await;
+                    replica.leave(&session, &filter, &unsaid).await;
                 }
                 return Err(Exit::Signal(signo));
             }
         };
+        unsaid.settle(&quieting);
         if let Some(replica) = &mut replica {
             let settled = runner.as_ref().is_none_or(Runner::is_idle);
-            if let Err(exit) = replica.delivered(&session, &filter, settled).await {
+            if let Err(exit) = replica.delivered(&session, &filter, &unsaid, settled).await {
                 break Err(exit);
             }
         }
@@ -115,9 +166,36 @@ pub async fn run(
     };
     let outcome = finish(&mut session, runner, outcome).await;
     if let Some(replica) = replica {
-        replica.leave(&session, &filter).await;
+        replica.leave(&session, &filter, &unsaid).await;
     }
     outcome
+}
+
+/// Modifications that came without the version before them (the first
+/// after resuming from a checkpoint) get what the filter knows of it.
+fn resumed(filter: &Filter, changes: &mut [Change]) {
+    for change in changes {
+        if change.kind == ChangeKind::Modified && change.previous.is_none() {
+            change.previous = filter.previous(change);
+        }
+    }
+}
+
+/// What was known of an object before this change, should the change wait
+/// in a window: the object as a checkpoint must keep it until then.
+fn before(filter: &Filter, uid: &str, target: usize, change: &Change) -> Before {
+    let meta = &change.object["metadata"];
+    let (when, values) = filter.remembered(uid);
+    let new = matches!(change.kind, ChangeKind::Created | ChangeKind::Initial);
+    Before {
+        target,
+        key: crate::tracker::key(&change.object),
+        resource_version: meta["resourceVersion"]
+            .as_str()
+            .and_then(|rv| rv.parse().ok())
+            .unwrap_or(0),
+        known: (!new).then(|| (when, values.cloned())),
+    }
 }
 
 /// Lets the command finish what it was given (on `--count`), or stops it

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use super::Session;
 use crate::decide::filter::Filter;
+use crate::decide::noise::Unsaid;
 use crate::exit::{Exit, Result};
 use crate::ha::checkpoint::{Checkpoint, Failure, Mark, ObjectMark, Store};
 use crate::ha::lease::{Elector, Role};
@@ -49,6 +50,9 @@ pub struct Replica {
     outbox: Outbox,
     /// Whether this replica's watches run (it took over).
     active: bool,
+    /// Whether its watches resumed from a checkpoint's position when it
+    /// last took over (the server replays what came since).
+    resumed: bool,
     verbose: bool,
 }
 
@@ -130,8 +134,19 @@ impl Replica {
             keeper,
             outbox: Outbox::default(),
             active: false,
+            resumed: false,
             verbose,
         })
+    }
+
+    /// Whether it keeps a checkpoint (`--checkpoint`).
+    pub fn keeps_checkpoint(&self) -> bool {
+        self.keeper.is_some()
+    }
+
+    /// Whether the watches resumed from a checkpoint at the last takeover.
+    pub fn resumed(&self) -> bool {
+        self.resumed
     }
 
     /// The sinks whose acknowledgements count: a checkpoint never gets
@@ -187,6 +202,7 @@ impl Replica {
         turn: Turn,
         session: &mut Session,
         filter: &mut Filter,
+        unsaid: &Unsaid,
         settled: bool,
     ) -> Result<()> {
         match turn {
@@ -206,7 +222,7 @@ impl Replica {
                 );
                 Ok(())
             }
-            Turn::Flush => self.write(session, filter, settled).await,
+            Turn::Flush => self.write(session, filter, unsaid, settled).await,
         }
     }
 
@@ -225,6 +241,13 @@ impl Replica {
                 .load()
                 .await
                 .map_err(|f| refused(f, &keeper.store))?;
+            let rule = rule(session, filter);
+            if let Some(stored) = &stored
+                && !stored.rule.is_empty()
+                && stored.rule != rule
+            {
+                return Err(another_rule(&keeper.store, &stored.rule, &rule));
+            }
             let mut marks = stored.map(|c| c.targets).unwrap_or_default();
             for (index, target) in session.targets.clone().iter().enumerate() {
                 match marks.remove(&target_key(target)) {
@@ -254,6 +277,7 @@ impl Replica {
             keeper.dirty = true;
             keeper.waiting.clear();
         }
+        self.resumed = from.iter().any(Option::is_some);
         session.start_watches(from);
         Ok(())
     }
@@ -264,6 +288,7 @@ impl Replica {
         &mut self,
         session: &Session,
         filter: &Filter,
+        unsaid: &Unsaid,
         settled: bool,
     ) -> Result<()> {
         let Some(keeper) = &mut self.keeper else {
@@ -276,13 +301,19 @@ impl Replica {
         {
             return Ok(());
         }
-        self.write(session, filter, settled).await
+        self.write(session, filter, unsaid, settled).await
     }
 
     /// Writes the newest checkpoint the sinks have acknowledged, if this
     /// replica may and the command has run what it was given: otherwise a
     /// little later.
-    async fn write(&mut self, session: &Session, filter: &Filter, settled: bool) -> Result<()> {
+    async fn write(
+        &mut self,
+        session: &Session,
+        filter: &Filter,
+        unsaid: &Unsaid,
+        settled: bool,
+    ) -> Result<()> {
         let may = self.may_deliver();
         let Some(keeper) = &mut self.keeper else {
             return Ok(());
@@ -299,7 +330,8 @@ impl Replica {
             retry_soon(keeper);
             return Ok(());
         }
-        let checkpoint = build(&self.identity, session, filter);
+        let checkpoint = build(&self.identity, session, filter, unsaid);
+        let checkpoint_rule = checkpoint.rule.clone();
         // A target still at its first list has no mark yet: the next
         // replica would start it from its own "now", so write again as soon
         // as the list is in, not at the next delivery.
@@ -331,6 +363,15 @@ impl Replica {
             Ok(()) => Ok(()),
             Err(Failure::Conflict) => {
                 keeper.dirty = true;
+                // Written by a replica of this rule, or by another rule
+                // given the same name: that one is refused, never
+                // overwritten every second.
+                if let Ok(Some(stored)) = keeper.store.load().await
+                    && !stored.rule.is_empty()
+                    && stored.rule != checkpoint_rule
+                {
+                    return Err(another_rule(&keeper.store, &stored.rule, &checkpoint_rule));
+                }
                 if self.verbose {
                     crate::term::stderr_line!(
                         "checkpoint configmap/{}: written meanwhile by another replica; \
@@ -365,9 +406,9 @@ impl Replica {
 
     /// On the way out: the last checkpoint, then the lease released, so a
     /// standby takes over at once.
-    pub async fn leave(mut self, session: &Session, filter: &Filter) {
+    pub async fn leave(mut self, session: &Session, filter: &Filter, unsaid: &Unsaid) {
         if self.keeper.as_ref().is_some_and(|k| k.dirty) {
-            let _ = self.write(session, filter, true).await;
+            let _ = self.write(session, filter, unsaid, true).await;
         }
         let Some(task) = self.elector.take() else {
             return;
@@ -480,20 +521,26 @@ async fn position_now(session: &Session, target: &Target) -> Option<u64> {
     list.metadata.resource_version?.parse().ok()
 }
 
-/// The checkpoint of what this replica has delivered.
-fn build(identity: &str, session: &Session, filter: &Filter) -> Checkpoint {
+/// The checkpoint of what this replica has delivered. An object with a
+/// notification waiting in a window is kept as it was before the first
+/// change that waits, and its target's position stays before that change:
+/// the replica that resumes from it sees the change again (SPEC §8).
+fn build(identity: &str, session: &Session, filter: &Filter, unsaid: &Unsaid) -> Checkpoint {
     let mut targets = BTreeMap::new();
     for (index, target) in session.targets.iter().enumerate() {
         if !session.tracker.synced(index) {
             continue;
         }
-        let objects = session
+        let mut objects: BTreeMap<String, ObjectMark> = session
             .tracker
             .objects(index)
-            .map(|object| {
+            .filter_map(|object| {
                 let meta = &object["metadata"];
                 let text = |field: &str| meta[field].as_str().unwrap_or("").to_string();
                 let uid = text("uid");
+                if unsaid.contains(&uid) {
+                    return None;
+                }
                 let (when, values) = filter.remembered(&uid);
                 let mark = ObjectMark {
                     key: format!("{}/{}", text("namespace"), text("name")),
@@ -501,23 +548,56 @@ fn build(identity: &str, session: &Session, filter: &Filter) -> Checkpoint {
                     when,
                     values: values.cloned(),
                 };
-                (uid, mark)
+                Some((uid, mark))
             })
             .collect();
+        let mut position = session.tracker.position(index);
+        for (uid, before) in unsaid.iter().filter(|(_, b)| b.target == index) {
+            let just_before = before.resource_version.saturating_sub(1);
+            position = position.map(|p| p.min(just_before));
+            if let Some((when, values)) = &before.known {
+                let mark = ObjectMark {
+                    key: before.key.clone(),
+                    resource_version: just_before.to_string(),
+                    when: *when,
+                    values: values.clone(),
+                };
+                objects.insert(uid.clone(), mark);
+            }
+        }
         let mark = Mark {
-            resource_version: session
-                .tracker
-                .position(index)
-                .map(|p| p.to_string())
-                .unwrap_or_default(),
+            resource_version: position.map(|p| p.to_string()).unwrap_or_default(),
             objects,
         };
         targets.insert(target_key(target), mark);
     }
     Checkpoint {
         writer: identity.to_string(),
+        rule: rule(session, filter),
         targets,
     }
+}
+
+/// The rule a checkpoint belongs to: its targets and what shapes the state
+/// kept of each object.
+fn rule(session: &Session, filter: &Filter) -> String {
+    let targets: Vec<String> = session.targets.iter().map(target_key).collect();
+    let flags = filter.describe();
+    let mut rule = targets.join(", ");
+    if !flags.is_empty() {
+        rule.push(' ');
+        rule.push_str(&flags);
+    }
+    rule
+}
+
+fn another_rule(store: &Store, stored: &str, ours: &str) -> Exit {
+    Exit::Usage(format!(
+        "--checkpoint {name}: configmap/{name} in namespace {ns} holds the checkpoint of \
+         another rule ({stored}); this rule is {ours}: give each rule its own --checkpoint name",
+        name = store.name,
+        ns = store.namespace
+    ))
 }
 
 fn refused(failure: Failure, store: &Store) -> Exit {

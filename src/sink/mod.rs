@@ -96,15 +96,21 @@ impl<'a> Notification<'a> {
     }
 
     /// `<uid>/<resourceVersion>/<type>`: unique per change, the same on
-    /// every re-send (CloudEvents `ce-id`, NATS `Nats-Msg-Id`).
+    /// every re-send (CloudEvents `ce-id`, NATS `Nats-Msg-Id`). A deletion
+    /// is `<uid>/deleted`: a UID is deleted once, and a re-list that finds
+    /// it knows only the last version, not the deletion's. An object never
+    /// seen has no UID: [`Notification::object_key`] names it instead.
     pub fn delivery_id(&self) -> String {
-        let meta = &self.object["metadata"];
-        format!(
-            "{}/{}/{}",
-            meta["uid"].as_str().unwrap_or(""),
-            meta["resourceVersion"].as_str().unwrap_or(""),
-            self.event()
-        )
+        let key = self.object_key();
+        match self.event() {
+            "deleted" => format!("{key}/deleted"),
+            event => format!(
+                "{key}/{}/{event}",
+                self.object["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap_or("")
+            ),
+        }
     }
 }
 

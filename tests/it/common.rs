@@ -151,8 +151,15 @@ pub fn plugin(kubeconfig: &Path, home: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+/// The binary under test; `KUBECTL_NOTIFY_BIN` names another build (to
+/// replay a model test's seed against an older one).
 pub fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_kubectl-notify"))
+    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var_os("KUBECTL_NOTIFY_BIN")
+            .map(Into::into)
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_kubectl-notify").into())
+    })
 }
 
 /// Waits for the child to exit (killing it after `limit`) and collects output.

@@ -630,3 +630,122 @@ fn a_namespace_that_does_not_exist_is_said_once_at_start() {
         assert!(started.elapsed() < Duration::from_secs(10), "{flags:?}");
     }
 }
+
+/// SPEC §8: what waits in a `--hold` window is not delivered yet; a
+/// checkpoint written meanwhile (or on the way out) must not count it, or
+/// the alert is lost.
+fn an_alert_still_in_its_hold_is_told_by_the_next_replica_after(signal: i32) {
+    let s = Scenario::new();
+    let hd3 = s.widget("hd3", json!({}), json!({"phase": "Running"}));
+    let flags = [
+        "--checkpoint",
+        "cph3",
+        "--when",
+        ".status.phase == \"Failed\"",
+        "--hold",
+        "4s",
+    ];
+    let mut first = Replica::start(&s, "a", None, &flags);
+    s.wait_for_watch_matching("widgets?", &mut first.child);
+    wait_for_checkpoint(&s, "cph3", &hd3);
+    s.set_status("hd3", json!({"phase": "Failed"}));
+    // Checkpoints are written every second meanwhile.
+    std::thread::sleep(Duration::from_millis(2500));
+    first.signal(signal);
+    let _ = first.child.wait();
+    assert!(first.seen().is_empty(), "{:?}", first.seen());
+
+    let second = Replica::start(&s, "a", None, &flags);
+    second.wait_for(&["modified hd3"], Duration::from_secs(15));
+}
+
+#[test]
+fn an_alert_still_in_its_hold_at_sigkill_is_told_by_the_next_replica() {
+    an_alert_still_in_its_hold_is_told_by_the_next_replica_after(libc::SIGKILL);
+}
+
+#[test]
+fn an_alert_still_in_its_hold_at_sigterm_is_told_by_the_next_replica() {
+    an_alert_still_in_its_hold_is_told_by_the_next_replica_after(libc::SIGTERM);
+}
+
+/// SPEC §8: the newest state, waiting in a `--throttle` window, is not
+/// delivered yet; after a SIGKILL the next replica delivers it.
+#[test]
+fn a_state_still_in_its_throttle_window_when_the_replica_died_is_told_by_the_next() {
+    let s = Scenario::new();
+    widget(&s, "t1");
+    let flags = ["--checkpoint", "cpt", "--throttle", "6s"];
+    let mut first = Replica::start(&s, "a", None, &flags);
+    s.wait_for_watch_matching("widgets?", &mut first.child);
+    let told = resize(&s, "t1", 2);
+    first.wait_for(&["modified t1"], Duration::from_secs(10));
+    wait_for_checkpoint(&s, "cpt", &told);
+    resize(&s, "t1", 3);
+    // Checkpoints are written every second meanwhile.
+    std::thread::sleep(Duration::from_millis(2500));
+    first.signal(libc::SIGKILL);
+    let _ = first.child.wait();
+
+    // Inside the window the new replica opened when it started.
+    let second = Replica::start(&s, "a", None, &flags);
+    second.wait_for(&["modified t1"], Duration::from_secs(20));
+    let told = second.lines.lock().unwrap()[0].clone();
+    assert_eq!(told["object"]["spec"]["size"], 3, "{told}");
+}
+
+/// README: a `modified` notification carries its changes — after resuming
+/// from a checkpoint too, at least the `--on-change` paths, old → new.
+#[test]
+fn after_a_restart_a_modification_shows_its_on_change_paths_old_to_new() {
+    let s = Scenario::new();
+    let w = widget(&s, "w");
+    let flags = ["--checkpoint", "oc", "--on-change", ".spec.size"];
+    let mut first = Replica::start(&s, "a", None, &flags);
+    s.wait_for_watch_matching("widgets?", &mut first.child);
+    wait_for_checkpoint(&s, "oc", &w);
+    first.stop();
+
+    resize(&s, "w", 2);
+    let second = Replica::start(&s, "a", None, &flags);
+    second.wait_for(&["modified w"], Duration::from_secs(10));
+    let told = second.lines.lock().unwrap()[0].clone();
+    assert_eq!(
+        told["changes"],
+        json!([{"path": ".spec.size", "pointer": "/spec/size", "old": 1, "new": 2}]),
+        "{told}"
+    );
+}
+
+/// Two rules given one `--checkpoint` name would overwrite each other's
+/// state every second; the second to start is refused, naming both.
+#[test]
+fn a_checkpoint_of_another_rule_is_refused_at_start_naming_both() {
+    let s = Scenario::new();
+    let w = widget(&s, "w");
+    let mut first = Replica::start(&s, "a", None, &["--checkpoint", "shared"]);
+    s.wait_for_watch_matching("widgets?", &mut first.child);
+    wait_for_checkpoint(&s, "shared", &w);
+    let out = s.run(&[
+        "configmaps",
+        "--all",
+        "--checkpoint",
+        "shared",
+        "--timeout",
+        "5s",
+    ]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("another rule (widgets.example.com --all in default)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("this rule is configmaps --all in default"),
+        "{err}"
+    );
+    assert!(err.contains("its own --checkpoint name"), "{err}");
+    first.stop();
+    // The first rule's checkpoint is still its own.
+    wait_for_checkpoint(&s, "shared", &w);
+}

@@ -1,10 +1,13 @@
-//! "Nothing missed across restarts and failovers" (SPEC §12), checked
+//! "Nothing missed across restarts and failovers" (SPEC §8, §12), checked
 //! against a model: two or three replicas with `--leader-elect` and
 //! `--checkpoint`, killed (SIGKILL, SIGTERM) and started at random among
-//! random creates, updates, deletes and server faults; a CloudEvents
-//! receiver collects what was delivered. Every change arrives at least once;
-//! a change that arrives again carries the id it had; per object, changes
-//! first arrive in resourceVersion order. Seeded; the seed is printed.
+//! random creates, updates, deletes, sink outages and server faults, with
+//! notify-mode flags drawn per case (`--when` with or without `--hold`,
+//! `--throttle`, `--on-change`); a CloudEvents receiver collects what was
+//! delivered. From the server's versions the oracle derives what the flags
+//! imply: every notification must arrive (by id; first arrivals per object
+//! in resourceVersion order), none the flags exclude, a re-delivery only
+//! under the id it had. Seeded; the seed is printed.
 //! `MODEL_CASES=N` runs more cases, `MODEL_SEED=S` replays one.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -24,14 +27,25 @@ const NAMES: [&str; 4] = ["a", "b", "c", "d"];
 
 #[derive(Debug, Clone)]
 enum Op {
-    Create(String),
-    Update(String),
+    Create(String, Phase),
+    /// A change to `.spec.n` only (no `--on-change` or `--when` edge).
+    Touch(String),
+    /// `.spec.phase` set (perhaps to what it was).
+    Turn(String, Phase),
     Delete(String),
     Kill,
     Term,
     Start,
+    /// The sink refuses connections for this many milliseconds.
+    SinkDown(u64),
     Fault(Fault),
 }
+
+type Phase = &'static str;
+const PHASES: [Phase; 2] = ["ok", "bad"];
+/// `--when`'s condition, and the `--on-change` path.
+const WHEN: &str = ".spec.phase == \"bad\"";
+const ON_CHANGE: &str = ".spec.phase";
 
 /// Server faults after which a watch resumes from where it was.
 #[derive(Debug, Clone, Copy)]
@@ -42,18 +56,67 @@ enum Fault {
     Bookmark,
 }
 
+/// The notify-mode flags a case runs with, drawn from its seed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Flags {
+    when: bool,
+    /// `--hold`, in milliseconds (with `--when` only).
+    hold: Option<u64>,
+    /// `--throttle`, in milliseconds.
+    throttle: Option<u64>,
+    on_change: bool,
+}
+
+impl Flags {
+    fn draw(rng: &mut Rng) -> Flags {
+        let when = rng.below(2) == 0;
+        Flags {
+            when,
+            hold: (when && rng.below(2) == 0).then(|| [400, 800][rng.below(2) as usize]),
+            throttle: (rng.below(3) == 0).then(|| [600, 2000][rng.below(2) as usize]),
+            on_change: rng.below(3) == 0,
+        }
+    }
+
+    fn args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if self.when {
+            args.extend(["--when".into(), WHEN.into()]);
+        }
+        if let Some(ms) = self.hold {
+            args.extend(["--hold".into(), format!("{ms}ms")]);
+        }
+        if let Some(ms) = self.throttle {
+            args.extend(["--throttle".into(), format!("{ms}ms")]);
+        }
+        if self.on_change {
+            args.extend(["--on-change".into(), ON_CHANGE.into()]);
+        }
+        args
+    }
+
+    /// How long a notification may wait in a window after its change.
+    fn window(&self) -> Duration {
+        Duration::from_millis(self.hold.unwrap_or(0) + self.throttle.unwrap_or(0))
+    }
+}
+
 fn plan(rng: &mut Rng, faults: bool) -> Vec<Op> {
     let len = 14 + rng.below(12);
     (0..len)
         .map(|_| {
             let name = NAMES[rng.below(NAMES.len() as u64) as usize].to_string();
-            match rng.below(if faults { 14 } else { 12 }) {
-                0..=2 => Op::Create(name),
-                3..=5 => Op::Update(name),
+            let phase = PHASES[rng.below(2) as usize];
+            match rng.below(if faults { 16 } else { 14 }) {
+                0..=2 => Op::Create(name, phase),
+                3..=4 => Op::Turn(name, phase),
+                5 => Op::Touch(name),
                 6..=7 => Op::Delete(name),
                 8 => Op::Kill,
                 9 => Op::Term,
                 10..=11 => Op::Start,
+                12 => Op::SinkDown(200 + rng.below(900)),
+                13 => Op::Turn(name, phase),
                 _ => Op::Fault(match rng.below(4) {
                     0 => Fault::CloseAfterEvents(1 + rng.below(3) as usize),
                     1 => Fault::FailRequests([500, 503, 429][rng.below(3) as usize]),
@@ -65,24 +128,82 @@ fn plan(rng: &mut Rng, faults: bool) -> Vec<Op> {
         .collect()
 }
 
-/// What the server did after the first checkpoint: every version, and the
-/// UIDs deleted; the final state per name.
+/// One version of an object as the server had it, and when it was made.
+#[derive(Debug, Clone)]
+struct Version {
+    rv: u64,
+    phase: String,
+    at: Instant,
+}
+
+/// One object (UID): its state when the first checkpoint was there (if it
+/// existed then), every version made after, and when it was deleted.
+#[derive(Debug)]
+struct Life {
+    name: String,
+    base: Option<Version>,
+    versions: Vec<Version>,
+    deleted: Option<Instant>,
+}
+
+/// What the server did: the lives of every object, by UID.
 #[derive(Default)]
 struct History {
-    versions: HashSet<(String, String)>,
-    deleted: Vec<String>,
-    last: HashMap<String, Option<(String, String)>>,
+    lives: BTreeMap<String, Life>,
 }
 
 impl History {
-    fn record(&mut self, object: &Value) {
-        let (uid, rv, name) = (
-            text(object, "uid"),
-            text(object, "resourceVersion"),
-            text(object, "name"),
+    fn version(object: &Value) -> (String, Version) {
+        let version = Version {
+            rv: text(object, "resourceVersion").parse().unwrap(),
+            phase: object["spec"]["phase"].as_str().unwrap_or("").to_string(),
+            at: Instant::now(),
+        };
+        (text(object, "uid"), version)
+    }
+
+    /// An object as it was before any replica could deliver.
+    fn base(&mut self, object: &Value) {
+        let (uid, version) = Self::version(object);
+        let name = text(object, "name");
+        self.lives.insert(
+            uid,
+            Life {
+                name,
+                base: Some(version),
+                versions: Vec::new(),
+                deleted: None,
+            },
         );
-        self.versions.insert((uid.clone(), rv.clone()));
-        self.last.insert(name, Some((uid, rv)));
+    }
+
+    fn record(&mut self, object: &Value) {
+        let (uid, version) = Self::version(object);
+        let name = text(object, "name");
+        let life = self.lives.entry(uid).or_insert_with(|| Life {
+            name,
+            base: None,
+            versions: Vec::new(),
+            deleted: None,
+        });
+        // A patch that changed nothing made no version.
+        let last = life.versions.last().or(life.base.as_ref());
+        if last.is_none_or(|last| last.rv != version.rv) {
+            life.versions.push(version);
+        }
+    }
+
+    fn delete(&mut self, object: &Value) {
+        if let Some(life) = self.lives.get_mut(&text(object, "uid")) {
+            life.deleted = Some(Instant::now());
+        }
+    }
+
+    fn changes(&self) -> usize {
+        self.lives
+            .values()
+            .map(|l| l.versions.len() + usize::from(l.deleted.is_some()))
+            .sum()
     }
 }
 
@@ -134,27 +255,34 @@ type Outcome = Result<(usize, usize, usize), String>;
 fn run_case(seed: u64, faults: bool) -> Outcome {
     let mut rng = Rng(seed | 1);
     let ops = plan(&mut rng, faults);
+    let drawn = Flags::draw(&mut rng);
     let s = Scenario::new();
     let hook = Receiver::start();
+    let mut at_start = Vec::new();
     for name in &NAMES[..2] {
         if rng.below(2) == 0 {
-            s.widget(name, json!({"n": 0}), json!(null));
+            let phase = PHASES[rng.below(2) as usize];
+            at_start.push(s.widget(name, json!({"n": 0, "phase": phase}), json!(null)));
         }
     }
+    let mut flags: Vec<String> = [
+        "-q",
+        "--leader-elect",
+        "--lease",
+        LEASE,
+        "--checkpoint",
+        LEASE,
+        "--flush-timeout",
+        "2s",
+        "--sink",
+        &format!("cloudevents:{}", hook.url()),
+    ]
+    .map(String::from)
+    .to_vec();
+    flags.extend(drawn.args());
     let mut case = Case {
         s: &s,
-        flags: [
-            "-q",
-            "--leader-elect",
-            "--lease",
-            LEASE,
-            "--checkpoint",
-            LEASE,
-            "--sink",
-            &format!("cloudevents:{}", hook.url()),
-        ]
-        .map(String::from)
-        .to_vec(),
+        flags,
         live: Vec::new(),
         started: 0,
         stderr: Vec::new(),
@@ -178,28 +306,39 @@ fn run_case(seed: u64, faults: bool) -> Outcome {
         std::thread::sleep(Duration::from_millis(20));
     }
     let mut history = History::default();
+    for object in &at_start {
+        history.base(object);
+    }
     let mut counter = 0u64;
     for op in &ops {
         counter += 1;
         let exists = |name: &str| s.server.get(WIDGETS, Some("default"), name).is_some();
+        let patch = |name: &str, spec: Value| {
+            s.server
+                .merge_patch(WIDGETS, Some("default"), name, json!({ "spec": spec }))
+        };
         match op {
-            Op::Create(name) if !exists(name) => {
-                history.record(&s.widget(name, json!({"n": counter}), json!(null)))
+            Op::Create(name, phase) if !exists(name) => {
+                history.record(&s.widget(name, json!({"n": counter, "phase": phase}), json!(null)))
             }
-            Op::Update(name) if exists(name) => history.record(&s.server.merge_patch(
-                WIDGETS,
-                Some("default"),
-                name,
-                json!({"spec": {"n": counter}}),
-            )),
+            Op::Touch(name) if exists(name) => {
+                history.record(&patch(name, json!({ "n": counter })))
+            }
+            Op::Turn(name, phase) if exists(name) => {
+                history.record(&patch(name, json!({ "phase": phase })))
+            }
             Op::Delete(name) if exists(name) => {
                 let gone = s.server.delete(WIDGETS, Some("default"), name).unwrap();
-                history.deleted.push(text(&gone, "uid"));
-                history.last.insert(name.clone(), None);
+                history.delete(&gone);
             }
             Op::Kill => case.stop(&mut rng, libc::SIGKILL),
             Op::Term => case.stop(&mut rng, libc::SIGTERM),
             Op::Start if case.live.len() < 3 => case.start(),
+            Op::SinkDown(ms) => {
+                hook.down();
+                std::thread::sleep(Duration::from_millis(*ms));
+                hook.up();
+            }
             Op::Fault(fault) => match fault {
                 Fault::CloseAfterEvents(n) => s.server.close_watches_after_events(Some(*n)),
                 Fault::FailRequests(status) => s.server.fail_next_requests(2, *status, Some(1)),
@@ -214,9 +353,11 @@ fn run_case(seed: u64, faults: bool) -> Outcome {
     if case.live.is_empty() {
         case.start();
     }
-    // A sentinel: once it arrives and the receiver is quiet, all is in.
-    s.widget("zz-end", json!({}), json!(null));
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // A sentinel: once it arrives and the receiver is quiet for longer than
+    // any window, all is in.
+    s.widget("zz-end", json!({"phase": "bad"}), json!(null));
+    let quiet = Duration::from_secs(2) + drawn.window();
+    let deadline = Instant::now() + Duration::from_secs(40);
     let mut quiet_since = None;
     let mut count = 0;
     loop {
@@ -226,7 +367,7 @@ fn run_case(seed: u64, faults: bool) -> Outcome {
             count = received.len();
             quiet_since = Some(Instant::now());
         }
-        if sentinel && quiet_since.is_some_and(|t| t.elapsed() > Duration::from_secs(1)) {
+        if sentinel && quiet_since.is_some_and(|t| t.elapsed() > quiet) {
             break;
         }
         if Instant::now() > deadline {
@@ -254,13 +395,15 @@ fn run_case(seed: u64, faults: bool) -> Outcome {
     while !case.live.is_empty() {
         case.stop(&mut rng, libc::SIGKILL);
     }
-    let checked = check(&arrivals, &history, faults);
+    let checked = check(&arrivals, &history, drawn, faults);
     checked.map_err(|e| {
         format!(
-            "{e}\nops: {ops:?}\nholder at the end: {holder_now:?}\narrivals:\n{}\nstderr:\n{}",
+            "{e}\nflags: {drawn:?}\nops: {ops:?}\nholder at the end: {holder_now:?}\n\
+             lives: {:#?}\narrivals:\n{}\nstderr:\n{}",
+            history.lives,
             arrivals
                 .iter()
-                .map(|a| format!("{} {} {} {}", a.kind, a.name, a.uid, a.rv))
+                .map(|a| format!("{} {} {} {} {}", a.kind, a.name, a.uid, a.rv, a.id))
                 .collect::<Vec<_>>()
                 .join("\n"),
             case.stderr.join("\n---\n")
@@ -270,38 +413,122 @@ fn run_case(seed: u64, faults: bool) -> Outcome {
         .iter()
         .filter(|op| matches!(op, Op::Kill | Op::Term | Op::Start))
         .count();
-    let changes = history.versions.len() + history.deleted.len();
-    Ok((changes, arrivals.len(), restarts))
+    Ok((history.changes(), arrivals.len(), restarts))
 }
 
-fn check(arrivals: &[Arrival], history: &History, faults: bool) -> Result<(), String> {
+/// The id a change is delivered under: `<uid>/<resourceVersion>/<type>`,
+/// and `<uid>/deleted` for a deletion (a UID is deleted once).
+fn own_id(uid: &str, rv: &str, kind: &str) -> String {
+    if kind == "deleted" {
+        format!("{uid}/deleted")
+    } else {
+        format!("{uid}/{rv}/{kind}")
+    }
+}
+
+/// What the flags make of one object's life, change by change: the
+/// versions that notify (by resourceVersion, with the kind of change), and
+/// whether its deletion does.
+struct Implied {
+    versions: Vec<(u64, &'static str)>,
+    deletion: bool,
+}
+
+fn implied(life: &Life, flags: Flags) -> Implied {
+    let bad = |v: &Version| v.phase == "bad";
+    let mut versions = Vec::new();
+    let mut before = life.base.as_ref();
+    for version in &life.versions {
+        let kind = if before.is_none() {
+            "created"
+        } else {
+            "modified"
+        };
+        let edge = !flags.when || (bad(version) && !before.is_some_and(bad));
+        let changed = !flags.on_change || before.is_none_or(|b| b.phase != version.phase);
+        if edge && changed {
+            versions.push((version.rv, kind));
+        }
+        before = Some(version);
+    }
+    Implied {
+        versions,
+        deletion: life.deleted.is_some() && !flags.when,
+    }
+}
+
+/// With `--when`: the versions of a run of `bad` that began with an edge,
+/// and how long it lasted (`None`: to the end).
+fn runs(life: &Life) -> Vec<(Vec<u64>, Option<Duration>)> {
+    let mut runs: Vec<(Vec<u64>, Option<Duration>)> = Vec::new();
+    let mut open: Option<(Vec<u64>, Instant)> = None;
+    let mut before_bad = life.base.as_ref().is_some_and(|b| b.phase == "bad");
+    for version in &life.versions {
+        let bad = version.phase == "bad";
+        match (&mut open, bad) {
+            (Some((rvs, _)), true) => rvs.push(version.rv),
+            (Some(_), false) => {
+                let (rvs, since) = open.take().unwrap();
+                runs.push((rvs, Some(version.at - since)));
+            }
+            (None, true) if !before_bad => open = Some((vec![version.rv], version.at)),
+            _ => {}
+        }
+        before_bad = bad;
+    }
+    if let Some((rvs, since)) = open {
+        runs.push((rvs, life.deleted.map(|at| at - since)));
+    }
+    runs
+}
+
+fn check(
+    arrivals: &[Arrival],
+    history: &History,
+    flags: Flags,
+    faults: bool,
+) -> Result<(), String> {
     let mut first_rv: HashMap<&str, u64> = HashMap::new();
-    let mut ids_per_version: BTreeMap<(&str, &str), HashSet<&str>> = BTreeMap::new();
+    let mut kinds_per_version: BTreeMap<(&str, &str), HashSet<&str>> = BTreeMap::new();
     let mut seen_ids = HashSet::new();
     for a in arrivals {
         // The id is the change's own: the same on every re-delivery.
-        let own = format!("{}/{}/{}", a.uid, a.rv, a.kind);
+        let own = own_id(&a.uid, &a.rv, &a.kind);
         if a.id != own {
             return Err(format!("ce-id {} for the change {own}", a.id));
         }
         if a.kind == "initial" {
             return Err("the state at start was delivered".into());
         }
-        if a.kind != "deleted" && !history.versions.contains(&(a.uid.clone(), a.rv.clone())) {
-            // Versions from before the first checkpoint were listed, not changed.
-            return Err(format!("{own}: not a change made after the start"));
-        }
-        let key = if a.kind == "deleted" {
-            (a.uid.as_str(), "deleted")
-        } else {
-            (a.uid.as_str(), a.rv.as_str())
+        let Some(life) = history.lives.get(&a.uid) else {
+            return Err(format!("{own}: an object never made"));
         };
-        ids_per_version.entry(key).or_default().insert(&a.id);
-        // First arrivals per object in resourceVersion order. A deletion
-        // that a re-list found (after a fault) carries the last version
-        // known, not the deletion's: it is left out of the order.
-        if seen_ids.insert(a.id.as_str()) && !(faults && a.kind == "deleted") {
-            let rv: u64 = a.rv.parse().unwrap_or(0);
+        if a.kind == "deleted" {
+            if life.deleted.is_none() {
+                return Err(format!("{own}: the object was not deleted"));
+            }
+            if flags.when {
+                return Err(format!("{own}: a deletion is no --when edge"));
+            }
+        } else {
+            let Some(index) = life.versions.iter().position(|v| v.rv.to_string() == a.rv) else {
+                // Versions from before the first checkpoint were listed, not changed.
+                return Err(format!("{own}: not a change made after the start"));
+            };
+            excluded(life, index, flags, faults).map_err(|why| format!("{own}: {why}"))?;
+            kinds_per_version
+                .entry((a.uid.as_str(), a.rv.as_str()))
+                .or_default()
+                .insert(&a.kind);
+        }
+        // First arrivals per object in resourceVersion order; a deletion
+        // comes last.
+        if seen_ids.insert(a.id.as_str()) {
+            let rv: u64 = if a.kind == "deleted" {
+                u64::MAX
+            } else {
+                a.rv.parse().unwrap_or(0)
+            };
             if let Some(before) = first_rv.insert(&a.uid, rv)
                 && before > rv
             {
@@ -309,47 +536,180 @@ fn check(arrivals: &[Arrival], history: &History, faults: bool) -> Result<(), St
             }
         }
     }
-    let delivered = |uid: &str, rv: &str| {
+    // One version, one kind of change — but a throttle window or a hold
+    // may fold a creation and a modification, which a replay after a
+    // restart may not fold the same way.
+    if flags.throttle.is_none() && flags.hold.is_none() {
+        for ((uid, version), kinds) in &kinds_per_version {
+            if kinds.len() > 1 {
+                return Err(format!("{uid}@{version} delivered as {kinds:?}"));
+            }
+        }
+    }
+    // Under one name, an object's deletion arrives before the next object
+    // (a new UID) is first told of.
+    let first_arrival = |uid: &str, deletion: bool| {
         arrivals
             .iter()
-            .any(|a| a.uid == uid && a.rv == rv && a.kind != "deleted")
+            .position(|a| a.uid == uid && (a.kind == "deleted") == deletion)
     };
-    let deleted = |uid: &str| arrivals.iter().any(|a| a.uid == uid && a.kind == "deleted");
-    if faults {
-        // A re-list after a fault may fold versions; the last of each stays.
-        // A deletion it found has the last known version in its id, so it
-        // may differ from the id the watch's deletion had.
-        for (name, last) in &history.last {
-            if let Some((uid, rv)) = last
-                && !delivered(uid, rv)
+    for (old, life) in &history.lives {
+        let Some(deletion) = first_arrival(old, true) else {
+            continue;
+        };
+        let last = life
+            .versions
+            .last()
+            .or(life.base.as_ref())
+            .map_or(0, |v| v.rv);
+        for (new, later) in &history.lives {
+            let newer = later.versions.first().is_some_and(|v| v.rv > last);
+            if later.name == life.name
+                && newer
+                && first_arrival(new, false).is_some_and(|i| i < deletion)
             {
-                return Err(format!("{name}: final version {uid}@{rv} never delivered"));
+                return Err(format!(
+                    "{}: {new} was told of before the deletion of {old}",
+                    life.name
+                ));
             }
         }
-        for uid in &history.deleted {
-            if arrivals.iter().any(|a| &a.uid == uid) && !deleted(uid) {
-                return Err(format!("the deletion of {uid} was never delivered"));
+    }
+    let arrived = |uid: &str, rv: u64| {
+        arrivals
+            .iter()
+            .any(|a| a.uid == uid && a.rv == rv.to_string() && a.kind != "deleted")
+    };
+    let deletion_arrived = |uid: &str| arrivals.iter().any(|a| a.uid == uid && a.kind == "deleted");
+    for (uid, life) in &history.lives {
+        let implied = implied(life, flags);
+        if implied.deletion {
+            // With server faults an object made and deleted while no watch
+            // ran may never have been seen.
+            let seen = !faults || arrivals.iter().any(|a| &a.uid == uid);
+            if seen && !deletion_arrived(uid) {
+                return Err(format!(
+                    "the deletion of {} ({uid}) never arrived",
+                    life.name
+                ));
             }
         }
-        return Ok(());
-    }
-    for (uid, rv) in &history.versions {
-        if !delivered(uid, rv) {
-            return Err(format!("{uid}@{rv} was never delivered"));
+        if flags.hold.is_some() {
+            // A run of `bad` lasting to the end must be told (a restart
+            // starts its hold over; it has all the time it needs).
+            let last = runs(life).into_iter().last();
+            if let Some((rvs, None)) = last
+                && !rvs.iter().any(|rv| arrived(uid, *rv))
+                && (!faults || first_run(life))
+            {
+                return Err(format!(
+                    "{} ({uid}): the edge at {} held to the end, never told",
+                    life.name, rvs[0]
+                ));
+            }
+            continue;
         }
-    }
-    for uid in &history.deleted {
-        if !deleted(uid) {
-            return Err(format!("the deletion of {uid} was never delivered"));
-        }
-    }
-    // Duplicates only with an id already delivered: one id per change.
-    for ((uid, version), ids) in &ids_per_version {
-        if ids.len() > 1 {
-            return Err(format!("{uid} {version} delivered under ids {ids:?}"));
+        let must: Vec<u64> = if faults {
+            // A re-list may fold versions: the last word stays, when the
+            // folding cannot have hidden it.
+            let last = implied.versions.last().map(|(rv, _)| *rv);
+            let last_version = life.versions.last().map(|v| v.rv);
+            let hidden = (flags.when && !first_run(life))
+                || (flags.on_change && !phase_new(life))
+                || life.deleted.is_some();
+            last.filter(|rv| Some(*rv) == last_version && !hidden)
+                .into_iter()
+                .collect()
+        } else if flags.throttle.is_some() {
+            // A window folds them: the newest stays.
+            if implied.deletion {
+                Vec::new()
+            } else {
+                implied
+                    .versions
+                    .last()
+                    .map(|(rv, _)| *rv)
+                    .into_iter()
+                    .collect()
+            }
+        } else {
+            implied.versions.iter().map(|(rv, _)| *rv).collect()
+        };
+        for rv in must {
+            if !arrived(uid, rv) {
+                return Err(format!("{} ({uid})@{rv} never arrived", life.name));
+            }
         }
     }
     Ok(())
+}
+
+/// Whether the flags exclude the notification of `life.versions[index]`.
+fn excluded(life: &Life, index: usize, flags: Flags, faults: bool) -> Result<(), String> {
+    let version = &life.versions[index];
+    let before = match index {
+        0 => life.base.as_ref(),
+        i => Some(&life.versions[i - 1]),
+    };
+    if flags.when {
+        if version.phase != "bad" {
+            return Err("--when does not hold on it".into());
+        }
+        if let Some(hold) = flags.hold {
+            let run = runs(life)
+                .into_iter()
+                .find(|(rvs, _)| rvs.contains(&version.rv));
+            return match run {
+                // Re-listed after a fault: a version of a run whose edge
+                // was folded away.
+                None if faults => Ok(()),
+                None => Err("in no run of --when that began with an edge".into()),
+                Some((_, Some(lasted)))
+                    if !faults
+                        && lasted + Duration::from_millis(250) < Duration::from_millis(hold) =>
+                {
+                    Err(format!("--when held {lasted:?}, under --hold"))
+                }
+                Some(_) => Ok(()),
+            };
+        }
+        // A window folds only what notifies: the edge itself.
+        let edge = before.is_none_or(|b| b.phase != "bad");
+        if !edge && !faults {
+            return Err("no --when edge".into());
+        }
+        return Ok(());
+    }
+    if flags.on_change && before.is_some() {
+        let changed = before.is_some_and(|b| b.phase != version.phase);
+        let ever = life
+            .base
+            .iter()
+            .chain(&life.versions[..index])
+            .any(|b| b.phase != version.phase);
+        if !(changed || (faults && ever)) {
+            return Err("--on-change: .spec.phase did not change".into());
+        }
+    }
+    Ok(())
+}
+
+/// Whether the object's only run of `bad` is its last (a re-list cannot
+/// have folded an earlier run's end away).
+fn first_run(life: &Life) -> bool {
+    runs(life).len() == 1
+        && life.versions.iter().filter(|v| v.phase == "bad").count() == runs(life)[0].0.len()
+}
+
+/// Whether the last version's phase differs from every earlier one.
+fn phase_new(life: &Life) -> bool {
+    let Some(last) = life.versions.last() else {
+        return false;
+    };
+    life.base
+        .iter()
+        .chain(&life.versions[..life.versions.len() - 1])
+        .all(|v| v.phase != last.phase)
 }
 
 fn run_all(faults: bool, default_cases: usize) {
@@ -399,6 +759,15 @@ fn run_all(faults: bool, default_cases: usize) {
         ok().map(|(_, _, k)| k).sum::<usize>(),
         ok().map(|(_, n, _)| n).sum::<usize>(),
     );
+    for (seed, result) in &results {
+        if let Err(e) = result {
+            let flags = e.lines().find(|l| l.starts_with("flags:")).unwrap_or("");
+            println!(
+                "ha model: MODEL_SEED={seed} failed: {} ({flags})",
+                e.lines().next().unwrap_or("")
+            );
+        }
+    }
     if let Some((seed, Err(e))) = results.iter().find(|(_, r)| r.is_err()) {
         panic!("ha model case failed; replay with MODEL_SEED={seed}\n{e}");
     }

@@ -357,3 +357,70 @@ fn throttle_delivers_what_waits_when_the_timeout_ends_the_run() {
     assert!(lines.recv_timeout(Duration::from_millis(100)).is_err());
     assert!(stderr(&out).contains("2 notifications"), "{}", stderr(&out));
 }
+
+#[test]
+fn throttle_delivers_what_waits_when_sigterm_ends_the_run() {
+    let s = Scenario::new();
+    s.widget("foo", json!({}), json!({"ready": false}));
+    let mut child = s
+        .notify(&["widgets/foo", "--throttle", "1m", "-o", "json"])
+        .spawn()
+        .unwrap();
+    let lines = lines_of(&mut child);
+    s.wait_for_watch("foo", &mut child);
+    s.set_status("foo", json!({"ready": true}));
+    next_json(&lines);
+    s.set_status("foo", json!({"ready": true, "note": "last"}));
+    std::thread::sleep(Duration::from_millis(500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 143, "{}", stderr(&out));
+    let trailing = lines
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the trailing notification, delivered at exit");
+    let trailing: Value = serde_json::from_str(&trailing).unwrap();
+    assert_eq!(trailing["object"]["status"]["note"], "last");
+}
+
+/// SPEC §1: a re-created object is a new object; its creation is never
+/// told before the deletion of the object that had its name.
+#[test]
+fn throttle_tells_a_deletion_before_the_creation_of_the_object_taking_its_name() {
+    let s = Scenario::new();
+    let mut child = s
+        .notify(&[
+            "widgets",
+            "--all",
+            "--throttle",
+            "1m",
+            "-o",
+            "json",
+            "--timeout",
+            "4s",
+        ])
+        .spawn()
+        .unwrap();
+    let lines = lines_of(&mut child);
+    s.wait_for_watch_matching("widgets", &mut child);
+    let old = s.widget("c1", json!({}), json!(null));
+    assert_eq!(next_json(&lines)["type"], "created");
+    s.server.delete(WIDGETS, Some("default"), "c1").unwrap();
+    let new = s.widget("c1", json!({}), json!(null));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let told: Vec<(String, String)> =
+        std::iter::from_fn(|| lines.recv_timeout(Duration::from_millis(200)).ok())
+            .map(|line| {
+                let line: Value = serde_json::from_str(&line).unwrap();
+                (
+                    line["type"].as_str().unwrap().into(),
+                    line["uid"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+    let uid = |o: &Value| o["metadata"]["uid"].as_str().unwrap().to_string();
+    assert_eq!(
+        told,
+        [("deleted".into(), uid(&old)), ("created".into(), uid(&new))]
+    );
+}

@@ -99,6 +99,60 @@ fn cloudevents_arrive_in_binary_mode_with_a_stable_id_per_change() {
     assert_eq!(event.json()["type"], "modified");
 }
 
+/// SPEC §8: an id is unique per object and change. A deletion's id is
+/// `<uid>/deleted` (a UID is deleted once: the same whether the deletion was
+/// watched or found by a re-list); an object never seen has no UID, so its
+/// id names its resource, namespace and name.
+#[test]
+fn a_deletion_is_delivered_under_its_uid_and_an_object_never_seen_under_its_name() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    let out = s
+        .notify(&[
+            "widgets/missing-one",
+            "widgets/missing-two",
+            "--for",
+            "delete",
+            "--sink",
+            "cloudevents:env:HOOK",
+            "-q",
+        ])
+        .env("HOOK", hook.url())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let mut ids: Vec<String> = hook
+        .delivered()
+        .iter()
+        .map(|e| e.header("ce-id").unwrap().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "widgets.example.com/default/missing-one/deleted",
+            "widgets.example.com/default/missing-two/deleted"
+        ]
+    );
+
+    let object = s.widget("foo", json!({}), json!(null));
+    let child = notify_with_hook(
+        &s,
+        &hook,
+        &["--sink", "cloudevents:env:HOOK", "--count", "1", "-q"],
+    );
+    s.server.delete(WIDGETS, Some("default"), "foo").unwrap();
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let uid = object["metadata"]["uid"].as_str().unwrap();
+    let event = hook.delivered().pop().unwrap();
+    assert_eq!(event.header("ce-type"), Some("kubectl-notify.deleted"));
+    assert_eq!(
+        event.header("ce-id"),
+        Some(format!("{uid}/deleted").as_str())
+    );
+}
+
 #[test]
 fn slack_gets_the_message_template_or_the_header_and_changed_paths() {
     let s = Scenario::new();
@@ -962,14 +1016,11 @@ mod nats {
             .map(|m| {
                 let body: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
                 let id = m.headers.get("Nats-Msg-Id").unwrap().as_str().to_string();
-                assert_eq!(
-                    id,
-                    format!(
-                        "{uid}/{}/{}",
-                        body["resourceVersion"].as_str().unwrap(),
-                        body["type"].as_str().unwrap()
-                    )
-                );
+                let own = match body["type"].as_str().unwrap() {
+                    "deleted" => format!("{uid}/deleted"),
+                    kind => format!("{uid}/{}/{kind}", body["resourceVersion"].as_str().unwrap()),
+                };
+                assert_eq!(id, own);
                 body["type"].as_str().unwrap().to_string()
             })
             .collect();
