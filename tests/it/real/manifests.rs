@@ -3,9 +3,7 @@
 //! controller-manager makes the Pods), and the pod's command line, run with
 //! a token of the printed ServiceAccount, works — and nothing more.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -24,34 +22,15 @@ fn print_manifests(ns: &Namespace, args: &[&str]) -> String {
     stdout(&out)
 }
 
-/// Real kubectl with `input` on its stdin.
-fn kubectl_fed(ns: &Namespace, args: &[&str], input: &str) -> Output {
-    let mut child = ns
-        .kubectl_cmd(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
 /// Applies the manifests (a server dry run first: it must accept them and
 /// leave nothing behind); the `kind/name` lines kubectl printed.
 fn apply(ns: &Namespace, manifests: &str) -> Vec<String> {
-    let dry = kubectl_fed(
-        ns,
+    let dry = ns.kubectl_fed(
         &["apply", "--dry-run=server", "-o", "name", "-f", "-"],
         manifests,
     );
     assert!(dry.status.success(), "dry run: {}", text(&dry.stderr));
-    let applied = kubectl_fed(ns, &["apply", "-o", "name", "-f", "-"], manifests);
+    let applied = ns.kubectl_fed(&["apply", "-o", "name", "-f", "-"], manifests);
     assert!(applied.status.success(), "apply: {}", text(&applied.stderr));
     assert_eq!(text(&dry.stdout), text(&applied.stdout));
     text(&applied.stdout).lines().map(String::from).collect()

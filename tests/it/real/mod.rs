@@ -95,13 +95,18 @@ impl<'a> Namespace<'a> {
         self.kubectl_stdin(&["create", "-o", "json", "-f", "-"], &object)
     }
 
-    /// `kubectl apply -f -` of one object (JSON); the object as applied.
-    #[allow(dead_code)] // kept for stories that apply, as users do
-    pub fn apply(&self, object: Value) -> Value {
-        self.kubectl_stdin(&["apply", "-o", "json", "-f", "-"], &object)
+    fn kubectl_stdin(&self, args: &[&str], object: &Value) -> Value {
+        let out = self.kubectl_fed(args, &object.to_string());
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
     }
 
-    fn kubectl_stdin(&self, args: &[&str], object: &Value) -> Value {
+    /// Real kubectl with `input` on its stdin.
+    pub fn kubectl_fed(&self, args: &[&str], input: &str) -> Output {
         use std::io::Write;
         let mut child = self
             .kubectl_cmd(args)
@@ -114,15 +119,9 @@ impl<'a> Namespace<'a> {
             .stdin
             .take()
             .unwrap()
-            .write_all(object.to_string().as_bytes())
+            .write_all(input.as_bytes())
             .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        child.wait_with_output().unwrap()
     }
 
     /// A merge patch of the object (`kind/name`).
