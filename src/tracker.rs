@@ -499,6 +499,31 @@ mod tests {
         tracker.entries(0).map(|e| e.fresh).collect()
     }
 
+    /// Announced in a checkpoint that does not hold them: a re-list that
+    /// lacks one tells its deletion, one it finds is new; a replay (no
+    /// re-list) carries its own events.
+    #[test]
+    fn announced_objects_are_deleted_by_a_relist_that_lacks_them_and_new_if_listed() {
+        let mut t = Tracker::new(1, Keep::Identity);
+        let (gone, found) = (
+            widget("gone", "u1", 0, true),
+            widget("found", "u2", 0, true),
+        );
+        t.seed(0, 10, vec![], vec![gone.clone(), found.clone()]);
+        assert_eq!(
+            start(&mut t, vec![widget("found", "u2", 12, true)]),
+            ["created found@12", "deleted gone@0"]
+        );
+        let mut t = Tracker::new(1, Keep::Identity);
+        t.seed(0, 10, vec![], vec![gone]);
+        let replay = vec![
+            WatchEvent::Applied(widget("gone", "u1", 11, true)),
+            WatchEvent::Deleted(widget("gone", "u1", 13, true)),
+        ];
+        assert_eq!(feed(&mut t, replay), ["created gone@11", "deleted gone@13"]);
+        assert_eq!(start(&mut t, vec![]), Vec::<String>::new());
+    }
+
     /// Resumed from a checkpoint whose position is behind some object (a
     /// change of another one waited in a window): the replay of what came
     /// before that object under its name changes nothing.
