@@ -104,6 +104,11 @@ struct TargetState {
     /// selected), in order. A departed object is an input like any other:
     /// `--for delete` is met by it, and a command is handed its last state.
     departed: Vec<Value>,
+    /// From a checkpoint: objects whose first notification went out before
+    /// the checkpoint held them (by key, their identity). A re-list that
+    /// lacks one reports its deletion; any event about one leaves it to
+    /// that event.
+    announced: BTreeMap<String, Value>,
 }
 
 impl TargetState {
@@ -115,6 +120,7 @@ impl TargetState {
             synced: false,
             position: 0,
             departed: Vec::new(),
+            announced: BTreeMap::new(),
         }
     }
 
@@ -174,6 +180,7 @@ impl TargetState {
     /// under a known name is a deletion followed by a creation.
     fn record(&mut self, object: Value, listed_at_start: bool, changes: &mut Vec<Change>) {
         let key = key(&object);
+        self.announced.remove(&key);
         let fresh = !listed_at_start;
         let keep = self.keep;
         let known = match self.objects.get_mut(&key) {
@@ -298,11 +305,21 @@ impl Tracker {
                         changes.extend(state.depart(&key, None));
                     }
                 }
+                // Announced before a checkpoint knew them, and not listed:
+                // deleted while nobody watched.
+                for (_, object) in std::mem::take(&mut state.announced) {
+                    changes.push(Change {
+                        kind: ChangeKind::Deleted,
+                        object,
+                        previous: None,
+                    });
+                }
                 state.synced = true;
             }
             WatchEvent::Applied(object) => state.record(object, false, &mut changes),
             WatchEvent::Deleted(object) => {
                 let key = key(&object);
+                state.announced.remove(&key);
                 let known = state.objects.get(&key);
                 let same = known.is_some_and(|known| uid(&known.object) == uid(&object));
                 // The deletion of an older object than the one now under the
@@ -319,7 +336,16 @@ impl Tracker {
     /// Starts a target from a checkpoint instead of a first list: these
     /// identities are the state already told, `position` the resourceVersion
     /// up to which it was. What the watch brings next is compared with them.
-    pub fn seed(&mut self, target: usize, position: u64, identities: Vec<Value>) {
+    /// `announced`: objects told of whose state the checkpoint lacks; a
+    /// re-list that finds one compares it as new, one that lacks it reports
+    /// its deletion.
+    pub fn seed(
+        &mut self,
+        target: usize,
+        position: u64,
+        identities: Vec<Value>,
+        announced: Vec<Value>,
+    ) {
         let state = &mut self.targets[target];
         state.objects = identities
             .into_iter()
@@ -332,8 +358,13 @@ impl Tracker {
                 (key(&object), entry)
             })
             .collect();
+        state.announced = announced
+            .into_iter()
+            .map(|object| (key(&object), identity(&object)))
+            .collect();
         state.relisting = None;
-        state.synced = true;
+        // Only announcements: the first list is still the state at start.
+        state.synced = position > 0 || !state.objects.is_empty();
         state.position = state.position.max(position);
     }
 
@@ -468,13 +499,38 @@ mod tests {
         tracker.entries(0).map(|e| e.fresh).collect()
     }
 
+    /// Announced in a checkpoint that does not hold them: a re-list that
+    /// lacks one tells its deletion, one it finds is new; a replay (no
+    /// re-list) carries its own events.
+    #[test]
+    fn announced_objects_are_deleted_by_a_relist_that_lacks_them_and_new_if_listed() {
+        let mut t = Tracker::new(1, Keep::Identity);
+        let (gone, found) = (
+            widget("gone", "u1", 0, true),
+            widget("found", "u2", 0, true),
+        );
+        t.seed(0, 10, vec![], vec![gone.clone(), found.clone()]);
+        assert_eq!(
+            start(&mut t, vec![widget("found", "u2", 12, true)]),
+            ["created found@12", "deleted gone@0"]
+        );
+        let mut t = Tracker::new(1, Keep::Identity);
+        t.seed(0, 10, vec![], vec![gone]);
+        let replay = vec![
+            WatchEvent::Applied(widget("gone", "u1", 11, true)),
+            WatchEvent::Deleted(widget("gone", "u1", 13, true)),
+        ];
+        assert_eq!(feed(&mut t, replay), ["created gone@11", "deleted gone@13"]);
+        assert_eq!(start(&mut t, vec![]), Vec::<String>::new());
+    }
+
     /// Resumed from a checkpoint whose position is behind some object (a
     /// change of another one waited in a window): the replay of what came
     /// before that object under its name changes nothing.
     #[test]
     fn a_replay_older_than_the_object_under_the_name_is_no_change() {
         let mut t = Tracker::new(1, Keep::Identity);
-        t.seed(0, 15, vec![widget("b", "new", 22, true)]);
+        t.seed(0, 15, vec![widget("b", "new", 22, true)], vec![]);
         let old = widget("b", "old", 17, true);
         assert_eq!(
             feed(&mut t, vec![WatchEvent::Applied(old.clone())]),

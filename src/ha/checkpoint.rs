@@ -41,6 +41,12 @@ pub struct Mark {
     pub resource_version: String,
     /// Per object UID.
     pub objects: BTreeMap<String, ObjectMark>,
+    /// Per UID, `namespace/name` of objects not in `objects` whose first
+    /// notification may have gone out: written before it did, so that a
+    /// replica that re-lists (the server forgot the position) and does not
+    /// find one tells its deletion.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub announced: BTreeMap<String, String>,
 }
 
 /// One object, in short field names: at thousands of objects they count.
@@ -214,6 +220,7 @@ mod tests {
                             values: Some(vec![vec![json!("x")]]),
                         },
                     )]),
+                    announced: BTreeMap::new(),
                 },
             )]),
         };
@@ -227,6 +234,25 @@ mod tests {
             checkpoint
         );
         assert_eq!(checkpoint.objects(), 1);
+    }
+
+    #[test]
+    fn announced_objects_round_trip_and_a_checkpoint_without_them_still_loads() {
+        let old = r#"{"writer":"a","targets":{"widgets":{"resourceVersion":"42","objects":{}}}}"#;
+        let loaded = serde_json::from_str::<Checkpoint>(old).unwrap();
+        assert!(loaded.targets["widgets"].announced.is_empty());
+        let mut checkpoint = loaded;
+        let mark = checkpoint.targets.get_mut("widgets").unwrap();
+        mark.announced.insert("uid-2".into(), "default/w2".into());
+        let text = checkpoint.encode();
+        assert!(
+            text.contains(r#""announced":{"uid-2":"default/w2"}"#),
+            "{text}"
+        );
+        assert_eq!(
+            serde_json::from_str::<Checkpoint>(&text).unwrap(),
+            checkpoint
+        );
     }
 
     #[test]
@@ -252,6 +278,7 @@ mod tests {
                 Mark {
                     resource_version: "105000".into(),
                     objects,
+                    announced: BTreeMap::new(),
                 },
             )]),
         };

@@ -90,7 +90,7 @@ pub async fn run(
             None => {
                 // Released by a timer, not by an event that just arrived.
                 crate::metrics::forget_arrival();
-                out.deliver(&session.targets, quieting.due(now()))
+                out.hand(&mut replica, &session, quieting.due(now())).await
             }
             // The lease lapsed: what is left is the next holder's.
             Some(Step::Changes(..)) if !replica::may_deliver(&replica) => Ok(false),
@@ -102,7 +102,7 @@ pub async fn run(
                     .into_iter()
                     .filter(|change| filter.admit(change))
                     .map(|change| (index, change));
-                out.deliver(&session.targets, ready)
+                out.hand(&mut replica, &session, ready).await
             }
             Some(Step::Changes(index, mut changes)) => {
                 if diffs {
@@ -123,11 +123,11 @@ pub async fn run(
                         unsaid.note(&uid, || before);
                     }
                 }
-                out.deliver(&session.targets, ready)
+                out.hand(&mut replica, &session, ready).await
             }
             Some(Step::TimedOut) => {
                 // A planned end: what waits out a throttle window goes now.
-                match out.deliver(&session.targets, quieting.flush()) {
+                match out.hand(&mut replica, &session, quieting.flush()).await {
                     Ok(false) => break Err(timed_out(out.settings, *out.notified)),
                     counted => counted,
                 }
@@ -136,7 +136,7 @@ pub async fn run(
                 // As at --timeout: what waits out a throttle window goes now
                 // (a hold not complete never held long enough).
                 if replica::may_deliver(&replica) {
-                    let _ = out.deliver(&session.targets, quieting.flush());
+                    let _ = out.hand(&mut replica, &session, quieting.flush()).await;
                     unsaid.settle(&quieting);
                 }
                 if let Some(runner) = runner.take() {
@@ -233,6 +233,24 @@ struct Out<'a> {
 }
 
 impl Out<'_> {
+    /// Delivers, once the checkpoint (if kept) has announced the objects
+    /// it did not know yet; nothing if the lease lapsed meanwhile.
+    async fn hand(
+        &mut self,
+        replica: &mut Option<Replica>,
+        session: &Session,
+        notices: impl IntoIterator<Item = Notice>,
+    ) -> Result<bool> {
+        let notices: Vec<Notice> = notices.into_iter().collect();
+        if let Some(replica) = replica
+            && !notices.is_empty()
+            && !replica.announce(session, &notices).await?
+        {
+            return Ok(false);
+        }
+        self.deliver(&session.targets, notices)
+    }
+
     /// Tells every sink of each notification, in order; `true` once
     /// `--count` notifications have gone out.
     fn deliver(

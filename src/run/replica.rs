@@ -20,13 +20,14 @@ use tokio::time::Instant;
 
 use super::Session;
 use crate::decide::filter::Filter;
-use crate::decide::noise::Unsaid;
+use crate::decide::noise::{Notice, Unsaid};
 use crate::exit::{Exit, Result};
 use crate::ha::checkpoint::{Checkpoint, Failure, Mark, ObjectMark, Store};
 use crate::ha::lease::{Elector, Role};
 use crate::ha::{HaPlan, checkpoint, lease};
 use crate::sink::network::Outbox;
 use crate::target::Target;
+use crate::tracker::ChangeKind;
 
 /// At most one checkpoint write a second.
 const WRITE_EVERY: Duration = Duration::from_secs(1);
@@ -62,6 +63,12 @@ struct Keeper {
     last_write: Option<Instant>,
     /// Snapshots waiting for the sinks' acknowledgements, oldest first.
     waiting: VecDeque<Snapshot>,
+    /// The checkpoint as last read or written.
+    stored: Checkpoint,
+    /// Per target key, the UIDs (and `namespace/name`) told of before a
+    /// written checkpoint held them: every write carries them until one
+    /// holds the object, or its deletion is acknowledged.
+    announced: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The checkpoint as it was right after the `through`th notification was
@@ -70,6 +77,9 @@ struct Snapshot {
     through: u64,
     encoded: String,
     objects: usize,
+    /// Announced UIDs (by target key) deleted by then: no longer announced
+    /// once this snapshot is written.
+    gone: Vec<(String, String)>,
 }
 
 /// What the replica asks the notify loop to do.
@@ -125,6 +135,8 @@ impl Replica {
             dirty: false,
             last_write: None,
             waiting: VecDeque::new(),
+            stored: Checkpoint::default(),
+            announced: BTreeMap::new(),
         });
         Some(Replica {
             identity,
@@ -248,6 +260,8 @@ impl Replica {
             {
                 return Err(another_rule(&keeper.store, &stored.rule, &rule));
             }
+            keeper.stored = stored.clone().unwrap_or_default();
+            keeper.announced.clear();
             let mut marks = stored.map(|c| c.targets).unwrap_or_default();
             for (index, target) in session.targets.clone().iter().enumerate() {
                 match marks.remove(&target_key(target)) {
@@ -336,10 +350,23 @@ impl Replica {
         // replica would start it from its own "now", so write again as soon
         // as the list is in, not at the next delivery.
         let complete = checkpoint.targets.len() == session.targets.len();
+        // An announced object neither held nor waiting in a window is
+        // deleted, its deletion handed over by now.
+        let gone = keeper
+            .announced
+            .iter()
+            .filter_map(|(key, uids)| Some((key, uids, checkpoint.targets.get(key)?)))
+            .flat_map(|(key, uids, mark)| {
+                uids.keys()
+                    .filter(|uid| !mark.objects.contains_key(*uid) && !unsaid.contains(uid))
+                    .map(|uid| (key.clone(), uid.clone()))
+            })
+            .collect();
         let snapshot = Snapshot {
             through: self.outbox.handed(),
             encoded: checkpoint.encode(),
             objects: checkpoint.objects(),
+            gone,
         };
         let size = Checkpoint::size(&snapshot.encoded);
         if size > checkpoint::LIMIT {
@@ -347,12 +374,23 @@ impl Replica {
         }
         keeper.keep(snapshot);
         let Some(Snapshot {
-            encoded, objects, ..
+            encoded,
+            objects,
+            gone,
+            ..
         }) = keeper.acknowledged(self.outbox.acknowledged())
         else {
             retry_soon(keeper);
             return Ok(());
         };
+        for (key, uid) in &gone {
+            if let Some(uids) = keeper.announced.get_mut(key) {
+                uids.remove(uid);
+            }
+        }
+        let mut written: Checkpoint = serde_json::from_str(&encoded).unwrap_or_default();
+        keeper.announce_in(&mut written);
+        let encoded = written.encode();
         let size = Checkpoint::size(&encoded);
         keeper.last_write = Some(Instant::now());
         keeper.dirty = !keeper.waiting.is_empty() || !complete;
@@ -360,7 +398,10 @@ impl Replica {
             retry_soon(keeper);
         }
         match keeper.store.save(encoded).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                keeper.held(written);
+                Ok(())
+            }
             Err(Failure::Conflict) => {
                 keeper.dirty = true;
                 // Written by a replica of this rule, or by another rule
@@ -404,6 +445,80 @@ impl Replica {
         }
     }
 
+    /// Before notifications go out: the UIDs among them the stored
+    /// checkpoint does not know are written to it as announced (one write
+    /// for them all), so that a replica that must re-list tells their
+    /// deletion even if no later checkpoint held them. Retried until
+    /// stored; `false` if this replica may no longer deliver meanwhile.
+    pub async fn announce(&mut self, session: &Session, notices: &[Notice]) -> Result<bool> {
+        let Some(keeper) = &mut self.keeper else {
+            return Ok(true);
+        };
+        let mut new = false;
+        for (index, change) in notices {
+            if change.kind == ChangeKind::Deleted {
+                continue;
+            }
+            let key = target_key(&session.targets[*index]);
+            let uid = crate::decide::filter::uid(&change.object);
+            if uid.is_empty() || keeper.knows(&key, &uid) {
+                continue;
+            }
+            new = true;
+            keeper
+                .announced
+                .entry(key)
+                .or_default()
+                .insert(uid.into_owned(), crate::tracker::key(&change.object));
+        }
+        if !new {
+            return Ok(true);
+        }
+        let mut pause = RECHECK;
+        loop {
+            if !self.may_deliver() {
+                return Ok(false);
+            }
+            let Some(keeper) = &mut self.keeper else {
+                return Ok(true);
+            };
+            let mut checkpoint = keeper.stored.clone();
+            checkpoint.writer = self.identity.clone();
+            keeper.announce_in(&mut checkpoint);
+            let encoded = checkpoint.encode();
+            let size = Checkpoint::size(&encoded);
+            let failure = match keeper.store.save(encoded).await {
+                Ok(()) => {
+                    keeper.stored = checkpoint;
+                    return Ok(true);
+                }
+                Err(Failure::TooLarge) => {
+                    return Err(too_large(&keeper.store, size, checkpoint.objects()));
+                }
+                Err(Failure::Forbidden(verb)) => {
+                    return Err(refused(Failure::Forbidden(verb), &keeper.store));
+                }
+                Err(Failure::Other(err)) if crate::trouble::no_namespace(&err) => {
+                    return Err(Exit::Refused(crate::trouble::namespace_missing(
+                        &keeper.store.namespace,
+                        "--checkpoint keeps its ConfigMap there",
+                    )));
+                }
+                Err(Failure::Conflict) => "written meanwhile by another replica".to_string(),
+                Err(Failure::Other(err)) => crate::trouble::said(&err),
+            };
+            crate::log::warning(
+                "checkpoint",
+                format_args!(
+                    "checkpoint configmap/{}: {failure}; retrying before notifying of new objects",
+                    keeper.store.name
+                ),
+            );
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(WRITE_EVERY);
+        }
+    }
+
     /// On the way out: the last checkpoint, then the lease released, so a
     /// standby takes over at once.
     pub async fn leave(mut self, session: &Session, filter: &Filter, unsaid: &Unsaid) {
@@ -426,6 +541,37 @@ impl Replica {
 }
 
 impl Keeper {
+    /// Adds to a checkpoint the announced UIDs it does not hold.
+    fn announce_in(&self, checkpoint: &mut Checkpoint) {
+        for (key, uids) in &self.announced {
+            let mark = checkpoint.targets.entry(key.clone()).or_default();
+            for (uid, name) in uids {
+                if !mark.objects.contains_key(uid) {
+                    mark.announced.insert(uid.clone(), name.clone());
+                }
+            }
+        }
+    }
+
+    /// The checkpoint is stored: an object it holds is no longer announced.
+    fn held(&mut self, stored: Checkpoint) {
+        for (key, uids) in &mut self.announced {
+            if let Some(mark) = stored.targets.get(key) {
+                uids.retain(|uid, _| !mark.objects.contains_key(uid));
+            }
+        }
+        self.announced.retain(|_, uids| !uids.is_empty());
+        self.stored = stored;
+    }
+
+    /// Whether the stored checkpoint knows this UID (held or announced).
+    fn knows(&self, key: &str, uid: &str) -> bool {
+        self.stored
+            .targets
+            .get(key)
+            .is_some_and(|m| m.objects.contains_key(uid) || m.announced.contains_key(uid))
+    }
+
     /// Keeps a snapshot until the sinks acknowledge it. One taken with
     /// nothing handed over since the last replaces it; past [`SNAPSHOTS`]
     /// the newest is replaced, which only delays a write.
@@ -500,8 +646,20 @@ fn restore(
         identities.push(json!({"apiVersion": api_version, "kind": kind, "metadata": metadata}));
         filter.restore(&uid, object.when, object.values);
     }
+    let announced = mark
+        .announced
+        .into_iter()
+        .map(|(uid, key)| {
+            let (namespace, name) = key.split_once('/').unwrap_or(("", &key));
+            let mut metadata = json!({"name": name, "uid": uid});
+            if !namespace.is_empty() {
+                metadata["namespace"] = json!(namespace);
+            }
+            json!({"apiVersion": api_version, "kind": kind, "metadata": metadata})
+        })
+        .collect();
     let position = mark.resource_version.parse::<u64>().unwrap_or(0);
-    session.tracker.seed(index, position, identities);
+    session.tracker.seed(index, position, identities, announced);
     (position > 0).then_some(mark.resource_version)
 }
 
@@ -568,6 +726,7 @@ fn build(identity: &str, session: &Session, filter: &Filter, unsaid: &Unsaid) ->
         let mark = Mark {
             resource_version: position.map(|p| p.to_string()).unwrap_or_default(),
             objects,
+            announced: BTreeMap::new(),
         };
         targets.insert(target_key(target), mark);
     }
@@ -658,6 +817,8 @@ mod tests {
             dirty: false,
             last_write: None,
             waiting: VecDeque::new(),
+            stored: Checkpoint::default(),
+            announced: BTreeMap::new(),
         }
     }
 
@@ -666,6 +827,7 @@ mod tests {
             through,
             encoded: encoded.into(),
             objects: 0,
+            gone: Vec::new(),
         }
     }
 

@@ -749,3 +749,64 @@ fn a_checkpoint_of_another_rule_is_refused_at_start_naming_both() {
     // The first rule's checkpoint is still its own.
     wait_for_checkpoint(&s, "shared", &w);
 }
+
+/// SPEC §12, nothing missed across restarts: a replica killed after telling
+/// of a new object but before a checkpoint held it; the server restarts
+/// (its watch history lost, as kube-apiserver's watch cache) and the object
+/// is deleted meanwhile. The next replica resumes, gets 410, re-lists: it
+/// must tell the deletion (the checkpoint announced the object before its
+/// creation went out), with the deletion's id.
+#[test]
+fn an_object_told_but_not_yet_checkpointed_at_sigkill_and_deleted_while_the_history_was_lost_is_told_deleted()
+ {
+    let s = Scenario::new();
+    let kept = widget(&s, "kept");
+    let mut first = Replica::start(&s, "a", None, &["--checkpoint", "gap"]);
+    first.wait_watching(WITHIN);
+    wait_for_checkpoint(&s, "gap", &kept);
+    // Past the one write a second: the next delivery is written at once.
+    std::thread::sleep(Duration::from_millis(1200));
+    let kept = resize(&s, "kept", 2);
+    first.wait_for(&["modified kept"], WITHIN);
+    wait_for_checkpoint(&s, "gap", &kept);
+    // Within the second after that write: told, not yet checkpointed.
+    let a = widget(&s, "a");
+    let uid = a["metadata"]["uid"].as_str().unwrap().to_string();
+    let created = Instant::now();
+    while !first.seen().contains(&"created a".to_string()) {
+        assert!(created.elapsed() < WITHIN, "{:?}", first.seen());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    first.signal(libc::SIGKILL);
+    let _ = first.child.wait();
+    let stored = s.server.get("configmaps", Some("default"), "gap").unwrap();
+    let checkpoint: Value =
+        serde_json::from_str(stored["data"]["checkpoint.json"].as_str().unwrap()).unwrap();
+    let holds = checkpoint["targets"]
+        .as_object()
+        .unwrap()
+        .values()
+        .any(|t| t["objects"].get(&uid).is_some());
+    assert!(
+        !holds,
+        "the story needs a checkpoint without a: {checkpoint}"
+    );
+
+    s.server.restart(Duration::from_millis(200));
+    s.delete_widget("a");
+    // Back up after its 200 ms down.
+    std::thread::sleep(Duration::from_millis(600));
+    let hook = Receiver::start();
+    let sink = format!("cloudevents:{}", hook.url());
+    let second = Replica::start(&s, "b", None, &["--checkpoint", "gap", "--sink", &sink]);
+    let deadline = Instant::now() + WITHIN;
+    while acknowledged(&hook).0.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (changes, ids) = acknowledged(&hook);
+    let stderr = second.stderr.lock().unwrap().clone();
+    assert_eq!(changes, ["deleted a"], "stderr of b: {stderr}");
+    assert!(ids.contains_key(&format!("{uid}/deleted")), "{ids:?}");
+    assert!(stderr.contains("re-listing"), "{stderr}");
+}

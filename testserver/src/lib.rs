@@ -488,8 +488,11 @@ impl TestServer {
     /// connection is dropped (watch streams end without their final chunk),
     /// the listener is closed so that new connections are refused for
     /// `down_for`, then the same port is listened on again. Objects,
-    /// resourceVersions, event history, users and faults are kept. Returns
-    /// once the connections are gone and the port refuses connections.
+    /// resourceVersions, users and faults are kept; as kube-apiserver's
+    /// watch cache starts again from a fresh list, a watch from a
+    /// resourceVersion of before the restart gets 410 Expired (exact lists
+    /// still read the history). Returns once the connections are gone and
+    /// the port refuses connections.
     pub fn restart(&self, down_for: Duration) {
         let (done, wait) = std::sync::mpsc::channel();
         if self
@@ -500,6 +503,7 @@ impl TestServer {
             return;
         }
         let _ = wait.recv_timeout(Duration::from_secs(10));
+        lock(&self.shared.store).restart_watch_cache();
         // The watch tasks notice their client is gone right after.
         let deadline = std::time::Instant::now() + Duration::from_secs(2);
         while self.open_watches() > 0 && std::time::Instant::now() < deadline {

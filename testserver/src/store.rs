@@ -92,6 +92,9 @@ pub(crate) struct Store {
     history_limit: usize,
     /// The newest resourceVersion dropped from history: watches from before it get 410.
     compacted: u64,
+    /// Where the watch cache of the last restart started: watches from
+    /// before it get 410 too.
+    watch_floor: u64,
     watchers: Vec<Watcher>,
     /// The limit every watch stream gets (close_watches_after_events).
     event_limit: Option<usize>,
@@ -181,6 +184,7 @@ impl Store {
             history: VecDeque::new(),
             history_limit: history_limit.max(1),
             compacted: 0,
+            watch_floor: 0,
             watchers: Vec::new(),
             event_limit: None,
             uid_state: seed | 1,
@@ -308,6 +312,13 @@ impl Store {
     pub fn compact(&mut self) {
         self.history.clear();
         self.compacted = self.rv;
+    }
+
+    /// A restarted apiserver fills its watch cache from a fresh list, so a
+    /// watch from an older resourceVersion gets 410 Expired (an exact list
+    /// still reads the history, as the apiserver reads etcd for it).
+    pub fn restart_watch_cache(&mut self) {
+        self.watch_floor = self.rv;
     }
 
     /// Deletes a custom resource type as deleting its CRD does: every object
@@ -627,8 +638,9 @@ impl Store {
                 })
                 .collect(),
             WatchStart::After(rv) => {
-                if rv < self.compacted {
-                    return Err(self.compacted);
+                let oldest = self.compacted.max(self.watch_floor);
+                if rv < oldest {
+                    return Err(oldest);
                 }
                 self.history
                     .iter()
