@@ -18,8 +18,10 @@ const LONG: Duration = Duration::from_secs(30);
 fn notify_with_hook(s: &Scenario, hook: &Receiver, args: &[&str]) -> Child {
     let mut all = vec!["widgets", "--all"];
     all.extend_from_slice(args);
+    // Only this run's watch counts: the scenario may have had others.
+    let before = s.server.requests().len();
     let mut child = s.notify(&all).env("HOOK", hook.url()).spawn().unwrap();
-    s.wait_for_watch_matching("widgets", &mut child);
+    s.wait_for_watch_since(before, "widgets", &mut child);
     child
 }
 
