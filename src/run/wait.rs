@@ -17,7 +17,7 @@ use crate::exit::{Exit, Result};
 use crate::explain::{self, Reader};
 use crate::sink::command::{CommandSpec, Job, Policy, run_once};
 use crate::sink::printer::Format;
-use crate::sink::status::{self, StatusLine};
+use crate::sink::status::{self, ProgressLog, StatusLine};
 use crate::sink::{Notification, Sink, deliver_all};
 use crate::target::{Selection, Target};
 use crate::tracker::WatchEvent;
@@ -29,7 +29,12 @@ pub async fn run(
     command: Option<(CommandSpec, Policy)>,
 ) -> Result<()> {
     let started = std::time::Instant::now();
-    let mut status = StatusLine::new(!settings.quiet && std::io::stderr().is_terminal());
+    let terminal = std::io::stderr().is_terminal();
+    let mut status = StatusLine::new(!settings.quiet && terminal);
+    // In a CI log: the same content as lines. `--timeout 0` checks once:
+    // there is no progress to tell.
+    let mut progress = ProgressLog::new(!settings.quiet && !terminal && !settings.check_once())
+        .map_err(Exit::Usage)?;
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     let mut tally = Tally::new(session.targets.len(), settings.noise.hold);
     // `--for ready` on a workload follows its pods; the status line shows
@@ -76,9 +81,14 @@ pub async fn run(
                 warning = newest;
                 continue;
             }
-            _ = ticks.tick(), if status.is_some() => {
+            _ = ticks.tick(), if status.is_some() || progress.is_some() => {
                 if let Some(line) = &mut status {
                     line.update(status_text(&session, &rules, started, &warning), true);
+                }
+                if let Some(log) = &mut progress
+                    && session.all_synced()
+                {
+                    log.tick(rules.condition, &session.targets, &session.tracker, started.elapsed());
                 }
                 continue;
             }
@@ -139,6 +149,11 @@ pub async fn run(
             Decision::Pending => {
                 if let Some(line) = &mut status {
                     line.update(status_text(&session, &rules, started, &warning), false);
+                }
+                if let Some(log) = &mut progress
+                    && session.all_synced()
+                {
+                    log.update(rules.condition, &session.targets, &session.tracker);
                 }
             }
         }
