@@ -200,6 +200,18 @@ pub fn stderr(out: &Output) -> String {
     text(&out.stderr)
 }
 
+/// A wait's stderr from its result line on (`error: ...` or `... failed:
+/// ...`), without the progress lines it prints before in a CI log (stderr
+/// is piped here).
+pub fn result_lines(out: &Output) -> String {
+    let err = stderr(out);
+    let start = err
+        .lines()
+        .position(|l| l.starts_with("error: ") || l.split(' ').nth(1) == Some("failed:"))
+        .unwrap_or(0);
+    err.lines().skip(start).map(|l| format!("{l}\n")).collect()
+}
+
 pub fn code(out: &Output) -> i32 {
     out.status.code().expect("exited by a signal")
 }

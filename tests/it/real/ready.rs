@@ -165,7 +165,11 @@ fn deployment(ns: &Namespace, name: &str, image: &str) -> Value {
 }
 
 fn first_line(out: &std::process::Output) -> String {
-    stderr(out).lines().next().unwrap_or_default().to_string()
+    crate::common::result_lines(out)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Item 1: a new DaemonSet's first status (zeros, no observedGeneration) is
