@@ -207,7 +207,13 @@ pub fn result_lines(out: &Output) -> String {
     let err = stderr(out);
     let start = err
         .lines()
-        .position(|l| l.starts_with("error: ") || l.split(' ').nth(1) == Some("failed:"))
+        .position(|l| {
+            // `<object>[ (in <namespace>)] failed: ...`; a progress line is
+            // `<object>: ...`.
+            l.starts_with("error: ")
+                || l.split_once(" failed: ")
+                    .is_some_and(|(object, _)| !object.contains(": "))
+        })
         .unwrap_or(0);
     err.lines().skip(start).map(|l| format!("{l}\n")).collect()
 }

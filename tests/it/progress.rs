@@ -165,3 +165,32 @@ fn an_invalid_summary_interval_is_refused() {
         "error: KUBECTL_NOTIFY_PROGRESS_EVERY=soon: give a duration such as 30s\n"
     );
 }
+
+#[test]
+fn a_summary_names_ten_unmet_objects_then_counts_the_rest() {
+    let s = Scenario::new();
+    for n in 0..12 {
+        s.widget(&format!("w{n:02}"), json!({}), Value::Null);
+    }
+    let out = s
+        .notify(&["widgets", "--all", "--for", "ready", "--timeout", "3s"])
+        .env("KUBECTL_NOTIFY_PROGRESS_EVERY", "200ms")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let err = stderr(&out);
+    let summary = err
+        .lines()
+        .find(|l| l.starts_with("waiting "))
+        .unwrap_or_else(|| panic!("no summary: {err}"));
+    let names: Vec<String> = (0..10)
+        .map(|n| format!("widget.example.com/w{n:02}"))
+        .collect();
+    assert!(
+        summary.ends_with(&format!(
+            ": 0 of 12 ready; not yet: {}, and 2 more",
+            names.join(", ")
+        )),
+        "{summary}"
+    );
+}

@@ -279,3 +279,50 @@ fn the_printed_service_account_may_read_all_that_ready_reads() {
         "{err}"
     );
 }
+
+/// A rollout in a CI log (stderr piped): a line per step, as `kubectl
+/// rollout status` prints, from the state at start to the last pod.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_rollout_is_told_step_by_step_in_a_ci_log() {
+    let ns = Namespace::new();
+    ns.create(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": ns.name},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "app", "image": "registry.invalid/web:1"}]}}}}));
+    let run = Watching::start(
+        &ns,
+        &["deploy/web", "--for", "ready", "--timeout", "60s"],
+        1,
+    );
+    let web = eventually("two pods of web", || {
+        let pods = pods(&ns, "app=web");
+        (pods.len() == 2).then_some(pods)
+    });
+    let said = |line: &str| {
+        let line = format!("deployment.apps/web: {line}\n");
+        eventually(&line.clone(), || run.stderr().contains(&line).then_some(()));
+    };
+    said("0 of 2 updated replicas are available");
+    play_ready(&ns, web[0]["metadata"]["name"].as_str().unwrap());
+    said("1 of 2 updated replicas are available");
+    play_ready(&ns, web[1]["metadata"]["name"].as_str().unwrap());
+    let out = run.finish(Duration::from_secs(60));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "deployment.apps/web condition met\n");
+    let err = stderr(&out);
+    let steps: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("deployment.apps/web: "))
+        .collect();
+    assert_eq!(
+        steps.last(),
+        Some(&"deployment.apps/web: 1 of 2 updated replicas are available"),
+        "{err}"
+    );
+    assert!(
+        steps.windows(2).all(|w| w[0] != w[1]),
+        "a line per change, never the same twice in a row: {err}"
+    );
+}
