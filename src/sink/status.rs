@@ -115,6 +115,8 @@ const NAMED: usize = 10;
 pub struct ProgressLog {
     /// What was last said of each object (or absent named target).
     said: BTreeMap<String, String>,
+    /// The Warning event last said: its object and reason.
+    warned: Option<(String, String)>,
     every: Duration,
     /// When the next summary is due, from the start of the wait.
     next: Duration,
@@ -136,6 +138,7 @@ impl ProgressLog {
         };
         Ok(enabled.then(|| ProgressLog {
             said: BTreeMap::new(),
+            warned: None,
             every,
             next: every,
         }))
@@ -151,6 +154,18 @@ impl ProgressLog {
                 crate::term::stderr_line!("{}: {}", s.name, s.text);
                 self.said.insert(s.name, s.text);
             }
+        }
+    }
+
+    /// The newest Warning event among the unmet objects (what the status
+    /// line ends with), when it is another than last said:
+    /// `deployment.apps/web: warning BackOff`.
+    pub fn warning(&mut self, newest: Option<&(String, String)>) {
+        if let Some((object, reason)) = newest
+            && self.warned.as_ref() != Some(&(object.clone(), reason.clone()))
+        {
+            crate::term::stderr_line!("{object}: warning {reason}");
+            self.warned = Some((object.clone(), reason.clone()));
         }
     }
 

@@ -194,3 +194,41 @@ fn a_summary_names_ten_unmet_objects_then_counts_the_rest() {
         "{summary}"
     );
 }
+
+/// What the status line ends with, said once as a line of its own.
+#[test]
+fn the_newest_warning_event_is_said_once() {
+    let s = Scenario::new();
+    let foo = s.widget("foo", json!({}), json!({"ready": false}));
+    s.server.event(
+        &foo,
+        "Warning",
+        "OlderTrouble",
+        "long ago",
+        1,
+        Duration::from_secs(600),
+    );
+    s.server.event(
+        &foo,
+        "Warning",
+        "QuotaExceeded",
+        "exceeded quota: widgets-small",
+        3,
+        Duration::from_secs(40),
+    );
+    let out = s.run(&["widgets/foo", "--until", READY, "--timeout", "5s"]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let err = stderr(&out);
+    let progress: Vec<&str> = err
+        .lines()
+        .take_while(|l| !l.starts_with("error: "))
+        .collect();
+    assert_eq!(
+        progress,
+        [
+            "widget.example.com/foo: .status.ready = false",
+            "widget.example.com/foo: warning QuotaExceeded",
+        ],
+        "{err}"
+    );
+}
