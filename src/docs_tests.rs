@@ -78,6 +78,10 @@ fn shell_words(text: &str) -> Vec<String> {
                     in_word = false;
                 }
             }
+            // `2>&1`: the digits were the redirection's, not a word.
+            '>' | '<' if in_word && word.chars().all(|d| d.is_ascii_digit()) => {
+                return words;
+            }
             '|' | ';' | '>' | '<' | ')' | '&' => break,
             '#' if !in_word => break,
             '$' if chars.peek() == Some(&'(') => break,
@@ -312,7 +316,7 @@ fn the_exit_code_table_lists_every_code_exit_gives_and_no_other() {
 
 #[test]
 fn the_scanner_reads_commands_as_a_shell_would() {
-    let text = "```sh\n$ kubectl notify widgets/a --until '.x == \"y z\"' | head\nkubectl apply -f k && kubectl notify -f k \\\n  --for ready # a comment\n```\nkubectl notify outside/a block\n";
+    let text = "```sh\n$ kubectl notify widgets/a --until '.x == \"y z\"' 2>&1 | head\nkubectl apply -f k && kubectl notify -f k \\\n  --for ready # a comment\n```\nkubectl notify outside/a block\n";
     let found = documented_commands("t.md", text);
     let words: Vec<Vec<String>> = found.iter().map(|d| d.words.clone()).collect();
     assert_eq!(

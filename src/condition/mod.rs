@@ -117,6 +117,21 @@ impl Condition {
         out
     }
 
+    /// How one object stands, in a few words, for the status line and the
+    /// progress lines of a CI log: with a single `--for` form, its reason
+    /// alone (`1 of 2 updated replicas are available`, or `ready`/`met`);
+    /// otherwise every part with its values (`current_values`).
+    pub fn progress(&self, group: &str, kind: &str, obj: &Value) -> String {
+        match (self.fors.as_slice(), &self.until) {
+            ([only], None) => match only.judge(group, kind, Some(obj)) {
+                Verdict::Met if matches!(only, ForSpec::Ready) => "ready".into(),
+                Verdict::Met => "met".into(),
+                Verdict::NotMet(why) | Verdict::Failed(why) | Verdict::Invalid(why) => why,
+            },
+            _ => self.current_values(group, kind, obj).join("  "),
+        }
+    }
+
     /// Each part of the condition on one version, with what it reads there,
     /// for explaining a wait that did not succeed: `--until`'s clauses with
     /// the values seen, `--fail-if`'s when it holds (`failIf`), then each
@@ -288,6 +303,35 @@ mod tests {
                 ".spec.size = 2",
                 "condition=Ready: Ready=False"
             ]
+        );
+    }
+
+    #[test]
+    fn progress_is_the_reason_alone_for_one_form() {
+        let ready = cond(&["ready"], None, None).unwrap();
+        let lb = json!({"spec": {"type": "LoadBalancer"}, "status": {"loadBalancer": {}}});
+        assert_eq!(
+            ready.progress("", "Service", &lb),
+            "waiting for a load balancer address"
+        );
+        assert_eq!(ready.progress("", "ConfigMap", &json!({})), "ready");
+        let available = cond(&["condition=Available"], None, None).unwrap();
+        assert_eq!(
+            available.progress("", "ConfigMap", &json!({})),
+            "no Available condition"
+        );
+        assert_eq!(
+            available.progress(
+                "",
+                "ConfigMap",
+                &json!({"status": {"conditions": [{"type": "Available", "status": "True"}]}})
+            ),
+            "met"
+        );
+        let both = cond(&["ready"], Some(".spec.size > 1"), None).unwrap();
+        assert_eq!(
+            both.progress("", "ConfigMap", &json!({"spec": {"size": 2}})),
+            ".spec.size = 2  ready: met"
         );
     }
 

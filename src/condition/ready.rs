@@ -1,5 +1,6 @@
-//! `--for ready`: one readiness rule for any kind, kstatus-like but with no
-//! false positive — an object that says nothing about itself is not ready.
+//! `--for ready`: a readiness rule per everyday kind, kstatus-like but with no
+//! false positive — an object that says nothing about itself is not ready,
+//! unless its kind has no status by design.
 
 use serde_json::Value;
 
@@ -23,8 +24,59 @@ pub fn readiness(group: &str, kind: &str, obj: &Value) -> Verdict {
         ("batch", "Job") => job(obj),
         ("", "Pod") => pod(obj),
         ("", "PersistentVolumeClaim") => claim(obj),
+        ("", "PersistentVolume") => volume(obj),
+        ("", "Service") => service(obj),
+        ("", "Namespace") => namespace(obj),
+        ("policy", "PodDisruptionBudget") => budget(obj),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => definition(obj),
+        ("autoscaling", "HorizontalPodAutoscaler") => autoscaler(obj),
+        ("apiregistration.k8s.io", "APIService") => api_service(obj),
+        _ if exists_is_ready(group, kind) => Verdict::Met,
         _ => generic(obj),
     }
+}
+
+/// Kinds that are ready once they exist: no status by design (the API
+/// server acts on them as soon as they are stored), or a status that says
+/// nothing a rollout waits for. Ingress: its address is written only by
+/// controllers configured to publish one, so waiting for it would never end
+/// on many working clusters. CronJob: it runs on its schedule; suspended is
+/// what the user applied, not a rollout that is unfinished.
+fn exists_is_ready(group: &str, kind: &str) -> bool {
+    matches!(
+        (group, kind),
+        (
+            "",
+            "ConfigMap"
+                | "Secret"
+                | "ServiceAccount"
+                | "Endpoints"
+                | "LimitRange"
+                | "ResourceQuota"
+                | "PodTemplate"
+                | "Event"
+        ) | (
+            "rbac.authorization.k8s.io",
+            "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding"
+        ) | (
+            "networking.k8s.io",
+            "NetworkPolicy" | "IngressClass" | "Ingress"
+        ) | ("discovery.k8s.io", "EndpointSlice")
+            | ("scheduling.k8s.io", "PriorityClass")
+            | ("storage.k8s.io", "StorageClass" | "CSIDriver")
+            | ("node.k8s.io", "RuntimeClass")
+            | (
+                "admissionregistration.k8s.io",
+                "ValidatingWebhookConfiguration"
+                    | "MutatingWebhookConfiguration"
+                    | "ValidatingAdmissionPolicyBinding"
+                    | "MutatingAdmissionPolicyBinding"
+            )
+            | ("batch", "CronJob")
+            | ("coordination.k8s.io", "Lease")
+            | ("apps", "ControllerRevision")
+            | ("events.k8s.io", "Event")
+    )
 }
 
 /// The built-in kinds whose controller writes `status.observedGeneration`:
@@ -36,6 +88,7 @@ fn controlled(group: &str, kind: &str) -> bool {
             "apps",
             "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
         ) | ("", "ReplicationController")
+            | ("policy", "PodDisruptionBudget")
     )
 }
 
@@ -396,10 +449,316 @@ fn claim(obj: &Value) -> Verdict {
     }
 }
 
+/// Bound or Available (waiting for a claim): usable. Released keeps its
+/// claim's data until reclaimed; Failed is a reclamation that failed.
+fn volume(obj: &Value) -> Verdict {
+    let status = &obj["status"];
+    match status["phase"].as_str() {
+        Some("Bound" | "Available") => Verdict::Met,
+        Some("Failed") => Verdict::Failed(format!(
+            "phase Failed{}",
+            status["message"]
+                .as_str()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        )),
+        Some("Released") => Verdict::NotMet(
+            "phase Released: its claim is gone, the volume awaits reclaiming".into(),
+        ),
+        phase => Verdict::NotMet(format!("phase {}", phase.unwrap_or("unknown"))),
+    }
+}
+
+/// What waits is only a LoadBalancer's address (as Helm: external IPs
+/// given in the spec reach it already); every other type works once the
+/// API server has stored it (it allocates the cluster IP and node ports
+/// on create).
+fn service(obj: &Value) -> Verdict {
+    let spec = &obj["spec"];
+    if spec["type"] != "LoadBalancer" {
+        return Verdict::Met;
+    }
+    let has = |v: &Value| v.as_array().is_some_and(|a| !a.is_empty());
+    if has(&obj["status"]["loadBalancer"]["ingress"]) || has(&spec["externalIPs"]) {
+        Verdict::Met
+    } else {
+        Verdict::NotMet("waiting for a load balancer address".into())
+    }
+}
+
+fn namespace(obj: &Value) -> Verdict {
+    match obj["status"]["phase"].as_str() {
+        Some("Active") => Verdict::Met,
+        phase => Verdict::NotMet(format!("phase {}", phase.unwrap_or("unknown"))),
+    }
+}
+
+/// The budget is met: as many healthy pods as it requires. Until then a
+/// voluntary disruption (a node drain) of the app would be refused.
+fn budget(obj: &Value) -> Verdict {
+    // `SyncFailed`: the controller could not compute the budget (a pod's
+    // owner without a scale subresource, with a percentage): the counts
+    // beside it are not the budget's.
+    if let Some(c) = condition(obj, "DisruptionAllowed")
+        && c["reason"] == "SyncFailed"
+    {
+        return Verdict::NotMet(format!(
+            "the disruption controller cannot compute the budget: {}",
+            explain(c)
+        ));
+    }
+    let status = &obj["status"];
+    let Some(desired) = status["desiredHealthy"].as_i64() else {
+        return Verdict::NotMet("the disruption controller has not computed the budget yet".into());
+    };
+    let healthy = count(&status["currentHealthy"]);
+    if healthy >= desired {
+        Verdict::Met
+    } else {
+        Verdict::NotMet(format!(
+            "{healthy} of {desired} required healthy pods ({} selected)",
+            count(&status["expectedPods"])
+        ))
+    }
+}
+
+/// Established and NamesAccepted: its resources are served. Names not
+/// accepted (another CRD holds the plural or kind) never resolve by
+/// waiting, and a custom resource beside it would wait for ever: a failure.
+fn definition(obj: &Value) -> Verdict {
+    if let Some(c) = condition(obj, "NamesAccepted")
+        && c["status"] == "False"
+    {
+        return Verdict::Failed(explain(c));
+    }
+    for kind in ["NamesAccepted", "Established"] {
+        match condition(obj, kind) {
+            Some(c) if c["status"] == "True" => {}
+            Some(c) => return Verdict::NotMet(explain(c)),
+            None => return Verdict::NotMet(format!("no {kind} condition yet")),
+        }
+    }
+    Verdict::Met
+}
+
+/// Ready once the autoscaler can scale its target (`AbleToScale=True`: the
+/// target exists and has a scale subresource). `ScalingActive=False` (no
+/// metrics yet) does not count: metrics come from the pods the wait is
+/// about, and without a metrics server the app still runs at its replicas.
+fn autoscaler(obj: &Value) -> Verdict {
+    match condition(obj, "AbleToScale") {
+        Some(c) if c["status"] == "True" => Verdict::Met,
+        Some(c) => Verdict::NotMet(explain(c)),
+        None => Verdict::NotMet("the autoscaler has not acted yet".into()),
+    }
+}
+
+/// `Available=True`: the aggregated API answers discovery.
+fn api_service(obj: &Value) -> Verdict {
+    match condition(obj, "Available") {
+        Some(c) if c["status"] == "True" => Verdict::Met,
+        Some(c) => Verdict::NotMet(explain(c)),
+        None => Verdict::NotMet("no Available condition yet".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// An object as the real API server returned it after `kubectl apply`
+    /// (testserver/tests/k8s-reference/applied-*.json), judged by its own
+    /// apiVersion and kind.
+    fn applied(name: &str) -> Verdict {
+        let path = format!(
+            "{}/testserver/tests/k8s-reference/applied-{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let obj: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let api = obj["apiVersion"].as_str().unwrap();
+        let group = api.rsplit_once('/').map_or("", |(group, _)| group);
+        readiness(group, obj["kind"].as_str().unwrap(), &obj)
+    }
+
+    #[test]
+    fn kinds_without_status_are_ready_once_they_exist() {
+        for name in [
+            "configmap-web-config",
+            "secret-web-secret",
+            "serviceaccount-web",
+            "role-web",
+            "rolebinding-web",
+            "networkpolicy-web",
+            "resourcequota-small",
+            "ingress-web",
+            "cronjob-nightly",
+        ] {
+            assert_eq!(applied(name), Verdict::Met, "{name}");
+        }
+        for (group, kind) in [
+            ("rbac.authorization.k8s.io", "ClusterRole"),
+            ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+            ("", "LimitRange"),
+            ("", "Endpoints"),
+            ("discovery.k8s.io", "EndpointSlice"),
+            ("scheduling.k8s.io", "PriorityClass"),
+            ("storage.k8s.io", "StorageClass"),
+            ("networking.k8s.io", "IngressClass"),
+            (
+                "admissionregistration.k8s.io",
+                "ValidatingWebhookConfiguration",
+            ),
+            (
+                "admissionregistration.k8s.io",
+                "MutatingWebhookConfiguration",
+            ),
+        ] {
+            let obj = json!({"metadata": {"name": "x", "generation": 1}});
+            assert_eq!(readiness(group, kind, &obj), Verdict::Met, "{kind}");
+        }
+    }
+
+    #[test]
+    fn services_wait_only_for_a_load_balancer_address() {
+        assert_eq!(applied("service-web"), Verdict::Met);
+        assert_eq!(
+            applied("service-web-public"),
+            Verdict::NotMet("waiting for a load balancer address".into())
+        );
+        assert_eq!(applied("service-web-public-address"), Verdict::Met);
+        for kind in ["NodePort", "ExternalName"] {
+            let svc = json!({"spec": {"type": kind}, "status": {"loadBalancer": {}}});
+            assert_eq!(readiness("", "Service", &svc), Verdict::Met, "{kind}");
+        }
+        let external = json!({"spec": {"type": "LoadBalancer", "externalIPs": ["192.0.2.1"]},
+            "status": {"loadBalancer": {}}});
+        assert_eq!(readiness("", "Service", &external), Verdict::Met);
+    }
+
+    #[test]
+    fn a_budget_is_ready_once_met() {
+        assert_eq!(
+            applied("poddisruptionbudget-web"),
+            Verdict::NotMet("0 of 1 required healthy pods (2 selected)".into())
+        );
+        assert_eq!(
+            applied("poddisruptionbudget-web-insufficient"),
+            Verdict::NotMet("0 of 1 required healthy pods (1 selected)".into())
+        );
+        assert_eq!(applied("poddisruptionbudget-web-met"), Verdict::Met);
+        let fresh = json!({"metadata": {"generation": 1}, "spec": {"minAvailable": 1}});
+        assert_eq!(
+            readiness("policy", "PodDisruptionBudget", &fresh),
+            Verdict::NotMet("the controller has not observed generation 1 yet".into())
+        );
+        let failing = json!({"metadata": {"generation": 1}, "status": {"observedGeneration": 1,
+            "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0,
+            "conditions": [{"type": "DisruptionAllowed", "status": "False", "reason": "SyncFailed",
+                "message": "found no controllers for pod \"p\""}]}});
+        assert_eq!(
+            readiness("policy", "PodDisruptionBudget", &failing),
+            Verdict::NotMet(
+                "the disruption controller cannot compute the budget: \
+                 DisruptionAllowed=False: found no controllers for pod \"p\""
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_definition_is_ready_once_established_and_fails_on_a_name_conflict() {
+        assert_eq!(applied("crd-gadgets"), Verdict::Met);
+        assert_eq!(
+            applied("crd-gizmos-conflict"),
+            Verdict::Failed("NamesAccepted=False: \"GadgetList\" is already in use".into())
+        );
+        let installing = json!({"metadata": {"generation": 1}, "status": {"conditions": [
+            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts"},
+            {"type": "Established", "status": "False", "reason": "Installing",
+             "message": "the initial names have not been accepted"}]}});
+        assert_eq!(
+            readiness(
+                "apiextensions.k8s.io",
+                "CustomResourceDefinition",
+                &installing
+            ),
+            Verdict::NotMet("Established=False: the initial names have not been accepted".into())
+        );
+        let fresh = json!({"metadata": {"generation": 1}});
+        assert_eq!(
+            readiness("apiextensions.k8s.io", "CustomResourceDefinition", &fresh),
+            Verdict::NotMet("no NamesAccepted condition yet".into())
+        );
+    }
+
+    #[test]
+    fn claims_volumes_and_namespaces_by_phase() {
+        assert_eq!(
+            applied("persistentvolumeclaim-data"),
+            Verdict::NotMet("phase Pending".into())
+        );
+        assert_eq!(applied("persistentvolumeclaim-data-bound"), Verdict::Met);
+        assert_eq!(applied("persistentvolume-ref4-data"), Verdict::Met);
+        assert_eq!(applied("persistentvolume-ref4-spare"), Verdict::Met);
+        let pv = |status: Value| readiness("", "PersistentVolume", &json!({"status": status}));
+        assert!(
+            matches!(pv(json!({"phase": "Released"})), Verdict::NotMet(m) if m.contains("Released"))
+        );
+        assert_eq!(
+            pv(json!({"phase": "Failed", "message": "recycler failed"})),
+            Verdict::Failed("phase Failed: recycler failed".into())
+        );
+        assert_eq!(
+            pv(json!({"phase": "Pending"})),
+            Verdict::NotMet("phase Pending".into())
+        );
+        assert_eq!(applied("namespace-ref4"), Verdict::Met);
+        let ending = json!({"metadata": {"deletionTimestamp": "2026-12-06T09:00:00Z"},
+            "status": {"phase": "Terminating"}});
+        assert_eq!(
+            readiness("", "Namespace", &ending),
+            Verdict::NotMet("being deleted".into())
+        );
+    }
+
+    #[test]
+    fn an_autoscaler_is_ready_once_it_can_scale_its_target() {
+        assert_eq!(applied("horizontalpodautoscaler-web"), Verdict::Met);
+        assert_eq!(
+            applied("horizontalpodautoscaler-missing"),
+            Verdict::NotMet(
+                "AbleToScale=False: the HPA controller was unable to get the target's current \
+                 scale: deployments/scale.apps \"missing\" not found"
+                    .into()
+            )
+        );
+        let fresh = json!({"status": {"currentMetrics": null, "desiredReplicas": 0}});
+        assert_eq!(
+            readiness("autoscaling", "HorizontalPodAutoscaler", &fresh),
+            Verdict::NotMet("the autoscaler has not acted yet".into())
+        );
+    }
+
+    #[test]
+    fn an_api_service_is_ready_when_available() {
+        assert_eq!(applied("apiservice-v1.apps"), Verdict::Met);
+        let down = json!({"status": {"conditions": [{"type": "Available", "status": "False",
+            "reason": "MissingEndpoints", "message": "endpoints for service/metrics-server in \"kube-system\" have no addresses"}]}});
+        assert!(matches!(
+            readiness("apiregistration.k8s.io", "APIService", &down),
+            Verdict::NotMet(m) if m.contains("MissingEndpoints") || m.contains("no addresses")
+        ));
+    }
+
+    #[test]
+    fn applied_workloads_without_pods_are_not_ready() {
+        assert!(matches!(applied("statefulset-db"), Verdict::NotMet(_)));
+        assert_eq!(
+            applied("job-migrate"),
+            Verdict::NotMet("not complete".into())
+        );
+    }
 
     fn widget(status: Value) -> Value {
         json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "generation": 1}, "status": status})
@@ -789,6 +1148,13 @@ mod tests {
                 json!({}),
                 json!({"phase": "Bound"}),
                 false,
+            ),
+            (
+                "policy",
+                "PodDisruptionBudget",
+                json!({"minAvailable": 1}),
+                json!({"currentHealthy": 1, "desiredHealthy": 1, "expectedPods": 1}),
+                true,
             ),
             (
                 "example.com",

@@ -17,7 +17,7 @@ use crate::exit::{Exit, Result};
 use crate::explain::{self, Reader};
 use crate::sink::command::{CommandSpec, Job, Policy, run_once};
 use crate::sink::printer::Format;
-use crate::sink::status::{self, StatusLine};
+use crate::sink::status::{self, ProgressLog, StatusLine};
 use crate::sink::{Notification, Sink, deliver_all};
 use crate::target::{Selection, Target};
 use crate::tracker::WatchEvent;
@@ -29,7 +29,12 @@ pub async fn run(
     command: Option<(CommandSpec, Policy)>,
 ) -> Result<()> {
     let started = std::time::Instant::now();
-    let mut status = StatusLine::new(!settings.quiet && std::io::stderr().is_terminal());
+    let terminal = std::io::stderr().is_terminal();
+    let mut status = StatusLine::new(!settings.quiet && terminal);
+    // In a CI log: the same content as lines. `--timeout 0` checks once:
+    // there is no progress to tell.
+    let mut progress = ProgressLog::new(!settings.quiet && !terminal && !settings.check_once())
+        .map_err(Exit::Usage)?;
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     let mut tally = Tally::new(session.targets.len(), settings.noise.hold);
     // `--for ready` on a workload follows its pods; the status line shows
@@ -65,20 +70,29 @@ pub async fn run(
                 }
                 continue;
             }
-            _ = looks.tick(), if follow || status.is_some() => {
+            _ = looks.tick(), if follow || status.is_some() || progress.is_some() => {
                 looked = tokio::time::Instant::now();
                 looked_synced |= session.all_synced();
                 turn += 1;
-                let (found, newest) = look(&session, &settings, &rules, (follow, status.is_some()), turn).await;
+                let warnings = status.is_some() || progress.is_some();
+                let (found, newest) = look(&session, &settings, &rules, (follow, warnings), turn).await;
                 if let Some(exit) = stuck.ends(found, &session, &rules) {
                     return Err(explained(exit, &session, &settings, &rules).await);
                 }
-                warning = newest;
+                if let Some(log) = &mut progress {
+                    log.warning(newest.as_ref());
+                }
+                warning = newest.map(|(_, reason)| reason);
                 continue;
             }
-            _ = ticks.tick(), if status.is_some() => {
+            _ = ticks.tick(), if status.is_some() || progress.is_some() => {
                 if let Some(line) = &mut status {
                     line.update(status_text(&session, &rules, started, &warning), true);
+                }
+                if let Some(log) = &mut progress
+                    && session.all_synced()
+                {
+                    log.tick(rules.condition, &session.targets, &session.tracker, started.elapsed());
                 }
                 continue;
             }
@@ -139,6 +153,11 @@ pub async fn run(
             Decision::Pending => {
                 if let Some(line) = &mut status {
                     line.update(status_text(&session, &rules, started, &warning), false);
+                }
+                if let Some(log) = &mut progress
+                    && session.all_synced()
+                {
+                    log.update(rules.condition, &session.targets, &session.tracker);
                 }
             }
         }
@@ -259,8 +278,9 @@ fn stuck_for(session: &Session, rules: &Rules, pod: &Value) -> bool {
 }
 
 /// One look at the cluster while waiting: with `--for ready`, a workload
-/// whose current pods cannot start fails the wait; for the status line, the
-/// newest Warning event's reason among the objects not met yet. Every unmet
+/// whose current pods cannot start fails the wait; for the status line (or
+/// the progress lines), the newest Warning event among the objects not met
+/// yet: the object, and the event's reason. Every unmet
 /// object is looked at, as many as the look's time bound allows
 /// (`--request-timeout`, else two seconds), starting one further on each
 /// look so that none waits for ever behind the others.
@@ -270,10 +290,11 @@ async fn look(
     rules: &Rules<'_>,
     (follow, warnings): (bool, bool),
     turn: usize,
-) -> (Vec<Found>, Option<String>) {
+) -> (Vec<Found>, Option<(String, String)>) {
     let reader = reader(session, settings);
     let mut found = Vec::new();
-    let mut newest: Option<(String, String)> = None;
+    // The newest event's time, its object, its reason.
+    let mut newest: Option<(String, String, String)> = None;
     let unmet: Vec<_> = session
         .targets
         .iter()
@@ -315,12 +336,12 @@ async fn look(
         if let Some(event) = reader.warnings(&entry.object).await.into_iter().next() {
             let last = event["last"].as_str().unwrap_or_default().to_string();
             let reason = event["reason"].as_str().unwrap_or_default().to_string();
-            if newest.as_ref().is_none_or(|(at, _)| last > *at) {
-                newest = Some((last, reason));
+            if newest.as_ref().is_none_or(|(at, _, _)| last > *at) {
+                newest = Some((last, target.object_said(&entry.object), reason));
             }
         }
     }
-    (found, newest.map(|(_, reason)| reason))
+    (found, newest.map(|(_, object, reason)| (object, reason)))
 }
 
 /// One object a look read the pods of: its target, its key, and the

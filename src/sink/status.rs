@@ -1,11 +1,13 @@
 //! The live status line on stderr while waiting on a terminal: every target,
 //! the values the condition reads, the time waited. It is erased before any
-//! other output and when the program ends, however it ends.
+//! other output and when the program ends, however it ends. In a CI log
+//! (stderr not a terminal) the same content comes as progress lines.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{Notification, Occasion, Sink};
-use crate::condition::Condition;
+use crate::condition::{Condition, Verdict};
 use crate::exit::Result;
 use crate::target::{Selection, Target};
 use crate::term::{self, erase};
@@ -85,9 +87,7 @@ pub fn text(
                 "deleted".to_string()
             }
             (Selection::Name(_), []) => "not found yet".to_string(),
-            (Selection::Name(_), [object, ..]) => {
-                condition.current_values(group, kind, object).join("  ")
-            }
+            (Selection::Name(_), [object, ..]) => condition.progress(group, kind, object),
             (Selection::Query { .. }, []) => "no object matches yet".to_string(),
             (Selection::Query { .. }, many) => format!("{} objects", many.len()),
         };
@@ -98,6 +98,156 @@ pub fn text(
         parts.join("  |  "),
         humantime::format_duration(Duration::from_secs(waited.as_secs()))
     )
+}
+
+/// How often a CI log gets the summary line, unless
+/// `KUBECTL_NOTIFY_PROGRESS_EVERY` (for tests only) says otherwise.
+const SUMMARY_EVERY: Duration = Duration::from_secs(30);
+
+/// How many unmet objects a summary line names before `and N more`.
+const NAMED: usize = 10;
+
+/// The status line's content as lines, for a stderr that is not a terminal
+/// (a CI log): one line when an object's progress changes
+/// (`service/web-public: waiting for a load balancer address`), and a
+/// summary of what is unmet at most every 30 s
+/// (`waiting 1m30s: 7 of 9 ready; not yet: deployment.apps/web`).
+pub struct ProgressLog {
+    /// What was last said of each object (or absent named target).
+    said: BTreeMap<String, String>,
+    /// The Warning event last said: its object and reason.
+    warned: Option<(String, String)>,
+    every: Duration,
+    /// When the next summary is due, from the start of the wait.
+    next: Duration,
+}
+
+impl ProgressLog {
+    /// `None` when stderr is a terminal (the status line shows it) or
+    /// output is quieted; an invalid `KUBECTL_NOTIFY_PROGRESS_EVERY` is an
+    /// error.
+    pub fn new(enabled: bool) -> std::result::Result<Option<ProgressLog>, String> {
+        let every = match std::env::var("KUBECTL_NOTIFY_PROGRESS_EVERY") {
+            Ok(text) => humantime::parse_duration(text.trim())
+                .ok()
+                .filter(|every| !every.is_zero())
+                .ok_or_else(|| {
+                    format!("KUBECTL_NOTIFY_PROGRESS_EVERY={text}: give a duration such as 30s")
+                })?,
+            Err(_) => SUMMARY_EVERY,
+        };
+        Ok(enabled.then(|| ProgressLog {
+            said: BTreeMap::new(),
+            warned: None,
+            every,
+            next: every,
+        }))
+    }
+
+    /// Says each object whose progress changed since it was last said.
+    pub fn update(&mut self, condition: &Condition, targets: &[Target], tracker: &Tracker) {
+        let now = standing(condition, targets, tracker);
+        self.said
+            .retain(|name, _| now.iter().any(|s| s.name == *name));
+        for s in now {
+            if self.said.get(&s.name) != Some(&s.text) {
+                crate::term::stderr_line!("{}: {}", s.name, s.text);
+                self.said.insert(s.name, s.text);
+            }
+        }
+    }
+
+    /// The newest Warning event among the unmet objects (what the status
+    /// line ends with), when it is another than last said:
+    /// `deployment.apps/web: warning BackOff`.
+    pub fn warning(&mut self, newest: Option<&(String, String)>) {
+        if let Some((object, reason)) = newest
+            && self.warned.as_ref() != Some(&(object.clone(), reason.clone()))
+        {
+            crate::term::stderr_line!("{object}: warning {reason}");
+            self.warned = Some((object.clone(), reason.clone()));
+        }
+    }
+
+    /// The summary line, once its time has come.
+    pub fn tick(
+        &mut self,
+        condition: &Condition,
+        targets: &[Target],
+        tracker: &Tracker,
+        waited: Duration,
+    ) {
+        if waited < self.next {
+            return;
+        }
+        while self.next <= waited {
+            self.next += self.every;
+        }
+        let now = standing(condition, targets, tracker);
+        let met = now.iter().filter(|s| s.met).count();
+        let unmet: Vec<&str> = now
+            .iter()
+            .filter(|s| !s.met)
+            .map(|s| s.name.as_str())
+            .collect();
+        let mut line = format!(
+            "waiting {}: {met} of {} {}",
+            crate::duration::show(Duration::from_secs(waited.as_secs())),
+            now.len(),
+            if condition.wants_ready() {
+                "ready"
+            } else {
+                "met"
+            }
+        );
+        if !unmet.is_empty() {
+            line.push_str(&format!(
+                "; not yet: {}",
+                unmet[..unmet.len().min(NAMED)].join(", ")
+            ));
+            if unmet.len() > NAMED {
+                line.push_str(&format!(", and {} more", unmet.len() - NAMED));
+            }
+        }
+        crate::term::stderr_line!("{line}");
+    }
+}
+
+/// How one object (or a named target with none) stands.
+struct Standing {
+    name: String,
+    text: String,
+    met: bool,
+}
+
+/// Every object of every listed target, and each named target that has no
+/// object, with its progress as the status line says it.
+fn standing(condition: &Condition, targets: &[Target], tracker: &Tracker) -> Vec<Standing> {
+    let mut out = Vec::new();
+    for (index, target) in targets.iter().enumerate() {
+        if !tracker.synced(index) {
+            continue;
+        }
+        let (group, kind) = (&target.api.group, &target.api.kind);
+        let mut any = false;
+        for object in tracker.objects(index) {
+            any = true;
+            out.push(Standing {
+                name: target.object_said(object),
+                text: condition.progress(group, kind, object),
+                met: condition.judge(group, kind, Some(object)) == Verdict::Met,
+            });
+        }
+        if !any && let Selection::Name(_) = target.selection {
+            let deleted = !tracker.departed(index).is_empty();
+            out.push(Standing {
+                name: target.display(),
+                text: if deleted { "deleted" } else { "not found yet" }.into(),
+                met: condition.judge(group, kind, None) == Verdict::Met,
+            });
+        }
+    }
+    out
 }
 
 /// Cuts to the terminal's width so the line never wraps (a wrapped line

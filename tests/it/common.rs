@@ -200,6 +200,24 @@ pub fn stderr(out: &Output) -> String {
     text(&out.stderr)
 }
 
+/// A wait's stderr from its result line on (`error: ...` or `... failed:
+/// ...`), without the progress lines it prints before in a CI log (stderr
+/// is piped here).
+pub fn result_lines(out: &Output) -> String {
+    let err = stderr(out);
+    let start = err
+        .lines()
+        .position(|l| {
+            // `<object>[ (in <namespace>)] failed: ...`; a progress line is
+            // `<object>: ...`.
+            l.starts_with("error: ")
+                || l.split_once(" failed: ")
+                    .is_some_and(|(object, _)| !object.contains(": "))
+        })
+        .unwrap_or(0);
+    err.lines().skip(start).map(|l| format!("{l}\n")).collect()
+}
+
 pub fn code(out: &Output) -> i32 {
     out.status.code().expect("exited by a signal")
 }

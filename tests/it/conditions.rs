@@ -150,7 +150,7 @@ fn a_failing_job_exits_1_at_once_instead_of_waiting_out_the_timeout() {
     let out = finish(child, Duration::from_secs(20));
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     // The result line first, then why (SPEC §10).
-    let err = stderr(&out);
+    let err = result_lines(&out);
     assert!(
         err.starts_with("job.batch/migrate failed: .status.failed >= 1\n  job.batch/migrate\n"),
         "{err}"
@@ -349,7 +349,7 @@ fn a_jsonpath_selecting_several_values_is_refused_pointing_to_until() {
                               {"type": "Progressing", "status": "True"}]}),
     );
     let out = finish(child, Duration::from_secs(20));
-    let err = stderr(&out);
+    let err = result_lines(&out);
     assert_eq!(code(&out), 2, "{err}");
     assert!(
         err.starts_with("error: widget.example.com/foo: --for ")

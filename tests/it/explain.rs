@@ -123,7 +123,7 @@ fn a_timeout_shows_the_clauses_conditions_and_warning_events() {
         "1s",
     ]);
     assert_eq!(code(&out), 124, "{}", stderr(&out));
-    let err = stderr(&out);
+    let err = result_lines(&out);
     let lines: Vec<&str> = err.lines().collect();
     assert!(lines[0].starts_with("error: timed out after 1s"), "{err}");
     assert!(
@@ -188,7 +188,7 @@ fn ready_on_a_deployment_fails_fast_on_an_image_pull_back_off() {
     rollout(&s, &["ImagePullBackOff"]);
     let out = s.run(&["deploy/web", "--for", "ready", "--timeout", "20s"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
-    let err = stderr(&out);
+    let err = result_lines(&out);
     assert!(
         err.starts_with(
             "deployment.apps/web failed: pod web-h1-x7k2p container app: ImagePullBackOff: \
@@ -213,7 +213,7 @@ fn ready_fails_fast_on_crash_loop_of_the_current_revision_only() {
     let out = s.run(&["deploy/web", "--for", "ready", "--timeout", "20s"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(
-        stderr(&out).starts_with(
+        result_lines(&out).starts_with(
             "deployment.apps/web failed: pod web-h2-x7k2p container app: CrashLoopBackOff"
         ),
         "{}",

@@ -24,6 +24,7 @@ mod kubectl_plugin;
 mod model;
 mod noise;
 mod output;
+mod progress;
 mod real;
 mod receiver;
 mod secrets;

@@ -326,7 +326,7 @@ fn timeout_exits_124_naming_what_was_not_met() {
         "{err}"
     );
     // One line of error, then each target that did not hold (SPEC §10).
-    let first = err.lines().next().unwrap();
+    let first = result_lines(&out).lines().next().unwrap().to_string();
     assert!(
         first.contains("widget.example.com/ghost (not found)"),
         "{err}"

@@ -9,10 +9,11 @@ pub mod control_plane;
 
 mod context;
 mod ha;
+mod kinds;
 mod manifests;
 mod notify;
 mod rbac;
-mod ready;
+pub(crate) mod ready;
 mod smoke;
 mod wait;
 

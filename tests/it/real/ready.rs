@@ -45,7 +45,7 @@ fn now() -> String {
 }
 
 /// Polls `probe` until it gives a value (30 s at most).
-fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+pub(super) fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(value) = probe() {
@@ -57,7 +57,7 @@ fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
 }
 
 /// The pods whose labels match `selector`, oldest first.
-fn pods(ns: &Namespace, selector: &str) -> Vec<Value> {
+pub(super) fn pods(ns: &Namespace, selector: &str) -> Vec<Value> {
     let out = ns.kubectl_ok(&[
         "get",
         "pods",
@@ -96,7 +96,7 @@ fn container(state: Value, ready: bool, restarts: i64) -> Value {
 }
 
 /// The kubelet's word: the pod runs and is ready.
-fn play_ready(ns: &Namespace, pod: &str) {
+pub(super) fn play_ready(ns: &Namespace, pod: &str) {
     ns.patch_status(
         &format!("pod/{pod}"),
         json!({"phase": "Running", "conditions": [
@@ -165,7 +165,11 @@ fn deployment(ns: &Namespace, name: &str, image: &str) -> Value {
 }
 
 fn first_line(out: &std::process::Output) -> String {
-    stderr(out).lines().next().unwrap_or_default().to_string()
+    crate::common::result_lines(out)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Item 1: a new DaemonSet's first status (zeros, no observedGeneration) is
