@@ -322,6 +322,7 @@ fn wait_mode(args: &Args, selects: bool) -> Result<Mode> {
         ("--on-change", !args.on_change.is_empty()),
         ("--events", !args.events.is_empty()),
         ("--initial", args.initial),
+        ("--resolve", args.resolve),
         ("--count", args.count.is_some()),
         ("--throttle", args.throttle.is_some()),
         ("--leader-elect", args.leader_elect),
@@ -379,6 +380,11 @@ fn notify_mode(args: &Args) -> Result<Mode> {
         )));
     }
     let when = compile("--when", args.when.as_deref())?;
+    if args.resolve && when.is_none() {
+        return Err(Exit::Usage(
+            "--resolve tells when an alert's condition stops holding: add --when EXPR".into(),
+        ));
+    }
     let on_change = args
         .on_change
         .iter()
@@ -412,7 +418,7 @@ fn notify_mode(args: &Args) -> Result<Mode> {
         ));
     }
     Ok(Mode::Notify {
-        filter: Filter::new(when, on_change, &events, args.initial),
+        filter: Filter::new(when, on_change, &events, args.initial).resolving(args.resolve),
         count: args.count,
     })
 }

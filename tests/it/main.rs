@@ -26,6 +26,7 @@ mod noise;
 mod output;
 mod real;
 mod receiver;
+mod resolve;
 mod secrets;
 mod selectors;
 mod sinks;
