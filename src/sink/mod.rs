@@ -3,14 +3,17 @@
 //! interface; none of them knows how the change was watched.
 
 pub mod address;
+pub mod alert;
+mod alertmanager;
+mod chat;
 mod cloudevents;
 pub mod command;
 mod delivery;
 mod http;
 mod nats;
 pub mod network;
+mod pagerduty;
 pub mod printer;
-mod slack;
 pub mod status;
 mod webhook;
 

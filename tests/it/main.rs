@@ -5,7 +5,9 @@
 mod cluster;
 mod common;
 
+mod alerts;
 mod bad_input;
+mod chats;
 mod color;
 mod commands;
 mod completions;
