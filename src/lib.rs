@@ -32,6 +32,9 @@ pub(crate) mod template_path;
 pub(crate) mod term;
 pub(crate) mod trouble;
 
+#[cfg(test)]
+mod docs_tests;
+
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;

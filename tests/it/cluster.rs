@@ -2,7 +2,7 @@
 //! test server (`common::Scenario`) and a real control plane (`real::Namespace`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -64,6 +64,18 @@ pub trait Cluster {
 
     fn run(&self, args: &[&str]) -> Output {
         finish(self.notify(args).spawn().unwrap(), Duration::from_secs(60))
+    }
+
+    /// Real kubectl as the same user runs it against this cluster, with its
+    /// own discovery cache.
+    fn kubectl_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(testserver::real_kubectl());
+        cmd.args(args)
+            .env("KUBECONFIG", self.kubeconfig())
+            .env("KUBECACHEDIR", self.home().join("kubectl-cache"))
+            .env("HOME", self.home())
+            .stdin(Stdio::null());
+        cmd
     }
 }
 

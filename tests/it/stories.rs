@@ -29,6 +29,107 @@ pub fn a_wait_ends_when_the_status_is_written(c: &dyn Cluster) {
     assert_eq!(stdout(&out), "widget.example.com/late condition met\n");
 }
 
+/// Every `--for` form kubectl wait knows (and one it refuses), checked once
+/// (`--timeout 0`) on objects that meet it, do not, are stale
+/// (observedGeneration behind) or are absent: real kubectl 1.37 and we give
+/// the same verdict and, when met, the same line; where kubectl exits 1 (not
+/// met) we exit 124 (SPEC §7), where it refuses a form so do we (exit 2).
+pub fn every_form_kubectl_wait_knows_gets_the_same_verdict_at_once(c: &dyn Cluster) {
+    c.create_widget("ready", json!({}));
+    c.set_widget_status(
+        "ready",
+        json!({"phase": "Running", "replicas": 3, "conditions": [
+            {"type": "Ready", "status": "True"}, {"type": "Synced", "status": "False"}]}),
+    );
+    c.patch_widget(
+        "ready",
+        json!({"metadata": {"labels": {"a.b/c": "x", "app-name": "web"}}}),
+    );
+    c.create_widget("stale", json!({"size": 1}));
+    let stale = c.patch_widget("stale", json!({"spec": {"size": 2}}));
+    assert_eq!(stale["metadata"]["generation"], 2);
+    c.set_widget_status(
+        "stale",
+        json!({"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}),
+    );
+    c.create_widget("bare", json!({}));
+
+    let forms = [
+        "condition=Ready",
+        "condition=ready",
+        "condition=Ready=True",
+        "condition=Ready=False",
+        "condition=Synced=false",
+        "condition=Missing",
+        "jsonpath={.status.phase}=Running",
+        "jsonpath={.status.phase}=Pending",
+        "jsonpath={.status.replicas}=3",
+        "jsonpath={.status.phase}",
+        "jsonpath={.status.nothing}",
+        "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}=True",
+        "jsonpath={.metadata.labels.a\\.b/c}=x",
+        "jsonpath={.metadata.labels.a\\.b/c}",
+        "jsonpath={.metadata.labels.app-name}=web",
+        "jsonpath={.status.conditions[*].type}=Ready",
+        "delete",
+        "create",
+    ];
+    let mut met = 0;
+    for object in ["ready", "stale", "bare", "absent"] {
+        for form in forms {
+            let target = format!("widgets/{object}");
+            let theirs = finish(
+                c.kubectl_cmd(&["wait", &format!("--for={form}"), &target, "--timeout=0s"])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+                Duration::from_secs(30),
+            );
+            let ours = c.run(&[&target, "--for", form, "--timeout", "0"]);
+            let case = format!(
+                "{target} --for {form}: kubectl exit {} ({}{}), ours exit {} ({})",
+                code(&theirs),
+                text(&theirs.stdout),
+                text(&theirs.stderr),
+                code(&ours),
+                stderr(&ours)
+            );
+            match code(&theirs) {
+                0 => {
+                    assert_eq!(code(&ours), 0, "{case}");
+                    if object == "absent" && form == "delete" {
+                        // kubectl prints nothing for what it never found;
+                        // we print the line for every target (SPEC §5).
+                        assert_eq!(stdout(&theirs), "", "{case}");
+                        assert_eq!(
+                            stdout(&ours),
+                            "widget.example.com/absent condition met\n",
+                            "{case}"
+                        );
+                    } else {
+                        assert_eq!(stdout(&ours), stdout(&theirs), "{case}");
+                    }
+                    met += 1;
+                }
+                1 if text(&theirs.stderr).contains("more than one value") => {
+                    // Several values: kubectl refuses, and so do we, as bad input.
+                    assert_eq!(code(&ours), 2, "{case}");
+                }
+                1 => assert_eq!(code(&ours), 124, "{case}"),
+                _ => panic!("{case}"),
+            }
+        }
+    }
+    // Not a vacuous agreement: each object meets some forms.
+    assert!(met >= 12, "only {met} met");
+}
+
+#[test]
+fn every_form_kubectl_wait_knows_gets_the_same_verdict_at_once_on_the_test_server() {
+    every_form_kubectl_wait_knows_gets_the_same_verdict_at_once(&Scenario::new());
+}
+
 /// Notify mode with `--on-change` and `-o json`: one line per change of the
 /// watched path, with the change's old and new values; other changes are quiet.
 pub fn on_change_prints_each_change_of_the_path_as_json(c: &dyn Cluster) {

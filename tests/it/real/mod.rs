@@ -26,7 +26,6 @@ use tempfile::TempDir;
 pub use control_plane::{ControlPlane, Options};
 
 use crate::cluster::Cluster;
-use crate::common::real_kubectl;
 
 /// One test's corner of a control plane: a namespace of its own and a
 /// kubeconfig whose context points there (user admin).
@@ -69,14 +68,9 @@ impl<'a> Namespace<'a> {
         self.kubectl_cmd(args).output().unwrap()
     }
 
+    /// Real kubectl 1.37 as the admin, in this namespace, not yet run.
     pub fn kubectl_cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(real_kubectl());
-        cmd.args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("KUBECACHEDIR", self.dir.path().join("kubectl-cache"))
-            .env("HOME", self.dir.path())
-            .stdin(Stdio::null());
-        cmd
+        Cluster::kubectl_cmd(self, args)
     }
 
     /// kubectl that must succeed; its stdout.

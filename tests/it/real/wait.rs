@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::cluster::{Cluster, Watching};
-use crate::common::{code, finish, stderr, stdout, text};
+use crate::common::{code, finish, stderr, stdout};
 use crate::real::Namespace;
+use crate::stories;
 
 /// Real `kubectl wait ARGS` in the namespace, running.
 fn kubectl_wait(ns: &Namespace, args: &[&str]) -> Child {
@@ -75,92 +76,10 @@ fn both_end_met_after(ns: &Namespace, kubectl: &[&str], ours: &[&str], act: impl
     assert!(!stdout(&ours).is_empty());
 }
 
-/// Every `--for` form kubectl wait knows, on objects that meet it, do not,
-/// are stale (observedGeneration behind) or are absent, checked once
-/// (`--timeout 0`): kubectl and we agree on each, print the same line when
-/// met, and we exit 124 where kubectl exits 1.
 #[test]
 #[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
 fn every_form_kubectl_wait_knows_gets_the_same_verdict_at_once() {
-    let ns = Namespace::new();
-    ns.create_widget("ready", json!({}));
-    ns.set_widget_status(
-        "ready",
-        json!({"phase": "Running", "replicas": 3, "conditions": [
-            {"type": "Ready", "status": "True"}, {"type": "Synced", "status": "False"}]}),
-    );
-    ns.patch_widget(
-        "ready",
-        json!({"metadata": {"labels": {"a.b/c": "x", "app-name": "web"}}}),
-    );
-    ns.create_widget("stale", json!({"size": 1}));
-    let stale = ns.patch_widget("stale", json!({"spec": {"size": 2}}));
-    assert_eq!(stale["metadata"]["generation"], 2);
-    ns.set_widget_status(
-        "stale",
-        json!({"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}),
-    );
-    ns.create_widget("bare", json!({}));
-
-    let forms = [
-        "condition=Ready",
-        "condition=ready",
-        "condition=Ready=True",
-        "condition=Ready=False",
-        "condition=Synced=false",
-        "condition=Missing",
-        "jsonpath={.status.phase}=Running",
-        "jsonpath={.status.phase}=Pending",
-        "jsonpath={.status.replicas}=3",
-        "jsonpath={.status.phase}",
-        "jsonpath={.status.nothing}",
-        "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}=True",
-        "jsonpath={.metadata.labels.a\\.b/c}=x",
-        "jsonpath={.metadata.labels.app-name}=web",
-        "delete",
-        "create",
-    ];
-    let mut met = 0;
-    for object in ["ready", "stale", "bare", "absent"] {
-        for form in forms {
-            let target = format!("widgets/{object}");
-            let theirs = finish(
-                kubectl_wait(&ns, &[&format!("--for={form}"), &target, "--timeout=0s"]),
-                Duration::from_secs(30),
-            );
-            let ours = ns.run(&[&target, "--for", form, "--timeout", "0"]);
-            let case = format!(
-                "{target} --for {form}: kubectl exit {} ({}{}), ours exit {} ({})",
-                code(&theirs),
-                text(&theirs.stdout),
-                text(&theirs.stderr),
-                code(&ours),
-                stderr(&ours)
-            );
-            match code(&theirs) {
-                0 => {
-                    assert_eq!(code(&ours), 0, "{case}");
-                    if object == "absent" && form == "delete" {
-                        // kubectl prints nothing for what it never found;
-                        // we print the line for every target (SPEC §5).
-                        assert_eq!(stdout(&theirs), "", "{case}");
-                        assert_eq!(
-                            stdout(&ours),
-                            "widget.example.com/absent condition met\n",
-                            "{case}"
-                        );
-                    } else {
-                        assert_eq!(stdout(&ours), stdout(&theirs), "{case}");
-                    }
-                    met += 1;
-                }
-                1 => assert_eq!(code(&ours), 124, "{case}"),
-                _ => panic!("{case}"),
-            }
-        }
-    }
-    // Not a vacuous agreement: each object meets some forms.
-    assert!(met >= 12, "only {met} met");
+    stories::every_form_kubectl_wait_knows_gets_the_same_verdict_at_once(&Namespace::new());
 }
 
 #[test]
