@@ -106,6 +106,34 @@ fn message_is_the_text_of_every_chat_sink_each_in_its_own_body() {
     );
 }
 
+/// Before, only the first Slack sink took `--message`; a second got the
+/// default text.
+#[test]
+fn message_is_the_text_of_a_second_slack_sink_too() {
+    let s = Scenario::new();
+    let (first, second) = (Receiver::start(), Receiver::start());
+    let child = notify_with(
+        &s,
+        &[
+            "--sink",
+            "slack:env:FIRST",
+            "--sink",
+            "slack:env:SECOND",
+            "--message",
+            "{.metadata.name} arrived",
+            "--count",
+            "1",
+        ],
+        &[("FIRST", first.url()), ("SECOND", second.url())],
+    );
+    s.widget("foo", json!({}), json!(null));
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for hook in [&first, &second] {
+        assert_eq!(hook.delivered()[0].json(), json!({"text": "foo arrived"}));
+    }
+}
+
 #[test]
 fn the_default_text_is_the_header_and_paths_and_discord_is_cut_to_2000_characters() {
     let s = Scenario::new();
