@@ -27,8 +27,11 @@ none\t''"
 complete -c kubectl-notify -l color -d 'Colour: auto (terminals only; NO_COLOR and CLICOLOR_FORCE honoured), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c kubectl-notify -l sink -d 'Also deliver every notification (wait mode: the met one) to TYPE:TARGET, repeatable; TYPE is webhook, cloudevents, slack or nats; TARGET the URL, or env:NAME or file:PATH holding it (sink URLs are secrets: keep them out of argv)' -r
-complete -c kubectl-notify -l message -d 'The text of Slack messages, in -o jsonpath\'s template syntax, e.g. \'{.metadata.name} failed: {.status.message}\' (default: the header line and changed paths)' -r
+complete -c kubectl-notify -l sink -d 'Also deliver every notification (wait mode: the met one) to TYPE:TARGET, repeatable; TYPE is webhook, cloudevents, slack, nats, alertmanager, pagerduty, teams, discord, googlechat or mattermost; TARGET the URL, or env:NAME or file:PATH holding it (sink URLs are secrets: keep them out of argv)' -r
+complete -c kubectl-notify -l message -d 'The text of chat messages (slack, teams, discord, googlechat, mattermost) and of alerts\' summaries (alertmanager, pagerduty), in -o jsonpath\'s template syntax, e.g. \'{.metadata.name} failed: {.status.message}\' (default: the header line and changed paths)' -r
+complete -c kubectl-notify -l alert-name -d 'The alertname label of alertmanager alerts, also in pagerduty\'s dedup_key [default: KubectlNotify]' -r
+complete -c kubectl-notify -l label -d 'A label on alertmanager alerts (and a custom detail of pagerduty events), repeatable' -r
+complete -c kubectl-notify -l severity -d 'The severity of pagerduty events (and alertmanager\'s severity label): critical, error, warning or info [default: error]' -r
 complete -c kubectl-notify -l sink-queue -d 'Notifications waiting per sink; when full, older ones of an object fold into its newest' -r
 complete -c kubectl-notify -l flush-timeout -d 'On exit, keep delivering what is pending for up to this long' -r
 complete -c kubectl-notify -l kubeconfig -d 'Path to the kubeconfig file to use' -r -F
@@ -54,6 +57,7 @@ complete -c kubectl-notify -l metrics-addr -d 'Serve /metrics (Prometheus text f
 complete -c kubectl-notify -l log-format -d 'Warnings and errors on stderr: text, or json (one object per line: time, level, message, target)' -r
 complete -c kubectl-notify -l any -d 'One target (or one selected object) meeting the condition is enough'
 complete -c kubectl-notify -l changes-only -d 'Ignore the state at start: only a version that arrives later counts'
+complete -c kubectl-notify -l resolve -d 'With --when: also notify (event "resolved") when EXPR stops holding for an object that fired, or that object is deleted: alerts close themselves'
 complete -c kubectl-notify -l initial -d 'Count the state at start as changes (event "initial")'
 complete -c kubectl-notify -l leader-elect -d 'Run as one of several replicas: only the holder of a coordination.k8s.io/v1 Lease in the namespace watches and delivers (client-go\'s timings: 15s lease, 10s renew deadline, 2s retry)'
 complete -c kubectl-notify -l all -d 'Select every object of TYPE in the namespace'

@@ -16,6 +16,7 @@ use crate::expr::Expr;
 use crate::ha::lease::Timings;
 use crate::ha::{DEFAULT_LEASE, HaPlan};
 use crate::sink::address::{self, SinkKind, SinkSpec};
+use crate::sink::alert::{self, Alerting};
 use crate::sink::command::{CommandSpec, OnBusy, Policy, check_command};
 use crate::sink::network::DeliveryPolicy;
 use crate::sink::printer::{DiffMode, Format, Printer, Template};
@@ -98,6 +99,8 @@ pub struct Plan {
 pub struct Sinks {
     pub specs: Vec<SinkSpec>,
     pub message: Option<Template>,
+    /// `--alert-name`, `--label`, `--severity`.
+    pub alerting: Alerting,
     pub policy: DeliveryPolicy,
 }
 
@@ -184,6 +187,7 @@ fn sinks(args: &Args, for_the_pod: bool) -> Result<Sinks> {
         .map(|(i, text)| {
             address::parse(text, i + 1, |name| match for_the_pod {
                 true if text.starts_with("nats:") => Some("nats://in-the-pod:4222/s".into()),
+                true if text.starts_with("pagerduty:") => Some("RoutingKeyInThePod".into()),
                 true => Some("https://in-the-pod/".into()),
                 false => std::env::var(name).ok(),
             })
@@ -194,6 +198,9 @@ fn sinks(args: &Args, for_the_pod: bool) -> Result<Sinks> {
     if specs.is_empty() {
         let sink_only = [
             ("--message", args.message.is_some()),
+            ("--alert-name", args.alert_name.is_some()),
+            ("--label", !args.labels.is_empty()),
+            ("--severity", args.severity.is_some()),
             ("--sink-queue", args.sink_queue != defaults.queue),
             ("--flush-timeout", args.flush_timeout != "10s"),
         ];
@@ -203,10 +210,15 @@ fn sinks(args: &Args, for_the_pod: bool) -> Result<Sinks> {
             )));
         }
     }
+    let alerts = specs
+        .iter()
+        .any(|s| matches!(s.kind, SinkKind::Alertmanager | SinkKind::PagerDuty));
     let message = match &args.message {
-        Some(_) if !specs.iter().any(|s| s.kind == SinkKind::Slack) => {
+        Some(_) if !alerts && !specs.iter().any(|s| s.kind.is_chat()) => {
             return Err(Exit::Usage(
-                "--message is the text of Slack messages: add --sink slack:TARGET".into(),
+                "--message is the text of chat messages and alert summaries: add a --sink \
+                 slack:, teams:, discord:, googlechat:, mattermost:, alertmanager: or pagerduty:"
+                    .into(),
             ));
         }
         Some(text) => Some(
@@ -226,14 +238,81 @@ fn sinks(args: &Args, for_the_pod: bool) -> Result<Sinks> {
             "--flush-timeout 0 would drop whatever is pending at exit: give a duration such as 1s (default 10s)".into(),
         ));
     }
+    let alerting = alerting(args, alerts)?;
     Ok(Sinks {
         specs,
         message,
+        alerting,
         policy: DeliveryPolicy {
             queue: args.sink_queue,
             flush_timeout,
         },
     })
+}
+
+/// `--alert-name`, `--label K=V`, `--severity` for the alert sinks. The
+/// re-send interval to Alertmanager is Prometheus's minute;
+/// `KUBECTL_NOTIFY_ALERTMANAGER_RESEND=DURATION` shortens it for tests only.
+fn alerting(args: &Args, alerts: bool) -> Result<Alerting> {
+    let given = [
+        ("--alert-name", args.alert_name.is_some()),
+        ("--label", !args.labels.is_empty()),
+        ("--severity", args.severity.is_some()),
+    ];
+    if let Some((flag, _)) = given.iter().find(|(_, given)| *given && !alerts) {
+        return Err(Exit::Usage(format!(
+            "{flag} is for alerts: add --sink alertmanager:TARGET or pagerduty:TARGET"
+        )));
+    }
+    let mut alerting = Alerting {
+        condition: args.when.clone(),
+        ..Alerting::default()
+    };
+    if let Some(name) = &args.alert_name {
+        if name.trim().is_empty() {
+            return Err(Exit::Usage(
+                "--alert-name is empty: give a name such as WidgetFailed".into(),
+            ));
+        }
+        alerting.name = name.clone();
+    }
+    for text in &args.labels {
+        let Some((key, value)) = text.split_once('=') else {
+            return Err(Exit::Usage(format!(
+                "--label {text}: give KEY=VALUE, e.g. --label team=payments"
+            )));
+        };
+        let valid = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(Exit::Usage(format!(
+                "--label {text}: {key:?} is not a label name (letters, digits and _, \
+                 not starting with a digit)"
+            )));
+        }
+        if ["alertname", "namespace", "kind", "name", "severity"].contains(&key) {
+            return Err(Exit::Usage(format!(
+                "--label {text}: {key} is set by kubectl-notify (use --alert-name or \
+                 --severity for those)"
+            )));
+        }
+        alerting.labels.push((key.to_string(), value.to_string()));
+    }
+    if let Some(severity) = &args.severity {
+        if !alert::SEVERITIES.contains(&severity.as_str()) {
+            return Err(Exit::Usage(format!(
+                "--severity {severity}: use critical, error, warning or info"
+            )));
+        }
+        alerting.severity = Some(severity.clone());
+    }
+    if let Ok(text) = std::env::var("KUBECTL_NOTIFY_ALERTMANAGER_RESEND") {
+        let resend = parse_duration("KUBECTL_NOTIFY_ALERTMANAGER_RESEND", &text)?;
+        if !resend.is_zero() {
+            alerting.resend = resend;
+        }
+    }
+    Ok(alerting)
 }
 
 /// `--leader-elect [--lease NAME]` and `--checkpoint NAME`. The lease timings
@@ -322,6 +401,7 @@ fn wait_mode(args: &Args, selects: bool) -> Result<Mode> {
         ("--on-change", !args.on_change.is_empty()),
         ("--events", !args.events.is_empty()),
         ("--initial", args.initial),
+        ("--resolve", args.resolve),
         ("--count", args.count.is_some()),
         ("--throttle", args.throttle.is_some()),
         ("--leader-elect", args.leader_elect),
@@ -379,6 +459,11 @@ fn notify_mode(args: &Args) -> Result<Mode> {
         )));
     }
     let when = compile("--when", args.when.as_deref())?;
+    if args.resolve && when.is_none() {
+        return Err(Exit::Usage(
+            "--resolve tells when an alert's condition stops holding: add --when EXPR".into(),
+        ));
+    }
     let on_change = args
         .on_change
         .iter()
@@ -412,7 +497,7 @@ fn notify_mode(args: &Args) -> Result<Mode> {
         ));
     }
     Ok(Mode::Notify {
-        filter: Filter::new(when, on_change, &events, args.initial),
+        filter: Filter::new(when, on_change, &events, args.initial).resolving(args.resolve),
         count: args.count,
     })
 }

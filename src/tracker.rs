@@ -24,6 +24,12 @@ pub enum ChangeKind {
     Created,
     Modified,
     Deleted,
+    /// `--resolve`: `--when` stopped holding for an object that fired
+    /// (`gone`: the object was deleted). Not the tracker's: the filter
+    /// turns a modification or deletion into one.
+    Resolved {
+        gone: bool,
+    },
 }
 
 impl ChangeKind {
@@ -34,7 +40,17 @@ impl ChangeKind {
             ChangeKind::Created => "created",
             ChangeKind::Modified => "modified",
             ChangeKind::Deleted => "deleted",
+            ChangeKind::Resolved { .. } => "resolved",
         }
+    }
+
+    /// A new version of a kept object, so it may show what changed: a
+    /// modification, or a resolution by one.
+    pub fn shows_diff(self) -> bool {
+        matches!(
+            self,
+            ChangeKind::Modified | ChangeKind::Resolved { gone: false }
+        )
     }
 }
 

@@ -102,6 +102,11 @@ pub struct Args {
     )]
     pub when: Option<String>,
 
+    /// With --when: also notify (event "resolved") when EXPR stops holding for an
+    /// object that fired, or that object is deleted: alerts close themselves
+    #[arg(long, help_heading = "Notify mode (no --until/--for)")]
+    pub resolve: bool,
+
     /// Notify only when the value at one of these paths changed, e.g. --on-change .data .spec;
     /// the paths start with `.` or `$`, and the first value after them that does not is a target
     #[arg(long, value_name = "PATH", num_args = 1.., help_heading = "Notify mode (no --until/--for)")]
@@ -240,15 +245,31 @@ pub struct Args {
     pub verbose: u8,
 
     /// Also deliver every notification (wait mode: the met one) to TYPE:TARGET, repeatable;
-    /// TYPE is webhook, cloudevents, slack or nats; TARGET the URL, or env:NAME or file:PATH
+    /// TYPE is webhook, cloudevents, slack, nats, alertmanager, pagerduty, teams, discord,
+    /// googlechat or mattermost; TARGET the URL, or env:NAME or file:PATH
     /// holding it (sink URLs are secrets: keep them out of argv)
     #[arg(long = "sink", value_name = "TYPE:TARGET", help_heading = "Sinks")]
     pub sinks: Vec<String>,
 
-    /// The text of Slack messages, in -o jsonpath's template syntax,
+    /// The text of chat messages (slack, teams, discord, googlechat, mattermost) and of
+    /// alerts' summaries (alertmanager, pagerduty), in -o jsonpath's template syntax,
     /// e.g. '{.metadata.name} failed: {.status.message}' (default: the header line and changed paths)
     #[arg(long, value_name = "TEMPLATE", help_heading = "Sinks")]
     pub message: Option<String>,
+
+    /// The alertname label of alertmanager alerts, also in pagerduty's dedup_key
+    /// [default: KubectlNotify]
+    #[arg(long, value_name = "NAME", help_heading = "Sinks")]
+    pub alert_name: Option<String>,
+
+    /// A label on alertmanager alerts (and a custom detail of pagerduty events), repeatable
+    #[arg(long = "label", value_name = "K=V", help_heading = "Sinks")]
+    pub labels: Vec<String>,
+
+    /// The severity of pagerduty events (and alertmanager's severity label):
+    /// critical, error, warning or info [default: error]
+    #[arg(long, value_name = "LEVEL", help_heading = "Sinks")]
+    pub severity: Option<String>,
 
     /// Notifications waiting per sink; when full, older ones of an object fold into its newest
     #[arg(

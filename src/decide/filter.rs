@@ -1,8 +1,9 @@
 //! Notify mode's filter: which changes become notifications, given `--when`
-//! (edges, per object UID), `--on-change`, `--events` and `--initial`.
+//! (edges, per object UID), `--on-change`, `--events` and `--initial`, and
+//! with `--resolve` which objects that fired stopped meeting `--when`.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -21,6 +22,20 @@ pub struct Filter {
     truth: HashMap<String, bool>,
     /// The last `--on-change` values per object UID.
     values: HashMap<String, Vec<Vec<Value>>>,
+    /// `--resolve`: tell when an object that fired stops meeting `--when`.
+    resolve: bool,
+    /// With `--resolve`, the objects (UIDs) that fired and have not been
+    /// resolved since: the open alerts.
+    open: HashSet<String>,
+}
+
+/// What the filter remembers of one object, for a checkpoint: its last
+/// `--when` truth, its `--on-change` values, and whether its alert is open.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Memory<'a> {
+    pub when: Option<bool>,
+    pub values: Option<&'a Vec<Vec<Value>>>,
+    pub open: bool,
 }
 
 impl Filter {
@@ -42,22 +57,42 @@ impl Filter {
             initial,
             truth: HashMap::new(),
             values: HashMap::new(),
+            resolve: false,
+            open: HashSet::new(),
         }
     }
 
-    /// What is remembered of one object (by UID): its last `--when` truth
-    /// and `--on-change` values, for a checkpoint.
-    pub fn remembered(&self, uid: &str) -> (Option<bool>, Option<&Vec<Vec<Value>>>) {
-        (self.truth.get(uid).copied(), self.values.get(uid))
+    /// `--resolve` (the plan requires `--when`).
+    pub fn resolving(mut self, resolve: bool) -> Filter {
+        self.resolve = resolve;
+        self
+    }
+
+    /// What is remembered of one object (by UID), for a checkpoint.
+    pub fn remembered(&self, uid: &str) -> Memory<'_> {
+        Memory {
+            when: self.truth.get(uid).copied(),
+            values: self.values.get(uid),
+            open: self.open.contains(uid),
+        }
     }
 
     /// Takes back what a checkpoint remembered of one object.
-    pub fn restore(&mut self, uid: &str, truth: Option<bool>, values: Option<Vec<Vec<Value>>>) {
+    pub fn restore(
+        &mut self,
+        uid: &str,
+        truth: Option<bool>,
+        values: Option<Vec<Vec<Value>>>,
+        open: bool,
+    ) {
         if let Some(truth) = truth {
             self.truth.insert(uid.to_string(), truth);
         }
         if let Some(values) = values {
             self.values.insert(uid.to_string(), values);
+        }
+        if open && self.resolve {
+            self.open.insert(uid.to_string());
         }
     }
 
@@ -117,6 +152,7 @@ impl Filter {
     pub fn forget(&mut self) {
         self.truth.clear();
         self.values.clear();
+        self.open.clear();
     }
 
     /// The expressions of `--when` and `--on-change`.
@@ -126,8 +162,12 @@ impl Filter {
 
     /// Whether this change is a notification. Called for every change, in
     /// order, so that `--when` edges and `--on-change` values are tracked
-    /// even for changes not shown.
-    pub fn admit(&mut self, change: &Change) -> bool {
+    /// even for changes not shown. With `--resolve`, a change that makes an
+    /// open alert's object stop meeting `--when` (or deletes it) becomes a
+    /// resolution: its kind is turned into [`ChangeKind::Resolved`]. A
+    /// resolution is its own event: `--events` and `--on-change` do not
+    /// narrow it (the alert it closes went out).
+    pub fn admit(&mut self, change: &mut Change) -> bool {
         let edge = self.when_edge(change);
         let changed = self.value_changed(change);
         let kind_wanted = match change.kind {
@@ -135,8 +175,23 @@ impl Filter {
             ChangeKind::Created => self.events[0],
             ChangeKind::Modified => self.events[1],
             ChangeKind::Deleted => self.events[2],
+            ChangeKind::Resolved { .. } => true,
         };
-        kind_wanted && edge && changed
+        match edge {
+            Edge::Resolves => {
+                change.kind = ChangeKind::Resolved {
+                    gone: change.kind == ChangeKind::Deleted,
+                };
+                true
+            }
+            Edge::Fires | Edge::Unnarrowed if kind_wanted && changed => {
+                if edge == Edge::Fires && self.resolve {
+                    self.open.insert(uid(&change.object).into_owned());
+                }
+                true
+            }
+            _ => false,
+        }
     }
 
     /// With `--when`: whether EXPR held for the object's latest version
@@ -145,26 +200,40 @@ impl Filter {
         self.truth.get(&*uid(&change.object)) == Some(&true)
     }
 
-    /// With `--when`: true only when EXPR turns true for that object (or, for
-    /// the state at start, simply holds). Without: always true.
-    fn when_edge(&mut self, change: &Change) -> bool {
-        let Some(when) = &self.when else { return true };
+    /// With `--when`: fires only when EXPR turns true for that object (or,
+    /// for the state at start, simply holds); with `--resolve`, resolves
+    /// when it stops holding for an open alert's object, or that object is
+    /// deleted. Without `--when`: every change passes.
+    fn when_edge(&mut self, change: &Change) -> Edge {
+        let Some(when) = &self.when else {
+            return Edge::Unnarrowed;
+        };
         let uid = uid(&change.object);
         if change.kind == ChangeKind::Deleted {
             self.truth.remove(&*uid);
-            return false;
+            return match self.open.remove(&*uid) {
+                true => Edge::Resolves,
+                false => Edge::None,
+            };
         }
         let now = when.eval(&change.object);
         let before = match self.truth.get_mut(&*uid) {
             Some(truth) => std::mem::replace(truth, now),
             None => {
-                self.truth.insert(uid.into_owned(), now);
+                self.truth.insert(uid.to_string(), now);
                 false
             }
         };
-        match change.kind {
+        let fires = match change.kind {
             ChangeKind::Initial => now,
             _ => now && !before,
+        };
+        if fires {
+            Edge::Fires
+        } else if !now && self.open.remove(&*uid) {
+            Edge::Resolves
+        } else {
+            Edge::None
         }
     }
 
@@ -213,6 +282,19 @@ impl Filter {
     }
 }
 
+/// What `--when` makes of one change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Edge {
+    /// No `--when`: the change is not narrowed by it.
+    Unnarrowed,
+    /// EXPR turned true (or held at start).
+    Fires,
+    /// `--resolve`: EXPR stopped holding for an open alert's object, or
+    /// the object was deleted.
+    Resolves,
+    None,
+}
+
 /// What an object is known by across versions: its UID (or, lacking one,
 /// namespace and name).
 pub fn uid(object: &Value) -> Cow<'_, str> {
@@ -248,17 +330,20 @@ mod tests {
     #[test]
     fn without_narrowing_every_change_but_the_state_at_start_notifies() {
         let mut f = Filter::new(None, vec![], &[], false);
-        assert!(!f.admit(&change(ChangeKind::Initial, obj("1", "a", "x"), None)));
+        assert!(!f.admit(&mut change(ChangeKind::Initial, obj("1", "a", "x"), None)));
         for kind in [
             ChangeKind::Created,
             ChangeKind::Modified,
             ChangeKind::Deleted,
         ] {
-            assert!(f.admit(&change(kind, obj("1", "a", "x"), None)), "{kind:?}");
+            assert!(
+                f.admit(&mut change(kind, obj("1", "a", "x"), None)),
+                "{kind:?}"
+            );
         }
         let mut f = Filter::new(None, vec![], &[], true);
         assert!(
-            f.admit(&change(ChangeKind::Initial, obj("1", "a", "x"), None)),
+            f.admit(&mut change(ChangeKind::Initial, obj("1", "a", "x"), None)),
             "--initial"
         );
     }
@@ -266,9 +351,9 @@ mod tests {
     #[test]
     fn events_select_kinds_of_change() {
         let mut f = Filter::new(None, vec![], &[ChangeKind::Deleted], false);
-        assert!(!f.admit(&change(ChangeKind::Created, obj("1", "a", "x"), None)));
-        assert!(!f.admit(&change(ChangeKind::Modified, obj("1", "a", "x"), None)));
-        assert!(f.admit(&change(ChangeKind::Deleted, obj("1", "a", "x"), None)));
+        assert!(!f.admit(&mut change(ChangeKind::Created, obj("1", "a", "x"), None)));
+        assert!(!f.admit(&mut change(ChangeKind::Modified, obj("1", "a", "x"), None)));
+        assert!(f.admit(&mut change(ChangeKind::Deleted, obj("1", "a", "x"), None)));
     }
 
     #[test]
@@ -277,7 +362,7 @@ mod tests {
         let phases = ["Running", "Failed", "Failed", "Running", "Failed", "Failed"];
         let fired: Vec<bool> = phases
             .iter()
-            .map(|p| f.admit(&change(ChangeKind::Modified, obj("1", p, "x"), None)))
+            .map(|p| f.admit(&mut change(ChangeKind::Modified, obj("1", p, "x"), None)))
             .collect();
         assert_eq!(fired, [false, true, false, false, true, false]);
     }
@@ -285,17 +370,33 @@ mod tests {
     #[test]
     fn when_edges_are_per_object_and_a_recreated_object_starts_over() {
         let mut f = when(".status.phase == Failed");
-        assert!(f.admit(&change(ChangeKind::Modified, obj("1", "Failed", "x"), None)));
+        assert!(f.admit(&mut change(
+            ChangeKind::Modified,
+            obj("1", "Failed", "x"),
+            None
+        )));
         assert!(
-            f.admit(&change(ChangeKind::Created, obj("2", "Failed", "x"), None)),
+            f.admit(&mut change(
+                ChangeKind::Created,
+                obj("2", "Failed", "x"),
+                None
+            )),
             "another object"
         );
         assert!(
-            !f.admit(&change(ChangeKind::Deleted, obj("1", "Failed", "x"), None)),
+            !f.admit(&mut change(
+                ChangeKind::Deleted,
+                obj("1", "Failed", "x"),
+                None
+            )),
             "a deletion is no edge"
         );
         assert!(
-            f.admit(&change(ChangeKind::Created, obj("3", "Failed", "x"), None)),
+            f.admit(&mut change(
+                ChangeKind::Created,
+                obj("3", "Failed", "x"),
+                None
+            )),
             "new UID, new object"
         );
     }
@@ -303,9 +404,17 @@ mod tests {
     #[test]
     fn the_state_at_start_is_remembered_not_notified() {
         let mut f = when(".status.phase == Failed");
-        assert!(!f.admit(&change(ChangeKind::Initial, obj("1", "Failed", "x"), None)));
+        assert!(!f.admit(&mut change(
+            ChangeKind::Initial,
+            obj("1", "Failed", "x"),
+            None
+        )));
         assert!(
-            !f.admit(&change(ChangeKind::Modified, obj("1", "Failed", "y"), None)),
+            !f.admit(&mut change(
+                ChangeKind::Modified,
+                obj("1", "Failed", "y"),
+                None
+            )),
             "true→true"
         );
         let mut f = Filter::new(
@@ -315,11 +424,19 @@ mod tests {
             true,
         );
         assert!(
-            f.admit(&change(ChangeKind::Initial, obj("1", "Failed", "x"), None)),
+            f.admit(&mut change(
+                ChangeKind::Initial,
+                obj("1", "Failed", "x"),
+                None
+            )),
             "--initial and true"
         );
         assert!(
-            !f.admit(&change(ChangeKind::Initial, obj("2", "Running", "x"), None)),
+            !f.admit(&mut change(
+                ChangeKind::Initial,
+                obj("2", "Running", "x"),
+                None
+            )),
             "--initial but false"
         );
     }
@@ -328,20 +445,20 @@ mod tests {
     fn on_change_ignores_changes_elsewhere() {
         let mut f = Filter::new(None, vec![Expr::parse(".data").unwrap()], &[], false);
         let old = obj("1", "a", "x");
-        assert!(!f.admit(&change(ChangeKind::Initial, old.clone(), None)));
+        assert!(!f.admit(&mut change(ChangeKind::Initial, old.clone(), None)));
         let mut spec_only = old.clone();
         spec_only["spec"]["x"] = json!(2);
-        assert!(!f.admit(&change(ChangeKind::Modified, spec_only, None)));
-        assert!(f.admit(&change(ChangeKind::Modified, obj("1", "a", "y"), None)));
+        assert!(!f.admit(&mut change(ChangeKind::Modified, spec_only, None)));
+        assert!(f.admit(&mut change(ChangeKind::Modified, obj("1", "a", "y"), None)));
         assert!(
-            !f.admit(&change(ChangeKind::Modified, obj("1", "b", "y"), None)),
+            !f.admit(&mut change(ChangeKind::Modified, obj("1", "b", "y"), None)),
             "compared with the last version, not the first"
         );
-        assert!(f.admit(&change(ChangeKind::Created, obj("2", "a", "x"), None)));
-        assert!(f.admit(&change(ChangeKind::Deleted, old, None)));
+        assert!(f.admit(&mut change(ChangeKind::Created, obj("2", "a", "x"), None)));
+        assert!(f.admit(&mut change(ChangeKind::Deleted, old, None)));
         let bare = json!({"metadata": {"uid": "9"}});
         assert!(
-            !f.admit(&change(ChangeKind::Created, bare, None)),
+            !f.admit(&mut change(ChangeKind::Created, bare, None)),
             "nothing at the path"
         );
     }
@@ -354,16 +471,146 @@ mod tests {
             &[],
             false,
         );
-        assert!(!f.admit(&change(ChangeKind::Initial, obj("1", "a", "x"), None)));
+        assert!(!f.admit(&mut change(ChangeKind::Initial, obj("1", "a", "x"), None)));
         assert!(
-            !f.admit(&change(ChangeKind::Modified, obj("1", "a", "y"), None)),
+            !f.admit(&mut change(ChangeKind::Modified, obj("1", "a", "y"), None)),
             "--when is false"
         );
         assert!(
-            !f.admit(&change(ChangeKind::Modified, obj("1", "Failed", "y"), None)),
+            !f.admit(&mut change(
+                ChangeKind::Modified,
+                obj("1", "Failed", "y"),
+                None
+            )),
             "--when turned true, but .data is still y"
         );
-        assert!(!f.admit(&change(ChangeKind::Modified, obj("1", "a", "z"), None)));
-        assert!(f.admit(&change(ChangeKind::Modified, obj("1", "Failed", "w"), None)));
+        assert!(!f.admit(&mut change(ChangeKind::Modified, obj("1", "a", "z"), None)));
+        assert!(f.admit(&mut change(
+            ChangeKind::Modified,
+            obj("1", "Failed", "w"),
+            None
+        )));
+    }
+
+    fn resolving(expr: &str) -> Filter {
+        Filter::new(Some(Expr::parse(expr).unwrap()), vec![], &[], false).resolving(true)
+    }
+
+    /// The kinds of what was admitted, in order ("-" for nothing).
+    fn told(f: &mut Filter, changes: Vec<(ChangeKind, Value)>) -> Vec<&'static str> {
+        changes
+            .into_iter()
+            .map(|(kind, object)| {
+                let mut c = change(kind, object, None);
+                if f.admit(&mut c) {
+                    c.kind.as_str()
+                } else {
+                    "-"
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn resolve_tells_when_an_object_that_fired_stops_meeting_when_or_is_deleted() {
+        let mut f = resolving(".status.phase == Failed");
+        let m = ChangeKind::Modified;
+        assert_eq!(
+            told(
+                &mut f,
+                vec![
+                    (m, obj("1", "Running", "x")),
+                    (m, obj("1", "Failed", "x")),
+                    (m, obj("1", "Failed", "y")),
+                    (m, obj("1", "Running", "y")),
+                    (m, obj("1", "Running", "z")),
+                    (m, obj("1", "Failed", "z")),
+                    (ChangeKind::Deleted, obj("1", "Failed", "z")),
+                ]
+            ),
+            [
+                "-", "modified", "-", "resolved", "-", "modified", "resolved"
+            ]
+        );
+        let mut gone = change(ChangeKind::Deleted, obj("2", "Failed", "x"), None);
+        assert!(f.admit(&mut change(
+            ChangeKind::Created,
+            obj("2", "Failed", "x"),
+            None
+        )));
+        assert!(f.admit(&mut gone));
+        assert_eq!(gone.kind, ChangeKind::Resolved { gone: true });
+    }
+
+    #[test]
+    fn resolve_closes_only_what_fired() {
+        // At start, without --initial, nothing fired: nothing to resolve.
+        let mut f = resolving(".status.phase == Failed");
+        assert_eq!(
+            told(
+                &mut f,
+                vec![
+                    (ChangeKind::Initial, obj("1", "Failed", "x")),
+                    (ChangeKind::Modified, obj("1", "Running", "x")),
+                    (ChangeKind::Deleted, obj("1", "Running", "x")),
+                ]
+            ),
+            ["-", "-", "-"]
+        );
+        // An edge --events leaves out did not fire either.
+        let mut f = Filter::new(
+            Some(Expr::parse(".status.phase == Failed").unwrap()),
+            vec![],
+            &[ChangeKind::Created],
+            false,
+        )
+        .resolving(true);
+        assert_eq!(
+            told(
+                &mut f,
+                vec![
+                    (ChangeKind::Modified, obj("1", "Failed", "x")),
+                    (ChangeKind::Modified, obj("1", "Running", "x")),
+                    (ChangeKind::Created, obj("2", "Failed", "x")),
+                    (ChangeKind::Modified, obj("2", "Running", "x")),
+                ]
+            ),
+            ["-", "-", "created", "resolved"]
+        );
+        // Without --resolve nothing is ever resolved.
+        let mut f = when(".status.phase == Failed");
+        assert_eq!(
+            told(
+                &mut f,
+                vec![
+                    (ChangeKind::Modified, obj("1", "Failed", "x")),
+                    (ChangeKind::Modified, obj("1", "Running", "x")),
+                ]
+            ),
+            ["modified", "-"]
+        );
+    }
+
+    #[test]
+    fn open_alerts_are_remembered_for_a_checkpoint_and_restored() {
+        let mut f = resolving(".status.phase == Failed");
+        assert!(f.admit(&mut change(
+            ChangeKind::Modified,
+            obj("1", "Failed", "x"),
+            None
+        )));
+        let memory = f.remembered("1");
+        assert_eq!((memory.when, memory.open), (Some(true), true));
+        let mut after = resolving(".status.phase == Failed");
+        after.restore("1", memory.when, None, memory.open);
+        // Recovered while no replica ran: told after the restart.
+        assert_eq!(
+            told(
+                &mut after,
+                vec![(ChangeKind::Modified, obj("1", "Running", "x"))]
+            ),
+            ["resolved"]
+        );
+        assert!(!after.remembered("1").open);
     }
 }

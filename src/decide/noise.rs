@@ -60,9 +60,12 @@ impl<K: Clone> Timeline<K> {
 /// Folds a later change to the same object into a waiting one: the newest
 /// state, the kind of change the first announced (a deletion wins), and the
 /// version before the first, so a diff shows every path changed in between.
+/// With `--resolve`, the later of a firing and a resolution wins: it says
+/// whether the alert is open now.
 pub fn fold(waiting: &mut Change, later: Change) {
-    if later.kind == ChangeKind::Deleted {
-        waiting.kind = ChangeKind::Deleted;
+    let resolution = |kind| matches!(kind, ChangeKind::Resolved { .. });
+    if later.kind == ChangeKind::Deleted || resolution(later.kind) || resolution(waiting.kind) {
+        waiting.kind = later.kind;
     }
     waiting.object = later.object;
 }
@@ -282,7 +285,10 @@ impl Throttle {
     /// last notified, so it shows every path changed since.
     fn sent(&mut self, uid: String, (target, mut change): Notice) -> Notice {
         let state = self.objects.get_mut(&uid).expect("offered");
-        if change.kind == ChangeKind::Deleted {
+        if matches!(
+            change.kind,
+            ChangeKind::Deleted | ChangeKind::Resolved { gone: true }
+        ) {
             // Its window still runs out (harmlessly); nothing else is kept.
             state.last = None;
             state.waiting = None;
@@ -333,13 +339,21 @@ impl Quieting {
         if let Some(hold) = &mut self.hold {
             let key = uid(&notice.1.object).into_owned();
             if !when_holds {
-                hold.breaks(&key);
-            } else if admitted || hold.is_holding(&key) {
-                hold.holds(key, notice, now, |(_, waiting), (_, later)| {
-                    fold(waiting, later)
-                });
+                // A resolution closes an alert that went out; one whose
+                // firing was still held never fired (a flap): nothing to say.
+                let held = hold.breaks(&key).is_some();
+                let resolves = matches!(notice.1.kind, ChangeKind::Resolved { .. });
+                if !(admitted && resolves && !held) {
+                    return Vec::new();
+                }
+            } else {
+                if admitted || hold.is_holding(&key) {
+                    hold.holds(key, notice, now, |(_, waiting), (_, later)| {
+                        fold(waiting, later)
+                    });
+                }
+                return Vec::new();
             }
-            return Vec::new();
         }
         if !admitted {
             return Vec::new();
@@ -436,9 +450,9 @@ pub struct Before {
     pub known: Option<Remembered>,
 }
 
-/// What the filter remembers of one object: its `--when` truth and its
-/// `--on-change` values.
-pub type Remembered = (Option<bool>, Option<Vec<Vec<Value>>>);
+/// What the filter remembers of one object: its `--when` truth, its
+/// `--on-change` values, and whether its alert is open (`--resolve`).
+pub type Remembered = (Option<bool>, Option<Vec<Vec<Value>>>, bool);
 
 impl Unsaid {
     pub fn contains(&self, uid: &str) -> bool {
@@ -721,5 +735,65 @@ mod tests {
         assert_eq!(q.next_due(), Some(secs(t0, 11.0)));
         assert_eq!(shown(&q.due(secs(t0, 11.0))), ["a@3"]);
         assert!(!Quieting::new(None, None, true).is_active());
+    }
+
+    fn resolved(uid: &str, rv: u64) -> Notice {
+        let (index, mut change) = modified(uid, rv, false);
+        change.kind = ChangeKind::Resolved { gone: false };
+        (index, change)
+    }
+
+    #[test]
+    fn hold_a_resolution_of_a_firing_still_held_is_a_flap_and_says_nothing() {
+        let t0 = Instant::now();
+        let mut q = Quieting::new(Some(Duration::from_secs(5)), None, false);
+        assert!(q.pass(modified("a", 1, true), true, true, t0).is_empty());
+        assert!(
+            q.pass(resolved("a", 2), true, false, secs(t0, 1.0))
+                .is_empty(),
+            "the firing never went out"
+        );
+        assert!(q.due(secs(t0, 10.0)).is_empty(), "nor does it later");
+        // Held long enough, it went out: its resolution goes at once.
+        assert!(
+            q.pass(modified("a", 3, true), true, true, secs(t0, 11.0))
+                .is_empty()
+        );
+        assert_eq!(shown(&q.due(secs(t0, 16.0))), ["a@3"]);
+        let out = q.pass(resolved("a", 4), true, false, secs(t0, 17.0));
+        assert_eq!(shown(&out), ["a@4"]);
+        assert_eq!(out[0].1.kind, ChangeKind::Resolved { gone: false });
+    }
+
+    #[test]
+    fn throttle_the_later_of_a_firing_and_a_resolution_wins_the_fold() {
+        let t0 = Instant::now();
+        let mut q = Quieting::new(None, Some(Duration::from_secs(10)), false);
+        assert_eq!(
+            shown(&q.pass(modified("a", 1, true), true, true, t0)),
+            ["a@1"]
+        );
+        assert!(
+            q.pass(resolved("a", 2), true, false, secs(t0, 1.0))
+                .is_empty()
+        );
+        let due = q.due(secs(t0, 10.0));
+        assert_eq!(shown(&due), ["a@2"]);
+        assert_eq!(due[0].1.kind.as_str(), "resolved");
+        assert!(
+            q.pass(modified("a", 3, true), true, true, secs(t0, 11.0))
+                .is_empty()
+        );
+        assert!(
+            q.pass(resolved("a", 4), true, false, secs(t0, 12.0))
+                .is_empty()
+        );
+        assert!(
+            q.pass(modified("a", 5, true), true, true, secs(t0, 13.0))
+                .is_empty()
+        );
+        let due = q.due(secs(t0, 20.0));
+        assert_eq!(shown(&due), ["a@5"]);
+        assert_eq!(due[0].1.kind.as_str(), "modified", "open again");
     }
 }

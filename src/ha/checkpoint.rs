@@ -3,7 +3,8 @@
 //!
 //! One key, `checkpoint.json`: per target the resourceVersion up to which
 //! every change was delivered, and per object UID its name, resourceVersion,
-//! `--when` truth and `--on-change` values. Writes carry the resourceVersion
+//! `--when` truth, `--on-change` values and (`--resolve`) whether its
+//! alert is open. Writes carry the resourceVersion
 //! last read or written (optimistic concurrency): a write over a version
 //! this replica has not seen fails with 409 instead of losing it.
 
@@ -64,6 +65,13 @@ pub struct ObjectMark {
     /// Its last `--on-change` values, one list per path.
     #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<Vec<Value>>>,
+    /// `--resolve`: it fired and was not resolved since (an open alert).
+    #[serde(rename = "o", default, skip_serializing_if = "is_false")]
+    pub open: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 impl Checkpoint {
@@ -218,6 +226,7 @@ mod tests {
                             resource_version: "40".into(),
                             when: Some(true),
                             values: Some(vec![vec![json!("x")]]),
+                            open: true,
                         },
                     )]),
                     announced: BTreeMap::new(),
@@ -227,7 +236,7 @@ mod tests {
         let text = checkpoint.encode();
         assert_eq!(
             text,
-            r#"{"writer":"a","targets":{"widgets":{"resourceVersion":"42","objects":{"uid-1":{"k":"default/w1","v":"40","w":true,"c":[["x"]]}}}}}"#
+            r#"{"writer":"a","targets":{"widgets":{"resourceVersion":"42","objects":{"uid-1":{"k":"default/w1","v":"40","w":true,"c":[["x"]],"o":true}}}}}"#
         );
         assert_eq!(
             serde_json::from_str::<Checkpoint>(&text).unwrap(),
@@ -266,6 +275,7 @@ mod tests {
                         resource_version: format!("{}", 100_000 + i),
                         when: Some(i % 2 == 0),
                         values: None,
+                        open: false,
                     },
                 )
             })

@@ -124,7 +124,13 @@ pub async fn run(plan: Plan) -> Result<()> {
         verbosity,
         ..
     } = plan;
-    let outbox = Outbox::start(sinks.specs, sinks.message, sinks.policy, verbosity);
+    let outbox = Outbox::start(
+        sinks.specs,
+        sinks.message,
+        sinks.alerting,
+        sinks.policy,
+        verbosity,
+    );
     let settings = Settings {
         timeout,
         noise,

@@ -100,8 +100,7 @@ pub async fn run(
                 }
                 let ready = changes
                     .into_iter()
-                    .filter(|change| filter.admit(change))
-                    .map(|change| (index, change));
+                    .filter_map(|mut change| filter.admit(&mut change).then_some((index, change)));
                 out.hand(&mut replica, &session, ready).await
             }
             Some(Step::Changes(index, mut changes)) => {
@@ -110,11 +109,11 @@ pub async fn run(
                 }
                 let now = now();
                 let mut ready = Vec::new();
-                for change in changes {
+                for mut change in changes {
                     let uid = crate::decide::filter::uid(&change.object).into_owned();
                     let before = (keeps_checkpoint && !unsaid.contains(&uid))
                         .then(|| before(&filter, &uid, index, &change));
-                    let admitted = filter.admit(&change);
+                    let admitted = filter.admit(&mut change);
                     let holds = filter.when_holds(&change);
                     ready.extend(quieting.pass((index, change), admitted, holds, now));
                     if let Some(before) = before
@@ -185,7 +184,7 @@ fn resumed(filter: &Filter, changes: &mut [Change]) {
 /// in a window: the object as a checkpoint must keep it until then.
 fn before(filter: &Filter, uid: &str, target: usize, change: &Change) -> Before {
     let meta = &change.object["metadata"];
-    let (when, values) = filter.remembered(uid);
+    let memory = filter.remembered(uid);
     let new = matches!(change.kind, ChangeKind::Created | ChangeKind::Initial);
     Before {
         target,
@@ -194,7 +193,7 @@ fn before(filter: &Filter, uid: &str, target: usize, change: &Change) -> Before 
             .as_str()
             .and_then(|rv| rv.parse().ok())
             .unwrap_or(0),
-        known: (!new).then(|| (when, values.cloned())),
+        known: (!new).then(|| (memory.when, memory.values.cloned(), memory.open)),
     }
 }
 

@@ -456,7 +456,10 @@ impl Replica {
         };
         let mut new = false;
         for (index, change) in notices {
-            if change.kind == ChangeKind::Deleted {
+            if matches!(
+                change.kind,
+                ChangeKind::Deleted | ChangeKind::Resolved { gone: true }
+            ) {
                 continue;
             }
             let key = target_key(&session.targets[*index]);
@@ -644,7 +647,7 @@ fn restore(
             metadata["namespace"] = json!(namespace);
         }
         identities.push(json!({"apiVersion": api_version, "kind": kind, "metadata": metadata}));
-        filter.restore(&uid, object.when, object.values);
+        filter.restore(&uid, object.when, object.values, object.open);
     }
     let announced = mark
         .announced
@@ -699,12 +702,13 @@ fn build(identity: &str, session: &Session, filter: &Filter, unsaid: &Unsaid) ->
                 if unsaid.contains(&uid) {
                     return None;
                 }
-                let (when, values) = filter.remembered(&uid);
+                let memory = filter.remembered(&uid);
                 let mark = ObjectMark {
                     key: format!("{}/{}", text("namespace"), text("name")),
                     resource_version: text("resourceVersion"),
-                    when,
-                    values: values.cloned(),
+                    when: memory.when,
+                    values: memory.values.cloned(),
+                    open: memory.open,
                 };
                 Some((uid, mark))
             })
@@ -713,12 +717,13 @@ fn build(identity: &str, session: &Session, filter: &Filter, unsaid: &Unsaid) ->
         for (uid, before) in unsaid.iter().filter(|(_, b)| b.target == index) {
             let just_before = before.resource_version.saturating_sub(1);
             position = position.map(|p| p.min(just_before));
-            if let Some((when, values)) = &before.known {
+            if let Some((when, values, open)) = &before.known {
                 let mark = ObjectMark {
                     key: before.key.clone(),
                     resource_version: just_before.to_string(),
                     when: *when,
                     values: values.clone(),
+                    open: *open,
                 };
                 objects.insert(uid.clone(), mark);
             }

@@ -5,7 +5,8 @@
 use secrecy::{ExposeSecret, SecretString};
 
 /// The kinds of sink `--sink` accepts, as the user spells them.
-pub const KINDS: &str = "webhook, cloudevents, slack, nats";
+pub const KINDS: &str = "webhook, cloudevents, slack, nats, alertmanager, pagerduty, teams, \
+                         discord, googlechat, mattermost";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SinkKind {
@@ -13,6 +14,12 @@ pub enum SinkKind {
     CloudEvents,
     Slack,
     Nats,
+    Alertmanager,
+    PagerDuty,
+    Teams,
+    Discord,
+    GoogleChat,
+    Mattermost,
 }
 
 impl SinkKind {
@@ -22,7 +29,39 @@ impl SinkKind {
             SinkKind::CloudEvents => "cloudevents",
             SinkKind::Slack => "slack",
             SinkKind::Nats => "nats",
+            SinkKind::Alertmanager => "alertmanager",
+            SinkKind::PagerDuty => "pagerduty",
+            SinkKind::Teams => "teams",
+            SinkKind::Discord => "discord",
+            SinkKind::GoogleChat => "googlechat",
+            SinkKind::Mattermost => "mattermost",
         }
+    }
+
+    /// Every kind, as `--sink` spells it.
+    const ALL: [SinkKind; 10] = [
+        SinkKind::Webhook,
+        SinkKind::CloudEvents,
+        SinkKind::Slack,
+        SinkKind::Nats,
+        SinkKind::Alertmanager,
+        SinkKind::PagerDuty,
+        SinkKind::Teams,
+        SinkKind::Discord,
+        SinkKind::GoogleChat,
+        SinkKind::Mattermost,
+    ];
+
+    /// A chat: its message is the text of `--message`.
+    pub fn is_chat(self) -> bool {
+        matches!(
+            self,
+            SinkKind::Slack
+                | SinkKind::Teams
+                | SinkKind::Discord
+                | SinkKind::GoogleChat
+                | SinkKind::Mattermost
+        )
     }
 }
 
@@ -102,12 +141,13 @@ pub fn parse(
             "--sink needs TYPE:TARGET (TYPE one of {KINDS}; TARGET a URL, env:NAME or file:PATH)"
         ));
     };
-    let kind = match kind.trim() {
-        "webhook" => SinkKind::Webhook,
-        "cloudevents" => SinkKind::CloudEvents,
-        "slack" => SinkKind::Slack,
-        "nats" => SinkKind::Nats,
-        other => {
+    let kind = match SinkKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == kind.trim())
+    {
+        Some(kind) => kind,
+        None => {
+            let other = kind.trim();
             // The type is safe to show; it precedes the first colon.
             return Err(format!(
                 "--sink: unknown sink type \"{other}\": use one of {KINDS}"
@@ -143,8 +183,18 @@ pub fn parse(
     } else {
         target.to_string()
     };
-    let url = url.trim().to_string();
+    let mut url = url.trim().to_string();
+    if kind == SinkKind::PagerDuty && !url.contains("://") {
+        // A routing key: sent to the public endpoint.
+        check_routing_key(&url).map_err(|why| format!("{name}: {why}"))?;
+        url = format!("{PAGERDUTY_EVENTS}?routing_key={url}");
+    }
     let (host, subject) = check_url(kind, &url).map_err(|why| format!("{name}: {why}"))?;
+    if kind == SinkKind::PagerDuty && !url.contains("routing_key=") {
+        return Err(format!(
+            "{name}: an endpoint URL needs ?routing_key=KEY (or give the routing key alone)"
+        ));
+    }
     Ok(SinkSpec {
         kind,
         url: SecretString::from(url),
@@ -152,6 +202,22 @@ pub fn parse(
         subject,
         number,
     })
+}
+
+/// PagerDuty's Events API v2: where a routing key alone is sent.
+pub const PAGERDUTY_EVENTS: &str = "https://events.pagerduty.com/v2/enqueue";
+
+/// A routing key (an integration key, 32 characters): letters and digits;
+/// never quoted back, it is a secret.
+fn check_routing_key(key: &str) -> Result<(), String> {
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(
+            "give the routing key (letters and digits), or an http(s) endpoint URL \
+                    with ?routing_key=KEY"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 fn io_reason(e: &std::io::Error) -> String {
@@ -264,6 +330,29 @@ mod tests {
     }
 
     #[test]
+    fn the_alert_and_chat_sinks_take_urls_and_pagerduty_a_routing_key() {
+        for kind in [
+            "alertmanager",
+            "teams",
+            "discord",
+            "googlechat",
+            "mattermost",
+        ] {
+            let spec = read(&format!("{kind}:env:HOOK")).unwrap();
+            assert_eq!(spec.kind.as_str(), kind);
+            assert_eq!(spec.kind.is_chat(), kind != "alertmanager", "{kind}");
+        }
+        let key = read("pagerduty:R0ut1ngKey0123456789abcdefABCDEF").unwrap();
+        assert_eq!(
+            key.url.expose_secret(),
+            "https://events.pagerduty.com/v2/enqueue?routing_key=R0ut1ngKey0123456789abcdefABCDEF"
+        );
+        assert_eq!(key.host, "events.pagerduty.com");
+        let proxy = read("pagerduty:http://127.0.0.1:8080/v2/enqueue?routing_key=k").unwrap();
+        assert_eq!(proxy.host, "127.0.0.1");
+    }
+
+    #[test]
     fn slack_over_plain_http_is_allowed_with_a_warning_unless_local() {
         let remote = read("slack:http://relay.internal/hooks/s3cr3t").unwrap();
         let warning = remote.warning().unwrap();
@@ -287,8 +376,8 @@ mod tests {
     fn bad_input_is_named_without_the_url() {
         for (text, words) in [
             (
-                "teams:https://x",
-                "unknown sink type \"teams\": use one of webhook",
+                "msteams:https://x",
+                "unknown sink type \"msteams\": use one of webhook",
             ),
             ("webhook", "TYPE:TARGET"),
             ("webhook:env:UNSET", "UNSET is not set"),
@@ -308,6 +397,12 @@ mod tests {
             ("slack: ", "no TARGET"),
             ("webhook:file:", "needs a path"),
             ("webhook:file:/dev/null", "the file /dev/null is empty"),
+            ("pagerduty:not a key secret", "give the routing key"),
+            (
+                "pagerduty:http://127.0.0.1:9/secret",
+                "needs ?routing_key=KEY",
+            ),
+            ("alertmanager:am.secret:9093", "http:// or https://"),
         ] {
             let err = read(text)
                 .err()

@@ -1,4 +1,5 @@
-//! One HTTP POST per attempt, for the webhook, CloudEvents and Slack sinks:
+//! One HTTP POST per attempt, for every sink over HTTP (webhook,
+//! CloudEvents, the chats, Alertmanager, PagerDuty):
 //! hyper's pooled client (keep-alive), TLS verified with the system's
 //! roots, loaded only for an https URL and only at the first attempt;
 //! `user:pass@` in the URL sent as Basic auth, as curl does.
@@ -71,7 +72,7 @@ impl HttpPost {
         Ok(self.pool.as_ref().expect("set above"))
     }
 
-    async fn post(&mut self, message: &Message) -> Attempt {
+    pub(super) async fn post(&mut self, message: &Message) -> Attempt {
         let uri: Uri = match self.url.expose_secret().parse() {
             Ok(uri) => uri,
             Err(_) => return Attempt::Rejected("the URL is malformed".into()),
@@ -129,7 +130,11 @@ impl HttpPost {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| retry_after(v, SystemTime::now()));
         // Read the body to the end so the connection can be used again.
-        let _ = response.into_body().collect().await;
+        let body = response.into_body().collect().await.map(|b| b.to_bytes());
+        let retry_after = retry_after.or_else(|| match status {
+            StatusCode::TOO_MANY_REQUESTS => retry_after_in_body(&body.unwrap_or_default()),
+            _ => None,
+        });
         judge(status, retry_after)
     }
 }
@@ -207,6 +212,14 @@ fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or_default())
 }
 
+/// A 429 without `Retry-After` whose JSON body says `retry_after`, in
+/// seconds (Discord's, which may be fractional).
+fn retry_after_in_body(body: &[u8]) -> Option<Duration> {
+    let body: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let seconds = body["retry_after"].as_f64()?;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(3600.0)))
+}
+
 /// The error and its causes (`client error (Connect): tcp connect error:
 /// Connection refused`); hyper's errors do not carry the URL.
 fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
@@ -276,6 +289,16 @@ mod tests {
             Some("Basic dG9rZW46")
         );
         assert_eq!(split("http://h/p@q"), ("http://h/p@q".to_string(), None));
+    }
+
+    #[test]
+    fn a_429_body_may_say_retry_after_in_seconds() {
+        assert_eq!(
+            retry_after_in_body(br#"{"message": "You are being rate limited.", "retry_after": 1.5, "global": false}"#),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(retry_after_in_body(b"{}"), None);
+        assert_eq!(retry_after_in_body(b"not json"), None);
     }
 
     #[test]

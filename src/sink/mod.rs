@@ -3,14 +3,17 @@
 //! interface; none of them knows how the change was watched.
 
 pub mod address;
+pub mod alert;
+mod alertmanager;
+mod chat;
 mod cloudevents;
 pub mod command;
 mod delivery;
 mod http;
 mod nats;
 pub mod network;
+mod pagerduty;
 pub mod printer;
-mod slack;
 pub mod status;
 mod webhook;
 
@@ -92,16 +95,21 @@ impl<'a> Notification<'a> {
     /// Whether this is a modification with the version before it kept, so
     /// that it shows what changed.
     pub fn shows_changes(&self) -> bool {
-        self.occasion == Occasion::Changed(ChangeKind::Modified) && self.previous.is_some()
+        matches!(self.occasion, Occasion::Changed(kind) if kind.shows_diff())
+            && self.previous.is_some()
     }
 
     /// `<uid>/<resourceVersion>/<type>`: unique per change, the same on
     /// every re-send (CloudEvents `ce-id`, NATS `Nats-Msg-Id`). A deletion
     /// is `<uid>/deleted`: a UID is deleted once, and a re-list that finds
-    /// it knows only the last version, not the deletion's. An object never
-    /// seen has no UID: [`Notification::object_key`] names it instead.
+    /// it knows only the last version, not the deletion's; likewise a
+    /// resolution by deletion is `<uid>/resolved`. An object never seen has
+    /// no UID: [`Notification::object_key`] names it instead.
     pub fn delivery_id(&self) -> String {
         let key = self.object_key();
+        if self.occasion == Occasion::Changed(ChangeKind::Resolved { gone: true }) {
+            return format!("{key}/resolved");
+        }
         match self.event() {
             "deleted" => format!("{key}/deleted"),
             event => format!(

@@ -10,12 +10,15 @@ use bytes::Bytes;
 use secrecy::SecretString;
 
 use super::address::{SinkKind, SinkSpec};
-use super::delivery::{Channel, Message};
+use super::alert::Alerting;
+use super::alertmanager::AlertmanagerPost;
+use super::chat::{Chat, ChatText};
+use super::delivery::{Channel, Message, Transport};
 use super::http::HttpPost;
 use super::nats::NatsPublish;
+use super::pagerduty::PagerDutyPost;
 use super::printer::{Template, json_line_of};
-use super::slack::SlackText;
-use super::{Notification, Sink, cloudevents, webhook};
+use super::{Notification, Sink, alertmanager, cloudevents, pagerduty, webhook};
 use crate::exit::Result;
 
 /// `--sink-queue` and `--flush-timeout`.
@@ -37,8 +40,10 @@ impl Default for DeliveryPolicy {
 enum Render {
     Webhook,
     CloudEvents,
-    Slack(SlackText),
+    Chat(ChatText),
     Nats,
+    Alertmanager,
+    PagerDuty,
 }
 
 struct Outlet {
@@ -51,6 +56,9 @@ struct Outlet {
 pub struct Outbox {
     outlets: Rc<Vec<Outlet>>,
     policy: DeliveryPolicy,
+    /// `--message`, for the chats' text and the alerts' summary.
+    message: Option<Rc<Template>>,
+    alerting: Rc<Alerting>,
     /// How many notifications were handed over: the last one's `seq`.
     handed: Rc<Cell<u64>>,
 }
@@ -61,10 +69,11 @@ impl Outbox {
     pub fn start(
         specs: Vec<SinkSpec>,
         message: Option<Template>,
+        alerting: Alerting,
         policy: DeliveryPolicy,
         verbosity: u8,
     ) -> Outbox {
-        let mut message = message;
+        let message = message.map(Rc::new);
         let https = specs
             .iter()
             .any(|spec| secrecy::ExposeSecret::expose_secret(&spec.url).starts_with("https://"));
@@ -80,7 +89,7 @@ impl Outbox {
                 }
                 let label = spec.label(verbosity > 1);
                 let metric = spec.metric_name();
-                let channel = |transport| {
+                let channel = |transport: Box<dyn Transport>| {
                     Channel::start(
                         label.clone(),
                         metric.clone(),
@@ -104,14 +113,22 @@ impl Outbox {
                             ),
                         }
                     }
+                    SinkKind::Alertmanager => Outlet {
+                        render: Render::Alertmanager,
+                        channel: channel(Box::new(AlertmanagerPost::new(&spec.url, &alerting))),
+                    },
+                    SinkKind::PagerDuty => Outlet {
+                        render: Render::PagerDuty,
+                        channel: channel(Box::new(PagerDutyPost::new(&spec.url))),
+                    },
                     kind => Outlet {
                         render: match kind {
                             SinkKind::Webhook => Render::Webhook,
                             SinkKind::CloudEvents => Render::CloudEvents,
-                            // One template; a second slack sink gets the default text.
-                            _ => Render::Slack(SlackText::new(message.take())),
+                            // Every chat sink gets the one --message.
+                            _ => Render::Chat(ChatText::new(Chat::of(kind), message.clone())),
                         },
-                        channel: channel(HttpPost::new(spec.url)),
+                        channel: channel(Box::new(HttpPost::new(spec.url))),
                     },
                 }
             })
@@ -119,6 +136,8 @@ impl Outbox {
         Outbox {
             outlets: Rc::new(outlets),
             policy,
+            message,
+            alerting: Rc::new(alerting),
             handed: Rc::default(),
         }
     }
@@ -196,7 +215,11 @@ impl Sink for Outbox {
             let message = match &outlet.render {
                 Render::Webhook | Render::Nats => webhook::message(n, &line()),
                 Render::CloudEvents => cloudevents::message(n, &line()),
-                Render::Slack(text) => text.message(n),
+                Render::Chat(text) => text.message(n),
+                Render::Alertmanager => {
+                    alertmanager::message(n, &self.alerting, self.message.as_deref())
+                }
+                Render::PagerDuty => pagerduty::message(n, &self.alerting, self.message.as_deref()),
             };
             outlet.channel.push(Message { seq, ..message });
         }

@@ -2,8 +2,8 @@
 //! against a model: two or three replicas with `--leader-elect` and
 //! `--checkpoint`, killed (SIGKILL, SIGTERM) and started at random among
 //! random creates, updates, deletes, sink outages and server faults, with
-//! notify-mode flags drawn per case (`--when` with or without `--hold`,
-//! `--throttle`, `--on-change`); a CloudEvents receiver collects what was
+//! notify-mode flags drawn per case (`--when` with or without `--hold` and
+//! `--resolve`, `--throttle`, `--on-change`); a CloudEvents receiver collects what was
 //! delivered. From the server's versions the oracle derives what the flags
 //! imply: every notification must arrive (by id; first arrivals per object
 //! in resourceVersion order), none the flags exclude, a re-delivery only
@@ -65,6 +65,8 @@ struct Flags {
     /// `--throttle`, in milliseconds.
     throttle: Option<u64>,
     on_change: bool,
+    /// `--resolve` (with `--when` only).
+    resolve: bool,
 }
 
 impl Flags {
@@ -75,6 +77,7 @@ impl Flags {
             hold: (when && rng.below(2) == 0).then(|| [400, 800][rng.below(2) as usize]),
             throttle: (rng.below(3) == 0).then(|| [600, 2000][rng.below(2) as usize]),
             on_change: rng.below(3) == 0,
+            resolve: when && rng.below(2) == 0,
         }
     }
 
@@ -91,6 +94,9 @@ impl Flags {
         }
         if self.on_change {
             args.extend(["--on-change".into(), ON_CHANGE.into()]);
+        }
+        if self.resolve {
+            args.push("--resolve".into());
         }
         args
     }
@@ -494,7 +500,10 @@ fn check(
     for a in arrivals {
         // The id is the change's own: the same on every re-delivery.
         let own = own_id(&a.uid, &a.rv, &a.kind);
-        if a.id != own {
+        let gone = format!("{}/resolved", a.uid);
+        if a.kind == "resolved" {
+            resolution(a, history, flags, faults, arrivals)?;
+        } else if a.id != own {
             return Err(format!("ce-id {} for the change {own}", a.id));
         }
         if a.kind == "initial" {
@@ -503,7 +512,9 @@ fn check(
         let Some(life) = history.lives.get(&a.uid) else {
             return Err(format!("{own}: an object never made"));
         };
-        if a.kind == "deleted" {
+        if a.kind == "resolved" {
+            // Checked by `resolution`.
+        } else if a.kind == "deleted" {
             if life.deleted.is_none() {
                 return Err(format!("{own}: the object was not deleted"));
             }
@@ -524,7 +535,7 @@ fn check(
         // First arrivals per object in resourceVersion order; a deletion
         // comes last.
         if seen_ids.insert(a.id.as_str()) {
-            let rv: u64 = if a.kind == "deleted" {
+            let rv: u64 = if a.kind == "deleted" || a.id == gone {
                 u64::MAX
             } else {
                 a.rv.parse().unwrap_or(0)
@@ -576,12 +587,15 @@ fn check(
         }
     }
     let arrived = |uid: &str, rv: u64| {
-        arrivals
-            .iter()
-            .any(|a| a.uid == uid && a.rv == rv.to_string() && a.kind != "deleted")
+        arrivals.iter().any(|a| {
+            a.uid == uid && a.rv == rv.to_string() && a.kind != "deleted" && a.kind != "resolved"
+        })
     };
     let deletion_arrived = |uid: &str| arrivals.iter().any(|a| a.uid == uid && a.kind == "deleted");
     for (uid, life) in &history.lives {
+        if flags.resolve && !faults {
+            resolved_in_full(uid, life, arrivals, flags)?;
+        }
         let implied = implied(life, flags);
         if implied.deletion {
             // With server faults an object made and deleted while no watch
@@ -639,6 +653,113 @@ fn check(
             if !arrived(uid, rv) {
                 return Err(format!("{} ({uid})@{rv} never arrived", life.name));
             }
+        }
+    }
+    Ok(())
+}
+
+/// `--resolve`: a resolution is of an object that fired (a firing of it
+/// arrived before), under its own id, at a version where `--when` stopped
+/// holding (`<uid>/<rv>/resolved`) or at its deletion (`<uid>/resolved`).
+fn resolution(
+    a: &Arrival,
+    history: &History,
+    flags: Flags,
+    faults: bool,
+    arrivals: &[Arrival],
+) -> Result<(), String> {
+    if !flags.resolve {
+        return Err(format!("{}: resolved without --resolve", a.id));
+    }
+    let life = history
+        .lives
+        .get(&a.uid)
+        .ok_or_else(|| format!("{}: an object never made", a.id))?;
+    let at = arrivals
+        .iter()
+        .position(|b| std::ptr::eq(a, b))
+        .unwrap_or(arrivals.len());
+    if !arrivals[..at]
+        .iter()
+        .any(|b| b.uid == a.uid && b.kind != "resolved")
+    {
+        return Err(format!(
+            "{}: resolved before any firing of it arrived",
+            a.id
+        ));
+    }
+    if a.id == format!("{}/resolved", a.uid) {
+        return match life.deleted {
+            Some(_) => Ok(()),
+            None => Err(format!("{}: resolved as deleted, never deleted", a.id)),
+        };
+    }
+    if a.id != format!("{}/{}/resolved", a.uid, a.rv) {
+        return Err(format!("ce-id {} for a resolution at rv {}", a.id, a.rv));
+    }
+    let Some(index) = life.versions.iter().position(|v| v.rv.to_string() == a.rv) else {
+        return Err(format!("{}: not a change made after the start", a.id));
+    };
+    let before = match index {
+        0 => life.base.as_ref(),
+        i => Some(&life.versions[i - 1]),
+    };
+    let ended = life.versions[index].phase != "bad" && before.is_some_and(|b| b.phase == "bad");
+    if life.versions[index].phase == "bad" || (!ended && !faults) {
+        return Err(format!("{}: --when did not stop holding there", a.id));
+    }
+    Ok(())
+}
+
+/// `--resolve` without server faults: every alert that went out is closed.
+/// The end of each run of `bad` whose firing arrived is told resolved —
+/// with `--throttle`, which folds a resolution into a later firing, at
+/// least the last such end.
+fn resolved_in_full(
+    uid: &str,
+    life: &Life,
+    arrivals: &[Arrival],
+    flags: Flags,
+) -> Result<(), String> {
+    let fired = |rv: u64| {
+        arrivals
+            .iter()
+            .any(|a| a.uid == uid && a.rv == rv.to_string() && a.kind != "resolved")
+    };
+    // Each run of `bad`, with the id its end is resolved under.
+    let mut ends: Vec<(Vec<u64>, Option<String>)> = Vec::new();
+    let mut run: Option<Vec<u64>> = None;
+    let mut before_bad = life.base.as_ref().is_some_and(|b| b.phase == "bad");
+    for version in &life.versions {
+        let bad = version.phase == "bad";
+        match (&mut run, bad) {
+            (Some(rvs), true) => rvs.push(version.rv),
+            (Some(_), false) => ends.push((
+                run.take().unwrap(),
+                Some(format!("{uid}/{}/resolved", version.rv)),
+            )),
+            (None, true) if !before_bad => run = Some(vec![version.rv]),
+            _ => {}
+        }
+        before_bad = bad;
+    }
+    if let Some(rvs) = run {
+        ends.push((rvs, life.deleted.map(|_| format!("{uid}/resolved"))));
+    }
+    let mut wanted: Vec<String> = ends
+        .into_iter()
+        .filter(|(rvs, _)| rvs.iter().any(|rv| fired(*rv)))
+        .filter_map(|(_, end)| end)
+        .collect();
+    if flags.throttle.is_some() {
+        wanted = wanted.pop().into_iter().collect();
+    }
+    for id in wanted {
+        if !arrivals.iter().any(|a| a.id == id) {
+            return Err(format!(
+                "{} ({uid}): the alert was never resolved ({id})",
+                life.name
+            ));
         }
     }
     Ok(())

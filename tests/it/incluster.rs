@@ -767,6 +767,58 @@ fn sinks_reach_the_pod_from_a_secret_and_never_as_a_url() {
     assert_eq!(stdout(&out), "");
 }
 
+/// The alert and chat sinks' secrets (a URL, or PagerDuty's routing key)
+/// reach the pod as the others do; the rule's flags go with it.
+#[test]
+fn alert_and_chat_sinks_reach_the_pod_from_a_secret_too() {
+    let s = Scenario::new();
+    let args = [
+        "wg",
+        "-A",
+        "--when",
+        ".status.phase == \"Failed\"",
+        "--resolve",
+        "--sink",
+        "alertmanager:env:AM_URL",
+        "--sink",
+        "pagerduty:env:PD_ROUTING_KEY",
+        "--sink",
+        "teams:env:TEAMS_URL",
+        "--alert-name",
+        "WidgetFailed",
+        "--label",
+        "team=payments",
+        "--name",
+        "alerts",
+    ];
+    let docs = manifests(&s, &args);
+    assert_valid_shapes(&docs);
+    let deployment = doc(&docs, "Deployment");
+    let keys: Vec<&str> = container(deployment)["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["valueFrom"]["secretKeyRef"]["key"].as_str())
+        .collect();
+    assert_eq!(keys, ["AM_URL", "PD_ROUTING_KEY", "TEAMS_URL"]);
+    let pod = args_of(deployment);
+    for words in [
+        ["--sink", "pagerduty:env:PD_ROUTING_KEY"],
+        ["--label", "team=payments"],
+        ["--alert-name", "WidgetFailed"],
+    ] {
+        assert!(pod.windows(2).any(|w| w == words), "{pod:?}");
+    }
+    assert!(pod.iter().any(|a| a == "--resolve"), "{pod:?}");
+
+    for sink in ["pagerduty:R0UT1NGs3cr3t", "discord:file:/etc/hook"] {
+        let out = s.run(&["wg", "--all", "--sink", sink, "--print-manifests"]);
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert!(stderr(&out).contains(":env:NAME"), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("s3cr3t"), "{}", stderr(&out));
+    }
+}
+
 #[test]
 fn a_network_sinks_deliveries_retries_and_delay_are_counted() {
     use crate::receiver::{Answer, Receiver};

@@ -5,7 +5,9 @@
 mod cluster;
 mod common;
 
+mod alerts;
 mod bad_input;
+mod chats;
 mod color;
 mod commands;
 mod completions;
@@ -27,6 +29,7 @@ mod output;
 mod progress;
 mod real;
 mod receiver;
+mod resolve;
 mod secrets;
 mod selectors;
 mod sinks;

@@ -24,10 +24,14 @@ pub enum Answer {
     RetryAfter(u16, u64),
     /// 200, after this long.
     Slow(Duration),
+    /// A status with this JSON body (Discord's 429 says `retry_after` there).
+    Body(u16, String),
 }
 
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The request's path (and query).
+    pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub at: Instant,
@@ -192,6 +196,10 @@ async fn answer(
     state: Arc<Mutex<State>>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or_else(String::new, |p| p.to_string());
     let headers = request
         .headers()
         .iter()
@@ -203,6 +211,7 @@ async fn answer(
         let mut state = state.lock().unwrap();
         state.script.pop_front().or_else(|| state.usual.clone())
     };
+    let mut reply = Bytes::new();
     let (status, retry_after) = match answer {
         None => (200, None),
         Some(Answer::Status(code)) => (code, None),
@@ -211,8 +220,13 @@ async fn answer(
             tokio::time::sleep(delay).await;
             (200, None)
         }
+        Some(Answer::Body(code, body)) => {
+            reply = Bytes::from(body);
+            (code, None)
+        }
     };
     state.lock().unwrap().received.push(Received {
+        path,
         headers,
         body,
         at: Instant::now(),
@@ -222,5 +236,8 @@ async fn answer(
     if let Some(seconds) = retry_after {
         response = response.header("retry-after", seconds.to_string());
     }
-    Ok(response.body(Full::new(Bytes::new())).unwrap())
+    if !reply.is_empty() {
+        response = response.header("content-type", "application/json");
+    }
+    Ok(response.body(Full::new(reply)).unwrap())
 }

@@ -174,13 +174,10 @@ fn slack_gets_the_message_template_or_the_header_and_changed_paths() {
             "-q",
             "--sink",
             "slack:env:HOOK",
-            "--sink",
-            "slack:env:PLAIN",
             "--message",
             "widget {.metadata.namespace}/{.metadata.name} ready: {.status.ready}",
         ])
         .env("HOOK", templated.url())
-        .env("PLAIN", plain.url())
         .spawn()
         .unwrap();
     s.wait_for_watch_matching("widgets", &mut child);
@@ -191,6 +188,25 @@ fn slack_gets_the_message_template_or_the_header_and_changed_paths() {
         templated.delivered()[0].json(),
         json!({"text": "widget default/foo ready: true"})
     );
+    // Without --message: the header line and the changed paths.
+    let before = s.server.requests().len();
+    let mut child = s
+        .notify(&[
+            "widgets",
+            "--all",
+            "--count",
+            "1",
+            "-q",
+            "--sink",
+            "slack:env:PLAIN",
+        ])
+        .env("PLAIN", plain.url())
+        .spawn()
+        .unwrap();
+    s.wait_for_watch_since(before, "widgets", &mut child);
+    s.set_status("foo", json!({"ready": false, "message": "booting"}));
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = plain.delivered()[0].json()["text"]
         .as_str()
         .unwrap()
@@ -866,8 +882,9 @@ fn bad_sink_input_is_refused_before_any_connection() {
     let missing = format!("webhook:file:{}", missing.display());
     for (args, words) in [
         (
-            &["--sink", "teams:https://x.example/s3cr3t"][..],
-            "unknown sink type \"teams\": use one of webhook, cloudevents, slack, nats",
+            &["--sink", "msteams:https://x.example/s3cr3t"][..],
+            "unknown sink type \"msteams\": use one of webhook, cloudevents, slack, nats, \
+             alertmanager, pagerduty, teams, discord, googlechat, mattermost",
         ),
         (
             &["--sink", "slack:env:KUBECTL_NOTIFY_UNSET"],
@@ -894,7 +911,7 @@ fn bad_sink_input_is_refused_before_any_connection() {
         ),
         (
             &["--sink", "webhook:http://h/x", "--message", "{.a}"],
-            "add --sink slack",
+            "--message is the text of chat messages and alert summaries: add a --sink slack:",
         ),
         (&["--message", "{.a}"], "needs a sink"),
         (

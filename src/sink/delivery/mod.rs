@@ -127,6 +127,12 @@ pub trait Transport: Send + 'static {
     fn send<'a>(&'a mut self, message: &'a Message) -> BoxFuture<'a, Attempt>;
 }
 
+impl Transport for Box<dyn Transport> {
+    fn send<'a>(&'a mut self, message: &'a Message) -> BoxFuture<'a, Attempt> {
+        (**self).send(message)
+    }
+}
+
 /// Bounds on one attempt, for every transport.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -73,8 +73,8 @@ impl Printer {
         match &self.format {
             Format::Human { diff: mode } => {
                 let mut text = notification_line(n.time, kind, n.target, n.object, self.color);
-                if let (ChangeKind::Modified, Some(previous), DiffMode::Full | DiffMode::Paths) =
-                    (kind, n.previous, mode)
+                if let (true, Some(previous), DiffMode::Full | DiffMode::Paths) =
+                    (kind.shows_diff(), n.previous, mode)
                 {
                     let changes = diff(&previous.value(), n.object);
                     for line in diff_lines(&changes, *mode, self.shorten, self.color) {
@@ -150,6 +150,7 @@ pub fn notification_line(
         ChangeKind::Modified => Style::new().yellow(),
         ChangeKind::Deleted => Style::new().red(),
         ChangeKind::Initial => Style::new().blue(),
+        ChangeKind::Resolved { .. } => Style::new().cyan(),
     };
     let mut line = format!(
         "{}  {}  {}",
@@ -249,7 +250,7 @@ fn json_line(
 ) -> String {
     let meta = &object["metadata"];
     let changes = match previous {
-        Some(previous) if kind == ChangeKind::Modified => diff(&previous.value(), object)
+        Some(previous) if kind.shows_diff() => diff(&previous.value(), object)
             .into_iter()
             .map(|c| JsonChange {
                 new: c.new,

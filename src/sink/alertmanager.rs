@@ -1,0 +1,175 @@
+//! `alertmanager:URL`: a Prometheus Alertmanager's `POST /api/v2/alerts`.
+//! A notification is an alert firing (no `endsAt` yet) or, with `--resolve`,
+//! resolved (`endsAt` = the resolution's time). As Prometheus does, the
+//! sink sends its firing alerts again every minute with `endsAt` four
+//! intervals ahead, so Alertmanager does not expire an alert still firing.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use futures::future::BoxFuture;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value, json};
+use tokio::task::JoinHandle;
+
+use super::Notification;
+use super::alert::{Alerting, changed_paths, resolves};
+use super::delivery::{Attempt, Message, Transport};
+use super::http::HttpPost;
+use super::printer::Template;
+
+/// `endsAt` of a firing alert: this many re-send intervals ahead.
+const AHEAD: u32 = 4;
+
+/// One alert (not yet the list the API takes): labels, annotations,
+/// `startsAt`, and for a resolution `endsAt`. `generatorURL` is left out:
+/// nothing here serves a page about the alert.
+pub fn message(n: &Notification, alerting: &Alerting, template: Option<&Template>) -> Message {
+    let meta = &n.object["metadata"];
+    let mut labels = Map::new();
+    labels.insert("alertname".into(), alerting.name.clone().into());
+    if let Some(namespace) = meta["namespace"].as_str() {
+        labels.insert("namespace".into(), namespace.into());
+    }
+    labels.insert("kind".into(), n.target.api.kind.clone().into());
+    labels.insert("name".into(), meta["name"].clone());
+    if let Some(severity) = &alerting.severity {
+        labels.insert("severity".into(), severity.clone().into());
+    }
+    for (key, value) in &alerting.labels {
+        labels.insert(key.clone(), value.clone().into());
+    }
+    let mut annotations = Map::new();
+    annotations.insert("summary".into(), alerting.summary(template, n).into());
+    let changed = changed_paths(n);
+    if !changed.is_empty() {
+        annotations.insert("changes".into(), changed.join(", ").into());
+    }
+    let time = rfc3339(n.time);
+    let mut alert = json!({
+        "labels": labels,
+        "annotations": annotations,
+        "startsAt": time,
+    });
+    if resolves(n) {
+        alert["endsAt"] = time.into();
+    }
+    Message::new(
+        n.object_key(),
+        n.delivery_id(),
+        Vec::new(),
+        alert.to_string(),
+    )
+}
+
+fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+/// The alerts firing, by object: sent again every interval.
+type Firing = Arc<Mutex<BTreeMap<String, Value>>>;
+
+pub struct AlertmanagerPost {
+    post: HttpPost,
+    firing: Firing,
+    resend: std::time::Duration,
+    keepalive: JoinHandle<()>,
+}
+
+impl AlertmanagerPost {
+    /// `url`: the Alertmanager (`http(s)://HOST:PORT`, perhaps with a path
+    /// prefix); alerts go to its `/api/v2/alerts`. Starts the re-sending
+    /// (inside the runtime).
+    pub fn new(url: &SecretString, alerting: &Alerting) -> AlertmanagerPost {
+        let base = url.expose_secret().trim_end_matches('/');
+        let endpoint = match base.ends_with("/api/v2/alerts") {
+            true => base.to_string(),
+            false => format!("{base}/api/v2/alerts"),
+        };
+        let endpoint = SecretString::from(endpoint);
+        let firing = Firing::default();
+        let resend = alerting.resend;
+        let keepalive = tokio::spawn(keep_alive(
+            HttpPost::new(endpoint.clone()),
+            firing.clone(),
+            resend,
+        ));
+        AlertmanagerPost {
+            post: HttpPost::new(endpoint),
+            firing,
+            resend,
+            keepalive,
+        }
+    }
+
+    async fn send_one(&mut self, message: &Message) -> Attempt {
+        let Ok(mut alert) = serde_json::from_slice::<Value>(&message.body) else {
+            return Attempt::Rejected("the alert is not JSON".into());
+        };
+        {
+            let mut firing = self.firing.lock().unwrap();
+            let known = match alert.get("endsAt") {
+                Some(_) => firing.remove(&message.key),
+                None => firing.get(&message.key).cloned(),
+            };
+            // One alert keeps the time it began firing.
+            if let Some(known) = known {
+                alert["startsAt"] = known["startsAt"].clone();
+            }
+            if alert.get("endsAt").is_none() {
+                firing.insert(message.key.clone(), alert.clone());
+                alert["endsAt"] = ends_at(self.resend).into();
+            }
+        }
+        let body = Value::Array(vec![alert]).to_string();
+        let request = Message {
+            body: body.into(),
+            ..message.clone()
+        };
+        self.post.post(&request).await
+    }
+}
+
+impl Drop for AlertmanagerPost {
+    fn drop(&mut self) {
+        self.keepalive.abort();
+    }
+}
+
+impl Transport for AlertmanagerPost {
+    fn send<'a>(&'a mut self, message: &'a Message) -> BoxFuture<'a, Attempt> {
+        Box::pin(self.send_one(message))
+    }
+}
+
+/// A firing alert's `endsAt`: [`AHEAD`] intervals from now.
+fn ends_at(resend: std::time::Duration) -> String {
+    rfc3339(SystemTime::now() + resend * AHEAD)
+}
+
+/// Every interval, every firing alert again, `endsAt` moved ahead. A
+/// failure waits for the next interval: `endsAt` leaves room for three.
+async fn keep_alive(mut post: HttpPost, firing: Firing, resend: std::time::Duration) {
+    loop {
+        tokio::time::sleep(resend).await;
+        let alerts: Vec<Value> = {
+            let firing = firing.lock().unwrap();
+            let ends = ends_at(resend);
+            firing
+                .values()
+                .map(|alert| {
+                    let mut alert = alert.clone();
+                    alert["endsAt"] = ends.clone().into();
+                    alert
+                })
+                .collect()
+        };
+        if alerts.is_empty() {
+            continue;
+        }
+        let body = Value::Array(alerts).to_string();
+        let message = Message::new(String::new(), String::new(), Vec::new(), body);
+        let _ = tokio::time::timeout(super::delivery::ATTEMPT_TIMEOUT, post.post(&message)).await;
+    }
+}
