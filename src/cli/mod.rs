@@ -39,9 +39,11 @@ Examples:
   kubectl notify jobs -l app=etl --events deleted --count 1
 
 Exit codes: 0 condition met, 1 --fail-if held or the object failed, 2 bad usage or input,
-3 cluster refused or unreachable, 124 timeout, 130/143 interrupted.
+3 cluster refused or unreachable, 124 timeout, 130/143 interrupted, 141 stdout closed,
+70 internal failure; with a command in wait mode, the command's own code.
 
-The guide (waiting, notifying, sinks, running in a cluster, expressions):
+The guide (install, waiting, notifying, sinks, running in a cluster, expressions,
+same as kubectl, performance, development):
 https://github.com/kubectl-notify/kubectl-notify/tree/main/docs";
 
 #[derive(Debug, Parser)]

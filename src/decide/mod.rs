@@ -369,10 +369,7 @@ pub fn pending(rules: &Rules, targets: &[Target], tracker: &Tracker) -> Vec<Stri
                         Verdict::Met => continue,
                         Verdict::NotMet(why) | Verdict::Failed(why) | Verdict::Invalid(why) => why,
                     };
-                    out.push(format!(
-                        "{} ({why})",
-                        target.object_name(&name(&entry.object))
-                    ));
+                    out.push(format!("{} ({why})", target.object_said(&entry.object)));
                 }
             }
         }

@@ -148,6 +148,27 @@ fn a_timeout_shows_the_clauses_conditions_and_warning_events() {
     assert!(stdout(&out).is_empty());
 }
 
+/// With `-A` two unmet objects may share a name: the timeout's one line
+/// names each with its namespace, as the explanation below it does.
+#[test]
+fn a_timeout_across_namespaces_names_each_object_with_its_namespace() {
+    let s = Scenario::new();
+    s.widget_in("default", "foo", json!({}), json!({"ready": false}));
+    s.widget_in("team-a", "foo", json!({}), json!({"ready": false}));
+    let out = s.run(&["widgets", "-A", "--until", READY, "--timeout", "0"]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let first = result_lines(&out)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        first.contains("widget.example.com/foo (in default) (")
+            && first.contains("widget.example.com/foo (in team-a) ("),
+        "{first}"
+    );
+}
+
 #[test]
 fn json_output_ends_with_one_diagnosis_line() {
     let s = Scenario::new();
