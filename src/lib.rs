@@ -55,9 +55,13 @@ pub fn main() -> ExitCode {
         _ => {}
     }
     let outcome = parse_args()
-        .and_then(plan::Plan::from_args)
-        .inspect(|plan| log::set_format(plan.incluster.log_format))
-        .and_then(|plan| runtime()?.block_on(run::run(plan)));
+        .and_then(plan::Rule::all_from_args)
+        .inspect(|rules| {
+            if let Some(rule) = rules.first() {
+                log::set_format(rule.plan.incluster.log_format)
+            }
+        })
+        .and_then(|rules| runtime()?.block_on(run::run(rules)));
     finish(outcome)
 }
 

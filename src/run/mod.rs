@@ -1,6 +1,7 @@
 //! Carrying out a plan: connect, resolve the targets, watch them, then hand
 //! the changes to wait mode or notify mode until one of them ends the run.
 
+mod feed;
 mod manifests;
 mod notify;
 pub(crate) mod replica;
@@ -10,7 +11,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures::StreamExt;
-use futures::stream::{AbortHandle, BoxStream, SelectAll};
+use futures::stream::{AbortHandle, BoxStream, FuturesUnordered, SelectAll};
 use kube::Client;
 use serde_json::Value;
 use tokio::time::{Instant, Sleep};
@@ -19,7 +20,7 @@ use crate::connect::{Connection, connect};
 use crate::decide::Rules;
 use crate::exit::{Exit, Result};
 use crate::os::Interrupts;
-use crate::plan::{Mode, Noise, Plan};
+use crate::plan::{Mode, Noise, Plan, Rule};
 use crate::resolve::Resolver;
 use crate::sink::network::Outbox;
 use crate::sink::printer::{DiffMode, Format, Printer};
@@ -27,24 +28,31 @@ use crate::target::Target;
 use crate::term::StdoutReader;
 use crate::tracker::{Change, Keep, Tracker, WatchEvent};
 use crate::trouble::{self, Scope, Trouble};
-use crate::watch::{Item, Projection, watch_from};
+use crate::watch::{Projection, watch_from};
 
-pub async fn run(plan: Plan) -> Result<()> {
-    if let Some(request) = &plan.incluster.manifests {
-        return manifests::print(&plan, request).await;
+/// The process: what every rule shares (connection, watches, lease,
+/// metrics, signals, deadline), then each rule run until the process ends.
+/// A plain command line is a process with one rule.
+pub async fn run(rules: Vec<Rule>) -> Result<()> {
+    // Process-wide flags are the same in every rule's plan.
+    let Some(process) = rules.first().map(|rule| &rule.plan) else {
+        return Ok(());
+    };
+    if let Some(request) = &process.incluster.manifests {
+        return manifests::print(process, request).await;
     }
-    if let Some(addr) = plan.incluster.metrics_addr {
+    if let Some(addr) = process.incluster.metrics_addr {
         crate::metrics::enable();
         let bound = crate::metrics::serve(addr)
             .await
             .map_err(|e| Exit::Usage(format!("--metrics-addr {addr}: cannot listen there: {e}")))?;
-        if plan.verbosity > 0 {
+        if process.verbosity > 0 {
             crate::term::stderr_line!("metrics on http://{bound}/metrics");
         }
     }
     let started = Instant::now();
     // A timeout too far away to be a moment (`9300000000000000000s`) is none.
-    let deadline = plan
+    let deadline = process
         .timeout
         .filter(|t| !t.is_zero())
         .and_then(|t| started.checked_add(t));
@@ -52,29 +60,39 @@ pub async fn run(plan: Plan) -> Result<()> {
         .map_err(|e| Exit::Internal(format!("cannot install signal handlers: {e}")))?;
 
     let setup = async {
-        let conn = connect(&plan.connection, plan.request_timeout, plan.verbosity > 1).await?;
-        if plan.verbosity > 0 {
+        let conn = connect(
+            &process.connection,
+            process.request_timeout,
+            process.verbosity > 1,
+        )
+        .await?;
+        if process.verbosity > 0 {
             crate::term::stderr_line!(
                 "connected to {} (namespace {})",
                 conn.server,
                 conn.namespace
             );
         }
-        let mut resolver = Resolver::new(&plan, &conn);
-        let targets = resolver.targets(&conn).await?;
-        Ok((conn, targets, resolver))
+        let mut resolved = Vec::with_capacity(rules.len());
+        for rule in &rules {
+            let mut resolver = Resolver::new(&rule.plan, &conn);
+            let targets = resolver.targets(&conn).await
+                .map_err(|exit| named(rule.name.as_deref(), exit))?;
+            resolved.push((targets, resolver));
+        }
+        Ok((conn, resolved))
     };
-    let (conn, targets, resolver) = tokio::select! {
+    let (conn, resolved) = tokio::select! {
         result = setup => result?,
         _ = sleep_until(deadline) => {
             return Err(Exit::Timeout(format!(
                 "timed out after {} before the cluster answered",
-                crate::duration::show(plan.timeout.unwrap_or_default())
+                crate::duration::show(process.timeout.unwrap_or_default())
             )));
         }
         signo = interrupts.recv() => return Err(Exit::Signal(signo)),
     };
-    if let Some(why) = keeps_state_in_namespace(&plan)
+    if let Some(why) = keeps_state_in_namespace(process)
         && namespace_missing(&conn.client, &conn.namespace).await
     {
         return Err(Exit::Refused(trouble::namespace_missing(
@@ -82,35 +100,67 @@ pub async fn run(plan: Plan) -> Result<()> {
             why,
         )));
     }
-    projection(&plan).install();
+    projection(&rules).install();
     // A replica watches only once it is active (crate::ha).
-    let standby = plan.ha.lease.is_some() || plan.ha.checkpoint.is_some();
-    if plan.ha.lease.is_some() {
+    let standby = process.ha.lease.is_some() || process.ha.checkpoint.is_some();
+    if process.ha.lease.is_some() {
         // A standby is ready: ready to take over (a rollout waits for it).
         crate::metrics::set_ready();
     } else {
         crate::metrics::leader(true);
     }
-    let (events, watches) = match standby {
-        true => (SelectAll::new(), Vec::new()),
-        false => watch_each(&conn.client, &targets),
-    };
-    let session = Session {
-        events,
-        watches,
-        standby,
-        resolver,
-        recheck: None,
-        outages: (0..targets.len()).map(|_| None).collect(),
-        check_once: plan.timeout == Some(Duration::ZERO),
-        tracker: Tracker::new(targets.len(), keep(&plan)),
-        conn,
-        targets,
-        interrupts,
-        reader: StdoutReader::watch(!plan.quiet),
-        deadline: Deadline::new(deadline),
-        verbosity: plan.verbosity,
-    };
+    let targets: Vec<Vec<Target>> = resolved.iter().map(|(t, _)| t.clone()).collect();
+    let mut shared = match standby {
+        true => Vec::new(),
+        false => feed::share(&conn.client, &targets),
+    }
+    .into_iter();
+    let check_once = process.timeout == Some(Duration::ZERO);
+    let mut running = FuturesUnordered::new();
+    for (rule, (targets, resolver)) in rules.into_iter().zip(resolved) {
+        let (events, watches) = match shared.next() {
+            Some(streams) => watch_shared(streams),
+            None => (SelectAll::new(), Vec::new()),
+        };
+        let session = Session {
+            events,
+            watches,
+            standby,
+            resolver,
+            recheck: None,
+            outages: (0..targets.len()).map(|_| None).collect(),
+            check_once,
+            tracker: Tracker::new(targets.len(), keep(&rule.plan)),
+            conn: conn.clone(),
+            targets,
+            interrupts: Interrupts::new()
+                .map_err(|e| Exit::Internal(format!("cannot install signal handlers: {e}")))?,
+            reader: StdoutReader::watch(!rule.plan.quiet),
+            deadline: Deadline::new(deadline),
+            verbosity: rule.plan.verbosity,
+        };
+        running.push(run_rule(session, rule));
+    }
+    drop(interrupts);
+    // A rule ended by `--count` leaves the others running; an end every
+    // rule meets too (the deadline, a signal) lets them all finish; any
+    // other error ends the process.
+    let mut ended = None;
+    while let Some(outcome) = running.next().await {
+        match outcome {
+            Ok(()) => {}
+            Err(exit @ (Exit::Timeout(_) | Exit::Signal(_))) => {
+                ended.get_or_insert(exit);
+            }
+            Err(exit) => return Err(exit),
+        }
+    }
+    ended.map_or(Ok(()), Err)
+}
+
+/// One rule's run, from its watches to the flush of its sinks.
+async fn run_rule(session: Session, rule: Rule) -> Result<()> {
+    let Rule { name, plan } = rule;
     let replica = replica::Replica::start(&plan.ha, &session);
     let Plan {
         mode,
@@ -132,6 +182,7 @@ pub async fn run(plan: Plan) -> Result<()> {
         printer,
         request_timeout,
         outbox: outbox.clone(),
+        rule: name.clone(),
     };
     let outcome = match mode {
         Mode::Wait {
@@ -171,7 +222,16 @@ pub async fn run(plan: Plan) -> Result<()> {
             Err(_) => outbox.flush(false, std::future::pending()).await,
         }
     }
-    outcome
+    outcome.map_err(|exit| named(name.as_deref(), exit))
+}
+
+/// An error of one rule of several, said with the rule's name.
+fn named(rule: Option<&str>, exit: Exit) -> Exit {
+    match (rule, exit) {
+        (Some(rule), Exit::Usage(m)) => Exit::Usage(format!("rule {rule}: {m}")),
+        (Some(rule), Exit::Refused(m)) => Exit::Refused(format!("rule {rule}: {m}")),
+        (_, exit) => exit,
+    }
 }
 
 /// What `--leader-elect` and `--checkpoint` keep in the namespace, said when
@@ -213,12 +273,26 @@ fn shows_diffs(quiet: bool, printer: &Printer) -> bool {
     !quiet && printer.shows_changes()
 }
 
-/// What of each object to parse: all of it whenever the object is shown
-/// whole or handed to a command, or wait mode judges it; in notify mode
-/// otherwise only what `--when`, `--on-change` and the line printed read.
-fn projection(plan: &Plan) -> Projection {
+/// What of each object to parse, for every rule of the process: all of it
+/// if any rule reads all of it.
+fn projection(rules: &[Rule]) -> Projection {
+    let mut exprs = Vec::new();
+    for rule in rules {
+        match reads(&rule.plan) {
+            None => return Projection::Full,
+            Some(read) => exprs.extend(read),
+        }
+    }
+    Projection::reading(exprs)
+}
+
+/// What of each object one rule reads: all of it (`None`) whenever the
+/// object is shown whole or handed to a command, or wait mode judges it; in
+/// notify mode otherwise only what `--when`, `--on-change` and the line
+/// printed read.
+fn reads(plan: &Plan) -> Option<Vec<&crate::expr::Expr>> {
     let Mode::Notify { filter, .. } = &plan.mode else {
-        return Projection::Full;
+        return None;
     };
     let lines_read_metadata = plan.quiet
         || matches!(
@@ -229,9 +303,9 @@ fn projection(plan: &Plan) -> Projection {
                 }
         );
     if plan.command.is_some() || !lines_read_metadata || !plan.sinks.specs.is_empty() {
-        return Projection::Full;
+        return None;
     }
-    Projection::reading(filter.exprs())
+    Some(filter.exprs().into_iter().collect())
 }
 
 /// What both modes need from the plan besides their own rules.
@@ -244,6 +318,8 @@ pub(crate) struct Settings {
     pub request_timeout: Option<Duration>,
     /// The `--sink`s (none: an empty outbox).
     pub outbox: Outbox,
+    /// The rule's name, in a process of named rules (`--rules`).
+    pub rule: Option<String>,
 }
 
 impl Settings {
@@ -282,7 +358,7 @@ pub(crate) enum Step {
 
 /// The live watches and what they told us so far.
 pub(crate) struct Session {
-    events: SelectAll<BoxStream<'static, Item>>,
+    events: SelectAll<BoxStream<'static, (usize, feed::Event)>>,
     /// One per target, to stop its watch when the target is re-resolved.
     watches: Vec<AbortHandle>,
     /// A replica not active (yet): no watches run (crate::ha).
@@ -513,27 +589,37 @@ impl Session {
     }
 }
 
-/// One watch per target, each of which can be stopped on its own.
-fn watch_each(
-    client: &Client,
-    targets: &[Target],
-) -> (SelectAll<BoxStream<'static, Item>>, Vec<AbortHandle>) {
-    let (events, watches): (Vec<_>, Vec<_>) = targets
-        .iter()
+/// One rule's share of the process's watches: per target, its events,
+/// which the rule can stop reading on its own.
+fn watch_shared(
+    streams: Vec<BoxStream<'static, feed::Event>>,
+) -> (
+    SelectAll<BoxStream<'static, (usize, feed::Event)>>,
+    Vec<AbortHandle>,
+) {
+    let (events, watches): (Vec<_>, Vec<_>) = streams
+        .into_iter()
         .enumerate()
-        .map(|(index, target)| watch_one(client, target, index, None))
+        .map(|(index, events)| indexed(events, index))
         .unzip();
     (futures::stream::select_all(events), watches)
 }
 
+/// A watch of the rule's own (from a checkpoint, or its type resolved again).
 fn watch_one(
     client: &Client,
     target: &Target,
     index: usize,
     from: Option<String>,
-) -> (BoxStream<'static, Item>, AbortHandle) {
-    let events = watch_from(client, target, from).map(move |item| (index, item));
-    let (events, watch) = futures::stream::abortable(events);
+) -> (BoxStream<'static, (usize, feed::Event)>, AbortHandle) {
+    indexed(feed::own(watch_from(client, target, from)), index)
+}
+
+fn indexed(
+    events: BoxStream<'static, feed::Event>,
+    index: usize,
+) -> (BoxStream<'static, (usize, feed::Event)>, AbortHandle) {
+    let (events, watch) = futures::stream::abortable(events.map(move |item| (index, item)));
     (events.boxed(), watch)
 }
 

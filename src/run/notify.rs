@@ -268,7 +268,8 @@ impl Out<'_> {
                 sinks.push(runner);
             }
             sinks.push(&mut self.settings.outbox);
-            let notification = Notification::change(SystemTime::now(), &targets[index], &change);
+            let notification = Notification::change(SystemTime::now(), &targets[index], &change)
+                .of_rule(self.settings.rule.as_deref());
             deliver_all(&mut sinks, &notification)?;
             let printed = !self.settings.quiet;
             let resource = || targets[index].api.qualified();

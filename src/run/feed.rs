@@ -1,0 +1,105 @@
+//! The process's watches, shared: one watch per distinct (type, namespace,
+//! label and field selector), its events handed to every rule that needs it.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use kube::Client;
+use kube::runtime::watcher;
+use tokio::sync::mpsc;
+
+use crate::target::{Selection, Target};
+use crate::tracker::WatchEvent;
+use crate::watch::watch_from;
+
+/// A watch's event or error, as every rule sharing the watch gets it.
+pub(crate) type Event = Result<WatchEvent, Arc<watcher::Error>>;
+
+/// What tells one watch from another: the request it makes.
+#[derive(PartialEq, Eq)]
+struct Key {
+    api_version: String,
+    plural: String,
+    namespace: Option<String>,
+    labels: Option<String>,
+    fields: Option<String>,
+}
+
+impl Key {
+    fn of(target: &Target) -> Key {
+        let (labels, fields) = match &target.selection {
+            Selection::Name(name) => (None, Some(Selection::name_field_selector(name))),
+            Selection::Query { labels, fields } => (labels.clone(), fields.clone()),
+        };
+        Key {
+            api_version: target.api.api_version(),
+            plural: target.api.plural.clone(),
+            namespace: target.namespace.clone(),
+            labels,
+            fields,
+        }
+    }
+}
+
+/// Starts one watch per distinct request among every rule's targets; per
+/// rule, per target, the stream of that target's events. A watch ends when
+/// every rule reading it has dropped its stream.
+pub(crate) fn share(
+    client: &Client,
+    rules: &[Vec<Target>],
+) -> Vec<Vec<BoxStream<'static, Event>>> {
+    let mut watches: Vec<(Key, &Target, Vec<mpsc::UnboundedSender<Event>>)> = Vec::new();
+    let streams = rules
+        .iter()
+        .map(|targets| {
+            targets
+                .iter()
+                .map(|target| {
+                    let key = Key::of(target);
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    match watches.iter_mut().find(|(k, _, _)| *k == key) {
+                        Some((_, _, readers)) => readers.push(tx),
+                        None => watches.push((key, target, vec![tx])),
+                    }
+                    tokio_stream_of(rx)
+                })
+                .collect()
+        })
+        .collect();
+    for (_, target, readers) in watches {
+        let events = own(watch_from(client, target, None));
+        tokio::spawn(hand_out(events, readers));
+    }
+    streams
+}
+
+/// One target's own watch, not shared (a rule that restarts its watches:
+/// from a checkpoint, or after its type was resolved again).
+pub(crate) fn own(
+    events: BoxStream<'static, Result<WatchEvent, watcher::Error>>,
+) -> BoxStream<'static, Event> {
+    events.map(|event| event.map_err(Arc::new)).boxed()
+}
+
+/// Hands each event to every reader still there: a copy to each but the
+/// last, which gets the event itself (one reader: no copy at all).
+async fn hand_out(
+    mut events: BoxStream<'static, Event>,
+    mut readers: Vec<mpsc::UnboundedSender<Event>>,
+) {
+    while let Some(event) = events.next().await {
+        readers.retain(|reader| !reader.is_closed());
+        let Some((last, others)) = readers.split_last() else {
+            return;
+        };
+        for reader in others {
+            let _ = reader.send(event.clone());
+        }
+        let _ = last.send(event);
+    }
+}
+
+fn tokio_stream_of(mut rx: mpsc::UnboundedReceiver<Event>) -> BoxStream<'static, Event> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+}
