@@ -26,6 +26,7 @@ mod noise;
 mod output;
 mod real;
 mod receiver;
+mod rules;
 mod secrets;
 mod selectors;
 mod sinks;

@@ -1,0 +1,300 @@
+//! `--rules FILE`: many named command lines in one process. Bad files are
+//! refused before any request, naming the rule and the argument; a process
+//! of rules shares its watches and each rule tells exactly what its command
+//! line alone would.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Child;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+use crate::receiver::Receiver;
+
+fn rules_file(scenario: &Scenario, yaml: &str) -> String {
+    let path = scenario.dir.path().join("rules.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn bad_rules_are_refused_naming_the_rule_and_the_argument() {
+    let cases: &[(&str, &str, &[&str], &[&str])] = &[
+        (
+            "an unknown key",
+            "rules:\n  - name: a\n    args: [widgets, --all]\n    sinks: []\n",
+            &[],
+            &["rules.yaml", "line 4", "unknown field `sinks`"],
+        ),
+        (
+            "an unknown key at the top",
+            "rule:\n  - name: a\n    args: [widgets, --all]\n",
+            &[],
+            &["unknown field `rule`"],
+        ),
+        (
+            "YAML that does not parse",
+            "rules: [\n",
+            &[],
+            &["rules.yaml", "line"],
+        ),
+        ("no rules", "rules: []\n", &[], &["no rules"]),
+        (
+            "a name that is not a DNS label",
+            "rules:\n  - name: Failed_Widgets\n    args: [widgets, --all]\n",
+            &[],
+            &["rule name", "Failed_Widgets", "lowercase"],
+        ),
+        (
+            "two rules of one name",
+            "rules:\n  - name: a\n    args: [widgets, --all]\n  - name: a\n    args: [configmaps]\n",
+            &[],
+            &["two rules are named a"],
+        ),
+        (
+            "a quote left open",
+            "rules:\n  - name: a\n    args: \"widgets --when '.status.x\"\n",
+            &[],
+            &["rule a", "column 16", "never closed"],
+        ),
+        (
+            "a process-wide flag inside a rule",
+            "rules:\n  - name: a\n    args: \"widgets --all --metrics-addr :9090\"\n",
+            &[],
+            &["rule a", "--metrics-addr (column 15)", "process-wide"],
+        ),
+        (
+            "a connection flag inside a rule (list form)",
+            "rules:\n  - name: a\n    args: [widgets, --all, --context, other]\n",
+            &[],
+            &["rule a", "args[2] --context", "process-wide"],
+        ),
+        (
+            "a rule's flag beside --rules",
+            "rules:\n  - name: a\n    args: [widgets, --all]\n",
+            &["-o", "json"],
+            &["--output", "belongs to a rule"],
+        ),
+        (
+            "a target beside --rules",
+            "rules:\n  - name: a\n    args: [widgets, --all]\n",
+            &["configmaps"],
+            &["TARGET", "belongs to a rule"],
+        ),
+        (
+            "a wait-mode rule",
+            "rules:\n  - name: gate\n    args: \"widgets/foo --until .status.ready\"\n",
+            &[],
+            &["rule gate", "--until (column 13)", "notify mode"],
+        ),
+        (
+            "a bad expression",
+            "rules:\n  - name: ok\n    args: [widgets, --all]\n  - name: b\n    args: [widgets, --all, --when, '.status.x ==']\n",
+            &[],
+            &["rule b", "args[2] --when", "--when"],
+        ),
+        (
+            "a bad value",
+            "rules:\n  - name: a\n    args: widgets --all --count 0\n",
+            &[],
+            &["rule a", "--count (column 15)", "never notify"],
+        ),
+        (
+            "an unknown flag",
+            "rules:\n  - name: a\n    args: widgets --all  --bogus\n",
+            &[],
+            &["rule a", "--bogus (column 16)"],
+        ),
+        (
+            "HA flags are not supported with --rules yet",
+            "rules:\n  - name: a\n    args: [widgets, --all]\n",
+            &["--leader-elect"],
+            &["--leader-elect", "not supported yet"],
+        ),
+    ];
+    let scenario = Scenario::new();
+    for (what, yaml, extra, says) in cases {
+        let file = rules_file(&scenario, yaml);
+        let before = scenario.server.requests().len();
+        let mut args = vec!["--rules", &file];
+        args.extend_from_slice(extra);
+        let out = scenario.run(&args);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{what}: {err}");
+        // One line; an expression's error adds its caret display below.
+        let first = err.lines().next().unwrap_or("");
+        assert!(
+            err.lines().count() == 1 || err.contains('^'),
+            "{what}: one line: {err}"
+        );
+        for word in *says {
+            assert!(first.contains(word), "{what}: wants {word:?} in {err}");
+        }
+        assert_eq!(
+            scenario.server.requests().len(),
+            before,
+            "{what}: refused before any request"
+        );
+    }
+    let out = scenario.run(&["--rules", "/no/such/rules.yaml"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("cannot read it"), "{}", stderr(&out));
+}
+
+/// The rules of one process, each also run as its own command line.
+const RULES: &[(&str, &[&str])] = &[
+    ("everything", &["widgets", "--all", "-o", "json"]),
+    (
+        "failed",
+        &[
+            "widgets",
+            "--all",
+            "--when",
+            ".status.phase == \"Failed\"",
+            "-o",
+            "json",
+        ],
+    ),
+    (
+        "foo-changes",
+        &["widgets/foo", "--events", "modified,deleted", "-o", "json"],
+    ),
+    ("foo-born", &["widgets/foo", "--events", "created", "-o", "json"]),
+];
+
+fn ids(stdout: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut by_rule: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in stdout.lines() {
+        let line: Value = serde_json::from_str(line).unwrap();
+        let id = format!(
+            "{}/{}/{}",
+            line["uid"].as_str().unwrap(),
+            line["resourceVersion"].as_str().unwrap(),
+            line["type"].as_str().unwrap()
+        );
+        let rule = line["rule"].as_str().unwrap_or("").to_string();
+        by_rule.entry(rule).or_default().insert(id);
+    }
+    by_rule
+}
+
+fn watches(scenario: &Scenario) -> usize {
+    scenario
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.path_and_query.contains("watch="))
+        .count()
+}
+
+fn wait_until(what: &str, child: &mut Child, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        assert!(still_running(child, Duration::from_millis(20)), "exited early: {what}");
+    }
+}
+
+#[test]
+fn rules_share_watches_and_each_tells_exactly_what_its_line_alone_would() {
+    let scenario = Scenario::new();
+    scenario.widget("bar", json!({}), json!({"phase": "Pending"}));
+    let yaml = RULES
+        .iter()
+        .map(|(name, args)| {
+            format!(
+                "  - name: {name}\n    args: {}\n",
+                serde_json::to_string(args).unwrap()
+            )
+        })
+        .collect::<String>();
+    let file = rules_file(&scenario, &format!("rules:\n{yaml}"));
+    let mut together = scenario
+        .notify(&["--rules", &file, "--timeout", "6s"])
+        .spawn()
+        .unwrap();
+    // Two distinct requests (every widget; widget foo by name) among four rules.
+    wait_until("two watches", &mut together, || watches(&scenario) >= 2);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(watches(&scenario), 2, "one watch per distinct request");
+    let alone: Vec<Child> = RULES
+        .iter()
+        .map(|(_, args)| {
+            let mut args = args.to_vec();
+            args.extend(["--timeout", "5s"]);
+            scenario.notify(&args).spawn().unwrap()
+        })
+        .collect();
+    wait_until("every process watching", &mut together, || {
+        watches(&scenario) >= 2 + RULES.len()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+
+    scenario.widget("foo", json!({}), json!({"phase": "Pending"}));
+    scenario.set_status("bar", json!({"phase": "Failed"}));
+    scenario.set_status("foo", json!({"phase": "Running"}));
+    scenario.set_status("bar", json!({"phase": "Pending"}));
+    scenario.set_status("bar", json!({"phase": "Failed"}));
+    scenario.server.delete(WIDGETS, Some("default"), "foo");
+
+    let out = finish(together, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let together = ids(&stdout(&out));
+    for ((name, _), child) in RULES.iter().zip(alone) {
+        let out = finish(child, Duration::from_secs(20));
+        assert_eq!(code(&out), 124, "{name}: {}", stderr(&out));
+        let alone = ids(&stdout(&out)).remove("").unwrap_or_default();
+        assert!(!alone.is_empty(), "{name}: the scenario notifies every rule");
+        assert_eq!(
+            together.get(*name).cloned().unwrap_or_default(),
+            alone,
+            "{name}: the same notifications, id by id"
+        );
+    }
+    assert_eq!(together.len(), RULES.len(), "every line names its rule");
+}
+
+#[test]
+fn a_rules_name_reaches_the_human_line_the_command_and_cloudevents() {
+    let scenario = Scenario::new();
+    let receiver = Receiver::start();
+    let seen = scenario.dir.path().join("seen");
+    let yaml = format!(
+        "rules:
+  - name: shown
+    args: widgets/foo
+  - name: ran
+    args: \"widgets/foo -q -- sh -c 'echo \\\"$KUBECTL_NOTIFY_RULE $KUBECTL_NOTIFY_EVENT\\\" >> {}'\"
+  - name: sent
+    args: [widgets/foo, -q, --sink, 'cloudevents:env:CE_URL']
+",
+        seen.display()
+    );
+    let file = rules_file(&scenario, &yaml);
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "4s"])
+        .env("CE_URL", receiver.url())
+        .spawn()
+        .unwrap();
+    scenario.wait_for_watch("foo", &mut child);
+    std::thread::sleep(Duration::from_millis(200));
+    scenario.widget("foo", json!({}), Value::Null);
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let printed = stdout(&out);
+    assert!(
+        printed.lines().any(|l| l.starts_with("shown  ") && l.contains("created")),
+        "the header line starts with the rule's name: {printed}"
+    );
+    assert_eq!(printed.lines().count(), 1, "only the rule that prints: {printed}");
+    assert_eq!(
+        std::fs::read_to_string(&seen).unwrap().trim(),
+        "ran created",
+        "KUBECTL_NOTIFY_RULE"
+    );
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].header("ce-rule"), Some("sent"));
+    assert_eq!(received[0].json()["rule"], "sent");
+}
