@@ -55,13 +55,13 @@ pub fn main() -> ExitCode {
         _ => {}
     }
     let outcome = parse_args()
-        .and_then(plan::Rule::all_from_args)
-        .inspect(|rules| {
-            if let Some(rule) = rules.first() {
+        .and_then(plan::Process::from_args)
+        .inspect(|process| {
+            if let Some(rule) = process.rules.first() {
                 log::set_format(rule.plan.incluster.log_format)
             }
         })
-        .and_then(|rules| runtime()?.block_on(run::run(rules)));
+        .and_then(|process| runtime()?.block_on(run::run(process)));
     finish(outcome)
 }
 

@@ -24,7 +24,7 @@ use crate::target::{Selection, TargetSpec};
 use crate::tracker::ChangeKind;
 
 pub use incluster::InCluster;
-pub use rules::Rule;
+pub use rules::{Process, Rule, Source};
 
 /// How the target-selecting flags were set.
 #[derive(Debug, Default, Clone)]

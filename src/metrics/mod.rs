@@ -36,6 +36,7 @@ struct Metrics {
     relists: Family<Labels, Counter>,
     restarts: Family<Labels, Counter>,
     leader: Gauge,
+    reload_failures: Counter,
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -79,6 +80,7 @@ impl Metrics {
             relists: Family::default(),
             restarts: Family::default(),
             leader: Gauge::default(),
+            reload_failures: Counter::default(),
         };
         let m = &metrics;
         registry.register(
@@ -140,6 +142,11 @@ impl Metrics {
             "leader",
             "1 while this replica holds the lease (--leader-elect) or runs alone, else 0",
             m.leader.clone(),
+        );
+        registry.register(
+            "rules_reload_failures",
+            "Reloads of --rules FILE refused (the file invalid): the rules running kept running",
+            m.reload_failures.clone(),
         );
         Metrics {
             registry,
@@ -332,6 +339,13 @@ pub fn watch_restarted_with(resource: impl FnOnce() -> String) {
 pub fn leader(active: bool) {
     if let Some(m) = metrics() {
         m.leader.set(i64::from(active));
+    }
+}
+
+/// A reload of `--rules FILE` refused.
+pub fn reload_failed() {
+    if let Some(m) = metrics() {
+        m.reload_failures.inc();
     }
 }
 

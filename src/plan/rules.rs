@@ -1,7 +1,7 @@
 //! `--rules FILE`: many named command lines in one process. Each rule is read
 //! by the same clap definitions and `Plan` as the command line itself.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 use clap::parser::ValueSource;
@@ -17,17 +17,55 @@ use crate::exit::{Exit, Result};
 pub struct Rule {
     pub name: Option<String>,
     pub plan: Plan,
+    /// The rule's own words as the file gives them: a reload keeps a rule
+    /// whose name and words are the same running untouched.
+    pub words: Vec<String>,
 }
 
-impl Rule {
+/// What a process runs: its rules, and the file they come from (read again
+/// on a reload).
+#[derive(Debug)]
+pub struct Process {
+    pub rules: Vec<Rule>,
+    pub source: Option<Source>,
+}
+
+/// `--rules FILE` and the command line's process-wide words.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    words: Vec<String>,
+}
+
+impl Source {
+    /// Reads and checks every rule of the file as it is now.
+    pub fn read(&self) -> Result<Vec<Rule>> {
+        read(&self.path, &self.words)
+    }
+}
+
+impl Process {
     /// The rules this command line runs: those of `--rules FILE`, or itself.
-    pub fn all_from_args(args: Args) -> Result<Vec<Rule>> {
+    pub fn from_args(args: Args) -> Result<Process> {
         match args.incluster.rules.clone() {
-            Some(path) => read(&path, &args.words),
-            None => Ok(vec![Rule {
-                name: None,
-                plan: Plan::from_args(args)?,
-            }]),
+            Some(path) => {
+                let source = Source {
+                    path,
+                    words: args.words,
+                };
+                Ok(Process {
+                    rules: source.read()?,
+                    source: Some(source),
+                })
+            }
+            None => Ok(Process {
+                rules: vec![Rule {
+                    name: None,
+                    plan: Plan::from_args(args)?,
+                    words: Vec::new(),
+                }],
+                source: None,
+            }),
         }
     }
 }
@@ -272,6 +310,7 @@ pub fn read(path: &Path, words: &[String]) -> Result<Vec<Rule>> {
             Ok(Rule {
                 name: Some(rule.name),
                 plan,
+                words,
             })
         })
         .collect()

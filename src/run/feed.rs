@@ -43,35 +43,48 @@ impl Key {
 }
 
 /// Starts one watch per distinct request among every rule's targets; per
-/// rule, per target, the stream of that target's events. A watch ends when
-/// every rule reading it has dropped its stream.
+/// rule, per target, the stream of that target's events. A watch read by
+/// one target alone is that target's stream, pulled as it reads (no copy,
+/// no task); a shared one runs on its own and hands each reader a copy,
+/// until every reader has dropped its stream.
 pub(crate) fn share(
     client: &Client,
     rules: &[Vec<Target>],
 ) -> Vec<Vec<BoxStream<'static, Event>>> {
-    let mut watches: Vec<(Key, &Target, Vec<mpsc::UnboundedSender<Event>>)> = Vec::new();
-    let streams = rules
+    // Per distinct request: the first target making it, and its readers
+    // as (rule, target) positions.
+    let mut watches: Vec<(Key, &Target, Vec<(usize, usize)>)> = Vec::new();
+    for (rule, targets) in rules.iter().enumerate() {
+        for (index, target) in targets.iter().enumerate() {
+            let key = Key::of(target);
+            match watches.iter_mut().find(|(k, _, _)| *k == key) {
+                Some((_, _, readers)) => readers.push((rule, index)),
+                None => watches.push((key, target, vec![(rule, index)])),
+            }
+        }
+    }
+    let mut streams: Vec<Vec<Option<BoxStream<'static, Event>>>> = rules
         .iter()
-        .map(|targets| {
-            targets
-                .iter()
-                .map(|target| {
-                    let key = Key::of(target);
-                    let (tx, rx) = mpsc::unbounded_channel();
-                    match watches.iter_mut().find(|(k, _, _)| *k == key) {
-                        Some((_, _, readers)) => readers.push(tx),
-                        None => watches.push((key, target, vec![tx])),
-                    }
-                    tokio_stream_of(rx)
-                })
-                .collect()
-        })
+        .map(|targets| targets.iter().map(|_| None).collect())
         .collect();
     for (_, target, readers) in watches {
         let events = own(watch_from(client, target, None));
-        tokio::spawn(hand_out(events, readers));
+        if let [(rule, index)] = readers[..] {
+            streams[rule][index] = Some(events);
+            continue;
+        }
+        let mut senders = Vec::with_capacity(readers.len());
+        for (rule, index) in readers {
+            let (tx, rx) = mpsc::unbounded_channel();
+            senders.push(tx);
+            streams[rule][index] = Some(received(rx));
+        }
+        tokio::spawn(hand_out(events, senders));
     }
     streams
+        .into_iter()
+        .map(|targets| targets.into_iter().flatten().collect())
+        .collect()
 }
 
 /// One target's own watch, not shared (a rule that restarts its watches:
@@ -100,6 +113,6 @@ async fn hand_out(
     }
 }
 
-fn tokio_stream_of(mut rx: mpsc::UnboundedReceiver<Event>) -> BoxStream<'static, Event> {
+fn received(mut rx: mpsc::UnboundedReceiver<Event>) -> BoxStream<'static, Event> {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
 }

@@ -4,23 +4,27 @@
 mod feed;
 mod manifests;
 mod notify;
+mod reload;
 pub(crate) mod replica;
 mod wait;
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::future::LocalBoxFuture;
 use futures::stream::{AbortHandle, BoxStream, FuturesUnordered, SelectAll};
 use kube::Client;
 use serde_json::Value;
+use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
 use crate::connect::{Connection, connect};
 use crate::decide::Rules;
 use crate::exit::{Exit, Result};
 use crate::os::Interrupts;
-use crate::plan::{Mode, Noise, Plan, Rule};
+use crate::plan::{Mode, Noise, Plan, Process, Rule};
 use crate::resolve::Resolver;
 use crate::sink::network::Outbox;
 use crate::sink::printer::{DiffMode, Format, Printer};
@@ -31,13 +35,16 @@ use crate::trouble::{self, Scope, Trouble};
 use crate::watch::{Projection, watch_from};
 
 /// The process: what every rule shares (connection, watches, lease,
-/// metrics, signals, deadline), then each rule run until the process ends.
-/// A plain command line is a process with one rule.
-pub async fn run(rules: Vec<Rule>) -> Result<()> {
+/// metrics, signals, deadline), then each rule run until the process ends,
+/// the rules file reloaded meanwhile. A plain command line is a process
+/// with one rule.
+pub async fn run(process: Process) -> Result<()> {
+    let Process { rules, source } = process;
     // Process-wide flags are the same in every rule's plan.
-    let Some(process) = rules.first().map(|rule| &rule.plan) else {
+    let Some(first) = rules.first() else {
         return Ok(());
     };
+    let process = &first.plan;
     if let Some(request) = &process.incluster.manifests {
         return manifests::print(process, request).await;
     }
@@ -73,13 +80,7 @@ pub async fn run(rules: Vec<Rule>) -> Result<()> {
                 conn.namespace
             );
         }
-        let mut resolved = Vec::with_capacity(rules.len());
-        for rule in &rules {
-            let mut resolver = Resolver::new(&rule.plan, &conn);
-            let targets = resolver.targets(&conn).await
-                .map_err(|exit| named(rule.name.as_deref(), exit))?;
-            resolved.push((targets, resolver));
-        }
+        let resolved = resolve(&conn, &rules).await?;
         Ok((conn, resolved))
     };
     let (conn, resolved) = tokio::select! {
@@ -100,7 +101,13 @@ pub async fn run(rules: Vec<Rule>) -> Result<()> {
             why,
         )));
     }
-    projection(&rules).install();
+    // What of each object is parsed is decided once for the process: a
+    // rules file, which a reload may change, has it all.
+    match source {
+        Some(_) => Projection::Full,
+        None => projection(&rules),
+    }
+    .install();
     // A replica watches only once it is active (crate::ha).
     let standby = process.ha.lease.is_some() || process.ha.checkpoint.is_some();
     if process.ha.lease.is_some() {
@@ -109,58 +116,198 @@ pub async fn run(rules: Vec<Rule>) -> Result<()> {
     } else {
         crate::metrics::leader(true);
     }
-    let targets: Vec<Vec<Target>> = resolved.iter().map(|(t, _)| t.clone()).collect();
-    let mut shared = match standby {
-        true => Vec::new(),
-        false => feed::share(&conn.client, &targets),
-    }
-    .into_iter();
-    let check_once = process.timeout == Some(Duration::ZERO);
-    let mut running = FuturesUnordered::new();
-    for (rule, (targets, resolver)) in rules.into_iter().zip(resolved) {
-        let (events, watches) = match shared.next() {
-            Some(streams) => watch_shared(streams),
-            None => (SelectAll::new(), Vec::new()),
-        };
-        let session = Session {
-            events,
-            watches,
-            standby,
-            resolver,
-            recheck: None,
-            outages: (0..targets.len()).map(|_| None).collect(),
-            check_once,
-            tracker: Tracker::new(targets.len(), keep(&rule.plan)),
-            conn: conn.clone(),
-            targets,
-            interrupts: Interrupts::new()
-                .map_err(|e| Exit::Internal(format!("cannot install signal handlers: {e}")))?,
-            reader: StdoutReader::watch(!rule.plan.quiet),
-            deadline: Deadline::new(deadline),
-            verbosity: rule.plan.verbosity,
-        };
-        running.push(run_rule(session, rule));
-    }
+    let mut running = Running {
+        check_once: process.timeout == Some(Duration::ZERO),
+        conn,
+        deadline,
+        standby,
+        started: 0,
+        live: Vec::new(),
+        tasks: FuturesUnordered::new(),
+    };
+    running.start(rules.into_iter().zip(resolved).collect())?;
     drop(interrupts);
+    let mut reload = source.map(reload::Reload::new);
     // A rule ended by `--count` leaves the others running; an end every
     // rule meets too (the deadline, a signal) lets them all finish; any
     // other error ends the process.
     let mut ended = None;
-    while let Some(outcome) = running.next().await {
-        match outcome {
-            Ok(()) => {}
-            Err(exit @ (Exit::Timeout(_) | Exit::Signal(_))) => {
-                ended.get_or_insert(exit);
+    loop {
+        tokio::select! {
+            next = running.tasks.next() => {
+                let Some((id, outcome)) = next else {
+                    break;
+                };
+                if running.ended(id) {
+                    continue;
+                }
+                match outcome {
+                    Ok(()) => {}
+                    Err(exit @ (Exit::Timeout(_) | Exit::Signal(_))) => {
+                        ended.get_or_insert(exit);
+                    }
+                    Err(exit) => return Err(exit),
+                }
             }
-            Err(exit) => return Err(exit),
+            rules = next_reload(&mut reload), if ended.is_none() => {
+                let path = reload.as_ref().map(|r| r.path().display().to_string());
+                let applied = match rules {
+                    Ok(rules) => running.reload(rules).await,
+                    Err(exit) => Err(exit),
+                };
+                if let Err(exit) = applied {
+                    crate::metrics::reload_failed();
+                    let message = exit.to_string();
+                    let message = message.lines().next().unwrap_or("");
+                    crate::log::error(
+                        "rules",
+                        format_args!(
+                            "reloading {}: {message}; the rules running keep running",
+                            path.unwrap_or_default()
+                        ),
+                    );
+                }
+            }
         }
     }
     ended.map_or(Ok(()), Err)
 }
 
+/// Resolves every rule's targets; an error names the rule.
+async fn resolve(conn: &Connection, rules: &[Rule]) -> Result<Vec<(Vec<Target>, Resolver)>> {
+    let mut resolved = Vec::with_capacity(rules.len());
+    for rule in rules {
+        let mut resolver = Resolver::new(&rule.plan, conn);
+        let targets = resolver
+            .targets(conn)
+            .await
+            .map_err(|exit| named(rule.name.as_deref(), exit))?;
+        resolved.push((targets, resolver));
+    }
+    Ok(resolved)
+}
+
+async fn next_reload(reload: &mut Option<reload::Reload>) -> Result<Vec<Rule>> {
+    match reload {
+        Some(reload) => reload.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The rules running in the process, each of which a reload can stop.
+struct Running {
+    conn: Connection,
+    deadline: Option<Instant>,
+    check_once: bool,
+    standby: bool,
+    /// How many rules were started so far: each run's id.
+    started: u64,
+    live: Vec<Live>,
+    tasks: FuturesUnordered<LocalBoxFuture<'static, (u64, Result<()>)>>,
+}
+
+/// One rule running, as a reload compares it.
+struct Live {
+    id: u64,
+    name: Option<String>,
+    words: Vec<String>,
+    stop: Arc<Notify>,
+}
+
+impl Running {
+    /// Starts rules whose targets are resolved: one watch per distinct
+    /// request among them.
+    fn start(&mut self, rules: Vec<(Rule, (Vec<Target>, Resolver))>) -> Result<()> {
+        let targets: Vec<Vec<Target>> = rules.iter().map(|(_, (t, _))| t.clone()).collect();
+        let mut shared = match self.standby {
+            true => Vec::new(),
+            false => feed::share(&self.conn.client, &targets),
+        }
+        .into_iter();
+        for (rule, (targets, resolver)) in rules {
+            let (events, watches) = match shared.next() {
+                Some(streams) => watch_shared(streams),
+                None => (SelectAll::new(), Vec::new()),
+            };
+            let stop = Arc::new(Notify::new());
+            let session = Session {
+                events,
+                watches,
+                standby: self.standby,
+                resolver,
+                recheck: None,
+                outages: (0..targets.len()).map(|_| None).collect(),
+                check_once: self.check_once,
+                tracker: Tracker::new(targets.len(), keep(&rule.plan)),
+                conn: self.conn.clone(),
+                targets,
+                interrupts: Interrupts::new()
+                    .map_err(|e| Exit::Internal(format!("cannot install signal handlers: {e}")))?,
+                reader: StdoutReader::watch(!rule.plan.quiet),
+                deadline: Deadline::new(self.deadline),
+                stop: stop.clone(),
+                verbosity: rule.plan.verbosity,
+            };
+            self.started += 1;
+            let id = self.started;
+            self.live.push(Live {
+                id,
+                name: rule.name.clone(),
+                words: rule.words.clone(),
+                stop,
+            });
+            self.tasks
+                .push(Box::pin(async move { (id, run_rule(session, rule).await) }));
+        }
+        Ok(())
+    }
+
+    /// A rule's run ended; whether a reload had stopped it.
+    fn ended(&mut self, id: u64) -> bool {
+        match self.live.iter().position(|live| live.id == id) {
+            Some(at) => {
+                self.live.remove(at);
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// The file's new rules: the same name and words keep running
+    /// untouched; others start, with their own watches; rules no longer
+    /// there (or changed) stop after flushing their sinks. A rule that
+    /// cannot be resolved changes nothing.
+    async fn reload(&mut self, rules: Vec<Rule>) -> Result<()> {
+        let same = |live: &Live, rule: &Rule| live.name == rule.name && live.words == rule.words;
+        let (unchanged, new): (Vec<Rule>, Vec<Rule>) = rules
+            .into_iter()
+            .partition(|rule| self.live.iter().any(|live| same(live, rule)));
+        let resolved = resolve(&self.conn, &new).await?;
+        let mut stopped = 0;
+        self.live.retain(|live| {
+            let keep = unchanged.iter().any(|rule| same(live, rule));
+            if !keep {
+                live.stop.notify_one();
+                stopped += 1;
+            }
+            keep
+        });
+        let kept = unchanged.len();
+        let started = new.len();
+        self.start(new.into_iter().zip(resolved).collect())?;
+        crate::log::info(
+            "rules",
+            format_args!(
+                "rules reloaded: {kept} unchanged, {started} started, {stopped} stopped"
+            ),
+        );
+        Ok(())
+    }
+}
+
 /// One rule's run, from its watches to the flush of its sinks.
 async fn run_rule(session: Session, rule: Rule) -> Result<()> {
-    let Rule { name, plan } = rule;
+    let Rule { name, plan, .. } = rule;
     let replica = replica::Replica::start(&plan.ha, &session);
     let Plan {
         mode,
@@ -354,6 +501,8 @@ pub(crate) enum Step {
     Changes(usize, Vec<Change>),
     TimedOut,
     Interrupted(i32),
+    /// A reload of the rules file removed or changed this rule.
+    Stopped,
 }
 
 /// The live watches and what they told us so far.
@@ -378,6 +527,8 @@ pub(crate) struct Session {
     /// The reader of stdout going away ends the run (SPEC §7: 141).
     reader: StdoutReader,
     deadline: Deadline,
+    /// Told by a reload that removed or changed the rule.
+    stop: Arc<Notify>,
     pub verbosity: u8,
 }
 
@@ -404,6 +555,7 @@ impl Session {
                 _ = self.deadline.reached() => return Ok(Step::TimedOut),
                 signo = self.interrupts.recv() => return Ok(Step::Interrupted(signo)),
                 _ = self.reader.gone() => return Err(Exit::Closed),
+                _ = self.stop.notified() => return Ok(Step::Stopped),
             };
             match item {
                 Ok(event) => {

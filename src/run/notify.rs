@@ -132,6 +132,14 @@ pub async fn run(
                     counted => counted,
                 }
             }
+            Some(Step::Stopped) => {
+                // Removed by a reload: as at --timeout, what waits out a
+                // throttle window goes now, then the rule ends quietly.
+                match out.hand(&mut replica, &session, quieting.flush()).await {
+                    Ok(_) => break Ok(()),
+                    Err(exit) => break Err(exit),
+                }
+            }
             Some(Step::Interrupted(signo)) => {
                 // As at --timeout: what waits out a throttle window goes now
                 // (a hold not complete never held long enough).
