@@ -157,13 +157,16 @@ pub async fn run(process: Process) -> Result<()> {
                 };
                 if let Err(exit) = applied {
                     crate::metrics::reload_failed();
+                    let path = path.unwrap_or_default();
                     let message = exit.to_string();
                     let message = message.lines().next().unwrap_or("");
+                    let message = message
+                        .strip_prefix(&format!("--rules {path}: "))
+                        .unwrap_or(message);
                     crate::log::error(
                         "rules",
                         format_args!(
-                            "reloading {}: {message}; the rules running keep running",
-                            path.unwrap_or_default()
+                            "reloading {path}: {message}; the rules running keep running"
                         ),
                     );
                 }

@@ -298,3 +298,198 @@ fn a_rules_name_reaches_the_human_line_the_command_and_cloudevents() {
     assert_eq!(received[0].header("ce-rule"), Some("sent"));
     assert_eq!(received[0].json()["rule"], "sent");
 }
+
+/// A folder laid out as a ConfigMap volume: `rules.yaml` → `..data/rules.yaml`,
+/// `..data` → `..v1`. `swap` writes a new version the way the kubelet does.
+struct ConfigMapVolume {
+    dir: std::path::PathBuf,
+    version: u32,
+}
+
+impl ConfigMapVolume {
+    fn new(scenario: &Scenario, yaml: &str) -> ConfigMapVolume {
+        let dir = scenario.dir.path().join("volume");
+        std::fs::create_dir(&dir).unwrap();
+        let mut volume = ConfigMapVolume { dir, version: 0 };
+        volume.swap(yaml);
+        std::os::unix::fs::symlink("..data/rules.yaml", volume.dir.join("rules.yaml")).unwrap();
+        volume
+    }
+
+    fn path(&self) -> String {
+        self.dir.join("rules.yaml").to_string_lossy().into_owned()
+    }
+
+    fn swap(&mut self, yaml: &str) {
+        self.version += 1;
+        let version = format!("..v{}", self.version);
+        std::fs::create_dir(self.dir.join(&version)).unwrap();
+        std::fs::write(self.dir.join(&version).join("rules.yaml"), yaml).unwrap();
+        let link = self.dir.join("..data_tmp");
+        std::os::unix::fs::symlink(&version, &link).unwrap();
+        std::fs::rename(&link, self.dir.join("..data")).unwrap();
+    }
+}
+
+fn rules_yaml(rules: &[(&str, &str)]) -> String {
+    let mut yaml = String::from("rules:\n");
+    for (name, args) in rules {
+        yaml.push_str(&format!("  - name: {name}\n    args: \"{args}\"\n"));
+    }
+    yaml
+}
+
+/// Per rule, the (name, type) of each line printed.
+fn told(stdout: &str) -> BTreeMap<String, Vec<(String, String)>> {
+    let mut by_rule: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for line in stdout.lines() {
+        let line: Value = serde_json::from_str(line).unwrap();
+        by_rule
+            .entry(line["rule"].as_str().unwrap_or("").to_string())
+            .or_default()
+            .push((
+                line["name"].as_str().unwrap().to_string(),
+                line["type"].as_str().unwrap().to_string(),
+            ));
+    }
+    by_rule
+}
+
+fn watching_since(scenario: &Scenario, before: usize, name: &str) -> bool {
+    scenario.server.requests().iter().skip(before).any(|r| {
+        r.path_and_query.contains("watch=")
+            && r.path_and_query.contains(&format!("metadata.name%3D{name}"))
+    })
+}
+
+#[test]
+fn a_configmap_swap_reloads_new_rules_start_removed_stop_and_the_rest_stay_untouched() {
+    let scenario = Scenario::new();
+    for name in ["foo", "bar", "baz", "qux"] {
+        scenario.widget(name, json!({}), Value::Null);
+    }
+    let mut volume = ConfigMapVolume::new(
+        &scenario,
+        &rules_yaml(&[
+            ("keep", "widgets/foo -o json"),
+            ("gone", "widgets/bar -o json"),
+            ("changed", "widgets/qux -o json"),
+        ]),
+    );
+    let mut child = scenario
+        .notify(&["--rules", &volume.path(), "--timeout", "8s"])
+        .spawn()
+        .unwrap();
+    wait_until("three watches", &mut child, || watches(&scenario) >= 3);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = scenario.server.requests().len();
+    volume.swap(&rules_yaml(&[
+        ("keep", "widgets/foo -o json"),
+        ("changed", "widgets/qux -o json --events deleted"),
+        ("new", "widgets/baz -o json"),
+    ]));
+    wait_until("the new rules watching", &mut child, || {
+        watching_since(&scenario, before, "baz") && watching_since(&scenario, before, "qux")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let untouched = !scenario
+        .server
+        .requests()
+        .iter()
+        .skip(before)
+        .any(|r| r.path_and_query.contains("metadata.name%3Dfoo"));
+    assert!(untouched, "an unchanged rule neither lists nor watches again");
+    for name in ["foo", "bar", "baz", "qux"] {
+        scenario.set_status(name, json!({"x": 1}));
+    }
+    scenario.server.delete(WIDGETS, Some("default"), "qux");
+
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let s = |name: &str, kind: &str| (name.to_string(), kind.to_string());
+    let told = told(&stdout(&out));
+    assert_eq!(told.get("keep"), Some(&vec![s("foo", "modified")]), "{told:?}");
+    assert_eq!(told.get("gone"), None, "a removed rule stops: {told:?}");
+    assert_eq!(
+        told.get("changed"),
+        Some(&vec![s("qux", "deleted")]),
+        "a changed rule runs as changed: {told:?}"
+    );
+    assert_eq!(
+        told.get("new"),
+        Some(&vec![s("baz", "modified")]),
+        "a new rule starts from now: {told:?}"
+    );
+    assert!(
+        stderr(&out).contains("rules reloaded: 1 unchanged, 2 started, 2 stopped"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_invalid_reload_changes_nothing_and_sighup_reloads_what_polling_cannot_see() {
+    use crate::incluster::{free_port, get, wait_ready};
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    let file = rules_file(&scenario, &rules_yaml(&[("one", "widgets/foo -o json")]));
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "8s", "--metrics-addr", &addr])
+        .spawn()
+        .unwrap();
+    wait_ready(port, &mut child);
+
+    let invalid = rules_yaml(&[("one", "widgets/foo -o json --when '.x =='")]);
+    std::fs::write(&file, &invalid).unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(get(port, "/readyz").map(|(code, _)| code), Some(200));
+    let metrics = get(port, "/metrics").unwrap().1;
+    assert!(
+        metrics.contains("kubectl_notify_rules_reload_failures_total 1"),
+        "{metrics}"
+    );
+    scenario.set_status("foo", json!({"x": 1}));
+    std::thread::sleep(Duration::from_millis(500));
+
+    // The same size, inode and modification time: only SIGHUP tells.
+    let written = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let mut valid = rules_yaml(&[("two", "widgets/foo -o json")]);
+    valid.push_str(&format!("#{}\n", "-".repeat(invalid.len() - valid.len() - 2)));
+    assert_eq!(valid.len(), invalid.len());
+    std::fs::write(&file, &valid).unwrap();
+    let handle = std::fs::File::options().write(true).open(&file).unwrap();
+    handle.set_modified(written).unwrap();
+    drop(handle);
+    std::thread::sleep(Duration::from_millis(1500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    wait_until("the reloaded rule watching", &mut child, || {
+        scenario
+            .server
+            .requests()
+            .iter()
+            .filter(|r| r.path_and_query.contains("watch="))
+            .count()
+            >= 2
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    scenario.set_status("foo", json!({"x": 2}));
+
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let s = |name: &str, kind: &str| (name.to_string(), kind.to_string());
+    let told = told(&stdout(&out));
+    assert_eq!(told.get("one"), Some(&vec![s("foo", "modified")]), "{told:?}");
+    assert_eq!(told.get("two"), Some(&vec![s("foo", "modified")]), "{told:?}");
+    let err = stderr(&out);
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("error: reloading"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line: {err}");
+    for word in ["rule one, --when (column 21)", "keep running"] {
+        assert!(errors[0].contains(word), "wants {word:?} in {err}");
+    }
+    assert!(err.contains("rules reloaded: 0 unchanged, 1 started, 1 stopped"), "{err}");
+}
