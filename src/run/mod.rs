@@ -125,6 +125,7 @@ pub async fn run(process: Process) -> Result<()> {
         live: Vec::new(),
         tasks: FuturesUnordered::new(),
     };
+    crate::metrics::rules_listing(rules.len());
     running.start(rules.into_iter().zip(resolved).collect())?;
     drop(interrupts);
     let mut reload = source.map(reload::Reload::new);
@@ -249,6 +250,7 @@ impl Running {
                 reader: StdoutReader::watch(!rule.plan.quiet),
                 deadline: Deadline::new(self.deadline),
                 stop: stop.clone(),
+                listed: false,
                 verbosity: rule.plan.verbosity,
             };
             self.started += 1;
@@ -532,6 +534,8 @@ pub(crate) struct Session {
     deadline: Deadline,
     /// Told by a reload that removed or changed the rule.
     stop: Arc<Notify>,
+    /// Whether every target's first list is in (told to /readyz once).
+    listed: bool,
     pub verbosity: u8,
 }
 
@@ -720,13 +724,16 @@ impl Session {
 
     /// `--metrics-addr`: what one watch event of target `index` was and
     /// changed; ready once every target's first list is in.
-    fn count(&self, index: usize, event: Counted, changes: &[Change]) {
+    fn count(&mut self, index: usize, event: Counted, changes: &[Change]) {
         let resource = self.targets[index].api.qualified();
         match event {
             Counted::Event(event) => crate::metrics::watch_event(&resource, event),
             Counted::Relist => crate::metrics::relisted(&resource),
             Counted::Listing => {}
-            Counted::ListDone if self.all_synced() => crate::metrics::set_ready(),
+            Counted::ListDone if self.all_synced() && !self.listed => {
+                self.listed = true;
+                crate::metrics::rule_listed();
+            }
             Counted::ListDone => {}
         }
         for change in changes {

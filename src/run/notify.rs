@@ -24,6 +24,7 @@ pub async fn run(
     let mut runner =
         command.map(|(spec, policy)| Runner::new(spec, policy).log_skips(session.verbosity > 0));
     let mut notified: u64 = 0;
+    let rule = settings.rule.clone();
     if let Some(replica) = &mut replica {
         replica.follow(&settings.outbox);
     }
@@ -44,7 +45,7 @@ pub async fn run(
                 Err(exit) => break Err(exit),
             },
             report = next_report(&mut runner) => {
-                if let Some(exit) = judge_report(report) {
+                if let Some(exit) = judge_report(report, rule.as_deref()) {
                     break Err(exit);
                 }
                 continue;
@@ -172,7 +173,7 @@ pub async fn run(
             break Err(timed_out(&settings, notified));
         }
     };
-    let outcome = finish(&mut session, runner, outcome).await;
+    let outcome = finish(&mut session, runner, outcome, rule.as_deref()).await;
     if let Some(replica) = replica {
         replica.leave(&session, &filter, &unsaid).await;
     }
@@ -208,7 +209,12 @@ fn before(filter: &Filter, uid: &str, target: usize, change: &Change) -> Before 
 
 /// Lets the command finish what it was given (on `--count`), or stops it
 /// (on timeout or failure), before the program exits.
-async fn finish(session: &mut Session, runner: Option<Runner>, outcome: Result<()>) -> Result<()> {
+async fn finish(
+    session: &mut Session,
+    runner: Option<Runner>,
+    outcome: Result<()>,
+    rule: Option<&str>,
+) -> Result<()> {
     let Some(mut runner) = runner else {
         return outcome;
     };
@@ -219,7 +225,7 @@ async fn finish(session: &mut Session, runner: Option<Runner>, outcome: Result<(
     while !runner.is_idle() {
         tokio::select! {
             report = runner.next() => {
-                if let Some(exit) = judge_report(report) {
+                if let Some(exit) = judge_report(report, rule.as_deref()) {
                     return Err(exit);
                 }
             }
@@ -282,6 +288,7 @@ impl Out<'_> {
             let printed = !self.settings.quiet;
             let resource = || targets[index].api.qualified();
             crate::metrics::notified(
+                self.settings.rule.as_deref(),
                 resource,
                 change.kind.as_str(),
                 printed,
@@ -304,10 +311,10 @@ async fn next_report(runner: &mut Option<Runner>) -> Report {
 
 /// A failing run is reported and notify mode goes on, unless it reached
 /// `--max-failures`.
-fn judge_report(report: Report) -> Option<Exit> {
+fn judge_report(report: Report, rule: Option<&str>) -> Option<Exit> {
     match report {
         Report::Finished { code: 0, .. } => {
-            crate::metrics::delivered("command", crate::metrics::Outcome::Ok);
+            crate::metrics::delivered_for(rule, "command", crate::metrics::Outcome::Ok);
             None
         }
         Report::Finished {
@@ -315,7 +322,7 @@ fn judge_report(report: Report) -> Option<Exit> {
             code,
             attempts,
         } => {
-            crate::metrics::delivered("command", crate::metrics::Outcome::Failed);
+            crate::metrics::delivered_for(rule, "command", crate::metrics::Outcome::Failed);
             crate::log::warning(
                 "command",
                 format_args!(

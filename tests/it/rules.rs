@@ -452,6 +452,13 @@ fn an_invalid_reload_changes_nothing_and_sighup_reloads_what_polling_cannot_see(
     );
     scenario.set_status("foo", json!({"x": 1}));
     std::thread::sleep(Duration::from_millis(500));
+    let metrics = get(port, "/metrics").unwrap().1;
+    for line in [
+        "kubectl_notify_notifications_total{resource=\"widgets.example.com\",change=\"modified\",rule=\"one\"} 1",
+        "kubectl_notify_deliveries_total{sink=\"printer\",outcome=\"ok\",rule=\"one\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 
     // The same size, inode and modification time: only SIGHUP tells.
     let written = std::fs::metadata(&file).unwrap().modified().unwrap();
