@@ -390,7 +390,13 @@ mod tests {
     fn families_render_with_their_prefix_labels_and_units() {
         enable();
         watch_event("widgets.example.com", "applied");
-        notified(None, || "widgets.example.com".into(), "modified", true, false);
+        notified(
+            None,
+            || "widgets.example.com".into(),
+            "modified",
+            true,
+            false,
+        );
         delivered("slack", Outcome::Failed);
         delivery_delay("printer", Duration::from_millis(3));
         circuit("slack", Circuit::Open);

@@ -95,10 +95,11 @@ enum ArgsText {
 /// Flags of the process, not of one rule: given beside `--rules`, refused
 /// inside a rule.
 fn process_wide() -> Vec<String> {
-    let mut ids: Vec<String> = <ConnectionArgs as clap::Args>::augment_args(clap::Command::new("c"))
-        .get_arguments()
-        .map(|a| a.get_id().to_string())
-        .collect();
+    let mut ids: Vec<String> =
+        <ConnectionArgs as clap::Args>::augment_args(clap::Command::new("c"))
+            .get_arguments()
+            .map(|a| a.get_id().to_string())
+            .collect();
     ids.extend(
         [
             "timeout",
@@ -189,9 +190,10 @@ pub fn read(path: &Path, words: &[String]) -> Result<Vec<Rule>> {
     let wide = process_wide();
     let given_here = given(&process_words).unwrap_or_default();
     // Not yet: one Lease, one checkpoint and one manifest set for many rules.
-    if let Some((id, _)) = given_here.iter().find(|(id, _)| {
-        ["leader_elect", "checkpoint", "print_manifests"].contains(&id.as_str())
-    }) {
+    if let Some((id, _)) = given_here
+        .iter()
+        .find(|(id, _)| ["leader_elect", "checkpoint", "print_manifests"].contains(&id.as_str()))
+    {
         return Err(Exit::Usage(format!(
             "{} with --rules is not supported yet: run one command line per process for now",
             spelled(id)
@@ -280,20 +282,14 @@ pub fn read(path: &Path, words: &[String]) -> Result<Vec<Rule>> {
                 .chain(words.iter().cloned());
             let args = Args::read(argv).map_err(|err| {
                 let (index, message) = clap_said(&err, &words);
-                said(
-                    index.map_or_else(|| "args".to_string(), argument),
-                    message,
-                )
+                said(index.map_or_else(|| "args".to_string(), argument), message)
             })?;
             let plan = Plan::from_args(args).map_err(|exit| {
                 let message = exit.to_string();
                 let index = words.iter().position(|w| {
                     w.starts_with('-') && message.starts_with(w.split('=').next().unwrap_or(w))
                 });
-                said(
-                    index.map_or_else(|| "args".to_string(), argument),
-                    message,
-                )
+                said(index.map_or_else(|| "args".to_string(), argument), message)
             })?;
             if matches!(plan.mode, Mode::Wait { .. }) {
                 let index = words
@@ -438,9 +434,19 @@ mod tests {
     fn a_line_splits_as_a_shell_would_without_expanding() {
         assert_eq!(
             words(r#"widgets -A --when '.status.phase == "Failed"' --sink slack:env:URL"#),
-            ["widgets", "-A", "--when", ".status.phase == \"Failed\"", "--sink", "slack:env:URL"]
+            [
+                "widgets",
+                "-A",
+                "--when",
+                ".status.phase == \"Failed\"",
+                "--sink",
+                "slack:env:URL"
+            ]
         );
-        assert_eq!(words(r#"a\ b "c \"d\" \$HOME" 'e\f' g"h"i"#), ["a b", "c \"d\" $HOME", "e\\f", "ghi"]);
+        assert_eq!(
+            words(r#"a\ b "c \"d\" \$HOME" 'e\f' g"h"i"#),
+            ["a b", "c \"d\" $HOME", "e\\f", "ghi"]
+        );
         assert_eq!(words("$HOME ~ *"), ["$HOME", "~", "*"]);
         assert_eq!(words("''  x"), ["", "x"]);
         assert!(words("   ").is_empty());

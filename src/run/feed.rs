@@ -47,10 +47,7 @@ impl Key {
 /// one target alone is that target's stream, pulled as it reads (no copy,
 /// no task); a shared one runs on its own and hands each reader a copy,
 /// until every reader has dropped its stream.
-pub(crate) fn share(
-    client: &Client,
-    rules: &[Vec<Target>],
-) -> Vec<Vec<BoxStream<'static, Event>>> {
+pub(crate) fn share(client: &Client, rules: &[Vec<Target>]) -> Vec<Vec<BoxStream<'static, Event>>> {
     // Per distinct request: the first target making it, and its readers
     // as (rule, target) positions.
     let mut watches: Vec<(Key, &Target, Vec<(usize, usize)>)> = Vec::new();

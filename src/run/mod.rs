@@ -302,9 +302,7 @@ impl Running {
         self.start(new.into_iter().zip(resolved).collect())?;
         crate::log::info(
             "rules",
-            format_args!(
-                "rules reloaded: {kept} unchanged, {started} started, {stopped} stopped"
-            ),
+            format_args!("rules reloaded: {kept} unchanged, {started} started, {stopped} stopped"),
         );
         Ok(())
     }

@@ -160,7 +160,10 @@ const RULES: &[(&str, &[&str])] = &[
         "foo-changes",
         &["widgets/foo", "--events", "modified,deleted", "-o", "json"],
     ),
-    ("foo-born", &["widgets/foo", "--events", "created", "-o", "json"]),
+    (
+        "foo-born",
+        &["widgets/foo", "--events", "created", "-o", "json"],
+    ),
 ];
 
 fn ids(stdout: &str) -> BTreeMap<String, BTreeSet<String>> {
@@ -192,7 +195,10 @@ fn wait_until(what: &str, child: &mut Child, mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !done() {
         assert!(std::time::Instant::now() < deadline, "never: {what}");
-        assert!(still_running(child, Duration::from_millis(20)), "exited early: {what}");
+        assert!(
+            still_running(child, Duration::from_millis(20)),
+            "exited early: {what}"
+        );
     }
 }
 
@@ -245,7 +251,10 @@ fn rules_share_watches_and_each_tells_exactly_what_its_line_alone_would() {
         let out = finish(child, Duration::from_secs(20));
         assert_eq!(code(&out), 124, "{name}: {}", stderr(&out));
         let alone = ids(&stdout(&out)).remove("").unwrap_or_default();
-        assert!(!alone.is_empty(), "{name}: the scenario notifies every rule");
+        assert!(
+            !alone.is_empty(),
+            "{name}: the scenario notifies every rule"
+        );
         assert_eq!(
             together.get(*name).cloned().unwrap_or_default(),
             alone,
@@ -284,10 +293,16 @@ fn a_rules_name_reaches_the_human_line_the_command_and_cloudevents() {
     assert_eq!(code(&out), 124, "{}", stderr(&out));
     let printed = stdout(&out);
     assert!(
-        printed.lines().any(|l| l.starts_with("shown  ") && l.contains("created")),
+        printed
+            .lines()
+            .any(|l| l.starts_with("shown  ") && l.contains("created")),
         "the header line starts with the rule's name: {printed}"
     );
-    assert_eq!(printed.lines().count(), 1, "only the rule that prints: {printed}");
+    assert_eq!(
+        printed.lines().count(),
+        1,
+        "only the rule that prints: {printed}"
+    );
     assert_eq!(
         std::fs::read_to_string(&seen).unwrap().trim(),
         "ran created",
@@ -358,7 +373,8 @@ fn told(stdout: &str) -> BTreeMap<String, Vec<(String, String)>> {
 fn watching_since(scenario: &Scenario, before: usize, name: &str) -> bool {
     scenario.server.requests().iter().skip(before).any(|r| {
         r.path_and_query.contains("watch=")
-            && r.path_and_query.contains(&format!("metadata.name%3D{name}"))
+            && r.path_and_query
+                .contains(&format!("metadata.name%3D{name}"))
     })
 }
 
@@ -398,7 +414,10 @@ fn a_configmap_swap_reloads_new_rules_start_removed_stop_and_the_rest_stay_untou
         .iter()
         .skip(before)
         .any(|r| r.path_and_query.contains("metadata.name%3Dfoo"));
-    assert!(untouched, "an unchanged rule neither lists nor watches again");
+    assert!(
+        untouched,
+        "an unchanged rule neither lists nor watches again"
+    );
     for name in ["foo", "bar", "baz", "qux"] {
         scenario.set_status(name, json!({"x": 1}));
     }
@@ -408,7 +427,11 @@ fn a_configmap_swap_reloads_new_rules_start_removed_stop_and_the_rest_stay_untou
     assert_eq!(code(&out), 124, "{}", stderr(&out));
     let s = |name: &str, kind: &str| (name.to_string(), kind.to_string());
     let told = told(&stdout(&out));
-    assert_eq!(told.get("keep"), Some(&vec![s("foo", "modified")]), "{told:?}");
+    assert_eq!(
+        told.get("keep"),
+        Some(&vec![s("foo", "modified")]),
+        "{told:?}"
+    );
     assert_eq!(told.get("gone"), None, "a removed rule stops: {told:?}");
     assert_eq!(
         told.get("changed"),
@@ -463,7 +486,10 @@ fn an_invalid_reload_changes_nothing_and_sighup_reloads_what_polling_cannot_see(
     // The same size, inode and modification time: only SIGHUP tells.
     let written = std::fs::metadata(&file).unwrap().modified().unwrap();
     let mut valid = rules_yaml(&[("two", "widgets/foo -o json")]);
-    valid.push_str(&format!("#{}\n", "-".repeat(invalid.len() - valid.len() - 2)));
+    valid.push_str(&format!(
+        "#{}\n",
+        "-".repeat(invalid.len() - valid.len() - 2)
+    ));
     assert_eq!(valid.len(), invalid.len());
     std::fs::write(&file, &valid).unwrap();
     let handle = std::fs::File::options().write(true).open(&file).unwrap();
@@ -487,8 +513,16 @@ fn an_invalid_reload_changes_nothing_and_sighup_reloads_what_polling_cannot_see(
     assert_eq!(code(&out), 124, "{}", stderr(&out));
     let s = |name: &str, kind: &str| (name.to_string(), kind.to_string());
     let told = told(&stdout(&out));
-    assert_eq!(told.get("one"), Some(&vec![s("foo", "modified")]), "{told:?}");
-    assert_eq!(told.get("two"), Some(&vec![s("foo", "modified")]), "{told:?}");
+    assert_eq!(
+        told.get("one"),
+        Some(&vec![s("foo", "modified")]),
+        "{told:?}"
+    );
+    assert_eq!(
+        told.get("two"),
+        Some(&vec![s("foo", "modified")]),
+        "{told:?}"
+    );
     let err = stderr(&out);
     let errors: Vec<&str> = err
         .lines()
@@ -498,5 +532,8 @@ fn an_invalid_reload_changes_nothing_and_sighup_reloads_what_polling_cannot_see(
     for word in ["rule one, --when (column 21)", "keep running"] {
         assert!(errors[0].contains(word), "wants {word:?} in {err}");
     }
-    assert!(err.contains("rules reloaded: 0 unchanged, 1 started, 1 stopped"), "{err}");
+    assert!(
+        err.contains("rules reloaded: 0 unchanged, 1 started, 1 stopped"),
+        "{err}"
+    );
 }
