@@ -42,15 +42,17 @@ impl Key {
     }
 }
 
+/// Where a watch's events go: a rule, and the index of its target.
+type Reader = (usize, usize);
+
 /// Starts one watch per distinct request among every rule's targets; per
 /// rule, per target, the stream of that target's events. A watch read by
 /// one target alone is that target's stream, pulled as it reads (no copy,
 /// no task); a shared one runs on its own and hands each reader a copy,
 /// until every reader has dropped its stream.
 pub(crate) fn share(client: &Client, rules: &[Vec<Target>]) -> Vec<Vec<BoxStream<'static, Event>>> {
-    // Per distinct request: the first target making it, and its readers
-    // as (rule, target) positions.
-    let mut watches: Vec<(Key, &Target, Vec<(usize, usize)>)> = Vec::new();
+    // Per distinct request: the first target making it, and its readers.
+    let mut watches: Vec<(Key, &Target, Vec<Reader>)> = Vec::new();
     for (rule, targets) in rules.iter().enumerate() {
         for (index, target) in targets.iter().enumerate() {
             let key = Key::of(target);

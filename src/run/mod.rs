@@ -455,7 +455,7 @@ fn reads(plan: &Plan) -> Option<Vec<&crate::expr::Expr>> {
     if plan.command.is_some() || !lines_read_metadata || !plan.sinks.specs.is_empty() {
         return None;
     }
-    Some(filter.exprs().into_iter().collect())
+    Some(filter.exprs().collect())
 }
 
 /// What both modes need from the plan besides their own rules.

@@ -225,7 +225,7 @@ async fn finish(
     while !runner.is_idle() {
         tokio::select! {
             report = runner.next() => {
-                if let Some(exit) = judge_report(report, rule.as_deref()) {
+                if let Some(exit) = judge_report(report, rule) {
                     return Err(exit);
                 }
             }
