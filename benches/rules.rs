@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use testserver::TestServer;
+use testserver::{Options, TestServer};
 
 /// Each type with the API group and version objects of it are written in.
 const TYPES: &[(&str, &str, &str)] = &[
@@ -28,7 +28,7 @@ const TYPES: &[(&str, &str, &str)] = &[
         "coordination.k8s.io/v1",
         "Lease",
     ),
-    ("widgets.example.com", "example.com/v1", "Widget"),
+    ("events.events.k8s.io", "events.k8s.io/v1", "Event"),
 ];
 const PER_TYPE: usize = 200;
 const NAMESPACE: &str = "default";
@@ -41,7 +41,11 @@ fn main() {
         return;
     }
     let updates = if quick { 200 } else { 2_000 };
-    let server = TestServer::start();
+    // HTTPS: a bearer token is sent over TLS only.
+    let server = TestServer::start_with(Options {
+        tls: true,
+        ..Options::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     server.write_kubeconfig(&kubeconfig, TestServer::ADMIN_TOKEN, NAMESPACE);
@@ -55,43 +59,68 @@ fn main() {
             );
         }
     }
-    let one = rules(1);
-    let fifty = rules(50);
-    println!("| figure | 1 rule, 1 type | 50 rules, 10 types | ratio |");
-    println!("|---|---|---|---|");
-    let a = measure(&server, dir.path(), &kubeconfig, &one, 1, updates);
-    let b = measure(
-        &server,
-        dir.path(),
-        &kubeconfig,
-        &fifty,
-        TYPES.len(),
-        updates,
+    let types = TYPES.len();
+    let runs = [
+        measure(
+            &server,
+            dir.path(),
+            &kubeconfig,
+            &rules(1, 1),
+            1,
+            updates,
+            1,
+        ),
+        measure(
+            &server,
+            dir.path(),
+            &kubeconfig,
+            &rules(types, 1),
+            types,
+            updates,
+            2,
+        ),
+        measure(
+            &server,
+            dir.path(),
+            &kubeconfig,
+            &rules(50, 5),
+            types,
+            updates,
+            3,
+        ),
+    ];
+    let [one, each, fifty] = &runs;
+    println!(
+        "| figure | 1 rule, 1 type | 10 rules, 1 per type | 50 rules, 5 per type | 50 ÷ 10 | 50 ÷ 1 |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let row = |figure: &str, value: &dyn Fn(&Figures) -> f64, unit: &str| {
+        println!(
+            "| {figure} | {:.1} {unit} | {:.1} {unit} | {:.1} {unit} | {:.2}× | {:.2}× |",
+            value(one),
+            value(each),
+            value(fifty),
+            value(fifty) / value(each),
+            value(fifty) / value(one)
+        );
+    };
+    row("peak RSS", &|f| f.peak_kib as f64 / 1024.0, "MiB");
+    row("CPU per watch event", &|f| f.cpu_per_event_us, "µs");
+    println!(
+        "| watches opened | {} | {} | {} | | |",
+        one.watches, each.watches, fifty.watches
     );
     println!(
-        "| peak RSS | {} KiB | {} KiB | {:.2}× |",
-        a.peak_kib,
-        b.peak_kib,
-        b.peak_kib as f64 / a.peak_kib as f64
-    );
-    println!("| watches opened | {} | {} | |", a.watches, b.watches);
-    println!(
-        "| CPU per watch event | {:.1} µs | {:.1} µs | {:.2}× |",
-        a.cpu_per_event_us,
-        b.cpu_per_event_us,
-        b.cpu_per_event_us / a.cpu_per_event_us
-    );
-    println!(
-        "| requests on an unchanged reload | {} | {} | |",
-        a.reload_requests, b.reload_requests
+        "| requests on an unchanged reload | {} | {} | {} | | |",
+        one.reload_requests, each.reload_requests, fifty.reload_requests
     );
 }
 
-/// `n` rules: five per type, each with its own `--when`.
-fn rules(n: usize) -> String {
+/// `n` rules, `per_type` of each type in turn, each with its own `--when`.
+fn rules(n: usize, per_type: usize) -> String {
     let mut yaml = String::from("rules:\n");
     for i in 0..n {
-        let (resource, _, _) = TYPES[i / 5 % TYPES.len()];
+        let (resource, _, _) = TYPES[i / per_type % TYPES.len()];
         yaml.push_str(&format!(
             "  - name: r{i}\n    args: \"{resource} --all -q --when '.metadata.labels.n == \\\"{}\\\"'\"\n",
             i % 5 + 1
@@ -114,6 +143,7 @@ fn measure(
     yaml: &str,
     types: usize,
     updates: usize,
+    run: usize,
 ) -> Figures {
     let file = dir.join("rules.yaml");
     std::fs::write(&file, yaml).unwrap();
@@ -149,7 +179,8 @@ fn measure(
             resource,
             Some(NAMESPACE),
             &name,
-            json!({"metadata": {"labels": {"n": format!("{}", u % 6)}}}),
+            // `run` makes every patch a change, whatever the runs before set.
+            json!({"metadata": {"labels": {"n": format!("{}", u % 6), "run": run.to_string()}}}),
         );
     }
     std::thread::sleep(Duration::from_secs(2));
