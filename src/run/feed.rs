@@ -13,6 +13,11 @@ use crate::target::{Selection, Target};
 use crate::tracker::WatchEvent;
 use crate::watch::watch_from;
 
+/// Events waiting per reader of a shared watch: the watch waits for its
+/// slowest reader past this, so a shared list is never held in as many
+/// copies as there are readers.
+const WAITING: usize = 16;
+
 /// A watch's event or error, as every rule sharing the watch gets it.
 pub(crate) type Event = Result<WatchEvent, Arc<watcher::Error>>;
 
@@ -74,7 +79,7 @@ pub(crate) fn share(client: &Client, rules: &[Vec<Target>]) -> Vec<Vec<BoxStream
         }
         let mut senders = Vec::with_capacity(readers.len());
         for (rule, index) in readers {
-            let (tx, rx) = mpsc::unbounded_channel();
+            let (tx, rx) = mpsc::channel(WAITING);
             senders.push(tx);
             streams[rule][index] = Some(received(rx));
         }
@@ -95,23 +100,21 @@ pub(crate) fn own(
 }
 
 /// Hands each event to every reader still there: a copy to each but the
-/// last, which gets the event itself (one reader: no copy at all).
-async fn hand_out(
-    mut events: BoxStream<'static, Event>,
-    mut readers: Vec<mpsc::UnboundedSender<Event>>,
-) {
+/// last, which gets the event itself. A reader that is behind holds the
+/// watch back (at most [`WAITING`] events wait for it).
+async fn hand_out(mut events: BoxStream<'static, Event>, mut readers: Vec<mpsc::Sender<Event>>) {
     while let Some(event) = events.next().await {
         readers.retain(|reader| !reader.is_closed());
         let Some((last, others)) = readers.split_last() else {
             return;
         };
         for reader in others {
-            let _ = reader.send(event.clone());
+            let _ = reader.send(event.clone()).await;
         }
-        let _ = last.send(event);
+        let _ = last.send(event).await;
     }
 }
 
-fn received(mut rx: mpsc::UnboundedReceiver<Event>) -> BoxStream<'static, Event> {
+fn received(mut rx: mpsc::Receiver<Event>) -> BoxStream<'static, Event> {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
 }
