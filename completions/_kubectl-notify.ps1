@@ -74,6 +74,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-notify' -ScriptBlock {
             [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Cache directory for API discovery, shared with kubectl (default: $KUBECACHEDIR, else ~/.kube/cache; '''' for none)')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'With --print-manifests: the name of every object [default: kubectl-notify-<hash of the rule>]')
             [CompletionResult]::new('--metrics-addr', '--metrics-addr', [CompletionResultType]::ParameterName, 'Serve /metrics (Prometheus text format), /healthz and /readyz on ADDR, e.g. :9090 or 127.0.0.1:9090')
+            [CompletionResult]::new('--rules', '--rules', [CompletionResultType]::ParameterName, 'Run many rules in one process: a YAML file of named `kubectl notify` command lines (notify mode), sharing one connection, its watches and this line''s process-wide flags')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Warnings and errors on stderr: text, or json (one object per line: time, level, message, target)')
             [CompletionResult]::new('--any', '--any', [CompletionResultType]::ParameterName, 'One target (or one selected object) meeting the condition is enough')
             [CompletionResult]::new('--changes-only', '--changes-only', [CompletionResultType]::ParameterName, 'Ignore the state at start: only a version that arrives later counts')

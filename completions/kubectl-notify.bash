@@ -23,7 +23,7 @@ _kubectl__notify() {
 
     case "${cmd}" in
         kubectl__notify)
-            opts="-l -A -o -q -v -n -s -h -V --until --for --fail-if --any --min --changes-only --timeout --hold --when --resolve --on-change --events --initial --throttle --count --leader-elect --lease --checkpoint --selector --field-selector --all --all-namespaces --on-busy --stop-timeout --exec-timeout --retries --max-failures --output --diff --color --quiet --verbose --sink --message --alert-name --label --severity --sink-queue --flush-timeout --kubeconfig --context --cluster --user --namespace --server --token --as --as-group --as-uid --certificate-authority --client-certificate --client-key --insecure-skip-tls-verify --tls-server-name --request-timeout --cache-dir --print-manifests --name --metrics-addr --log-format --help --version"
+            opts="-l -A -o -q -v -n -s -h -V --until --for --fail-if --any --min --changes-only --timeout --hold --when --resolve --on-change --events --initial --throttle --count --leader-elect --lease --checkpoint --selector --field-selector --all --all-namespaces --on-busy --stop-timeout --exec-timeout --retries --max-failures --output --diff --color --quiet --verbose --sink --message --alert-name --label --severity --sink-queue --flush-timeout --kubeconfig --context --cluster --user --namespace --server --token --as --as-group --as-uid --certificate-authority --client-certificate --client-key --insecure-skip-tls-verify --tls-server-name --request-timeout --cache-dir --print-manifests --name --metrics-addr --rules --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -242,6 +242,21 @@ _kubectl__notify() {
                     ;;
                 --metrics-addr)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rules)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --log-format)

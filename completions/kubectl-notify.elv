@@ -71,6 +71,7 @@ set edit:completion:arg-completer[kubectl-notify] = {|@words|
             cand --cache-dir 'Cache directory for API discovery, shared with kubectl (default: $KUBECACHEDIR, else ~/.kube/cache; '''' for none)'
             cand --name 'With --print-manifests: the name of every object [default: kubectl-notify-<hash of the rule>]'
             cand --metrics-addr 'Serve /metrics (Prometheus text format), /healthz and /readyz on ADDR, e.g. :9090 or 127.0.0.1:9090'
+            cand --rules 'Run many rules in one process: a YAML file of named `kubectl notify` command lines (notify mode), sharing one connection, its watches and this line''s process-wide flags'
             cand --log-format 'Warnings and errors on stderr: text, or json (one object per line: time, level, message, target)'
             cand --any 'One target (or one selected object) meeting the condition is enough'
             cand --changes-only 'Ignore the state at start: only a version that arrives later counts'

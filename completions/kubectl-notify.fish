@@ -54,6 +54,7 @@ complete -c kubectl-notify -l request-timeout -d 'How long to wait for a single 
 complete -c kubectl-notify -l cache-dir -d 'Cache directory for API discovery, shared with kubectl (default: $KUBECACHEDIR, else ~/.kube/cache; \'\' for none)' -r -f -a "(__fish_complete_directories)"
 complete -c kubectl-notify -l name -d 'With --print-manifests: the name of every object [default: kubectl-notify-<hash of the rule>]' -r
 complete -c kubectl-notify -l metrics-addr -d 'Serve /metrics (Prometheus text format), /healthz and /readyz on ADDR, e.g. :9090 or 127.0.0.1:9090' -r
+complete -c kubectl-notify -l rules -d 'Run many rules in one process: a YAML file of named `kubectl notify` command lines (notify mode), sharing one connection, its watches and this line\'s process-wide flags' -r -F
 complete -c kubectl-notify -l log-format -d 'Warnings and errors on stderr: text, or json (one object per line: time, level, message, target)' -r
 complete -c kubectl-notify -l any -d 'One target (or one selected object) meeting the condition is enough'
 complete -c kubectl-notify -l changes-only -d 'Ignore the state at start: only a version that arrives later counts'

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::Args;
 use crate::exit::Exit;
-use crate::plan::Plan;
+use crate::plan::Process;
 
 /// One documented command: where it is, its words after `kubectl notify`,
 /// and the error line the text says it gets, if any.
@@ -149,11 +149,12 @@ fn documented_commands(name: &str, text: &str) -> Vec<Documented> {
 }
 
 /// Refusals that are about the reader's machine, not the command line: a
-/// sink's `env:` variable unset, its `file:` missing. The flags before them
+/// sink's `env:` variable unset, its `file:` missing, a `--rules` file absent. The flags before them
 /// were parsed; these lines are right on a machine set up as the text says.
 fn about_the_readers_machine(line: &str) -> bool {
     line.contains("the environment variable") && line.ends_with("is not set")
         || line.contains(": cannot read the file ")
+        || line.starts_with("error: --rules ") && line.contains(": cannot read it: ")
 }
 
 /// What the binary would do with `words` before connecting: `Ok` when it
@@ -177,7 +178,7 @@ fn check(words: &[String]) -> Result<(), (u8, String)> {
             return Err((2, first));
         }
     };
-    Plan::from_args(args)
+    Process::from_args(args)
         .map(drop)
         .map_err(|exit| (exit.code(), exit.report().unwrap_or_default()))
 }

@@ -58,9 +58,13 @@ pub fn main() -> ExitCode {
         _ => {}
     }
     let outcome = parse_args()
-        .and_then(plan::Plan::from_args)
-        .inspect(|plan| log::set_format(plan.incluster.log_format))
-        .and_then(|plan| runtime()?.block_on(run::run(plan)));
+        .and_then(plan::Process::from_args)
+        .inspect(|process| {
+            if let Some(rule) = process.rules.first() {
+                log::set_format(rule.plan.incluster.log_format)
+            }
+        })
+        .and_then(|process| runtime()?.block_on(run::run(process)));
     finish(outcome)
 }
 

@@ -40,6 +40,11 @@ pub fn warning(target: &str, message: impl Display) {
     line("warning", target, &message.to_string());
 }
 
+/// `error: MESSAGE` (or its JSON line) for an error the run survives.
+pub fn error(target: &str, message: impl Display) {
+    line("error", target, &message.to_string());
+}
+
 /// A line that is neither a warning nor an error (a reconnection).
 pub fn info(target: &str, message: impl Display) {
     line("info", target, &message.to_string());

@@ -2,6 +2,7 @@
 //! connection is made: targets split into type and selection, condition compiled.
 
 mod incluster;
+mod rules;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ use crate::target::{Selection, TargetSpec};
 use crate::tracker::ChangeKind;
 
 pub use incluster::InCluster;
+pub use rules::{Process, Rule, Source};
 
 /// How the target-selecting flags were set.
 #[derive(Debug, Default, Clone)]

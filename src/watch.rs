@@ -19,8 +19,6 @@ use crate::expr::Expr;
 use crate::target::{Selection, Target};
 use crate::tracker::WatchEvent;
 
-pub type Item = (usize, Result<WatchEvent, watcher::Error>);
-
 /// One target's events. With `from` (a checkpoint's resourceVersion), one
 /// watch from there first replays every change since, even of objects
 /// created and deleted meanwhile; when it ends — at once on 410, when the

@@ -19,6 +19,11 @@ pub struct InClusterArgs {
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<String>,
 
+    /// Run many rules in one process: a YAML file of named `kubectl notify` command lines
+    /// (notify mode), sharing one connection, its watches and this line's process-wide flags
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub rules: Option<std::path::PathBuf>,
+
     /// Warnings and errors on stderr: text, or json (one object per line: time, level, message, target)
     #[arg(long, value_name = "FORMAT", default_value = "text")]
     pub log_format: String,

@@ -28,6 +28,7 @@ use crate::managed_fields::Cut;
 use credentials::{Bearer, Plugin, Source};
 
 /// A ready client and the namespace targets default to.
+#[derive(Clone)]
 pub struct Connection {
     pub client: Client,
     pub namespace: String,

@@ -7,7 +7,7 @@ mod server;
 
 use std::sync::Mutex;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::counter::Counter;
@@ -36,10 +36,13 @@ struct Metrics {
     relists: Family<Labels, Counter>,
     restarts: Family<Labels, Counter>,
     leader: Gauge,
+    reload_failures: Counter,
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
 static READY: AtomicBool = AtomicBool::new(false);
+/// Rules started with the process whose first lists are not all in yet.
+static LISTING: AtomicUsize = AtomicUsize::new(0);
 /// When the watch event being handled arrived: deliveries it causes measure
 /// their delay from it.
 static ARRIVED: Mutex<Option<Instant>> = Mutex::new(None);
@@ -79,6 +82,7 @@ impl Metrics {
             relists: Family::default(),
             restarts: Family::default(),
             leader: Gauge::default(),
+            reload_failures: Counter::default(),
         };
         let m = &metrics;
         registry.register(
@@ -140,6 +144,11 @@ impl Metrics {
             "leader",
             "1 while this replica holds the lease (--leader-elect) or runs alone, else 0",
             m.leader.clone(),
+        );
+        registry.register(
+            "rules_reload_failures",
+            "Reloads of --rules FILE refused (the file invalid): the rules running kept running",
+            m.reload_failures.clone(),
         );
         Metrics {
             registry,
@@ -213,6 +222,7 @@ pub fn since_arrival() -> Option<Duration> {
 /// A notification of a `change` to an object of `resource()`, printed
 /// (`printed`) and handed to the command (`command`).
 pub fn notified(
+    rule: Option<&str>,
     resource: impl FnOnce() -> String,
     change: &'static str,
     printed: bool,
@@ -221,18 +231,16 @@ pub fn notified(
     if !enabled() {
         return;
     }
-    count(
-        |m| &m.notifications,
-        vec![("resource", resource()), ("change", change.into())],
-        1,
-    );
+    let mut labels = vec![("resource", resource()), ("change", change.into())];
+    labels.extend(rule.map(|rule| ("rule", rule.to_string())));
+    count(|m| &m.notifications, labels, 1);
     let delay = since_arrival();
     for (sink, to) in [("printer", printed), ("command", command)] {
         if !to {
             continue;
         }
         if sink == "printer" {
-            delivered(sink, Outcome::Ok);
+            delivered_for(rule, sink, Outcome::Ok);
         }
         if let Some(delay) = delay {
             delivery_delay(sink, delay);
@@ -264,11 +272,17 @@ impl Outcome {
 /// One notification's delivery to `sink` (`printer`, `command`, or a
 /// network sink's `TYPE`, e.g. `slack`) ended with `outcome`.
 pub fn delivered(sink: &str, outcome: Outcome) {
-    count(
-        |m| &m.deliveries,
-        vec![("sink", sink.into()), ("outcome", outcome.label().into())],
-        1,
-    );
+    delivered_for(None, sink, outcome);
+}
+
+/// The same, for a named rule (`--rules`): with a `rule` label.
+pub fn delivered_for(rule: Option<&str>, sink: &str, outcome: Outcome) {
+    if !enabled() {
+        return;
+    }
+    let mut labels = vec![("sink", sink.into()), ("outcome", outcome.label().into())];
+    labels.extend(rule.map(|rule| ("rule", rule.to_string())));
+    count(|m| &m.deliveries, labels, 1);
 }
 
 /// `sink` delivered a notification `delay` after its event arrived.
@@ -335,10 +349,33 @@ pub fn leader(active: bool) {
     }
 }
 
+/// A reload of `--rules FILE` refused.
+pub fn reload_failed() {
+    if let Some(m) = metrics() {
+        m.reload_failures.inc();
+    }
+}
+
 /// `/readyz` answers 200 from now on: the first list of every target is in
 /// (or this replica stands by, ready to take over).
 pub fn set_ready() {
     READY.store(true, Ordering::Relaxed);
+}
+
+/// The process starts `rules` rules: ready once each has listed.
+pub fn rules_listing(rules: usize) {
+    LISTING.store(rules, Ordering::Relaxed);
+}
+
+/// One rule's first list of every target is in; the last one makes the
+/// process ready.
+pub fn rule_listed() {
+    let left = LISTING
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+        .map_or(0, |n| n - 1);
+    if left == 0 {
+        set_ready();
+    }
 }
 
 pub fn is_ready() -> bool {
@@ -353,7 +390,13 @@ mod tests {
     fn families_render_with_their_prefix_labels_and_units() {
         enable();
         watch_event("widgets.example.com", "applied");
-        notified(|| "widgets.example.com".into(), "modified", true, false);
+        notified(
+            None,
+            || "widgets.example.com".into(),
+            "modified",
+            true,
+            false,
+        );
         delivered("slack", Outcome::Failed);
         delivery_delay("printer", Duration::from_millis(3));
         circuit("slack", Circuit::Open);

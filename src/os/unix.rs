@@ -105,6 +105,34 @@ impl Interrupts {
     }
 }
 
+/// SIGHUP, caught to reload `--rules FILE`.
+pub(crate) struct Hangups(Signal);
+
+impl Hangups {
+    pub(crate) fn new() -> io::Result<Hangups> {
+        Ok(Hangups(signal(SignalKind::hangup())?))
+    }
+
+    pub(crate) async fn recv(&mut self) {
+        self.0.recv().await;
+    }
+}
+
+/// What tells one version of a file from another, through symlinks (a
+/// ConfigMap volume swaps its `..data` link to a new folder): device,
+/// inode, size and modification time; `None` while it cannot be read.
+pub(crate) fn file_version(path: &Path) -> Option<(u64, u64, u64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+    ))
+}
+
 /// Whether stdout is a pipe or a socket: a reader that may go away.
 pub(crate) fn stdout_is_pipe() -> bool {
     // SAFETY: fstat writes only into the stat we pass.

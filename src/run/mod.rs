@@ -1,25 +1,30 @@
 //! Carrying out a plan: connect, resolve the targets, watch them, then hand
 //! the changes to wait mode or notify mode until one of them ends the run.
 
+mod feed;
 mod manifests;
 mod notify;
+mod reload;
 pub(crate) mod replica;
 mod wait;
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use futures::stream::{AbortHandle, BoxStream, SelectAll};
+use futures::future::LocalBoxFuture;
+use futures::stream::{AbortHandle, BoxStream, FuturesUnordered, SelectAll};
 use kube::Client;
 use serde_json::Value;
+use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
 use crate::connect::{Connection, connect};
 use crate::decide::Rules;
 use crate::exit::{Exit, Result};
 use crate::os::Interrupts;
-use crate::plan::{Mode, Noise, Plan};
+use crate::plan::{Mode, Noise, Plan, Process, Rule};
 use crate::resolve::Resolver;
 use crate::sink::network::Outbox;
 use crate::sink::printer::{DiffMode, Format, Printer};
@@ -27,24 +32,34 @@ use crate::target::Target;
 use crate::term::StdoutReader;
 use crate::tracker::{Change, Keep, Tracker, WatchEvent};
 use crate::trouble::{self, Scope, Trouble};
-use crate::watch::{Item, Projection, watch_from};
+use crate::watch::{Projection, watch_from};
 
-pub async fn run(plan: Plan) -> Result<()> {
-    if let Some(request) = &plan.incluster.manifests {
-        return manifests::print(&plan, request).await;
+/// The process: what every rule shares (connection, watches, lease,
+/// metrics, signals, deadline), then each rule run until the process ends,
+/// the rules file reloaded meanwhile. A plain command line is a process
+/// with one rule.
+pub async fn run(process: Process) -> Result<()> {
+    let Process { rules, source } = process;
+    // Process-wide flags are the same in every rule's plan.
+    let Some(first) = rules.first() else {
+        return Ok(());
+    };
+    let process = &first.plan;
+    if let Some(request) = &process.incluster.manifests {
+        return manifests::print(process, request).await;
     }
-    if let Some(addr) = plan.incluster.metrics_addr {
+    if let Some(addr) = process.incluster.metrics_addr {
         crate::metrics::enable();
         let bound = crate::metrics::serve(addr)
             .await
             .map_err(|e| Exit::Usage(format!("--metrics-addr {addr}: cannot listen there: {e}")))?;
-        if plan.verbosity > 0 {
+        if process.verbosity > 0 {
             crate::term::stderr_line!("metrics on http://{bound}/metrics");
         }
     }
     let started = Instant::now();
     // A timeout too far away to be a moment (`9300000000000000000s`) is none.
-    let deadline = plan
+    let deadline = process
         .timeout
         .filter(|t| !t.is_zero())
         .and_then(|t| started.checked_add(t));
@@ -52,29 +67,33 @@ pub async fn run(plan: Plan) -> Result<()> {
         .map_err(|e| Exit::Internal(format!("cannot install signal handlers: {e}")))?;
 
     let setup = async {
-        let conn = connect(&plan.connection, plan.request_timeout, plan.verbosity > 1).await?;
-        if plan.verbosity > 0 {
+        let conn = connect(
+            &process.connection,
+            process.request_timeout,
+            process.verbosity > 1,
+        )
+        .await?;
+        if process.verbosity > 0 {
             crate::term::stderr_line!(
                 "connected to {} (namespace {})",
                 conn.server,
                 conn.namespace
             );
         }
-        let mut resolver = Resolver::new(&plan, &conn);
-        let targets = resolver.targets(&conn).await?;
-        Ok((conn, targets, resolver))
+        let resolved = resolve(&conn, &rules).await?;
+        Ok((conn, resolved))
     };
-    let (conn, targets, resolver) = tokio::select! {
+    let (conn, resolved) = tokio::select! {
         result = setup => result?,
         _ = sleep_until(deadline) => {
             return Err(Exit::Timeout(format!(
                 "timed out after {} before the cluster answered",
-                crate::duration::show(plan.timeout.unwrap_or_default())
+                crate::duration::show(process.timeout.unwrap_or_default())
             )));
         }
         signo = interrupts.recv() => return Err(Exit::Signal(signo)),
     };
-    if let Some(why) = keeps_state_in_namespace(&plan)
+    if let Some(why) = keeps_state_in_namespace(process)
         && namespace_missing(&conn.client, &conn.namespace).await
     {
         return Err(Exit::Refused(trouble::namespace_missing(
@@ -82,35 +101,216 @@ pub async fn run(plan: Plan) -> Result<()> {
             why,
         )));
     }
-    projection(&plan).install();
+    // What of each object is parsed is decided once for the process: a
+    // rules file, which a reload may change, has it all.
+    match source {
+        Some(_) => Projection::Full,
+        None => projection(&rules),
+    }
+    .install();
     // A replica watches only once it is active (crate::ha).
-    let standby = plan.ha.lease.is_some() || plan.ha.checkpoint.is_some();
-    if plan.ha.lease.is_some() {
+    let standby = process.ha.lease.is_some() || process.ha.checkpoint.is_some();
+    if process.ha.lease.is_some() {
         // A standby is ready: ready to take over (a rollout waits for it).
         crate::metrics::set_ready();
     } else {
         crate::metrics::leader(true);
     }
-    let (events, watches) = match standby {
-        true => (SelectAll::new(), Vec::new()),
-        false => watch_each(&conn.client, &targets),
-    };
-    let session = Session {
-        events,
-        watches,
-        standby,
-        resolver,
-        recheck: None,
-        outages: (0..targets.len()).map(|_| None).collect(),
-        check_once: plan.timeout == Some(Duration::ZERO),
-        tracker: Tracker::new(targets.len(), keep(&plan)),
+    let mut running = Running {
+        check_once: process.timeout == Some(Duration::ZERO),
         conn,
-        targets,
-        interrupts,
-        reader: StdoutReader::watch(!plan.quiet),
-        deadline: Deadline::new(deadline),
-        verbosity: plan.verbosity,
+        deadline,
+        standby,
+        started: 0,
+        live: Vec::new(),
+        tasks: FuturesUnordered::new(),
     };
+    crate::metrics::rules_listing(rules.len());
+    running.start(rules.into_iter().zip(resolved).collect())?;
+    drop(interrupts);
+    let mut reload = source.map(reload::Reload::new);
+    // A rule ended by `--count` leaves the others running; an end every
+    // rule meets too (the deadline, a signal) lets them all finish; any
+    // other error ends the process.
+    let mut ended = None;
+    loop {
+        tokio::select! {
+            next = running.tasks.next() => {
+                let Some((id, outcome)) = next else {
+                    break;
+                };
+                if running.ended(id) {
+                    continue;
+                }
+                match outcome {
+                    Ok(()) => {}
+                    Err(exit @ (Exit::Timeout(_) | Exit::Signal(_))) => {
+                        ended.get_or_insert(exit);
+                    }
+                    Err(exit) => return Err(exit),
+                }
+            }
+            rules = next_reload(&mut reload), if ended.is_none() => {
+                let path = reload.as_ref().map(|r| r.path().display().to_string());
+                let applied = match rules {
+                    Ok(rules) => running.reload(rules).await,
+                    Err(exit) => Err(exit),
+                };
+                if let Err(exit) = applied {
+                    crate::metrics::reload_failed();
+                    let path = path.unwrap_or_default();
+                    let message = exit.to_string();
+                    let message = message.lines().next().unwrap_or("");
+                    let message = message
+                        .strip_prefix(&format!("--rules {path}: "))
+                        .unwrap_or(message);
+                    crate::log::error(
+                        "rules",
+                        format_args!(
+                            "reloading {path}: {message}; the rules running keep running"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    ended.map_or(Ok(()), Err)
+}
+
+/// Resolves every rule's targets; an error names the rule.
+async fn resolve(conn: &Connection, rules: &[Rule]) -> Result<Vec<(Vec<Target>, Resolver)>> {
+    let mut resolved = Vec::with_capacity(rules.len());
+    for rule in rules {
+        let mut resolver = Resolver::new(&rule.plan, conn);
+        let targets = resolver
+            .targets(conn)
+            .await
+            .map_err(|exit| named(rule.name.as_deref(), exit))?;
+        resolved.push((targets, resolver));
+    }
+    Ok(resolved)
+}
+
+async fn next_reload(reload: &mut Option<reload::Reload>) -> Result<Vec<Rule>> {
+    match reload {
+        Some(reload) => reload.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The rules running in the process, each of which a reload can stop.
+struct Running {
+    conn: Connection,
+    deadline: Option<Instant>,
+    check_once: bool,
+    standby: bool,
+    /// How many rules were started so far: each run's id.
+    started: u64,
+    live: Vec<Live>,
+    tasks: FuturesUnordered<LocalBoxFuture<'static, (u64, Result<()>)>>,
+}
+
+/// One rule running, as a reload compares it.
+struct Live {
+    id: u64,
+    name: Option<String>,
+    words: Vec<String>,
+    stop: Arc<Notify>,
+}
+
+impl Running {
+    /// Starts rules whose targets are resolved: one watch per distinct
+    /// request among them.
+    fn start(&mut self, rules: Vec<(Rule, (Vec<Target>, Resolver))>) -> Result<()> {
+        let targets: Vec<Vec<Target>> = rules.iter().map(|(_, (t, _))| t.clone()).collect();
+        let mut shared = match self.standby {
+            true => Vec::new(),
+            false => feed::share(&self.conn.client, &targets),
+        }
+        .into_iter();
+        for (rule, (targets, resolver)) in rules {
+            let (events, watches) = match shared.next() {
+                Some(streams) => watch_shared(streams),
+                None => (SelectAll::new(), Vec::new()),
+            };
+            let stop = Arc::new(Notify::new());
+            let session = Session {
+                events,
+                watches,
+                standby: self.standby,
+                resolver,
+                recheck: None,
+                outages: (0..targets.len()).map(|_| None).collect(),
+                check_once: self.check_once,
+                tracker: Tracker::new(targets.len(), keep(&rule.plan)),
+                conn: self.conn.clone(),
+                targets,
+                interrupts: Interrupts::new()
+                    .map_err(|e| Exit::Internal(format!("cannot install signal handlers: {e}")))?,
+                reader: StdoutReader::watch(!rule.plan.quiet),
+                deadline: Deadline::new(self.deadline),
+                stop: stop.clone(),
+                listed: false,
+                verbosity: rule.plan.verbosity,
+            };
+            self.started += 1;
+            let id = self.started;
+            self.live.push(Live {
+                id,
+                name: rule.name.clone(),
+                words: rule.words.clone(),
+                stop,
+            });
+            self.tasks
+                .push(Box::pin(async move { (id, run_rule(session, rule).await) }));
+        }
+        Ok(())
+    }
+
+    /// A rule's run ended; whether a reload had stopped it.
+    fn ended(&mut self, id: u64) -> bool {
+        match self.live.iter().position(|live| live.id == id) {
+            Some(at) => {
+                self.live.remove(at);
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// The file's new rules: the same name and words keep running
+    /// untouched; others start, with their own watches; rules no longer
+    /// there (or changed) stop after flushing their sinks. A rule that
+    /// cannot be resolved changes nothing.
+    async fn reload(&mut self, rules: Vec<Rule>) -> Result<()> {
+        let same = |live: &Live, rule: &Rule| live.name == rule.name && live.words == rule.words;
+        let (unchanged, new): (Vec<Rule>, Vec<Rule>) = rules
+            .into_iter()
+            .partition(|rule| self.live.iter().any(|live| same(live, rule)));
+        let resolved = resolve(&self.conn, &new).await?;
+        let mut stopped = 0;
+        self.live.retain(|live| {
+            let keep = unchanged.iter().any(|rule| same(live, rule));
+            if !keep {
+                live.stop.notify_one();
+                stopped += 1;
+            }
+            keep
+        });
+        let kept = unchanged.len();
+        let started = new.len();
+        self.start(new.into_iter().zip(resolved).collect())?;
+        crate::log::info(
+            "rules",
+            format_args!("rules reloaded: {kept} unchanged, {started} started, {stopped} stopped"),
+        );
+        Ok(())
+    }
+}
+
+/// One rule's run, from its watches to the flush of its sinks.
+async fn run_rule(session: Session, rule: Rule) -> Result<()> {
+    let Rule { name, plan, .. } = rule;
     let replica = replica::Replica::start(&plan.ha, &session);
     let Plan {
         mode,
@@ -138,6 +338,7 @@ pub async fn run(plan: Plan) -> Result<()> {
         printer,
         request_timeout,
         outbox: outbox.clone(),
+        rule: name.clone(),
     };
     let outcome = match mode {
         Mode::Wait {
@@ -177,7 +378,16 @@ pub async fn run(plan: Plan) -> Result<()> {
             Err(_) => outbox.flush(false, std::future::pending()).await,
         }
     }
-    outcome
+    outcome.map_err(|exit| named(name.as_deref(), exit))
+}
+
+/// An error of one rule of several, said with the rule's name.
+fn named(rule: Option<&str>, exit: Exit) -> Exit {
+    match (rule, exit) {
+        (Some(rule), Exit::Usage(m)) => Exit::Usage(format!("rule {rule}: {m}")),
+        (Some(rule), Exit::Refused(m)) => Exit::Refused(format!("rule {rule}: {m}")),
+        (_, exit) => exit,
+    }
 }
 
 /// What `--leader-elect` and `--checkpoint` keep in the namespace, said when
@@ -219,12 +429,26 @@ fn shows_diffs(quiet: bool, printer: &Printer) -> bool {
     !quiet && printer.shows_changes()
 }
 
-/// What of each object to parse: all of it whenever the object is shown
-/// whole or handed to a command, or wait mode judges it; in notify mode
-/// otherwise only what `--when`, `--on-change` and the line printed read.
-fn projection(plan: &Plan) -> Projection {
+/// What of each object to parse, for every rule of the process: all of it
+/// if any rule reads all of it.
+fn projection(rules: &[Rule]) -> Projection {
+    let mut exprs = Vec::new();
+    for rule in rules {
+        match reads(&rule.plan) {
+            None => return Projection::Full,
+            Some(read) => exprs.extend(read),
+        }
+    }
+    Projection::reading(exprs)
+}
+
+/// What of each object one rule reads: all of it (`None`) whenever the
+/// object is shown whole or handed to a command, or wait mode judges it; in
+/// notify mode otherwise only what `--when`, `--on-change` and the line
+/// printed read.
+fn reads(plan: &Plan) -> Option<Vec<&crate::expr::Expr>> {
     let Mode::Notify { filter, .. } = &plan.mode else {
-        return Projection::Full;
+        return None;
     };
     let lines_read_metadata = plan.quiet
         || matches!(
@@ -235,9 +459,9 @@ fn projection(plan: &Plan) -> Projection {
                 }
         );
     if plan.command.is_some() || !lines_read_metadata || !plan.sinks.specs.is_empty() {
-        return Projection::Full;
+        return None;
     }
-    Projection::reading(filter.exprs())
+    Some(filter.exprs().collect())
 }
 
 /// What both modes need from the plan besides their own rules.
@@ -250,6 +474,8 @@ pub(crate) struct Settings {
     pub request_timeout: Option<Duration>,
     /// The `--sink`s (none: an empty outbox).
     pub outbox: Outbox,
+    /// The rule's name, in a process of named rules (`--rules`).
+    pub rule: Option<String>,
 }
 
 impl Settings {
@@ -284,11 +510,13 @@ pub(crate) enum Step {
     Changes(usize, Vec<Change>),
     TimedOut,
     Interrupted(i32),
+    /// A reload of the rules file removed or changed this rule.
+    Stopped,
 }
 
 /// The live watches and what they told us so far.
 pub(crate) struct Session {
-    events: SelectAll<BoxStream<'static, Item>>,
+    events: SelectAll<BoxStream<'static, (usize, feed::Event)>>,
     /// One per target, to stop its watch when the target is re-resolved.
     watches: Vec<AbortHandle>,
     /// A replica not active (yet): no watches run (crate::ha).
@@ -308,6 +536,10 @@ pub(crate) struct Session {
     /// The reader of stdout going away ends the run (SPEC §7: 141).
     reader: StdoutReader,
     deadline: Deadline,
+    /// Told by a reload that removed or changed the rule.
+    stop: Arc<Notify>,
+    /// Whether every target's first list is in (told to /readyz once).
+    listed: bool,
     pub verbosity: u8,
 }
 
@@ -334,6 +566,7 @@ impl Session {
                 _ = self.deadline.reached() => return Ok(Step::TimedOut),
                 signo = self.interrupts.recv() => return Ok(Step::Interrupted(signo)),
                 _ = self.reader.gone() => return Err(Exit::Closed),
+                _ = self.stop.notified() => return Ok(Step::Stopped),
             };
             match item {
                 Ok(event) => {
@@ -495,13 +728,16 @@ impl Session {
 
     /// `--metrics-addr`: what one watch event of target `index` was and
     /// changed; ready once every target's first list is in.
-    fn count(&self, index: usize, event: Counted, changes: &[Change]) {
+    fn count(&mut self, index: usize, event: Counted, changes: &[Change]) {
         let resource = self.targets[index].api.qualified();
         match event {
             Counted::Event(event) => crate::metrics::watch_event(&resource, event),
             Counted::Relist => crate::metrics::relisted(&resource),
             Counted::Listing => {}
-            Counted::ListDone if self.all_synced() => crate::metrics::set_ready(),
+            Counted::ListDone if self.all_synced() && !self.listed => {
+                self.listed = true;
+                crate::metrics::rule_listed();
+            }
             Counted::ListDone => {}
         }
         for change in changes {
@@ -519,27 +755,37 @@ impl Session {
     }
 }
 
-/// One watch per target, each of which can be stopped on its own.
-fn watch_each(
-    client: &Client,
-    targets: &[Target],
-) -> (SelectAll<BoxStream<'static, Item>>, Vec<AbortHandle>) {
-    let (events, watches): (Vec<_>, Vec<_>) = targets
-        .iter()
+/// One rule's share of the process's watches: per target, its events,
+/// which the rule can stop reading on its own.
+fn watch_shared(
+    streams: Vec<BoxStream<'static, feed::Event>>,
+) -> (
+    SelectAll<BoxStream<'static, (usize, feed::Event)>>,
+    Vec<AbortHandle>,
+) {
+    let (events, watches): (Vec<_>, Vec<_>) = streams
+        .into_iter()
         .enumerate()
-        .map(|(index, target)| watch_one(client, target, index, None))
+        .map(|(index, events)| indexed(events, index))
         .unzip();
     (futures::stream::select_all(events), watches)
 }
 
+/// A watch of the rule's own (from a checkpoint, or its type resolved again).
 fn watch_one(
     client: &Client,
     target: &Target,
     index: usize,
     from: Option<String>,
-) -> (BoxStream<'static, Item>, AbortHandle) {
-    let events = watch_from(client, target, from).map(move |item| (index, item));
-    let (events, watch) = futures::stream::abortable(events);
+) -> (BoxStream<'static, (usize, feed::Event)>, AbortHandle) {
+    indexed(feed::own(watch_from(client, target, from)), index)
+}
+
+fn indexed(
+    events: BoxStream<'static, feed::Event>,
+    index: usize,
+) -> (BoxStream<'static, (usize, feed::Event)>, AbortHandle) {
+    let (events, watch) = futures::stream::abortable(events.map(move |item| (index, item)));
     (events.boxed(), watch)
 }
 

@@ -24,6 +24,7 @@ pub async fn run(
     let mut runner =
         command.map(|(spec, policy)| Runner::new(spec, policy).log_skips(session.verbosity > 0));
     let mut notified: u64 = 0;
+    let rule = settings.rule.clone();
     if let Some(replica) = &mut replica {
         replica.follow(&settings.outbox);
     }
@@ -44,7 +45,7 @@ pub async fn run(
                 Err(exit) => break Err(exit),
             },
             report = next_report(&mut runner) => {
-                if let Some(exit) = judge_report(report) {
+                if let Some(exit) = judge_report(report, rule.as_deref()) {
                     break Err(exit);
                 }
                 continue;
@@ -131,6 +132,14 @@ pub async fn run(
                     counted => counted,
                 }
             }
+            Some(Step::Stopped) => {
+                // Removed by a reload: as at --timeout, what waits out a
+                // throttle window goes now, then the rule ends quietly.
+                match out.hand(&mut replica, &session, quieting.flush()).await {
+                    Ok(_) => break Ok(()),
+                    Err(exit) => break Err(exit),
+                }
+            }
             Some(Step::Interrupted(signo)) => {
                 // As at --timeout: what waits out a throttle window goes now
                 // (a hold not complete never held long enough).
@@ -163,7 +172,7 @@ pub async fn run(
             break Err(timed_out(&settings, notified));
         }
     };
-    let outcome = finish(&mut session, runner, outcome).await;
+    let outcome = finish(&mut session, runner, outcome, rule.as_deref()).await;
     if let Some(replica) = replica {
         replica.leave(&session, &filter, &unsaid).await;
     }
@@ -199,7 +208,12 @@ fn before(filter: &Filter, uid: &str, target: usize, change: &Change) -> Before 
 
 /// Lets the command finish what it was given (on `--count`), or stops it
 /// (on timeout or failure), before the program exits.
-async fn finish(session: &mut Session, runner: Option<Runner>, outcome: Result<()>) -> Result<()> {
+async fn finish(
+    session: &mut Session,
+    runner: Option<Runner>,
+    outcome: Result<()>,
+    rule: Option<&str>,
+) -> Result<()> {
     let Some(mut runner) = runner else {
         return outcome;
     };
@@ -210,7 +224,7 @@ async fn finish(session: &mut Session, runner: Option<Runner>, outcome: Result<(
     while !runner.is_idle() {
         tokio::select! {
             report = runner.next() => {
-                if let Some(exit) = judge_report(report) {
+                if let Some(exit) = judge_report(report, rule) {
                     return Err(exit);
                 }
             }
@@ -267,11 +281,13 @@ impl Out<'_> {
                 sinks.push(runner);
             }
             sinks.push(&mut self.settings.outbox);
-            let notification = Notification::change(SystemTime::now(), &targets[index], &change);
+            let notification = Notification::change(SystemTime::now(), &targets[index], &change)
+                .of_rule(self.settings.rule.as_deref());
             deliver_all(&mut sinks, &notification)?;
             let printed = !self.settings.quiet;
             let resource = || targets[index].api.qualified();
             crate::metrics::notified(
+                self.settings.rule.as_deref(),
                 resource,
                 change.kind.as_str(),
                 printed,
@@ -294,10 +310,10 @@ async fn next_report(runner: &mut Option<Runner>) -> Report {
 
 /// A failing run is reported and notify mode goes on, unless it reached
 /// `--max-failures`.
-fn judge_report(report: Report) -> Option<Exit> {
+fn judge_report(report: Report, rule: Option<&str>) -> Option<Exit> {
     match report {
         Report::Finished { code: 0, .. } => {
-            crate::metrics::delivered("command", crate::metrics::Outcome::Ok);
+            crate::metrics::delivered_for(rule, "command", crate::metrics::Outcome::Ok);
             None
         }
         Report::Finished {
@@ -305,7 +321,7 @@ fn judge_report(report: Report) -> Option<Exit> {
             code,
             attempts,
         } => {
-            crate::metrics::delivered("command", crate::metrics::Outcome::Failed);
+            crate::metrics::delivered_for(rule, "command", crate::metrics::Outcome::Failed);
             crate::log::warning(
                 "command",
                 format_args!(

@@ -112,6 +112,8 @@ pub async fn run(
                 return Err(explained(exit, &session, &settings, &rules).await);
             }
             Some(Step::Interrupted(signo)) => return Err(Exit::Signal(signo)),
+            // Only a rule of a rules file is stopped, and those never wait.
+            Some(Step::Stopped) => return Ok(()),
             None => {}
         }
         tally.ripen(now);

@@ -26,7 +26,7 @@ pub fn message(n: &Notification, json_line: &Bytes) -> Message {
     }
     source.push('/');
     source.push_str(&api.plural);
-    let headers = vec![
+    let mut headers = vec![
         ("ce-specversion", "1.0".to_string()),
         ("ce-id", n.delivery_id()),
         ("ce-source", source),
@@ -43,6 +43,10 @@ pub fn message(n: &Notification, json_line: &Bytes) -> Message {
             humantime::format_rfc3339_millis(n.time).to_string(),
         ),
     ];
+    // An extension attribute: which rule of a `--rules` process told it.
+    if let Some(rule) = n.rule {
+        headers.push(("ce-rule", rule.to_string()));
+    }
     super::webhook::with_changes(
         n,
         Message::new(n.object_key(), n.delivery_id(), headers, json_line.clone()),

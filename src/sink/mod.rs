@@ -46,6 +46,8 @@ pub struct Notification<'a> {
     pub object: &'a Value,
     /// The version before a modification, when it was kept.
     pub previous: Option<&'a Previous>,
+    /// The rule it comes from, in a process of named rules (`--rules`).
+    pub rule: Option<&'a str>,
 }
 
 impl<'a> Notification<'a> {
@@ -56,7 +58,13 @@ impl<'a> Notification<'a> {
             target,
             object: &change.object,
             previous: change.previous.as_ref(),
+            rule: None,
         }
+    }
+
+    /// The same, told as coming from a named rule.
+    pub fn of_rule(self, rule: Option<&'a str>) -> Self {
+        Notification { rule, ..self }
     }
 
     pub fn met(time: SystemTime, target: &'a Target, met: &'a Met<'_>) -> Self {
@@ -66,6 +74,7 @@ impl<'a> Notification<'a> {
             target,
             object: &met.object,
             previous: None,
+            rule: None,
         }
     }
 

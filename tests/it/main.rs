@@ -30,6 +30,7 @@ mod progress;
 mod real;
 mod receiver;
 mod resolve;
+mod rules;
 mod secrets;
 mod selectors;
 mod sinks;

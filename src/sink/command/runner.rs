@@ -65,7 +65,11 @@ struct Current {
 /// Notify mode: every notification becomes a job for the command.
 impl Sink for Runner {
     fn deliver(&mut self, n: &Notification) -> Result<()> {
-        let job = Job::new(n.event(), &n.target.api.qualified(), n.object.clone());
+        let mut job = Job::new(n.event(), &n.target.api.qualified(), n.object.clone());
+        if let Some(rule) = n.rule {
+            job.env
+                .push(("KUBECTL_NOTIFY_RULE".to_string(), rule.to_string()));
+        }
         if self.submit(job) == Submitted::Skipped && self.log_skips {
             crate::term::erase();
             crate::term::stderr_line!(

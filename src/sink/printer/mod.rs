@@ -73,6 +73,9 @@ impl Printer {
         match &self.format {
             Format::Human { diff: mode } => {
                 let mut text = notification_line(n.time, kind, n.target, n.object, self.color);
+                if let Some(rule) = n.rule {
+                    text = format!("{rule}  {text}");
+                }
                 if let (true, Some(previous), DiffMode::Full | DiffMode::Paths) =
                     (kind.shows_diff(), n.previous, mode)
                 {
@@ -84,7 +87,7 @@ impl Printer {
                 }
                 text
             }
-            Format::Json => json_line(n.time, kind, n.object, n.previous),
+            Format::Json => json_line(n.time, kind, n.object, n.previous, n.rule),
             Format::Name => object_name(n.target, n.object),
             Format::JsonPath(template) => template.render_line(n.object),
         }
@@ -217,6 +220,9 @@ struct JsonLine<'a> {
     namespace: &'a Value,
     object: &'a Value,
     resource_version: &'a Value,
+    /// Only in a process of named rules (`--rules`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'a str>,
     time: String,
     #[serde(rename = "type")]
     change: &'static str,
@@ -239,7 +245,7 @@ pub fn json_line_of(n: &Notification) -> String {
         Occasion::Met { absent: true } => ChangeKind::Deleted,
         Occasion::Met { absent: false } => ChangeKind::Modified,
     };
-    json_line(n.time, kind, n.object, n.previous)
+    json_line(n.time, kind, n.object, n.previous, n.rule)
 }
 
 fn json_line(
@@ -247,6 +253,7 @@ fn json_line(
     kind: ChangeKind,
     object: &Value,
     previous: Option<&Previous>,
+    rule: Option<&str>,
 ) -> String {
     let meta = &object["metadata"];
     let changes = match previous {
@@ -269,6 +276,7 @@ fn json_line(
         namespace: &meta["namespace"],
         object,
         resource_version: &meta["resourceVersion"],
+        rule,
         time: humantime::format_rfc3339_seconds(now).to_string(),
         change: kind.as_str(),
         uid: &meta["uid"],

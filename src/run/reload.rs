@@ -1,0 +1,64 @@
+//! Live reload of `--rules FILE`: on SIGHUP, or when the file changes. The
+//! file is looked at once a second through its symlinks, so a ConfigMap
+//! volume's swap of its `..data` link counts as a change, not only writes.
+
+use std::time::Duration;
+
+use crate::exit::Result;
+use crate::os::{Hangups, file_version};
+use crate::plan::{Rule, Source};
+
+const LOOK_EVERY: Duration = Duration::from_secs(1);
+
+pub(crate) struct Reload {
+    source: Source,
+    seen: Option<(u64, u64, u64, i64, i64)>,
+    hangups: Option<Hangups>,
+    ticks: tokio::time::Interval,
+}
+
+impl Reload {
+    /// Watching the file as it is now (already read).
+    pub fn new(source: Source) -> Reload {
+        let mut ticks = tokio::time::interval(LOOK_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Reload {
+            seen: file_version(&source.path),
+            source,
+            hangups: Hangups::new().ok(),
+            ticks,
+        }
+    }
+
+    /// The file's rules, read again on SIGHUP or once it changed. Cancel-safe.
+    pub async fn next(&mut self) -> Result<Vec<Rule>> {
+        loop {
+            tokio::select! {
+                _ = hangup(&mut self.hangups) => {
+                    self.seen = file_version(&self.source.path);
+                    break;
+                }
+                _ = self.ticks.tick() => {
+                    let now = file_version(&self.source.path);
+                    // A file gone for a moment (mid-swap) is not a change yet.
+                    if now.is_some() && now != self.seen {
+                        self.seen = now;
+                        break;
+                    }
+                }
+            }
+        }
+        self.source.read()
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.source.path
+    }
+}
+
+async fn hangup(hangups: &mut Option<Hangups>) {
+    match hangups {
+        Some(hangups) => hangups.recv().await,
+        None => std::future::pending().await,
+    }
+}
