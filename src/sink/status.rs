@@ -104,6 +104,11 @@ pub fn text(
 /// `KUBECTL_NOTIFY_PROGRESS_EVERY` (for tests only) says otherwise.
 const SUMMARY_EVERY: Duration = Duration::from_secs(30);
 
+/// How long a wait lasts before its progress is told: a quick wait's log
+/// stays as it was, and a refusal at start (a watch forbidden after the
+/// list) stays one error line.
+const QUIET_START: Duration = Duration::from_secs(2);
+
 /// How many unmet objects a summary line names before `and N more`.
 const NAMED: usize = 10;
 
@@ -113,6 +118,8 @@ const NAMED: usize = 10;
 /// summary of what is unmet at most every 30 s
 /// (`waiting 1m30s: 7 of 9 ready; not yet: deployment.apps/web`).
 pub struct ProgressLog {
+    /// Whether the wait has lasted `QUIET_START`: nothing is said before.
+    telling: bool,
     /// What was last said of each object (or absent named target).
     said: BTreeMap<String, String>,
     /// The Warning event last said: its object and reason.
@@ -137,6 +144,7 @@ impl ProgressLog {
             Err(_) => SUMMARY_EVERY,
         };
         Ok(enabled.then(|| ProgressLog {
+            telling: false,
             said: BTreeMap::new(),
             warned: None,
             every,
@@ -146,15 +154,19 @@ impl ProgressLog {
 
     /// Says each object whose progress changed since it was last said.
     pub fn update(&mut self, condition: &Condition, targets: &[Target], tracker: &Tracker) {
-        let now = standing(condition, targets, tracker);
-        self.said
-            .retain(|name, _| now.iter().any(|s| s.name == *name));
-        for s in now {
+        if !self.telling {
+            return;
+        }
+        let mut said = BTreeMap::new();
+        for s in standing(condition, targets, tracker) {
             if self.said.get(&s.name) != Some(&s.text) {
                 crate::term::stderr_line!("{}: {}", s.name, s.text);
-                self.said.insert(s.name, s.text);
             }
+            said.insert(s.name, s.text);
         }
+        // Objects gone from the wait are forgotten: one that comes back is
+        // said again.
+        self.said = said;
     }
 
     /// The newest Warning event among the unmet objects (what the status
@@ -162,6 +174,7 @@ impl ProgressLog {
     /// `deployment.apps/web: warning BackOff`.
     pub fn warning(&mut self, newest: Option<&(String, String)>) {
         if let Some((object, reason)) = newest
+            && self.telling
             && self.warned.as_ref() != Some(&(object.clone(), reason.clone()))
         {
             crate::term::stderr_line!("{object}: warning {reason}");
@@ -169,7 +182,8 @@ impl ProgressLog {
         }
     }
 
-    /// The summary line, once its time has come.
+    /// Once the wait has lasted `QUIET_START`, how every object stands;
+    /// then the summary line, once its time has come.
     pub fn tick(
         &mut self,
         condition: &Condition,
@@ -177,7 +191,11 @@ impl ProgressLog {
         tracker: &Tracker,
         waited: Duration,
     ) {
-        if waited < self.next {
+        if !self.telling && waited >= QUIET_START {
+            self.telling = true;
+            self.update(condition, targets, tracker);
+        }
+        if !self.telling || waited < self.next {
             return;
         }
         while self.next <= waited {

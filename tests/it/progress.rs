@@ -62,8 +62,9 @@ fn a_ci_log_gets_a_line_per_progress_and_a_summary_of_what_is_unmet() {
     for watched in ["widgets", "deployments", "configmaps"] {
         s.wait_for_watch_matching(watched, &mut child);
     }
-    // Long enough for a summary line while two objects are unmet.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Long enough for the progress to be told (from 2 s on) and a summary
+    // line while two objects are unmet.
+    std::thread::sleep(Duration::from_millis(3000));
     rolled(&s, 2, 1);
     std::thread::sleep(Duration::from_millis(300));
     rolled(&s, 2, 2);
@@ -133,6 +134,25 @@ fn quiet_prints_no_progress() {
     assert_eq!(stderr(&out), "");
 }
 
+/// A wait shorter than two seconds tells nothing: a quick wait's log stays
+/// as it was.
+#[test]
+fn a_quick_wait_tells_no_progress() {
+    let s = Scenario::new();
+    deployment(&s, 1);
+    rolled(&s, 1, 0);
+    let mut child = s
+        .notify(&["deploy/web", "--for", "ready", "--timeout", "30s"])
+        .spawn()
+        .unwrap();
+    s.wait_for_watch_matching("deployments", &mut child);
+    rolled(&s, 1, 1);
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "deployment.apps/web condition met\n");
+    assert_eq!(stderr(&out), "");
+}
+
 #[test]
 fn a_wait_met_at_start_or_checked_once_tells_no_progress() {
     let s = Scenario::new();
@@ -173,7 +193,7 @@ fn a_summary_names_ten_unmet_objects_then_counts_the_rest() {
         s.widget(&format!("w{n:02}"), json!({}), Value::Null);
     }
     let out = s
-        .notify(&["widgets", "--all", "--for", "ready", "--timeout", "3s"])
+        .notify(&["widgets", "--all", "--for", "ready", "--timeout", "4s"])
         .env("KUBECTL_NOTIFY_PROGRESS_EVERY", "200ms")
         .output()
         .unwrap();
@@ -216,7 +236,7 @@ fn the_newest_warning_event_is_said_once() {
         3,
         Duration::from_secs(40),
     );
-    let out = s.run(&["widgets/foo", "--until", READY, "--timeout", "5s"]);
+    let out = s.run(&["widgets/foo", "--until", READY, "--timeout", "7s"]);
     assert_eq!(code(&out), 124, "{}", stderr(&out));
     let err = stderr(&out);
     let progress: Vec<&str> = err

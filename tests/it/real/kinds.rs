@@ -50,7 +50,7 @@ fn config_and_services_are_ready_a_load_balancer_once_it_has_an_address() {
     );
     assert_eq!(stderr(&out), "", "ready at start: no progress to tell");
 
-    let out = ns.run(&["svc/web-public", "--for", "ready", "--timeout", "1s"]);
+    let out = ns.run(&["svc/web-public", "--for", "ready", "--timeout", "3s"]);
     assert_eq!(code(&out), 124, "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
@@ -103,6 +103,8 @@ fn a_budget_and_an_autoscaler_are_ready_with_the_deployments_pods() {
         let pods = pods(&ns, "app=web");
         (pods.len() == 2).then_some(pods)
     });
+    // Progress is told from two seconds on.
+    std::thread::sleep(Duration::from_millis(2500));
     for pod in &web {
         play_ready(&ns, pod["metadata"]["name"].as_str().unwrap());
     }
