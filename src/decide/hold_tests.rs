@@ -26,6 +26,7 @@ fn widgets(selection: Selection) -> Target {
         },
         namespace: Some("default".into()),
         selection,
+        served: true,
     }
 }
 

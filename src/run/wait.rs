@@ -231,6 +231,7 @@ fn pod_watch(session: &Session, follow: bool) -> BoxStream<'static, Value> {
                 labels: None,
                 fields: None,
             },
+            served: true,
         };
         crate::watch::watch_from(&session.conn.client, &pods, None).filter_map(|event| {
             std::future::ready(match event {

@@ -5,6 +5,7 @@
 mod cluster;
 mod common;
 
+mod apply_files;
 mod bad_input;
 mod color;
 mod commands;

@@ -367,6 +367,7 @@ mod tests {
             },
             namespace: Some("default".into()),
             selection: Selection::Name("foo".into()),
+            served: true,
         }
     }
 
