@@ -839,7 +839,11 @@ mod tests {
             let err = specs(bad).unwrap_err().to_string();
             assert!(err.contains("names one type"), "{bad:?}: {err}");
         }
-        for bad in [&["deploy,", "web"][..], &[",deploy", "web"], &["a,,b", "web"]] {
+        for bad in [
+            &["deploy,", "web"][..],
+            &[",deploy", "web"],
+            &["a,,b", "web"],
+        ] {
             let err = specs(bad).unwrap_err().to_string();
             assert!(err.contains("empty type in its list"), "{bad:?}: {err}");
         }

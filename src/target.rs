@@ -81,6 +81,10 @@ pub struct Target {
     /// `false`: a manifest's type the server does not serve (yet): the
     /// target is not watched until discovery lists it (a CR beside its CRD).
     pub served: bool,
+    /// Read from a manifest (`-f`, `-k`): its type and namespace's named
+    /// objects share one watch. A name on the command line keeps its own,
+    /// by field selector, which RBAC's `resourceNames` can grant.
+    pub manifest: bool,
 }
 
 impl Target {

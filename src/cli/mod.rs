@@ -178,7 +178,12 @@ pub struct Args {
 
     /// Watch every object of these manifests: a file, a folder (files ending .json, .yaml,
     /// .yml), or - for stdin (also the lines `kubectl apply -o name` prints); repeatable
-    #[arg(short = 'f', long = "filename", value_name = "FILE|DIR|-", help_heading = "Targets")]
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE|DIR|-",
+        help_heading = "Targets"
+    )]
     pub filenames: Vec<String>,
 
     /// Read the folders given with -f and their sub-folders

@@ -27,6 +27,7 @@ fn widgets(selection: Selection) -> Target {
         namespace: Some("default".into()),
         selection,
         served: true,
+        manifest: false,
     }
 }
 

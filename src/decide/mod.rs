@@ -232,9 +232,7 @@ pub fn decide<'t>(
                         _ => met == tracker.len(index),
                     }
                 }
-                Subjects::Absent(_) if absence_meets(rules, target) => {
-                    tally.absence_counts(index)
-                }
+                Subjects::Absent(_) if absence_meets(rules, target) => tally.absence_counts(index),
                 Subjects::Absent(_) => selected_elsewhere(targets, tracker, index),
                 Subjects::Uncounted => false,
             };
@@ -266,11 +264,12 @@ pub fn decide<'t>(
                     absent: false,
                 })
             })),
-            Subjects::Absent(gone) if complete && absence_meets(rules, &targets[index]) => met.extend(gone.into_iter().map(|object| Met {
-                target: index,
-                object,
-                absent: true,
-            })),
+            Subjects::Absent(gone) if complete && absence_meets(rules, &targets[index]) => met
+                .extend(gone.into_iter().map(|object| Met {
+                    target: index,
+                    object,
+                    absent: true,
+                })),
             Subjects::Absent(_) | Subjects::Uncounted => {}
         }
     }

@@ -190,9 +190,16 @@ fn kustomize(dir: &str) -> Result<Text> {
 
 /// One thing a manifest holds, with where it starts.
 enum Document {
-    Object { value: Value, at: String },
+    Object {
+        value: Value,
+        at: String,
+    },
     /// A `kind.group/name` line.
-    Name { type_text: String, name: String, at: String },
+    Name {
+        type_text: String,
+        name: String,
+        at: String,
+    },
 }
 
 fn parse(text: &Text) -> Result<Vec<Document>> {
@@ -319,8 +326,8 @@ fn name_lines(text: &Text) -> Option<Vec<Document>> {
 
 /// A document's objects: itself, or a `List`'s items.
 fn objects(value: Value, at: &str, out: &mut Vec<Document>) -> Result<()> {
-    let is_list = value["kind"].as_str().is_some_and(|k| k.ends_with("List"))
-        && value["items"].is_array();
+    let is_list =
+        value["kind"].as_str().is_some_and(|k| k.ends_with("List")) && value["items"].is_array();
     if !is_list {
         out.push(Document::Object {
             value,
@@ -556,7 +563,10 @@ mod tests {
                 "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: run-}\n",
                 "cannot be waited for by name",
             ),
-            ("{\"apiVersion\": \"v1\",\n \"kind\": }", "stdin:2:10: invalid JSON"),
+            (
+                "{\"apiVersion\": \"v1\",\n \"kind\": }",
+                "stdin:2:10: invalid JSON",
+            ),
             ("just words\n", "stdin:1: not a Kubernetes object"),
             ("# nothing\n---\n", "no objects in -f -"),
         ] {
@@ -568,7 +578,8 @@ mod tests {
     #[test]
     fn folders_as_kubectl_reads_them() {
         let dir = tempfile::tempdir().unwrap();
-        let cm = |name: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n");
+        let cm =
+            |name: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n");
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         for (file, name) in [
             ("b.yaml", "b"),
@@ -578,7 +589,9 @@ mod tests {
             ("sub/c.yaml", "c"),
         ] {
             let body = if file.ends_with(".json") {
-                format!(r#"{{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {{"name": "{name}"}}}}"#)
+                format!(
+                    r#"{{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {{"name": "{name}"}}}}"#
+                )
             } else {
                 cm(name)
             };

@@ -381,6 +381,7 @@ impl Resolver {
                     api,
                     selection: spec.selection.clone(),
                     served,
+                    manifest: spec.manifest.is_some(),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -859,6 +860,7 @@ mod tests {
             namespace: Some(namespace.into()),
             selection: crate::target::Selection::Name(name.into()),
             served: true,
+            manifest: false,
         };
         let kept = distinct(vec![
             target("cm", "app", "default"),

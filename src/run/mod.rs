@@ -567,9 +567,9 @@ const TYPES_POLL: Duration = Duration::from_secs(1);
 
 /// The watches targets `indices` need, each from `from[index]` (a
 /// checkpoint's resourceVersion; none if absent): one per (type, namespace)
-/// for named objects, shared by all of them — a manifest of 200 objects of
-/// 12 kinds opens 12 watches — or by field selector when there is one; one
-/// per selector target; none while a manifest's type is not served. Every
+/// for a manifest's named objects, shared by all of them — 200 objects of
+/// 12 kinds open 12 watches — or by field selector when there is one; one
+/// per other target; none while a manifest's type is not served. Every
 /// target gets the handle that stops its watch, in `indices`' order.
 fn watch_targets(
     client: &Client,
@@ -590,7 +590,7 @@ fn watch_targets(
             watches.push((i, watch));
             continue;
         }
-        if let Selection::Query { .. } = target.selection {
+        if matches!(target.selection, Selection::Query { .. }) || !target.manifest {
             let (stream, watch) = watch_one(client, target, i, from(i));
             events.push(stream);
             watches.push((i, watch));

@@ -95,7 +95,15 @@ fn a_type_list_with_a_selector_waits_for_every_type_that_has_matches() {
     );
 
     // A type list before plain names: every name of every type.
-    let out = s.run(&["deploy,cm", "web", "web-config", "--for", "create", "--timeout", "1s"]);
+    let out = s.run(&[
+        "deploy,cm",
+        "web",
+        "web-config",
+        "--for",
+        "create",
+        "--timeout",
+        "1s",
+    ]);
     assert_eq!(code(&out), 124, "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
@@ -150,8 +158,16 @@ fn a_folder_is_waited_for_object_by_object_with_one_watch_per_type_and_namespace
         &json!({"kind": "List", "apiVersion": "v1", "items": objects[6..9]}).to_string(),
     );
     write(&dir, "30-prod.yml", &yaml(&objects[9..]));
-    write(&dir, "notes.txt", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: no}\n");
-    write(&dir, "more/x.yaml", &yaml(&[configmap("cm-sub", "default", json!({}))]));
+    write(
+        &dir,
+        "notes.txt",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: no}\n",
+    );
+    write(
+        &dir,
+        "more/x.yaml",
+        &yaml(&[configmap("cm-sub", "default", json!({}))]),
+    );
     for o in &objects {
         let namespace = o["metadata"]["namespace"].as_str();
         let resource = match o["kind"].as_str() {
@@ -161,7 +177,14 @@ fn a_folder_is_waited_for_object_by_object_with_one_watch_per_type_and_namespace
         s.server.create(resource, namespace, o.clone());
     }
     let before = s.server.requests().len();
-    let out = s.run(&["-f", dir.to_str().unwrap(), "--for", "create", "--timeout", "20s"]);
+    let out = s.run(&[
+        "-f",
+        dir.to_str().unwrap(),
+        "--for",
+        "create",
+        "--timeout",
+        "20s",
+    ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let mut expected: Vec<String> = (0..6)
         .map(|i| format!("configmap/cm-{i} condition met"))
@@ -188,13 +211,23 @@ fn a_folder_is_waited_for_object_by_object_with_one_watch_per_type_and_namespace
     );
     // The lone object of its type and namespace is read by name.
     assert!(
-        reads.iter().any(|p| p.starts_with("/api/v1/namespaces/prod/configmaps?")
-            && p.contains("fieldSelector=metadata.name%3Dcm-prod")),
+        reads
+            .iter()
+            .any(|p| p.starts_with("/api/v1/namespaces/prod/configmaps?")
+                && p.contains("fieldSelector=metadata.name%3Dcm-prod")),
         "{reads:#?}"
     );
 
     // -R reads the sub-folder too; `cm-sub` does not exist: said at the timeout.
-    let out = s.run(&["-f", dir.to_str().unwrap(), "-R", "--for", "create", "--timeout", "1s"]);
+    let out = s.run(&[
+        "-f",
+        dir.to_str().unwrap(),
+        "-R",
+        "--for",
+        "create",
+        "--timeout",
+        "1s",
+    ]);
     assert_eq!(code(&out), 124, "{}", stderr(&out));
     assert!(
         stderr(&out).starts_with(
@@ -221,7 +254,16 @@ fn the_lines_kubectl_apply_prints_are_read_from_stdin() {
     // No namespace in those lines: it is -n's (else the context's).
     let out = run_with_stdin(
         &s,
-        &["-f", "-", "-n", "team", "--for", "create", "--timeout", "20s"],
+        &[
+            "-f",
+            "-",
+            "-n",
+            "team",
+            "--for",
+            "create",
+            "--timeout",
+            "20s",
+        ],
         "configmap/web-config\ndeployment.apps/web\n",
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -237,12 +279,27 @@ fn a_custom_resource_is_waited_for_until_its_type_is_served() {
     let dir = s.dir.path().join("app");
     let gadget = json!({"apiVersion": "example.com/v1", "kind": "Gadget",
         "metadata": {"name": "g1"}, "spec": {}});
-    write(&dir, "10-config.yaml", &yaml(&[configmap("web", "default", json!({}))]));
+    write(
+        &dir,
+        "10-config.yaml",
+        &yaml(&[configmap("web", "default", json!({}))]),
+    );
     write(&dir, "20-gadget.yaml", &yaml(&[gadget.clone()]));
-    s.server.create("configmaps", Some("default"), configmap("web", "default", json!({})));
+    s.server.create(
+        "configmaps",
+        Some("default"),
+        configmap("web", "default", json!({})),
+    );
 
     // Never served: the timeout says so, for that object.
-    let out = s.run(&["-f", dir.to_str().unwrap(), "--for", "create", "--timeout", "2s"]);
+    let out = s.run(&[
+        "-f",
+        dir.to_str().unwrap(),
+        "--for",
+        "create",
+        "--timeout",
+        "2s",
+    ]);
     assert_eq!(code(&out), 124, "{}", stderr(&out));
     assert!(
         stderr(&out).starts_with(
@@ -255,7 +312,14 @@ fn a_custom_resource_is_waited_for_until_its_type_is_served() {
 
     // Served a moment after start, as when its CRD is applied with it.
     let mut child = s
-        .notify(&["-f", dir.to_str().unwrap(), "--for", "create", "--timeout", "30s"])
+        .notify(&[
+            "-f",
+            dir.to_str().unwrap(),
+            "--for",
+            "create",
+            "--timeout",
+            "30s",
+        ])
         .spawn()
         .unwrap();
     s.wait_for_watch_matching("configmaps", &mut child);
@@ -269,7 +333,8 @@ fn a_custom_resource_is_waited_for_until_its_type_is_served() {
         short_names: vec![],
         namespaced: true,
     });
-    s.server.create("gadgets.example.com", Some("default"), gadget);
+    s.server
+        .create("gadgets.example.com", Some("default"), gadget);
     let out = finish(child, Duration::from_secs(20));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(
@@ -287,7 +352,11 @@ fn kustomize_builds_the_objects_with_the_kubectl_on_path() {
         "kustomization.yaml",
         "namespace: team\nnamePrefix: prod-\nresources:\n- cm.yaml\n",
     );
-    write(&dir, "cm.yaml", &yaml(&[configmap("web", "default", json!({}))]));
+    write(
+        &dir,
+        "cm.yaml",
+        &yaml(&[configmap("web", "default", json!({}))]),
+    );
     s.server.create(
         "configmaps",
         Some("team"),
@@ -299,10 +368,17 @@ fn kustomize_builds_the_objects_with_the_kubectl_on_path() {
         std::env::var("PATH").unwrap_or_default()
     );
     let out = finish(
-        s.notify(&["-k", dir.to_str().unwrap(), "--for", "create", "--timeout", "20s"])
-            .env("PATH", &path)
-            .spawn()
-            .unwrap(),
+        s.notify(&[
+            "-k",
+            dir.to_str().unwrap(),
+            "--for",
+            "create",
+            "--timeout",
+            "20s",
+        ])
+        .env("PATH", &path)
+        .spawn()
+        .unwrap(),
         Duration::from_secs(30),
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -319,7 +395,9 @@ fn kustomize_builds_the_objects_with_the_kubectl_on_path() {
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.starts_with("error: -k ") && err.contains("kubectl kustomize failed: ") && err.contains("kustomization"),
+        err.starts_with("error: -k ")
+            && err.contains("kubectl kustomize failed: ")
+            && err.contains("kustomization"),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");

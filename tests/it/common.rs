@@ -104,29 +104,10 @@ impl Scenario {
     }
 
     /// Blocks until the binary has a watch open on the named object, so a
-    /// change made next is one it must see happen: by its name, or the
-    /// watch of its whole type and namespace that several named objects
-    /// share (any but pods' and events', which `--for ready` reads).
+    /// change made next is one it must see happen.
     pub fn wait_for_watch(&self, name: &str, child: &mut Child) {
         let selector = format!("fieldSelector=metadata.name%3D{name}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            let covers = |p: &str| {
-                p.contains("watch=")
-                    && (p.contains(&selector)
-                        || !(p.contains("Selector=")
-                            || p.contains("/pods?")
-                            || p.contains("/events?")))
-            };
-            if self.server.requests().iter().any(|r| covers(&r.path_and_query)) {
-                return;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("kubectl-notify exited early with {status}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("kubectl-notify never started watching {name}");
+        self.wait_for_watch_since(0, &selector, child);
     }
 
     /// Blocks until the binary has a watch open whose URL contains `needle`.

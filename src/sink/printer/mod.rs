@@ -368,6 +368,7 @@ mod tests {
             namespace: Some("default".into()),
             selection: Selection::Name("foo".into()),
             served: true,
+            manifest: false,
         }
     }
 
