@@ -1,10 +1,10 @@
 //! Waiting for a whole apply (issue 24): 200 objects of 12 kinds in one
 //! folder, made ready by the bench one after another over about two seconds
-//! (a label `ready: "yes"`, a condition every kind can meet, so kubectl can
+//! (a label `ready: done`, a condition every kind can meet, so kubectl can
 //! wait for the same); the time from the last one to the tool's exit, and the
 //! watches and requests it made. kubectl runs `kubectl wait -f DIR
-//! --for=jsonpath='{.metadata.labels.ready}'=yes`; we run `kubectl notify -f
-//! DIR --until '.metadata.labels.ready == yes'`.
+//! --for=jsonpath='{.metadata.labels.ready}'=done`; we run `kubectl notify -f
+//! DIR --until '.metadata.labels.ready == done'`.
 
 use std::time::Duration;
 
@@ -58,7 +58,7 @@ fn objects() -> Vec<(&'static str, Value)> {
             let (resource, api_version, kind) = KINDS[i % KINDS.len()];
             let object = json!({"apiVersion": api_version, "kind": kind,
                 "metadata": {"name": format!("app-{i:03}"), "namespace": NAMESPACE,
-                             "labels": {"ready": "no"}}});
+                             "labels": {"ready": "waiting"}}});
             (resource, object)
         })
         .collect()
@@ -115,7 +115,7 @@ fn measure(b: &mut Bench, tool: Tool, folder: &str, objects: &[(&str, Value)]) -
     for (resource, object) in objects {
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
         b.server
-            .merge_patch(resource, Some(NAMESPACE), name, label("no"));
+            .merge_patch(resource, Some(NAMESPACE), name, label("waiting"));
     }
     b.quiesce();
     let args: Vec<String> = match tool {
@@ -123,7 +123,7 @@ fn measure(b: &mut Bench, tool: Tool, folder: &str, objects: &[(&str, Value)]) -
             "-f".into(),
             folder.into(),
             "--until".into(),
-            ".metadata.labels.ready == yes".into(),
+            ".metadata.labels.ready == done".into(),
             "--timeout".into(),
             "2m".into(),
         ],
@@ -131,7 +131,7 @@ fn measure(b: &mut Bench, tool: Tool, folder: &str, objects: &[(&str, Value)]) -
             "wait".into(),
             "-f".into(),
             folder.into(),
-            "--for=jsonpath={.metadata.labels.ready}=yes".into(),
+            "--for=jsonpath={.metadata.labels.ready}=done".into(),
             "--timeout=2m".into(),
         ],
     };
@@ -144,7 +144,7 @@ fn measure(b: &mut Bench, tool: Tool, folder: &str, objects: &[(&str, Value)]) -
     for (resource, object) in objects {
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
         b.server
-            .merge_patch(resource, Some(NAMESPACE), name, label("yes"));
+            .merge_patch(resource, Some(NAMESPACE), name, label("done"));
         last = now_ns();
         std::thread::sleep(GAP);
     }
@@ -164,10 +164,13 @@ fn measure(b: &mut Bench, tool: Tool, folder: &str, objects: &[(&str, Value)]) -
     })
 }
 
+fn ms(ns: u64) -> String {
+    format!("{:.1} ms", ns as f64 / 1e6)
+}
+
 /// The figures side by side, as markdown table rows.
 pub(crate) fn render(apply: &Apply) -> String {
-    let ms = |ns: u64| format!("{:.1} ms", ns as f64 / 1e6);
-    let peer = |f: fn(&Figures) -> String| {
+    let peer = |f: &dyn Fn(&Figures) -> String| {
         apply
             .kubectl
             .as_ref()
@@ -183,22 +186,22 @@ pub(crate) fn render(apply: &Apply) -> String {
     out.push_str(&format!(
         "| last object ready → exit | {} | {} | ≤ 50 ms |\n",
         ms(n.after_last_ns),
-        peer(|k| ms(k.after_last_ns))
+        peer(&|k| ms(k.after_last_ns))
     ));
     out.push_str(&format!(
         "| watches opened | {} | {} | ≤ 12 |\n",
         n.watches,
-        peer(|k| k.watches.to_string())
+        peer(&|k| k.watches.to_string())
     ));
     out.push_str(&format!(
         "| requests (discovery included) | {} | {} | |\n",
         n.requests,
-        peer(|k| k.requests.to_string())
+        peer(&|k| k.requests.to_string())
     ));
     out.push_str(&format!(
         "| wall time of the run | {} | {} | |\n",
         ms(n.wall_ns),
-        peer(|k| ms(k.wall_ns))
+        peer(&|k| ms(k.wall_ns))
     ));
     out
 }

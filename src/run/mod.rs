@@ -108,7 +108,7 @@ pub async fn run(plan: Plan) -> Result<()> {
         standby,
         resolver,
         recheck: None,
-        types_poll: tokio::time::interval_at(Instant::now() + TYPES_POLL, TYPES_POLL),
+        types_poll: types_poll(),
         outages: (0..targets.len()).map(|_| None).collect(),
         check_once: plan.timeout == Some(Duration::ZERO),
         tracker: Tracker::new(targets.len(), keep(&plan)),
@@ -339,6 +339,10 @@ impl Session {
                 signo = self.interrupts.recv() => return Ok(Step::Interrupted(signo)),
                 _ = self.reader.gone() => return Err(Exit::Closed),
                 _ = self.types_poll.tick(), if !self.standby && self.targets.iter().any(|t| !t.served) => {
+                    // `--timeout 0` looks once: it does not wait for types.
+                    if self.check_once {
+                        return Ok(Step::TimedOut);
+                    }
                     // Not served yet is not an error: asked again next time.
                     if let Ok(fresh) = self.resolver.refresh(&self.conn).await {
                         self.adopt(fresh);
@@ -400,11 +404,11 @@ impl Session {
         }
     }
 
-    /// Restarts the watches of the targets not listed yet whose type the
-    /// server's answer resolves differently (a CRD now served in another
-    /// version). If the target that got 404 resolves as before, the 404 stands.
-    /// Every target not listed yet starts again (watches are shared by
-    /// type and namespace, and such targets have nothing to lose).
+    /// When the server's answer resolves the target that got 404 otherwise
+    /// (a CRD now served in another version), every target not listed yet
+    /// starts again with the server's types: watches may be shared by type
+    /// and namespace, and such targets have nothing to lose. If that target
+    /// resolves as before, the 404 stands.
     fn retarget(&mut self, index: usize, exit: Exit, fresh: Vec<Target>) -> Result<()> {
         if fresh.len() != self.targets.len() || fresh[index].api == self.targets[index].api {
             return Err(exit);
@@ -552,8 +556,10 @@ impl Session {
         }
     }
 
+    /// Every target's first list is in; a manifest's type not served yet
+    /// has nothing to list (`--timeout 0` then says so).
     pub fn all_synced(&self) -> bool {
-        (0..self.targets.len()).all(|i| self.tracker.synced(i))
+        (0..self.targets.len()).all(|i| self.tracker.synced(i) || !self.targets[i].served)
     }
 
     /// The next SIGINT or SIGTERM, for a command runner to forward.
@@ -564,6 +570,12 @@ impl Session {
 
 /// How often discovery is asked again while a manifest's type is not served.
 const TYPES_POLL: Duration = Duration::from_secs(1);
+
+fn types_poll() -> tokio::time::Interval {
+    let mut poll = tokio::time::interval_at(Instant::now() + TYPES_POLL, TYPES_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    poll
+}
 
 /// The watches targets `indices` need, each from `from[index]` (a
 /// checkpoint's resourceVersion; none if absent): one per (type, namespace)

@@ -310,6 +310,23 @@ fn a_custom_resource_is_waited_for_until_its_type_is_served() {
         stderr(&out)
     );
 
+    // A single check says so too, alone or beside a served type.
+    for files in [
+        &["-f", dir.to_str().unwrap()][..],
+        &["-f", &format!("{}/20-gadget.yaml", dir.display())],
+    ] {
+        let out = s.run(&[files, &["--for", "create", "--timeout", "0"]].concat());
+        assert_eq!(code(&out), 124, "{}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with(
+                "error: checked once waiting for --for create: gadget.example.com/g1 \
+                 (the server does not serve its type, example.com/v1 Gadget, yet)\n"
+            ),
+            "{}",
+            stderr(&out)
+        );
+    }
+
     // Served a moment after start, as when its CRD is applied with it.
     let mut child = s
         .notify(&[
@@ -401,4 +418,20 @@ fn kustomize_builds_the_objects_with_the_kubectl_on_path() {
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
+
+    // No kubectl to run: said, with what to do.
+    let out = finish(
+        s.notify(&["-k", dir.to_str().unwrap(), "--for", "create"])
+            .env("PATH", s.dir.path().join("nothing-here"))
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot run kubectl kustomize")
+            && stderr(&out).contains("-k needs kubectl on PATH"),
+        "{}",
+        stderr(&out)
+    );
 }
