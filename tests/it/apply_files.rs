@@ -284,7 +284,7 @@ fn a_custom_resource_is_waited_for_until_its_type_is_served() {
         "10-config.yaml",
         &yaml(&[configmap("web", "default", json!({}))]),
     );
-    write(&dir, "20-gadget.yaml", &yaml(&[gadget.clone()]));
+    write(&dir, "20-gadget.yaml", &yaml(std::slice::from_ref(&gadget)));
     s.server.create(
         "configmaps",
         Some("default"),
