@@ -6,6 +6,7 @@ mod cluster;
 mod common;
 
 mod alerts;
+mod apply_files;
 mod bad_input;
 mod chats;
 mod color;

@@ -7,6 +7,7 @@
 
 pub mod control_plane;
 
+mod apply;
 mod context;
 mod ha;
 mod kinds;
