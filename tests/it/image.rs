@@ -55,9 +55,9 @@ fn have(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Every entry under `rootfs` as path → (kind, mode, uid, gid).
-fn listing(rootfs: &Path) -> BTreeMap<String, (char, u32, u32, u32)> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, (char, u32, u32, u32)>) {
+/// Every entry under `rootfs` as path → "KIND MODE UID:GID" (`f 755 0:0`).
+fn listing(rootfs: &Path) -> BTreeMap<String, String> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let meta = std::fs::symlink_metadata(&path).unwrap();
@@ -73,14 +73,10 @@ fn listing(rootfs: &Path) -> BTreeMap<String, (char, u32, u32, u32)> {
                 .unwrap()
                 .to_string_lossy()
                 .into_owned();
+            let mode = meta.permissions().mode() & 0o7777;
             out.insert(
                 rel,
-                (
-                    kind,
-                    meta.permissions().mode() & 0o7777,
-                    meta.uid(),
-                    meta.gid(),
-                ),
+                format!("{kind} {mode:o} {}:{}", meta.uid(), meta.gid()),
             );
             if meta.is_dir() {
                 walk(base, &path, out);
@@ -208,23 +204,23 @@ fn the_image_is_built_from_scratch_and_its_binary_runs_as_65532_with_nothing_els
     let container = buildah.run(&["from", "--quiet", TAG]);
     let rootfs = PathBuf::from(buildah.run(&["mount", &container]));
     let found = listing(&rootfs);
-    let dir = ('d', 0o755, 0, 0);
-    let expected: BTreeMap<String, (char, u32, u32, u32)> = [
+    let dir = "d 755 0:0";
+    let expected: BTreeMap<String, String> = [
         ("etc", dir),
-        ("etc/group", ('f', 0o644, 0, 0)),
-        ("etc/passwd", ('f', 0o644, 0, 0)),
+        ("etc/group", "f 644 0:0"),
+        ("etc/passwd", "f 644 0:0"),
         ("etc/ssl", dir),
         ("etc/ssl/certs", dir),
-        ("etc/ssl/certs/ca-certificates.crt", ('f', 0o644, 0, 0)),
+        ("etc/ssl/certs/ca-certificates.crt", "f 644 0:0"),
         ("usr", dir),
         ("usr/local", dir),
         ("usr/local/bin", dir),
-        ("usr/local/bin/kubectl-notify", ('f', 0o755, 0, 0)),
+        ("usr/local/bin/kubectl-notify", "f 755 0:0"),
     ]
     .into_iter()
-    .map(|(path, entry)| (path.to_string(), entry))
+    .map(|(path, entry)| (path.to_string(), entry.to_string()))
     .collect();
-    assert_eq!(found, expected, "the image's files (kind, mode, uid, gid)");
+    assert_eq!(found, expected, "the image's files");
     let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap();
     assert!(
         passwd
