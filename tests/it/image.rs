@@ -131,6 +131,13 @@ fn the_image_is_built_from_scratch_and_its_binary_runs_as_65532_with_nothing_els
         );
         return;
     }
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "the image test runs as root (CI does): chroot into the image's root file system and \
+         switching to UID 65532 need it"
+    );
     let buildah = Buildah {
         store: tempfile::tempdir().unwrap(),
     };
