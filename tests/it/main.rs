@@ -19,6 +19,7 @@ mod explain;
 mod faults;
 mod ha;
 mod ha_model;
+mod image;
 mod incluster;
 mod krew;
 mod kubectl_agrees;
