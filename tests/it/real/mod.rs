@@ -13,6 +13,7 @@ mod ha;
 mod kinds;
 mod manifests;
 mod notify;
+mod pipeline;
 mod rbac;
 pub(crate) mod ready;
 mod smoke;
