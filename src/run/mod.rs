@@ -835,6 +835,9 @@ fn watch_fed(
     (futures::stream::select_all(events), watches)
 }
 
+/// One target's events, each with the target's index.
+type Indexed = BoxStream<'static, (usize, feed::Event)>;
+
 /// How often discovery is asked again while a manifest's type is not served.
 const TYPES_POLL: Duration = Duration::from_secs(1);
 
@@ -855,10 +858,7 @@ fn watch_targets(
     targets: &[Target],
     indices: &[usize],
     from: &[Option<String>],
-) -> (
-    Vec<BoxStream<'static, (usize, feed::Event)>>,
-    Vec<(usize, AbortHandle)>,
-) {
+) -> (Vec<Indexed>, Vec<(usize, AbortHandle)>) {
     let from = |i: usize| from.get(i).cloned().flatten();
     let mut events = Vec::new();
     let mut watches = Vec::new();
