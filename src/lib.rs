@@ -105,18 +105,9 @@ fn finish(outcome: exit::Result<()>) -> ExitCode {
 fn parse_args() -> exit::Result<cli::Args> {
     cli::Args::read(std::env::args_os()).or_else(|err| match err.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => err.exit(),
-        _ => {
-            let rendered = err.to_string();
-            let paragraph: Vec<&str> = rendered
-                .lines()
-                .take_while(|line| !line.trim().is_empty())
-                .map(str::trim)
-                .collect();
-            let text = paragraph.join(" ");
-            let text = text.strip_prefix("error: ").unwrap_or(&text);
-            Err(exit::Exit::Usage(format!(
-                "{text}; see 'kubectl notify --help'"
-            )))
-        }
+        _ => Err(exit::Exit::Usage(format!(
+            "{}; see 'kubectl notify --help'",
+            cli::one_line(&err)
+        ))),
     })
 }

@@ -439,3 +439,16 @@ mod tests {
         }
     }
 }
+
+/// clap's error as one line, without its `error: ` and the usage and
+/// `--help` lines clap adds below it.
+pub fn one_line(err: &clap::Error) -> String {
+    let rendered = err.to_string();
+    let paragraph: Vec<&str> = rendered
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let text = paragraph.join(" ");
+    text.strip_prefix("error: ").unwrap_or(&text).to_string()
+}

@@ -335,14 +335,7 @@ fn without_rules(words: &[String]) -> Vec<String> {
 /// clap's error in one line, and the index of the rule's word it is about.
 fn clap_said(err: &clap::Error, words: &[String]) -> (Option<usize>, String) {
     use clap::error::ContextKind;
-    let rendered = err.to_string();
-    let paragraph: Vec<&str> = rendered
-        .lines()
-        .take_while(|line| !line.trim().is_empty())
-        .map(str::trim)
-        .collect();
-    let text = paragraph.join(" ");
-    let text = text.strip_prefix("error: ").unwrap_or(&text).to_string();
+    let text = crate::cli::one_line(err);
     let about = [ContextKind::InvalidArg, ContextKind::InvalidValue]
         .into_iter()
         .filter_map(|kind| match err.get(kind) {
