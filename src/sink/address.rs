@@ -5,7 +5,7 @@
 use secrecy::{ExposeSecret, SecretString};
 
 /// The kinds of sink `--sink` accepts, as the user spells them.
-pub const KINDS: &str = "webhook, cloudevents, slack, nats";
+pub const KINDS: &str = "webhook, cloudevents, slack, nats, kafka";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SinkKind {
@@ -13,6 +13,7 @@ pub enum SinkKind {
     CloudEvents,
     Slack,
     Nats,
+    Kafka,
 }
 
 impl SinkKind {
@@ -22,6 +23,7 @@ impl SinkKind {
             SinkKind::CloudEvents => "cloudevents",
             SinkKind::Slack => "slack",
             SinkKind::Nats => "nats",
+            SinkKind::Kafka => "kafka",
         }
     }
 }
@@ -107,6 +109,7 @@ pub fn parse(
         "cloudevents" => SinkKind::CloudEvents,
         "slack" => SinkKind::Slack,
         "nats" => SinkKind::Nats,
+        "kafka" => SinkKind::Kafka,
         other => {
             // The type is safe to show; it precedes the first colon.
             return Err(format!(
@@ -141,6 +144,14 @@ pub fn parse(
         }
         text
     } else {
+        if kind == SinkKind::Kafka && super::kafka::has_login(target) {
+            // A password in argv is in every process listing.
+            return Err(format!(
+                "{name}: a user and password in a URL on the command line can be read by \
+                 anyone who lists processes; put the URL in an environment variable or a file \
+                 and give kafka:env:NAME or kafka:file:PATH"
+            ));
+        }
         target.to_string()
     };
     let url = url.trim().to_string();
@@ -164,6 +175,10 @@ fn io_reason(e: &std::io::Error) -> String {
 
 /// The host, and the subject for NATS; the reasons never quote the URL.
 fn check_url(kind: SinkKind, url: &str) -> Result<(String, Option<String>), String> {
+    if kind == SinkKind::Kafka {
+        // Several brokers in one authority: not a URL `http` reads.
+        return super::kafka::Address::parse(url).map(|address| (address.host(), None));
+    }
     let uri: http::Uri = url
         .parse()
         .map_err(|_| "the URL is malformed".to_string())?;
@@ -280,6 +295,30 @@ mod tests {
         assert_eq!(
             read("webhook:http://relay.internal/x").unwrap().warning(),
             None
+        );
+    }
+
+    #[test]
+    fn a_kafka_login_is_taken_from_env_or_file_only() {
+        let env = |name: &str| {
+            (name == "KAFKA").then(|| "kafka+ssl://bob:s3cr3t@k1:9093,k2:9093/widgets".to_string())
+        };
+        let spec = parse("kafka:env:KAFKA", 2, env).unwrap();
+        assert_eq!(spec.kind, SinkKind::Kafka);
+        assert_eq!(spec.host, "k1");
+        assert_eq!(spec.label(true), "kafka sink #2 (host k1)");
+        let err = parse("kafka:kafka://bob:s3cr3t@k1:9093/widgets", 1, env).unwrap_err();
+        assert!(
+            err.contains("give kafka:env:NAME or kafka:file:PATH"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cr3t") && !err.contains("bob"), "{err}");
+        let spec = parse("kafka:kafka://k1:9092/widgets", 1, env).unwrap();
+        assert_eq!(spec.host, "k1");
+        let err = parse("kafka:kafka://k1:9092", 1, env).unwrap_err();
+        assert!(
+            err.starts_with("--sink kafka: the Kafka URL names no topic"),
+            "{err}"
         );
     }
 

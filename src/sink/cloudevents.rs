@@ -14,6 +14,34 @@ use super::delivery::Message;
 pub const TYPE_PREFIX: &str = "kubectl-notify.";
 
 pub fn message(n: &Notification, json_line: &Bytes) -> Message {
+    super::webhook::with_changes(
+        n,
+        Message::new(
+            n.object_key(),
+            n.delivery_id(),
+            headers(n, &HTTP),
+            json_line.clone(),
+        ),
+    )
+}
+
+/// The attribute headers' names in a protocol binding, in the order
+/// specversion, id, source, type, subject, time.
+pub type Names = [&'static str; 6];
+
+/// HTTP's binding: `ce-id`, ...
+pub const HTTP: Names = [
+    "ce-specversion",
+    "ce-id",
+    "ce-source",
+    "ce-type",
+    "ce-subject",
+    "ce-time",
+];
+
+/// The event's attributes as headers named as `names` says: the same values
+/// whatever the protocol (`ce-id` over HTTP is `ce_id` in Kafka).
+pub fn headers(n: &Notification, names: &Names) -> Vec<(&'static str, String)> {
     let api = &n.target.api;
     // ce-source: the object's collection in the API, as a URI reference.
     let mut source = if api.group.is_empty() {
@@ -26,25 +54,16 @@ pub fn message(n: &Notification, json_line: &Bytes) -> Message {
     }
     source.push('/');
     source.push_str(&api.plural);
-    let headers = vec![
-        ("ce-specversion", "1.0".to_string()),
-        ("ce-id", n.delivery_id()),
-        ("ce-source", source),
-        ("ce-type", format!("{TYPE_PREFIX}{}", n.event())),
-        (
-            "ce-subject",
-            n.object["metadata"]["name"]
-                .as_str()
-                .unwrap_or("")
-                .to_string(),
-        ),
-        (
-            "ce-time",
-            humantime::format_rfc3339_millis(n.time).to_string(),
-        ),
+    let values = [
+        "1.0".to_string(),
+        n.delivery_id(),
+        source,
+        format!("{TYPE_PREFIX}{}", n.event()),
+        n.object["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+        humantime::format_rfc3339_millis(n.time).to_string(),
     ];
-    super::webhook::with_changes(
-        n,
-        Message::new(n.object_key(), n.delivery_id(), headers, json_line.clone()),
-    )
+    names.iter().copied().zip(values).collect()
 }

@@ -7,6 +7,7 @@ mod cloudevents;
 pub mod command;
 mod delivery;
 mod http;
+mod kafka;
 mod nats;
 pub mod network;
 pub mod printer;

@@ -12,6 +12,7 @@ use secrecy::SecretString;
 use super::address::{SinkKind, SinkSpec};
 use super::delivery::{Channel, Message};
 use super::http::HttpPost;
+use super::kafka::{self, KafkaProduce};
 use super::nats::NatsPublish;
 use super::printer::{Template, json_line_of};
 use super::slack::SlackText;
@@ -39,6 +40,7 @@ enum Render {
     CloudEvents,
     Slack(SlackText),
     Nats,
+    Kafka,
 }
 
 struct Outlet {
@@ -65,9 +67,10 @@ impl Outbox {
         verbosity: u8,
     ) -> Outbox {
         let mut message = message;
-        let https = specs
-            .iter()
-            .any(|spec| secrecy::ExposeSecret::expose_secret(&spec.url).starts_with("https://"));
+        let https = specs.iter().any(|spec| {
+            let url = secrecy::ExposeSecret::expose_secret(&spec.url);
+            url.starts_with("https://") || url.starts_with("kafka+ssl://")
+        });
         if let Some(warning) = https.then(super::http::ca_file_warning).flatten() {
             crate::log::warning("sink", warning);
         }
@@ -104,6 +107,16 @@ impl Outbox {
                             ),
                         }
                     }
+                    SinkKind::Kafka => Outlet {
+                        render: Render::Kafka,
+                        channel: Channel::start(
+                            label.clone(),
+                            metric.clone(),
+                            KafkaProduce::new(&spec.url),
+                            policy.queue,
+                            verbosity,
+                        ),
+                    },
                     kind => Outlet {
                         render: match kind {
                             SinkKind::Webhook => Render::Webhook,
@@ -196,6 +209,7 @@ impl Sink for Outbox {
             let message = match &outlet.render {
                 Render::Webhook | Render::Nats => webhook::message(n, &line()),
                 Render::CloudEvents => cloudevents::message(n, &line()),
+                Render::Kafka => kafka::message(n, &line()),
                 Render::Slack(text) => text.message(n),
             };
             outlet.channel.push(Message { seq, ..message });
