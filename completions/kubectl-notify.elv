@@ -43,7 +43,7 @@ set edit:completion:arg-completer[kubectl-notify] = {|@words|
             cand --output 'Output: human (default), json (one object per line), name, jsonpath=TEMPLATE'
             cand --diff 'In human output, how to show what changed: full, paths, none'
             cand --color 'Colour: auto (terminals only; NO_COLOR and CLICOLOR_FORCE honoured), always, never'
-            cand --sink 'Also deliver every notification (wait mode: the met one) to TYPE:TARGET, repeatable; TYPE is webhook, cloudevents, slack or nats; TARGET the URL, or env:NAME or file:PATH holding it (sink URLs are secrets: keep them out of argv)'
+            cand --sink 'Also deliver every notification (wait mode: the met one) to TYPE:TARGET, repeatable; TYPE is webhook, cloudevents, slack, nats or kafka; TARGET the URL, or env:NAME or file:PATH holding it (sink URLs are secrets: keep them out of argv)'
             cand --message 'The text of Slack messages, in -o jsonpath''s template syntax, e.g. ''{.metadata.name} failed: {.status.message}'' (default: the header line and changed paths)'
             cand --sink-queue 'Notifications waiting per sink; when full, older ones of an object fold into its newest'
             cand --flush-timeout 'On exit, keep delivering what is pending for up to this long'

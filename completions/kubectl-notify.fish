@@ -27,7 +27,7 @@ none\t''"
 complete -c kubectl-notify -l color -d 'Colour: auto (terminals only; NO_COLOR and CLICOLOR_FORCE honoured), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c kubectl-notify -l sink -d 'Also deliver every notification (wait mode: the met one) to TYPE:TARGET, repeatable; TYPE is webhook, cloudevents, slack or nats; TARGET the URL, or env:NAME or file:PATH holding it (sink URLs are secrets: keep them out of argv)' -r
+complete -c kubectl-notify -l sink -d 'Also deliver every notification (wait mode: the met one) to TYPE:TARGET, repeatable; TYPE is webhook, cloudevents, slack, nats or kafka; TARGET the URL, or env:NAME or file:PATH holding it (sink URLs are secrets: keep them out of argv)' -r
 complete -c kubectl-notify -l message -d 'The text of Slack messages, in -o jsonpath\'s template syntax, e.g. \'{.metadata.name} failed: {.status.message}\' (default: the header line and changed paths)' -r
 complete -c kubectl-notify -l sink-queue -d 'Notifications waiting per sink; when full, older ones of an object fold into its newest' -r
 complete -c kubectl-notify -l flush-timeout -d 'On exit, keep delivering what is pending for up to this long' -r
