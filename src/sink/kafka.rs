@@ -471,6 +471,17 @@ fn cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut source = Some(error);
     while let Some(e) = source {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+                // Most often a private CA: say how to trust it, TLS stays on.
+                Some(tls @ rustls::Error::InvalidCertificate(_)) => {
+                    return format!(
+                        "{tls} (the broker's certificate is not trusted by this system: add \
+                         its CA to the system's roots, or name a PEM file in SSL_CERT_FILE)"
+                    );
+                }
+                Some(tls) => return format!("TLS: {tls}"),
+                None => {}
+            }
             return format!("I/O error: {}", io.kind());
         }
         source = e.source();

@@ -8,9 +8,13 @@ confluent-kafka), creates the topic and reads every record back.
       SECONDS passed; one JSON line per record, in each partition's order:
       {"partition", "offset", "key", "value", "headers": [[name, value]...],
        "timestamp"}.
+KAFKA_SASL_MECHANISM, KAFKA_SASL_USER and KAFKA_SASL_PASSWORD, when set, log
+in (SASL_PLAINTEXT); KAFKA_SSL_CA, when set, names the CA of brokers that
+speak TLS.
 """
 
 import json
+import os
 import sys
 import time
 
@@ -18,8 +22,27 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
+def config(bootstrap):
+    settings = {"bootstrap.servers": bootstrap}
+    mechanism = os.environ.get("KAFKA_SASL_MECHANISM")
+    if mechanism:
+        settings.update(
+            {
+                "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism": mechanism,
+                "sasl.username": os.environ["KAFKA_SASL_USER"],
+                "sasl.password": os.environ["KAFKA_SASL_PASSWORD"],
+            }
+        )
+    ca = os.environ.get("KAFKA_SSL_CA")
+    if ca:
+        settings["security.protocol"] = "SASL_SSL" if mechanism else "SSL"
+        settings["ssl.ca.location"] = ca
+    return settings
+
+
 def create(bootstrap, topic, partitions):
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(config(bootstrap))
     futures = admin.create_topics(
         [NewTopic(topic, num_partitions=int(partitions), replication_factor=1)],
         operation_timeout=10,
@@ -39,7 +62,7 @@ def text(data):
 def read(bootstrap, topic, count, seconds):
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **config(bootstrap),
             "group.id": "kubectl-notify-tests",
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",

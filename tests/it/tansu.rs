@@ -30,6 +30,10 @@ pub struct Tansu {
     child: Option<Child>,
     pub port: u16,
     args: Vec<String>,
+    /// The SASL mechanism, user and password the reader logs in with.
+    pub login: Option<[String; 3]>,
+    /// The CA the reader trusts, for a broker that speaks TLS.
+    pub ca: Option<PathBuf>,
 }
 
 impl Tansu {
@@ -48,6 +52,8 @@ impl Tansu {
             child: None,
             port,
             args: extra.iter().map(|a| a.to_string()).collect(),
+            login: None,
+            ca: None,
         };
         tansu.restart();
         tansu
@@ -91,7 +97,7 @@ impl Tansu {
     }
 
     pub fn create_topic(&self, topic: &str, partitions: u32) {
-        let out = reader(&["create", &self.bootstrap(), topic, &partitions.to_string()]);
+        let out = self.reader(&["create", &self.bootstrap(), topic, &partitions.to_string()]);
         assert!(
             out.status.success(),
             "create {topic}: {}",
@@ -102,7 +108,7 @@ impl Tansu {
     /// Every record of `topic` from the start, until `count` arrived or
     /// `seconds` passed.
     pub fn read(&self, topic: &str, count: usize, seconds: u32) -> Vec<Kept> {
-        let out = reader(&[
+        let out = self.reader(&[
             "read",
             &self.bootstrap(),
             topic,
@@ -138,6 +144,44 @@ impl Tansu {
             })
             .collect()
     }
+
+    fn reader(&self, args: &[&str]) -> std::process::Output {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/kafka_reader.py");
+        let mut command = Command::new("python3");
+        command.arg(script).args(args).stdin(Stdio::null());
+        if let Some([mechanism, user, password]) = &self.login {
+            command
+                .env("KAFKA_SASL_MECHANISM", mechanism)
+                .env("KAFKA_SASL_USER", user)
+                .env("KAFKA_SASL_PASSWORD", password);
+        }
+        if let Some(ca) = &self.ca {
+            command.env("KAFKA_SSL_CA", ca);
+        }
+        let out = command.output().expect("python3 on PATH");
+        if String::from_utf8_lossy(&out.stderr).contains("No module named 'confluent_kafka'") {
+            panic!(
+                "the Kafka tests read with confluent-kafka: pip install 'confluent-kafka==2.16.1'"
+            );
+        }
+        out
+    }
+
+    /// `tansu user create`: a SCRAM-SHA-512 login.
+    pub fn add_user(&self, user: &str, password: &str) {
+        let out = Command::new(tansu_bin())
+            .args(["user", "create", "--broker"])
+            .arg(format!("tcp://{}", self.bootstrap()))
+            .args([user, password, "--mechanism", "scram512"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tansu user create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 impl Drop for Tansu {
@@ -167,18 +211,4 @@ impl Kept {
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.value).unwrap()
     }
-}
-
-fn reader(args: &[&str]) -> std::process::Output {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/kafka_reader.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("python3 on PATH");
-    if String::from_utf8_lossy(&out.stderr).contains("No module named 'confluent_kafka'") {
-        panic!("the Kafka tests read with confluent-kafka: pip install 'confluent-kafka==2.16.1'");
-    }
-    out
 }
