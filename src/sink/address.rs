@@ -62,6 +62,16 @@ impl SinkSpec {
             self.host.as_str(),
             "localhost" | "127.0.0.1" | "[::1]" | "::1"
         );
+        if self.kind == SinkKind::Kafka {
+            let clear = super::kafka::password_in_clear(self.url.expose_secret());
+            return (clear && !local).then(|| {
+                format!(
+                    "warning: {}: SASL PLAIN over plain kafka://, so the password travels \
+                     unencrypted (use kafka+ssl://, or ?sasl=scram-sha-512)",
+                    self.label(false)
+                )
+            });
+        }
         (self.kind == SinkKind::Slack && plain && !local).then(|| {
             format!(
                 "warning: {}: plain http://, so the hook URL and messages travel unencrypted (Slack's hooks are https://)",
@@ -315,6 +325,24 @@ mod tests {
         assert!(!err.contains("s3cr3t") && !err.contains("bob"), "{err}");
         let spec = parse("kafka:kafka://k1:9092/widgets", 1, env).unwrap();
         assert_eq!(spec.host, "k1");
+        assert_eq!(parse("kafka:env:KAFKA", 2, env).unwrap().warning(), None);
+        let clear = |url: &'static str| {
+            parse("kafka:env:K", 1, move |_| Some(url.to_string()))
+                .unwrap()
+                .warning()
+        };
+        let warning = clear("kafka://bob:s3cr3t@k1:9092/widgets").unwrap();
+        assert!(
+            warning.contains("kafka sink #1: SASL PLAIN over plain kafka://"),
+            "{warning}"
+        );
+        assert!(
+            !warning.contains("s3cr3t") && !warning.contains("k1"),
+            "{warning}"
+        );
+        assert_eq!(clear("kafka://bob:pw@k1/t?sasl=scram-sha-256"), None);
+        assert_eq!(clear("kafka://bob:pw@127.0.0.1:9092/t"), None);
+        assert_eq!(clear("kafka://k1:9092/t"), None);
         let err = parse("kafka:kafka://k1:9092", 1, env).unwrap_err();
         assert!(
             err.starts_with("--sink kafka: the Kafka URL names no topic"),

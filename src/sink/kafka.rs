@@ -184,6 +184,17 @@ pub fn has_login(url: &str) -> bool {
     authority.contains('@')
 }
 
+/// Whether the URL logs in with SASL PLAIN without TLS: the password then
+/// crosses the network as it is.
+pub fn password_in_clear(url: &str) -> bool {
+    Address::parse(url).is_ok_and(|address| {
+        !address.tls
+            && address
+                .sasl
+                .is_some_and(|sasl| sasl.mechanism == Mechanism::Plain)
+    })
+}
+
 /// One `HOST[:PORT]`, as `HOST:PORT` (an IPv6 address in brackets).
 fn broker(text: &str) -> Result<String, String> {
     if text.is_empty() {
