@@ -169,7 +169,9 @@ fn a_broker_restarted_mid_stream_loses_nothing() {
     for n in 4..=8 {
         s.set_status(if n % 2 == 0 { "bar" } else { "foo" }, json!({"n": n}));
     }
-    std::thread::sleep(Duration::from_millis(1500));
+    // Down for longer than one attempt (10 s, the client's own retries
+    // within it): the sink's retries take over, and say so.
+    std::thread::sleep(Duration::from_secs(12));
     // Memory storage: the topic is gone with the broker, so make it again.
     tansu.restart();
     tansu.create_topic("widgets", 2);
