@@ -38,10 +38,9 @@ const KAFKA: Names = [
 /// The usual Kafka port, for a broker given without one.
 const DEFAULT_PORT: u16 = 9092;
 
-/// How long rskafka may retry on its own inside one attempt (a broker
-/// restarting, a leader moving) before the delivery machinery's backoff and
-/// breaker take over; well under the attempt's 10 s bound.
-const CLIENT_RETRIES: Duration = Duration::from_secs(3);
+/// rskafka tries once and says why it failed; retries are the delivery
+/// machinery's (its backoff, breaker and reports), not a second loop inside.
+const CLIENT_RETRIES: Duration = Duration::ZERO;
 
 pub fn message(n: &Notification, json_line: &Bytes) -> Message {
     let mut headers = cloudevents::headers(n, &KAFKA);
@@ -433,7 +432,7 @@ fn judge(doing: &str, error: &ClientError) -> Attempt {
         ClientError::RetryFailed(rskafka::BackoffError::DeadlineExceded { source, .. }) => {
             match source.downcast_ref::<ClientError>() {
                 Some(inner) => judge(doing, inner),
-                None => retry(format!("{doing}: no success within {CLIENT_RETRIES:?}")),
+                None => every_broker_failed(doing, &source.to_string()),
             }
         }
         ClientError::Connection(e) => connection(doing, e),
@@ -463,9 +462,7 @@ fn connection(doing: &str, error: &rskafka::ConnectionError) -> Attempt {
                 Some(inner) => connection(doing, inner),
                 None => match source.downcast_ref::<ClientError>() {
                     Some(inner) => judge(doing, inner),
-                    // rskafka's list of every broker's error: their texts
-                    // name the brokers, so say only what failed.
-                    None => retry(format!("{doing}: no broker could be reached")),
+                    None => every_broker_failed(doing, &source.to_string()),
                 },
             }
         }
@@ -474,6 +471,36 @@ fn connection(doing: &str, error: &rskafka::ConnectionError) -> Attempt {
         )),
         other => retry(format!("{doing}: {}", cause(other))),
     }
+}
+
+/// rskafka's list of every bootstrap broker's error, which it gives only as
+/// text naming the brokers: what failed is told by known phrases of it
+/// (rskafka 0.6), never by repeating it.
+fn every_broker_failed(doing: &str, text: &str) -> Attempt {
+    if text.contains("Sasl handshake failed") {
+        return Attempt::Rejected(format!("{doing}: the SASL login was refused"));
+    }
+    if let Some(at) = text.find("invalid peer certificate") {
+        let what: String = text[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | ':' | '_'))
+            .collect();
+        return retry(format!(
+            "{doing}: {} (the broker's certificate is not trusted by this system: add its CA \
+             to the system's roots, or name a PEM file in SSL_CERT_FILE)",
+            what.trim_end()
+        ));
+    }
+    let why = [
+        ("Connection refused", "connection refused"),
+        ("timed out", "timed out"),
+        ("early eof", "the broker closed the connection"),
+        ("Connection reset", "connection reset"),
+    ]
+    .into_iter()
+    .find(|(phrase, _)| text.contains(phrase))
+    .map_or("no broker could be reached", |(_, why)| why);
+    retry(format!("{doing}: {why}"))
 }
 
 /// What went wrong, from the I/O error at the bottom if there is one
@@ -624,6 +651,35 @@ mod tests {
         }
         assert!(Address::parse(&format!("kafka://k1/{}", "t".repeat(250))).is_err());
         assert!(Address::parse(&format!("kafka://k1/{}", "t".repeat(249))).is_ok());
+    }
+
+    #[test]
+    fn failures_of_every_broker_are_named_without_the_brokers() {
+        let text = "Multiple errors occured: error connecting to broker \"k1.secret:9093\": \
+                    IO Error: invalid peer certificate: UnknownIssuer, error connecting to \
+                    broker \"k2.secret:9093\": IO Error: Connection refused (os error 111)";
+        match every_broker_failed("cannot connect to Kafka", text) {
+            Attempt::Retry { reason, .. } => {
+                assert!(
+                    reason.starts_with(
+                        "cannot connect to Kafka: invalid peer certificate: UnknownIssuer (the"
+                    ),
+                    "{reason}"
+                );
+                assert!(!reason.contains("secret"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let refused = "error connecting to broker \"k1.secret:9092\": IO Error: Connection refused";
+        assert!(matches!(
+            every_broker_failed("x", refused),
+            Attempt::Retry { reason, .. } if reason == "x: connection refused"
+        ));
+        let login = "error connecting to broker \"k1:9092\": Sasl handshake failed: API error";
+        assert!(matches!(
+            every_broker_failed("x", login),
+            Attempt::Rejected(reason) if reason == "x: the SASL login was refused"
+        ));
     }
 
     #[test]

@@ -169,9 +169,8 @@ fn a_broker_restarted_mid_stream_loses_nothing() {
     for n in 4..=8 {
         s.set_status(if n % 2 == 0 { "bar" } else { "foo" }, json!({"n": n}));
     }
-    // Down for longer than one attempt (10 s, the client's own retries
-    // within it): the sink's retries take over, and say so.
-    std::thread::sleep(Duration::from_secs(12));
+    // Down for a while: the sink's retries say so.
+    std::thread::sleep(Duration::from_secs(3));
     // Memory storage: the topic is gone with the broker, so make it again.
     tansu.restart();
     tansu.create_topic("widgets", 2);
@@ -316,139 +315,10 @@ fn print_manifests_reads_a_kafka_url_from_a_secret() {
 }
 
 #[test]
-fn a_scram_login_from_the_environment_delivers_and_a_wrong_password_is_final() {
-    let mut tansu = Tansu::start_with(&["--authentication"]);
-    tansu.add_user("alice", "wonderland");
-    tansu.login = Some(["SCRAM-SHA-512".into(), "alice".into(), "wonderland".into()]);
-    tansu.create_topic("widgets", 1);
-    let s = Scenario::new();
-    s.widget("foo", json!({}), json!(null));
-    let url = |password: &str| {
-        format!(
-            "kafka://alice:{password}@{}/widgets?sasl=scram-sha-512",
-            tansu.bootstrap()
-        )
-    };
-
-    let child = notify_kafka(
-        &s,
-        &url("s3cr3t-but-wrong"),
-        &["--sink", "kafka:env:KAFKA", "--count", "1", "-q", "-vv"],
-    );
-    s.set_status("foo", json!({"n": 1}));
-    let out = finish(child, LONG);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains("kafka sink #1 (host 127.0.0.1): rejected the notification")
-            && err.contains("the SASL login was refused")
-            && err.contains("not retried"),
-        "{err}"
-    );
-    assert!(!err.contains("retrying"), "{err}");
-    assert!(!err.contains("s3cr3t") && !err.contains("alice"), "{err}");
-
-    let before = s.server.requests().len();
-    let mut child = s
-        .notify(&[
-            "widgets",
-            "--all",
-            "--sink",
-            "kafka:env:KAFKA",
-            "--count",
-            "1",
-            "-q",
-        ])
-        .env("KAFKA", url("wonderland"))
-        .spawn()
-        .unwrap();
-    s.wait_for_watch_since(before, "widgets", &mut child);
-    s.set_status("foo", json!({"n": 2}));
-    let out = finish(child, LONG);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(stderr(&out), "");
-    let records = tansu.read("widgets", 1, 20);
-    assert_eq!(records.len(), 1, "{records:#?}");
-    assert_eq!(records[0].json()["object"]["status"]["n"], 2);
-}
-
-/// A CA and a certificate for 127.0.0.1 signed by it, made with openssl:
-/// (CA PEM, certificate PEM, key PEM) paths in `dir`.
-fn broker_certificate(dir: &std::path::Path) -> [std::path::PathBuf; 3] {
-    let path = |name: &str| dir.join(name);
-    let openssl = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("openssl on PATH");
-        assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
-    };
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
-    openssl(
-        &[
-            &[
-                "req",
-                "-x509",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=kafka-test-ca",
-            ][..],
-            &ec,
-            &["-keyout", "ca.key", "-out", "ca.pem"],
-            &["-addext", "basicConstraints=critical,CA:TRUE"],
-            &["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-        ]
-        .concat(),
-    );
-    openssl(
-        &[
-            &["req", "-nodes", "-subj", "/CN=127.0.0.1"][..],
-            &ec,
-            &["-keyout", "broker.key", "-out", "broker.csr"],
-        ]
-        .concat(),
-    );
-    std::fs::write(
-        path("broker.ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
-         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "broker.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-out",
-        "broker.pem",
-        "-extfile",
-        "broker.ext",
-    ]);
-    [path("ca.pem"), path("broker.pem"), path("broker.key")]
-}
-
-#[test]
 fn kafka_over_tls_verifies_the_broker_against_ssl_cert_file() {
     let dir = tempfile::tempdir().unwrap();
-    let [ca, cert, key] = broker_certificate(dir.path());
-    let mut tansu = Tansu::start_with(&[
-        "--cert",
-        cert.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-    ]);
-    tansu.ca = Some(ca.clone());
+    let ca = dir.path().join("ca.pem");
+    let tansu = Tansu::start_tls(&ca);
     tansu.create_topic("widgets", 1);
     let s = Scenario::new();
     let url = format!("kafka+ssl://{}/widgets", tansu.bootstrap());

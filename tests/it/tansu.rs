@@ -29,6 +29,8 @@ fn tansu_bin() -> PathBuf {
 pub struct Tansu {
     child: Option<Child>,
     pub port: u16,
+    /// The port clients are told to use: `port`, or the TLS proxy's.
+    advertised: u16,
     args: Vec<String>,
     /// The SASL mechanism, user and password the reader logs in with.
     pub login: Option<[String; 3]>,
@@ -51,6 +53,7 @@ impl Tansu {
         let mut tansu = Tansu {
             child: None,
             port,
+            advertised: port,
             args: extra.iter().map(|a| a.to_string()).collect(),
             login: None,
             ca: None,
@@ -60,7 +63,51 @@ impl Tansu {
     }
 
     pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("127.0.0.1:{}", self.advertised)
+    }
+
+    /// Behind a TLS proxy (tansu 0.6.0 cannot take both `--cert` and
+    /// `--key`): clients reach it with TLS only, the certificate for
+    /// 127.0.0.1 signed by a CA made here; the CA's PEM is written to `ca`.
+    pub fn start_tls(ca: &std::path::Path) -> Tansu {
+        let (ca_pem, config) = testserver::tls_identity();
+        std::fs::write(ca, ca_pem).unwrap();
+        let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        proxy.set_nonblocking(true).unwrap();
+        let advertised = proxy.local_addr().unwrap().port();
+        let mut tansu = Tansu::start();
+        tansu.advertised = advertised;
+        tansu.ca = Some(ca.to_path_buf());
+        tansu.restart();
+        let broker = tansu.port;
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let acceptor = testserver::TlsAcceptor::from(config);
+                let proxy = tokio::net::TcpListener::from_std(proxy).unwrap();
+                loop {
+                    let Ok((client, _)) = proxy.accept().await else {
+                        continue;
+                    };
+                    let acceptor = acceptor.clone();
+                    tokio::spawn(async move {
+                        let Ok(mut client) = acceptor.accept(client).await else {
+                            return;
+                        };
+                        let Ok(mut server) =
+                            tokio::net::TcpStream::connect(("127.0.0.1", broker)).await
+                        else {
+                            return;
+                        };
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    });
+                }
+            });
+        });
+        tansu
     }
 
     pub fn stop(&mut self) {
@@ -74,9 +121,10 @@ impl Tansu {
     pub fn restart(&mut self) {
         self.stop();
         let listener = format!("tcp://127.0.0.1:{}", self.port);
+        let advertised = format!("tcp://127.0.0.1:{}", self.advertised);
         let child = Command::new(tansu_bin())
             .args(["broker", "--listener-url", &listener])
-            .args(["--advertised-listener-url", &listener])
+            .args(["--advertised-listener-url", &advertised])
             .args(["--storage-engine", "memory://tansu/", "--silent"])
             .args(&self.args)
             .stdin(Stdio::null())
@@ -165,22 +213,6 @@ impl Tansu {
             );
         }
         out
-    }
-
-    /// `tansu user create`: a SCRAM-SHA-512 login.
-    pub fn add_user(&self, user: &str, password: &str) {
-        let out = Command::new(tansu_bin())
-            .args(["user", "create", "--broker"])
-            .arg(format!("tcp://{}", self.bootstrap()))
-            .args([user, password, "--mechanism", "scram512"])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "tansu user create: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
 }
 
