@@ -254,7 +254,7 @@ fn kafka() {
         let mut acked = Vec::new();
         for line in std::io::BufReader::new(stderr).lines() {
             let line = line.unwrap();
-            if line.contains("kafka sink #1: delivered") {
+            if line.contains(": delivered ") && line.contains("kafka sink #1") {
                 acked.push(Instant::now());
             }
         }
