@@ -1,5 +1,6 @@
 //! Sinks, whole process: the real binary against the test server, delivering
-//! to a local webhook receiver and to a local nats-server with JetStream.
+//! to a local webhook receiver, to a local nats-server with JetStream and to
+//! a local Kafka-protocol broker (tansu).
 //! Prints notifications per second, the delay from a change (the status
 //! PATCH returning) to its receipt, and peak RSS with 10,000 notifications
 //! queued behind a dead sink. Run: `cargo bench --bench sinks`.
@@ -7,6 +8,10 @@
 #[path = "../tests/it/receiver.rs"]
 #[allow(dead_code)]
 mod receiver;
+
+#[path = "../tests/it/tansu.rs"]
+#[allow(dead_code)]
+mod tansu;
 
 #[path = "common/setting.rs"]
 mod setting;
@@ -211,6 +216,68 @@ fn jetstream() {
     let _ = nats.wait();
 }
 
+/// Each record acknowledged (`acks=all`): the binary says so at `-vv`, and
+/// each such line is stamped as it arrives; librdkafka then reads them all
+/// back to check none is missing.
+fn kafka() {
+    let tansu_bin = std::env::var_os("TANSU").is_some()
+        || std::env::var_os("HOME").is_some_and(|home| {
+            Path::new(&home)
+                .join(".cache/kubectl-notify/tansu-0.6.0/bin/tansu")
+                .exists()
+        });
+    if !tansu_bin {
+        println!("kafka: skipped (no tansu: scripts/tansu builds it)");
+        return;
+    }
+    let broker = tansu::Tansu::start();
+    broker.create_topic("widgets", 1);
+    let s = setting();
+    s.widget("foo");
+    let count = UPDATES.to_string();
+    let mut child = s.notify(
+        &[
+            "widgets",
+            "--all",
+            "-q",
+            "-vv",
+            "--count",
+            &count,
+            "--sink",
+            "kafka:env:SINK",
+        ],
+        &format!("kafka://{}/widgets", broker.bootstrap()),
+    );
+    let stderr = child.stderr.take().unwrap();
+    let stamper = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut acked = Vec::new();
+        for line in std::io::BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            if line.contains(": delivered ") && line.contains("kafka sink #1") {
+                acked.push(Instant::now());
+            }
+        }
+        acked
+    });
+    let sent = s.updates();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let acked = stamper.join().unwrap();
+    // One per update, in order (the widget was there before the watch).
+    let received: Vec<(usize, Instant)> = acked.iter().copied().enumerate().collect();
+    let end = received.last().unwrap().1;
+    report(
+        "kafka (acks=all; rate until the last ack)",
+        &sent,
+        &received,
+        end,
+    );
+    assert_eq!(received.len(), UPDATES, "acknowledgements missing");
+    let stored = broker.read("widgets", UPDATES, 30);
+    assert_eq!(stored.len(), UPDATES, "records missing in the broker");
+}
+
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status =
         std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status")).ok()?;
@@ -275,6 +342,7 @@ fn main() {
     }
     webhook();
     jetstream();
+    kafka();
     queued_behind_a_dead_sink(false);
     queued_behind_a_dead_sink(true);
 }

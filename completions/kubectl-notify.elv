@@ -47,7 +47,7 @@ set edit:completion:arg-completer[kubectl-notify] = {|@words|
             cand --output 'Output: human (default), json (one object per line), name, jsonpath=TEMPLATE'
             cand --diff 'In human output, how to show what changed: full, paths, none'
             cand --color 'Colour: auto (terminals only; NO_COLOR and CLICOLOR_FORCE honoured), always, never'
-            cand --sink 'Also deliver every notification (wait mode: the met one) to TYPE:TARGET, repeatable; TYPE is webhook, cloudevents, slack, nats, alertmanager, pagerduty, teams, discord, googlechat or mattermost; TARGET the URL, or env:NAME or file:PATH holding it (sink URLs are secrets: keep them out of argv)'
+            cand --sink 'Also deliver every notification (wait mode: the met one) to TYPE:TARGET, repeatable; TYPE is webhook, cloudevents, slack, nats, kafka, alertmanager, pagerduty, teams, discord, googlechat or mattermost; TARGET the URL, or env:NAME or file:PATH holding it (sink URLs are secrets: keep them out of argv)'
             cand --message 'The text of chat messages (slack, teams, discord, googlechat, mattermost) and of alerts'' summaries (alertmanager, pagerduty), in -o jsonpath''s template syntax, e.g. ''{.metadata.name} failed: {.status.message}'' (default: the header line and changed paths)'
             cand --alert-name 'The alertname label of alertmanager alerts, also in pagerduty''s dedup_key [default: KubectlNotify]'
             cand --label 'A label on alertmanager alerts (and a custom detail of pagerduty events), repeatable'

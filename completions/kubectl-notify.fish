@@ -29,7 +29,7 @@ none\t''"
 complete -c kubectl-notify -l color -d 'Colour: auto (terminals only; NO_COLOR and CLICOLOR_FORCE honoured), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c kubectl-notify -l sink -d 'Also deliver every notification (wait mode: the met one) to TYPE:TARGET, repeatable; TYPE is webhook, cloudevents, slack, nats, alertmanager, pagerduty, teams, discord, googlechat or mattermost; TARGET the URL, or env:NAME or file:PATH holding it (sink URLs are secrets: keep them out of argv)' -r
+complete -c kubectl-notify -l sink -d 'Also deliver every notification (wait mode: the met one) to TYPE:TARGET, repeatable; TYPE is webhook, cloudevents, slack, nats, kafka, alertmanager, pagerduty, teams, discord, googlechat or mattermost; TARGET the URL, or env:NAME or file:PATH holding it (sink URLs are secrets: keep them out of argv)' -r
 complete -c kubectl-notify -l message -d 'The text of chat messages (slack, teams, discord, googlechat, mattermost) and of alerts\' summaries (alertmanager, pagerduty), in -o jsonpath\'s template syntax, e.g. \'{.metadata.name} failed: {.status.message}\' (default: the header line and changed paths)' -r
 complete -c kubectl-notify -l alert-name -d 'The alertname label of alertmanager alerts, also in pagerduty\'s dedup_key [default: KubectlNotify]' -r
 complete -c kubectl-notify -l label -d 'A label on alertmanager alerts (and a custom detail of pagerduty events), repeatable' -r

@@ -191,6 +191,7 @@ fn sinks(args: &Args, for_the_pod: bool) -> Result<Sinks> {
             address::parse(text, i + 1, |name| match for_the_pod {
                 true if text.starts_with("nats:") => Some("nats://in-the-pod:4222/s".into()),
                 true if text.starts_with("pagerduty:") => Some("RoutingKeyInThePod".into()),
+                true if text.starts_with("kafka:") => Some("kafka://in-the-pod:9092/t".into()),
                 true => Some("https://in-the-pod/".into()),
                 false => std::env::var(name).ok(),
             })

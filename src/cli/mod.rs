@@ -266,8 +266,8 @@ pub struct Args {
     pub verbose: u8,
 
     /// Also deliver every notification (wait mode: the met one) to TYPE:TARGET, repeatable;
-    /// TYPE is webhook, cloudevents, slack, nats, alertmanager, pagerduty, teams, discord,
-    /// googlechat or mattermost; TARGET the URL, or env:NAME or file:PATH
+    /// TYPE is webhook, cloudevents, slack, nats, kafka, alertmanager, pagerduty, teams,
+    /// discord, googlechat or mattermost; TARGET the URL, or env:NAME or file:PATH
     /// holding it (sink URLs are secrets: keep them out of argv)
     #[arg(long = "sink", value_name = "TYPE:TARGET", help_heading = "Sinks")]
     pub sinks: Vec<String>,

@@ -5,8 +5,8 @@
 use secrecy::{ExposeSecret, SecretString};
 
 /// The kinds of sink `--sink` accepts, as the user spells them.
-pub const KINDS: &str = "webhook, cloudevents, slack, nats, alertmanager, pagerduty, teams, \
-                         discord, googlechat, mattermost";
+pub const KINDS: &str = "webhook, cloudevents, slack, nats, kafka, alertmanager, pagerduty, \
+                         teams, discord, googlechat, mattermost";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SinkKind {
@@ -14,6 +14,7 @@ pub enum SinkKind {
     CloudEvents,
     Slack,
     Nats,
+    Kafka,
     Alertmanager,
     PagerDuty,
     Teams,
@@ -29,6 +30,7 @@ impl SinkKind {
             SinkKind::CloudEvents => "cloudevents",
             SinkKind::Slack => "slack",
             SinkKind::Nats => "nats",
+            SinkKind::Kafka => "kafka",
             SinkKind::Alertmanager => "alertmanager",
             SinkKind::PagerDuty => "pagerduty",
             SinkKind::Teams => "teams",
@@ -39,11 +41,12 @@ impl SinkKind {
     }
 
     /// Every kind, as `--sink` spells it.
-    const ALL: [SinkKind; 10] = [
+    const ALL: [SinkKind; 11] = [
         SinkKind::Webhook,
         SinkKind::CloudEvents,
         SinkKind::Slack,
         SinkKind::Nats,
+        SinkKind::Kafka,
         SinkKind::Alertmanager,
         SinkKind::PagerDuty,
         SinkKind::Teams,
@@ -99,6 +102,16 @@ impl SinkSpec {
             self.host.as_str(),
             "localhost" | "127.0.0.1" | "[::1]" | "::1"
         );
+        if self.kind == SinkKind::Kafka {
+            let clear = super::kafka::password_in_clear(self.url.expose_secret());
+            return (clear && !local).then(|| {
+                format!(
+                    "warning: {}: SASL PLAIN over plain kafka://, so the password travels \
+                     unencrypted (use kafka+ssl://, or ?sasl=scram-sha-512)",
+                    self.label(false)
+                )
+            });
+        }
         (self.kind == SinkKind::Slack && plain && !local).then(|| {
             format!(
                 "warning: {}: plain http://, so the hook URL and messages travel unencrypted (Slack's hooks are https://)",
@@ -181,6 +194,14 @@ pub fn parse(
         }
         text
     } else {
+        if kind == SinkKind::Kafka && super::kafka::has_login(target) {
+            // A password in argv is in every process listing.
+            return Err(format!(
+                "{name}: a user and password in a URL on the command line can be read by \
+                 anyone who lists processes; put the URL in an environment variable or a file \
+                 and give kafka:env:NAME or kafka:file:PATH"
+            ));
+        }
         target.to_string()
     };
     let mut url = url.trim().to_string();
@@ -230,6 +251,10 @@ fn io_reason(e: &std::io::Error) -> String {
 
 /// The host, and the subject for NATS; the reasons never quote the URL.
 fn check_url(kind: SinkKind, url: &str) -> Result<(String, Option<String>), String> {
+    if kind == SinkKind::Kafka {
+        // Several brokers in one authority: not a URL `http` reads.
+        return super::kafka::Address::parse(url).map(|address| (address.host(), None));
+    }
     let uri: http::Uri = url
         .parse()
         .map_err(|_| "the URL is malformed".to_string())?;
@@ -369,6 +394,48 @@ mod tests {
         assert_eq!(
             read("webhook:http://relay.internal/x").unwrap().warning(),
             None
+        );
+    }
+
+    #[test]
+    fn a_kafka_login_is_taken_from_env_or_file_only() {
+        let env = |name: &str| {
+            (name == "KAFKA").then(|| "kafka+ssl://bob:s3cr3t@k1:9093,k2:9093/widgets".to_string())
+        };
+        let spec = parse("kafka:env:KAFKA", 2, env).unwrap();
+        assert_eq!(spec.kind, SinkKind::Kafka);
+        assert_eq!(spec.host, "k1");
+        assert_eq!(spec.label(true), "kafka sink #2 (host k1)");
+        let err = parse("kafka:kafka://bob:s3cr3t@k1:9093/widgets", 1, env).unwrap_err();
+        assert!(
+            err.contains("give kafka:env:NAME or kafka:file:PATH"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cr3t") && !err.contains("bob"), "{err}");
+        let spec = parse("kafka:kafka://k1:9092/widgets", 1, env).unwrap();
+        assert_eq!(spec.host, "k1");
+        assert_eq!(parse("kafka:env:KAFKA", 2, env).unwrap().warning(), None);
+        let clear = |url: &'static str| {
+            parse("kafka:env:K", 1, move |_| Some(url.to_string()))
+                .unwrap()
+                .warning()
+        };
+        let warning = clear("kafka://bob:s3cr3t@k1:9092/widgets").unwrap();
+        assert!(
+            warning.contains("kafka sink #1: SASL PLAIN over plain kafka://"),
+            "{warning}"
+        );
+        assert!(
+            !warning.contains("s3cr3t") && !warning.contains("k1"),
+            "{warning}"
+        );
+        assert_eq!(clear("kafka://bob:pw@k1/t?sasl=scram-sha-256"), None);
+        assert_eq!(clear("kafka://bob:pw@127.0.0.1:9092/t"), None);
+        assert_eq!(clear("kafka://k1:9092/t"), None);
+        let err = parse("kafka:kafka://k1:9092", 1, env).unwrap_err();
+        assert!(
+            err.starts_with("--sink kafka: the Kafka URL names no topic"),
+            "{err}"
         );
     }
 

@@ -14,6 +14,36 @@ use super::delivery::Message;
 pub const TYPE_PREFIX: &str = "kubectl-notify.";
 
 pub fn message(n: &Notification, json_line: &Bytes) -> Message {
+    super::webhook::with_changes(
+        n,
+        Message::new(
+            n.object_key(),
+            n.delivery_id(),
+            headers(n, &HTTP),
+            json_line.clone(),
+        ),
+    )
+}
+
+/// The attribute headers' names in a protocol binding, in the order
+/// specversion, id, source, type, subject, time, and the extension `rule`
+/// (which rule of a `--rules` process told it; sent only then).
+pub type Names = [&'static str; 7];
+
+/// HTTP's binding: `ce-id`, ...
+pub const HTTP: Names = [
+    "ce-specversion",
+    "ce-id",
+    "ce-source",
+    "ce-type",
+    "ce-subject",
+    "ce-time",
+    "ce-rule",
+];
+
+/// The event's attributes as headers named as `names` says: the same values
+/// whatever the protocol (`ce-id` over HTTP is `ce_id` in Kafka).
+pub fn headers(n: &Notification, names: &Names) -> Vec<(&'static str, String)> {
     let api = &n.target.api;
     // ce-source: the object's collection in the API, as a URI reference.
     let mut source = if api.group.is_empty() {
@@ -26,29 +56,20 @@ pub fn message(n: &Notification, json_line: &Bytes) -> Message {
     }
     source.push('/');
     source.push_str(&api.plural);
-    let mut headers = vec![
-        ("ce-specversion", "1.0".to_string()),
-        ("ce-id", n.delivery_id()),
-        ("ce-source", source),
-        ("ce-type", format!("{TYPE_PREFIX}{}", n.event())),
-        (
-            "ce-subject",
-            n.object["metadata"]["name"]
-                .as_str()
-                .unwrap_or("")
-                .to_string(),
-        ),
-        (
-            "ce-time",
-            humantime::format_rfc3339_millis(n.time).to_string(),
-        ),
+    let values = [
+        "1.0".to_string(),
+        n.delivery_id(),
+        source,
+        format!("{TYPE_PREFIX}{}", n.event()),
+        n.object["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+        humantime::format_rfc3339_millis(n.time).to_string(),
     ];
-    // An extension attribute: which rule of a `--rules` process told it.
+    let mut headers: Vec<(&'static str, String)> = names.iter().copied().zip(values).collect();
     if let Some(rule) = n.rule {
-        headers.push(("ce-rule", rule.to_string()));
+        headers.push((names[6], rule.to_string()));
     }
-    super::webhook::with_changes(
-        n,
-        Message::new(n.object_key(), n.delivery_id(), headers, json_line.clone()),
-    )
+    headers
 }

@@ -51,14 +51,7 @@ impl HttpPost {
             let builder = Client::builder(TokioExecutor::new());
             self.pool = Some(if uri.scheme_str() == Some("https") {
                 tcp.enforce_http(false);
-                let provider = Arc::new(rustls::crypto::ring::default_provider());
-                let config = rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .map_err(|e| format!("cannot set up TLS: {e}"))?;
-                let config =
-                    rustls_platform_verifier::BuilderVerifierExt::with_platform_verifier(config)
-                        .map_err(|e| format!("cannot load the system's trusted certificates: {e}"))?
-                        .with_no_client_auth();
+                let config = tls_config()?;
                 let https = hyper_rustls::HttpsConnectorBuilder::new()
                     .with_tls_config(config)
                     .https_only()
@@ -143,6 +136,20 @@ impl Transport for HttpPost {
     fn send<'a>(&'a mut self, message: &'a Message) -> BoxFuture<'a, Attempt> {
         Box::pin(self.post(message))
     }
+}
+
+/// TLS for a sink (https, kafka+ssl): the system's roots (or
+/// `SSL_CERT_FILE`'s), verified; loaded at a sink's first attempt only.
+pub fn tls_config() -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("cannot set up TLS: {e}"))?;
+    Ok(
+        rustls_platform_verifier::BuilderVerifierExt::with_platform_verifier(config)
+            .map_err(|e| format!("cannot load the system's trusted certificates: {e}"))?
+            .with_no_client_auth(),
+    )
 }
 
 /// What to say at start about `SSL_CERT_FILE`, which replaces the system's

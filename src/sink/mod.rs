@@ -10,6 +10,7 @@ mod cloudevents;
 pub mod command;
 mod delivery;
 mod http;
+mod kafka;
 mod nats;
 pub mod network;
 mod pagerduty;

@@ -15,6 +15,7 @@ use super::alertmanager::AlertmanagerPost;
 use super::chat::{Chat, ChatText};
 use super::delivery::{Channel, Message, Transport};
 use super::http::HttpPost;
+use super::kafka::{self, KafkaProduce};
 use super::nats::NatsPublish;
 use super::pagerduty::PagerDutyPost;
 use super::printer::{Template, json_line_of};
@@ -44,6 +45,7 @@ enum Render {
     Nats,
     Alertmanager,
     PagerDuty,
+    Kafka,
 }
 
 struct Outlet {
@@ -74,9 +76,10 @@ impl Outbox {
         verbosity: u8,
     ) -> Outbox {
         let message = message.map(Rc::new);
-        let https = specs
-            .iter()
-            .any(|spec| secrecy::ExposeSecret::expose_secret(&spec.url).starts_with("https://"));
+        let https = specs.iter().any(|spec| {
+            let url = secrecy::ExposeSecret::expose_secret(&spec.url);
+            url.starts_with("https://") || url.starts_with("kafka+ssl://")
+        });
         if let Some(warning) = https.then(super::http::ca_file_warning).flatten() {
             crate::log::warning("sink", warning);
         }
@@ -113,6 +116,10 @@ impl Outbox {
                             ),
                         }
                     }
+                    SinkKind::Kafka => Outlet {
+                        render: Render::Kafka,
+                        channel: channel(Box::new(KafkaProduce::new(&spec.url))),
+                    },
                     SinkKind::Alertmanager => Outlet {
                         render: Render::Alertmanager,
                         channel: channel(Box::new(AlertmanagerPost::new(&spec.url, &alerting))),
@@ -220,6 +227,7 @@ impl Sink for Outbox {
                     alertmanager::message(n, &self.alerting, self.message.as_deref())
                 }
                 Render::PagerDuty => pagerduty::message(n, &self.alerting, self.message.as_deref()),
+                Render::Kafka => kafka::message(n, &line()),
             };
             outlet.channel.push(Message { seq, ..message });
         }
