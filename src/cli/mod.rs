@@ -389,6 +389,19 @@ fn whole_number(text: &str) -> Result<u64, String> {
         .map_err(|_| "N must be a whole number ≥ 1".to_string())
 }
 
+/// clap's error as one line, without its `error: ` and the usage and
+/// `--help` lines clap adds below it.
+pub fn one_line(err: &clap::Error) -> String {
+    let rendered = err.to_string();
+    let paragraph: Vec<&str> = rendered
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let text = paragraph.join(" ");
+    text.strip_prefix("error: ").unwrap_or(&text).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,17 +451,4 @@ mod tests {
             assert_eq!(read(argv), (s(targets), s(paths)), "{argv:?}");
         }
     }
-}
-
-/// clap's error as one line, without its `error: ` and the usage and
-/// `--help` lines clap adds below it.
-pub fn one_line(err: &clap::Error) -> String {
-    let rendered = err.to_string();
-    let paragraph: Vec<&str> = rendered
-        .lines()
-        .take_while(|line| !line.trim().is_empty())
-        .map(str::trim)
-        .collect();
-    let text = paragraph.join(" ");
-    text.strip_prefix("error: ").unwrap_or(&text).to_string()
 }
