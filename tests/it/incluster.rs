@@ -1101,6 +1101,35 @@ fn a_rules_file_becomes_one_notifier_with_the_union_of_its_rules_rights() {
     assert_eq!(stdout(&out), "");
 }
 
+/// The Deployment's arguments for a rules file, run here: the ConfigMap's
+/// key written as a file of a folder under `dir`, as the kubelet mounts it,
+/// and the metrics port moved to `port`. `--leader-elect` and `--checkpoint`
+/// are left out until they run beside `--rules` (refused until then); the
+/// Lease's and the checkpoint's rights are a single rule's, tested with it.
+pub(crate) fn rules_pod_args(docs: &[Value], dir: &std::path::Path, port: u16) -> Vec<String> {
+    let mounted = dir.join("mounted");
+    std::fs::create_dir_all(&mounted).unwrap();
+    let rules_file = mounted.join("rules.yaml");
+    let text = doc(docs, "ConfigMap")["data"]["rules.yaml"]
+        .as_str()
+        .unwrap();
+    std::fs::write(&rules_file, text).unwrap();
+    let mut args: Vec<String> = Vec::new();
+    let mut printed = args_of(doc(docs, "Deployment")).into_iter();
+    while let Some(arg) = printed.next() {
+        match arg.as_str() {
+            "/etc/kubectl-notify/rules.yaml" => args.push(rules_file.display().to_string()),
+            ":9090" => args.push(format!("127.0.0.1:{port}")),
+            "--leader-elect" => {}
+            "--lease" | "--checkpoint" => {
+                printed.next();
+            }
+            _ => args.push(arg),
+        }
+    }
+    args
+}
+
 #[test]
 fn the_pods_rules_run_with_the_manifests_rights_and_nothing_more() {
     let s = Scenario::new();
@@ -1117,35 +1146,8 @@ fn the_pods_rules_run_with_the_manifests_rights_and_nothing_more() {
     s.server
         .write_kubeconfig(&s.kubeconfig, "notifier-token", "default");
 
-    // What the kubelet does: the ConfigMap's key as a file in the mounted
-    // folder. The Deployment's arguments, the file and metrics port moved;
-    // --leader-elect and --checkpoint are left out until they run beside
-    // --rules (the Lease's and the checkpoint's rights are those of a
-    // single rule, tested above).
-    let mounted = s.dir.path().join("mounted");
-    std::fs::create_dir(&mounted).unwrap();
-    let rules_file = mounted.join("rules.yaml");
-    std::fs::write(
-        &rules_file,
-        doc(&docs, "ConfigMap")["data"]["rules.yaml"]
-            .as_str()
-            .unwrap(),
-    )
-    .unwrap();
     let port = free_port();
-    let mut args: Vec<String> = Vec::new();
-    let mut printed = args_of(doc(&docs, "Deployment")).into_iter();
-    while let Some(arg) = printed.next() {
-        match arg.as_str() {
-            "/etc/kubectl-notify/rules.yaml" => args.push(rules_file.display().to_string()),
-            ":9090" => args.push(format!("127.0.0.1:{port}")),
-            "--leader-elect" => {}
-            "--lease" | "--checkpoint" => {
-                printed.next();
-            }
-            _ => args.push(arg),
-        }
-    }
+    let args = rules_pod_args(&docs, s.dir.path(), port);
     let receiver = crate::receiver::Receiver::start();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut child = s
