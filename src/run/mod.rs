@@ -329,6 +329,7 @@ async fn run_rule(session: Session, rule: Rule) -> Result<()> {
         ..
     } = plan;
     let outbox = Outbox::start(
+        name.as_deref(),
         sinks.specs,
         sinks.message,
         sinks.alerting,
