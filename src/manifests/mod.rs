@@ -20,6 +20,12 @@ pub const IMAGE: &str = concat!(
 /// The port `--metrics-addr :9090` serves in the pod.
 pub const METRICS_PORT: u16 = 9090;
 
+/// Where the pod finds `--rules FILE`: the rules ConfigMap's key, in a
+/// folder the whole ConfigMap is mounted on (not a `subPath`, which the
+/// kubelet never updates), so an edit swaps `..data` and reloads the rules.
+pub const RULES_DIR: &str = "/etc/kubectl-notify";
+pub const RULES_KEY: &str = "rules.yaml";
+
 /// What the command line asks to run in the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -31,13 +37,15 @@ pub struct Request {
     /// Wait mode: a Job; notify mode: a Deployment and a Service.
     pub wait: bool,
     /// `--for ready`: it watches pods; its explanations read replicasets,
-    /// controllerrevisions and events.
+    /// controllerrevisions and events (in every namespace with `-A`).
     pub for_ready: bool,
     pub all_namespaces: bool,
     /// Notify mode: the Lease and the checkpoint ConfigMap.
     pub lease: Option<String>,
     pub checkpoint: Option<String>,
     pub sinks: Vec<SinkSecret>,
+    /// `--rules FILE`: the file's text, held by a ConfigMap the pod mounts.
+    pub rules: Option<String>,
 }
 
 /// A target's type as the cluster serves it.
@@ -50,11 +58,21 @@ pub struct Resource {
     /// `metadata.name=NAME`, which RBAC's `resourceNames` applies to);
     /// `None` for a selector, `--all` or `-A`.
     pub name: Option<String>,
+    /// The rule reading it has `-A`.
+    pub all_namespaces: bool,
 }
 
-/// Every document, in the order `kubectl apply` needs them.
+impl Resource {
+    /// Read in every namespace (a ClusterRole's), not only the notifier's.
+    fn everywhere(&self) -> bool {
+        self.all_namespaces || !self.namespaced
+    }
+}
+
+/// Every document, in the order `kubectl apply` needs them. What is read in
+/// every namespace (`-A`, a cluster-scoped type) goes to a ClusterRole, the
+/// rest to a Role: with several rules, each keeps its own scope.
 pub fn documents(request: &Request, namespace: &str, resources: &[Resource]) -> Vec<Value> {
-    let cluster_wide = request.all_namespaces || resources.iter().any(|r| !r.namespaced);
     let mut docs = vec![object(
         "v1",
         "ServiceAccount",
@@ -62,8 +80,12 @@ pub fn documents(request: &Request, namespace: &str, resources: &[Resource]) -> 
         Some(namespace),
         &request.name,
     )];
-    let reads = read_rules(request, resources);
-    let local = own_rules(request);
+    let (everywhere, here): (Vec<Resource>, Vec<Resource>) =
+        resources.iter().cloned().partition(Resource::everywhere);
+    let ready = |everywhere: bool| request.for_ready && request.all_namespaces == everywhere;
+    let reads = read_rules(ready(true), &everywhere);
+    let mut local = read_rules(ready(false), &here);
+    local.extend(own_rules(request));
     let cluster_name = format!("kubectl-notify:{namespace}:{}", request.name);
     let mut bind = |kind: &str, name: &str, ns: Option<&str>, rules: Vec<Value>| {
         let mut role = object("rbac.authorization.k8s.io/v1", kind, request, ns, name);
@@ -85,15 +107,22 @@ pub fn documents(request: &Request, namespace: &str, resources: &[Resource]) -> 
         docs.push(role);
         docs.push(binding);
     };
-    if cluster_wide {
+    if !reads.is_empty() {
         bind("ClusterRole", &cluster_name, None, reads);
-        if !local.is_empty() {
-            bind("Role", &request.name, Some(namespace), local);
-        }
-    } else {
-        let mut rules = reads;
-        rules.extend(local);
-        bind("Role", &request.name, Some(namespace), rules);
+    }
+    if !local.is_empty() {
+        bind("Role", &request.name, Some(namespace), local);
+    }
+    if let Some(text) = &request.rules {
+        let mut config = object(
+            "v1",
+            "ConfigMap",
+            request,
+            Some(namespace),
+            &rules_name(request),
+        );
+        config["data"] = json!({ RULES_KEY: text });
+        docs.push(config);
     }
     if request.wait {
         docs.push(job(request, namespace));
@@ -137,6 +166,11 @@ fn secret_name(request: &Request) -> String {
     format!("{}-sinks", request.name)
 }
 
+/// The ConfigMap holding `--rules FILE`.
+pub fn rules_name(request: &Request) -> String {
+    format!("{}-rules", request.name)
+}
+
 fn labels(request: &Request) -> Value {
     json!({
         "app.kubernetes.io/name": "kubectl-notify",
@@ -166,7 +200,7 @@ fn object(api_version: &str, kind: &str, request: &Request, ns: Option<&str>, na
 /// `get`, `list`, `watch` on every target's resource — only on the names
 /// when every target of it is named — and `list` on what `--for ready`'s
 /// explanations read; one rule per group and verbs (and names).
-fn read_rules(request: &Request, resources: &[Resource]) -> Vec<Value> {
+fn read_rules(for_ready: bool, resources: &[Resource]) -> Vec<Value> {
     // Per resource, its names; `None` once any target takes every object.
     let mut names: BTreeMap<(String, String), Option<BTreeSet<String>>> = BTreeMap::new();
     for r in resources {
@@ -193,7 +227,7 @@ fn read_rules(request: &Request, resources: &[Resource]) -> Vec<Value> {
                 .extend(["get", "list", "watch"]),
         }
     }
-    if request.for_ready {
+    if for_ready {
         // Pods are watched (a stuck pod brings the next look forward); a
         // DaemonSet's current revision is its newest ControllerRevision.
         for (group, plural, wanted) in [
@@ -274,6 +308,11 @@ fn pod_spec(request: &Request, restart: &str) -> Value {
             "limits": {"cpu": "500m", "memory": "256Mi"},
         },
     });
+    if request.rules.is_some() {
+        container["volumeMounts"] = json!([{
+            "name": "rules", "mountPath": RULES_DIR, "readOnly": true,
+        }]);
+    }
     if !request.wait {
         container["ports"] = json!([{"name": "metrics", "containerPort": METRICS_PORT}]);
         container["livenessProbe"] = json!({
@@ -285,7 +324,7 @@ fn pod_spec(request: &Request, restart: &str) -> Value {
             "periodSeconds": 5,
         });
     }
-    json!({
+    let mut pod = json!({
         "serviceAccountName": request.name,
         "restartPolicy": restart,
         "securityContext": {
@@ -295,7 +334,13 @@ fn pod_spec(request: &Request, restart: &str) -> Value {
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [container],
-    })
+    });
+    if request.rules.is_some() {
+        pod["volumes"] = json!([{
+            "name": "rules", "configMap": {"name": rules_name(request)},
+        }]);
+    }
+    pod
 }
 
 fn template(request: &Request, restart: &str) -> Value {
@@ -355,6 +400,7 @@ mod tests {
             lease: (!wait).then(|| "alerts".into()),
             checkpoint: (!wait).then(|| "alerts".into()),
             sinks: Vec::new(),
+            rules: None,
         }
     }
 
@@ -364,6 +410,7 @@ mod tests {
             plural: "widgets".into(),
             namespaced: true,
             name: None,
+            all_namespaces: false,
         }]
     }
 
@@ -392,9 +439,10 @@ mod tests {
 
     #[test]
     fn all_namespaces_reads_through_a_cluster_role_and_keeps_the_lease_local() {
-        let mut req = request(false);
-        req.all_namespaces = true;
-        let docs = documents(&req, "ops", &widgets());
+        let req = request(false);
+        let mut resources = widgets();
+        resources[0].all_namespaces = true;
+        let docs = documents(&req, "ops", &resources);
         assert_eq!(
             kinds(&docs),
             [
@@ -418,16 +466,17 @@ mod tests {
             plural: "widgets".into(),
             namespaced: true,
             name: name.map(String::from),
+            all_namespaces: false,
         };
         let named = [widget(Some("b")), widget(Some("a")), widget(Some("a"))];
         assert_eq!(
-            Value::Array(read_rules(&request(false), &named)),
+            Value::Array(read_rules(false, &named)),
             json!([{"apiGroups": ["example.com"], "resources": ["widgets"],
                     "resourceNames": ["a", "b"], "verbs": ["get", "list", "watch"]}])
         );
         let mixed = [widget(Some("a")), widget(None)];
         assert_eq!(
-            Value::Array(read_rules(&request(false), &mixed)),
+            Value::Array(read_rules(false, &mixed)),
             json!([{"apiGroups": ["example.com"], "resources": ["widgets"],
                     "verbs": ["get", "list", "watch"]}])
         );
@@ -442,8 +491,9 @@ mod tests {
             plural: "pods".into(),
             namespaced: true,
             name: None,
+            all_namespaces: false,
         }];
-        let rules = read_rules(&req, &pods);
+        let rules = read_rules(req.for_ready, &pods);
         assert_eq!(
             Value::Array(rules),
             json!([

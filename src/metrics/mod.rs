@@ -243,7 +243,7 @@ pub fn notified(
             delivered_for(rule, sink, Outcome::Ok);
         }
         if let Some(delay) = delay {
-            delivery_delay(sink, delay);
+            delivery_delay(&own_sink(rule, sink), delay);
         }
     }
 }
@@ -269,39 +269,68 @@ impl Outcome {
     }
 }
 
-/// One notification's delivery to `sink` (`printer`, `command`, or a
-/// network sink's `TYPE`, e.g. `slack`) ended with `outcome`.
-pub fn delivered(sink: &str, outcome: Outcome) {
-    delivered_for(None, sink, outcome);
+/// A sink as the metrics name it: `sink` (`printer`, `command`, or a network
+/// sink as `TYPE#N`, e.g. `slack#1`) and, for a rule of `--rules`, `rule`:
+/// two rules' `slack#1` are two sinks, each with its own queue and circuit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SinkLabels {
+    pub rule: Option<String>,
+    pub sink: String,
 }
 
-/// The same, for a named rule (`--rules`): with a `rule` label.
-pub fn delivered_for(rule: Option<&str>, sink: &str, outcome: Outcome) {
-    if !enabled() {
-        return;
+impl SinkLabels {
+    /// `sink`, then `extra` if any, then `rule` if any.
+    fn labels(&self, extra: Option<(&'static str, String)>) -> Labels {
+        let mut labels = vec![("sink", self.sink.clone())];
+        labels.extend(extra);
+        labels.extend(self.rule.clone().map(|rule| ("rule", rule)));
+        labels
     }
-    let mut labels = vec![("sink", sink.into()), ("outcome", outcome.label().into())];
-    labels.extend(rule.map(|rule| ("rule", rule.to_string())));
-    count(|m| &m.deliveries, labels, 1);
+}
+
+/// One notification's delivery to `sink` ended with `outcome`.
+pub fn delivered(sink: &SinkLabels, outcome: Outcome) {
+    if enabled() {
+        let labels = sink.labels(Some(("outcome", outcome.label().into())));
+        count(|m| &m.deliveries, labels, 1);
+    }
+}
+
+/// The same, for the printer or the command of a rule (named under `--rules`).
+pub fn delivered_for(rule: Option<&str>, sink: &str, outcome: Outcome) {
+    if enabled() {
+        delivered(&own_sink(rule, sink), outcome);
+    }
+}
+
+fn own_sink(rule: Option<&str>, sink: &str) -> SinkLabels {
+    SinkLabels {
+        rule: rule.map(String::from),
+        sink: sink.into(),
+    }
 }
 
 /// `sink` delivered a notification `delay` after its event arrived.
-pub fn delivery_delay(sink: &str, delay: Duration) {
+pub fn delivery_delay(sink: &SinkLabels, delay: Duration) {
     if let Some(m) = metrics() {
         m.delay
-            .get_or_create(&vec![("sink", sink.into())])
+            .get_or_create(&sink.labels(None))
             .observe(delay.as_secs_f64());
     }
 }
 
 /// `sink` retries a delivery (after a refusal, timeout, 5xx, 408 or 429).
-pub fn retried(sink: &str) {
-    count(|m| &m.retries, vec![("sink", sink.into())], 1);
+pub fn retried(sink: &SinkLabels) {
+    if enabled() {
+        count(|m| &m.retries, sink.labels(None), 1);
+    }
 }
 
 /// `sink`'s full queue folded a notification into a newer one of its object.
-pub fn folded(sink: &str) {
-    count(|m| &m.folded, vec![("sink", sink.into())], 1);
+pub fn folded(sink: &SinkLabels) {
+    if enabled() {
+        count(|m| &m.folded, sink.labels(None), 1);
+    }
 }
 
 /// A sink's circuit breaker.
@@ -313,19 +342,19 @@ pub enum Circuit {
 }
 
 /// `sink`'s circuit breaker is now in `state`.
-pub fn circuit(sink: &str, state: Circuit) {
+pub fn circuit(sink: &SinkLabels, state: Circuit) {
     if let Some(m) = metrics() {
         m.circuit
-            .get_or_create(&vec![("sink", sink.into())])
+            .get_or_create(&sink.labels(None))
             .set(state as i64);
     }
 }
 
 /// `sink` has `length` notifications waiting.
-pub fn queue_length(sink: &str, length: usize) {
+pub fn queue_length(sink: &SinkLabels, length: usize) {
     if let Some(m) = metrics() {
         m.queue
-            .get_or_create(&vec![("sink", sink.into())])
+            .get_or_create(&sink.labels(None))
             .set(i64::try_from(length).unwrap_or(i64::MAX));
     }
 }
@@ -397,10 +426,11 @@ mod tests {
             true,
             false,
         );
-        delivered("slack", Outcome::Failed);
-        delivery_delay("printer", Duration::from_millis(3));
-        circuit("slack", Circuit::Open);
-        queue_length("slack", 7);
+        let slack = own_sink(None, "slack");
+        delivered(&slack, Outcome::Failed);
+        delivery_delay(&own_sink(None, "printer"), Duration::from_millis(3));
+        circuit(&slack, Circuit::Open);
+        queue_length(&slack, 7);
         let text = render();
         for line in [
             "kubectl_notify_watch_events_total{resource=\"widgets.example.com\",event=\"applied\"}",

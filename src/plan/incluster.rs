@@ -91,19 +91,7 @@ fn request(args: &Args, wait: bool) -> Result<manifests::Request> {
     let mut pod_args = rule;
     let (mut lease, mut checkpoint) = (None, None);
     if !wait {
-        let lease_name = args.lease.clone().unwrap_or_else(|| name.clone());
-        let checkpoint_name = args.checkpoint.clone().unwrap_or_else(|| name.clone());
-        pod_args.extend([
-            "--leader-elect".to_string(),
-            "--lease".into(),
-            lease_name.clone(),
-            "--checkpoint".into(),
-            checkpoint_name.clone(),
-            "--metrics-addr".into(),
-            format!(":{METRICS_PORT}"),
-        ]);
-        lease = Some(lease_name);
-        checkpoint = Some(checkpoint_name);
+        (lease, checkpoint) = notifier_flags(args, &name, &mut pod_args);
     }
     pod_args.extend(["--log-format".to_string(), "json".into()]);
     Ok(manifests::Request {
@@ -115,7 +103,111 @@ fn request(args: &Args, wait: bool) -> Result<manifests::Request> {
         lease,
         checkpoint,
         sinks,
+        rules: None,
     })
+}
+
+/// What a notifier's pod adds to its command line: one replica active at a
+/// time (`--leader-elect`), its checkpoint, its metrics; the Lease's and the
+/// checkpoint's names.
+fn notifier_flags(
+    args: &Args,
+    name: &str,
+    pod_args: &mut Vec<String>,
+) -> (Option<String>, Option<String>) {
+    let lease = args.lease.clone().unwrap_or_else(|| name.to_string());
+    let checkpoint = args.checkpoint.clone().unwrap_or_else(|| name.to_string());
+    pod_args.extend([
+        "--leader-elect".to_string(),
+        "--lease".into(),
+        lease.clone(),
+        "--checkpoint".into(),
+        checkpoint.clone(),
+        "--metrics-addr".into(),
+        format!(":{METRICS_PORT}"),
+    ]);
+    (Some(lease), Some(checkpoint))
+}
+
+/// `--print-manifests --rules FILE`: one notifier for every rule. The pod
+/// runs this command line (without its connection flags) with `--rules` on
+/// the file mounted from a ConfigMap holding `text`; the rules' `env:` sinks
+/// read one Secret. Each rule's own plan has already refused what the pod
+/// could not run (a command, a literal URL), naming the rule.
+pub fn rules_request(
+    args: &Args,
+    path: &std::path::Path,
+    text: String,
+    rules: &[super::Rule],
+) -> Result<manifests::Request> {
+    let name = match &args.incluster.name {
+        Some(name) => {
+            check_object_name("--name", name, DnsName::Label)?;
+            name.clone()
+        }
+        None => default_rules_name(path),
+    };
+    let mut pod_args = rule_words(&args.words);
+    pod_args.extend([
+        "--rules".to_string(),
+        format!("{}/{}", manifests::RULES_DIR, manifests::RULES_KEY),
+    ]);
+    let (lease, checkpoint) = notifier_flags(args, &name, &mut pod_args);
+    pod_args.extend(["--log-format".to_string(), "json".into()]);
+    let mut sinks: Vec<manifests::SinkSecret> = Vec::new();
+    for rule in rules {
+        let own = rule.plan.incluster.manifests.iter();
+        for sink in own.flat_map(|request| &request.sinks) {
+            if !sinks.iter().any(|s| s.env == sink.env) {
+                sinks.push(sink.clone());
+            }
+        }
+    }
+    let request = manifests::Request {
+        name,
+        args: pod_args,
+        wait: false,
+        // Rules are notify mode: no `--for ready`.
+        for_ready: false,
+        all_namespaces: false,
+        lease,
+        checkpoint,
+        sinks,
+        rules: Some(text),
+    };
+    if request.checkpoint.as_deref() == Some(manifests::rules_name(&request).as_str()) {
+        return Err(Exit::Usage(format!(
+            "--checkpoint {}: that is the ConfigMap holding the rules; give the checkpoint \
+             another name",
+            manifests::rules_name(&request)
+        )));
+    }
+    Ok(request)
+}
+
+/// `kubectl-notify-` and the rules file's name as a DNS label (`rules.yaml`:
+/// `kubectl-notify-rules`): not its content, so printing the manifests again
+/// after an edit updates the same objects (the ConfigMap, reloaded live).
+fn default_rules_name(path: &std::path::Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let mut label = String::new();
+    for c in stem.chars() {
+        match c {
+            'a'..='z' | '0'..='9' => label.push(c),
+            _ if !label.ends_with('-') => label.push('-'),
+            _ => {}
+        }
+    }
+    // Room for `kubectl-notify-` in a 63-character label.
+    label.truncate(48);
+    let label = label.trim_matches('-');
+    match label {
+        "" => "kubectl-notify-rules".into(),
+        label => format!("kubectl-notify-{label}"),
+    }
 }
 
 /// 32-bit FNV-1a: short, and stable across builds and platforms.
@@ -348,6 +440,16 @@ mod tests {
         for bad in ["nonsense", "9090", ":http", "host:1", ":70000"] {
             assert!(parse_addr(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_rules_files_default_name_is_its_file_name_as_a_label() {
+        let name = |path: &str| default_rules_name(std::path::Path::new(path));
+        assert_eq!(name("/etc/rules.yaml"), "kubectl-notify-rules");
+        assert_eq!(name("Team_A Alerts.yml"), "kubectl-notify-team-a-alerts");
+        assert_eq!(name("..."), "kubectl-notify-rules");
+        let long = name(&"x".repeat(100));
+        assert_eq!(long.len(), 63, "{long}");
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub struct Rule {
 pub struct Process {
     pub rules: Vec<Rule>,
     pub source: Option<Source>,
+    /// `--print-manifests`: the one notifier to print for every rule.
+    pub manifests: Option<crate::manifests::Request>,
 }
 
 /// `--rules FILE` and the command line's process-wide words.
@@ -40,7 +42,7 @@ pub struct Source {
 impl Source {
     /// Reads and checks every rule of the file as it is now.
     pub fn read(&self) -> Result<Vec<Rule>> {
-        read(&self.path, &self.words)
+        read(&self.path, &self.words).map(|(rules, _)| rules)
     }
 }
 
@@ -49,23 +51,32 @@ impl Process {
     pub fn from_args(args: Args) -> Result<Process> {
         match args.incluster.rules.clone() {
             Some(path) => {
-                let source = Source {
-                    path,
-                    words: args.words,
+                let (rules, text) = read(&path, &args.words)?;
+                let manifests = match args.incluster.print_manifests {
+                    true => Some(super::incluster::rules_request(&args, &path, text, &rules)?),
+                    false => None,
                 };
                 Ok(Process {
-                    rules: source.read()?,
-                    source: Some(source),
+                    rules,
+                    source: Some(Source {
+                        path,
+                        words: args.words,
+                    }),
+                    manifests,
                 })
             }
-            None => Ok(Process {
-                rules: vec![Rule {
-                    name: None,
-                    plan: Plan::from_args(args)?,
-                    words: Vec::new(),
-                }],
-                source: None,
-            }),
+            None => {
+                let plan = Plan::from_args(args)?;
+                Ok(Process {
+                    manifests: plan.incluster.manifests.clone(),
+                    rules: vec![Rule {
+                        name: None,
+                        plan,
+                        words: Vec::new(),
+                    }],
+                    source: None,
+                })
+            }
         }
     }
 }
@@ -184,15 +195,16 @@ fn given(words: &[String]) -> Option<Vec<(String, usize)>> {
 /// Reads and checks every rule; the process's own words (this command line
 /// without `--rules FILE`) are given to each rule's plan, so connection,
 /// timeout and the other process-wide flags are read once, the same way.
-pub fn read(path: &Path, words: &[String]) -> Result<Vec<Rule>> {
+/// The file's text comes with them.
+pub fn read(path: &Path, words: &[String]) -> Result<(Vec<Rule>, String)> {
     let shown = path.display();
     let process_words = without_rules(words);
     let wide = process_wide();
     let given_here = given(&process_words).unwrap_or_default();
-    // Not yet: one Lease, one checkpoint and one manifest set for many rules.
+    // Not yet: one Lease and one checkpoint for many rules.
     if let Some((id, _)) = given_here
         .iter()
-        .find(|(id, _)| ["leader_elect", "checkpoint", "print_manifests"].contains(&id.as_str()))
+        .find(|(id, _)| ["leader_elect", "checkpoint"].contains(&id.as_str()))
     {
         return Err(Exit::Usage(format!(
             "{} with --rules is not supported yet: run one command line per process for now",
@@ -235,7 +247,8 @@ pub fn read(path: &Path, words: &[String]) -> Result<Vec<Rule>> {
         }
         names.push(&rule.name);
     }
-    file.rules
+    let rules = file
+        .rules
         .into_iter()
         .map(|rule| {
             let said = |argument: String, message: String| {
@@ -309,7 +322,8 @@ pub fn read(path: &Path, words: &[String]) -> Result<Vec<Rule>> {
                 words,
             })
         })
-        .collect()
+        .collect::<Result<Vec<Rule>>>()?;
+    Ok((rules, text))
 }
 
 /// The command line's words without `--rules FILE` (or `--rules=FILE`).

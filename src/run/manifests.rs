@@ -1,28 +1,36 @@
-//! `--print-manifests`: resolve the targets against the cluster (so groups
-//! and plurals are the cluster's) and print the manifests instead of running.
+//! `--print-manifests`: resolve every rule's targets against the cluster (so
+//! groups and plurals are the cluster's) and print the manifests instead of
+//! running.
 
 use std::io::Write;
 
 use crate::connect::connect;
 use crate::exit::{Exit, Result};
 use crate::manifests::{self, Resource};
-use crate::plan::Plan;
-use crate::resolve::Resolver;
+use crate::plan::Rule;
 use crate::target::Selection;
 
-pub async fn print(plan: &Plan, request: &manifests::Request) -> Result<()> {
+/// The process-wide flags are the same in every rule's plan.
+pub async fn print(rules: &[Rule], request: &manifests::Request) -> Result<()> {
+    let Some(plan) = rules.first().map(|rule| &rule.plan) else {
+        return Ok(());
+    };
     let conn = connect(&plan.connection, plan.request_timeout, plan.verbosity > 1).await?;
-    let targets = Resolver::new(plan, &conn).targets(&conn).await?;
-    let resources: Vec<Resource> = targets
+    let resolved = super::resolve(&conn, rules).await?;
+    let resources: Vec<Resource> = rules
         .iter()
-        .map(|t| Resource {
-            group: t.api.group.clone(),
-            plural: t.api.plural.clone(),
-            namespaced: t.api.namespaced,
-            name: match &t.selection {
-                Selection::Name(name) => Some(name.clone()),
-                Selection::Query { .. } => None,
-            },
+        .zip(&resolved)
+        .flat_map(|(rule, (targets, _))| {
+            targets.iter().map(|t| Resource {
+                group: t.api.group.clone(),
+                plural: t.api.plural.clone(),
+                namespaced: t.api.namespaced,
+                name: match &t.selection {
+                    Selection::Name(name) => Some(name.clone()),
+                    Selection::Query { .. } => None,
+                },
+                all_namespaces: rule.plan.all_namespaces,
+            })
         })
         .collect();
     if super::namespace_missing(&conn.client, &conn.namespace).await {

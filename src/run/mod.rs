@@ -39,15 +39,19 @@ use crate::watch::{Projection, watch_from};
 /// the rules file reloaded meanwhile. A plain command line is a process
 /// with one rule.
 pub async fn run(process: Process) -> Result<()> {
-    let Process { rules, source } = process;
+    let Process {
+        rules,
+        source,
+        manifests: print_manifests,
+    } = process;
+    if let Some(request) = &print_manifests {
+        return manifests::print(&rules, request).await;
+    }
     // Process-wide flags are the same in every rule's plan.
     let Some(first) = rules.first() else {
         return Ok(());
     };
     let process = &first.plan;
-    if let Some(request) = &process.incluster.manifests {
-        return manifests::print(process, request).await;
-    }
     if let Some(addr) = process.incluster.metrics_addr {
         crate::metrics::enable();
         let bound = crate::metrics::serve(addr)
@@ -342,6 +346,7 @@ async fn run_rule(session: Session, rule: Rule) -> Result<()> {
         ..
     } = plan;
     let outbox = Outbox::start(
+        name.as_deref(),
         sinks.specs,
         sinks.message,
         sinks.alerting,

@@ -67,8 +67,10 @@ pub struct Outbox {
 
 impl Outbox {
     /// Starts one delivery task per sink (inside the runtime); connects
-    /// only when there is something to deliver.
+    /// only when there is something to deliver. A rule's name (`--rules`)
+    /// labels its sinks' metrics.
     pub fn start(
+        rule: Option<&str>,
         specs: Vec<SinkSpec>,
         message: Option<Template>,
         alerting: Alerting,
@@ -91,7 +93,10 @@ impl Outbox {
                     crate::term::stderr_line!("{warning}");
                 }
                 let label = spec.label(verbosity > 1);
-                let metric = spec.metric_name();
+                let metric = crate::metrics::SinkLabels {
+                    rule: rule.map(String::from),
+                    sink: spec.metric_name(),
+                };
                 let channel = |transport: Box<dyn Transport>| {
                     Channel::start(
                         label.clone(),

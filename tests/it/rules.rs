@@ -537,3 +537,54 @@ fn an_invalid_reload_changes_nothing_and_sighup_reloads_what_polling_cannot_see(
         "{err}"
     );
 }
+
+#[test]
+fn each_rules_network_sinks_are_counted_apart_in_the_metrics() {
+    use crate::incluster::{free_port, get, wait_ready};
+    use crate::receiver::Answer;
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    // Both rules' sinks are `webhook#1`; beta's refuses its first try.
+    let (alpha, beta) = (Receiver::start(), Receiver::start());
+    beta.script([Answer::Status(503)]);
+    let file = rules_file(
+        &scenario,
+        &rules_yaml(&[
+            ("alpha", "widgets/foo -q --sink webhook:env:HOOK_A"),
+            ("beta", "widgets/foo -q --sink webhook:env:HOOK_B"),
+        ]),
+    );
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "8s", "--metrics-addr", &addr])
+        .env("HOOK_A", alpha.url())
+        .env("HOOK_B", beta.url())
+        .spawn()
+        .unwrap();
+    wait_ready(port, &mut child);
+    scenario.set_status("foo", json!({"x": 1}));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while alpha.delivered().len() + beta.delivered().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "not delivered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let metrics = get(port, "/metrics").unwrap().1;
+    for line in [
+        "kubectl_notify_deliveries_total{sink=\"webhook#1\",outcome=\"ok\",rule=\"alpha\"} 1",
+        "kubectl_notify_deliveries_total{sink=\"webhook#1\",outcome=\"ok\",rule=\"beta\"} 1",
+        "kubectl_notify_delivery_retries_total{sink=\"webhook#1\",rule=\"beta\"} 1",
+        "kubectl_notify_delivery_delay_seconds_count{sink=\"webhook#1\",rule=\"alpha\"} 1",
+        "kubectl_notify_delivery_delay_seconds_count{sink=\"webhook#1\",rule=\"beta\"} 1",
+        "kubectl_notify_sink_queue_length{sink=\"webhook#1\",rule=\"alpha\"} 0",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    assert!(
+        !metrics.contains("retries_total{sink=\"webhook#1\",rule=\"alpha\"}"),
+        "{metrics}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

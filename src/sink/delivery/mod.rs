@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::printer::FieldChange;
+use crate::metrics::SinkLabels;
 use queue::Queue;
 use retry::{Breaker, COOL_DOWN, OPEN_AFTER};
 
@@ -178,8 +179,8 @@ impl Default for State {
 /// One sink's queue and the task that empties it.
 pub struct Channel {
     label: String,
-    /// The sink in `--metrics-addr`'s labels (`slack#1`).
-    metric: String,
+    /// The sink in `--metrics-addr`'s labels (`slack#1`, and its rule).
+    metric: SinkLabels,
     shared: Arc<Shared>,
     worker: JoinHandle<()>,
 }
@@ -189,7 +190,7 @@ impl Channel {
     /// in messages (type and number; the host at `-vv`), never the URL.
     pub fn start(
         label: String,
-        metric: String,
+        metric: SinkLabels,
         transport: impl Transport,
         capacity: usize,
         verbosity: u8,
@@ -332,7 +333,7 @@ async fn work(
     shared: Arc<Shared>,
     mut transport: impl Transport,
     label: String,
-    metric: String,
+    metric: SinkLabels,
     verbosity: u8,
 ) {
     let mut breaker = Breaker::default();

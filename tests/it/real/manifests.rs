@@ -283,3 +283,87 @@ fn the_service_account_is_refused_another_type_namespace_lease_or_checkpoint() {
     );
     assert_eq!(code(&out), 124, "{}", stderr(&out));
 }
+
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_rules_files_manifests_apply_and_its_rules_run_with_the_service_accounts_token() {
+    use crate::incluster::{TEAM_RULES, rules_pod_args};
+    let ns = Namespace::new();
+    ns.create_widget("w1", json!({}));
+    ns.set_widget_status("w1", json!({"phase": "Running"}));
+    ns.create(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "app"}, "data": {"v": "1"},
+    }));
+    let file = ns.dir.path().join("rules.yaml");
+    std::fs::write(&file, TEAM_RULES).unwrap();
+    // Applied after a server dry run: the ClusterRole, the Role, the
+    // ConfigMap and the Deployment that mounts it.
+    let sa = Installed::new(&ns, &["--rules", file.to_str().unwrap()]);
+    let rules_map = format!("{}-rules", sa.name);
+    let config: Value =
+        serde_json::from_str(&ns.kubectl_ok(&["get", "configmap", &rules_map, "-o", "json"]))
+            .unwrap();
+    assert_eq!(config["data"]["rules.yaml"], TEAM_RULES);
+    assert!(
+        ns.kubectl(&[
+            "get",
+            "clusterrole",
+            &format!("kubectl-notify:{}:{}", ns.name, sa.name)
+        ])
+        .status
+        .success()
+    );
+    wait_for_pods(&ns, &sa.name, 2);
+
+    // The pod's rules, with the ServiceAccount's token: each rule tells
+    // what it watches, the sinks get theirs.
+    let port = free_port();
+    let args = rules_pod_args(&sa.docs, ns.dir.path(), port);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let receiver = crate::receiver::Receiver::start();
+    let mut child = sa
+        .notify(&args)
+        .env("SLACK_URL", format!("{}/slack", receiver.url()))
+        .env("HOOK_URL", format!("{}/hook", receiver.url()))
+        .spawn()
+        .unwrap();
+    wait_ready(port, &mut child);
+    ns.set_widget_status("w1", json!({"phase": "Failed"}));
+    let line: Value = serde_json::from_str(&read_lines(&mut child, 1)[0]).unwrap();
+    assert_eq!(
+        (&line["rule"], &line["name"]),
+        (&json!("failed-widgets"), &json!("w1"))
+    );
+    ns.patch("configmap/app", json!({"data": {"v": "2"}}));
+    let line: Value = serde_json::from_str(&read_lines(&mut child, 1)[0]).unwrap();
+    assert_eq!(
+        (&line["rule"], &line["name"]),
+        (&json!("app-config"), &json!("app"))
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while receiver.delivered().len() < 2 {
+        assert!(Instant::now() < deadline, "{:?}", receiver.received());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        !text(&out.stderr).contains(r#""level":"error""#),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Nothing outside the rules: another ConfigMap, the Jobs of another
+    // namespace, another type.
+    for (argv, refused) in [
+        (&["configmaps/other"][..], "configmaps"),
+        (&["jobs", "--all", "-n", "kube-system"][..], "jobs"),
+        (&["deployments", "--all"][..], "deployments"),
+    ] {
+        let out = crate::common::finish(sa.notify(argv).spawn().unwrap(), Duration::from_secs(30));
+        assert_eq!(code(&out), 3, "{argv:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(refused), "{argv:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "", "{argv:?}");
+    }
+}
