@@ -189,10 +189,10 @@ pub fn read(path: &Path, words: &[String]) -> Result<Vec<Rule>> {
     let process_words = without_rules(words);
     let wide = process_wide();
     let given_here = given(&process_words).unwrap_or_default();
-    // Not yet: one Lease, one checkpoint and one manifest set for many rules.
+    // Not yet: one manifest set for many rules.
     if let Some((id, _)) = given_here
         .iter()
-        .find(|(id, _)| ["leader_elect", "checkpoint", "print_manifests"].contains(&id.as_str()))
+        .find(|(id, _)| ["print_manifests"].contains(&id.as_str()))
     {
         return Err(Exit::Usage(format!(
             "{} with --rules is not supported yet: run one command line per process for now",

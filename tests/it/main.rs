@@ -18,6 +18,7 @@ mod explain;
 mod faults;
 mod ha;
 mod ha_model;
+mod ha_rules;
 mod incluster;
 mod krew;
 mod kubectl_agrees;

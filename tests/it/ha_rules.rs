@@ -1,0 +1,218 @@
+//! `--rules` with `--leader-elect` and `--checkpoint`: one Lease for the
+//! process, one checkpoint ConfigMap with one section per rule. A replica
+//! that takes over gives each rule exactly what it missed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::cluster::Cluster;
+use crate::common::*;
+use crate::ha::{FAST, Replica, resize, wait_for_holder, widget};
+
+const WITHIN: Duration = Duration::from_secs(20);
+
+/// Three rules over widgets: every change, a size over 1, widget w2 alone.
+const RULES: &str = r#"rules:
+  - name: everything
+    args: [widgets, --all, -o, json]
+  - name: big
+    args: "widgets --all --when '.spec.size > 1' -o json"
+  - name: second
+    args: [widgets/w2, -o, json]
+"#;
+
+fn rules_file(s: &Scenario, yaml: &str) -> String {
+    let path = s.dir.path().join("rules.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// The checkpoint ConfigMap's document, if stored.
+fn stored(s: &dyn Cluster, name: &str) -> Option<Value> {
+    let map = s.get("configmaps", name)?;
+    serde_json::from_str(map["data"]["checkpoint.json"].as_str()?).ok()
+}
+
+/// Waits until the stored document has exactly these sections, the given
+/// object recorded in each of `holding` (at its resourceVersion or later).
+fn wait_for_sections(
+    s: &dyn Cluster,
+    name: &str,
+    sections: &[&str],
+    object: &Value,
+    holding: &[&str],
+) {
+    let uid = object["metadata"]["uid"].as_str().unwrap();
+    let rv: u64 = object["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let document = stored(s, name);
+        let done = document.as_ref().is_some_and(|d| {
+            let Some(rules) = d["rules"].as_object() else {
+                return false;
+            };
+            let names: Vec<&str> = rules.keys().map(String::as_str).collect();
+            names == sections
+                && holding.iter().all(|rule| {
+                    rules[*rule]["targets"]
+                        .as_object()
+                        .into_iter()
+                        .flat_map(|t| t.values())
+                        .any(|t| {
+                            t["objects"][uid]["v"]
+                                .as_str()
+                                .and_then(|v| v.parse::<u64>().ok())
+                                .is_some_and(|v| v >= rv)
+                        })
+                })
+        });
+        if done {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never sections {sections:?} holding {uid}@{rv} in {holding:?}: {document:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Per rule, `type name` of each notification, in order.
+fn by_rule(lines: &[Value]) -> BTreeMap<String, Vec<String>> {
+    let mut rules: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in lines {
+        rules
+            .entry(line["rule"].as_str().unwrap_or("").to_string())
+            .or_default()
+            .push(format!(
+                "{} {}",
+                line["type"].as_str().unwrap(),
+                line["name"].as_str().unwrap()
+            ));
+    }
+    rules
+}
+
+/// Per rule, the id (uid/resourceVersion/type) of each notification.
+fn ids(lines: &[Value]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut rules: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in lines {
+        rules
+            .entry(line["rule"].as_str().unwrap_or("").to_string())
+            .or_default()
+            .insert(format!(
+                "{}/{}/{}",
+                line["uid"].as_str().unwrap(),
+                line["resourceVersion"].as_str().unwrap(),
+                line["type"].as_str().unwrap()
+            ));
+    }
+    rules
+}
+
+fn id(object: &Value, kind: &str) -> String {
+    format!(
+        "{}/{}/{kind}",
+        object["metadata"]["uid"].as_str().unwrap(),
+        object["metadata"]["resourceVersion"].as_str().unwrap()
+    )
+}
+
+fn wait_lines(replica: &Replica, count: usize) {
+    let deadline = Instant::now() + WITHIN;
+    while replica.lines().len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "wanted {count} lines, saw {:?}\nstderr: {}",
+            by_rule(&replica.lines()),
+            replica.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn after_sigkill_of_the_holder_of_three_rules_the_standby_delivers_what_each_rule_missed() {
+    let s = Scenario::new();
+    let file = rules_file(&s, RULES);
+    let args = [
+        "--rules",
+        &file,
+        "-v",
+        "--leader-elect",
+        "--lease",
+        "alerts",
+        "--checkpoint",
+        "alerts",
+    ];
+    let a = Replica::with_args(&s, "a", Some(FAST), &args);
+    wait_for_holder(&s, "alerts", "a", WITHIN);
+    a.wait_watching(WITHIN);
+    let b = Replica::with_args(&s, "b", Some(FAST), &args);
+    std::thread::sleep(Duration::from_millis(500));
+    let w1 = widget(&s, "w1");
+    wait_lines(&a, 1);
+    wait_for_sections(
+        &s,
+        "alerts",
+        &["big", "everything", "second"],
+        &w1,
+        &["big", "everything"],
+    );
+    assert_eq!(
+        by_rule(&a.lines()),
+        BTreeMap::from([("everything".to_string(), vec!["created w1".to_string()])])
+    );
+
+    a.signal(libc::SIGKILL);
+    let w1b = resize(&s, "w1", 2);
+    let w2 = widget(&s, "w2");
+    let w2b = resize(&s, "w2", 3);
+    wait_for_holder(&s, "alerts", "b", WITHIN);
+    wait_lines(&b, 6);
+    std::thread::sleep(Duration::from_secs(1));
+    let lines = b.lines();
+    let said = |list: &[&str]| list.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        by_rule(&lines),
+        BTreeMap::from([
+            (
+                "everything".to_string(),
+                said(&["modified w1", "created w2", "modified w2"])
+            ),
+            ("big".to_string(), said(&["modified w1", "modified w2"])),
+            ("second".to_string(), said(&["created w2", "modified w2"])),
+        ]),
+        "exactly the gap, per rule; stderr of b: {}",
+        b.stderr.lock().unwrap()
+    );
+    let set = |list: &[String]| list.iter().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(
+        ids(&lines),
+        BTreeMap::from([
+            (
+                "everything".to_string(),
+                set(&[
+                    id(&w1b, "modified"),
+                    id(&w2, "created"),
+                    id(&w2b, "modified")
+                ])
+            ),
+            (
+                "big".to_string(),
+                set(&[id(&w1b, "modified"), id(&w2b, "modified")])
+            ),
+            (
+                "second".to_string(),
+                set(&[id(&w2, "created"), id(&w2b, "modified")])
+            ),
+        ]),
+        "the same ids a's would have had"
+    );
+}
