@@ -216,3 +216,146 @@ fn after_sigkill_of_the_holder_of_three_rules_the_standby_delivers_what_each_rul
         "the same ids a's would have had"
     );
 }
+
+/// A restart with a rules file changed meanwhile: an unchanged rule
+/// resumes from its section (the change made while down is told), a
+/// changed rule and a new one start from now, a removed rule's section is
+/// dropped. The first run is a command line: its checkpoint keeps the
+/// command line's format, and the rule of the same arguments takes it.
+#[test]
+fn a_restart_resumes_unchanged_rules_and_starts_changed_and_new_ones_from_now() {
+    let s = Scenario::new();
+    let w1 = widget(&s, "w1");
+    // A command line's checkpoint, as every release wrote it.
+    let alone = Replica::with_args(
+        &s,
+        "a",
+        None,
+        &[WIDGETS, "--all", "-o", "json", "--checkpoint", "c"],
+    );
+    let deadline = Instant::now() + WITHIN;
+    while !stored(&s, "c").is_some_and(|d| {
+        d["targets"]
+            .as_object()
+            .is_some_and(|t| t.values().any(|t| t["objects"][uid(&w1)].is_object()))
+    }) {
+        assert!(Instant::now() < deadline, "{:?}", stored(&s, "c"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let document = stored(&s, "c").unwrap();
+    let keys: Vec<&str> = document
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["rule", "targets", "writer"], "{document}");
+    alone.stop();
+    let w1b = resize(&s, "w1", 2);
+
+    let file = rules_file(
+        &s,
+        "rules:
+  - name: keep
+    args: [widgets, --all, -o, json]
+  - name: change
+    args: [widgets, --all, --events, 'created,modified', -o, json]
+  - name: drop
+    args: [widgets/w9, -o, json]
+",
+    );
+    let args = ["--rules", &file, "--checkpoint", "c"];
+    let first = Replica::with_args(&s, "a", None, &args);
+    wait_lines(&first, 1);
+    wait_for_sections(&s, "c", &["change", "drop", "keep"], &w1b, &["change", "keep"]);
+    let lines = first.lines();
+    first.stop();
+    assert_eq!(
+        ids(&lines),
+        BTreeMap::from([(
+            "keep".to_string(),
+            BTreeSet::from([id(&w1b, "modified")])
+        )]),
+        "the rule of the command line's arguments took its checkpoint; the others started from now"
+    );
+
+    let w1c = resize(&s, "w1", 3);
+    rules_file(
+        &s,
+        "rules:
+  - name: keep
+    args: [widgets, --all, -o, json]
+  - name: change
+    args: [widgets, --all, --events, 'modified,deleted', -o, json]
+  - name: added
+    args: [widgets, --all, -o, json]
+",
+    );
+    let second = Replica::with_args(&s, "a", None, &args);
+    wait_lines(&second, 1);
+    wait_for_sections(&s, "c", &["added", "change", "keep"], &w1c, &["keep"]);
+    let w1d = resize(&s, "w1", 4);
+    wait_lines(&second, 4);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        ids(&second.lines()),
+        BTreeMap::from([
+            (
+                "keep".to_string(),
+                BTreeSet::from([id(&w1c, "modified"), id(&w1d, "modified")])
+            ),
+            ("change".to_string(), BTreeSet::from([id(&w1d, "modified")])),
+            ("added".to_string(), BTreeSet::from([id(&w1d, "modified")])),
+        ]),
+        "stderr: {}",
+        second.stderr.lock().unwrap()
+    );
+    second.stop();
+}
+
+/// Reloading with `--checkpoint`: a rule removed by the reload loses its
+/// section at the next write; one added starts from now and gets one.
+#[test]
+fn a_reload_drops_a_removed_rules_section_and_adds_the_new_ones() {
+    let s = Scenario::new();
+    let w1 = widget(&s, "w1");
+    let file = rules_file(
+        &s,
+        "rules:
+  - name: one
+    args: [widgets, --all, -o, json]
+  - name: two
+    args: [widgets, --all, -o, json]
+",
+    );
+    let replica = Replica::with_args(&s, "a", None, &["--rules", &file, "--checkpoint", "c"]);
+    wait_for_sections(&s, "c", &["one", "two"], &w1, &["one", "two"]);
+    rules_file(
+        &s,
+        "rules:
+  - name: one
+    args: [widgets, --all, -o, json]
+  - name: three
+    args: [widgets, --all, -o, json]
+",
+    );
+    replica.signal(libc::SIGHUP);
+    // Once the new rule has listed (and written its section), a change.
+    wait_for_sections(&s, "c", &["one", "three"], &w1, &["one", "three"]);
+    let w2 = widget(&s, "w2");
+    wait_for_sections(&s, "c", &["one", "three"], &w2, &["one", "three"]);
+    assert_eq!(
+        ids(&replica.lines()),
+        BTreeMap::from([
+            ("one".to_string(), BTreeSet::from([id(&w2, "created")])),
+            ("three".to_string(), BTreeSet::from([id(&w2, "created")])),
+        ]),
+        "stderr: {}",
+        replica.stderr.lock().unwrap()
+    );
+    replica.stop();
+}
+
+fn uid(object: &Value) -> &str {
+    object["metadata"]["uid"].as_str().unwrap()
+}
