@@ -23,7 +23,7 @@ const RULES: &str = r#"rules:
     args: [widgets/w2, -o, json]
 "#;
 
-fn rules_file(s: &Scenario, yaml: &str) -> String {
+pub(crate) fn rules_file(s: &Scenario, yaml: &str) -> String {
     let path = s.dir.path().join("rules.yaml");
     std::fs::write(&path, yaml).unwrap();
     path.to_string_lossy().into_owned()
