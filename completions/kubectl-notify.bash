@@ -23,7 +23,7 @@ _kubectl__notify() {
 
     case "${cmd}" in
         kubectl__notify)
-            opts="-l -A -o -q -v -n -s -h -V --until --for --fail-if --any --min --changes-only --timeout --hold --when --resolve --on-change --events --initial --throttle --count --leader-elect --lease --checkpoint --selector --field-selector --all --all-namespaces --on-busy --stop-timeout --exec-timeout --retries --max-failures --output --diff --color --quiet --verbose --sink --message --alert-name --label --severity --sink-queue --flush-timeout --kubeconfig --context --cluster --user --namespace --server --token --as --as-group --as-uid --certificate-authority --client-certificate --client-key --insecure-skip-tls-verify --tls-server-name --request-timeout --cache-dir --print-manifests --name --metrics-addr --rules --log-format --help --version"
+            opts="-l -A -f -R -k -o -q -v -n -s -h -V --until --for --fail-if --any --min --changes-only --timeout --hold --when --resolve --on-change --events --initial --throttle --count --leader-elect --lease --checkpoint --selector --field-selector --all --all-namespaces --filename --recursive --kustomize --on-busy --stop-timeout --exec-timeout --retries --max-failures --output --diff --color --quiet --verbose --sink --message --alert-name --label --severity --sink-queue --flush-timeout --kubeconfig --context --cluster --user --namespace --server --token --as --as-group --as-uid --certificate-authority --client-certificate --client-key --insecure-skip-tls-verify --tls-server-name --request-timeout --cache-dir --print-manifests --name --metrics-addr --rules --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -90,6 +90,22 @@ _kubectl__notify() {
                     return 0
                     ;;
                 --field-selector)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --filename)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kustomize)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -k)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

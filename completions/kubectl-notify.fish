@@ -13,6 +13,8 @@ complete -c kubectl-notify -l lease -d 'The Lease --leader-elect holds [default:
 complete -c kubectl-notify -l checkpoint -d 'Keep what was delivered in this ConfigMap (in the namespace) and resume from it on start and takeover: nothing missed across restarts' -r
 complete -c kubectl-notify -s l -l selector -d 'Select objects of TYPE by label, e.g. -l team=payments,tier!=cache' -r
 complete -c kubectl-notify -l field-selector -d 'Select objects of TYPE by field, e.g. --field-selector metadata.name=foo' -r
+complete -c kubectl-notify -s f -l filename -d 'Watch every object of these manifests: a file, a folder (files ending .json, .yaml, .yml), or - for stdin (also the lines `kubectl apply -o name` prints); repeatable' -r
+complete -c kubectl-notify -s k -l kustomize -d 'Watch every object `kubectl kustomize DIR` builds' -r
 complete -c kubectl-notify -l on-busy -d 'On a notification while the command runs: queue (default), skip, restart' -r -f -a "queue\t''
 skip\t''
 restart\t''"
@@ -63,6 +65,7 @@ complete -c kubectl-notify -l initial -d 'Count the state at start as changes (e
 complete -c kubectl-notify -l leader-elect -d 'Run as one of several replicas: only the holder of a coordination.k8s.io/v1 Lease in the namespace watches and delivers (client-go\'s timings: 15s lease, 10s renew deadline, 2s retry)'
 complete -c kubectl-notify -l all -d 'Select every object of TYPE in the namespace'
 complete -c kubectl-notify -s A -l all-namespaces -d 'Look in every namespace (implies --all without a selector)'
+complete -c kubectl-notify -s R -l recursive -d 'Read the folders given with -f and their sub-folders'
 complete -c kubectl-notify -s q -l quiet -d 'Print nothing on success'
 complete -c kubectl-notify -s v -l verbose -d 'Report reconnects and retries on stderr (-vv: also requests)'
 complete -c kubectl-notify -l print-manifests -d 'Print the manifests that run this command in the cluster (ServiceAccount, least-privilege RBAC, a Deployment in notify mode or a Job in wait mode) instead of running it'

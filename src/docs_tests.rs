@@ -149,12 +149,16 @@ fn documented_commands(name: &str, text: &str) -> Vec<Documented> {
 }
 
 /// Refusals that are about the reader's machine, not the command line: a
-/// sink's `env:` variable unset, its `file:` missing, a `--rules` file absent. The flags before them
+/// sink's `env:` variable unset, its `file:` missing, a `--rules` file, an
+/// `-f` manifest or a `-k` folder absent, nothing piped to `-f -`. The flags before them
 /// were parsed; these lines are right on a machine set up as the text says.
 fn about_the_readers_machine(line: &str) -> bool {
     line.contains("the environment variable") && line.ends_with("is not set")
         || line.contains(": cannot read the file ")
         || line.starts_with("error: --rules ") && line.contains(": cannot read it: ")
+        || line.starts_with("error: -f ") && line.contains(": cannot read it: ")
+        || line.starts_with("error: no objects in -f -:")
+        || line.starts_with("error: -k ") && line.contains(": kubectl kustomize failed: ")
 }
 
 /// What the binary would do with `words` before connecting: `Ok` when it

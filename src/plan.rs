@@ -1,6 +1,7 @@
 //! Turns raw flags into what the program will do, validated before any
 //! connection is made: targets split into type and selection, condition compiled.
 
+mod files;
 mod incluster;
 mod rules;
 
@@ -123,7 +124,7 @@ impl Plan {
                  before the targets (--on-change .data .spec TYPE/NAME)"
             )));
         }
-        let targets = parse_targets(&args.targets, &selector)?;
+        let targets = targets(&args, &selector)?;
         let mode = if args.until.is_some() || !args.for_specs.is_empty() {
             wait_mode(&args, selector.selects())?
         } else {
@@ -602,6 +603,48 @@ fn compile(flag: &str, text: Option<&str>) -> Result<Option<Expr>> {
     .transpose()
 }
 
+/// The targets the arguments name, or every object of `-f`/`-k`'s manifests.
+fn targets(args: &Args, selector: &SelectorFlags) -> Result<Vec<TargetSpec>> {
+    if args.recursive && args.filenames.is_empty() {
+        return Err(Exit::Usage(
+            "-R reads the folders given with -f and their sub-folders: add -f DIR".into(),
+        ));
+    }
+    if args.filenames.is_empty() && args.kustomize.is_none() {
+        return parse_targets(&args.targets, selector);
+    }
+    let flag = if args.kustomize.is_some() { "-k" } else { "-f" };
+    if !args.filenames.is_empty() && args.kustomize.is_some() {
+        return Err(Exit::Usage(
+            "-f and -k both name the objects to watch: give one of them".into(),
+        ));
+    }
+    if let Some(arg) = args.targets.first() {
+        return Err(Exit::Usage(format!(
+            "`{arg}`: {flag} names the objects to watch, so TYPE or TYPE/NAME arguments \
+             cannot be given too (kubectl refuses this as well): drop one or the other"
+        )));
+    }
+    let selecting = [
+        ("-l", selector.labels.is_some()),
+        ("--field-selector", selector.fields.is_some()),
+        ("--all", selector.all),
+        ("-A", selector.all_namespaces),
+    ];
+    if let Some((given, _)) = selecting.iter().find(|(_, given)| *given) {
+        return Err(Exit::Usage(format!(
+            "{given} selects among a TYPE's objects, but {flag} names each object \
+             and its namespace: drop {given}, or give a TYPE instead of {flag}"
+        )));
+    }
+    let sources = files::Sources {
+        files: &args.filenames,
+        recursive: args.recursive,
+        kustomize: args.kustomize.as_deref(),
+    };
+    files::read(&sources, &mut std::io::stdin().lock())
+}
+
 /// `TYPE/NAME [TYPE/NAME ...]`, `TYPE NAME [NAME ...]`, or `TYPE` with a
 /// selector, `--all` or `-A`, as kubectl reads them.
 pub fn parse_targets(args: &[String], selector: &SelectorFlags) -> Result<Vec<TargetSpec>> {
@@ -629,7 +672,7 @@ pub fn parse_targets(args: &[String], selector: &SelectorFlags) -> Result<Vec<Ta
              or `{type_text}` with -l SELECTOR or --all"
         )));
     }
-    names
+    let names = names
         .iter()
         .map(|name| {
             if name.contains('/') {
@@ -638,12 +681,30 @@ pub fn parse_targets(args: &[String], selector: &SelectorFlags) -> Result<Vec<Ta
                      or write every target as TYPE/NAME"
                 )));
             }
-            Ok(TargetSpec {
-                type_text: type_text.to_string(),
-                selection: Selection::Name(check_name(name)?),
-            })
+            check_name(name)
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    // `deploy,sts web db`: every name of every type, type by type, as kubectl.
+    let mut specs = Vec::new();
+    for type_text in type_list(type_text)? {
+        specs.extend(
+            names
+                .iter()
+                .map(|name| TargetSpec::named(type_text.clone(), Selection::Name(name.clone()))),
+        );
+    }
+    Ok(specs)
+}
+
+/// `TYPE1,TYPE2[,...]` as kubectl reads it: every element a type, none empty.
+fn type_list(text: &str) -> Result<Vec<String>> {
+    let types: Vec<String> = text.split(',').map(|t| t.trim().to_string()).collect();
+    if types.len() > 1 && types.iter().any(String::is_empty) {
+        return Err(Exit::Usage(format!(
+            "`{text}` has an empty type in its list: write TYPE1,TYPE2"
+        )));
+    }
+    Ok(types)
 }
 
 /// With a selector the only argument is the type, as in kubectl.
@@ -673,13 +734,18 @@ fn parse_selected(args: &[String], selector: &SelectorFlags) -> Result<Vec<Targe
     if first.trim().is_empty() {
         return Err(Exit::Usage("the resource type is empty".into()));
     }
-    Ok(vec![TargetSpec {
-        type_text: first.trim().to_string(),
-        selection: Selection::Query {
-            labels: selector.labels.clone(),
-            fields: selector.fields.clone(),
-        },
-    }])
+    Ok(type_list(first.trim())?
+        .into_iter()
+        .map(|type_text| {
+            TargetSpec::named(
+                type_text,
+                Selection::Query {
+                    labels: selector.labels.clone(),
+                    fields: selector.fields.clone(),
+                },
+            )
+        })
+        .collect())
 }
 
 fn parse_slash_form(arg: &str) -> Result<TargetSpec> {
@@ -693,6 +759,14 @@ fn parse_slash_form(arg: &str) -> Result<TargetSpec> {
             "`{arg}` has an empty type: write TYPE/NAME"
         )));
     }
+    // kubectl: "arguments in resource/name form must have a single resource and name".
+    if type_text.contains(',') {
+        let first = type_text.split(',').next().unwrap_or_default();
+        return Err(Exit::Usage(format!(
+            "`{arg}`: a TYPE/NAME argument names one type; write each as TYPE/NAME \
+             (`{first}/{name} ...`) or list the types before plain names (`{type_text} {name}`)"
+        )));
+    }
     if name.contains('/') {
         return Err(Exit::Usage(format!(
             "`{arg}` has more than one `/`: write TYPE/NAME"
@@ -703,10 +777,10 @@ fn parse_slash_form(arg: &str) -> Result<TargetSpec> {
             "`{arg}` has an empty name: write TYPE/NAME"
         )));
     }
-    Ok(TargetSpec {
-        type_text: type_text.to_string(),
-        selection: Selection::Name(check_name(name)?),
-    })
+    Ok(TargetSpec::named(
+        type_text.to_string(),
+        Selection::Name(check_name(name)?),
+    ))
 }
 
 /// An object name is one segment of the object's URL, so the apiserver's
@@ -777,10 +851,7 @@ mod tests {
     }
 
     fn spec(t: &str, n: &str) -> TargetSpec {
-        TargetSpec {
-            type_text: t.into(),
-            selection: Selection::Name(n.into()),
-        }
+        TargetSpec::named(t.into(), Selection::Name(n.into()))
     }
 
     #[test]
@@ -791,13 +862,13 @@ mod tests {
         };
         assert_eq!(
             with(&["widgets"], &labels).unwrap(),
-            vec![TargetSpec {
-                type_text: "widgets".into(),
-                selection: Selection::Query {
+            vec![TargetSpec::named(
+                "widgets".into(),
+                Selection::Query {
                     labels: Some("team=payments".into()),
                     fields: None
                 }
-            }]
+            )]
         );
         for bad in [&["widgets", "foo"][..], &["widgets/foo"]] {
             let err = with(bad, &labels).unwrap_err();
@@ -828,6 +899,43 @@ mod tests {
             specs(&["widgets/foo", "cm/bar"]).unwrap(),
             vec![spec("widgets", "foo"), spec("cm", "bar")]
         );
+    }
+
+    #[test]
+    fn type_lists_as_kubectl_takes_them() {
+        assert_eq!(
+            specs(&["deploy,cm", "web", "db"]).unwrap(),
+            vec![
+                spec("deploy", "web"),
+                spec("deploy", "db"),
+                spec("cm", "web"),
+                spec("cm", "db")
+            ]
+        );
+        let labels = SelectorFlags {
+            labels: Some("app=web".into()),
+            ..Default::default()
+        };
+        let types: Vec<String> = with(&["deploy,sts"], &labels)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.type_text)
+            .collect();
+        assert_eq!(types, ["deploy", "sts"]);
+        for bad in [&["deploy,sts/web"][..], &["deploy/web", "cm,sts/web"]] {
+            let err = specs(bad).unwrap_err().to_string();
+            assert!(err.contains("names one type"), "{bad:?}: {err}");
+        }
+        for bad in [
+            &["deploy,", "web"][..],
+            &[",deploy", "web"],
+            &["a,,b", "web"],
+        ] {
+            let err = specs(bad).unwrap_err().to_string();
+            assert!(err.contains("empty type in its list"), "{bad:?}: {err}");
+        }
+        let err = with(&["deploy,,sts"], &labels).unwrap_err().to_string();
+        assert!(err.contains("empty type in its list"), "{err}");
     }
 
     #[test]

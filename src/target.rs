@@ -34,11 +34,41 @@ impl Selection {
     }
 }
 
-/// A target as written on the command line, its type not yet resolved.
+/// A target as written on the command line or read from a manifest (`-f`,
+/// `-k`), its type not yet resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetSpec {
     pub type_text: String,
     pub selection: Selection,
+    /// Where a manifest put it, if it did (else `-n` or the context's).
+    pub namespace: Option<String>,
+    /// Read from a manifest: where, and how to find its type.
+    pub manifest: Option<Manifested>,
+}
+
+impl TargetSpec {
+    /// A target the command line names: its namespace is `-n`'s.
+    pub fn named(type_text: String, selection: Selection) -> TargetSpec {
+        TargetSpec {
+            type_text,
+            selection,
+            namespace: None,
+            manifest: None,
+        }
+    }
+}
+
+/// What a manifest tells about one of its objects' type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifested {
+    /// `FILE:LINE` (`stdin:LINE`), for messages.
+    pub at: String,
+    /// From `apiVersion` and `kind`: `(group, version, kind)`. `None` for a
+    /// `kind.group/name` line, whose type was named as a resource.
+    pub gvk: Option<(String, String, String)>,
+    /// The type as a CustomResourceDefinition among the same manifests
+    /// defines it: what is watched once the server serves it.
+    pub defined: Option<ApiType>,
 }
 
 /// A resolved target: a type, a namespace, and which of its objects.
@@ -48,6 +78,13 @@ pub struct Target {
     /// `None` for cluster-scoped types, or every namespace (`-A`).
     pub namespace: Option<String>,
     pub selection: Selection,
+    /// `false`: a manifest's type the server does not serve (yet): the
+    /// target is not watched until discovery lists it (a CR beside its CRD).
+    pub served: bool,
+    /// Read from a manifest (`-f`, `-k`): its type and namespace's named
+    /// objects share one watch. A name on the command line keeps its own,
+    /// by field selector, which RBAC's `resourceNames` can grant.
+    pub manifest: bool,
 }
 
 impl Target {
@@ -67,6 +104,15 @@ impl Target {
             }
             _ => name,
         }
+    }
+
+    /// Why a manifest's object whose type is not served was not judged.
+    pub fn not_served(&self) -> String {
+        format!(
+            "the server does not serve its type, {} {}, yet",
+            self.api.api_version(),
+            self.api.kind
+        )
     }
 
     /// The target as a user would recognise it in a message.

@@ -1,5 +1,6 @@
-//! One kube watcher per target (run/ merges them into one stream of
-//! `(target index, event)`). The watcher re-lists on 410 and backs off on errors.
+//! One kube watcher per target, or one shared by the named targets of a
+//! type and namespace (run/ merges them into one stream of `(target index,
+//! event)`). The watcher re-lists on 410 and backs off on errors.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -18,6 +19,9 @@ use serde_json::Value;
 use crate::expr::Expr;
 use crate::target::{Selection, Target};
 use crate::tracker::WatchEvent;
+
+/// A watch event (or error) for the target of this index.
+pub type Item = (usize, Result<WatchEvent, watcher::Error>);
 
 /// One target's events. With `from` (a checkpoint's resourceVersion), one
 /// watch from there first replays every change since, even of objects
@@ -62,6 +66,53 @@ pub fn watch_from(
         ..WatchParams::default()
     };
     replay(api, params, from, types).chain(watching).boxed()
+}
+
+/// One watch of every object of `target`'s type in its namespace, shared by
+/// named targets of that type and namespace: each event goes to the target
+/// of its object's name (`members`: name → target index), a list's start and
+/// end to all of them, an error to the first (all share its outage).
+pub fn watch_shared(
+    client: &Client,
+    target: &Target,
+    members: std::collections::HashMap<String, usize>,
+    from: Option<String>,
+) -> BoxStream<'static, Item> {
+    let shared = Target {
+        selection: Selection::Query {
+            labels: None,
+            fields: None,
+        },
+        ..target.clone()
+    };
+    let first = members.values().copied().min().unwrap_or_default();
+    let mut all: Vec<usize> = members.values().copied().collect();
+    all.sort_unstable();
+    watch_from(client, &shared, from)
+        .flat_map(move |item| {
+            let to_all = |event: WatchEvent| -> Vec<Item> {
+                all.iter().map(|&i| (i, Ok(event.clone()))).collect()
+            };
+            let routed: Vec<Item> = match item {
+                Err(e) => vec![(first, Err(e))],
+                Ok(event) => {
+                    // `None`: a list's start or end, for every member.
+                    let member = match &event {
+                        WatchEvent::Listed(o) | WatchEvent::Applied(o) | WatchEvent::Deleted(o) => {
+                            Some(o["metadata"]["name"].as_str().and_then(|n| members.get(n)))
+                        }
+                        WatchEvent::Relisting | WatchEvent::ListDone => None,
+                    };
+                    match member {
+                        None => to_all(event),
+                        Some(Some(&index)) => vec![(index, Ok(event))],
+                        Some(None) => Vec::new(),
+                    }
+                }
+            };
+            futures::stream::iter(routed)
+        })
+        .boxed()
 }
 
 /// One watch from a resourceVersion, ended by its first error. Not a loop:

@@ -20,6 +20,7 @@
 //! measurements), `report` (the table); below them the `launcher`, the raw
 //! `client` and the `tools` under test.
 
+mod apply;
 mod bench;
 mod client;
 #[path = "../common/mod.rs"]
@@ -104,15 +105,22 @@ fn run(settings: &Settings) -> Result<()> {
         println!("\n{}", paced::note(&paced));
         return Ok(());
     }
+    // `BENCH_ONLY=apply`: only waiting for a whole apply (issue 24).
+    if std::env::var("BENCH_ONLY").is_ok_and(|only| only == "apply") {
+        println!("{}", apply::render(&apply::run(&mut b)?));
+        return Ok(());
+    }
     let floor = launcher_floor(&mut b)?;
     let already = already_true(&mut b)?;
     let reaction = reaction(&mut b)?;
     let scale = scale(&mut b)?;
     let paced = paced::run(&mut b)?;
     let extra = (paced::rows(&paced), paced::note(&paced));
+    let apply = apply::run(&mut b)?;
     println!(
         "{}",
         report(&b, &machine, floor, &already, &reaction, &scale, extra)
     );
+    println!("\n{}", apply::render(&apply));
     Ok(())
 }

@@ -56,7 +56,8 @@ https://github.com/kubectl-notify/kubectl-notify/tree/main/docs";
     max_term_width = 100
 )]
 pub struct Args {
-    /// Objects to watch: TYPE/NAME [TYPE/NAME ...], TYPE NAME [NAME ...], or TYPE with -l, --field-selector, --all or -A
+    /// Objects to watch: TYPE/NAME [TYPE/NAME ...], TYPE[,TYPE...] NAME [NAME ...], or
+    /// TYPE[,TYPE...] with -l, --field-selector, --all or -A (or -f/-k instead)
     // Not `required` for clap: targets may also follow `--on-change`'s paths
     // (see `Args::read`); `plan` says when there are none.
     #[arg(value_name = "TARGET")]
@@ -184,6 +185,24 @@ pub struct Args {
     /// Look in every namespace (implies --all without a selector)
     #[arg(short = 'A', long, help_heading = "Targets")]
     pub all_namespaces: bool,
+
+    /// Watch every object of these manifests: a file, a folder (files ending .json, .yaml,
+    /// .yml), or - for stdin (also the lines `kubectl apply -o name` prints); repeatable
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE|DIR|-",
+        help_heading = "Targets"
+    )]
+    pub filenames: Vec<String>,
+
+    /// Read the folders given with -f and their sub-folders
+    #[arg(short = 'R', long, help_heading = "Targets")]
+    pub recursive: bool,
+
+    /// Watch every object `kubectl kustomize DIR` builds
+    #[arg(short = 'k', long, value_name = "DIR", help_heading = "Targets")]
+    pub kustomize: Option<String>,
 
     /// On a notification while the command runs: queue (default), skip, restart
     #[arg(long, value_name = "POLICY", value_enum, default_value_t = OnBusyArg::Queue, help_heading = "Command (after --)")]

@@ -26,6 +26,8 @@ fn widgets(selection: Selection) -> Target {
         },
         namespace: Some("default".into()),
         selection,
+        served: true,
+        manifest: false,
     }
 }
 

@@ -232,11 +232,8 @@ pub fn decide<'t>(
                         _ => met == tracker.len(index),
                     }
                 }
-                Subjects::Absent(_) => {
-                    let (group, kind) = (&target.api.group, &target.api.kind);
-                    rules.condition.judge(group, kind, None) == Verdict::Met
-                        && tally.absence_counts(index)
-                }
+                Subjects::Absent(_) if absence_meets(rules, target) => tally.absence_counts(index),
+                Subjects::Absent(_) => selected_elsewhere(targets, tracker, index),
                 Subjects::Uncounted => false,
             };
             (subjects, complete)
@@ -244,7 +241,9 @@ pub fn decide<'t>(
         .collect();
     let any_met = |(index, (subjects, complete)): (usize, &(Subjects, bool))| match subjects {
         Subjects::Present => !tally.met[index].is_empty(),
-        Subjects::Absent(gone) => *complete && !gone.is_empty(),
+        Subjects::Absent(gone) => {
+            *complete && absence_meets(rules, &targets[index]) && !gone.is_empty()
+        }
         Subjects::Uncounted => false,
     };
     let done = if rules.any {
@@ -265,15 +264,38 @@ pub fn decide<'t>(
                     absent: false,
                 })
             })),
-            Subjects::Absent(gone) if complete => met.extend(gone.into_iter().map(|object| Met {
-                target: index,
-                object,
-                absent: true,
-            })),
+            Subjects::Absent(gone) if complete && absence_meets(rules, &targets[index]) => met
+                .extend(gone.into_iter().map(|object| Met {
+                    target: index,
+                    object,
+                    absent: true,
+                })),
             Subjects::Absent(_) | Subjects::Uncounted => {}
         }
     }
     Decision::Met(met)
+}
+
+fn absence_meets(rules: &Rules, target: &Target) -> bool {
+    rules
+        .condition
+        .judge(&target.api.group, &target.api.kind, None)
+        == Verdict::Met
+}
+
+/// A selector given with a list of types (`deploy,sts -l app=web`) needs one
+/// object among all of them, as one selection: a type with none is then not
+/// waited for when another type's objects match. Only a type list makes
+/// two targets of one selector.
+fn selected_elsewhere(targets: &[Target], tracker: &Tracker, index: usize) -> bool {
+    let target = &targets[index];
+    matches!(target.selection, Selection::Query { .. })
+        && targets.iter().enumerate().any(|(other, t)| {
+            other != index
+                && t.selection == target.selection
+                && t.namespace == target.namespace
+                && tracker.len(other) > 0
+        })
 }
 
 /// What one target stands for right now: each object present, or, when
@@ -329,6 +351,10 @@ fn identity(target: &Target, name: &str) -> Value {
 pub fn pending(rules: &Rules, targets: &[Target], tracker: &Tracker) -> Vec<String> {
     let mut out = Vec::new();
     for (index, target) in targets.iter().enumerate() {
+        if !target.served {
+            out.push(format!("{} ({})", target.display(), target.not_served()));
+            continue;
+        }
         let (group, kind) = (&target.api.group, &target.api.kind);
         let absent = |out: &mut Vec<String>, seen_leaving: bool| {
             let why = match (&target.selection, seen_leaving) {
@@ -347,6 +373,7 @@ pub fn pending(rules: &Rules, targets: &[Target], tracker: &Tracker) -> Vec<Stri
             )),
             Subjects::Uncounted => absent(&mut out, false),
             Subjects::Absent(_) if absence_meets => {}
+            Subjects::Absent(_) if selected_elsewhere(targets, tracker, index) => {}
             Subjects::Absent(_) => absent(&mut out, !tracker.departed(index).is_empty()),
             Subjects::Present => {
                 if let (Some(min), Selection::Query { .. }) = (rules.min, &target.selection) {

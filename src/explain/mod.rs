@@ -226,6 +226,11 @@ pub async fn gather(
     let mut out = Vec::new();
     for (index, target) in targets.iter().enumerate() {
         let (group, kind) = (&target.api.group, &target.api.kind);
+        if !target.served {
+            let why = target.not_served();
+            out.push(json!({"object": target.display(), "absent": why}));
+            continue;
+        }
         if tracker.len(index) == 0 {
             if condition.judge(group, kind, None) != Verdict::Met {
                 // A failure elsewhere may end the wait before this

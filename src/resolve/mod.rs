@@ -50,7 +50,7 @@ use crate::connect::Connection;
 use crate::discovery::{ApiType, Discovery};
 use crate::exit::{Exit, Result};
 use crate::plan::Plan;
-use crate::target::{Target, TargetSpec};
+use crate::target::{Manifested, Target, TargetSpec};
 
 mod suggest;
 
@@ -359,19 +359,60 @@ impl Resolver {
             .specs
             .iter()
             .map(|spec| {
-                let api =
-                    resolve(types, &spec.type_text).map_err(|e| Exit::Usage(e.to_string()))?;
-                let namespace =
-                    (api.namespaced && !self.all_namespaces).then(|| namespace.to_string());
+                let (api, served) = match resolve(types, &spec.type_text) {
+                    Ok(api) => (api.clone(), true),
+                    Err(e) => match spec.manifest.as_ref().and_then(|m| unserved(types, m, &e)) {
+                        Some(api) => (api, false),
+                        None => {
+                            return Err(Exit::Usage(match &spec.manifest {
+                                Some(m) => format!("{}: {e}", m.at),
+                                None => e.to_string(),
+                            }));
+                        }
+                    },
+                };
+                let namespace = (api.namespaced && !self.all_namespaces).then(|| {
+                    spec.namespace
+                        .clone()
+                        .unwrap_or_else(|| namespace.to_string())
+                });
                 Ok(Target {
                     namespace,
-                    api: api.clone(),
+                    api,
                     selection: spec.selection.clone(),
+                    served,
+                    manifest: spec.manifest.is_some(),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(distinct(targets))
     }
+}
+
+/// A manifest's type the server does not serve, as it will be watched once
+/// served: a custom resource applied with its CRD is waited for, not an
+/// error. The type its CRD among the manifests defines, else the usual
+/// plural of its kind. Not for built-in groups the server serves: a kind
+/// they lack is a mistake (`kind: Deploymnet`), said at once.
+fn unserved(types: &[ApiType], manifest: &Manifested, e: &ResolveError) -> Option<ApiType> {
+    let ResolveError::Unknown { .. } = e else {
+        return None;
+    };
+    let (group, version, kind) = manifest.gvk.as_ref()?;
+    if is_builtin(group) && types.iter().any(|t| &t.group == group) {
+        return None;
+    }
+    Some(manifest.defined.clone().unwrap_or_else(|| ApiType {
+        group: group.clone(),
+        version: version.clone(),
+        kind: kind.clone(),
+        plural: format!("{}s", kind.to_lowercase()),
+        singular: kind.to_lowercase(),
+        short_names: Vec::new(),
+        namespaced: true,
+        verbs: ["get", "list", "watch"].map(String::from).to_vec(),
+        categories: Vec::new(),
+    }))
 }
 
 /// The same objects named twice (`cm/app cm/app`, `cm/app configmaps/app`)
@@ -818,6 +859,8 @@ mod tests {
             api: resolve(&types, type_text).unwrap().clone(),
             namespace: Some(namespace.into()),
             selection: crate::target::Selection::Name(name.into()),
+            served: true,
+            manifest: false,
         };
         let kept = distinct(vec![
             target("cm", "app", "default"),

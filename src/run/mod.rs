@@ -28,7 +28,7 @@ use crate::plan::{Mode, Noise, Plan, Process, Rule};
 use crate::resolve::Resolver;
 use crate::sink::network::Outbox;
 use crate::sink::printer::{DiffMode, Format, Printer};
-use crate::target::Target;
+use crate::target::{Selection, Target};
 use crate::term::StdoutReader;
 use crate::tracker::{Change, Keep, Tracker, WatchEvent};
 use crate::trouble::{self, Scope, Trouble};
@@ -233,15 +233,31 @@ impl Running {
     /// Starts rules whose targets are resolved: one watch per distinct
     /// request among them.
     fn start(&mut self, rules: Vec<(Rule, (Vec<Target>, Resolver))>) -> Result<()> {
-        let targets: Vec<Vec<Target>> = rules.iter().map(|(_, (t, _))| t.clone()).collect();
+        // A manifest's objects (`-f`) are watched per (type, namespace) and
+        // may wait for their type to be served: such a rule's watches are
+        // its own; the others' are shared among the rules.
+        let own = |targets: &[Target]| targets.iter().any(|t| t.manifest || !t.served);
+        let targets: Vec<Vec<Target>> = rules
+            .iter()
+            .map(|(_, (t, _))| if own(t) { Vec::new() } else { t.clone() })
+            .collect();
         let mut shared = match self.standby {
             true => Vec::new(),
             false => feed::share(&self.conn.client, &targets),
         }
         .into_iter();
         for (rule, (targets, resolver)) in rules {
-            let (events, watches) = match shared.next() {
-                Some(streams) => watch_shared(streams),
+            let fed = shared.next();
+            let (events, watches) = match fed {
+                Some(_) if own(&targets) => {
+                    let all: Vec<usize> = (0..targets.len()).collect();
+                    let (events, watches) = watch_targets(&self.conn.client, &targets, &all, &[]);
+                    (
+                        futures::stream::select_all(events),
+                        watches.into_iter().map(|(_, watch)| watch).collect(),
+                    )
+                }
+                Some(streams) => watch_fed(streams),
                 None => (SelectAll::new(), Vec::new()),
             };
             let stop = Arc::new(Notify::new());
@@ -251,6 +267,7 @@ impl Running {
                 standby: self.standby,
                 resolver,
                 recheck: None,
+                types_poll: types_poll(),
                 outages: (0..targets.len()).map(|_| None).collect(),
                 check_once: self.check_once,
                 tracker: Tracker::new(targets.len(), keep(&rule.plan)),
@@ -543,6 +560,8 @@ pub(crate) struct Session {
     /// A target whose first list got 404 with types from the cache, and the
     /// error to end with if the server's types say the same.
     recheck: Option<(usize, Exit)>,
+    /// While a manifest's type is not served: when to ask discovery again.
+    types_poll: tokio::time::Interval,
     /// Per target: since when its watch keeps failing, said once on stderr.
     outages: Vec<Option<Outage>>,
     /// `--timeout 0`: one look; a failure before it is complete ends the run.
@@ -585,6 +604,17 @@ impl Session {
                 signo = self.interrupts.recv() => return Ok(Step::Interrupted(signo)),
                 _ = self.reader.gone() => return Err(Exit::Closed),
                 _ = self.stop.notified() => return Ok(Step::Stopped),
+                _ = self.types_poll.tick(), if !self.standby && self.targets.iter().any(|t| !t.served) => {
+                    // `--timeout 0` looks once: it does not wait for types.
+                    if self.check_once {
+                        return Ok(Step::TimedOut);
+                    }
+                    // Not served yet is not an error: asked again next time.
+                    if let Ok(fresh) = self.resolver.refresh(&self.conn).await {
+                        self.adopt(fresh);
+                    }
+                    continue;
+                }
             };
             match item {
                 Ok(event) => {
@@ -640,24 +670,61 @@ impl Session {
         }
     }
 
-    /// Restarts the watches of the targets not listed yet whose type the
-    /// server's answer resolves differently (a CRD now served in another
-    /// version). If the target that got 404 resolves as before, the 404 stands.
+    /// When the server's answer resolves the target that got 404 otherwise
+    /// (a CRD now served in another version), every target not listed yet
+    /// starts again with the server's types: watches may be shared by type
+    /// and namespace, and such targets have nothing to lose. If that target
+    /// resolves as before, the 404 stands.
     fn retarget(&mut self, index: usize, exit: Exit, fresh: Vec<Target>) -> Result<()> {
-        if fresh[index].api == self.targets[index].api {
+        if fresh.len() != self.targets.len() || fresh[index].api == self.targets[index].api {
             return Err(exit);
         }
+        let again: Vec<usize> = (0..fresh.len())
+            .filter(|&i| !self.tracker.synced(i))
+            .collect();
         for (i, target) in fresh.into_iter().enumerate() {
-            if self.tracker.synced(i) || target.api == self.targets[i].api {
-                continue;
+            if again.contains(&i) {
+                self.targets[i] = target;
             }
-            self.watches[i].abort();
-            let (events, watch) = watch_one(&self.conn.client, &target, i, None);
-            self.events.push(events);
-            self.watches[i] = watch;
-            self.targets[i] = target;
         }
+        self.restart(&again);
         Ok(())
+    }
+
+    /// The targets whose manifest type the server serves now are watched
+    /// from now on (a custom resource once its CRD is established).
+    fn adopt(&mut self, fresh: Vec<Target>) {
+        if fresh.len() != self.targets.len() {
+            return;
+        }
+        let served: Vec<usize> = (0..fresh.len())
+            .filter(|&i| !self.targets[i].served && fresh[i].served)
+            .collect();
+        for &i in &served {
+            self.targets[i] = fresh[i].clone();
+            if self.verbosity > 0 {
+                crate::term::stderr_line!(
+                    "{}: the server serves {} now; watching",
+                    self.targets[i].display(),
+                    self.targets[i].api.qualified()
+                );
+            }
+        }
+        self.restart(&served);
+    }
+
+    /// Stops the watches of these targets and starts them again.
+    fn restart(&mut self, indices: &[usize]) {
+        for &i in indices {
+            self.watches[i].abort();
+        }
+        let (events, watches) = watch_targets(&self.conn.client, &self.targets, indices, &[]);
+        for events in events {
+            self.events.push(events);
+        }
+        for (i, watch) in watches {
+            self.watches[i] = watch;
+        }
     }
 
     fn trouble(&mut self, index: usize, err: &kube::runtime::watcher::Error) -> Result<()> {
@@ -721,15 +788,10 @@ impl Session {
     /// Starts every target's watch, each from a checkpoint's
     /// resourceVersion where given (crate::ha).
     pub fn start_watches(&mut self, from: Vec<Option<String>>) {
-        let (events, watches): (Vec<_>, Vec<_>) = self
-            .targets
-            .iter()
-            .zip(from)
-            .enumerate()
-            .map(|(index, (target, from))| watch_one(&self.conn.client, target, index, from))
-            .unzip();
+        let all: Vec<usize> = (0..self.targets.len()).collect();
+        let (events, watches) = watch_targets(&self.conn.client, &self.targets, &all, &from);
         self.events = futures::stream::select_all(events);
-        self.watches = watches;
+        self.watches = watches.into_iter().map(|(_, watch)| watch).collect();
         self.standby = false;
     }
 
@@ -763,8 +825,10 @@ impl Session {
         }
     }
 
+    /// Every target's first list is in; a manifest's type not served yet
+    /// has nothing to list (`--timeout 0` then says so).
     pub fn all_synced(&self) -> bool {
-        (0..self.targets.len()).all(|i| self.tracker.synced(i))
+        (0..self.targets.len()).all(|i| self.tracker.synced(i) || !self.targets[i].served)
     }
 
     /// The next SIGINT or SIGTERM, for a command runner to forward.
@@ -775,7 +839,7 @@ impl Session {
 
 /// One rule's share of the process's watches: per target, its events,
 /// which the rule can stop reading on its own.
-fn watch_shared(
+fn watch_fed(
     streams: Vec<BoxStream<'static, feed::Event>>,
 ) -> (
     SelectAll<BoxStream<'static, (usize, feed::Event)>>,
@@ -787,6 +851,83 @@ fn watch_shared(
         .map(|(index, events)| indexed(events, index))
         .unzip();
     (futures::stream::select_all(events), watches)
+}
+
+/// One target's events, each with the target's index.
+type Indexed = BoxStream<'static, (usize, feed::Event)>;
+
+/// How often discovery is asked again while a manifest's type is not served.
+const TYPES_POLL: Duration = Duration::from_secs(1);
+
+fn types_poll() -> tokio::time::Interval {
+    let mut poll = tokio::time::interval_at(Instant::now() + TYPES_POLL, TYPES_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    poll
+}
+
+/// The watches targets `indices` need, each from `from[index]` (a
+/// checkpoint's resourceVersion; none if absent): one per (type, namespace)
+/// for a manifest's named objects, shared by all of them — 200 objects of
+/// 12 kinds open 12 watches — or by field selector when there is one; one
+/// per other target; none while a manifest's type is not served. Every
+/// target gets the handle that stops its watch, in `indices`' order.
+fn watch_targets(
+    client: &Client,
+    targets: &[Target],
+    indices: &[usize],
+    from: &[Option<String>],
+) -> (Vec<Indexed>, Vec<(usize, AbortHandle)>) {
+    let from = |i: usize| from.get(i).cloned().flatten();
+    let mut events = Vec::new();
+    let mut watches = Vec::new();
+    // The named targets per (type, namespace), in order of first appearance.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for &i in indices {
+        let target = &targets[i];
+        if !target.served {
+            let (waiting, watch) = futures::stream::abortable(futures::stream::pending());
+            events.push(waiting.boxed());
+            watches.push((i, watch));
+            continue;
+        }
+        if matches!(target.selection, Selection::Query { .. }) || !target.manifest {
+            let (stream, watch) = watch_one(client, target, i, from(i));
+            events.push(stream);
+            watches.push((i, watch));
+            continue;
+        }
+        let same = |g: &Vec<usize>| {
+            let other = &targets[g[0]];
+            other.api == target.api && other.namespace == target.namespace
+        };
+        match groups.iter_mut().find(|g| same(g)) {
+            Some(group) => group.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    for group in groups {
+        if let [i] = group[..] {
+            let (stream, watch) = watch_one(client, &targets[i], i, from(i));
+            events.push(stream);
+            watches.push((i, watch));
+            continue;
+        }
+        let members = group
+            .iter()
+            .filter_map(|&i| match &targets[i].selection {
+                Selection::Name(name) => Some((name.clone(), i)),
+                Selection::Query { .. } => None,
+            })
+            .collect();
+        let shared =
+            crate::watch::watch_shared(client, &targets[group[0]], members, from(group[0]))
+                .map(|(i, item)| (i, item.map_err(Arc::new)));
+        let (stream, watch) = futures::stream::abortable(shared);
+        events.push(stream.boxed());
+        watches.extend(group.iter().map(|&i| (i, watch.clone())));
+    }
+    watches.sort_by_key(|&(i, _)| indices.iter().position(|&j| j == i));
+    (events, watches)
 }
 
 /// A watch of the rule's own (from a checkpoint, or its type resolved again).

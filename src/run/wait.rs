@@ -252,6 +252,8 @@ fn pod_watch(session: &Session, follow: bool) -> BoxStream<'static, Value> {
                 labels: None,
                 fields: None,
             },
+            served: true,
+            manifest: false,
         };
         crate::watch::watch_from(&session.conn.client, &pods, None).filter_map(|event| {
             std::future::ready(match event {

@@ -911,6 +911,137 @@ const CASES: &[Case] = &[
         0,
         &[],
     ),
+    // Manifests (-f, -k): file and line, and column where the parser gives one.
+    offline(
+        "-f of a path that does not exist",
+        &["-f", "@DIR/nope.yaml", "--for", "ready"],
+        2,
+        &["-f ", "nope.yaml", "cannot read it", "no such file"],
+    ),
+    offline(
+        "-f of invalid YAML",
+        &["-f", "@DIR/manifests/bad.yaml", "--for", "ready"],
+        2,
+        &["bad.yaml:6:1: invalid YAML"],
+    ),
+    offline(
+        "-f of invalid JSON",
+        &["-f", "@DIR/manifests/bad.json", "--for", "ready"],
+        2,
+        &["bad.json:2:10: invalid JSON"],
+    ),
+    offline(
+        "a manifest without apiVersion",
+        &["-f", "@DIR/manifests/no-api.yaml", "--for", "ready"],
+        2,
+        &["no-api.yaml:3:", "no apiVersion"],
+    ),
+    offline(
+        "a manifest without kind",
+        &["-f", "@DIR/manifests/no-kind.yaml", "--for", "ready"],
+        2,
+        &["no-kind.yaml:1:", "no kind"],
+    ),
+    offline(
+        "a manifest without metadata.name",
+        &["-f", "@DIR/manifests/no-name.yaml", "--for", "ready"],
+        2,
+        &["no-name.yaml:1:", "no metadata.name"],
+    ),
+    offline(
+        "a manifest with generateName",
+        &["-f", "@DIR/manifests/generated.yaml", "--for", "ready"],
+        2,
+        &[
+            "generated.yaml:1:",
+            "generateName",
+            "cannot be waited for",
+            "-l",
+        ],
+    ),
+    offline(
+        "-R without -f",
+        &["deploy/web", "-R", "--for", "ready"],
+        2,
+        &["-R", "add -f DIR"],
+    ),
+    offline(
+        "-f with TYPE/NAME arguments",
+        &[
+            "-f",
+            "@DIR/manifests/cm.yaml",
+            "deploy/web",
+            "--for",
+            "ready",
+        ],
+        2,
+        &["deploy/web", "-f names the objects", "cannot be given too"],
+    ),
+    offline(
+        "-f with a selector",
+        &[
+            "-f",
+            "@DIR/manifests/cm.yaml",
+            "-l",
+            "app=web",
+            "--for",
+            "ready",
+        ],
+        2,
+        &["-l selects", "drop -l"],
+    ),
+    offline(
+        "-f and -k together",
+        &[
+            "-f",
+            "@DIR/manifests/cm.yaml",
+            "-k",
+            "@DIR/manifests",
+            "--for",
+            "ready",
+        ],
+        2,
+        &["-f and -k", "one of them"],
+    ),
+    offline(
+        "-f of a folder without manifests",
+        &["-f", "@DIR/manifests/empty", "--for", "ready"],
+        2,
+        &["no objects in -f", ".yaml", "-R"],
+    ),
+    offline(
+        "-f of a URL",
+        &["-f", "https://example.com/app.yaml", "--for", "ready"],
+        2,
+        &["URLs are not fetched", "-f -"],
+    ),
+    offline(
+        "-k of a folder kustomize cannot build",
+        &["-k", "@DIR/manifests/empty", "--for", "ready"],
+        2,
+        &["-k ", "kubectl kustomize failed: ", "kustomization"],
+    ),
+    case(
+        "a manifest's kind its built-in group does not have",
+        &["-f", "@DIR/manifests/typo.yaml", "--for", "ready"],
+        2,
+        &[
+            "typo.yaml:1: ",
+            "unknown resource type \"Deploymnet.v1.apps\"",
+        ],
+    ),
+    offline(
+        "a type list in TYPE/NAME form",
+        &["deploy,sts/web", "--for", "ready"],
+        2,
+        &["names one type", "deploy,sts web"],
+    ),
+    offline(
+        "a type list with an empty type",
+        &["deploy,,sts", "-l", "app=web", "--for", "ready"],
+        2,
+        &["empty type in its list"],
+    ),
     offline(
         "non-UTF-8 argument",
         &["widgets/foo", "--until", "@NONUTF8"],
@@ -1005,6 +1136,38 @@ fn every_bad_input_gets_its_exit_code_and_a_message_that_says_what_to_do() {
     )
     .unwrap();
     std::fs::write(s.dir.path().join("empty-hook-url"), "\n").unwrap();
+    let manifests = s.dir.path().join("manifests");
+    std::fs::create_dir_all(manifests.join("empty")).unwrap();
+    for (file, body) in [
+        (
+            "bad.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  bad: [\n",
+        ),
+        ("bad.json", "{\"apiVersion\": \"v1\",\n \"kind\": }"),
+        (
+            "no-api.yaml",
+            "# first\n---\nkind: ConfigMap\nmetadata: {name: a}\n",
+        ),
+        ("no-kind.yaml", "apiVersion: v1\nmetadata: {name: a}\n"),
+        (
+            "no-name.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n",
+        ),
+        (
+            "generated.yaml",
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: run-}\n",
+        ),
+        (
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+        ),
+        (
+            "typo.yaml",
+            "apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: web}\n",
+        ),
+    ] {
+        std::fs::write(manifests.join(file), body).unwrap();
+    }
     let tls = Scenario::tls();
     std::fs::write(
         s.dir.path().join("wrong-ca.pem"),

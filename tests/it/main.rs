@@ -6,6 +6,7 @@ mod cluster;
 mod common;
 
 mod alerts;
+mod apply_files;
 mod bad_input;
 mod chats;
 mod color;
@@ -19,6 +20,7 @@ mod faults;
 mod ha;
 mod ha_model;
 mod ha_rules;
+mod image;
 mod incluster;
 mod krew;
 mod kubectl_agrees;

@@ -376,6 +376,8 @@ mod tests {
             },
             namespace: Some("default".into()),
             selection: Selection::Name("foo".into()),
+            served: true,
+            manifest: false,
         }
     }
 

@@ -7,11 +7,13 @@
 
 pub mod control_plane;
 
+mod apply;
 mod context;
 mod ha;
 mod kinds;
 mod manifests;
 mod notify;
+mod pipeline;
 mod rbac;
 pub(crate) mod ready;
 mod smoke;
