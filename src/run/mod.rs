@@ -135,6 +135,7 @@ pub async fn run(process: Process) -> Result<()> {
     // rule meets too (the deadline, a signal) lets them all finish; any
     // other error ends the process.
     let mut ended = None;
+    let mut leaving = false;
     let failed = loop {
         tokio::select! {
             next = running.tasks.next() => {
@@ -152,7 +153,15 @@ pub async fn run(process: Process) -> Result<()> {
                     Err(exit) => break Some(exit),
                 }
             }
-            rules = next_reload(&mut reload), if ended.is_none() => {
+            // Every rule's replica has left (the process is ending): the
+            // lease goes now, not after the sinks' flush.
+            _ = replica::left(&running.ha) => {
+                if let Some(ha) = running.ha.take() {
+                    ha.leave().await;
+                }
+                leaving = true;
+            }
+            rules = next_reload(&mut reload), if ended.is_none() && !leaving => {
                 let path = reload.as_ref().map(|r| r.path().display().to_string());
                 let applied = match rules {
                     Ok(rules) => running.reload(rules).await,

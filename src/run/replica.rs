@@ -9,13 +9,15 @@
 //! replays from there, with the same delivery ids.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, ListParams};
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use super::Session;
@@ -49,7 +51,20 @@ pub struct Ha {
     /// Without --leader-elect: the role, fixed at active.
     _alone: Option<watch::Sender<Role>>,
     store: Option<Store>,
+    /// How many rules' replicas have not left yet.
+    present: Arc<(AtomicUsize, Notify)>,
     verbose: bool,
+}
+
+/// A rule's replica, counted until it has left (dropped).
+struct Presence(Arc<(AtomicUsize, Notify)>);
+
+impl Drop for Presence {
+    fn drop(&mut self) {
+        if self.0.0.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.1.notify_one();
+        }
+    }
 }
 
 /// One rule's replica: its role (the process's), and the checkpoint it
@@ -60,6 +75,7 @@ pub struct Replica {
     /// Whether the role comes from a lease (`--leader-elect`).
     elects: bool,
     keeper: Option<Keeper>,
+    _present: Presence,
     /// The `--sink`s, whose acknowledgements the checkpoint waits for.
     outbox: Outbox,
     /// Whether this replica's watches run (it took over).
@@ -150,6 +166,7 @@ impl Ha {
             elector,
             _alone: alone,
             store,
+            present: Arc::default(),
             verbose,
         })
     }
@@ -173,10 +190,25 @@ impl Ha {
             role: self.role.clone(),
             elects: self.elector.is_some(),
             keeper,
+            _present: {
+                self.present.0.fetch_add(1, Ordering::SeqCst);
+                Presence(self.present.clone())
+            },
             outbox: Outbox::default(),
             active: false,
             resumed: false,
             verbose: self.verbose,
+        }
+    }
+
+    /// Completes once every rule's replica has left (its last checkpoint
+    /// written): the lease may go then, while the sinks still flush.
+    pub async fn left(&self) {
+        loop {
+            if self.present.0.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            self.present.1.notified().await;
         }
     }
 
@@ -188,8 +220,8 @@ impl Ha {
         }
     }
 
-    /// On the way out, once every rule has left: the lease released, so a
-    /// standby takes over at once.
+    /// On the way out, once every rule's replica has left: the lease
+    /// released, so a standby takes over at once.
     pub async fn leave(mut self) {
         let Some(task) = self.elector.take() else {
             return;
@@ -658,6 +690,14 @@ impl Keeper {
 pub async fn next(replica: &mut Option<Replica>) -> Turn {
     match replica {
         Some(replica) => replica.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// [`Ha::left`], never without `--leader-elect` or `--checkpoint`.
+pub async fn left(ha: &Option<Ha>) {
+    match ha {
+        Some(ha) => ha.left().await,
         None => std::future::pending().await,
     }
 }

@@ -359,3 +359,49 @@ fn a_reload_drops_a_removed_rules_section_and_adds_the_new_ones() {
 fn uid(object: &Value) -> &str {
     object["metadata"]["uid"].as_str().unwrap()
 }
+
+/// SIGTERM of the holder of rules whose sink is down: the lease goes once
+/// every rule has written its last checkpoint, not after the sinks' flush.
+#[test]
+fn after_sigterm_the_lease_goes_before_the_sinks_flush() {
+    let s = Scenario::new();
+    let hook = crate::receiver::Receiver::start();
+    let file = rules_file(
+        &s,
+        &format!(
+            "rules:
+  - name: one
+    args: [widgets, --all, -q, --flush-timeout, 20s, --sink, 'cloudevents:{url}']
+  - name: two
+    args: [widgets, --all, -q, --flush-timeout, 20s, --sink, 'cloudevents:{url}']
+",
+            url = hook.url()
+        ),
+    );
+    let args = [
+        "--rules",
+        &file,
+        "-v",
+        "--leader-elect",
+        "--lease",
+        "alerts",
+    ];
+    let mut a = Replica::with_args(&s, "a", Some(FAST), &args);
+    wait_for_holder(&s, "alerts", "a", WITHIN);
+    a.wait_watching(WITHIN);
+    let b = Replica::with_args(&s, "b", Some(FAST), &args);
+    std::thread::sleep(Duration::from_millis(500));
+    hook.down();
+    widget(&s, "w1");
+    std::thread::sleep(Duration::from_millis(500));
+    a.signal(libc::SIGTERM);
+    let took = wait_for_holder(&s, "alerts", "b", WITHIN);
+    assert!(took < Duration::from_secs(4), "takeover after {took:?}");
+    assert!(
+        still_running(&mut a.child, Duration::from_millis(10)),
+        "a still flushing its sinks: {}",
+        a.stderr.lock().unwrap()
+    );
+    hook.up();
+    drop(b);
+}
