@@ -441,4 +441,97 @@ mod tests {
         let size = Checkpoint::size(&checkpoint.encode());
         assert!(size < LIMIT / 2, "{size} bytes");
     }
+
+    fn offline() -> Store {
+        let client = kube::Client::new(
+            tower::service_fn(|_: http::Request<kube::client::Body>| async {
+                Err::<http::Response<kube::client::Body>, std::io::Error>(std::io::Error::other(
+                    "offline",
+                ))
+            }),
+            "default",
+        );
+        Store::new(
+            Api::namespaced(client, "default"),
+            "c".into(),
+            "default".into(),
+        )
+    }
+
+    fn of(objects: usize) -> Checkpoint {
+        let objects = (0..objects)
+            .map(|i| {
+                let mark = ObjectMark {
+                    key: format!("default/w{i}"),
+                    resource_version: "1".into(),
+                    when: None,
+                    values: None,
+                    open: false,
+                };
+                (format!("uid-{i}"), mark)
+            })
+            .collect();
+        Checkpoint {
+            writer: "r".into(),
+            rule: "widgets".into(),
+            targets: BTreeMap::from([(
+                "widgets".into(),
+                Mark {
+                    resource_version: "1".into(),
+                    objects,
+                    announced: BTreeMap::new(),
+                },
+            )]),
+            rules: BTreeMap::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_limit_counts_every_running_rules_section_and_a_stopped_one_is_dropped() {
+        let store = offline();
+        let a = store.section("a", 1);
+        let b = store.section("b", 2);
+        store.shared.lock().await.sections.insert("b".into(), of(3));
+        assert_eq!(a.measure(&of(2)).await.1, 5);
+        assert_eq!(a.measure(&of(2)).await.2, 2);
+        // b removed by a reload: its section goes at a's next write.
+        b.stopped("b", 2);
+        assert_eq!(a.measure(&of(2)).await.1, 2);
+        assert_eq!(a.measure(&of(2)).await.2, 1);
+        // A command line's checkpoint is written as it is.
+        assert_eq!(
+            store.measure(&of(2)).await,
+            (Checkpoint::size(&of(2).encode()), 2, 0)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rule_restarted_under_its_name_takes_its_section_from_the_old_run() {
+        let store = offline();
+        let old = store.section("a", 1);
+        let new = store.section("a", 3);
+        // The old run (stopping) writes nothing: no request is made.
+        assert!(old.save(&of(1)).await.is_ok());
+        assert!(matches!(new.save(&of(1)).await, Err(Failure::Other(_))));
+        old.stopped("a", 1);
+        assert_eq!(new.measure(&of(1)).await.2, 1);
+    }
+
+    #[test]
+    fn a_rules_checkpoint_reads_back_with_its_sections() {
+        let mut document = Checkpoint {
+            writer: "r".into(),
+            ..Checkpoint::default()
+        };
+        let mut section = of(1);
+        section.writer = String::new();
+        document.rules.insert("a".into(), section);
+        let text = document.encode();
+        assert!(
+            text.starts_with(r#"{"writer":"r","targets":{},"rules":{"a":{"rule":"widgets","#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Checkpoint>(&text).unwrap(), document);
+        assert_eq!(document.objects(), 1);
+    }
 }

@@ -471,7 +471,9 @@ fn run_case(seed: u64, faults: bool, rules: usize) -> Outcome {
         };
         check(&mine, &history, *flags, faults).map_err(named)
     });
-    let told = arrivals.iter().filter(|a| !ruled.iter().any(|(r, _)| *r == a.rule));
+    let told = arrivals
+        .iter()
+        .filter(|a| !ruled.iter().any(|(r, _)| *r == a.rule));
     let checked = checked.and_then(|()| match told.map(|a| &a.rule).next() {
         Some(rule) => Err(format!("a delivery of no rule of the case: {rule:?}")),
         None => Ok(()),

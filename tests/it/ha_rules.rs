@@ -267,15 +267,18 @@ fn a_restart_resumes_unchanged_rules_and_starts_changed_and_new_ones_from_now() 
     let args = ["--rules", &file, "--checkpoint", "c"];
     let first = Replica::with_args(&s, "a", None, &args);
     wait_lines(&first, 1);
-    wait_for_sections(&s, "c", &["change", "drop", "keep"], &w1b, &["change", "keep"]);
+    wait_for_sections(
+        &s,
+        "c",
+        &["change", "drop", "keep"],
+        &w1b,
+        &["change", "keep"],
+    );
     let lines = first.lines();
     first.stop();
     assert_eq!(
         ids(&lines),
-        BTreeMap::from([(
-            "keep".to_string(),
-            BTreeSet::from([id(&w1b, "modified")])
-        )]),
+        BTreeMap::from([("keep".to_string(), BTreeSet::from([id(&w1b, "modified")]))]),
         "the rule of the command line's arguments took its checkpoint; the others started from now"
     );
 
