@@ -7,8 +7,15 @@
 //! alert is open. Writes carry the resourceVersion
 //! last read or written (optimistic concurrency): a write over a version
 //! this replica has not seen fails with 409 instead of losing it.
+//!
+//! With `--rules`, one ConfigMap for every rule: the same key holds one
+//! section per rule (by its name) under `rules`, each a checkpoint as a
+//! command line's, all written in one update. A section is written only
+//! by the rule running under that name; the section of a rule no longer
+//! running is dropped at the next write.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
@@ -24,14 +31,19 @@ pub const LIMIT: usize = 1024 * 1024;
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
-    /// The replica that wrote it (its lease identity).
+    /// The replica that wrote it (its lease identity); "" in a section.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub writer: String,
     /// The rule whose state it is (targets, `--when`, `--on-change`,
     /// `--events`): a different rule must not take it as its own.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub rule: String,
     /// Per target, by `run::replica::target_key`.
+    #[serde(default)]
     pub targets: BTreeMap<String, Mark>,
+    /// `--rules`: per rule name, its section (and no targets here).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rules: BTreeMap<String, Checkpoint>,
 }
 
 /// One target's state at the last delivery.
@@ -84,8 +96,10 @@ impl Checkpoint {
         KEY.len() + encoded.len()
     }
 
+    /// Its objects, every section's included.
     pub fn objects(&self) -> usize {
-        self.targets.values().map(|m| m.objects.len()).sum()
+        let own: usize = self.targets.values().map(|m| m.objects.len()).sum();
+        own + self.rules.values().map(Checkpoint::objects).sum::<usize>()
     }
 }
 
@@ -96,49 +110,104 @@ pub enum Failure {
     Forbidden(&'static str),
     /// Another writer got there first (409); the version is now known.
     Conflict,
-    /// Over the ConfigMap limit (422).
-    TooLarge,
+    /// Over the ConfigMap limit: the document's size and objects, and how
+    /// many rules' sections it holds (0 for a command line's).
+    TooLarge {
+        size: usize,
+        objects: usize,
+        rules: usize,
+    },
     Other(kube::Error),
 }
 
-/// The ConfigMap, and the resourceVersion of it this replica last saw.
+/// The ConfigMap, or (`--rules`) one rule's section of it. Clones share
+/// the ConfigMap: every section is written by one update at a time.
+#[derive(Clone)]
 pub struct Store {
-    api: Api<ConfigMap>,
     pub name: String,
     pub namespace: String,
+    /// `--rules`: the rule's name, and which run of it (a reload restarts
+    /// a changed rule under the same name).
+    section: Option<(String, u64)>,
+    shared: Arc<tokio::sync::Mutex<Shared>>,
+    /// `--rules`: the run of each rule running, by name.
+    running: Arc<Mutex<BTreeMap<String, u64>>>,
+}
+
+/// The ConfigMap as this replica last saw it.
+struct Shared {
+    api: Api<ConfigMap>,
     seen: Option<String>,
     exists: bool,
+    /// `--rules`: every section as last read or written.
+    sections: BTreeMap<String, Checkpoint>,
 }
 
 impl Store {
     pub fn new(api: Api<ConfigMap>, name: String, namespace: String) -> Store {
         Store {
-            api,
             name,
             namespace,
-            seen: None,
-            exists: false,
+            section: None,
+            shared: Arc::new(tokio::sync::Mutex::new(Shared {
+                api,
+                seen: None,
+                exists: false,
+                sections: BTreeMap::new(),
+            })),
+            running: Arc::default(),
         }
     }
 
-    /// The checkpoint as stored, if any. One that cannot be read is
-    /// reported and ignored: the watch then starts as without one.
-    pub async fn load(&mut self) -> Result<Option<Checkpoint>, Failure> {
-        let found = self
+    /// The section of rule `rule`, in its run `run` (which from now on is
+    /// the one that writes it).
+    pub fn section(&self, rule: &str, run: u64) -> Store {
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(rule.to_string(), run);
+        }
+        Store {
+            section: Some((rule.to_string(), run)),
+            ..self.clone()
+        }
+    }
+
+    /// Rule `rule`'s run `run` was removed (or changed): its section is
+    /// dropped at the next write, unless a new run took the name.
+    pub fn stopped(&self, rule: &str, run: u64) {
+        if let Ok(mut running) = self.running.lock()
+            && running.get(rule) == Some(&run)
+        {
+            running.remove(rule);
+        }
+    }
+
+    /// Whether this is one rule's section of a `--rules` checkpoint.
+    pub fn is_section(&self) -> bool {
+        self.section.is_some()
+    }
+
+    /// The checkpoint as stored, if any (a section: the rule's section, or
+    /// a command line's whole checkpoint, which the rule takes if it is
+    /// its own). One that cannot be read is reported and ignored: the
+    /// watch then starts as without one.
+    pub async fn load(&self) -> Result<Option<Checkpoint>, Failure> {
+        let mut shared = self.shared.lock().await;
+        let found = shared
             .api
             .get_opt(&self.name)
             .await
             .map_err(|e| failure(e, "get"))?;
         let Some(map) = found else {
-            self.exists = false;
-            self.seen = None;
+            shared.exists = false;
+            shared.seen = None;
+            shared.sections.clear();
             return Ok(None);
         };
-        self.exists = true;
-        self.seen = map.metadata.resource_version.clone();
+        shared.exists = true;
+        shared.seen = map.metadata.resource_version.clone();
         let text = map.data.as_ref().and_then(|d| d.get(KEY));
-        match text.map(|t| serde_json::from_str::<Checkpoint>(t)) {
-            Some(Ok(checkpoint)) => Ok(Some(checkpoint)),
+        let stored = match text.map(|t| serde_json::from_str::<Checkpoint>(t)) {
+            Some(Ok(checkpoint)) => checkpoint,
             Some(Err(err)) => {
                 crate::log::warning(
                     "checkpoint",
@@ -147,50 +216,121 @@ impl Store {
                         self.name
                     ),
                 );
-                Ok(None)
+                return Ok(None);
             }
-            None => Ok(None),
+            None => return Ok(None),
+        };
+        let Some((rule, _)) = &self.section else {
+            return Ok(Some(stored));
+        };
+        if stored.rules.is_empty() {
+            shared.sections.clear();
+            return Ok(Some(stored));
         }
+        shared.sections = stored.rules;
+        Ok(shared.sections.get(rule).cloned())
     }
 
-    /// Writes the checkpoint over the version last seen (or creates it).
-    pub async fn save(&mut self, encoded: String) -> Result<(), Failure> {
+    /// The size, objects and sections of what writing this checkpoint (as
+    /// this rule's section) would store.
+    pub async fn measure(&self, checkpoint: &Checkpoint) -> (usize, usize, usize) {
+        let shared = self.shared.lock().await;
+        let document = self.document(&shared.sections, checkpoint);
+        let document = document.as_ref().unwrap_or(checkpoint);
+        (
+            Checkpoint::size(&document.encode()),
+            document.objects(),
+            document.rules.len(),
+        )
+    }
+
+    /// The document to write: the checkpoint, or every running rule's
+    /// section with this one's replaced; `None` if this rule's run no
+    /// longer writes its section.
+    fn document(
+        &self,
+        sections: &BTreeMap<String, Checkpoint>,
+        checkpoint: &Checkpoint,
+    ) -> Option<Checkpoint> {
+        let Some((rule, run)) = &self.section else {
+            return Some(checkpoint.clone());
+        };
+        let running = self.running.lock().map(|r| r.clone()).unwrap_or_default();
+        if running.get(rule) != Some(run) {
+            return None;
+        }
+        let mut rules: BTreeMap<String, Checkpoint> = sections
+            .iter()
+            .filter(|(name, _)| running.contains_key(*name))
+            .map(|(name, section)| (name.clone(), section.clone()))
+            .collect();
+        let mut section = checkpoint.clone();
+        section.writer = String::new();
+        rules.insert(rule.clone(), section);
+        Some(Checkpoint {
+            writer: checkpoint.writer.clone(),
+            rules,
+            ..Checkpoint::default()
+        })
+    }
+
+    /// Writes the checkpoint (as this rule's section: with every other
+    /// section, in one update) over the version last seen, or creates it.
+    pub async fn save(&self, checkpoint: &Checkpoint) -> Result<(), Failure> {
+        let mut shared = self.shared.lock().await;
+        let Some(document) = self.document(&shared.sections, checkpoint) else {
+            return Ok(());
+        };
+        let encoded = document.encode();
+        let size = Checkpoint::size(&encoded);
+        let too_large = Failure::TooLarge {
+            size,
+            objects: document.objects(),
+            rules: document.rules.len(),
+        };
+        if size > LIMIT {
+            return Err(too_large);
+        }
         let map = ConfigMap {
             metadata: ObjectMeta {
                 name: Some(self.name.clone()),
-                resource_version: self.seen.clone(),
+                resource_version: shared.seen.clone(),
                 ..ObjectMeta::default()
             },
             data: Some(BTreeMap::from([(KEY.to_string(), encoded)])),
             ..ConfigMap::default()
         };
         let params = PostParams::default();
-        let written = if self.exists {
-            self.api
+        let written = if shared.exists {
+            shared
+                .api
                 .replace(&self.name, &params, &map)
                 .await
                 .map_err(|e| failure(e, "update"))
         } else {
-            self.api
+            shared
+                .api
                 .create(&params, &map)
                 .await
                 .map_err(|e| failure(e, "create"))
         };
         match written {
             Ok(map) => {
-                self.exists = true;
-                self.seen = map.metadata.resource_version;
+                shared.exists = true;
+                shared.seen = map.metadata.resource_version;
+                shared.sections = document.rules;
                 Ok(())
             }
             Err(Failure::Conflict) => {
                 // Learn the version now stored; the next write goes over it
                 // only if this replica still holds the lease then.
-                if let Ok(Some(map)) = self.api.get_opt(&self.name).await {
-                    self.exists = true;
-                    self.seen = map.metadata.resource_version;
+                if let Ok(Some(map)) = shared.api.get_opt(&self.name).await {
+                    shared.exists = true;
+                    shared.seen = map.metadata.resource_version;
                 }
                 Err(Failure::Conflict)
             }
+            Err(Failure::TooLarge { .. }) => Err(too_large),
             Err(other) => Err(other),
         }
     }
@@ -200,7 +340,11 @@ fn failure(err: kube::Error, verb: &'static str) -> Failure {
     match &err {
         kube::Error::Api(status) if status.code == 403 => Failure::Forbidden(verb),
         kube::Error::Api(status) if status.code == 409 => Failure::Conflict,
-        kube::Error::Api(status) if status.code == 422 => Failure::TooLarge,
+        kube::Error::Api(status) if status.code == 422 => Failure::TooLarge {
+            size: 0,
+            objects: 0,
+            rules: 0,
+        },
         _ => Failure::Other(err),
     }
 }
@@ -215,6 +359,7 @@ mod tests {
         let checkpoint = Checkpoint {
             writer: "a".into(),
             rule: String::new(),
+            rules: BTreeMap::new(),
             targets: BTreeMap::from([(
                 "widgets".into(),
                 Mark {
@@ -283,6 +428,7 @@ mod tests {
         let checkpoint = Checkpoint {
             writer: "a".into(),
             rule: String::new(),
+            rules: BTreeMap::new(),
             targets: BTreeMap::from([(
                 "widgets".into(),
                 Mark {
@@ -294,5 +440,98 @@ mod tests {
         };
         let size = Checkpoint::size(&checkpoint.encode());
         assert!(size < LIMIT / 2, "{size} bytes");
+    }
+
+    fn offline() -> Store {
+        let client = kube::Client::new(
+            tower::service_fn(|_: http::Request<kube::client::Body>| async {
+                Err::<http::Response<kube::client::Body>, std::io::Error>(std::io::Error::other(
+                    "offline",
+                ))
+            }),
+            "default",
+        );
+        Store::new(
+            Api::namespaced(client, "default"),
+            "c".into(),
+            "default".into(),
+        )
+    }
+
+    fn of(objects: usize) -> Checkpoint {
+        let objects = (0..objects)
+            .map(|i| {
+                let mark = ObjectMark {
+                    key: format!("default/w{i}"),
+                    resource_version: "1".into(),
+                    when: None,
+                    values: None,
+                    open: false,
+                };
+                (format!("uid-{i}"), mark)
+            })
+            .collect();
+        Checkpoint {
+            writer: "r".into(),
+            rule: "widgets".into(),
+            targets: BTreeMap::from([(
+                "widgets".into(),
+                Mark {
+                    resource_version: "1".into(),
+                    objects,
+                    announced: BTreeMap::new(),
+                },
+            )]),
+            rules: BTreeMap::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_limit_counts_every_running_rules_section_and_a_stopped_one_is_dropped() {
+        let store = offline();
+        let a = store.section("a", 1);
+        let b = store.section("b", 2);
+        store.shared.lock().await.sections.insert("b".into(), of(3));
+        assert_eq!(a.measure(&of(2)).await.1, 5);
+        assert_eq!(a.measure(&of(2)).await.2, 2);
+        // b removed by a reload: its section goes at a's next write.
+        b.stopped("b", 2);
+        assert_eq!(a.measure(&of(2)).await.1, 2);
+        assert_eq!(a.measure(&of(2)).await.2, 1);
+        // A command line's checkpoint is written as it is.
+        assert_eq!(
+            store.measure(&of(2)).await,
+            (Checkpoint::size(&of(2).encode()), 2, 0)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rule_restarted_under_its_name_takes_its_section_from_the_old_run() {
+        let store = offline();
+        let old = store.section("a", 1);
+        let new = store.section("a", 3);
+        // The old run (stopping) writes nothing: no request is made.
+        assert!(old.save(&of(1)).await.is_ok());
+        assert!(matches!(new.save(&of(1)).await, Err(Failure::Other(_))));
+        old.stopped("a", 1);
+        assert_eq!(new.measure(&of(1)).await.2, 1);
+    }
+
+    #[test]
+    fn a_rules_checkpoint_reads_back_with_its_sections() {
+        let mut document = Checkpoint {
+            writer: "r".into(),
+            ..Checkpoint::default()
+        };
+        let mut section = of(1);
+        section.writer = String::new();
+        document.rules.insert("a".into(), section);
+        let text = document.encode();
+        assert!(
+            text.starts_with(r#"{"writer":"r","targets":{},"rules":{"a":{"rule":"widgets","#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Checkpoint>(&text).unwrap(), document);
+        assert_eq!(document.objects(), 1);
     }
 }

@@ -201,16 +201,6 @@ pub fn read(path: &Path, words: &[String]) -> Result<(Vec<Rule>, String)> {
     let process_words = without_rules(words);
     let wide = process_wide();
     let given_here = given(&process_words).unwrap_or_default();
-    // Not yet: one Lease and one checkpoint for many rules.
-    if let Some((id, _)) = given_here
-        .iter()
-        .find(|(id, _)| ["leader_elect", "checkpoint"].contains(&id.as_str()))
-    {
-        return Err(Exit::Usage(format!(
-            "{} with --rules is not supported yet: run one command line per process for now",
-            spelled(id)
-        )));
-    }
     if let Some((id, _)) = given_here.into_iter().find(|(id, _)| !wide.contains(id)) {
         return Err(Exit::Usage(format!(
             "{} belongs to a rule: with --rules, give it in a rule of {shown} \

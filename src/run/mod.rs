@@ -120,7 +120,9 @@ pub async fn run(process: Process) -> Result<()> {
     } else {
         crate::metrics::leader(true);
     }
+    let ha = replica::Ha::start(&process.ha, &conn, process.verbosity > 0);
     let mut running = Running {
+        ha,
         check_once: process.timeout == Some(Duration::ZERO),
         conn,
         deadline,
@@ -137,11 +139,12 @@ pub async fn run(process: Process) -> Result<()> {
     // rule meets too (the deadline, a signal) lets them all finish; any
     // other error ends the process.
     let mut ended = None;
-    loop {
+    let mut leaving = false;
+    let failed = loop {
         tokio::select! {
             next = running.tasks.next() => {
                 let Some((id, outcome)) = next else {
-                    break;
+                    break None;
                 };
                 if running.ended(id) {
                     continue;
@@ -151,10 +154,18 @@ pub async fn run(process: Process) -> Result<()> {
                     Err(exit @ (Exit::Timeout(_) | Exit::Signal(_))) => {
                         ended.get_or_insert(exit);
                     }
-                    Err(exit) => return Err(exit),
+                    Err(exit) => break Some(exit),
                 }
             }
-            rules = next_reload(&mut reload), if ended.is_none() => {
+            // Every rule's replica has left (the process is ending): the
+            // lease goes now, not after the sinks' flush.
+            _ = replica::left(&running.ha) => {
+                if let Some(ha) = running.ha.take() {
+                    ha.leave().await;
+                }
+                leaving = true;
+            }
+            rules = next_reload(&mut reload), if ended.is_none() && !leaving => {
                 let path = reload.as_ref().map(|r| r.path().display().to_string());
                 let applied = match rules {
                     Ok(rules) => running.reload(rules).await,
@@ -177,8 +188,14 @@ pub async fn run(process: Process) -> Result<()> {
                 }
             }
         }
+    };
+    // Every rule has left (or is dropped, on an error): the lease goes.
+    let Running { ha, tasks, .. } = running;
+    drop(tasks);
+    if let Some(ha) = ha {
+        ha.leave().await;
     }
-    ended.map_or(Ok(()), Err)
+    failed.or(ended).map_or(Ok(()), Err)
 }
 
 /// Resolves every rule's targets; an error names the rule.
@@ -204,6 +221,9 @@ async fn next_reload(reload: &mut Option<reload::Reload>) -> Result<Vec<Rule>> {
 
 /// The rules running in the process, each of which a reload can stop.
 struct Running {
+    /// `--leader-elect`, `--checkpoint`: one Lease and one ConfigMap for
+    /// every rule.
+    ha: Option<replica::Ha>,
     conn: Connection,
     deadline: Option<Instant>,
     check_once: bool,
@@ -282,8 +302,13 @@ impl Running {
                 words: rule.words.clone(),
                 stop,
             });
-            self.tasks
-                .push(Box::pin(async move { (id, run_rule(session, rule).await) }));
+            let replica = self
+                .ha
+                .as_ref()
+                .map(|ha| ha.replica(rule.name.as_deref(), id));
+            self.tasks.push(Box::pin(async move {
+                (id, run_rule(session, rule, replica).await)
+            }));
         }
         Ok(())
     }
@@ -314,6 +339,9 @@ impl Running {
             let keep = unchanged.iter().any(|rule| same(live, rule));
             if !keep {
                 live.stop.notify_one();
+                if let (Some(ha), Some(name)) = (&self.ha, &live.name) {
+                    ha.stopped(name, live.id);
+                }
                 stopped += 1;
             }
             keep
@@ -330,9 +358,8 @@ impl Running {
 }
 
 /// One rule's run, from its watches to the flush of its sinks.
-async fn run_rule(session: Session, rule: Rule) -> Result<()> {
+async fn run_rule(session: Session, rule: Rule, replica: Option<replica::Replica>) -> Result<()> {
     let Rule { name, plan, .. } = rule;
-    let replica = replica::Replica::start(&plan.ha, &session);
     let Plan {
         mode,
         command,

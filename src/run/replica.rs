@@ -9,16 +9,19 @@
 //! replays from there, with the same delivery ids.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, ListParams};
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use super::Session;
+use crate::connect::Connection;
 use crate::decide::filter::Filter;
 use crate::decide::noise::{Notice, Unsaid};
 use crate::exit::{Exit, Result};
@@ -39,14 +42,40 @@ const RECHECK: Duration = Duration::from_millis(250);
 /// so memory stays bounded (about this many times the checkpoint's size).
 const SNAPSHOTS: usize = 8;
 
-/// One replica: its role, and the checkpoint it keeps while active.
-pub struct Replica {
+/// What every rule of the process shares of high availability: one
+/// Lease (its campaign) and one checkpoint ConfigMap.
+pub struct Ha {
     identity: String,
     role: watch::Receiver<Role>,
     elector: Option<tokio::task::JoinHandle<Elector<Api<Lease>>>>,
     /// Without --leader-elect: the role, fixed at active.
     _alone: Option<watch::Sender<Role>>,
+    store: Option<Store>,
+    /// How many rules' replicas have not left yet.
+    present: Arc<(AtomicUsize, Notify)>,
+    verbose: bool,
+}
+
+/// A rule's replica, counted until it has left (dropped).
+struct Presence(Arc<(AtomicUsize, Notify)>);
+
+impl Drop for Presence {
+    fn drop(&mut self) {
+        if self.0.0.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.1.notify_one();
+        }
+    }
+}
+
+/// One rule's replica: its role (the process's), and the checkpoint it
+/// keeps while active.
+pub struct Replica {
+    identity: String,
+    role: watch::Receiver<Role>,
+    /// Whether the role comes from a lease (`--leader-elect`).
+    elects: bool,
     keeper: Option<Keeper>,
+    _present: Presence,
     /// The `--sink`s, whose acknowledgements the checkpoint waits for.
     outbox: Outbox,
     /// Whether this replica's watches run (it took over).
@@ -76,7 +105,6 @@ struct Keeper {
 struct Snapshot {
     through: u64,
     encoded: String,
-    objects: usize,
     /// Announced UIDs (by target key) deleted by then: no longer announced
     /// once this snapshot is written.
     gone: Vec<(String, String)>,
@@ -90,16 +118,15 @@ pub enum Turn {
     Failed(Exit),
 }
 
-impl Replica {
+impl Ha {
     /// Starts the election (if asked); `None` without either flag.
-    pub fn start(plan: &HaPlan, session: &Session) -> Option<Replica> {
+    pub fn start(plan: &HaPlan, conn: &Connection, verbose: bool) -> Option<Ha> {
         if plan.lease.is_none() && plan.checkpoint.is_none() {
             return None;
         }
-        let client = session.conn.client.clone();
-        let namespace = session.conn.namespace.clone();
+        let client = conn.client.clone();
+        let namespace = conn.namespace.clone();
         let identity = lease::identity();
-        let verbose = session.verbosity > 0;
         let (role, elector, alone) = match &plan.lease {
             Some((name, timings)) => {
                 let api: Api<Lease> = Api::namespaced(client.clone(), &namespace);
@@ -126,31 +153,92 @@ impl Replica {
                 (rx, None, Some(tx))
             }
         };
-        let keeper = plan.checkpoint.as_ref().map(|name| Keeper {
-            store: Store::new(
+        let store = plan.checkpoint.as_ref().map(|name| {
+            Store::new(
                 Api::namespaced(client, &namespace),
                 name.clone(),
                 namespace.clone(),
-            ),
+            )
+        });
+        Some(Ha {
+            identity,
+            role,
+            elector,
+            _alone: alone,
+            store,
+            present: Arc::default(),
+            verbose,
+        })
+    }
+
+    /// A rule's replica; `rule` names a rule of a rules file (its section
+    /// of the checkpoint) in its run `run`.
+    pub fn replica(&self, rule: Option<&str>, run: u64) -> Replica {
+        let keeper = self.store.as_ref().map(|store| Keeper {
+            store: match rule {
+                Some(rule) => store.section(rule, run),
+                None => store.clone(),
+            },
             dirty: false,
             last_write: None,
             waiting: VecDeque::new(),
             stored: Checkpoint::default(),
             announced: BTreeMap::new(),
         });
-        Some(Replica {
-            identity,
-            role,
-            elector,
-            _alone: alone,
+        Replica {
+            identity: self.identity.clone(),
+            role: self.role.clone(),
+            elects: self.elector.is_some(),
             keeper,
+            _present: {
+                self.present.0.fetch_add(1, Ordering::SeqCst);
+                Presence(self.present.clone())
+            },
             outbox: Outbox::default(),
             active: false,
             resumed: false,
-            verbose,
-        })
+            verbose: self.verbose,
+        }
     }
 
+    /// Completes once every rule's replica has left (its last checkpoint
+    /// written): the lease may go then, while the sinks still flush.
+    pub async fn left(&self) {
+        loop {
+            if self.present.0.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            self.present.1.notified().await;
+        }
+    }
+
+    /// A rule's run `run` was removed from the rules file (or changed):
+    /// its section of the checkpoint is dropped at the next write.
+    pub fn stopped(&self, rule: &str, run: u64) {
+        if let Some(store) = &self.store {
+            store.stopped(rule, run);
+        }
+    }
+
+    /// On the way out, once every rule's replica has left: the lease
+    /// released, so a standby takes over at once.
+    pub async fn leave(mut self) {
+        let Some(task) = self.elector.take() else {
+            return;
+        };
+        let was_active = self.role.borrow().may_deliver();
+        // The campaign ends when nobody watches the role any more.
+        drop(self.role);
+        let Ok(Ok(mut elector)) = tokio::time::timeout(Duration::from_secs(5), task).await else {
+            return;
+        };
+        if was_active {
+            let _ = tokio::time::timeout(Duration::from_secs(5), elector.release()).await;
+        }
+    }
+}
+
+impl Replica {
     /// Whether it keeps a checkpoint (`--checkpoint`).
     pub fn keeps_checkpoint(&self) -> bool {
         self.keeper.is_some()
@@ -242,7 +330,7 @@ impl Replica {
     async fn take_over(&mut self, session: &mut Session, filter: &mut Filter) -> Result<()> {
         self.active = true;
         crate::metrics::leader(true);
-        if self.elector.is_some() && self.verbose {
+        if self.elects && self.verbose {
             crate::term::erase();
             crate::term::stderr_line!("leader election: {} is active", self.identity);
         }
@@ -254,11 +342,17 @@ impl Replica {
                 .await
                 .map_err(|f| refused(f, &keeper.store))?;
             let rule = rule(session, filter);
-            if let Some(stored) = &stored
-                && !stored.rule.is_empty()
-                && stored.rule != rule
+            let mut stored = stored;
+            if let Some(found) = &stored
+                && (keeper.store.is_section() || !found.rule.is_empty())
+                && found.rule != rule
             {
-                return Err(another_rule(&keeper.store, &stored.rule, &rule));
+                // A rule of a rules file changed since (or new): its old
+                // section is not its own; it starts from now.
+                if !keeper.store.is_section() {
+                    return Err(another_rule(&keeper.store, &found.rule, &rule));
+                }
+                stored = None;
             }
             keeper.stored = stored.clone().unwrap_or_default();
             keeper.announced.clear();
@@ -365,20 +459,14 @@ impl Replica {
         let snapshot = Snapshot {
             through: self.outbox.handed(),
             encoded: checkpoint.encode(),
-            objects: checkpoint.objects(),
             gone,
         };
-        let size = Checkpoint::size(&snapshot.encoded);
+        let (size, objects, rules) = keeper.store.measure(&checkpoint).await;
         if size > checkpoint::LIMIT {
-            return Err(too_large(&keeper.store, size, snapshot.objects));
+            return Err(too_large(&keeper.store, size, objects, rules));
         }
         keeper.keep(snapshot);
-        let Some(Snapshot {
-            encoded,
-            objects,
-            gone,
-            ..
-        }) = keeper.acknowledged(self.outbox.acknowledged())
+        let Some(Snapshot { encoded, gone, .. }) = keeper.acknowledged(self.outbox.acknowledged())
         else {
             retry_soon(keeper);
             return Ok(());
@@ -390,14 +478,12 @@ impl Replica {
         }
         let mut written: Checkpoint = serde_json::from_str(&encoded).unwrap_or_default();
         keeper.announce_in(&mut written);
-        let encoded = written.encode();
-        let size = Checkpoint::size(&encoded);
         keeper.last_write = Some(Instant::now());
         keeper.dirty = !keeper.waiting.is_empty() || !complete;
         if !complete {
             retry_soon(keeper);
         }
-        match keeper.store.save(encoded).await {
+        match keeper.store.save(&written).await {
             Ok(()) => {
                 keeper.held(written);
                 Ok(())
@@ -407,7 +493,8 @@ impl Replica {
                 // Written by a replica of this rule, or by another rule
                 // given the same name: that one is refused, never
                 // overwritten every second.
-                if let Ok(Some(stored)) = keeper.store.load().await
+                if !keeper.store.is_section()
+                    && let Ok(Some(stored)) = keeper.store.load().await
                     && !stored.rule.is_empty()
                     && stored.rule != checkpoint_rule
                 {
@@ -422,7 +509,11 @@ impl Replica {
                 }
                 Ok(())
             }
-            Err(Failure::TooLarge) => Err(too_large(&keeper.store, size, objects)),
+            Err(Failure::TooLarge {
+                size,
+                objects,
+                rules,
+            }) => Err(too_large(&keeper.store, size, objects, rules)),
             Err(Failure::Forbidden(verb)) => Err(refused(Failure::Forbidden(verb), &keeper.store)),
             Err(Failure::Other(err)) if crate::trouble::no_namespace(&err) => {
                 Err(Exit::Refused(crate::trouble::namespace_missing(
@@ -488,15 +579,17 @@ impl Replica {
             let mut checkpoint = keeper.stored.clone();
             checkpoint.writer = self.identity.clone();
             keeper.announce_in(&mut checkpoint);
-            let encoded = checkpoint.encode();
-            let size = Checkpoint::size(&encoded);
-            let failure = match keeper.store.save(encoded).await {
+            let failure = match keeper.store.save(&checkpoint).await {
                 Ok(()) => {
                     keeper.stored = checkpoint;
                     return Ok(true);
                 }
-                Err(Failure::TooLarge) => {
-                    return Err(too_large(&keeper.store, size, checkpoint.objects()));
+                Err(Failure::TooLarge {
+                    size,
+                    objects,
+                    rules,
+                }) => {
+                    return Err(too_large(&keeper.store, size, objects, rules));
                 }
                 Err(Failure::Forbidden(verb)) => {
                     return Err(refused(Failure::Forbidden(verb), &keeper.store));
@@ -522,23 +615,11 @@ impl Replica {
         }
     }
 
-    /// On the way out: the last checkpoint, then the lease released, so a
-    /// standby takes over at once.
+    /// On the way out: the last checkpoint (the process then releases
+    /// the lease, once every rule has left).
     pub async fn leave(mut self, session: &Session, filter: &Filter, unsaid: &Unsaid) {
         if self.keeper.as_ref().is_some_and(|k| k.dirty) {
             let _ = self.write(session, filter, unsaid, true).await;
-        }
-        let Some(task) = self.elector.take() else {
-            return;
-        };
-        let was_active = self.role.borrow().may_deliver();
-        // The campaign ends when nobody watches the role any more.
-        drop(self.role);
-        let Ok(Ok(mut elector)) = tokio::time::timeout(Duration::from_secs(5), task).await else {
-            return;
-        };
-        if was_active {
-            let _ = tokio::time::timeout(Duration::from_secs(5), elector.release()).await;
         }
     }
 }
@@ -609,6 +690,14 @@ impl Keeper {
 pub async fn next(replica: &mut Option<Replica>) -> Turn {
     match replica {
         Some(replica) => replica.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// [`Ha::left`], never without `--leader-elect` or `--checkpoint`.
+pub async fn left(ha: &Option<Ha>) {
+    match ha {
+        Some(ha) => ha.left().await,
         None => std::future::pending().await,
     }
 }
@@ -739,6 +828,7 @@ fn build(identity: &str, session: &Session, filter: &Filter, unsaid: &Unsaid) ->
         writer: identity.to_string(),
         rule: rule(session, filter),
         targets,
+        rules: BTreeMap::new(),
     }
 }
 
@@ -777,18 +867,23 @@ fn refused(failure: Failure, store: &Store) -> Exit {
             store.namespace,
             crate::trouble::said(&err)
         )),
-        Failure::Conflict | Failure::TooLarge => Exit::Refused(format!(
+        Failure::Conflict | Failure::TooLarge { .. } => Exit::Refused(format!(
             "--checkpoint: cannot read configmap/{} in namespace {}",
             store.name, store.namespace
         )),
     }
 }
 
-fn too_large(store: &Store, size: usize, objects: usize) -> Exit {
+fn too_large(store: &Store, size: usize, objects: usize, rules: usize) -> Exit {
+    let of_rules = match rules {
+        0 => String::new(),
+        1 => " of 1 rule".to_string(),
+        n => format!(" of {n} rules"),
+    };
     Exit::Usage(format!(
-        "--checkpoint: the state of {objects} objects takes {size} bytes, over the 1048576 bytes \
-         (1 MiB) a ConfigMap may hold; select fewer objects (-l, --field-selector) or drop \
-         --checkpoint (configmap/{} keeps its last checkpoint)",
+        "--checkpoint: the state of {objects} objects{of_rules} takes {size} bytes, over the \
+         1048576 bytes (1 MiB) a ConfigMap may hold; select fewer objects (-l, \
+         --field-selector) or drop --checkpoint (configmap/{} keeps its last checkpoint)",
         store.name
     ))
 }
@@ -831,7 +926,6 @@ mod tests {
         Snapshot {
             through,
             encoded: encoded.into(),
-            objects: 0,
             gone: Vec::new(),
         }
     }

@@ -40,7 +40,17 @@ impl Replica {
     ) -> Replica {
         let mut args = vec![WIDGETS, "--all", "-o", "json", "-v"];
         args.extend_from_slice(extra);
-        let mut cmd = s.notify(&args);
+        Replica::with_args(s, name, timings, &args)
+    }
+
+    /// A replica of exactly these arguments (`--rules FILE ...`).
+    pub(crate) fn with_args(
+        s: &dyn Cluster,
+        name: &str,
+        timings: Option<&str>,
+        args: &[&str],
+    ) -> Replica {
+        let mut cmd = s.notify(args);
         cmd.env("POD_NAME", name);
         match timings {
             Some(t) => cmd.env("KUBECTL_NOTIFY_LEASE_TIMINGS", t),
@@ -72,6 +82,11 @@ impl Replica {
             lines,
             stderr,
         }
+    }
+
+    /// Each `-o json` line so far.
+    pub(crate) fn lines(&self) -> Vec<Value> {
+        self.lines.lock().unwrap().clone()
     }
 
     /// `type name` of each notification so far.

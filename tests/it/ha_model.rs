@@ -9,6 +9,11 @@
 //! in resourceVersion order), none the flags exclude, a re-delivery only
 //! under the id it had. Seeded; the seed is printed.
 //! `MODEL_CASES=N` runs more cases, `MODEL_SEED=S` replays one.
+//!
+//! The `--rules` variant runs the same scenarios through one rules file of
+//! three or four rules, each with flags drawn as above, one Lease and one
+//! checkpoint for them all; the oracle judges each rule's deliveries (the
+//! body's `rule` tells which) against its own flags.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -17,6 +22,7 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 use crate::ha::{Replica, holder};
+use crate::ha_rules::rules_file;
 use crate::receiver::Receiver;
 
 /// Short lease timings (lease, renew deadline, retry): a SIGKILLed holder's
@@ -218,7 +224,10 @@ fn text(object: &Value, field: &str) -> String {
 }
 
 /// One delivered CloudEvent: its id, and the change its body tells.
+#[derive(Clone)]
 struct Arrival {
+    /// The rule that delivered it (`--rules`; "" for a command line).
+    rule: String,
     id: String,
     kind: String,
     uid: String,
@@ -228,7 +237,8 @@ struct Arrival {
 
 struct Case<'a> {
     s: &'a Scenario,
-    flags: Vec<String>,
+    /// Every argument of a replica.
+    args: Vec<String>,
     live: Vec<Replica>,
     started: usize,
     stderr: Vec<String>,
@@ -236,11 +246,11 @@ struct Case<'a> {
 
 impl Case<'_> {
     fn start(&mut self) {
-        let flags: Vec<&str> = self.flags.iter().map(String::as_str).collect();
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
         let name = format!("r{}", self.started);
         self.started += 1;
         self.live
-            .push(Replica::start(self.s, &name, Some(TIMINGS), &flags));
+            .push(Replica::with_args(self.s, &name, Some(TIMINGS), &args));
     }
 
     fn stop(&mut self, rng: &mut Rng, signal: i32) {
@@ -258,10 +268,19 @@ impl Case<'_> {
 /// starts), or what went wrong.
 type Outcome = Result<(usize, usize, usize), String>;
 
-fn run_case(seed: u64, faults: bool) -> Outcome {
+/// `rules`: 0 for one command line, else how many rules one rules file has.
+fn run_case(seed: u64, faults: bool, rules: usize) -> Outcome {
     let mut rng = Rng(seed | 1);
     let ops = plan(&mut rng, faults);
     let drawn = Flags::draw(&mut rng);
+    // Per rule: its name and flags (a command line's has no name).
+    let mut ruled = vec![(String::new(), drawn)];
+    if rules > 0 {
+        ruled[0].0 = "rule0".into();
+        for n in 1..rules {
+            ruled.push((format!("rule{n}"), Flags::draw(&mut rng)));
+        }
+    }
     let s = Scenario::new();
     let hook = Receiver::start();
     let mut at_start = Vec::new();
@@ -271,24 +290,43 @@ fn run_case(seed: u64, faults: bool) -> Outcome {
             at_start.push(s.widget(name, json!({"n": 0, "phase": phase}), json!(null)));
         }
     }
-    let mut flags: Vec<String> = [
-        "-q",
-        "--leader-elect",
-        "--lease",
-        LEASE,
-        "--checkpoint",
-        LEASE,
-        "--flush-timeout",
-        "2s",
-        "--sink",
-        &format!("cloudevents:{}", hook.url()),
-    ]
-    .map(String::from)
-    .to_vec();
-    flags.extend(drawn.args());
+    let sink = format!("cloudevents:{}", hook.url());
+    let rule_args = |flags: Flags| {
+        let mut args: Vec<String> = ["-q", "--flush-timeout", "2s", "--sink", &sink]
+            .map(String::from)
+            .to_vec();
+        args.extend(flags.args());
+        args
+    };
+    let ha = ["--leader-elect", "--lease", LEASE, "--checkpoint", LEASE].map(String::from);
+    let args: Vec<String> = if rules == 0 {
+        [WIDGETS, "--all", "-o", "json", "-v"]
+            .map(String::from)
+            .into_iter()
+            .chain(ha)
+            .chain(rule_args(drawn))
+            .collect()
+    } else {
+        let yaml: String = ruled
+            .iter()
+            .map(|(name, flags)| {
+                let mut args = vec![WIDGETS.to_string(), "--all".into()];
+                args.extend(rule_args(*flags));
+                format!(
+                    "  - name: {name}\n    args: {}\n",
+                    serde_json::to_string(&args).unwrap()
+                )
+            })
+            .collect();
+        let file = rules_file(&s, &format!("rules:\n{yaml}"));
+        ["--rules".to_string(), file, "-v".into()]
+            .into_iter()
+            .chain(ha)
+            .collect()
+    };
     let mut case = Case {
         s: &s,
-        flags,
+        args,
         live: Vec::new(),
         started: 0,
         stderr: Vec::new(),
@@ -296,13 +334,21 @@ fn run_case(seed: u64, faults: bool) -> Outcome {
     for _ in 0..2 + rng.below(2) {
         case.start();
     }
-    // From the first checkpoint with the target's mark on, every change is
-    // someone's to deliver.
+    // From the first checkpoint with the target's mark on (every rule's),
+    // every change is someone's to deliver.
     let marked = || {
         let checkpoint = s.server.get("configmaps", Some("default"), LEASE)?;
         let text = checkpoint["data"]["checkpoint.json"].as_str()?;
         let parsed: Value = serde_json::from_str(text).ok()?;
-        (!parsed["targets"].as_object()?.is_empty()).then_some(())
+        let sections: Vec<&Value> = match rules {
+            0 => vec![&parsed],
+            _ => parsed["rules"].as_object()?.values().collect(),
+        };
+        let marked = sections
+            .iter()
+            .filter(|c| c["targets"].as_object().is_some_and(|t| !t.is_empty()))
+            .count();
+        (marked == rules.max(1)).then_some(())
     };
     let deadline = Instant::now() + Duration::from_secs(15);
     while marked().is_none() {
@@ -362,13 +408,24 @@ fn run_case(seed: u64, faults: bool) -> Outcome {
     // A sentinel: once it arrives and the receiver is quiet for longer than
     // any window, all is in.
     s.widget("zz-end", json!({"phase": "bad"}), json!(null));
-    let quiet = Duration::from_secs(2) + drawn.window();
+    let quiet = Duration::from_secs(2)
+        + ruled
+            .iter()
+            .map(|(_, f)| f.window())
+            .max()
+            .unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(40);
     let mut quiet_since = None;
     let mut count = 0;
     loop {
         let received = hook.delivered();
-        let sentinel = received.iter().any(|r| r.json()["name"] == "zz-end");
+        let sentinel = received
+            .iter()
+            .filter(|r| r.json()["name"] == "zz-end")
+            .map(|r| r.json()["rule"].as_str().unwrap_or("").to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            == rules.max(1);
         if received.len() != count {
             count = received.len();
             quiet_since = Some(Instant::now());
@@ -388,6 +445,7 @@ fn run_case(seed: u64, faults: bool) -> Outcome {
             let body = r.json();
             let field = |f: &str| body[f].as_str().unwrap_or("").to_string();
             Arrival {
+                rule: field("rule"),
                 id: r.header("ce-id").unwrap_or("").to_string(),
                 kind: field("type"),
                 uid: field("uid"),
@@ -401,7 +459,26 @@ fn run_case(seed: u64, faults: bool) -> Outcome {
     while !case.live.is_empty() {
         case.stop(&mut rng, libc::SIGKILL);
     }
-    let checked = check(&arrivals, &history, drawn, faults);
+    let checked = ruled.iter().try_for_each(|(rule, flags)| {
+        let mine: Vec<Arrival> = arrivals
+            .iter()
+            .filter(|a| a.rule == *rule)
+            .map(Arrival::clone)
+            .collect();
+        let named = |e: String| match rule.is_empty() {
+            true => e,
+            false => format!("{rule}: {e}"),
+        };
+        check(&mine, &history, *flags, faults).map_err(named)
+    });
+    let told = arrivals
+        .iter()
+        .filter(|a| !ruled.iter().any(|(r, _)| *r == a.rule));
+    let checked = checked.and_then(|()| match told.map(|a| &a.rule).next() {
+        Some(rule) => Err(format!("a delivery of no rule of the case: {rule:?}")),
+        None => Ok(()),
+    });
+    let drawn: Vec<&Flags> = ruled.iter().map(|(_, f)| f).collect();
     checked.map_err(|e| {
         format!(
             "{e}\nflags: {drawn:?}\nops: {ops:?}\nholder at the end: {holder_now:?}\n\
@@ -409,7 +486,10 @@ fn run_case(seed: u64, faults: bool) -> Outcome {
             history.lives,
             arrivals
                 .iter()
-                .map(|a| format!("{} {} {} {} {}", a.kind, a.name, a.uid, a.rv, a.id))
+                .map(|a| format!(
+                    "{} {} {} {} {} {}",
+                    a.rule, a.kind, a.name, a.uid, a.rv, a.id
+                ))
                 .collect::<Vec<_>>()
                 .join("\n"),
             case.stderr.join("\n---\n")
@@ -833,7 +913,7 @@ fn phase_new(life: &Life) -> bool {
         .all(|v| v.phase != last.phase)
 }
 
-fn run_all(faults: bool, default_cases: usize) {
+fn run_all(faults: bool, default_cases: usize, rules: usize) {
     let seed: Option<u64> = std::env::var("MODEL_SEED")
         .ok()
         .and_then(|v| v.parse().ok());
@@ -850,7 +930,11 @@ fn run_all(faults: bool, default_cases: usize) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default_cases),
     };
-    println!("ha model: seed {base}, {total} cases");
+    let of = match rules {
+        0 => String::new(),
+        n => format!(" of {n} rules"),
+    };
+    println!("ha model: seed {base}, {total} cases{of}");
     let workers = 2;
     let results: Vec<(u64, Outcome)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
@@ -860,7 +944,7 @@ fn run_all(faults: bool, default_cases: usize) {
                         .filter(|i| i % workers == w)
                         .map(|i| {
                             let seed = base.wrapping_add(i as u64 * 0x9E37_79B9);
-                            (seed, run_case(seed, faults))
+                            (seed, run_case(seed, faults, rules))
                         })
                         .collect::<Vec<_>>()
                 })
@@ -896,10 +980,22 @@ fn run_all(faults: bool, default_cases: usize) {
 
 #[test]
 fn replicas_killed_and_started_at_random_deliver_every_change_under_one_id() {
-    run_all(false, 6);
+    run_all(false, 6, 0);
 }
 
 #[test]
 fn replicas_killed_and_started_among_server_faults_deliver_the_last_word_on_each_object() {
-    run_all(true, 4);
+    run_all(true, 4, 0);
+}
+
+/// The same scenarios through `--rules`: three rules (four with
+/// `MODEL_RULES=4`), one Lease and one checkpoint; each rule's deliveries
+/// judged against its own flags.
+#[test]
+fn rules_of_replicas_killed_and_started_at_random_each_deliver_every_change_under_one_id() {
+    let rules = std::env::var("MODEL_RULES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    run_all(false, 2, rules);
 }

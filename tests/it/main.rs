@@ -19,6 +19,7 @@ mod explain;
 mod faults;
 mod ha;
 mod ha_model;
+mod ha_rules;
 mod image;
 mod incluster;
 mod krew;

@@ -106,12 +106,6 @@ fn bad_rules_are_refused_naming_the_rule_and_the_argument() {
             &[],
             &["rule a", "--bogus (column 16)"],
         ),
-        (
-            "HA flags are not supported with --rules yet",
-            "rules:\n  - name: a\n    args: [widgets, --all]\n",
-            &["--leader-elect"],
-            &["--leader-elect", "not supported yet"],
-        ),
     ];
     let scenario = Scenario::new();
     for (what, yaml, extra, says) in cases {

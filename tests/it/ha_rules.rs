@@ -1,0 +1,410 @@
+//! `--rules` with `--leader-elect` and `--checkpoint`: one Lease for the
+//! process, one checkpoint ConfigMap with one section per rule. A replica
+//! that takes over gives each rule exactly what it missed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::cluster::Cluster;
+use crate::common::*;
+use crate::ha::{FAST, Replica, resize, wait_for_holder, widget};
+
+const WITHIN: Duration = Duration::from_secs(20);
+
+/// Three rules over widgets: every change, a size over 1, widget w2 alone.
+const RULES: &str = r#"rules:
+  - name: everything
+    args: [widgets, --all, -o, json]
+  - name: big
+    args: "widgets --all --when '.spec.size > 1' -o json"
+  - name: second
+    args: [widgets/w2, -o, json]
+"#;
+
+pub(crate) fn rules_file(s: &Scenario, yaml: &str) -> String {
+    let path = s.dir.path().join("rules.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// The checkpoint ConfigMap's document, if stored.
+fn stored(s: &dyn Cluster, name: &str) -> Option<Value> {
+    let map = s.get("configmaps", name)?;
+    serde_json::from_str(map["data"]["checkpoint.json"].as_str()?).ok()
+}
+
+/// Waits until the stored document has exactly these sections, the given
+/// object recorded in each of `holding` (at its resourceVersion or later).
+fn wait_for_sections(
+    s: &dyn Cluster,
+    name: &str,
+    sections: &[&str],
+    object: &Value,
+    holding: &[&str],
+) {
+    let uid = object["metadata"]["uid"].as_str().unwrap();
+    let rv: u64 = object["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let document = stored(s, name);
+        let done = document.as_ref().is_some_and(|d| {
+            let Some(rules) = d["rules"].as_object() else {
+                return false;
+            };
+            let names: Vec<&str> = rules.keys().map(String::as_str).collect();
+            names == sections
+                && holding.iter().all(|rule| {
+                    rules[*rule]["targets"]
+                        .as_object()
+                        .into_iter()
+                        .flat_map(|t| t.values())
+                        .any(|t| {
+                            t["objects"][uid]["v"]
+                                .as_str()
+                                .and_then(|v| v.parse::<u64>().ok())
+                                .is_some_and(|v| v >= rv)
+                        })
+                })
+        });
+        if done {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never sections {sections:?} holding {uid}@{rv} in {holding:?}: {document:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Per rule, `type name` of each notification, in order.
+fn by_rule(lines: &[Value]) -> BTreeMap<String, Vec<String>> {
+    let mut rules: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in lines {
+        rules
+            .entry(line["rule"].as_str().unwrap_or("").to_string())
+            .or_default()
+            .push(format!(
+                "{} {}",
+                line["type"].as_str().unwrap(),
+                line["name"].as_str().unwrap()
+            ));
+    }
+    rules
+}
+
+/// Per rule, the id (uid/resourceVersion/type) of each notification.
+fn ids(lines: &[Value]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut rules: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in lines {
+        rules
+            .entry(line["rule"].as_str().unwrap_or("").to_string())
+            .or_default()
+            .insert(format!(
+                "{}/{}/{}",
+                line["uid"].as_str().unwrap(),
+                line["resourceVersion"].as_str().unwrap(),
+                line["type"].as_str().unwrap()
+            ));
+    }
+    rules
+}
+
+fn id(object: &Value, kind: &str) -> String {
+    format!(
+        "{}/{}/{kind}",
+        object["metadata"]["uid"].as_str().unwrap(),
+        object["metadata"]["resourceVersion"].as_str().unwrap()
+    )
+}
+
+fn wait_lines(replica: &Replica, count: usize) {
+    let deadline = Instant::now() + WITHIN;
+    while replica.lines().len() < count {
+        assert!(
+            Instant::now() < deadline,
+            "wanted {count} lines, saw {:?}\nstderr: {}",
+            by_rule(&replica.lines()),
+            replica.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn after_sigkill_of_the_holder_of_three_rules_the_standby_delivers_what_each_rule_missed() {
+    let s = Scenario::new();
+    let file = rules_file(&s, RULES);
+    let args = [
+        "--rules",
+        &file,
+        "-v",
+        "--leader-elect",
+        "--lease",
+        "alerts",
+        "--checkpoint",
+        "alerts",
+    ];
+    let a = Replica::with_args(&s, "a", Some(FAST), &args);
+    wait_for_holder(&s, "alerts", "a", WITHIN);
+    a.wait_watching(WITHIN);
+    let b = Replica::with_args(&s, "b", Some(FAST), &args);
+    std::thread::sleep(Duration::from_millis(500));
+    let w1 = widget(&s, "w1");
+    wait_lines(&a, 1);
+    wait_for_sections(
+        &s,
+        "alerts",
+        &["big", "everything", "second"],
+        &w1,
+        &["big", "everything"],
+    );
+    assert_eq!(
+        by_rule(&a.lines()),
+        BTreeMap::from([("everything".to_string(), vec!["created w1".to_string()])])
+    );
+
+    a.signal(libc::SIGKILL);
+    let w1b = resize(&s, "w1", 2);
+    let w2 = widget(&s, "w2");
+    let w2b = resize(&s, "w2", 3);
+    wait_for_holder(&s, "alerts", "b", WITHIN);
+    wait_lines(&b, 6);
+    std::thread::sleep(Duration::from_secs(1));
+    let lines = b.lines();
+    let said = |list: &[&str]| list.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        by_rule(&lines),
+        BTreeMap::from([
+            (
+                "everything".to_string(),
+                said(&["modified w1", "created w2", "modified w2"])
+            ),
+            ("big".to_string(), said(&["modified w1", "modified w2"])),
+            ("second".to_string(), said(&["created w2", "modified w2"])),
+        ]),
+        "exactly the gap, per rule; stderr of b: {}",
+        b.stderr.lock().unwrap()
+    );
+    let set = |list: &[String]| list.iter().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(
+        ids(&lines),
+        BTreeMap::from([
+            (
+                "everything".to_string(),
+                set(&[
+                    id(&w1b, "modified"),
+                    id(&w2, "created"),
+                    id(&w2b, "modified")
+                ])
+            ),
+            (
+                "big".to_string(),
+                set(&[id(&w1b, "modified"), id(&w2b, "modified")])
+            ),
+            (
+                "second".to_string(),
+                set(&[id(&w2, "created"), id(&w2b, "modified")])
+            ),
+        ]),
+        "the same ids a's would have had"
+    );
+}
+
+/// A restart with a rules file changed meanwhile: an unchanged rule
+/// resumes from its section (the change made while down is told), a
+/// changed rule and a new one start from now, a removed rule's section is
+/// dropped. The first run is a command line: its checkpoint keeps the
+/// command line's format, and the rule of the same arguments takes it.
+#[test]
+fn a_restart_resumes_unchanged_rules_and_starts_changed_and_new_ones_from_now() {
+    let s = Scenario::new();
+    let w1 = widget(&s, "w1");
+    // A command line's checkpoint, as every release wrote it.
+    let alone = Replica::with_args(
+        &s,
+        "a",
+        None,
+        &[WIDGETS, "--all", "-o", "json", "--checkpoint", "c"],
+    );
+    let deadline = Instant::now() + WITHIN;
+    while !stored(&s, "c").is_some_and(|d| {
+        d["targets"]
+            .as_object()
+            .is_some_and(|t| t.values().any(|t| t["objects"][uid(&w1)].is_object()))
+    }) {
+        assert!(Instant::now() < deadline, "{:?}", stored(&s, "c"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let document = stored(&s, "c").unwrap();
+    let keys: Vec<&str> = document
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["rule", "targets", "writer"], "{document}");
+    alone.stop();
+    let w1b = resize(&s, "w1", 2);
+
+    let file = rules_file(
+        &s,
+        "rules:
+  - name: keep
+    args: [widgets, --all, -o, json]
+  - name: change
+    args: [widgets, --all, --events, 'created,modified', -o, json]
+  - name: drop
+    args: [widgets/w9, -o, json]
+",
+    );
+    let args = ["--rules", &file, "--checkpoint", "c"];
+    let first = Replica::with_args(&s, "a", None, &args);
+    wait_lines(&first, 1);
+    wait_for_sections(
+        &s,
+        "c",
+        &["change", "drop", "keep"],
+        &w1b,
+        &["change", "keep"],
+    );
+    let lines = first.lines();
+    first.stop();
+    assert_eq!(
+        ids(&lines),
+        BTreeMap::from([("keep".to_string(), BTreeSet::from([id(&w1b, "modified")]))]),
+        "the rule of the command line's arguments took its checkpoint; the others started from now"
+    );
+
+    let w1c = resize(&s, "w1", 3);
+    rules_file(
+        &s,
+        "rules:
+  - name: keep
+    args: [widgets, --all, -o, json]
+  - name: change
+    args: [widgets, --all, --events, 'modified,deleted', -o, json]
+  - name: added
+    args: [widgets, --all, -o, json]
+",
+    );
+    let second = Replica::with_args(&s, "a", None, &args);
+    wait_lines(&second, 1);
+    wait_for_sections(&s, "c", &["added", "change", "keep"], &w1c, &["keep"]);
+    let w1d = resize(&s, "w1", 4);
+    wait_lines(&second, 4);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        ids(&second.lines()),
+        BTreeMap::from([
+            (
+                "keep".to_string(),
+                BTreeSet::from([id(&w1c, "modified"), id(&w1d, "modified")])
+            ),
+            ("change".to_string(), BTreeSet::from([id(&w1d, "modified")])),
+            ("added".to_string(), BTreeSet::from([id(&w1d, "modified")])),
+        ]),
+        "stderr: {}",
+        second.stderr.lock().unwrap()
+    );
+    second.stop();
+}
+
+/// Reloading with `--checkpoint`: a rule removed by the reload loses its
+/// section at the next write; one added starts from now and gets one.
+#[test]
+fn a_reload_drops_a_removed_rules_section_and_adds_the_new_ones() {
+    let s = Scenario::new();
+    let w1 = widget(&s, "w1");
+    let file = rules_file(
+        &s,
+        "rules:
+  - name: one
+    args: [widgets, --all, -o, json]
+  - name: two
+    args: [widgets, --all, -o, json]
+",
+    );
+    let replica = Replica::with_args(&s, "a", None, &["--rules", &file, "--checkpoint", "c"]);
+    wait_for_sections(&s, "c", &["one", "two"], &w1, &["one", "two"]);
+    rules_file(
+        &s,
+        "rules:
+  - name: one
+    args: [widgets, --all, -o, json]
+  - name: three
+    args: [widgets, --all, -o, json]
+",
+    );
+    replica.signal(libc::SIGHUP);
+    // Once the new rule has listed (and written its section), a change.
+    wait_for_sections(&s, "c", &["one", "three"], &w1, &["one", "three"]);
+    let w2 = widget(&s, "w2");
+    wait_for_sections(&s, "c", &["one", "three"], &w2, &["one", "three"]);
+    assert_eq!(
+        ids(&replica.lines()),
+        BTreeMap::from([
+            ("one".to_string(), BTreeSet::from([id(&w2, "created")])),
+            ("three".to_string(), BTreeSet::from([id(&w2, "created")])),
+        ]),
+        "stderr: {}",
+        replica.stderr.lock().unwrap()
+    );
+    replica.stop();
+}
+
+fn uid(object: &Value) -> &str {
+    object["metadata"]["uid"].as_str().unwrap()
+}
+
+/// SIGTERM of the holder of rules whose sink is down: the lease goes once
+/// every rule has written its last checkpoint, not after the sinks' flush.
+#[test]
+fn after_sigterm_the_lease_goes_before_the_sinks_flush() {
+    let s = Scenario::new();
+    let hook = crate::receiver::Receiver::start();
+    let file = rules_file(
+        &s,
+        &format!(
+            "rules:
+  - name: one
+    args: [widgets, --all, -q, --flush-timeout, 20s, --sink, 'cloudevents:{url}']
+  - name: two
+    args: [widgets, --all, -q, --flush-timeout, 20s, --sink, 'cloudevents:{url}']
+",
+            url = hook.url()
+        ),
+    );
+    let args = [
+        "--rules",
+        &file,
+        "-v",
+        "--leader-elect",
+        "--lease",
+        "alerts",
+    ];
+    let mut a = Replica::with_args(&s, "a", Some(FAST), &args);
+    wait_for_holder(&s, "alerts", "a", WITHIN);
+    a.wait_watching(WITHIN);
+    let b = Replica::with_args(&s, "b", Some(FAST), &args);
+    std::thread::sleep(Duration::from_millis(500));
+    hook.down();
+    widget(&s, "w1");
+    std::thread::sleep(Duration::from_millis(500));
+    a.signal(libc::SIGTERM);
+    let took = wait_for_holder(&s, "alerts", "b", WITHIN);
+    assert!(took < Duration::from_secs(4), "takeover after {took:?}");
+    assert!(
+        still_running(&mut a.child, Duration::from_millis(10)),
+        "a still flushing its sinks: {}",
+        a.stderr.lock().unwrap()
+    );
+    hook.up();
+    drop(b);
+}
