@@ -27,6 +27,10 @@ pub struct Alerting {
     pub condition: Option<String>,
     /// Alertmanager's re-send interval ([`RESEND`]; shorter in tests).
     pub resend: Duration,
+    /// `--resolve`: firing alerts are kept alive (re-sent) until resolved.
+    /// Without it nothing says when an alert stops firing, so each one is
+    /// sent once and expires at its `endsAt`.
+    pub keep_alive: bool,
 }
 
 impl Default for Alerting {
@@ -37,6 +41,7 @@ impl Default for Alerting {
             severity: None,
             condition: None,
             resend: RESEND,
+            keep_alive: true,
         }
     }
 }
