@@ -47,12 +47,15 @@ impl Default for Alerting {
 }
 
 impl Alerting {
-    /// `--message` on the object, else what holds for which object:
+    /// `--message` on the object, else (also when it renders empty: an
+    /// empty summary is refused) what holds for which object:
     /// `widget.example.com/foo in default: .status.phase == "Failed"`
     /// (without `--when`, the kind of change).
     pub fn summary(&self, template: Option<&Template>, n: &Notification) -> String {
-        if let Some(template) = template {
-            return template.render_line(n.object);
+        if let Some(text) = template.map(|template| template.render_line(n.object))
+            && !text.trim().is_empty()
+        {
+            return text;
         }
         let meta = &n.object["metadata"];
         let mut text = n
