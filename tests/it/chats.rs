@@ -160,20 +160,38 @@ fn a_message_that_renders_empty_falls_back_to_the_default_text() {
             ("DISCORD", discord.url()),
             (
                 "PD",
-                format!("http://{}/v2/enqueue?routing_key=R0UT1NGKEY", pagerduty.addr),
+                format!(
+                    "http://{}/v2/enqueue?routing_key=R0UT1NGKEY",
+                    pagerduty.addr
+                ),
             ),
         ],
     );
     s.widget("foo", json!({}), json!(null));
     let out = finish(child, LONG);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let text = slack.delivered()[0].json()["text"].as_str().unwrap().to_string();
-    assert!(text.contains("created   widget.example.com/foo"), "{text:?}");
-    let content = discord.delivered()[0].json()["content"].as_str().unwrap().to_string();
-    assert!(content.contains("created   widget.example.com/foo"), "{content:?}");
+    let text = slack.delivered()[0].json()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("created   widget.example.com/foo"),
+        "{text:?}"
+    );
+    let content = discord.delivered()[0].json()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content.contains("created   widget.example.com/foo"),
+        "{content:?}"
+    );
     let event = pagerduty.delivered()[0].json();
     let summary = event["payload"]["summary"].as_str().unwrap();
-    assert!(summary.starts_with("widget.example.com/foo in default"), "{event}");
+    assert!(
+        summary.starts_with("widget.example.com/foo in default"),
+        "{event}"
+    );
 }
 
 #[test]

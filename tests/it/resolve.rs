@@ -273,7 +273,10 @@ fn resolve_with_throttle_never_resolves_a_firing_that_was_never_sent() {
     s.set_status("foo", json!({"phase": "Failed", "note": "third"}));
     let next = next_json(&lines);
     assert_eq!(
-        (next["type"].as_str(), next["object"]["status"]["note"].as_str()),
+        (
+            next["type"].as_str(),
+            next["object"]["status"]["note"].as_str()
+        ),
         (Some("modified"), Some("third")),
         "a resolution of a firing never sent went out: {next}"
     );
