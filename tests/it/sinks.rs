@@ -884,7 +884,7 @@ fn bad_sink_input_is_refused_before_any_connection() {
         (
             &["--sink", "msteams:https://x.example/s3cr3t"][..],
             "unknown sink type \"msteams\": use one of webhook, cloudevents, slack, nats, \
-             alertmanager, pagerduty, teams, discord, googlechat, mattermost",
+             kafka, alertmanager, pagerduty, teams, discord, googlechat, mattermost",
         ),
         (
             &["--sink", "slack:env:KUBECTL_NOTIFY_UNSET"],
