@@ -270,6 +270,7 @@ fn alerting(args: &Args, alerts: bool) -> Result<Alerting> {
     }
     let mut alerting = Alerting {
         condition: args.when.clone(),
+        keep_alive: args.resolve,
         ..Alerting::default()
     };
     if let Some(name) = &args.alert_name {

@@ -171,6 +171,9 @@ struct Throttled {
     last: Option<Previous>,
     /// Its name, as in [`Throttle::names`].
     name: String,
+    /// The last notification sent was a resolution (`--resolve`): the
+    /// alert is closed, so a resolution of a firing never sent is dropped.
+    closed: bool,
 }
 
 impl Throttle {
@@ -209,6 +212,16 @@ impl Throttle {
             match &mut state.waiting {
                 Some((_, waiting)) => fold(waiting, change),
                 None => state.waiting = Some((target, change)),
+            }
+            // A firing and its resolution inside one window, after the
+            // alert was closed: the firing was never sent, so an alert
+            // never sent is never closed either.
+            let resolves = |(_, c): &Notice| matches!(c.kind, ChangeKind::Resolved { .. });
+            if state.closed && state.waiting.as_ref().is_some_and(resolves) {
+                let (_, dropped) = state.waiting.take().expect("just seen");
+                if dropped.kind == (ChangeKind::Resolved { gone: true }) {
+                    state.last = None;
+                }
             }
             return None;
         }
@@ -285,6 +298,7 @@ impl Throttle {
     /// last notified, so it shows every path changed since.
     fn sent(&mut self, uid: String, (target, mut change): Notice) -> Notice {
         let state = self.objects.get_mut(&uid).expect("offered");
+        state.closed = matches!(change.kind, ChangeKind::Resolved { .. });
         if matches!(
             change.kind,
             ChangeKind::Deleted | ChangeKind::Resolved { gone: true }

@@ -59,13 +59,17 @@ pub fn secret_refs(sinks: &[String]) -> Result<Vec<SinkSecret>, String> {
 }
 
 /// Variables the pod's environment already gives a meaning: the manifests
-/// set `POD_NAME`, the kubelet `KUBERNETES_SERVICE_*`, kubectl-notify (and
-/// TLS) read the rest.
+/// set `POD_NAME`, the kubelet and the runtime `KUBERNETES_*` and
+/// `HOSTNAME`, kubectl-notify (and TLS) read the rest (`POD_NAMESPACE` is
+/// the namespace in a pod: a secret there would end in its messages).
 const RESERVED: &[&str] = &[
     "POD_NAME",
-    "KUBERNETES_SERVICE_HOST",
-    "KUBERNETES_SERVICE_PORT",
+    "POD_NAMESPACE",
+    "HOSTNAME",
     "KUBECONFIG",
+    "KUBECACHEDIR",
+    "TERM",
+    "CLICOLOR_FORCE",
     "HOME",
     "PATH",
     "SSL_CERT_FILE",
@@ -75,7 +79,9 @@ const RESERVED: &[&str] = &[
 ];
 
 fn reserved(name: &str) -> bool {
-    RESERVED.contains(&name) || name.starts_with("KUBECTL_NOTIFY_")
+    RESERVED.contains(&name)
+        || name.starts_with("KUBECTL_NOTIFY_")
+        || name.starts_with("KUBERNETES_")
 }
 
 /// A name that is both an environment variable and a Secret key.

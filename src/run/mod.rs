@@ -413,19 +413,18 @@ async fn run_rule(session: Session, rule: Rule, replica: Option<replica::Replica
             notify::run(session, settings, filter, count, command, replica).await
         }
     };
-    // A closed stdout means stop at once; any other end lets sinks catch up,
-    // unless the user interrupts (again).
-    if !matches!(outcome, Err(Exit::Closed)) {
-        let interrupted = matches!(outcome, Err(Exit::Signal(_)));
-        match Interrupts::new() {
-            Ok(mut again) => {
-                let stop = async move {
-                    again.recv().await;
-                };
-                outbox.flush(interrupted, stop).await;
-            }
-            Err(_) => outbox.flush(false, std::future::pending()).await,
+    // Every end lets sinks catch up (a closed stdout too: it stops the
+    // printing, not what was already handed to the sinks), unless the user
+    // interrupts (again).
+    let interrupted = matches!(outcome, Err(Exit::Signal(_)));
+    match Interrupts::new() {
+        Ok(mut again) => {
+            let stop = async move {
+                again.recv().await;
+            };
+            outbox.flush(interrupted, stop).await;
         }
+        Err(_) => outbox.flush(false, std::future::pending()).await,
     }
     outcome.map_err(|exit| named(name.as_deref(), exit))
 }

@@ -211,10 +211,8 @@ pub fn parse(
         url = format!("{PAGERDUTY_EVENTS}?routing_key={url}");
     }
     let (host, subject) = check_url(kind, &url).map_err(|why| format!("{name}: {why}"))?;
-    if kind == SinkKind::PagerDuty && !url.contains("routing_key=") {
-        return Err(format!(
-            "{name}: an endpoint URL needs ?routing_key=KEY (or give the routing key alone)"
-        ));
+    if kind == SinkKind::PagerDuty {
+        endpoint_routing_key(&url).map_err(|why| format!("{name}: {why}"))?;
     }
     Ok(SinkSpec {
         kind,
@@ -239,6 +237,23 @@ fn check_routing_key(key: &str) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// An endpoint URL's `?routing_key=KEY`: exactly one, and a key as
+/// [`check_routing_key`] wants it, as written (no percent-encoding).
+fn endpoint_routing_key(url: &str) -> Result<(), String> {
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let query = query.split_once('#').map_or(query, |(query, _)| query);
+    let keys: Vec<&str> = query
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("routing_key="))
+        .collect();
+    match keys[..] {
+        [] => Err("an endpoint URL needs ?routing_key=KEY (or give the routing key alone)".into()),
+        [key] if !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric()) => Ok(()),
+        [_] => Err("the URL's routing_key must be the routing key: letters and digits".into()),
+        _ => Err("the URL gives routing_key more than once: give it once".into()),
+    }
 }
 
 fn io_reason(e: &std::io::Error) -> String {

@@ -27,6 +27,10 @@ pub struct Alerting {
     pub condition: Option<String>,
     /// Alertmanager's re-send interval ([`RESEND`]; shorter in tests).
     pub resend: Duration,
+    /// `--resolve`: firing alerts are kept alive (re-sent) until resolved.
+    /// Without it nothing says when an alert stops firing, so each one is
+    /// sent once and expires at its `endsAt`.
+    pub keep_alive: bool,
 }
 
 impl Default for Alerting {
@@ -37,17 +41,21 @@ impl Default for Alerting {
             severity: None,
             condition: None,
             resend: RESEND,
+            keep_alive: true,
         }
     }
 }
 
 impl Alerting {
-    /// `--message` on the object, else what holds for which object:
+    /// `--message` on the object, else (also when it renders empty: an
+    /// empty summary is refused) what holds for which object:
     /// `widget.example.com/foo in default: .status.phase == "Failed"`
     /// (without `--when`, the kind of change).
     pub fn summary(&self, template: Option<&Template>, n: &Notification) -> String {
-        if let Some(template) = template {
-            return template.render_line(n.object);
+        if let Some(text) = template.map(|template| template.render_line(n.object))
+            && !text.trim().is_empty()
+        {
+            return text;
         }
         let meta = &n.object["metadata"];
         let mut text = n

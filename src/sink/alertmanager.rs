@@ -3,6 +3,8 @@
 //! resolved (`endsAt` = the resolution's time). As Prometheus does, the
 //! sink sends its firing alerts again every minute with `endsAt` four
 //! intervals ahead, so Alertmanager does not expire an alert still firing.
+//! Without `--resolve` nothing tells when an alert stops firing: each is
+//! sent once and expires at its `endsAt`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -74,6 +76,8 @@ pub struct AlertmanagerPost {
     post: HttpPost,
     firing: Firing,
     resend: std::time::Duration,
+    /// [`Alerting::keep_alive`]: whether firing alerts are re-sent.
+    keep_alive: bool,
     keepalive: JoinHandle<()>,
 }
 
@@ -99,6 +103,7 @@ impl AlertmanagerPost {
             post: HttpPost::new(endpoint),
             firing,
             resend,
+            keep_alive: alerting.keep_alive,
             keepalive,
         }
     }
@@ -118,7 +123,9 @@ impl AlertmanagerPost {
                 alert["startsAt"] = known["startsAt"].clone();
             }
             if alert.get("endsAt").is_none() {
-                firing.insert(message.key.clone(), alert.clone());
+                if self.keep_alive {
+                    firing.insert(message.key.clone(), alert.clone());
+                }
                 alert["endsAt"] = ends_at(self.resend).into();
             }
         }

@@ -150,11 +150,12 @@ impl ChatText {
 
 /// A notification's text: `--message` on the object (a resolution says
 /// `resolved: ` first, as the template was written for the alert), or the
-/// printer's header line and changed paths.
+/// printer's header line and changed paths — also when `--message` renders
+/// empty on this object, which every chat service would refuse for good.
 pub fn text(template: Option<&Template>, printer: &Printer, n: &Notification) -> String {
-    match template {
-        Some(template) => {
-            let text = template.render_line(n.object);
+    let rendered = template.map(|template| template.render_line(n.object));
+    match rendered.filter(|text| !text.trim().is_empty()) {
+        Some(text) => {
             let text = text.strip_suffix('\n').unwrap_or(&text);
             match n.occasion {
                 super::Occasion::Changed(ChangeKind::Resolved { .. }) => {

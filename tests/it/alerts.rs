@@ -126,6 +126,49 @@ fn alertmanager_alerts_fire_stay_alive_and_resolve_with_their_end_time() {
     let _ = child.wait();
 }
 
+#[test]
+fn alertmanager_without_resolve_sends_each_alert_once_and_never_again() {
+    // Without --resolve nothing says when an alert stops firing: an object
+    // back to good (or gone) must not keep its alert alive for ever.
+    let s = Scenario::new();
+    let am = Receiver::start();
+    s.widget("foo", json!({}), json!({"phase": "Running"}));
+    let before = s.server.requests().len();
+    let mut child = s
+        .notify(&[
+            "widgets",
+            "--all",
+            "--when",
+            FAILED,
+            "-q",
+            "--sink",
+            "alertmanager:env:HOOK",
+        ])
+        .env("HOOK", format!("http://{}", am.addr))
+        .env("KUBECTL_NOTIFY_ALERTMANAGER_RESEND", "300ms")
+        .spawn()
+        .unwrap();
+    s.wait_for_watch_since(before, "widgets", &mut child);
+    s.set_status("foo", json!({"phase": "Failed"}));
+    let got = wait_until(&am, "the firing alert", |r| !r.is_empty());
+    let alert = &got[0].json()[0];
+    // It expires on its own: four intervals ahead.
+    let ends = time(&alert["endsAt"]);
+    assert!(ends > time(&alert["startsAt"]), "{alert}");
+    s.set_status("foo", json!({"phase": "Running"}));
+    // Five re-send intervals later: still the one POST.
+    std::thread::sleep(Duration::from_millis(1500));
+    let got = am.received();
+    assert_eq!(
+        got.len(),
+        1,
+        "re-sent without --resolve: {:#?}",
+        got.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
 /// A real Alertmanager on a free 127.0.0.1 port, routing every alert to
 /// `hook` (grouped by alertname and namespace, after a short wait); killed
 /// when dropped.

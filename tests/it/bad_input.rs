@@ -865,6 +865,39 @@ const CASES: &[Case] = &[
         &["--sink pagerduty", "routing key"],
     ),
     offline(
+        "a pagerduty endpoint with an empty routing_key",
+        &[
+            "widgets",
+            "--all",
+            "--sink",
+            "pagerduty:http://h/v2/enqueue?s3cr3t=1&routing_key=",
+        ],
+        2,
+        &["--sink pagerduty", "routing_key", "letters and digits"],
+    ),
+    offline(
+        "a pagerduty endpoint with two routing keys, neither echoed",
+        &[
+            "widgets",
+            "--all",
+            "--sink",
+            "pagerduty:http://h/v2/enqueue?routing_key=s3cr3t&routing_key=s3cr3t2",
+        ],
+        2,
+        &["--sink pagerduty", "routing_key", "once"],
+    ),
+    offline(
+        "a pagerduty endpoint's routing key percent-encoded, not echoed",
+        &[
+            "widgets",
+            "--all",
+            "--sink",
+            "pagerduty:http://h/v2/enqueue?routing_key=s3cr3t%2BK",
+        ],
+        2,
+        &["--sink pagerduty", "routing_key", "letters and digits"],
+    ),
+    offline(
         "--count -1",
         &["widgets", "--all", "--count", "-1"],
         2,

@@ -134,6 +134,66 @@ fn message_is_the_text_of_a_second_slack_sink_too() {
     }
 }
 
+/// A `--message` that renders empty on an object would be refused for good
+/// (Slack, Discord, PagerDuty answer 400): the sink's default text goes
+/// instead.
+#[test]
+fn a_message_that_renders_empty_falls_back_to_the_default_text() {
+    let s = Scenario::new();
+    let (slack, discord, pagerduty) = (Receiver::start(), Receiver::start(), Receiver::start());
+    let child = notify_with(
+        &s,
+        &[
+            "--sink",
+            "slack:env:SLACK",
+            "--sink",
+            "discord:env:DISCORD",
+            "--sink",
+            "pagerduty:env:PD",
+            "--message",
+            "{.status.nothing}",
+            "--count",
+            "1",
+        ],
+        &[
+            ("SLACK", slack.url()),
+            ("DISCORD", discord.url()),
+            (
+                "PD",
+                format!(
+                    "http://{}/v2/enqueue?routing_key=R0UT1NGKEY",
+                    pagerduty.addr
+                ),
+            ),
+        ],
+    );
+    s.widget("foo", json!({}), json!(null));
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = slack.delivered()[0].json()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("created   widget.example.com/foo"),
+        "{text:?}"
+    );
+    let content = discord.delivered()[0].json()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content.contains("created   widget.example.com/foo"),
+        "{content:?}"
+    );
+    let event = pagerduty.delivered()[0].json();
+    let summary = event["payload"]["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("widget.example.com/foo in default"),
+        "{event}"
+    );
+}
+
 #[test]
 fn the_default_text_is_the_header_and_paths_and_discord_is_cut_to_2000_characters() {
     let s = Scenario::new();

@@ -820,6 +820,33 @@ fn alert_and_chat_sinks_reach_the_pod_from_a_secret_too() {
     }
 }
 
+/// A variable the pod gives a meaning (POD_NAMESPACE is the namespace, so a
+/// secret URL there would end in logs; the kubelet sets KUBERNETES_*) cannot
+/// carry a sink's secret.
+#[test]
+fn print_manifests_refuses_a_sink_secret_in_a_variable_the_pod_gives_a_meaning() {
+    let s = Scenario::new();
+    for name in [
+        "POD_NAMESPACE",
+        "POD_NAME",
+        "KUBERNETES_SERVICE_HOST",
+        "KUBERNETES_PORT",
+        "HOSTNAME",
+        "KUBECTL_NOTIFY_X",
+    ] {
+        let sink = format!("webhook:env:{name}");
+        let out = s.run(&["wg", "--all", "--sink", &sink, "--print-manifests"]);
+        assert_eq!(code(&out), 2, "{name}: {}", stderr(&out));
+        assert_eq!(stderr(&out).lines().count(), 1, "{name}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("already has a meaning in the pod"),
+            "{name}: {}",
+            stderr(&out)
+        );
+        assert_eq!(stdout(&out), "", "{name}");
+    }
+}
+
 #[test]
 fn a_network_sinks_deliveries_retries_and_delay_are_counted() {
     use crate::receiver::{Answer, Receiver};

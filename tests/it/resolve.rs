@@ -237,6 +237,53 @@ fn resolve_with_hold_a_flap_that_never_fired_resolves_nothing() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
+/// With `--throttle`, a firing and its resolution inside one window after
+/// the alert was resolved: the firing was never sent, so neither is its
+/// resolution (an alert never sent is never closed).
+#[test]
+fn resolve_with_throttle_never_resolves_a_firing_that_was_never_sent() {
+    let s = Scenario::new();
+    s.widget("foo", json!({}), json!({"phase": "Running"}));
+    let mut child = s
+        .notify(&[
+            "widgets/foo",
+            "--when",
+            FAILED,
+            "--resolve",
+            "--throttle",
+            "2s",
+            "-o",
+            "json",
+            "--count",
+            "3",
+        ])
+        .spawn()
+        .unwrap();
+    s.wait_for_watch("foo", &mut child);
+    let lines = lines_of(&mut child);
+    s.set_status("foo", json!({"phase": "Failed", "note": "first"}));
+    assert_eq!(next_json(&lines)["type"], "modified");
+    s.set_status("foo", json!({"phase": "Running", "note": "first over"}));
+    // At the window's end.
+    assert_eq!(next_json(&lines)["type"], "resolved");
+    // Fires and recovers inside the next window: nothing went out.
+    s.set_status("foo", json!({"phase": "Failed", "note": "second"}));
+    s.set_status("foo", json!({"phase": "Running", "note": "second over"}));
+    std::thread::sleep(Duration::from_millis(2500));
+    s.set_status("foo", json!({"phase": "Failed", "note": "third"}));
+    let next = next_json(&lines);
+    assert_eq!(
+        (
+            next["type"].as_str(),
+            next["object"]["status"]["note"].as_str()
+        ),
+        (Some("modified"), Some("third")),
+        "a resolution of a firing never sent went out: {next}"
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
 /// SPEC §12: which alerts are open is in the checkpoint: an object that
 /// recovered while no replica ran is resolved after the restart, and one
 /// that never fired is not.

@@ -1083,3 +1083,85 @@ mod nats {
         assert_eq!(body["type"], "created");
     }
 }
+
+/// `kubectl notify ... --sink webhook:... | head -3`: stdout's reader goes
+/// away with notifications still on their way to the sink; they get their
+/// flush (up to --flush-timeout), then the run ends as a closed stdout does.
+#[test]
+fn a_closed_stdout_still_lets_the_sinks_flush() {
+    use std::io::BufRead;
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    hook.always(Some(Answer::Slow(Duration::from_millis(400))));
+    for name in ["a", "b", "c"] {
+        s.widget(name, json!({}), json!({"ready": false}));
+    }
+    let mut child = s
+        .notify(&[
+            "widgets",
+            "-A",
+            "--initial",
+            "-o",
+            "name",
+            "--sink",
+            "webhook:env:HOOK",
+        ])
+        .env("HOOK", hook.url())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    // Every line is read, so all three were handed to the sink.
+    let mut lines = String::new();
+    for _ in 0..3 {
+        reader.read_line(&mut lines).unwrap();
+    }
+    assert_eq!(lines.lines().count(), 3, "{lines}");
+    drop(reader);
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 141, "{}", stderr(&out));
+    assert_eq!(
+        hook.delivered().len(),
+        3,
+        "the sink got {} of 3; stderr: {}",
+        hook.delivered().len(),
+        stderr(&out)
+    );
+}
+
+/// The same, with a sink too slow for --flush-timeout: what was not
+/// delivered is said on stderr, as at any other end.
+#[test]
+fn a_closed_stdout_reports_what_the_flush_could_not_deliver() {
+    use std::io::BufRead;
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    hook.always(Some(Answer::Slow(Duration::from_secs(5))));
+    s.widget("a", json!({}), json!({"ready": false}));
+    let mut child = s
+        .notify(&[
+            "widgets",
+            "-A",
+            "--initial",
+            "-o",
+            "name",
+            "--sink",
+            "webhook:env:HOOK",
+            "--flush-timeout",
+            "500ms",
+        ])
+        .env("HOOK", hook.url())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    drop(reader);
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 141, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 notification not delivered within --flush-timeout 500ms"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("s3cr3t"), "{}", stderr(&out));
+}
