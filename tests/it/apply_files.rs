@@ -435,3 +435,39 @@ fn kustomize_builds_the_objects_with_the_kubectl_on_path() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_folder_symlink_into_a_cycle_is_not_followed_as_kubectl_does_not() {
+    let s = Scenario::new();
+    let dir = s.dir.path().join("d2");
+    write(
+        &dir,
+        "real/cm.yaml",
+        &yaml(&[configmap("web", "default", json!({}))]),
+    );
+    // d2/link -> real, d2/real/loop -> .. (back to d2): a cycle.
+    std::os::unix::fs::symlink("real", dir.join("link")).unwrap();
+    std::os::unix::fs::symlink("..", dir.join("real/loop")).unwrap();
+    s.server.create(
+        "configmaps",
+        Some("default"),
+        configmap("web", "default", json!({})),
+    );
+    let out = finish(
+        s.notify(&[
+            "-R",
+            "-f",
+            dir.to_str().unwrap(),
+            "--for",
+            "create",
+            "--timeout",
+            "20s",
+        ])
+        .spawn()
+        .unwrap(),
+        Duration::from_secs(10),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Read once, through the real folder only.
+    assert_eq!(stdout(&out), "configmap/web condition met\n");
+}
