@@ -471,3 +471,58 @@ fn a_folder_symlink_into_a_cycle_is_not_followed_as_kubectl_does_not() {
     // Read once, through the real folder only.
     assert_eq!(stdout(&out), "configmap/web condition met\n");
 }
+
+#[test]
+fn objects_granted_by_name_are_watched_by_name_when_the_shared_watch_is_forbidden() {
+    let s = Scenario::new();
+    let dir = s.dir.path().join("k8s");
+    let objects = [
+        configmap("a", "default", json!({})),
+        configmap("b", "default", json!({})),
+    ];
+    write(&dir, "cm.yaml", &yaml(&objects));
+    for o in &objects {
+        s.server.create("configmaps", Some("default"), o.clone());
+    }
+    // A Role with resourceNames: get, list, watch of `a` and `b` only.
+    s.server.add_user(
+        "named",
+        "named-token",
+        vec![testserver::Rule {
+            verbs: vec!["get".into(), "list".into(), "watch".into()],
+            groups: vec!["".into()],
+            resources: vec!["configmaps".into()],
+            namespaces: vec!["default".into()],
+            names: vec!["a".into(), "b".into()],
+        }],
+    );
+    let named = s.dir.path().join("named");
+    s.server.write_kubeconfig(&named, "named-token", "default");
+    let before = s.server.requests().len();
+    let out = s.run(&[
+        "-f",
+        dir.to_str().unwrap(),
+        "--for",
+        "create",
+        "--timeout",
+        "20s",
+        "--kubeconfig",
+        named.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "configmap/a condition met\nconfigmap/b condition met\n"
+    );
+    assert!(!stderr(&out).contains("forbidden"), "{}", stderr(&out));
+    // Each read by name once the namespace-wide list was refused.
+    let reads = reads(&s, before);
+    for name in ["a", "b"] {
+        assert!(
+            reads
+                .iter()
+                .any(|p| p.contains(&format!("fieldSelector=metadata.name%3D{name}"))),
+            "{reads:#?}"
+        );
+    }
+}
