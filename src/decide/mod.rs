@@ -355,6 +355,12 @@ pub fn pending(rules: &Rules, targets: &[Target], tracker: &Tracker) -> Vec<Stri
             out.push(format!("{} ({})", target.display(), target.not_served()));
             continue;
         }
+        if !tracker.synced(index) && tracker.len(index) == 0 {
+            // The wait ended before this target's first list: whether its
+            // objects exist is not known.
+            out.push(format!("{} (not listed yet)", target.display()));
+            continue;
+        }
         let (group, kind) = (&target.api.group, &target.api.kind);
         let absent = |out: &mut Vec<String>, seen_leaving: bool| {
             let why = match (&target.selection, seen_leaving) {

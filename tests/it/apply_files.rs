@@ -526,3 +526,40 @@ fn objects_granted_by_name_are_watched_by_name_when_the_shared_watch_is_forbidde
         );
     }
 }
+
+#[test]
+fn a_timeout_before_the_first_list_says_not_listed_yet() {
+    let s = Scenario::new();
+    let dir = s.dir.path().join("k8s");
+    write(
+        &dir,
+        "cm.yaml",
+        &yaml(&[configmap("web", "default", json!({}))]),
+    );
+    s.server.create(
+        "configmaps",
+        Some("default"),
+        configmap("web", "default", json!({})),
+    );
+    // Discovery cached by a first run; then the timeout comes before the
+    // first list.
+    let out = s.run(&["-f", dir.to_str().unwrap(), "--for", "create"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    s.server.fail_next_requests(1, 429, Some(2));
+    let out = s.run(&[
+        "-f",
+        dir.to_str().unwrap(),
+        "--for",
+        "create",
+        "--timeout",
+        "300ms",
+    ]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(
+            "error: timed out after 300ms waiting for --for create: configmap/web (not listed yet)\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
