@@ -214,7 +214,11 @@ pub fn decide<'t>(
     tracker: &'t Tracker,
     tally: &Tally,
 ) -> Decision<'t> {
-    if !(0..targets.len()).all(|i| tracker.synced(i)) {
+    // With `--for delete` an object whose type the server does not serve
+    // (its CRD deleted too) is absent, as kubectl wait has it.
+    let known =
+        |i: usize| tracker.synced(i) || (!targets[i].served && absence_meets(rules, &targets[i]));
+    if !(0..targets.len()).all(known) {
         return Decision::Pending;
     }
     // Judged first without gathering anything: while the wait goes on (most

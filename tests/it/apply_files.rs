@@ -563,3 +563,33 @@ fn a_timeout_before_the_first_list_says_not_listed_yet() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_custom_resource_whose_type_is_gone_with_its_crd_is_deleted() {
+    let s = Scenario::new();
+    let dir = s.dir.path().join("app");
+    let gadget = json!({"apiVersion": "example.com/v1", "kind": "Gadget",
+        "metadata": {"name": "g1"}, "spec": {}});
+    write(
+        &dir,
+        "10-config.yaml",
+        &yaml(&[configmap("web", "default", json!({}))]),
+    );
+    write(&dir, "20-gadget.yaml", &yaml(&[gadget]));
+    // All deleted (`kubectl delete -f app/`, its CRD too): Gadget is no
+    // longer served. Beside a served type, and alone.
+    for (files, met) in [
+        (
+            dir.display().to_string(),
+            "configmap/web condition met\ngadget.example.com/g1 condition met\n",
+        ),
+        (
+            format!("{}/20-gadget.yaml", dir.display()),
+            "gadget.example.com/g1 condition met\n",
+        ),
+    ] {
+        let out = s.run(&["-f", &files, "--for", "delete", "--timeout", "5s"]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert_eq!(stdout(&out), met);
+    }
+}
