@@ -22,7 +22,7 @@ use super::Session;
 use crate::decide::filter::Filter;
 use crate::decide::noise::{Notice, Unsaid};
 use crate::exit::{Exit, Result};
-use crate::ha::checkpoint::{Checkpoint, Failure, Mark, ObjectMark, Store};
+use crate::ha::checkpoint::{Checkpoint, Failure, Mark, ObjectMark, Store, same_rule};
 use crate::ha::lease::{Elector, Role};
 use crate::ha::{HaPlan, checkpoint, lease};
 use crate::sink::network::Outbox;
@@ -256,7 +256,7 @@ impl Replica {
             let rule = rule(session, filter);
             if let Some(stored) = &stored
                 && !stored.rule.is_empty()
-                && stored.rule != rule
+                && !same_rule(&stored.rule, &rule, &filter.describe())
             {
                 return Err(another_rule(&keeper.store, &stored.rule, &rule));
             }
@@ -409,7 +409,7 @@ impl Replica {
                 // overwritten every second.
                 if let Ok(Some(stored)) = keeper.store.load().await
                     && !stored.rule.is_empty()
-                    && stored.rule != checkpoint_rule
+                    && !same_rule(&stored.rule, &checkpoint_rule, &filter.describe())
                 {
                     return Err(another_rule(&keeper.store, &stored.rule, &checkpoint_rule));
                 }
