@@ -620,6 +620,11 @@ pub fn may_deliver(replica: &Option<Replica>) -> bool {
 /// What tells a target's part of the checkpoint from another's: its type,
 /// selection and namespace, as given.
 pub fn target_key(target: &Target) -> String {
+    // As written before objects were named with their namespace.
+    let target = &Target {
+        spread: false,
+        ..target.clone()
+    };
     format!(
         "{} in {}",
         target.display(),

@@ -261,6 +261,7 @@ fn pod_watch(session: &Session, follow: bool) -> BoxStream<'static, Value> {
             },
             served: true,
             manifest: false,
+            spread: false,
         };
         crate::watch::watch_from(&session.conn.client, &pods, None).filter_map(|event| {
             std::future::ready(match event {

@@ -593,3 +593,59 @@ fn a_custom_resource_whose_type_is_gone_with_its_crd_is_deleted() {
         assert_eq!(stdout(&out), met);
     }
 }
+
+#[test]
+fn objects_of_one_name_in_several_namespaces_are_named_with_their_namespace() {
+    let s = Scenario::new();
+    let dir = s.dir.path().join("k8s");
+    write(
+        &dir,
+        "cm.yaml",
+        &yaml(&[
+            configmap("web", "shop", json!({})),
+            configmap("web", "blog", json!({})),
+        ]),
+    );
+    s.server.create(
+        "configmaps",
+        Some("shop"),
+        configmap("web", "shop", json!({})),
+    );
+    let out = s.run(&[
+        "-f",
+        dir.to_str().unwrap(),
+        "--for",
+        "delete",
+        "--timeout",
+        "1s",
+    ]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(
+            "error: timed out after 1s waiting for --for delete: \
+             configmap/web (in shop) (still exists)\n"
+        ),
+        "{err}"
+    );
+    // The explanation names it so too.
+    assert!(err.contains("\n  configmap/web (in shop)\n"), "{err}");
+
+    // An object not found is named with its namespace too.
+    let out = s.run(&[
+        "-f",
+        dir.to_str().unwrap(),
+        "--for",
+        "create",
+        "--timeout",
+        "1s",
+    ]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(
+            "error: timed out after 1s waiting for --for create: configmap/web (in blog) (not found)\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
