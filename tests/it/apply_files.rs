@@ -218,7 +218,8 @@ fn a_folder_is_waited_for_object_by_object_with_one_watch_per_type_and_namespace
         "{reads:#?}"
     );
 
-    // -R reads the sub-folder too; `cm-sub` does not exist: said at the timeout.
+    // -R reads the sub-folder too; `cm-sub` does not exist: said at the
+    // timeout, with its namespace as the objects span two.
     let out = s.run(&[
         "-f",
         dir.to_str().unwrap(),
@@ -231,7 +232,8 @@ fn a_folder_is_waited_for_object_by_object_with_one_watch_per_type_and_namespace
     assert_eq!(code(&out), 124, "{}", stderr(&out));
     assert!(
         stderr(&out).starts_with(
-            "error: timed out after 1s waiting for --for create: configmap/cm-sub (not found)\n"
+            "error: timed out after 1s waiting for --for create: \
+             configmap/cm-sub (in default) (not found)\n"
         ),
         "{}",
         stderr(&out)
