@@ -85,6 +85,9 @@ pub struct Target {
     /// objects share one watch. A name on the command line keeps its own,
     /// by field selector, which RBAC's `resourceNames` can grant.
     pub manifest: bool,
+    /// The wait's targets span several namespaces: an object is named with
+    /// `(in NAMESPACE)`, as with `-A`, where two may share a name.
+    pub spread: bool,
 }
 
 impl Target {
@@ -95,11 +98,12 @@ impl Target {
 
     /// One of the target's objects named for a failure or an explanation:
     /// [`Target::object_name`], and `(in NAMESPACE)` when the target spans
-    /// namespaces (`-A`), where two objects may share a name.
+    /// namespaces (`-A`) or the wait's targets do ([`Target::spread`]),
+    /// where two objects may share a name.
     pub fn object_said(&self, obj: &serde_json::Value) -> String {
         let name = self.object_name(obj["metadata"]["name"].as_str().unwrap_or_default());
         match obj["metadata"]["namespace"].as_str() {
-            Some(namespace) if self.namespace.is_none() && self.api.namespaced => {
+            Some(namespace) if self.spread || (self.namespace.is_none() && self.api.namespaced) => {
                 format!("{name} (in {namespace})")
             }
             _ => name,
@@ -118,7 +122,12 @@ impl Target {
     /// The target as a user would recognise it in a message.
     pub fn display(&self) -> String {
         match &self.selection {
-            Selection::Name(name) => self.object_name(name),
+            Selection::Name(name) => match &self.namespace {
+                Some(namespace) if self.spread => {
+                    format!("{} (in {namespace})", self.object_name(name))
+                }
+                _ => self.object_name(name),
+            },
             Selection::Query { labels, fields } => {
                 let mut text = self.api.qualified();
                 if let Some(labels) = labels {

@@ -71,7 +71,9 @@ pub fn watch_from(
 /// One watch of every object of `target`'s type in its namespace, shared by
 /// named targets of that type and namespace: each event goes to the target
 /// of its object's name (`members`: name → target index), a list's start and
-/// end to all of them, an error to the first (all share its outage).
+/// end to all of them, an error to the first (all share its outage). When
+/// that list is forbidden (403: a Role granting by `resourceNames`), each
+/// member gets its own watch by name instead, as a named target has.
 pub fn watch_shared(
     client: &Client,
     target: &Target,
@@ -85,10 +87,64 @@ pub fn watch_shared(
         },
         ..target.clone()
     };
+    let mut watching = watch_from(client, &shared, from);
+    let (client, target) = (client.clone(), target.clone());
+    futures::stream::once(async move {
+        // The watcher says a list starts before it asks for it.
+        let mut seen = Vec::new();
+        while let Some(item) = watching.next().await {
+            let starting = matches!(item, Ok(WatchEvent::Relisting));
+            seen.push(item);
+            if !starting {
+                break;
+            }
+        }
+        match seen.last() {
+            Some(Err(e)) if forbidden(e) => by_name(&client, &target, &members),
+            _ => routed(futures::stream::iter(seen).chain(watching).boxed(), members),
+        }
+    })
+    .flatten()
+    .boxed()
+}
+
+/// The server refused the request (403 Forbidden).
+fn forbidden(err: &watcher::Error) -> bool {
+    matches!(
+        err,
+        watcher::Error::InitialListFailed(kube::Error::Api(status))
+            | watcher::Error::WatchStartFailed(kube::Error::Api(status))
+            if status.code == 403
+    )
+}
+
+/// One watch per member, by `metadata.name`, merged.
+fn by_name(
+    client: &Client,
+    target: &Target,
+    members: &std::collections::HashMap<String, usize>,
+) -> BoxStream<'static, Item> {
+    let watches = members.iter().map(|(name, &index)| {
+        let named = Target {
+            selection: Selection::Name(name.clone()),
+            ..target.clone()
+        };
+        watch_from(client, &named, None)
+            .map(move |item| (index, item))
+            .boxed()
+    });
+    futures::stream::select_all(watches).boxed()
+}
+
+/// The shared watch's events, each to its member (see [`watch_shared`]).
+fn routed(
+    watching: BoxStream<'static, Result<WatchEvent, watcher::Error>>,
+    members: std::collections::HashMap<String, usize>,
+) -> BoxStream<'static, Item> {
     let first = members.values().copied().min().unwrap_or_default();
     let mut all: Vec<usize> = members.values().copied().collect();
     all.sort_unstable();
-    watch_from(client, &shared, from)
+    watching
         .flat_map(move |item| {
             let to_all = |event: WatchEvent| -> Vec<Item> {
                 all.iter().map(|&i| (i, Ok(event.clone()))).collect()

@@ -28,6 +28,7 @@ fn widgets(selection: Selection) -> Target {
         selection,
         served: true,
         manifest: false,
+        spread: false,
     }
 }
 

@@ -214,7 +214,11 @@ pub fn decide<'t>(
     tracker: &'t Tracker,
     tally: &Tally,
 ) -> Decision<'t> {
-    if !(0..targets.len()).all(|i| tracker.synced(i)) {
+    // With `--for delete` an object whose type the server does not serve
+    // (its CRD deleted too) is absent, as kubectl wait has it.
+    let known =
+        |i: usize| tracker.synced(i) || (!targets[i].served && absence_meets(rules, &targets[i]));
+    if !(0..targets.len()).all(known) {
         return Decision::Pending;
     }
     // Judged first without gathering anything: while the wait goes on (most
@@ -353,6 +357,12 @@ pub fn pending(rules: &Rules, targets: &[Target], tracker: &Tracker) -> Vec<Stri
     for (index, target) in targets.iter().enumerate() {
         if !target.served {
             out.push(format!("{} ({})", target.display(), target.not_served()));
+            continue;
+        }
+        if !tracker.synced(index) && tracker.len(index) == 0 {
+            // The wait ended before this target's first list: whether its
+            // objects exist is not known.
+            out.push(format!("{} (not listed yet)", target.display()));
             continue;
         }
         let (group, kind) = (&target.api.group, &target.api.kind);

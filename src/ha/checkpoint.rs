@@ -103,6 +103,24 @@ impl Checkpoint {
     }
 }
 
+/// Whether a stored [`Checkpoint::rule`] is this rule's (`ours`, whose flags
+/// text, after its targets, is `flags`): the targets compare as a set, so
+/// the same targets in another order (`cm b a`, `-f` files reordered) are
+/// the same rule; the flags compare exactly. Checkpoints written before
+/// this compare alike: the text is unchanged.
+pub fn same_rule(stored: &str, ours: &str, flags: &str) -> bool {
+    let targets = |rule: &'_ str| -> Option<Vec<String>> {
+        let listed = match flags {
+            "" => rule,
+            _ => rule.strip_suffix(flags)?.strip_suffix(' ')?,
+        };
+        let mut targets: Vec<String> = listed.split(", ").map(str::to_string).collect();
+        targets.sort_unstable();
+        Some(targets)
+    };
+    stored == ours || targets(stored).is_some_and(|theirs| targets(ours) == Some(theirs))
+}
+
 /// Why a checkpoint could not be read or written.
 #[derive(Debug)]
 pub enum Failure {
@@ -353,6 +371,34 @@ fn failure(err: kube::Error, verb: &'static str) -> Failure {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_rule_is_its_targets_as_a_set_and_its_flags_exactly() {
+        let flags = "--when '.a == 1'";
+        let ours = format!("configmap/a in default, configmap/b in default {flags}");
+        let reordered = format!("configmap/b in default, configmap/a in default {flags}");
+        assert!(same_rule(&reordered, &ours, flags));
+        assert!(!same_rule(
+            "configmap/b in default, configmap/a in default",
+            &ours,
+            flags
+        ));
+        assert!(!same_rule(
+            &format!("configmap/a in default {flags}"),
+            &ours,
+            flags
+        ));
+        assert!(same_rule(
+            "configmap/b in default, configmap/a in default",
+            "configmap/a in default, configmap/b in default",
+            ""
+        ));
+        assert!(!same_rule(
+            &reordered,
+            "configmap/a in default, configmap/b in default",
+            ""
+        ));
+    }
 
     #[test]
     fn a_checkpoint_reads_back_as_written_in_short_field_names() {

@@ -122,7 +122,9 @@ fn unreadable(path: &str, e: &std::io::Error) -> Exit {
     Exit::Usage(format!("-f {path}: cannot read it: {why}"))
 }
 
-/// The files of a folder kubectl would read, in name order.
+/// The files of a folder kubectl would read, in name order. As kubectl's
+/// walk, a symlink inside the folder is not followed into a folder (so a
+/// link back up cannot make a cycle); one to a file is read.
 fn walk(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<()> {
     let shown = dir.display().to_string();
     let mut entries = std::fs::read_dir(dir)
@@ -131,6 +133,10 @@ fn walk(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<()> {
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
+        let linked = entry.file_type().is_ok_and(|t| t.is_symlink());
+        if linked && path.is_dir() {
+            continue;
+        }
         if path.is_dir() {
             if recursive {
                 walk(&path, recursive, out)?;

@@ -382,11 +382,27 @@ impl Resolver {
                     selection: spec.selection.clone(),
                     served,
                     manifest: spec.manifest.is_some(),
+                    spread: false,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(distinct(targets))
+        Ok(spread(distinct(targets)))
     }
+}
+
+/// Targets in several namespaces (`-f` objects of one name in two, say)
+/// name their objects with the namespace, as `-A` does.
+fn spread(mut targets: Vec<Target>) -> Vec<Target> {
+    let namespaces: std::collections::BTreeSet<&str> = targets
+        .iter()
+        .filter_map(|t| t.namespace.as_deref())
+        .collect();
+    if namespaces.len() > 1 {
+        for target in &mut targets {
+            target.spread = target.namespace.is_some();
+        }
+    }
+    targets
 }
 
 /// A manifest's type the server does not serve, as it will be watched once
@@ -861,6 +877,7 @@ mod tests {
             selection: crate::target::Selection::Name(name.into()),
             served: true,
             manifest: false,
+            spread: false,
         };
         let kept = distinct(vec![
             target("cm", "app", "default"),

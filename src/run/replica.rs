@@ -25,7 +25,7 @@ use crate::connect::Connection;
 use crate::decide::filter::Filter;
 use crate::decide::noise::{Notice, Unsaid};
 use crate::exit::{Exit, Result};
-use crate::ha::checkpoint::{Checkpoint, Failure, Mark, ObjectMark, Store};
+use crate::ha::checkpoint::{Checkpoint, Failure, Mark, ObjectMark, Store, same_rule};
 use crate::ha::lease::{Elector, Role};
 use crate::ha::{HaPlan, checkpoint, lease};
 use crate::sink::network::Outbox;
@@ -345,7 +345,7 @@ impl Replica {
             let mut stored = stored;
             if let Some(found) = &stored
                 && (keeper.store.is_section() || !found.rule.is_empty())
-                && found.rule != rule
+                && !same_rule(&found.rule, &rule, &filter.describe())
             {
                 // A rule of a rules file changed since (or new): its old
                 // section is not its own; it starts from now.
@@ -496,7 +496,7 @@ impl Replica {
                 if !keeper.store.is_section()
                     && let Ok(Some(stored)) = keeper.store.load().await
                     && !stored.rule.is_empty()
-                    && stored.rule != checkpoint_rule
+                    && !same_rule(&stored.rule, &checkpoint_rule, &filter.describe())
                 {
                     return Err(another_rule(&keeper.store, &stored.rule, &checkpoint_rule));
                 }
@@ -709,6 +709,11 @@ pub fn may_deliver(replica: &Option<Replica>) -> bool {
 /// What tells a target's part of the checkpoint from another's: its type,
 /// selection and namespace, as given.
 pub fn target_key(target: &Target) -> String {
+    // As written before objects were named with their namespace.
+    let target = &Target {
+        spread: false,
+        ..target.clone()
+    };
     format!(
         "{} in {}",
         target.display(),

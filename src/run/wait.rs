@@ -59,8 +59,15 @@ pub async fn run(
     // With --any or --min: the objects whose pods a look found stuck, each
     // with its failure line, until a look finds them otherwise.
     let mut stuck = Stuck::new();
+    // Judged once before any event: with `--for delete`, targets whose type
+    // is not served may be all there is, and no event would come.
+    let mut judged = false;
     loop {
         let step = tokio::select! {
+            () = std::future::ready(()), if !judged => {
+                judged = true;
+                None
+            }
             step = session.next() => Some(step?),
             // `--hold`: an object may have held long enough.
             _ = sleep_until_due(tally.next_due()) => None,
@@ -254,6 +261,7 @@ fn pod_watch(session: &Session, follow: bool) -> BoxStream<'static, Value> {
             },
             served: true,
             manifest: false,
+            spread: false,
         };
         crate::watch::watch_from(&session.conn.client, &pods, None).filter_map(|event| {
             std::future::ready(match event {

@@ -731,6 +731,7 @@ mod tests {
             selection: Selection::Name("foo".into()),
             served: true,
             manifest: false,
+            spread: false,
         };
         let change = Change {
             kind: ChangeKind::Created,

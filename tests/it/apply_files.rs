@@ -218,7 +218,8 @@ fn a_folder_is_waited_for_object_by_object_with_one_watch_per_type_and_namespace
         "{reads:#?}"
     );
 
-    // -R reads the sub-folder too; `cm-sub` does not exist: said at the timeout.
+    // -R reads the sub-folder too; `cm-sub` does not exist: said at the
+    // timeout, with its namespace as the objects span two.
     let out = s.run(&[
         "-f",
         dir.to_str().unwrap(),
@@ -231,7 +232,8 @@ fn a_folder_is_waited_for_object_by_object_with_one_watch_per_type_and_namespace
     assert_eq!(code(&out), 124, "{}", stderr(&out));
     assert!(
         stderr(&out).starts_with(
-            "error: timed out after 1s waiting for --for create: configmap/cm-sub (not found)\n"
+            "error: timed out after 1s waiting for --for create: \
+             configmap/cm-sub (in default) (not found)\n"
         ),
         "{}",
         stderr(&out)
@@ -431,6 +433,220 @@ fn kustomize_builds_the_objects_with_the_kubectl_on_path() {
     assert!(
         stderr(&out).contains("cannot run kubectl kustomize")
             && stderr(&out).contains("-k needs kubectl on PATH"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_folder_symlink_into_a_cycle_is_not_followed_as_kubectl_does_not() {
+    let s = Scenario::new();
+    let dir = s.dir.path().join("d2");
+    write(
+        &dir,
+        "real/cm.yaml",
+        &yaml(&[configmap("web", "default", json!({}))]),
+    );
+    // d2/link -> real, d2/real/loop -> .. (back to d2): a cycle.
+    std::os::unix::fs::symlink("real", dir.join("link")).unwrap();
+    std::os::unix::fs::symlink("..", dir.join("real/loop")).unwrap();
+    s.server.create(
+        "configmaps",
+        Some("default"),
+        configmap("web", "default", json!({})),
+    );
+    let out = finish(
+        s.notify(&[
+            "-R",
+            "-f",
+            dir.to_str().unwrap(),
+            "--for",
+            "create",
+            "--timeout",
+            "20s",
+        ])
+        .spawn()
+        .unwrap(),
+        Duration::from_secs(10),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Read once, through the real folder only.
+    assert_eq!(stdout(&out), "configmap/web condition met\n");
+}
+
+#[test]
+fn objects_granted_by_name_are_watched_by_name_when_the_shared_watch_is_forbidden() {
+    let s = Scenario::new();
+    let dir = s.dir.path().join("k8s");
+    let objects = [
+        configmap("a", "default", json!({})),
+        configmap("b", "default", json!({})),
+    ];
+    write(&dir, "cm.yaml", &yaml(&objects));
+    for o in &objects {
+        s.server.create("configmaps", Some("default"), o.clone());
+    }
+    // A Role with resourceNames: get, list, watch of `a` and `b` only.
+    s.server.add_user(
+        "named",
+        "named-token",
+        vec![testserver::Rule {
+            verbs: vec!["get".into(), "list".into(), "watch".into()],
+            groups: vec!["".into()],
+            resources: vec!["configmaps".into()],
+            namespaces: vec!["default".into()],
+            names: vec!["a".into(), "b".into()],
+        }],
+    );
+    let named = s.dir.path().join("named");
+    s.server.write_kubeconfig(&named, "named-token", "default");
+    let before = s.server.requests().len();
+    let out = s.run(&[
+        "-f",
+        dir.to_str().unwrap(),
+        "--for",
+        "create",
+        "--timeout",
+        "20s",
+        "--kubeconfig",
+        named.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "configmap/a condition met\nconfigmap/b condition met\n"
+    );
+    assert!(!stderr(&out).contains("forbidden"), "{}", stderr(&out));
+    // Each read by name once the namespace-wide list was refused.
+    let reads = reads(&s, before);
+    for name in ["a", "b"] {
+        assert!(
+            reads
+                .iter()
+                .any(|p| p.contains(&format!("fieldSelector=metadata.name%3D{name}"))),
+            "{reads:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_timeout_before_the_first_list_says_not_listed_yet() {
+    let s = Scenario::new();
+    let dir = s.dir.path().join("k8s");
+    write(
+        &dir,
+        "cm.yaml",
+        &yaml(&[configmap("web", "default", json!({}))]),
+    );
+    s.server.create(
+        "configmaps",
+        Some("default"),
+        configmap("web", "default", json!({})),
+    );
+    // Discovery cached by a first run; then the timeout comes before the
+    // first list.
+    let out = s.run(&["-f", dir.to_str().unwrap(), "--for", "create"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    s.server.fail_next_requests(1, 429, Some(2));
+    let out = s.run(&[
+        "-f",
+        dir.to_str().unwrap(),
+        "--for",
+        "create",
+        "--timeout",
+        "300ms",
+    ]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(
+            "error: timed out after 300ms waiting for --for create: configmap/web (not listed yet)\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_custom_resource_whose_type_is_gone_with_its_crd_is_deleted() {
+    let s = Scenario::new();
+    let dir = s.dir.path().join("app");
+    let gadget = json!({"apiVersion": "example.com/v1", "kind": "Gadget",
+        "metadata": {"name": "g1"}, "spec": {}});
+    write(
+        &dir,
+        "10-config.yaml",
+        &yaml(&[configmap("web", "default", json!({}))]),
+    );
+    write(&dir, "20-gadget.yaml", &yaml(&[gadget]));
+    // All deleted (`kubectl delete -f app/`, its CRD too): Gadget is no
+    // longer served. Beside a served type, and alone.
+    for (files, met) in [
+        (
+            dir.display().to_string(),
+            "configmap/web condition met\ngadget.example.com/g1 condition met\n",
+        ),
+        (
+            format!("{}/20-gadget.yaml", dir.display()),
+            "gadget.example.com/g1 condition met\n",
+        ),
+    ] {
+        let out = s.run(&["-f", &files, "--for", "delete", "--timeout", "5s"]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert_eq!(stdout(&out), met);
+    }
+}
+
+#[test]
+fn objects_of_one_name_in_several_namespaces_are_named_with_their_namespace() {
+    let s = Scenario::new();
+    let dir = s.dir.path().join("k8s");
+    write(
+        &dir,
+        "cm.yaml",
+        &yaml(&[
+            configmap("web", "shop", json!({})),
+            configmap("web", "blog", json!({})),
+        ]),
+    );
+    s.server.create(
+        "configmaps",
+        Some("shop"),
+        configmap("web", "shop", json!({})),
+    );
+    let out = s.run(&[
+        "-f",
+        dir.to_str().unwrap(),
+        "--for",
+        "delete",
+        "--timeout",
+        "1s",
+    ]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(
+            "error: timed out after 1s waiting for --for delete: \
+             configmap/web (in shop) (still exists)\n"
+        ),
+        "{err}"
+    );
+    // The explanation names it so too.
+    assert!(err.contains("\n  configmap/web (in shop)\n"), "{err}");
+
+    // An object not found is named with its namespace too.
+    let out = s.run(&[
+        "-f",
+        dir.to_str().unwrap(),
+        "--for",
+        "create",
+        "--timeout",
+        "1s",
+    ]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(
+            "error: timed out after 1s waiting for --for create: configmap/web (in blog) (not found)\n"
+        ),
         "{}",
         stderr(&out)
     );

@@ -825,3 +825,47 @@ fn an_object_told_but_not_yet_checkpointed_at_sigkill_and_deleted_while_the_hist
     assert!(ids.contains_key(&format!("{uid}/deleted")), "{ids:?}");
     assert!(stderr.contains("re-listing"), "{stderr}");
 }
+
+/// The same targets in another order (`cm b a`, or `-f` files reordered)
+/// are the same rule: its checkpoint is taken back, not refused.
+#[test]
+fn a_checkpoint_of_the_same_targets_in_another_order_is_the_rules_own() {
+    let s = Scenario::new();
+    for name in ["a", "b"] {
+        s.server.create(
+            "configmaps",
+            Some("default"),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}),
+        );
+    }
+    let run = |names: [&str; 2]| {
+        s.run(&[
+            "configmaps",
+            names[0],
+            names[1],
+            "--checkpoint",
+            "ordered",
+            "--timeout",
+            "2s",
+        ])
+    };
+    let first = run(["b", "a"]);
+    let stored = s
+        .server
+        .get("configmaps", Some("default"), "ordered")
+        .expect("the first run wrote its checkpoint");
+    assert!(
+        stored["data"]["checkpoint.json"]
+            .as_str()
+            .unwrap()
+            .contains(r#""rule":"configmap/b in default, configmap/a in default""#),
+        "{stored}"
+    );
+    let again = run(["a", "b"]);
+    assert_eq!(code(&again), code(&first), "{}", stderr(&again));
+    assert!(
+        !stderr(&again).contains("another rule"),
+        "{}",
+        stderr(&again)
+    );
+}

@@ -378,6 +378,7 @@ mod tests {
             selection: Selection::Name("foo".into()),
             served: true,
             manifest: false,
+            spread: false,
         }
     }
 

@@ -165,3 +165,79 @@ fn a_custom_resource_beside_its_crd_is_waited_for_until_the_crd_is_applied() {
         )
     );
 }
+
+/// `kubectl delete -f` of a CRD and its custom resource: once both are gone
+/// the resource's type is no longer served; `--for delete` counts it
+/// deleted, as `kubectl wait --for=delete -f` does.
+#[test]
+fn a_custom_resource_deleted_with_its_crd_ends_a_wait_for_delete() {
+    let ns = Namespace::new();
+    let group = format!("{}.gone.example.com", ns.name);
+    let crd_name = format!("sprockets.{group}");
+    let dir = ns.dir.path().join("k8s");
+    std::fs::create_dir_all(&dir).unwrap();
+    let crd = format!(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+         metadata: {{name: {crd_name}}}\nspec:\n  group: {group}\n  \
+         names: {{plural: sprockets, singular: sprocket, kind: Sprocket}}\n  scope: Namespaced\n  \
+         versions:\n  - name: v1\n    served: true\n    storage: true\n    \
+         schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}\n"
+    );
+    let cr = format!("apiVersion: {group}/v1\nkind: Sprocket\nmetadata:\n  name: s1\nspec: {{}}\n");
+    std::fs::write(dir.join("10-crd.yaml"), &crd).unwrap();
+    std::fs::write(dir.join("20-sprocket.yaml"), &cr).unwrap();
+    ns.kubectl_fed(&["apply", "-f", "-"], &crd);
+    ns.kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        &format!("crd/{crd_name}"),
+    ]);
+    std::thread::sleep(Duration::from_millis(500));
+    ns.kubectl_fed(&["apply", "-f", "-"], &cr);
+
+    let mut child = ns
+        .notify(&[
+            "-f",
+            dir.to_str().unwrap(),
+            "--for",
+            "delete",
+            "--timeout",
+            "60s",
+        ])
+        .spawn()
+        .unwrap();
+    assert!(still_running(&mut child, Duration::from_millis(1500)));
+    ns.kubectl_ok(&["delete", "-f", dir.to_str().unwrap()]);
+    let out = finish(child, Duration::from_secs(60));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        sorted(&stdout(&out)),
+        sorted(&format!(
+            "customresourcedefinition.apiextensions.k8s.io/{crd_name} condition met\n\
+             sprocket.{group}/s1 condition met\n"
+        ))
+    );
+
+    // Started after both are gone: met at once, as kubectl wait has it.
+    let kubectl = ns.kubectl(&["wait", "--for=delete", "-f", dir.to_str().unwrap()]);
+    let out = finish(
+        ns.notify(&[
+            "-f",
+            dir.to_str().unwrap(),
+            "--for",
+            "delete",
+            "--timeout",
+            "20s",
+        ])
+        .spawn()
+        .unwrap(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        code(&out),
+        kubectl.status.code().unwrap(),
+        "kubectl wait: {}",
+        String::from_utf8_lossy(&kubectl.stderr)
+    );
+}
