@@ -129,10 +129,11 @@ pub async fn run(process: Process) -> Result<()> {
         standby,
         started: 0,
         live: Vec::new(),
+        done: Vec::new(),
         tasks: FuturesUnordered::new(),
     };
     crate::metrics::rules_listing(rules.len());
-    running.start(rules.into_iter().zip(resolved).collect())?;
+    running.start(rules.into_iter().zip(resolved).collect(), false)?;
     drop(interrupts);
     let mut reload = source.map(reload::Reload::new);
     // A rule ended by `--count` leaves the others running; an end every
@@ -146,13 +147,26 @@ pub async fn run(process: Process) -> Result<()> {
                 let Some((id, outcome)) = next else {
                     break None;
                 };
-                if running.ended(id) {
+                let Some(live) = running.ended(id) else {
                     continue;
-                }
+                };
                 match outcome {
-                    Ok(()) => {}
+                    // Done by itself (`--count`): a reload does not start it
+                    // again while the file still holds it unchanged.
+                    Ok(()) => running.done.push((live.name, live.words)),
                     Err(exit @ (Exit::Timeout(_) | Exit::Signal(_))) => {
                         ended.get_or_insert(exit);
+                    }
+                    // A rule a reload started that cannot run (forbidden,
+                    // say) is a failed reload: the others keep running.
+                    Err(exit) if live.reloaded => {
+                        crate::metrics::reload_failed();
+                        let message = exit.to_string();
+                        let message = message.lines().next().unwrap_or("");
+                        crate::log::error(
+                            "rules",
+                            format_args!("{message}; the other rules keep running"),
+                        );
                     }
                     Err(exit) => break Some(exit),
                 }
@@ -231,6 +245,8 @@ struct Running {
     /// How many rules were started so far: each run's id.
     started: u64,
     live: Vec<Live>,
+    /// Rules that ended by themselves (`--count`), by name and words.
+    done: Vec<(Option<String>, Vec<String>)>,
     tasks: FuturesUnordered<LocalBoxFuture<'static, (u64, Result<()>)>>,
 }
 
@@ -240,12 +256,14 @@ struct Live {
     name: Option<String>,
     words: Vec<String>,
     stop: Arc<Notify>,
+    /// Started by a reload, not at the process's start.
+    reloaded: bool,
 }
 
 impl Running {
     /// Starts rules whose targets are resolved: one watch per distinct
     /// request among them.
-    fn start(&mut self, rules: Vec<(Rule, (Vec<Target>, Resolver))>) -> Result<()> {
+    fn start(&mut self, rules: Vec<(Rule, (Vec<Target>, Resolver))>, reloaded: bool) -> Result<()> {
         // A manifest's objects (`-f`) are watched per (type, namespace) and
         // may wait for their type to be served: such a rule's watches are
         // its own; the others' are shared among the rules.
@@ -301,6 +319,7 @@ impl Running {
                 name: rule.name.clone(),
                 words: rule.words.clone(),
                 stop,
+                reloaded,
             });
             let replica = self
                 .ha
@@ -313,15 +332,10 @@ impl Running {
         Ok(())
     }
 
-    /// A rule's run ended; whether a reload had stopped it.
-    fn ended(&mut self, id: u64) -> bool {
-        match self.live.iter().position(|live| live.id == id) {
-            Some(at) => {
-                self.live.remove(at);
-                false
-            }
-            None => true,
-        }
+    /// A rule's run ended: the rule, unless a reload had stopped it.
+    fn ended(&mut self, id: u64) -> Option<Live> {
+        let at = self.live.iter().position(|live| live.id == id)?;
+        Some(self.live.remove(at))
     }
 
     /// The file's new rules: the same name and words keep running
@@ -330,8 +344,20 @@ impl Running {
     /// cannot be resolved changes nothing.
     async fn reload(&mut self, rules: Vec<Rule>) -> Result<()> {
         let same = |live: &Live, rule: &Rule| live.name == rule.name && live.words == rule.words;
+        // A rule done by itself stays done while the file holds it as it was.
+        self.done.retain(|(name, words)| {
+            rules
+                .iter()
+                .any(|rule| *name == rule.name && *words == rule.words)
+        });
+        let done = &self.done;
+        let finished = |rule: &Rule| {
+            done.iter()
+                .any(|(name, words)| *name == rule.name && *words == rule.words)
+        };
         let (unchanged, new): (Vec<Rule>, Vec<Rule>) = rules
             .into_iter()
+            .filter(|rule| !finished(rule))
             .partition(|rule| self.live.iter().any(|live| same(live, rule)));
         let resolved = resolve(&self.conn, &new).await?;
         let mut stopped = 0;
@@ -348,7 +374,7 @@ impl Running {
         });
         let kept = unchanged.len();
         let started = new.len();
-        self.start(new.into_iter().zip(resolved).collect())?;
+        self.start(new.into_iter().zip(resolved).collect(), true)?;
         crate::log::info(
             "rules",
             format_args!("rules reloaded: {kept} unchanged, {started} started, {stopped} stopped"),

@@ -582,3 +582,108 @@ fn each_rules_network_sinks_are_counted_apart_in_the_metrics() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A rule that ended by itself (`--count`) stays done across a reload of
+/// the same file: it never tells more than its count.
+#[test]
+fn a_rule_done_by_its_count_is_not_started_again_by_a_reload() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    scenario.widget("bar", json!({}), Value::Null);
+    let file = rules_file(
+        &scenario,
+        &rules_yaml(&[
+            ("two", "widgets/foo -o json --count 1"),
+            ("other", "widgets/bar -o json"),
+        ]),
+    );
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "6s", "-v"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("both rules watching", &mut child, || {
+        watches(&scenario) >= 2
+    });
+    scenario.set_status("foo", json!({"x": 1}));
+    std::thread::sleep(Duration::from_millis(800));
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(Duration::from_millis(800));
+    scenario.set_status("foo", json!({"x": 2}));
+    scenario.set_status("bar", json!({"x": 1}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let s = |name: &str, kind: &str| (name.to_string(), kind.to_string());
+    let told = told(&stdout(&out));
+    assert_eq!(
+        told.get("two"),
+        Some(&vec![s("foo", "modified")]),
+        "{told:?}"
+    );
+    assert_eq!(
+        told.get("other"),
+        Some(&vec![s("bar", "modified")]),
+        "{told:?}"
+    );
+}
+
+/// A rule a reload adds that cannot run (its watch forbidden) is a failed
+/// reload: one error line naming it, and the rules running keep running.
+#[test]
+fn a_forbidden_rule_added_by_a_reload_ends_only_itself() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    let widgets_only = testserver::Rule {
+        verbs: vec!["get".into(), "list".into(), "watch".into()],
+        groups: vec!["example.com".into()],
+        resources: vec!["widgets".into()],
+        ..testserver::Rule::default()
+    };
+    scenario
+        .server
+        .add_user("carol", "carol-token", vec![widgets_only]);
+    let carol = scenario.dir.path().join("carol");
+    scenario
+        .server
+        .write_kubeconfig(&carol, "carol-token", "default");
+    let file = rules_file(&scenario, &rules_yaml(&[("one", "widgets/foo -o json")]));
+    let mut child = scenario
+        .notify(&[
+            "--rules",
+            &file,
+            "--timeout",
+            "6s",
+            "--kubeconfig",
+            carol.to_str().unwrap(),
+        ])
+        .spawn()
+        .unwrap();
+    wait_until("the rule watching", &mut child, || watches(&scenario) >= 1);
+    std::fs::write(
+        &file,
+        rules_yaml(&[
+            ("one", "widgets/foo -o json"),
+            ("secret", "configmaps --all -o json"),
+        ]),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    scenario.set_status("foo", json!({"x": 1}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let told = told(&stdout(&out));
+    assert_eq!(
+        told.get("one"),
+        Some(&vec![("foo".to_string(), "modified".to_string())]),
+        "{told:?}"
+    );
+    let err = stderr(&out);
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("error: rule "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    for word in ["rule secret", "forbidden", "the other rules keep running"] {
+        assert!(errors[0].contains(word), "wants {word:?} in {err}");
+    }
+}
