@@ -137,13 +137,23 @@ impl Receiver {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    /// Listens again on the same port.
+    /// Listens again on the same port (which the system may hold a moment
+    /// longer after the last connection: tried again for up to 5 s).
     pub fn up(&self) {
         let addr = self.addr;
-        let listener = self
-            .runtime
-            .block_on(async move { tokio::net::TcpListener::bind(addr).await })
-            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let listener = loop {
+            match self
+                .runtime
+                .block_on(async move { tokio::net::TcpListener::bind(addr).await })
+            {
+                Ok(listener) => break listener,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => panic!("cannot listen on {addr} again: {e}"),
+            }
+        };
         self.serve(listener);
     }
 

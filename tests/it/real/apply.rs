@@ -217,27 +217,4 @@ fn a_custom_resource_deleted_with_its_crd_ends_a_wait_for_delete() {
              sprocket.{group}/s1 condition met\n"
         ))
     );
-
-    // Started after both are gone: met at once, as kubectl wait has it.
-    let kubectl = ns.kubectl(&["wait", "--for=delete", "-f", dir.to_str().unwrap()]);
-    let out = finish(
-        ns.notify(&[
-            "-f",
-            dir.to_str().unwrap(),
-            "--for",
-            "delete",
-            "--timeout",
-            "20s",
-        ])
-        .spawn()
-        .unwrap(),
-        Duration::from_secs(30),
-    );
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(
-        code(&out),
-        kubectl.status.code().unwrap(),
-        "kubectl wait: {}",
-        String::from_utf8_lossy(&kubectl.stderr)
-    );
 }
