@@ -155,29 +155,13 @@ pub struct Watching {
 
 impl Watching {
     pub fn start(cluster: &dyn Cluster, args: &[&str], targets: usize) -> Watching {
-        use std::io::BufRead;
         let mut with_v = args.to_vec();
         let at = with_v
             .iter()
             .position(|a| *a == "--")
             .unwrap_or(with_v.len());
         with_v.insert(at, "-v");
-        let mut child = cluster.notify(&with_v).spawn().unwrap();
-        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        let reader = std::thread::spawn(move || {
-            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
-                let mut text = sink.lock().unwrap();
-                text.push_str(&line);
-                text.push('\n');
-            }
-        });
-        let mut run = Watching {
-            child: Some(child),
-            stderr,
-            reader: Some(reader),
-        };
+        let mut run = Watching::of(cluster.notify(&with_v).spawn().unwrap());
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
             let said = run.stderr().matches("list complete, watching").count();
@@ -194,6 +178,47 @@ impl Watching {
                 std::time::Instant::now() < deadline,
                 "kubectl-notify never started watching: {}",
                 run.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A run already spawned with stderr piped, whatever it was started
+    /// with: its stderr is gathered as it comes.
+    pub fn of(mut child: std::process::Child) -> Watching {
+        use std::io::BufRead;
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut text = sink.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        Watching {
+            child: Some(child),
+            stderr,
+            reader: Some(reader),
+        }
+    }
+
+    /// Waits until stderr holds `needle` (panics after `limit`, or if the
+    /// run ends first).
+    pub fn said(&mut self, needle: &str, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while !self.stderr().contains(needle) {
+            if let Ok(Some(status)) = self.child.as_mut().unwrap().try_wait() {
+                panic!(
+                    "ended with {status} before saying {needle:?}: {}",
+                    self.stderr()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never said {needle:?}: {}",
+                self.stderr()
             );
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::cluster::Cluster;
-use crate::common::{code, finish, stderr, stdout};
+use crate::cluster::{Cluster, Watching};
+use crate::common::{code, stderr, stdout};
 use crate::real::Namespace;
 use crate::real::ready::{eventually, play_ready, pods};
 
@@ -78,7 +78,7 @@ fn the_pipeline_line_waits_for_a_whole_apply_until_its_last_object_is_ready() {
     );
     let mut wait = ns.notify(&["-f", folder, "-R", "--for", "ready", "--timeout", "180s"]);
     wait.env("KUBECTL_NOTIFY_PROGRESS_EVERY", "5s");
-    let wait = wait.spawn().unwrap();
+    let mut wait = Watching::of(wait.spawn().unwrap());
     ns.kubectl_ok(&[
         "wait",
         "--for=condition=Established",
@@ -92,9 +92,13 @@ fn the_pipeline_line_waits_for_a_whole_apply_until_its_last_object_is_ready() {
             .then_some(())
     });
 
-    // What the control plane lacks, played: a load balancer's address, a
-    // volume for the claim, the kubelet's word on every pod, the CR's
-    // controller.
+    // What the control plane lacks, played: a load balancer's address (once
+    // the CI log has said it is awaited), a volume for the claim, the
+    // kubelet's word on every pod, the CR's controller.
+    wait.said(
+        "service/web-public: waiting for a load balancer address",
+        Duration::from_secs(60),
+    );
     ns.patch_status(
         "service/web-public",
         json!({"loadBalancer": {"ingress": [{"ip": "192.0.2.10", "ipMode": "VIP"}]}}),
@@ -135,7 +139,7 @@ fn the_pipeline_line_waits_for_a_whole_apply_until_its_last_object_is_ready() {
         json!({"conditions": [{"type": "Ready", "status": "True"}]}),
     );
 
-    let out = finish(wait, Duration::from_secs(180));
+    let out = wait.finish(Duration::from_secs(180));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let mut expected = vec![
         "configmap/web-config condition met".to_string(),
@@ -152,13 +156,10 @@ fn the_pipeline_line_waits_for_a_whole_apply_until_its_last_object_is_ready() {
     ];
     expected.sort();
     assert_eq!(sorted_lines(&stdout(&out)), expected);
-    // The CI log told the wait as it went: a line per object's progress and
-    // a summary of what was not ready yet.
+    // The CI log told the wait as it went: a line per object's progress
+    // (the load balancer's, awaited above) and a summary of what was not
+    // ready yet.
     let log = stderr(&out);
-    assert!(
-        log.contains("service/web-public: waiting for a load balancer address"),
-        "{log}"
-    );
     assert!(
         log.lines()
             .any(|l| l.starts_with("waiting ") && l.contains(" of 11 ready; not yet: ")),
