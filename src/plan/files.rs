@@ -52,6 +52,13 @@ pub fn read(sources: &Sources, stdin: &mut dyn Read) -> Result<Vec<TargetSpec>> 
         specs.push(target(document, &defined)?);
     }
     if specs.is_empty() {
+        if sources.files == ["-"] && sources.kustomize.is_none() {
+            return Err(Exit::Usage(
+                "no objects in -f -: standard input held none; pipe the manifests in, \
+                 e.g. kubectl apply -f k8s/ -o yaml | kubectl notify -f - --for ready"
+                    .into(),
+            ));
+        }
         let from = match sources.kustomize {
             Some(dir) => format!("-k {dir}"),
             None => format!("-f {}", sources.files.join(" -f ")),
@@ -88,6 +95,12 @@ fn texts(sources: &Sources, stdin: &mut dyn Read) -> Result<Vec<Text>> {
                 body,
             });
             continue;
+        }
+        if file.is_empty() {
+            return Err(Exit::Usage(
+                "-f needs a file, a folder or - (standard input); it was given an empty value"
+                    .into(),
+            ));
         }
         if file.starts_with("http://") || file.starts_with("https://") {
             return Err(Exit::Usage(format!(
@@ -574,11 +587,23 @@ mod tests {
                 "stdin:2:10: invalid JSON",
             ),
             ("just words\n", "stdin:1: not a Kubernetes object"),
-            ("# nothing\n---\n", "no objects in -f -"),
+            ("# nothing\n---\n", "no objects in -f -: standard input held none"),
+            ("", "no objects in -f -: standard input held none"),
         ] {
             let err = error(body);
             assert!(err.contains(says), "{body:?}: {err}");
         }
+    }
+
+    #[test]
+    fn an_empty_file_value_is_named_as_such() {
+        let sources = Sources {
+            files: &[String::new()],
+            recursive: false,
+            kustomize: None,
+        };
+        let err = read(&sources, &mut "".as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("-f needs a file, a folder or -"), "{err}");
     }
 
     #[test]
