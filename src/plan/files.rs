@@ -587,7 +587,10 @@ mod tests {
                 "stdin:2:10: invalid JSON",
             ),
             ("just words\n", "stdin:1: not a Kubernetes object"),
-            ("# nothing\n---\n", "no objects in -f -: standard input held none"),
+            (
+                "# nothing\n---\n",
+                "no objects in -f -: standard input held none",
+            ),
             ("", "no objects in -f -: standard input held none"),
         ] {
             let err = error(body);

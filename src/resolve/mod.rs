@@ -50,7 +50,7 @@ use crate::connect::Connection;
 use crate::discovery::{ApiType, Discovery};
 use crate::exit::{Exit, Result};
 use crate::plan::Plan;
-use crate::target::{Manifested, Target, TargetSpec};
+use crate::target::{Manifested, Selection, Target, TargetSpec};
 
 mod suggest;
 
@@ -355,37 +355,37 @@ impl Resolver {
 
     fn resolve(&self, namespace: &str) -> Result<Vec<Target>> {
         let types = self.discovery.types();
-        let targets = self
-            .specs
-            .iter()
-            .map(|spec| {
-                let (api, served) = match resolve(types, &spec.type_text) {
-                    Ok(api) => (api.clone(), true),
-                    Err(e) => match spec.manifest.as_ref().and_then(|m| unserved(types, m, &e)) {
-                        Some(api) => (api, false),
-                        None => {
-                            return Err(Exit::Usage(match &spec.manifest {
-                                Some(m) => format!("{}: {e}", m.at),
-                                None => e.to_string(),
-                            }));
-                        }
+        let mut targets = Vec::new();
+        for spec in &self.specs {
+            let apis = match resolve(types, &spec.type_text) {
+                Ok(api) => vec![(api.clone(), true)],
+                Err(e) => match spec.manifest.as_ref().and_then(|m| unserved(types, m, &e)) {
+                    Some(api) => vec![(api, false)],
+                    None => match spec.manifest {
+                        Some(ref m) => return Err(Exit::Usage(format!("{}: {e}", m.at))),
+                        None => category(types, spec, e)?
+                            .into_iter()
+                            .map(|api| (api.clone(), true))
+                            .collect(),
                     },
-                };
+                },
+            };
+            for (api, served) in apis {
                 let namespace = (api.namespaced && !self.all_namespaces).then(|| {
                     spec.namespace
                         .clone()
                         .unwrap_or_else(|| namespace.to_string())
                 });
-                Ok(Target {
+                targets.push(Target {
                     namespace,
                     api,
                     selection: spec.selection.clone(),
                     served,
                     manifest: spec.manifest.is_some(),
                     spread: false,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+                });
+            }
+        }
         Ok(spread(distinct(targets)))
     }
 }
@@ -429,6 +429,41 @@ fn unserved(types: &[ApiType], manifest: &Manifested, e: &ResolveError) -> Optio
         verbs: ["get", "list", "watch"].map(String::from).to_vec(),
         categories: Vec::new(),
     }))
+}
+
+/// A category (`all`, or one a CRD declares) names every type that lists it,
+/// as kubectl expands it: each (group, plural) once, in its preferred
+/// version, the types that cannot be listed and watched left out. Only with
+/// a selector or `--all`: a name belongs to one type. A text that is neither
+/// a type nor a category keeps the type's error.
+fn category<'a>(
+    types: &'a [ApiType],
+    spec: &TargetSpec,
+    unknown: ResolveError,
+) -> Result<Vec<&'a ApiType>> {
+    let query = spec.type_text.trim().to_ascii_lowercase();
+    let mut members: Vec<&ApiType> = Vec::new();
+    for t in types.iter().filter(|t| t.categories.contains(&query)) {
+        if t.allows("list")
+            && t.allows("watch")
+            && !members
+                .iter()
+                .any(|m| m.group == t.group && m.plural == t.plural)
+        {
+            members.push(t);
+        }
+    }
+    if members.is_empty() || !matches!(unknown, ResolveError::Unknown { .. }) {
+        return Err(Exit::Usage(unknown.to_string()));
+    }
+    if let Selection::Name(name) = &spec.selection {
+        return Err(Exit::Usage(format!(
+            "`{query}` is a category of {} types, and a name belongs to one: \
+             write TYPE/{name}, or select with `{query} -l SELECTOR` or `{query} --all`",
+            members.len()
+        )));
+    }
+    Ok(members)
 }
 
 /// The same objects named twice (`cm/app cm/app`, `cm/app configmaps/app`)

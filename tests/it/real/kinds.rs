@@ -328,3 +328,93 @@ fn a_rollout_is_told_step_by_step_in_a_ci_log() {
         "a line per change, never the same twice in a row: {err}"
     );
 }
+
+/// `all` and a CRD's own category name every type that lists them, as in
+/// `kubectl get all -l app=web`: the same objects, nothing outside the
+/// category (a ConfigMap with the same label), and a name refused.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_category_names_the_types_kubectl_expands_it_to() {
+    let ns = Namespace::new();
+    let labels = json!({"app": "web"});
+    ns.create(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "labels": labels},
+        "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "web", "image": "registry.invalid/web:1"}]}}}}));
+    ns.create(json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "labels": labels},
+        "spec": {"selector": labels, "ports": [{"port": 80}]}}));
+    ns.create(json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "web", "labels": labels}, "data": {"a": "1"}}));
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut names: Vec<String> = ns.kubectl_ok(args).lines().map(String::from).collect();
+        names.sort();
+        names
+    };
+    let kubectls = eventually("the deployment's replica set and pod", || {
+        let names = names(&["get", "all", "-l", "app=web", "-o", "name"]);
+        (names.len() == 4).then_some(names)
+    });
+    let met = |out: &std::process::Output| -> Vec<String> {
+        let mut names: Vec<String> = stdout(out)
+            .lines()
+            .map(|l| l.trim_end_matches(" condition met").to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    let out = ns.run(&[
+        "all",
+        "-l",
+        "app=web",
+        "--until",
+        ".metadata.labels.app == \"web\"",
+        "--timeout",
+        "30s",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(met(&out), kubectls);
+
+    let group = format!("{}.example.com", ns.name);
+    let category = format!("gear-{}", ns.name);
+    let _cleanup = ClusterScoped(&ns, vec![format!("crd/gadgets.{group}")]);
+    ns.create(
+        json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("gadgets.{group}")},
+        "spec": {"group": group, "scope": "Namespaced",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget",
+                "categories": [category]},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object",
+                    "x-kubernetes-preserve-unknown-fields": true}}}]}}),
+    );
+    ns.kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        &format!("crd/gadgets.{group}"),
+    ]);
+    eventually("the gadget created", || {
+        ns.kubectl_fed(
+            &["create", "-f", "-"],
+            &json!({"apiVersion": format!("{group}/v1"), "kind": "Gadget",
+                "metadata": {"name": "g1"}})
+            .to_string(),
+        )
+        .status
+        .success()
+        .then_some(())
+    });
+    let out = ns.run(&[&category, "--all", "--for", "create", "--timeout", "30s"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(met(&out), names(&["get", &category, "-o", "name"]));
+    assert_eq!(met(&out), [format!("gadget.{group}/g1")]);
+
+    let out = ns.run(&["all", "web", "--for", "ready"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`all` is a category of "),
+        "{}",
+        stderr(&out)
+    );
+}
