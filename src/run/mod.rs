@@ -632,6 +632,9 @@ impl Session {
                 };
                 if let Some((index, exit)) = self.recheck.take() {
                     self.retarget(index, exit, fresh?)?;
+                    // Judged again now: a target whose type is gone may
+                    // meet `--for delete` with no event to come.
+                    return Ok(Step::Changes(index, Vec::new()));
                 }
             }
             let (index, item) = tokio::select! {

@@ -218,3 +218,60 @@ fn a_custom_resource_deleted_with_its_crd_ends_a_wait_for_delete() {
         ))
     );
 }
+
+/// Started after `kubectl delete -f` removed a CRD and its custom resource
+/// (the discovery cache still holding the type from a run before): met at
+/// once, as `kubectl wait --for=delete -f` is.
+#[test]
+fn a_wait_for_delete_started_after_the_crd_and_its_resource_are_gone_is_met() {
+    let ns = Namespace::new();
+    let group = format!("{}.gone.example.com", ns.name);
+    let crd_name = format!("sprockets.{group}");
+    let dir = ns.dir.path().join("k8s");
+    std::fs::create_dir_all(&dir).unwrap();
+    let crd = format!(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+         metadata: {{name: {crd_name}}}\nspec:\n  group: {group}\n  \
+         names: {{plural: sprockets, singular: sprocket, kind: Sprocket}}\n  scope: Namespaced\n  \
+         versions:\n  - name: v1\n    served: true\n    storage: true\n    \
+         schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}\n"
+    );
+    let cr = format!("apiVersion: {group}/v1\nkind: Sprocket\nmetadata:\n  name: s1\nspec: {{}}\n");
+    std::fs::write(dir.join("10-crd.yaml"), &crd).unwrap();
+    std::fs::write(dir.join("20-sprocket.yaml"), &cr).unwrap();
+    let folder = dir.to_str().unwrap();
+    ns.kubectl_fed(&["apply", "-f", "-"], &crd);
+    ns.kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        &format!("crd/{crd_name}"),
+    ]);
+    std::thread::sleep(Duration::from_millis(500));
+    ns.kubectl_fed(&["apply", "-f", "-"], &cr);
+    // A run while both exist fills the discovery cache with the type.
+    let out = ns.run(&["-f", folder, "--for", "create", "--timeout", "30s"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    ns.kubectl_ok(&["delete", "-f", folder]);
+    let kubectl = ns.kubectl(&["wait", "--for=delete", "-f", folder, "--timeout=20s"]);
+    let out = finish(
+        ns.notify(&["-f", folder, "--for", "delete", "--timeout", "20s", "-v"])
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        code(&out),
+        kubectl.status.code().unwrap(),
+        "kubectl wait: {}",
+        String::from_utf8_lossy(&kubectl.stderr)
+    );
+    assert_eq!(
+        sorted(&stdout(&out)),
+        sorted(&format!(
+            "customresourcedefinition.apiextensions.k8s.io/{crd_name} condition met\n\
+             sprocket.{group}/s1 condition met\n"
+        ))
+    );
+}
