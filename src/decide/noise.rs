@@ -174,6 +174,13 @@ struct Throttled {
     /// The last notification sent was a resolution (`--resolve`): the
     /// alert is closed, so a resolution of a firing never sent is dropped.
     closed: bool,
+    /// The window was opened by a takeover: its first notice stands for one
+    /// a single process would have sent at once (the replica before may or
+    /// may not have), so a resolution does not fold into that firing but
+    /// trails it, in `then`.
+    taken_over: bool,
+    /// What came after such a firing, folded: the next window's trailing one.
+    then: Option<Notice>,
 }
 
 impl Throttle {
@@ -206,6 +213,22 @@ impl Throttle {
         {
             state.open_until = Some(self.timeline.insert(uid, until));
             state.waiting = Some((target, change));
+            state.taken_over = true;
+            return None;
+        }
+        if state.open_until.is_some() && state.taken_over {
+            let resolves = matches!(change.kind, ChangeKind::Resolved { .. });
+            let firing = |(_, c): &Notice| !matches!(c.kind, ChangeKind::Resolved { .. });
+            match &mut state.then {
+                Some((_, then)) => fold(then, change),
+                None if resolves && state.waiting.as_ref().is_some_and(firing) => {
+                    state.then = Some((target, change));
+                }
+                None => match &mut state.waiting {
+                    Some((_, waiting)) => fold(waiting, change),
+                    None => state.waiting = Some((target, change)),
+                },
+            }
             return None;
         }
         if state.open_until.is_some() {
@@ -233,14 +256,23 @@ impl Throttle {
     /// its name and something of it waits — its deletion, surely — that
     /// goes first, so an object's deletion never follows the creation of
     /// the object that took its name.
-    pub fn make_way(&mut self, (target, change): &Notice) -> Option<Notice> {
+    pub fn make_way(&mut self, (target, change): &Notice) -> Vec<Notice> {
         let uid = uid(&change.object).into_owned();
         let name = format!("{target} {}", key(&change.object));
         let old = self.names.insert(name.clone(), uid.clone());
         self.objects.entry(uid.clone()).or_default().name = name;
-        let old = old.filter(|old| *old != uid)?;
-        let waiting = self.objects.get_mut(&old)?.waiting.take()?;
-        Some(self.sent(old, waiting))
+        let Some(old) = old.filter(|old| *old != uid) else {
+            return Vec::new();
+        };
+        let Some(state) = self.objects.get_mut(&old) else {
+            return Vec::new();
+        };
+        let waiting = state.waiting.take().into_iter().chain(state.then.take());
+        let waiting: Vec<Notice> = waiting.collect();
+        waiting
+            .into_iter()
+            .map(|notice| self.sent(old.clone(), notice))
+            .collect()
     }
 
     /// Whether something of this object (UID) waits for its window to end.
@@ -265,8 +297,10 @@ impl Throttle {
                 continue;
             }
             state.open_until = None;
+            state.taken_over = false;
             match state.waiting.take() {
                 Some(notice) => {
+                    state.waiting = state.then.take();
                     state.open_until = Some(self.timeline.start(uid.clone(), now));
                     out.push(self.sent(uid, notice));
                 }
@@ -285,11 +319,16 @@ impl Throttle {
 
     /// Everything still waiting, at once: the run is ending.
     pub fn flush(&mut self) -> Vec<Notice> {
-        let mut waiting: Vec<(Instant, Notice)> = self
-            .objects
-            .values_mut()
-            .filter_map(|s| Some((s.open_until?, s.waiting.take()?)))
-            .collect();
+        let mut waiting: Vec<(Instant, Notice)> = Vec::new();
+        for s in self.objects.values_mut() {
+            if let (Some(due), Some(notice)) = (s.open_until, s.waiting.take()) {
+                waiting.push((due, notice));
+                if let Some(then) = s.then.take() {
+                    waiting.push((due, then));
+                }
+            }
+        }
+        // Stable: a firing stays before the resolution that trails it.
         waiting.sort_by_key(|(due, _)| *due);
         waiting.into_iter().map(|(_, notice)| notice).collect()
     }
@@ -429,11 +468,9 @@ impl Quieting {
     fn throttle(&mut self, notice: Notice, now: Instant) -> Vec<Notice> {
         match &mut self.throttle {
             Some(throttle) => {
-                let first = throttle.make_way(&notice);
-                first
-                    .into_iter()
-                    .chain(throttle.offer(notice, now))
-                    .collect()
+                let mut out = throttle.make_way(&notice);
+                out.extend(throttle.offer(notice, now));
+                out
             }
             None => vec![notice],
         }
@@ -777,6 +814,31 @@ mod tests {
         let out = q.pass(resolved("a", 4), true, false, secs(t0, 17.0));
         assert_eq!(shown(&out), ["a@4"]);
         assert_eq!(out[0].1.kind, ChangeKind::Resolved { gone: false });
+    }
+
+    #[test]
+    fn after_a_takeover_a_replayed_firing_goes_out_before_its_resolution() {
+        let t0 = Instant::now();
+        let mut t = Throttle::new(Duration::from_secs(10), false);
+        t.open_all(t0);
+        // Replayed since the checkpoint: the replica before may or may not
+        // have sent the firing; its resolution must not stand alone.
+        assert!(t.offer(modified("a", 2, true), secs(t0, 1.0)).is_none());
+        assert!(t.offer(resolved("a", 3), secs(t0, 2.0)).is_none());
+        assert!(t.offer(modified("a", 4, true), secs(t0, 3.0)).is_none());
+        assert!(t.offer(resolved("a", 5), secs(t0, 4.0)).is_none());
+        let first = t.due(secs(t0, 10.0));
+        assert_eq!(shown(&first), ["a@2"]);
+        assert_eq!(first[0].1.kind, ChangeKind::Modified);
+        let next = t.due(secs(t0, 20.0));
+        assert_eq!(shown(&next), ["a@5"], "what came after, folded, trails");
+        assert_eq!(next[0].1.kind, ChangeKind::Resolved { gone: false });
+        // Ended early: both, in order.
+        let mut t = Throttle::new(Duration::from_secs(10), false);
+        t.open_all(t0);
+        t.offer(modified("b", 2, true), secs(t0, 1.0));
+        t.offer(resolved("b", 3), secs(t0, 2.0));
+        assert_eq!(shown(&t.flush()), ["b@2", "b@3"]);
     }
 
     #[test]
