@@ -1245,3 +1245,29 @@ fn a_secret_over_plain_http_to_another_host_is_warned_about_once_at_start() {
         );
     }
 }
+
+/// `kubectl notify ... -o json --sink webhook:... | head -c 100`: the reader
+/// goes away while a line is being written (a line longer than the pipe
+/// holds). Printing stops, but that notification still reaches the sink
+/// before the run ends as a closed stdout does (141).
+#[test]
+fn a_notification_whose_line_met_a_closed_stdout_still_reaches_the_sinks() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    s.widget("big", json!({}), json!({"ready": false}));
+    let mut child = notify_with_hook(&s, &hook, &["-o", "json", "--sink", "webhook:env:HOOK"]);
+    let reader = child.stdout.take().unwrap();
+    // 256 KiB: more than a pipe holds, so the write waits for a reader.
+    s.set_status(
+        "big",
+        json!({"ready": true, "note": "x".repeat(256 * 1024)}),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(reader);
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 141, "{}", stderr(&out));
+    let delivered = hook.delivered();
+    assert_eq!(delivered.len(), 1, "{}", stderr(&out));
+    assert_eq!(delivered[0].json()["name"], "big");
+    assert_eq!(delivered[0].json()["type"], "modified");
+}
