@@ -693,3 +693,52 @@ fn a_holder_cut_off_never_reopens_an_alert_the_new_holder_resolved() {
         a.stderr.lock().unwrap()
     );
 }
+
+/// The same on a plain restart with `--checkpoint`: the alert still open
+/// and still firing is kept alive by the process that comes back.
+#[test]
+fn after_a_restart_with_a_checkpoint_an_open_alert_still_firing_is_kept_alive() {
+    use crate::ha::{Replica, wait_for_checkpoint};
+    let s = Scenario::new();
+    let am = Receiver::start();
+    s.widget("foo", json!({}), json!({"phase": "Running"}));
+    let url = format!("http://{}", am.addr);
+    let args = [
+        WIDGETS,
+        "--all",
+        "-o",
+        "json",
+        "-v",
+        "--checkpoint",
+        "alerts",
+        "--when",
+        FAILED,
+        "--resolve",
+        "--sink",
+        "alertmanager:env:AM",
+    ];
+    let env = [
+        ("AM", url.as_str()),
+        ("KUBECTL_NOTIFY_ALERTMANAGER_RESEND", "300ms"),
+    ];
+    let first = Replica::with_env(&s, "a", None, &args, &env);
+    first.wait_watching(LONG);
+    let fired = s.set_status("foo", json!({"phase": "Failed"}));
+    first.wait_for(&["modified foo"], LONG);
+    wait_for_checkpoint(&s, "alerts", &fired);
+    first.stop();
+    let stopped = Instant::now();
+
+    let second = Replica::with_env(&s, "a", None, &args, &env);
+    wait_until(&am, "the open alert kept alive after the restart", |r| {
+        r.iter()
+            .filter(|r| r.at > stopped && fires(r, "foo"))
+            .count()
+            >= 2
+    });
+    assert!(
+        second.seen().is_empty(),
+        "nothing told: {:?}",
+        second.seen()
+    );
+}
