@@ -77,6 +77,18 @@ impl Filter {
         }
     }
 
+    /// With `--resolve`: whether any alert is open.
+    pub fn any_open(&self) -> bool {
+        !self.open.is_empty()
+    }
+
+    /// With `--resolve`: whether this object's alert is open and `--when`
+    /// still holds for this version of it (an alert a checkpoint has open
+    /// that still fires).
+    pub fn still_firing(&self, object: &Value) -> bool {
+        self.open.contains(&*uid(object)) && self.when.as_ref().is_some_and(|w| w.eval(object))
+    }
+
     /// Takes back what a checkpoint remembered of one object.
     pub fn restore(
         &mut self,

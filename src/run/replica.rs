@@ -29,7 +29,7 @@ use crate::ha::checkpoint::{Checkpoint, Failure, Mark, ObjectMark, Store, same_r
 use crate::ha::lease::{Elector, Role};
 use crate::ha::{HaPlan, checkpoint, lease};
 use crate::sink::network::Outbox;
-use crate::target::Target;
+use crate::target::{Selection, Target};
 use crate::tracker::ChangeKind;
 
 /// At most one checkpoint write a second.
@@ -253,6 +253,8 @@ impl Replica {
     /// ahead of what they have not acknowledged.
     pub fn follow(&mut self, outbox: &Outbox) {
         self.outbox = outbox.clone();
+        let role = self.role.clone();
+        outbox.gate(std::sync::Arc::new(move || role.borrow().may_deliver()));
     }
 
     /// Whether a notification may go out now: this replica holds the lease
@@ -387,6 +389,10 @@ impl Replica {
         }
         self.resumed = from.iter().any(Option::is_some);
         session.start_watches(from);
+        self.outbox.forget_firing();
+        if self.outbox.keeps_alerts_alive() && filter.any_open() {
+            keep_firing(&self.outbox, session, filter).await;
+        }
         Ok(())
     }
 
@@ -758,6 +764,71 @@ fn restore(
     let position = mark.resource_version.parse::<u64>().unwrap_or(0);
     session.tracker.seed(index, position, identities, announced);
     (position > 0).then_some(mark.resource_version)
+}
+
+/// The alerts the checkpoint has open whose condition still holds on the
+/// object as listed now: Alertmanager gets them again on its re-send
+/// interval, as the replica before did (else they would expire at their
+/// `endsAt` while they still fire). Those that no longer hold are resolved
+/// by what the watch replays since the checkpoint.
+async fn keep_firing(outbox: &Outbox, session: &Session, filter: &Filter) {
+    for (index, target) in session.targets.iter().enumerate() {
+        let open = session
+            .tracker
+            .objects(index)
+            .any(|o| filter.remembered(&crate::decide::filter::uid(o)).open);
+        if !open {
+            continue;
+        }
+        let resource = ApiResource::from(&target.api);
+        let client = session.conn.client.clone();
+        let api: Api<DynamicObject> = match &target.namespace {
+            Some(ns) => Api::namespaced_with(client, ns, &resource),
+            None => Api::all_with(client, &resource),
+        };
+        let mut params = ListParams::default();
+        match &target.selection {
+            Selection::Name(name) => {
+                params = params.fields(&Selection::name_field_selector(name));
+            }
+            Selection::Query { labels, fields } => {
+                if let Some(labels) = labels {
+                    params = params.labels(labels);
+                }
+                if let Some(fields) = fields {
+                    params = params.fields(fields);
+                }
+            }
+        }
+        let list = match api.list(&params).await {
+            Ok(list) => list,
+            Err(err) => {
+                crate::log::warning(
+                    "sink",
+                    format_args!(
+                        "{}: cannot list it to keep its open alerts alive at Alertmanager ({}); \
+                         they expire at their endsAt unless they change",
+                        target.display(),
+                        crate::trouble::said(&err)
+                    ),
+                );
+                continue;
+            }
+        };
+        for item in list.items {
+            let Ok(mut object) = serde_json::to_value(&item) else {
+                continue;
+            };
+            // A list's items may come without their type.
+            if object.get("kind").is_none() {
+                object["apiVersion"] = json!(target.api.api_version());
+                object["kind"] = json!(target.api.kind);
+            }
+            if filter.still_firing(&object) {
+                outbox.keep_firing(target, &object);
+            }
+        }
+    }
 }
 
 /// The collection's resourceVersion now, before the watch starts: a target

@@ -92,18 +92,20 @@ impl SinkSpec {
         label
     }
 
-    /// What to say at start about this sink, if anything: a Slack URL over
-    /// plain http to a host other than this one. It is allowed (Slack-like
-    /// receivers and relays inside a cluster speak http), but the URL is a
-    /// secret and travels in clear, so the user is told.
+    /// What to say at start about this sink, if anything: a secret that
+    /// would travel in clear to another machine — plain http:// to a host
+    /// that is not a loopback address, for a sink whose URL or request
+    /// carries one: a chat's hook URL, PagerDuty's routing key, and a
+    /// webhook's, CloudEvents' or Alertmanager's URL when it holds a login
+    /// (`user:pass@`) or a query (where tokens ride). It is allowed (relays
+    /// and receivers inside a cluster speak http), but the user is told.
+    /// Kafka: a SASL PLAIN password over plain kafka://. Only the sink's
+    /// type and number are named, never the URL.
     pub fn warning(&self) -> Option<String> {
-        let plain = self.url.expose_secret().starts_with("http://");
-        let local = matches!(
-            self.host.as_str(),
-            "localhost" | "127.0.0.1" | "[::1]" | "::1"
-        );
+        let url = self.url.expose_secret();
+        let local = is_loopback(&self.host);
         if self.kind == SinkKind::Kafka {
-            let clear = super::kafka::password_in_clear(self.url.expose_secret());
+            let clear = super::kafka::password_in_clear(url);
             return (clear && !local).then(|| {
                 format!(
                     "warning: {}: SASL PLAIN over plain kafka://, so the password travels \
@@ -112,12 +114,24 @@ impl SinkSpec {
                 )
             });
         }
-        (self.kind == SinkKind::Slack && plain && !local).then(|| {
-            format!(
-                "warning: {}: plain http://, so the hook URL and messages travel unencrypted (Slack's hooks are https://)",
-                self.label(false)
-            )
-        })
+        if !url.starts_with("http://") || local {
+            return None;
+        }
+        let secret = match self.kind {
+            kind if kind.is_chat() => "the hook URL",
+            SinkKind::PagerDuty => "the routing key",
+            SinkKind::Webhook | SinkKind::CloudEvents | SinkKind::Alertmanager
+                if carries_credentials(url) =>
+            {
+                "the login or token in the URL"
+            }
+            _ => return None,
+        };
+        Some(format!(
+            "warning: {}: plain http:// to another host, so {secret} and the messages travel \
+             unencrypted (use https://)",
+            self.label(false)
+        ))
     }
 
     /// How `--metrics-addr` names the sink: `slack#1` (type and number).
@@ -134,6 +148,22 @@ impl SinkSpec {
             None => url.to_string(),
         }
     }
+}
+
+/// A host of this machine: `localhost`, 127.0.0.0/8 or ::1.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether an http(s) URL holds a login (`user:pass@`) or a query.
+fn carries_credentials(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority.contains('@') || rest.contains('?')
 }
 
 /// The variable a `--sink TYPE:env:NAME` reads its URL from (no other part

@@ -71,9 +71,14 @@ impl Alerting {
         text
     }
 
-    /// Stable per object and rule: the alert's name and the object's UID.
+    /// Stable per object and rule: the alert's name and the object's UID,
+    /// and under `--rules` the rule's name between them (two rules' alerts
+    /// on one object are two alerts: one resolving never ends the other).
     pub fn dedup_key(&self, n: &Notification) -> String {
-        format!("{}/{}", self.name, n.object_key())
+        match n.rule {
+            Some(rule) => format!("{}/{rule}/{}", self.name, n.object_key()),
+            None => format!("{}/{}", self.name, n.object_key()),
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 //! sink sends its firing alerts again every minute with `endsAt` four
 //! intervals ahead, so Alertmanager does not expire an alert still firing.
 //! Without `--resolve` nothing tells when an alert stops firing: each is
-//! sent once and expires at its `endsAt`.
+//! sent once and expires at its `endsAt`. Which alerts fire is shared with
+//! the outbox ([`Firing`]): a replica that takes over keeps alive those a
+//! checkpoint has open, and only a replica that may deliver re-sends.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -16,7 +18,7 @@ use serde_json::{Map, Value, json};
 use tokio::task::JoinHandle;
 
 use super::Notification;
-use super::alert::{Alerting, changed_paths, resolves};
+use super::alert::{Alerting, DEFAULT_SEVERITY, changed_paths, resolves};
 use super::delivery::{Attempt, Message, Transport};
 use super::http::HttpPost;
 use super::printer::Template;
@@ -26,7 +28,9 @@ const AHEAD: u32 = 4;
 
 /// One alert (not yet the list the API takes): labels, annotations,
 /// `startsAt`, and for a resolution `endsAt`. `generatorURL` is left out:
-/// nothing here serves a page about the alert.
+/// nothing here serves a page about the alert. Under `--rules` a `rule`
+/// label tells apart two rules' alerts on one object (else one rule's
+/// resolution would end the other's alert).
 pub fn message(n: &Notification, alerting: &Alerting, template: Option<&Template>) -> Message {
     let meta = &n.object["metadata"];
     let mut labels = Map::new();
@@ -36,8 +40,11 @@ pub fn message(n: &Notification, alerting: &Alerting, template: Option<&Template
     }
     labels.insert("kind".into(), n.target.api.kind.clone().into());
     labels.insert("name".into(), meta["name"].clone());
-    if let Some(severity) = &alerting.severity {
-        labels.insert("severity".into(), severity.clone().into());
+    // As --help says and PagerDuty gets: `error` unless --severity says.
+    let severity = alerting.severity.as_deref().unwrap_or(DEFAULT_SEVERITY);
+    labels.insert("severity".into(), severity.into());
+    if let Some(rule) = n.rule {
+        labels.insert("rule".into(), rule.into());
     }
     for (key, value) in &alerting.labels {
         labels.insert(key.clone(), value.clone().into());
@@ -69,8 +76,44 @@ fn rfc3339(time: SystemTime) -> String {
     humantime::format_rfc3339_millis(time).to_string()
 }
 
-/// The alerts firing, by object: sent again every interval.
-type Firing = Arc<Mutex<BTreeMap<String, Value>>>;
+/// Whether this process may deliver now (one replica of several: only
+/// while it holds the lease).
+pub type Gate = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// The alerts firing, by object: sent again every interval, while the gate
+/// (if one is set) is open.
+#[derive(Clone, Default)]
+pub struct Firing {
+    alerts: Arc<Mutex<BTreeMap<String, Value>>>,
+    gate: Arc<Mutex<Option<Gate>>>,
+}
+
+impl Firing {
+    /// An alert opened before this process took over (a checkpoint's, after
+    /// a restart or a failover) that still fires: kept alive from now on as
+    /// if this process had fired it. `message` is [`message`]'s.
+    pub fn keep(&self, message: &Message) {
+        if let Ok(alert) = serde_json::from_slice::<Value>(&message.body) {
+            let mut alerts = self.alerts.lock().unwrap();
+            alerts.entry(message.key.clone()).or_insert(alert);
+        }
+    }
+
+    /// Forgets every alert: a replica taking over learns again from the
+    /// checkpoint which are open (the one before may have resolved some).
+    pub fn clear(&self) {
+        self.alerts.lock().unwrap().clear();
+    }
+
+    /// Re-sends only while `gate` says this process may deliver.
+    pub fn gate(&self, gate: Gate) {
+        *self.gate.lock().unwrap() = Some(gate);
+    }
+
+    fn open(&self) -> bool {
+        self.gate.lock().unwrap().as_ref().is_none_or(|gate| gate())
+    }
+}
 
 pub struct AlertmanagerPost {
     post: HttpPost,
@@ -84,15 +127,14 @@ pub struct AlertmanagerPost {
 impl AlertmanagerPost {
     /// `url`: the Alertmanager (`http(s)://HOST:PORT`, perhaps with a path
     /// prefix); alerts go to its `/api/v2/alerts`. Starts the re-sending
-    /// (inside the runtime).
-    pub fn new(url: &SecretString, alerting: &Alerting) -> AlertmanagerPost {
+    /// (inside the runtime) of what `firing` holds.
+    pub fn new(url: &SecretString, alerting: &Alerting, firing: Firing) -> AlertmanagerPost {
         let base = url.expose_secret().trim_end_matches('/');
         let endpoint = match base.ends_with("/api/v2/alerts") {
             true => base.to_string(),
             false => format!("{base}/api/v2/alerts"),
         };
         let endpoint = SecretString::from(endpoint);
-        let firing = Firing::default();
         let resend = alerting.resend;
         let keepalive = tokio::spawn(keep_alive(
             HttpPost::new(endpoint.clone()),
@@ -113,7 +155,7 @@ impl AlertmanagerPost {
             return Attempt::Rejected("the alert is not JSON".into());
         };
         {
-            let mut firing = self.firing.lock().unwrap();
+            let mut firing = self.firing.alerts.lock().unwrap();
             let known = match alert.get("endsAt") {
                 Some(_) => firing.remove(&message.key),
                 None => firing.get(&message.key).cloned(),
@@ -157,11 +199,16 @@ fn ends_at(resend: std::time::Duration) -> String {
 
 /// Every interval, every firing alert again, `endsAt` moved ahead. A
 /// failure waits for the next interval: `endsAt` leaves room for three.
+/// A replica that may not deliver (its lease lapsed) sends nothing: the
+/// next holder keeps alive what still fires.
 async fn keep_alive(mut post: HttpPost, firing: Firing, resend: std::time::Duration) {
     loop {
         tokio::time::sleep(resend).await;
+        if !firing.open() {
+            continue;
+        }
         let alerts: Vec<Value> = {
-            let firing = firing.lock().unwrap();
+            let firing = firing.alerts.lock().unwrap();
             let ends = ends_at(resend);
             firing
                 .values()

@@ -11,7 +11,7 @@ use secrecy::SecretString;
 
 use super::address::{SinkKind, SinkSpec};
 use super::alert::Alerting;
-use super::alertmanager::AlertmanagerPost;
+use super::alertmanager::{AlertmanagerPost, Firing, Gate};
 use super::chat::{Chat, ChatText};
 use super::delivery::{Channel, Message, Transport};
 use super::http::HttpPost;
@@ -43,7 +43,8 @@ enum Render {
     CloudEvents,
     Chat(ChatText),
     Nats,
-    Alertmanager,
+    /// With the alerts it keeps alive.
+    Alertmanager(Firing),
     PagerDuty,
     Kafka,
 }
@@ -63,6 +64,8 @@ pub struct Outbox {
     alerting: Rc<Alerting>,
     /// How many notifications were handed over: the last one's `seq`.
     handed: Rc<Cell<u64>>,
+    /// The rule the sinks are of (`--rules`).
+    rule: Option<Rc<str>>,
 }
 
 impl Outbox {
@@ -125,10 +128,14 @@ impl Outbox {
                         render: Render::Kafka,
                         channel: channel(Box::new(KafkaProduce::new(&spec.url))),
                     },
-                    SinkKind::Alertmanager => Outlet {
-                        render: Render::Alertmanager,
-                        channel: channel(Box::new(AlertmanagerPost::new(&spec.url, &alerting))),
-                    },
+                    SinkKind::Alertmanager => {
+                        let firing = Firing::default();
+                        let post = AlertmanagerPost::new(&spec.url, &alerting, firing.clone());
+                        Outlet {
+                            render: Render::Alertmanager(firing),
+                            channel: channel(Box::new(post)),
+                        }
+                    }
                     SinkKind::PagerDuty => Outlet {
                         render: Render::PagerDuty,
                         channel: channel(Box::new(PagerDutyPost::new(&spec.url))),
@@ -151,7 +158,59 @@ impl Outbox {
             message,
             alerting: Rc::new(alerting),
             handed: Rc::default(),
+            rule: rule.map(Rc::from),
         }
+    }
+
+    /// Alertmanager's re-sending goes on only while `gate` says this
+    /// process may deliver (a replica that lost its lease stops at once).
+    pub fn gate(&self, gate: Gate) {
+        for firing in self.firing() {
+            firing.gate(gate.clone());
+        }
+    }
+
+    /// Taking over (a restart or a failover): the alerts kept alive are
+    /// exactly those [`Outbox::keep_firing`] is told of next, no others.
+    pub fn forget_firing(&self) {
+        for firing in self.firing() {
+            firing.clear();
+        }
+    }
+
+    /// An alert a checkpoint has open whose condition still holds on
+    /// `object` as it is now: Alertmanager gets it again on the re-send
+    /// interval, as if this process had fired it, so it does not expire
+    /// while it fires. Nothing else is told: it was delivered before.
+    pub fn keep_firing(&self, target: &crate::target::Target, object: &serde_json::Value) {
+        let occasion = super::Occasion::Changed(crate::tracker::ChangeKind::Modified);
+        let n = Notification {
+            occasion,
+            time: std::time::SystemTime::now(),
+            target,
+            object,
+            previous: None,
+            rule: self.rule.as_deref(),
+        };
+        for firing in self.firing() {
+            firing.keep(&alertmanager::message(
+                &n,
+                &self.alerting,
+                self.message.as_deref(),
+            ));
+        }
+    }
+
+    /// Whether an `alertmanager:` sink keeps alerts alive (`--resolve`).
+    pub fn keeps_alerts_alive(&self) -> bool {
+        self.alerting.keep_alive && self.firing().next().is_some()
+    }
+
+    fn firing(&self) -> impl Iterator<Item = &Firing> {
+        self.outlets.iter().filter_map(|o| match &o.render {
+            Render::Alertmanager(firing) => Some(firing),
+            _ => None,
+        })
     }
 
     /// Whether any `--sink` was given.
@@ -228,7 +287,7 @@ impl Sink for Outbox {
                 Render::Webhook | Render::Nats => webhook::message(n, &line()),
                 Render::CloudEvents => cloudevents::message(n, &line()),
                 Render::Chat(text) => text.message(n),
-                Render::Alertmanager => {
+                Render::Alertmanager(_) => {
                     alertmanager::message(n, &self.alerting, self.message.as_deref())
                 }
                 Render::PagerDuty => pagerduty::message(n, &self.alerting, self.message.as_deref()),

@@ -85,7 +85,8 @@ fn alertmanager_alerts_fire_stay_alive_and_resolve_with_their_end_time() {
     let alert = &alerts.as_array().expect("a list of alerts")[0];
     assert_eq!(
         alert["labels"],
-        json!({"alertname": "WidgetFailed", "namespace": "default", "kind": "Widget", "name": "foo", "team": "payments"})
+        json!({"alertname": "WidgetFailed", "namespace": "default", "kind": "Widget", "name": "foo", "severity": "error", "team": "payments"}),
+        "--severity's default, as --help says and PagerDuty gets"
     );
     assert_eq!(alert["annotations"]["summary"], "foo failed: disk full");
     assert!(alert.get("generatorURL").is_none(), "{alert}");
@@ -418,4 +419,326 @@ fn pagerduty_retries_429_and_5xx_and_drops_a_400_with_a_warning() {
         stderr(&out)
     );
     assert!(!stderr(&out).contains("R0UT1NG"), "{}", stderr(&out));
+}
+
+/// The alerts of one request to Alertmanager's API (a list).
+fn alerts_in(request: &Received) -> Vec<Value> {
+    request.json().as_array().cloned().unwrap_or_default()
+}
+
+/// Whether this request sent `name`'s alert firing: its `endsAt` still
+/// ahead when it was sent (a resolution ends when it is sent).
+fn fires(request: &Received, name: &str) -> bool {
+    alerts_in(request)
+        .iter()
+        .any(|a| a["labels"]["name"] == name && fires_alert(request, a))
+}
+
+/// SPEC §12 with Alertmanager: after a failover the new holder keeps alive
+/// the alerts the checkpoint has open whose condition still holds on the
+/// object as it is now — else Alertmanager would resolve them when their
+/// `endsAt` passes, the object still failing — and resolves those whose
+/// object recovered while no replica delivered.
+#[test]
+fn after_a_failover_the_new_holder_keeps_the_open_alerts_alive_and_resolves_the_recovered() {
+    use crate::ha::{FAST, Replica, wait_for_checkpoint, wait_for_holder};
+    let s = Scenario::new();
+    let am = Receiver::start();
+    let url_file = s.dir.path().join("alertmanager-url");
+    std::fs::write(&url_file, format!("http://{}", am.addr)).unwrap();
+    let sink = format!("alertmanager:file:{}", url_file.display());
+    s.widget("stays", json!({}), json!({"phase": "Running"}));
+    s.widget("recovers", json!({}), json!({"phase": "Running"}));
+    let args = [
+        WIDGETS,
+        "--all",
+        "-o",
+        "json",
+        "-v",
+        "--leader-elect",
+        "--lease",
+        "alerts",
+        "--checkpoint",
+        "alerts",
+        "--when",
+        FAILED,
+        "--resolve",
+        "--sink",
+        &sink,
+    ];
+    let env = [("KUBECTL_NOTIFY_ALERTMANAGER_RESEND", "500ms")];
+    let a = Replica::with_env(&s, "a", Some(FAST), &args, &env);
+    wait_for_holder(&s, "alerts", "a", LONG);
+    a.wait_watching(LONG);
+    let b = Replica::with_env(&s, "b", Some(FAST), &args, &env);
+    s.set_status("stays", json!({"phase": "Failed"}));
+    let last = s.set_status("recovers", json!({"phase": "Failed"}));
+    a.wait_for(&["modified stays", "modified recovers"], LONG);
+    wait_for_checkpoint(&s, "alerts", &last);
+
+    a.signal(libc::SIGKILL);
+    let killed = Instant::now();
+    // While no replica delivers, one recovers; the other still fails.
+    s.set_status("recovers", json!({"phase": "Running"}));
+    wait_for_holder(&s, "alerts", "b", LONG);
+    b.wait_for(&["resolved recovers"], LONG);
+    let after_kill =
+        |r: &[Received]| -> Vec<Received> { r.iter().filter(|r| r.at > killed).cloned().collect() };
+    // The new holder sends the alert still open again, on its interval.
+    let got = wait_until(&am, "the open alert kept alive by the new holder", |r| {
+        after_kill(r).iter().filter(|r| fires(r, "stays")).count() >= 2
+    });
+    let kept = after_kill(&got)
+        .into_iter()
+        .find(|r| fires(r, "stays"))
+        .unwrap();
+    let alert = alerts_in(&kept)
+        .into_iter()
+        .find(|a| a["labels"]["name"] == "stays")
+        .unwrap();
+    assert_eq!(
+        alert["labels"],
+        json!({"alertname": "KubectlNotify", "namespace": "default", "kind": "Widget", "name": "stays", "severity": "error"})
+    );
+    // The recovered one was resolved by the new holder, and is never sent
+    // firing again.
+    let resolution = after_kill(&got)
+        .into_iter()
+        .position(|r| {
+            alerts_in(&r)
+                .iter()
+                .any(|a| a["labels"]["name"] == "recovers")
+        })
+        .expect("the resolution of the recovered alert");
+    std::thread::sleep(Duration::from_millis(1500));
+    let since = after_kill(&am.received());
+    assert!(
+        !since[resolution..].iter().any(|r| fires(r, "recovers")),
+        "a resolved alert was sent firing again: {:#?}",
+        since.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
+    assert_eq!(b.seen(), ["resolved recovers"], "nothing else was told");
+}
+
+/// Two rules (`--rules`) alerting on one object are two alerts: a `rule`
+/// label at Alertmanager and the rule in PagerDuty's `dedup_key` tell them
+/// apart, so one rule's resolution leaves the other's alert open.
+#[test]
+fn two_rules_alerting_on_one_object_resolve_apart() {
+    let s = Scenario::new();
+    let am = Receiver::start();
+    let pd = Receiver::start();
+    pd.always(Some(Answer::Status(202)));
+    s.widget(
+        "foo",
+        json!({}),
+        json!({"phase": "Running", "degraded": false}),
+    );
+    let rule = |name: &str, when: &str| {
+        format!(
+            "  - name: {name}\n    args: [widgets/foo, -q, --when, '{when}', --resolve, \
+             --sink, 'alertmanager:env:AM', --sink, 'pagerduty:env:PD']\n"
+        )
+    };
+    let yaml = format!(
+        "rules:\n{}{}",
+        rule("failed", FAILED),
+        rule("degraded", ".status.degraded == true")
+    );
+    let file = s.dir.path().join("rules.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let mut child = s
+        .notify(&["--rules", file.to_str().unwrap()])
+        .env("AM", format!("http://{}", am.addr))
+        .env("PD", pagerduty_url(&pd))
+        .env("KUBECTL_NOTIFY_ALERTMANAGER_RESEND", "500ms")
+        .spawn()
+        .unwrap();
+    s.wait_for_watch("foo", &mut child);
+    std::thread::sleep(Duration::from_millis(300));
+    let fired = s.set_status("foo", json!({"phase": "Failed", "degraded": true}));
+    let uid = fired["metadata"]["uid"].as_str().unwrap();
+    wait_until(&pd, "both rules' triggers", |r| r.len() >= 2);
+    // The rule "failed" resolves; "degraded" still holds.
+    s.set_status("foo", json!({"phase": "Running", "degraded": true}));
+    let rule_of = |a: &Value| a["labels"]["rule"].as_str().unwrap_or("").to_string();
+    let ended = |r: &Received| {
+        alerts_in(r)
+            .into_iter()
+            .find(|a| rule_of(a) == "failed" && !fires_alert(r, a))
+    };
+    let got = wait_until(&am, "the rule failed's resolution", |r| {
+        r.iter().any(|r| ended(r).is_some())
+    });
+    let at = got.iter().position(|r| ended(r).is_some()).unwrap();
+    let resolution = ended(&got[at]).unwrap();
+    assert_eq!(
+        resolution["labels"],
+        json!({"alertname": "KubectlNotify", "namespace": "default", "kind": "Widget", "name": "foo", "severity": "error", "rule": "failed"})
+    );
+    // The other rule's alert, under other labels, is still sent firing.
+    let got = wait_until(&am, "the rule degraded's alert kept alive", |r| {
+        r.len() > at + 2
+            && r[at + 1..]
+                .iter()
+                .filter(|r| {
+                    alerts_in(r)
+                        .iter()
+                        .any(|a| rule_of(a) == "degraded" && fires_alert(r, a))
+                })
+                .count()
+                >= 2
+    });
+    assert!(
+        !got[at + 1..].iter().any(|r| alerts_in(r)
+            .iter()
+            .any(|a| rule_of(a) == "failed" && fires_alert(r, a))),
+        "the resolved rule's alert was sent firing again"
+    );
+    let keys: Vec<(String, String)> = pd
+        .received()
+        .iter()
+        .map(|r| {
+            let event = r.json();
+            (
+                event["event_action"].as_str().unwrap().to_string(),
+                event["dedup_key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let key = |rule: &str| format!("KubectlNotify/{rule}/{uid}");
+    let mut triggers: Vec<&String> = keys
+        .iter()
+        .filter(|(action, _)| action == "trigger")
+        .map(|(_, key)| key)
+        .collect();
+    triggers.sort();
+    assert_eq!(triggers, [&key("degraded"), &key("failed")], "{keys:?}");
+    let resolves: Vec<&String> = keys
+        .iter()
+        .filter(|(action, _)| action == "resolve")
+        .map(|(_, key)| key)
+        .collect();
+    assert_eq!(resolves, [&key("failed")], "{keys:?}");
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+/// Whether `alert`, sent in `request`, was firing (its `endsAt` ahead).
+fn fires_alert(request: &Received, alert: &Value) -> bool {
+    time(&alert["endsAt"]) > SystemTime::now() - request.at.elapsed() + Duration::from_secs(1)
+}
+
+/// A holder cut off (frozen past its lease) re-sends nothing when it wakes:
+/// the new holder may have resolved the alert meanwhile, and a re-send would
+/// open it again at Alertmanager.
+#[test]
+fn a_holder_cut_off_never_reopens_an_alert_the_new_holder_resolved() {
+    use crate::ha::{FAST, Replica, wait_for_checkpoint, wait_for_holder};
+    let s = Scenario::new();
+    let am = Receiver::start();
+    let url_file = s.dir.path().join("alertmanager-url");
+    std::fs::write(&url_file, format!("http://{}", am.addr)).unwrap();
+    let sink = format!("alertmanager:file:{}", url_file.display());
+    s.widget("foo", json!({}), json!({"phase": "Running"}));
+    let args = [
+        WIDGETS,
+        "--all",
+        "-o",
+        "json",
+        "-v",
+        "--leader-elect",
+        "--lease",
+        "alerts",
+        "--checkpoint",
+        "alerts",
+        "--when",
+        FAILED,
+        "--resolve",
+        "--sink",
+        &sink,
+    ];
+    let env = [("KUBECTL_NOTIFY_ALERTMANAGER_RESEND", "300ms")];
+    let a = Replica::with_env(&s, "a", Some(FAST), &args, &env);
+    wait_for_holder(&s, "alerts", "a", LONG);
+    a.wait_watching(LONG);
+    let b = Replica::with_env(&s, "b", Some(FAST), &args, &env);
+    let fired = s.set_status("foo", json!({"phase": "Failed"}));
+    a.wait_for(&["modified foo"], LONG);
+    wait_for_checkpoint(&s, "alerts", &fired);
+
+    a.signal(libc::SIGSTOP);
+    wait_for_holder(&s, "alerts", "b", LONG);
+    s.set_status("foo", json!({"phase": "Running"}));
+    b.wait_for(&["resolved foo"], LONG);
+    let got = wait_until(&am, "the resolution", |r| {
+        r.iter()
+            .any(|r| alerts_in(r).iter().any(|a| !fires_alert(r, a)))
+    });
+    let resolved = got.len();
+    a.signal(libc::SIGCONT);
+    std::thread::sleep(Duration::from_secs(2));
+    let after = am.received();
+    assert!(
+        !after[resolved..].iter().any(|r| fires(r, "foo")),
+        "the alert was sent firing after its resolution: {:#?}",
+        after[resolved..]
+            .iter()
+            .map(|r| &r.body)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        a.stderr.lock().unwrap().contains("standby"),
+        "{}",
+        a.stderr.lock().unwrap()
+    );
+}
+
+/// The same on a plain restart with `--checkpoint`: the alert still open
+/// and still firing is kept alive by the process that comes back.
+#[test]
+fn after_a_restart_with_a_checkpoint_an_open_alert_still_firing_is_kept_alive() {
+    use crate::ha::{Replica, wait_for_checkpoint};
+    let s = Scenario::new();
+    let am = Receiver::start();
+    s.widget("foo", json!({}), json!({"phase": "Running"}));
+    let url = format!("http://{}", am.addr);
+    let args = [
+        WIDGETS,
+        "--all",
+        "-o",
+        "json",
+        "-v",
+        "--checkpoint",
+        "alerts",
+        "--when",
+        FAILED,
+        "--resolve",
+        "--sink",
+        "alertmanager:env:AM",
+    ];
+    let env = [
+        ("AM", url.as_str()),
+        ("KUBECTL_NOTIFY_ALERTMANAGER_RESEND", "300ms"),
+    ];
+    let first = Replica::with_env(&s, "a", None, &args, &env);
+    first.wait_watching(LONG);
+    let fired = s.set_status("foo", json!({"phase": "Failed"}));
+    first.wait_for(&["modified foo"], LONG);
+    wait_for_checkpoint(&s, "alerts", &fired);
+    first.stop();
+    let stopped = Instant::now();
+
+    let second = Replica::with_env(&s, "a", None, &args, &env);
+    wait_until(&am, "the open alert kept alive after the restart", |r| {
+        r.iter()
+            .filter(|r| r.at > stopped && fires(r, "foo"))
+            .count()
+            >= 2
+    });
+    assert!(
+        second.seen().is_empty(),
+        "nothing told: {:?}",
+        second.seen()
+    );
 }

@@ -50,8 +50,20 @@ impl Replica {
         timings: Option<&str>,
         args: &[&str],
     ) -> Replica {
+        Replica::with_env(s, name, timings, args, &[])
+    }
+
+    /// The same, with these variables set too.
+    pub(crate) fn with_env(
+        s: &dyn Cluster,
+        name: &str,
+        timings: Option<&str>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Replica {
         let mut cmd = s.notify(args);
         cmd.env("POD_NAME", name);
+        cmd.envs(env.iter().copied());
         match timings {
             Some(t) => cmd.env("KUBECTL_NOTIFY_LEASE_TIMINGS", t),
             None => cmd.env_remove("KUBECTL_NOTIFY_LEASE_TIMINGS"),

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::cluster::Cluster;
 use crate::common::*;
 use crate::ha::{Replica, wait_for_checkpoint};
 use crate::receiver::Receiver;
@@ -326,5 +327,95 @@ fn resolve_needs_when_and_notify_mode() {
         let out = s.run(args);
         assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(words), "{args:?}: {}", stderr(&out));
+    }
+}
+
+/// A resolution by deletion closes what its firing opened, at every sink:
+/// Alertmanager gets the same labels, PagerDuty the same `dedup_key`, each
+/// chat a text naming the object and saying resolved — even when the
+/// deletion is found by a re-list after a restart, which knows no more of
+/// the object than its identity.
+#[test]
+fn a_resolution_by_deletion_found_after_a_restart_keeps_the_identity_its_firing_had() {
+    let s = Scenario::new();
+    let sinks = ["AM", "PD", "SLACK", "TEAMS", "DISCORD"];
+    let hooks: Vec<Receiver> = sinks.iter().map(|_| Receiver::start()).collect();
+    let mut env: Vec<(&str, String)> = sinks
+        .iter()
+        .copied()
+        .zip(hooks.iter().map(|h| format!("http://{}", h.addr)))
+        .collect();
+    env[1].1 = format!("http://{}/v2/enqueue?routing_key=R0UTE", hooks[1].addr);
+    env.push(("KUBECTL_NOTIFY_ALERTMANAGER_RESEND", "1h".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let args = [
+        WIDGETS,
+        "--all",
+        "-o",
+        "json",
+        "-v",
+        "--checkpoint",
+        "alerts",
+        "--when",
+        FAILED,
+        "--resolve",
+        "--sink",
+        "alertmanager:env:AM",
+        "--sink",
+        "pagerduty:env:PD",
+        "--sink",
+        "slack:env:SLACK",
+        "--sink",
+        "teams:env:TEAMS",
+        "--sink",
+        "discord:env:DISCORD",
+    ];
+    s.widget("foo", json!({}), json!({"phase": "Running"}));
+    let first = Replica::with_env(&s, "a", None, &args, &env);
+    first.wait_watching(LONG);
+    let fired = s.set_status("foo", json!({"phase": "Failed"}));
+    first.wait_for(&["modified foo"], LONG);
+    wait_for_checkpoint(&s, "alerts", &fired);
+    first.stop();
+
+    // Deleted while no replica ran, and the history since lost: the
+    // re-list finds it gone.
+    s.server.delete(WIDGETS, Some("default"), "foo");
+    s.forget_history();
+    let second = Replica::with_env(&s, "a", None, &args, &env);
+    second.wait_for(&["resolved foo"], LONG);
+    let two = |i: usize| -> Vec<Value> {
+        let deadline = std::time::Instant::now() + LONG;
+        loop {
+            let got: Vec<Value> = hooks[i].delivered().iter().map(|r| r.json()).collect();
+            if got.len() >= 2 || std::time::Instant::now() > deadline {
+                assert_eq!(got.len(), 2, "{}: {got:#?}", sinks[i]);
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let am = two(0);
+    assert_eq!(am[1][0]["labels"], am[0][0]["labels"], "{am:#?}");
+    assert_eq!(am[1][0]["labels"]["name"], "foo");
+    assert!(
+        humantime::parse_rfc3339(am[1][0]["endsAt"].as_str().unwrap()).unwrap()
+            <= std::time::SystemTime::now(),
+        "ended: {am:#?}"
+    );
+    let pd = two(1);
+    assert_eq!(pd[1]["event_action"], "resolve");
+    assert_eq!(pd[1]["dedup_key"], pd[0]["dedup_key"], "{pd:#?}");
+    let texts = [
+        two(2)[1]["text"].clone(),
+        two(3)[1]["attachments"][0]["content"]["body"][0]["text"].clone(),
+        two(4)[1]["content"].clone(),
+    ];
+    for text in texts {
+        let text = text.as_str().unwrap_or_default();
+        assert!(
+            text.contains("resolved") && text.contains("widget.example.com/foo"),
+            "{text}"
+        );
     }
 }

@@ -374,3 +374,45 @@ fn kafka_over_tls_verifies_the_broker_against_ssl_cert_file() {
     assert!(err.contains("invalid peer certificate"), "{err}");
     assert_eq!(tansu.read("widgets", 2, 3).len(), 1);
 }
+
+/// A resolution by deletion (`--resolve`) goes under the key its firing
+/// had, the object's UID, so it follows the firing in its partition, with
+/// `ce_type` saying resolved and an id of its own.
+#[test]
+fn a_resolution_by_deletion_keeps_the_key_of_its_firing_and_says_resolved() {
+    let tansu = Tansu::start();
+    tansu.create_topic("alerts", 3);
+    let s = Scenario::new();
+    s.widget("foo", json!({}), json!({"phase": "Running"}));
+    let child = notify_kafka(
+        &s,
+        &format!("kafka://{}/alerts", tansu.bootstrap()),
+        &[
+            "--when",
+            ".status.phase == \"Failed\"",
+            "--resolve",
+            "--sink",
+            "kafka:env:KAFKA",
+            "--count",
+            "2",
+            "-q",
+        ],
+    );
+    let fired = s.set_status("foo", json!({"phase": "Failed"}));
+    s.server.delete(WIDGETS, Some("default"), "foo");
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let records = tansu.read("alerts", 2, 20);
+    let uid = fired["metadata"]["uid"].as_str().unwrap();
+    let keys = by_key(&records);
+    let kept = &keys[uid];
+    assert_eq!(kept.len(), 2, "{records:#?}");
+    assert_eq!(kept[0].header("ce_type"), Some("kubectl-notify.modified"));
+    assert_eq!(kept[1].header("ce_type"), Some("kubectl-notify.resolved"));
+    assert_eq!(
+        kept[1].header("ce_id"),
+        Some(format!("{uid}/resolved").as_str())
+    );
+    assert_eq!(kept[1].header("ce_subject"), Some("foo"));
+    assert_eq!(kept[1].json()["type"], "resolved");
+}

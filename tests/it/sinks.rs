@@ -1165,3 +1165,109 @@ fn a_closed_stdout_reports_what_the_flush_could_not_deliver() {
     );
     assert!(!stderr(&out).contains("s3cr3t"), "{}", stderr(&out));
 }
+
+/// A secret sent over plain http:// to another machine travels in clear:
+/// every sink that carries one in its URL or request says so, once, at
+/// start, naming its type and number only; a loopback host, https, or a
+/// webhook with nothing secret in its URL is not warned about.
+#[test]
+fn a_secret_over_plain_http_to_another_host_is_warned_about_once_at_start() {
+    let s = Scenario::new();
+    let hook_url = "the hook URL";
+    let login = "the login or token in the URL";
+    let rows: &[(&str, Option<&str>)] = &[
+        ("slack:http://relay.internal/hooks/s3cr3t", Some(hook_url)),
+        (
+            "teams:http://relay.internal/workflows/s3cr3t",
+            Some(hook_url),
+        ),
+        (
+            "discord:http://10.0.0.7:8080/api/webhooks/s3cr3t",
+            Some(hook_url),
+        ),
+        (
+            "googlechat:http://relay.internal/v1/spaces/s3cr3t",
+            Some(hook_url),
+        ),
+        (
+            "mattermost:http://chat.internal/hooks/s3cr3t",
+            Some(hook_url),
+        ),
+        (
+            "pagerduty:http://pd-proxy.internal/v2/enqueue?routing_key=s3cr3t",
+            Some("the routing key"),
+        ),
+        ("webhook:http://bob:s3cr3t@relay.internal/hook", Some(login)),
+        (
+            "webhook:http://relay.internal/hook?token=s3cr3t",
+            Some(login),
+        ),
+        (
+            "cloudevents:http://bob:s3cr3t@events.internal/in",
+            Some(login),
+        ),
+        (
+            "alertmanager:http://bob:s3cr3t@am.internal:9093",
+            Some(login),
+        ),
+        ("webhook:http://relay.internal/hook", None),
+        ("cloudevents:http://events.internal/in", None),
+        ("alertmanager:http://am.internal:9093", None),
+        ("teams:https://relay.internal/workflows/s3cr3t", None),
+        ("teams:http://127.0.0.1:9/workflows/s3cr3t", None),
+        ("teams:http://127.7.7.7:9/workflows/s3cr3t", None),
+        ("teams:http://localhost:9/workflows/s3cr3t", None),
+        ("teams:http://[::1]:9/workflows/s3cr3t", None),
+    ];
+    for (sink, secret) in rows {
+        let out = s.run(&["widgets/foo", "--timeout", "0", "-q", "--sink", sink]);
+        assert_eq!(code(&out), 124, "{sink}: {}", stderr(&out));
+        let err = stderr(&out);
+        let warnings: Vec<&str> = err
+            .lines()
+            .filter(|l| l.contains("plain http://"))
+            .collect();
+        let kind = sink.split(':').next().unwrap();
+        match secret {
+            Some(secret) => assert_eq!(
+                warnings,
+                [format!(
+                    "warning: {kind} sink #1: plain http:// to another host, so {secret} and \
+                     the messages travel unencrypted (use https://)"
+                )],
+                "{sink}: {err}"
+            ),
+            None => assert!(warnings.is_empty(), "{sink}: {err}"),
+        }
+        assert!(
+            !err.contains("s3cr3t") && !err.contains("internal"),
+            "{sink}: {err}"
+        );
+    }
+}
+
+/// `kubectl notify ... -o json --sink webhook:... | head -c 100`: the reader
+/// goes away while a line is being written (a line longer than the pipe
+/// holds). Printing stops, but that notification still reaches the sink
+/// before the run ends as a closed stdout does (141).
+#[test]
+fn a_notification_whose_line_met_a_closed_stdout_still_reaches_the_sinks() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    s.widget("big", json!({}), json!({"ready": false}));
+    let mut child = notify_with_hook(&s, &hook, &["-o", "json", "--sink", "webhook:env:HOOK"]);
+    let reader = child.stdout.take().unwrap();
+    // 256 KiB: more than a pipe holds, so the write waits for a reader.
+    s.set_status(
+        "big",
+        json!({"ready": true, "note": "x".repeat(256 * 1024)}),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(reader);
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 141, "{}", stderr(&out));
+    let delivered = hook.delivered();
+    assert_eq!(delivered.len(), 1, "{}", stderr(&out));
+    assert_eq!(delivered[0].json()["name"], "big");
+    assert_eq!(delivered[0].json()["type"], "modified");
+}

@@ -126,12 +126,34 @@ impl Printer {
     }
 }
 
+/// When stdout's reader went away (a write failed: `| head -1`), for every
+/// printer of the process: they share stdout.
+static READER_GONE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// How long after stdout's reader went away a printer stops the run itself:
+/// the session sees the reader gone first (it looks every 200 ms).
+const GONE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Sink for Printer {
+    /// A closed stdout stops the printing, not the delivery: the notification
+    /// whose line could not be written (and any handed over until the run
+    /// ends, as the session sees the reader gone) still goes to the command
+    /// and the `--sink`s, which the end then flushes (SPEC §7, 141).
     fn deliver(&mut self, n: &Notification) -> Result<()> {
-        crate::term::write_line(&self.text(n)).map_err(|e| match e.kind() {
-            io::ErrorKind::BrokenPipe => Exit::Closed,
-            _ => Exit::Internal(format!("cannot write to stdout: {e}")),
-        })
+        if let Some(gone) = READER_GONE.get() {
+            return match gone.elapsed() < GONE_GRACE {
+                true => Ok(()),
+                false => Err(Exit::Closed),
+            };
+        }
+        match crate::term::write_line(&self.text(n)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                READER_GONE.get_or_init(std::time::Instant::now);
+                Ok(())
+            }
+            Err(e) => Err(Exit::Internal(format!("cannot write to stdout: {e}"))),
+        }
     }
 }
 
