@@ -42,6 +42,21 @@ pub async fn run(
         let step = tokio::select! {
             step = session.next() => match step {
                 Ok(step) => Some(step),
+                // Stdout's reader went away (`| head -1`): nothing more is
+                // printed, but what waits out a window still goes to the
+                // command and the sinks before the run ends (141).
+                Err(Exit::Closed) if quieting.is_active() && replica::may_deliver(&replica) => {
+                    settings.quiet = true;
+                    let mut out = Out {
+                        settings: &mut settings,
+                        runner: &mut runner,
+                        notified: &mut notified,
+                        count,
+                    };
+                    let _ = out.hand(&mut replica, &session, quieting.flush()).await;
+                    unsaid.settle(&quieting);
+                    break Err(Exit::Closed);
+                }
                 Err(exit) => break Err(exit),
             },
             report = next_report(&mut runner) => {

@@ -1271,3 +1271,40 @@ fn a_notification_whose_line_met_a_closed_stdout_still_reaches_the_sinks() {
     assert_eq!(delivered[0].json()["name"], "big");
     assert_eq!(delivered[0].json()["type"], "modified");
 }
+
+/// `| head -1` under `--throttle`: what waits out the window when stdout's
+/// reader goes away still reaches the sinks before the run ends 141.
+#[test]
+fn what_waits_in_a_window_when_stdout_closes_still_reaches_the_sinks() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    s.widget("w", json!({}), json!({"ready": false}));
+    let mut child = notify_with_hook(
+        &s,
+        &hook,
+        &[
+            "-o",
+            "name",
+            "--throttle",
+            "1h",
+            "--sink",
+            "webhook:env:HOOK",
+        ],
+    );
+    let reader = child.stdout.take().unwrap();
+    s.set_status("w", json!({"ready": true}));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while hook.delivered().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Inside the window: it waits.
+    s.set_status("w", json!({"ready": false}));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(hook.delivered().len(), 1);
+    drop(reader);
+    let out = finish(child, LONG);
+    assert_eq!(code(&out), 141, "{}", stderr(&out));
+    let delivered: Vec<_> = hook.delivered().iter().map(|r| r.json()).collect();
+    assert_eq!(delivered.len(), 2, "{}", stderr(&out));
+    assert_eq!(delivered[1]["object"]["status"]["ready"], false);
+}
