@@ -162,25 +162,12 @@ impl Watching {
             .unwrap_or(with_v.len());
         with_v.insert(at, "-v");
         let mut run = Watching::of(cluster.notify(&with_v).spawn().unwrap());
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let said = run.stderr().matches("list complete, watching").count();
-            if said >= targets {
-                return run;
-            }
-            if let Ok(Some(status)) = run.child.as_mut().unwrap().try_wait() {
-                panic!(
-                    "kubectl-notify exited early with {status}: {}",
-                    run.stderr()
-                );
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "kubectl-notify never started watching: {}",
-                run.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        run.until(
+            |said| said.matches("list complete, watching").count() >= targets,
+            Duration::from_secs(30),
+            "start watching",
+        );
+        run
     }
 
     /// A run already spawned with stderr piped, whatever it was started
@@ -207,17 +194,25 @@ impl Watching {
     /// Waits until stderr holds `needle` (panics after `limit`, or if the
     /// run ends first).
     pub fn said(&mut self, needle: &str, limit: Duration) {
+        self.until(
+            |said| said.contains(needle),
+            limit,
+            &format!("say {needle:?}"),
+        );
+    }
+
+    fn until(&mut self, done: impl Fn(&str) -> bool, limit: Duration, what: &str) {
         let deadline = std::time::Instant::now() + limit;
-        while !self.stderr().contains(needle) {
+        while !done(&self.stderr()) {
             if let Ok(Some(status)) = self.child.as_mut().unwrap().try_wait() {
                 panic!(
-                    "ended with {status} before saying {needle:?}: {}",
+                    "kubectl-notify ended with {status} before it did {what}: {}",
                     self.stderr()
                 );
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "never said {needle:?}: {}",
+                "kubectl-notify did not {what} in {limit:?}: {}",
                 self.stderr()
             );
             std::thread::sleep(Duration::from_millis(20));

@@ -166,12 +166,9 @@ fn a_custom_resource_beside_its_crd_is_waited_for_until_the_crd_is_applied() {
     );
 }
 
-/// `kubectl delete -f` of a CRD and its custom resource: once both are gone
-/// the resource's type is no longer served; `--for delete` counts it
-/// deleted, as `kubectl wait --for=delete -f` does.
-#[test]
-fn a_custom_resource_deleted_with_its_crd_ends_a_wait_for_delete() {
-    let ns = Namespace::new();
+/// A folder holding a CRD of this test's own group and a custom resource
+/// of it (`s1`), both applied: the group, the CRD's name and the folder.
+fn sprockets_applied(ns: &Namespace) -> (String, String, std::path::PathBuf) {
     let group = format!("{}.gone.example.com", ns.name);
     let crd_name = format!("sprockets.{group}");
     let dir = ns.dir.path().join("k8s");
@@ -194,6 +191,16 @@ fn a_custom_resource_deleted_with_its_crd_ends_a_wait_for_delete() {
     ]);
     std::thread::sleep(Duration::from_millis(500));
     ns.kubectl_fed(&["apply", "-f", "-"], &cr);
+    (group, crd_name, dir)
+}
+
+/// `kubectl delete -f` of a CRD and its custom resource: once both are gone
+/// the resource's type is no longer served; `--for delete` counts it
+/// deleted, as `kubectl wait --for=delete -f` does.
+#[test]
+fn a_custom_resource_deleted_with_its_crd_ends_a_wait_for_delete() {
+    let ns = Namespace::new();
+    let (group, crd_name, dir) = sprockets_applied(&ns);
 
     let mut child = ns
         .notify(&[
@@ -225,29 +232,8 @@ fn a_custom_resource_deleted_with_its_crd_ends_a_wait_for_delete() {
 #[test]
 fn a_wait_for_delete_started_after_the_crd_and_its_resource_are_gone_is_met() {
     let ns = Namespace::new();
-    let group = format!("{}.gone.example.com", ns.name);
-    let crd_name = format!("sprockets.{group}");
-    let dir = ns.dir.path().join("k8s");
-    std::fs::create_dir_all(&dir).unwrap();
-    let crd = format!(
-        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
-         metadata: {{name: {crd_name}}}\nspec:\n  group: {group}\n  \
-         names: {{plural: sprockets, singular: sprocket, kind: Sprocket}}\n  scope: Namespaced\n  \
-         versions:\n  - name: v1\n    served: true\n    storage: true\n    \
-         schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}\n"
-    );
-    let cr = format!("apiVersion: {group}/v1\nkind: Sprocket\nmetadata:\n  name: s1\nspec: {{}}\n");
-    std::fs::write(dir.join("10-crd.yaml"), &crd).unwrap();
-    std::fs::write(dir.join("20-sprocket.yaml"), &cr).unwrap();
+    let (group, crd_name, dir) = sprockets_applied(&ns);
     let folder = dir.to_str().unwrap();
-    ns.kubectl_fed(&["apply", "-f", "-"], &crd);
-    ns.kubectl_ok(&[
-        "wait",
-        "--for=condition=Established",
-        &format!("crd/{crd_name}"),
-    ]);
-    std::thread::sleep(Duration::from_millis(500));
-    ns.kubectl_fed(&["apply", "-f", "-"], &cr);
     // A run while both exist fills the discovery cache with the type.
     let out = ns.run(&["-f", folder, "--for", "create", "--timeout", "30s"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
