@@ -434,22 +434,13 @@ fn fires(request: &Received, name: &str) -> bool {
         .any(|a| a["labels"]["name"] == name && fires_alert(request, a))
 }
 
-/// SPEC §12 with Alertmanager: after a failover the new holder keeps alive
-/// the alerts the checkpoint has open whose condition still holds on the
-/// object as it is now — else Alertmanager would resolve them when their
-/// `endsAt` passes, the object still failing — and resolves those whose
-/// object recovered while no replica delivered.
-#[test]
-fn after_a_failover_the_new_holder_keeps_the_open_alerts_alive_and_resolves_the_recovered() {
-    use crate::ha::{FAST, Replica, wait_for_checkpoint, wait_for_holder};
-    let s = Scenario::new();
-    let am = Receiver::start();
+/// The command line of replicas that alert to `am` with `--resolve`, one
+/// Lease and one checkpoint, its URL read from a file.
+fn replicas_alerting(s: &Scenario, am: &Receiver) -> Vec<String> {
     let url_file = s.dir.path().join("alertmanager-url");
     std::fs::write(&url_file, format!("http://{}", am.addr)).unwrap();
     let sink = format!("alertmanager:file:{}", url_file.display());
-    s.widget("stays", json!({}), json!({"phase": "Running"}));
-    s.widget("recovers", json!({}), json!({"phase": "Running"}));
-    let args = [
+    [
         WIDGETS,
         "--all",
         "-o",
@@ -465,7 +456,25 @@ fn after_a_failover_the_new_holder_keeps_the_open_alerts_alive_and_resolves_the_
         "--resolve",
         "--sink",
         &sink,
-    ];
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// SPEC §12 with Alertmanager: after a failover the new holder keeps alive
+/// the alerts the checkpoint has open whose condition still holds on the
+/// object as it is now — else Alertmanager would resolve them when their
+/// `endsAt` passes, the object still failing — and resolves those whose
+/// object recovered while no replica delivered.
+#[test]
+fn after_a_failover_the_new_holder_keeps_the_open_alerts_alive_and_resolves_the_recovered() {
+    use crate::ha::{FAST, Replica, wait_for_checkpoint, wait_for_holder};
+    let s = Scenario::new();
+    let am = Receiver::start();
+    s.widget("stays", json!({}), json!({"phase": "Running"}));
+    s.widget("recovers", json!({}), json!({"phase": "Running"}));
+    let args = replicas_alerting(&s, &am);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let env = [("KUBECTL_NOTIFY_ALERTMANAGER_RESEND", "500ms")];
     let a = Replica::with_env(&s, "a", Some(FAST), &args, &env);
     wait_for_holder(&s, "alerts", "a", LONG);
@@ -637,27 +646,9 @@ fn a_holder_cut_off_never_reopens_an_alert_the_new_holder_resolved() {
     use crate::ha::{FAST, Replica, wait_for_checkpoint, wait_for_holder};
     let s = Scenario::new();
     let am = Receiver::start();
-    let url_file = s.dir.path().join("alertmanager-url");
-    std::fs::write(&url_file, format!("http://{}", am.addr)).unwrap();
-    let sink = format!("alertmanager:file:{}", url_file.display());
     s.widget("foo", json!({}), json!({"phase": "Running"}));
-    let args = [
-        WIDGETS,
-        "--all",
-        "-o",
-        "json",
-        "-v",
-        "--leader-elect",
-        "--lease",
-        "alerts",
-        "--checkpoint",
-        "alerts",
-        "--when",
-        FAILED,
-        "--resolve",
-        "--sink",
-        &sink,
-    ];
+    let args = replicas_alerting(&s, &am);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let env = [("KUBECTL_NOTIFY_ALERTMANAGER_RESEND", "300ms")];
     let a = Replica::with_env(&s, "a", Some(FAST), &args, &env);
     wait_for_holder(&s, "alerts", "a", LONG);
