@@ -196,7 +196,23 @@ impl TargetState {
     /// under a known name is a deletion followed by a creation.
     fn record(&mut self, object: Value, listed_at_start: bool, changes: &mut Vec<Change>) {
         let key = key(&object);
-        self.announced.remove(&key);
+        match self.announced.get(&key) {
+            Some(told) if uid(told) == uid(&object) => {
+                self.announced.remove(&key);
+            }
+            // A re-list shows another object under an announced one's name:
+            // the announced one was deleted while nobody watched. (A replay
+            // may show an older object there: its own events follow.)
+            Some(_) if self.relisting.is_some() => {
+                let gone = self.announced.remove(&key).expect("just seen");
+                changes.push(Change {
+                    kind: ChangeKind::Deleted,
+                    object: gone,
+                    previous: None,
+                });
+            }
+            _ => {}
+        }
         let fresh = !listed_at_start;
         let keep = self.keep;
         let known = match self.objects.get_mut(&key) {
@@ -335,7 +351,13 @@ impl Tracker {
             WatchEvent::Applied(object) => state.record(object, false, &mut changes),
             WatchEvent::Deleted(object) => {
                 let key = key(&object);
-                state.announced.remove(&key);
+                if state
+                    .announced
+                    .get(&key)
+                    .is_some_and(|told| uid(told) == uid(&object))
+                {
+                    state.announced.remove(&key);
+                }
                 let known = state.objects.get(&key);
                 let same = known.is_some_and(|known| uid(&known.object) == uid(&object));
                 // The deletion of an older object than the one now under the
@@ -538,6 +560,30 @@ mod tests {
         ];
         assert_eq!(feed(&mut t, replay), ["created gone@11", "deleted gone@13"]);
         assert_eq!(start(&mut t, vec![]), Vec::<String>::new());
+        // Another object under the announced one's name in a re-list: the
+        // announced one is gone.
+        let mut t = Tracker::new(1, Keep::Identity);
+        t.seed(0, 10, vec![], vec![widget("c", "u1", 0, true)]);
+        assert_eq!(
+            start(&mut t, vec![widget("c", "u3", 28, true)]),
+            ["deleted c@0", "created c@28"]
+        );
+        // In a replay an older object under that name changes nothing of it.
+        let mut t = Tracker::new(1, Keep::Identity);
+        t.seed(0, 10, vec![], vec![widget("c", "u1", 0, true)]);
+        let replay = vec![
+            WatchEvent::Applied(widget("c", "u0", 11, true)),
+            WatchEvent::Deleted(widget("c", "u0", 12, true)),
+            WatchEvent::Applied(widget("c", "u1", 13, true)),
+        ];
+        assert_eq!(
+            feed(&mut t, replay),
+            ["created c@11", "deleted c@12", "created c@13"]
+        );
+        assert_eq!(
+            start(&mut t, vec![widget("c", "u1", 13, true)]),
+            Vec::<String>::new()
+        );
     }
 
     /// Resumed from a checkpoint whose position is behind some object (a

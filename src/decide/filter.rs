@@ -260,8 +260,13 @@ impl Filter {
         let uid = uid(&change.object);
         let now = self.selected(&change.object);
         if change.kind == ChangeKind::Deleted {
-            self.values.remove(&*uid);
-            return now.iter().any(|values| !values.is_empty());
+            // A deletion a re-list found after a checkpoint resume carries
+            // only the object's identity: the values it had are remembered,
+            // and one never judged here was told by the replica before
+            // (announced in the checkpoint), so its end is told too.
+            let before = self.values.remove(&*uid);
+            let any = |values: &Vec<Vec<Value>>| values.iter().any(|v| !v.is_empty());
+            return any(&now) || before.as_ref().is_none_or(any);
         }
         // A known object's values are replaced in place: no new key, no copy.
         let changed = match self.values.get_mut(&*uid) {
@@ -472,6 +477,33 @@ mod tests {
         assert!(
             !f.admit(&mut change(ChangeKind::Created, bare, None)),
             "nothing at the path"
+        );
+    }
+
+    #[test]
+    fn on_change_tells_a_deletion_known_by_identity_only_when_the_object_had_values() {
+        let mut f = Filter::new(
+            None,
+            vec![Expr::parse(".status.phase").unwrap()],
+            &[],
+            false,
+        );
+        // Restored from a checkpoint: its values, not the object.
+        f.restore("1", None, Some(vec![vec![json!("a")]]), false);
+        let identity = json!({"metadata": {"name": "w", "uid": "1", "resourceVersion": "19"}});
+        assert!(f.admit(&mut change(ChangeKind::Deleted, identity, None)));
+        let announced = json!({"metadata": {"name": "u", "uid": "3"}});
+        assert!(
+            f.admit(&mut change(ChangeKind::Deleted, announced, None)),
+            "told by the replica before"
+        );
+        let bare = json!({"metadata": {"name": "v", "uid": "2", "resourceVersion": "18"}});
+        assert!(!f.admit(&mut change(ChangeKind::Created, bare.clone(), None)));
+        let mut never = bare;
+        never["metadata"]["resourceVersion"] = json!("19");
+        assert!(
+            !f.admit(&mut change(ChangeKind::Deleted, never, None)),
+            "nothing ever at the path"
         );
     }
 
