@@ -136,10 +136,13 @@ pub async fn run(process: Process) -> Result<()> {
     running.start(rules.into_iter().zip(resolved).collect(), false)?;
     drop(interrupts);
     let mut reload = source.map(reload::Reload::new);
-    // A rule ended by `--count` leaves the others running; an end every
-    // rule meets too (the deadline, a signal) lets them all finish; any
-    // other error ends the process.
+    // A rule ended by `--count` or by its `--max-failures` leaves the
+    // others running; an end every rule meets too (the deadline, a signal)
+    // lets them all finish; any other error ends the process. With no rule
+    // left running, the process ends: with the code of the first rule that
+    // ended by `--max-failures`, else 0.
     let mut ended = None;
+    let mut gave_up = None;
     let mut leaving = false;
     let failed = loop {
         tokio::select! {
@@ -150,10 +153,27 @@ pub async fn run(process: Process) -> Result<()> {
                 let Some(live) = running.ended(id) else {
                     continue;
                 };
+                if let Some(name) = &live.name {
+                    crate::metrics::rule_ended(name, ended_by(&outcome));
+                }
                 match outcome {
                     // Done by itself (`--count`): a reload does not start it
                     // again while the file still holds it unchanged.
                     Ok(()) => running.done.push((live.name, live.words)),
+                    // One rule of several whose command failed too often
+                    // ends alone, said once here; the process's exit code
+                    // is its command's, once no rule is left.
+                    Err(Exit::Command { code, message }) if live.name.is_some() => {
+                        let others = match running.live.len() {
+                            0 => String::new(),
+                            1 => "; the 1 other rule keeps running".to_string(),
+                            n => format!("; the {n} other rules keep running"),
+                        };
+                        let message = message.unwrap_or_else(|| format!("the command exited with {code}"));
+                        crate::log::error("rules", format_args!("{message}{others}"));
+                        gave_up.get_or_insert(Exit::Command { code, message: None });
+                        running.done.push((live.name, live.words));
+                    }
                     Err(exit @ (Exit::Timeout(_) | Exit::Signal(_))) => {
                         ended.get_or_insert(exit);
                     }
@@ -209,7 +229,18 @@ pub async fn run(process: Process) -> Result<()> {
     if let Some(ha) = ha {
         ha.leave().await;
     }
-    failed.or(ended).map_or(Ok(()), Err)
+    failed.or(ended).or(gave_up).map_or(Ok(()), Err)
+}
+
+/// How a rule's run ended, as the metrics and `/readyz` tell it.
+fn ended_by(outcome: &Result<()>) -> &'static str {
+    match outcome {
+        Ok(()) => "count",
+        Err(Exit::Command { .. }) => "max-failures",
+        Err(Exit::Timeout(_)) => "timeout",
+        Err(Exit::Signal(_)) => "signal",
+        Err(_) => "error",
+    }
 }
 
 /// Resolves every rule's targets; an error names the rule.
@@ -314,6 +345,9 @@ impl Running {
             };
             self.started += 1;
             let id = self.started;
+            if let Some(name) = &rule.name {
+                crate::metrics::rule_started(name);
+            }
             self.live.push(Live {
                 id,
                 name: rule.name.clone(),
@@ -346,9 +380,13 @@ impl Running {
         let same = |live: &Live, rule: &Rule| live.name == rule.name && live.words == rule.words;
         // A rule done by itself stays done while the file holds it as it was.
         self.done.retain(|(name, words)| {
-            rules
+            let kept = rules
                 .iter()
-                .any(|rule| *name == rule.name && *words == rule.words)
+                .any(|rule| *name == rule.name && *words == rule.words);
+            if let (false, Some(name)) = (kept, name) {
+                crate::metrics::forget_rule(name);
+            }
+            kept
         });
         let done = &self.done;
         let finished = |rule: &Rule| {
@@ -365,6 +403,9 @@ impl Running {
             let keep = unchanged.iter().any(|rule| same(live, rule));
             if !keep {
                 live.stop.notify_one();
+                if let Some(name) = &live.name {
+                    crate::metrics::forget_rule(name);
+                }
                 if let (Some(ha), Some(name)) = (&self.ha, &live.name) {
                     ha.stopped(name, live.id);
                 }
@@ -460,6 +501,13 @@ fn named(rule: Option<&str>, exit: Exit) -> Exit {
     match (rule, exit) {
         (Some(rule), Exit::Usage(m)) => Exit::Usage(format!("rule {rule}: {m}")),
         (Some(rule), Exit::Refused(m)) => Exit::Refused(format!("rule {rule}: {m}")),
+        (Some(rule), Exit::Command { code, message }) => Exit::Command {
+            code,
+            message: Some(format!(
+                "rule {rule}: {}",
+                message.unwrap_or_else(|| format!("the command exited with {code}"))
+            )),
+        },
         (_, exit) => exit,
     }
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::common::*;
 use crate::receiver::Receiver;
 
-fn rules_file(scenario: &Scenario, yaml: &str) -> String {
+pub(crate) fn rules_file(scenario: &Scenario, yaml: &str) -> String {
     let path = scenario.dir.path().join("rules.yaml");
     std::fs::write(&path, yaml).unwrap();
     path.to_string_lossy().into_owned()
@@ -176,7 +176,7 @@ fn ids(stdout: &str) -> BTreeMap<String, BTreeSet<String>> {
     by_rule
 }
 
-fn watches(scenario: &Scenario) -> usize {
+pub(crate) fn watches(scenario: &Scenario) -> usize {
     scenario
         .server
         .requests()
@@ -185,7 +185,7 @@ fn watches(scenario: &Scenario) -> usize {
         .count()
 }
 
-fn wait_until(what: &str, child: &mut Child, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, child: &mut Child, mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !done() {
         assert!(std::time::Instant::now() < deadline, "never: {what}");
@@ -340,7 +340,7 @@ impl ConfigMapVolume {
     }
 }
 
-fn rules_yaml(rules: &[(&str, &str)]) -> String {
+pub(crate) fn rules_yaml(rules: &[(&str, &str)]) -> String {
     let mut yaml = String::from("rules:\n");
     for (name, args) in rules {
         yaml.push_str(&format!("  - name: {name}\n    args: \"{args}\"\n"));
@@ -349,7 +349,7 @@ fn rules_yaml(rules: &[(&str, &str)]) -> String {
 }
 
 /// Per rule, the (name, type) of each line printed.
-fn told(stdout: &str) -> BTreeMap<String, Vec<(String, String)>> {
+pub(crate) fn told(stdout: &str) -> BTreeMap<String, Vec<(String, String)>> {
     let mut by_rule: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for line in stdout.lines() {
         let line: Value = serde_json::from_str(line).unwrap();
