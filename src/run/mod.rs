@@ -122,6 +122,7 @@ pub async fn run(process: Process) -> Result<()> {
     }
     let ha = replica::Ha::start(&process.ha, &conn, process.verbosity > 0);
     let mut running = Running {
+        feeds: source.is_some().then(feed::Feeds::default),
         ha,
         check_once: process.timeout == Some(Duration::ZERO),
         conn,
@@ -133,7 +134,7 @@ pub async fn run(process: Process) -> Result<()> {
         tasks: FuturesUnordered::new(),
     };
     crate::metrics::rules_listing(rules.len());
-    running.start(rules.into_iter().zip(resolved).collect(), false)?;
+    running.start(rules.into_iter().zip(resolved).collect(), false, &[])?;
     drop(interrupts);
     let mut reload = source.map(reload::Reload::new);
     // A rule ended by `--count` or by its `--max-failures` leaves the
@@ -266,6 +267,8 @@ async fn next_reload(reload: &mut Option<reload::Reload>) -> Result<Vec<Rule>> {
 
 /// The rules running in the process, each of which a reload can stop.
 struct Running {
+    /// A rules file's watches, which a rule a reload starts may join.
+    feeds: Option<feed::Feeds>,
     /// `--leader-elect`, `--checkpoint`: one Lease and one ConfigMap for
     /// every rule.
     ha: Option<replica::Ha>,
@@ -293,8 +296,15 @@ struct Live {
 
 impl Running {
     /// Starts rules whose targets are resolved: one watch per distinct
-    /// request among them.
-    fn start(&mut self, rules: Vec<(Rule, (Vec<Target>, Resolver))>, reloaded: bool) -> Result<()> {
+    /// request among them (and, in a rules file, among the rules running).
+    /// `replaces`: per rule name, the run of its version before, which
+    /// hands each shared watch over at one event.
+    fn start(
+        &mut self,
+        rules: Vec<(Rule, (Vec<Target>, Resolver))>,
+        reloaded: bool,
+        replaces: &[(String, u64)],
+    ) -> Result<()> {
         // A manifest's objects (`-f`) are watched per (type, namespace) and
         // may wait for their type to be served: such a rule's watches are
         // its own; the others' are shared among the rules.
@@ -303,13 +313,23 @@ impl Running {
             .iter()
             .map(|(_, (t, _))| if own(t) { Vec::new() } else { t.clone() })
             .collect();
-        let mut shared = match self.standby {
-            true => Vec::new(),
-            false => feed::share(&self.conn.client, &targets),
+        let mut shared = match (self.standby, &self.feeds) {
+            (true, _) => Vec::new(),
+            (false, Some(_)) => targets.iter().map(|_| Vec::new()).collect(),
+            (false, None) => feed::share(&self.conn.client, &targets),
         }
         .into_iter();
         for (rule, (targets, resolver)) in rules {
-            let fed = shared.next();
+            let id = self.started + 1;
+            let mut fed = shared.next();
+            if let (Some(feeds), Some(_), false) = (&mut self.feeds, &fed, own(&targets)) {
+                let before = replaces
+                    .iter()
+                    .find(|(name, _)| Some(name) == rule.name.as_ref())
+                    .map(|(_, run)| *run);
+                fed = Some(feeds.join(&self.conn.client, id, &targets, before));
+            }
+            let hub_fed = self.feeds.is_some() && fed.is_some() && !own(&targets);
             let (events, watches) = match fed {
                 Some(_) if own(&targets) => {
                     let all: Vec<usize> = (0..targets.len()).collect();
@@ -324,6 +344,8 @@ impl Running {
             };
             let stop = Arc::new(Notify::new());
             let session = Session {
+                fed: vec![hub_fed; targets.len()],
+                stopping: false,
                 events,
                 watches,
                 standby: self.standby,
@@ -343,8 +365,7 @@ impl Running {
                 listed: false,
                 verbosity: rule.plan.verbosity,
             };
-            self.started += 1;
-            let id = self.started;
+            self.started = id;
             if let Some(name) = &rule.name {
                 crate::metrics::rule_started(name);
             }
@@ -399,13 +420,30 @@ impl Running {
             .partition(|rule| self.live.iter().any(|live| same(live, rule)));
         let resolved = resolve(&self.conn, &new).await?;
         let mut stopped = 0;
+        // A changed rule's new version takes each shared watch over from
+        // its old one at one event: nothing told twice, nothing lost.
+        let replaces: Vec<(String, u64)> = self
+            .live
+            .iter()
+            .filter(|live| !unchanged.iter().any(|rule| same(live, rule)))
+            .filter_map(|live| Some((live.name.clone()?, live.id)))
+            .collect();
+        for (name, _) in &replaces {
+            crate::metrics::forget_rule(name);
+        }
+        let kept = unchanged.len();
+        let started = new.len();
+        self.start(new.into_iter().zip(resolved).collect(), true, &replaces)?;
+        let new_runs = self.started;
         self.live.retain(|live| {
-            let keep = unchanged.iter().any(|rule| same(live, rule));
+            let keep = live.id > new_runs - started as u64
+                || unchanged.iter().any(|rule| same(live, rule));
             if !keep {
-                live.stop.notify_one();
-                if let Some(name) = &live.name {
-                    crate::metrics::forget_rule(name);
+                // It reads what its watches handed it so far, then stops.
+                if let Some(feeds) = &mut self.feeds {
+                    feeds.leave(live.id);
                 }
+                live.stop.notify_one();
                 if let (Some(ha), Some(name)) = (&self.ha, &live.name) {
                     ha.stopped(name, live.id);
                 }
@@ -413,9 +451,6 @@ impl Running {
             }
             keep
         });
-        let kept = unchanged.len();
-        let started = new.len();
-        self.start(new.into_iter().zip(resolved).collect(), true)?;
         crate::log::info(
             "rules",
             format_args!("rules reloaded: {kept} unchanged, {started} started, {stopped} stopped"),
@@ -639,6 +674,12 @@ pub(crate) enum Step {
 /// The live watches and what they told us so far.
 pub(crate) struct Session {
     events: SelectAll<BoxStream<'static, (usize, feed::Event)>>,
+    /// Per target: read from a hub of the process's watches, which counts
+    /// its events for the metrics (once, however many rules read it).
+    fed: Vec<bool>,
+    /// A reload stopped the rule: it reads what its shared watches handed
+    /// it so far (its new version reads the rest), then stops.
+    stopping: bool,
     /// One per target, to stop its watch when the target is re-resolved.
     watches: Vec<AbortHandle>,
     /// A replica not active (yet): no watches run (crate::ha).
@@ -685,12 +726,22 @@ impl Session {
             let (index, item) = tokio::select! {
                 item = self.events.next(), if !self.standby => match item {
                     Some(item) => item,
+                    None if self.stopping => return Ok(Step::Stopped),
                     None => return Err(Exit::Refused("every watch ended unexpectedly".into())),
                 },
                 _ = self.deadline.reached() => return Ok(Step::TimedOut),
                 signo = self.interrupts.recv() => return Ok(Step::Interrupted(signo)),
                 _ = self.reader.gone() => return Err(Exit::Closed),
-                _ = self.stop.notified() => return Ok(Step::Stopped),
+                _ = self.stop.notified(), if !self.stopping => {
+                    self.stopping = true;
+                    for (watch, _) in self.watches.iter().zip(&self.fed).filter(|(_, fed)| !**fed) {
+                        watch.abort();
+                    }
+                    if self.standby || !self.fed.iter().any(|fed| *fed) {
+                        return Ok(Step::Stopped);
+                    }
+                    continue;
+                }
                 _ = self.types_poll.tick(), if !self.standby && self.targets.iter().any(|t| !t.served) => {
                     // `--timeout 0` looks once: it does not wait for types.
                     if self.check_once {
@@ -804,6 +855,7 @@ impl Session {
     fn restart(&mut self, indices: &[usize]) {
         for &i in indices {
             self.watches[i].abort();
+            self.fed[i] = false;
         }
         let (events, watches) = watch_targets(&self.conn.client, &self.targets, indices, &[]);
         for events in events {
@@ -844,7 +896,9 @@ impl Session {
                         target.display()
                     )));
                 }
-                crate::metrics::watch_restarted_with(|| target.api.qualified());
+                if !self.fed[index] {
+                    crate::metrics::watch_restarted_with(|| target.api.qualified());
+                }
                 match &mut self.outages[index] {
                     None => {
                         crate::log::warning(
@@ -879,6 +933,7 @@ impl Session {
         let (events, watches) = watch_targets(&self.conn.client, &self.targets, &all, &from);
         self.events = futures::stream::select_all(events);
         self.watches = watches.into_iter().map(|(_, watch)| watch).collect();
+        self.fed = vec![false; self.targets.len()];
         self.standby = false;
     }
 
@@ -897,15 +952,20 @@ impl Session {
     /// changed; ready once every target's first list is in.
     fn count(&mut self, index: usize, event: Counted, changes: &[Change]) {
         let resource = self.targets[index].api.qualified();
+        // A shared watch's hub counts its events and changes, once.
+        let fed = self.fed[index];
         match event {
-            Counted::Event(event) => crate::metrics::watch_event(&resource, event),
-            Counted::Relist => crate::metrics::relisted(&resource),
-            Counted::Listing => {}
+            Counted::Event(event) if !fed => crate::metrics::watch_event(&resource, event),
+            Counted::Relist if !fed => crate::metrics::relisted(&resource),
+            Counted::Event(_) | Counted::Relist | Counted::Listing => {}
             Counted::ListDone if self.all_synced() && !self.listed => {
                 self.listed = true;
                 crate::metrics::rule_listed();
             }
             Counted::ListDone => {}
+        }
+        if fed {
+            return;
         }
         for change in changes {
             crate::metrics::change(&resource, change.kind.as_str());
