@@ -134,7 +134,12 @@ fn a_changed_rule_sharing_a_watch_tells_every_change_once_across_reloads() {
                 std::thread::sleep(Duration::from_millis(20));
             }
         });
-        let versions = ["modified,deleted", "modified", "created,modified", "modified"];
+        let versions = [
+            "modified,deleted",
+            "modified",
+            "created,modified",
+            "modified",
+        ];
         for events in versions {
             std::thread::sleep(Duration::from_millis(450));
             std::fs::write(&file, version(events)).unwrap();
@@ -176,7 +181,14 @@ fn a_watch_read_by_three_rules_is_counted_once_in_the_metrics() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let mut child = scenario
-        .notify(&["--rules", &file, "--timeout", "20s", "--metrics-addr", &addr])
+        .notify(&[
+            "--rules",
+            &file,
+            "--timeout",
+            "20s",
+            "--metrics-addr",
+            &addr,
+        ])
         .spawn()
         .unwrap();
     wait_ready(port, &mut child);
