@@ -44,9 +44,73 @@ impl Key {
             api_version: target.api.api_version(),
             plural: target.api.plural.clone(),
             namespace: target.namespace.clone(),
-            labels,
-            fields,
+            labels: labels.as_deref().map(normalised),
+            fields: fields.as_deref().map(normalised),
         }
+    }
+}
+
+/// A label or field selector in one spelling, so that two that select the
+/// same make one watch: requirements sorted, blanks only between words
+/// (`notin`), `==` as `=`, a set's values sorted (`b=2, a=1` is `a=1,b=2`).
+fn normalised(selector: &str) -> String {
+    let mut requirements: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut depth = 0usize;
+    for c in selector.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                requirements.push(requirement(&current));
+                current.clear();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    requirements.push(requirement(&current));
+    requirements.retain(|r| !r.is_empty());
+    requirements.sort();
+    requirements.dedup();
+    requirements.join(",")
+}
+
+/// One requirement: `key op value`, `key in (a,b)`, `!key`, `key`.
+fn requirement(text: &str) -> String {
+    let (head, set) = match text.split_once('(') {
+        Some((head, rest)) => (head, Some(rest.trim_end().trim_end_matches(')'))),
+        None => (text, None),
+    };
+    let mut out = String::new();
+    let mut blank = false;
+    for c in head.trim().chars() {
+        if c.is_whitespace() {
+            blank = true;
+            continue;
+        }
+        let operator = matches!(c, '=' | '!');
+        // A blank between two words stays one blank; around an operator, none.
+        if blank && !operator && !out.ends_with(['=', '!']) && !out.is_empty() {
+            out.push(' ');
+        }
+        blank = false;
+        out.push(c);
+    }
+    let out = out.replace("==", "=");
+    match set {
+        Some(values) => {
+            let mut values: Vec<&str> = values
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .collect();
+            values.sort_unstable();
+            values.dedup();
+            format!("{} ({})", out.trim_end(), values.join(","))
+        }
+        None => out,
     }
 }
 
@@ -325,6 +389,32 @@ impl State {
                 events
             }
             None => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalised;
+
+    #[test]
+    fn selectors_that_select_the_same_are_spelled_the_same() {
+        for (a, b) in [
+            ("a=1,b=2", "b=2,a=1"),
+            ("a=1, b=2", " b = 2 ,a==1"),
+            ("env in (prod,dev),tier", "tier, env in ( dev , prod )"),
+            ("!canary,x!=y", "x != y, !canary"),
+            ("metadata.name=foo", "metadata.name==foo"),
+        ] {
+            assert_eq!(normalised(a), normalised(b), "{a:?} and {b:?}");
+        }
+        for (a, b) in [
+            ("a=1", "a=2"),
+            ("a notin (x)", "anot in (x)"),
+            ("a in (x)", "a notin (x)"),
+            ("a", "!a"),
+        ] {
+            assert_ne!(normalised(a), normalised(b), "{a:?} and {b:?}");
         }
     }
 }

@@ -136,6 +136,14 @@ pub async fn run(process: Process) -> Result<()> {
     crate::metrics::rules_listing(rules.len());
     running.start(rules.into_iter().zip(resolved).collect(), false, &[])?;
     drop(interrupts);
+    if let Some(source) = &source
+        && crate::plan::from_stdin(&source.path)
+    {
+        crate::log::info(
+            "rules",
+            "the rules come from stdin (--rules -): they do not reload; SIGHUP has nothing to re-read",
+        );
+    }
     let mut reload = source.map(reload::Reload::new);
     // A rule ended by `--count` or by its `--max-failures` leaves the
     // others running; an end every rule meets too (the deadline, a signal)
@@ -363,6 +371,11 @@ impl Running {
                 deadline: Deadline::new(self.deadline),
                 stop: stop.clone(),
                 listed: false,
+                said: rule
+                    .name
+                    .as_ref()
+                    .map(|name| format!("{name}  "))
+                    .unwrap_or_default(),
                 verbosity: rule.plan.verbosity,
             };
             self.started = id;
@@ -705,6 +718,9 @@ pub(crate) struct Session {
     stop: Arc<Notify>,
     /// Whether every target's first list is in (told to /readyz once).
     listed: bool,
+    /// What starts the rule's `-v` lines: its name and two spaces, as on
+    /// its human lines (`--rules`); nothing for a command line.
+    pub said: String,
     pub verbosity: u8,
 }
 
@@ -773,6 +789,7 @@ impl Session {
                     }
                     if self.verbosity > 0 {
                         log_event(
+                            &self.said,
                             self.verbosity,
                             &self.targets[index],
                             &event,
@@ -842,7 +859,8 @@ impl Session {
             self.targets[i] = fresh[i].clone();
             if self.verbosity > 0 {
                 crate::term::stderr_line!(
-                    "{}: the server serves {} now; watching",
+                    "{}{}: the server serves {} now; watching",
+                    self.said,
                     self.targets[i].display(),
                     self.targets[i].api.qualified()
                 );
@@ -886,7 +904,11 @@ impl Session {
                 if expired(err) {
                     // The protocol working: the watcher re-lists.
                     if self.verbosity > 0 {
-                        crate::term::stderr_line!("{}: {message}; re-listing", target.display());
+                        crate::term::stderr_line!(
+                            "{}{}: {message}; re-listing",
+                            self.said,
+                            target.display()
+                        );
                     }
                     return Ok(());
                 }
@@ -914,7 +936,8 @@ impl Session {
                         outage.attempts += 1;
                         if self.verbosity > 0 {
                             crate::term::stderr_line!(
-                                "{}: attempt {} failed: {message}; retrying",
+                                "{}{}: attempt {} failed: {message}; retrying",
+                                self.said,
                                 target.display(),
                                 outage.attempts
                             );
@@ -1145,7 +1168,7 @@ fn status_code(err: &kube::runtime::watcher::Error) -> Option<u16> {
     }
 }
 
-fn log_event(verbosity: u8, target: &Target, event: &WatchEvent, synced: bool) {
+fn log_event(said: &str, verbosity: u8, target: &Target, event: &WatchEvent, synced: bool) {
     crate::term::erase();
     let rv = |o: &Value| {
         o["metadata"]["resourceVersion"]
@@ -1155,17 +1178,24 @@ fn log_event(verbosity: u8, target: &Target, event: &WatchEvent, synced: bool) {
     };
     match event {
         WatchEvent::Relisting if synced => {
-            crate::term::stderr_line!("{}: re-listing after a watch restart", target.display())
+            crate::term::stderr_line!(
+                "{said}{}: re-listing after a watch restart",
+                target.display()
+            )
         }
-        WatchEvent::Relisting => crate::term::stderr_line!("{}: listing", target.display()),
+        WatchEvent::Relisting => crate::term::stderr_line!("{said}{}: listing", target.display()),
         WatchEvent::ListDone => {
-            crate::term::stderr_line!("{}: list complete, watching", target.display())
+            crate::term::stderr_line!("{said}{}: list complete, watching", target.display())
         }
         WatchEvent::Listed(o) | WatchEvent::Applied(o) if verbosity > 1 => {
-            crate::term::stderr_line!("{}: resourceVersion {}", target.display(), rv(o))
+            crate::term::stderr_line!("{said}{}: resourceVersion {}", target.display(), rv(o))
         }
         WatchEvent::Deleted(o) if verbosity > 1 => {
-            crate::term::stderr_line!("{}: deleted at resourceVersion {}", target.display(), rv(o))
+            crate::term::stderr_line!(
+                "{said}{}: deleted at resourceVersion {}",
+                target.display(),
+                rv(o)
+            )
         }
         _ => {}
     }

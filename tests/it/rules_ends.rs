@@ -223,3 +223,201 @@ fn a_watch_read_by_three_rules_is_counted_once_in_the_metrics() {
         assert!(metrics.contains(&line), "{line} in {metrics}");
     }
 }
+
+/// A flag that only names something of another, given without it, says
+/// what to add — or, where that cannot be added, what to drop: never a
+/// refusal that points back at the first.
+#[test]
+fn a_flag_without_the_one_it_belongs_to_says_exactly_what_to_do() {
+    let scenario = Scenario::new();
+    let file = rules_file(&scenario, &rules_yaml(&[("a", "widgets --all")]));
+    let cases: &[(&[&str], &[&str], &[&str])] = &[
+        (
+            &["widgets", "--all", "--lease", "l"],
+            &[
+                "--lease NAME names the Lease --leader-elect holds",
+                "add --leader-elect",
+            ],
+            &[],
+        ),
+        (
+            &["widgets/foo", "--until", ".x", "--lease", "l"],
+            &["--lease", "for notify mode", "drop --lease"],
+            &["add --leader-elect"],
+        ),
+        (
+            &["widgets", "--all", "--name", "n"],
+            &["--print-manifests", "add --print-manifests"],
+            &[],
+        ),
+        (
+            &["--rules", &file, "--lease", "l"],
+            &["add --leader-elect"],
+            &["rule a"],
+        ),
+    ];
+    for (args, says, never) in cases {
+        let before = scenario.server.requests().len();
+        let out = scenario.run(args);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+        for word in *says {
+            assert!(err.contains(word), "{args:?}: wants {word:?} in {err}");
+        }
+        for word in *never {
+            assert!(!err.contains(word), "{args:?}: {word:?} in {err}");
+        }
+        assert_eq!(
+            scenario.server.requests().len(),
+            before,
+            "{args:?}: offline"
+        );
+    }
+    // Each advice followed is accepted.
+    for args in [
+        &[
+            "widgets",
+            "--all",
+            "--lease",
+            "l",
+            "--leader-elect",
+            "--print-manifests",
+        ][..],
+        &[
+            "widgets/foo",
+            "--until",
+            ".x",
+            "--name",
+            "n",
+            "--print-manifests",
+        ],
+    ] {
+        let out = scenario.run(args);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+    }
+}
+
+/// `-v` lines of one rule start with its name, as its human lines do.
+#[test]
+fn a_rules_verbose_lines_name_the_rule() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    let file = rules_file(
+        &scenario,
+        &rules_yaml(&[
+            ("one", "widgets/foo -o json"),
+            ("two", "widgets --all -o json"),
+        ]),
+    );
+    let out = scenario.run(&["--rules", &file, "--timeout", "2s", "-v"]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let err = stderr(&out);
+    for line in [
+        "one  widget.example.com/foo: list complete, watching",
+        "two  widgets.example.com --all: list complete, watching",
+    ] {
+        assert!(err.lines().any(|l| l == line), "{line:?} in {err}");
+    }
+}
+
+/// A number in a list of arguments is its text, as a YAML user writes it;
+/// what cannot be an argument is refused naming the rule and the position.
+#[test]
+fn numbers_in_a_list_of_arguments_are_their_text_and_a_map_is_refused() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    let file = rules_file(
+        &scenario,
+        "rules:\n  - name: counted\n    args: [widgets/foo, -o, json, --count, 1]\n",
+    );
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "10s"])
+        .spawn()
+        .unwrap();
+    scenario.wait_for_watch("foo", &mut child);
+    std::thread::sleep(Duration::from_millis(200));
+    scenario.set_status("foo", json!({"x": 1}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 0, "ended by --count 1: {}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 1);
+
+    for (yaml, says) in [
+        (
+            "rules:\n  - name: a\n    args: [widgets, --all, --count, {n: 1}]\n",
+            &["rule a, args[3]", "a map is not an argument"][..],
+        ),
+        (
+            "rules:\n  - name: a\n    args: [widgets, --all, --count, ~]\n",
+            &["rule a, args[3]", "null"],
+        ),
+        (
+            "rules:\n  - name: a\n    args: 3\n",
+            &["rule a, args", "a number is not a command line"],
+        ),
+    ] {
+        let file = rules_file(&scenario, yaml);
+        let out = scenario.run(&["--rules", &file]);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{yaml}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        for word in says {
+            assert!(err.contains(word), "{yaml}: wants {word:?} in {err}");
+        }
+    }
+}
+
+/// `--rules -` reads the rules from stdin, as kubectl's `-f -` does; they
+/// do not reload, said once at start, and a SIGHUP does not end the run.
+#[test]
+fn rules_from_stdin_run_and_say_they_do_not_reload() {
+    use std::io::Write;
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    let mut child = scenario
+        .notify(&["--rules", "-", "--timeout", "4s"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(rules_yaml(&[("piped", "widgets/foo -o json")]).as_bytes())
+        .unwrap();
+    drop(stdin);
+    scenario.wait_for_watch("foo", &mut child);
+    std::thread::sleep(Duration::from_millis(300));
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(Duration::from_millis(300));
+    scenario.set_status("foo", json!({"x": 1}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert_eq!(
+        told(&stdout(&out)).get("piped"),
+        Some(&vec![("foo".to_string(), "modified".to_string())])
+    );
+    let err = stderr(&out);
+    let said: Vec<&str> = err.lines().filter(|l| l.contains("stdin")).collect();
+    assert_eq!(said.len(), 1, "said once: {err}");
+    assert!(said[0].contains("SIGHUP has nothing to re-read"), "{err}");
+}
+
+/// Two rules whose selectors are spelled apart but select the same share
+/// one watch.
+#[test]
+fn selectors_spelled_apart_share_one_watch() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    let file = rules_file(
+        &scenario,
+        "rules:\n  - name: one\n    args: [widgets, -l, 'a=1,b=2', -o, json]\n  - name: two\n    args: [widgets, -l, ' b = 2, a==1', -o, json]\n",
+    );
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "3s"])
+        .spawn()
+        .unwrap();
+    wait_until("watching", &mut child, || watches(&scenario) >= 1);
+    std::thread::sleep(Duration::from_millis(500));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert_eq!(watches(&scenario), 1, "one watch for both rules");
+}
