@@ -292,9 +292,17 @@ struct Running {
     tasks: FuturesUnordered<LocalBoxFuture<'static, (u64, Result<()>)>>,
 }
 
+/// Where a rule's run, stopped by a reload, hands its open `--resolve`
+/// alerts (UIDs) to its new version, once it has told what it was handed.
+type Heir = Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<Vec<String>>>>>;
+
 /// One rule running, as a reload compares it.
 struct Live {
     id: u64,
+    /// With `--resolve`: what the alerts are sent to (its sinks, as the
+    /// plan has them); a new version sending to the same keeps them open.
+    alerts: Option<String>,
+    heir: Heir,
     name: Option<String>,
     words: Vec<String>,
     stop: Arc<Notify>,
@@ -338,6 +346,21 @@ impl Running {
                 fed = Some(feeds.join(&self.conn.client, id, &targets, before));
             }
             let hub_fed = self.feeds.is_some() && fed.is_some() && !own(&targets);
+            // A changed rule's open alerts, kept by its new version when it
+            // sends them to the same sinks: the state at the hand-over,
+            // judged by its own --when, resolves those it no longer meets.
+            let alerts = alerts_of(&rule.plan);
+            let inherit = replaces
+                .iter()
+                .find(|(name, _)| Some(name) == rule.name.as_ref())
+                .and_then(|(_, run)| self.live.iter().find(|live| live.id == *run))
+                .filter(|old| old.alerts.is_some() && old.alerts == alerts)
+                .map(|old| {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    *old.heir.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+                    rx
+                });
+            let heir = Heir::default();
             let (events, watches) = match fed {
                 Some(_) if own(&targets) => {
                     let all: Vec<usize> = (0..targets.len()).collect();
@@ -354,6 +377,8 @@ impl Running {
             let session = Session {
                 fed: vec![hub_fed; targets.len()],
                 stopping: false,
+                heir: heir.clone(),
+                inherit,
                 events,
                 watches,
                 standby: self.standby,
@@ -384,6 +409,8 @@ impl Running {
             }
             self.live.push(Live {
                 id,
+                alerts,
+                heir,
                 name: rule.name.clone(),
                 words: rule.words.clone(),
                 stop,
@@ -544,6 +571,21 @@ async fn run_rule(session: Session, rule: Rule, replica: Option<replica::Replica
     outcome.map_err(|exit| named(name.as_deref(), exit))
 }
 
+/// With `--resolve`, what a rule's alerts go to, to compare two versions.
+fn alerts_of(plan: &Plan) -> Option<String> {
+    match &plan.mode {
+        // What names an alert, not its summary (which says the --when).
+        Mode::Notify { filter, .. } if filter.resolves() => {
+            let alerting = &plan.sinks.alerting;
+            Some(format!(
+                "{:?} {:?} {:?} {:?}",
+                plan.sinks.specs, alerting.name, alerting.labels, alerting.severity
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// An error of one rule of several, said with the rule's name.
 fn named(rule: Option<&str>, exit: Exit) -> Exit {
     match (rule, exit) {
@@ -693,6 +735,11 @@ pub(crate) struct Session {
     /// A reload stopped the rule: it reads what its shared watches handed
     /// it so far (its new version reads the rest), then stops.
     stopping: bool,
+    /// Where to hand the open alerts once stopped (a new version keeps them).
+    pub heir: Heir,
+    /// The open alerts of the rule's version before, handed over once it
+    /// has told what it was handed.
+    pub inherit: Option<tokio::sync::oneshot::Receiver<Vec<String>>>,
     /// One per target, to stop its watch when the target is re-resolved.
     watches: Vec<AbortHandle>,
     /// A replica not active (yet): no watches run (crate::ha).

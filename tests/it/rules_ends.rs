@@ -421,3 +421,57 @@ fn selectors_spelled_apart_share_one_watch() {
     assert_eq!(code(&out), 124, "{}", stderr(&out));
     assert_eq!(watches(&scenario), 1, "one watch for both rules");
 }
+
+/// What one rule printed: (name, type) per line.
+fn lines_of(stdout: &str, rule: &str) -> Vec<(String, String)> {
+    told(stdout).remove(rule).unwrap_or_default()
+}
+
+/// A changed rule with `--resolve` keeps its open alerts when its new
+/// version sends to the same sinks: the new version resolves them when
+/// they stop holding, and at once those its new `--when` does not hold for.
+#[test]
+fn a_changed_rule_keeps_its_open_alerts_and_its_new_version_resolves_them() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), json!({"phase": "Running"}));
+    scenario.widget("bar", json!({}), json!({"phase": "Running"}));
+    let version = |when: &str| {
+        format!(
+            "rules:\n  - name: alerts\n    args: [widgets, --all, -o, json, --resolve, --when, '{when}']\n  - name: all\n    args: [widgets, --all, -q, --count, 1000, --, 'true']\n"
+        )
+    };
+    let failed = ".status.phase == \"Failed\"";
+    let file = rules_file(&scenario, &version(failed));
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "8s"])
+        .spawn()
+        .unwrap();
+    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
+    std::thread::sleep(Duration::from_millis(300));
+    scenario.set_status("foo", json!({"phase": "Failed"}));
+    scenario.set_status("bar", json!({"phase": "Failed"}));
+    std::thread::sleep(Duration::from_millis(500));
+    // Only foo still meets the new --when: bar's alert is resolved at once.
+    std::fs::write(
+        &file,
+        version(&format!("{failed} && .metadata.name == \"foo\"")),
+    )
+    .unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(Duration::from_millis(800));
+    scenario.set_status("foo", json!({"phase": "Running"}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let s = |name: &str, kind: &str| (name.to_string(), kind.to_string());
+    assert_eq!(
+        lines_of(&stdout(&out), "alerts"),
+        [
+            s("foo", "modified"),
+            s("bar", "modified"),
+            s("bar", "resolved"),
+            s("foo", "resolved")
+        ],
+        "{}",
+        stderr(&out)
+    );
+}
