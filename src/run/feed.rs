@@ -11,9 +11,7 @@ use kube::runtime::watcher;
 use tokio::sync::mpsc;
 
 use crate::target::{Selection, Target};
-use serde_json::Value;
-
-use crate::tracker::{Keep, Tracker, WatchEvent};
+use crate::tracker::{Entry, Keep, Tracker, WatchEvent};
 use crate::watch::watch_from;
 
 /// Events waiting per reader of a shared watch: the watch waits for its
@@ -316,8 +314,9 @@ async fn obey(order: Order, readers: &mut Vec<(u64, mpsc::Sender<Event>)>, state
     }
 }
 
-/// What a hub knows of its watch: the objects (whole), and the list under
-/// way, for the events a joining reader starts from.
+/// What a hub knows of its watch: the last version of each object (as
+/// compact JSON, as a rule showing diffs keeps it), and the list under way,
+/// for the events a joining reader starts from.
 struct State {
     tracker: Tracker,
     /// While a list is under way: the objects it has listed so far.
@@ -327,7 +326,7 @@ struct State {
 impl State {
     fn new() -> State {
         State {
-            tracker: Tracker::new(1, Keep::Objects),
+            tracker: Tracker::new(1, Keep::Diffs),
             listing: None,
         }
     }
@@ -370,21 +369,20 @@ impl State {
     /// The events that bring a reader joining now to where the watch is:
     /// the list so far (complete, or under way), nothing before the first.
     fn so_far(&self) -> Vec<WatchEvent> {
-        let listed = |keys: &mut dyn Iterator<Item = &Value>| {
-            keys.map(|object| WatchEvent::Listed(object.clone()))
-                .collect::<Vec<_>>()
-        };
+        let listed = |entry: &Entry| WatchEvent::Listed(entry.whole());
         match &self.listing {
             Some(keys) => {
                 let mut events = vec![WatchEvent::Relisting];
-                events.extend(listed(&mut keys.iter().filter_map(|key| {
-                    self.tracker.entry(0, key).map(|entry| &entry.object)
-                })));
+                events.extend(
+                    keys.iter()
+                        .filter_map(|key| self.tracker.entry(0, key))
+                        .map(listed),
+                );
                 events
             }
             None if self.tracker.synced(0) => {
                 let mut events = vec![WatchEvent::Relisting];
-                events.extend(listed(&mut self.tracker.objects(0)));
+                events.extend(self.tracker.entries(0).map(listed));
                 events.push(WatchEvent::ListDone);
                 events
             }
