@@ -282,16 +282,17 @@ async fn hub(
                     }
                     let _ = last.send(event).await;
                 }
-                if readers.iter().all(|(_, reader)| reader.is_closed()) {
-                    // Nobody reads it: it ends, unless someone just joined.
-                    orders.close();
-                    while let Ok(order) = orders.try_recv() {
-                        obey(order, &mut readers, &state).await;
-                    }
-                    if readers.iter().all(|(_, reader)| reader.is_closed()) {
-                        return;
-                    }
-                }
+            }
+        }
+        if readers.iter().all(|(_, reader)| reader.is_closed()) {
+            // Nobody reads it (its rules left or ended): the watch ends,
+            // unless someone just joined.
+            orders.close();
+            while let Ok(order) = orders.try_recv() {
+                obey(order, &mut readers, &state).await;
+            }
+            if readers.iter().all(|(_, reader)| reader.is_closed()) {
+                return;
             }
         }
     }

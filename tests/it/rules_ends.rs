@@ -475,3 +475,38 @@ fn a_changed_rule_keeps_its_open_alerts_and_its_new_version_resolves_them() {
         stderr(&out)
     );
 }
+
+/// A watch no rule reads any more (its rule removed by a reload) ends;
+/// one another rule still reads goes on.
+#[test]
+fn a_watch_ends_with_the_last_rule_reading_it() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    scenario.widget("bar", json!({}), Value::Null);
+    let file = rules_file(
+        &scenario,
+        &rules_yaml(&[
+            ("keep", "widgets/foo -o json"),
+            ("gone", "widgets/bar -o json"),
+        ]),
+    );
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "8s"])
+        .spawn()
+        .unwrap();
+    wait_until("two watches open", &mut child, || {
+        scenario.server.open_watches() == 2
+    });
+    std::fs::write(&file, rules_yaml(&[("keep", "widgets/foo -o json")])).unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    wait_until("the removed rule's watch closed", &mut child, || {
+        scenario.server.open_watches() == 1
+    });
+    scenario.set_status("foo", json!({"x": 1}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert_eq!(
+        told(&stdout(&out)).get("keep"),
+        Some(&vec![("foo".to_string(), "modified".to_string())])
+    );
+}
