@@ -26,7 +26,7 @@ use crate::target::{Selection, TargetSpec};
 use crate::tracker::ChangeKind;
 
 pub use incluster::InCluster;
-pub use rules::{Process, Rule, Source};
+pub use rules::{Process, Rule, Source, from_stdin};
 
 /// How the target-selecting flags were set.
 #[derive(Debug, Default, Clone)]

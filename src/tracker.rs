@@ -105,6 +105,16 @@ pub struct Entry {
     pub fresh: bool,
 }
 
+impl Entry {
+    /// The whole last version: kept whole ([`Keep::Objects`]), or parsed
+    /// back from its compact JSON ([`Keep::Diffs`]); else the identity.
+    pub fn whole(&self) -> Value {
+        self.last
+            .as_ref()
+            .map_or_else(|| self.object.clone(), Previous::value)
+    }
+}
+
 #[derive(Debug)]
 struct TargetState {
     keep: Keep,

@@ -12,7 +12,7 @@ pub struct InClusterArgs {
     pub print_manifests: bool,
 
     /// With --print-manifests: the name of every object [default: kubectl-notify-<hash of the rule>]
-    #[arg(long, value_name = "NAME", requires = "print_manifests")]
+    #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
 
     /// Serve /metrics (Prometheus text format), /healthz and /readyz on ADDR, e.g. :9090 or 127.0.0.1:9090

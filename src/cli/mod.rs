@@ -156,7 +156,6 @@ pub struct Args {
     #[arg(
         long,
         value_name = "NAME",
-        requires = "leader_elect",
         help_heading = "High availability (notify mode)"
     )]
     pub lease: Option<String>,
@@ -364,7 +363,40 @@ impl Args {
             targets.sort_by_key(|(index, _)| *index);
             args.targets = targets.into_iter().map(|(_, target)| target).collect();
         }
+        if let Some(message) = args.unpaired() {
+            return Err(clap::Error::raw(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                format!("{message}\n"),
+            ));
+        }
         Ok(args)
+    }
+
+    /// A flag that only names something of another flag, given without it:
+    /// said with what to add, or, where that flag cannot be added (wait
+    /// mode has no lease), what to drop — never a refusal pointing back.
+    fn unpaired(&self) -> Option<&'static str> {
+        let waits = self.until.is_some() || !self.for_specs.is_empty();
+        match (self.lease.is_some() && !self.leader_elect, waits) {
+            (true, true) => {
+                return Some(
+                    "--lease names the Lease of --leader-elect, which is for notify mode \
+                     (no --until or --for): drop --lease",
+                );
+            }
+            (true, false) => {
+                return Some(
+                    "--lease NAME names the Lease --leader-elect holds: add --leader-elect",
+                );
+            }
+            (false, _) => {}
+        }
+        if self.incluster.name.is_some() && !self.incluster.print_manifests {
+            return Some(
+                "--name NAME names the objects --print-manifests prints: add --print-manifests",
+            );
+        }
+        None
     }
 }
 

@@ -108,6 +108,16 @@ impl Filter {
         }
     }
 
+    /// `--resolve`: the objects (UIDs) whose alert is open.
+    pub fn open_alerts(&self) -> Vec<String> {
+        self.open.iter().cloned().collect()
+    }
+
+    /// Whether it tells resolutions (`--resolve`).
+    pub fn resolves(&self) -> bool {
+        self.resolve
+    }
+
     /// What shapes the state it keeps, as flags: `--when`, `--on-change`,
     /// `--events` (empty without them).
     pub fn describe(&self) -> String {

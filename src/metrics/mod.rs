@@ -37,12 +37,16 @@ struct Metrics {
     restarts: Family<Labels, Counter>,
     leader: Gauge,
     reload_failures: Counter,
+    rules: Family<Labels, Gauge>,
 }
 
 static METRICS: OnceLock<Metrics> = OnceLock::new();
 static READY: AtomicBool = AtomicBool::new(false);
 /// Rules started with the process whose first lists are not all in yet.
 static LISTING: AtomicUsize = AtomicUsize::new(0);
+/// Rules of `--rules` that ended while the process runs on, and how: what
+/// `/readyz` adds below its `ok`.
+static ENDED: Mutex<Vec<(String, &'static str)>> = Mutex::new(Vec::new());
 /// When the watch event being handled arrived: deliveries it causes measure
 /// their delay from it.
 static ARRIVED: Mutex<Option<Instant>> = Mutex::new(None);
@@ -83,6 +87,7 @@ impl Metrics {
             restarts: Family::default(),
             leader: Gauge::default(),
             reload_failures: Counter::default(),
+            rules: Family::default(),
         };
         let m = &metrics;
         registry.register(
@@ -149,6 +154,12 @@ impl Metrics {
             "rules_reload_failures",
             "Reloads of --rules FILE refused (the file invalid): the rules running kept running",
             m.reload_failures.clone(),
+        );
+        registry.register(
+            "rule_running",
+            "1 while a rule of --rules runs; 0 once it ended by itself (--count, --max-failures): \
+             /readyz names it and why",
+            m.rules.clone(),
         );
         Metrics {
             registry,
@@ -383,6 +394,52 @@ pub fn reload_failed() {
     if let Some(m) = metrics() {
         m.reload_failures.inc();
     }
+}
+
+/// A rule of `--rules` runs (started, or started again by a reload).
+pub fn rule_started(rule: &str) {
+    forget_rule(rule);
+    if let Some(m) = metrics() {
+        m.rules
+            .get_or_create(&vec![("rule", rule.to_string())])
+            .set(1);
+    }
+}
+
+/// A rule of `--rules` ended by itself (`reason`: `count`, `max-failures`,
+/// ...) while the process runs on.
+pub fn rule_ended(rule: &str, reason: &'static str) {
+    forget_rule(rule);
+    ENDED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((rule.to_string(), reason));
+    if let Some(m) = metrics() {
+        m.rules
+            .get_or_create(&vec![("rule", rule.to_string())])
+            .set(0);
+    }
+}
+
+/// A reload removed the rule (or is about to start it again).
+pub fn forget_rule(rule: &str) {
+    ENDED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|(r, _)| r != rule);
+    if let Some(m) = metrics() {
+        m.rules.remove(&vec![("rule", rule.to_string())]);
+    }
+}
+
+/// The rules that ended while the process runs on, one line each.
+pub fn ended_rules() -> String {
+    ENDED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(rule, reason)| format!("rule {rule} ended ({reason}); the others run\n"))
+        .collect()
 }
 
 /// `/readyz` answers 200 from now on: the first list of every target is in

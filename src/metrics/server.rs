@@ -47,7 +47,11 @@ async fn answer(request: Request<Incoming>) -> Result<Response<Body>, Infallible
     Ok(match request.uri().path() {
         "/metrics" => reply(StatusCode::OK, OPENMETRICS, super::render()),
         "/healthz" | "/livez" => reply(StatusCode::OK, TEXT, "ok\n".into()),
-        "/readyz" if super::is_ready() => reply(StatusCode::OK, TEXT, "ok\n".into()),
+        "/readyz" if super::is_ready() => reply(
+            StatusCode::OK,
+            TEXT,
+            format!("ok\n{}", super::ended_rules()),
+        ),
         "/readyz" => reply(
             StatusCode::SERVICE_UNAVAILABLE,
             TEXT,

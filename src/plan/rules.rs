@@ -92,15 +92,76 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct RuleText {
     name: String,
-    args: ArgsText,
+    /// A list of arguments, or one line split as a POSIX shell splits it;
+    /// read as YAML wrote it, so a number or a boolean written unquoted is
+    /// taken as its text and anything else refused naming the rule.
+    args: serde_yaml_ng::Value,
 }
 
 /// A list of arguments, or one line split as a POSIX shell splits it.
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum ArgsText {
     List(Vec<String>),
     Line(String),
+}
+
+impl ArgsText {
+    /// A rule's `args` as written; what cannot be an argument is said with
+    /// its position (`args[2]`).
+    fn read(value: &serde_yaml_ng::Value) -> std::result::Result<ArgsText, (String, String)> {
+        use serde_yaml_ng::Value;
+        match value {
+            Value::Sequence(items) => items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| {
+                    word(item).ok_or_else(|| {
+                        (
+                            format!("args[{index}]"),
+                            format!(
+                                "{} is not an argument: write each argument as text \
+                                 (a string, a number or true/false)",
+                                what_yaml(item)
+                            ),
+                        )
+                    })
+                })
+                .collect::<std::result::Result<_, _>>()
+                .map(ArgsText::List),
+            Value::String(line) => Ok(ArgsText::Line(line.clone())),
+            other => Err((
+                "args".to_string(),
+                format!(
+                    "{} is not a command line: give a list of arguments or one line of text",
+                    what_yaml(other)
+                ),
+            )),
+        }
+    }
+}
+
+/// One argument of a list: a string, or a number or boolean YAML read
+/// unquoted (`--count 3`), as its text.
+fn word(item: &serde_yaml_ng::Value) -> Option<String> {
+    use serde_yaml_ng::Value;
+    match item {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        _ => None,
+    }
+}
+
+fn what_yaml(value: &serde_yaml_ng::Value) -> &'static str {
+    use serde_yaml_ng::Value;
+    match value {
+        Value::Null => "an empty value (null)",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a map",
+        Value::Tagged(_) => "a tagged value",
+    }
 }
 
 /// Flags of the process, not of one rule: given beside `--rules`, refused
@@ -209,8 +270,21 @@ pub fn read(path: &Path, words: &[String]) -> Result<(Vec<Rule>, String)> {
             spelled(&id)
         )));
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Exit::Usage(format!("--rules {shown}: cannot read it: {e}")))?;
+    // Process-wide flags that only go with another (`--lease`) are said
+    // once, here, not as a rule's mistake.
+    Args::read(std::iter::once("kubectl notify".to_string()).chain(process_words.iter().cloned()))
+        .map_err(|err| Exit::Usage(crate::cli::one_line(&err)))?;
+    let text = match from_stdin(path) {
+        // As kubectl's `-f -`: the rules come from stdin, read once.
+        true => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .map_err(|e| Exit::Usage(format!("--rules -: cannot read stdin: {e}")))?;
+            text
+        }
+        false => std::fs::read_to_string(path)
+            .map_err(|e| Exit::Usage(format!("--rules {shown}: cannot read it: {e}")))?,
+    };
     let file: File = serde_yaml_ng::from_str(&text).map_err(|e| {
         let at = e
             .location()
@@ -247,7 +321,8 @@ pub fn read(path: &Path, words: &[String]) -> Result<(Vec<Rule>, String)> {
                     rule.name
                 ))
             };
-            let (words, columns): (Vec<String>, Option<Vec<usize>>) = match &rule.args {
+            let args = ArgsText::read(&rule.args).map_err(|(at, why)| said(at, why))?;
+            let (words, columns): (Vec<String>, Option<Vec<usize>>) = match &args {
                 ArgsText::List(list) => (list.clone(), None),
                 ArgsText::Line(line) => {
                     let split = split(line)
@@ -314,6 +389,11 @@ pub fn read(path: &Path, words: &[String]) -> Result<(Vec<Rule>, String)> {
         })
         .collect::<Result<Vec<Rule>>>()?;
     Ok((rules, text))
+}
+
+/// `--rules -`: the rules are read from stdin.
+pub fn from_stdin(path: &Path) -> bool {
+    path == Path::new("-")
 }
 
 /// The command line's words without `--rules FILE` (or `--rules=FILE`).

@@ -1,6 +1,7 @@
 //! The process's watches, shared: one watch per distinct (type, namespace,
 //! label and field selector), its events handed to every rule that needs it.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -10,7 +11,7 @@ use kube::runtime::watcher;
 use tokio::sync::mpsc;
 
 use crate::target::{Selection, Target};
-use crate::tracker::WatchEvent;
+use crate::tracker::{Entry, Keep, Tracker, WatchEvent};
 use crate::watch::watch_from;
 
 /// Events waiting per reader of a shared watch: the watch waits for its
@@ -22,7 +23,7 @@ const WAITING: usize = 16;
 pub(crate) type Event = Result<WatchEvent, Arc<watcher::Error>>;
 
 /// What tells one watch from another: the request it makes.
-#[derive(PartialEq, Eq)]
+#[derive(PartialEq, Eq, Clone)]
 struct Key {
     api_version: String,
     plural: String,
@@ -41,9 +42,73 @@ impl Key {
             api_version: target.api.api_version(),
             plural: target.api.plural.clone(),
             namespace: target.namespace.clone(),
-            labels,
-            fields,
+            labels: labels.as_deref().map(normalised),
+            fields: fields.as_deref().map(normalised),
         }
+    }
+}
+
+/// A label or field selector in one spelling, so that two that select the
+/// same make one watch: requirements sorted, blanks only between words
+/// (`notin`), `==` as `=`, a set's values sorted (`b=2, a=1` is `a=1,b=2`).
+fn normalised(selector: &str) -> String {
+    let mut requirements: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut depth = 0usize;
+    for c in selector.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                requirements.push(requirement(&current));
+                current.clear();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    requirements.push(requirement(&current));
+    requirements.retain(|r| !r.is_empty());
+    requirements.sort();
+    requirements.dedup();
+    requirements.join(",")
+}
+
+/// One requirement: `key op value`, `key in (a,b)`, `!key`, `key`.
+fn requirement(text: &str) -> String {
+    let (head, set) = match text.split_once('(') {
+        Some((head, rest)) => (head, Some(rest.trim_end().trim_end_matches(')'))),
+        None => (text, None),
+    };
+    let mut out = String::new();
+    let mut blank = false;
+    for c in head.trim().chars() {
+        if c.is_whitespace() {
+            blank = true;
+            continue;
+        }
+        let operator = matches!(c, '=' | '!');
+        // A blank between two words stays one blank; around an operator, none.
+        if blank && !operator && !out.ends_with(['=', '!']) && !out.is_empty() {
+            out.push(' ');
+        }
+        blank = false;
+        out.push(c);
+    }
+    let out = out.replace("==", "=");
+    match set {
+        Some(values) => {
+            let mut values: Vec<&str> = values
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .collect();
+            values.sort_unstable();
+            values.dedup();
+            format!("{} ({})", out.trim_end(), values.join(","))
+        }
+        None => out,
     }
 }
 
@@ -117,4 +182,238 @@ async fn hand_out(mut events: BoxStream<'static, Event>, mut readers: Vec<mpsc::
 
 fn received(mut rx: mpsc::Receiver<Event>) -> BoxStream<'static, Event> {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+}
+
+/// The watches of a process of rules (`--rules`), each run by a hub that a
+/// rule may join while it runs: a rule a reload starts or changes reads
+/// the watch already there, from the event where it joins.
+#[derive(Default)]
+pub(crate) struct Feeds {
+    hubs: Vec<(Key, mpsc::UnboundedSender<Order>)>,
+}
+
+/// What a hub is told, between two events.
+enum Order {
+    /// Run `run` reads the watch from here on, starting from the state the
+    /// hub holds; the runs in `replaces` (the rule's version before) stop
+    /// reading at this very event, so each event is read by one of them.
+    Join {
+        run: u64,
+        reader: mpsc::Sender<Event>,
+        replaces: Option<u64>,
+    },
+    /// Run `run` stops reading: its streams end once it has read what was
+    /// handed to it.
+    Leave { run: u64 },
+}
+
+impl Feeds {
+    /// Per target of run `run`, its events: from the hub of the same
+    /// request, started if there is none. `replaces`: the run of the
+    /// rule's version before, which stops reading where this one starts.
+    pub fn join(
+        &mut self,
+        client: &Client,
+        run: u64,
+        targets: &[Target],
+        replaces: Option<u64>,
+    ) -> Vec<BoxStream<'static, Event>> {
+        targets
+            .iter()
+            .map(|target| {
+                let key = Key::of(target);
+                let (tx, rx) = mpsc::channel(WAITING);
+                let mut order = Order::Join {
+                    run,
+                    reader: tx,
+                    replaces,
+                };
+                if let Some((_, hub)) = self.hubs.iter().find(|(k, _)| *k == key) {
+                    match hub.send(order) {
+                        Ok(()) => return received(rx),
+                        // That hub has ended (nobody read it): a new one.
+                        Err(mpsc::error::SendError(back)) => order = back,
+                    }
+                }
+                self.hubs.retain(|(k, _)| *k != key);
+                let (control, orders) = mpsc::unbounded_channel();
+                let _ = control.send(order);
+                let events = own(watch_from(client, target, None));
+                tokio::spawn(hub(events, orders, target.api.qualified()));
+                self.hubs.push((key, control));
+                received(rx)
+            })
+            .collect()
+    }
+
+    /// Run `run` stops reading every watch it reads (those a join did not
+    /// hand over already).
+    pub fn leave(&mut self, run: u64) {
+        self.hubs
+            .retain(|(_, hub)| hub.send(Order::Leave { run }).is_ok());
+    }
+}
+
+/// One shared watch: hands each event to its readers, counts it once for
+/// the process, and keeps the state so far for a reader that joins later.
+async fn hub(
+    mut events: BoxStream<'static, Event>,
+    mut orders: mpsc::UnboundedReceiver<Order>,
+    resource: String,
+) {
+    let mut readers: Vec<(u64, mpsc::Sender<Event>)> = Vec::new();
+    let mut state = State::new();
+    loop {
+        tokio::select! {
+            biased;
+            order = orders.recv() => match order {
+                Some(order) => obey(order, &mut readers, &state).await,
+                None => return,
+            },
+            event = events.next() => {
+                let Some(event) = event else {
+                    return;
+                };
+                state.apply(&event, &resource);
+                readers.retain(|(_, reader)| !reader.is_closed());
+                if let Some(((_, last), others)) = readers.split_last() {
+                    for (_, reader) in others {
+                        let _ = reader.send(event.clone()).await;
+                    }
+                    let _ = last.send(event).await;
+                }
+            }
+        }
+        if readers.iter().all(|(_, reader)| reader.is_closed()) {
+            // Nobody reads it (its rules left or ended): the watch ends,
+            // unless someone just joined.
+            orders.close();
+            while let Ok(order) = orders.try_recv() {
+                obey(order, &mut readers, &state).await;
+            }
+            if readers.iter().all(|(_, reader)| reader.is_closed()) {
+                return;
+            }
+        }
+    }
+}
+
+async fn obey(order: Order, readers: &mut Vec<(u64, mpsc::Sender<Event>)>, state: &State) {
+    match order {
+        Order::Join {
+            run,
+            reader,
+            replaces,
+        } => {
+            readers.retain(|(r, _)| Some(*r) != replaces);
+            for event in state.so_far() {
+                let _ = reader.send(Ok(event)).await;
+            }
+            readers.push((run, reader));
+        }
+        Order::Leave { run } => readers.retain(|(r, _)| *r != run),
+    }
+}
+
+/// What a hub knows of its watch: the last version of each object (as
+/// compact JSON, as a rule showing diffs keeps it), and the list under way,
+/// for the events a joining reader starts from.
+struct State {
+    tracker: Tracker,
+    /// While a list is under way: the objects it has listed so far.
+    listing: Option<BTreeSet<String>>,
+}
+
+impl State {
+    fn new() -> State {
+        State {
+            tracker: Tracker::new(1, Keep::Diffs),
+            listing: None,
+        }
+    }
+
+    /// Takes in one event, and counts it (and what it changed) for the
+    /// process's metrics: once per watch, however many rules read it.
+    fn apply(&mut self, event: &Event, resource: &str) {
+        let event = match event {
+            Ok(event) => event,
+            Err(err) => {
+                if !super::expired(err) {
+                    crate::metrics::watch_restarted_with(|| resource.to_string());
+                }
+                return;
+            }
+        };
+        let synced = self.tracker.synced(0);
+        match event {
+            WatchEvent::Relisting => {
+                if synced {
+                    crate::metrics::relisted(resource);
+                }
+                self.listing = Some(BTreeSet::new());
+            }
+            WatchEvent::Listed(object) => {
+                if let Some(listing) = &mut self.listing {
+                    listing.insert(crate::tracker::key(object));
+                }
+                crate::metrics::watch_event(resource, "listed");
+            }
+            WatchEvent::ListDone => self.listing = None,
+            WatchEvent::Applied(_) => crate::metrics::watch_event(resource, "applied"),
+            WatchEvent::Deleted(_) => crate::metrics::watch_event(resource, "deleted"),
+        }
+        for change in self.tracker.apply(0, event.clone()) {
+            crate::metrics::change(resource, change.kind.as_str());
+        }
+    }
+
+    /// The events that bring a reader joining now to where the watch is:
+    /// the list so far (complete, or under way), nothing before the first.
+    fn so_far(&self) -> Vec<WatchEvent> {
+        let listed = |entry: &Entry| WatchEvent::Listed(entry.whole());
+        match &self.listing {
+            Some(keys) => {
+                let mut events = vec![WatchEvent::Relisting];
+                events.extend(
+                    keys.iter()
+                        .filter_map(|key| self.tracker.entry(0, key))
+                        .map(listed),
+                );
+                events
+            }
+            None if self.tracker.synced(0) => {
+                let mut events = vec![WatchEvent::Relisting];
+                events.extend(self.tracker.entries(0).map(listed));
+                events.push(WatchEvent::ListDone);
+                events
+            }
+            None => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalised;
+
+    #[test]
+    fn selectors_that_select_the_same_are_spelled_the_same() {
+        for (a, b) in [
+            ("a=1,b=2", "b=2,a=1"),
+            ("a=1, b=2", " b = 2 ,a==1"),
+            ("env in (prod,dev),tier", "tier, env in ( dev , prod )"),
+            ("!canary,x!=y", "x != y, !canary"),
+            ("metadata.name=foo", "metadata.name==foo"),
+        ] {
+            assert_eq!(normalised(a), normalised(b), "{a:?} and {b:?}");
+        }
+        for (a, b) in [
+            ("a=1", "a=2"),
+            ("a notin (x)", "anot in (x)"),
+            ("a in (x)", "a notin (x)"),
+            ("a", "!a"),
+        ] {
+            assert_ne!(normalised(a), normalised(b), "{a:?} and {b:?}");
+        }
+    }
 }

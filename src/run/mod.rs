@@ -122,6 +122,7 @@ pub async fn run(process: Process) -> Result<()> {
     }
     let ha = replica::Ha::start(&process.ha, &conn, process.verbosity > 0);
     let mut running = Running {
+        feeds: source.is_some().then(feed::Feeds::default),
         ha,
         check_once: process.timeout == Some(Duration::ZERO),
         conn,
@@ -133,13 +134,24 @@ pub async fn run(process: Process) -> Result<()> {
         tasks: FuturesUnordered::new(),
     };
     crate::metrics::rules_listing(rules.len());
-    running.start(rules.into_iter().zip(resolved).collect(), false)?;
+    running.start(rules.into_iter().zip(resolved).collect(), false, &[])?;
     drop(interrupts);
+    if let Some(source) = &source
+        && crate::plan::from_stdin(&source.path)
+    {
+        crate::log::info(
+            "rules",
+            "the rules come from stdin (--rules -): they do not reload; SIGHUP has nothing to re-read",
+        );
+    }
     let mut reload = source.map(reload::Reload::new);
-    // A rule ended by `--count` leaves the others running; an end every
-    // rule meets too (the deadline, a signal) lets them all finish; any
-    // other error ends the process.
+    // A rule ended by `--count` or by its `--max-failures` leaves the
+    // others running; an end every rule meets too (the deadline, a signal)
+    // lets them all finish; any other error ends the process. With no rule
+    // left running, the process ends: with the code of the first rule that
+    // ended by `--max-failures`, else 0.
     let mut ended = None;
+    let mut gave_up = None;
     let mut leaving = false;
     let failed = loop {
         tokio::select! {
@@ -150,10 +162,27 @@ pub async fn run(process: Process) -> Result<()> {
                 let Some(live) = running.ended(id) else {
                     continue;
                 };
+                if let Some(name) = &live.name {
+                    crate::metrics::rule_ended(name, ended_by(&outcome));
+                }
                 match outcome {
                     // Done by itself (`--count`): a reload does not start it
                     // again while the file still holds it unchanged.
                     Ok(()) => running.done.push((live.name, live.words)),
+                    // One rule of several whose command failed too often
+                    // ends alone, said once here; the process's exit code
+                    // is its command's, once no rule is left.
+                    Err(Exit::Command { code, message }) if live.name.is_some() => {
+                        let others = match running.live.len() {
+                            0 => String::new(),
+                            1 => "; the 1 other rule keeps running".to_string(),
+                            n => format!("; the {n} other rules keep running"),
+                        };
+                        let message = message.unwrap_or_else(|| format!("the command exited with {code}"));
+                        crate::log::error("rules", format_args!("{message}{others}"));
+                        gave_up.get_or_insert(Exit::Command { code, message: None });
+                        running.done.push((live.name, live.words));
+                    }
                     Err(exit @ (Exit::Timeout(_) | Exit::Signal(_))) => {
                         ended.get_or_insert(exit);
                     }
@@ -209,7 +238,18 @@ pub async fn run(process: Process) -> Result<()> {
     if let Some(ha) = ha {
         ha.leave().await;
     }
-    failed.or(ended).map_or(Ok(()), Err)
+    failed.or(ended).or(gave_up).map_or(Ok(()), Err)
+}
+
+/// How a rule's run ended, as the metrics and `/readyz` tell it.
+fn ended_by(outcome: &Result<()>) -> &'static str {
+    match outcome {
+        Ok(()) => "count",
+        Err(Exit::Command { .. }) => "max-failures",
+        Err(Exit::Timeout(_)) => "timeout",
+        Err(Exit::Signal(_)) => "signal",
+        Err(_) => "error",
+    }
 }
 
 /// Resolves every rule's targets; an error names the rule.
@@ -235,6 +275,8 @@ async fn next_reload(reload: &mut Option<reload::Reload>) -> Result<Vec<Rule>> {
 
 /// The rules running in the process, each of which a reload can stop.
 struct Running {
+    /// A rules file's watches, which a rule a reload starts may join.
+    feeds: Option<feed::Feeds>,
     /// `--leader-elect`, `--checkpoint`: one Lease and one ConfigMap for
     /// every rule.
     ha: Option<replica::Ha>,
@@ -250,9 +292,17 @@ struct Running {
     tasks: FuturesUnordered<LocalBoxFuture<'static, (u64, Result<()>)>>,
 }
 
+/// Where a rule's run, stopped by a reload, hands its open `--resolve`
+/// alerts (UIDs) to its new version, once it has told what it was handed.
+type Heir = Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<Vec<String>>>>>;
+
 /// One rule running, as a reload compares it.
 struct Live {
     id: u64,
+    /// With `--resolve`: what the alerts are sent to (its sinks, as the
+    /// plan has them); a new version sending to the same keeps them open.
+    alerts: Option<String>,
+    heir: Heir,
     name: Option<String>,
     words: Vec<String>,
     stop: Arc<Notify>,
@@ -262,8 +312,15 @@ struct Live {
 
 impl Running {
     /// Starts rules whose targets are resolved: one watch per distinct
-    /// request among them.
-    fn start(&mut self, rules: Vec<(Rule, (Vec<Target>, Resolver))>, reloaded: bool) -> Result<()> {
+    /// request among them (and, in a rules file, among the rules running).
+    /// `replaces`: per rule name, the run of its version before, which
+    /// hands each shared watch over at one event.
+    fn start(
+        &mut self,
+        rules: Vec<(Rule, (Vec<Target>, Resolver))>,
+        reloaded: bool,
+        replaces: &[(String, u64)],
+    ) -> Result<()> {
         // A manifest's objects (`-f`) are watched per (type, namespace) and
         // may wait for their type to be served: such a rule's watches are
         // its own; the others' are shared among the rules.
@@ -272,13 +329,38 @@ impl Running {
             .iter()
             .map(|(_, (t, _))| if own(t) { Vec::new() } else { t.clone() })
             .collect();
-        let mut shared = match self.standby {
-            true => Vec::new(),
-            false => feed::share(&self.conn.client, &targets),
+        let mut shared = match (self.standby, &self.feeds) {
+            (true, _) => Vec::new(),
+            (false, Some(_)) => targets.iter().map(|_| Vec::new()).collect(),
+            (false, None) => feed::share(&self.conn.client, &targets),
         }
         .into_iter();
         for (rule, (targets, resolver)) in rules {
-            let fed = shared.next();
+            let id = self.started + 1;
+            let mut fed = shared.next();
+            if let (Some(feeds), Some(_), false) = (&mut self.feeds, &fed, own(&targets)) {
+                let before = replaces
+                    .iter()
+                    .find(|(name, _)| Some(name) == rule.name.as_ref())
+                    .map(|(_, run)| *run);
+                fed = Some(feeds.join(&self.conn.client, id, &targets, before));
+            }
+            let hub_fed = self.feeds.is_some() && fed.is_some() && !own(&targets);
+            // A changed rule's open alerts, kept by its new version when it
+            // sends them to the same sinks: the state at the hand-over,
+            // judged by its own --when, resolves those it no longer meets.
+            let alerts = alerts_of(&rule.plan);
+            let inherit = replaces
+                .iter()
+                .find(|(name, _)| Some(name) == rule.name.as_ref())
+                .and_then(|(_, run)| self.live.iter().find(|live| live.id == *run))
+                .filter(|old| old.alerts.is_some() && old.alerts == alerts)
+                .map(|old| {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    *old.heir.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+                    rx
+                });
+            let heir = Heir::default();
             let (events, watches) = match fed {
                 Some(_) if own(&targets) => {
                     let all: Vec<usize> = (0..targets.len()).collect();
@@ -293,6 +375,10 @@ impl Running {
             };
             let stop = Arc::new(Notify::new());
             let session = Session {
+                fed: vec![hub_fed; targets.len()],
+                stopping: false,
+                heir: heir.clone(),
+                inherit,
                 events,
                 watches,
                 standby: self.standby,
@@ -310,12 +396,21 @@ impl Running {
                 deadline: Deadline::new(self.deadline),
                 stop: stop.clone(),
                 listed: false,
+                said: rule
+                    .name
+                    .as_ref()
+                    .map(|name| format!("{name}  "))
+                    .unwrap_or_default(),
                 verbosity: rule.plan.verbosity,
             };
-            self.started += 1;
-            let id = self.started;
+            self.started = id;
+            if let Some(name) = &rule.name {
+                crate::metrics::rule_started(name);
+            }
             self.live.push(Live {
                 id,
+                alerts,
+                heir,
                 name: rule.name.clone(),
                 words: rule.words.clone(),
                 stop,
@@ -346,9 +441,13 @@ impl Running {
         let same = |live: &Live, rule: &Rule| live.name == rule.name && live.words == rule.words;
         // A rule done by itself stays done while the file holds it as it was.
         self.done.retain(|(name, words)| {
-            rules
+            let kept = rules
                 .iter()
-                .any(|rule| *name == rule.name && *words == rule.words)
+                .any(|rule| *name == rule.name && *words == rule.words);
+            if let (false, Some(name)) = (kept, name) {
+                crate::metrics::forget_rule(name);
+            }
+            kept
         });
         let done = &self.done;
         let finished = |rule: &Rule| {
@@ -361,9 +460,29 @@ impl Running {
             .partition(|rule| self.live.iter().any(|live| same(live, rule)));
         let resolved = resolve(&self.conn, &new).await?;
         let mut stopped = 0;
+        // A changed rule's new version takes each shared watch over from
+        // its old one at one event: nothing told twice, nothing lost.
+        let replaces: Vec<(String, u64)> = self
+            .live
+            .iter()
+            .filter(|live| !unchanged.iter().any(|rule| same(live, rule)))
+            .filter_map(|live| Some((live.name.clone()?, live.id)))
+            .collect();
+        for (name, _) in &replaces {
+            crate::metrics::forget_rule(name);
+        }
+        let kept = unchanged.len();
+        let started = new.len();
+        self.start(new.into_iter().zip(resolved).collect(), true, &replaces)?;
+        let new_runs = self.started;
         self.live.retain(|live| {
-            let keep = unchanged.iter().any(|rule| same(live, rule));
+            let keep = live.id > new_runs - started as u64
+                || unchanged.iter().any(|rule| same(live, rule));
             if !keep {
+                // It reads what its watches handed it so far, then stops.
+                if let Some(feeds) = &mut self.feeds {
+                    feeds.leave(live.id);
+                }
                 live.stop.notify_one();
                 if let (Some(ha), Some(name)) = (&self.ha, &live.name) {
                     ha.stopped(name, live.id);
@@ -372,9 +491,6 @@ impl Running {
             }
             keep
         });
-        let kept = unchanged.len();
-        let started = new.len();
-        self.start(new.into_iter().zip(resolved).collect(), true)?;
         crate::log::info(
             "rules",
             format_args!("rules reloaded: {kept} unchanged, {started} started, {stopped} stopped"),
@@ -455,11 +571,33 @@ async fn run_rule(session: Session, rule: Rule, replica: Option<replica::Replica
     outcome.map_err(|exit| named(name.as_deref(), exit))
 }
 
+/// With `--resolve`, what a rule's alerts go to, to compare two versions.
+fn alerts_of(plan: &Plan) -> Option<String> {
+    match &plan.mode {
+        // What names an alert, not its summary (which says the --when).
+        Mode::Notify { filter, .. } if filter.resolves() => {
+            let alerting = &plan.sinks.alerting;
+            Some(format!(
+                "{:?} {:?} {:?} {:?}",
+                plan.sinks.specs, alerting.name, alerting.labels, alerting.severity
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// An error of one rule of several, said with the rule's name.
 fn named(rule: Option<&str>, exit: Exit) -> Exit {
     match (rule, exit) {
         (Some(rule), Exit::Usage(m)) => Exit::Usage(format!("rule {rule}: {m}")),
         (Some(rule), Exit::Refused(m)) => Exit::Refused(format!("rule {rule}: {m}")),
+        (Some(rule), Exit::Command { code, message }) => Exit::Command {
+            code,
+            message: Some(format!(
+                "rule {rule}: {}",
+                message.unwrap_or_else(|| format!("the command exited with {code}"))
+            )),
+        },
         (_, exit) => exit,
     }
 }
@@ -591,6 +729,17 @@ pub(crate) enum Step {
 /// The live watches and what they told us so far.
 pub(crate) struct Session {
     events: SelectAll<BoxStream<'static, (usize, feed::Event)>>,
+    /// Per target: read from a hub of the process's watches, which counts
+    /// its events for the metrics (once, however many rules read it).
+    fed: Vec<bool>,
+    /// A reload stopped the rule: it reads what its shared watches handed
+    /// it so far (its new version reads the rest), then stops.
+    stopping: bool,
+    /// Where to hand the open alerts once stopped (a new version keeps them).
+    pub heir: Heir,
+    /// The open alerts of the rule's version before, handed over once it
+    /// has told what it was handed.
+    pub inherit: Option<tokio::sync::oneshot::Receiver<Vec<String>>>,
     /// One per target, to stop its watch when the target is re-resolved.
     watches: Vec<AbortHandle>,
     /// A replica not active (yet): no watches run (crate::ha).
@@ -616,6 +765,9 @@ pub(crate) struct Session {
     stop: Arc<Notify>,
     /// Whether every target's first list is in (told to /readyz once).
     listed: bool,
+    /// What starts the rule's `-v` lines: its name and two spaces, as on
+    /// its human lines (`--rules`); nothing for a command line.
+    pub said: String,
     pub verbosity: u8,
 }
 
@@ -640,12 +792,22 @@ impl Session {
             let (index, item) = tokio::select! {
                 item = self.events.next(), if !self.standby => match item {
                     Some(item) => item,
+                    None if self.stopping => return Ok(Step::Stopped),
                     None => return Err(Exit::Refused("every watch ended unexpectedly".into())),
                 },
                 _ = self.deadline.reached() => return Ok(Step::TimedOut),
                 signo = self.interrupts.recv() => return Ok(Step::Interrupted(signo)),
                 _ = self.reader.gone() => return Err(Exit::Closed),
-                _ = self.stop.notified() => return Ok(Step::Stopped),
+                _ = self.stop.notified(), if !self.stopping => {
+                    self.stopping = true;
+                    for (watch, _) in self.watches.iter().zip(&self.fed).filter(|(_, fed)| !**fed) {
+                        watch.abort();
+                    }
+                    if self.standby || !self.fed.iter().any(|fed| *fed) {
+                        return Ok(Step::Stopped);
+                    }
+                    continue;
+                }
                 _ = self.types_poll.tick(), if !self.standby && self.targets.iter().any(|t| !t.served) => {
                     // `--timeout 0` looks once: it does not wait for types.
                     if self.check_once {
@@ -677,6 +839,7 @@ impl Session {
                     }
                     if self.verbosity > 0 {
                         log_event(
+                            &self.said,
                             self.verbosity,
                             &self.targets[index],
                             &event,
@@ -746,7 +909,8 @@ impl Session {
             self.targets[i] = fresh[i].clone();
             if self.verbosity > 0 {
                 crate::term::stderr_line!(
-                    "{}: the server serves {} now; watching",
+                    "{}{}: the server serves {} now; watching",
+                    self.said,
                     self.targets[i].display(),
                     self.targets[i].api.qualified()
                 );
@@ -759,6 +923,7 @@ impl Session {
     fn restart(&mut self, indices: &[usize]) {
         for &i in indices {
             self.watches[i].abort();
+            self.fed[i] = false;
         }
         let (events, watches) = watch_targets(&self.conn.client, &self.targets, indices, &[]);
         for events in events {
@@ -789,7 +954,11 @@ impl Session {
                 if expired(err) {
                     // The protocol working: the watcher re-lists.
                     if self.verbosity > 0 {
-                        crate::term::stderr_line!("{}: {message}; re-listing", target.display());
+                        crate::term::stderr_line!(
+                            "{}{}: {message}; re-listing",
+                            self.said,
+                            target.display()
+                        );
                     }
                     return Ok(());
                 }
@@ -799,7 +968,9 @@ impl Session {
                         target.display()
                     )));
                 }
-                crate::metrics::watch_restarted_with(|| target.api.qualified());
+                if !self.fed[index] {
+                    crate::metrics::watch_restarted_with(|| target.api.qualified());
+                }
                 match &mut self.outages[index] {
                     None => {
                         crate::log::warning(
@@ -815,7 +986,8 @@ impl Session {
                         outage.attempts += 1;
                         if self.verbosity > 0 {
                             crate::term::stderr_line!(
-                                "{}: attempt {} failed: {message}; retrying",
+                                "{}{}: attempt {} failed: {message}; retrying",
+                                self.said,
                                 target.display(),
                                 outage.attempts
                             );
@@ -834,6 +1006,7 @@ impl Session {
         let (events, watches) = watch_targets(&self.conn.client, &self.targets, &all, &from);
         self.events = futures::stream::select_all(events);
         self.watches = watches.into_iter().map(|(_, watch)| watch).collect();
+        self.fed = vec![false; self.targets.len()];
         self.standby = false;
     }
 
@@ -852,15 +1025,20 @@ impl Session {
     /// changed; ready once every target's first list is in.
     fn count(&mut self, index: usize, event: Counted, changes: &[Change]) {
         let resource = self.targets[index].api.qualified();
+        // A shared watch's hub counts its events and changes, once.
+        let fed = self.fed[index];
         match event {
-            Counted::Event(event) => crate::metrics::watch_event(&resource, event),
-            Counted::Relist => crate::metrics::relisted(&resource),
-            Counted::Listing => {}
+            Counted::Event(event) if !fed => crate::metrics::watch_event(&resource, event),
+            Counted::Relist if !fed => crate::metrics::relisted(&resource),
+            Counted::Event(_) | Counted::Relist | Counted::Listing => {}
             Counted::ListDone if self.all_synced() && !self.listed => {
                 self.listed = true;
                 crate::metrics::rule_listed();
             }
             Counted::ListDone => {}
+        }
+        if fed {
+            return;
         }
         for change in changes {
             crate::metrics::change(&resource, change.kind.as_str());
@@ -1040,7 +1218,7 @@ fn status_code(err: &kube::runtime::watcher::Error) -> Option<u16> {
     }
 }
 
-fn log_event(verbosity: u8, target: &Target, event: &WatchEvent, synced: bool) {
+fn log_event(said: &str, verbosity: u8, target: &Target, event: &WatchEvent, synced: bool) {
     crate::term::erase();
     let rv = |o: &Value| {
         o["metadata"]["resourceVersion"]
@@ -1050,17 +1228,24 @@ fn log_event(verbosity: u8, target: &Target, event: &WatchEvent, synced: bool) {
     };
     match event {
         WatchEvent::Relisting if synced => {
-            crate::term::stderr_line!("{}: re-listing after a watch restart", target.display())
+            crate::term::stderr_line!(
+                "{said}{}: re-listing after a watch restart",
+                target.display()
+            )
         }
-        WatchEvent::Relisting => crate::term::stderr_line!("{}: listing", target.display()),
+        WatchEvent::Relisting => crate::term::stderr_line!("{said}{}: listing", target.display()),
         WatchEvent::ListDone => {
-            crate::term::stderr_line!("{}: list complete, watching", target.display())
+            crate::term::stderr_line!("{said}{}: list complete, watching", target.display())
         }
         WatchEvent::Listed(o) | WatchEvent::Applied(o) if verbosity > 1 => {
-            crate::term::stderr_line!("{}: resourceVersion {}", target.display(), rv(o))
+            crate::term::stderr_line!("{said}{}: resourceVersion {}", target.display(), rv(o))
         }
         WatchEvent::Deleted(o) if verbosity > 1 => {
-            crate::term::stderr_line!("{}: deleted at resourceVersion {}", target.display(), rv(o))
+            crate::term::stderr_line!(
+                "{said}{}: deleted at resourceVersion {}",
+                target.display(),
+                rv(o)
+            )
         }
         _ => {}
     }

@@ -38,6 +38,16 @@ pub async fn run(
     // What waits in a window, kept out of the checkpoint until delivered.
     let mut unsaid = Unsaid::default();
     let keeps_checkpoint = replica.as_ref().is_some_and(Replica::keeps_checkpoint);
+    // A new version of a changed rule: its old version's open alerts stay
+    // open (the state at the hand-over, judged next, resolves those this
+    // version's --when does not hold for).
+    if let Some(inherited) = session.inherit.take()
+        && let Ok(open) = inherited.await
+    {
+        for uid in open {
+            filter.restore(&uid, None, None, true);
+        }
+    }
     let outcome = loop {
         let step = tokio::select! {
             step = session.next() => match step {
@@ -148,6 +158,15 @@ pub async fn run(
                 }
             }
             Some(Step::Stopped) => {
+                // Its new version (a changed rule) keeps its open alerts.
+                let heir = session
+                    .heir
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take();
+                if let Some(heir) = heir {
+                    let _ = heir.send(filter.open_alerts());
+                }
                 // Removed by a reload: as at --timeout, what waits out a
                 // throttle window goes now, then the rule ends quietly.
                 match out.hand(&mut replica, &session, quieting.flush()).await {

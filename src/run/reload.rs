@@ -31,14 +31,20 @@ impl Reload {
     }
 
     /// The file's rules, read again on SIGHUP or once it changed. Cancel-safe.
+    /// Rules read from stdin (`--rules -`) are never read again: a SIGHUP
+    /// has nothing to re-read (said once at start), and is let pass.
     pub async fn next(&mut self) -> Result<Vec<Rule>> {
+        let stdin = crate::plan::from_stdin(&self.source.path);
         loop {
             tokio::select! {
                 _ = hangup(&mut self.hangups) => {
+                    if stdin {
+                        continue;
+                    }
                     self.seen = file_version(&self.source.path);
                     break;
                 }
-                _ = self.ticks.tick() => {
+                _ = self.ticks.tick(), if !stdin => {
                     let now = file_version(&self.source.path);
                     // A file gone for a moment (mid-swap) is not a change yet.
                     if now.is_some() && now != self.seen {

@@ -374,11 +374,13 @@ impl Replica {
                     crate::term::erase();
                     match &from[index] {
                         Some(rv) => crate::term::stderr_line!(
-                            "{}: resuming from checkpoint resourceVersion {rv}",
+                            "{}{}: resuming from checkpoint resourceVersion {rv}",
+                            session.said,
                             target.display()
                         ),
                         None => crate::term::stderr_line!(
-                            "{}: no checkpoint yet; listing",
+                            "{}{}: no checkpoint yet; listing",
+                            session.said,
                             target.display()
                         ),
                     }

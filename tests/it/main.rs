@@ -34,6 +34,7 @@ mod real;
 mod receiver;
 mod resolve;
 mod rules;
+mod rules_ends;
 mod secrets;
 mod selectors;
 mod sink_kafka;

@@ -1,0 +1,512 @@
+//! `--rules FILE`, how rules end and what the process counts: a rule that
+//! reaches its own `--max-failures` ends alone, process-wide counters count
+//! a shared watch once, and the small refusals name what to do.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+use crate::incluster::{free_port, get, wait_ready};
+use crate::rules::{rules_file, rules_yaml, told, wait_until, watches};
+
+/// A rule whose command keeps failing ends alone, said in one line naming
+/// it; the other rule keeps running, and once it ends too (`--count`) the
+/// process exits with the failing command's code.
+#[test]
+fn a_rule_reaching_its_max_failures_ends_alone_and_the_process_ends_with_its_code() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    scenario.widget("bar", json!({}), Value::Null);
+    let file = rules_file(
+        &scenario,
+        &rules_yaml(&[
+            (
+                "failing",
+                "widgets/foo -q --max-failures 2 -- sh -c 'exit 3'",
+            ),
+            ("other", "widgets/bar -o json --count 1"),
+        ]),
+    );
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = scenario
+        .notify(&[
+            "--rules",
+            &file,
+            "--timeout",
+            "20s",
+            "--metrics-addr",
+            &addr,
+        ])
+        .spawn()
+        .unwrap();
+    wait_ready(port, &mut child);
+    scenario.set_status("foo", json!({"x": 1}));
+    std::thread::sleep(Duration::from_millis(300));
+    scenario.set_status("foo", json!({"x": 2}));
+    wait_until("the failing rule ended", &mut child, || {
+        get(port, "/metrics")
+            .is_some_and(|(_, m)| m.contains("kubectl_notify_rule_running{rule=\"failing\"} 0"))
+    });
+    let metrics = get(port, "/metrics").unwrap().1;
+    assert!(
+        metrics.contains("kubectl_notify_rule_running{rule=\"other\"} 1"),
+        "{metrics}"
+    );
+    let (status, body) = get(port, "/readyz").unwrap();
+    assert_eq!(status, 200, "the others still run: {body}");
+    assert!(body.contains("rule failing ended (max-failures)"), "{body}");
+    assert!(still_running(&mut child, Duration::from_millis(200)));
+    scenario.set_status("bar", json!({"x": 1}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(
+        code(&out),
+        3,
+        "the failing command's code: {}",
+        stderr(&out)
+    );
+    let told = told(&stdout(&out));
+    assert_eq!(
+        told.get("other"),
+        Some(&vec![("bar".to_string(), "modified".to_string())]),
+        "{told:?}"
+    );
+    let err = stderr(&out);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "said once: {err}");
+    for word in [
+        "rule failing:",
+        "--max-failures",
+        "exit code 3",
+        "the 1 other rule keeps running",
+    ] {
+        assert!(errors[0].contains(word), "wants {word:?} in {err}");
+    }
+}
+
+/// What one rule printed (`-o json`): the `.status.n` of each line.
+fn numbers(stdout: &str, rule: &str) -> Vec<u64> {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["rule"] == rule)
+        .filter_map(|line| line["object"]["status"]["n"].as_u64())
+        .collect()
+}
+
+/// A rule changed by reloads while it shares its watch with another hands
+/// the watch over from its old version to its new one at one event: at a
+/// steady pace of changes, it tells each of them once, none lost, none
+/// twice, and the watch is still the one watch.
+#[test]
+fn a_changed_rule_sharing_a_watch_tells_every_change_once_across_reloads() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), json!({"n": 0}));
+    let version = |events: &str| {
+        rules_yaml(&[
+            ("steady", "widgets/foo -o json"),
+            (
+                "changing",
+                &format!("widgets/foo -o json --events {events}"),
+            ),
+        ])
+    };
+    let file = rules_file(&scenario, &version("modified"));
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "9s"])
+        .spawn()
+        .unwrap();
+    // Read as it comes: the lines are more than a pipe holds.
+    let mut pipe = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut pipe, &mut text).unwrap();
+        text
+    });
+    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
+    std::thread::sleep(Duration::from_millis(300));
+    const CHANGES: u64 = 150;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for n in 1..=CHANGES {
+                scenario.set_status("foo", json!({"n": n}));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let versions = [
+            "modified,deleted",
+            "modified",
+            "created,modified",
+            "modified",
+        ];
+        for events in versions {
+            std::thread::sleep(Duration::from_millis(450));
+            std::fs::write(&file, version(events)).unwrap();
+            unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+        }
+    });
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let printed = reader.join().unwrap();
+    let every: Vec<u64> = (1..=CHANGES).collect();
+    assert_eq!(numbers(&printed, "steady"), every, "the unchanged rule");
+    assert_eq!(
+        numbers(&printed, "changing"),
+        every,
+        "every change once, in order, across the hand-overs"
+    );
+    assert_eq!(watches(&scenario), 1, "still the one watch");
+    assert!(
+        stderr(&out).contains("rules reloaded: 1 unchanged, 1 started, 1 stopped"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Three rules on one watch: the process-wide families count each watch
+/// event and change once; the notifications, per rule.
+#[test]
+fn a_watch_read_by_three_rules_is_counted_once_in_the_metrics() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    let file = rules_file(
+        &scenario,
+        &rules_yaml(&[
+            ("a", "widgets --all -o json"),
+            ("b", "widgets --all -o name"),
+            ("c", "widgets --all -q --count 100 -- true"),
+        ]),
+    );
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = scenario
+        .notify(&[
+            "--rules",
+            &file,
+            "--timeout",
+            "20s",
+            "--metrics-addr",
+            &addr,
+        ])
+        .spawn()
+        .unwrap();
+    wait_ready(port, &mut child);
+    scenario.widget("bar", json!({}), Value::Null);
+    for n in 1..=4 {
+        scenario.set_status("foo", json!({"n": n}));
+    }
+    scenario.server.delete(WIDGETS, Some("default"), "bar");
+    let wanted = "kubectl_notify_notifications_total{resource=\"widgets.example.com\",change=\"deleted\",rule=\"c\"} 1";
+    wait_until("every rule told of the deletion", &mut child, || {
+        get(port, "/metrics").is_some_and(|(_, m)| m.contains(wanted))
+    });
+    let metrics = get(port, "/metrics").unwrap().1;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let resource = "resource=\"widgets.example.com\"";
+    for line in [
+        format!("kubectl_notify_watch_events_total{{{resource},event=\"listed\"}} 1"),
+        format!("kubectl_notify_watch_events_total{{{resource},event=\"applied\"}} 5"),
+        format!("kubectl_notify_watch_events_total{{{resource},event=\"deleted\"}} 1"),
+        format!("kubectl_notify_changes_total{{{resource},change=\"initial\"}} 1"),
+        format!("kubectl_notify_changes_total{{{resource},change=\"created\"}} 1"),
+        format!("kubectl_notify_changes_total{{{resource},change=\"modified\"}} 4"),
+        format!("kubectl_notify_changes_total{{{resource},change=\"deleted\"}} 1"),
+        format!(
+            "kubectl_notify_notifications_total{{{resource},change=\"modified\",rule=\"a\"}} 4"
+        ),
+        format!(
+            "kubectl_notify_notifications_total{{{resource},change=\"modified\",rule=\"b\"}} 4"
+        ),
+    ] {
+        assert!(metrics.contains(&line), "{line} in {metrics}");
+    }
+}
+
+/// A flag that only names something of another, given without it, says
+/// what to add — or, where that cannot be added, what to drop: never a
+/// refusal that points back at the first.
+#[test]
+fn a_flag_without_the_one_it_belongs_to_says_exactly_what_to_do() {
+    let scenario = Scenario::new();
+    let file = rules_file(&scenario, &rules_yaml(&[("a", "widgets --all")]));
+    let cases: &[(&[&str], &[&str], &[&str])] = &[
+        (
+            &["widgets", "--all", "--lease", "l"],
+            &[
+                "--lease NAME names the Lease --leader-elect holds",
+                "add --leader-elect",
+            ],
+            &[],
+        ),
+        (
+            &["widgets/foo", "--until", ".x", "--lease", "l"],
+            &["--lease", "for notify mode", "drop --lease"],
+            &["add --leader-elect"],
+        ),
+        (
+            &["widgets", "--all", "--name", "n"],
+            &["--print-manifests", "add --print-manifests"],
+            &[],
+        ),
+        (
+            &["--rules", &file, "--lease", "l"],
+            &["add --leader-elect"],
+            &["rule a"],
+        ),
+    ];
+    for (args, says, never) in cases {
+        let before = scenario.server.requests().len();
+        let out = scenario.run(args);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+        for word in *says {
+            assert!(err.contains(word), "{args:?}: wants {word:?} in {err}");
+        }
+        for word in *never {
+            assert!(!err.contains(word), "{args:?}: {word:?} in {err}");
+        }
+        assert_eq!(
+            scenario.server.requests().len(),
+            before,
+            "{args:?}: offline"
+        );
+    }
+    // Each advice followed is accepted.
+    for args in [
+        &[
+            "widgets",
+            "--all",
+            "--lease",
+            "l",
+            "--leader-elect",
+            "--print-manifests",
+        ][..],
+        &[
+            "widgets/foo",
+            "--until",
+            ".x",
+            "--name",
+            "n",
+            "--print-manifests",
+        ],
+    ] {
+        let out = scenario.run(args);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+    }
+}
+
+/// `-v` lines of one rule start with its name, as its human lines do.
+#[test]
+fn a_rules_verbose_lines_name_the_rule() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    let file = rules_file(
+        &scenario,
+        &rules_yaml(&[
+            ("one", "widgets/foo -o json"),
+            ("two", "widgets --all -o json"),
+        ]),
+    );
+    let out = scenario.run(&["--rules", &file, "--timeout", "2s", "-v"]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let err = stderr(&out);
+    for line in [
+        "one  widget.example.com/foo: list complete, watching",
+        "two  widgets.example.com --all: list complete, watching",
+    ] {
+        assert!(err.lines().any(|l| l == line), "{line:?} in {err}");
+    }
+}
+
+/// A number in a list of arguments is its text, as a YAML user writes it;
+/// what cannot be an argument is refused naming the rule and the position.
+#[test]
+fn numbers_in_a_list_of_arguments_are_their_text_and_a_map_is_refused() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    let file = rules_file(
+        &scenario,
+        "rules:\n  - name: counted\n    args: [widgets/foo, -o, json, --count, 1]\n",
+    );
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "10s"])
+        .spawn()
+        .unwrap();
+    scenario.wait_for_watch("foo", &mut child);
+    std::thread::sleep(Duration::from_millis(200));
+    scenario.set_status("foo", json!({"x": 1}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 0, "ended by --count 1: {}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 1);
+
+    for (yaml, says) in [
+        (
+            "rules:\n  - name: a\n    args: [widgets, --all, --count, {n: 1}]\n",
+            &["rule a, args[3]", "a map is not an argument"][..],
+        ),
+        (
+            "rules:\n  - name: a\n    args: [widgets, --all, --count, ~]\n",
+            &["rule a, args[3]", "null"],
+        ),
+        (
+            "rules:\n  - name: a\n    args: 3\n",
+            &["rule a, args", "a number is not a command line"],
+        ),
+    ] {
+        let file = rules_file(&scenario, yaml);
+        let out = scenario.run(&["--rules", &file]);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{yaml}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        for word in says {
+            assert!(err.contains(word), "{yaml}: wants {word:?} in {err}");
+        }
+    }
+}
+
+/// `--rules -` reads the rules from stdin, as kubectl's `-f -` does; they
+/// do not reload, said once at start, and a SIGHUP does not end the run.
+#[test]
+fn rules_from_stdin_run_and_say_they_do_not_reload() {
+    use std::io::Write;
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    let mut child = scenario
+        .notify(&["--rules", "-", "--timeout", "4s"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(rules_yaml(&[("piped", "widgets/foo -o json")]).as_bytes())
+        .unwrap();
+    drop(stdin);
+    scenario.wait_for_watch("foo", &mut child);
+    std::thread::sleep(Duration::from_millis(300));
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(Duration::from_millis(300));
+    scenario.set_status("foo", json!({"x": 1}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert_eq!(
+        told(&stdout(&out)).get("piped"),
+        Some(&vec![("foo".to_string(), "modified".to_string())])
+    );
+    let err = stderr(&out);
+    let said: Vec<&str> = err.lines().filter(|l| l.contains("stdin")).collect();
+    assert_eq!(said.len(), 1, "said once: {err}");
+    assert!(said[0].contains("SIGHUP has nothing to re-read"), "{err}");
+}
+
+/// Two rules whose selectors are spelled apart but select the same share
+/// one watch.
+#[test]
+fn selectors_spelled_apart_share_one_watch() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    let file = rules_file(
+        &scenario,
+        "rules:\n  - name: one\n    args: [widgets, -l, 'a=1,b=2', -o, json]\n  - name: two\n    args: [widgets, -l, ' b = 2, a==1', -o, json]\n",
+    );
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "3s"])
+        .spawn()
+        .unwrap();
+    wait_until("watching", &mut child, || watches(&scenario) >= 1);
+    std::thread::sleep(Duration::from_millis(500));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert_eq!(watches(&scenario), 1, "one watch for both rules");
+}
+
+/// What one rule printed: (name, type) per line.
+fn lines_of(stdout: &str, rule: &str) -> Vec<(String, String)> {
+    told(stdout).remove(rule).unwrap_or_default()
+}
+
+/// A changed rule with `--resolve` keeps its open alerts when its new
+/// version sends to the same sinks: the new version resolves them when
+/// they stop holding, and at once those its new `--when` does not hold for.
+#[test]
+fn a_changed_rule_keeps_its_open_alerts_and_its_new_version_resolves_them() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), json!({"phase": "Running"}));
+    scenario.widget("bar", json!({}), json!({"phase": "Running"}));
+    let version = |when: &str| {
+        format!(
+            "rules:\n  - name: alerts\n    args: [widgets, --all, -o, json, --resolve, --when, '{when}']\n  - name: all\n    args: [widgets, --all, -q, --count, 1000, --, 'true']\n"
+        )
+    };
+    let failed = ".status.phase == \"Failed\"";
+    let file = rules_file(&scenario, &version(failed));
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "8s"])
+        .spawn()
+        .unwrap();
+    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
+    std::thread::sleep(Duration::from_millis(300));
+    scenario.set_status("foo", json!({"phase": "Failed"}));
+    scenario.set_status("bar", json!({"phase": "Failed"}));
+    std::thread::sleep(Duration::from_millis(500));
+    // Only foo still meets the new --when: bar's alert is resolved at once.
+    std::fs::write(
+        &file,
+        version(&format!("{failed} && .metadata.name == \"foo\"")),
+    )
+    .unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(Duration::from_millis(800));
+    scenario.set_status("foo", json!({"phase": "Running"}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let s = |name: &str, kind: &str| (name.to_string(), kind.to_string());
+    assert_eq!(
+        lines_of(&stdout(&out), "alerts"),
+        [
+            s("foo", "modified"),
+            s("bar", "modified"),
+            s("bar", "resolved"),
+            s("foo", "resolved")
+        ],
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A watch no rule reads any more (its rule removed by a reload) ends;
+/// one another rule still reads goes on.
+#[test]
+fn a_watch_ends_with_the_last_rule_reading_it() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    scenario.widget("bar", json!({}), Value::Null);
+    let file = rules_file(
+        &scenario,
+        &rules_yaml(&[
+            ("keep", "widgets/foo -o json"),
+            ("gone", "widgets/bar -o json"),
+        ]),
+    );
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "8s"])
+        .spawn()
+        .unwrap();
+    wait_until("two watches open", &mut child, || {
+        scenario.server.open_watches() == 2
+    });
+    std::fs::write(&file, rules_yaml(&[("keep", "widgets/foo -o json")])).unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    wait_until("the removed rule's watch closed", &mut child, || {
+        scenario.server.open_watches() == 1
+    });
+    scenario.set_status("foo", json!({"x": 1}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert_eq!(
+        told(&stdout(&out)).get("keep"),
+        Some(&vec![("foo".to_string(), "modified".to_string())])
+    );
+}
