@@ -103,6 +103,17 @@ impl Interrupts {
             _ = self.term.recv() => SIGTERM,
         }
     }
+
+    /// Hands a signal these caught and nobody read on to the listeners
+    /// installed since (a listener sees only what arrives after it is
+    /// installed): it is raised again. Called before dropping these.
+    pub(crate) fn pass_on(mut self) {
+        use futures::FutureExt;
+        if let Some(signo) = self.recv().now_or_never() {
+            // SAFETY: raise only sends the signal; a handler is installed.
+            unsafe { libc::raise(signo) };
+        }
+    }
 }
 
 /// SIGHUP, caught to reload `--rules FILE`.
@@ -154,4 +165,23 @@ pub(crate) fn stdout_reader_gone() -> bool {
     // SAFETY: poll reads and writes only the one pollfd we pass; no wait.
     let ready = unsafe { libc::poll(&mut fd, 1, 0) } == 1;
     ready && fd.revents & (libc::POLLERR | libc::POLLHUP) != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A SIGTERM caught before the rules' listeners were installed reaches
+    /// them once passed on (it was lost: a replica went on running).
+    #[tokio::test]
+    async fn a_signal_caught_before_new_listeners_is_passed_on_to_them() {
+        let early = Interrupts::new().unwrap();
+        // SAFETY: raise only sends the signal, which `early` has a handler for.
+        unsafe { libc::raise(SIGTERM) };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let mut late = Interrupts::new().unwrap();
+        early.pass_on();
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), late.recv()).await;
+        assert_eq!(got.ok(), Some(SIGTERM));
+    }
 }

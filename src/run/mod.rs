@@ -135,7 +135,8 @@ pub async fn run(process: Process) -> Result<()> {
     };
     crate::metrics::rules_listing(rules.len());
     running.start(rules.into_iter().zip(resolved).collect(), false, &[])?;
-    drop(interrupts);
+    // A SIGTERM that came between the connection and now goes to the rules.
+    interrupts.pass_on();
     if let Some(source) = &source
         && crate::plan::from_stdin(&source.path)
     {
