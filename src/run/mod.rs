@@ -216,7 +216,12 @@ pub async fn run(process: Process) -> Result<()> {
 async fn resolve(conn: &Connection, rules: &[Rule]) -> Result<Vec<(Vec<Target>, Resolver)>> {
     let mut resolved = Vec::with_capacity(rules.len());
     for rule in rules {
-        let mut resolver = Resolver::new(&rule.plan, conn);
+        // One read of the discovery cache (or one answer of the server's)
+        // for every rule, not one each.
+        let mut resolver = match resolved.last() {
+            Some((_, previous)) => Resolver::alongside(previous, &rule.plan),
+            None => Resolver::new(&rule.plan, conn),
+        };
         let targets = resolver
             .targets(conn)
             .await
