@@ -105,13 +105,9 @@ pub async fn run(process: Process) -> Result<()> {
             why,
         )));
     }
-    // What of each object is parsed is decided once for the process: a
-    // rules file, which a reload may change, has it all.
-    match source {
-        Some(_) => Projection::Full,
-        None => projection(&rules),
-    }
-    .install();
+    // What of each object is parsed: what the rules read (a reload that
+    // starts rules reading more widens it before their watches start).
+    projection(&rules).install();
     // A replica watches only once it is active (crate::ha).
     let standby = process.ha.lease.is_some() || process.ha.checkpoint.is_some();
     if process.ha.lease.is_some() {
@@ -379,6 +375,7 @@ impl Running {
         });
         let kept = unchanged.len();
         let started = new.len();
+        projection(&new).install();
         self.start(new.into_iter().zip(resolved).collect(), true)?;
         crate::log::info(
             "rules",
