@@ -3,7 +3,7 @@
 //! opened, CPU per watch event, and requests made by a reload of an
 //! unchanged file. `cargo bench --bench rules` (`-- --quick`: fewer updates).
 //!
-//! Figures are read from /proc while the child runs (VmHWM, utime+stime),
+//! Figures are read from /proc while the child runs (VmHWM, schedstat),
 //! so this process's own size never counts in the child's.
 
 use std::path::Path;
@@ -40,7 +40,12 @@ fn main() {
         eprintln!("rules bench: run it with `cargo bench --bench rules`");
         return;
     }
-    let updates = if quick { 200 } else { 2_000 };
+    // RULES_UPDATES: another count, e.g. two counts under callgrind, whose
+    // difference in instructions is the updates' alone.
+    let updates = std::env::var("RULES_UPDATES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if quick { 200 } else { 2_000 });
     // HTTPS: a bearer token is sent over TLS only.
     let server = TestServer::start_with(Options {
         tls: true,
@@ -148,7 +153,10 @@ fn measure(
     let file = dir.join("rules.yaml");
     std::fs::write(&file, yaml).unwrap();
     let before = server.requests().len();
-    let child = Command::new(env!("CARGO_BIN_EXE_kubectl-notify"))
+    // KUBECTL_NOTIFY measures another build (a before/after pair).
+    let program = std::env::var_os("KUBECTL_NOTIFY")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_kubectl-notify").into());
+    let child = Command::new(program)
         .arg("--rules")
         .arg(&file)
         .env("KUBECONFIG", kubeconfig)
@@ -171,7 +179,7 @@ fn measure(
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(500));
-    let cpu_before = cpu_ticks(&child);
+    let cpu_before = cpu_ns(&child);
     for u in 0..updates {
         let (resource, _, _) = TYPES[u % types];
         let name = format!("o-{}", u / types % PER_TYPE);
@@ -183,8 +191,7 @@ fn measure(
             json!({"metadata": {"labels": {"n": format!("{}", u % 6), "run": run.to_string()}}}),
         );
     }
-    std::thread::sleep(Duration::from_secs(2));
-    let cpu_after = cpu_ticks(&child);
+    let cpu_after = idle(&child);
     let watches = watching(server);
     let quiet_from = server.requests().len();
     unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
@@ -192,22 +199,40 @@ fn measure(
     let reload_requests = server.requests().len() - quiet_from;
     let peak_kib = peak_kib(&child);
     finish(child);
-    let ticks = (cpu_after - cpu_before) as f64;
-    let per_tick_us = 1e6 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     Figures {
         peak_kib,
         watches,
-        cpu_per_event_us: ticks * per_tick_us / updates as f64,
+        cpu_per_event_us: (cpu_after - cpu_before) as f64 / 1e3 / updates as f64,
         reload_requests,
     }
 }
 
-fn cpu_ticks(child: &Child) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
-    // After the command name in parentheses: state is field 3; utime 14, stime 15.
-    let rest = stat.rsplit_once(')').unwrap().1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+/// The child's CPU time once it has caught up with the updates: it stays
+/// still for 300 ms (a slow child, under callgrind say, may lag seconds).
+fn idle(child: &Child) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut last = cpu_ns(child);
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = cpu_ns(child);
+        if now - last < 1_000_000 || Instant::now() > deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// CPU time (ns) the child's threads have run so far: schedstat's first
+/// field, to the nanosecond (utime and stime count 10 ms ticks, too coarse
+/// for a few thousand events of some µs).
+fn cpu_ns(child: &Child) -> u64 {
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", child.id())).unwrap();
+    tasks
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+            stat.split_whitespace().next()?.parse::<u64>().ok()
+        })
+        .sum()
 }
 
 fn peak_kib(child: &Child) -> u64 {

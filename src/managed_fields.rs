@@ -21,10 +21,11 @@ use tower::Service;
 
 static CUT: AtomicBool = AtomicBool::new(false);
 
-/// From now on, leave managedFields out of lists and watch events: nothing
-/// of this run reads them.
-pub(crate) fn cut_from_now_on() {
-    CUT.store(true, Ordering::Relaxed);
+/// From now on, leave managedFields out of lists and watch events (`cut`:
+/// nothing of this run reads them), or keep them again (a reload started a
+/// rule that reads them).
+pub(crate) fn cut_from_now_on(cut: bool) {
+    CUT.store(cut, Ordering::Relaxed);
 }
 
 pub(crate) fn cutting() -> bool {

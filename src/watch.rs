@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, RwLock};
 
 use futures::stream::{BoxStream, StreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -225,10 +225,7 @@ pub struct RawObject {
 
 impl<'de> Deserialize<'de> for RawObject {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = PROJECTION
-            .get()
-            .unwrap_or(&Projection::Full)
-            .deserialize(deserializer)?;
+        let value = Projection::current().deserialize(deserializer)?;
         // The watcher reads only the resourceVersion (and the name, in its
         // logs): no other copies of the identity.
         let metadata = &value["metadata"];
@@ -293,15 +290,30 @@ impl Keys {
         self.0.get(key)
     }
 
+    /// Keeps also what `other` keeps.
+    fn merge(&mut self, other: &Keys) {
+        for (key, theirs) in &other.0 {
+            match (self.0.get_mut(key), theirs) {
+                (None, _) => {
+                    self.0.insert(key.clone(), theirs.clone());
+                }
+                (Some(mine), Below::Whole) => *mine = Below::Whole,
+                (Some(Below::Whole), Below::Keys(_)) => {}
+                (Some(Below::Keys(mine)), Below::Keys(theirs)) => mine.merge(theirs),
+            }
+        }
+    }
+
     /// The top-level fields kept, in order.
     pub fn fields(&self) -> impl Iterator<Item = &str> {
         self.0.keys().map(String::as_str)
     }
 }
 
-/// Set once, before the first watch starts (the client library gives
-/// deserialisation no other way in).
-static PROJECTION: OnceLock<Projection> = OnceLock::new();
+/// Set before the first watch starts, widened when a reload of `--rules`
+/// starts rules that read more (the client library gives deserialisation no
+/// other way in). `None`: everything.
+static PROJECTION: RwLock<Option<Arc<Projection>>> = RwLock::new(None);
 
 impl Projection {
     /// What the given expressions read; `Full` if any of them may read any
@@ -319,14 +331,39 @@ impl Projection {
         Projection::Fields(keys)
     }
 
-    /// Makes this the projection of every object parsed from now on. Only
-    /// the first call counts: a run has one.
+    /// Every object parsed from now on keeps at least what this keeps: the
+    /// first call sets the projection, later ones (rules a reload starts,
+    /// before their watches) widen it to what both keep. Never narrowed:
+    /// rules running keep what they read.
     pub fn install(self) {
+        let Ok(mut installed) = PROJECTION.write() else {
+            return;
+        };
+        let projection = match installed.as_deref() {
+            Some(before) => before.union(&self),
+            None => self,
+        };
         // Only `Full` keeps managedFields: then nothing cuts them earlier.
-        if self != Projection::Full {
-            crate::managed_fields::cut_from_now_on();
+        crate::managed_fields::cut_from_now_on(projection != Projection::Full);
+        *installed = Some(Arc::new(projection));
+    }
+
+    /// The projection of objects parsed now (`Full` until one is installed).
+    fn current() -> Arc<Projection> {
+        let installed = PROJECTION.read().ok().and_then(|p| p.clone());
+        installed.unwrap_or_else(|| Arc::new(Projection::Full))
+    }
+
+    /// What keeps everything either keeps.
+    fn union(&self, other: &Projection) -> Projection {
+        match (self, other) {
+            (Projection::Fields(mine), Projection::Fields(theirs)) => {
+                let mut keys = mine.clone();
+                keys.merge(theirs);
+                Projection::Fields(keys)
+            }
+            _ => Projection::Full,
         }
-        let _ = PROJECTION.set(self);
     }
 
     /// Whether an expression reads `metadata` (the identity is always kept).
@@ -731,6 +768,43 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Rules a reload adds read what they read, and the rules running too.
+    #[test]
+    fn a_union_keeps_what_either_keeps() {
+        let reading = |srcs: &[&str]| {
+            let exprs: Vec<Expr> = srcs.iter().map(|e| Expr::parse(e).unwrap()).collect();
+            Projection::reading(&exprs)
+        };
+        let pairs = [
+            (vec![".spec.size"], vec![".status.ready"]),
+            (vec![".spec.size"], vec![".spec.ports[0].port"]),
+            (vec![".spec"], vec![".spec.size"]),
+            (vec![".spec.size"], vec![".spec"]),
+            (vec![".metadata.labels.app"], vec![".status.conditions[0]"]),
+            (vec![], vec![".spec.size"]),
+        ];
+        for (a, b) in pairs {
+            let both: Vec<&str> = a.iter().chain(&b).copied().collect();
+            assert_eq!(
+                reading(&a).union(&reading(&b)),
+                reading(&both),
+                "{a:?} {b:?}"
+            );
+            assert_eq!(
+                parse(&reading(&a).union(&reading(&b)), &widget()),
+                parse(&reading(&both), &widget())
+            );
+        }
+        assert_eq!(
+            reading(&[".spec"]).union(&Projection::Full),
+            Projection::Full
+        );
+        assert_eq!(
+            Projection::Full.union(&reading(&[".spec"])),
+            Projection::Full
+        );
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct Paced {
     kubectl: Option<PacedRun>,
     /// The least a client can do with the same events (`floor_child`).
     floor: PacedRun,
+    /// curl reading the same watch into /dev/null (`None`: not on PATH).
+    curl: Option<PacedRun>,
 }
 
 struct PacedRun {
@@ -89,6 +91,10 @@ pub fn run(b: &mut Bench) -> Result<Paced> {
     }
     let mut next = 0;
     let floor = reader_run(b, Reader::Floor, objects, updates, &mut next)?;
+    let curl = match curl_found() {
+        true => Some(reader_run(b, Reader::Curl, objects, updates, &mut next)?),
+        false => None,
+    };
     let notify = reader_run(b, Reader::Tool(Tool::Notify), objects, updates, &mut next)?;
     let kubectl = match b.tools.kubectl {
         Some(_) => Some(reader_run(
@@ -107,7 +113,16 @@ pub fn run(b: &mut Bench) -> Result<Paced> {
         notify,
         kubectl,
         floor,
+        curl,
     })
+}
+
+fn curl_found() -> bool {
+    std::process::Command::new("curl")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// The first argument that makes this binary the floor's reader.
@@ -163,11 +178,15 @@ fn pace(b: &Bench, objects: usize, updates: usize, next: &mut usize) {
     }
 }
 
-/// Who reads the paced events: one of the tools, or the floor.
+/// Who reads the paced events: one of the tools, the floor, or curl.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Reader {
     Tool(Tool),
     Floor,
+    /// `curl -sN URL > /dev/null`: the same watch from the same
+    /// resourceVersion, parsed by nobody. It prints nothing to count, so the
+    /// server ends its watch after the last update (it exits then).
+    Curl,
 }
 
 impl Reader {
@@ -175,6 +194,7 @@ impl Reader {
         match self {
             Reader::Tool(tool) => tool.name(),
             Reader::Floor => "floor",
+            Reader::Curl => "curl",
         }
     }
 }
@@ -193,6 +213,7 @@ fn reader_run(
     let before = b.server.open_watches();
     let expected_lines = match reader {
         Reader::Tool(Tool::Kubectl) => objects + updates,
+        Reader::Curl => 0,
         _ => updates,
     };
     // The floor reads the server's CA from a file kept until the run ends.
@@ -218,6 +239,34 @@ fn reader_run(
             ];
             b.launcher.start("paced floor", &exe, &args, Stdout::File)?
         }
+        Reader::Curl => {
+            let file =
+                ca.insert(tempfile::NamedTempFile::new().map_err(io_err("a file for the CA"))?);
+            std::fs::write(file.path(), b.server.ca_pem().unwrap_or_default())
+                .map_err(io_err("write the CA"))?;
+            let url = format!(
+                "{}/apis/example.com/v1/namespaces/{NAMESPACE}/widgets?watch=1&labelSelector={}&resourceVersion={}",
+                b.server.url(),
+                LABEL.replace('=', "%3D"),
+                b.server.resource_version()
+            );
+            let args = [
+                "-sN".to_string(),
+                "--cacert".to_string(),
+                file.path().display().to_string(),
+                "-H".to_string(),
+                format!("Authorization: Bearer {}", testserver::ADMIN_TOKEN),
+                url,
+            ];
+            // Its watch ends after the updates' events: curl exits then.
+            b.server.close_watches_after_events(Some(updates));
+            b.launcher.start(
+                "curl (paced)",
+                std::path::Path::new("curl"),
+                &args,
+                Stdout::Null,
+            )?
+        }
     };
     b.wait_for_watch(&mut run, before, Duration::from_secs(120))?;
     std::thread::sleep(SETTLE);
@@ -227,6 +276,22 @@ fn reader_run(
         reader.name()
     );
     pace(b, objects, updates, next);
+    if reader == Reader::Curl {
+        let measured = run.wait_ok(Duration::from_secs(30));
+        b.server.close_watches_after_events(None);
+        let run = PacedRun {
+            measured: measured?,
+            cpu_before_updates_us,
+            lines: 0,
+            expected_lines,
+        };
+        eprintln!(
+            "paced: curl: peak RSS {}, CPU {} per update",
+            mib(run.measured.maxrss_kib),
+            micros_per(run.measured.cpu_us, updates),
+        );
+        return Ok(run);
+    }
     let (lines, reached) = run.wait_for_lines(expected_lines);
     let measured = match reader {
         Reader::Tool(Tool::Kubectl) => {
@@ -299,6 +364,11 @@ pub fn rows(p: &Paced) -> Vec<Row> {
             format!("{figure}: CPU time per update (after the initial list)"),
             after_start(n),
             peer(&after_start),
+        )
+        .judged(
+            against_curl_and_floor(p),
+            "≤ curl's, ≤ 1.5× the floor",
+            meets_curl_and_floor(p),
         ),
         row(
             format!(
@@ -307,14 +377,49 @@ pub fn rows(p: &Paced) -> Vec<Row> {
             after_start(&p.floor),
             "",
         ),
+        row(
+            format!(
+                "{figure}: CPU time per update after the list, curl reading the same watch from the same resourceVersion into /dev/null"
+            ),
+            p.curl.as_ref().map_or("curl not found".into(), after_start),
+            "",
+        ),
     ]
+}
+
+/// CPU time (µs) per update after the list, when it was measured.
+fn after_list_us(r: &PacedRun, updates: usize) -> Option<f64> {
+    let before = r.cpu_before_updates_us?;
+    Some(r.measured.cpu_us.saturating_sub(before) as f64 / updates as f64)
+}
+
+/// Ours after the list over curl's and over the floor's.
+fn against_curl_and_floor(p: &Paced) -> String {
+    let ours = after_list_us(&p.notify, p.updates);
+    let ratio = |peer: Option<f64>| match (ours, peer) {
+        (Some(ours), Some(peer)) if peer > 0.0 => format!("{:.2}×", ours / peer),
+        _ => "—".into(),
+    };
+    let curl = p.curl.as_ref().and_then(|c| after_list_us(c, p.updates));
+    format!(
+        "{} curl's, {} the floor's",
+        ratio(curl),
+        ratio(after_list_us(&p.floor, p.updates))
+    )
+}
+
+fn meets_curl_and_floor(p: &Paced) -> Option<bool> {
+    let ours = after_list_us(&p.notify, p.updates)?;
+    let curl = after_list_us(p.curl.as_ref()?, p.updates)?;
+    let floor = after_list_us(&p.floor, p.updates)?;
+    Some(ours <= curl && ours <= 1.5 * floor)
 }
 
 /// The note under the table.
 pub fn note(p: &Paced) -> String {
     let lines = |r: &PacedRun| format!("{} of {}", thousands(r.lines), thousands(r.expected_lines));
     format!(
-        "- Paced: {} widgets of {} bytes (with {MANAGERS} managedFields entries) labelled `{LABEL}`; {} merge patches of `.spec.i`, round-robin, one every {} ms, so each event arrives alone as from a real server (ours: `--on-change .spec.i -o name --count {}`, {} lines; kubectl: `get -w -o name`, {}). The floor is this bench re-executed as the least client there is: it opens the same watch over rustls and, for each event, reads its TLS record and writes a line, parsing nothing ({} lines): what any client pays per event on this machine, the kernel's wake-up, reads and write above all.",
+        "- Paced: {} widgets of {} bytes (with {MANAGERS} managedFields entries) labelled `{LABEL}`; {} merge patches of `.spec.i`, round-robin, one every {} ms, so each event arrives alone as from a real server (ours: `--on-change .spec.i -o name --count {}`, {} lines; kubectl: `get -w -o name`, {}). The floor is this bench re-executed as the least client there is: it opens the same watch over rustls and, for each event, reads its TLS record and writes a line, parsing nothing ({} lines): what any client pays per event on this machine, the kernel's wake-up, reads and write above all. curl reads the same watch from the same resourceVersion (`curl -sN --cacert CA -H 'Authorization: Bearer …' URL > /dev/null`; the server ends the watch after the last update, and curl with it): {}.",
         thousands(p.objects),
         p.object_bytes,
         thousands(p.updates),
@@ -323,5 +428,10 @@ pub fn note(p: &Paced) -> String {
         lines(&p.notify),
         p.kubectl.as_ref().map_or("not run".into(), lines),
         lines(&p.floor),
+        if p.curl.is_some() {
+            "run"
+        } else {
+            "not on PATH, not run"
+        },
     )
 }

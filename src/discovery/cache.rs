@@ -77,6 +77,7 @@ pub fn server_dir(base: &Path, server: &str) -> PathBuf {
 }
 
 /// One server's cache directory.
+#[derive(Clone)]
 pub struct Cache {
     dir: PathBuf,
     server: String,

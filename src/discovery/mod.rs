@@ -6,6 +6,7 @@ pub(crate) mod cache;
 mod documents;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use futures::future::join_all;
 use kube::Client;
@@ -24,7 +25,9 @@ const PLAIN: &str = "application/json";
 
 /// The types a run resolves against, and where they came from.
 pub struct Discovery {
-    types: Vec<ApiType>,
+    /// Shared by the resolvers of every rule of a process (`--rules`): one
+    /// copy, not one per rule.
+    types: Arc<Vec<ApiType>>,
     origin: Origin,
     cache: Option<Cache>,
     server: String,
@@ -48,7 +51,7 @@ impl Discovery {
     pub fn open(cache_dir: Option<&Path>, server: &str, verbose: bool) -> Discovery {
         let cache = cache_dir.map(|base| Cache::new(base, server));
         let mut discovery = Discovery {
-            types: Vec::new(),
+            types: Arc::default(),
             origin: Origin::Nothing,
             cache,
             server: server.to_string(),
@@ -61,7 +64,7 @@ impl Discovery {
                     cached.from,
                     show_age(cached.age)
                 ));
-                discovery.types = cached.types;
+                discovery.types = Arc::new(cached.types);
                 discovery.origin = Origin::Cache;
             }
             Some(Err(why)) => discovery.log(&why),
@@ -72,6 +75,19 @@ impl Discovery {
 
     pub fn types(&self) -> &[ApiType] {
         &self.types
+    }
+
+    /// The same types, from the same origin, for another rule of the
+    /// process: no second read of the cache, and no second request to the
+    /// server when these are already its answer.
+    pub fn share(&self, verbose: bool) -> Discovery {
+        Discovery {
+            types: self.types.clone(),
+            origin: self.origin,
+            cache: self.cache.clone(),
+            server: self.server.clone(),
+            verbose,
+        }
     }
 
     /// The types came from a cache and were not checked against the server.
@@ -87,7 +103,7 @@ impl Discovery {
     /// Asks the server and writes its answer to the cache; a cache that
     /// cannot be written is only mentioned at -v.
     pub async fn fetch(&mut self, client: &Client) -> Result<()> {
-        self.types = discover(client, &self.server).await?;
+        self.types = Arc::new(discover(client, &self.server).await?);
         self.origin = Origin::Server;
         self.log(&format!("fetched from {}", self.server));
         match self.cache.as_ref().map(|c| c.store(&self.types)) {

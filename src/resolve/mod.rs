@@ -316,6 +316,17 @@ impl Resolver {
         }
     }
 
+    /// A resolver for another rule of the same process, sharing this one's
+    /// types (see [`Discovery::share`]).
+    pub fn alongside(&self, plan: &Plan) -> Resolver {
+        Resolver {
+            discovery: self.discovery.share(plan.verbosity > 0),
+            specs: plan.targets.clone(),
+            all_namespaces: plan.all_namespaces,
+            request_timeout: plan.request_timeout,
+        }
+    }
+
     /// The targets, from the cache when it resolves every one of them. Any
     /// failure there (a new CRD, a type now ambiguous) asks the server once,
     /// so errors and suggestions always come from its current answer.

@@ -105,13 +105,9 @@ pub async fn run(process: Process) -> Result<()> {
             why,
         )));
     }
-    // What of each object is parsed is decided once for the process: a
-    // rules file, which a reload may change, has it all.
-    match source {
-        Some(_) => Projection::Full,
-        None => projection(&rules),
-    }
-    .install();
+    // What of each object is parsed: what the rules read (a reload that
+    // starts rules reading more widens it before their watches start).
+    projection(&rules).install();
     // A replica watches only once it is active (crate::ha).
     let standby = process.ha.lease.is_some() || process.ha.checkpoint.is_some();
     if process.ha.lease.is_some() {
@@ -257,7 +253,12 @@ fn ended_by(outcome: &Result<()>) -> &'static str {
 async fn resolve(conn: &Connection, rules: &[Rule]) -> Result<Vec<(Vec<Target>, Resolver)>> {
     let mut resolved = Vec::with_capacity(rules.len());
     for rule in rules {
-        let mut resolver = Resolver::new(&rule.plan, conn);
+        // One read of the discovery cache (or one answer of the server's)
+        // for every rule, not one each.
+        let mut resolver = match resolved.last() {
+            Some((_, previous)) => Resolver::alongside(previous, &rule.plan),
+            None => Resolver::new(&rule.plan, conn),
+        };
         let targets = resolver
             .targets(conn)
             .await
@@ -474,6 +475,8 @@ impl Running {
         }
         let kept = unchanged.len();
         let started = new.len();
+        // What the new rules read is parsed before their watches start.
+        projection(&new).install();
         self.start(new.into_iter().zip(resolved).collect(), true, &replaces)?;
         let new_runs = self.started;
         self.live.retain(|live| {

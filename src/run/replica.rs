@@ -861,23 +861,20 @@ fn build(identity: &str, session: &Session, filter: &Filter, unsaid: &Unsaid) ->
         }
         let mut objects: BTreeMap<String, ObjectMark> = session
             .tracker
-            .objects(index)
-            .filter_map(|object| {
-                let meta = &object["metadata"];
-                let text = |field: &str| meta[field].as_str().unwrap_or("").to_string();
-                let uid = text("uid");
-                if unsaid.contains(&uid) {
+            .versions(index)
+            .filter_map(|(key, uid, resource_version)| {
+                if unsaid.contains(uid) {
                     return None;
                 }
-                let memory = filter.remembered(&uid);
+                let memory = filter.remembered(uid);
                 let mark = ObjectMark {
-                    key: format!("{}/{}", text("namespace"), text("name")),
-                    resource_version: text("resourceVersion"),
+                    key: key.to_string(),
+                    resource_version: resource_version.to_string(),
                     when: memory.when,
                     values: memory.values.cloned(),
                     open: memory.open,
                 };
-                Some((uid, mark))
+                Some((uid.to_string(), mark))
             })
             .collect();
         let mut position = session.tracker.position(index);

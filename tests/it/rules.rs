@@ -687,3 +687,55 @@ fn a_forbidden_rule_added_by_a_reload_ends_only_itself() {
         assert!(errors[0].contains(word), "wants {word:?} in {err}");
     }
 }
+
+/// Objects are parsed only as far as the rules read them (a rule reading
+/// `.status.x` builds no `.status.y`); a rule a reload adds that reads more
+/// gets what it reads, and so does a rule with a command, which reads all.
+#[test]
+fn a_rule_a_reload_adds_reads_what_it_reads_beside_rules_that_read_less() {
+    let scenario = Scenario::new();
+    for name in ["foo", "bar", "baz"] {
+        scenario.widget(name, json!({}), json!({"x": 0, "y": 0}));
+    }
+    let out_file = scenario.dir.path().join("whole.json");
+    let mut volume = ConfigMapVolume::new(
+        &scenario,
+        &rules_yaml(&[("x", "widgets/foo -o name --when '.status.x == 1'")]),
+    );
+    let mut child = scenario
+        .notify(&["--rules", &volume.path(), "--timeout", "8s"])
+        .spawn()
+        .unwrap();
+    wait_until("the first watch", &mut child, || watches(&scenario) >= 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = scenario.server.requests().len();
+    let command = format!("cat > {}", out_file.display());
+    volume.swap(&format!(
+        "{}  - name: whole\n    args: [widgets/baz, --when, '.status.y == 2', --count, '1', --, sh, -c, '{command}']\n",
+        rules_yaml(&[
+            ("x", "widgets/foo -o name --when '.status.x == 1'"),
+            ("y", "widgets/bar -o name --when '.status.y == 2'"),
+        ])
+    ));
+    wait_until("the new rules watching", &mut child, || {
+        watching_since(&scenario, before, "bar") && watching_since(&scenario, before, "baz")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    scenario.set_status("foo", json!({"x": 1, "y": 0}));
+    scenario.set_status("bar", json!({"x": 0, "y": 2}));
+    scenario.set_status("baz", json!({"x": 0, "y": 2}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let stdout = stdout(&out);
+    assert!(stdout.contains("widget.example.com/foo"), "{stdout}");
+    assert!(
+        stdout.contains("widget.example.com/bar"),
+        "the added rule sees .status.y: {stdout}"
+    );
+    let whole: Value = serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    assert_eq!(whole["status"], json!({"x": 0, "y": 2}), "{whole}");
+    assert!(
+        whole["metadata"]["creationTimestamp"].is_string(),
+        "{whole}"
+    );
+}
