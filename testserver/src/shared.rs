@@ -33,6 +33,7 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<Faults>,
     /// While true, watch streams write nothing (stall_watches).
     pub(crate) stall: tokio::sync::watch::Sender<bool>,
+    pub(crate) streaming_lists: crate::StreamingLists,
 }
 
 /// Locks a mutex even if a panicking test thread poisoned it.

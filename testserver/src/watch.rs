@@ -21,6 +21,7 @@ use crate::request::{Ctx, Target, selectors};
 use crate::response::{error_response, stream_response};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::shared::{Shared, lock};
+use crate::StreamingLists;
 use crate::status::ApiError;
 use crate::store::{Delivery, Event, EventType, Subscription, WatchStart};
 use crate::table::{self, Form, IncludeObject};
@@ -282,6 +283,28 @@ pub(crate) async fn serve(shared: Arc<Shared>, t: Target, ctx: &Ctx) -> Response
         .filter(|t| *t > 0)
         .map_or(Duration::from_secs(1800), Duration::from_secs);
 
+    if send_initial == Some("true") {
+        let refused = match shared.streaming_lists {
+            StreamingLists::GateOff => Some(ApiError::invalid_list_options(
+                "sendInitialEvents",
+                "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",
+            )),
+            _ if ctx.param("resourceVersionMatch") != Some("NotOlderThan") => {
+                Some(ApiError::invalid_list_options(
+                    "resourceVersionMatch",
+                    "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                ))
+            }
+            _ => None,
+        };
+        if let Some(e) = refused {
+            return error_response(&e, ctx.pretty);
+        }
+        if shared.streaming_lists == StreamingLists::NoWatchProgress {
+            let e = ApiError::no_watch_progress();
+            return stream_response(Body::from(line("ERROR", &e.body())));
+        }
+    }
     let key = t.rt.key();
     let start = match (send_initial, rv_param) {
         (Some("true"), _) | (None, None) | (None, Some("0")) => WatchStart::Now,
