@@ -253,9 +253,7 @@ impl ApiError {
             ..ApiError::new(
                 422,
                 "Invalid",
-                format!(
-                    "ListOptions.meta.k8s.io \"\" is invalid: {field}: Forbidden: {forbidden}"
-                ),
+                format!("ListOptions.meta.k8s.io \"\" is invalid: {field}: Forbidden: {forbidden}"),
             )
         }
     }

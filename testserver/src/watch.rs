@@ -16,12 +16,12 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::StreamingLists;
 use crate::catalog::ResourceType;
 use crate::request::{Ctx, Target, selectors};
 use crate::response::{error_response, stream_response};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::shared::{Shared, lock};
-use crate::StreamingLists;
 use crate::status::ApiError;
 use crate::store::{Delivery, Event, EventType, Subscription, WatchStart};
 use crate::table::{self, Form, IncludeObject};

@@ -514,8 +514,7 @@ fn streaming_list_ends_initial_events_with_an_annotated_bookmark() {
 }
 
 /// A streaming list as kube-rs and client-go ask for it.
-const STREAMING: &str =
-    "watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&resourceVersion=0";
+const STREAMING: &str = "watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&resourceVersion=0";
 
 #[test]
 fn a_streaming_list_without_not_older_than_is_invalid() {
@@ -557,10 +556,8 @@ fn on_etcd_without_watch_progress_a_streaming_list_ends_with_the_real_server_s_e
     s.create("widgets.example.com", Some("ref"), widget("w1", json!({})));
     let c = Client::new(&s.url(), Some(TestServer::ADMIN_TOKEN));
     let events = c.watch(&format!("{WIDGETS}?{STREAMING}")).collect();
-    let want: Value = serde_json::from_str(
-        reference("watch-list-no-watch-progress.jsonl").trim(),
-    )
-    .unwrap();
+    let want: Value =
+        serde_json::from_str(reference("watch-list-no-watch-progress.jsonl").trim()).unwrap();
     assert_eq!(events, vec![want], "one ERROR event, then the end");
 }
 
