@@ -174,7 +174,8 @@ impl TestServer {
             addr,
             faults: Mutex::new(Faults::default()),
             stall: tokio::sync::watch::channel(false).0,
-            streaming_lists: opts.streaming_lists,
+            streaming_lists: Mutex::new(opts.streaming_lists),
+            sends: Mutex::new(None),
         });
         let tls = opts.tls.then(tls::generate);
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
@@ -298,6 +299,11 @@ impl TestServer {
             lock(&self.shared.store).remove_custom_type(group, plural),
             "no custom resource {plural}.{group} to remove"
         );
+    }
+
+    /// How streaming lists are answered from now on (see [`StreamingLists`]).
+    pub fn set_streaming_lists(&self, answer: StreamingLists) {
+        *lock(&self.shared.streaming_lists) = answer;
     }
 
     /// How often watches with `allowWatchBookmarks=true` get a BOOKMARK (default 1s).
@@ -560,6 +566,22 @@ impl TestServer {
     /// How many watch streams are open now.
     pub fn open_watches(&self) -> usize {
         lock(&self.shared.store).open_watches()
+    }
+
+    /// From now on, remember when each event was first handed to a watch's
+    /// connection: the moment a client's delay from an event's arrival is
+    /// measured from (benches), with nothing added to the client.
+    pub fn record_sends(&self) {
+        lock(&self.shared.sends).get_or_insert_with(HashMap::new);
+    }
+
+    /// When the event of this resourceVersion was first sent to a watch,
+    /// if it was while [`TestServer::record_sends`] was on.
+    pub fn sent_at(&self, resource_version: u64) -> Option<std::time::Instant> {
+        lock(&self.shared.sends)
+            .as_ref()?
+            .get(&resource_version)
+            .copied()
     }
 }
 

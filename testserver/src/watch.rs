@@ -162,6 +162,9 @@ impl Stream {
         };
         let line = self.view.render(kind, &obj);
         self.write(line).await?;
+        if let Some(sends) = lock(&self.shared.sends).as_mut() {
+            sends.entry(ev.rv).or_insert_with(std::time::Instant::now);
+        }
         Ok(match &mut self.remaining {
             Some(n) => {
                 *n = n.saturating_sub(1);
@@ -283,8 +286,9 @@ pub(crate) async fn serve(shared: Arc<Shared>, t: Target, ctx: &Ctx) -> Response
         .filter(|t| *t > 0)
         .map_or(Duration::from_secs(1800), Duration::from_secs);
 
+    let streaming_lists = *lock(&shared.streaming_lists);
     if send_initial == Some("true") {
-        let refused = match shared.streaming_lists {
+        let refused = match streaming_lists {
             StreamingLists::GateOff => Some(ApiError::invalid_list_options(
                 "sendInitialEvents",
                 "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",
@@ -300,7 +304,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, t: Target, ctx: &Ctx) -> Response
         if let Some(e) = refused {
             return error_response(&e, ctx.pretty);
         }
-        if shared.streaming_lists == StreamingLists::NoWatchProgress {
+        if streaming_lists == StreamingLists::NoWatchProgress {
             let e = ApiError::no_watch_progress();
             return stream_response(Body::from(line("ERROR", &e.body())));
         }
