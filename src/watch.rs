@@ -74,9 +74,11 @@ pub fn watch_from(
 /// etcd older than 3.4.31/3.5.13 (no watch progress): on any error before
 /// that first list ends, as client-go does, this stream goes on with
 /// paginated list + watch — the refusal is not the user's trouble, and an
-/// error that is (403, a server down) comes back from the list. The new
-/// watcher's list starts with `Relisting`, so the tracker drops whatever the
-/// refused stream had listed. A re-list after the first (410) streams again.
+/// error that is (403, a server down) comes back from the list. If the
+/// refused stream had listed objects, the new watcher's `Relisting` makes
+/// the tracker drop them; if it had only said the list starts (the ERROR
+/// comes after 200 OK), that start is not said twice. A re-list after the
+/// first (410) streams again.
 fn streaming_or_paged(
     api: Api<RawObject>,
     config: watcher::Config,
@@ -85,20 +87,28 @@ fn streaming_or_paged(
         .default_backoff()
         .boxed();
     let paged = move || watcher(api, config).default_backoff().boxed();
-    futures::stream::unfold(Start::Streaming(streaming, paged), |start| async move {
+    let start = Start::Streaming(streaming, paged, Told::Nothing);
+    futures::stream::unfold(start, |start| async move {
         match start {
-            Start::Streaming(mut streaming, paged) => match streaming.next().await {
+            Start::Streaming(mut streaming, paged, told) => match streaming.next().await {
                 Some(Err(_refused)) => {
                     let mut paged = paged();
-                    let item = paged.next().await?;
+                    let mut item = paged.next().await?;
+                    if told == Told::Start && matches!(item, Ok(watcher::Event::Init)) {
+                        item = paged.next().await?;
+                    }
                     Some((item, Start::Listed(paged)))
                 }
                 Some(Ok(event)) => {
-                    let listed = matches!(event, watcher::Event::InitDone);
-                    let next = if listed {
-                        Start::Listed(streaming)
-                    } else {
-                        Start::Streaming(streaming, paged)
+                    let next = match (&event, told) {
+                        (watcher::Event::InitDone, _) => Start::Listed(streaming),
+                        (watcher::Event::Init, Told::Nothing) => {
+                            Start::Streaming(streaming, paged, Told::Start)
+                        }
+                        (watcher::Event::InitApply(_), _) => {
+                            Start::Streaming(streaming, paged, Told::Objects)
+                        }
+                        _ => Start::Streaming(streaming, paged, told),
                     };
                     Some((Ok(event), next))
                 }
@@ -114,10 +124,21 @@ fn streaming_or_paged(
 }
 
 /// Where [`streaming_or_paged`] stands: still in its first streaming list
-/// (with the paged watcher to fall back on), or past it.
+/// (with the paged watcher to fall back on, and what it has said so far),
+/// or past it.
 enum Start<F> {
-    Streaming(BoxStream<'static, WatcherItem>, F),
+    Streaming(BoxStream<'static, WatcherItem>, F, Told),
     Listed(BoxStream<'static, WatcherItem>),
+}
+
+/// What the streaming list has passed on before it ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Told {
+    Nothing,
+    /// That a list starts.
+    Start,
+    /// Listed objects.
+    Objects,
 }
 
 type WatcherItem = Result<watcher::Event<RawObject>, watcher::Error>;

@@ -875,6 +875,8 @@ pub fn every_object_is_listed_and_every_change_after_seen(c: &dyn Cluster) {
         !said.contains("warning") && !said.contains("error"),
         "{said}"
     );
+    // One list, said once at -v, however it was read.
+    assert_eq!(said.matches(": listing\n").count(), 1, "{said}");
 }
 
 #[test]
