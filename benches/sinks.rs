@@ -34,7 +34,7 @@ impl Setting {
             .env("HOME", self.dir.path())
             .env("SINK", sink_url)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -336,12 +336,239 @@ fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// Paced, not a burst: `PACED_RATE` notifications a second for
+/// `PACED_SECONDS`, round-robin over `PACED_OBJECTS` widgets, so a sink
+/// keeps up or falls behind as in use. The delay is measured from each
+/// event's arrival: the test server records when it handed the event to our
+/// watch's connection (`record_sends`; loopback adds some µs), so the binary
+/// carries no trace of its own.
+const PACED_RATE: u32 = 5_000;
+const PACED_SECONDS: u32 = 20;
+const PACED_OBJECTS: usize = 1_000;
+
+impl Setting {
+    /// The paced status changes; the resourceVersion of each.
+    fn paced_updates(&self) -> Vec<u64> {
+        let period = Duration::from_secs(1) / PACED_RATE;
+        let total = (PACED_RATE * PACED_SECONDS) as usize;
+        let started = Instant::now();
+        (0..total)
+            .map(|k| {
+                if let Some(wait) = (period * k as u32).checked_sub(started.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+                let changed = self.server.patch_status(
+                    WIDGETS,
+                    Some("default"),
+                    &format!("p{}", k % PACED_OBJECTS),
+                    json!({"status": {"n": k}}),
+                );
+                resource_version(&changed)
+            })
+            .collect()
+    }
+}
+
+fn resource_version(object: &serde_json::Value) -> u64 {
+    object["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|rv| rv.parse().ok())
+        .unwrap_or_default()
+}
+
+/// One paced run into `sink` (`webhook` or `nats`, at its URL), or with
+/// none into stdout (`-o json`, each line stamped as it is read: the floor
+/// of the delay, what the process adds before any sink); `received` gives
+/// each delivered object's resourceVersion and when it was taken, from the
+/// stdout stamps or the sink's receiver.
+fn paced(
+    what: &str,
+    sink: Option<(&str, &str)>,
+    received: impl FnOnce(Vec<(u64, Instant)>) -> Vec<(u64, Instant)>,
+) {
+    let s = setting();
+    for i in 0..PACED_OBJECTS {
+        s.widget(&format!("p{i}"));
+    }
+    s.server.record_sends();
+    let total = (PACED_RATE * PACED_SECONDS) as usize;
+    let count = total.to_string();
+    let mut args = vec!["widgets", "--all", "--count", &count];
+    let sink_flag = sink.map(|(kind, _)| format!("{kind}:env:SINK"));
+    match &sink_flag {
+        Some(flag) => args.extend(["-q", "--sink", flag]),
+        None => args.extend(["-o", "json"]),
+    }
+    let mut child = s.notify(&args, sink.map_or("", |(_, url)| url));
+    let stdout = child.stdout.take().unwrap();
+    let lines = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .map(|line| {
+                let at = Instant::now();
+                let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+                (resource_version(&line["object"]), at)
+            })
+            .collect::<Vec<_>>()
+    });
+    let started = Instant::now();
+    let sent = s.paced_updates();
+    let pacing = started.elapsed();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = received(lines.join().unwrap());
+    let mut delays: Vec<Duration> = got
+        .iter()
+        .filter_map(|(rv, at)| Some(at.saturating_duration_since(s.server.sent_at(*rv)?)))
+        .collect();
+    delays.sort();
+    assert!(!delays.is_empty(), "{what}: nothing delivered was sent");
+    let distinct: std::collections::HashSet<u64> = got.iter().map(|(rv, _)| *rv).collect();
+    let missing = sent.iter().filter(|rv| !distinct.contains(rv)).count();
+    let ms = |p: f64| percentile(&delays, p).as_secs_f64() * 1e3;
+    let over = delays.partition_point(|d| *d <= Duration::from_millis(5));
+    println!(
+        "{what}, paced {PACED_RATE}/s for {PACED_SECONDS} s (achieved {:.0}/s): {} of {} delivered ({missing} missing or folded); delay from arrival p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms; {} over 5 ms",
+        total as f64 / pacing.as_secs_f64(),
+        distinct.len(),
+        sent.len(),
+        ms(0.5),
+        ms(0.9),
+        ms(0.99),
+        ms(0.999),
+        delays.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        delays.len() - over,
+    );
+}
+
+fn paced_stdout() {
+    paced("no sink, stdout (-o json)", None, |stamps| stamps);
+}
+
+fn paced_webhook() {
+    let hook = receiver::Receiver::start();
+    paced("webhook", Some(("webhook", &hook.url())), |_| {
+        hook.delivered()
+            .iter()
+            .map(|r| (resource_version(&r.json()["object"]), r.at))
+            .collect()
+    });
+}
+
+fn paced_jetstream() {
+    let Some(nats) = Nats::start() else {
+        println!("jetstream (paced): skipped (no nats-server on PATH)");
+        return;
+    };
+    let stamps = nats.subscribe();
+    let url = format!("{}/bench.widgets", nats.url);
+    paced(
+        "jetstream (a subscriber's receipt, just after the stream's ack)",
+        Some(("nats", &url)),
+        |_| stamps.try_iter().collect(),
+    );
+}
+
+/// A nats-server with JetStream on a free port, and a stream `BENCH` on `bench.>`.
+struct Nats {
+    child: Child,
+    url: String,
+    _store: tempfile::TempDir,
+}
+
+impl Nats {
+    fn start() -> Option<Nats> {
+        Command::new("nats-server").arg("--version").output().ok()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let store = tempfile::tempdir().unwrap();
+        let child = Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(Nats {
+            child,
+            url: format!("nats://127.0.0.1:{port}"),
+            _store: store,
+        })
+    }
+
+    /// Creates the stream and subscribes to `bench.widgets`: each message's
+    /// object resourceVersion, stamped as it arrives (from a thread).
+    fn subscribe(&self) -> std::sync::mpsc::Receiver<(u64, Instant)> {
+        let (tx, stamps) = std::sync::mpsc::channel();
+        let (ready_tx, ready) = std::sync::mpsc::channel();
+        let url = self.url.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                use futures::StreamExt;
+                let client = async_nats::connect(&url).await.unwrap();
+                let js = async_nats::jetstream::new(client.clone());
+                js.create_stream(async_nats::jetstream::stream::Config {
+                    name: "BENCH".into(),
+                    subjects: vec!["bench.>".into()],
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+                let mut sub = client.subscribe("bench.widgets").await.unwrap();
+                client.flush().await.unwrap();
+                ready_tx.send(()).unwrap();
+                while let Some(m) = sub.next().await {
+                    let at = Instant::now();
+                    let body: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+                    if tx.send((resource_version(&body["object"]), at)).is_err() {
+                        return;
+                    }
+                }
+            });
+        });
+        ready.recv().unwrap();
+        stamps
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    webhook();
-    jetstream();
+    // `BENCH_ONLY=paced`: only the paced runs from arrival (issue 28).
+    let paced_only = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "paced");
+    if !paced_only {
+        webhook();
+        jetstream();
+    }
+    paced_stdout();
+    paced_webhook();
+    paced_jetstream();
+    if paced_only {
+        return;
+    }
     kafka();
     queued_behind_a_dead_sink(false);
     queued_behind_a_dead_sink(true);

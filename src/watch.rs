@@ -52,9 +52,7 @@ pub fn watch_from(
     let types = (resource.api_version.clone(), resource.kind.clone());
     let watching = {
         let types = types.clone();
-        watcher(api.clone(), config)
-            .default_backoff()
-            .map(move |event| event.map(|e| strip(e, &types)))
+        streaming_or_paged(api.clone(), config).map(move |event| event.map(|e| strip(e, &types)))
     };
     let Some(from) = from else {
         return watching.boxed();
@@ -67,6 +65,83 @@ pub fn watch_from(
     };
     replay(api, params, from, types).chain(watching).boxed()
 }
+
+/// kube's watcher, whose first list is a streaming list when the server
+/// serves them: one watch sends every object, then a bookmark marking the
+/// list's end (`sendInitialEvents`), so no page of 500 objects is held at
+/// once and no second request starts the watch. A server refuses it with
+/// 422 when its WatchList feature is off, and with an ERROR event (500) on
+/// etcd older than 3.4.31/3.5.13 (no watch progress): on any error before
+/// that first list ends, as client-go does, this stream goes on with
+/// paginated list + watch — the refusal is not the user's trouble, and an
+/// error that is (403, a server down) comes back from the list. If the
+/// refused stream had listed objects, the new watcher's `Relisting` makes
+/// the tracker drop them; if it had only said the list starts (the ERROR
+/// comes after 200 OK), that start is not said twice. A re-list after the
+/// first (410) streams again.
+fn streaming_or_paged(
+    api: Api<RawObject>,
+    config: watcher::Config,
+) -> BoxStream<'static, WatcherItem> {
+    let streaming = watcher(api.clone(), config.clone().streaming_lists())
+        .default_backoff()
+        .boxed();
+    let paged = move || watcher(api, config).default_backoff().boxed();
+    let start = Start::Streaming(streaming, paged, Told::Nothing);
+    futures::stream::unfold(start, |start| async move {
+        match start {
+            Start::Streaming(mut streaming, paged, told) => match streaming.next().await {
+                Some(Err(_refused)) => {
+                    let mut paged = paged();
+                    let mut item = paged.next().await?;
+                    if told == Told::Start && matches!(item, Ok(watcher::Event::Init)) {
+                        item = paged.next().await?;
+                    }
+                    Some((item, Start::Listed(paged)))
+                }
+                Some(Ok(event)) => {
+                    let next = match (&event, told) {
+                        (watcher::Event::InitDone, _) => Start::Listed(streaming),
+                        (watcher::Event::Init, Told::Nothing) => {
+                            Start::Streaming(streaming, paged, Told::Start)
+                        }
+                        (watcher::Event::InitApply(_), _) => {
+                            Start::Streaming(streaming, paged, Told::Objects)
+                        }
+                        _ => Start::Streaming(streaming, paged, told),
+                    };
+                    Some((Ok(event), next))
+                }
+                None => None,
+            },
+            Start::Listed(mut watching) => {
+                let item = watching.next().await?;
+                Some((item, Start::Listed(watching)))
+            }
+        }
+    })
+    .boxed()
+}
+
+/// Where [`streaming_or_paged`] stands: still in its first streaming list
+/// (with the paged watcher to fall back on, and what it has said so far),
+/// or past it.
+enum Start<F> {
+    Streaming(BoxStream<'static, WatcherItem>, F, Told),
+    Listed(BoxStream<'static, WatcherItem>),
+}
+
+/// What the streaming list has passed on before it ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Told {
+    Nothing,
+    /// That a list starts.
+    Start,
+    /// Listed objects.
+    Objects,
+}
+
+type WatcherItem = Result<watcher::Event<RawObject>, watcher::Error>;
 
 /// One watch of every object of `target`'s type in its namespace, shared by
 /// named targets of that type and namespace: each event goes to the target

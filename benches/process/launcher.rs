@@ -368,8 +368,16 @@ impl Run {
     /// exits first or its output stands still for a while. Returns the lines
     /// seen and whether the goal was reached.
     pub(crate) fn wait_for_lines(&mut self, expected: usize) -> (usize, bool) {
+        self.wait_for_lines_within(expected, Duration::from_secs(30))
+    }
+
+    /// As `wait_for_lines`, with output standing still for `patience` at most.
+    pub(crate) fn wait_for_lines_within(
+        &mut self,
+        expected: usize,
+        patience: Duration,
+    ) -> (usize, bool) {
         let mut count = LineCount::new(self.stdout.as_deref());
-        let patience = Duration::from_secs(30);
         let mut last = 0;
         let mut still_since = Instant::now();
         loop {
@@ -386,6 +394,24 @@ impl Run {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+}
+
+impl Run {
+    /// Waits until the child's stderr holds `needle`; false if it exits
+    /// first or `limit` passes.
+    pub(crate) fn wait_for_stderr(&mut self, needle: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if fs::read_to_string(&self.stderr).is_ok_and(|text| text.contains(needle)) {
+                return true;
+            }
+            if self.poll_exit() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
     }
 }
 

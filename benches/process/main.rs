@@ -27,6 +27,7 @@ mod client;
 mod common;
 mod error;
 mod figures;
+mod large;
 mod launcher;
 mod paced;
 mod report;
@@ -105,6 +106,11 @@ fn run(settings: &Settings) -> Result<()> {
         println!("\n{}", paced::note(&paced));
         return Ok(());
     }
+    // `BENCH_ONLY=large`: only 50,000 objects, streamed and paginated (issue 28).
+    if std::env::var("BENCH_ONLY").is_ok_and(|only| only == "large") {
+        print_large(&large::run(&mut b)?);
+        return Ok(());
+    }
     // `BENCH_ONLY=apply`: only waiting for a whole apply (issue 24).
     if std::env::var("BENCH_ONLY").is_ok_and(|only| only == "apply") {
         println!("{}", apply::render(&apply::run(&mut b)?));
@@ -122,5 +128,18 @@ fn run(settings: &Settings) -> Result<()> {
         report(&b, &machine, floor, &already, &reaction, &scale, extra)
     );
     println!("\n{}", apply::render(&apply));
+    print_large(&large::run(&mut b)?);
     Ok(())
+}
+
+/// The large rows, after the table as the apply figures are.
+fn print_large(large: &large::Large) {
+    println!();
+    for r in large::rows(large) {
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            r.figure, r.ours, r.peer, r.ratio, r.target, r.met
+        );
+    }
+    println!("\n{}", large::note(large));
 }

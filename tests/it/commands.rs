@@ -388,11 +388,13 @@ fn events_initial_and_count() {
         "{lines}"
     );
 
+    // The first run's list was a watch too (a streaming list): wait for this one's.
+    let before = s.server.requests().len();
     let mut child = s
         .notify(&["widgets", "--all", "--events", "deleted", "--count", "1"])
         .spawn()
         .unwrap();
-    s.wait_for_watch_matching("/widgets?", &mut child);
+    s.wait_for_watch_since(before, "/widgets?", &mut child);
     s.set_status("a", json!({"x": 1}));
     s.server.delete(WIDGETS, Some("default"), "b");
     let output = finish(child, Duration::from_secs(20));

@@ -255,9 +255,15 @@ fn names_with_a_selector_exit_2() {
     assert!(s.server.requests().is_empty());
 }
 
+/// Where the server refuses a streaming list (as on etcd 3.4), the list
+/// is paginated.
 #[test]
 fn a_large_selection_is_listed_in_pages_and_every_object_is_judged() {
-    let s = Scenario::new();
+    let s = Scenario::on(testserver::TestServer::start_with(testserver::Options {
+        tls: true,
+        streaming_lists: testserver::StreamingLists::NoWatchProgress,
+        ..Default::default()
+    }));
     for i in 0..1_100 {
         s.server.create(
             WIDGETS,
@@ -284,4 +290,31 @@ fn a_large_selection_is_listed_in_pages_and_every_object_is_judged() {
         lists[1..].iter().all(|l| l.contains("continue=")),
         "{lists:#?}"
     );
+}
+
+/// Where the server serves streaming lists, the same selection comes in one
+/// watch (no page, no second request) and every object is judged.
+#[test]
+fn a_large_selection_is_streamed_in_one_request_and_every_object_is_judged() {
+    let s = Scenario::new();
+    for i in 0..1_100 {
+        s.server.create(
+            WIDGETS,
+            Some("default"),
+            json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                   "metadata": {"name": format!("w{i:04}"), "labels": {"batch": "big"}},
+                   "status": {"ready": true}}),
+        );
+    }
+    let before = s.server.requests().len();
+    let out = s.run(&["widgets", "-l", "batch=big", "--until", READY, "-o", "name"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 1_100);
+    let reads: Vec<String> = s.server.requests()[before..]
+        .iter()
+        .filter(|r| r.path_and_query.contains("labelSelector="))
+        .map(|r| r.path_and_query.clone())
+        .collect();
+    assert_eq!(reads.len(), 1, "{reads:#?}");
+    assert!(reads[0].contains("sendInitialEvents=true"), "{reads:#?}");
 }

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::cluster::{Cluster, Watching};
 use crate::common::*;
+use testserver::{Options, StreamingLists, TestServer};
 
 /// A wait that holds at start ends at once with kubectl's line; one that does
 /// not yet hold ends when the status is written.
@@ -827,4 +828,94 @@ pub fn a_watch_cut_by_an_apiserver_restart_resumes(c: &dyn Cluster) {
 #[test]
 fn a_watch_cut_by_an_apiserver_restart_resumes_on_the_test_server() {
     a_watch_cut_by_an_apiserver_restart_resumes(&Scenario::new());
+}
+
+/// However the server answers the first list — a streaming list, or a
+/// refusal of it followed by paginated list + watch — every object is
+/// listed once and every change after is seen, with nothing said on stderr
+/// about the refusal.
+pub fn every_object_is_listed_and_every_change_after_seen(c: &dyn Cluster) {
+    const OBJECTS: usize = 30;
+    const CHANGED: usize = 10;
+    for n in 0..OBJECTS {
+        c.create_widget(&format!("w{n:02}"), json!({"i": 0}));
+    }
+    let count = (OBJECTS + CHANGED).to_string();
+    let run = Watching::start(
+        c,
+        &[
+            "widgets",
+            "--all",
+            "--initial",
+            "--on-change",
+            ".spec.i",
+            "-o",
+            "json",
+            "--count",
+            &count,
+            "--timeout",
+            "60s",
+        ],
+        1,
+    );
+    for n in 0..CHANGED {
+        c.patch_widget(&format!("w{n:02}"), json!({"spec": {"i": 1}}));
+    }
+    let out = run.finish(Duration::from_secs(60));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let mut listed = seen(&lines[..OBJECTS]);
+    listed.sort();
+    let want: Vec<String> = (0..OBJECTS).map(|n| format!("initial w{n:02}")).collect();
+    assert_eq!(listed, want);
+    let changed: Vec<String> = (0..CHANGED).map(|n| format!("modified w{n:02}")).collect();
+    assert_eq!(seen(&lines[OBJECTS..]), changed);
+    let said = stderr(&out);
+    assert!(
+        !said.contains("warning") && !said.contains("error"),
+        "{said}"
+    );
+    // One list, said once at -v, however it was read.
+    assert_eq!(said.matches(": listing\n").count(), 1, "{said}");
+}
+
+#[test]
+fn a_streaming_list_sees_every_object_and_change_on_the_test_server() {
+    let c = Scenario::new();
+    every_object_is_listed_and_every_change_after_seen(&c);
+    // One watch listed them: no paginated list was asked for.
+    let requests = c.server.requests();
+    let widgets = || {
+        requests
+            .iter()
+            .filter(|r| r.path_and_query.contains("/widgets"))
+    };
+    assert!(
+        widgets().any(|r| r.path_and_query.contains("sendInitialEvents=true")),
+        "{requests:?}"
+    );
+    assert!(
+        !widgets().any(|r| !r.path_and_query.contains("watch=")),
+        "{requests:?}"
+    );
+}
+
+#[test]
+fn refused_streaming_lists_fall_back_to_list_and_watch_on_the_test_server() {
+    for refusal in [StreamingLists::NoWatchProgress, StreamingLists::GateOff] {
+        let c = Scenario::on(TestServer::start_with(Options {
+            tls: true,
+            streaming_lists: refusal,
+            ..Options::default()
+        }));
+        every_object_is_listed_and_every_change_after_seen(&c);
+        let requests = c.server.requests();
+        assert!(
+            requests
+                .iter()
+                .any(|r| r.path_and_query.contains("/widgets?")
+                    && r.path_and_query.contains("limit=")),
+            "{refusal:?}: {requests:?}"
+        );
+    }
 }

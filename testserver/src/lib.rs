@@ -99,6 +99,8 @@ pub struct Options {
     /// Speak HTTPS only, with a certificate signed by a CA made at start
     /// (see [`TestServer::ca_pem`]); the kubeconfig carries the CA.
     pub tls: bool,
+    /// How watches with `sendInitialEvents=true` are answered.
+    pub streaming_lists: StreamingLists,
 }
 
 impl Default for Options {
@@ -107,8 +109,27 @@ impl Default for Options {
             aggregated_discovery: true,
             history_limit: 1000,
             tls: false,
+            streaming_lists: StreamingLists::Served,
         }
     }
+}
+
+/// What the server does with a streaming list (a watch with
+/// `sendInitialEvents=true&resourceVersionMatch=NotOlderThan`), as kube-apiserver
+/// 1.32 does in each setting (captures in `tests/k8s-reference/`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamingLists {
+    /// Every object as ADDED, then a BOOKMARK annotated
+    /// `k8s.io/initial-events-end`, then the changes (WatchList on, etcd with
+    /// watch progress).
+    Served,
+    /// 200 OK, then one ERROR event (500 InternalError: RequestWatchProgress
+    /// is disabled), then the end: WatchList on, on etcd 3.4 before 3.4.31
+    /// (the project's real control plane).
+    NoWatchProgress,
+    /// 422 Invalid: the WatchList feature gate is off
+    /// (`--feature-gates=WatchList=false`).
+    GateOff,
 }
 
 /// A running server; dropping it shuts it down and closes every connection.
@@ -153,6 +174,8 @@ impl TestServer {
             addr,
             faults: Mutex::new(Faults::default()),
             stall: tokio::sync::watch::channel(false).0,
+            streaming_lists: Mutex::new(opts.streaming_lists),
+            sends: Mutex::new(None),
         });
         let tls = opts.tls.then(tls::generate);
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
@@ -276,6 +299,11 @@ impl TestServer {
             lock(&self.shared.store).remove_custom_type(group, plural),
             "no custom resource {plural}.{group} to remove"
         );
+    }
+
+    /// How streaming lists are answered from now on (see [`StreamingLists`]).
+    pub fn set_streaming_lists(&self, answer: StreamingLists) {
+        *lock(&self.shared.streaming_lists) = answer;
     }
 
     /// How often watches with `allowWatchBookmarks=true` get a BOOKMARK (default 1s).
@@ -538,6 +566,22 @@ impl TestServer {
     /// How many watch streams are open now.
     pub fn open_watches(&self) -> usize {
         lock(&self.shared.store).open_watches()
+    }
+
+    /// From now on, remember when each event was first handed to a watch's
+    /// connection: the moment a client's delay from an event's arrival is
+    /// measured from (benches), with nothing added to the client.
+    pub fn record_sends(&self) {
+        lock(&self.shared.sends).get_or_insert_with(HashMap::new);
+    }
+
+    /// When the event of this resourceVersion was first sent to a watch,
+    /// if it was while [`TestServer::record_sends`] was on.
+    pub fn sent_at(&self, resource_version: u64) -> Option<std::time::Instant> {
+        lock(&self.shared.sends)
+            .as_ref()?
+            .get(&resource_version)
+            .copied()
     }
 }
 

@@ -33,6 +33,10 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<Faults>,
     /// While true, watch streams write nothing (stall_watches).
     pub(crate) stall: tokio::sync::watch::Sender<bool>,
+    pub(crate) streaming_lists: Mutex<crate::StreamingLists>,
+    /// When each event (by resourceVersion) was first handed to a watch's
+    /// connection, while recorded (record_sends).
+    pub(crate) sends: Mutex<Option<HashMap<u64, std::time::Instant>>>,
 }
 
 /// Locks a mutex even if a panicking test thread poisoned it.

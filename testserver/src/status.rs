@@ -33,7 +33,11 @@ pub(crate) struct Details {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub(crate) struct Cause {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub reason: &'static str,
     pub message: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub field: &'static str,
 }
 
 /// The wire shape, with the apiserver's field order.
@@ -219,6 +223,7 @@ impl ApiError {
         let message = if reason == "InternalError" {
             details.causes.push(Cause {
                 message: message.to_string(),
+                ..Cause::default()
             });
             format!("Internal error occurred: {message}")
         } else {
@@ -229,6 +234,40 @@ impl ApiError {
             details: has_details.then(|| Box::new(details)),
             ..ApiError::new(code, reason, message)
         }
+    }
+
+    /// A watch's query refused by validation (422 on `ListOptions`), e.g.
+    /// `sendInitialEvents` while the WatchList feature gate is off.
+    pub fn invalid_list_options(field: &'static str, forbidden: &str) -> ApiError {
+        ApiError {
+            details: Some(Box::new(Details {
+                group: "meta.k8s.io".into(),
+                kind: "ListOptions".into(),
+                causes: vec![Cause {
+                    reason: "FieldValueForbidden",
+                    message: format!("Forbidden: {forbidden}"),
+                    field,
+                }],
+                ..Details::default()
+            })),
+            ..ApiError::new(
+                422,
+                "Invalid",
+                format!("ListOptions.meta.k8s.io \"\" is invalid: {field}: Forbidden: {forbidden}"),
+            )
+        }
+    }
+
+    /// The ERROR event a 1.32 apiserver on etcd without watch progress
+    /// (older than 3.4.31 / 3.5.13) sends for a streaming list, after 200 OK.
+    pub fn no_watch_progress() -> ApiError {
+        ApiError::new(
+            500,
+            "InternalError",
+            "a watch stream was requested by the client but the required storage feature \
+             RequestWatchProgress is disabled"
+                .into(),
+        )
     }
 
     pub fn method_not_allowed(method: &str) -> ApiError {

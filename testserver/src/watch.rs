@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::StreamingLists;
 use crate::catalog::ResourceType;
 use crate::request::{Ctx, Target, selectors};
 use crate::response::{error_response, stream_response};
@@ -161,6 +162,9 @@ impl Stream {
         };
         let line = self.view.render(kind, &obj);
         self.write(line).await?;
+        if let Some(sends) = lock(&self.shared.sends).as_mut() {
+            sends.entry(ev.rv).or_insert_with(std::time::Instant::now);
+        }
         Ok(match &mut self.remaining {
             Some(n) => {
                 *n = n.saturating_sub(1);
@@ -282,6 +286,29 @@ pub(crate) async fn serve(shared: Arc<Shared>, t: Target, ctx: &Ctx) -> Response
         .filter(|t| *t > 0)
         .map_or(Duration::from_secs(1800), Duration::from_secs);
 
+    let streaming_lists = *lock(&shared.streaming_lists);
+    if send_initial == Some("true") {
+        let refused = match streaming_lists {
+            StreamingLists::GateOff => Some(ApiError::invalid_list_options(
+                "sendInitialEvents",
+                "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",
+            )),
+            _ if ctx.param("resourceVersionMatch") != Some("NotOlderThan") => {
+                Some(ApiError::invalid_list_options(
+                    "resourceVersionMatch",
+                    "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                ))
+            }
+            _ => None,
+        };
+        if let Some(e) = refused {
+            return error_response(&e, ctx.pretty);
+        }
+        if streaming_lists == StreamingLists::NoWatchProgress {
+            let e = ApiError::no_watch_progress();
+            return stream_response(Body::from(line("ERROR", &e.body())));
+        }
+    }
     let key = t.rt.key();
     let start = match (send_initial, rv_param) {
         (Some("true"), _) | (None, None) | (None, Some("0")) => WatchStart::Now,

@@ -70,3 +70,24 @@ fn a_configmaps_data_change_is_one_notification() {
 fn a_namespace_is_selected_by_its_name_label() {
     stories::a_namespace_is_selected_by_its_name_label(&Namespace::new());
 }
+
+/// 1.32's WatchList is on, but the project's etcd 3.4 cannot serve a
+/// streaming list (no watch progress): 200, then an ERROR event.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn a_refused_streaming_list_falls_back_to_list_and_watch() {
+    stories::every_object_is_listed_and_every_change_after_seen(&Namespace::new());
+}
+
+/// With the WatchList gate off the apiserver refuses a streaming list with 422.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn without_the_watch_list_gate_lists_are_paginated() {
+    use crate::real::{ControlPlane, Options};
+
+    let plane = ControlPlane::start(Options {
+        controller_manager: false,
+        apiserver_args: vec!["--feature-gates=WatchList=false".into()],
+    });
+    stories::every_object_is_listed_and_every_change_after_seen(&Namespace::on(&plane));
+}

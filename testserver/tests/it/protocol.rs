@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use testserver::{Crd, Options, Rule, TestServer};
+use testserver::{Crd, Options, Rule, StreamingLists, TestServer};
 
 use crate::common::{AGGREGATED, Client, TABLE, reference, reference_json};
 
@@ -511,6 +511,54 @@ fn streaming_list_ends_initial_events_with_an_annotated_bookmark() {
         end["object"]["metadata"]["resourceVersion"],
         s.resource_version().to_string()
     );
+}
+
+/// A streaming list as kube-rs and client-go ask for it.
+const STREAMING: &str = "watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&resourceVersion=0";
+
+#[test]
+fn a_streaming_list_without_not_older_than_is_invalid() {
+    let (_s, c) = server();
+    let r = c.get(&format!(
+        "{WIDGETS}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true"
+    ));
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        r.json()["message"],
+        "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
+    );
+}
+
+#[test]
+fn without_the_watch_list_gate_a_streaming_list_is_refused_as_the_real_server_does() {
+    let s = TestServer::start_with(Options {
+        streaming_lists: StreamingLists::GateOff,
+        ..Options::default()
+    });
+    s.add_crd(Crd::widget());
+    let c = Client::new(&s.url(), Some(TestServer::ADMIN_TOKEN));
+    let r = c.get(&format!("{WIDGETS}?{STREAMING}"));
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json(), reference_json("err-422-watch-list-gate-off.json"));
+    // A plain watch is served.
+    let mut w = c.watch(&format!("{WIDGETS}?watch=true"));
+    s.create("widgets.example.com", Some("ref"), widget("w1", json!({})));
+    assert_eq!(w.next().unwrap()["type"], "ADDED");
+}
+
+#[test]
+fn on_etcd_without_watch_progress_a_streaming_list_ends_with_the_real_server_s_error() {
+    let s = TestServer::start_with(Options {
+        streaming_lists: StreamingLists::NoWatchProgress,
+        ..Options::default()
+    });
+    s.add_crd(Crd::widget());
+    s.create("widgets.example.com", Some("ref"), widget("w1", json!({})));
+    let c = Client::new(&s.url(), Some(TestServer::ADMIN_TOKEN));
+    let events = c.watch(&format!("{WIDGETS}?{STREAMING}")).collect();
+    let want: Value =
+        serde_json::from_str(reference("watch-list-no-watch-progress.jsonl").trim()).unwrap();
+    assert_eq!(events, vec![want], "one ERROR event, then the end");
 }
 
 #[test]
