@@ -348,6 +348,33 @@ pub(crate) fn rules_yaml(rules: &[(&str, &str)]) -> String {
     yaml
 }
 
+/// The rules of `file` run for `timeout` with metrics on a free port, once
+/// `/readyz` answers: the child and the port. `env` is set for the child.
+pub(crate) fn serving(
+    scenario: &Scenario,
+    file: &str,
+    timeout: &str,
+    env: &[(&str, String)],
+) -> (std::process::Child, u16) {
+    use crate::incluster::{free_port, wait_ready};
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut cmd = scenario.notify(&[
+        "--rules",
+        file,
+        "--timeout",
+        timeout,
+        "--metrics-addr",
+        &addr,
+    ]);
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    let mut child = cmd.spawn().unwrap();
+    wait_ready(port, &mut child);
+    (child, port)
+}
+
 /// Per rule, the (name, type) of each line printed.
 pub(crate) fn told(stdout: &str) -> BTreeMap<String, Vec<(String, String)>> {
     let mut by_rule: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
@@ -450,17 +477,11 @@ fn a_configmap_swap_reloads_new_rules_start_removed_stop_and_the_rest_stay_untou
 
 #[test]
 fn an_invalid_reload_changes_nothing_and_sighup_reloads_what_polling_cannot_see() {
-    use crate::incluster::{free_port, get, wait_ready};
+    use crate::incluster::get;
     let scenario = Scenario::new();
     scenario.widget("foo", json!({}), Value::Null);
     let file = rules_file(&scenario, &rules_yaml(&[("one", "widgets/foo -o json")]));
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = scenario
-        .notify(&["--rules", &file, "--timeout", "8s", "--metrics-addr", &addr])
-        .spawn()
-        .unwrap();
-    wait_ready(port, &mut child);
+    let (mut child, port) = serving(&scenario, &file, "8s", &[]);
 
     let invalid = rules_yaml(&[("one", "widgets/foo -o json --when '.x =='")]);
     std::fs::write(&file, &invalid).unwrap();
@@ -534,7 +555,7 @@ fn an_invalid_reload_changes_nothing_and_sighup_reloads_what_polling_cannot_see(
 
 #[test]
 fn each_rules_network_sinks_are_counted_apart_in_the_metrics() {
-    use crate::incluster::{free_port, get, wait_ready};
+    use crate::incluster::get;
     use crate::receiver::Answer;
     let scenario = Scenario::new();
     scenario.widget("foo", json!({}), Value::Null);
@@ -548,15 +569,12 @@ fn each_rules_network_sinks_are_counted_apart_in_the_metrics() {
             ("beta", "widgets/foo -q --sink webhook:env:HOOK_B"),
         ]),
     );
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = scenario
-        .notify(&["--rules", &file, "--timeout", "8s", "--metrics-addr", &addr])
-        .env("HOOK_A", alpha.url())
-        .env("HOOK_B", beta.url())
-        .spawn()
-        .unwrap();
-    wait_ready(port, &mut child);
+    let (mut child, port) = serving(
+        &scenario,
+        &file,
+        "8s",
+        &[("HOOK_A", alpha.url()), ("HOOK_B", beta.url())],
+    );
     scenario.set_status("foo", json!({"x": 1}));
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while alpha.delivered().len() + beta.delivered().len() < 2 {

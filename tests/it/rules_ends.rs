@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::common::*;
-use crate::incluster::{free_port, get, wait_ready};
-use crate::rules::{rules_file, rules_yaml, told, wait_until, watches};
+use crate::incluster::get;
+use crate::rules::{rules_file, rules_yaml, serving, told, wait_until, watches};
 
 /// A rule whose command keeps failing ends alone, said in one line naming
 /// it; the other rule keeps running, and once it ends too (`--count`) the
@@ -28,20 +28,7 @@ fn a_rule_reaching_its_max_failures_ends_alone_and_the_process_ends_with_its_cod
             ("other", "widgets/bar -o json --count 1"),
         ]),
     );
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = scenario
-        .notify(&[
-            "--rules",
-            &file,
-            "--timeout",
-            "20s",
-            "--metrics-addr",
-            &addr,
-        ])
-        .spawn()
-        .unwrap();
-    wait_ready(port, &mut child);
+    let (mut child, port) = serving(&scenario, &file, "20s", &[]);
     scenario.set_status("foo", json!({"x": 1}));
     std::thread::sleep(Duration::from_millis(300));
     scenario.set_status("foo", json!({"x": 2}));
@@ -178,20 +165,7 @@ fn a_watch_read_by_three_rules_is_counted_once_in_the_metrics() {
             ("c", "widgets --all -q --count 100 -- true"),
         ]),
     );
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = scenario
-        .notify(&[
-            "--rules",
-            &file,
-            "--timeout",
-            "20s",
-            "--metrics-addr",
-            &addr,
-        ])
-        .spawn()
-        .unwrap();
-    wait_ready(port, &mut child);
+    let (mut child, port) = serving(&scenario, &file, "20s", &[]);
     scenario.widget("bar", json!({}), Value::Null);
     for n in 1..=4 {
         scenario.set_status("foo", json!({"n": n}));
