@@ -132,60 +132,13 @@ fn webhook() {
 }
 
 fn jetstream() {
-    let Ok(_) = Command::new("nats-server").arg("--version").output() else {
+    let Some(nats) = Nats::start() else {
         println!("jetstream: skipped (no nats-server on PATH)");
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let store = tempfile::tempdir().unwrap();
-    let mut nats = Command::new("nats-server")
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(store.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let url = format!("nats://127.0.0.1:{port}");
+    let url = nats.url.clone();
     // A subscriber stamps each message as it arrives; the stream acks it.
-    let (sub_done, stamps) = std::sync::mpsc::channel();
-    let sub_url = url.clone();
-    let subscriber = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            use futures::StreamExt;
-            let client = async_nats::connect(&sub_url).await.unwrap();
-            let js = async_nats::jetstream::new(client.clone());
-            js.create_stream(async_nats::jetstream::stream::Config {
-                name: "BENCH".into(),
-                subjects: vec!["bench.>".into()],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-            let mut sub = client.subscribe("bench.widgets").await.unwrap();
-            client.flush().await.unwrap();
-            sub_done.send((0usize, Instant::now())).unwrap();
-            let mut got = 0;
-            while got < UPDATES {
-                let m = sub.next().await.unwrap();
-                let body: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
-                let n = body["object"]["status"]["n"].as_u64().unwrap() as usize;
-                sub_done.send((n, Instant::now())).unwrap();
-                got += 1;
-            }
-        });
-    });
-    let _ready = stamps.recv().unwrap();
+    let stamps = nats.subscribe(|body| body["object"]["status"]["n"].as_u64().unwrap());
     let s = setting();
     s.widget("foo");
     let count = UPDATES.to_string();
@@ -209,11 +162,13 @@ fn jetstream() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    subscriber.join().unwrap();
-    let received: Vec<(usize, Instant)> = stamps.try_iter().collect();
+    let received: Vec<(usize, Instant)> = (0..UPDATES)
+        .map(|_| {
+            let (n, at) = stamps.recv_timeout(Duration::from_secs(30)).unwrap();
+            (n as usize, at)
+        })
+        .collect();
     report("jetstream (acked; rate until exit)", &sent, &received, end);
-    let _ = nats.kill();
-    let _ = nats.wait();
 }
 
 /// Each record acknowledged (`acks=all`): the binary says so at `-vv`, and
@@ -466,7 +421,7 @@ fn paced_jetstream() {
         println!("jetstream (paced): skipped (no nats-server on PATH)");
         return;
     };
-    let stamps = nats.subscribe();
+    let stamps = nats.subscribe(|body| resource_version(&body["object"]));
     let url = format!("{}/bench.widgets", nats.url);
     paced(
         "jetstream (a subscriber's receipt, just after the stream's ack)",
@@ -509,8 +464,11 @@ impl Nats {
     }
 
     /// Creates the stream and subscribes to `bench.widgets`: each message's
-    /// object resourceVersion, stamped as it arrives (from a thread).
-    fn subscribe(&self) -> std::sync::mpsc::Receiver<(u64, Instant)> {
+    /// `key` (read from its body), stamped as it arrives (from a thread).
+    fn subscribe(
+        &self,
+        key: fn(&serde_json::Value) -> u64,
+    ) -> std::sync::mpsc::Receiver<(u64, Instant)> {
         let (tx, stamps) = std::sync::mpsc::channel();
         let (ready_tx, ready) = std::sync::mpsc::channel();
         let url = self.url.clone();
@@ -536,7 +494,7 @@ impl Nats {
                 while let Some(m) = sub.next().await {
                     let at = Instant::now();
                     let body: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
-                    if tx.send((resource_version(&body["object"]), at)).is_err() {
+                    if tx.send((key(&body), at)).is_err() {
                         return;
                     }
                 }
