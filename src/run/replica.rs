@@ -777,8 +777,8 @@ async fn keep_firing(outbox: &Outbox, session: &Session, filter: &Filter) {
     for (index, target) in session.targets.iter().enumerate() {
         let open = session
             .tracker
-            .objects(index)
-            .any(|o| filter.remembered(&crate::decide::filter::uid(o)).open);
+            .versions(index)
+            .any(|(_, uid, _)| filter.remembered(uid).open);
         if !open {
             continue;
         }
