@@ -47,6 +47,9 @@ pub async fn run(process: Process) -> Result<()> {
     if let Some(request) = &print_manifests {
         return manifests::print(&rules, request).await;
     }
+    // A rules file reloads on SIGHUP: caught from the start, so one that
+    // comes while the process connects does not end it.
+    let mut hangups = source.as_ref().and_then(|_| crate::os::Hangups::new().ok());
     // Process-wide flags are the same in every rule's plan.
     let Some(first) = rules.first() else {
         return Ok(());
@@ -141,7 +144,7 @@ pub async fn run(process: Process) -> Result<()> {
             "the rules come from stdin (--rules -): they do not reload; SIGHUP has nothing to re-read",
         );
     }
-    let mut reload = source.map(reload::Reload::new);
+    let mut reload = source.map(|source| reload::Reload::new(source, hangups.take()));
     // A rule ended by `--count` or by its `--max-failures` leaves the
     // others running; an end every rule meets too (the deadline, a signal)
     // lets them all finish; any other error ends the process. With no rule

@@ -18,14 +18,15 @@ pub(crate) struct Reload {
 }
 
 impl Reload {
-    /// Watching the file as it is now (already read).
-    pub fn new(source: Source) -> Reload {
+    /// Watching the file as it is now (already read); `hangups`, SIGHUP
+    /// caught since the process started.
+    pub fn new(source: Source, hangups: Option<Hangups>) -> Reload {
         let mut ticks = tokio::time::interval(LOOK_EVERY);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Reload {
             seen: file_version(&source.path),
             source,
-            hangups: Hangups::new().ok(),
+            hangups,
             ticks,
         }
     }

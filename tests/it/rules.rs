@@ -757,3 +757,60 @@ fn a_rule_a_reload_adds_reads_what_it_reads_beside_rules_that_read_less() {
         "{whole}"
     );
 }
+
+/// A SIGHUP while the process still connects (a ConfigMap edited as the pod
+/// starts) is a reload like any other, never the end of the process.
+#[cfg(unix)]
+#[test]
+fn a_sighup_at_start_does_not_end_the_process() {
+    use std::os::unix::fs::PermissionsExt;
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    let file = rules_file(&scenario, &rules_yaml(&[("one", "widgets/foo -o name")]));
+    // Its credentials take a second to come: it is still connecting then.
+    let plugin = scenario.dir.path().join("slow-credentials");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\nsleep 1\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{}\"}}}}'\n",
+            testserver::ADMIN_TOKEN
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = scenario
+        .server
+        .kubeconfig(testserver::ADMIN_TOKEN, "default")
+        .replace(
+            &format!("    token: \"{}\"\n", testserver::ADMIN_TOKEN),
+            &format!(
+                "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never\n",
+                plugin.display()
+            ),
+        );
+    let kubeconfig = scenario.dir.path().join("slow.kubeconfig");
+    std::fs::write(&kubeconfig, config).unwrap();
+    let before = scenario.server.requests().len();
+    let mut child = scenario
+        .notify(&[
+            "--rules",
+            &file,
+            "--timeout",
+            "6s",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    scenario.wait_for_watch_since(before, "widgets", &mut child);
+    scenario.set_status("foo", json!({"x": 1}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("widget.example.com/foo"),
+        "{}",
+        stdout(&out)
+    );
+}
