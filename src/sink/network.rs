@@ -284,7 +284,16 @@ impl Sink for Outbox {
         };
         for outlet in self.outlets.iter() {
             let message = match &outlet.render {
-                Render::Webhook | Render::Nats => webhook::message(n, &line()),
+                Render::Webhook => webhook::message(n, &line()),
+                // JetStream drops a second message with an id it holds: two
+                // rules telling one change to one stream are two messages.
+                Render::Nats => {
+                    let mut message = webhook::message(n, &line());
+                    if let Some(rule) = n.rule {
+                        message.id = format!("{rule}/{}", message.id);
+                    }
+                    message
+                }
                 Render::CloudEvents => cloudevents::message(n, &line()),
                 Render::Chat(text) => text.message(n),
                 Render::Alertmanager(_) => {

@@ -1047,6 +1047,62 @@ mod nats {
         assert_eq!(messages[0].subject.as_str(), "k8s.widgets");
     }
 
+    /// Two rules telling one change to one stream: two messages, each with
+    /// its rule's own id (JetStream dropped the second as a duplicate).
+    #[test]
+    fn two_rules_telling_one_change_to_one_stream_are_two_messages() {
+        use crate::rules::{rules_file, rules_yaml};
+        let nats = nats_server();
+        let rt = runtime();
+        let url = format!("nats://127.0.0.1:{}", nats.port);
+        let mut stream = rt.block_on(async {
+            let client = async_nats::connect(&url).await.unwrap();
+            let js = async_nats::jetstream::new(client);
+            js.create_stream(async_nats::jetstream::stream::Config {
+                name: "K8S".into(),
+                subjects: vec!["k8s.>".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        });
+        let s = Scenario::new();
+        s.widget("foo", json!({}), json!(null));
+        let file = rules_file(
+            &s,
+            &rules_yaml(&[
+                ("one", "widgets/foo -q --count 1 --sink nats:env:NATS_URL"),
+                ("two", "widgets/foo -q --count 1 --sink nats:env:NATS_URL"),
+            ]),
+        );
+        let before = s.server.requests().len();
+        let mut child = s
+            .notify(&["--rules", &file, "--timeout", "20s"])
+            .env("NATS_URL", format!("{url}/k8s.widgets"))
+            .spawn()
+            .unwrap();
+        s.wait_for_watch_since(before, "widgets", &mut child);
+        let changed = s.set_status("foo", json!({"ready": true}));
+        let out = finish(child, LONG);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let ids: Vec<String> = rt.block_on(async {
+            let count = stream.info().await.unwrap().state.messages;
+            let mut ids = Vec::new();
+            for seq in 1..=count {
+                let m = stream.get_raw_message(seq).await.unwrap();
+                ids.push(m.headers.get("Nats-Msg-Id").unwrap().as_str().to_string());
+            }
+            ids.sort();
+            ids
+        });
+        let id = format!(
+            "{}/{}/modified",
+            changed["metadata"]["uid"].as_str().unwrap(),
+            changed["metadata"]["resourceVersion"].as_str().unwrap()
+        );
+        assert_eq!(ids, [format!("one/{id}"), format!("two/{id}")]);
+    }
+
     #[test]
     fn without_a_stream_notifications_are_published_on_core_nats() {
         let nats = nats_server();
