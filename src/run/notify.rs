@@ -365,14 +365,18 @@ fn judge_report(report: Report, rule: Option<&str>) -> Option<Exit> {
             );
             None
         }
-        Report::Fatal { job, code } => Some(Exit::Command {
-            code,
-            message: Some(format!(
-                "the command failed too many times in a row (--max-failures), last for {}; \
+        Report::Fatal { job, code } => {
+            // The run that reached the limit ended too: it counts.
+            crate::metrics::delivered_for(rule, "command", crate::metrics::Outcome::Failed);
+            Some(Exit::Command {
+                code,
+                message: Some(format!(
+                    "the command failed too many times in a row (--max-failures), last for {}; \
                  last exit code {code}",
-                job.name()
-            )),
-        }),
+                    job.name()
+                )),
+            })
+        }
     }
 }
 

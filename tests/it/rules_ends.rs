@@ -41,6 +41,13 @@ fn a_rule_reaching_its_max_failures_ends_alone_and_the_process_ends_with_its_cod
         metrics.contains("kubectl_notify_rule_running{rule=\"other\"} 1"),
         "{metrics}"
     );
+    // Both runs ended failed, the one that reached the limit too.
+    assert!(
+        metrics.contains(
+            "kubectl_notify_deliveries_total{sink=\"command\",outcome=\"failed\",rule=\"failing\"} 2"
+        ),
+        "{metrics}"
+    );
     let (status, body) = get(port, "/readyz").unwrap();
     assert_eq!(status, 200, "the others still run: {body}");
     assert!(body.contains("rule failing ended (max-failures)"), "{body}");
