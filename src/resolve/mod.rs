@@ -374,6 +374,14 @@ impl Resolver {
                     Some(api) => vec![(api, false)],
                     None => match spec.manifest {
                         Some(ref m) => return Err(Exit::Usage(format!("{}: {e}", m.at))),
+                        // A category from the cache may lack a CRD that
+                        // joined it since: only the server's answer says.
+                        None if !self.discovery.is_fresh() => {
+                            return Err(Exit::Usage(format!(
+                                "{:?} may be a category",
+                                spec.type_text
+                            )));
+                        }
                         None => category(types, spec, e)?
                             .into_iter()
                             .map(|api| (api.clone(), true))

@@ -378,37 +378,57 @@ fn a_category_names_the_types_kubectl_expands_it_to() {
 
     let group = format!("{}.example.com", ns.name);
     let category = format!("gear-{}", ns.name);
-    let _cleanup = ClusterScoped(&ns, vec![format!("crd/gadgets.{group}")]);
-    ns.create(
-        json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": format!("gadgets.{group}")},
-        "spec": {"group": group, "scope": "Namespaced",
-            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget",
-                "categories": [category]},
-            "versions": [{"name": "v1", "served": true, "storage": true,
-                "schema": {"openAPIV3Schema": {"type": "object",
-                    "x-kubernetes-preserve-unknown-fields": true}}}]}}),
+    let _cleanup = ClusterScoped(
+        &ns,
+        vec![
+            format!("crd/gadgets.{group}"),
+            format!("crd/gizmos.{group}"),
+        ],
     );
-    ns.kubectl_ok(&[
-        "wait",
-        "--for=condition=Established",
-        &format!("crd/gadgets.{group}"),
-    ]);
-    eventually("the gadget created", || {
-        ns.kubectl_fed(
-            &["create", "-f", "-"],
-            &json!({"apiVersion": format!("{group}/v1"), "kind": "Gadget",
-                "metadata": {"name": "g1"}})
-            .to_string(),
-        )
-        .status
-        .success()
-        .then_some(())
-    });
+    // A CRD in the category and one of its objects: (kind, plural, object).
+    let joined = |kind: &str, plural: &str, object: &str| {
+        ns.create(
+            json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": format!("{plural}.{group}")},
+            "spec": {"group": group, "scope": "Namespaced",
+                "names": {"plural": plural, "singular": kind.to_lowercase(), "kind": kind,
+                    "categories": [category]},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object",
+                        "x-kubernetes-preserve-unknown-fields": true}}}]}}),
+        );
+        ns.kubectl_ok(&[
+            "wait",
+            "--for=condition=Established",
+            &format!("crd/{plural}.{group}"),
+        ]);
+        eventually("the object created", || {
+            ns.kubectl_fed(
+                &["create", "-f", "-"],
+                &json!({"apiVersion": format!("{group}/v1"), "kind": kind,
+                    "metadata": {"name": object}})
+                .to_string(),
+            )
+            .status
+            .success()
+            .then_some(())
+        });
+    };
+    joined("Gadget", "gadgets", "g1");
     let out = ns.run(&[&category, "--all", "--for", "create", "--timeout", "30s"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(met(&out), names(&["get", &category, "-o", "name"]));
     assert_eq!(met(&out), [format!("gadget.{group}/g1")]);
+    // A second CRD joins the category the discovery cache now knows: the
+    // server says what the category holds, not the cache.
+    joined("Gizmo", "gizmos", "z1");
+    let out = ns.run(&[&category, "--all", "--for", "create", "--timeout", "30s"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(met(&out), names(&["get", &category, "-o", "name"]));
+    assert_eq!(
+        met(&out),
+        [format!("gadget.{group}/g1"), format!("gizmo.{group}/z1")]
+    );
 
     let out = ns.run(&["all", "web", "--for", "ready"]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
