@@ -63,6 +63,13 @@ pub fn read(sources: &Sources, stdin: &mut dyn Read) -> Result<Vec<TargetSpec>> 
             Some(dir) => format!("-k {dir}"),
             None => format!("-f {}", sources.files.join(" -f ")),
         };
+        let folder = sources.files.iter().any(|f| Path::new(f).is_dir());
+        if !folder {
+            return Err(Exit::Usage(format!(
+                "no objects in {from}: it holds no Kubernetes object (YAML documents or JSON \
+                 with apiVersion, kind and metadata.name)"
+            )));
+        }
         return Err(Exit::Usage(format!(
             "no objects in {from}: a folder is read for files ending .json, .yaml or .yml{}",
             if sources.recursive || sources.kustomize.is_some() {
@@ -596,6 +603,18 @@ mod tests {
             let err = error(body);
             assert!(err.contains(says), "{body:?}: {err}");
         }
+    }
+
+    #[test]
+    fn an_empty_file_is_not_said_to_be_a_folder() {
+        let sources = Sources {
+            files: &["/dev/null".to_string()],
+            recursive: false,
+            kustomize: None,
+        };
+        let err = read(&sources, &mut "".as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("it holds no Kubernetes object"), "{err}");
+        assert!(!err.contains("folder"), "{err}");
     }
 
     #[test]
