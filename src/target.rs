@@ -19,6 +19,15 @@ pub enum Selection {
 }
 
 impl Selection {
+    /// The label and field selectors a list or watch of this selection
+    /// sends: a name is its field selector.
+    pub fn selectors(&self) -> (Option<String>, Option<String>) {
+        match self {
+            Selection::Name(name) => (None, Some(Selection::name_field_selector(name))),
+            Selection::Query { labels, fields } => (labels.clone(), fields.clone()),
+        }
+    }
+
     /// The field selector that picks one named object: `metadata.name=NAME`,
     /// the name escaped as Kubernetes' `fields.EscapeValue` does, so a name
     /// holding `,` or `=` stays one value and never adds a requirement.

@@ -38,10 +38,7 @@ pub fn watch_from(
         Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
         None => Api::all_with(client.clone(), &resource),
     };
-    let (labels, fields) = match &target.selection {
-        Selection::Name(name) => (None, Some(Selection::name_field_selector(name))),
-        Selection::Query { labels, fields } => (labels.clone(), fields.clone()),
-    };
+    let (labels, fields) = target.selection.selectors();
     let mut config = watcher::Config::default();
     if let Some(labels) = &labels {
         config = config.labels(labels);

@@ -10,7 +10,7 @@ use kube::Client;
 use kube::runtime::watcher;
 use tokio::sync::mpsc;
 
-use crate::target::{Selection, Target};
+use crate::target::Target;
 use crate::tracker::{Entry, Keep, Tracker, WatchEvent};
 use crate::watch::watch_from;
 
@@ -34,10 +34,7 @@ struct Key {
 
 impl Key {
     fn of(target: &Target) -> Key {
-        let (labels, fields) = match &target.selection {
-            Selection::Name(name) => (None, Some(Selection::name_field_selector(name))),
-            Selection::Query { labels, fields } => (labels.clone(), fields.clone()),
-        };
+        let (labels, fields) = target.selection.selectors();
         Key {
             api_version: target.api.api_version(),
             plural: target.api.plural.clone(),

@@ -29,7 +29,7 @@ use crate::ha::checkpoint::{Checkpoint, Failure, Mark, ObjectMark, Store, same_r
 use crate::ha::lease::{Elector, Role};
 use crate::ha::{HaPlan, checkpoint, lease};
 use crate::sink::network::Outbox;
-use crate::target::{Selection, Target};
+use crate::target::Target;
 use crate::tracker::ChangeKind;
 
 /// At most one checkpoint write a second.
@@ -789,18 +789,12 @@ async fn keep_firing(outbox: &Outbox, session: &Session, filter: &Filter) {
             None => Api::all_with(client, &resource),
         };
         let mut params = ListParams::default();
-        match &target.selection {
-            Selection::Name(name) => {
-                params = params.fields(&Selection::name_field_selector(name));
-            }
-            Selection::Query { labels, fields } => {
-                if let Some(labels) = labels {
-                    params = params.labels(labels);
-                }
-                if let Some(fields) = fields {
-                    params = params.fields(fields);
-                }
-            }
+        let (labels, fields) = target.selection.selectors();
+        if let Some(labels) = &labels {
+            params = params.labels(labels);
+        }
+        if let Some(fields) = &fields {
+            params = params.fields(fields);
         }
         let list = match api.list(&params).await {
             Ok(list) => list,
