@@ -782,12 +782,7 @@ async fn keep_firing(outbox: &Outbox, session: &Session, filter: &Filter) {
         if !open {
             continue;
         }
-        let resource = ApiResource::from(&target.api);
-        let client = session.conn.client.clone();
-        let api: Api<DynamicObject> = match &target.namespace {
-            Some(ns) => Api::namespaced_with(client, ns, &resource),
-            None => Api::all_with(client, &resource),
-        };
+        let api = objects_of(session, target);
         let mut params = ListParams::default();
         let (labels, fields) = target.selection.selectors();
         if let Some(labels) = &labels {
@@ -827,16 +822,20 @@ async fn keep_firing(outbox: &Outbox, session: &Session, filter: &Filter) {
     }
 }
 
+/// The target's collection: in its namespace, or in all.
+fn objects_of(session: &Session, target: &Target) -> Api<DynamicObject> {
+    let resource = ApiResource::from(&target.api);
+    let client = session.conn.client.clone();
+    match &target.namespace {
+        Some(ns) => Api::namespaced_with(client, ns, &resource),
+        None => Api::all_with(client, &resource),
+    }
+}
+
 /// The collection's resourceVersion now, before the watch starts: a target
 /// with no object yet still gets a place to resume from.
 async fn position_now(session: &Session, target: &Target) -> Option<u64> {
-    let resource = ApiResource::from(&target.api);
-    let client = session.conn.client.clone();
-    let api: Api<DynamicObject> = match &target.namespace {
-        Some(ns) => Api::namespaced_with(client, ns, &resource),
-        None => Api::all_with(client, &resource),
-    };
-    let list = api
+    let list = objects_of(session, target)
         .list_metadata(&ListParams::default().limit(1))
         .await
         .ok()?;
