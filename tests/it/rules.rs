@@ -308,6 +308,81 @@ fn a_rules_name_reaches_the_human_line_the_command_and_cloudevents() {
     assert_eq!(received[0].json()["rule"], "sent");
 }
 
+/// Every line about a rule's sinks and command starts with the rule's name,
+/// as its other lines do: the plain-http warning at start, a rejection, a
+/// retry, what was left undelivered at exit, a run skipped as busy, a run
+/// that failed. With four rules, a line without the name says nothing.
+#[test]
+fn a_rules_sink_and_command_lines_name_the_rule() {
+    let scenario = Scenario::new();
+    let receiver = Receiver::start();
+    receiver.always(Some(crate::receiver::Answer::Status(400)));
+    let file = rules_file(
+        &scenario,
+        "rules:
+  - name: warned
+    args: [widgets/foo, -q, --flush-timeout, 1s, --sink, 'teams:http://0.0.0.0:9/workflows/s3cr3t']
+  - name: refused
+    args: [widgets/foo, -q, --sink, 'webhook:env:HOOK']
+  - name: busy
+    args: [widgets/foo, -q, --on-busy, skip, --, sleep, '3']
+  - name: failing
+    args: [widgets/foo, -q, --, 'false']
+",
+    );
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "5s", "-v"])
+        .env("HOOK", receiver.url())
+        .spawn()
+        .unwrap();
+    scenario.wait_for_watch("foo", &mut child);
+    std::thread::sleep(Duration::from_millis(200));
+    scenario.widget("foo", json!({}), Value::Null);
+    std::thread::sleep(Duration::from_millis(300));
+    scenario.set_status("foo", json!({"phase": "Running"}));
+    let out = finish(child, Duration::from_secs(30));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let err = stderr(&out);
+    let has = |start: &str, words: &str| {
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(start) && l.contains(words)),
+            "no line {start:?}...{words:?}:\n{err}"
+        )
+    };
+    has(
+        "warning: warned  teams sink #1: plain http:// to another host, so the hook URL",
+        "use https://",
+    );
+    has("warning: warned  teams sink #1: ", "retrying");
+    has(
+        "warning: warned  teams sink #1: ",
+        "not delivered within --flush-timeout 1s",
+    );
+    has(
+        "warning: refused  webhook sink #1: rejected the notification ",
+        "HTTP 400 Bad Request; not retried",
+    );
+    has(
+        "warning: refused  webhook sink #1: ",
+        "rejected (not retried)",
+    );
+    has("busy  ", "the command is busy, skipped (--on-busy skip)");
+    has("warning: failing  the command failed for ", "exit code 1");
+    for line in err.lines() {
+        if line.contains("sink #") || line.contains("the command") {
+            assert!(
+                ["warned  ", "refused  ", "busy  ", "failing  "]
+                    .iter()
+                    .any(|name| line.starts_with(name)
+                        || line.starts_with(&format!("warning: {name}"))),
+                "a line without its rule: {line}\n{err}"
+            );
+        }
+    }
+    assert!(!err.contains("s3cr3t"), "{err}");
+}
+
 /// A folder laid out as a ConfigMap volume: `rules.yaml` → `..data/rules.yaml`,
 /// `..data` → `..v1`. `swap` writes a new version the way the kubelet does.
 struct ConfigMapVolume {
