@@ -86,7 +86,9 @@ impl Outbox {
             url.starts_with("https://") || url.starts_with("kafka+ssl://")
         });
         if let Some(warning) = https.then(super::http::ca_file_warning).flatten() {
-            crate::log::warning("sink", warning);
+            // The process's setting, not a rule's: said once, not per rule.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| crate::log::warning("sink", warning));
         }
         // Under `--rules`, every line about a sink starts with its rule's
         // name, as the rule's other lines do (`NAME  slack sink #1: ...`).

@@ -383,6 +383,44 @@ fn a_rules_sink_and_command_lines_name_the_rule() {
     assert!(!err.contains("s3cr3t"), "{err}");
 }
 
+/// `SSL_CERT_FILE` is the process's, not a rule's: naming a file that is not
+/// there is said once, however many rules deliver over https.
+#[test]
+fn a_missing_ssl_cert_file_is_said_once_for_all_rules() {
+    let scenario = Scenario::new();
+    let file = rules_file(
+        &scenario,
+        "rules:
+  - name: one
+    args: [widgets/foo, -q, --sink, 'webhook:https://127.0.0.1:9/one']
+  - name: two
+    args: [widgets/foo, -q, --sink, 'slack:https://127.0.0.1:9/two']
+",
+    );
+    let missing = scenario.dir.path().join("no-such-ca.pem");
+    let out = scenario
+        .notify(&["--rules", &file, "--timeout", "1s"])
+        .env("SSL_CERT_FILE", &missing)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let said: Vec<String> = stderr(&out)
+        .lines()
+        .filter(|l| l.contains("SSL_CERT_FILE names"))
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        said,
+        [format!(
+            "warning: SSL_CERT_FILE names {}, which does not exist: https sinks cannot verify \
+             any certificate; name a PEM file of CAs there, or unset it to use the system's",
+            missing.display()
+        )],
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// A folder laid out as a ConfigMap volume: `rules.yaml` → `..data/rules.yaml`,
 /// `..data` → `..v1`. `swap` writes a new version the way the kubelet does.
 struct ConfigMapVolume {
