@@ -317,9 +317,14 @@ fn a_rules_sink_and_command_lines_name_the_rule() {
     let scenario = Scenario::new();
     let receiver = Receiver::start();
     receiver.always(Some(crate::receiver::Answer::Status(400)));
+    // A command there at start and gone by the first notification.
+    let script = scenario.dir.path().join("gone.sh");
+    std::fs::write(&script, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let file = rules_file(
         &scenario,
-        "rules:
+        &format!(
+            "rules:
   - name: warned
     args: [widgets/foo, -q, --flush-timeout, 1s, --sink, 'teams:http://0.0.0.0:9/workflows/s3cr3t']
   - name: refused
@@ -328,7 +333,11 @@ fn a_rules_sink_and_command_lines_name_the_rule() {
     args: [widgets/foo, -q, --on-busy, skip, --, sleep, '3']
   - name: failing
     args: [widgets/foo, -q, --, 'false']
+  - name: gone
+    args: [widgets/foo, -q, --, '{}']
 ",
+            script.display()
+        ),
     );
     let mut child = scenario
         .notify(&["--rules", &file, "--timeout", "5s", "-v"])
@@ -337,6 +346,7 @@ fn a_rules_sink_and_command_lines_name_the_rule() {
         .unwrap();
     scenario.wait_for_watch("foo", &mut child);
     std::thread::sleep(Duration::from_millis(200));
+    std::fs::remove_file(&script).unwrap();
     scenario.widget("foo", json!({}), Value::Null);
     std::thread::sleep(Duration::from_millis(300));
     scenario.set_status("foo", json!({"phase": "Running"}));
@@ -369,13 +379,16 @@ fn a_rules_sink_and_command_lines_name_the_rule() {
     );
     has("busy  ", "the command is busy, skipped (--on-busy skip)");
     has("warning: failing  the command failed for ", "exit code 1");
+    has("error: gone  cannot run '", "No such file or directory");
     for line in err.lines() {
-        if line.contains("sink #") || line.contains("the command") {
+        let about = ["sink #", "the command", "cannot run"];
+        if about.iter().any(|words| line.contains(words)) {
+            let line = line.strip_prefix("warning: ").unwrap_or(line);
+            let line = line.strip_prefix("error: ").unwrap_or(line);
             assert!(
-                ["warned  ", "refused  ", "busy  ", "failing  "]
+                ["warned  ", "refused  ", "busy  ", "failing  ", "gone  "]
                     .iter()
-                    .any(|name| line.starts_with(name)
-                        || line.starts_with(&format!("warning: {name}"))),
+                    .any(|name| line.starts_with(name)),
                 "a line without its rule: {line}\n{err}"
             );
         }
