@@ -301,6 +301,19 @@ fn alerting(args: &Args, alerts: bool) -> Result<Alerting> {
                  --severity for those)"
             )));
         }
+        if value.trim().is_empty() {
+            // Alertmanager takes an empty label for no label at all, and
+            // PagerDuty would show an empty detail: a slip, not a meaning.
+            return Err(Exit::Usage(format!(
+                "--label {text}: the value of {key} is empty: give {key}=VALUE, or leave \
+                 the label out"
+            )));
+        }
+        if let Some((_, first)) = alerting.labels.iter().find(|(k, _)| k == key) {
+            return Err(Exit::Usage(format!(
+                "--label {text}: {key} is given twice (first {key}={first}): give each label once"
+            )));
+        }
         alerting.labels.push((key.to_string(), value.to_string()));
     }
     if let Some(severity) = &args.severity {

@@ -185,28 +185,53 @@ pub fn rules_request(
     Ok(request)
 }
 
-/// `kubectl-notify-` and the rules file's name as a DNS label (`rules.yaml`:
-/// `kubectl-notify-rules`): not its content, so printing the manifests again
-/// after an edit updates the same objects (the ConfigMap, reloaded live).
+/// `kubectl-notify-`, the rules file's folder and its name, as a DNS label
+/// (`team-a/rules.yaml`: `kubectl-notify-team-a-rules`): two teams' files
+/// of one name in one namespace are two notifiers, not one overwriting the
+/// other. Not the content, nor the whole path (another checkout elsewhere
+/// must print the same names), so printing the manifests again after an
+/// edit updates the same objects (the ConfigMap, reloaded live). The folder
+/// is the one the file is in after symlinks (`.` is the current folder's
+/// name); standard input (`-`) has none.
 fn default_rules_name(path: &std::path::Path) -> String {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    let mut label = String::new();
-    for c in stem.chars() {
-        match c {
-            'a'..='z' | '0'..='9' => label.push(c),
-            _ if !label.ends_with('-') => label.push('-'),
-            _ => {}
+    let folder = match path.as_os_str() == "-" {
+        true => None,
+        false => {
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            std::fs::canonicalize(parent.unwrap_or(std::path::Path::new(".")))
+                .ok()
+                .and_then(|dir| dir.file_name().map(|name| name.to_os_string()))
         }
-    }
+    };
+    rules_name_of(folder.as_deref(), path.file_stem())
+}
+
+/// The name from the folder's and the file's names, each as a DNS label;
+/// the file's name is kept whole and the folder's cut to fit.
+fn rules_name_of(folder: Option<&std::ffi::OsStr>, stem: Option<&std::ffi::OsStr>) -> String {
+    let label = |text: Option<&std::ffi::OsStr>| {
+        let text = text.map(|s| s.to_string_lossy().to_lowercase());
+        let mut label = String::new();
+        for c in text.unwrap_or_default().chars() {
+            match c {
+                'a'..='z' | '0'..='9' => label.push(c),
+                _ if !label.ends_with('-') => label.push('-'),
+                _ => {}
+            }
+        }
+        label
+    };
     // Room for `kubectl-notify-` in a 63-character label.
-    label.truncate(48);
-    let label = label.trim_matches('-');
-    match label {
-        "" => "kubectl-notify-rules".into(),
-        label => format!("kubectl-notify-{label}"),
+    const ROOM: usize = 48;
+    let mut file = label(stem);
+    file.truncate(ROOM);
+    let file = file.trim_matches('-');
+    let file = if file.is_empty() { "rules" } else { file };
+    let mut folder = label(folder);
+    folder.truncate(ROOM.saturating_sub(file.len() + 1));
+    match folder.trim_matches('-') {
+        "" => format!("kubectl-notify-{file}"),
+        folder => format!("kubectl-notify-{folder}-{file}"),
     }
 }
 
@@ -443,13 +468,47 @@ mod tests {
     }
 
     #[test]
-    fn a_rules_files_default_name_is_its_file_name_as_a_label() {
-        let name = |path: &str| default_rules_name(std::path::Path::new(path));
-        assert_eq!(name("/etc/rules.yaml"), "kubectl-notify-rules");
-        assert_eq!(name("Team_A Alerts.yml"), "kubectl-notify-team-a-alerts");
-        assert_eq!(name("..."), "kubectl-notify-rules");
-        let long = name(&"x".repeat(100));
-        assert_eq!(long.len(), 63, "{long}");
+    fn a_rules_files_default_name_is_its_folder_and_file_name_as_a_label() {
+        let name = |folder: Option<&str>, file: &str| {
+            rules_name_of(
+                folder.map(std::ffi::OsStr::new),
+                std::path::Path::new(file).file_stem(),
+            )
+        };
+        assert_eq!(
+            name(Some("team-a"), "rules.yaml"),
+            "kubectl-notify-team-a-rules"
+        );
+        assert_eq!(
+            name(Some("team-b"), "rules.yaml"),
+            "kubectl-notify-team-b-rules"
+        );
+        assert_eq!(name(None, "rules.yaml"), "kubectl-notify-rules");
+        assert_eq!(name(Some("/"), "rules.yaml"), "kubectl-notify-rules");
+        assert_eq!(
+            name(Some("Ops"), "Team_A Alerts.yml"),
+            "kubectl-notify-ops-team-a-alerts"
+        );
+        assert_eq!(name(Some("x"), "..."), "kubectl-notify-x-rules");
+        for (folder, file) in [
+            ("f".repeat(100), "x".repeat(100)),
+            ("f".repeat(100), "x".into()),
+        ] {
+            let long = name(Some(&folder), &file);
+            assert!(long.len() <= 63, "{long}");
+            assert!(long.ends_with('x') && !long.contains("--"), "{long}");
+        }
+        // The folder the file is in, the current one for a bare name.
+        let dir = std::env::temp_dir().join("kubectl-notify-Team_C");
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(
+            default_rules_name(&dir.join("rules.yaml")),
+            "kubectl-notify-kubectl-notify-team-c-rules"
+        );
+        assert_eq!(
+            default_rules_name(std::path::Path::new("-")),
+            "kubectl-notify-rules"
+        );
     }
 
     #[test]

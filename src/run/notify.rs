@@ -359,7 +359,9 @@ fn judge_report(report: Report, rule: Option<&str>) -> Option<Exit> {
             crate::log::warning(
                 "command",
                 format_args!(
-                    "the command failed for {} with exit code {code} after {attempts} attempt(s)",
+                    "{}the command failed for {} with exit code {code} after {attempts} \
+                     attempt(s)",
+                    rule.map(|rule| format!("{rule}  ")).unwrap_or_default(),
                     job.name()
                 ),
             );

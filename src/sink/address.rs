@@ -150,13 +150,58 @@ impl SinkSpec {
     }
 }
 
-/// A host of this machine: `localhost`, 127.0.0.0/8 or ::1.
+/// A host of this machine, however it is written: `localhost` (also as
+/// the absolute name `localhost.`), 127.0.0.0/8 or ::1 (also IPv4-mapped,
+/// `[::ffff:127.0.0.1]`), and the short and numeric IPv4 forms the system
+/// resolver takes as well (`127.1`, `2130706433`, `0x7f.1`).
 fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    if host
+        .strip_suffix('.')
+        .unwrap_or(host)
+        .eq_ignore_ascii_case("localhost")
+    {
+        return true;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(ip)) => ip.to_canonical().is_loopback(),
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => ipv4_as_resolved(host).is_some_and(|ip| ip.is_loopback()),
+    }
+}
+
+/// An IPv4 address in the forms the C library's resolver reads besides
+/// the dotted quad (`inet_aton`): one to four parts, each decimal, octal
+/// (`0` first) or hex (`0x` first), the last filling the bytes left.
+fn ipv4_as_resolved(host: &str) -> Option<std::net::Ipv4Addr> {
+    let parts: Vec<u32> = host
+        .split('.')
+        .map(|part| {
+            let lower = part.to_ascii_lowercase();
+            let (digits, radix) = match lower.strip_prefix("0x") {
+                Some(hex) => (hex.to_string(), 16),
+                None if lower.len() > 1 && lower.starts_with('0') => (lower[1..].to_string(), 8),
+                None => (lower, 10),
+            };
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            u32::from_str_radix(&digits, radix).ok()
+        })
+        .collect::<Option<_>>()?;
+    let (last, leading) = parts.split_last()?;
+    if leading.len() > 3 || leading.iter().any(|&part| part > 0xff) {
+        return None;
+    }
+    let room = 8 * (4 - leading.len() as u32);
+    if room < 32 && *last >= 1 << room {
+        return None;
+    }
+    let high = leading
+        .iter()
+        .enumerate()
+        .fold(0u32, |acc, (i, &part)| acc | part << (24 - 8 * i as u32));
+    Some(std::net::Ipv4Addr::from(high | last))
 }
 
 /// Whether an http(s) URL holds a login (`user:pass@`) or a query.
@@ -435,6 +480,31 @@ mod tests {
             "{warning}"
         );
         assert_eq!(read("slack:http://127.0.0.1:9/x").unwrap().warning(), None);
+        for local in [
+            "127.1",
+            "127.0.0.2",
+            "[::1]",
+            "[::ffff:127.0.0.1]",
+            "localhost.",
+            "LocalHost",
+            "2130706433",
+            "0x7f.1",
+            "0177.0.0.1",
+        ] {
+            let spec = read(&format!("slack:http://{local}:9/x")).unwrap();
+            assert_eq!(spec.warning(), None, "{local}");
+        }
+        for remote in [
+            "128.1",
+            "127.1.relay",
+            "localhost.relay",
+            "[::2]",
+            "0x80.1",
+            "127.256.0.0.1",
+        ] {
+            let spec = read(&format!("slack:http://{remote}:9/x")).unwrap();
+            assert!(spec.warning().is_some(), "{remote}");
+        }
         assert_eq!(read("slack:env:HOOK").unwrap().warning(), None);
         assert_eq!(
             read("webhook:http://relay.internal/x").unwrap().warning(),

@@ -86,16 +86,21 @@ impl Outbox {
             url.starts_with("https://") || url.starts_with("kafka+ssl://")
         });
         if let Some(warning) = https.then(super::http::ca_file_warning).flatten() {
-            crate::log::warning("sink", warning);
+            // The process's setting, not a rule's: said once, not per rule.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| crate::log::warning("sink", warning));
         }
+        // Under `--rules`, every line about a sink starts with its rule's
+        // name, as the rule's other lines do (`NAME  slack sink #1: ...`).
+        let said = rule.map(|rule| format!("{rule}  ")).unwrap_or_default();
         let outlets = specs
             .into_iter()
             .map(|spec| {
                 if let Some(warning) = spec.warning() {
-                    crate::term::erase();
-                    crate::term::stderr_line!("{warning}");
+                    let warning = warning.strip_prefix("warning: ").unwrap_or(&warning);
+                    crate::log::warning("sink", format_args!("{said}{warning}"));
                 }
-                let label = spec.label(verbosity > 1);
+                let label = format!("{said}{}", spec.label(verbosity > 1));
                 let metric = crate::metrics::SinkLabels {
                     rule: rule.map(String::from),
                     sink: spec.metric_name(),
@@ -249,10 +254,15 @@ impl Outbox {
         let timeout = crate::duration::show(self.policy.flush_timeout);
         let pending: usize = self.outlets.iter().map(|o| o.channel.pending()).sum();
         if announce && pending > 0 {
+            let said = self
+                .rule
+                .as_deref()
+                .map(|rule| format!("{rule}  "))
+                .unwrap_or_default();
             crate::log::info(
                 "sink",
                 format_args!(
-                    "flushing {pending} pending notification{} (up to {timeout}; interrupt \
+                    "{said}flushing {pending} pending notification{} (up to {timeout}; interrupt \
                      again to stop now)",
                     if pending == 1 { "" } else { "s" }
                 ),

@@ -846,6 +846,52 @@ const CASES: &[Case] = &[
         &["--label namespace=x", "set by kubectl-notify"],
     ),
     offline(
+        "--label given twice for one key (the last would win silently)",
+        &[
+            "widgets",
+            "--all",
+            "--sink",
+            "alertmanager:http://h:9093",
+            "--label",
+            "team=payments",
+            "--label",
+            "team=billing",
+        ],
+        2,
+        &[
+            "--label team=billing",
+            "team is given twice",
+            "team=payments",
+            "give each label once",
+        ],
+    ),
+    offline(
+        "--label with an empty value (Alertmanager reads it as no label)",
+        &[
+            "widgets",
+            "--all",
+            "--sink",
+            "pagerduty:K3y",
+            "--label",
+            "team=",
+        ],
+        2,
+        &["--label team=", "the value of team is empty", "team=VALUE"],
+    ),
+    offline(
+        "--label with a blank value",
+        &[
+            "widgets",
+            "--all",
+            "--sink",
+            "alertmanager:http://h:9093",
+            "--label",
+            "team= ",
+        ],
+        2,
+        &["the value of team is empty"],
+    ),
+    offline(
         "--severity unknown",
         &[
             "widgets",

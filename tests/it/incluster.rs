@@ -1005,9 +1005,11 @@ rules:
     args: "jobs --all -o json"
 "#;
 
-/// A rules file beside the scenario's kubeconfig.
+/// A rules file in a folder `team-a` beside the scenario's kubeconfig.
 fn write_rules(s: &Scenario, name: &str, text: &str) -> String {
-    let path = s.dir.path().join(name);
+    let dir = s.dir.path().join("team-a");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path.to_string_lossy().into_owned()
 }
@@ -1020,7 +1022,7 @@ fn a_rules_file_becomes_one_notifier_with_the_union_of_its_rules_rights() {
         &s,
         &["--rules", &file, "-n", "default", "--request-timeout=5s"],
     );
-    let name = "kubectl-notify-rules";
+    let name = "kubectl-notify-team-a-rules";
     assert_eq!(
         kinds(&docs),
         [
@@ -1057,8 +1059,10 @@ fn a_rules_file_becomes_one_notifier_with_the_union_of_its_rules_rights() {
     );
     for d in &docs {
         let expected = match d["kind"].as_str().unwrap() {
-            "ClusterRole" | "ClusterRoleBinding" => "kubectl-notify:default:kubectl-notify-rules",
-            "ConfigMap" => "kubectl-notify-rules-rules",
+            "ClusterRole" | "ClusterRoleBinding" => {
+                "kubectl-notify:default:kubectl-notify-team-a-rules"
+            }
+            "ConfigMap" => "kubectl-notify-team-a-rules-rules",
             _ => name,
         };
         assert_eq!(d["metadata"]["name"], expected);
@@ -1092,10 +1096,10 @@ fn a_rules_file_becomes_one_notifier_with_the_union_of_its_rules_rights() {
     );
     assert_eq!(
         deployment["spec"]["template"]["spec"]["volumes"],
-        json!([{"name": "rules", "configMap": {"name": "kubectl-notify-rules-rules"}}])
+        json!([{"name": "rules", "configMap": {"name": "kubectl-notify-team-a-rules-rules"}}])
     );
     // Every rule's env: sink, once, from one Secret.
-    let secret = |key: &str| json!({"name": key, "valueFrom": {"secretKeyRef": {"name": "kubectl-notify-rules-sinks", "key": key}}});
+    let secret = |key: &str| json!({"name": key, "valueFrom": {"secretKeyRef": {"name": "kubectl-notify-team-a-rules-sinks", "key": key}}});
     assert_eq!(
         c["env"],
         json!([
@@ -1126,6 +1130,63 @@ fn a_rules_file_becomes_one_notifier_with_the_union_of_its_rules_rights() {
     );
     assert!(!stderr(&out).contains("T0K3N"), "{}", stderr(&out));
     assert_eq!(stdout(&out), "");
+}
+
+/// Two teams each keep a `rules.yaml` in their own folder and print their
+/// notifier into one namespace: every object of one is named apart from
+/// the other's (the file's name alone made them the same, and the second
+/// apply overwrote the first team's rules), and printing again from
+/// another current folder gives the same names.
+#[test]
+fn two_rules_files_of_one_name_in_two_folders_are_two_notifiers() {
+    let s = Scenario::new();
+    for team in ["team-a", "team-b"] {
+        let dir = s.dir.path().join(team);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("rules.yaml"),
+            TEAM_RULES.replace("the team's", team),
+        )
+        .unwrap();
+    }
+    // The file as given, from this current folder.
+    let printed = |file: &str, cwd: &std::path::Path| -> Vec<Value> {
+        let out = s
+            .notify(&["--rules", file, "-n", "default", "--print-manifests"])
+            .current_dir(cwd)
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        serde_saphyr::from_multiple(&stdout(&out)).unwrap()
+    };
+    let names = |docs: &[Value]| -> Vec<String> {
+        docs.iter()
+            .map(|d| {
+                let kind = d["kind"].as_str().unwrap();
+                format!("{kind}/{}", d["metadata"]["name"].as_str().unwrap())
+            })
+            .collect()
+    };
+    let a = printed("team-a/rules.yaml", s.dir.path());
+    let b = printed("team-b/rules.yaml", s.dir.path());
+    assert_eq!(kinds(&a), kinds(&b));
+    for (a, b) in names(&a).iter().zip(names(&b)) {
+        assert_ne!(*a, b, "the two notifiers share an object");
+    }
+    assert_eq!(
+        doc(&a, "ConfigMap")["metadata"]["name"],
+        "kubectl-notify-team-a-rules-rules"
+    );
+    assert_eq!(
+        doc(&b, "ConfigMap")["metadata"]["name"],
+        "kubectl-notify-team-b-rules-rules"
+    );
+    let rules_of = |docs: &[Value]| doc(docs, "ConfigMap")["data"]["rules.yaml"].clone();
+    assert!(rules_of(&b).as_str().unwrap().starts_with("# team-b"));
+    // The same file printed from its own folder: the same objects.
+    let again = printed("rules.yaml", &s.dir.path().join("team-a"));
+    assert_eq!(names(&again), names(&a));
+    assert_eq!(rules_of(&again), rules_of(&a));
 }
 
 /// The Deployment's arguments for a rules file, run here: the ConfigMap's

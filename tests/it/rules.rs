@@ -308,6 +308,132 @@ fn a_rules_name_reaches_the_human_line_the_command_and_cloudevents() {
     assert_eq!(received[0].json()["rule"], "sent");
 }
 
+/// Every line about a rule's sinks and command starts with the rule's name,
+/// as its other lines do: the plain-http warning at start, a rejection, a
+/// retry, what was left undelivered at exit, a run skipped as busy, a run
+/// that failed. With four rules, a line without the name says nothing.
+#[test]
+fn a_rules_sink_and_command_lines_name_the_rule() {
+    let scenario = Scenario::new();
+    let receiver = Receiver::start();
+    receiver.always(Some(crate::receiver::Answer::Status(400)));
+    // A command there at start and gone by the first notification.
+    let script = scenario.dir.path().join("gone.sh");
+    std::fs::write(&script, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let file = rules_file(
+        &scenario,
+        &format!(
+            "rules:
+  - name: warned
+    args: [widgets/foo, -q, --flush-timeout, 1s, --sink, 'teams:http://0.0.0.0:9/workflows/s3cr3t']
+  - name: refused
+    args: [widgets/foo, -q, --sink, 'webhook:env:HOOK']
+  - name: busy
+    args: [widgets/foo, -q, --on-busy, skip, --, sleep, '3']
+  - name: failing
+    args: [widgets/foo, -q, --, 'false']
+  - name: gone
+    args: [widgets/foo, -q, --, '{}']
+",
+            script.display()
+        ),
+    );
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "5s", "-v"])
+        .env("HOOK", receiver.url())
+        .spawn()
+        .unwrap();
+    scenario.wait_for_watch("foo", &mut child);
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::remove_file(&script).unwrap();
+    scenario.widget("foo", json!({}), Value::Null);
+    std::thread::sleep(Duration::from_millis(300));
+    scenario.set_status("foo", json!({"phase": "Running"}));
+    let out = finish(child, Duration::from_secs(30));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let err = stderr(&out);
+    let has = |start: &str, words: &str| {
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(start) && l.contains(words)),
+            "no line {start:?}...{words:?}:\n{err}"
+        )
+    };
+    has(
+        "warning: warned  teams sink #1: plain http:// to another host, so the hook URL",
+        "use https://",
+    );
+    has("warning: warned  teams sink #1: ", "retrying");
+    has(
+        "warning: warned  teams sink #1: ",
+        "not delivered within --flush-timeout 1s",
+    );
+    has(
+        "warning: refused  webhook sink #1: rejected the notification ",
+        "HTTP 400 Bad Request; not retried",
+    );
+    has(
+        "warning: refused  webhook sink #1: ",
+        "rejected (not retried)",
+    );
+    has("busy  ", "the command is busy, skipped (--on-busy skip)");
+    has("warning: failing  the command failed for ", "exit code 1");
+    has("error: gone  cannot run '", "No such file or directory");
+    for line in err.lines() {
+        let about = ["sink #", "the command", "cannot run"];
+        if about.iter().any(|words| line.contains(words)) {
+            let line = line.strip_prefix("warning: ").unwrap_or(line);
+            let line = line.strip_prefix("error: ").unwrap_or(line);
+            assert!(
+                ["warned  ", "refused  ", "busy  ", "failing  ", "gone  "]
+                    .iter()
+                    .any(|name| line.starts_with(name)),
+                "a line without its rule: {line}\n{err}"
+            );
+        }
+    }
+    assert!(!err.contains("s3cr3t"), "{err}");
+}
+
+/// `SSL_CERT_FILE` is the process's, not a rule's: naming a file that is not
+/// there is said once, however many rules deliver over https.
+#[test]
+fn a_missing_ssl_cert_file_is_said_once_for_all_rules() {
+    let scenario = Scenario::new();
+    let file = rules_file(
+        &scenario,
+        "rules:
+  - name: one
+    args: [widgets/foo, -q, --sink, 'webhook:https://127.0.0.1:9/one']
+  - name: two
+    args: [widgets/foo, -q, --sink, 'slack:https://127.0.0.1:9/two']
+",
+    );
+    let missing = scenario.dir.path().join("no-such-ca.pem");
+    let out = scenario
+        .notify(&["--rules", &file, "--timeout", "1s"])
+        .env("SSL_CERT_FILE", &missing)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let said: Vec<String> = stderr(&out)
+        .lines()
+        .filter(|l| l.contains("SSL_CERT_FILE names"))
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        said,
+        [format!(
+            "warning: SSL_CERT_FILE names {}, which does not exist: https sinks cannot verify \
+             any certificate; name a PEM file of CAs there, or unset it to use the system's",
+            missing.display()
+        )],
+        "{}",
+        stderr(&out)
+    );
+}
+
 /// A folder laid out as a ConfigMap volume: `rules.yaml` → `..data/rules.yaml`,
 /// `..data` → `..v1`. `swap` writes a new version the way the kubelet does.
 struct ConfigMapVolume {

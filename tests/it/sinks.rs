@@ -1274,6 +1274,19 @@ fn a_secret_over_plain_http_to_another_host_is_warned_about_once_at_start() {
         ("teams:http://127.7.7.7:9/workflows/s3cr3t", None),
         ("teams:http://localhost:9/workflows/s3cr3t", None),
         ("teams:http://[::1]:9/workflows/s3cr3t", None),
+        // Every way of writing this machine is this machine.
+        ("teams:http://127.1:9/workflows/s3cr3t", None),
+        ("teams:http://127.0.0.2:9/workflows/s3cr3t", None),
+        ("teams:http://localhost.:9/workflows/s3cr3t", None),
+        ("teams:http://[::ffff:127.0.0.1]:9/workflows/s3cr3t", None),
+        (
+            "pagerduty:http://2130706433:9/v2/enqueue?routing_key=s3cr3t",
+            None,
+        ),
+        (
+            "slack:http://127.1.relay.internal/hooks/s3cr3t",
+            Some(hook_url),
+        ),
     ];
     for (sink, secret) in rows {
         let out = s.run(&["widgets/foo", "--timeout", "0", "-q", "--sink", sink]);

@@ -55,7 +55,10 @@ pub(super) async fn run(
 ) -> Ended {
     let object_file = match write_object_file(json.clone()).await {
         Ok(file) => file,
-        Err(err) => return not_started(spec, 126, &format!("cannot write the object file: {err}")),
+        Err(err) => {
+            let why = format!("cannot write the object file: {err}");
+            return not_started(spec, env, 126, &why);
+        }
     };
     // Asked to stop while the file was written: don't start what would be
     // stopped at once.
@@ -77,7 +80,7 @@ pub(super) async fn run(
             } else {
                 126
             };
-            return not_started(spec, code, &err.to_string());
+            return not_started(spec, env, code, &err.to_string());
         }
     };
     // Declared after `child` so that it is dropped first: the group is killed
@@ -138,8 +141,16 @@ async fn stop(
     }
 }
 
-fn not_started(spec: &CommandSpec, code: i32, why: &str) -> Ended {
-    crate::term::stderr_line!("error: cannot run '{}': {why}", spec.program);
+/// Said with the rule's name first under `--rules` (the job carries it as
+/// `KUBECTL_NOTIFY_RULE`), as the rule's other lines are.
+fn not_started(spec: &CommandSpec, env: &[(String, String)], code: i32, why: &str) -> Ended {
+    let rule = env.iter().find(|(name, _)| name == "KUBECTL_NOTIFY_RULE");
+    crate::term::stderr_line!(
+        "error: {}cannot run '{}': {why}",
+        rule.map(|(_, rule)| format!("{rule}  "))
+            .unwrap_or_default(),
+        spec.program
+    );
     Ended::Exited(code)
 }
 

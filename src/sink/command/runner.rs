@@ -73,7 +73,8 @@ impl Sink for Runner {
         if self.submit(job) == Submitted::Skipped && self.log_skips {
             crate::term::erase();
             crate::term::stderr_line!(
-                "{}: the command is busy, skipped (--on-busy skip)",
+                "{}{}: the command is busy, skipped (--on-busy skip)",
+                n.rule.map(|rule| format!("{rule}  ")).unwrap_or_default(),
                 n.target.display()
             );
         }

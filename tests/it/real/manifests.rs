@@ -367,3 +367,43 @@ fn a_rules_files_manifests_apply_and_its_rules_run_with_the_service_accounts_tok
         assert_eq!(stdout(&out), "", "{argv:?}");
     }
 }
+
+/// Two teams' `rules.yaml`, each in its own folder, printed with no
+/// `--name` into one namespace: the apiserver takes both (a server dry
+/// run, then for real) as two notifiers, each ConfigMap holding its own
+/// team's rules; with names from the file's name alone, the second apply
+/// configured the first team's objects and their rules were lost.
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn two_teams_rules_files_of_one_name_apply_side_by_side() {
+    use crate::incluster::TEAM_RULES;
+    let ns = Namespace::new();
+    let mut applied = Vec::new();
+    for team in ["team-a", "team-b"] {
+        let dir = ns.dir.path().join(team);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("rules.yaml");
+        std::fs::write(&file, TEAM_RULES.replace("the team's", team)).unwrap();
+        let manifests = print_manifests(&ns, &["--rules", file.to_str().unwrap()]);
+        applied.push(apply(&ns, &manifests));
+    }
+    for line in &applied[0] {
+        assert!(!applied[1].contains(line), "both applied {line}");
+    }
+    for team in ["team-a", "team-b"] {
+        let map = format!("kubectl-notify-{team}-rules-rules");
+        let config: Value =
+            serde_json::from_str(&ns.kubectl_ok(&["get", "configmap", &map, "-o", "json"]))
+                .unwrap();
+        let rules = config["data"]["rules.yaml"].as_str().unwrap();
+        assert!(rules.starts_with(&format!("# {team} notifier")), "{rules}");
+    }
+    let deployments = ns.kubectl_ok(&["get", "deployments", "-o", "name"]);
+    assert_eq!(
+        deployments.lines().collect::<Vec<_>>(),
+        [
+            "deployment.apps/kubectl-notify-team-a-rules",
+            "deployment.apps/kubectl-notify-team-b-rules"
+        ]
+    );
+}
