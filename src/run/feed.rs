@@ -196,6 +196,8 @@ enum Order {
     /// reading at this very event, so each event is read by one of them.
     Join {
         run: u64,
+        /// The rule's name, for the watch's `-v` lines.
+        name: Option<String>,
         reader: mpsc::Sender<Event>,
         replaces: Option<u64>,
     },
@@ -208,10 +210,14 @@ impl Feeds {
     /// Per target of run `run`, its events: from the hub of the same
     /// request, started if there is none. `replaces`: the run of the
     /// rule's version before, which stops reading where this one starts.
+    /// `name` and `verbosity`: the rule's, for the watch's own `-v` lines
+    /// (a list said once per watch, not once per rule reading it).
     pub fn join(
         &mut self,
         client: &Client,
         run: u64,
+        name: Option<&str>,
+        verbosity: u8,
         targets: &[Target],
         replaces: Option<u64>,
     ) -> Vec<BoxStream<'static, Event>> {
@@ -222,6 +228,7 @@ impl Feeds {
                 let (tx, rx) = mpsc::channel(WAITING);
                 let mut order = Order::Join {
                     run,
+                    name: name.map(str::to_string),
                     reader: tx,
                     replaces,
                 };
@@ -236,7 +243,11 @@ impl Feeds {
                 let (control, orders) = mpsc::unbounded_channel();
                 let _ = control.send(order);
                 let events = own(watch_from(client, target, None));
-                tokio::spawn(hub(events, orders, target.api.qualified()));
+                let said = Said {
+                    verbosity,
+                    watch: target.display(),
+                };
+                tokio::spawn(hub(events, orders, target.api.qualified(), said));
                 self.hubs.push((key, control));
                 received(rx)
             })
@@ -251,14 +262,54 @@ impl Feeds {
     }
 }
 
+/// What a shared watch says at `-v`: that a list starts, once for every
+/// rule reading it (each rule still says when it has read the list).
+struct Said {
+    verbosity: u8,
+    /// The watch as its first reader's target shows it.
+    watch: String,
+}
+
+impl Said {
+    fn event(&self, event: &Event, synced: bool, readers: &[HubReader]) {
+        if self.verbosity == 0 || !matches!(event, Ok(WatchEvent::Relisting)) {
+            return;
+        }
+        let what = match synced {
+            true => "re-listing after a watch restart",
+            false => "listing",
+        };
+        let names: Vec<&str> = readers
+            .iter()
+            .filter(|(_, reader, _)| !reader.is_closed())
+            .filter_map(|(_, _, name)| name.as_deref())
+            .collect();
+        crate::term::erase();
+        match names[..] {
+            // One rule reads it: said as that rule's own line.
+            [name] => crate::term::stderr_line!("{name}  {}: {what}", self.watch),
+            [] => crate::term::stderr_line!("{}: {what}", self.watch),
+            _ => crate::term::stderr_line!(
+                "{}: {what} (one watch for rules {})",
+                self.watch,
+                names.join(", ")
+            ),
+        }
+    }
+}
+
+/// A reader of a hub: its run, where its events go, its rule's name.
+type HubReader = (u64, mpsc::Sender<Event>, Option<String>);
+
 /// One shared watch: hands each event to its readers, counts it once for
 /// the process, and keeps the state so far for a reader that joins later.
 async fn hub(
     mut events: BoxStream<'static, Event>,
     mut orders: mpsc::UnboundedReceiver<Order>,
     resource: String,
+    said: Said,
 ) {
-    let mut readers: Vec<(u64, mpsc::Sender<Event>)> = Vec::new();
+    let mut readers: Vec<HubReader> = Vec::new();
     let mut state = State::new();
     loop {
         tokio::select! {
@@ -271,44 +322,46 @@ async fn hub(
                 let Some(event) = event else {
                     return;
                 };
+                said.event(&event, state.tracker.synced(0), &readers);
                 state.apply(&event, &resource);
-                readers.retain(|(_, reader)| !reader.is_closed());
-                if let Some(((_, last), others)) = readers.split_last() {
-                    for (_, reader) in others {
+                readers.retain(|(_, reader, _)| !reader.is_closed());
+                if let Some(((_, last, _), others)) = readers.split_last() {
+                    for (_, reader, _) in others {
                         let _ = reader.send(event.clone()).await;
                     }
                     let _ = last.send(event).await;
                 }
             }
         }
-        if readers.iter().all(|(_, reader)| reader.is_closed()) {
+        if readers.iter().all(|(_, reader, _)| reader.is_closed()) {
             // Nobody reads it (its rules left or ended): the watch ends,
             // unless someone just joined.
             orders.close();
             while let Ok(order) = orders.try_recv() {
                 obey(order, &mut readers, &state).await;
             }
-            if readers.iter().all(|(_, reader)| reader.is_closed()) {
+            if readers.iter().all(|(_, reader, _)| reader.is_closed()) {
                 return;
             }
         }
     }
 }
 
-async fn obey(order: Order, readers: &mut Vec<(u64, mpsc::Sender<Event>)>, state: &State) {
+async fn obey(order: Order, readers: &mut Vec<HubReader>, state: &State) {
     match order {
         Order::Join {
             run,
+            name,
             reader,
             replaces,
         } => {
-            readers.retain(|(r, _)| Some(*r) != replaces);
+            readers.retain(|(r, _, _)| Some(*r) != replaces);
             for event in state.so_far() {
                 let _ = reader.send(Ok(event)).await;
             }
-            readers.push((run, reader));
+            readers.push((run, reader, name));
         }
-        Order::Leave { run } => readers.retain(|(r, _)| *r != run),
+        Order::Leave { run } => readers.retain(|(r, _, _)| *r != run),
     }
 }
 
