@@ -22,6 +22,16 @@ const WAITING: usize = 16;
 /// A watch's event or error, as every rule sharing the watch gets it.
 pub(crate) type Event = Result<WatchEvent, Arc<watcher::Error>>;
 
+/// An event on its way to the readers of a shared watch: one copy for all
+/// of them while it waits; a reader takes its own only as it reads it (the
+/// last one takes this one). With 50 readers each [`WAITING`] events behind
+/// during a list, a copy each was 1.1 MB of the peak.
+type Shared = Result<Arc<WatchEvent>, Arc<watcher::Error>>;
+
+fn shared(event: Event) -> Shared {
+    event.map(Arc::new)
+}
+
 /// What tells one watch from another: the request it makes.
 #[derive(PartialEq, Eq, Clone)]
 struct Key {
@@ -161,24 +171,29 @@ pub(crate) fn own(
     events.map(|event| event.map_err(Arc::new)).boxed()
 }
 
-/// Hands each event to every reader still there: a copy to each but the
-/// last, which gets the event itself. A reader that is behind holds the
-/// watch back (at most [`WAITING`] events wait for it).
-async fn hand_out(mut events: BoxStream<'static, Event>, mut readers: Vec<mpsc::Sender<Event>>) {
+/// Hands each event to every reader still there, shared (see [`Shared`]).
+/// A reader that is behind holds the watch back (at most [`WAITING`]
+/// events wait for it).
+async fn hand_out(mut events: BoxStream<'static, Event>, mut readers: Vec<mpsc::Sender<Shared>>) {
     while let Some(event) = events.next().await {
         readers.retain(|reader| !reader.is_closed());
-        let Some((last, others)) = readers.split_last() else {
+        if readers.is_empty() {
             return;
-        };
-        for reader in others {
+        }
+        let event = shared(event);
+        for reader in &readers {
             let _ = reader.send(event.clone()).await;
         }
-        let _ = last.send(event).await;
     }
 }
 
-fn received(mut rx: mpsc::Receiver<Event>) -> BoxStream<'static, Event> {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+/// A reader's events: its own copy of each, taken as it reads it.
+fn received(mut rx: mpsc::Receiver<Shared>) -> BoxStream<'static, Event> {
+    futures::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx)
+            .map(|event| event.map(|event| event.map(Arc::unwrap_or_clone)))
+    })
+    .boxed()
 }
 
 /// The watches of a process of rules (`--rules`), each run by a hub that a
@@ -198,7 +213,7 @@ enum Order {
         run: u64,
         /// The rule's name, for the watch's `-v` lines.
         name: Option<String>,
-        reader: mpsc::Sender<Event>,
+        reader: mpsc::Sender<Shared>,
         replaces: Option<u64>,
     },
     /// Run `run` stops reading: its streams end once it has read what was
@@ -299,7 +314,7 @@ impl Said {
 }
 
 /// A reader of a hub: its run, where its events go, its rule's name.
-type HubReader = (u64, mpsc::Sender<Event>, Option<String>);
+type HubReader = (u64, mpsc::Sender<Shared>, Option<String>);
 
 /// One shared watch: hands each event to its readers, counts it once for
 /// the process, and keeps the state so far for a reader that joins later.
@@ -325,11 +340,9 @@ async fn hub(
                 said.event(&event, state.tracker.synced(0), &readers);
                 state.apply(&event, &resource);
                 readers.retain(|(_, reader, _)| !reader.is_closed());
-                if let Some(((_, last, _), others)) = readers.split_last() {
-                    for (_, reader, _) in others {
-                        let _ = reader.send(event.clone()).await;
-                    }
-                    let _ = last.send(event).await;
+                let event = shared(event);
+                for (_, reader, _) in &readers {
+                    let _ = reader.send(event.clone()).await;
                 }
             }
         }
@@ -357,7 +370,7 @@ async fn obey(order: Order, readers: &mut Vec<HubReader>, state: &State) {
         } => {
             readers.retain(|(r, _, _)| Some(*r) != replaces);
             for event in state.so_far() {
-                let _ = reader.send(Ok(event)).await;
+                let _ = reader.send(Ok(Arc::new(event))).await;
             }
             readers.push((run, reader, name));
         }
