@@ -73,7 +73,11 @@ pub struct Previous(Box<str>);
 
 impl Previous {
     pub fn of(object: &Value) -> Previous {
-        Previous(object.to_string().into_boxed_str())
+        // Written straight to bytes: `to_string` goes through `fmt` a piece
+        // at a time (twice the instructions; a shared watch does this for
+        // every event, for the rules that may join it).
+        let text = serde_json::to_string(object).unwrap_or_default();
+        Previous(text.into_boxed_str())
     }
 
     pub fn value(&self) -> Value {
