@@ -208,8 +208,8 @@ fn spelled(id: &str) -> String {
 }
 
 /// Every way of writing a flag: `--namespace`, `-n`.
-fn flag_names(id: &str) -> Vec<String> {
-    Args::command()
+fn flag_names(command: &clap::Command, id: &str) -> Vec<String> {
+    command
         .get_arguments()
         .filter(|a| a.get_id() == id)
         .flat_map(|a| {
@@ -224,33 +224,34 @@ fn flag_names(id: &str) -> Vec<String> {
 /// with the index of its first word; `None` if clap refuses the words.
 fn given(words: &[String]) -> Option<Vec<(String, usize)>> {
     let argv = std::iter::once("kubectl notify".to_string()).chain(words.iter().cloned());
-    let command = Args::command();
-    let matches = command.clone().try_get_matches_from(argv).ok()?;
-    let mut ids: Vec<(String, usize)> = matches
-        .ids()
-        // Arguments only, not the groups a flattened struct adds.
-        .filter(|id| command.get_arguments().any(|a| a.get_id() == *id))
-        .filter(|id| matches.value_source(id.as_str()) == Some(ValueSource::CommandLine))
-        .map(|id| {
-            // clap's index is the value's; the flag is the word naming it.
-            let value_at = matches
-                .indices_of(id.as_str())
-                .and_then(|mut i| i.next())
-                .unwrap_or(1)
-                .saturating_sub(1);
-            let names = flag_names(id.as_str());
-            let at = words
-                .iter()
-                .position(|w| {
-                    let flag = w.split('=').next().unwrap_or(w);
-                    names.iter().any(|n| n == flag)
-                })
-                .unwrap_or(value_at);
-            (id.to_string(), at)
-        })
-        .collect();
-    ids.sort_by_key(|(_, at)| *at);
-    Some(ids)
+    crate::cli::with_command(|command| {
+        let matches = command.try_get_matches_from_mut(argv).ok()?;
+        let mut ids: Vec<(String, usize)> = matches
+            .ids()
+            // Arguments only, not the groups a flattened struct adds.
+            .filter(|id| command.get_arguments().any(|a| a.get_id() == *id))
+            .filter(|id| matches.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+            .map(|id| {
+                // clap's index is the value's; the flag is the word naming it.
+                let value_at = matches
+                    .indices_of(id.as_str())
+                    .and_then(|mut i| i.next())
+                    .unwrap_or(1)
+                    .saturating_sub(1);
+                let names = flag_names(command, id.as_str());
+                let at = words
+                    .iter()
+                    .position(|w| {
+                        let flag = w.split('=').next().unwrap_or(w);
+                        names.iter().any(|n| n == flag)
+                    })
+                    .unwrap_or(value_at);
+                (id.to_string(), at)
+            })
+            .collect();
+        ids.sort_by_key(|(_, at)| *at);
+        Some(ids)
+    })
 }
 
 /// Reads and checks every rule; the process's own words (this command line

@@ -22,6 +22,16 @@ const WAITING: usize = 16;
 /// A watch's event or error, as every rule sharing the watch gets it.
 pub(crate) type Event = Result<WatchEvent, Arc<watcher::Error>>;
 
+/// An event on its way to the readers of a shared watch: one copy for all
+/// of them while it waits; a reader takes its own only as it reads it (the
+/// last one takes this one). With 50 readers each [`WAITING`] events behind
+/// during a list, a copy each was 1.1 MB of the peak.
+type Shared = Result<Arc<WatchEvent>, Arc<watcher::Error>>;
+
+fn shared(event: Event) -> Shared {
+    event.map(Arc::new)
+}
+
 /// What tells one watch from another: the request it makes.
 #[derive(PartialEq, Eq, Clone)]
 struct Key {
@@ -161,24 +171,29 @@ pub(crate) fn own(
     events.map(|event| event.map_err(Arc::new)).boxed()
 }
 
-/// Hands each event to every reader still there: a copy to each but the
-/// last, which gets the event itself. A reader that is behind holds the
-/// watch back (at most [`WAITING`] events wait for it).
-async fn hand_out(mut events: BoxStream<'static, Event>, mut readers: Vec<mpsc::Sender<Event>>) {
+/// Hands each event to every reader still there, shared (see [`Shared`]).
+/// A reader that is behind holds the watch back (at most [`WAITING`]
+/// events wait for it).
+async fn hand_out(mut events: BoxStream<'static, Event>, mut readers: Vec<mpsc::Sender<Shared>>) {
     while let Some(event) = events.next().await {
         readers.retain(|reader| !reader.is_closed());
-        let Some((last, others)) = readers.split_last() else {
+        if readers.is_empty() {
             return;
-        };
-        for reader in others {
+        }
+        let event = shared(event);
+        for reader in &readers {
             let _ = reader.send(event.clone()).await;
         }
-        let _ = last.send(event).await;
     }
 }
 
-fn received(mut rx: mpsc::Receiver<Event>) -> BoxStream<'static, Event> {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+/// A reader's events: its own copy of each, taken as it reads it.
+fn received(mut rx: mpsc::Receiver<Shared>) -> BoxStream<'static, Event> {
+    futures::stream::poll_fn(move |cx| {
+        rx.poll_recv(cx)
+            .map(|event| event.map(|event| event.map(Arc::unwrap_or_clone)))
+    })
+    .boxed()
 }
 
 /// The watches of a process of rules (`--rules`), each run by a hub that a
@@ -196,7 +211,9 @@ enum Order {
     /// reading at this very event, so each event is read by one of them.
     Join {
         run: u64,
-        reader: mpsc::Sender<Event>,
+        /// The rule's name, for the watch's `-v` lines.
+        name: Option<String>,
+        reader: mpsc::Sender<Shared>,
         replaces: Option<u64>,
     },
     /// Run `run` stops reading: its streams end once it has read what was
@@ -208,10 +225,14 @@ impl Feeds {
     /// Per target of run `run`, its events: from the hub of the same
     /// request, started if there is none. `replaces`: the run of the
     /// rule's version before, which stops reading where this one starts.
+    /// `name` and `verbosity`: the rule's, for the watch's own `-v` lines
+    /// (a list said once per watch, not once per rule reading it).
     pub fn join(
         &mut self,
         client: &Client,
         run: u64,
+        name: Option<&str>,
+        verbosity: u8,
         targets: &[Target],
         replaces: Option<u64>,
     ) -> Vec<BoxStream<'static, Event>> {
@@ -222,6 +243,7 @@ impl Feeds {
                 let (tx, rx) = mpsc::channel(WAITING);
                 let mut order = Order::Join {
                     run,
+                    name: name.map(str::to_string),
                     reader: tx,
                     replaces,
                 };
@@ -236,7 +258,11 @@ impl Feeds {
                 let (control, orders) = mpsc::unbounded_channel();
                 let _ = control.send(order);
                 let events = own(watch_from(client, target, None));
-                tokio::spawn(hub(events, orders, target.api.qualified()));
+                let said = Said {
+                    verbosity,
+                    watch: target.display(),
+                };
+                tokio::spawn(hub(events, orders, target.api.qualified(), said));
                 self.hubs.push((key, control));
                 received(rx)
             })
@@ -251,14 +277,54 @@ impl Feeds {
     }
 }
 
+/// What a shared watch says at `-v`: that a list starts, once for every
+/// rule reading it (each rule still says when it has read the list).
+struct Said {
+    verbosity: u8,
+    /// The watch as its first reader's target shows it.
+    watch: String,
+}
+
+impl Said {
+    fn event(&self, event: &Event, synced: bool, readers: &[HubReader]) {
+        if self.verbosity == 0 || !matches!(event, Ok(WatchEvent::Relisting)) {
+            return;
+        }
+        let what = match synced {
+            true => "re-listing after a watch restart",
+            false => "listing",
+        };
+        let names: Vec<&str> = readers
+            .iter()
+            .filter(|(_, reader, _)| !reader.is_closed())
+            .filter_map(|(_, _, name)| name.as_deref())
+            .collect();
+        crate::term::erase();
+        match names[..] {
+            // One rule reads it: said as that rule's own line.
+            [name] => crate::term::stderr_line!("{name}  {}: {what}", self.watch),
+            [] => crate::term::stderr_line!("{}: {what}", self.watch),
+            _ => crate::term::stderr_line!(
+                "{}: {what} (one watch for rules {})",
+                self.watch,
+                names.join(", ")
+            ),
+        }
+    }
+}
+
+/// A reader of a hub: its run, where its events go, its rule's name.
+type HubReader = (u64, mpsc::Sender<Shared>, Option<String>);
+
 /// One shared watch: hands each event to its readers, counts it once for
 /// the process, and keeps the state so far for a reader that joins later.
 async fn hub(
     mut events: BoxStream<'static, Event>,
     mut orders: mpsc::UnboundedReceiver<Order>,
     resource: String,
+    said: Said,
 ) {
-    let mut readers: Vec<(u64, mpsc::Sender<Event>)> = Vec::new();
+    let mut readers: Vec<HubReader> = Vec::new();
     let mut state = State::new();
     loop {
         tokio::select! {
@@ -271,44 +337,44 @@ async fn hub(
                 let Some(event) = event else {
                     return;
                 };
+                said.event(&event, state.tracker.synced(0), &readers);
                 state.apply(&event, &resource);
-                readers.retain(|(_, reader)| !reader.is_closed());
-                if let Some(((_, last), others)) = readers.split_last() {
-                    for (_, reader) in others {
-                        let _ = reader.send(event.clone()).await;
-                    }
-                    let _ = last.send(event).await;
+                readers.retain(|(_, reader, _)| !reader.is_closed());
+                let event = shared(event);
+                for (_, reader, _) in &readers {
+                    let _ = reader.send(event.clone()).await;
                 }
             }
         }
-        if readers.iter().all(|(_, reader)| reader.is_closed()) {
+        if readers.iter().all(|(_, reader, _)| reader.is_closed()) {
             // Nobody reads it (its rules left or ended): the watch ends,
             // unless someone just joined.
             orders.close();
             while let Ok(order) = orders.try_recv() {
                 obey(order, &mut readers, &state).await;
             }
-            if readers.iter().all(|(_, reader)| reader.is_closed()) {
+            if readers.iter().all(|(_, reader, _)| reader.is_closed()) {
                 return;
             }
         }
     }
 }
 
-async fn obey(order: Order, readers: &mut Vec<(u64, mpsc::Sender<Event>)>, state: &State) {
+async fn obey(order: Order, readers: &mut Vec<HubReader>, state: &State) {
     match order {
         Order::Join {
             run,
+            name,
             reader,
             replaces,
         } => {
-            readers.retain(|(r, _)| Some(*r) != replaces);
+            readers.retain(|(r, _, _)| Some(*r) != replaces);
             for event in state.so_far() {
-                let _ = reader.send(Ok(event)).await;
+                let _ = reader.send(Ok(Arc::new(event))).await;
             }
-            readers.push((run, reader));
+            readers.push((run, reader, name));
         }
-        Order::Leave { run } => readers.retain(|(r, _)| *r != run),
+        Order::Leave { run } => readers.retain(|(r, _, _)| *r != run),
     }
 }
 

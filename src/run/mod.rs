@@ -348,7 +348,8 @@ impl Running {
                     .iter()
                     .find(|(name, _)| Some(name) == rule.name.as_ref())
                     .map(|(_, run)| *run);
-                fed = Some(feeds.join(&self.conn.client, id, &targets, before));
+                let (name, verbosity) = (rule.name.as_deref(), rule.plan.verbosity);
+                fed = Some(feeds.join(&self.conn.client, id, name, verbosity, &targets, before));
             }
             let hub_fed = self.feeds.is_some() && fed.is_some() && !own(&targets);
             // A changed rule's open alerts, kept by its new version when it
@@ -844,7 +845,9 @@ impl Session {
                             ),
                         );
                     }
-                    if self.verbosity > 0 {
+                    // A shared watch says its list once, for every rule.
+                    let said_by_watch = self.fed[index] && matches!(event, WatchEvent::Relisting);
+                    if self.verbosity > 0 && !said_by_watch {
                         log_event(
                             &self.said,
                             self.verbosity,

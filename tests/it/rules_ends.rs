@@ -302,6 +302,44 @@ fn a_rules_verbose_lines_name_the_rule() {
     }
 }
 
+/// Rules reading one shared watch: its list is said once at `-v`, naming
+/// the rules that read it (not once per rule); each rule still says when
+/// it has read the list.
+#[test]
+fn a_shared_watch_says_its_list_once_naming_its_rules() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    let file = rules_file(
+        &scenario,
+        &rules_yaml(&[
+            ("one", "widgets --all -o json"),
+            ("two", "widgets --all -o name"),
+            ("three", "widgets/foo -o json"),
+        ]),
+    );
+    let out = scenario.run(&["--rules", &file, "--timeout", "2s", "-v"]);
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let err = stderr(&out);
+    // Two watches, listed in either order.
+    let mut listing: Vec<&str> = err.lines().filter(|l| l.contains(": listing")).collect();
+    listing.sort_unstable();
+    assert_eq!(
+        listing,
+        [
+            "three  widget.example.com/foo: listing",
+            "widgets.example.com --all: listing (one watch for rules one, two)",
+        ],
+        "{err}"
+    );
+    for line in [
+        "one  widgets.example.com --all: list complete, watching",
+        "two  widgets.example.com --all: list complete, watching",
+        "three  widget.example.com/foo: list complete, watching",
+    ] {
+        assert!(err.lines().any(|l| l == line), "{line:?} in {err}");
+    }
+}
+
 /// A number in a list of arguments is its text, as a YAML user writes it;
 /// what cannot be an argument is refused naming the rule and the position.
 #[test]
