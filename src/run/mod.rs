@@ -8,7 +8,9 @@ mod reload;
 pub(crate) mod replica;
 mod wait;
 
+use std::cell::Cell;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,7 +89,7 @@ pub async fn run(process: Process) -> Result<()> {
                 conn.namespace
             );
         }
-        let resolved = resolve(&conn, &rules).await?;
+        let resolved = resolve_each(&conn, &rules).await;
         Ok((conn, resolved))
     };
     let (conn, resolved) = tokio::select! {
@@ -132,8 +134,18 @@ pub async fn run(process: Process) -> Result<()> {
         done: Vec::new(),
         tasks: FuturesUnordered::new(),
     };
+    // A rule of several that cannot be resolved (its type gone) ends alone,
+    // as one that cannot watch does; a process none of whose rules can
+    // start ends as a command line does.
+    let mut gave_up = None;
+    let (rules, unresolved) = starting(rules, resolved)?;
+    for (rule, exit) in unresolved {
+        cannot_run(rule.name.as_deref(), &exit, rules.len());
+        gave_up.get_or_insert(exit.said());
+        running.done.push((rule.name, rule.words));
+    }
     crate::metrics::rules_listing(rules.len());
-    running.start(rules.into_iter().zip(resolved).collect(), false, &[])?;
+    running.start(rules, false, &[])?;
     // A SIGTERM that came between the connection and now goes to the rules.
     interrupts.pass_on();
     if let Some(source) = &source
@@ -145,13 +157,13 @@ pub async fn run(process: Process) -> Result<()> {
         );
     }
     let mut reload = source.map(|source| reload::Reload::new(source, hangups.take()));
-    // A rule ended by `--count` or by its `--max-failures` leaves the
-    // others running; an end every rule meets too (the deadline, a signal)
-    // lets them all finish; any other error ends the process. With no rule
-    // left running, the process ends: with the code of the first rule that
-    // ended by `--max-failures`, else 0.
+    // A rule ended by `--count`, by its `--max-failures`, or because it
+    // cannot run (its watch forbidden, its type gone) leaves the others
+    // running; an end every rule meets too (the deadline, a signal) lets
+    // them all finish; any other error ends the process. With no rule left
+    // running, the process ends: with the code of the first rule that ended
+    // by `--max-failures` or could not run, else 0.
     let mut ended = None;
-    let mut gave_up = None;
     let mut leaving = false;
     let failed = loop {
         tokio::select! {
@@ -196,6 +208,14 @@ pub async fn run(process: Process) -> Result<()> {
                             "rules",
                             format_args!("{message}; the other rules keep running"),
                         );
+                    }
+                    // One rule of several that cannot run (at the start,
+                    // at a takeover) ends alone: the lease stays held and
+                    // the others keep notifying.
+                    Err(exit) if live.name.is_some() && live.cannot_run.get() => {
+                        cannot_run(live.name.as_deref(), &exit, running.live.len());
+                        gave_up.get_or_insert(exit.said());
+                        running.done.push((live.name, live.words));
                     }
                     Err(exit) => break Some(exit),
                 }
@@ -254,21 +274,66 @@ fn ended_by(outcome: &Result<()>) -> &'static str {
 
 /// Resolves every rule's targets; an error names the rule.
 async fn resolve(conn: &Connection, rules: &[Rule]) -> Result<Vec<(Vec<Target>, Resolver)>> {
-    let mut resolved = Vec::with_capacity(rules.len());
+    resolve_each(conn, rules).await.into_iter().collect()
+}
+
+/// Each rule's targets resolved, or why they cannot be (naming the rule).
+async fn resolve_each(conn: &Connection, rules: &[Rule]) -> Vec<Result<(Vec<Target>, Resolver)>> {
+    let mut resolved: Vec<Result<(Vec<Target>, Resolver)>> = Vec::with_capacity(rules.len());
     for rule in rules {
         // One read of the discovery cache (or one answer of the server's)
         // for every rule, not one each.
-        let mut resolver = match resolved.last() {
+        let previous = resolved.iter().rev().find_map(|r| r.as_ref().ok());
+        let mut resolver = match previous {
             Some((_, previous)) => Resolver::alongside(previous, &rule.plan),
             None => Resolver::new(&rule.plan, conn),
         };
         let targets = resolver
             .targets(conn)
             .await
-            .map_err(|exit| named(rule.name.as_deref(), exit))?;
-        resolved.push((targets, resolver));
+            .map_err(|exit| named(rule.name.as_deref(), exit));
+        resolved.push(targets.map(|targets| (targets, resolver)));
     }
-    Ok(resolved)
+    resolved
+}
+
+/// The rules that start, and those of a rules file that cannot (each with
+/// why); a plain command line that cannot start, or a rules file none of
+/// whose rules can, ends the process with the first rule's error.
+#[allow(clippy::type_complexity)]
+fn starting(
+    rules: Vec<Rule>,
+    resolved: Vec<Result<(Vec<Target>, Resolver)>>,
+) -> Result<(Vec<(Rule, (Vec<Target>, Resolver))>, Vec<(Rule, Exit)>)> {
+    let mut start = Vec::new();
+    let mut unresolved = Vec::new();
+    for (rule, resolved) in rules.into_iter().zip(resolved) {
+        match resolved {
+            Ok(resolved) => start.push((rule, resolved)),
+            Err(exit) if rule.name.is_none() => return Err(exit),
+            Err(exit) => unresolved.push((rule, exit)),
+        }
+    }
+    match (start.is_empty(), unresolved.is_empty()) {
+        (true, false) => Err(unresolved.swap_remove(0).1),
+        _ => Ok((start, unresolved)),
+    }
+}
+
+/// Says that one rule of a rules file cannot run (the error names it) and
+/// ends alone; `others` rules keep running.
+fn cannot_run(rule: Option<&str>, exit: &Exit, others: usize) {
+    if let Some(name) = rule {
+        crate::metrics::rule_ended(name, "error");
+    }
+    let message = exit.to_string();
+    let message = message.lines().next().unwrap_or("");
+    let others = match others {
+        0 => String::new(),
+        1 => "; the 1 other rule keeps running".to_string(),
+        n => format!("; the {n} other rules keep running"),
+    };
+    crate::log::error("rules", format_args!("{message}{others}"));
 }
 
 async fn next_reload(reload: &mut Option<reload::Reload>) -> Result<Vec<Rule>> {
@@ -313,6 +378,9 @@ struct Live {
     stop: Arc<Notify>,
     /// Started by a reload, not at the process's start.
     reloaded: bool,
+    /// Its run ended because it cannot run (its watch forbidden, its type
+    /// gone): its own end, not the process's.
+    cannot_run: Rc<Cell<bool>>,
 }
 
 impl Running {
@@ -379,7 +447,9 @@ impl Running {
                 None => (SelectAll::new(), Vec::new()),
             };
             let stop = Arc::new(Notify::new());
+            let cannot_run = Rc::<Cell<bool>>::default();
             let session = Session {
+                cannot_run: cannot_run.clone(),
                 fed: vec![hub_fed; targets.len()],
                 stopping: false,
                 heir: heir.clone(),
@@ -420,6 +490,7 @@ impl Running {
                 words: rule.words.clone(),
                 stop,
                 reloaded,
+                cannot_run,
             });
             let replica = self
                 .ha
@@ -776,12 +847,30 @@ pub(crate) struct Session {
     /// its human lines (`--rules`); nothing for a command line.
     pub said: String,
     pub verbosity: u8,
+    /// Set when the watches end the run (forbidden, the type gone): the
+    /// rule cannot run, which ends it alone in a rules file.
+    cannot_run: Rc<Cell<bool>>,
 }
 
 impl Session {
     /// The next step; errors after start are reported and retried by the
     /// watcher, errors before a target's first list end the run. Cancel-safe.
     pub async fn next(&mut self) -> Result<Step> {
+        let step = self.step().await;
+        if let Err(exit) = &step
+            && !matches!(exit, Exit::Closed)
+        {
+            self.cannot_run.set(true);
+            // Ended before listing: the other rules make the process ready.
+            if !self.listed {
+                self.listed = true;
+                crate::metrics::rule_listed();
+            }
+        }
+        step
+    }
+
+    async fn step(&mut self) -> Result<Step> {
         loop {
             if self.recheck.is_some() {
                 let fresh = tokio::select! {

@@ -408,3 +408,107 @@ fn after_sigterm_the_lease_goes_before_the_sinks_flush() {
     hook.up();
     drop(b);
 }
+
+/// A rule the ServiceAccount may not watch ends alone when the replica
+/// takes over: one error line names it and why, `/readyz` and the metrics
+/// say it ended, and the other rule's notifications arrive from the
+/// process that keeps running and holding the lease.
+#[test]
+fn a_rule_that_may_not_watch_ends_alone_at_the_takeover_and_the_others_notify() {
+    use crate::incluster::{free_port, get};
+    let s = Scenario::new();
+    let rule = |verbs: &[&str], group: &str, resource: &str| testserver::Rule {
+        verbs: verbs.iter().map(|v| v.to_string()).collect(),
+        groups: vec![group.into()],
+        resources: vec![resource.into()],
+        ..testserver::Rule::default()
+    };
+    s.server.add_user(
+        "carol",
+        "carol-token",
+        vec![
+            rule(&["get", "list", "watch"], "example.com", "widgets"),
+            rule(
+                &["get", "create", "update"],
+                "coordination.k8s.io",
+                "leases",
+            ),
+        ],
+    );
+    let carol = s.dir.path().join("carol");
+    s.server.write_kubeconfig(&carol, "carol-token", "default");
+    let file = rules_file(
+        &s,
+        "rules:\n  - name: widgets\n    args: [widgets, --all, -o, json]\n  \
+         - name: secret\n    args: [configmaps, --all, -o, json]\n",
+    );
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut a = Replica::with_args(
+        &s,
+        "a",
+        Some(FAST),
+        &[
+            "--rules",
+            &file,
+            "--leader-elect",
+            "--lease",
+            "alerts",
+            "--kubeconfig",
+            carol.to_str().unwrap(),
+            "--metrics-addr",
+            &addr,
+        ],
+    );
+    wait_for_holder(&s, "alerts", "a", WITHIN);
+    let deadline = Instant::now() + WITHIN;
+    while !a.stderr.lock().unwrap().contains("rule secret") {
+        assert!(
+            Instant::now() < deadline,
+            "never said: {}",
+            a.stderr.lock().unwrap()
+        );
+        assert!(
+            still_running(&mut a.child, Duration::from_millis(20)),
+            "the process ended: {}",
+            a.stderr.lock().unwrap()
+        );
+    }
+    widget(&s, "w1");
+    wait_lines(&a, 1);
+    assert_eq!(
+        by_rule(&a.lines()),
+        BTreeMap::from([("widgets".to_string(), vec!["created w1".to_string()])])
+    );
+    assert!(
+        still_running(&mut a.child, Duration::from_millis(300)),
+        "{}",
+        a.stderr.lock().unwrap()
+    );
+    let (status, body) = get(port, "/readyz").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("rule secret ended (error)"), "{body}");
+    let metrics = get(port, "/metrics").unwrap().1;
+    for line in [
+        "kubectl_notify_rule_running{rule=\"secret\"} 0",
+        "kubectl_notify_rule_running{rule=\"widgets\"} 1",
+    ] {
+        assert!(metrics.contains(line), "wants {line}: {metrics}");
+    }
+    let err = a.stderr.lock().unwrap().clone();
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "said once: {err}");
+    for word in [
+        "rule secret:",
+        "forbidden",
+        "configmaps",
+        "the 1 other rule keeps running",
+    ] {
+        assert!(errors[0].contains(word), "wants {word:?} in {err}");
+    }
+    assert_eq!(
+        s.lease_holder("alerts").as_deref().map(crate::ha::pod_of),
+        Some("a"),
+        "the lease stays held"
+    );
+}

@@ -491,3 +491,50 @@ fn a_watch_ends_with_the_last_rule_reading_it() {
         Some(&vec![("foo".to_string(), "modified".to_string())])
     );
 }
+
+/// Without `--leader-elect` too, a rule that cannot run at start (its type
+/// not served) ends alone: one error line names it, the other rule
+/// notifies, and once it ends (`--count`) the process exits with the code
+/// of the rule that could not run. When no rule can run, the process ends
+/// at once with the first one's error, as a command line would.
+#[test]
+fn a_rule_whose_type_is_not_served_ends_alone_at_start() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    let file = rules_file(
+        &scenario,
+        &rules_yaml(&[
+            ("gone", "gadgets --all -o json"),
+            ("other", "widgets/foo -o json --count 1"),
+        ]),
+    );
+    let (mut child, port) = serving(&scenario, &file, "20s", &[]);
+    let (status, body) = get(port, "/readyz").unwrap();
+    assert_eq!(status, 200, "the other rule listed: {body}");
+    assert!(body.contains("rule gone ended (error)"), "{body}");
+    assert!(still_running(&mut child, Duration::from_millis(200)));
+    scenario.set_status("foo", json!({"x": 1}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 2, "the rule gone's code: {}", stderr(&out));
+    assert_eq!(
+        told(&stdout(&out)).get("other"),
+        Some(&vec![("foo".to_string(), "modified".to_string())]),
+    );
+    let err = stderr(&out);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "said once: {err}");
+    for word in ["rule gone:", "gadgets", "the 1 other rule keeps running"] {
+        assert!(errors[0].contains(word), "wants {word:?} in {err}");
+    }
+
+    let none = rules_file(
+        &scenario,
+        &rules_yaml(&[("gone", "gadgets --all"), ("also", "sprockets --all")]),
+    );
+    let out = scenario.run(&["--rules", &none, "--timeout", "20s"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "said once: {err}");
+    assert!(errors[0].contains("rule gone:"), "{err}");
+}
