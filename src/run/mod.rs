@@ -362,9 +362,28 @@ struct Running {
     tasks: FuturesUnordered<LocalBoxFuture<'static, (u64, Result<()>)>>,
 }
 
-/// Where a rule's run, stopped by a reload, hands its open `--resolve`
-/// alerts (UIDs) to its new version, once it has told what it was handed.
-type Heir = Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<Vec<String>>>>>;
+/// Where a rule's run, stopped by a reload, hands what its new version
+/// keeps, once it has told what it was handed.
+type Heir = Arc<std::sync::Mutex<Option<Heritage>>>;
+
+/// What a new version of a changed rule keeps of its old version's.
+pub(crate) struct Heritage {
+    pub to: tokio::sync::oneshot::Sender<Handed>,
+    /// Its open `--resolve` alerts: it sends them to the same sinks.
+    pub alerts: bool,
+    /// Its pending `--hold`s: it holds the same, the same time, to the
+    /// same sinks.
+    pub holds: bool,
+}
+
+/// What a stopped run hands its new version.
+#[derive(Default)]
+pub(crate) struct Handed {
+    /// The UIDs whose alert is open.
+    pub open: Vec<String>,
+    /// The notices holding, each with when its hold completes.
+    pub holding: Vec<(std::time::Instant, crate::decide::noise::Notice)>,
+}
 
 /// One rule running, as a reload compares it.
 struct Live {
@@ -372,6 +391,9 @@ struct Live {
     /// With `--resolve`: what the alerts are sent to (its sinks, as the
     /// plan has them); a new version sending to the same keeps them open.
     alerts: Option<String>,
+    /// With `--hold`: what a hold means and where it goes (see
+    /// [`holds_of`]); a new version of the same keeps the pending ones.
+    holds: Option<String>,
     heir: Heir,
     name: Option<String>,
     words: Vec<String>,
@@ -422,15 +444,25 @@ impl Running {
             // A changed rule's open alerts, kept by its new version when it
             // sends them to the same sinks: the state at the hand-over,
             // judged by its own --when, resolves those it no longer meets.
+            // Its pending --holds, kept when it holds the same: each keeps
+            // waiting the rest of its hold, broken if the state at the
+            // hand-over or a later change no longer meets --when.
             let alerts = alerts_of(&rule.plan);
+            let holds = holds_of(&rule.plan, &targets);
             let inherit = replaces
                 .iter()
                 .find(|(name, _)| Some(name) == rule.name.as_ref())
                 .and_then(|(_, run)| self.live.iter().find(|live| live.id == *run))
-                .filter(|old| old.alerts.is_some() && old.alerts == alerts)
                 .map(|old| {
-                    let (tx, rx) = tokio::sync::oneshot::channel();
-                    *old.heir.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+                    let alerts = old.alerts.is_some() && old.alerts == alerts;
+                    let holds = old.holds.is_some() && old.holds == holds;
+                    (old, alerts, holds)
+                })
+                .filter(|(_, alerts, holds)| *alerts || *holds)
+                .map(|(old, alerts, holds)| {
+                    let (to, rx) = tokio::sync::oneshot::channel();
+                    *old.heir.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(Heritage { to, alerts, holds });
                     rx
                 });
             let heir = Heir::default();
@@ -485,6 +517,7 @@ impl Running {
             self.live.push(Live {
                 id,
                 alerts,
+                holds,
                 heir,
                 name: rule.name.clone(),
                 words: rule.words.clone(),
@@ -664,6 +697,23 @@ fn alerts_of(plan: &Plan) -> Option<String> {
     }
 }
 
+/// With `--hold`, what a pending hold is and where it goes: the targets
+/// (a notice names its target by index), `--when`, `--hold` and the sinks.
+fn holds_of(plan: &Plan, targets: &[Target]) -> Option<String> {
+    match &plan.mode {
+        Mode::Notify { filter, .. } if plan.noise.hold.is_some() => {
+            let targets: Vec<String> = targets.iter().map(replica::target_key).collect();
+            Some(format!(
+                "{targets:?} {} {:?} {:?}",
+                filter.describe(),
+                plan.noise.hold,
+                plan.sinks.specs
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// An error of one rule of several, said with the rule's name.
 fn named(rule: Option<&str>, exit: Exit) -> Exit {
     match (rule, exit) {
@@ -817,7 +867,7 @@ pub(crate) struct Session {
     pub heir: Heir,
     /// The open alerts of the rule's version before, handed over once it
     /// has told what it was handed.
-    pub inherit: Option<tokio::sync::oneshot::Receiver<Vec<String>>>,
+    pub inherit: Option<tokio::sync::oneshot::Receiver<Handed>>,
     /// One per target, to stop its watch when the target is re-resolved.
     watches: Vec<AbortHandle>,
     /// A replica not active (yet): no watches run (crate::ha).

@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use super::replica::{self, Replica};
-use super::{Session, Settings, Step, now, sleep_until_due};
+use super::{Handed, Session, Settings, Step, now, sleep_until_due};
 use crate::decide::filter::Filter;
 use crate::decide::noise::{Before, Notice, Quieting, Unsaid};
 use crate::exit::{Exit, Result};
@@ -41,12 +41,14 @@ pub async fn run(
     // A new version of a changed rule: its old version's open alerts stay
     // open (the state at the hand-over, judged next, resolves those this
     // version's --when does not hold for).
+    // Its pending holds keep waiting out their rest here.
     if let Some(inherited) = session.inherit.take()
-        && let Ok(open) = inherited.await
+        && let Ok(handed) = inherited.await
     {
-        for uid in open {
+        for uid in handed.open {
             filter.restore(&uid, None, None, true);
         }
+        quieting.resume_holds(handed.holding);
     }
     let outcome = loop {
         let step = tokio::select! {
@@ -164,8 +166,35 @@ pub async fn run(
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .take();
+                // Its pending holds too, when it holds the same.
                 if let Some(heir) = heir {
-                    let _ = heir.send(filter.open_alerts());
+                    let handed = Handed {
+                        open: if heir.alerts {
+                            filter.open_alerts()
+                        } else {
+                            Vec::new()
+                        },
+                        holding: if heir.holds {
+                            quieting.hand_over_holds()
+                        } else {
+                            Vec::new()
+                        },
+                    };
+                    let _ = heir.to.send(handed);
+                }
+                // A change that holds for its --hold is told: the holds
+                // not handed over are waited out here (the deadline or a
+                // signal ends the wait: what is incomplete then never held
+                // long enough).
+                if let Some(until) = quieting.holds_until() {
+                    tokio::select! {
+                        _ = sleep_until_due(Some(until)) => {}
+                        _ = session.deadline.reached() => {}
+                        _ = session.interrupts.recv() => {}
+                    }
+                    if let Err(exit) = out.hand(&mut replica, &session, quieting.due(now())).await {
+                        break Err(exit);
+                    }
                 }
                 // Removed by a reload: as at --timeout, what waits out a
                 // throttle window goes now, then the rule ends quietly.

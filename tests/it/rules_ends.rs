@@ -538,3 +538,71 @@ fn a_rule_whose_type_is_not_served_ends_alone_at_start() {
     assert_eq!(errors.len(), 1, "said once: {err}");
     assert!(errors[0].contains("rule gone:"), "{err}");
 }
+
+/// A rule changed by a reload while a change waits out its `--hold` tells
+/// that change once, when the hold completes: its new version keeps waiting
+/// it out when it holds the same (the same --when, --hold and sinks; here
+/// only --message changed, so the new message tells it), else the old
+/// version tells it when due, before its sinks flush.
+#[test]
+fn a_changed_rule_tells_a_change_its_hold_was_waiting_out_once() {
+    for (what, then, says) in [
+        (
+            "a new --message",
+            "[--hold, 2s, --message, 'two {.metadata.name}']",
+            "two foo",
+        ),
+        (
+            "a longer --hold",
+            "[--hold, 5s, --message, 'one {.metadata.name}']",
+            "one foo",
+        ),
+    ] {
+        let scenario = Scenario::new();
+        scenario.widget("foo", json!({}), json!({"x": 0}));
+        let hook = crate::receiver::Receiver::start();
+        let version = |noise: &str| {
+            let noise = noise.trim_start_matches('[').trim_end_matches(']');
+            format!(
+                "rules:\n  - name: held\n    args: [widgets/foo, -q, --when, '.status.x == 1', \
+                 --sink, 'slack:env:HOOK', {noise}]\n"
+            )
+        };
+        let file = rules_file(
+            &scenario,
+            &version("[--hold, 2s, --message, 'one {.metadata.name}']"),
+        );
+        let mut child = scenario
+            .notify(&["--rules", &file, "--timeout", "7s"])
+            .env("HOOK", hook.url())
+            .spawn()
+            .unwrap();
+        wait_until("the watch", &mut child, || watches(&scenario) >= 1);
+        std::thread::sleep(Duration::from_millis(300));
+        let changed = std::time::Instant::now();
+        scenario.set_status("foo", json!({"x": 1}));
+        std::thread::sleep(Duration::from_millis(700));
+        std::fs::write(&file, version(then)).unwrap();
+        unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+        let out = finish(child, Duration::from_secs(20));
+        assert_eq!(code(&out), 124, "{what}: {}", stderr(&out));
+        let told: Vec<(String, std::time::Instant)> = hook
+            .delivered()
+            .iter()
+            .map(|r| (r.json()["text"].as_str().unwrap_or("").to_string(), r.at))
+            .collect();
+        assert_eq!(
+            told.iter()
+                .map(|(text, _)| text.as_str())
+                .collect::<Vec<_>>(),
+            [says],
+            "{what}: {}",
+            stderr(&out)
+        );
+        let after = told[0].1.duration_since(changed);
+        assert!(
+            after >= Duration::from_millis(1900) && after < Duration::from_secs(4),
+            "{what}: told {after:?} after the change, not when its 2s hold completed"
+        );
+    }
+}
