@@ -150,6 +150,8 @@ pub struct Store {
     shared: Arc<tokio::sync::Mutex<Shared>>,
     /// `--rules`: the run of each rule running, by name.
     running: Arc<Mutex<BTreeMap<String, u64>>>,
+    /// `--rules`: the document last loaded was a command line's.
+    command_line: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The ConfigMap as this replica last saw it.
@@ -174,6 +176,7 @@ impl Store {
                 sections: BTreeMap::new(),
             })),
             running: Arc::default(),
+            command_line: Arc::default(),
         }
     }
 
@@ -197,6 +200,12 @@ impl Store {
         {
             running.remove(rule);
         }
+    }
+
+    /// A section whose last [`Store::load`] found a command line's whole
+    /// checkpoint (not a rules file's sections).
+    pub fn found_command_line(&self) -> bool {
+        self.section.is_some() && self.command_line.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Whether this is one rule's section of a `--rules` checkpoint.
@@ -241,7 +250,10 @@ impl Store {
         let Some((rule, _)) = &self.section else {
             return Ok(Some(stored));
         };
-        if stored.rules.is_empty() {
+        let command_line = stored.rules.is_empty();
+        self.command_line
+            .store(command_line, std::sync::atomic::Ordering::SeqCst);
+        if command_line {
             shared.sections.clear();
             return Ok(Some(stored));
         }

@@ -449,6 +449,7 @@ impl Running {
             // hand-over or a later change no longer meets --when.
             let alerts = alerts_of(&rule.plan);
             let holds = holds_of(&rule.plan, &targets);
+            let is = checkpoint_rule(&rule.plan, &targets);
             let inherit = replaces
                 .iter()
                 .find(|(name, _)| Some(name) == rule.name.as_ref())
@@ -528,7 +529,7 @@ impl Running {
             let replica = self
                 .ha
                 .as_ref()
-                .map(|ha| ha.replica(rule.name.as_deref(), id));
+                .map(|ha| ha.replica(rule.name.as_deref(), id, is));
             self.tasks.push(Box::pin(async move {
                 (id, run_rule(session, rule, replica).await)
             }));
@@ -695,6 +696,15 @@ fn alerts_of(plan: &Plan) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// The rule as its checkpoint names it, and its flags.
+fn checkpoint_rule(plan: &Plan, targets: &[Target]) -> (String, String) {
+    let flags = match &plan.mode {
+        Mode::Notify { filter, .. } => filter.describe(),
+        Mode::Wait { .. } => String::new(),
+    };
+    (replica::rule_of(targets, &flags), flags)
 }
 
 /// With `--hold`, what a pending hold is and where it goes: the targets

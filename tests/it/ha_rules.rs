@@ -512,3 +512,86 @@ fn a_rule_that_may_not_watch_ends_alone_at_the_takeover_and_the_others_notify() 
         "the lease stays held"
     );
 }
+
+/// A rules file's checkpoint and a command line's are not each other's: a
+/// command line given a rules file's ConfigMap refuses it (exit 2, naming
+/// what to do), and so does a rules file given a command line's when none
+/// of its rules is that command line; neither overwrites the other's.
+#[test]
+fn a_rules_files_checkpoint_and_a_command_lines_refuse_each_other() {
+    let s = Scenario::new();
+    let w1 = widget(&s, "w1");
+    let holds_w1 = |document: &Value| document.to_string().contains(uid(&w1));
+    let written = |name: &str| {
+        let deadline = Instant::now() + WITHIN;
+        loop {
+            if let Some(document) = stored(&s, name).filter(holds_w1) {
+                return document;
+            }
+            assert!(Instant::now() < deadline, "{:?}", stored(&s, name));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let refused = |args: &[&str], theirs: &str| {
+        let out = s.run(args);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{args:?}: {err}");
+        for word in [
+            "--checkpoint",
+            "holds the checkpoint of",
+            theirs,
+            "give each its own --checkpoint name",
+        ] {
+            assert!(err.contains(word), "{args:?}: wants {word:?} in {err}");
+        }
+    };
+
+    // A rules file's checkpoint; a command line refuses it.
+    let file = rules_file(
+        &s,
+        "rules:\n  - name: one\n    args: [widgets, --all, -o, json]\n  \
+         - name: two\n    args: [widgets/w1, -o, json]\n",
+    );
+    let rules = Replica::with_args(&s, "a", None, &["--rules", &file, "--checkpoint", "r"]);
+    let document = written("r");
+    rules.stop();
+    refused(
+        &[
+            WIDGETS,
+            "--all",
+            "-o",
+            "json",
+            "--checkpoint",
+            "r",
+            "--timeout",
+            "10s",
+        ],
+        "a rules file (--rules; rules one, two)",
+    );
+    assert_eq!(stored(&s, "r"), Some(document), "left as it was");
+
+    // A command line's checkpoint; a rules file none of whose rules is
+    // that command line refuses it.
+    let alone = Replica::with_args(
+        &s,
+        "a",
+        None,
+        &[
+            WIDGETS,
+            "--all",
+            "--when",
+            ".spec.size > 0",
+            "-o",
+            "json",
+            "--checkpoint",
+            "c",
+        ],
+    );
+    let document = written("c");
+    alone.stop();
+    refused(
+        &["--rules", &file, "--checkpoint", "c", "--timeout", "10s"],
+        "a command line (widgets.example.com --all in default --when '.spec.size > 0')",
+    );
+    assert_eq!(stored(&s, "c"), Some(document), "left as it was");
+}
