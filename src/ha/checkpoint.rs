@@ -44,6 +44,14 @@ pub struct Checkpoint {
     /// `--rules`: per rule name, its section (and no targets here).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rules: BTreeMap<String, Checkpoint>,
+    /// `--count`: how many notifications the rule has told so far (the
+    /// next replica counts on from there); absent in checkpoints before.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub told: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// One target's state at the last delivery.
@@ -418,6 +426,7 @@ mod tests {
             writer: "a".into(),
             rule: String::new(),
             rules: BTreeMap::new(),
+            told: 0,
             targets: BTreeMap::from([(
                 "widgets".into(),
                 Mark {
@@ -487,6 +496,7 @@ mod tests {
             writer: "a".into(),
             rule: String::new(),
             rules: BTreeMap::new(),
+            told: 0,
             targets: BTreeMap::from([(
                 "widgets".into(),
                 Mark {
@@ -541,6 +551,7 @@ mod tests {
                 },
             )]),
             rules: BTreeMap::new(),
+            told: 0,
         }
     }
 
@@ -573,6 +584,22 @@ mod tests {
         assert!(matches!(new.save(&of(1)).await, Err(Failure::Other(_))));
         old.stopped("a", 1);
         assert_eq!(new.measure(&of(1)).await.2, 1);
+    }
+
+    #[test]
+    fn the_count_told_reads_back_and_a_checkpoint_written_before_it_reads_as_none_told() {
+        let mut checkpoint = of(1);
+        checkpoint.told = 2;
+        let text = checkpoint.encode();
+        assert!(text.contains("\"told\":2"), "{text}");
+        assert_eq!(
+            serde_json::from_str::<Checkpoint>(&text).unwrap(),
+            checkpoint
+        );
+        let before: Checkpoint =
+            serde_json::from_str(r#"{"writer":"a","rule":"widgets","targets":{}}"#).unwrap();
+        assert_eq!(before.told, 0);
+        assert!(!of(1).encode().contains("told"));
     }
 
     #[test]

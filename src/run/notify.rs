@@ -85,12 +85,24 @@ pub async fn run(
                 // checkpoint, which has nothing of what waits in a window.
                 let afresh = matches!(turn, replica::Turn::TakeOver | replica::Turn::StepDown);
                 let taking_over = matches!(turn, replica::Turn::TakeOver);
-                if let Some(replica) = &mut replica
-                    && let Err(exit) = replica
+                if let Some(replica) = &mut replica {
+                    replica.count(notified);
+                    if let Err(exit) = replica
                         .handle(turn, &mut session, &mut filter, &unsaid, settled)
                         .await
+                    {
+                        break Err(exit);
+                    }
+                }
+                // `--count` goes on from what the checkpoint says was told.
+                if taking_over
+                    && let Some(replica) = &replica
+                    && replica.keeps_checkpoint()
                 {
-                    break Err(exit);
+                    notified = replica.told();
+                    if count.is_some_and(|n| notified >= n) {
+                        break Ok(());
+                    }
                 }
                 if afresh {
                     quieting = quiet();
@@ -213,7 +225,8 @@ pub async fn run(
                 if let Some(runner) = runner.take() {
                     runner.shutdown(Some(signo)).await;
                 }
-                if let Some(replica) = replica.take() {
+                if let Some(mut replica) = replica.take() {
+                    replica.count(notified);
                     replica.leave(&session, &filter, &unsaid).await;
                 }
                 return Err(Exit::Signal(signo));
@@ -222,6 +235,7 @@ pub async fn run(
         unsaid.settle(&quieting);
         if let Some(replica) = &mut replica {
             let settled = runner.as_ref().is_none_or(Runner::is_idle);
+            replica.count(notified);
             if let Err(exit) = replica.delivered(&session, &filter, &unsaid, settled).await {
                 break Err(exit);
             }
@@ -236,7 +250,8 @@ pub async fn run(
         }
     };
     let outcome = finish(&mut session, runner, outcome, rule.as_deref()).await;
-    if let Some(replica) = replica {
+    if let Some(mut replica) = replica {
+        replica.count(notified);
         replica.leave(&session, &filter, &unsaid).await;
     }
     outcome

@@ -88,6 +88,9 @@ pub struct Replica {
     resumed: bool,
     /// `--rules`: every rule of the file (see [`Ha::rules`]).
     rules: Rules,
+    /// `--count`: the notifications told so far, as the notify loop counts
+    /// them, kept in the checkpoint; at a takeover, as the checkpoint had.
+    told: u64,
     verbose: bool,
 }
 
@@ -212,6 +215,7 @@ impl Ha {
             active: false,
             resumed: false,
             rules: self.rules.clone(),
+            told: 0,
             verbose: self.verbose,
         }
     }
@@ -257,6 +261,18 @@ impl Replica {
     /// Whether it keeps a checkpoint (`--checkpoint`).
     pub fn keeps_checkpoint(&self) -> bool {
         self.keeper.is_some()
+    }
+
+    /// `--count`: how many notifications the checkpoint said were told at
+    /// the last takeover (0 without one).
+    pub fn told(&self) -> u64 {
+        self.told
+    }
+
+    /// `--count`: how many notifications are told so far, for the
+    /// checkpoints written from now.
+    pub fn count(&mut self, told: u64) {
+        self.told = told;
     }
 
     /// Whether the watches resumed from a checkpoint at the last takeover.
@@ -375,6 +391,7 @@ impl Replica {
                 stored = None;
             }
             keeper.stored = stored.clone().unwrap_or_default();
+            self.told = keeper.stored.told;
             keeper.announced.clear();
             let mut marks = stored.map(|c| c.targets).unwrap_or_default();
             for (index, target) in session.targets.clone().iter().enumerate() {
@@ -464,7 +481,8 @@ impl Replica {
             retry_soon(keeper);
             return Ok(());
         }
-        let checkpoint = build(&self.identity, session, filter, unsaid);
+        let mut checkpoint = build(&self.identity, session, filter, unsaid);
+        checkpoint.told = self.told;
         let checkpoint_rule = checkpoint.rule.clone();
         // A target still at its first list has no mark yet: the next
         // replica would start it from its own "now", so write again as soon
@@ -918,6 +936,7 @@ fn build(identity: &str, session: &Session, filter: &Filter, unsaid: &Unsaid) ->
         rule: rule(session, filter),
         targets,
         rules: BTreeMap::new(),
+        told: 0,
     }
 }
 
