@@ -216,6 +216,16 @@ impl Store {
         self.section.is_some() && self.command_line.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// The rule of the command line whose checkpoint is stored, if a
+    /// command line's is (read only to refuse it: nothing is learnt).
+    pub async fn command_line_stored(&self) -> Option<String> {
+        let shared = self.shared.lock().await;
+        let map = shared.api.get_opt(&self.name).await.ok()??;
+        let text = map.data.as_ref()?.get(KEY)?;
+        let stored: Checkpoint = serde_json::from_str(text).ok()?;
+        (stored.rules.is_empty() && !stored.rule.is_empty()).then_some(stored.rule)
+    }
+
     /// Whether this is one rule's section of a `--rules` checkpoint.
     pub fn is_section(&self) -> bool {
         self.section.is_some()

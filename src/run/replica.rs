@@ -537,11 +537,16 @@ impl Replica {
                 // Written by a replica of this rule, or by another rule
                 // given the same name: that one is refused, never
                 // overwritten every second.
+                // A rules file's section refuses a command line's checkpoint
+                // written meanwhile, and a command line a rules file's.
                 let store = keeper.store.clone();
-                if let Ok(Some(stored)) = store.load().await {
+                if store.is_section() {
+                    if let Some(theirs) = store.command_line_stored().await {
+                        of_a_rule(&self.rules, &store, &theirs)?;
+                    }
+                } else if let Ok(Some(stored)) = store.load().await {
                     same_form(&self.rules, &store, &stored, &checkpoint_rule)?;
-                    if !store.is_section()
-                        && !stored.rule.is_empty()
+                    if !stored.rule.is_empty()
                         && !same_rule(&stored.rule, &checkpoint_rule, &filter.describe())
                     {
                         return Err(another_rule(&store, &stored.rule, &checkpoint_rule));
@@ -970,20 +975,25 @@ fn same_form(rules: &Rules, store: &Store, found: &Checkpoint, ours: &str) -> Re
             &format!("a command line ({ours})"),
         ));
     }
-    let command_line = store.found_command_line() && !found.rule.is_empty();
-    if !command_line {
-        return Ok(());
+    if store.found_command_line() && !found.rule.is_empty() {
+        return of_a_rule(rules, store, &found.rule);
     }
+    Ok(())
+}
+
+/// A command line's checkpoint (of rule `theirs`) found by a rules file:
+/// refused unless one of its rules is that command line.
+fn of_a_rule(rules: &Rules, store: &Store, theirs: &str) -> Result<()> {
     let rules = rules.lock().map(|r| r.clone()).unwrap_or_default();
     if rules
         .values()
-        .any(|(rule, flags)| same_rule(&found.rule, rule, flags))
+        .any(|(rule, flags)| same_rule(theirs, rule, flags))
     {
         return Ok(());
     }
     Err(another_form(
         store,
-        &format!("a command line ({})", found.rule),
+        &format!("a command line ({theirs})"),
         &rules_named(rules.keys()),
     ))
 }
