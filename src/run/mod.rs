@@ -277,6 +277,12 @@ async fn resolve(conn: &Connection, rules: &[Rule]) -> Result<Vec<(Vec<Target>, 
     resolve_each(conn, rules).await.into_iter().collect()
 }
 
+/// A rule's targets, and the resolver that resolves them again.
+type Resolved = (Vec<Target>, Resolver);
+
+/// The rules that start (resolved), and those that cannot (and why).
+type Starting = (Vec<(Rule, Resolved)>, Vec<(Rule, Exit)>);
+
 /// Each rule's targets resolved, or why they cannot be (naming the rule).
 async fn resolve_each(conn: &Connection, rules: &[Rule]) -> Vec<Result<(Vec<Target>, Resolver)>> {
     let mut resolved: Vec<Result<(Vec<Target>, Resolver)>> = Vec::with_capacity(rules.len());
@@ -300,11 +306,7 @@ async fn resolve_each(conn: &Connection, rules: &[Rule]) -> Vec<Result<(Vec<Targ
 /// The rules that start, and those of a rules file that cannot (each with
 /// why); a plain command line that cannot start, or a rules file none of
 /// whose rules can, ends the process with the first rule's error.
-#[allow(clippy::type_complexity)]
-fn starting(
-    rules: Vec<Rule>,
-    resolved: Vec<Result<(Vec<Target>, Resolver)>>,
-) -> Result<(Vec<(Rule, (Vec<Target>, Resolver))>, Vec<(Rule, Exit)>)> {
+fn starting(rules: Vec<Rule>, resolved: Vec<Result<Resolved>>) -> Result<Starting> {
     let mut start = Vec::new();
     let mut unresolved = Vec::new();
     for (rule, resolved) in rules.into_iter().zip(resolved) {

@@ -958,7 +958,7 @@ pub fn rule_of(targets: &[Target], flags: &str) -> String {
     let mut rule = targets.join(", ");
     if !flags.is_empty() {
         rule.push(' ');
-        rule.push_str(&flags);
+        rule.push_str(flags);
     }
     rule
 }
