@@ -566,6 +566,12 @@ impl Unsaid {
         }
     }
 
+    /// Takes out what was known of this object before its change that
+    /// waits (to hand it over with its hold).
+    pub fn take(&mut self, uid: &str) -> Option<Before> {
+        self.objects.remove(uid)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Before)> {
         self.objects.iter()
     }

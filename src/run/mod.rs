@@ -385,6 +385,8 @@ pub(crate) struct Handed {
     pub open: Vec<String>,
     /// The notices holding, each with when its hold completes.
     pub holding: Vec<(std::time::Instant, crate::decide::noise::Notice)>,
+    /// What a checkpoint keeps of their objects until they are told.
+    pub unsaid: Vec<(String, crate::decide::noise::Before)>,
 }
 
 /// One rule running, as a reload compares it.

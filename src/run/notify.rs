@@ -41,14 +41,20 @@ pub async fn run(
     // A new version of a changed rule: its old version's open alerts stay
     // open (the state at the hand-over, judged next, resolves those this
     // version's --when does not hold for).
-    // Its pending holds keep waiting out their rest here.
+    // Its pending holds keep waiting out their rest here (a replica's
+    // first takeover keeps them: the run has nothing else to start over).
+    let mut inherited_holds = false;
     if let Some(inherited) = session.inherit.take()
         && let Ok(handed) = inherited.await
     {
         for uid in handed.open {
             filter.restore(&uid, None, None, true);
         }
+        inherited_holds = !handed.holding.is_empty();
         quieting.resume_holds(handed.holding);
+        for (uid, before) in handed.unsaid {
+            unsaid.note(&uid, || before);
+        }
     }
     let outcome = loop {
         let step = tokio::select! {
@@ -104,7 +110,7 @@ pub async fn run(
                         break Ok(());
                     }
                 }
-                if afresh {
+                if afresh && !std::mem::take(&mut inherited_holds) {
                     quieting = quiet();
                     unsaid.clear();
                 }
@@ -180,18 +186,21 @@ pub async fn run(
                     .take();
                 // Its pending holds too, when it holds the same.
                 if let Some(heir) = heir {
-                    let handed = Handed {
-                        open: if heir.alerts {
-                            filter.open_alerts()
-                        } else {
-                            Vec::new()
-                        },
-                        holding: if heir.holds {
-                            quieting.hand_over_holds()
-                        } else {
-                            Vec::new()
-                        },
-                    };
+                    let mut handed = Handed::default();
+                    if heir.alerts {
+                        handed.open = filter.open_alerts();
+                    }
+                    if heir.holds {
+                        handed.holding = quieting.hand_over_holds();
+                        handed.unsaid = handed
+                            .holding
+                            .iter()
+                            .filter_map(|(_, (_, change))| {
+                                let uid = crate::decide::filter::uid(&change.object);
+                                Some((uid.to_string(), unsaid.take(&uid)?))
+                            })
+                            .collect();
+                    }
                     let _ = heir.to.send(handed);
                 }
                 // A change that holds for its --hold is told: the holds

@@ -597,3 +597,59 @@ fn a_rules_files_checkpoint_and_a_command_lines_refuse_each_other() {
     );
     assert_eq!(stored(&s, "c"), document, "left as it was");
 }
+
+/// With `--checkpoint`, a rule changed by a reload while a change waits
+/// out its `--hold` tells it once, when the hold completes (its new version
+/// keeps the rest of the hold, not a new one from its takeover).
+#[test]
+fn with_a_checkpoint_a_changed_rule_tells_a_held_change_once_when_its_hold_completes() {
+    let s = Scenario::new();
+    s.widget("foo", serde_json::json!({}), serde_json::json!({"x": 0}));
+    let hook = crate::receiver::Receiver::start();
+    let version = |message: &str| {
+        format!(
+            "rules:\n  - name: held\n    args: [widgets/foo, -q, --when, '.status.x == 1', \
+             --hold, 3s, --sink, 'slack:env:HOOK', --message, '{message} {{.metadata.name}}']\n"
+        )
+    };
+    let file = rules_file(&s, &version("one"));
+    let mut child = s
+        .notify(&[
+            "--rules",
+            &file,
+            "--checkpoint",
+            "c",
+            "--timeout",
+            "9s",
+            "-v",
+        ])
+        .env("HOOK", hook.url())
+        .spawn()
+        .unwrap();
+    crate::rules::wait_until("the watch", &mut child, || crate::rules::watches(&s) >= 1);
+    std::thread::sleep(Duration::from_millis(500));
+    let changed = Instant::now();
+    s.set_status("foo", serde_json::json!({"x": 1}));
+    std::thread::sleep(Duration::from_millis(1500));
+    std::fs::write(&file, version("two")).unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let told: Vec<(String, Instant)> = hook
+        .delivered()
+        .iter()
+        .map(|r| (r.json()["text"].as_str().unwrap_or("").to_string(), r.at))
+        .collect();
+    assert_eq!(
+        told.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(),
+        ["two foo"],
+        "{}",
+        stderr(&out)
+    );
+    let after = told[0].1.duration_since(changed);
+    assert!(
+        after >= Duration::from_millis(2900) && after < Duration::from_millis(4200),
+        "told {after:?} after the change, not when its 3s hold completed: {}",
+        stderr(&out)
+    );
+}
