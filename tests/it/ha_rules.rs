@@ -653,3 +653,52 @@ fn with_a_checkpoint_a_changed_rule_tells_a_held_change_once_when_its_hold_compl
         stderr(&out)
     );
 }
+
+/// `--count` of a rule is kept in its section: after a failover the rule
+/// that had told 2 of 3 tells one more and ends, the others run on.
+#[test]
+fn a_rules_count_goes_on_from_its_section_after_a_failover() {
+    let s = Scenario::new();
+    let file = rules_file(
+        &s,
+        "rules:\n  - name: counted\n    args: [widgets, --all, -o, json, --count, 3]\n  \
+         - name: other\n    args: [widgets/w9, -o, json]\n",
+    );
+    let args = [
+        "--rules",
+        &file,
+        "-v",
+        "--leader-elect",
+        "--lease",
+        "alerts",
+        "--checkpoint",
+        "alerts",
+    ];
+    let a = Replica::with_args(&s, "a", Some(FAST), &args);
+    wait_for_holder(&s, "alerts", "a", WITHIN);
+    a.wait_watching(WITHIN);
+    let b = Replica::with_args(&s, "b", Some(FAST), &args);
+    std::thread::sleep(Duration::from_millis(500));
+    widget(&s, "w1");
+    let w2 = widget(&s, "w2");
+    wait_lines(&a, 2);
+    wait_for_sections(&s, "alerts", &["counted", "other"], &w2, &["counted"]);
+
+    a.signal(libc::SIGKILL);
+    wait_for_holder(&s, "alerts", "b", WITHIN);
+    widget(&s, "w3");
+    wait_lines(&b, 1);
+    widget(&s, "w4");
+    widget(&s, "w9");
+    wait_lines(&b, 2);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        by_rule(&b.lines()),
+        BTreeMap::from([
+            ("counted".to_string(), vec!["created w3".to_string()]),
+            ("other".to_string(), vec!["created w9".to_string()]),
+        ]),
+        "the third of 3, then the rule ended; stderr of b: {}",
+        b.stderr.lock().unwrap()
+    );
+}
