@@ -47,6 +47,12 @@ impl Exit {
     /// for a failure the user asked to be told about, nothing for a signal.
     pub fn report(&self) -> Option<String> {
         match self {
+            // Said already, when it happened (see [`Exit::said`]).
+            Exit::Failed(m) | Exit::Usage(m) | Exit::Refused(m) | Exit::Timeout(m)
+                if m.is_empty() =>
+            {
+                None
+            }
             Exit::Failed(line) => Some(line.clone()),
             Exit::Usage(m) | Exit::Refused(m) | Exit::Timeout(m) => Some(format!("error: {m}")),
             Exit::Command { message, .. } => message.as_ref().map(|m| format!("error: {m}")),
@@ -54,6 +60,25 @@ impl Exit {
             Exit::Internal(m) => Some(format!(
                 "error: internal failure: {m}; this is not a problem with your input, please report it"
             )),
+        }
+    }
+}
+
+impl Exit {
+    /// The same end with its message already said: one rule of several
+    /// that ended alone was said when it ended; the process, once no rule
+    /// is left, ends with its code and says nothing more.
+    pub fn said(self) -> Exit {
+        match self {
+            Exit::Failed(_) => Exit::Failed(String::new()),
+            Exit::Usage(_) => Exit::Usage(String::new()),
+            Exit::Refused(_) => Exit::Refused(String::new()),
+            Exit::Timeout(_) => Exit::Timeout(String::new()),
+            Exit::Command { code, .. } => Exit::Command {
+                code,
+                message: None,
+            },
+            exit @ (Exit::Signal(_) | Exit::Closed | Exit::Internal(_)) => exit,
         }
     }
 }

@@ -128,6 +128,26 @@ impl<K: Clone + Eq + Hash, V> Hold<K, V> {
         self.timeline.next()
     }
 
+    /// Every hold, taken out with when it completes, in that order (to
+    /// hand them to another hold of the same duration).
+    pub fn take_all(&mut self) -> Vec<(Instant, V)> {
+        self.timeline.queue.clear();
+        let mut holds: Vec<(Instant, V)> = self.holding.drain().map(|(_, held)| held).collect();
+        holds.sort_by_key(|(due, _)| *due);
+        holds
+    }
+
+    /// A hold handed over: `key` holds with `value` until `due`.
+    pub fn resume(&mut self, key: K, due: Instant, value: V) {
+        self.timeline.insert(key.clone(), due);
+        self.holding.insert(key, (due, value));
+    }
+
+    /// When the last hold pending completes.
+    pub fn last_due(&self) -> Option<Instant> {
+        self.holding.values().map(|(due, _)| *due).max()
+    }
+
     /// The holds complete at `now`, in the order they started; they are
     /// dropped from the hold (what to do next is the caller's).
     pub fn complete(&mut self, now: Instant) -> Vec<(K, V)> {
@@ -421,6 +441,26 @@ impl Quieting {
         }
     }
 
+    /// The pending holds, taken out, each with when it completes: a new
+    /// version of a changed rule keeps waiting them out.
+    pub fn hand_over_holds(&mut self) -> Vec<(Instant, Notice)> {
+        self.hold.as_mut().map(Hold::take_all).unwrap_or_default()
+    }
+
+    /// Holds handed over by the rule's version before.
+    pub fn resume_holds(&mut self, holds: Vec<(Instant, Notice)>) {
+        if let Some(hold) = &mut self.hold {
+            for (due, notice) in holds {
+                hold.resume(uid(&notice.1.object).into_owned(), due, notice);
+            }
+        }
+    }
+
+    /// When the last pending hold completes.
+    pub fn holds_until(&self) -> Option<Instant> {
+        self.hold.as_ref().and_then(Hold::last_due)
+    }
+
     /// Whether a notification of this object (UID) waits in a `--hold` or
     /// `--throttle` window: not delivered yet, so not in a checkpoint yet.
     pub fn is_waiting(&self, uid: &str) -> bool {
@@ -524,6 +564,12 @@ impl Unsaid {
         if !self.objects.is_empty() {
             self.objects.retain(|uid, _| quieting.is_waiting(uid));
         }
+    }
+
+    /// Takes out what was known of this object before its change that
+    /// waits (to hand it over with its hold).
+    pub fn take(&mut self, uid: &str) -> Option<Before> {
+        self.objects.remove(uid)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Before)> {

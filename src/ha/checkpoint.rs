@@ -44,6 +44,14 @@ pub struct Checkpoint {
     /// `--rules`: per rule name, its section (and no targets here).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rules: BTreeMap<String, Checkpoint>,
+    /// `--count`: how many notifications the rule has told so far (the
+    /// next replica counts on from there); absent in checkpoints before.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub told: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// One target's state at the last delivery.
@@ -150,6 +158,8 @@ pub struct Store {
     shared: Arc<tokio::sync::Mutex<Shared>>,
     /// `--rules`: the run of each rule running, by name.
     running: Arc<Mutex<BTreeMap<String, u64>>>,
+    /// `--rules`: the document last loaded was a command line's.
+    command_line: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The ConfigMap as this replica last saw it.
@@ -174,6 +184,7 @@ impl Store {
                 sections: BTreeMap::new(),
             })),
             running: Arc::default(),
+            command_line: Arc::default(),
         }
     }
 
@@ -197,6 +208,22 @@ impl Store {
         {
             running.remove(rule);
         }
+    }
+
+    /// A section whose last [`Store::load`] found a command line's whole
+    /// checkpoint (not a rules file's sections).
+    pub fn found_command_line(&self) -> bool {
+        self.section.is_some() && self.command_line.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The rule of the command line whose checkpoint is stored, if a
+    /// command line's is (read only to refuse it: nothing is learnt).
+    pub async fn command_line_stored(&self) -> Option<String> {
+        let shared = self.shared.lock().await;
+        let map = shared.api.get_opt(&self.name).await.ok()??;
+        let text = map.data.as_ref()?.get(KEY)?;
+        let stored: Checkpoint = serde_json::from_str(text).ok()?;
+        (stored.rules.is_empty() && !stored.rule.is_empty()).then_some(stored.rule)
     }
 
     /// Whether this is one rule's section of a `--rules` checkpoint.
@@ -241,7 +268,10 @@ impl Store {
         let Some((rule, _)) = &self.section else {
             return Ok(Some(stored));
         };
-        if stored.rules.is_empty() {
+        let command_line = stored.rules.is_empty();
+        self.command_line
+            .store(command_line, std::sync::atomic::Ordering::SeqCst);
+        if command_line {
             shared.sections.clear();
             return Ok(Some(stored));
         }
@@ -406,6 +436,7 @@ mod tests {
             writer: "a".into(),
             rule: String::new(),
             rules: BTreeMap::new(),
+            told: 0,
             targets: BTreeMap::from([(
                 "widgets".into(),
                 Mark {
@@ -475,6 +506,7 @@ mod tests {
             writer: "a".into(),
             rule: String::new(),
             rules: BTreeMap::new(),
+            told: 0,
             targets: BTreeMap::from([(
                 "widgets".into(),
                 Mark {
@@ -529,6 +561,7 @@ mod tests {
                 },
             )]),
             rules: BTreeMap::new(),
+            told: 0,
         }
     }
 
@@ -561,6 +594,22 @@ mod tests {
         assert!(matches!(new.save(&of(1)).await, Err(Failure::Other(_))));
         old.stopped("a", 1);
         assert_eq!(new.measure(&of(1)).await.2, 1);
+    }
+
+    #[test]
+    fn the_count_told_reads_back_and_a_checkpoint_written_before_it_reads_as_none_told() {
+        let mut checkpoint = of(1);
+        checkpoint.told = 2;
+        let text = checkpoint.encode();
+        assert!(text.contains("\"told\":2"), "{text}");
+        assert_eq!(
+            serde_json::from_str::<Checkpoint>(&text).unwrap(),
+            checkpoint
+        );
+        let before: Checkpoint =
+            serde_json::from_str(r#"{"writer":"a","rule":"widgets","targets":{}}"#).unwrap();
+        assert_eq!(before.told, 0);
+        assert!(!of(1).encode().contains("told"));
     }
 
     #[test]

@@ -8,7 +8,9 @@ mod reload;
 pub(crate) mod replica;
 mod wait;
 
+use std::cell::Cell;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,7 +89,7 @@ pub async fn run(process: Process) -> Result<()> {
                 conn.namespace
             );
         }
-        let resolved = resolve(&conn, &rules).await?;
+        let resolved = resolve_each(&conn, &rules).await;
         Ok((conn, resolved))
     };
     let (conn, resolved) = tokio::select! {
@@ -132,8 +134,18 @@ pub async fn run(process: Process) -> Result<()> {
         done: Vec::new(),
         tasks: FuturesUnordered::new(),
     };
+    // A rule of several that cannot be resolved (its type gone) ends alone,
+    // as one that cannot watch does; a process none of whose rules can
+    // start ends as a command line does.
+    let mut gave_up = None;
+    let (rules, unresolved) = starting(rules, resolved)?;
+    for (rule, exit) in unresolved {
+        cannot_run(rule.name.as_deref(), &exit, rules.len());
+        gave_up.get_or_insert(exit.said());
+        running.done.push((rule.name, rule.words));
+    }
     crate::metrics::rules_listing(rules.len());
-    running.start(rules.into_iter().zip(resolved).collect(), false, &[])?;
+    running.start(rules, false, &[])?;
     // A SIGTERM that came between the connection and now goes to the rules.
     interrupts.pass_on();
     if let Some(source) = &source
@@ -145,13 +157,13 @@ pub async fn run(process: Process) -> Result<()> {
         );
     }
     let mut reload = source.map(|source| reload::Reload::new(source, hangups.take()));
-    // A rule ended by `--count` or by its `--max-failures` leaves the
-    // others running; an end every rule meets too (the deadline, a signal)
-    // lets them all finish; any other error ends the process. With no rule
-    // left running, the process ends: with the code of the first rule that
-    // ended by `--max-failures`, else 0.
+    // A rule ended by `--count`, by its `--max-failures`, or because it
+    // cannot run (its watch forbidden, its type gone) leaves the others
+    // running; an end every rule meets too (the deadline, a signal) lets
+    // them all finish; any other error ends the process. With no rule left
+    // running, the process ends: with the code of the first rule that ended
+    // by `--max-failures` or could not run, else 0.
     let mut ended = None;
-    let mut gave_up = None;
     let mut leaving = false;
     let failed = loop {
         tokio::select! {
@@ -196,6 +208,14 @@ pub async fn run(process: Process) -> Result<()> {
                             "rules",
                             format_args!("{message}; the other rules keep running"),
                         );
+                    }
+                    // One rule of several that cannot run (at the start,
+                    // at a takeover) ends alone: the lease stays held and
+                    // the others keep notifying.
+                    Err(exit) if live.name.is_some() && live.cannot_run.get() => {
+                        cannot_run(live.name.as_deref(), &exit, running.live.len());
+                        gave_up.get_or_insert(exit.said());
+                        running.done.push((live.name, live.words));
                     }
                     Err(exit) => break Some(exit),
                 }
@@ -254,21 +274,68 @@ fn ended_by(outcome: &Result<()>) -> &'static str {
 
 /// Resolves every rule's targets; an error names the rule.
 async fn resolve(conn: &Connection, rules: &[Rule]) -> Result<Vec<(Vec<Target>, Resolver)>> {
-    let mut resolved = Vec::with_capacity(rules.len());
+    resolve_each(conn, rules).await.into_iter().collect()
+}
+
+/// A rule's targets, and the resolver that resolves them again.
+type Resolved = (Vec<Target>, Resolver);
+
+/// The rules that start (resolved), and those that cannot (and why).
+type Starting = (Vec<(Rule, Resolved)>, Vec<(Rule, Exit)>);
+
+/// Each rule's targets resolved, or why they cannot be (naming the rule).
+async fn resolve_each(conn: &Connection, rules: &[Rule]) -> Vec<Result<(Vec<Target>, Resolver)>> {
+    let mut resolved: Vec<Result<(Vec<Target>, Resolver)>> = Vec::with_capacity(rules.len());
     for rule in rules {
         // One read of the discovery cache (or one answer of the server's)
         // for every rule, not one each.
-        let mut resolver = match resolved.last() {
+        let previous = resolved.iter().rev().find_map(|r| r.as_ref().ok());
+        let mut resolver = match previous {
             Some((_, previous)) => Resolver::alongside(previous, &rule.plan),
             None => Resolver::new(&rule.plan, conn),
         };
         let targets = resolver
             .targets(conn)
             .await
-            .map_err(|exit| named(rule.name.as_deref(), exit))?;
-        resolved.push((targets, resolver));
+            .map_err(|exit| named(rule.name.as_deref(), exit));
+        resolved.push(targets.map(|targets| (targets, resolver)));
     }
-    Ok(resolved)
+    resolved
+}
+
+/// The rules that start, and those of a rules file that cannot (each with
+/// why); a plain command line that cannot start, or a rules file none of
+/// whose rules can, ends the process with the first rule's error.
+fn starting(rules: Vec<Rule>, resolved: Vec<Result<Resolved>>) -> Result<Starting> {
+    let mut start = Vec::new();
+    let mut unresolved = Vec::new();
+    for (rule, resolved) in rules.into_iter().zip(resolved) {
+        match resolved {
+            Ok(resolved) => start.push((rule, resolved)),
+            Err(exit) if rule.name.is_none() => return Err(exit),
+            Err(exit) => unresolved.push((rule, exit)),
+        }
+    }
+    match (start.is_empty(), unresolved.is_empty()) {
+        (true, false) => Err(unresolved.swap_remove(0).1),
+        _ => Ok((start, unresolved)),
+    }
+}
+
+/// Says that one rule of a rules file cannot run (the error names it) and
+/// ends alone; `others` rules keep running.
+fn cannot_run(rule: Option<&str>, exit: &Exit, others: usize) {
+    if let Some(name) = rule {
+        crate::metrics::rule_ended(name, "error");
+    }
+    let message = exit.to_string();
+    let message = message.lines().next().unwrap_or("");
+    let others = match others {
+        0 => String::new(),
+        1 => "; the 1 other rule keeps running".to_string(),
+        n => format!("; the {n} other rules keep running"),
+    };
+    crate::log::error("rules", format_args!("{message}{others}"));
 }
 
 async fn next_reload(reload: &mut Option<reload::Reload>) -> Result<Vec<Rule>> {
@@ -297,9 +364,30 @@ struct Running {
     tasks: FuturesUnordered<LocalBoxFuture<'static, (u64, Result<()>)>>,
 }
 
-/// Where a rule's run, stopped by a reload, hands its open `--resolve`
-/// alerts (UIDs) to its new version, once it has told what it was handed.
-type Heir = Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<Vec<String>>>>>;
+/// Where a rule's run, stopped by a reload, hands what its new version
+/// keeps, once it has told what it was handed.
+type Heir = Arc<std::sync::Mutex<Option<Heritage>>>;
+
+/// What a new version of a changed rule keeps of its old version's.
+pub(crate) struct Heritage {
+    pub to: tokio::sync::oneshot::Sender<Handed>,
+    /// Its open `--resolve` alerts: it sends them to the same sinks.
+    pub alerts: bool,
+    /// Its pending `--hold`s: it holds the same, the same time, to the
+    /// same sinks.
+    pub holds: bool,
+}
+
+/// What a stopped run hands its new version.
+#[derive(Default)]
+pub(crate) struct Handed {
+    /// The UIDs whose alert is open.
+    pub open: Vec<String>,
+    /// The notices holding, each with when its hold completes.
+    pub holding: Vec<(std::time::Instant, crate::decide::noise::Notice)>,
+    /// What a checkpoint keeps of their objects until they are told.
+    pub unsaid: Vec<(String, crate::decide::noise::Before)>,
+}
 
 /// One rule running, as a reload compares it.
 struct Live {
@@ -307,12 +395,18 @@ struct Live {
     /// With `--resolve`: what the alerts are sent to (its sinks, as the
     /// plan has them); a new version sending to the same keeps them open.
     alerts: Option<String>,
+    /// With `--hold`: what a hold means and where it goes (see
+    /// [`holds_of`]); a new version of the same keeps the pending ones.
+    holds: Option<String>,
     heir: Heir,
     name: Option<String>,
     words: Vec<String>,
     stop: Arc<Notify>,
     /// Started by a reload, not at the process's start.
     reloaded: bool,
+    /// Its run ended because it cannot run (its watch forbidden, its type
+    /// gone): its own end, not the process's.
+    cannot_run: Rc<Cell<bool>>,
 }
 
 impl Running {
@@ -355,15 +449,26 @@ impl Running {
             // A changed rule's open alerts, kept by its new version when it
             // sends them to the same sinks: the state at the hand-over,
             // judged by its own --when, resolves those it no longer meets.
+            // Its pending --holds, kept when it holds the same: each keeps
+            // waiting the rest of its hold, broken if the state at the
+            // hand-over or a later change no longer meets --when.
             let alerts = alerts_of(&rule.plan);
+            let holds = holds_of(&rule.plan, &targets);
+            let is = checkpoint_rule(&rule.plan, &targets);
             let inherit = replaces
                 .iter()
                 .find(|(name, _)| Some(name) == rule.name.as_ref())
                 .and_then(|(_, run)| self.live.iter().find(|live| live.id == *run))
-                .filter(|old| old.alerts.is_some() && old.alerts == alerts)
                 .map(|old| {
-                    let (tx, rx) = tokio::sync::oneshot::channel();
-                    *old.heir.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+                    let alerts = old.alerts.is_some() && old.alerts == alerts;
+                    let holds = old.holds.is_some() && old.holds == holds;
+                    (old, alerts, holds)
+                })
+                .filter(|(_, alerts, holds)| *alerts || *holds)
+                .map(|(old, alerts, holds)| {
+                    let (to, rx) = tokio::sync::oneshot::channel();
+                    *old.heir.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(Heritage { to, alerts, holds });
                     rx
                 });
             let heir = Heir::default();
@@ -380,7 +485,9 @@ impl Running {
                 None => (SelectAll::new(), Vec::new()),
             };
             let stop = Arc::new(Notify::new());
+            let cannot_run = Rc::<Cell<bool>>::default();
             let session = Session {
+                cannot_run: cannot_run.clone(),
                 fed: vec![hub_fed; targets.len()],
                 stopping: false,
                 heir: heir.clone(),
@@ -416,16 +523,18 @@ impl Running {
             self.live.push(Live {
                 id,
                 alerts,
+                holds,
                 heir,
                 name: rule.name.clone(),
                 words: rule.words.clone(),
                 stop,
                 reloaded,
+                cannot_run,
             });
             let replica = self
                 .ha
                 .as_ref()
-                .map(|ha| ha.replica(rule.name.as_deref(), id));
+                .map(|ha| ha.replica(rule.name.as_deref(), id, is));
             self.tasks.push(Box::pin(async move {
                 (id, run_rule(session, rule, replica).await)
             }));
@@ -594,6 +703,32 @@ fn alerts_of(plan: &Plan) -> Option<String> {
     }
 }
 
+/// The rule as its checkpoint names it, and its flags.
+fn checkpoint_rule(plan: &Plan, targets: &[Target]) -> (String, String) {
+    let flags = match &plan.mode {
+        Mode::Notify { filter, .. } => filter.describe(),
+        Mode::Wait { .. } => String::new(),
+    };
+    (replica::rule_of(targets, &flags), flags)
+}
+
+/// With `--hold`, what a pending hold is and where it goes: the targets
+/// (a notice names its target by index), `--when`, `--hold` and the sinks.
+fn holds_of(plan: &Plan, targets: &[Target]) -> Option<String> {
+    match &plan.mode {
+        Mode::Notify { filter, .. } if plan.noise.hold.is_some() => {
+            let targets: Vec<String> = targets.iter().map(replica::target_key).collect();
+            Some(format!(
+                "{targets:?} {} {:?} {:?}",
+                filter.describe(),
+                plan.noise.hold,
+                plan.sinks.specs
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// An error of one rule of several, said with the rule's name.
 fn named(rule: Option<&str>, exit: Exit) -> Exit {
     match (rule, exit) {
@@ -747,7 +882,7 @@ pub(crate) struct Session {
     pub heir: Heir,
     /// The open alerts of the rule's version before, handed over once it
     /// has told what it was handed.
-    pub inherit: Option<tokio::sync::oneshot::Receiver<Vec<String>>>,
+    pub inherit: Option<tokio::sync::oneshot::Receiver<Handed>>,
     /// One per target, to stop its watch when the target is re-resolved.
     watches: Vec<AbortHandle>,
     /// A replica not active (yet): no watches run (crate::ha).
@@ -777,12 +912,30 @@ pub(crate) struct Session {
     /// its human lines (`--rules`); nothing for a command line.
     pub said: String,
     pub verbosity: u8,
+    /// Set when the watches end the run (forbidden, the type gone): the
+    /// rule cannot run, which ends it alone in a rules file.
+    cannot_run: Rc<Cell<bool>>,
 }
 
 impl Session {
     /// The next step; errors after start are reported and retried by the
     /// watcher, errors before a target's first list end the run. Cancel-safe.
     pub async fn next(&mut self) -> Result<Step> {
+        let step = self.step().await;
+        if let Err(exit) = &step
+            && !matches!(exit, Exit::Closed)
+        {
+            self.cannot_run.set(true);
+            // Ended before listing: the other rules make the process ready.
+            if !self.listed {
+                self.listed = true;
+                crate::metrics::rule_listed();
+            }
+        }
+        step
+    }
+
+    async fn step(&mut self) -> Result<Step> {
         loop {
             if self.recheck.is_some() {
                 let fresh = tokio::select! {

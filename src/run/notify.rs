@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use super::replica::{self, Replica};
-use super::{Session, Settings, Step, now, sleep_until_due};
+use super::{Handed, Session, Settings, Step, now, sleep_until_due};
 use crate::decide::filter::Filter;
 use crate::decide::noise::{Before, Notice, Quieting, Unsaid};
 use crate::exit::{Exit, Result};
@@ -41,11 +41,19 @@ pub async fn run(
     // A new version of a changed rule: its old version's open alerts stay
     // open (the state at the hand-over, judged next, resolves those this
     // version's --when does not hold for).
+    // Its pending holds keep waiting out their rest here (a replica's
+    // first takeover keeps them: the run has nothing else to start over).
+    let mut inherited_holds = false;
     if let Some(inherited) = session.inherit.take()
-        && let Ok(open) = inherited.await
+        && let Ok(handed) = inherited.await
     {
-        for uid in open {
+        for uid in handed.open {
             filter.restore(&uid, None, None, true);
+        }
+        inherited_holds = !handed.holding.is_empty();
+        quieting.resume_holds(handed.holding);
+        for (uid, before) in handed.unsaid {
+            unsaid.note(&uid, || before);
         }
     }
     let outcome = loop {
@@ -83,14 +91,26 @@ pub async fn run(
                 // checkpoint, which has nothing of what waits in a window.
                 let afresh = matches!(turn, replica::Turn::TakeOver | replica::Turn::StepDown);
                 let taking_over = matches!(turn, replica::Turn::TakeOver);
-                if let Some(replica) = &mut replica
-                    && let Err(exit) = replica
+                if let Some(replica) = &mut replica {
+                    replica.count(notified);
+                    if let Err(exit) = replica
                         .handle(turn, &mut session, &mut filter, &unsaid, settled)
                         .await
-                {
-                    break Err(exit);
+                    {
+                        break Err(exit);
+                    }
                 }
-                if afresh {
+                // `--count` goes on from what the checkpoint says was told.
+                if taking_over
+                    && let Some(replica) = &replica
+                    && replica.keeps_checkpoint()
+                {
+                    notified = replica.told();
+                    if count.is_some_and(|n| notified >= n) {
+                        break Ok(());
+                    }
+                }
+                if afresh && !std::mem::take(&mut inherited_holds) {
                     quieting = quiet();
                     unsaid.clear();
                 }
@@ -164,8 +184,38 @@ pub async fn run(
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .take();
+                // Its pending holds too, when it holds the same.
                 if let Some(heir) = heir {
-                    let _ = heir.send(filter.open_alerts());
+                    let mut handed = Handed::default();
+                    if heir.alerts {
+                        handed.open = filter.open_alerts();
+                    }
+                    if heir.holds {
+                        handed.holding = quieting.hand_over_holds();
+                        handed.unsaid = handed
+                            .holding
+                            .iter()
+                            .filter_map(|(_, (_, change))| {
+                                let uid = crate::decide::filter::uid(&change.object);
+                                Some((uid.to_string(), unsaid.take(&uid)?))
+                            })
+                            .collect();
+                    }
+                    let _ = heir.to.send(handed);
+                }
+                // A change that holds for its --hold is told: the holds
+                // not handed over are waited out here (the deadline or a
+                // signal ends the wait: what is incomplete then never held
+                // long enough).
+                if let Some(until) = quieting.holds_until() {
+                    tokio::select! {
+                        _ = sleep_until_due(Some(until)) => {}
+                        _ = session.deadline.reached() => {}
+                        _ = session.interrupts.recv() => {}
+                    }
+                    if let Err(exit) = out.hand(&mut replica, &session, quieting.due(now())).await {
+                        break Err(exit);
+                    }
                 }
                 // Removed by a reload: as at --timeout, what waits out a
                 // throttle window goes now, then the rule ends quietly.
@@ -184,7 +234,8 @@ pub async fn run(
                 if let Some(runner) = runner.take() {
                     runner.shutdown(Some(signo)).await;
                 }
-                if let Some(replica) = replica.take() {
+                if let Some(mut replica) = replica.take() {
+                    replica.count(notified);
                     replica.leave(&session, &filter, &unsaid).await;
                 }
                 return Err(Exit::Signal(signo));
@@ -193,6 +244,7 @@ pub async fn run(
         unsaid.settle(&quieting);
         if let Some(replica) = &mut replica {
             let settled = runner.as_ref().is_none_or(Runner::is_idle);
+            replica.count(notified);
             if let Err(exit) = replica.delivered(&session, &filter, &unsaid, settled).await {
                 break Err(exit);
             }
@@ -207,7 +259,8 @@ pub async fn run(
         }
     };
     let outcome = finish(&mut session, runner, outcome, rule.as_deref()).await;
-    if let Some(replica) = replica {
+    if let Some(mut replica) = replica {
+        replica.count(notified);
         replica.leave(&session, &filter, &unsaid).await;
     }
     outcome

@@ -53,6 +53,9 @@ pub struct Ha {
     store: Option<Store>,
     /// How many rules' replicas have not left yet.
     present: Arc<(AtomicUsize, Notify)>,
+    /// `--rules`: per rule name, the rule as a checkpoint names it, and
+    /// its flags (`Filter::describe`).
+    rules: Rules,
     verbose: bool,
 }
 
@@ -83,6 +86,11 @@ pub struct Replica {
     /// Whether its watches resumed from a checkpoint's position when it
     /// last took over (the server replays what came since).
     resumed: bool,
+    /// `--rules`: every rule of the file (see [`Ha::rules`]).
+    rules: Rules,
+    /// `--count`: the notifications told so far, as the notify loop counts
+    /// them, kept in the checkpoint; at a takeover, as the checkpoint had.
+    told: u64,
     verbose: bool,
 }
 
@@ -109,6 +117,10 @@ struct Snapshot {
     /// once this snapshot is written.
     gone: Vec<(String, String)>,
 }
+
+/// `--rules`: per rule name, the rule as a checkpoint names it, and its
+/// flags (`Filter::describe`).
+type Rules = Arc<std::sync::Mutex<BTreeMap<String, (String, String)>>>;
 
 /// What the replica asks the notify loop to do.
 pub enum Turn {
@@ -167,13 +179,18 @@ impl Ha {
             _alone: alone,
             store,
             present: Arc::default(),
+            rules: Arc::default(),
             verbose,
         })
     }
 
     /// A rule's replica; `rule` names a rule of a rules file (its section
-    /// of the checkpoint) in its run `run`.
-    pub fn replica(&self, rule: Option<&str>, run: u64) -> Replica {
+    /// of the checkpoint) in its run `run`; `is` says the rule as a
+    /// checkpoint names it, and its flags.
+    pub fn replica(&self, rule: Option<&str>, run: u64, is: (String, String)) -> Replica {
+        if let (Some(name), Ok(mut rules)) = (rule, self.rules.lock()) {
+            rules.insert(name.to_string(), is);
+        }
         let keeper = self.store.as_ref().map(|store| Keeper {
             store: match rule {
                 Some(rule) => store.section(rule, run),
@@ -197,6 +214,8 @@ impl Ha {
             outbox: Outbox::default(),
             active: false,
             resumed: false,
+            rules: self.rules.clone(),
+            told: 0,
             verbose: self.verbose,
         }
     }
@@ -242,6 +261,18 @@ impl Replica {
     /// Whether it keeps a checkpoint (`--checkpoint`).
     pub fn keeps_checkpoint(&self) -> bool {
         self.keeper.is_some()
+    }
+
+    /// `--count`: how many notifications the checkpoint said were told at
+    /// the last takeover (0 without one).
+    pub fn told(&self) -> u64 {
+        self.told
+    }
+
+    /// `--count`: how many notifications are told so far, for the
+    /// checkpoints written from now.
+    pub fn count(&mut self, told: u64) {
+        self.told = told;
     }
 
     /// Whether the watches resumed from a checkpoint at the last takeover.
@@ -345,6 +376,9 @@ impl Replica {
                 .map_err(|f| refused(f, &keeper.store))?;
             let rule = rule(session, filter);
             let mut stored = stored;
+            if let Some(found) = &stored {
+                same_form(&self.rules, &keeper.store, found, &rule)?;
+            }
             if let Some(found) = &stored
                 && (keeper.store.is_section() || !found.rule.is_empty())
                 && !same_rule(&found.rule, &rule, &filter.describe())
@@ -357,6 +391,7 @@ impl Replica {
                 stored = None;
             }
             keeper.stored = stored.clone().unwrap_or_default();
+            self.told = keeper.stored.told;
             keeper.announced.clear();
             let mut marks = stored.map(|c| c.targets).unwrap_or_default();
             for (index, target) in session.targets.clone().iter().enumerate() {
@@ -446,7 +481,8 @@ impl Replica {
             retry_soon(keeper);
             return Ok(());
         }
-        let checkpoint = build(&self.identity, session, filter, unsaid);
+        let mut checkpoint = build(&self.identity, session, filter, unsaid);
+        checkpoint.told = self.told;
         let checkpoint_rule = checkpoint.rule.clone();
         // A target still at its first list has no mark yet: the next
         // replica would start it from its own "now", so write again as soon
@@ -501,18 +537,26 @@ impl Replica {
                 // Written by a replica of this rule, or by another rule
                 // given the same name: that one is refused, never
                 // overwritten every second.
-                if !keeper.store.is_section()
-                    && let Ok(Some(stored)) = keeper.store.load().await
-                    && !stored.rule.is_empty()
-                    && !same_rule(&stored.rule, &checkpoint_rule, &filter.describe())
-                {
-                    return Err(another_rule(&keeper.store, &stored.rule, &checkpoint_rule));
+                // A rules file's section refuses a command line's checkpoint
+                // written meanwhile, and a command line a rules file's.
+                let store = keeper.store.clone();
+                if store.is_section() {
+                    if let Some(theirs) = store.command_line_stored().await {
+                        of_a_rule(&self.rules, &store, &theirs)?;
+                    }
+                } else if let Ok(Some(stored)) = store.load().await {
+                    same_form(&self.rules, &store, &stored, &checkpoint_rule)?;
+                    if !stored.rule.is_empty()
+                        && !same_rule(&stored.rule, &checkpoint_rule, &filter.describe())
+                    {
+                        return Err(another_rule(&store, &stored.rule, &checkpoint_rule));
+                    }
                 }
                 if self.verbose {
                     crate::term::stderr_line!(
                         "checkpoint configmap/{}: written meanwhile by another replica; \
                          writing over it next time if still active",
-                        keeper.store.name
+                        store.name
                     );
                 }
                 Ok(())
@@ -897,20 +941,78 @@ fn build(identity: &str, session: &Session, filter: &Filter, unsaid: &Unsaid) ->
         rule: rule(session, filter),
         targets,
         rules: BTreeMap::new(),
+        told: 0,
     }
 }
 
 /// The rule a checkpoint belongs to: its targets and what shapes the state
 /// kept of each object.
 fn rule(session: &Session, filter: &Filter) -> String {
-    let targets: Vec<String> = session.targets.iter().map(target_key).collect();
-    let flags = filter.describe();
+    rule_of(&session.targets, &filter.describe())
+}
+
+/// The rule of these targets and flags (`Filter::describe`), as a
+/// checkpoint names it.
+pub fn rule_of(targets: &[Target], flags: &str) -> String {
+    let targets: Vec<String> = targets.iter().map(target_key).collect();
     let mut rule = targets.join(", ");
     if !flags.is_empty() {
         rule.push(' ');
-        rule.push_str(&flags);
+        rule.push_str(flags);
     }
     rule
+}
+
+/// A command line's checkpoint and a rules file's are not each other's:
+/// a command line refuses a rules file's; a rules file (`rules`: its rules,
+/// see [`Ha::rules`]) refuses a command line's unless one of its rules is
+/// that command line (which takes it: the same targets and flags).
+fn same_form(rules: &Rules, store: &Store, found: &Checkpoint, ours: &str) -> Result<()> {
+    if !store.is_section() && !found.rules.is_empty() {
+        return Err(another_form(
+            store,
+            &rules_named(found.rules.keys()),
+            &format!("a command line ({ours})"),
+        ));
+    }
+    if store.found_command_line() && !found.rule.is_empty() {
+        return of_a_rule(rules, store, &found.rule);
+    }
+    Ok(())
+}
+
+/// A command line's checkpoint (of rule `theirs`) found by a rules file:
+/// refused unless one of its rules is that command line.
+fn of_a_rule(rules: &Rules, store: &Store, theirs: &str) -> Result<()> {
+    let rules = rules.lock().map(|r| r.clone()).unwrap_or_default();
+    if rules
+        .values()
+        .any(|(rule, flags)| same_rule(theirs, rule, flags))
+    {
+        return Ok(());
+    }
+    Err(another_form(
+        store,
+        &format!("a command line ({theirs})"),
+        &rules_named(rules.keys()),
+    ))
+}
+
+/// A command line's checkpoint found by a rules file none of whose rules
+/// is that command line (which would take it), or the other way round.
+fn another_form(store: &Store, stored: &str, ours: &str) -> Exit {
+    Exit::Usage(format!(
+        "--checkpoint {name}: configmap/{name} in namespace {ns} holds the checkpoint of \
+         {stored}; this is {ours}: give each its own --checkpoint name",
+        name = store.name,
+        ns = store.namespace
+    ))
+}
+
+/// The rules of a rules file, as a refusal names them.
+fn rules_named<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let names: Vec<&str> = names.map(String::as_str).collect();
+    format!("a rules file (--rules; rules {})", names.join(", "))
 }
 
 fn another_rule(store: &Store, stored: &str, ours: &str) -> Exit {

@@ -881,3 +881,48 @@ fn a_checkpoint_of_the_same_targets_in_another_order_is_the_rules_own() {
         stderr(&again)
     );
 }
+
+/// `--count N` counts across a failover: the checkpoint keeps how many
+/// notifications were told, and the replica that takes over counts on from
+/// there — after 2 of 3 told by the holder, it tells the third and ends.
+#[test]
+fn count_goes_on_from_the_checkpoint_after_a_failover() {
+    let s = Scenario::new();
+    let flags = [
+        "--leader-elect",
+        "--lease",
+        "alerts",
+        "--checkpoint",
+        "alerts",
+        "--count",
+        "3",
+    ];
+    let a = Replica::start(&s, "a", Some(FAST), &flags);
+    wait_for_holder(&s, "alerts", "a", WITHIN);
+    a.wait_watching(WITHIN);
+    let mut b = Replica::start(&s, "b", Some(FAST), &flags);
+    std::thread::sleep(Duration::from_millis(500));
+    widget(&s, "w1");
+    let w2 = widget(&s, "w2");
+    a.wait_for(&["created w1", "created w2"], WITHIN);
+    wait_for_checkpoint(&s, "alerts", &w2);
+
+    a.signal(libc::SIGKILL);
+    wait_for_holder(&s, "alerts", "b", WITHIN);
+    widget(&s, "w3");
+    b.wait_for(&["created w3"], WITHIN);
+    let deadline = Instant::now() + WITHIN;
+    let status = loop {
+        if let Some(status) = b.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "b still running after the third notification of 3: {}",
+            b.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0), "{}", b.stderr.lock().unwrap());
+    assert_eq!(b.seen(), ["created w3"]);
+}

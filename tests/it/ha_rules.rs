@@ -408,3 +408,297 @@ fn after_sigterm_the_lease_goes_before_the_sinks_flush() {
     hook.up();
     drop(b);
 }
+
+/// A rule the ServiceAccount may not watch ends alone when the replica
+/// takes over: one error line names it and why, `/readyz` and the metrics
+/// say it ended, and the other rule's notifications arrive from the
+/// process that keeps running and holding the lease.
+#[test]
+fn a_rule_that_may_not_watch_ends_alone_at_the_takeover_and_the_others_notify() {
+    use crate::incluster::{free_port, get};
+    let s = Scenario::new();
+    let rule = |verbs: &[&str], group: &str, resource: &str| testserver::Rule {
+        verbs: verbs.iter().map(|v| v.to_string()).collect(),
+        groups: vec![group.into()],
+        resources: vec![resource.into()],
+        ..testserver::Rule::default()
+    };
+    s.server.add_user(
+        "carol",
+        "carol-token",
+        vec![
+            rule(&["get", "list", "watch"], "example.com", "widgets"),
+            rule(
+                &["get", "create", "update"],
+                "coordination.k8s.io",
+                "leases",
+            ),
+        ],
+    );
+    let carol = s.dir.path().join("carol");
+    s.server.write_kubeconfig(&carol, "carol-token", "default");
+    let file = rules_file(
+        &s,
+        "rules:\n  - name: widgets\n    args: [widgets, --all, -o, json]\n  \
+         - name: secret\n    args: [configmaps, --all, -o, json]\n",
+    );
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut a = Replica::with_args(
+        &s,
+        "a",
+        Some(FAST),
+        &[
+            "--rules",
+            &file,
+            "--leader-elect",
+            "--lease",
+            "alerts",
+            "--kubeconfig",
+            carol.to_str().unwrap(),
+            "--metrics-addr",
+            &addr,
+        ],
+    );
+    wait_for_holder(&s, "alerts", "a", WITHIN);
+    let deadline = Instant::now() + WITHIN;
+    while !a.stderr.lock().unwrap().contains("rule secret") {
+        assert!(
+            Instant::now() < deadline,
+            "never said: {}",
+            a.stderr.lock().unwrap()
+        );
+        assert!(
+            still_running(&mut a.child, Duration::from_millis(20)),
+            "the process ended: {}",
+            a.stderr.lock().unwrap()
+        );
+    }
+    widget(&s, "w1");
+    wait_lines(&a, 1);
+    assert_eq!(
+        by_rule(&a.lines()),
+        BTreeMap::from([("widgets".to_string(), vec!["created w1".to_string()])])
+    );
+    assert!(
+        still_running(&mut a.child, Duration::from_millis(300)),
+        "{}",
+        a.stderr.lock().unwrap()
+    );
+    let (status, body) = get(port, "/readyz").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("rule secret ended (error)"), "{body}");
+    let metrics = get(port, "/metrics").unwrap().1;
+    for line in [
+        "kubectl_notify_rule_running{rule=\"secret\"} 0",
+        "kubectl_notify_rule_running{rule=\"widgets\"} 1",
+    ] {
+        assert!(metrics.contains(line), "wants {line}: {metrics}");
+    }
+    let err = a.stderr.lock().unwrap().clone();
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "said once: {err}");
+    for word in [
+        "rule secret:",
+        "forbidden",
+        "configmaps",
+        "the 1 other rule keeps running",
+    ] {
+        assert!(errors[0].contains(word), "wants {word:?} in {err}");
+    }
+    assert_eq!(
+        s.lease_holder("alerts").as_deref().map(crate::ha::pod_of),
+        Some("a"),
+        "the lease stays held"
+    );
+}
+
+/// A rules file's checkpoint and a command line's are not each other's: a
+/// command line given a rules file's ConfigMap refuses it (exit 2, naming
+/// what to do), and so does a rules file given a command line's when none
+/// of its rules is that command line; neither overwrites the other's.
+#[test]
+fn a_rules_files_checkpoint_and_a_command_lines_refuse_each_other() {
+    let s = Scenario::new();
+    let w1 = widget(&s, "w1");
+    let holds_w1 = |document: &Value| document.to_string().contains(uid(&w1));
+    let written = |name: &str| {
+        let deadline = Instant::now() + WITHIN;
+        loop {
+            if let Some(document) = stored(&s, name).filter(holds_w1) {
+                return document;
+            }
+            assert!(Instant::now() < deadline, "{:?}", stored(&s, name));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let refused = |args: &[&str], theirs: &str| {
+        let out = s.run(args);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{args:?}: {err}");
+        for word in [
+            "--checkpoint",
+            "holds the checkpoint of",
+            theirs,
+            "give each its own --checkpoint name",
+        ] {
+            assert!(err.contains(word), "{args:?}: wants {word:?} in {err}");
+        }
+    };
+
+    // A rules file's checkpoint; a command line refuses it.
+    let file = rules_file(
+        &s,
+        "rules:\n  - name: one\n    args: [widgets, --all, -o, json]\n  \
+         - name: two\n    args: [widgets/w1, -o, json]\n",
+    );
+    let rules = Replica::with_args(&s, "a", None, &["--rules", &file, "--checkpoint", "r"]);
+    written("r");
+    rules.stop();
+    let document = stored(&s, "r");
+    refused(
+        &[
+            WIDGETS,
+            "--all",
+            "-o",
+            "json",
+            "--checkpoint",
+            "r",
+            "--timeout",
+            "10s",
+        ],
+        "a rules file (--rules; rules one, two)",
+    );
+    assert_eq!(stored(&s, "r"), document, "left as it was");
+
+    // A command line's checkpoint; a rules file none of whose rules is
+    // that command line refuses it.
+    let alone = Replica::with_args(
+        &s,
+        "a",
+        None,
+        &[
+            WIDGETS,
+            "--all",
+            "--when",
+            ".spec.size > 0",
+            "-o",
+            "json",
+            "--checkpoint",
+            "c",
+        ],
+    );
+    written("c");
+    alone.stop();
+    let document = stored(&s, "c");
+    refused(
+        &["--rules", &file, "--checkpoint", "c", "--timeout", "10s"],
+        "a command line (widgets.example.com --all in default --when '.spec.size > 0')",
+    );
+    assert_eq!(stored(&s, "c"), document, "left as it was");
+}
+
+/// With `--checkpoint`, a rule changed by a reload while a change waits
+/// out its `--hold` tells it once, when the hold completes (its new version
+/// keeps the rest of the hold, not a new one from its takeover).
+#[test]
+fn with_a_checkpoint_a_changed_rule_tells_a_held_change_once_when_its_hold_completes() {
+    let s = Scenario::new();
+    s.widget("foo", serde_json::json!({}), serde_json::json!({"x": 0}));
+    let hook = crate::receiver::Receiver::start();
+    let version = |message: &str| {
+        format!(
+            "rules:\n  - name: held\n    args: [widgets/foo, -q, --when, '.status.x == 1', \
+             --hold, 3s, --sink, 'slack:env:HOOK', --message, '{message} {{.metadata.name}}']\n"
+        )
+    };
+    let file = rules_file(&s, &version("one"));
+    let mut child = s
+        .notify(&[
+            "--rules",
+            &file,
+            "--checkpoint",
+            "c",
+            "--timeout",
+            "9s",
+            "-v",
+        ])
+        .env("HOOK", hook.url())
+        .spawn()
+        .unwrap();
+    crate::rules::wait_until("the watch", &mut child, || crate::rules::watches(&s) >= 1);
+    std::thread::sleep(Duration::from_millis(500));
+    let changed = Instant::now();
+    s.set_status("foo", serde_json::json!({"x": 1}));
+    std::thread::sleep(Duration::from_millis(1500));
+    std::fs::write(&file, version("two")).unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let told: Vec<(String, Instant)> = hook
+        .delivered()
+        .iter()
+        .map(|r| (r.json()["text"].as_str().unwrap_or("").to_string(), r.at))
+        .collect();
+    assert_eq!(
+        told.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(),
+        ["two foo"],
+        "{}",
+        stderr(&out)
+    );
+    let after = told[0].1.duration_since(changed);
+    assert!(
+        after >= Duration::from_millis(2900) && after < Duration::from_millis(4200),
+        "told {after:?} after the change, not when its 3s hold completed: {}",
+        stderr(&out)
+    );
+}
+
+/// `--count` of a rule is kept in its section: after a failover the rule
+/// that had told 2 of 3 tells one more and ends, the others run on.
+#[test]
+fn a_rules_count_goes_on_from_its_section_after_a_failover() {
+    let s = Scenario::new();
+    let file = rules_file(
+        &s,
+        "rules:\n  - name: counted\n    args: [widgets, --all, -o, json, --count, 3]\n  \
+         - name: other\n    args: [widgets/w9, -o, json]\n",
+    );
+    let args = [
+        "--rules",
+        &file,
+        "-v",
+        "--leader-elect",
+        "--lease",
+        "alerts",
+        "--checkpoint",
+        "alerts",
+    ];
+    let a = Replica::with_args(&s, "a", Some(FAST), &args);
+    wait_for_holder(&s, "alerts", "a", WITHIN);
+    a.wait_watching(WITHIN);
+    let b = Replica::with_args(&s, "b", Some(FAST), &args);
+    std::thread::sleep(Duration::from_millis(500));
+    widget(&s, "w1");
+    let w2 = widget(&s, "w2");
+    wait_lines(&a, 2);
+    wait_for_sections(&s, "alerts", &["counted", "other"], &w2, &["counted"]);
+
+    a.signal(libc::SIGKILL);
+    wait_for_holder(&s, "alerts", "b", WITHIN);
+    widget(&s, "w3");
+    wait_lines(&b, 1);
+    widget(&s, "w4");
+    widget(&s, "w9");
+    wait_lines(&b, 2);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        by_rule(&b.lines()),
+        BTreeMap::from([
+            ("counted".to_string(), vec!["created w3".to_string()]),
+            ("other".to_string(), vec!["created w9".to_string()]),
+        ]),
+        "the third of 3, then the rule ended; stderr of b: {}",
+        b.stderr.lock().unwrap()
+    );
+}

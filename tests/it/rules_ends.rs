@@ -529,3 +529,135 @@ fn a_watch_ends_with_the_last_rule_reading_it() {
         Some(&vec![("foo".to_string(), "modified".to_string())])
     );
 }
+
+/// Without `--leader-elect` too, a rule that cannot run at start (its type
+/// not served) ends alone: one error line names it, the other rule
+/// notifies, and once it ends (`--count`) the process exits with the code
+/// of the rule that could not run. When no rule can run, the process ends
+/// at once with the first one's error, as a command line would.
+#[test]
+fn a_rule_whose_type_is_not_served_ends_alone_at_start() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    let file = rules_file(
+        &scenario,
+        &rules_yaml(&[
+            ("gone", "gadgets --all -o json"),
+            ("other", "widgets/foo -o json --count 1"),
+        ]),
+    );
+    let (mut child, port) = serving(&scenario, &file, "20s", &[]);
+    let (status, body) = get(port, "/readyz").unwrap();
+    assert_eq!(status, 200, "the other rule listed: {body}");
+    assert!(body.contains("rule gone ended (error)"), "{body}");
+    assert!(still_running(&mut child, Duration::from_millis(200)));
+    scenario.set_status("foo", json!({"x": 1}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 2, "the rule gone's code: {}", stderr(&out));
+    assert_eq!(
+        told(&stdout(&out)).get("other"),
+        Some(&vec![("foo".to_string(), "modified".to_string())]),
+    );
+    let err = stderr(&out);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "said once: {err}");
+    for word in ["rule gone:", "gadgets", "the 1 other rule keeps running"] {
+        assert!(errors[0].contains(word), "wants {word:?} in {err}");
+    }
+
+    let none = rules_file(
+        &scenario,
+        &rules_yaml(&[("gone", "gadgets --all"), ("also", "sprockets --all")]),
+    );
+    let out = scenario.run(&["--rules", &none, "--timeout", "20s"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "said once: {err}");
+    assert!(errors[0].contains("rule gone:"), "{err}");
+}
+
+/// A rule changed by a reload while a change waits out its `--hold` tells
+/// that change once, when the hold completes: its new version keeps waiting
+/// it out when it holds the same (the same --when, --hold and sinks; here
+/// only --message changed, so the new message tells it), else the old
+/// version tells it when due, before its sinks flush.
+#[test]
+fn a_changed_rule_tells_a_change_its_hold_was_waiting_out_once() {
+    // The third: a hold handed over is still a hold, broken by a change
+    // that no longer meets --when before it completes.
+    for (what, then, flaps, says) in [
+        (
+            "a new --message",
+            "[--hold, 2s, --message, 'two {.metadata.name}']",
+            false,
+            &["two foo"][..],
+        ),
+        (
+            "a longer --hold",
+            "[--hold, 5s, --message, 'one {.metadata.name}']",
+            false,
+            &["one foo"],
+        ),
+        (
+            "a new --message, then a flap back",
+            "[--hold, 2s, --message, 'two {.metadata.name}']",
+            true,
+            &[],
+        ),
+    ] {
+        let scenario = Scenario::new();
+        scenario.widget("foo", json!({}), json!({"x": 0}));
+        let hook = crate::receiver::Receiver::start();
+        let version = |noise: &str| {
+            let noise = noise.trim_start_matches('[').trim_end_matches(']');
+            format!(
+                "rules:\n  - name: held\n    args: [widgets/foo, -q, --when, '.status.x == 1', \
+                 --sink, 'slack:env:HOOK', {noise}]\n"
+            )
+        };
+        let file = rules_file(
+            &scenario,
+            &version("[--hold, 2s, --message, 'one {.metadata.name}']"),
+        );
+        let mut child = scenario
+            .notify(&["--rules", &file, "--timeout", "7s"])
+            .env("HOOK", hook.url())
+            .spawn()
+            .unwrap();
+        wait_until("the watch", &mut child, || watches(&scenario) >= 1);
+        std::thread::sleep(Duration::from_millis(300));
+        let changed = std::time::Instant::now();
+        scenario.set_status("foo", json!({"x": 1}));
+        std::thread::sleep(Duration::from_millis(700));
+        std::fs::write(&file, version(then)).unwrap();
+        unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+        if flaps {
+            std::thread::sleep(Duration::from_millis(600));
+            scenario.set_status("foo", json!({"x": 0}));
+        }
+        let out = finish(child, Duration::from_secs(20));
+        assert_eq!(code(&out), 124, "{what}: {}", stderr(&out));
+        let told: Vec<(String, std::time::Instant)> = hook
+            .delivered()
+            .iter()
+            .map(|r| (r.json()["text"].as_str().unwrap_or("").to_string(), r.at))
+            .collect();
+        assert_eq!(
+            told.iter()
+                .map(|(text, _)| text.as_str())
+                .collect::<Vec<_>>(),
+            says,
+            "{what}: {}",
+            stderr(&out)
+        );
+        if flaps {
+            continue;
+        }
+        let after = told[0].1.duration_since(changed);
+        assert!(
+            after >= Duration::from_millis(1900) && after < Duration::from_secs(4),
+            "{what}: told {after:?} after the change, not when its 2s hold completed"
+        );
+    }
+}
