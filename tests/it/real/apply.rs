@@ -197,6 +197,10 @@ fn sprockets_applied(ns: &Namespace) -> (String, String, std::path::PathBuf) {
 /// `kubectl delete -f` of a CRD and its custom resource: once both are gone
 /// the resource's type is no longer served; `--for delete` counts it
 /// deleted, as `kubectl wait --for=delete -f` does.
+#[cfg_attr(
+    not(real_tier),
+    ignore = "needs KUBEBUILDER_ASSETS (see README, Tests)"
+)]
 #[test]
 fn a_custom_resource_deleted_with_its_crd_ends_a_wait_for_delete() {
     let ns = Namespace::new();
@@ -229,6 +233,10 @@ fn a_custom_resource_deleted_with_its_crd_ends_a_wait_for_delete() {
 /// Started after `kubectl delete -f` removed a CRD and its custom resource
 /// (the discovery cache still holding the type from a run before): met at
 /// once, as `kubectl wait --for=delete -f` is.
+#[cfg_attr(
+    not(real_tier),
+    ignore = "needs KUBEBUILDER_ASSETS (see README, Tests)"
+)]
 #[test]
 fn a_wait_for_delete_started_after_the_crd_and_its_resource_are_gone_is_met() {
     let ns = Namespace::new();
