@@ -147,7 +147,12 @@ impl Outbox {
                             // Every chat sink gets the one --message.
                             _ => Render::Chat(ChatText::new(Chat::of(kind), message.clone())),
                         },
-                        channel: channel(Box::new(HttpPost::new(spec.url))),
+                        // Chats keep one request at a time: their services
+                        // rate-limit, and people read them in order.
+                        channel: channel(Box::new(HttpPost::new(spec.url).pipelined(match kind {
+                            SinkKind::Webhook | SinkKind::CloudEvents => super::http::WINDOW,
+                            _ => 1,
+                        }))),
                     },
                 }
             })
