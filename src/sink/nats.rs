@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::delivery::{Attempt, CONNECT_TIMEOUT, Message, Started, Transport};
 
 /// Publishes awaiting their acknowledgement at once.
-pub const WINDOW: usize = 64;
+pub const WINDOW: usize = 256;
 
 pub struct NatsPublish {
     server: SecretString,

@@ -6,7 +6,7 @@
 mod queue;
 mod retry;
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -382,6 +382,8 @@ async fn work(
     // `answers.len()` of them are in flight, the rest wait to be sent again.
     let mut unsettled: VecDeque<Message> = VecDeque::new();
     let mut answers: FuturesOrdered<BoxFuture<'static, Attempt>> = FuturesOrdered::new();
+    // The objects of `unsettled` (one message each at most).
+    let mut objects: HashSet<String> = HashSet::new();
     loop {
         if let Some(at) = next_attempt.take() {
             // On exit, an open circuit gets its probe at once; a backoff
@@ -405,7 +407,7 @@ async fn work(
                 let Some(next) = state.queue.front() else {
                     break;
                 };
-                if unsettled.iter().any(|m| m.key == next.key) {
+                if objects.contains(&next.key) {
                     // Its object's message before it is still in flight.
                     break;
                 }
@@ -420,6 +422,7 @@ async fn work(
                 message
             };
             let answer = begin(&mut transport, &message).await;
+            objects.insert(message.key.clone());
             unsettled.push_back(message);
             answers.push_back(answer);
         }
@@ -443,6 +446,7 @@ async fn work(
         match attempt {
             Attempt::Delivered => {
                 let message = settle(&shared, &mut unsettled);
+                objects.remove(&message.key);
                 let failed = breaker.failures;
                 let was_open = breaker.success();
                 crate::metrics::delivered(&metric, crate::metrics::Outcome::Ok);
@@ -467,6 +471,7 @@ async fn work(
             }
             Attempt::Rejected(reason) => {
                 let message = settle(&shared, &mut unsettled);
+                objects.remove(&message.key);
                 if breaker.success() {
                     crate::metrics::circuit(&metric, crate::metrics::Circuit::Closed);
                 }
