@@ -115,13 +115,7 @@ impl Outbox {
                         let subject = spec.subject.clone().unwrap_or_default();
                         Outlet {
                             render: Render::Nats,
-                            channel: Channel::start(
-                                label.clone(),
-                                metric.clone(),
-                                NatsPublish::new(server, subject),
-                                policy.queue,
-                                verbosity,
-                            ),
+                            channel: channel(Box::new(NatsPublish::new(server, subject))),
                         }
                     }
                     SinkKind::Kafka => Outlet {
