@@ -1,6 +1,7 @@
 //! What every network sink needs, written once: a bounded queue per sink,
-//! a worker task that delivers in order with retries, backoff and a circuit
-//! breaker, and a flush on exit that reports what was not delivered.
+//! a worker task that delivers in order (several messages in flight where
+//! the sink allows, never two of one object) with retries, backoff and a
+//! circuit breaker, and a flush on exit that reports what was not delivered.
 //! A sink only says how one attempt goes ([`Transport`]).
 
 mod queue;
