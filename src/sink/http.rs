@@ -1,6 +1,7 @@
 //! One HTTP POST per attempt, for every sink over HTTP (webhook,
 //! CloudEvents, the chats, Alertmanager, PagerDuty):
-//! hyper's pooled client (keep-alive), TLS verified with the system's
+//! hyper's pooled client (keep-alive; one connection per request in
+//! flight, [`HttpPost::pipelined`]), TLS verified with the system's
 //! roots, loaded only for an https URL and only at the first attempt;
 //! `user:pass@` in the URL sent as Basic auth, as curl does.
 
@@ -17,10 +18,15 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::delivery::{Attempt, CONNECT_TIMEOUT, Message, Transport};
+use super::delivery::{Attempt, CONNECT_TIMEOUT, Message, Started, Transport};
 
 type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 
+/// Requests in flight at once to a webhook or CloudEvents sink (so at most
+/// this many connections to it).
+pub const WINDOW: usize = 16;
+
+#[derive(Clone)]
 enum Pool {
     Plain(Client<HttpConnector, Full<Bytes>>),
     Tls(Client<Https, Full<Bytes>>),
@@ -31,6 +37,8 @@ pub struct HttpPost {
     url: SecretString,
     authorization: Option<SecretString>,
     pool: Option<Pool>,
+    /// Requests in flight at once (see [`Transport::window`]).
+    window: usize,
 }
 
 impl HttpPost {
@@ -40,7 +48,14 @@ impl HttpPost {
             url,
             authorization,
             pool: None,
+            window: 1,
         }
+    }
+
+    /// Up to `window` requests in flight at once, each on its own
+    /// keep-alive connection (HTTP/1.1 answers one request at a time).
+    pub fn pipelined(self, window: usize) -> HttpPost {
+        HttpPost { window, ..self }
     }
 
     fn pool(&mut self, uri: &Uri) -> Result<&Pool, String> {
@@ -66,9 +81,18 @@ impl HttpPost {
     }
 
     pub(super) async fn post(&mut self, message: &Message) -> Attempt {
+        match self.begin(message) {
+            Started::Done(attempt) => attempt,
+            Started::Waiting(answer) => answer.await,
+        }
+    }
+
+    /// The request, made and handed to the pool; the answer comes later.
+    fn begin(&mut self, message: &Message) -> Started {
+        let done = Started::Done;
         let uri: Uri = match self.url.expose_secret().parse() {
             Ok(uri) => uri,
-            Err(_) => return Attempt::Rejected("the URL is malformed".into()),
+            Err(_) => return done(Attempt::Rejected("the URL is malformed".into())),
         };
         let mut request =
             Request::post(uri.clone()).header(header::CONTENT_TYPE, "application/json");
@@ -77,64 +101,79 @@ impl HttpPost {
         }
         if let Some(authorization) = &self.authorization {
             let Ok(mut value) = HeaderValue::from_str(authorization.expose_secret()) else {
-                return Attempt::Rejected("the URL's user or password is not valid text".into());
+                return done(Attempt::Rejected(
+                    "the URL's user or password is not valid text".into(),
+                ));
             };
             value.set_sensitive(true);
             request = request.header(header::AUTHORIZATION, value);
         }
         let request = match request.body(Full::new(message.body.clone())) {
             Ok(request) => request,
-            Err(e) => return Attempt::Rejected(format!("cannot build the request: {e}")),
+            Err(e) => return done(Attempt::Rejected(format!("cannot build the request: {e}"))),
         };
         let pool = match self.pool(&uri) {
-            Ok(pool) => pool,
+            Ok(pool) => pool.clone(),
             Err(reason) => {
-                return Attempt::Retry {
+                return done(Attempt::Retry {
                     reason,
                     after: None,
-                };
+                });
             }
         };
-        let answer = match pool {
-            Pool::Plain(client) => client.request(request).await,
-            Pool::Tls(client) => client.request(request).await,
-        };
-        let response = match answer {
-            Ok(response) => response,
-            Err(e) => {
-                let mut reason = error_chain(&e);
-                if reason.contains("invalid peer certificate") {
-                    // Most often a private CA: say how to trust it, TLS stays on.
-                    reason.push_str(
-                        " (the sink's certificate is not trusted by this system: \
-                         add its CA to the system's roots, or name a PEM file in SSL_CERT_FILE)",
-                    );
-                }
-                return Attempt::Retry {
-                    reason,
-                    after: None,
-                };
-            }
-        };
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| retry_after(v, SystemTime::now()));
-        // Read the body to the end so the connection can be used again.
-        let body = response.into_body().collect().await.map(|b| b.to_bytes());
-        let retry_after = retry_after.or_else(|| match status {
-            StatusCode::TOO_MANY_REQUESTS => retry_after_in_body(&body.unwrap_or_default()),
-            _ => None,
-        });
-        judge(status, retry_after)
+        Started::Waiting(Box::pin(answer(pool, request)))
     }
+}
+
+/// Sends the request and judges the answer.
+async fn answer(pool: Pool, request: Request<Full<Bytes>>) -> Attempt {
+    let answer = match pool {
+        Pool::Plain(client) => client.request(request).await,
+        Pool::Tls(client) => client.request(request).await,
+    };
+    let response = match answer {
+        Ok(response) => response,
+        Err(e) => {
+            let mut reason = error_chain(&e);
+            if reason.contains("invalid peer certificate") {
+                // Most often a private CA: say how to trust it, TLS stays on.
+                reason.push_str(
+                    " (the sink's certificate is not trusted by this system: \
+                     add its CA to the system's roots, or name a PEM file in SSL_CERT_FILE)",
+                );
+            }
+            return Attempt::Retry {
+                reason,
+                after: None,
+            };
+        }
+    };
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| retry_after(v, SystemTime::now()));
+    // Read the body to the end so the connection can be used again.
+    let body = response.into_body().collect().await.map(|b| b.to_bytes());
+    let retry_after = retry_after.or_else(|| match status {
+        StatusCode::TOO_MANY_REQUESTS => retry_after_in_body(&body.unwrap_or_default()),
+        _ => None,
+    });
+    judge(status, retry_after)
 }
 
 impl Transport for HttpPost {
     fn send<'a>(&'a mut self, message: &'a Message) -> BoxFuture<'a, Attempt> {
         Box::pin(self.post(message))
+    }
+
+    fn window(&self) -> usize {
+        self.window
+    }
+
+    fn start<'a>(&'a mut self, message: &'a Message) -> BoxFuture<'a, Started> {
+        Box::pin(std::future::ready(self.begin(message)))
     }
 }
 

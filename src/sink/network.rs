@@ -120,13 +120,7 @@ impl Outbox {
                         let subject = spec.subject.clone().unwrap_or_default();
                         Outlet {
                             render: Render::Nats,
-                            channel: Channel::start(
-                                label.clone(),
-                                metric.clone(),
-                                NatsPublish::new(server, subject),
-                                policy.queue,
-                                verbosity,
-                            ),
+                            channel: channel(Box::new(NatsPublish::new(server, subject))),
                         }
                     }
                     SinkKind::Kafka => Outlet {
@@ -152,7 +146,12 @@ impl Outbox {
                             // Every chat sink gets the one --message.
                             _ => Render::Chat(ChatText::new(Chat::of(kind), message.clone())),
                         },
-                        channel: channel(Box::new(HttpPost::new(spec.url))),
+                        // Chats keep one request at a time: their services
+                        // rate-limit, and people read them in order.
+                        channel: channel(Box::new(HttpPost::new(spec.url).pipelined(match kind {
+                            SinkKind::Webhook | SinkKind::CloudEvents => super::http::WINDOW,
+                            _ => 1,
+                        }))),
                     },
                 }
             })

@@ -331,13 +331,119 @@ fn a_slow_sink_never_stalls_the_watch() {
     }
     let out = child.wait_with_output().unwrap();
     assert_eq!(stdout(&out).lines().count(), 3);
-    // Exit waits for the flush: three slow deliveries in order.
+    // Exit waits for the flush: three slow deliveries (of three objects:
+    // in flight at once) answered.
     assert!(
-        started.elapsed() >= Duration::from_secs(8),
+        started.elapsed() >= Duration::from_secs(3),
         "{:?}",
         started.elapsed()
     );
     assert_eq!(hook.delivered().len(), 3, "{}", stderr(&out));
+}
+
+/// `WIDGETS_AT_ONCE` widgets created before the run (not notified), then `ROUNDS`
+/// status changes to each, round-robin: `.status.n` = 1, 2, ...
+const WIDGETS_AT_ONCE: usize = 20;
+const ROUNDS: i64 = 10;
+
+fn many_widgets(s: &Scenario) {
+    for w in 0..WIDGETS_AT_ONCE {
+        s.widget(&format!("w{w}"), json!({}), json!({"n": 0}));
+    }
+}
+
+/// The changes of [`many_widgets`].
+fn change_many_widgets(s: &Scenario) {
+    for n in 1..=ROUNDS {
+        for w in 0..WIDGETS_AT_ONCE {
+            s.set_status(&format!("w{w}"), json!({"n": n}));
+        }
+    }
+}
+
+/// Each widget's `.status.n` in the order the bodies came, a repeat right
+/// after itself (a re-send) counted once.
+fn per_widget(bodies: &[serde_json::Value]) -> std::collections::BTreeMap<String, Vec<i64>> {
+    let mut seen = std::collections::BTreeMap::<String, Vec<i64>>::new();
+    for body in bodies {
+        let name = body["name"].as_str().unwrap().to_string();
+        let n = body["object"]["status"]["n"].as_i64().unwrap();
+        let list = seen.entry(name).or_default();
+        if list.last() != Some(&n) {
+            list.push(n);
+        }
+    }
+    seen
+}
+
+fn every_change_in_order(seen: &std::collections::BTreeMap<String, Vec<i64>>) {
+    assert_eq!(seen.len(), WIDGETS_AT_ONCE, "{seen:?}");
+    for (name, ns) in seen {
+        assert_eq!(*ns, (1..=ROUNDS).collect::<Vec<_>>(), "{name}: {seen:?}");
+    }
+}
+
+#[test]
+fn a_slow_webhook_gets_several_requests_at_once_and_each_objects_changes_in_order() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    hook.always(Some(Answer::Slow(Duration::from_millis(20))));
+    many_widgets(&s);
+    let count = (WIDGETS_AT_ONCE * ROUNDS as usize).to_string();
+    let child = notify_with_hook(
+        &s,
+        &hook,
+        &["--sink", "webhook:env:HOOK", "--count", &count, "-q"],
+    );
+    let started = Instant::now();
+    change_many_widgets(&s);
+    let out = finish(child, LONG);
+    let took = started.elapsed();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let bodies: Vec<_> = hook.delivered().iter().map(|r| r.json()).collect();
+    // Nothing failed: each exactly once.
+    assert_eq!(bodies.len(), 200, "{}", stderr(&out));
+    every_change_in_order(&per_widget(&bodies));
+    // One request at a time: at least 200 × 20 ms.
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+}
+
+#[test]
+fn a_request_failing_mid_stream_is_sent_again_with_what_was_in_flight_behind_it() {
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    let slow = Answer::Slow(Duration::from_millis(20));
+    hook.always(Some(slow.clone()));
+    hook.script(std::iter::repeat_n(slow, 50).chain([Answer::Status(503)]));
+    many_widgets(&s);
+    let count = (WIDGETS_AT_ONCE * ROUNDS as usize).to_string();
+    let child = notify_with_hook(
+        &s,
+        &hook,
+        &["--sink", "webhook:env:HOOK", "--count", &count, "-q"],
+    );
+    let started = Instant::now();
+    change_many_widgets(&s);
+    let out = finish(child, LONG);
+    let took = started.elapsed();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let got = hook.received();
+    assert_eq!(got.iter().filter(|r| r.status == 503).count(), 1);
+    let bodies: Vec<_> = hook.delivered().iter().map(|r| r.json()).collect();
+    // At least once; each object's changes in order, a re-send right
+    // after the first delivery of the same change.
+    every_change_in_order(&per_widget(&bodies));
+    let err = stderr(&out);
+    assert!(
+        err.contains("webhook sink #1: HTTP 503 Service Unavailable; retrying"),
+        "{err}"
+    );
+    assert!(
+        err.contains("delivering again after 1 failed attempt"),
+        "{err}"
+    );
+    assert!(!err.contains("not delivered"), "{err}");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
 }
 
 #[test]
@@ -1101,6 +1207,114 @@ mod nats {
             changed["metadata"]["resourceVersion"].as_str().unwrap()
         );
         assert_eq!(ids, [format!("one/{id}"), format!("two/{id}")]);
+    }
+
+    /// A TCP relay to 127.0.0.1:`port` that holds every byte coming back
+    /// from the server for `delay` (in order): a link with that latency.
+    /// Its port; it lives as long as the test's process.
+    fn slow_link(port: u16, delay: Duration) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let relay = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        std::thread::spawn(move || {
+            runtime().block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                loop {
+                    let (client, _) = listener.accept().await.unwrap();
+                    let server = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                        .await
+                        .unwrap();
+                    client.set_nodelay(true).unwrap();
+                    server.set_nodelay(true).unwrap();
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                    });
+                    let (tx, mut rx) =
+                        tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+                    tokio::spawn(async move {
+                        let mut buf = vec![0; 64 * 1024];
+                        while let Ok(n @ 1..) = server_read.read(&mut buf).await {
+                            let due = tokio::time::Instant::now() + delay;
+                            if tx.send((due, buf[..n].to_vec())).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    tokio::spawn(async move {
+                        while let Some((due, bytes)) = rx.recv().await {
+                            tokio::time::sleep_until(due).await;
+                            if client_write.write_all(&bytes).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            });
+        });
+        relay
+    }
+
+    /// Over a link of 20 ms, publishes are not answered one at a time:
+    /// 200 changes are stored in well under 200 × 20 ms, each once, under
+    /// its own id, each object's in order.
+    #[test]
+    fn jetstream_over_a_slow_link_gets_many_publishes_in_flight_and_stores_each_once() {
+        let nats = nats_server();
+        let rt = runtime();
+        let direct = format!("nats://127.0.0.1:{}", nats.port);
+        let mut stream = rt.block_on(async {
+            let client = async_nats::connect(&direct).await.unwrap();
+            let js = async_nats::jetstream::new(client);
+            js.create_stream(async_nats::jetstream::stream::Config {
+                name: "K8S".into(),
+                subjects: vec!["k8s.>".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        });
+        let relay = slow_link(nats.port, Duration::from_millis(20));
+        let s = Scenario::new();
+        many_widgets(&s);
+        let count = (WIDGETS_AT_ONCE * ROUNDS as usize).to_string();
+        let mut child = s
+            .notify(&[
+                "widgets",
+                "--all",
+                "--count",
+                &count,
+                "-q",
+                "--sink",
+                "nats:env:NATS_URL",
+            ])
+            .env("NATS_URL", format!("nats://127.0.0.1:{relay}/k8s.widgets"))
+            .spawn()
+            .unwrap();
+        s.wait_for_watch_matching("widgets", &mut child);
+        let started = Instant::now();
+        change_many_widgets(&s);
+        let out = finish(child, LONG);
+        let took = started.elapsed();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let (bodies, ids) = rt.block_on(async {
+            let count = stream.info().await.unwrap().state.messages;
+            let mut bodies = Vec::new();
+            let mut ids = std::collections::HashSet::new();
+            for seq in 1..=count {
+                let m = stream.get_raw_message(seq).await.unwrap();
+                ids.insert(m.headers.get("Nats-Msg-Id").unwrap().as_str().to_string());
+                bodies.push(serde_json::from_slice::<serde_json::Value>(&m.payload).unwrap());
+            }
+            (bodies, ids)
+        });
+        assert_eq!(bodies.len(), 200, "{}", stderr(&out));
+        assert_eq!(ids.len(), 200);
+        every_change_in_order(&per_widget(&bodies));
+        // One acknowledgement at a time: at least 200 × 20 ms.
+        assert!(took < Duration::from_secs(2), "took {took:?}");
     }
 
     #[test]

@@ -1,16 +1,20 @@
 //! What every network sink needs, written once: a bounded queue per sink,
-//! a worker task that delivers in order with retries, backoff and a circuit
-//! breaker, and a flush on exit that reports what was not delivered.
+//! a worker task that delivers in order (several messages in flight where
+//! the sink allows, never two of one object) with retries, backoff and a
+//! circuit breaker, and a flush on exit that reports what was not delivered.
 //! A sink only says how one attempt goes ([`Transport`]).
 
 mod queue;
 mod retry;
 
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use futures::future::BoxFuture;
+use futures::stream::FuturesOrdered;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -122,15 +126,43 @@ pub enum Attempt {
     Rejected(String),
 }
 
+/// An attempt under way: answered already, or to be answered by the future
+/// (which holds no borrow of the transport, so others may start meanwhile).
+pub enum Started {
+    Done(Attempt),
+    Waiting(BoxFuture<'static, Attempt>),
+}
+
 /// One attempt at delivering a message; the queue, retries and breaker
 /// around it are [`Channel`]'s. Reasons must never hold the sink's URL.
 pub trait Transport: Send + 'static {
     fn send<'a>(&'a mut self, message: &'a Message) -> BoxFuture<'a, Attempt>;
+
+    /// How many messages may be in flight at once (never two of one
+    /// object); 1: each is answered before the next is sent.
+    fn window(&self) -> usize {
+        1
+    }
+
+    /// Starts an attempt: what must happen in order (connecting, handing
+    /// the message to the connection) is done when this returns; the answer
+    /// may come later, while the next messages start.
+    fn start<'a>(&'a mut self, message: &'a Message) -> BoxFuture<'a, Started> {
+        Box::pin(async move { Started::Done(self.send(message).await) })
+    }
 }
 
 impl Transport for Box<dyn Transport> {
     fn send<'a>(&'a mut self, message: &'a Message) -> BoxFuture<'a, Attempt> {
         (**self).send(message)
+    }
+
+    fn window(&self) -> usize {
+        (**self).window()
+    }
+
+    fn start<'a>(&'a mut self, message: &'a Message) -> BoxFuture<'a, Started> {
+        (**self).start(message)
     }
 }
 
@@ -151,10 +183,11 @@ struct Shared {
 
 struct State {
     queue: Queue,
-    busy: bool,
-    /// The `seq` of the message being delivered, until it is delivered or
-    /// rejected.
-    in_hand: Option<u64>,
+    /// Messages taken from the queue and not yet delivered or rejected
+    /// (in flight, or waiting to be sent again after a failure).
+    in_hand: usize,
+    /// The lowest `seq` among those.
+    lowest_in_hand: Option<u64>,
     delivered: u64,
     rejected: u64,
     last_error: Option<String>,
@@ -166,8 +199,8 @@ impl Default for State {
     fn default() -> Self {
         State {
             queue: Queue::new(1),
-            busy: false,
-            in_hand: None,
+            in_hand: 0,
+            lowest_in_hand: None,
             delivered: 0,
             rejected: 0,
             last_error: None,
@@ -254,7 +287,7 @@ impl Channel {
             idle.as_mut().enable();
             {
                 let state = self.shared.state.lock().unwrap();
-                if state.queue.is_empty() && !state.busy {
+                if state.queue.is_empty() && state.in_hand == 0 {
                     return true;
                 }
             }
@@ -269,7 +302,7 @@ impl Channel {
     /// counts as its newer replacement); `None` when nothing is pending.
     pub fn lowest_pending(&self) -> Option<u64> {
         let state = self.shared.state.lock().unwrap();
-        [state.in_hand, state.queue.lowest_seq()]
+        [state.lowest_in_hand, state.queue.lowest_seq()]
             .into_iter()
             .flatten()
             .min()
@@ -278,7 +311,7 @@ impl Channel {
     /// How many messages are queued or in hand.
     pub fn pending(&self) -> usize {
         let state = self.shared.state.lock().unwrap();
-        state.queue.len() + usize::from(state.busy)
+        state.queue.len() + state.in_hand
     }
 
     /// What to say on exit: nothing if all was delivered and nothing folded.
@@ -288,7 +321,7 @@ impl Channel {
         self.worker.abort();
         let state = self.shared.state.lock().unwrap();
         let mut lines = Vec::new();
-        let pending = state.queue.len() + usize::from(state.busy);
+        let pending = state.queue.len() + state.in_hand;
         for _ in 0..pending {
             crate::metrics::delivered(&self.metric, crate::metrics::Outcome::Dropped);
         }
@@ -328,7 +361,13 @@ fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// Takes messages in order; each is tried until delivered or rejected.
+/// Takes messages in order and keeps up to the transport's window of them
+/// in flight, never two of one object (so each object's order holds). The
+/// answers are taken in order: a message is settled (delivered or rejected)
+/// when its answer comes and every one before it is settled; a failure
+/// cancels what is in flight and, after the backoff, sends again from the
+/// first unsettled message (each with its id, so a receiver can drop what
+/// it already had).
 async fn work(
     shared: Arc<Shared>,
     mut transport: impl Transport,
@@ -336,118 +375,173 @@ async fn work(
     metric: SinkLabels,
     verbosity: u8,
 ) {
+    let window = transport.window().max(1);
     let mut breaker = Breaker::default();
     let mut next_attempt: Option<Instant> = None;
     let say = |line: String| crate::log::line_as_said("sink", &line);
+    // Taken from the queue and not settled, in order; the first
+    // `answers.len()` of them are in flight, the rest wait to be sent again.
+    let mut unsettled: VecDeque<Message> = VecDeque::new();
+    let mut answers: FuturesOrdered<BoxFuture<'static, Attempt>> = FuturesOrdered::new();
+    // The objects of `unsettled` (one message each at most).
+    let mut objects: HashSet<String> = HashSet::new();
     loop {
-        let message = loop {
-            let queued = shared.queued.notified();
-            tokio::pin!(queued);
-            queued.as_mut().enable();
-            {
+        if let Some(at) = next_attempt.take() {
+            // On exit, an open circuit gets its probe at once; a backoff
+            // or a Retry-After is waited out.
+            let open = matches!(breaker.circuit, retry::Circuit::Open { .. });
+            tokio::select! {
+                _ = tokio::time::sleep_until(at) => {}
+                _ = shared.hurry.notified(), if open => {}
+            }
+            if open {
+                crate::metrics::circuit(&metric, crate::metrics::Circuit::HalfOpen);
+            }
+        }
+        while answers.len() < unsettled.len() {
+            let answer = begin(&mut transport, &unsettled[answers.len()]).await;
+            answers.push_back(answer);
+        }
+        while unsettled.len() < window {
+            let message = {
                 let mut state = shared.state.lock().unwrap();
-                if let Some(message) = state.queue.pop() {
-                    crate::metrics::queue_length(&metric, state.queue.len());
-                    state.busy = true;
-                    state.in_hand = Some(message.seq);
-                    break message;
+                let Some(next) = state.queue.front() else {
+                    break;
+                };
+                if objects.contains(&next.key) {
+                    // Its object's message before it is still in flight.
+                    break;
                 }
-                state.busy = false;
+                let message = state.queue.pop().expect("a message in front");
+                crate::metrics::queue_length(&metric, state.queue.len());
+                state.in_hand += 1;
+                state.lowest_in_hand = Some(
+                    state
+                        .lowest_in_hand
+                        .map_or(message.seq, |s| s.min(message.seq)),
+                );
+                message
+            };
+            let answer = begin(&mut transport, &message).await;
+            objects.insert(message.key.clone());
+            unsettled.push_back(message);
+            answers.push_back(answer);
+        }
+        let queued = shared.queued.notified();
+        tokio::pin!(queued);
+        queued.as_mut().enable();
+        if unsettled.is_empty() {
+            if !shared.state.lock().unwrap().queue.is_empty() {
+                continue;
             }
             shared.idle.notify_waiters();
             queued.await;
+            continue;
+        }
+        let room = unsettled.len() < window;
+        let attempt = tokio::select! {
+            biased;
+            attempt = answers.next() => attempt.expect("a message in flight"),
+            _ = queued, if room => continue,
         };
-        loop {
-            if let Some(at) = next_attempt.take() {
-                // On exit, an open circuit gets its probe at once; a backoff
-                // or a Retry-After is waited out.
-                let open = matches!(breaker.circuit, retry::Circuit::Open { .. });
-                tokio::select! {
-                    _ = tokio::time::sleep_until(at) => {}
-                    _ = shared.hurry.notified(), if open => {}
+        match attempt {
+            Attempt::Delivered => {
+                let message = settle(&shared, &mut unsettled);
+                objects.remove(&message.key);
+                let failed = breaker.failures;
+                let was_open = breaker.success();
+                crate::metrics::delivered(&metric, crate::metrics::Outcome::Ok);
+                crate::metrics::delivery_delay(&metric, message.noticed.elapsed());
+                if was_open {
+                    crate::metrics::circuit(&metric, crate::metrics::Circuit::Closed);
                 }
-                if open {
-                    crate::metrics::circuit(&metric, crate::metrics::Circuit::HalfOpen);
+                if failed > 0 || was_open {
+                    say(format!(
+                        "{label}: delivering again after {failed} failed attempt{}",
+                        plural(failed.into())
+                    ));
+                }
+                shared.state.lock().unwrap().delivered += 1;
+                if verbosity > 1 {
+                    say(format!(
+                        "{label}: delivered {} after {} ms",
+                        message.id,
+                        message.noticed.elapsed().as_millis()
+                    ));
                 }
             }
-            let attempt =
-                match tokio::time::timeout(ATTEMPT_TIMEOUT, transport.send(&message)).await {
-                    Ok(attempt) => attempt,
-                    Err(_) => Attempt::Retry {
-                        reason: format!("no answer within {}s", ATTEMPT_TIMEOUT.as_secs()),
-                        after: None,
-                    },
-                };
-            match attempt {
-                Attempt::Delivered => {
-                    let failed = breaker.failures;
-                    let was_open = breaker.success();
-                    crate::metrics::delivered(&metric, crate::metrics::Outcome::Ok);
-                    crate::metrics::delivery_delay(&metric, message.noticed.elapsed());
-                    if was_open {
-                        crate::metrics::circuit(&metric, crate::metrics::Circuit::Closed);
-                    }
-                    if failed > 0 || was_open {
-                        say(format!(
-                            "{label}: delivering again after {failed} failed attempt{}",
-                            plural(failed.into())
-                        ));
-                    }
-                    let mut state = shared.state.lock().unwrap();
-                    state.delivered += 1;
-                    state.in_hand = None;
-                    if verbosity > 1 {
-                        say(format!(
-                            "{label}: delivered {} after {} ms",
-                            message.id,
-                            message.noticed.elapsed().as_millis()
-                        ));
-                    }
-                    break;
+            Attempt::Rejected(reason) => {
+                let message = settle(&shared, &mut unsettled);
+                objects.remove(&message.key);
+                if breaker.success() {
+                    crate::metrics::circuit(&metric, crate::metrics::Circuit::Closed);
                 }
-                Attempt::Rejected(reason) => {
-                    if breaker.success() {
-                        crate::metrics::circuit(&metric, crate::metrics::Circuit::Closed);
-                    }
-                    crate::metrics::delivered(&metric, crate::metrics::Outcome::Failed);
+                crate::metrics::delivered(&metric, crate::metrics::Outcome::Failed);
+                say(format!(
+                    "warning: {label}: rejected the notification {}: {reason}; not retried",
+                    message.id
+                ));
+                let mut state = shared.state.lock().unwrap();
+                state.rejected += 1;
+                state.last_error = Some(reason);
+            }
+            Attempt::Retry { reason, after } => {
+                // What is in flight behind it is sent again after it.
+                answers = FuturesOrdered::new();
+                let now = Instant::now();
+                let (at, opened) = breaker.failure(now, after);
+                next_attempt = Some(at);
+                crate::metrics::retried(&metric);
+                if opened {
+                    crate::metrics::circuit(&metric, crate::metrics::Circuit::Open);
+                }
+                let wait = humantime::format_duration(Duration::from_millis(
+                    (at - now).as_millis() as u64,
+                ));
+                if opened {
                     say(format!(
-                        "warning: {label}: rejected the notification {}: {reason}; not retried",
-                        message.id
+                        "warning: {label}: {OPEN_AFTER} failures in a row ({reason}); \
+                         no attempts for {} (circuit open), then one probe",
+                        humantime::format_duration(COOL_DOWN)
                     ));
-                    let mut state = shared.state.lock().unwrap();
-                    state.rejected += 1;
-                    state.in_hand = None;
-                    state.last_error = Some(reason);
-                    break;
-                }
-                Attempt::Retry { reason, after } => {
-                    let now = Instant::now();
-                    let (at, opened) = breaker.failure(now, after);
-                    next_attempt = Some(at);
-                    crate::metrics::retried(&metric);
-                    if opened {
-                        crate::metrics::circuit(&metric, crate::metrics::Circuit::Open);
-                    }
-                    let wait = humantime::format_duration(Duration::from_millis(
-                        (at - now).as_millis() as u64,
+                } else if breaker.failures == 1 {
+                    say(format!("warning: {label}: {reason}; retrying"));
+                } else if verbosity > 0 {
+                    say(format!(
+                        "{label}: attempt {} failed: {reason}; next in {wait}",
+                        breaker.failures
                     ));
-                    if opened {
-                        say(format!(
-                            "warning: {label}: {OPEN_AFTER} failures in a row ({reason}); \
-                             no attempts for {} (circuit open), then one probe",
-                            humantime::format_duration(COOL_DOWN)
-                        ));
-                    } else if breaker.failures == 1 {
-                        say(format!("warning: {label}: {reason}; retrying"));
-                    } else if verbosity > 0 {
-                        say(format!(
-                            "{label}: attempt {} failed: {reason}; next in {wait}",
-                            breaker.failures
-                        ));
-                    }
-                    shared.state.lock().unwrap().last_error = Some(reason);
                 }
+                shared.state.lock().unwrap().last_error = Some(reason);
             }
         }
     }
+}
+
+/// Starts one attempt, bounded by [`ATTEMPT_TIMEOUT`] from now; its answer
+/// comes from the returned future.
+async fn begin(transport: &mut impl Transport, message: &Message) -> BoxFuture<'static, Attempt> {
+    let deadline = Instant::now() + ATTEMPT_TIMEOUT;
+    let no_answer = || Attempt::Retry {
+        reason: format!("no answer within {}s", ATTEMPT_TIMEOUT.as_secs()),
+        after: None,
+    };
+    match tokio::time::timeout_at(deadline, transport.start(message)).await {
+        Ok(Started::Done(attempt)) => Box::pin(std::future::ready(attempt)),
+        Ok(Started::Waiting(answer)) => Box::pin(async move {
+            tokio::time::timeout_at(deadline, answer)
+                .await
+                .unwrap_or_else(|_| no_answer())
+        }),
+        Err(_) => Box::pin(std::future::ready(no_answer())),
+    }
+}
+
+/// The first unsettled message is settled: it leaves the hand.
+fn settle(shared: &Shared, unsettled: &mut VecDeque<Message>) -> Message {
+    let message = unsettled.pop_front().expect("the message answered");
+    let mut state = shared.state.lock().unwrap();
+    state.in_hand -= 1;
+    state.lowest_in_hand = unsettled.iter().map(|m| m.seq).min();
+    message
 }

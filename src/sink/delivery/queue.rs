@@ -79,6 +79,11 @@ impl Queue {
         self.items.iter().map(|m| m.seq).min()
     }
 
+    /// The message `pop` would take.
+    pub fn front(&self) -> Option<&Message> {
+        self.items.front()
+    }
+
     pub fn pop(&mut self) -> Option<Message> {
         let message = self.items.pop_front()?;
         self.forget(&message.key);
