@@ -39,17 +39,31 @@ pub struct HttpPost {
     pool: Option<Pool>,
     /// Requests in flight at once (see [`Transport::window`]).
     window: usize,
+    /// What a receiver's words about a refusal must never show: the URL's
+    /// path and query, its password, a key sent in the body.
+    secrets: Arc<Vec<SecretString>>,
 }
 
 impl HttpPost {
     pub fn new(url: SecretString) -> HttpPost {
+        let secrets = Arc::new(secrets_of(url.expose_secret()));
         let (url, authorization) = split_credentials(url.expose_secret());
         HttpPost {
             url,
             authorization,
             pool: None,
             window: 1,
+            secrets,
         }
+    }
+
+    /// One more secret the answers' words must not show (a key the sink
+    /// sends in the body).
+    pub fn hiding(mut self, secret: &SecretString) -> HttpPost {
+        let mut secrets = self.secrets.as_ref().clone();
+        secrets.push(secret.clone());
+        self.secrets = Arc::new(secrets);
+        self
     }
 
     /// Up to `window` requests in flight at once, each on its own
@@ -121,12 +135,16 @@ impl HttpPost {
                 });
             }
         };
-        Started::Waiting(Box::pin(answer(pool, request)))
+        Started::Waiting(Box::pin(answer(pool, request, self.secrets.clone())))
     }
 }
 
 /// Sends the request and judges the answer.
-async fn answer(pool: Pool, request: Request<Full<Bytes>>) -> Attempt {
+async fn answer(
+    pool: Pool,
+    request: Request<Full<Bytes>>,
+    secrets: Arc<Vec<SecretString>>,
+) -> Attempt {
     let answer = match pool {
         Pool::Plain(client) => client.request(request).await,
         Pool::Tls(client) => client.request(request).await,
@@ -155,12 +173,25 @@ async fn answer(pool: Pool, request: Request<Full<Bytes>>) -> Attempt {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| retry_after(v, SystemTime::now()));
     // Read the body to the end so the connection can be used again.
-    let body = response.into_body().collect().await.map(|b| b.to_bytes());
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let retry_after = retry_after.or_else(|| match status {
-        StatusCode::TOO_MANY_REQUESTS => retry_after_in_body(&body.unwrap_or_default()),
+        StatusCode::TOO_MANY_REQUESTS => retry_after_in_body(&body),
         _ => None,
     });
-    judge(status, retry_after)
+    match judge(status, retry_after) {
+        // A refusal for good: the receiver's own words say why (PagerDuty's
+        // "Event object is invalid", Slack's `invalid_payload`).
+        Attempt::Rejected(reason) => match said_in_body(&body, &secrets) {
+            Some(said) => Attempt::Rejected(format!("{reason}: {said}")),
+            None => Attempt::Rejected(reason),
+        },
+        attempt => attempt,
+    }
 }
 
 impl Transport for HttpPost {
@@ -246,6 +277,104 @@ fn judge(status: StatusCode, retry_after: Option<Duration>) -> Attempt {
         },
         _ => Attempt::Rejected(format!("HTTP {reason}")),
     }
+}
+
+/// The longest account of a refusal told from a receiver's answer.
+const SAID_AT_MOST: usize = 300;
+
+/// Why a receiver refused, in its own words: a JSON body's `message`,
+/// `error` (or `error.message`) and `errors`, or a short line of plain text;
+/// never a page of HTML. Whatever of the sink's secrets it echoes is hidden.
+fn said_in_body(body: &[u8], secrets: &[SecretString]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?.trim();
+    let said = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(json) => {
+            let mut parts: Vec<String> = Vec::new();
+            let mut take = |value: &serde_json::Value| match value {
+                serde_json::Value::String(s) if !s.trim().is_empty() => {
+                    parts.push(s.trim().to_string())
+                }
+                serde_json::Value::Array(items) => parts.extend(
+                    items
+                        .iter()
+                        .filter_map(|item| item.as_str())
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty()),
+                ),
+                serde_json::Value::Object(inner) => {
+                    if let Some(s) = inner.get("message").and_then(|m| m.as_str()) {
+                        parts.push(s.trim().to_string());
+                    }
+                }
+                _ => {}
+            };
+            for key in ["message", "error", "errors"] {
+                if let Some(value) = json.get(key) {
+                    take(value);
+                }
+            }
+            parts.join("; ")
+        }
+        Err(_) if text.starts_with('<') || text.contains('\n') => return None,
+        Err(_) => text.to_string(),
+    };
+    let mut said: String = said.chars().filter(|c| !c.is_control()).collect();
+    for secret in secrets {
+        let secret = secret.expose_secret();
+        if !secret.is_empty() {
+            said = said.replace(secret, "…");
+        }
+    }
+    if said.is_empty() {
+        return None;
+    }
+    if said.chars().count() > SAID_AT_MOST {
+        said = said.chars().take(SAID_AT_MOST).collect::<String>() + "…";
+    }
+    Some(said)
+}
+
+/// The parts of a sink's URL that are secret: its path and query (a Slack
+/// or Discord hook's token, a key in the query) piece by piece, its
+/// password. The scheme and host are not.
+fn secrets_of(url: &str) -> Vec<SecretString> {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return vec![SecretString::from(url)];
+    };
+    let rest = &url[start..];
+    let (authority, tail) = rest
+        .find(['/', '?', '#'])
+        .map_or((rest, ""), |i| rest.split_at(i));
+    let mut secrets = Vec::new();
+    if let Some((userinfo, _)) = authority.rsplit_once('@') {
+        secrets.push(userinfo.to_string());
+        if let Some((_, password)) = userinfo.split_once(':') {
+            secrets.push(password.to_string());
+        }
+    }
+    if tail.len() > 1 {
+        secrets.push(tail.to_string());
+    }
+    // Each piece of the path and each query value long enough to be a
+    // token: a receiver may echo one alone.
+    let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
+    let query = query.split('#').next().unwrap_or("");
+    if path.len() > 1 {
+        secrets.push(path.to_string());
+    }
+    let values = query
+        .split('&')
+        .map(|pair| pair.split_once('=').map_or(pair, |(_, value)| value));
+    secrets.extend(
+        path.split('/')
+            .chain(values)
+            .filter(|piece| piece.len() >= 8)
+            .map(str::to_string),
+    );
+    // The longest first, so a piece inside a longer one is not left half.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
+    secrets.into_iter().map(SecretString::from).collect()
 }
 
 /// `Retry-After`: seconds, or an HTTP date.
@@ -335,6 +464,39 @@ mod tests {
             Some("Basic dG9rZW46")
         );
         assert_eq!(split("http://h/p@q"), ("http://h/p@q".to_string(), None));
+    }
+
+    #[test]
+    fn a_refusal_is_told_in_the_receivers_words_without_the_sinks_secrets() {
+        let secrets = secrets_of(
+            "https://u:pa55word@hooks.example.com/services/T0001/B0002/XyZsecretToken?key=AbCdEfGh12&x=1",
+        );
+        let said = |body: &str| said_in_body(body.as_bytes(), &secrets);
+        assert_eq!(
+            said(r#"{"status":"invalid event","message":"Event object is invalid","errors":["Length of 'routing_key' is incorrect (should be 32 characters)"]}"#).as_deref(),
+            Some("Event object is invalid; Length of 'routing_key' is incorrect (should be 32 characters)")
+        );
+        assert_eq!(said("invalid_payload").as_deref(), Some("invalid_payload"));
+        assert_eq!(
+            said(r#"{"error": {"message": "bad field"}}"#).as_deref(),
+            Some("bad field")
+        );
+        assert_eq!(
+            said("<html><body>400</body></html>"),
+            None,
+            "no page of HTML"
+        );
+        assert_eq!(said("line one\nline two"), None);
+        assert_eq!(said(r#"{"ok": false}"#), None);
+        assert_eq!(said(""), None);
+        let echoed = said(r#"{"message":"no hook XyZsecretToken at /services/T0001/B0002/XyZsecretToken for pa55word, key AbCdEfGh12"}"#).unwrap();
+        for secret in ["XyZsecretToken", "T0001/B0002", "pa55word", "AbCdEfGh12"] {
+            assert!(!echoed.contains(secret), "{echoed}");
+        }
+        assert!(said(&"x".repeat(1000)).unwrap().chars().count() <= SAID_AT_MOST + 1);
+        let keyed = secrets_of("https://example.com/hook?access_token=0123456789abcdef");
+        let said = said_in_body(b"access_token 0123456789abcdef is unknown", &keyed).unwrap();
+        assert_eq!(said, "access_token … is unknown", "a query's names stay");
     }
 
     #[test]

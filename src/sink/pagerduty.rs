@@ -97,9 +97,10 @@ impl PagerDutyPost {
             true => endpoint.to_string(),
             false => format!("{endpoint}?{}", rest.join("&")),
         };
+        let routing_key = SecretString::from(key);
         PagerDutyPost {
-            post: HttpPost::new(SecretString::from(endpoint)),
-            routing_key: SecretString::from(key),
+            post: HttpPost::new(SecretString::from(endpoint)).hiding(&routing_key),
+            routing_key,
         }
     }
 

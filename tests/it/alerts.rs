@@ -386,7 +386,10 @@ fn pagerduty_retries_429_and_5xx_and_drops_a_400_with_a_warning() {
         Answer::Status(429),
         Answer::Status(502),
         Answer::Status(202),
-        Answer::Status(400),
+        Answer::Body(
+            400,
+            r#"{"status":"invalid event","message":"Event object is invalid","errors":["Length of 'routing_key' R0UT1NGs3cr3tKEY is incorrect (should be 32 characters)"]}"#.into(),
+        ),
     ]);
     pd.always(Some(Answer::Status(202)));
     s.widget("foo", json!({}), json!({"phase": "Running"}));
@@ -416,6 +419,13 @@ fn pagerduty_retries_429_and_5xx_and_drops_a_400_with_a_warning() {
     assert!(
         stderr(&out).contains("pagerduty sink #1: rejected the notification"),
         "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains(
+            "HTTP 400 Bad Request: Event object is invalid; Length of 'routing_key' … is incorrect"
+        ),
+        "PagerDuty's reason is told: {}",
         stderr(&out)
     );
     assert!(!stderr(&out).contains("R0UT1NG"), "{}", stderr(&out));
