@@ -34,11 +34,18 @@ pub(crate) fn cutting() -> bool {
 
 /// One watch event (a line of a watch stream) without its object's
 /// managedFields; `None` if it has none or is not an event.
+#[cfg(test)]
 pub(crate) fn from_event(line: &[u8]) -> Option<Vec<u8>> {
+    Some(without(line, &[event_cut(line)?]))
+}
+
+/// Where a watch event's managedFields stand in its line (what to leave
+/// out); `None` if it has none or is not an event.
+fn event_cut(line: &[u8]) -> Option<Range<usize>> {
     let object = find(line, 0, b"object")?;
     let metadata = find(line, object.value, b"metadata")?;
     let (cut, _) = find(line, metadata.value, b"managedFields")?.cut(line)?;
-    Some(without(line, &[cut]))
+    Some(cut)
 }
 
 /// A list (`{"items": [...]}`) without each item's managedFields; `None`
@@ -308,6 +315,7 @@ where
                 inner: body,
                 shape,
                 pending: BytesMut::new(),
+                rest: None,
                 ended: false,
             }))
         })
@@ -340,7 +348,24 @@ pub(crate) struct CutBody<B> {
     shape: Shape,
     /// Bytes read but not yet passed on: the start of a line, or a list so far.
     pending: BytesMut,
+    /// What follows the cut of the line passed on last: its next frame.
+    rest: Option<Bytes>,
     ended: bool,
+}
+
+impl<B> CutBody<B> {
+    /// A watch event's line without its managedFields, in two frames that
+    /// share the line's buffer (nothing copied): the part before the cut
+    /// now, the part after it next.
+    fn cut_line(&mut self, line: Bytes) -> Bytes {
+        match event_cut(&line) {
+            Some(cut) => {
+                self.rest = Some(line.slice(cut.end..));
+                line.slice(..cut.start)
+            }
+            None => line,
+        }
+    }
 }
 
 impl<B> Body for CutBody<B>
@@ -358,12 +383,15 @@ where
         if this.shape == Shape::Untouched {
             return Pin::new(&mut this.inner).poll_frame(cx);
         }
+        if let Some(rest) = this.rest.take() {
+            return Poll::Ready(Some(Ok(Frame::data(rest))));
+        }
         loop {
             if this.shape == Shape::Lines
                 && let Some(newline) = memchr::memchr(b'\n', &this.pending)
             {
-                let line = this.pending.split_to(newline + 1);
-                let data = from_event(&line).map_or_else(|| line.freeze(), Bytes::from);
+                let line = this.pending.split_to(newline + 1).freeze();
+                let data = this.cut_line(line);
                 return Poll::Ready(Some(Ok(Frame::data(data))));
             }
             if this.ended {
@@ -387,7 +415,7 @@ where
                             && this.pending.is_empty()
                             && one_line(&data) =>
                     {
-                        let data = from_event(&data).map_or(data, Bytes::from);
+                        let data = this.cut_line(data);
                         return Poll::Ready(Some(Ok(Frame::data(data))));
                     }
                     Ok(data) => this.pending.extend_from_slice(&data),
@@ -400,7 +428,7 @@ where
     fn is_end_stream(&self) -> bool {
         match self.shape {
             Shape::Untouched => self.inner.is_end_stream(),
-            _ => self.ended && self.pending.is_empty(),
+            _ => self.ended && self.pending.is_empty() && self.rest.is_none(),
         }
     }
 
@@ -677,6 +705,7 @@ mod tests {
                 inner: StreamBody::new(futures::stream::iter(frames)),
                 shape: Shape::Lines,
                 pending: BytesMut::new(),
+                rest: None,
                 ended: false,
             };
             let out = body.collect().await.unwrap().to_bytes();
