@@ -237,32 +237,44 @@ const CLASS: [u8; 256] = {
 /// Where the open objects and arrays `open` (innermost last) end: one past
 /// the last closing bracket. Strings are jumped over whole; a closing
 /// bracket of the wrong kind, or nesting deeper than 64, is `None`.
-fn close(bytes: &[u8], mut at: usize, open: &[u8]) -> Option<usize> {
+///
+/// 64 bytes at a time (`Blocks`): which bytes are quotes, backslashes and
+/// brackets is found for the whole block at once, which are inside strings
+/// by arithmetic on those bit masks, and only the brackets outside strings
+/// are visited one by one. The last bytes (fewer than 64) go one at a time.
+fn close(bytes: &[u8], at: usize, open: &[u8]) -> Option<usize> {
     // A stack of bits, 1 for an object: no allocation.
-    let mut depth = open.len();
-    let mut objects = 0u64;
+    let mut nesting = Nesting {
+        depth: open.len(),
+        objects: 0,
+    };
     for &o in open {
-        objects = objects << 1 | u64::from(o == b'{');
+        nesting.objects = nesting.objects << 1 | u64::from(o == b'{');
+    }
+    let mut blocks = Blocks::default();
+    let mut at = at;
+    while let Some(block) = bytes.get(at..at + 64) {
+        let mut brackets = blocks.brackets(block);
+        while brackets != 0 {
+            let i = brackets.trailing_zeros() as usize;
+            brackets &= brackets - 1;
+            if nesting.step(block[i])? {
+                return Some(at + i + 1);
+            }
+        }
+        at += 64;
+    }
+    // The rest one byte at a time, from inside a string if a block ended there.
+    if blocks.in_string != 0 {
+        at = string_end(bytes, at + usize::from(blocks.escaped != 0))?;
     }
     while at < bytes.len() {
         let b = bytes[at];
         at += 1;
         match CLASS[usize::from(b)] {
             QUOTE => at = string_end(bytes, at)?,
-            OPEN => {
-                if depth == 64 {
-                    return None;
-                }
-                depth += 1;
-                objects = objects << 1 | u64::from(b == b'{');
-            }
-            SHUT => {
-                if (objects & 1 == 1) != (b == b'}') {
-                    return None;
-                }
-                depth -= 1;
-                objects >>= 1;
-                if depth == 0 {
+            OPEN | SHUT => {
+                if nesting.step(b)? {
                     return Some(at);
                 }
             }
@@ -270,6 +282,131 @@ fn close(bytes: &[u8], mut at: usize, open: &[u8]) -> Option<usize> {
         }
     }
     None
+}
+
+/// The open objects and arrays `close` is inside: how many, and of each
+/// whether it is an object (a bit, innermost lowest).
+struct Nesting {
+    depth: usize,
+    objects: u64,
+}
+
+impl Nesting {
+    /// Takes a bracket: `Some(true)` when it closed the outermost, `None`
+    /// when it closes the wrong kind or nests deeper than 64.
+    #[inline(always)]
+    fn step(&mut self, b: u8) -> Option<bool> {
+        if b == b'{' || b == b'[' {
+            if self.depth == 64 {
+                return None;
+            }
+            self.depth += 1;
+            self.objects = self.objects << 1 | u64::from(b == b'{');
+            return Some(false);
+        }
+        if (self.objects & 1 == 1) != (b == b'}') {
+            return None;
+        }
+        self.depth -= 1;
+        self.objects >>= 1;
+        Some(self.depth == 0)
+    }
+}
+
+/// What carries over from one 64-byte block to the next: whether the
+/// block ended inside a string (all ones) and whether its last backslash
+/// escapes the next block's first byte (1).
+#[derive(Default)]
+struct Blocks {
+    in_string: u64,
+    escaped: u64,
+}
+
+impl Blocks {
+    /// The brackets of `block` (64 bytes) outside strings, a bit a byte.
+    #[inline(always)]
+    fn brackets(&mut self, block: &[u8]) -> u64 {
+        let [quotes, backslashes, brackets] = classes(block);
+        let quotes = quotes & !self.escapes(backslashes);
+        // Each bit the parity of the quotes up to it: 1 from an opening
+        // quote up to its closing one (exclusive).
+        let mut inside = quotes;
+        for shift in [1, 2, 4, 8, 16, 32] {
+            inside ^= inside << shift;
+        }
+        inside ^= self.in_string;
+        self.in_string = ((inside as i64) >> 63) as u64;
+        brackets & !inside
+    }
+
+    /// The bytes escaped by a backslash (the second of each pair, counting
+    /// runs of backslashes from their start), as simdjson finds them.
+    #[inline(always)]
+    fn escapes(&mut self, backslashes: u64) -> u64 {
+        const EVEN: u64 = 0x5555_5555_5555_5555;
+        let backslashes = backslashes & !self.escaped;
+        let follows = backslashes << 1 | self.escaped;
+        let odd_starts = backslashes & !EVEN & !follows;
+        let (even_runs, overflow) = odd_starts.overflowing_add(backslashes);
+        self.escaped = u64::from(overflow);
+        (EVEN ^ (even_runs << 1)) & follows
+    }
+}
+
+/// Of 64 bytes: which are quotes, backslashes, and brackets (any of the
+/// four), a bit a byte, the first byte lowest.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn classes(block: &[u8]) -> [u64; 3] {
+    // SAFETY: SSE2 is part of every x86_64 processor (the target's baseline).
+    unsafe { classes_sse2(block) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+#[inline]
+fn classes_sse2(block: &[u8]) -> [u64; 3] {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8,
+    };
+    let word = |at: usize| {
+        i64::from_le_bytes(block[at..at + 8].try_into().expect("eight bytes"))
+    };
+    let mut masks = [0u64; 3];
+    for part in 0..4 {
+        let v = _mm_set_epi64x(word(part * 16 + 8), word(part * 16));
+        // `[` and `]` are `{` and `}` with bit 5 off.
+        let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+        let found = [
+            _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8)),
+            _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8)),
+            _mm_or_si128(
+                _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8)),
+                _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8)),
+            ),
+        ];
+        for (mask, found) in masks.iter_mut().zip(found) {
+            *mask |= u64::from(_mm_movemask_epi8(found) as u16) << (part * 16);
+        }
+    }
+    masks
+}
+
+/// Of 64 bytes: which are quotes, backslashes, and brackets (any of the
+/// four), a bit a byte, the first byte lowest.
+#[cfg(not(target_arch = "x86_64"))]
+fn classes(block: &[u8]) -> [u64; 3] {
+    let mut masks = [0u64; 3];
+    for (i, b) in block.iter().enumerate() {
+        let class = match b {
+            b'"' => 0,
+            b'\\' => 1,
+            b'{' | b'[' | b'}' | b']' => 2,
+            _ => continue,
+        };
+        masks[class] |= 1 << i;
+    }
+    masks
 }
 
 /// The client's service with the responses of lists and watches cut as
@@ -599,6 +736,84 @@ mod tests {
                 "metadata": metadata, "spec": value(&mut next, 1)}});
             assert_cut_event(event);
         }
+    }
+
+    /// The value's end byte by byte, as `close` found it before it went a
+    /// block at a time: the reference for the test below.
+    fn end_bytewise(bytes: &[u8], at: usize) -> Option<usize> {
+        let mut stack = vec![*bytes.get(at)?];
+        let mut at = at + 1;
+        while let Some(&b) = bytes.get(at) {
+            at += 1;
+            match b {
+                b'"' => at = string_end(bytes, at)?,
+                b'{' | b'[' => stack.push(b),
+                b'}' | b']' => {
+                    if stack.pop()? != if b == b'}' { b'{' } else { b'[' } {
+                        return None;
+                    }
+                    if stack.is_empty() {
+                        return Some(at);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_value_ends_where_it_does_whatever_falls_on_the_edge_of_a_block() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        // Runs of backslashes and quotes, and brackets, inside strings.
+        const PIECES: [&str; 8] = ["\\", "\"", "\\\\", "\\\"", "{", "]", "x", "\\\\\\"];
+        fn value(next: &mut dyn FnMut(u64) -> u64, depth: u32) -> Value {
+            match if depth > 4 { 0 } else { next(4) } {
+                0 | 1 => {
+                    let text: String = (0..next(24)).map(|_| PIECES[next(8) as usize]).collect();
+                    json!(text)
+                }
+                2 => (0..next(6)).map(|_| value(next, depth + 1)).collect(),
+                _ => (0..next(6))
+                    .map(|k| (format!("k{k}{}", PIECES[next(8) as usize]), value(next, depth + 1)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into(),
+            }
+        }
+        let mut long = 0;
+        for _ in 0..3000 {
+            let inner = value(&mut next, 1);
+            let pad = next(70) as usize;
+            let text = format!("{}[{inner},{{\"a\":[]}}] ,", " ".repeat(pad));
+            let bytes = text.as_bytes();
+            long += usize::from(text.len() > 200);
+            assert_eq!(skip_value(bytes, pad), Some(text.len() - 2), "{text}");
+            // A bracket of the other kind anywhere: both scans agree.
+            let mut broken = bytes.to_vec();
+            let at = pad + next((text.len() - pad) as u64) as usize;
+            broken[at] = match broken[at] {
+                b'{' => b'[',
+                b'[' => b'{',
+                b'}' => b']',
+                b']' => b'}',
+                other => other,
+            };
+            assert_eq!(
+                skip_value(&broken, pad),
+                end_bytewise(&broken, pad),
+                "{}",
+                String::from_utf8_lossy(&broken)
+            );
+            // Cut short: no end.
+            assert_eq!(skip_value(&bytes[..text.len() - 3], pad), None);
+        }
+        assert!(long > 500, "{long} values span several blocks");
     }
 
     /// What a real kube-apiserver 1.32 sent (the captures kept beside the
