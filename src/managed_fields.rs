@@ -12,6 +12,7 @@
 use std::ops::Range;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
@@ -21,11 +22,24 @@ use tower::Service;
 
 static CUT: AtomicBool = AtomicBool::new(false);
 
+/// The top-level fields of watched objects the run reads besides
+/// `apiVersion`, `kind` and `metadata` (`None`: all of them).
+static KEPT: RwLock<Option<Arc<[String]>>> = RwLock::new(None);
+
 /// From now on, leave managedFields out of lists and watch events (`cut`:
 /// nothing of this run reads them), or keep them again (a reload started a
 /// rule that reads them).
 pub(crate) fn cut_from_now_on(cut: bool) {
     CUT.store(cut, Ordering::Relaxed);
+}
+
+/// While cutting, leave out of each watch event's object also its top-level
+/// fields but these (and `apiVersion`, `kind`, `metadata`), as the parser's
+/// projection would skip them; `None` keeps them all.
+pub(crate) fn keep_only(fields: Option<Vec<String>>) {
+    if let Ok(mut kept) = KEPT.write() {
+        *kept = fields.map(Arc::from);
+    }
 }
 
 pub(crate) fn cutting() -> bool {
@@ -36,16 +50,128 @@ pub(crate) fn cutting() -> bool {
 /// managedFields; `None` if it has none or is not an event.
 #[cfg(test)]
 pub(crate) fn from_event(line: &[u8]) -> Option<Vec<u8>> {
-    Some(without(line, &[event_cut(line)?]))
+    let mut out = BytesMut::new();
+    event_without(line, None, &mut out).then(|| out.to_vec())
 }
 
-/// Where a watch event's managedFields stand in its line (what to leave
-/// out); `None` if it has none or is not an event.
-fn event_cut(line: &[u8]) -> Option<Range<usize>> {
-    let object = find(line, 0, b"object")?;
-    let metadata = find(line, object.value, b"metadata")?;
-    let (cut, _) = find(line, metadata.value, b"managedFields")?.cut(line)?;
-    Some(cut)
+/// Writes to `out` a watch event (a line) without its object's managedFields
+/// and, with `kept`, without the object's top-level fields other than those
+/// and `apiVersion`, `kind` and `metadata`; `false` (and nothing written)
+/// if there is nothing to leave out or it is not an event.
+fn event_without(line: &[u8], kept: Option<&[String]>, out: &mut BytesMut) -> bool {
+    let Some(object) = find(line, 0, b"object") else {
+        return false;
+    };
+    let Some(members) = members(line, object.value) else {
+        return false;
+    };
+    // An ERROR event's object is a Status, a BOOKMARK's only a position:
+    // only an object's changes lose more than managedFields.
+    let change = find(line, 0, b"type").is_some_and(|t| {
+        matches!(
+            line.get(t.value..skip_string(line, t.value).unwrap_or(t.value)),
+            Some(b"\"ADDED\"" | b"\"MODIFIED\"" | b"\"DELETED\"")
+        )
+    });
+    let kept = kept.filter(|_| change);
+    let keeps = |key: &[u8]| match kept {
+        None => true,
+        // A key written with escapes is kept: the parser judges it.
+        Some(kept) => {
+            matches!(key, b"apiVersion" | b"kind" | b"metadata")
+                || key.contains(&b'\\')
+                || kept.iter().any(|k| k.as_bytes() == key)
+        }
+    };
+    let mut managed = None;
+    let mut dropped = false;
+    for m in &members.list {
+        let key = &line[m.key + 1..m.key_end - 1];
+        if key == b"metadata" {
+            managed = find(line, m.value, b"managedFields").and_then(|f| f.cut(line));
+        }
+        dropped |= !keeps(key);
+    }
+    if managed.is_none() && !dropped {
+        return false;
+    }
+    out.clear();
+    out.extend_from_slice(&line[..members.body]);
+    let mut first = true;
+    for m in members.list.iter().filter(|m| keeps(&line[m.key + 1..m.key_end - 1])) {
+        if !first {
+            out.extend_from_slice(b",");
+        }
+        first = false;
+        match &managed {
+            Some((cut, _)) if m.key < cut.start && cut.end <= m.end => {
+                out.extend_from_slice(&line[m.key..cut.start]);
+                out.extend_from_slice(&line[cut.end..m.end]);
+            }
+            _ => out.extend_from_slice(&line[m.key..m.end]),
+        }
+    }
+    out.extend_from_slice(&line[members.close..]);
+    true
+}
+
+/// The members of the object whose text starts at `at` (after any
+/// whitespace): where its first member may start, each member, and where
+/// its closing brace stands.
+struct Members {
+    body: usize,
+    list: Vec<Spanned>,
+    close: usize,
+}
+
+/// A member of an object: where its key starts and ends, where its value
+/// starts and ends.
+struct Spanned {
+    key: usize,
+    key_end: usize,
+    value: usize,
+    end: usize,
+}
+
+fn members(bytes: &[u8], at: usize) -> Option<Members> {
+    let at = ws(bytes, at);
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    let body = at + 1;
+    let mut at = ws(bytes, body);
+    let mut list = Vec::new();
+    if bytes.get(at) == Some(&b'}') {
+        return Some(Members {
+            body,
+            list,
+            close: at,
+        });
+    }
+    loop {
+        if bytes.get(at) != Some(&b'"') {
+            return None;
+        }
+        let key_end = skip_string(bytes, at)?;
+        let colon = ws(bytes, key_end);
+        if bytes.get(colon) != Some(&b':') {
+            return None;
+        }
+        let value = ws(bytes, colon + 1);
+        let end = skip_value(bytes, value)?;
+        list.push(Spanned {
+            key: at,
+            key_end,
+            value,
+            end,
+        });
+        at = ws(bytes, end);
+        match bytes.get(at)? {
+            b',' => at = ws(bytes, at + 1),
+            b'}' => return Some(Members { body, list, close: at }),
+            _ => return None,
+        }
+    }
 }
 
 /// A list (`{"items": [...]}`) without each item's managedFields; `None`
@@ -452,7 +578,7 @@ where
                 inner: body,
                 shape,
                 pending: BytesMut::new(),
-                rest: None,
+                out: BytesMut::new(),
                 ended: false,
             }))
         })
@@ -485,22 +611,21 @@ pub(crate) struct CutBody<B> {
     shape: Shape,
     /// Bytes read but not yet passed on: the start of a line, or a list so far.
     pending: BytesMut,
-    /// What follows the cut of the line passed on last: its next frame.
-    rest: Option<Bytes>,
+    /// Where cut lines are written.
+    out: BytesMut,
     ended: bool,
 }
 
 impl<B> CutBody<B> {
-    /// A watch event's line without its managedFields, in two frames that
-    /// share the line's buffer (nothing copied): the part before the cut
-    /// now, the part after it next.
+    /// A watch event's line without what is left out of it, written to the
+    /// body's own buffer (its allocation taken back once the lines before
+    /// have been read), or the line as it came.
     fn cut_line(&mut self, line: Bytes) -> Bytes {
-        match event_cut(&line) {
-            Some(cut) => {
-                self.rest = Some(line.slice(cut.end..));
-                line.slice(..cut.start)
-            }
-            None => line,
+        let kept = KEPT.read().ok().and_then(|k| k.clone());
+        self.out.reserve(line.len());
+        match event_without(&line, kept.as_deref(), &mut self.out) {
+            true => self.out.split().freeze(),
+            false => line,
         }
     }
 }
@@ -519,9 +644,6 @@ where
         let this = self.get_mut();
         if this.shape == Shape::Untouched {
             return Pin::new(&mut this.inner).poll_frame(cx);
-        }
-        if let Some(rest) = this.rest.take() {
-            return Poll::Ready(Some(Ok(Frame::data(rest))));
         }
         loop {
             if this.shape == Shape::Lines
@@ -565,7 +687,7 @@ where
     fn is_end_stream(&self) -> bool {
         match self.shape {
             Shape::Untouched => self.inner.is_end_stream(),
-            _ => self.ended && self.pending.is_empty() && self.rest.is_none(),
+            _ => self.ended && self.pending.is_empty(),
         }
     }
 
@@ -736,6 +858,50 @@ mod tests {
                 "metadata": metadata, "spec": value(&mut next, 1)}});
             assert_cut_event(event);
         }
+    }
+
+    /// An event with only `kept` of its object's top-level fields (and
+    /// apiVersion, kind, metadata), as the parser reads it.
+    fn cut_keeping(event: &Value, kept: &[&str]) -> Option<Value> {
+        let line = serde_json::to_vec(event).unwrap();
+        let kept: Vec<String> = kept.iter().map(|k| k.to_string()).collect();
+        let mut out = BytesMut::new();
+        event_without(&line, Some(&kept), &mut out)
+            .then(|| serde_json::from_slice(&out).expect("valid JSON"))
+    }
+
+    #[test]
+    fn a_change_loses_the_top_level_fields_nothing_reads_and_other_events_do_not() {
+        let object = json!({"apiVersion": "v1", "kind": "Widget",
+            "metadata": {"name": "a", "managedFields": managed(), "uid": "u"},
+            "spec": {"i": 1, "x": [1, {"y": "}"}]}, "status": {"ready": true},
+            "a\"b": 1, "zz": "\\"});
+        for kind in ["ADDED", "MODIFIED", "DELETED"] {
+            let event = json!({"type": kind, "object": object});
+            let mut expected = event.clone();
+            let o = expected["object"].as_object_mut().unwrap();
+            o["metadata"].as_object_mut().unwrap().remove("managedFields");
+            for gone in ["status", "zz"] {
+                o.remove(gone);
+            }
+            // A key written with an escape is kept: the parser judges it.
+            assert_eq!(cut_keeping(&event, &["spec"]), Some(expected.clone()));
+            // Not one member kept but the identity's.
+            let o = expected["object"].as_object_mut().unwrap();
+            o.remove("spec");
+            assert_eq!(cut_keeping(&event, &[]), Some(expected));
+        }
+        // A Status (ERROR) and a BOOKMARK lose only managedFields, if any.
+        let status = json!({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1",
+            "metadata": {}, "status": "Failure", "message": "too old", "reason": "Expired", "code": 410}});
+        assert_eq!(cut_keeping(&status, &["spec"]), None);
+        let bookmark = json!({"type": "BOOKMARK", "object": {"kind": "Widget", "apiVersion": "v1",
+            "metadata": {"resourceVersion": "12", "annotations": {"k8s.io/initial-events-end": "true"}},
+            "spec": null}});
+        assert_eq!(cut_keeping(&bookmark, &[]), None);
+        // Nothing to leave out: the line passes as it came.
+        let plain = json!({"type": "MODIFIED", "object": {"kind": "W", "metadata": {"name": "a"}, "spec": 1}});
+        assert_eq!(cut_keeping(&plain, &["spec"]), None);
     }
 
     /// The value's end byte by byte, as `close` found it before it went a
@@ -920,7 +1086,7 @@ mod tests {
                 inner: StreamBody::new(futures::stream::iter(frames)),
                 shape: Shape::Lines,
                 pending: BytesMut::new(),
-                rest: None,
+                out: BytesMut::new(),
                 ended: false,
             };
             let out = body.collect().await.unwrap().to_bytes();

@@ -416,6 +416,11 @@ impl Projection {
             None => self,
         };
         // Only `Full` keeps managedFields: then nothing cuts them earlier.
+        // The top-level fields it skips are cut out of watch events as well.
+        crate::managed_fields::keep_only(match &projection {
+            Projection::Fields(keys) => Some(keys.fields().map(String::from).collect()),
+            Projection::Full => None,
+        });
         crate::managed_fields::cut_from_now_on(projection != Projection::Full);
         *installed = Some(Arc::new(projection));
     }
