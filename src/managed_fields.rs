@@ -450,16 +450,23 @@ struct Blocks {
 
 impl Blocks {
     /// The brackets of `block` (64 bytes) outside strings, a bit a byte.
+    /// (Written out without loops: the release build, optimised for size,
+    /// would keep them.)
     #[inline(always)]
     fn brackets(&mut self, block: &[u8]) -> u64 {
         let [quotes, backslashes, brackets] = classes(block);
-        let quotes = quotes & !self.escapes(backslashes);
+        let quotes = match backslashes | self.escaped {
+            0 => quotes,
+            _ => quotes & !self.escapes(backslashes),
+        };
         // Each bit the parity of the quotes up to it: 1 from an opening
         // quote up to its closing one (exclusive).
-        let mut inside = quotes;
-        for shift in [1, 2, 4, 8, 16, 32] {
-            inside ^= inside << shift;
-        }
+        let mut inside = quotes ^ (quotes << 1);
+        inside ^= inside << 2;
+        inside ^= inside << 4;
+        inside ^= inside << 8;
+        inside ^= inside << 16;
+        inside ^= inside << 32;
         inside ^= self.in_string;
         self.in_string = ((inside as i64) >> 63) as u64;
         brackets & !inside
@@ -493,29 +500,35 @@ fn classes(block: &[u8]) -> [u64; 3] {
 #[inline]
 fn classes_sse2(block: &[u8]) -> [u64; 3] {
     use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8,
+        __m128i, _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8,
     };
-    let word = |at: usize| {
-        i64::from_le_bytes(block[at..at + 8].try_into().expect("eight bytes"))
+    let word = |at: usize| i64::from_le_bytes(block[at..at + 8].try_into().expect("eight bytes"));
+    let (quote, backslash) = (_mm_set1_epi8(b'"' as i8), _mm_set1_epi8(b'\\' as i8));
+    // `[` and `]` are `{` and `}` with bit 5 off.
+    let (bit5, open, shut) = (
+        _mm_set1_epi8(0x20),
+        _mm_set1_epi8(b'{' as i8),
+        _mm_set1_epi8(b'}' as i8),
+    );
+    let masks = |v: __m128i| {
+        let folded = _mm_or_si128(v, bit5);
+        let brackets = _mm_or_si128(_mm_cmpeq_epi8(folded, open), _mm_cmpeq_epi8(folded, shut));
+        let bits = |found| u64::from(_mm_movemask_epi8(found) as u16);
+        (
+            bits(_mm_cmpeq_epi8(v, quote)),
+            bits(_mm_cmpeq_epi8(v, backslash)),
+            bits(brackets),
+        )
     };
-    let mut masks = [0u64; 3];
-    for part in 0..4 {
-        let v = _mm_set_epi64x(word(part * 16 + 8), word(part * 16));
-        // `[` and `]` are `{` and `}` with bit 5 off.
-        let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
-        let found = [
-            _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8)),
-            _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8)),
-            _mm_or_si128(
-                _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8)),
-                _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8)),
-            ),
-        ];
-        for (mask, found) in masks.iter_mut().zip(found) {
-            *mask |= u64::from(_mm_movemask_epi8(found) as u16) << (part * 16);
-        }
-    }
-    masks
+    let (q0, b0, k0) = masks(_mm_set_epi64x(word(8), word(0)));
+    let (q1, b1, k1) = masks(_mm_set_epi64x(word(24), word(16)));
+    let (q2, b2, k2) = masks(_mm_set_epi64x(word(40), word(32)));
+    let (q3, b3, k3) = masks(_mm_set_epi64x(word(56), word(48)));
+    [
+        q0 | q1 << 16 | q2 << 32 | q3 << 48,
+        b0 | b1 << 16 | b2 << 32 | b3 << 48,
+        k0 | k1 << 16 | k2 << 32 | k3 << 48,
+    ]
 }
 
 /// Of 64 bytes: which are quotes, backslashes, and brackets (any of the

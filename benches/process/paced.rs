@@ -182,6 +182,7 @@ fn pace(b: &Bench, objects: usize, updates: usize, next: &mut usize) {
 /// update: `PACED_SETTLE_MS` makes it longer for a reader that needs it to
 /// take in the list, e.g. under callgrind (`callgrind_control -d` when
 /// "paced: ... updates" is printed then splits the list from the updates).
+/// Below 20 s: the floor's reads time out after 20 s without an event.
 fn settle() -> Duration {
     std::env::var("PACED_SETTLE_MS")
         .ok()
