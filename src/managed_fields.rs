@@ -54,15 +54,25 @@ pub(crate) fn from_event(line: &[u8]) -> Option<Vec<u8>> {
     event_without(line, None, &mut out).then(|| out.to_vec())
 }
 
+/// A watch event as [`CutBody`] passes it on while `kept` are the fields
+/// kept (see [`keep_only`]); `None` if it passes as it came.
+#[cfg(test)]
+pub(crate) fn from_event_keeping(line: &[u8], kept: &[String]) -> Option<Vec<u8>> {
+    let mut out = BytesMut::new();
+    event_without(line, Some(kept), &mut out).then(|| out.to_vec())
+}
+
 /// Writes to `out` a watch event (a line) without its object's managedFields
-/// and, with `kept`, without the object's top-level fields other than those
-/// and `apiVersion`, `kind` and `metadata`; `false` (and nothing written)
-/// if there is nothing to leave out or it is not an event.
+/// and, with `kept` (the top-level fields read besides `apiVersion`, `kind`
+/// and `metadata`), without what the parser's projection would skip: the
+/// object's other top-level fields, and, unless `metadata` is read, all of
+/// `metadata` but the identity. `false` (and nothing written) if there is
+/// nothing to leave out or it is not an event.
 fn event_without(line: &[u8], kept: Option<&[String]>, out: &mut BytesMut) -> bool {
     let Some(object) = find(line, 0, b"object") else {
         return false;
     };
-    let Some(members) = members(line, object.value) else {
+    let Some(members) = members(line, object.value, true) else {
         return false;
     };
     // An ERROR event's object is a Status, a BOOKMARK's only a position:
@@ -74,39 +84,54 @@ fn event_without(line: &[u8], kept: Option<&[String]>, out: &mut BytesMut) -> bo
         )
     });
     let kept = kept.filter(|_| change);
+    // A key written with escapes is kept: the parser judges it.
+    let escaped = |key: &[u8]| key.contains(&b'\\');
     let keeps = |key: &[u8]| match kept {
         None => true,
-        // A key written with escapes is kept: the parser judges it.
         Some(kept) => {
             matches!(key, b"apiVersion" | b"kind" | b"metadata")
-                || key.contains(&b'\\')
+                || escaped(key)
                 || kept.iter().any(|k| k.as_bytes() == key)
         }
     };
-    let mut managed = None;
-    let mut dropped = false;
-    for m in &members.list {
-        let key = &line[m.key + 1..m.key_end - 1];
-        if key == b"metadata" {
-            managed = find(line, m.value, b"managedFields").and_then(|f| f.cut(line));
+    let whole_metadata = kept.is_none_or(|kept| kept.iter().any(|k| k == "metadata"));
+    let keeps_in_metadata = |key: &[u8]| match whole_metadata {
+        true => key != b"managedFields",
+        false => {
+            matches!(key, b"name" | b"namespace" | b"uid" | b"resourceVersion") || escaped(key)
         }
-        dropped |= !keeps(key);
-    }
-    if managed.is_none() && !dropped {
+    };
+    let key = |m: &Spanned| &line[m.key + 1..m.key_end - 1];
+    let metadata = members.metadata.as_deref();
+    let cut_in_metadata = metadata.is_some_and(|(_, meta)| {
+        meta.list.iter().any(|m| !keeps_in_metadata(key(m)))
+    });
+    if !cut_in_metadata && members.list.iter().all(|m| keeps(key(m))) {
         return false;
     }
     out.clear();
     out.extend_from_slice(&line[..members.body]);
     let mut first = true;
-    for m in members.list.iter().filter(|m| keeps(&line[m.key + 1..m.key_end - 1])) {
+    for (i, m) in members.list.iter().enumerate() {
+        if !keeps(key(m)) {
+            continue;
+        }
         if !first {
             out.extend_from_slice(b",");
         }
         first = false;
-        match &managed {
-            Some((cut, _)) if m.key < cut.start && cut.end <= m.end => {
-                out.extend_from_slice(&line[m.key..cut.start]);
-                out.extend_from_slice(&line[cut.end..m.end]);
+        match metadata {
+            Some((at, meta)) if *at == i && cut_in_metadata => {
+                out.extend_from_slice(&line[m.key..meta.body]);
+                let mut first = true;
+                for inner in meta.list.iter().filter(|inner| keeps_in_metadata(key(inner))) {
+                    if !first {
+                        out.extend_from_slice(b",");
+                    }
+                    first = false;
+                    out.extend_from_slice(&line[inner.key..inner.end]);
+                }
+                out.extend_from_slice(&line[meta.close..m.end]);
             }
             _ => out.extend_from_slice(&line[m.key..m.end]),
         }
@@ -116,37 +141,41 @@ fn event_without(line: &[u8], kept: Option<&[String]>, out: &mut BytesMut) -> bo
 }
 
 /// The members of the object whose text starts at `at` (after any
-/// whitespace): where its first member may start, each member, and where
-/// its closing brace stands.
+/// whitespace): where its first member may start, each member, where its
+/// closing brace stands, and (when asked for) the members of `metadata`.
 struct Members {
     body: usize,
     list: Vec<Spanned>,
     close: usize,
+    /// Which member is `metadata`, and its members.
+    metadata: Option<Box<(usize, Members)>>,
 }
 
-/// A member of an object: where its key starts and ends, where its value
-/// starts and ends.
+/// A member of an object: where its key starts and ends, and where its
+/// value ends.
 struct Spanned {
     key: usize,
     key_end: usize,
-    value: usize,
     end: usize,
 }
 
-fn members(bytes: &[u8], at: usize) -> Option<Members> {
+/// Each value is skipped unparsed, but `metadata`'s (with `metadata`), whose
+/// members are found on the way: the object is read once.
+fn members(bytes: &[u8], at: usize, metadata: bool) -> Option<Members> {
     let at = ws(bytes, at);
     if bytes.get(at) != Some(&b'{') {
         return None;
     }
-    let body = at + 1;
-    let mut at = ws(bytes, body);
-    let mut list = Vec::new();
+    let mut found = Members {
+        body: at + 1,
+        list: Vec::new(),
+        close: 0,
+        metadata: None,
+    };
+    let mut at = ws(bytes, at + 1);
     if bytes.get(at) == Some(&b'}') {
-        return Some(Members {
-            body,
-            list,
-            close: at,
-        });
+        found.close = at;
+        return Some(found);
     }
     loop {
         if bytes.get(at) != Some(&b'"') {
@@ -158,17 +187,25 @@ fn members(bytes: &[u8], at: usize) -> Option<Members> {
             return None;
         }
         let value = ws(bytes, colon + 1);
-        let end = skip_value(bytes, value)?;
-        list.push(Spanned {
-            key: at,
-            key_end,
-            value,
-            end,
-        });
+        let inner = match metadata && &bytes[at + 1..key_end - 1] == b"metadata" {
+            true => members(bytes, value, false),
+            false => None,
+        };
+        let end = match &inner {
+            Some(inner) => inner.close + 1,
+            None => skip_value(bytes, value)?,
+        };
+        if let Some(inner) = inner {
+            found.metadata = Some(Box::new((found.list.len(), inner)));
+        }
+        found.list.push(Spanned { key: at, key_end, end });
         at = ws(bytes, end);
         match bytes.get(at)? {
             b',' => at = ws(bytes, at + 1),
-            b'}' => return Some(Members { body, list, close: at }),
+            b'}' => {
+                found.close = at;
+                return Some(found);
+            }
             _ => return None,
         }
     }
@@ -886,7 +923,7 @@ mod tests {
     #[test]
     fn a_change_loses_the_top_level_fields_nothing_reads_and_other_events_do_not() {
         let object = json!({"apiVersion": "v1", "kind": "Widget",
-            "metadata": {"name": "a", "managedFields": managed(), "uid": "u"},
+            "metadata": {"name": "a", "managedFields": managed(), "uid": "u", "labels": {"l": "}"}},
             "spec": {"i": 1, "x": [1, {"y": "}"}]}, "status": {"ready": true},
             "a\"b": 1, "zz": "\\"});
         for kind in ["ADDED", "MODIFIED", "DELETED"] {
@@ -897,7 +934,13 @@ mod tests {
             for gone in ["status", "zz"] {
                 o.remove(gone);
             }
-            // A key written with an escape is kept: the parser judges it.
+            // An expression reading metadata: all of it but managedFields.
+            let keeping_metadata = cut_keeping(&event, &["spec", "metadata"]);
+            assert_eq!(keeping_metadata, Some(expected.clone()));
+            // Else only its identity. A key written with an escape is kept:
+            // the parser judges it.
+            let o = expected["object"].as_object_mut().unwrap();
+            o["metadata"].as_object_mut().unwrap().remove("labels");
             assert_eq!(cut_keeping(&event, &["spec"]), Some(expected.clone()));
             // Not one member kept but the identity's.
             let o = expected["object"].as_object_mut().unwrap();

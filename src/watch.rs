@@ -721,6 +721,37 @@ mod tests {
             .unwrap()
     }
 
+    /// What the client's body leaves of an event before parsing changes
+    /// nothing the projection builds.
+    #[test]
+    fn an_object_cut_before_parsing_parses_as_the_whole_one() {
+        let sets: [&[&str]; 6] = [
+            &[".spec.size"],
+            &[".status.ready", ".spec.ports[0].port"],
+            &[".metadata.labels.app"],
+            &[".kind"],
+            &[".metadata.name", ".status.conditions[?@.type=='Ready'].status"],
+            &[],
+        ];
+        let line = json!({"type": "MODIFIED", "object": widget()}).to_string();
+        for set in sets {
+            let exprs: Vec<Expr> = set.iter().map(|e| Expr::parse(e).unwrap()).collect();
+            let projection = Projection::reading(&exprs);
+            let Projection::Fields(keys) = &projection else {
+                panic!("{set:?} reads every field");
+            };
+            let kept: Vec<String> = keys.fields().map(String::from).collect();
+            let cut = crate::managed_fields::from_event_keeping(line.as_bytes(), &kept)
+                .expect("managedFields left out");
+            let cut: Value = serde_json::from_slice(&cut).unwrap();
+            assert_eq!(
+                parse(&projection, &cut["object"]),
+                parse(&projection, &widget()),
+                "{set:?}"
+            );
+        }
+    }
+
     fn widget() -> Value {
         json!({"apiVersion": "example.com/v1", "kind": "Widget",
                "metadata": {"name": "a", "uid": "1", "resourceVersion": "7", "labels": {"app": "x"},
