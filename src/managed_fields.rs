@@ -168,7 +168,8 @@ fn members(bytes: &[u8], at: usize, metadata: bool) -> Option<Members> {
     }
     let mut found = Members {
         body: at + 1,
-        list: Vec::new(),
+        // Room for a Kubernetes object's metadata: no growing on the way.
+        list: Vec::with_capacity(16),
         close: 0,
         metadata: None,
     };
