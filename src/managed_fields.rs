@@ -103,9 +103,8 @@ fn event_without(line: &[u8], kept: Option<&[String]>, out: &mut BytesMut) -> bo
     };
     let key = |m: &Spanned| &line[m.key + 1..m.key_end - 1];
     let metadata = members.metadata.as_deref();
-    let cut_in_metadata = metadata.is_some_and(|(_, meta)| {
-        meta.list.iter().any(|m| !keeps_in_metadata(key(m)))
-    });
+    let cut_in_metadata =
+        metadata.is_some_and(|(_, meta)| meta.list.iter().any(|m| !keeps_in_metadata(key(m))));
     if !cut_in_metadata && members.list.iter().all(|m| keeps(key(m))) {
         return false;
     }
@@ -124,7 +123,11 @@ fn event_without(line: &[u8], kept: Option<&[String]>, out: &mut BytesMut) -> bo
             Some((at, meta)) if *at == i && cut_in_metadata => {
                 out.extend_from_slice(&line[m.key..meta.body]);
                 let mut first = true;
-                for inner in meta.list.iter().filter(|inner| keeps_in_metadata(key(inner))) {
+                for inner in meta
+                    .list
+                    .iter()
+                    .filter(|inner| keeps_in_metadata(key(inner)))
+                {
                     if !first {
                         out.extend_from_slice(b",");
                     }
@@ -199,7 +202,11 @@ fn members(bytes: &[u8], at: usize, metadata: bool) -> Option<Members> {
         if let Some(inner) = inner {
             found.metadata = Some(Box::new((found.list.len(), inner)));
         }
-        found.list.push(Spanned { key: at, key_end, end });
+        found.list.push(Spanned {
+            key: at,
+            key_end,
+            end,
+        });
         at = ws(bytes, end);
         match bytes.get(at)? {
             b',' => at = ws(bytes, at + 1),
@@ -437,11 +444,7 @@ fn close(bytes: &[u8], at: usize, open: &[u8]) -> Option<usize> {
         at += 1;
         match CLASS[usize::from(b)] {
             QUOTE => at = string_end(bytes, at)?,
-            OPEN | SHUT => {
-                if nesting.step(b)? {
-                    return Some(at);
-                }
-            }
+            OPEN | SHUT if nesting.step(b)? => return Some(at),
             _ => {}
         }
     }
@@ -931,7 +934,10 @@ mod tests {
             let event = json!({"type": kind, "object": object});
             let mut expected = event.clone();
             let o = expected["object"].as_object_mut().unwrap();
-            o["metadata"].as_object_mut().unwrap().remove("managedFields");
+            o["metadata"]
+                .as_object_mut()
+                .unwrap()
+                .remove("managedFields");
             for gone in ["status", "zz"] {
                 o.remove(gone);
             }
@@ -1004,7 +1010,12 @@ mod tests {
                 }
                 2 => (0..next(6)).map(|_| value(next, depth + 1)).collect(),
                 _ => (0..next(6))
-                    .map(|k| (format!("k{k}{}", PIECES[next(8) as usize]), value(next, depth + 1)))
+                    .map(|k| {
+                        (
+                            format!("k{k}{}", PIECES[next(8) as usize]),
+                            value(next, depth + 1),
+                        )
+                    })
                     .collect::<serde_json::Map<_, _>>()
                     .into(),
             }

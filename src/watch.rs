@@ -730,7 +730,10 @@ mod tests {
             &[".status.ready", ".spec.ports[0].port"],
             &[".metadata.labels.app"],
             &[".kind"],
-            &[".metadata.name", ".status.conditions[?@.type=='Ready'].status"],
+            &[
+                ".metadata.name",
+                ".status.conditions[?@.type=='Ready'].status",
+            ],
             &[],
         ];
         let line = json!({"type": "MODIFIED", "object": widget()}).to_string();
