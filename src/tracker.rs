@@ -619,11 +619,14 @@ fn newer(new: &Value, known: &Entry) -> bool {
 /// What tells objects of one target apart: `namespace/name`.
 pub fn key(object: &Value) -> String {
     let meta = &object["metadata"];
-    format!(
-        "{}/{}",
-        meta["namespace"].as_str().unwrap_or(""),
-        meta["name"].as_str().unwrap_or("")
-    )
+    let namespace = meta["namespace"].as_str().unwrap_or("");
+    let name = meta["name"].as_str().unwrap_or("");
+    // Per event: joined by hand, without the formatting machinery.
+    let mut key = String::with_capacity(namespace.len() + 1 + name.len());
+    key.push_str(namespace);
+    key.push('/');
+    key.push_str(name);
+    key
 }
 
 #[cfg(test)]

@@ -416,6 +416,11 @@ impl Projection {
             None => self,
         };
         // Only `Full` keeps managedFields: then nothing cuts them earlier.
+        // The top-level fields it skips are cut out of watch events as well.
+        crate::managed_fields::keep_only(match &projection {
+            Projection::Fields(keys) => Some(keys.fields().map(String::from).collect()),
+            Projection::Full => None,
+        });
         crate::managed_fields::cut_from_now_on(projection != Projection::Full);
         *installed = Some(Arc::new(projection));
     }
@@ -714,6 +719,40 @@ mod tests {
         projection
             .deserialize(&mut serde_json::Deserializer::from_str(&text))
             .unwrap()
+    }
+
+    /// What the client's body leaves of an event before parsing changes
+    /// nothing the projection builds.
+    #[test]
+    fn an_object_cut_before_parsing_parses_as_the_whole_one() {
+        let sets: [&[&str]; 6] = [
+            &[".spec.size"],
+            &[".status.ready", ".spec.ports[0].port"],
+            &[".metadata.labels.app"],
+            &[".kind"],
+            &[
+                ".metadata.name",
+                ".status.conditions[?@.type=='Ready'].status",
+            ],
+            &[],
+        ];
+        let line = json!({"type": "MODIFIED", "object": widget()}).to_string();
+        for set in sets {
+            let exprs: Vec<Expr> = set.iter().map(|e| Expr::parse(e).unwrap()).collect();
+            let projection = Projection::reading(&exprs);
+            let Projection::Fields(keys) = &projection else {
+                panic!("{set:?} reads every field");
+            };
+            let kept: Vec<String> = keys.fields().map(String::from).collect();
+            let cut = crate::managed_fields::from_event_keeping(line.as_bytes(), &kept)
+                .expect("managedFields left out");
+            let cut: Value = serde_json::from_slice(&cut).unwrap();
+            assert_eq!(
+                parse(&projection, &cut["object"]),
+                parse(&projection, &widget()),
+                "{set:?}"
+            );
+        }
     }
 
     fn widget() -> Value {

@@ -178,6 +178,18 @@ fn pace(b: &Bench, objects: usize, updates: usize, next: &mut usize) {
     }
 }
 
+/// How long the reader is left after its watch opens, before the first
+/// update: `PACED_SETTLE_MS` makes it longer for a reader that needs it to
+/// take in the list, e.g. under callgrind (`callgrind_control -d` when
+/// "paced: ... updates" is printed then splits the list from the updates).
+/// Below 20 s: the floor's reads time out after 20 s without an event.
+fn settle() -> Duration {
+    std::env::var("PACED_SETTLE_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(SETTLE, Duration::from_millis)
+}
+
 /// Who reads the paced events: one of the tools, the floor, or curl.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Reader {
@@ -269,7 +281,7 @@ fn reader_run(
         }
     };
     b.wait_for_watch(&mut run, before, Duration::from_secs(120))?;
-    std::thread::sleep(SETTLE);
+    std::thread::sleep(settle());
     let cpu_before_updates_us = run.program_pid().and_then(cpu_so_far_us);
     eprintln!(
         "paced: {updates} updates of .spec.i at {RATE}/s for {}",
