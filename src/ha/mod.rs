@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod lease;
 
 use lease::Timings;
+use serde_json::Value;
 
 /// What the plan asks of high availability.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,3 +20,42 @@ pub struct HaPlan {
 
 /// The lease name without `--lease`.
 pub const DEFAULT_LEASE: &str = "kubectl-notify";
+
+impl HaPlan {
+    /// The notifier's own objects, kept in `namespace` (the context's or
+    /// `-n`): its Lease and its checkpoint ConfigMap.
+    pub fn own(&self, namespace: &str) -> Own {
+        Own {
+            namespace: namespace.to_string(),
+            lease: self.lease.as_ref().map(|(name, _)| name.clone()),
+            checkpoint: self.checkpoint.clone(),
+        }
+    }
+}
+
+/// The Lease and checkpoint ConfigMap the notifier writes itself: never
+/// objects of a rule, or a rule watching ConfigMaps would be told of every
+/// checkpoint write, each telling making the next write, for ever.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Own {
+    namespace: String,
+    lease: Option<String>,
+    checkpoint: Option<String>,
+}
+
+impl Own {
+    /// Whether `object`, of the type `group`/`plural`, is one of them.
+    pub fn holds(&self, group: &str, plural: &str, object: &Value) -> bool {
+        let name = match (group, plural) {
+            ("", "configmaps") => &self.checkpoint,
+            ("coordination.k8s.io", "leases") => &self.lease,
+            _ => return false,
+        };
+        let Some(name) = name else {
+            return false;
+        };
+        let metadata = &object["metadata"];
+        metadata["name"].as_str() == Some(name.as_str())
+            && metadata["namespace"].as_str() == Some(self.namespace.as_str())
+    }
+}
