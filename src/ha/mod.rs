@@ -59,3 +59,43 @@ impl Own {
             && metadata["namespace"].as_str() == Some(self.namespace.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn object(namespace: &str, name: &str) -> Value {
+        json!({"metadata": {"name": name, "namespace": namespace}})
+    }
+
+    #[test]
+    fn only_its_own_lease_and_checkpoint_in_its_namespace_are_its_own() {
+        let plan = HaPlan {
+            lease: Some(("l1".into(), Timings::CLIENT_GO)),
+            checkpoint: Some("c2".into()),
+        };
+        let own = plan.own("t1");
+        assert!(own.holds("", "configmaps", &object("t1", "c2")));
+        assert!(own.holds("coordination.k8s.io", "leases", &object("t1", "l1")));
+        // Another namespace, another name, another type: a rule's objects.
+        assert!(!own.holds("", "configmaps", &object("t2", "c2")));
+        assert!(!own.holds("", "configmaps", &object("t1", "l1")));
+        assert!(!own.holds("coordination.k8s.io", "leases", &object("t1", "c2")));
+        assert!(!own.holds("", "secrets", &object("t1", "c2")));
+        assert!(!own.holds("example.com", "configmaps", &object("t1", "c2")));
+        // Without the flags, nothing is.
+        let none = HaPlan {
+            lease: None,
+            checkpoint: None,
+        }
+        .own("t1");
+        assert!(!none.holds("", "configmaps", &object("t1", "c2")));
+        assert!(!none.holds(
+            "coordination.k8s.io",
+            "leases",
+            &object("t1", "kubectl-notify")
+        ));
+    }
+}

@@ -957,7 +957,10 @@ fn a_rule_watching_configmaps_is_not_told_of_its_own_checkpoint() {
     config_map(&s, "other");
     let out = run.finish(WITHIN);
     assert_eq!(stdout(&out), "configmap/other\n", "{}", stderr(&out));
-    assert!(s.get("configmaps", "c2").is_some(), "the checkpoint was kept");
+    assert!(
+        s.get("configmaps", "c2").is_some(),
+        "the checkpoint was kept"
+    );
 }
 
 /// Nor is its own Lease: a rule watching leases under `--leader-elect`
