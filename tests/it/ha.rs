@@ -998,3 +998,30 @@ fn a_rule_watching_leases_is_not_told_of_its_own_lease_renewals() {
         stderr(&out)
     );
 }
+
+/// Only the checkpoint itself: a ConfigMap of its name in another
+/// namespace is a rule's object like any other.
+#[test]
+fn a_configmap_named_as_the_checkpoint_in_another_namespace_is_told() {
+    let s = Scenario::new();
+    let args = [
+        "configmaps",
+        "--all",
+        "-A",
+        "--checkpoint",
+        "c2",
+        "-o",
+        "name",
+        "--timeout",
+        "4s",
+    ];
+    let run = crate::cluster::Watching::start(&s, &args, 1);
+    s.server.create(
+        "configmaps",
+        Some("t2"),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "c2", "namespace": "t2"}, "data": {"k": "v"}}),
+    );
+    let out = run.finish(WITHIN);
+    assert_eq!(stdout(&out), "configmap/c2\n", "{}", stderr(&out));
+}
