@@ -488,6 +488,7 @@ impl Running {
             let cannot_run = Rc::<Cell<bool>>::default();
             let session = Session {
                 cannot_run: cannot_run.clone(),
+                own: rule.plan.ha.own(&self.conn.namespace),
                 fed: vec![hub_fed; targets.len()],
                 stopping: false,
                 heir: heir.clone(),
@@ -915,6 +916,9 @@ pub(crate) struct Session {
     /// Set when the watches end the run (forbidden, the type gone): the
     /// rule cannot run, which ends it alone in a rules file.
     cannot_run: Rc<Cell<bool>>,
+    /// The notifier's own Lease and checkpoint ConfigMap: dropped before
+    /// the tracker, never a rule's objects.
+    own: crate::ha::Own,
 }
 
 impl Session {
@@ -997,6 +1001,15 @@ impl Session {
                                 ))
                             ),
                         );
+                    }
+                    if let WatchEvent::Listed(object)
+                    | WatchEvent::Applied(object)
+                    | WatchEvent::Deleted(object) = &event
+                    {
+                        let api = &self.targets[index].api;
+                        if self.own.holds(&api.group, &api.plural, object) {
+                            continue;
+                        }
                     }
                     // A shared watch says its list once, for every rule.
                     let said_by_watch = self.fed[index] && matches!(event, WatchEvent::Relisting);

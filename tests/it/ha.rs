@@ -926,3 +926,102 @@ fn count_goes_on_from_the_checkpoint_after_a_failover() {
     assert_eq!(status.code(), Some(0), "{}", b.stderr.lock().unwrap());
     assert_eq!(b.seen(), ["created w3"]);
 }
+
+/// A ConfigMap of the test's namespace.
+pub(crate) fn config_map(s: &dyn Cluster, name: &str) -> Value {
+    s.create_object(
+        "configmaps",
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": name, "namespace": "default"}, "data": {"k": "v"}}),
+    )
+}
+
+/// The notifier's own checkpoint is not a rule's object: a rule watching
+/// every ConfigMap is told of the one a user changed, not of the
+/// checkpoint written after it (before, each write was told, and each
+/// telling made the next write: a line a second, for ever).
+#[test]
+fn a_rule_watching_configmaps_is_not_told_of_its_own_checkpoint() {
+    let s = Scenario::new();
+    let args = [
+        "configmaps",
+        "--all",
+        "--checkpoint",
+        "c2",
+        "-o",
+        "name",
+        "--timeout",
+        "5s",
+    ];
+    let run = crate::cluster::Watching::start(&s, &args, 1);
+    config_map(&s, "other");
+    let out = run.finish(WITHIN);
+    assert_eq!(stdout(&out), "configmap/other\n", "{}", stderr(&out));
+    assert!(
+        s.get("configmaps", "c2").is_some(),
+        "the checkpoint was kept"
+    );
+}
+
+/// Nor is its own Lease: a rule watching leases under `--leader-elect`
+/// is told of another Lease, not of its renewals (twice a second here).
+#[test]
+fn a_rule_watching_leases_is_not_told_of_its_own_lease_renewals() {
+    let s = Scenario::new();
+    let mut cmd = s.notify(&[
+        "leases",
+        "--all",
+        "--leader-elect",
+        "--lease",
+        "l1",
+        "-o",
+        "name",
+        "-v",
+        "--timeout",
+        "6s",
+    ]);
+    cmd.env("POD_NAME", "a")
+        .env("KUBECTL_NOTIFY_LEASE_TIMINGS", FAST);
+    let mut run = crate::cluster::Watching::of(cmd.spawn().unwrap());
+    run.said("list complete, watching", WITHIN);
+    s.create_object(
+        LEASES,
+        json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+               "metadata": {"name": "other", "namespace": "default"},
+               "spec": {"holderIdentity": "someone"}}),
+    );
+    let out = run.finish(WITHIN);
+    assert_eq!(
+        stdout(&out),
+        "lease.coordination.k8s.io/other\n",
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Only the checkpoint itself: a ConfigMap of its name in another
+/// namespace is a rule's object like any other.
+#[test]
+fn a_configmap_named_as_the_checkpoint_in_another_namespace_is_told() {
+    let s = Scenario::new();
+    let args = [
+        "configmaps",
+        "--all",
+        "-A",
+        "--checkpoint",
+        "c2",
+        "-o",
+        "name",
+        "--timeout",
+        "4s",
+    ];
+    let run = crate::cluster::Watching::start(&s, &args, 1);
+    s.server.create(
+        "configmaps",
+        Some("t2"),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "c2", "namespace": "t2"}, "data": {"k": "v"}}),
+    );
+    let out = run.finish(WITHIN);
+    assert_eq!(stdout(&out), "configmap/c2\n", "{}", stderr(&out));
+}

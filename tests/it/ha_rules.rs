@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::cluster::Cluster;
 use crate::common::*;
-use crate::ha::{FAST, Replica, resize, wait_for_holder, widget};
+use crate::ha::{FAST, Replica, config_map, resize, wait_for_holder, widget};
 
 const WITHIN: Duration = Duration::from_secs(20);
 
@@ -701,4 +701,25 @@ fn a_rules_count_goes_on_from_its_section_after_a_failover() {
         "the third of 3, then the rule ended; stderr of b: {}",
         b.stderr.lock().unwrap()
     );
+}
+
+/// A `--count 1` rule watching every ConfigMap is used up by the ConfigMap
+/// a user creates, not by the process's own checkpoint written before it.
+#[test]
+fn a_count_rule_watching_configmaps_ends_on_another_configmap_not_on_the_checkpoint() {
+    let s = Scenario::new();
+    let file = rules_file(
+        &s,
+        "rules:\n  - name: maps\n    args: [configmaps, --all, -o, name, --count, \"1\"]\n",
+    );
+    let args = ["--rules", &file, "--checkpoint", "c2", "--timeout", "20s"];
+    let mut run = crate::cluster::Watching::start(&s, &args, 1);
+    // Long enough for the checkpoint's first writes.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(run.running(), "ended before any change: {}", run.stderr());
+    assert!(s.get("configmaps", "c2").is_some(), "{}", run.stderr());
+    config_map(&s, "other");
+    let out = run.finish(WITHIN);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "configmap/other\n", "{}", stderr(&out));
 }
