@@ -368,6 +368,11 @@ pub fn read(path: &Path, words: &[String]) -> Result<(Vec<Rule>, String)> {
                 let index = words.iter().position(|w| {
                     w.starts_with('-') && message.starts_with(w.split('=').next().unwrap_or(w))
                 });
+                // A process-wide flag's value is the command line's
+                // mistake, not the rule's.
+                if index.is_none() && about_a_flag_of(&message, &process_words) {
+                    return Exit::Usage(message);
+                }
                 said(index.map_or_else(|| "args".to_string(), argument), message)
             })?;
             if matches!(plan.mode, Mode::Wait { .. }) {
@@ -390,6 +395,16 @@ pub fn read(path: &Path, words: &[String]) -> Result<(Vec<Rule>, String)> {
         })
         .collect::<Result<Vec<Rule>>>()?;
     Ok((rules, text))
+}
+
+/// Whether `message` is about a flag given in `words` (`--lease "Lr3": ...`
+/// about `--lease Lr3` or `--lease=Lr3`).
+fn about_a_flag_of(message: &str, words: &[String]) -> bool {
+    let about = message.split([' ', '=', ':']).next().unwrap_or("");
+    about.starts_with('-')
+        && words
+            .iter()
+            .any(|w| w.split('=').next().unwrap_or(w) == about)
 }
 
 /// `--rules -`: the rules are read from stdin.

@@ -132,6 +132,7 @@ pub async fn run(process: Process) -> Result<()> {
         started: 0,
         live: Vec::new(),
         done: Vec::new(),
+        trial: Vec::new(),
         tasks: FuturesUnordered::new(),
     };
     // A rule of several that cannot be resolved (its type gone) ends alone,
@@ -139,11 +140,18 @@ pub async fn run(process: Process) -> Result<()> {
     // start ends as a command line does.
     let mut gave_up = None;
     let (rules, unresolved) = starting(rules, resolved)?;
+    // Said once the others have listed (or ended): whether any keeps
+    // running is known only then.
+    let mut unsaid = Vec::new();
     for (rule, exit) in unresolved {
-        cannot_run(rule.name.as_deref(), &exit, rules.len());
+        if let Some(name) = &rule.name {
+            crate::metrics::rule_ended(name, "error");
+        }
+        unsaid.push(first_line(&exit));
         gave_up.get_or_insert(exit.said());
         running.done.push((rule.name, rule.words));
     }
+    let mut listing = tokio::time::interval(Duration::from_millis(50));
     crate::metrics::rules_listing(rules.len());
     running.start(rules, false, &[])?;
     // A SIGTERM that came between the connection and now goes to the rules.
@@ -171,9 +179,14 @@ pub async fn run(process: Process) -> Result<()> {
                 let Some((id, outcome)) = next else {
                     break None;
                 };
+                let on_trial = running.trial.contains(&id);
+                running.trial.retain(|run| *run != id);
                 let Some(live) = running.ended(id) else {
                     continue;
                 };
+                if crate::metrics::is_ready() || running.running() == 0 {
+                    say_unsaid(&mut unsaid, running.running());
+                }
                 if let Some(name) = &live.name {
                     crate::metrics::rule_ended(name, ended_by(&outcome));
                 }
@@ -199,25 +212,36 @@ pub async fn run(process: Process) -> Result<()> {
                         ended.get_or_insert(exit);
                     }
                     // A rule a reload started that cannot run (forbidden,
-                    // say) is a failed reload: the others keep running.
-                    Err(exit) if live.reloaded => {
+                    // say) as the reload starts it is a failed reload,
+                    // counted once: it stays ended while the file holds it
+                    // unchanged, and the others keep running.
+                    Err(exit) if live.reloaded && on_trial => {
                         crate::metrics::reload_failed();
-                        let message = exit.to_string();
-                        let message = message.lines().next().unwrap_or("");
-                        crate::log::error(
-                            "rules",
-                            format_args!("{message}; the other rules keep running"),
-                        );
+                        let message = first_line(&exit);
+                        let others = match running.running() {
+                            0 => "",
+                            _ => "; the other rules keep running",
+                        };
+                        crate::log::error("rules", format_args!("{message}{others}"));
+                        gave_up.get_or_insert(exit.said());
+                        running.done.push((live.name, live.words));
                     }
                     // One rule of several that cannot run (at the start,
                     // at a takeover) ends alone: the lease stays held and
                     // the others keep notifying.
                     Err(exit) if live.name.is_some() && live.cannot_run.get() => {
-                        cannot_run(live.name.as_deref(), &exit, running.live.len());
+                        cannot_run(live.name.as_deref(), &exit, running.running());
                         gave_up.get_or_insert(exit.said());
                         running.done.push((live.name, live.words));
                     }
                     Err(exit) => break Some(exit),
+                }
+            }
+            // Every rule started has listed (or ended): a rule that could
+            // not start is said now, with the others it leaves running.
+            _ = listing.tick(), if !unsaid.is_empty() => {
+                if crate::metrics::is_ready() {
+                    say_unsaid(&mut unsaid, running.running());
                 }
             }
             // Every rule's replica has left (the process is ending): the
@@ -252,6 +276,7 @@ pub async fn run(process: Process) -> Result<()> {
             }
         }
     };
+    say_unsaid(&mut unsaid, 0);
     // Every rule has left (or is dropped, on an error): the lease goes.
     let Running { ha, tasks, .. } = running;
     drop(tasks);
@@ -328,14 +353,32 @@ fn cannot_run(rule: Option<&str>, exit: &Exit, others: usize) {
     if let Some(name) = rule {
         crate::metrics::rule_ended(name, "error");
     }
-    let message = exit.to_string();
-    let message = message.lines().next().unwrap_or("");
+    say_cannot_run(&first_line(exit), others);
+}
+
+/// One rule cannot run: why, and how many others keep running (none said
+/// when none is left).
+fn say_cannot_run(message: &str, others: usize) {
     let others = match others {
         0 => String::new(),
         1 => "; the 1 other rule keeps running".to_string(),
         n => format!("; the {n} other rules keep running"),
     };
     crate::log::error("rules", format_args!("{message}{others}"));
+}
+
+/// Says the rules that could not start, held until the others' fate is
+/// known.
+fn say_unsaid(unsaid: &mut Vec<String>, others: usize) {
+    for message in unsaid.drain(..) {
+        say_cannot_run(&message, others);
+    }
+}
+
+/// An error's first line, as a rule's end says it.
+fn first_line(exit: &Exit) -> String {
+    let message = exit.to_string();
+    message.lines().next().unwrap_or("").to_string()
 }
 
 async fn next_reload(reload: &mut Option<reload::Reload>) -> Result<Vec<Rule>> {
@@ -359,8 +402,13 @@ struct Running {
     /// How many rules were started so far: each run's id.
     started: u64,
     live: Vec<Live>,
-    /// Rules that ended by themselves (`--count`), by name and words.
+    /// Rules that ended by themselves (`--count`, or could not run as a
+    /// reload started them), by name and words.
     done: Vec<(Option<String>, Vec<String>)>,
+    /// Runs a reload started that watch at once (no lease, or this replica
+    /// holds it): their end before they list is the reload's failure; a
+    /// rule started on a standby fails, if at all, at a takeover.
+    trial: Vec<u64>,
     tasks: FuturesUnordered<LocalBoxFuture<'static, (u64, Result<()>)>>,
 }
 
@@ -543,6 +591,15 @@ impl Running {
         Ok(())
     }
 
+    /// How many rules run and have not failed (one failing is not yet
+    /// ended).
+    fn running(&self) -> usize {
+        self.live
+            .iter()
+            .filter(|live| !live.cannot_run.get())
+            .count()
+    }
+
     /// A rule's run ended: the rule, unless a reload had stopped it.
     fn ended(&mut self, id: u64) -> Option<Live> {
         let at = self.live.iter().position(|live| live.id == id)?;
@@ -593,6 +650,9 @@ impl Running {
         projection(&new).install();
         self.start(new.into_iter().zip(resolved).collect(), true, &replaces)?;
         let new_runs = self.started;
+        if self.ha.as_ref().is_none_or(replica::Ha::leads) {
+            self.trial.extend(new_runs - started as u64 + 1..=new_runs);
+        }
         self.live.retain(|live| {
             let keep = live.id > new_runs - started as u64
                 || unchanged.iter().any(|rule| same(live, rule));

@@ -220,6 +220,12 @@ impl Ha {
         }
     }
 
+    /// Whether this replica holds the lease now (always, without
+    /// `--leader-elect`): a rule started now watches at once.
+    pub fn leads(&self) -> bool {
+        self.role.borrow().may_deliver()
+    }
+
     /// Completes once every rule's replica has left (its last checkpoint
     /// written): the lease may go then, while the sinks still flush.
     pub async fn left(&self) {

@@ -661,3 +661,266 @@ fn a_changed_rule_tells_a_change_its_hold_was_waiting_out_once() {
         );
     }
 }
+
+/// A user who may watch widgets, and leases (for `--leader-elect`), but not
+/// configmaps: the kubeconfig to run as them.
+fn widgets_only(scenario: &Scenario) -> String {
+    let rule = |verbs: &[&str], group: &str, resource: &str| testserver::Rule {
+        verbs: verbs.iter().map(|v| v.to_string()).collect(),
+        groups: vec![group.into()],
+        resources: vec![resource.into()],
+        ..testserver::Rule::default()
+    };
+    scenario.server.add_user(
+        "carol",
+        "carol-token",
+        vec![
+            rule(&["get", "list", "watch"], "example.com", "widgets"),
+            rule(
+                &["get", "create", "update"],
+                "coordination.k8s.io",
+                "leases",
+            ),
+        ],
+    );
+    let carol = scenario.dir.path().join("carol");
+    scenario
+        .server
+        .write_kubeconfig(&carol, "carol-token", "default");
+    carol.to_string_lossy().into_owned()
+}
+
+/// Waits until `replica` printed `count` lines.
+fn wait_lines(replica: &crate::ha::Replica, count: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while replica.lines().len() < count {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never printed {count} lines: {}",
+            replica.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The process's `kubectl_notify_rules_reload_failures_total`.
+fn reload_failures(port: u16) -> String {
+    let metrics = get(port, "/metrics").unwrap().1;
+    metrics
+        .lines()
+        .find(|l| l.starts_with("kubectl_notify_rules_reload_failures_total "))
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Waits until `replica` said `words` on stderr.
+fn wait_said(replica: &mut crate::ha::Replica, words: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !replica.stderr.lock().unwrap().contains(words) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never said {words:?}: {}",
+            replica.stderr.lock().unwrap()
+        );
+        assert!(
+            still_running(&mut replica.child, Duration::from_millis(20)),
+            "ended before saying {words:?}: {}",
+            replica.stderr.lock().unwrap()
+        );
+    }
+}
+
+/// A rule a reload added that cannot run (forbidden) is one failed reload:
+/// later reloads of the same file (SIGHUPs) leave it ended, asking the
+/// server nothing more of it and saying nothing more.
+#[test]
+fn a_forbidden_rule_a_reload_added_stays_ended_across_later_reloads() {
+    use crate::incluster::free_port;
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    let carol = widgets_only(&scenario);
+    let file = rules_file(&scenario, &rules_yaml(&[("one", "widgets/foo -o json")]));
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut a = crate::ha::Replica::with_args(
+        &scenario,
+        "a",
+        None,
+        &[
+            "--rules",
+            &file,
+            "--kubeconfig",
+            &carol,
+            "--metrics-addr",
+            &addr,
+            "--timeout",
+            "30s",
+        ],
+    );
+    crate::incluster::wait_ready(port, &mut a.child);
+    std::fs::write(
+        &file,
+        rules_yaml(&[
+            ("one", "widgets/foo -o json"),
+            ("sec", "configmaps --all -o json"),
+        ]),
+    )
+    .unwrap();
+    wait_said(&mut a, "rule sec");
+    let configmaps = || {
+        scenario
+            .server
+            .requests()
+            .iter()
+            .filter(|r| r.path_and_query.contains("/configmaps"))
+            .count()
+    };
+    let asked = configmaps();
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(200));
+        a.signal(libc::SIGHUP);
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(configmaps(), asked, "configmaps asked for again");
+    assert_eq!(
+        reload_failures(port),
+        "kubectl_notify_rules_reload_failures_total 1"
+    );
+    scenario.set_status("foo", json!({"x": 1}));
+    wait_lines(&a, 1);
+    let err = a.stderr.lock().unwrap().clone();
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "said once: {err}");
+    assert!(errors[0].contains("rule sec:"), "{err}");
+    assert!(
+        still_running(&mut a.child, Duration::from_millis(100)),
+        "{err}"
+    );
+}
+
+/// A rule a reload started on a standby that may not watch ends alone at
+/// the takeover: a takeover is not a reload, so no failed reload is
+/// counted, and the other rule notifies.
+#[test]
+fn a_forbidden_rule_a_reload_started_on_a_standby_is_no_failed_reload_at_the_takeover() {
+    use crate::ha::{FAST, Replica, wait_for_holder, widget};
+    use crate::incluster::free_port;
+    let s = Scenario::new();
+    let carol = widgets_only(&s);
+    let file = rules_file(&s, &rules_yaml(&[("one", "widgets --all -o json")]));
+    let args = |addr: &str| -> Vec<String> {
+        [
+            "--rules",
+            &file,
+            "--leader-elect",
+            "--lease",
+            "alerts",
+            "--kubeconfig",
+            &carol,
+            "--metrics-addr",
+            addr,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let (port_a, port_b) = (free_port(), free_port());
+    let (addr_a, addr_b) = (format!("127.0.0.1:{port_a}"), format!("127.0.0.1:{port_b}"));
+    let args_a = args(&addr_a);
+    let args_b = args(&addr_b);
+    fn strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let mut a = Replica::with_args(&s, "a", Some(FAST), &strs(&args_a));
+    wait_for_holder(&s, "alerts", "a", Duration::from_secs(20));
+    let mut b = Replica::with_args(&s, "b", Some(FAST), &strs(&args_b));
+    crate::incluster::wait_ready(port_b, &mut b.child);
+    std::fs::write(
+        &file,
+        rules_yaml(&[
+            ("one", "widgets --all -o json"),
+            ("sec", "configmaps --all -o json"),
+        ]),
+    )
+    .unwrap();
+    // The leader starts it at the reload: its failed reload.
+    wait_said(&mut a, "rule sec");
+    wait_said(&mut b, "rules reloaded");
+    assert_eq!(
+        reload_failures(port_a),
+        "kubectl_notify_rules_reload_failures_total 1"
+    );
+    a.signal(libc::SIGTERM);
+    wait_for_holder(&s, "alerts", "b", Duration::from_secs(20));
+    wait_said(&mut b, "rule sec");
+    widget(&s, "w1");
+    wait_lines(&b, 1);
+    assert_eq!(
+        reload_failures(port_b),
+        "kubectl_notify_rules_reload_failures_total 0",
+        "{}",
+        b.stderr.lock().unwrap()
+    );
+    let err = b.stderr.lock().unwrap().clone();
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "said once: {err}");
+    for word in ["rule sec:", "forbidden", "the 1 other rule keeps running"] {
+        assert!(errors[0].contains(word), "wants {word:?} in {err}");
+    }
+    assert!(
+        still_running(&mut b.child, Duration::from_millis(100)),
+        "{err}"
+    );
+}
+
+/// A process-wide flag given a bad value on the command line is the
+/// command line's mistake: said as such, not blamed on a rule.
+#[test]
+fn a_bad_process_wide_flag_is_the_command_lines_not_a_rules() {
+    let scenario = Scenario::new();
+    let file = rules_file(
+        &scenario,
+        &rules_yaml(&[("cnt", "widgets --all"), ("wid", "widgets/foo")]),
+    );
+    for (args, says) in [
+        (
+            &["--leader-elect", "--lease", "Lr3", "--checkpoint", "Cr3"][..],
+            "error: --lease \"Lr3\": not a valid object name",
+        ),
+        (
+            &["--print-manifests", "--name", "Bad"][..],
+            "error: --name \"Bad\": ",
+        ),
+    ] {
+        let mut all = vec!["--rules", file.as_str()];
+        all.extend(args);
+        let out = scenario.run(&all);
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.starts_with(says), "{args:?}: {err}");
+        assert!(!err.contains("rule "), "{args:?}: {err}");
+    }
+}
+
+/// Two rules that both cannot run at start (one forbidden, one of a type
+/// not served): neither line claims another rule keeps running, and the
+/// process ends with the first one's code.
+#[test]
+fn when_no_rule_is_left_running_no_line_says_one_keeps_running() {
+    let scenario = Scenario::new();
+    let carol = widgets_only(&scenario);
+    let file = rules_file(
+        &scenario,
+        &rules_yaml(&[
+            ("gone", "gadgets --all -o json"),
+            ("sec", "configmaps --all -o json"),
+        ]),
+    );
+    let out = scenario.run(&["--rules", &file, "--kubeconfig", &carol, "--timeout", "20s"]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "the rule gone's code: {err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 2, "{err}");
+    assert!(errors.iter().any(|l| l.contains("rule gone:")), "{err}");
+    assert!(errors.iter().any(|l| l.contains("rule sec:")), "{err}");
+    assert!(!err.contains("keeps running"), "{err}");
+}
