@@ -543,13 +543,10 @@ impl Running {
             if let Some(name) = &rule.name {
                 crate::metrics::rule_started(name);
             }
-            let replica = self
-                .ha
-                .as_ref()
-                .map(|ha| {
-                    let after = after.as_ref().map(|(_, left)| left.clone());
-                    ha.replica(rule.name.as_deref(), id, is.clone(), after)
-                });
+            let replica = self.ha.as_ref().map(|ha| {
+                let after = after.as_ref().map(|(_, left)| left.clone());
+                ha.replica(rule.name.as_deref(), id, is.clone(), after)
+            });
             self.live.push(Live {
                 id,
                 alerts,

@@ -236,7 +236,9 @@ impl Ha {
             rules: self.rules.clone(),
             told: 0,
             verbose: self.verbose,
-            claim: rule.filter(|_| after.is_some()).map(|rule| (rule.to_string(), run)),
+            claim: rule
+                .filter(|_| after.is_some())
+                .map(|rule| (rule.to_string(), run)),
             after,
             left: self.store.as_ref().map(|_| watch::channel(()).0),
         }

@@ -768,9 +768,16 @@ fn with_a_checkpoint_a_changed_rule_tells_each_change_of_a_burst_once() {
         "{} notifications for {BURST} widgets created; told more than once: {twice:?}; \
          missing: {}\nstderr: {}",
         told.len(),
-        created.iter().filter(|uid| !times.contains_key(uid.as_str())).count(),
+        created
+            .iter()
+            .filter(|uid| !times.contains_key(uid.as_str()))
+            .count(),
         replica.stderr.lock().unwrap()
     );
     let paths: BTreeSet<&str> = told.iter().map(|(_, path)| path.as_str()).collect();
-    assert_eq!(paths, BTreeSet::from(["v1", "v2"]), "both versions told some");
+    assert_eq!(
+        paths,
+        BTreeSet::from(["v1", "v2"]),
+        "both versions told some"
+    );
 }
