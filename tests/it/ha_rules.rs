@@ -710,6 +710,16 @@ fn a_rules_count_goes_on_from_its_section_after_a_failover() {
 /// second behind, and told that second again).
 #[test]
 fn with_a_checkpoint_a_changed_rule_tells_each_change_of_a_burst_once() {
+    a_changed_rule_tells_each_change_of_a_burst_once(&["--leader-elect", "--lease", "l"]);
+}
+
+/// The same with `--checkpoint` alone (one replica, active for ever).
+#[test]
+fn with_a_checkpoint_alone_a_changed_rule_tells_each_change_of_a_burst_once() {
+    a_changed_rule_tells_each_change_of_a_burst_once(&[]);
+}
+
+fn a_changed_rule_tells_each_change_of_a_burst_once(election: &[&str]) {
     const BURST: usize = 40;
     let s = Scenario::new();
     let hook = crate::receiver::Receiver::start();
@@ -720,19 +730,13 @@ fn with_a_checkpoint_a_changed_rule_tells_each_change_of_a_burst_once() {
         )
     };
     let file = rules_file(&s, &version("v1"));
-    let args = [
-        "--rules",
-        &file,
-        "-v",
-        "--leader-elect",
-        "--lease",
-        "l",
-        "--checkpoint",
-        "c",
-    ];
+    let mut args = vec!["--rules", &file, "-v", "--checkpoint", "c"];
+    args.extend(election);
     let replica = Replica::with_args(&s, "a", Some(FAST), &args);
     replica.wait_watching(WITHIN);
-    wait_for_holder(&s, "l", "a", WITHIN);
+    if !election.is_empty() {
+        wait_for_holder(&s, "l", "a", WITHIN);
+    }
     let mut created = BTreeSet::new();
     for i in 0..BURST {
         let widget = widget(&s, &format!("b{i}"));
