@@ -455,6 +455,16 @@ struct Live {
     /// Its run ended because it cannot run (its watch forbidden, its type
     /// gone): its own end, not the process's.
     cannot_run: Rc<Cell<bool>>,
+    /// The rule as its checkpoint section names it, and its flags.
+    is: (String, String),
+    /// With `--checkpoint`: closed once its replica has left (its sinks
+    /// flushed, its last section written).
+    left: Option<tokio::sync::watch::Receiver<()>>,
+    /// A new version resumes from its section once it has left: the
+    /// section stays its own until then.
+    succeeded: bool,
+    /// The run of its version before whose section it waits to take.
+    resumes: Option<u64>,
 }
 
 impl Running {
@@ -503,6 +513,19 @@ impl Running {
             let alerts = alerts_of(&rule.plan);
             let holds = holds_of(&rule.plan, &targets);
             let is = checkpoint_rule(&rule.plan, &targets);
+            // A changed rule whose new version takes its checkpoint section
+            // (the same targets and --when) resumes where the old one's
+            // telling ended: once it has flushed and written its last
+            // section, nothing told twice, nothing lost.
+            let after = replaces
+                .iter()
+                .find(|(name, _)| Some(name) == rule.name.as_ref())
+                .and_then(|(_, run)| self.live.iter_mut().find(|live| live.id == *run))
+                .filter(|old| crate::ha::checkpoint::same_rule(&old.is.0, &is.0, &is.1))
+                .and_then(|old| {
+                    old.succeeded = old.left.is_some();
+                    Some((old.id, old.left.clone()?))
+                });
             let inherit = replaces
                 .iter()
                 .find(|(name, _)| Some(name) == rule.name.as_ref())
@@ -569,6 +592,10 @@ impl Running {
             if let Some(name) = &rule.name {
                 crate::metrics::rule_started(name);
             }
+            let replica = self.ha.as_ref().map(|ha| {
+                let after = after.as_ref().map(|(_, left)| left.clone());
+                ha.replica(rule.name.as_deref(), id, is.clone(), after)
+            });
             self.live.push(Live {
                 id,
                 alerts,
@@ -579,11 +606,11 @@ impl Running {
                 stop,
                 reloaded,
                 cannot_run,
+                is,
+                left: replica.as_ref().and_then(replica::Replica::left),
+                succeeded: false,
+                resumes: after.map(|(run, _)| run),
             });
-            let replica = self
-                .ha
-                .as_ref()
-                .map(|ha| ha.replica(rule.name.as_deref(), id, is));
             self.tasks.push(Box::pin(async move {
                 (id, run_rule(session, rule, replica).await)
             }));
@@ -662,8 +689,12 @@ impl Running {
                     feeds.leave(live.id);
                 }
                 live.stop.notify_one();
-                if let (Some(ha), Some(name)) = (&self.ha, &live.name) {
+                if let (Some(ha), Some(name), false) = (&self.ha, &live.name, live.succeeded) {
                     ha.stopped(name, live.id);
+                    // Still waiting to take its old version's section.
+                    if let Some(before) = live.resumes {
+                        ha.stopped(name, before);
+                    }
                 }
                 stopped += 1;
             }
@@ -709,14 +740,14 @@ async fn run_rule(session: Session, rule: Rule, replica: Option<replica::Replica
         outbox: outbox.clone(),
         rule: name.clone(),
     };
-    let outcome = match mode {
+    let (outcome, stopping) = match mode {
         Mode::Wait {
             condition,
             any,
             min,
             changes_only,
         } => {
-            wait::run(
+            let waited = wait::run(
                 session,
                 settings,
                 Rules {
@@ -727,7 +758,8 @@ async fn run_rule(session: Session, rule: Rule, replica: Option<replica::Replica
                 },
                 command,
             )
-            .await
+            .await;
+            (waited, None)
         }
         Mode::Notify { filter, count } => {
             notify::run(session, settings, filter, count, command, replica).await
@@ -745,6 +777,10 @@ async fn run_rule(session: Session, rule: Rule, replica: Option<replica::Replica
             outbox.flush(interrupted, stop).await;
         }
         Err(_) => outbox.flush(false, std::future::pending()).await,
+    }
+    // Stopped by a reload: its last checkpoint section, after the flush.
+    if let Some(stopping) = stopping {
+        stopping.leave().await;
     }
     outcome.map_err(|exit| named(name.as_deref(), exit))
 }

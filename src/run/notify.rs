@@ -20,7 +20,7 @@ pub async fn run(
     count: Option<u64>,
     command: Option<(CommandSpec, Policy)>,
     mut replica: Option<Replica>,
-) -> Result<()> {
+) -> (Result<()>, Option<Stopping>) {
     let mut runner =
         command.map(|(spec, policy)| Runner::new(spec, policy).log_skips(session.verbosity > 0));
     let mut notified: u64 = 0;
@@ -44,6 +44,8 @@ pub async fn run(
     // Its pending holds keep waiting out their rest here (a replica's
     // first takeover keeps them: the run has nothing else to start over).
     let mut inherited_holds = false;
+    // A reload stopped the run (see [`Stopping`]).
+    let mut stopped = false;
     if let Some(inherited) = session.inherit.take()
         && let Ok(handed) = inherited.await
     {
@@ -219,6 +221,7 @@ pub async fn run(
                 }
                 // Removed by a reload: as at --timeout, what waits out a
                 // throttle window goes now, then the rule ends quietly.
+                stopped = true;
                 match out.hand(&mut replica, &session, quieting.flush()).await {
                     Ok(_) => break Ok(()),
                     Err(exit) => break Err(exit),
@@ -238,7 +241,7 @@ pub async fn run(
                     replica.count(notified);
                     replica.leave(&session, &filter, &unsaid).await;
                 }
-                return Err(Exit::Signal(signo));
+                return (Err(Exit::Signal(signo)), None);
             }
         };
         unsaid.settle(&quieting);
@@ -261,9 +264,42 @@ pub async fn run(
     let outcome = finish(&mut session, runner, outcome, rule.as_deref()).await;
     if let Some(mut replica) = replica {
         replica.count(notified);
+        if stopped && replica.keeps_checkpoint() {
+            let stopping = Stopping {
+                replica,
+                session,
+                filter,
+                unsaid,
+            };
+            return (outcome, Some(stopping));
+        }
         replica.leave(&session, &filter, &unsaid).await;
     }
-    outcome
+    (outcome, None)
+}
+
+/// A run a reload stopped, with `--checkpoint`: its last section is
+/// written once its sinks have flushed (not before, as on the way out, when
+/// the lease should go at once), so that it records everything the run
+/// told, and its new version resumes right after that.
+pub struct Stopping {
+    replica: Replica,
+    session: Session,
+    filter: Filter,
+    unsaid: Unsaid,
+}
+
+impl Stopping {
+    /// After the sinks' flush: the last section, then the replica leaves.
+    pub async fn leave(self) {
+        let Stopping {
+            replica,
+            session,
+            filter,
+            unsaid,
+        } = self;
+        replica.leave(&session, &filter, &unsaid).await;
+    }
 }
 
 /// Modifications that came without the version before them (the first

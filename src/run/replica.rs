@@ -92,6 +92,14 @@ pub struct Replica {
     /// them, kept in the checkpoint; at a takeover, as the checkpoint had.
     told: u64,
     verbose: bool,
+    /// Its old version's replica, which it waits to have left before it
+    /// takes over: it resumes from the last section that one wrote.
+    after: Option<watch::Receiver<()>>,
+    /// The section (rule, run) it takes when it takes over, not before:
+    /// until then its old version writes it.
+    claim: Option<(String, u64)>,
+    /// With `--checkpoint`: dropped with the replica, once it has left.
+    left: Option<watch::Sender<()>>,
 }
 
 struct Keeper {
@@ -186,13 +194,24 @@ impl Ha {
 
     /// A rule's replica; `rule` names a rule of a rules file (its section
     /// of the checkpoint) in its run `run`; `is` says the rule as a
-    /// checkpoint names it, and its flags.
-    pub fn replica(&self, rule: Option<&str>, run: u64, is: (String, String)) -> Replica {
+    /// checkpoint names it, and its flags. `after`: with `--checkpoint`,
+    /// the new version of a changed rule takes over, and its section,
+    /// only once its old version's replica has left (see [`Replica::left`]).
+    pub fn replica(
+        &self,
+        rule: Option<&str>,
+        run: u64,
+        is: (String, String),
+        after: Option<watch::Receiver<()>>,
+    ) -> Replica {
         if let (Some(name), Ok(mut rules)) = (rule, self.rules.lock()) {
             rules.insert(name.to_string(), is);
         }
+        let after = after.filter(|_| self.store.is_some() && rule.is_some());
         let keeper = self.store.as_ref().map(|store| Keeper {
             store: match rule {
+                // The old version writes the section until it has left.
+                Some(_) if after.is_some() => store.clone(),
                 Some(rule) => store.section(rule, run),
                 None => store.clone(),
             },
@@ -217,6 +236,11 @@ impl Ha {
             rules: self.rules.clone(),
             told: 0,
             verbose: self.verbose,
+            claim: rule
+                .filter(|_| after.is_some())
+                .map(|rule| (rule.to_string(), run)),
+            after,
+            left: self.store.as_ref().map(|_| watch::channel(()).0),
         }
     }
 
@@ -264,6 +288,12 @@ impl Ha {
 }
 
 impl Replica {
+    /// With `--checkpoint`: ends (the sender gone) once this replica has
+    /// left, its last checkpoint written.
+    pub fn left(&self) -> Option<watch::Receiver<()>> {
+        self.left.as_ref().map(watch::Sender::subscribe)
+    }
+
     /// Whether it keeps a checkpoint (`--checkpoint`).
     pub fn keeps_checkpoint(&self) -> bool {
         self.keeper.is_some()
@@ -308,6 +338,22 @@ impl Replica {
                 role @ Role::Active { until } => (role.may_deliver(), Some(*until)),
                 Role::Standby { .. } => (false, None),
             };
+            // A changed rule's new version: its old one tells what it
+            // read, flushes and writes its last section first.
+            if leading
+                && !self.active
+                && let Some(after) = &mut self.after
+            {
+                tokio::select! {
+                    _ = after.changed() => self.after = None,
+                    changed = self.role.changed() => {
+                        if changed.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                }
+                continue;
+            }
             if leading != self.active {
                 return if leading {
                     Turn::TakeOver
@@ -375,6 +421,9 @@ impl Replica {
         }
         let mut from = vec![None; session.targets.len()];
         if let Some(keeper) = &mut self.keeper {
+            if let Some((rule, run)) = self.claim.take() {
+                keeper.store = keeper.store.section(&rule, run);
+            }
             let stored = keeper
                 .store
                 .load()

@@ -723,3 +723,86 @@ fn a_count_rule_watching_configmaps_ends_on_another_configmap_not_on_the_checkpo
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout(&out), "configmap/other\n", "{}", stderr(&out));
 }
+
+/// With `--checkpoint`, a rule whose sink a reload changes
+/// during a burst (the same targets and `--when`: its new version takes its
+/// section) tells each change once: the new version resumes where the old
+/// one's telling ended (it did from the old one's last write, up to a
+/// second behind, and told that second again).
+#[test]
+fn with_a_checkpoint_a_changed_rule_tells_each_change_of_a_burst_once() {
+    a_changed_rule_tells_each_change_of_a_burst_once(&["--leader-elect", "--lease", "l"]);
+}
+
+/// The same with `--checkpoint` alone (one replica, active for ever).
+#[test]
+fn with_a_checkpoint_alone_a_changed_rule_tells_each_change_of_a_burst_once() {
+    a_changed_rule_tells_each_change_of_a_burst_once(&[]);
+}
+
+fn a_changed_rule_tells_each_change_of_a_burst_once(election: &[&str]) {
+    const BURST: usize = 40;
+    let s = Scenario::new();
+    let hook = crate::receiver::Receiver::start();
+    let version = |path: &str| {
+        format!(
+            "rules:\n  - name: w\n    args: [widgets, --all, -q, --sink, 'webhook:{}/{path}']\n",
+            hook.url()
+        )
+    };
+    let file = rules_file(&s, &version("v1"));
+    let mut args = vec!["--rules", &file, "-v", "--checkpoint", "c"];
+    args.extend(election);
+    let replica = Replica::with_args(&s, "a", Some(FAST), &args);
+    replica.wait_watching(WITHIN);
+    if !election.is_empty() {
+        wait_for_holder(&s, "l", "a", WITHIN);
+    }
+    let mut created = BTreeSet::new();
+    for i in 0..BURST {
+        let widget = widget(&s, &format!("b{i}"));
+        created.insert(widget["metadata"]["uid"].as_str().unwrap().to_string());
+        if i == BURST / 2 {
+            std::fs::write(&file, version("v2")).unwrap();
+            replica.signal(libc::SIGHUP);
+        }
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    let deadline = Instant::now() + WITHIN;
+    while hook.delivered().len() < BURST && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Anything told twice comes within the next checkpoint's second.
+    std::thread::sleep(Duration::from_millis(2000));
+    let told: Vec<(String, String)> = hook
+        .delivered()
+        .iter()
+        .map(|r| {
+            let line = r.json();
+            let path = r.path.rsplit('/').next().unwrap_or("").to_string();
+            (line["uid"].as_str().unwrap_or("").to_string(), path)
+        })
+        .collect();
+    let mut times: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (uid, path) in &told {
+        times.entry(uid).or_default().push(path);
+    }
+    let twice: Vec<_> = times.iter().filter(|(_, paths)| paths.len() > 1).collect();
+    assert!(
+        twice.is_empty() && times.len() == BURST && told.len() == BURST,
+        "{} notifications for {BURST} widgets created; told more than once: {twice:?}; \
+         missing: {}\nstderr: {}",
+        told.len(),
+        created
+            .iter()
+            .filter(|uid| !times.contains_key(uid.as_str()))
+            .count(),
+        replica.stderr.lock().unwrap()
+    );
+    let paths: BTreeSet<&str> = told.iter().map(|(_, path)| path.as_str()).collect();
+    assert_eq!(
+        paths,
+        BTreeSet::from(["v1", "v2"]),
+        "both versions told some"
+    );
+}
