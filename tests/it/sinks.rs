@@ -1082,6 +1082,25 @@ mod nats {
         }
     }
 
+    /// A JetStream stream `K8S` taking every `k8s.>` subject, on the server
+    /// at `url`.
+    fn k8s_stream(
+        rt: &tokio::runtime::Runtime,
+        url: &str,
+    ) -> async_nats::jetstream::stream::Stream {
+        rt.block_on(async {
+            let client = async_nats::connect(url).await.unwrap();
+            let js = async_nats::jetstream::new(client);
+            js.create_stream(async_nats::jetstream::stream::Config {
+                name: "K8S".into(),
+                subjects: vec!["k8s.>".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        })
+    }
+
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -1094,17 +1113,7 @@ mod nats {
         let nats = nats_server();
         let rt = runtime();
         let url = format!("nats://127.0.0.1:{}", nats.port);
-        let stream = rt.block_on(async {
-            let client = async_nats::connect(&url).await.unwrap();
-            let js = async_nats::jetstream::new(client);
-            js.create_stream(async_nats::jetstream::stream::Config {
-                name: "K8S".into(),
-                subjects: vec!["k8s.>".into()],
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-        });
+        let stream = k8s_stream(&rt, &url);
         let s = Scenario::new();
         let mut child = s
             .notify(&[
@@ -1161,17 +1170,7 @@ mod nats {
         let nats = nats_server();
         let rt = runtime();
         let url = format!("nats://127.0.0.1:{}", nats.port);
-        let mut stream = rt.block_on(async {
-            let client = async_nats::connect(&url).await.unwrap();
-            let js = async_nats::jetstream::new(client);
-            js.create_stream(async_nats::jetstream::stream::Config {
-                name: "K8S".into(),
-                subjects: vec!["k8s.>".into()],
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-        });
+        let mut stream = k8s_stream(&rt, &url);
         let s = Scenario::new();
         s.widget("foo", json!({}), json!(null));
         let file = rules_file(
@@ -1265,17 +1264,7 @@ mod nats {
         let nats = nats_server();
         let rt = runtime();
         let direct = format!("nats://127.0.0.1:{}", nats.port);
-        let mut stream = rt.block_on(async {
-            let client = async_nats::connect(&direct).await.unwrap();
-            let js = async_nats::jetstream::new(client);
-            js.create_stream(async_nats::jetstream::stream::Config {
-                name: "K8S".into(),
-                subjects: vec!["k8s.>".into()],
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-        });
+        let mut stream = k8s_stream(&rt, &direct);
         let relay = slow_link(nats.port, Duration::from_millis(20));
         let s = Scenario::new();
         many_widgets(&s);
