@@ -417,26 +417,7 @@ fn after_sigterm_the_lease_goes_before_the_sinks_flush() {
 fn a_rule_that_may_not_watch_ends_alone_at_the_takeover_and_the_others_notify() {
     use crate::incluster::{free_port, get};
     let s = Scenario::new();
-    let rule = |verbs: &[&str], group: &str, resource: &str| testserver::Rule {
-        verbs: verbs.iter().map(|v| v.to_string()).collect(),
-        groups: vec![group.into()],
-        resources: vec![resource.into()],
-        ..testserver::Rule::default()
-    };
-    s.server.add_user(
-        "carol",
-        "carol-token",
-        vec![
-            rule(&["get", "list", "watch"], "example.com", "widgets"),
-            rule(
-                &["get", "create", "update"],
-                "coordination.k8s.io",
-                "leases",
-            ),
-        ],
-    );
-    let carol = s.dir.path().join("carol");
-    s.server.write_kubeconfig(&carol, "carol-token", "default");
+    let carol = crate::rules_ends::widgets_only(&s);
     let file = rules_file(
         &s,
         "rules:\n  - name: widgets\n    args: [widgets, --all, -o, json]\n  \
@@ -455,7 +436,7 @@ fn a_rule_that_may_not_watch_ends_alone_at_the_takeover_and_the_others_notify() 
             "--lease",
             "alerts",
             "--kubeconfig",
-            carol.to_str().unwrap(),
+            carol.as_str(),
             "--metrics-addr",
             &addr,
         ],

@@ -664,7 +664,7 @@ fn a_changed_rule_tells_a_change_its_hold_was_waiting_out_once() {
 
 /// A user who may watch widgets, and leases (for `--leader-elect`), but not
 /// configmaps: the kubeconfig to run as them.
-fn widgets_only(scenario: &Scenario) -> String {
+pub(crate) fn widgets_only(scenario: &Scenario) -> String {
     let rule = |verbs: &[&str], group: &str, resource: &str| testserver::Rule {
         verbs: verbs.iter().map(|v| v.to_string()).collect(),
         groups: vec![group.into()],
