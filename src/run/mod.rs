@@ -495,11 +495,12 @@ impl Running {
         for (rule, (targets, resolver)) in rules {
             let id = self.started + 1;
             let mut fed = shared.next();
+            // The run of this rule's version before, which a reload stops.
+            let before = replaces
+                .iter()
+                .find(|(name, _)| Some(name) == rule.name.as_ref())
+                .map(|(_, run)| *run);
             if let (Some(feeds), Some(_), false) = (&mut self.feeds, &fed, own(&targets)) {
-                let before = replaces
-                    .iter()
-                    .find(|(name, _)| Some(name) == rule.name.as_ref())
-                    .map(|(_, run)| *run);
                 let (name, verbosity) = (rule.name.as_deref(), rule.plan.verbosity);
                 fed = Some(feeds.join(&self.conn.client, id, name, verbosity, &targets, before));
             }
@@ -517,19 +518,15 @@ impl Running {
             // (the same targets and --when) resumes where the old one's
             // telling ended: once it has flushed and written its last
             // section, nothing told twice, nothing lost.
-            let after = replaces
-                .iter()
-                .find(|(name, _)| Some(name) == rule.name.as_ref())
-                .and_then(|(_, run)| self.live.iter_mut().find(|live| live.id == *run))
+            let after = before
+                .and_then(|run| self.live.iter_mut().find(|live| live.id == run))
                 .filter(|old| crate::ha::checkpoint::same_rule(&old.is.0, &is.0, &is.1))
                 .and_then(|old| {
                     old.succeeded = old.left.is_some();
                     Some((old.id, old.left.clone()?))
                 });
-            let inherit = replaces
-                .iter()
-                .find(|(name, _)| Some(name) == rule.name.as_ref())
-                .and_then(|(_, run)| self.live.iter().find(|live| live.id == *run))
+            let inherit = before
+                .and_then(|run| self.live.iter().find(|live| live.id == run))
                 .map(|old| {
                     let alerts = old.alerts.is_some() && old.alerts == alerts;
                     let holds = old.holds.is_some() && old.holds == holds;
