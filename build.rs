@@ -14,25 +14,96 @@ fn main() {
     }
 }
 
-// A release build for Linux with glibc packs the executable's relative
-// relocations (DT_RELR, `-z pack-relative-relocs`): the position-independent
+// A release build for Linux packs the executable's relative relocations
+// (DT_RELR, `-z pack-relative-relocs`): the position-independent
 // executable's ~14,000 of them took 344 KB of `.rela.dyn`, now 4 KB of
 // `.relr.dyn` (issue 28 item 4: the binary stays <= 8 MB; start-up unchanged,
 // 2.92 M instructions to read a 30 KB kubeconfig and set up the client
-// either way, callgrind). The binary then needs the glibc it was built
-// against to know DT_RELR (2.36 or later, `GLIBC_ABI_DT_RELR`): done only
-// when that glibc does, building for this machine. The released Linux
-// archives are static musl and are not concerned.
+// either way, callgrind).
+//
+// With glibc the binary then needs the glibc it was built against to know
+// DT_RELR (2.36 or later, `GLIBC_ABI_DT_RELR`): done only when that glibc
+// does, building for this machine.
+//
+// The released Linux binaries are static musl, static-pie executables whose
+// start code (musl's rcrt1.o) applies the relocations itself: it reads
+// DT_RELR from musl 1.2.4 on (Rust bundles 1.2.5 from 1.93; 1.89 to 1.92
+// bundle 1.2.3, whose start code would skip them and crash). Done only when
+// the musl rustc links, its own, is 1.2.4 or later.
 fn release_link() {
     let var = |name: &str| std::env::var(name).unwrap_or_default();
-    if var("PROFILE") == "release"
-        && var("CARGO_CFG_TARGET_OS") == "linux"
-        && var("CARGO_CFG_TARGET_ENV") == "gnu"
-        && var("HOST") == var("TARGET")
-        && glibc_knows_relr()
-    {
+    if var("PROFILE") != "release" || var("CARGO_CFG_TARGET_OS") != "linux" {
+        return;
+    }
+    let pack = match var("CARGO_CFG_TARGET_ENV").as_str() {
+        "gnu" => var("HOST") == var("TARGET") && glibc_knows_relr(),
+        "musl" => {
+            // Static unless turned off (cargo leaves crt-static out of
+            // CARGO_CFG_TARGET_FEATURE); a musl of one's own
+            // (-C link-self-contained=no) is not looked at.
+            let flags = var("CARGO_ENCODED_RUSTFLAGS");
+            !flags.contains("-crt-static")
+                && !flags.contains("link-self-contained")
+                && bundled_musl_knows_relr(&var("RUSTC"), &var("TARGET"))
+        }
+        _ => false,
+    };
+    if pack {
         println!("cargo::rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
+}
+
+/// Whether the musl that rustc bundles for `target` (its self-contained
+/// libc.a) is 1.2.4 or later: the version is the string in libc.a's
+/// member version.lo.
+fn bundled_musl_knows_relr(rustc: &str, target: &str) -> bool {
+    let Ok(out) = std::process::Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+    else {
+        return false;
+    };
+    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let libc = std::path::Path::new(&sysroot)
+        .join("lib/rustlib")
+        .join(target)
+        .join("lib/self-contained/libc.a");
+    let Ok(archive) = std::fs::read(&libc) else {
+        return false;
+    };
+    ar_member(&archive, b"version.lo")
+        .and_then(musl_version)
+        .is_some_and(|(major, minor, patch)| (major, minor, patch) >= (1, 2, 4))
+}
+
+/// The member `name` of a Unix ar archive (a name up to 15 bytes, kept in
+/// its 16-byte header field with a trailing '/').
+fn ar_member<'a>(archive: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let mut at = archive.strip_prefix(b"!<arch>\n")?;
+    while at.len() >= 60 {
+        let (header, rest) = at.split_at(60);
+        let size: usize = std::str::from_utf8(&header[48..58]).ok()?.trim().parse().ok()?;
+        let body = rest.get(..size)?;
+        let field = &header[..16];
+        if field.starts_with(name) && field[name.len()..].first() == Some(&b'/') {
+            return Some(body);
+        }
+        // Members start at even offsets.
+        at = rest.get(size + size % 2..).unwrap_or_default();
+    }
+    None
+}
+
+/// The first "MAJOR.MINOR.PATCH" string (NUL-terminated) in musl's version.lo.
+fn musl_version(object: &[u8]) -> Option<(u32, u32, u32)> {
+    object.split(|&b| b == 0).find_map(|s| {
+        let s = std::str::from_utf8(s).ok()?;
+        let mut parts = s.split('.').map(|p| p.parse::<u32>().ok());
+        match (parts.next()?, parts.next()?, parts.next()?, parts.next()) {
+            (Some(a), Some(b), Some(c), None) => Some((a, b, c)),
+            _ => None,
+        }
+    })
 }
 
 /// Whether the C library the linker would take defines `GLIBC_ABI_DT_RELR`.
