@@ -35,14 +35,15 @@ fn release_link() {
     if var("PROFILE") != "release" || var("CARGO_CFG_TARGET_OS") != "linux" {
         return;
     }
+    // Static unless turned off (cargo leaves crt-static out of
+    // CARGO_CFG_TARGET_FEATURE).
+    let flags = var("CARGO_ENCODED_RUSTFLAGS");
+    let static_musl = var("CARGO_CFG_TARGET_ENV") == "musl" && !flags.contains("-crt-static");
     let pack = match var("CARGO_CFG_TARGET_ENV").as_str() {
         "gnu" => var("HOST") == var("TARGET") && glibc_knows_relr(),
+        // A musl of one's own (-C link-self-contained=no) is not looked at.
         "musl" => {
-            // Static unless turned off (cargo leaves crt-static out of
-            // CARGO_CFG_TARGET_FEATURE); a musl of one's own
-            // (-C link-self-contained=no) is not looked at.
-            let flags = var("CARGO_ENCODED_RUSTFLAGS");
-            !flags.contains("-crt-static")
+            static_musl
                 && !flags.contains("link-self-contained")
                 && bundled_musl_knows_relr(&var("RUSTC"), &var("TARGET"))
         }
@@ -50,6 +51,42 @@ fn release_link() {
     };
     if pack {
         println!("cargo::rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
+    if static_musl {
+        drop_unwind_tables();
+    }
+}
+
+// The static musl release binary leaves out the unwind tables (`.eh_frame`,
+// 614 KB, and its index `.eh_frame_hdr`, 94 KB: 8,145,256 -> 7,436,648 bytes;
+// issue 28 item 4). Nothing unwinds with `panic = "abort"`; all they still
+// served was a panic's backtrace, and the release binary is stripped: with
+// them RUST_BACKTRACE=1 printed an empty "stack backtrace:" (no frame has a
+// name) and only RUST_BACKTRACE=full bare addresses; now neither prints a
+// frame. The panic's message and place are printed as before.
+// `-C force-unwind-tables=no` does not do it: with fat LTO the standard
+// library's bitcode brings its debug info and the tables come back, the
+// binary the same to the byte. A linker script inserted into the default
+// one discards the input `.eh_frame` sections but the C runtime's
+// crtbegin/crtend ones (its start-up code registers them). glibc builds,
+// built here to profile, keep them: perf reads them for call graphs.
+const NO_UNWIND_TABLES: &str = "\
+SECTIONS
+{
+  /DISCARD/ : { EXCLUDE_FILE(*crtbegin*.o *crtend*.o) *(.eh_frame) }
+}
+INSERT AFTER .text;
+";
+
+fn drop_unwind_tables() {
+    let script = std::path::Path::new(&std::env::var_os("OUT_DIR").unwrap_or_default())
+        .join("no-unwind-tables.ld");
+    match std::fs::write(&script, NO_UNWIND_TABLES) {
+        Ok(()) => println!("cargo::rustc-link-arg-bins=-Wl,-T,{}", script.display()),
+        Err(e) => println!(
+            "cargo::warning=unwind tables kept: cannot write {}: {e}",
+            script.display()
+        ),
     }
 }
 
