@@ -119,7 +119,11 @@ fn ar_member<'a>(archive: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     let mut at = archive.strip_prefix(b"!<arch>\n")?;
     while at.len() >= 60 {
         let (header, rest) = at.split_at(60);
-        let size: usize = std::str::from_utf8(&header[48..58]).ok()?.trim().parse().ok()?;
+        let size: usize = std::str::from_utf8(&header[48..58])
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
         let body = rest.get(..size)?;
         let field = &header[..16];
         if field.starts_with(name) && field[name.len()..].first() == Some(&b'/') {
