@@ -481,7 +481,7 @@ impl Running {
         // A manifest's objects (`-f`) are watched per (type, namespace) and
         // may wait for their type to be served: such a rule's watches are
         // its own; the others' are shared among the rules.
-        let own = |targets: &[Target]| targets.iter().any(|t| t.manifest || !t.served);
+        let own = own_watches;
         let targets: Vec<Vec<Target>> = rules
             .iter()
             .map(|(_, (t, _))| if own(t) { Vec::new() } else { t.clone() })
@@ -489,7 +489,7 @@ impl Running {
         let mut shared = match (self.standby, &self.feeds) {
             (true, _) => Vec::new(),
             (false, Some(_)) => targets.iter().map(|_| Vec::new()).collect(),
-            (false, None) => feed::share(&self.conn.client, &targets),
+            (false, None) => feed::share(&self.conn.client, &targets, &[]),
         }
         .into_iter();
         for (rule, (targets, resolver)) in rules {
@@ -1279,6 +1279,23 @@ impl Session {
         self.standby = false;
     }
 
+    /// Whether its watches may be the process's, shared with other rules:
+    /// not a manifest's objects (watched per type and namespace), nor a type
+    /// not served yet.
+    pub fn shares_watches(&self) -> bool {
+        !own_watches(&self.targets)
+    }
+
+    /// Reads the process's watches, one stream per target, started for
+    /// every rule that took over with it (crate::ha).
+    pub fn read_watches(&mut self, streams: Vec<BoxStream<'static, feed::Event>>) {
+        let (events, watches) = watch_fed(streams);
+        self.events = events;
+        self.watches = watches;
+        self.fed = vec![false; self.targets.len()];
+        self.standby = false;
+    }
+
     /// Stops every watch and forgets what they told: a replica that is no
     /// longer active starts again from the checkpoint when it takes over.
     pub fn stop_watches(&mut self) {
@@ -1340,6 +1357,13 @@ fn watch_fed(
         .map(|(index, events)| indexed(events, index))
         .unzip();
     (futures::stream::select_all(events), watches)
+}
+
+/// A manifest's objects (`-f`) are watched per (type, namespace) and may
+/// wait for their type to be served: a rule with such targets keeps its
+/// watches its own.
+fn own_watches(targets: &[Target]) -> bool {
+    targets.iter().any(|t| t.manifest || !t.served)
 }
 
 /// One target's events, each with the target's index.
