@@ -137,31 +137,13 @@ pub(crate) fn share(
     rules: &[Vec<Target>],
     from: &[Vec<Option<u64>>],
 ) -> Vec<Vec<BoxStream<'static, Event>>> {
-    let from = |(rule, index): Reader| from.get(rule).and_then(|f| f.get(index).copied().flatten());
-    // Per distinct request (resumed or listed): the first target making
-    // it, the oldest position among its readers, and its readers.
-    let mut watches: Vec<(Key, &Target, Option<u64>, Vec<Reader>)> = Vec::new();
-    for (rule, targets) in rules.iter().enumerate() {
-        for (index, target) in targets.iter().enumerate() {
-            let key = Key::of(target);
-            let at = from((rule, index));
-            match watches
-                .iter_mut()
-                .find(|(k, _, oldest, _)| *k == key && oldest.is_some() == at.is_some())
-            {
-                Some((_, _, oldest, readers)) => {
-                    *oldest = (*oldest).min(at);
-                    readers.push((rule, index));
-                }
-                None => watches.push((key, target, at, vec![(rule, index)])),
-            }
-        }
-    }
+    let watches = requests(rules, from);
+    let from = |reader: Reader| position(from, reader);
     let mut streams: Vec<Vec<Option<BoxStream<'static, Event>>>> = rules
         .iter()
         .map(|targets| targets.iter().map(|_| None).collect())
         .collect();
-    for (_, target, oldest, readers) in watches {
+    for (target, oldest, readers) in watches {
         let events = own(watch_from(client, target, oldest.map(|p| p.to_string())));
         if let [(rule, index)] = readers[..] {
             streams[rule][index] = Some(events);
@@ -183,6 +165,55 @@ pub(crate) fn share(
         .into_iter()
         .map(|targets| targets.into_iter().flatten().collect())
         .collect()
+}
+
+/// Per distinct request among the targets (resumed or listed): the first
+/// target making it, the oldest position among its readers (see
+/// [`share`]), and its readers.
+fn requests<'a>(
+    rules: &'a [Vec<Target>],
+    from: &[Vec<Option<u64>>],
+) -> Vec<(&'a Target, Option<u64>, Vec<Reader>)> {
+    let mut watches: Vec<(Key, &Target, Option<u64>, Vec<Reader>)> = Vec::new();
+    for (rule, targets) in rules.iter().enumerate() {
+        for (index, target) in targets.iter().enumerate() {
+            let key = Key::of(target);
+            let at = position(from, (rule, index));
+            match watches
+                .iter_mut()
+                .find(|(k, _, oldest, _)| *k == key && oldest.is_some() == at.is_some())
+            {
+                Some((_, _, oldest, readers)) => {
+                    *oldest = (*oldest).min(at);
+                    readers.push((rule, index));
+                }
+                None => watches.push((key, target, at, vec![(rule, index)])),
+            }
+        }
+    }
+    watches
+        .into_iter()
+        .map(|(_, target, oldest, readers)| (target, oldest, readers))
+        .collect()
+}
+
+fn position(from: &[Vec<Option<u64>>], (rule, index): Reader) -> Option<u64> {
+    from.get(rule)
+        .and_then(|targets| targets.get(index).copied().flatten())
+}
+
+/// Per rule, per target: whether it counts its watch's events for the
+/// process's metrics (once per watch, however many rules read it): the
+/// first reader of each watch [`share`] starts that resumes where the watch
+/// does (it skips nothing).
+pub(crate) fn counting(rules: &[Vec<Target>], from: &[Vec<Option<u64>>]) -> Vec<Vec<bool>> {
+    let mut counting: Vec<Vec<bool>> = rules.iter().map(|t| vec![false; t.len()]).collect();
+    for (_, oldest, readers) in requests(rules, from) {
+        if let Some(&(rule, index)) = readers.iter().find(|&&r| position(from, r) == oldest) {
+            counting[rule][index] = true;
+        }
+    }
+    counting
 }
 
 /// One target's own watch, not shared (a rule that restarts its watches:

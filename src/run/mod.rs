@@ -558,6 +558,7 @@ impl Running {
                 cannot_run: cannot_run.clone(),
                 own: rule.plan.ha.own(&self.conn.namespace),
                 fed: vec![hub_fed; targets.len()],
+                uncounted: vec![false; targets.len()],
                 stopping: false,
                 heir: heir.clone(),
                 inherit,
@@ -969,6 +970,9 @@ pub(crate) struct Session {
     /// Per target: read from a hub of the process's watches, which counts
     /// its events for the metrics (once, however many rules read it).
     fed: Vec<bool>,
+    /// Per target: read from a watch shared at a takeover that another
+    /// rule counts for the metrics.
+    uncounted: Vec<bool>,
     /// A reload stopped the rule: it reads what its shared watches handed
     /// it so far (its new version reads the rest), then stops.
     stopping: bool,
@@ -1193,6 +1197,7 @@ impl Session {
         for &i in indices {
             self.watches[i].abort();
             self.fed[i] = false;
+            self.uncounted[i] = false;
         }
         let (events, watches) = watch_targets(&self.conn.client, &self.targets, indices, &[]);
         for events in events {
@@ -1276,6 +1281,7 @@ impl Session {
         self.events = futures::stream::select_all(events);
         self.watches = watches.into_iter().map(|(_, watch)| watch).collect();
         self.fed = vec![false; self.targets.len()];
+        self.uncounted = vec![false; self.targets.len()];
         self.standby = false;
     }
 
@@ -1287,12 +1293,19 @@ impl Session {
     }
 
     /// Reads the process's watches, one stream per target, started for
-    /// every rule that took over with it (crate::ha).
-    pub fn read_watches(&mut self, streams: Vec<BoxStream<'static, feed::Event>>) {
+    /// every rule that took over with it (crate::ha); `counting`: per
+    /// target, whether this rule counts its watch's events (see
+    /// `feed::counting`).
+    pub fn read_watches(
+        &mut self,
+        streams: Vec<BoxStream<'static, feed::Event>>,
+        counting: Vec<bool>,
+    ) {
         let (events, watches) = watch_fed(streams);
         self.events = events;
         self.watches = watches;
         self.fed = vec![false; self.targets.len()];
+        self.uncounted = counting.into_iter().map(|counts| !counts).collect();
         self.standby = false;
     }
 
@@ -1311,8 +1324,9 @@ impl Session {
     /// changed; ready once every target's first list is in.
     fn count(&mut self, index: usize, event: Counted, changes: &[Change]) {
         let resource = self.targets[index].api.qualified();
-        // A shared watch's hub counts its events and changes, once.
-        let fed = self.fed[index];
+        // A shared watch's hub (or one of its readers) counts its events
+        // and changes, once.
+        let fed = self.fed[index] || self.uncounted[index];
         match event {
             Counted::Event(event) if !fed => crate::metrics::watch_event(&resource, event),
             Counted::Relist if !fed => crate::metrics::relisted(&resource),

@@ -95,8 +95,12 @@ struct Round {
 struct Arrival {
     targets: Vec<Target>,
     from: Vec<Option<u64>>,
-    to: oneshot::Sender<Vec<BoxStream<'static, feed::Event>>>,
+    to: oneshot::Sender<Shared>,
 }
+
+/// A rule's share of the watches started at a takeover: per target, its
+/// events, and whether it counts them for the metrics.
+type Shared = (Vec<BoxStream<'static, feed::Event>>, Vec<bool>);
 
 impl Takeover {
     fn round(&self) -> std::sync::MutexGuard<'_, Round> {
@@ -123,12 +127,7 @@ impl Takeover {
     /// Run `run` takes over: per target, its events, once every rule
     /// expected has come (or after [`TOGETHER`]); `None` if the round was
     /// lost (then it watches alone).
-    async fn join(
-        &self,
-        run: u64,
-        targets: Vec<Target>,
-        from: Vec<Option<u64>>,
-    ) -> Option<Vec<BoxStream<'static, feed::Event>>> {
+    async fn join(&self, run: u64, targets: Vec<Target>, from: Vec<Option<u64>>) -> Option<Shared> {
         let (to, mut streams) = oneshot::channel();
         let complete = {
             let mut round = self.round();
@@ -160,8 +159,9 @@ impl Takeover {
         let targets: Vec<Vec<Target>> = come.iter().map(|a| a.targets.clone()).collect();
         let from: Vec<Vec<Option<u64>>> = come.iter().map(|a| a.from.clone()).collect();
         let streams = feed::share(&self.client, &targets, &from);
-        for (arrival, streams) in come.into_iter().zip(streams) {
-            let _ = arrival.to.send(streams);
+        let counting = feed::counting(&targets, &from);
+        for ((arrival, streams), counting) in come.into_iter().zip(streams).zip(counting) {
+            let _ = arrival.to.send((streams, counting));
         }
     }
 
@@ -659,7 +659,7 @@ impl Replica {
             false => None,
         };
         match shared {
-            Some(streams) => session.read_watches(streams),
+            Some((streams, counting)) => session.read_watches(streams, counting),
             None => {
                 takeover.excuse(self.taking.run);
                 session.start_watches(from);

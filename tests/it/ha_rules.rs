@@ -812,7 +812,8 @@ fn listed(replica: &Replica) -> usize {
 /// that take over share their watches as they do without: three rules on
 /// every widget and one on a widget by name make one watch per distinct
 /// request (two, not four) and one read of where the collection is (not
-/// four); each rule tells what its line alone would.
+/// four); each rule tells what its line alone would, and the metrics
+/// count each watch event once.
 #[test]
 fn rules_taking_over_share_one_watch_per_distinct_request() {
     let s = Scenario::new();
@@ -830,6 +831,8 @@ fn rules_taking_over_share_one_watch_per_distinct_request() {
     args: [widgets/w2, -o, json]
 "#,
     );
+    let port = crate::incluster::free_port();
+    let addr = format!("127.0.0.1:{port}");
     let args = [
         "--rules",
         &file,
@@ -839,6 +842,8 @@ fn rules_taking_over_share_one_watch_per_distinct_request() {
         "alerts",
         "--checkpoint",
         "alerts",
+        "--metrics-addr",
+        &addr,
     ];
     let a = Replica::with_args(&s, "a", Some(FAST), &args);
     wait_for_holder(&s, "alerts", "a", WITHIN);
@@ -884,6 +889,24 @@ fn rules_taking_over_share_one_watch_per_distinct_request() {
         ]),
         "each rule told what its line alone would; stderr: {}",
         a.stderr.lock().unwrap()
+    );
+    let (_, metrics) = crate::incluster::get(port, "/metrics").unwrap();
+    let counted: BTreeSet<String> = metrics
+        .lines()
+        .filter(|l| l.starts_with("kubectl_notify_watch_events_total"))
+        .map(str::to_string)
+        .collect();
+    // w1 listed by the watch of every widget; w2 created (by both
+    // watches), w1 resized and deleted (by the first).
+    let resource = "resource=\"widgets.example.com\"";
+    assert_eq!(
+        counted,
+        BTreeSet::from([
+            format!("kubectl_notify_watch_events_total{{{resource},event=\"listed\"}} 1"),
+            format!("kubectl_notify_watch_events_total{{{resource},event=\"applied\"}} 3"),
+            format!("kubectl_notify_watch_events_total{{{resource},event=\"deleted\"}} 1"),
+        ]),
+        "each watch's events counted once"
     );
 }
 
