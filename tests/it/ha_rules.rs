@@ -1031,3 +1031,71 @@ fn after_a_failover_rules_at_different_positions_share_one_watch_and_tell_each_c
         "resumed from held's position {held_at}: {new:#?}"
     );
 }
+
+/// Rules whose sections stand at different positions, restarted after the
+/// server lost that history (410): their one shared watch lists once, and
+/// each rule compares the list with its own section — what changed is
+/// told once per rule, the change one rule held for its `--hold` included.
+#[test]
+fn rules_at_different_positions_past_the_history_list_once_and_each_compares_its_own() {
+    let s = Scenario::new();
+    widget(&s, "kept");
+    widget(&s, "gone");
+    let file = rules_file(
+        &s,
+        r#"rules:
+  - name: now
+    args: [widgets, --all, -o, json]
+  - name: held
+    args: "widgets --all --when '.spec.size > 1' --hold 4s -o json"
+"#,
+    );
+    let args = ["--rules", &file, "-v", "--checkpoint", "c"];
+    let first = Replica::with_args(&s, "a", None, &args);
+    let deadline = Instant::now() + WITHIN;
+    while listed(&first) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            first.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kept = resize(&s, "kept", 2);
+    wait_lines(&first, 1);
+    wait_for_sections(&s, "c", &["held", "now"], &kept, &["now"]);
+    // Before `held`'s hold completes: its section stays before the change.
+    first.signal(libc::SIGKILL);
+    assert_eq!(by_rule(&first.lines()).len(), 1, "{:?}", first.lines());
+
+    resize(&s, "kept", 3);
+    s.server.delete(WIDGETS, Some("default"), "gone");
+    widget(&s, "new");
+    s.forget_history();
+    let (watches_before, _) = widget_requests(&s);
+    let second = Replica::with_args(&s, "a", None, &args);
+    wait_lines(&second, 4);
+    std::thread::sleep(Duration::from_millis(1000));
+    let said = |list: &[&str]| list.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+    let mut told = by_rule(&second.lines());
+    told.values_mut().for_each(|lines| lines.sort());
+    assert_eq!(
+        told,
+        BTreeMap::from([
+            (
+                "now".to_string(),
+                said(&["created new", "deleted gone", "modified kept"])
+            ),
+            ("held".to_string(), said(&["modified kept"])),
+        ]),
+        "stderr: {}",
+        second.stderr.lock().unwrap()
+    );
+    let (watches, _) = widget_requests(&s);
+    let new = &watches[watches_before.len()..];
+    assert_eq!(
+        new.len(),
+        2,
+        "one resumed watch (410), then one list, for both rules: {new:#?}"
+    );
+}
