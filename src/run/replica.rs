@@ -43,9 +43,9 @@ const RECHECK: Duration = Duration::from_millis(250);
 /// so memory stays bounded (about this many times the checkpoint's size).
 const SNAPSHOTS: usize = 8;
 
-/// How long the rules taking over wait for each other (each reads its
-/// checkpoint section first): past it, those there start their watches,
-/// and a rule that comes later starts its own.
+/// How long the rules taking over wait for the next of them (each reads
+/// its checkpoint section first): past it with none come, those there
+/// start their watches, and a rule that comes later starts its own.
 const TOGETHER: Duration = Duration::from_secs(1);
 
 /// What every rule of the process shares of high availability: one
@@ -90,6 +90,8 @@ struct Round {
     expected: BTreeSet<u64>,
     /// Those come, each with its targets, positions and where its streams go.
     come: Vec<Arrival>,
+    /// When the last of them came.
+    last: Option<Instant>,
 }
 
 struct Arrival {
@@ -125,22 +127,33 @@ impl Takeover {
     }
 
     /// Run `run` takes over: per target, its events, once every rule
-    /// expected has come (or after [`TOGETHER`]); `None` if the round was
-    /// lost (then it watches alone).
+    /// expected has come (or none has for [`TOGETHER`]); `None` if the
+    /// round was lost (then it watches alone).
     async fn join(&self, run: u64, targets: Vec<Target>, from: Vec<Option<u64>>) -> Option<Shared> {
         let (to, mut streams) = oneshot::channel();
         let complete = {
             let mut round = self.round();
             round.expected.remove(&run);
             round.come.push(Arrival { targets, from, to });
+            round.last = Some(Instant::now());
             round.expected.is_empty()
         };
         if complete {
             self.start();
         }
-        tokio::select! {
-            streams = &mut streams => return streams.ok(),
-            _ = tokio::time::sleep(TOGETHER) => {}
+        loop {
+            let quiet = self.round().last.unwrap_or_else(Instant::now) + TOGETHER;
+            tokio::select! {
+                streams = &mut streams => return streams.ok(),
+                _ = tokio::time::sleep_until(quiet) => {}
+            }
+            if self
+                .round()
+                .last
+                .is_none_or(|last| last + TOGETHER <= Instant::now())
+            {
+                break;
+            }
         }
         self.start();
         streams.await.ok()
