@@ -163,12 +163,12 @@ impl Takeover {
     fn start(&self) {
         let come = {
             let mut round = self.round();
+            if round.come.is_empty() {
+                return;
+            }
             round.number += 1;
             std::mem::take(&mut round.come)
         };
-        if come.is_empty() {
-            return;
-        }
         let targets: Vec<Vec<Target>> = come.iter().map(|a| a.targets.clone()).collect();
         let from: Vec<Vec<Option<u64>>> = come.iter().map(|a| a.from.clone()).collect();
         let streams = feed::share(&self.client, &targets, &from);
@@ -1321,15 +1321,72 @@ async fn at(when: Option<Instant>) {
 mod tests {
     use super::*;
 
-    fn keeper() -> Keeper {
-        let client = kube::Client::new(
+    fn offline() -> kube::Client {
+        kube::Client::new(
             tower::service_fn(|_: http::Request<kube::client::Body>| async {
                 Err::<http::Response<kube::client::Body>, std::io::Error>(std::io::Error::other(
                     "offline",
                 ))
             }),
             "default",
+        )
+    }
+
+    fn takeover(runs: &[u64]) -> Arc<Takeover> {
+        let takeover = Arc::new(Takeover {
+            client: offline(),
+            round: std::sync::Mutex::default(),
+            now: tokio::sync::Mutex::default(),
+        });
+        for &run in runs {
+            takeover.expect(run);
+        }
+        takeover
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_rules_taking_over_start_as_soon_as_every_one_expected_came_or_ended() {
+        let takeover = takeover(&[1, 2, 3]);
+        let started = Instant::now();
+        let ended = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            // Run 3 ends before it takes over (its replica dropped).
+            drop(Taking {
+                takeover: takeover.clone(),
+                run: 3,
+            });
+        };
+        let (one, two, ()) = tokio::join!(
+            takeover.join(1, Vec::new(), Vec::new()),
+            takeover.join(2, Vec::new(), Vec::new()),
+            ended
         );
+        assert!(one.is_some() && two.is_some());
+        assert_eq!(started.elapsed(), Duration::from_millis(100));
+        assert_eq!(takeover.round().number, 1, "one round for both");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_rules_taking_over_wait_while_they_keep_coming_and_not_for_one_that_never_comes() {
+        let takeover = takeover(&[1, 2, 3]);
+        let started = Instant::now();
+        let late = async {
+            tokio::time::sleep(Duration::from_millis(900)).await;
+            takeover.join(2, Vec::new(), Vec::new()).await
+        };
+        // Run 3 never comes: one second after the last one came, they start.
+        let (one, two) = tokio::join!(takeover.join(1, Vec::new(), Vec::new()), late);
+        assert!(one.is_some() && two.is_some());
+        assert_eq!(started.elapsed(), Duration::from_millis(900) + TOGETHER);
+        assert_eq!(takeover.round().number, 1, "one round for both");
+        // Run 3 comes later: a round of its own, at once.
+        let started = Instant::now();
+        assert!(takeover.join(3, Vec::new(), Vec::new()).await.is_some());
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
+    fn keeper() -> Keeper {
+        let client = offline();
         Keeper {
             store: Store::new(
                 Api::namespaced(client, "default"),
