@@ -127,24 +127,24 @@ type Reader = (usize, usize);
 /// one target alone is that target's stream, pulled as it reads (no copy,
 /// no task); a shared one runs on its own and hands each reader a copy,
 /// until every reader has dropped its stream.
-pub(crate) fn share(client: &Client, rules: &[Vec<Target>]) -> Vec<Vec<BoxStream<'static, Event>>> {
-    // Per distinct request: the first target making it, and its readers.
-    let mut watches: Vec<(Key, &Target, Vec<Reader>)> = Vec::new();
-    for (rule, targets) in rules.iter().enumerate() {
-        for (index, target) in targets.iter().enumerate() {
-            let key = Key::of(target);
-            match watches.iter_mut().find(|(k, _, _)| *k == key) {
-                Some((_, _, readers)) => readers.push((rule, index)),
-                None => watches.push((key, target, vec![(rule, index)])),
-            }
-        }
-    }
+///
+/// `from`: per rule, per target, the resourceVersion its checkpoint section
+/// resumes from (a takeover; none: it lists). The targets that resume share
+/// one watch from the oldest of their positions, each reader skipping what
+/// its own section covers (see [`after`]); those that list share another.
+pub(crate) fn share(
+    client: &Client,
+    rules: &[Vec<Target>],
+    from: &[Vec<Option<u64>>],
+) -> Vec<Vec<BoxStream<'static, Event>>> {
+    let watches = requests(rules, from);
+    let from = |reader: Reader| position(from, reader);
     let mut streams: Vec<Vec<Option<BoxStream<'static, Event>>>> = rules
         .iter()
         .map(|targets| targets.iter().map(|_| None).collect())
         .collect();
-    for (_, target, readers) in watches {
-        let events = own(watch_from(client, target, None));
+    for (target, oldest, readers) in watches {
+        let events = own(watch_from(client, target, oldest.map(|p| p.to_string())));
         if let [(rule, index)] = readers[..] {
             streams[rule][index] = Some(events);
             continue;
@@ -153,7 +153,11 @@ pub(crate) fn share(client: &Client, rules: &[Vec<Target>]) -> Vec<Vec<BoxStream
         for (rule, index) in readers {
             let (tx, rx) = mpsc::channel(WAITING);
             senders.push(tx);
-            streams[rule][index] = Some(received(rx));
+            let events = match (from((rule, index)), oldest) {
+                (Some(at), Some(oldest)) if at > oldest => after(received(rx), at),
+                _ => received(rx),
+            };
+            streams[rule][index] = Some(events);
         }
         tokio::spawn(hand_out(events, senders));
     }
@@ -163,12 +167,93 @@ pub(crate) fn share(client: &Client, rules: &[Vec<Target>]) -> Vec<Vec<BoxStream
         .collect()
 }
 
+/// Per distinct request among the targets (resumed or listed): the first
+/// target making it, the oldest position among its readers (see
+/// [`share`]), and its readers.
+fn requests<'a>(
+    rules: &'a [Vec<Target>],
+    from: &[Vec<Option<u64>>],
+) -> Vec<(&'a Target, Option<u64>, Vec<Reader>)> {
+    let mut watches: Vec<(Key, &Target, Option<u64>, Vec<Reader>)> = Vec::new();
+    for (rule, targets) in rules.iter().enumerate() {
+        for (index, target) in targets.iter().enumerate() {
+            let key = Key::of(target);
+            let at = position(from, (rule, index));
+            match watches
+                .iter_mut()
+                .find(|(k, _, oldest, _)| *k == key && oldest.is_some() == at.is_some())
+            {
+                Some((_, _, oldest, readers)) => {
+                    *oldest = (*oldest).min(at);
+                    readers.push((rule, index));
+                }
+                None => watches.push((key, target, at, vec![(rule, index)])),
+            }
+        }
+    }
+    watches
+        .into_iter()
+        .map(|(_, target, oldest, readers)| (target, oldest, readers))
+        .collect()
+}
+
+fn position(from: &[Vec<Option<u64>>], (rule, index): Reader) -> Option<u64> {
+    from.get(rule)
+        .and_then(|targets| targets.get(index).copied().flatten())
+}
+
+/// Per rule, per target: whether it counts its watch's events for the
+/// process's metrics (once per watch, however many rules read it): the
+/// first reader of each watch [`share`] starts that resumes where the watch
+/// does (it skips nothing).
+pub(crate) fn counting(rules: &[Vec<Target>], from: &[Vec<Option<u64>>]) -> Vec<Vec<bool>> {
+    let mut counting: Vec<Vec<bool>> = rules.iter().map(|t| vec![false; t.len()]).collect();
+    for (_, oldest, readers) in requests(rules, from) {
+        if let Some(&(rule, index)) = readers.iter().find(|&&r| position(from, r) == oldest) {
+            counting[rule][index] = true;
+        }
+    }
+    counting
+}
+
 /// One target's own watch, not shared (a rule that restarts its watches:
 /// from a checkpoint, or after its type was resolved again).
 pub(crate) fn own(
     events: BoxStream<'static, Result<WatchEvent, watcher::Error>>,
 ) -> BoxStream<'static, Event> {
     events.map(|event| event.map_err(Arc::new)).boxed()
+}
+
+/// A reader of a watch resumed from an older position than its own (its
+/// checkpoint section is newer): the changes at or below `position` are in
+/// its section already, not its to tell again. Past the first change above
+/// it, or a list (the server no longer had the history: 410), every event
+/// is its own. A resourceVersion that is not an integer is never skipped.
+fn after(events: BoxStream<'static, Event>, position: u64) -> BoxStream<'static, Event> {
+    let mut past = false;
+    events
+        .filter(move |event| {
+            let keep = past
+                || match event {
+                    Ok(WatchEvent::Applied(object) | WatchEvent::Deleted(object)) => {
+                        object["metadata"]["resourceVersion"]
+                            .as_str()
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .is_none_or(|v| v > position)
+                    }
+                    _ => true,
+                };
+            if keep
+                && matches!(
+                    event,
+                    Ok(WatchEvent::Relisting | WatchEvent::Applied(_) | WatchEvent::Deleted(_))
+                )
+            {
+                past = true;
+            }
+            std::future::ready(keep)
+        })
+        .boxed()
 }
 
 /// Hands each event to every reader still there, shared (see [`Shared`]).

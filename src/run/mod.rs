@@ -481,7 +481,7 @@ impl Running {
         // A manifest's objects (`-f`) are watched per (type, namespace) and
         // may wait for their type to be served: such a rule's watches are
         // its own; the others' are shared among the rules.
-        let own = |targets: &[Target]| targets.iter().any(|t| t.manifest || !t.served);
+        let own = own_watches;
         let targets: Vec<Vec<Target>> = rules
             .iter()
             .map(|(_, (t, _))| if own(t) { Vec::new() } else { t.clone() })
@@ -489,7 +489,7 @@ impl Running {
         let mut shared = match (self.standby, &self.feeds) {
             (true, _) => Vec::new(),
             (false, Some(_)) => targets.iter().map(|_| Vec::new()).collect(),
-            (false, None) => feed::share(&self.conn.client, &targets),
+            (false, None) => feed::share(&self.conn.client, &targets, &[]),
         }
         .into_iter();
         for (rule, (targets, resolver)) in rules {
@@ -558,6 +558,7 @@ impl Running {
                 cannot_run: cannot_run.clone(),
                 own: rule.plan.ha.own(&self.conn.namespace),
                 fed: vec![hub_fed; targets.len()],
+                uncounted: vec![false; targets.len()],
                 stopping: false,
                 heir: heir.clone(),
                 inherit,
@@ -969,6 +970,9 @@ pub(crate) struct Session {
     /// Per target: read from a hub of the process's watches, which counts
     /// its events for the metrics (once, however many rules read it).
     fed: Vec<bool>,
+    /// Per target: read from a watch shared at a takeover that another
+    /// rule counts for the metrics.
+    uncounted: Vec<bool>,
     /// A reload stopped the rule: it reads what its shared watches handed
     /// it so far (its new version reads the rest), then stops.
     stopping: bool,
@@ -1193,6 +1197,7 @@ impl Session {
         for &i in indices {
             self.watches[i].abort();
             self.fed[i] = false;
+            self.uncounted[i] = false;
         }
         let (events, watches) = watch_targets(&self.conn.client, &self.targets, indices, &[]);
         for events in events {
@@ -1276,6 +1281,31 @@ impl Session {
         self.events = futures::stream::select_all(events);
         self.watches = watches.into_iter().map(|(_, watch)| watch).collect();
         self.fed = vec![false; self.targets.len()];
+        self.uncounted = vec![false; self.targets.len()];
+        self.standby = false;
+    }
+
+    /// Whether its watches may be the process's, shared with other rules:
+    /// not a manifest's objects (watched per type and namespace), nor a type
+    /// not served yet.
+    pub fn shares_watches(&self) -> bool {
+        !own_watches(&self.targets)
+    }
+
+    /// Reads the process's watches, one stream per target, started for
+    /// every rule that took over with it (crate::ha); `counting`: per
+    /// target, whether this rule counts its watch's events (see
+    /// `feed::counting`).
+    pub fn read_watches(
+        &mut self,
+        streams: Vec<BoxStream<'static, feed::Event>>,
+        counting: Vec<bool>,
+    ) {
+        let (events, watches) = watch_fed(streams);
+        self.events = events;
+        self.watches = watches;
+        self.fed = vec![false; self.targets.len()];
+        self.uncounted = counting.into_iter().map(|counts| !counts).collect();
         self.standby = false;
     }
 
@@ -1294,8 +1324,9 @@ impl Session {
     /// changed; ready once every target's first list is in.
     fn count(&mut self, index: usize, event: Counted, changes: &[Change]) {
         let resource = self.targets[index].api.qualified();
-        // A shared watch's hub counts its events and changes, once.
-        let fed = self.fed[index];
+        // A shared watch's hub (or one of its readers) counts its events
+        // and changes, once.
+        let fed = self.fed[index] || self.uncounted[index];
         match event {
             Counted::Event(event) if !fed => crate::metrics::watch_event(&resource, event),
             Counted::Relist if !fed => crate::metrics::relisted(&resource),
@@ -1340,6 +1371,13 @@ fn watch_fed(
         .map(|(index, events)| indexed(events, index))
         .unzip();
     (futures::stream::select_all(events), watches)
+}
+
+/// A manifest's objects (`-f`) are watched per (type, namespace) and may
+/// wait for their type to be served: a rule with such targets keeps its
+/// watches its own.
+fn own_watches(targets: &[Target]) -> bool {
+    targets.iter().any(|t| t.manifest || !t.served)
 }
 
 /// One target's events, each with the target's index.

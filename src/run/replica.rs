@@ -8,19 +8,20 @@
 //! that one. Until then the stored checkpoint stays behind, so a restart
 //! replays from there, with the same delivery ids.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use futures::stream::BoxStream;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, ListParams};
 use serde_json::json;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::Instant;
 
-use super::Session;
+use super::{Session, feed};
 use crate::connect::Connection;
 use crate::decide::filter::Filter;
 use crate::decide::noise::{Notice, Unsaid};
@@ -42,6 +43,11 @@ const RECHECK: Duration = Duration::from_millis(250);
 /// so memory stays bounded (about this many times the checkpoint's size).
 const SNAPSHOTS: usize = 8;
 
+/// How long the rules taking over wait for the next of them (each reads
+/// its checkpoint section first): past it with none come, those there
+/// start their watches, and a rule that comes later starts its own.
+const TOGETHER: Duration = Duration::from_secs(1);
+
 /// What every rule of the process shares of high availability: one
 /// Lease (its campaign) and one checkpoint ConfigMap.
 pub struct Ha {
@@ -57,6 +63,154 @@ pub struct Ha {
     /// its flags (`Filter::describe`).
     rules: Rules,
     verbose: bool,
+    /// The rules taking over together, which share their watches.
+    takeover: Arc<Takeover>,
+}
+
+/// One takeover for the process: the rules whose replicas take over
+/// together read one watch per distinct request (`feed::share`), resumed
+/// from the oldest of their sections' positions, each rule skipping what
+/// its own section covers; those with no position share one list.
+struct Takeover {
+    client: kube::Client,
+    round: std::sync::Mutex<Round>,
+    /// Per collection (apiVersion, plural, namespace), its resourceVersion
+    /// now, read once per round for every rule with no position in it.
+    now: tokio::sync::Mutex<(u64, BTreeMap<Collection, Option<u64>>)>,
+}
+
+type Collection = (String, String, Option<String>);
+
+/// The rules taking over together.
+#[derive(Default)]
+struct Round {
+    /// Which round this is: one more at each start.
+    number: u64,
+    /// The runs still to come: standby, not waiting for their old version.
+    expected: BTreeSet<u64>,
+    /// Those come, each with its targets, positions and where its streams go.
+    come: Vec<Arrival>,
+    /// When the last of them came.
+    last: Option<Instant>,
+}
+
+struct Arrival {
+    targets: Vec<Target>,
+    from: Vec<Option<u64>>,
+    to: oneshot::Sender<Shared>,
+}
+
+/// A rule's share of the watches started at a takeover: per target, its
+/// events, and whether it counts them for the metrics.
+type Shared = (Vec<BoxStream<'static, feed::Event>>, Vec<bool>);
+
+impl Takeover {
+    fn round(&self) -> std::sync::MutexGuard<'_, Round> {
+        self.round.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Run `run` will take over with the others (it is standby).
+    fn expect(&self, run: u64) {
+        self.round().expected.insert(run);
+    }
+
+    /// Run `run` will not come (it ended, or keeps its watches its own): the
+    /// others start without it.
+    fn excuse(&self, run: u64) {
+        let complete = {
+            let mut round = self.round();
+            round.expected.remove(&run) && round.expected.is_empty() && !round.come.is_empty()
+        };
+        if complete && tokio::runtime::Handle::try_current().is_ok() {
+            self.start();
+        }
+    }
+
+    /// Run `run` takes over: per target, its events, once every rule
+    /// expected has come (or none has for [`TOGETHER`]); `None` if the
+    /// round was lost (then it watches alone).
+    async fn join(&self, run: u64, targets: Vec<Target>, from: Vec<Option<u64>>) -> Option<Shared> {
+        let (to, mut streams) = oneshot::channel();
+        let complete = {
+            let mut round = self.round();
+            round.expected.remove(&run);
+            round.come.push(Arrival { targets, from, to });
+            round.last = Some(Instant::now());
+            round.expected.is_empty()
+        };
+        if complete {
+            self.start();
+        }
+        loop {
+            let quiet = self.round().last.unwrap_or_else(Instant::now) + TOGETHER;
+            tokio::select! {
+                streams = &mut streams => return streams.ok(),
+                _ = tokio::time::sleep_until(quiet) => {}
+            }
+            if self
+                .round()
+                .last
+                .is_none_or(|last| last + TOGETHER <= Instant::now())
+            {
+                break;
+            }
+        }
+        self.start();
+        streams.await.ok()
+    }
+
+    /// The watches of the rules come so far, started and handed out.
+    fn start(&self) {
+        let come = {
+            let mut round = self.round();
+            if round.come.is_empty() {
+                return;
+            }
+            round.number += 1;
+            std::mem::take(&mut round.come)
+        };
+        let targets: Vec<Vec<Target>> = come.iter().map(|a| a.targets.clone()).collect();
+        let from: Vec<Vec<Option<u64>>> = come.iter().map(|a| a.from.clone()).collect();
+        let streams = feed::share(&self.client, &targets, &from);
+        let counting = feed::counting(&targets, &from);
+        for ((arrival, streams), counting) in come.into_iter().zip(streams).zip(counting) {
+            let _ = arrival.to.send((streams, counting));
+        }
+    }
+
+    /// The collection's resourceVersion now (see [`position_now`]), asked
+    /// once for the rules of one round.
+    async fn position_now(&self, session: &Session, target: &Target) -> Option<u64> {
+        let number = self.round().number;
+        let mut now = self.now.lock().await;
+        if now.0 != number {
+            *now = (number, BTreeMap::new());
+        }
+        let collection = (
+            target.api.api_version(),
+            target.api.plural.clone(),
+            target.namespace.clone(),
+        );
+        if let Some(position) = now.1.get(&collection) {
+            return *position;
+        }
+        let position = position_now(session, target).await;
+        now.1.insert(collection, position);
+        position
+    }
+}
+
+/// A rule's run, until it takes over or is dropped: the takeover waits for
+/// it while it is expected.
+struct Taking {
+    takeover: Arc<Takeover>,
+    run: u64,
+}
+
+impl Drop for Taking {
+    fn drop(&mut self) {
+        self.takeover.excuse(self.run);
+    }
 }
 
 /// A rule's replica, counted until it has left (dropped).
@@ -100,6 +254,8 @@ pub struct Replica {
     claim: Option<(String, u64)>,
     /// With `--checkpoint`: dropped with the replica, once it has left.
     left: Option<watch::Sender<()>>,
+    /// Its part in the process's takeover (one for every rule).
+    taking: Taking,
 }
 
 struct Keeper {
@@ -147,6 +303,11 @@ impl Ha {
         let client = conn.client.clone();
         let namespace = conn.namespace.clone();
         let identity = lease::identity();
+        let takeover = Arc::new(Takeover {
+            client: client.clone(),
+            round: std::sync::Mutex::default(),
+            now: tokio::sync::Mutex::default(),
+        });
         let (role, elector, alone) = match &plan.lease {
             Some((name, timings)) => {
                 let api: Api<Lease> = Api::namespaced(client.clone(), &namespace);
@@ -189,6 +350,7 @@ impl Ha {
             present: Arc::default(),
             rules: Arc::default(),
             verbose,
+            takeover,
         })
     }
 
@@ -208,6 +370,10 @@ impl Ha {
             rules.insert(name.to_string(), is);
         }
         let after = after.filter(|_| self.store.is_some() && rule.is_some());
+        // One waiting for its old version takes over once that has left.
+        if after.is_none() {
+            self.takeover.expect(run);
+        }
         let keeper = self.store.as_ref().map(|store| Keeper {
             store: match rule {
                 // The old version writes the section until it has left.
@@ -241,6 +407,10 @@ impl Ha {
                 .map(|rule| (rule.to_string(), run)),
             after,
             left: self.store.as_ref().map(|_| watch::channel(()).0),
+            taking: Taking {
+                takeover: self.takeover.clone(),
+                run,
+            },
         }
     }
 
@@ -345,7 +515,10 @@ impl Replica {
                 && let Some(after) = &mut self.after
             {
                 tokio::select! {
-                    _ = after.changed() => self.after = None,
+                    _ = after.changed() => {
+                        self.after = None;
+                        self.taking.takeover.expect(self.taking.run);
+                    }
                     changed = self.role.changed() => {
                         if changed.is_err() {
                             std::future::pending::<()>().await;
@@ -395,6 +568,8 @@ impl Replica {
             Turn::TakeOver => self.take_over(session, filter).await,
             Turn::StepDown => {
                 session.stop_watches();
+                // It takes over again with the others.
+                self.taking.takeover.expect(self.taking.run);
                 filter.forget();
                 self.active = false;
                 if let Some(keeper) = &mut self.keeper {
@@ -455,7 +630,8 @@ impl Replica {
                         from[index] = restore(session, filter, index, target, mark);
                     }
                     None => {
-                        if let Some(position) = position_now(session, target).await {
+                        let takeover = &self.taking.takeover;
+                        if let Some(position) = takeover.position_now(session, target).await {
                             session.tracker.advance(index, position);
                         }
                     }
@@ -480,7 +656,28 @@ impl Replica {
             keeper.waiting.clear();
         }
         self.resumed = from.iter().any(Option::is_some);
-        session.start_watches(from);
+        // One watch per distinct request among the rules taking over, each
+        // rule from its own position (a rule with a manifest's objects
+        // keeps its own watches).
+        let takeover = &self.taking.takeover;
+        let positions = from
+            .iter()
+            .map(|at| at.as_deref().and_then(|at| at.parse().ok()))
+            .collect();
+        let shared = match session.shares_watches() {
+            true => {
+                let targets = session.targets.clone();
+                takeover.join(self.taking.run, targets, positions).await
+            }
+            false => None,
+        };
+        match shared {
+            Some((streams, counting)) => session.read_watches(streams, counting),
+            None => {
+                takeover.excuse(self.taking.run);
+                session.start_watches(from);
+            }
+        }
         self.outbox.forget_firing();
         if self.outbox.keeps_alerts_alive() && filter.any_open() {
             keep_firing(&self.outbox, session, filter).await;
@@ -1124,15 +1321,72 @@ async fn at(when: Option<Instant>) {
 mod tests {
     use super::*;
 
-    fn keeper() -> Keeper {
-        let client = kube::Client::new(
+    fn offline() -> kube::Client {
+        kube::Client::new(
             tower::service_fn(|_: http::Request<kube::client::Body>| async {
                 Err::<http::Response<kube::client::Body>, std::io::Error>(std::io::Error::other(
                     "offline",
                 ))
             }),
             "default",
+        )
+    }
+
+    fn takeover(runs: &[u64]) -> Arc<Takeover> {
+        let takeover = Arc::new(Takeover {
+            client: offline(),
+            round: std::sync::Mutex::default(),
+            now: tokio::sync::Mutex::default(),
+        });
+        for &run in runs {
+            takeover.expect(run);
+        }
+        takeover
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_rules_taking_over_start_as_soon_as_every_one_expected_came_or_ended() {
+        let takeover = takeover(&[1, 2, 3]);
+        let started = Instant::now();
+        let ended = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            // Run 3 ends before it takes over (its replica dropped).
+            drop(Taking {
+                takeover: takeover.clone(),
+                run: 3,
+            });
+        };
+        let (one, two, ()) = tokio::join!(
+            takeover.join(1, Vec::new(), Vec::new()),
+            takeover.join(2, Vec::new(), Vec::new()),
+            ended
         );
+        assert!(one.is_some() && two.is_some());
+        assert_eq!(started.elapsed(), Duration::from_millis(100));
+        assert_eq!(takeover.round().number, 1, "one round for both");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_rules_taking_over_wait_while_they_keep_coming_and_not_for_one_that_never_comes() {
+        let takeover = takeover(&[1, 2, 3]);
+        let started = Instant::now();
+        let late = async {
+            tokio::time::sleep(Duration::from_millis(900)).await;
+            takeover.join(2, Vec::new(), Vec::new()).await
+        };
+        // Run 3 never comes: one second after the last one came, they start.
+        let (one, two) = tokio::join!(takeover.join(1, Vec::new(), Vec::new()), late);
+        assert!(one.is_some() && two.is_some());
+        assert_eq!(started.elapsed(), Duration::from_millis(900) + TOGETHER);
+        assert_eq!(takeover.round().number, 1, "one round for both");
+        // Run 3 comes later: a round of its own, at once.
+        let started = Instant::now();
+        assert!(takeover.join(3, Vec::new(), Vec::new()).await.is_some());
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
+    fn keeper() -> Keeper {
+        let client = offline();
         Keeper {
             store: Store::new(
                 Api::namespaced(client, "default"),

@@ -787,3 +787,315 @@ fn a_changed_rule_tells_each_change_of_a_burst_once(election: &[&str]) {
         "both versions told some"
     );
 }
+
+/// The requests for widgets so far: (watches, lists).
+fn widget_requests(s: &Scenario) -> (Vec<String>, Vec<String>) {
+    s.server
+        .requests()
+        .into_iter()
+        .map(|r| r.path_and_query)
+        .filter(|p| p.contains("/widgets"))
+        .partition(|p| p.contains("watch="))
+}
+
+/// How many times the replica has said that a rule's list is in.
+fn listed(replica: &Replica) -> usize {
+    replica
+        .stderr
+        .lock()
+        .unwrap()
+        .matches("list complete, watching")
+        .count()
+}
+
+/// Under `--leader-elect --checkpoint` (the in-cluster setup), the rules
+/// that take over share their watches as they do without: three rules on
+/// every widget and one on a widget by name make one watch per distinct
+/// request (two, not four) and one read of where the collection is (not
+/// four); each rule tells what its line alone would, and the metrics
+/// count each watch event once.
+#[test]
+fn rules_taking_over_share_one_watch_per_distinct_request() {
+    let s = Scenario::new();
+    widget(&s, "w1");
+    let file = rules_file(
+        &s,
+        r#"rules:
+  - name: everything
+    args: [widgets, --all, -o, json]
+  - name: big
+    args: "widgets --all --when '.spec.size > 1' -o json"
+  - name: gone
+    args: [widgets, --all, --events, deleted, -o, json]
+  - name: second
+    args: [widgets/w2, -o, json]
+"#,
+    );
+    let port = crate::incluster::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let args = [
+        "--rules",
+        &file,
+        "-v",
+        "--leader-elect",
+        "--lease",
+        "alerts",
+        "--checkpoint",
+        "alerts",
+        "--metrics-addr",
+        &addr,
+    ];
+    let a = Replica::with_args(&s, "a", Some(FAST), &args);
+    wait_for_holder(&s, "alerts", "a", WITHIN);
+    let deadline = Instant::now() + WITHIN;
+    while listed(&a) < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "never every rule listed: {}",
+            a.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (watches, lists) = widget_requests(&s);
+    assert_eq!(
+        (watches.len(), lists.len()),
+        (2, 1),
+        "one watch per distinct request, one read of the collection's position:\n\
+         {watches:#?}\n{lists:#?}\nstderr: {}",
+        a.stderr.lock().unwrap()
+    );
+
+    let w1b = resize(&s, "w1", 2);
+    let w2 = widget(&s, "w2");
+    let gone = s.server.delete(WIDGETS, Some("default"), "w1").unwrap();
+    wait_lines(&a, 6);
+    std::thread::sleep(Duration::from_millis(500));
+    let set = |list: &[String]| list.iter().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(
+        ids(&a.lines()),
+        BTreeMap::from([
+            (
+                "everything".to_string(),
+                set(&[
+                    id(&w1b, "modified"),
+                    id(&w2, "created"),
+                    id(&gone, "deleted")
+                ])
+            ),
+            ("big".to_string(), set(&[id(&w1b, "modified")])),
+            ("gone".to_string(), set(&[id(&gone, "deleted")])),
+            ("second".to_string(), set(&[id(&w2, "created")])),
+        ]),
+        "each rule told what its line alone would; stderr: {}",
+        a.stderr.lock().unwrap()
+    );
+    let (_, metrics) = crate::incluster::get(port, "/metrics").unwrap();
+    let counted: BTreeSet<String> = metrics
+        .lines()
+        .filter(|l| l.starts_with("kubectl_notify_watch_events_total"))
+        .map(str::to_string)
+        .collect();
+    // w1 listed by the watch of every widget; w2 created (by both
+    // watches), w1 resized and deleted (by the first).
+    let resource = "resource=\"widgets.example.com\"";
+    assert_eq!(
+        counted,
+        BTreeSet::from([
+            format!("kubectl_notify_watch_events_total{{{resource},event=\"listed\"}} 1"),
+            format!("kubectl_notify_watch_events_total{{{resource},event=\"applied\"}} 3"),
+            format!("kubectl_notify_watch_events_total{{{resource},event=\"deleted\"}} 1"),
+        ]),
+        "each watch's events counted once"
+    );
+}
+
+/// A failover where the rules' sections stand at different positions: one
+/// rule has a change waiting out its `--hold` (its section stays before
+/// it), the other has told everything, an object created and deleted
+/// included. The replica taking over makes one watch for both, from the
+/// older position; each rule tells each change once, under its own id.
+#[test]
+fn after_a_failover_rules_at_different_positions_share_one_watch_and_tell_each_change_once() {
+    let s = Scenario::new();
+    let file = rules_file(
+        &s,
+        r#"rules:
+  - name: now
+    args: [widgets, --all, -o, json]
+  - name: held
+    args: "widgets --all --when '.spec.size > 1' --hold 6s -o json"
+"#,
+    );
+    let args = [
+        "--rules",
+        &file,
+        "-v",
+        "--leader-elect",
+        "--lease",
+        "alerts",
+        "--checkpoint",
+        "alerts",
+    ];
+    let a = Replica::with_args(&s, "a", Some(FAST), &args);
+    wait_for_holder(&s, "alerts", "a", WITHIN);
+    a.wait_watching(WITHIN);
+    let b = Replica::with_args(&s, "b", Some(FAST), &args);
+    std::thread::sleep(Duration::from_millis(500));
+    let w1 = widget(&s, "w1");
+    let w1b = resize(&s, "w1", 2);
+    let w3 = widget(&s, "w3");
+    let w3_gone = s.server.delete(WIDGETS, Some("default"), "w3").unwrap();
+    wait_lines(&a, 4);
+    // `now`'s section is past the deletion; `held`'s stays before w1b.
+    let deadline = Instant::now() + WITHIN;
+    let position = |rule: &str| -> Option<u64> {
+        let document = stored(&s, "alerts")?;
+        document["rules"][rule]["targets"]
+            .as_object()?
+            .values()
+            .filter_map(|t| t["resourceVersion"].as_str()?.parse().ok())
+            .max()
+    };
+    let rv = |o: &Value| -> u64 {
+        o["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    while position("now").is_none_or(|p| p < rv(&w3_gone)) || position("held").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "never written: {:?}",
+            stored(&s, "alerts")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    a.signal(libc::SIGKILL);
+    let held_at = position("held").unwrap();
+    assert!(
+        held_at < rv(&w1b),
+        "held's section is before its held change"
+    );
+    let (watches_before, _) = widget_requests(&s);
+    let w2 = widget(&s, "w2");
+    let w2b = resize(&s, "w2", 5);
+    wait_for_holder(&s, "alerts", "b", WITHIN);
+    wait_lines(&b, 4);
+    std::thread::sleep(Duration::from_millis(1500));
+    let set = |list: &[String]| list.iter().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(
+        ids(&a.lines()),
+        BTreeMap::from([(
+            "now".to_string(),
+            set(&[
+                id(&w1, "created"),
+                id(&w1b, "modified"),
+                id(&w3, "created"),
+                id(&w3_gone, "deleted")
+            ])
+        )]),
+    );
+    assert_eq!(
+        ids(&b.lines()),
+        BTreeMap::from([
+            (
+                "now".to_string(),
+                set(&[id(&w2, "created"), id(&w2b, "modified")])
+            ),
+            (
+                "held".to_string(),
+                set(&[id(&w1b, "modified"), id(&w2b, "modified")])
+            ),
+        ]),
+        "each change told once per rule; stderr of b: {}",
+        b.stderr.lock().unwrap()
+    );
+    assert_eq!(
+        b.lines().len(),
+        4,
+        "nothing told twice: {:?}",
+        by_rule(&b.lines())
+    );
+    let (watches, _) = widget_requests(&s);
+    let new: Vec<&String> = watches[watches_before.len()..].iter().collect();
+    assert_eq!(
+        new.len(),
+        1,
+        "one watch for both rules, from the older section: {new:#?}\nstderr of b: {}",
+        b.stderr.lock().unwrap()
+    );
+    assert!(
+        new[0].contains(&format!("resourceVersion={held_at}")),
+        "resumed from held's position {held_at}: {new:#?}"
+    );
+}
+
+/// Rules whose sections stand at different positions, restarted after the
+/// server lost that history (410): their one shared watch lists once, and
+/// each rule compares the list with its own section — what changed is
+/// told once per rule, the change one rule held for its `--hold` included.
+#[test]
+fn rules_at_different_positions_past_the_history_list_once_and_each_compares_its_own() {
+    let s = Scenario::new();
+    widget(&s, "kept");
+    widget(&s, "gone");
+    let file = rules_file(
+        &s,
+        r#"rules:
+  - name: now
+    args: [widgets, --all, -o, json]
+  - name: held
+    args: "widgets --all --when '.spec.size > 1' --hold 4s -o json"
+"#,
+    );
+    let args = ["--rules", &file, "-v", "--checkpoint", "c"];
+    let first = Replica::with_args(&s, "a", None, &args);
+    let deadline = Instant::now() + WITHIN;
+    while listed(&first) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            first.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kept = resize(&s, "kept", 2);
+    wait_lines(&first, 1);
+    wait_for_sections(&s, "c", &["held", "now"], &kept, &["now"]);
+    // Before `held`'s hold completes: its section stays before the change.
+    first.signal(libc::SIGKILL);
+    assert_eq!(by_rule(&first.lines()).len(), 1, "{:?}", first.lines());
+
+    resize(&s, "kept", 3);
+    s.server.delete(WIDGETS, Some("default"), "gone");
+    widget(&s, "new");
+    s.forget_history();
+    let (watches_before, _) = widget_requests(&s);
+    let second = Replica::with_args(&s, "a", None, &args);
+    wait_lines(&second, 4);
+    std::thread::sleep(Duration::from_millis(1000));
+    let said = |list: &[&str]| list.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+    let mut told = by_rule(&second.lines());
+    told.values_mut().for_each(|lines| lines.sort());
+    assert_eq!(
+        told,
+        BTreeMap::from([
+            (
+                "now".to_string(),
+                said(&["created new", "deleted gone", "modified kept"])
+            ),
+            ("held".to_string(), said(&["modified kept"])),
+        ]),
+        "stderr: {}",
+        second.stderr.lock().unwrap()
+    );
+    let (watches, _) = widget_requests(&s);
+    let new = &watches[watches_before.len()..];
+    assert_eq!(
+        new.len(),
+        2,
+        "one resumed watch (410), then one list, for both rules: {new:#?}"
+    );
+}
