@@ -3,18 +3,22 @@
 //! knew, so an outage neither loses a change nor repeats one.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 
-/// A watcher event, stripped of the client types.
+/// A watcher event, stripped of the client types. Its object is shared:
+/// every rule reading a shared watch gets the same one, down to its sinks,
+/// and copies nothing of a version it drops (a copy per reader was half of
+/// what each reader beyond the first cost).
 #[derive(Debug, Clone, PartialEq)]
 pub enum WatchEvent {
     /// A (re-)list starts; `Listed` objects follow, then `ListDone`.
     Relisting,
-    Listed(Value),
+    Listed(Arc<Value>),
     ListDone,
-    Applied(Value),
-    Deleted(Value),
+    Applied(Arc<Value>),
+    Deleted(Arc<Value>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +65,8 @@ impl ChangeKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub kind: ChangeKind,
-    pub object: Value,
+    /// Shared with the watch's event and every rule reading it.
+    pub object: Arc<Value>,
     /// The version before a modification, with [`Keep::Diffs`].
     pub previous: Option<Previous>,
 }
@@ -228,15 +233,16 @@ impl TargetState {
     /// Splits a version into what is kept and what the change carries: the
     /// object goes to one of them whole and the other gets its identity, so
     /// it is never copied.
-    fn split(&mut self, object: Value, fresh: bool) -> (Entry, Value) {
+    fn split(&mut self, object: Arc<Value>, fresh: bool) -> (Entry, Arc<Value>) {
         if self.types.is_none() {
             self.types = Some((object["apiVersion"].clone(), object["kind"].clone()));
         }
         match self.keep {
             Keep::Objects => {
-                let carried = identity(&object);
+                let carried = Arc::new(identity(&object));
                 let entry = Entry {
-                    object,
+                    // Wait mode reads its watch alone: the only holder.
+                    object: Arc::unwrap_or_clone(object),
                     version: None,
                     last: None,
                     fresh,
@@ -282,15 +288,15 @@ impl TargetState {
 
     /// Removes an object; `last` is its final state when the server sent
     /// one (a watch deletion), else the last version we know is used.
-    fn depart(&mut self, key: &str, last: Option<Value>) -> Option<Change> {
+    fn depart(&mut self, key: &str, last: Option<Arc<Value>>) -> Option<Change> {
         let mut entry = self.objects.remove(key)?;
         let object = match (last, entry.last.take()) {
             (Some(last), _) => last,
-            (None, Some(previous)) => previous.value(),
-            (None, None) => self.identity_of(key, entry),
+            (None, Some(previous)) => Arc::new(previous.value()),
+            (None, None) => Arc::new(self.identity_of(key, entry)),
         };
         if self.synced && self.keep == Keep::Objects {
-            self.departed.push(object.clone());
+            self.departed.push(Value::clone(&object));
         }
         Some(Change {
             kind: ChangeKind::Deleted,
@@ -301,7 +307,7 @@ impl TargetState {
 
     /// Records a version and says what it changed, if anything. A new UID
     /// under a known name is a deletion followed by a creation.
-    fn record(&mut self, object: Value, listed_at_start: bool, changes: &mut Vec<Change>) {
+    fn record(&mut self, object: Arc<Value>, listed_at_start: bool, changes: &mut Vec<Change>) {
         let key = key(&object);
         match self.announced.get(&key) {
             Some(told) if uid(told) == uid(&object) => {
@@ -314,7 +320,7 @@ impl TargetState {
                 let gone = self.announced.remove(&key).expect("just seen");
                 changes.push(Change {
                     kind: ChangeKind::Deleted,
-                    object: gone,
+                    object: Arc::new(gone),
                     previous: None,
                 });
             }
@@ -356,8 +362,9 @@ impl TargetState {
         let mut object = object;
         let previous = match keep {
             Keep::Objects => {
-                let carried = identity(&object);
-                known.object = std::mem::replace(&mut object, carried);
+                let carried = Arc::new(identity(&object));
+                let whole = std::mem::replace(&mut object, carried);
+                known.object = Arc::unwrap_or_clone(whole);
                 None
             }
             // Same name and uid: of the identity only the version moved.
@@ -447,7 +454,7 @@ impl Tracker {
                 for (_, object) in std::mem::take(&mut state.announced) {
                     changes.push(Change {
                         kind: ChangeKind::Deleted,
-                        object,
+                        object: Arc::new(object),
                         previous: None,
                     });
                 }
@@ -657,7 +664,7 @@ mod tests {
 
     fn start(t: &mut Tracker, objects: Vec<Value>) -> Vec<String> {
         let mut events = vec![WatchEvent::Relisting];
-        events.extend(objects.into_iter().map(WatchEvent::Listed));
+        events.extend(objects.into_iter().map(|o| WatchEvent::Listed(o.into())));
         events.push(WatchEvent::ListDone);
         feed(t, events)
     }
@@ -692,8 +699,8 @@ mod tests {
         let mut t = Tracker::new(1, Keep::Identity);
         t.seed(0, 10, vec![], vec![gone]);
         let replay = vec![
-            WatchEvent::Applied(widget("gone", "u1", 11, true)),
-            WatchEvent::Deleted(widget("gone", "u1", 13, true)),
+            WatchEvent::Applied(widget("gone", "u1", 11, true).into()),
+            WatchEvent::Deleted(widget("gone", "u1", 13, true).into()),
         ];
         assert_eq!(feed(&mut t, replay), ["created gone@11", "deleted gone@13"]);
         assert_eq!(start(&mut t, vec![]), Vec::<String>::new());
@@ -709,9 +716,9 @@ mod tests {
         let mut t = Tracker::new(1, Keep::Identity);
         t.seed(0, 10, vec![], vec![widget("c", "u1", 0, true)]);
         let replay = vec![
-            WatchEvent::Applied(widget("c", "u0", 11, true)),
-            WatchEvent::Deleted(widget("c", "u0", 12, true)),
-            WatchEvent::Applied(widget("c", "u1", 13, true)),
+            WatchEvent::Applied(widget("c", "u0", 11, true).into()),
+            WatchEvent::Deleted(widget("c", "u0", 12, true).into()),
+            WatchEvent::Applied(widget("c", "u1", 13, true).into()),
         ];
         assert_eq!(
             feed(&mut t, replay),
@@ -732,24 +739,24 @@ mod tests {
         t.seed(0, 15, vec![widget("b", "new", 22, true)], vec![]);
         let old = widget("b", "old", 17, true);
         assert_eq!(
-            feed(&mut t, vec![WatchEvent::Applied(old.clone())]),
+            feed(&mut t, vec![WatchEvent::Applied(old.clone().into())]),
             Vec::<String>::new()
         );
         let mut gone = old;
         gone["metadata"]["resourceVersion"] = json!("18");
         assert_eq!(
-            feed(&mut t, vec![WatchEvent::Deleted(gone)]),
+            feed(&mut t, vec![WatchEvent::Deleted(gone.into())]),
             Vec::<String>::new()
         );
         let again = widget("b", "new", 22, true);
         assert_eq!(
-            feed(&mut t, vec![WatchEvent::Applied(again)]),
+            feed(&mut t, vec![WatchEvent::Applied(again.into())]),
             Vec::<String>::new()
         );
         assert_eq!(uids(&t), ["new"]);
         let later = widget("b", "new", 23, true);
         assert_eq!(
-            feed(&mut t, vec![WatchEvent::Applied(later)]),
+            feed(&mut t, vec![WatchEvent::Applied(later.into())]),
             ["modified b@23"]
         );
     }
@@ -762,7 +769,7 @@ mod tests {
                 &mut t,
                 vec![
                     WatchEvent::Relisting,
-                    WatchEvent::Listed(widget("a", "1", 5, false))
+                    WatchEvent::Listed(widget("a", "1", 5, false).into())
                 ]
             ),
             ["initial a@5"]
@@ -783,9 +790,9 @@ mod tests {
         let changes = feed(
             &mut t,
             vec![
-                WatchEvent::Applied(widget("a", "1", 6, false)),
-                WatchEvent::Applied(widget("a", "1", 7, true)),
-                WatchEvent::Deleted(widget("a", "1", 8, true)),
+                WatchEvent::Applied(widget("a", "1", 6, false).into()),
+                WatchEvent::Applied(widget("a", "1", 7, true).into()),
+                WatchEvent::Deleted(widget("a", "1", 8, true).into()),
             ],
         );
         assert_eq!(changes, ["created a@6", "modified a@7", "deleted a@8"]);
@@ -797,7 +804,7 @@ mod tests {
         let mut t = Tracker::new(1, Keep::Diffs);
         start(&mut t, vec![widget("a", "1", 5, false)]);
         let change = t
-            .apply(0, WatchEvent::Applied(widget("a", "1", 6, true)))
+            .apply(0, WatchEvent::Applied(widget("a", "1", 6, true).into()))
             .remove(0);
         assert_eq!(change.previous.unwrap().value()["status"]["ready"], false);
         assert_eq!(change.object["status"]["ready"], true);
@@ -806,9 +813,27 @@ mod tests {
         let mut t = Tracker::new(1, Keep::Objects);
         start(&mut t, vec![widget("a", "1", 5, false)]);
         let change = t
-            .apply(0, WatchEvent::Applied(widget("a", "1", 6, true)))
+            .apply(0, WatchEvent::Applied(widget("a", "1", 6, true).into()))
             .remove(0);
         assert_eq!(change.previous, None);
+    }
+
+    /// Every rule reading a shared watch gets the event's object itself, not
+    /// a copy: two trackers fed the same event hand on the same object.
+    #[test]
+    fn rules_reading_one_event_share_its_object() {
+        for keep in [Keep::Diffs, Keep::Identity] {
+            let (mut one, mut other) = (Tracker::new(1, keep), Tracker::new(1, keep));
+            for t in [&mut one, &mut other] {
+                start(t, vec![widget("a", "1", 5, false)]);
+            }
+            let event = WatchEvent::Applied(widget("a", "1", 6, true).into());
+            let (a, b) = (one.apply(0, event.clone()), other.apply(0, event));
+            assert!(Arc::ptr_eq(&a[0].object, &b[0].object), "{keep:?}");
+            let gone = WatchEvent::Deleted(widget("a", "1", 7, true).into());
+            let (a, b) = (one.apply(0, gone.clone()), other.apply(0, gone));
+            assert!(Arc::ptr_eq(&a[0].object, &b[0].object), "{keep:?}");
+        }
     }
 
     #[test]
@@ -816,10 +841,10 @@ mod tests {
         let mut t = Tracker::new(1, Keep::Objects);
         start(&mut t, vec![widget("a", "1", 5, false)]);
         let change = t
-            .apply(0, WatchEvent::Applied(widget("a", "1", 6, true)))
+            .apply(0, WatchEvent::Applied(widget("a", "1", 6, true).into()))
             .remove(0);
         assert_eq!(
-            change.object,
+            *change.object,
             json!({"metadata": {"name": "a", "namespace": "default", "uid": "1", "resourceVersion": "6"}})
         );
         let held: Vec<&Value> = t.objects(0).collect();
@@ -842,14 +867,14 @@ mod tests {
         let changes = feed(
             &mut t,
             vec![
-                WatchEvent::Applied(widget("a", "1", 5, false)),
-                WatchEvent::Applied(widget("a", "1", 6, true)),
+                WatchEvent::Applied(widget("a", "1", 5, false).into()),
+                WatchEvent::Applied(widget("a", "1", 6, true).into()),
             ],
         );
         assert_eq!(changes, ["modified a@6"]);
         // ...and the change still carries the whole object.
         let change = t
-            .apply(0, WatchEvent::Applied(widget("a", "1", 7, false)))
+            .apply(0, WatchEvent::Applied(widget("a", "1", 7, false).into()))
             .remove(0);
         assert_eq!(change.object["status"]["ready"], false);
         assert_eq!(change.previous, None);
@@ -885,8 +910,8 @@ mod tests {
         let changes = feed(
             &mut t,
             vec![
-                WatchEvent::Applied(widget("a", "1", 5, false)),
-                WatchEvent::Applied(widget("a", "1", 4, true)),
+                WatchEvent::Applied(widget("a", "1", 5, false).into()),
+                WatchEvent::Applied(widget("a", "1", 4, true).into()),
             ],
         );
         assert!(changes.is_empty(), "{changes:?}");
@@ -937,7 +962,7 @@ mod tests {
         assert_eq!(
             feed(
                 &mut t,
-                vec![WatchEvent::Applied(widget("a", "2", 9, false))]
+                vec![WatchEvent::Applied(widget("a", "2", 9, false).into())]
             ),
             ["deleted a@5", "created a@9"]
         );
@@ -961,7 +986,7 @@ mod tests {
             a["kind"] = json!("Widget");
             start(&mut t, vec![a.clone(), widget("b", "2", 6, false)]);
             t.apply(0, WatchEvent::Relisting);
-            t.apply(0, WatchEvent::Listed(widget("b", "2", 6, false)));
+            t.apply(0, WatchEvent::Listed(widget("b", "2", 6, false).into()));
             let gone = t.apply(0, WatchEvent::ListDone);
             // Kept whole, or as JSON for diffs: the last version whole.
             let expected = match keep {
@@ -971,7 +996,7 @@ mod tests {
             };
             assert_eq!(gone.len(), 1, "{keep:?}");
             assert_eq!(gone[0].kind, ChangeKind::Deleted, "{keep:?}");
-            assert_eq!(gone[0].object, expected, "{keep:?}");
+            assert_eq!(*gone[0].object, expected, "{keep:?}");
         }
     }
 
@@ -980,12 +1005,12 @@ mod tests {
         let mut t = Tracker::new(1, Keep::Objects);
         start(&mut t, vec![widget("a", "1", 5, false)]);
         let change = t
-            .apply(0, WatchEvent::Deleted(widget("a", "1", 6, true)))
+            .apply(0, WatchEvent::Deleted(widget("a", "1", 6, true).into()))
             .remove(0);
         assert_eq!(change.kind, ChangeKind::Deleted);
         assert_eq!(change.object["status"]["ready"], true);
         assert!(
-            t.apply(0, WatchEvent::Deleted(widget("zz", "9", 7, true)))
+            t.apply(0, WatchEvent::Deleted(widget("zz", "9", 7, true).into()))
                 .is_empty()
         );
     }
@@ -993,7 +1018,7 @@ mod tests {
     #[test]
     fn targets_are_independent() {
         let mut t = Tracker::new(2, Keep::Objects);
-        t.apply(1, WatchEvent::Applied(widget("a", "1", 1, true)));
+        t.apply(1, WatchEvent::Applied(widget("a", "1", 1, true).into()));
         assert_eq!(t.objects(0).count(), 0);
         assert_eq!(t.objects(1).count(), 1);
     }

@@ -155,7 +155,7 @@ impl Filter {
             return None;
         }
         let values = self.values.get(&*uid(&change.object))?;
-        let mut before = change.object.clone();
+        let mut before = Value::clone(&change.object);
         let mut any = false;
         for (path, old) in self.on_change.iter().zip(values) {
             let old = match old.as_slice() {
@@ -345,7 +345,7 @@ mod tests {
     fn change(kind: ChangeKind, object: Value, previous: Option<Previous>) -> Change {
         Change {
             kind,
-            object,
+            object: object.into(),
             previous,
         }
     }

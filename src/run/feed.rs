@@ -22,10 +22,11 @@ const WAITING: usize = 16;
 /// A watch's event or error, as every rule sharing the watch gets it.
 pub(crate) type Event = Result<WatchEvent, Arc<watcher::Error>>;
 
-/// An event on its way to the readers of a shared watch: one copy for all
-/// of them while it waits; a reader takes its own only as it reads it (the
-/// last one takes this one). With 50 readers each [`WAITING`] events behind
-/// during a list, a copy each was 1.1 MB of the peak.
+/// An event on its way to the readers of a shared watch: one for all of
+/// them while it waits; a reader takes its own only as it reads it (the
+/// last one takes this one), and its object stays shared (see
+/// [`WatchEvent`]). With 50 readers each [`WAITING`] events behind during
+/// a list, a copy each was 1.1 MB of the peak.
 type Shared = Result<Arc<WatchEvent>, Arc<watcher::Error>>;
 
 fn shared(event: Event) -> Shared {
@@ -187,7 +188,8 @@ async fn hand_out(mut events: BoxStream<'static, Event>, mut readers: Vec<mpsc::
     }
 }
 
-/// A reader's events: its own copy of each, taken as it reads it.
+/// A reader's events: its own of each, taken as it reads it (the object in
+/// it is the one every reader shares).
 fn received(mut rx: mpsc::Receiver<Shared>) -> BoxStream<'static, Event> {
     futures::stream::poll_fn(move |cx| {
         rx.poll_recv(cx)
@@ -433,7 +435,7 @@ impl State {
     /// The events that bring a reader joining now to where the watch is:
     /// the list so far (complete, or under way), nothing before the first.
     fn so_far(&self) -> Vec<WatchEvent> {
-        let listed = |entry: &Entry| WatchEvent::Listed(entry.whole());
+        let listed = |entry: &Entry| WatchEvent::Listed(entry.whole().into());
         match &self.listing {
             Some(keys) => {
                 let mut events = vec![WatchEvent::Relisting];
