@@ -72,9 +72,10 @@ pub struct Change {
 }
 
 /// A previous version, kept as compact JSON: a fraction of the memory of a
-/// parsed object, read back only when a diff is shown.
+/// parsed object, read back only when a diff is shown. Shared: a shared
+/// watch's tracker makes it once for every rule reading the watch.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Previous(Box<str>);
+pub struct Previous(Arc<str>);
 
 impl Previous {
     pub fn of(object: &Value) -> Previous {
@@ -82,7 +83,7 @@ impl Previous {
         // at a time (twice the instructions; a shared watch does this for
         // every event, for the rules that may join it).
         let text = serde_json::to_string(object).unwrap_or_default();
-        Previous(text.into_boxed_str())
+        Previous(text.into())
     }
 
     pub fn value(&self) -> Value {
@@ -526,6 +527,47 @@ impl Tracker {
         state.position = state.position.max(position);
     }
 
+    /// The changes `event` makes for this tracker, from those the tracker
+    /// of a shared watch made of it ([`Keep::Diffs`]): the watch tracks its
+    /// objects once for every rule reading it, and each rule takes what its
+    /// own tracker would have made (with [`Keep::Identity`], no previous
+    /// version, and a deletion the tracker found, not the server's, as the
+    /// identity alone). This tracker then holds none of the objects, only
+    /// where the target's lists are: it must have seen the same events as
+    /// that one since both started, or since the end of a list both saw.
+    /// Never with [`Keep::Objects`] (wait mode judges the objects it holds).
+    pub fn follow(&mut self, target: usize, event: WatchEvent, changes: &[Change]) -> Vec<Change> {
+        let state = &mut self.targets[target];
+        // Held here until the watch's tracker took over: its from now on.
+        state.objects.clear();
+        let sent = match event {
+            WatchEvent::Relisting | WatchEvent::ListDone => {
+                // With no objects of its own, a list's end finds none gone.
+                self.apply(target, event);
+                None
+            }
+            WatchEvent::Listed(object) | WatchEvent::Applied(object) => Some(object),
+            WatchEvent::Deleted(object) => Some(object),
+        };
+        let keep = self.targets[target].keep;
+        changes
+            .iter()
+            .map(|change| {
+                let mut change = change.clone();
+                if keep == Keep::Identity {
+                    change.previous = None;
+                    let from_server = sent
+                        .as_ref()
+                        .is_some_and(|sent| Arc::ptr_eq(sent, &change.object));
+                    if change.kind == ChangeKind::Deleted && !from_server {
+                        change.object = Arc::new(identity(&change.object));
+                    }
+                }
+                change
+            })
+            .collect()
+    }
+
     /// Forgets everything, as before the first list.
     pub fn reset(&mut self) {
         for state in &mut self.targets {
@@ -952,6 +994,76 @@ mod tests {
             .is_empty()
         );
         assert_eq!(departed(&t), ["c"]);
+    }
+
+    /// A rule that takes its changes from its shared watch's tracker gets
+    /// exactly what its own tracker would have told, whatever it keeps:
+    /// following from the start, or from the end of a list it read itself.
+    #[test]
+    fn following_a_shared_watchs_tracker_tells_what_its_own_would() {
+        let w = |name: &str, uid: &str, rv: u64| {
+            let mut object = widget(name, uid, rv, rv % 2 == 0);
+            object["apiVersion"] = json!("example.com/v1");
+            object["kind"] = json!("Widget");
+            WatchEvent::Listed(object.into())
+        };
+        let applied = |event: WatchEvent| match event {
+            WatchEvent::Listed(object) => WatchEvent::Applied(object),
+            other => other,
+        };
+        let deleted = |event: WatchEvent| match event {
+            WatchEvent::Listed(object) => WatchEvent::Deleted(object),
+            other => other,
+        };
+        let first_list = vec![
+            WatchEvent::Relisting,
+            w("a", "1", 5),
+            w("b", "2", 6),
+            w("c", "3", 7),
+            WatchEvent::ListDone,
+        ];
+        let later = vec![
+            applied(w("a", "1", 8)),
+            // A replay, and an older version: no change.
+            applied(w("a", "1", 8)),
+            applied(w("a", "1", 4)),
+            // Re-created under the same name: a deletion and a creation.
+            applied(w("b", "9", 10)),
+            deleted(w("c", "3", 11)),
+            deleted(w("zz", "5", 12)),
+            applied(w("d", "4", 13)),
+            // A re-list that lacks d: its deletion, found by the tracker.
+            WatchEvent::Relisting,
+            w("a", "1", 14),
+            w("b", "9", 10),
+            WatchEvent::ListDone,
+            // The deletion of another object under b's name than the one known.
+            deleted(w("b", "7", 15)),
+        ];
+        for keep in [Keep::Diffs, Keep::Identity] {
+            let mut watch = Tracker::new(1, Keep::Diffs);
+            let mut own = Tracker::new(1, keep);
+            let mut from_start = Tracker::new(1, keep);
+            let mut after_list = Tracker::new(1, keep);
+            for (i, event) in first_list.iter().chain(&later).enumerate() {
+                let shared = watch.apply(0, event.clone());
+                let told = own.apply(0, event.clone());
+                assert_eq!(
+                    from_start.follow(0, event.clone(), &shared),
+                    told,
+                    "{keep:?}, event {i}"
+                );
+                let after = match i < first_list.len() {
+                    true => after_list.apply(0, event.clone()),
+                    false => after_list.follow(0, event.clone(), &shared),
+                };
+                assert_eq!(after, told, "{keep:?}, event {i}");
+                assert_eq!(from_start.synced(0), own.synced(0));
+            }
+            // The objects are held once, by the watch's tracker.
+            assert_eq!((own.len(0), watch.len(0)), (1, 1));
+            assert_eq!((from_start.len(0), after_list.len(0)), (0, 0));
+        }
     }
 
     #[test]
