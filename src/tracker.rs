@@ -1002,7 +1002,7 @@ mod tests {
     #[test]
     fn following_a_shared_watchs_tracker_tells_what_its_own_would() {
         let w = |name: &str, uid: &str, rv: u64| {
-            let mut object = widget(name, uid, rv, rv % 2 == 0);
+            let mut object = widget(name, uid, rv, rv.is_multiple_of(2));
             object["apiVersion"] = json!("example.com/v1");
             object["kind"] = json!("Widget");
             WatchEvent::Listed(object.into())
@@ -1015,7 +1015,7 @@ mod tests {
             WatchEvent::Listed(object) => WatchEvent::Deleted(object),
             other => other,
         };
-        let first_list = vec![
+        let first_list = [
             WatchEvent::Relisting,
             w("a", "1", 5),
             w("b", "2", 6),
