@@ -23,7 +23,7 @@ const KEEPS: [(&str, Keep); 3] = [
 fn first_list(objects: &[Value]) -> Vec<WatchEvent> {
     let mut events = Vec::with_capacity(objects.len() + 2);
     events.push(WatchEvent::Relisting);
-    events.extend(objects.iter().cloned().map(WatchEvent::Listed));
+    events.extend(objects.iter().map(|o| WatchEvent::Listed(o.clone().into())));
     events.push(WatchEvent::ListDone);
     events
 }
@@ -78,7 +78,7 @@ fn modified(c: &mut Criterion) {
             object["metadata"]["resourceVersion"] = (MODIFIED_FROM + sent).to_string().into();
             object["status"]["ready"] = sent.is_multiple_of(2).into();
             sent += 1;
-            WatchEvent::Applied(object)
+            WatchEvent::Applied(object.into())
         };
         group.bench_function(name, |b| {
             b.iter_batched(

@@ -3,18 +3,22 @@
 //! knew, so an outage neither loses a change nor repeats one.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 
-/// A watcher event, stripped of the client types.
+/// A watcher event, stripped of the client types. Its object is shared:
+/// every rule reading a shared watch gets the same one, down to its sinks,
+/// and copies nothing of a version it drops (a copy per reader was half of
+/// what each reader beyond the first cost).
 #[derive(Debug, Clone, PartialEq)]
 pub enum WatchEvent {
     /// A (re-)list starts; `Listed` objects follow, then `ListDone`.
     Relisting,
-    Listed(Value),
+    Listed(Arc<Value>),
     ListDone,
-    Applied(Value),
-    Deleted(Value),
+    Applied(Arc<Value>),
+    Deleted(Arc<Value>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,15 +65,17 @@ impl ChangeKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub kind: ChangeKind,
-    pub object: Value,
+    /// Shared with the watch's event and every rule reading it.
+    pub object: Arc<Value>,
     /// The version before a modification, with [`Keep::Diffs`].
     pub previous: Option<Previous>,
 }
 
 /// A previous version, kept as compact JSON: a fraction of the memory of a
-/// parsed object, read back only when a diff is shown.
+/// parsed object, read back only when a diff is shown. Shared: a shared
+/// watch's tracker makes it once for every rule reading the watch.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Previous(Box<str>);
+pub struct Previous(Arc<str>);
 
 impl Previous {
     pub fn of(object: &Value) -> Previous {
@@ -77,7 +83,7 @@ impl Previous {
         // at a time (twice the instructions; a shared watch does this for
         // every event, for the rules that may join it).
         let text = serde_json::to_string(object).unwrap_or_default();
-        Previous(text.into_boxed_str())
+        Previous(text.into())
     }
 
     pub fn value(&self) -> Value {
@@ -228,15 +234,16 @@ impl TargetState {
     /// Splits a version into what is kept and what the change carries: the
     /// object goes to one of them whole and the other gets its identity, so
     /// it is never copied.
-    fn split(&mut self, object: Value, fresh: bool) -> (Entry, Value) {
+    fn split(&mut self, object: Arc<Value>, fresh: bool) -> (Entry, Arc<Value>) {
         if self.types.is_none() {
             self.types = Some((object["apiVersion"].clone(), object["kind"].clone()));
         }
         match self.keep {
             Keep::Objects => {
-                let carried = identity(&object);
+                let carried = Arc::new(identity(&object));
                 let entry = Entry {
-                    object,
+                    // Wait mode reads its watch alone: the only holder.
+                    object: Arc::unwrap_or_clone(object),
                     version: None,
                     last: None,
                     fresh,
@@ -282,15 +289,15 @@ impl TargetState {
 
     /// Removes an object; `last` is its final state when the server sent
     /// one (a watch deletion), else the last version we know is used.
-    fn depart(&mut self, key: &str, last: Option<Value>) -> Option<Change> {
+    fn depart(&mut self, key: &str, last: Option<Arc<Value>>) -> Option<Change> {
         let mut entry = self.objects.remove(key)?;
         let object = match (last, entry.last.take()) {
             (Some(last), _) => last,
-            (None, Some(previous)) => previous.value(),
-            (None, None) => self.identity_of(key, entry),
+            (None, Some(previous)) => Arc::new(previous.value()),
+            (None, None) => Arc::new(self.identity_of(key, entry)),
         };
         if self.synced && self.keep == Keep::Objects {
-            self.departed.push(object.clone());
+            self.departed.push(Value::clone(&object));
         }
         Some(Change {
             kind: ChangeKind::Deleted,
@@ -301,7 +308,7 @@ impl TargetState {
 
     /// Records a version and says what it changed, if anything. A new UID
     /// under a known name is a deletion followed by a creation.
-    fn record(&mut self, object: Value, listed_at_start: bool, changes: &mut Vec<Change>) {
+    fn record(&mut self, object: Arc<Value>, listed_at_start: bool, changes: &mut Vec<Change>) {
         let key = key(&object);
         match self.announced.get(&key) {
             Some(told) if uid(told) == uid(&object) => {
@@ -314,7 +321,7 @@ impl TargetState {
                 let gone = self.announced.remove(&key).expect("just seen");
                 changes.push(Change {
                     kind: ChangeKind::Deleted,
-                    object: gone,
+                    object: Arc::new(gone),
                     previous: None,
                 });
             }
@@ -356,8 +363,9 @@ impl TargetState {
         let mut object = object;
         let previous = match keep {
             Keep::Objects => {
-                let carried = identity(&object);
-                known.object = std::mem::replace(&mut object, carried);
+                let carried = Arc::new(identity(&object));
+                let whole = std::mem::replace(&mut object, carried);
+                known.object = Arc::unwrap_or_clone(whole);
                 None
             }
             // Same name and uid: of the identity only the version moved.
@@ -447,7 +455,7 @@ impl Tracker {
                 for (_, object) in std::mem::take(&mut state.announced) {
                     changes.push(Change {
                         kind: ChangeKind::Deleted,
-                        object,
+                        object: Arc::new(object),
                         previous: None,
                     });
                 }
@@ -517,6 +525,47 @@ impl Tracker {
         // Only announcements: the first list is still the state at start.
         state.synced = position > 0 || !state.objects.is_empty();
         state.position = state.position.max(position);
+    }
+
+    /// The changes `event` makes for this tracker, from those the tracker
+    /// of a shared watch made of it ([`Keep::Diffs`]): the watch tracks its
+    /// objects once for every rule reading it, and each rule takes what its
+    /// own tracker would have made (with [`Keep::Identity`], no previous
+    /// version, and a deletion the tracker found, not the server's, as the
+    /// identity alone). This tracker then holds none of the objects, only
+    /// where the target's lists are: it must have seen the same events as
+    /// that one since both started, or since the end of a list both saw.
+    /// Never with [`Keep::Objects`] (wait mode judges the objects it holds).
+    pub fn follow(&mut self, target: usize, event: WatchEvent, changes: &[Change]) -> Vec<Change> {
+        let state = &mut self.targets[target];
+        // Held here until the watch's tracker took over: its from now on.
+        state.objects.clear();
+        let sent = match event {
+            WatchEvent::Relisting | WatchEvent::ListDone => {
+                // With no objects of its own, a list's end finds none gone.
+                self.apply(target, event);
+                None
+            }
+            WatchEvent::Listed(object) | WatchEvent::Applied(object) => Some(object),
+            WatchEvent::Deleted(object) => Some(object),
+        };
+        let keep = self.targets[target].keep;
+        changes
+            .iter()
+            .map(|change| {
+                let mut change = change.clone();
+                if keep == Keep::Identity {
+                    change.previous = None;
+                    let from_server = sent
+                        .as_ref()
+                        .is_some_and(|sent| Arc::ptr_eq(sent, &change.object));
+                    if change.kind == ChangeKind::Deleted && !from_server {
+                        change.object = Arc::new(identity(&change.object));
+                    }
+                }
+                change
+            })
+            .collect()
     }
 
     /// Forgets everything, as before the first list.
@@ -657,7 +706,7 @@ mod tests {
 
     fn start(t: &mut Tracker, objects: Vec<Value>) -> Vec<String> {
         let mut events = vec![WatchEvent::Relisting];
-        events.extend(objects.into_iter().map(WatchEvent::Listed));
+        events.extend(objects.into_iter().map(|o| WatchEvent::Listed(o.into())));
         events.push(WatchEvent::ListDone);
         feed(t, events)
     }
@@ -692,8 +741,8 @@ mod tests {
         let mut t = Tracker::new(1, Keep::Identity);
         t.seed(0, 10, vec![], vec![gone]);
         let replay = vec![
-            WatchEvent::Applied(widget("gone", "u1", 11, true)),
-            WatchEvent::Deleted(widget("gone", "u1", 13, true)),
+            WatchEvent::Applied(widget("gone", "u1", 11, true).into()),
+            WatchEvent::Deleted(widget("gone", "u1", 13, true).into()),
         ];
         assert_eq!(feed(&mut t, replay), ["created gone@11", "deleted gone@13"]);
         assert_eq!(start(&mut t, vec![]), Vec::<String>::new());
@@ -709,9 +758,9 @@ mod tests {
         let mut t = Tracker::new(1, Keep::Identity);
         t.seed(0, 10, vec![], vec![widget("c", "u1", 0, true)]);
         let replay = vec![
-            WatchEvent::Applied(widget("c", "u0", 11, true)),
-            WatchEvent::Deleted(widget("c", "u0", 12, true)),
-            WatchEvent::Applied(widget("c", "u1", 13, true)),
+            WatchEvent::Applied(widget("c", "u0", 11, true).into()),
+            WatchEvent::Deleted(widget("c", "u0", 12, true).into()),
+            WatchEvent::Applied(widget("c", "u1", 13, true).into()),
         ];
         assert_eq!(
             feed(&mut t, replay),
@@ -732,24 +781,24 @@ mod tests {
         t.seed(0, 15, vec![widget("b", "new", 22, true)], vec![]);
         let old = widget("b", "old", 17, true);
         assert_eq!(
-            feed(&mut t, vec![WatchEvent::Applied(old.clone())]),
+            feed(&mut t, vec![WatchEvent::Applied(old.clone().into())]),
             Vec::<String>::new()
         );
         let mut gone = old;
         gone["metadata"]["resourceVersion"] = json!("18");
         assert_eq!(
-            feed(&mut t, vec![WatchEvent::Deleted(gone)]),
+            feed(&mut t, vec![WatchEvent::Deleted(gone.into())]),
             Vec::<String>::new()
         );
         let again = widget("b", "new", 22, true);
         assert_eq!(
-            feed(&mut t, vec![WatchEvent::Applied(again)]),
+            feed(&mut t, vec![WatchEvent::Applied(again.into())]),
             Vec::<String>::new()
         );
         assert_eq!(uids(&t), ["new"]);
         let later = widget("b", "new", 23, true);
         assert_eq!(
-            feed(&mut t, vec![WatchEvent::Applied(later)]),
+            feed(&mut t, vec![WatchEvent::Applied(later.into())]),
             ["modified b@23"]
         );
     }
@@ -762,7 +811,7 @@ mod tests {
                 &mut t,
                 vec![
                     WatchEvent::Relisting,
-                    WatchEvent::Listed(widget("a", "1", 5, false))
+                    WatchEvent::Listed(widget("a", "1", 5, false).into())
                 ]
             ),
             ["initial a@5"]
@@ -783,9 +832,9 @@ mod tests {
         let changes = feed(
             &mut t,
             vec![
-                WatchEvent::Applied(widget("a", "1", 6, false)),
-                WatchEvent::Applied(widget("a", "1", 7, true)),
-                WatchEvent::Deleted(widget("a", "1", 8, true)),
+                WatchEvent::Applied(widget("a", "1", 6, false).into()),
+                WatchEvent::Applied(widget("a", "1", 7, true).into()),
+                WatchEvent::Deleted(widget("a", "1", 8, true).into()),
             ],
         );
         assert_eq!(changes, ["created a@6", "modified a@7", "deleted a@8"]);
@@ -797,7 +846,7 @@ mod tests {
         let mut t = Tracker::new(1, Keep::Diffs);
         start(&mut t, vec![widget("a", "1", 5, false)]);
         let change = t
-            .apply(0, WatchEvent::Applied(widget("a", "1", 6, true)))
+            .apply(0, WatchEvent::Applied(widget("a", "1", 6, true).into()))
             .remove(0);
         assert_eq!(change.previous.unwrap().value()["status"]["ready"], false);
         assert_eq!(change.object["status"]["ready"], true);
@@ -806,9 +855,27 @@ mod tests {
         let mut t = Tracker::new(1, Keep::Objects);
         start(&mut t, vec![widget("a", "1", 5, false)]);
         let change = t
-            .apply(0, WatchEvent::Applied(widget("a", "1", 6, true)))
+            .apply(0, WatchEvent::Applied(widget("a", "1", 6, true).into()))
             .remove(0);
         assert_eq!(change.previous, None);
+    }
+
+    /// Every rule reading a shared watch gets the event's object itself, not
+    /// a copy: two trackers fed the same event hand on the same object.
+    #[test]
+    fn rules_reading_one_event_share_its_object() {
+        for keep in [Keep::Diffs, Keep::Identity] {
+            let (mut one, mut other) = (Tracker::new(1, keep), Tracker::new(1, keep));
+            for t in [&mut one, &mut other] {
+                start(t, vec![widget("a", "1", 5, false)]);
+            }
+            let event = WatchEvent::Applied(widget("a", "1", 6, true).into());
+            let (a, b) = (one.apply(0, event.clone()), other.apply(0, event));
+            assert!(Arc::ptr_eq(&a[0].object, &b[0].object), "{keep:?}");
+            let gone = WatchEvent::Deleted(widget("a", "1", 7, true).into());
+            let (a, b) = (one.apply(0, gone.clone()), other.apply(0, gone));
+            assert!(Arc::ptr_eq(&a[0].object, &b[0].object), "{keep:?}");
+        }
     }
 
     #[test]
@@ -816,10 +883,10 @@ mod tests {
         let mut t = Tracker::new(1, Keep::Objects);
         start(&mut t, vec![widget("a", "1", 5, false)]);
         let change = t
-            .apply(0, WatchEvent::Applied(widget("a", "1", 6, true)))
+            .apply(0, WatchEvent::Applied(widget("a", "1", 6, true).into()))
             .remove(0);
         assert_eq!(
-            change.object,
+            *change.object,
             json!({"metadata": {"name": "a", "namespace": "default", "uid": "1", "resourceVersion": "6"}})
         );
         let held: Vec<&Value> = t.objects(0).collect();
@@ -842,14 +909,14 @@ mod tests {
         let changes = feed(
             &mut t,
             vec![
-                WatchEvent::Applied(widget("a", "1", 5, false)),
-                WatchEvent::Applied(widget("a", "1", 6, true)),
+                WatchEvent::Applied(widget("a", "1", 5, false).into()),
+                WatchEvent::Applied(widget("a", "1", 6, true).into()),
             ],
         );
         assert_eq!(changes, ["modified a@6"]);
         // ...and the change still carries the whole object.
         let change = t
-            .apply(0, WatchEvent::Applied(widget("a", "1", 7, false)))
+            .apply(0, WatchEvent::Applied(widget("a", "1", 7, false).into()))
             .remove(0);
         assert_eq!(change.object["status"]["ready"], false);
         assert_eq!(change.previous, None);
@@ -885,8 +952,8 @@ mod tests {
         let changes = feed(
             &mut t,
             vec![
-                WatchEvent::Applied(widget("a", "1", 5, false)),
-                WatchEvent::Applied(widget("a", "1", 4, true)),
+                WatchEvent::Applied(widget("a", "1", 5, false).into()),
+                WatchEvent::Applied(widget("a", "1", 4, true).into()),
             ],
         );
         assert!(changes.is_empty(), "{changes:?}");
@@ -929,6 +996,76 @@ mod tests {
         assert_eq!(departed(&t), ["c"]);
     }
 
+    /// A rule that takes its changes from its shared watch's tracker gets
+    /// exactly what its own tracker would have told, whatever it keeps:
+    /// following from the start, or from the end of a list it read itself.
+    #[test]
+    fn following_a_shared_watchs_tracker_tells_what_its_own_would() {
+        let w = |name: &str, uid: &str, rv: u64| {
+            let mut object = widget(name, uid, rv, rv.is_multiple_of(2));
+            object["apiVersion"] = json!("example.com/v1");
+            object["kind"] = json!("Widget");
+            WatchEvent::Listed(object.into())
+        };
+        let applied = |event: WatchEvent| match event {
+            WatchEvent::Listed(object) => WatchEvent::Applied(object),
+            other => other,
+        };
+        let deleted = |event: WatchEvent| match event {
+            WatchEvent::Listed(object) => WatchEvent::Deleted(object),
+            other => other,
+        };
+        let first_list = [
+            WatchEvent::Relisting,
+            w("a", "1", 5),
+            w("b", "2", 6),
+            w("c", "3", 7),
+            WatchEvent::ListDone,
+        ];
+        let later = vec![
+            applied(w("a", "1", 8)),
+            // A replay, and an older version: no change.
+            applied(w("a", "1", 8)),
+            applied(w("a", "1", 4)),
+            // Re-created under the same name: a deletion and a creation.
+            applied(w("b", "9", 10)),
+            deleted(w("c", "3", 11)),
+            deleted(w("zz", "5", 12)),
+            applied(w("d", "4", 13)),
+            // A re-list that lacks d: its deletion, found by the tracker.
+            WatchEvent::Relisting,
+            w("a", "1", 14),
+            w("b", "9", 10),
+            WatchEvent::ListDone,
+            // The deletion of another object under b's name than the one known.
+            deleted(w("b", "7", 15)),
+        ];
+        for keep in [Keep::Diffs, Keep::Identity] {
+            let mut watch = Tracker::new(1, Keep::Diffs);
+            let mut own = Tracker::new(1, keep);
+            let mut from_start = Tracker::new(1, keep);
+            let mut after_list = Tracker::new(1, keep);
+            for (i, event) in first_list.iter().chain(&later).enumerate() {
+                let shared = watch.apply(0, event.clone());
+                let told = own.apply(0, event.clone());
+                assert_eq!(
+                    from_start.follow(0, event.clone(), &shared),
+                    told,
+                    "{keep:?}, event {i}"
+                );
+                let after = match i < first_list.len() {
+                    true => after_list.apply(0, event.clone()),
+                    false => after_list.follow(0, event.clone(), &shared),
+                };
+                assert_eq!(after, told, "{keep:?}, event {i}");
+                assert_eq!(from_start.synced(0), own.synced(0));
+            }
+            // The objects are held once, by the watch's tracker.
+            assert_eq!((own.len(0), watch.len(0)), (1, 1));
+            assert_eq!((from_start.len(0), after_list.len(0)), (0, 0));
+        }
+    }
+
     #[test]
     fn a_recreated_object_is_a_deletion_and_a_creation() {
         let mut t = Tracker::new(1, Keep::Objects);
@@ -937,7 +1074,7 @@ mod tests {
         assert_eq!(
             feed(
                 &mut t,
-                vec![WatchEvent::Applied(widget("a", "2", 9, false))]
+                vec![WatchEvent::Applied(widget("a", "2", 9, false).into())]
             ),
             ["deleted a@5", "created a@9"]
         );
@@ -961,7 +1098,7 @@ mod tests {
             a["kind"] = json!("Widget");
             start(&mut t, vec![a.clone(), widget("b", "2", 6, false)]);
             t.apply(0, WatchEvent::Relisting);
-            t.apply(0, WatchEvent::Listed(widget("b", "2", 6, false)));
+            t.apply(0, WatchEvent::Listed(widget("b", "2", 6, false).into()));
             let gone = t.apply(0, WatchEvent::ListDone);
             // Kept whole, or as JSON for diffs: the last version whole.
             let expected = match keep {
@@ -971,7 +1108,7 @@ mod tests {
             };
             assert_eq!(gone.len(), 1, "{keep:?}");
             assert_eq!(gone[0].kind, ChangeKind::Deleted, "{keep:?}");
-            assert_eq!(gone[0].object, expected, "{keep:?}");
+            assert_eq!(*gone[0].object, expected, "{keep:?}");
         }
     }
 
@@ -980,12 +1117,12 @@ mod tests {
         let mut t = Tracker::new(1, Keep::Objects);
         start(&mut t, vec![widget("a", "1", 5, false)]);
         let change = t
-            .apply(0, WatchEvent::Deleted(widget("a", "1", 6, true)))
+            .apply(0, WatchEvent::Deleted(widget("a", "1", 6, true).into()))
             .remove(0);
         assert_eq!(change.kind, ChangeKind::Deleted);
         assert_eq!(change.object["status"]["ready"], true);
         assert!(
-            t.apply(0, WatchEvent::Deleted(widget("zz", "9", 7, true)))
+            t.apply(0, WatchEvent::Deleted(widget("zz", "9", 7, true).into()))
                 .is_empty()
         );
     }
@@ -993,7 +1130,7 @@ mod tests {
     #[test]
     fn targets_are_independent() {
         let mut t = Tracker::new(2, Keep::Objects);
-        t.apply(1, WatchEvent::Applied(widget("a", "1", 1, true)));
+        t.apply(1, WatchEvent::Applied(widget("a", "1", 1, true).into()));
         assert_eq!(t.objects(0).count(), 0);
         assert_eq!(t.objects(1).count(), 1);
     }

@@ -702,10 +702,10 @@ fn strip(event: watcher::Event<RawObject>, (api_version, kind): &(String, String
     };
     match event {
         watcher::Event::Init => WatchEvent::Relisting,
-        watcher::Event::InitApply(o) => WatchEvent::Listed(value(o)),
+        watcher::Event::InitApply(o) => WatchEvent::Listed(value(o).into()),
         watcher::Event::InitDone => WatchEvent::ListDone,
-        watcher::Event::Apply(o) => WatchEvent::Applied(value(o)),
-        watcher::Event::Delete(o) => WatchEvent::Deleted(value(o)),
+        watcher::Event::Apply(o) => WatchEvent::Applied(value(o).into()),
+        watcher::Event::Delete(o) => WatchEvent::Deleted(value(o).into()),
     }
 }
 

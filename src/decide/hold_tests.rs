@@ -111,13 +111,13 @@ impl Wait {
     fn list(&mut self, objects: Vec<Value>) -> Option<Vec<String>> {
         self.at(0.0, Some(WatchEvent::Relisting));
         for object in objects {
-            self.at(0.0, Some(WatchEvent::Listed(object)));
+            self.at(0.0, Some(WatchEvent::Listed(object.into())));
         }
         self.at(0.0, Some(WatchEvent::ListDone))
     }
 
     fn apply(&mut self, secs: f64, object: Value) -> Option<Vec<String>> {
-        self.at(secs, Some(WatchEvent::Applied(object)))
+        self.at(secs, Some(WatchEvent::Applied(object.into())))
     }
 }
 
@@ -183,13 +183,19 @@ fn a_deletion_breaks_the_hold_even_when_the_name_comes_back_at_once() {
     w.list(vec![widget("a", "1", 1, true)]);
     // Deleted and re-created under the same name (new UID) within one re-list.
     w.at(2.0, Some(WatchEvent::Relisting));
-    w.at(2.0, Some(WatchEvent::Listed(widget("a", "2", 5, true))));
+    w.at(
+        2.0,
+        Some(WatchEvent::Listed(widget("a", "2", 5, true).into())),
+    );
     w.at(2.0, Some(WatchEvent::ListDone));
     assert_eq!(w.at(6.0, None), None, "the new object's hold began at 2s");
     assert_eq!(w.at(7.0, None), Some(vec!["a".into()]));
     let mut w = Wait::until_ready(vec![widgets(Selection::Name("a".into()))], 5);
     w.list(vec![widget("a", "1", 1, true)]);
-    w.at(1.0, Some(WatchEvent::Deleted(widget("a", "1", 2, true))));
+    w.at(
+        1.0,
+        Some(WatchEvent::Deleted(widget("a", "1", 2, true).into())),
+    );
     assert_eq!(w.at(10.0, None), None);
 }
 
@@ -199,12 +205,18 @@ fn for_delete_holds_the_absence() {
     let mut w = Wait::new(vec![widgets(Selection::Name("a".into()))], condition, 5);
     w.list(vec![widget("a", "1", 1, true)]);
     assert_eq!(
-        w.at(1.0, Some(WatchEvent::Deleted(widget("a", "1", 2, true)))),
+        w.at(
+            1.0,
+            Some(WatchEvent::Deleted(widget("a", "1", 2, true).into()))
+        ),
         None
     );
     // Back before the hold ends: the absence starts over when it goes again.
     assert_eq!(w.apply(3.0, widget("a", "2", 3, true)), None);
-    w.at(4.0, Some(WatchEvent::Deleted(widget("a", "2", 4, true))));
+    w.at(
+        4.0,
+        Some(WatchEvent::Deleted(widget("a", "2", 4, true).into())),
+    );
     assert_eq!(w.at(8.9, None), None);
     assert_eq!(w.at(9.0, None), Some(vec!["a".into()]));
 }

@@ -597,7 +597,7 @@ mod tests {
             0,
             Change {
                 kind: ChangeKind::Modified,
-                object: widget(uid, rv, ready),
+                object: widget(uid, rv, ready).into(),
                 previous,
             },
         )
@@ -687,7 +687,7 @@ mod tests {
         t.offer(modified("a", 2, false), secs(t0, 1.0));
         let deleted = Change {
             kind: ChangeKind::Deleted,
-            object: widget("a", 3, false),
+            object: widget("a", 3, false).into(),
             previous: None,
         };
         assert!(t.offer((0, deleted), secs(t0, 2.0)).is_none());
@@ -714,7 +714,7 @@ mod tests {
                 0,
                 Change {
                     kind,
-                    object,
+                    object: object.into(),
                     previous: None,
                 },
             )
@@ -806,7 +806,7 @@ mod tests {
         q.pass(modified("b", 1, true), true, true, secs(t0, 20.0));
         let gone = Change {
             kind: ChangeKind::Deleted,
-            object: widget("b", 2, true),
+            object: widget("b", 2, true).into(),
             previous: None,
         };
         q.pass((0, gone), false, false, secs(t0, 21.0));

@@ -11,7 +11,7 @@ use kube::runtime::watcher;
 use tokio::sync::mpsc;
 
 use crate::target::Target;
-use crate::tracker::{Entry, Keep, Tracker, WatchEvent};
+use crate::tracker::{Change, Entry, Keep, Tracker, WatchEvent};
 use crate::watch::watch_from;
 
 /// Events waiting per reader of a shared watch: the watch waits for its
@@ -19,18 +19,18 @@ use crate::watch::watch_from;
 /// copies as there are readers.
 const WAITING: usize = 16;
 
-/// A watch's event or error, as every rule sharing the watch gets it.
-pub(crate) type Event = Result<WatchEvent, Arc<watcher::Error>>;
+/// A watch's event or error, as every rule sharing the watch gets it: its
+/// object is one for all of them (see [`WatchEvent`]); with 50 readers each
+/// [`WAITING`] events behind during a list, a copy each was 1.1 MB of the
+/// peak. With the event, for a reader of a hub whose tracker tracks for it,
+/// the changes that tracker made of it (see [`Tracker::follow`]).
+pub(crate) type Event = Result<(WatchEvent, Tracked), Arc<watcher::Error>>;
 
-/// An event on its way to the readers of a shared watch: one copy for all
-/// of them while it waits; a reader takes its own only as it reads it (the
-/// last one takes this one). With 50 readers each [`WAITING`] events behind
-/// during a list, a copy each was 1.1 MB of the peak.
-type Shared = Result<Arc<WatchEvent>, Arc<watcher::Error>>;
-
-fn shared(event: Event) -> Shared {
-    event.map(Arc::new)
-}
+/// The changes a hub's tracker made of an event, for a reader it tracks
+/// for: the objects of a watch are tracked once, however many rules read
+/// it (their own trackers were each reader's most costly part, and one
+/// copy of every object each).
+pub(crate) type Tracked = Option<Arc<[Change]>>;
 
 /// What tells one watch from another: the request it makes.
 #[derive(PartialEq, Eq, Clone)]
@@ -221,7 +221,9 @@ pub(crate) fn counting(rules: &[Vec<Target>], from: &[Vec<Option<u64>>]) -> Vec<
 pub(crate) fn own(
     events: BoxStream<'static, Result<WatchEvent, watcher::Error>>,
 ) -> BoxStream<'static, Event> {
-    events.map(|event| event.map_err(Arc::new)).boxed()
+    events
+        .map(|event| event.map(|event| (event, None)).map_err(Arc::new))
+        .boxed()
 }
 
 /// A reader of a watch resumed from an older position than its own (its
@@ -235,7 +237,7 @@ fn after(events: BoxStream<'static, Event>, position: u64) -> BoxStream<'static,
         .filter(move |event| {
             let keep = past
                 || match event {
-                    Ok(WatchEvent::Applied(object) | WatchEvent::Deleted(object)) => {
+                    Ok((WatchEvent::Applied(object) | WatchEvent::Deleted(object), _)) => {
                         object["metadata"]["resourceVersion"]
                             .as_str()
                             .and_then(|v| v.parse::<u64>().ok())
@@ -246,7 +248,10 @@ fn after(events: BoxStream<'static, Event>, position: u64) -> BoxStream<'static,
             if keep
                 && matches!(
                     event,
-                    Ok(WatchEvent::Relisting | WatchEvent::Applied(_) | WatchEvent::Deleted(_))
+                    Ok((
+                        WatchEvent::Relisting | WatchEvent::Applied(_) | WatchEvent::Deleted(_),
+                        _
+                    ))
                 )
             {
                 past = true;
@@ -256,37 +261,35 @@ fn after(events: BoxStream<'static, Event>, position: u64) -> BoxStream<'static,
         .boxed()
 }
 
-/// Hands each event to every reader still there, shared (see [`Shared`]).
+/// Hands each event to every reader still there, shared (see [`Event`]).
 /// A reader that is behind holds the watch back (at most [`WAITING`]
 /// events wait for it).
-async fn hand_out(mut events: BoxStream<'static, Event>, mut readers: Vec<mpsc::Sender<Shared>>) {
+async fn hand_out(mut events: BoxStream<'static, Event>, mut readers: Vec<mpsc::Sender<Event>>) {
     while let Some(event) = events.next().await {
         readers.retain(|reader| !reader.is_closed());
         if readers.is_empty() {
             return;
         }
-        let event = shared(event);
         for reader in &readers {
             let _ = reader.send(event.clone()).await;
         }
     }
 }
 
-/// A reader's events: its own copy of each, taken as it reads it.
-fn received(mut rx: mpsc::Receiver<Shared>) -> BoxStream<'static, Event> {
-    futures::stream::poll_fn(move |cx| {
-        rx.poll_recv(cx)
-            .map(|event| event.map(|event| event.map(Arc::unwrap_or_clone)))
-    })
-    .boxed()
+/// A reader's events.
+fn received(mut rx: mpsc::Receiver<Event>) -> BoxStream<'static, Event> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
 }
 
 /// The watches of a process of rules (`--rules`), each run by a hub that a
 /// rule may join while it runs: a rule a reload starts or changes reads
 /// the watch already there, from the event where it joins.
-#[derive(Default)]
 pub(crate) struct Feeds {
     hubs: Vec<(Key, mpsc::UnboundedSender<Order>)>,
+    /// Whether a hub's tracker tracks for its readers (see [`Tracked`]):
+    /// not where each rule's tracker holds what its checkpoint section
+    /// keeps, is seeded from it, and starts over at a takeover.
+    tracks: bool,
 }
 
 /// What a hub is told, between two events.
@@ -298,7 +301,7 @@ enum Order {
         run: u64,
         /// The rule's name, for the watch's `-v` lines.
         name: Option<String>,
-        reader: mpsc::Sender<Shared>,
+        reader: mpsc::Sender<Event>,
         replaces: Option<u64>,
     },
     /// Run `run` stops reading: its streams end once it has read what was
@@ -307,6 +310,14 @@ enum Order {
 }
 
 impl Feeds {
+    /// `tracks`: see [`Feeds::tracks`].
+    pub fn new(tracks: bool) -> Feeds {
+        Feeds {
+            hubs: Vec::new(),
+            tracks,
+        }
+    }
+
     /// Per target of run `run`, its events: from the hub of the same
     /// request, started if there is none. `replaces`: the run of the
     /// rule's version before, which stops reading where this one starts.
@@ -347,7 +358,8 @@ impl Feeds {
                     verbosity,
                     watch: target.display(),
                 };
-                tokio::spawn(hub(events, orders, target.api.qualified(), said));
+                let resource = target.api.qualified();
+                tokio::spawn(hub(events, orders, resource, said, self.tracks));
                 self.hubs.push((key, control));
                 received(rx)
             })
@@ -372,7 +384,7 @@ struct Said {
 
 impl Said {
     fn event(&self, event: &Event, synced: bool, readers: &[HubReader]) {
-        if self.verbosity == 0 || !matches!(event, Ok(WatchEvent::Relisting)) {
+        if self.verbosity == 0 || !matches!(event, Ok((WatchEvent::Relisting, _))) {
             return;
         }
         let what = match synced {
@@ -381,8 +393,8 @@ impl Said {
         };
         let names: Vec<&str> = readers
             .iter()
-            .filter(|(_, reader, _)| !reader.is_closed())
-            .filter_map(|(_, _, name)| name.as_deref())
+            .filter(|(_, reader, _, _)| !reader.is_closed())
+            .filter_map(|(_, _, name, _)| name.as_deref())
             .collect();
         crate::term::erase();
         match names[..] {
@@ -398,16 +410,30 @@ impl Said {
     }
 }
 
-/// A reader of a hub: its run, where its events go, its rule's name.
-type HubReader = (u64, mpsc::Sender<Shared>, Option<String>);
+/// A reader of a hub: its run, where its events go, its rule's name, and
+/// whether the hub's tracker tracks for it.
+type HubReader = (u64, mpsc::Sender<Event>, Option<String>, Follows);
+
+/// Whether a reader's changes are those of the hub's tracker (see
+/// [`Tracker::follow`]): from the start when it joined before the watch's
+/// first event, else once it has read a list to its end itself (both
+/// trackers then hold the same versions of the same objects).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Follows {
+    No,
+    AfterList,
+    Yes,
+}
 
 /// One shared watch: hands each event to its readers, counts it once for
 /// the process, and keeps the state so far for a reader that joins later.
+/// `tracks`: its tracker tracks for its readers (see [`Tracked`]).
 async fn hub(
     mut events: BoxStream<'static, Event>,
     mut orders: mpsc::UnboundedReceiver<Order>,
     resource: String,
     said: Said,
+    tracks: bool,
 ) {
     let mut readers: Vec<HubReader> = Vec::new();
     let mut state = State::new();
@@ -415,7 +441,7 @@ async fn hub(
         tokio::select! {
             biased;
             order = orders.recv() => match order {
-                Some(order) => obey(order, &mut readers, &state).await,
+                Some(order) => obey(order, &mut readers, &state, tracks).await,
                 None => return,
             },
             event = events.next() => {
@@ -423,29 +449,37 @@ async fn hub(
                     return;
                 };
                 said.event(&event, state.tracker.synced(0), &readers);
-                state.apply(&event, &resource);
-                readers.retain(|(_, reader, _)| !reader.is_closed());
-                let event = shared(event);
-                for (_, reader, _) in &readers {
-                    let _ = reader.send(event.clone()).await;
+                let changes = state.apply(&event, &resource);
+                readers.retain(|(_, reader, _, _)| !reader.is_closed());
+                let list_done = matches!(event, Ok((WatchEvent::ListDone, _)));
+                for (_, reader, _, follows) in &mut readers {
+                    let tracked = match follows {
+                        Follows::Yes => changes.clone(),
+                        _ => None,
+                    };
+                    let event = event.as_ref().map(|(event, _)| (event.clone(), tracked));
+                    let _ = reader.send(event.map_err(Arc::clone)).await;
+                    if list_done && *follows == Follows::AfterList {
+                        *follows = Follows::Yes;
+                    }
                 }
             }
         }
-        if readers.iter().all(|(_, reader, _)| reader.is_closed()) {
+        if readers.iter().all(|(_, reader, _, _)| reader.is_closed()) {
             // Nobody reads it (its rules left or ended): the watch ends,
             // unless someone just joined.
             orders.close();
             while let Ok(order) = orders.try_recv() {
-                obey(order, &mut readers, &state).await;
+                obey(order, &mut readers, &state, tracks).await;
             }
-            if readers.iter().all(|(_, reader, _)| reader.is_closed()) {
+            if readers.iter().all(|(_, reader, _, _)| reader.is_closed()) {
                 return;
             }
         }
     }
 }
 
-async fn obey(order: Order, readers: &mut Vec<HubReader>, state: &State) {
+async fn obey(order: Order, readers: &mut Vec<HubReader>, state: &State, tracks: bool) {
     match order {
         Order::Join {
             run,
@@ -453,13 +487,22 @@ async fn obey(order: Order, readers: &mut Vec<HubReader>, state: &State) {
             reader,
             replaces,
         } => {
-            readers.retain(|(r, _, _)| Some(*r) != replaces);
+            readers.retain(|(r, _, _, _)| Some(*r) != replaces);
+            let mut follows = match (tracks, state.fresh()) {
+                (false, _) => Follows::No,
+                (true, true) => Follows::Yes,
+                (true, false) => Follows::AfterList,
+            };
+            // Its own tracker makes the state so far from these.
             for event in state.so_far() {
-                let _ = reader.send(Ok(Arc::new(event))).await;
+                if event == WatchEvent::ListDone && follows == Follows::AfterList {
+                    follows = Follows::Yes;
+                }
+                let _ = reader.send(Ok((event, None))).await;
             }
-            readers.push((run, reader, name));
+            readers.push((run, reader, name, follows));
         }
-        Order::Leave { run } => readers.retain(|(r, _, _)| *r != run),
+        Order::Leave { run } => readers.retain(|(r, _, _, _)| *r != run),
     }
 }
 
@@ -480,16 +523,22 @@ impl State {
         }
     }
 
+    /// Whether the watch has brought nothing yet.
+    fn fresh(&self) -> bool {
+        !self.tracker.synced(0) && self.listing.is_none() && self.tracker.len(0) == 0
+    }
+
     /// Takes in one event, and counts it (and what it changed) for the
     /// process's metrics: once per watch, however many rules read it.
-    fn apply(&mut self, event: &Event, resource: &str) {
+    /// What it changed, for the readers it tracks for.
+    fn apply(&mut self, event: &Event, resource: &str) -> Tracked {
         let event = match event {
-            Ok(event) => event,
+            Ok((event, _)) => event,
             Err(err) => {
                 if !super::expired(err) {
                     crate::metrics::watch_restarted_with(|| resource.to_string());
                 }
-                return;
+                return None;
             }
         };
         let synced = self.tracker.synced(0);
@@ -510,15 +559,17 @@ impl State {
             WatchEvent::Applied(_) => crate::metrics::watch_event(resource, "applied"),
             WatchEvent::Deleted(_) => crate::metrics::watch_event(resource, "deleted"),
         }
-        for change in self.tracker.apply(0, event.clone()) {
+        let changes = self.tracker.apply(0, event.clone());
+        for change in &changes {
             crate::metrics::change(resource, change.kind.as_str());
         }
+        Some(changes.into())
     }
 
     /// The events that bring a reader joining now to where the watch is:
     /// the list so far (complete, or under way), nothing before the first.
     fn so_far(&self) -> Vec<WatchEvent> {
-        let listed = |entry: &Entry| WatchEvent::Listed(entry.whole());
+        let listed = |entry: &Entry| WatchEvent::Listed(entry.whole().into());
         match &self.listing {
             Some(keys) => {
                 let mut events = vec![WatchEvent::Relisting];
@@ -542,7 +593,96 @@ impl State {
 
 #[cfg(test)]
 mod tests {
-    use super::normalised;
+    use super::*;
+
+    /// Whether each event a reader got came with the hub's changes.
+    async fn read(events: &mut BoxStream<'static, Event>, n: usize) -> Vec<(String, bool)> {
+        let mut read = Vec::new();
+        for _ in 0..n {
+            let (event, tracked) = events.next().await.unwrap().unwrap();
+            let what = match event {
+                WatchEvent::Relisting => "relisting".to_string(),
+                WatchEvent::ListDone => "done".to_string(),
+                WatchEvent::Listed(o) | WatchEvent::Applied(o) | WatchEvent::Deleted(o) => {
+                    o["metadata"]["resourceVersion"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                }
+            };
+            read.push((what, tracked.is_some()));
+        }
+        read
+    }
+
+    /// The hub's tracker tracks for a reader that joined before the watch's
+    /// first event, and for the others once they have read a list to its
+    /// end themselves (see `Tracker::follow`); not at all without `tracks`.
+    #[tokio::test]
+    async fn a_hubs_tracker_tracks_for_a_reader_once_both_hold_the_same() {
+        for tracks in [true, false] {
+            let (watch, events) = mpsc::unbounded_channel::<Event>();
+            let (control, orders) = mpsc::unbounded_channel();
+            let events = futures::stream::unfold(events, |mut events| async move {
+                events.recv().await.map(|event| (event, events))
+            });
+            let said = Said {
+                verbosity: 0,
+                watch: String::new(),
+            };
+            tokio::spawn(hub(events.boxed(), orders, "widgets".into(), said, tracks));
+            let join = |run: u64| {
+                let (tx, rx) = mpsc::channel(WAITING);
+                let order = Order::Join {
+                    run,
+                    name: None,
+                    reader: tx,
+                    replaces: None,
+                };
+                control.send(order).map_err(drop).unwrap();
+                received(rx)
+            };
+            let send = |event: WatchEvent| watch.send(Ok((event, None))).map_err(drop).unwrap();
+            let widget = |rv: &str| {
+                let object = serde_json::json!({"metadata": {"name": "a", "namespace": "default",
+                    "uid": "1", "resourceVersion": rv}});
+                object.into()
+            };
+            let mut first = join(1);
+            send(WatchEvent::Relisting);
+            send(WatchEvent::Listed(widget("5")));
+            let mut first_read = read(&mut first, 2).await;
+            let mut mid_list = join(2);
+            let mut mid_list_read = read(&mut mid_list, 2).await;
+            send(WatchEvent::ListDone);
+            first_read.extend(read(&mut first, 1).await);
+            mid_list_read.extend(read(&mut mid_list, 1).await);
+            let mut listed = join(3);
+            let mut listed_read = read(&mut listed, 3).await;
+            send(WatchEvent::Applied(widget("6")));
+            for (events, read_so_far) in [
+                (&mut first, &mut first_read),
+                (&mut mid_list, &mut mid_list_read),
+                (&mut listed, &mut listed_read),
+            ] {
+                read_so_far.extend(read(events, 1).await);
+            }
+            let all = |read: &[(String, bool)]| {
+                read.iter()
+                    .map(|(what, _)| what.clone())
+                    .collect::<Vec<_>>()
+            };
+            let tracked =
+                |read: &[(String, bool)]| read.iter().map(|(_, t)| *t).collect::<Vec<_>>();
+            let events = ["relisting", "5", "done", "6"];
+            for read in [&first_read, &mid_list_read, &listed_read] {
+                assert_eq!(all(read), events, "tracks: {tracks}");
+            }
+            assert_eq!(tracked(&first_read), [tracks; 4]);
+            assert_eq!(tracked(&mid_list_read), [false, false, false, tracks]);
+            assert_eq!(tracked(&listed_read), [false, false, false, tracks]);
+        }
+    }
 
     #[test]
     fn selectors_that_select_the_same_are_spelled_the_same() {

@@ -123,7 +123,8 @@ pub async fn run(process: Process) -> Result<()> {
     }
     let ha = replica::Ha::start(&process.ha, &conn, process.verbosity > 0);
     let mut running = Running {
-        feeds: source.is_some().then(feed::Feeds::default),
+        // Each rule's tracker is its own where its checkpoint keeps it.
+        feeds: source.is_some().then(|| feed::Feeds::new(!standby)),
         ha,
         check_once: process.timeout == Some(Duration::ZERO),
         conn,
@@ -1083,7 +1084,7 @@ impl Session {
                 }
             };
             match item {
-                Ok(event) => {
+                Ok((event, tracked)) => {
                     crate::metrics::arrived();
                     if !matches!(event, WatchEvent::Relisting)
                         && let Some(outage) = self.outages[index].take()
@@ -1121,7 +1122,11 @@ impl Session {
                     }
                     let counted = crate::metrics::enabled()
                         .then(|| count_event(&event, self.tracker.synced(index)));
-                    let changes = self.tracker.apply(index, event);
+                    let changes = match tracked {
+                        // The shared watch's tracker tracks for this rule.
+                        Some(changes) => self.tracker.follow(index, event, &changes),
+                        None => self.tracker.apply(index, event),
+                    };
                     if let Some(event) = counted {
                         self.count(index, event, &changes);
                     }
@@ -1448,7 +1453,7 @@ fn watch_targets(
             .collect();
         let shared =
             crate::watch::watch_shared(client, &targets[group[0]], members, from(group[0]))
-                .map(|(i, item)| (i, item.map_err(Arc::new)));
+                .map(|(i, item)| (i, item.map(|event| (event, None)).map_err(Arc::new)));
         let (stream, watch) = futures::stream::abortable(shared);
         events.push(stream.boxed());
         watches.extend(group.iter().map(|&i| (i, watch.clone())));

@@ -265,7 +265,10 @@ fn pod_watch(session: &Session, follow: bool) -> BoxStream<'static, Value> {
         };
         crate::watch::watch_from(&session.conn.client, &pods, None).filter_map(|event| {
             std::future::ready(match event {
-                Ok(WatchEvent::Applied(pod) | WatchEvent::Listed(pod)) => Some(pod),
+                // The watch's own: the only holder of its objects.
+                Ok(WatchEvent::Applied(pod) | WatchEvent::Listed(pod)) => {
+                    Some(std::sync::Arc::unwrap_or_clone(pod))
+                }
                 _ => None,
             })
         })

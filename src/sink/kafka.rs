@@ -737,7 +737,8 @@ mod tests {
             kind: ChangeKind::Created,
             previous: None,
             object: serde_json::json!({"metadata": {"name": "foo", "namespace": "default",
-                "uid": "u1", "resourceVersion": "7"}}),
+                "uid": "u1", "resourceVersion": "7"}})
+            .into(),
         };
         let at = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
         let n = Notification::change(at, &target, &change);

@@ -440,7 +440,8 @@ mod tests {
             )),
             object: json!({"apiVersion": "example.com/v1", "kind": "Widget",
                 "metadata": {"name": "foo", "namespace": "default", "uid": "u1", "resourceVersion": "8"},
-                "spec": {"size": 1}, "status": {"ready": true, "message": "reconciled", "note": "y".repeat(100)}}),
+                "spec": {"size": 1}, "status": {"ready": true, "message": "reconciled", "note": "y".repeat(100)}})
+            .into(),
         }
     }
 
