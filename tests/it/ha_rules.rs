@@ -124,6 +124,27 @@ fn id(object: &Value, kind: &str) -> String {
     )
 }
 
+/// Replicas `a` (active, watching) and `b` (standby) of the rules in
+/// `file`, electing with lease `alerts`, checkpoint `alerts`, at `-v`.
+fn active_and_standby(s: &Scenario, file: &str) -> (Replica, Replica) {
+    let args = [
+        "--rules",
+        file,
+        "-v",
+        "--leader-elect",
+        "--lease",
+        "alerts",
+        "--checkpoint",
+        "alerts",
+    ];
+    let a = Replica::with_args(s, "a", Some(FAST), &args);
+    wait_for_holder(s, "alerts", "a", WITHIN);
+    a.wait_watching(WITHIN);
+    let b = Replica::with_args(s, "b", Some(FAST), &args);
+    std::thread::sleep(Duration::from_millis(500));
+    (a, b)
+}
+
 fn wait_lines(replica: &Replica, count: usize) {
     let deadline = Instant::now() + WITHIN;
     while replica.lines().len() < count {
@@ -141,21 +162,7 @@ fn wait_lines(replica: &Replica, count: usize) {
 fn after_sigkill_of_the_holder_of_three_rules_the_standby_delivers_what_each_rule_missed() {
     let s = Scenario::new();
     let file = rules_file(&s, RULES);
-    let args = [
-        "--rules",
-        &file,
-        "-v",
-        "--leader-elect",
-        "--lease",
-        "alerts",
-        "--checkpoint",
-        "alerts",
-    ];
-    let a = Replica::with_args(&s, "a", Some(FAST), &args);
-    wait_for_holder(&s, "alerts", "a", WITHIN);
-    a.wait_watching(WITHIN);
-    let b = Replica::with_args(&s, "b", Some(FAST), &args);
-    std::thread::sleep(Duration::from_millis(500));
+    let (a, b) = active_and_standby(&s, &file);
     let w1 = widget(&s, "w1");
     wait_lines(&a, 1);
     wait_for_sections(
@@ -645,21 +652,7 @@ fn a_rules_count_goes_on_from_its_section_after_a_failover() {
         "rules:\n  - name: counted\n    args: [widgets, --all, -o, json, --count, 3]\n  \
          - name: other\n    args: [widgets/w9, -o, json]\n",
     );
-    let args = [
-        "--rules",
-        &file,
-        "-v",
-        "--leader-elect",
-        "--lease",
-        "alerts",
-        "--checkpoint",
-        "alerts",
-    ];
-    let a = Replica::with_args(&s, "a", Some(FAST), &args);
-    wait_for_holder(&s, "alerts", "a", WITHIN);
-    a.wait_watching(WITHIN);
-    let b = Replica::with_args(&s, "b", Some(FAST), &args);
-    std::thread::sleep(Duration::from_millis(500));
+    let (a, b) = active_and_standby(&s, &file);
     widget(&s, "w1");
     let w2 = widget(&s, "w2");
     wait_lines(&a, 2);
@@ -927,21 +920,7 @@ fn after_a_failover_rules_at_different_positions_share_one_watch_and_tell_each_c
     args: "widgets --all --when '.spec.size > 1' --hold 6s -o json"
 "#,
     );
-    let args = [
-        "--rules",
-        &file,
-        "-v",
-        "--leader-elect",
-        "--lease",
-        "alerts",
-        "--checkpoint",
-        "alerts",
-    ];
-    let a = Replica::with_args(&s, "a", Some(FAST), &args);
-    wait_for_holder(&s, "alerts", "a", WITHIN);
-    a.wait_watching(WITHIN);
-    let b = Replica::with_args(&s, "b", Some(FAST), &args);
-    std::thread::sleep(Duration::from_millis(500));
+    let (a, b) = active_and_standby(&s, &file);
     let w1 = widget(&s, "w1");
     let w1b = resize(&s, "w1", 2);
     let w3 = widget(&s, "w3");
