@@ -63,6 +63,18 @@ pub fn watch_from(
     replay(api, params, from, types).chain(watching).boxed()
 }
 
+/// The HTTP status the server answered with, if it answered.
+pub fn status_code(err: &watcher::Error) -> Option<u16> {
+    use watcher::Error;
+    match err {
+        Error::InitialListFailed(kube::Error::Api(status))
+        | Error::WatchStartFailed(kube::Error::Api(status))
+        | Error::WatchFailed(kube::Error::Api(status))
+        | Error::WatchError(status) => Some(status.code),
+        _ => None,
+    }
+}
+
 /// kube's watcher, whose first list is a streaming list when the server
 /// serves them: one watch sends every object, then a bookmark marking the
 /// list's end (`sendInitialEvents`), so no page of 500 objects is held at

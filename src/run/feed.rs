@@ -144,27 +144,83 @@ pub(crate) fn share(
         .map(|targets| targets.iter().map(|_| None).collect())
         .collect();
     for (target, oldest, readers) in watches {
-        let events = own(watch_from(client, target, oldest.map(|p| p.to_string())));
         if let [(rule, index)] = readers[..] {
+            let events = own(watch_from(client, target, oldest.map(|p| p.to_string())));
             streams[rule][index] = Some(events);
             continue;
         }
         let mut senders = Vec::with_capacity(readers.len());
         for (rule, index) in readers {
             let (tx, rx) = mpsc::channel(WAITING);
-            senders.push(tx);
-            let events = match (from((rule, index)), oldest) {
+            let at = from((rule, index));
+            senders.push((at.unwrap_or(0), tx));
+            let events = match (at, oldest) {
                 (Some(at), Some(oldest)) if at > oldest => after(received(rx), at),
                 _ => received(rx),
             };
             streams[rule][index] = Some(events);
         }
-        tokio::spawn(hand_out(events, senders));
+        match oldest {
+            Some(_) => {
+                tokio::spawn(resume(client.clone(), target.clone(), senders));
+            }
+            None => {
+                let events = own(watch_from(client, target, None));
+                tokio::spawn(hand_out(
+                    events,
+                    senders.into_iter().map(|(_, tx)| tx).collect(),
+                ));
+            }
+        }
     }
     streams
         .into_iter()
         .map(|targets| targets.into_iter().flatten().collect())
         .collect()
+}
+
+/// One watch resumed for readers at different positions: from the oldest.
+/// Where the server no longer has that history (410), the readers at that
+/// position will list, and the others resume from the next oldest, and so
+/// on: one rule's old position (a `--hold` pending for long keeps its
+/// section there) costs the rules ahead of it no step of their own
+/// history. The readers that must list share the list of the first
+/// position still in the history (after its 410, each compares it with
+/// its own section), or one list after a last 410.
+async fn resume(client: Client, target: Target, mut readers: Vec<(u64, mpsc::Sender<Event>)>) {
+    readers.sort_by_key(|(at, _)| *at);
+    let mut behind: Vec<mpsc::Sender<Event>> = Vec::new();
+    let mut gone = None;
+    loop {
+        let oldest = readers[0].0;
+        let mut events = own(watch_from(&client, &target, Some(oldest.to_string())));
+        let first = events.next().await;
+        let expired =
+            matches!(&first, Some(Err(err)) if crate::watch::status_code(err) == Some(410));
+        let newer = readers.iter().position(|(at, _)| *at > oldest);
+        if let (true, Some(newer)) = (expired, newer) {
+            // Not polled further: its list is not asked for.
+            drop(events);
+            let rest = readers.split_off(newer);
+            behind.extend(readers.into_iter().map(|(_, tx)| tx));
+            readers = rest;
+            gone = first;
+            continue;
+        }
+        let mut all: Vec<mpsc::Sender<Event>> = readers.into_iter().map(|(_, tx)| tx).collect();
+        let events = futures::stream::iter(first).chain(events).boxed();
+        if expired {
+            // The last position is past the history too: one list for all.
+            all.append(&mut behind);
+        } else if !behind.is_empty() {
+            let listing = futures::stream::iter(gone)
+                .chain(own(watch_from(&client, &target, None)))
+                .boxed();
+            tokio::spawn(hand_out(listing, behind));
+        }
+        hand_out(events, all).await;
+        return;
+    }
 }
 
 /// Per distinct request among the targets (resumed or listed): the first

@@ -1510,24 +1510,12 @@ struct Outage {
 
 /// 410 Gone: the resourceVersion is too old, and the watcher re-lists.
 fn expired(err: &kube::runtime::watcher::Error) -> bool {
-    status_code(err) == Some(410)
+    crate::watch::status_code(err) == Some(410)
 }
 
 /// The server does not serve the type (or no longer does).
 fn not_found(err: &kube::runtime::watcher::Error) -> bool {
-    status_code(err) == Some(404)
-}
-
-/// The HTTP status the server answered with, if it answered.
-fn status_code(err: &kube::runtime::watcher::Error) -> Option<u16> {
-    use kube::runtime::watcher::Error;
-    match err {
-        Error::InitialListFailed(kube::Error::Api(status))
-        | Error::WatchStartFailed(kube::Error::Api(status))
-        | Error::WatchFailed(kube::Error::Api(status))
-        | Error::WatchError(status) => Some(status.code),
-        _ => None,
-    }
+    crate::watch::status_code(err) == Some(404)
 }
 
 fn log_event(said: &str, verbosity: u8, target: &Target, event: &WatchEvent, synced: bool) {

@@ -1074,7 +1074,66 @@ fn rules_at_different_positions_past_the_history_list_once_and_each_compares_its
     let new = &watches[watches_before.len()..];
     assert_eq!(
         new.len(),
-        2,
-        "one resumed watch (410), then one list, for both rules: {new:#?}"
+        3,
+        "a watch from each position (two 410s), then one list for both rules: {new:#?}"
+    );
+}
+
+/// Two rules killed with their sections at different positions: `held`'s
+/// stays behind (its `--hold` pending), `now`'s is the newest. The server
+/// then forgets the history up to now: `held` must list, while `now`,
+/// still in the history, is told each step of it — an object created and
+/// deleted meanwhile included — as its command line alone would be.
+#[test]
+fn a_rule_held_behind_past_the_history_costs_the_rule_ahead_none_of_its_steps() {
+    let s = Scenario::new();
+    widget(&s, "kept");
+    let file = rules_file(
+        &s,
+        r#"rules:
+  - name: now
+    args: [widgets, --all, -o, json]
+  - name: held
+    args: "widgets --all --when '.spec.size > 1' --hold 60s -o json"
+"#,
+    );
+    let args = ["--rules", &file, "-v", "--checkpoint", "c"];
+    let first = Replica::with_args(&s, "a", None, &args);
+    let deadline = Instant::now() + WITHIN;
+    while listed(&first) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            first.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kept = resize(&s, "kept", 2);
+    wait_lines(&first, 1);
+    wait_for_sections(&s, "c", &["held", "now"], &kept, &["now"]);
+    // `held`'s position is past the history now; `now`'s, after its next
+    // step, is not.
+    s.forget_history();
+    let after = widget(&s, "after");
+    wait_lines(&first, 2);
+    wait_for_sections(&s, "c", &["held", "now"], &after, &["now"]);
+    first.signal(libc::SIGKILL);
+    widget(&s, "brief");
+    s.server.delete(WIDGETS, Some("default"), "brief");
+    resize(&s, "kept", 3);
+
+    let second = Replica::with_args(&s, "a", None, &args);
+    wait_lines(&second, 3);
+    std::thread::sleep(Duration::from_millis(500));
+    let said = |list: &[&str]| list.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+    // `held` holds for a minute yet: nothing of it.
+    assert_eq!(
+        by_rule(&second.lines()),
+        BTreeMap::from([(
+            "now".to_string(),
+            said(&["created brief", "deleted brief", "modified kept"])
+        )]),
+        "stderr: {}",
+        second.stderr.lock().unwrap()
     );
 }
