@@ -336,7 +336,15 @@ impl Run {
             .split_whitespace()
             .filter_map(|f| f.parse::<i64>().ok().map(|n| n as u64))
             .collect();
-        let [status, start_ns, exit_ns, cpu_us, maxrss_kib, voluntary, involuntary] = fields[..]
+        let [
+            status,
+            start_ns,
+            exit_ns,
+            cpu_us,
+            maxrss_kib,
+            voluntary,
+            involuntary,
+        ] = fields[..]
         else {
             return Err(format!(
                 "the launcher of {} ended with {launcher} and no report",

@@ -183,7 +183,8 @@ fn pace(b: &Bench, objects: usize, updates: usize, next: &mut usize) {
 /// How long the reader is left after its watch opens, before the first
 /// update: `PACED_SETTLE_MS` makes it longer for a reader that needs it to
 /// take in the list, e.g. under callgrind (`callgrind_control -d` when
-/// "paced: ... updates" is printed then splits the list from the updates).
+/// "paced: ... updates" is printed then splits the list from the updates;
+/// under `PACED_UNDER` the first update waits 2 s after that line).
 /// Below 20 s: the floor's reads time out after 20 s without an event.
 fn settle() -> Duration {
     std::env::var("PACED_SETTLE_MS")
@@ -318,6 +319,11 @@ fn reader_run(
         "paced: {updates} updates of .spec.i at {RATE}/s for {}",
         reader.name()
     );
+    // Under a wrapper, time for `callgrind_control -d` (a script that takes
+    // a few hundred ms) on that line, before the first update.
+    if std::env::var_os("PACED_UNDER").is_some() {
+        std::thread::sleep(Duration::from_secs(2));
+    }
     pace(b, objects, updates, next);
     if reader == Reader::Curl {
         let measured = run.wait_ok(Duration::from_secs(30));
