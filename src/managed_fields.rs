@@ -1050,6 +1050,98 @@ mod tests {
         assert!(long > 500, "{long} values span several blocks");
     }
 
+    /// managedFields' shape: objects in objects, most of them empty (`{}`),
+    /// few arrays, keys that hold brackets and quotes. Ends, wrong kinds
+    /// and cut-short values as the byte-by-byte scan finds them.
+    #[test]
+    fn a_value_ends_where_it_does_in_fields_of_empty_objects() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        fn value(next: &mut dyn FnMut(u64) -> u64, depth: u32) -> Value {
+            match if depth > 9 { 0 } else { next(10) } {
+                0..=3 => json!({}),
+                4 => json!([]),
+                5 => (0..next(3)).map(|_| value(next, depth + 1)).collect(),
+                _ => (0..next(7))
+                    .map(|k| {
+                        let key = match next(3) {
+                            0 => format!("k:{{\"port\":{k},\"x\":[{{}}]}}"),
+                            _ => format!("f:field{k}"),
+                        };
+                        (key, value(next, depth + 1))
+                    })
+                    .collect::<serde_json::Map<_, _>>()
+                    .into(),
+            }
+        }
+        let mut long = 0;
+        for _ in 0..3000 {
+            let inner = value(&mut next, 1);
+            let pad = next(70) as usize;
+            // Objects only to the outermost, or an array on the way.
+            let text = match next(2) {
+                0 => format!("{}{{\"a\":{inner},\"b\":{{}}}} ,", " ".repeat(pad)),
+                _ => format!("{}{{\"a\":[{inner},{{\"b\":{{}}}}]}} ,", " ".repeat(pad)),
+            };
+            let bytes = text.as_bytes();
+            long += usize::from(text.len() > 300);
+            assert_eq!(skip_value(bytes, pad), Some(text.len() - 2), "{text}");
+            let mut broken = bytes.to_vec();
+            let at = pad + next((text.len() - pad) as u64) as usize;
+            broken[at] = match broken[at] {
+                b'{' => b'[',
+                b'[' => b'{',
+                b'}' => b']',
+                b']' => b'}',
+                other => other,
+            };
+            assert_eq!(
+                skip_value(&broken, pad),
+                end_bytewise(&broken, pad),
+                "{}",
+                String::from_utf8_lossy(&broken)
+            );
+            assert_eq!(skip_value(&bytes[..text.len() - 3], pad), None);
+        }
+        assert!(long > 500, "{long} values span several blocks");
+    }
+
+    /// Nesting deeper than 64 is no value to cut (the parser judges it),
+    /// an empty object or array at the 65th level too, wherever it falls
+    /// in a block.
+    #[test]
+    fn nesting_deeper_than_64_has_no_end() {
+        for pad in 0..64 {
+            for (open, shut) in [("{\"k\":", "}"), ("[", "]")] {
+                let at_64 = format!(
+                    "{}{}{{}}{}",
+                    " ".repeat(pad),
+                    open.repeat(63),
+                    shut.repeat(63)
+                );
+                assert_eq!(
+                    skip_value(at_64.as_bytes(), pad),
+                    Some(at_64.len()),
+                    "{at_64}"
+                );
+                for empty in ["{}", "[]"] {
+                    let at_65 = format!(
+                        "{}{}{empty}{}",
+                        " ".repeat(pad),
+                        open.repeat(64),
+                        shut.repeat(64)
+                    );
+                    assert_eq!(skip_value(at_65.as_bytes(), pad), None, "{at_65}");
+                }
+            }
+        }
+    }
+
     /// What a real kube-apiserver 1.32 sent (the captures kept beside the
     /// test server): every list and watch event parses, once cut, to what
     /// it was but for each object's managedFields, and each that had them
