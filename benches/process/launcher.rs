@@ -29,7 +29,8 @@ pub(crate) fn now_ns() -> u64 {
 
 /// The child side: `__launch RESULT PROGRAM ARGS...` runs PROGRAM (stdin
 /// null, stdout and stderr inherited), writes its pid to `RESULT.pid`, and on
-/// its exit `STATUS START_NS EXIT_NS CPU_US MAXRSS_KIB` to RESULT. SIGTERM
+/// its exit `STATUS START_NS EXIT_NS CPU_US MAXRSS_KIB VOLUNTARY INVOLUNTARY`
+/// (context switches) to RESULT. SIGTERM
 /// kills the program (SIGKILL), which is then reported like any exit.
 pub(crate) mod child {
     use std::process::{Command, Stdio};
@@ -100,7 +101,10 @@ pub(crate) mod child {
         // Already reaped by wait4: the handle must not be waited on again.
         std::mem::forget(child);
         let cpu = micros(usage.ru_utime) + micros(usage.ru_stime);
-        let line = format!("{status} {start} {end} {cpu} {}\n", usage.ru_maxrss);
+        let line = format!(
+            "{status} {start} {end} {cpu} {} {} {}\n",
+            usage.ru_maxrss, usage.ru_nvcsw, usage.ru_nivcsw
+        );
         if let Err(e) = std::fs::write(result, line) {
             eprintln!("launcher: write {result}: {e}");
             std::process::exit(1)
@@ -199,6 +203,8 @@ pub(crate) struct Measured {
     pub(crate) exit_ns: u64,
     pub(crate) cpu_us: u64,
     pub(crate) maxrss_kib: u64,
+    /// Context switches over the whole run, all threads.
+    pub(crate) switches: Switches,
 }
 
 impl Measured {
@@ -330,7 +336,16 @@ impl Run {
             .split_whitespace()
             .filter_map(|f| f.parse::<i64>().ok().map(|n| n as u64))
             .collect();
-        let [status, start_ns, exit_ns, cpu_us, maxrss_kib] = fields[..] else {
+        let [
+            status,
+            start_ns,
+            exit_ns,
+            cpu_us,
+            maxrss_kib,
+            voluntary,
+            involuntary,
+        ] = fields[..]
+        else {
             return Err(format!(
                 "the launcher of {} ended with {launcher} and no report",
                 self.what
@@ -342,6 +357,10 @@ impl Run {
             exit_ns,
             cpu_us,
             maxrss_kib,
+            switches: Switches {
+                voluntary,
+                involuntary,
+            },
         })
     }
 
@@ -450,14 +469,65 @@ impl LineCount {
     }
 }
 
-/// User + system CPU time a running process has used so far, from /proc.
+/// CPU time (µs) a running process has used so far: the sum over its
+/// threads of the time on a CPU that /proc/PID/task/TID/schedstat reads in
+/// ns (stat's utime and stime come in 10 ms ticks, too coarse to split a
+/// list of a few ms from the updates). The same sum as `wait4`'s user +
+/// system at the exit (the kernel scales those to it), less what threads
+/// that already exited used.
 pub(crate) fn cpu_so_far_us(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // Fields 14 and 15 of stat(5); `after` starts at field 3.
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    Some(ticks * 1_000_000 / hz)
+    let ns = per_thread(pid, |tid| {
+        let text = fs::read_to_string(format!("/proc/{pid}/task/{tid}/schedstat")).ok()?;
+        text.split_whitespace().next()?.parse().ok()
+    })?;
+    Some(ns / 1000)
+}
+
+/// Context switches a running process has made so far, voluntary (it
+/// blocked: a read or a wait with nothing to do) and involuntary (preempted),
+/// summed over its threads from /proc/PID/task/TID/status.
+pub(crate) fn switches_so_far(pid: i32) -> Option<Switches> {
+    let mut voluntary = 0;
+    let involuntary = per_thread(pid, |tid| {
+        let text = fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).ok()?;
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        voluntary += field("voluntary_ctxt_switches:")?;
+        field("nonvoluntary_ctxt_switches:")
+    })?;
+    Some(Switches {
+        voluntary,
+        involuntary,
+    })
+}
+
+/// The sum of `read` over a running process's threads.
+fn per_thread(pid: i32, mut read: impl FnMut(&str) -> Option<u64>) -> Option<u64> {
+    let mut sum = 0;
+    for entry in fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let name = entry.ok()?.file_name();
+        // A thread gone since the listing is left out, not the whole sum.
+        sum += read(name.to_str()?).unwrap_or(0);
+    }
+    Some(sum)
+}
+
+/// Context switches: voluntary and involuntary.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Switches {
+    pub(crate) voluntary: u64,
+    pub(crate) involuntary: u64,
+}
+
+impl Switches {
+    /// What was made since `before`.
+    pub(crate) fn since(self, before: Switches) -> Switches {
+        Switches {
+            voluntary: self.voluntary.saturating_sub(before.voluntary),
+            involuntary: self.involuntary.saturating_sub(before.involuntary),
+        }
+    }
 }

@@ -9,7 +9,7 @@ use crate::bench::{Bench, NAMESPACE, SETTLE, WIDGETS};
 use crate::client::Api;
 use crate::common;
 use crate::error::{Result, io_err};
-use crate::launcher::{Measured, Stdout, cpu_so_far_us};
+use crate::launcher::{Measured, Stdout, Switches, cpu_so_far_us, switches_so_far};
 use crate::table::{Row, row};
 use crate::tools::Tool;
 use crate::units::{mib, micros_per, thousands};
@@ -37,6 +37,8 @@ struct PacedRun {
     measured: Measured,
     /// CPU time (µs) the process had used when the first update was made.
     cpu_before_updates_us: Option<u64>,
+    /// Its context switches then.
+    switches_before_updates: Option<Switches>,
     lines: usize,
     expected_lines: usize,
 }
@@ -181,13 +183,38 @@ fn pace(b: &Bench, objects: usize, updates: usize, next: &mut usize) {
 /// How long the reader is left after its watch opens, before the first
 /// update: `PACED_SETTLE_MS` makes it longer for a reader that needs it to
 /// take in the list, e.g. under callgrind (`callgrind_control -d` when
-/// "paced: ... updates" is printed then splits the list from the updates).
+/// "paced: ... updates" is printed then splits the list from the updates;
+/// under `PACED_UNDER` the first update waits 2 s after that line).
 /// Below 20 s: the floor's reads time out after 20 s without an event.
 fn settle() -> Duration {
     std::env::var("PACED_SETTLE_MS")
         .ok()
         .and_then(|ms| ms.parse().ok())
         .map_or(SETTLE, Duration::from_millis)
+}
+
+/// Starts a reader, under `PACED_UNDER` when it is set: a command and its
+/// arguments (split at blanks) that run the reader, e.g.
+/// `valgrind --tool=callgrind` for its instructions or `strace -c -f` for
+/// its system calls, the same for ours, curl and the floor. The CPU and
+/// RSS figures are then the wrapper's and its reader's together.
+fn start_under(
+    b: &mut Bench,
+    what: &str,
+    program: &std::path::Path,
+    args: &[String],
+    stdout: Stdout,
+) -> Result<crate::launcher::Run> {
+    let under = std::env::var("PACED_UNDER").unwrap_or_default();
+    let mut words = under.split_whitespace().map(str::to_string);
+    let Some(wrapper) = words.next() else {
+        return b.launcher.start(what, program, args, stdout);
+    };
+    let mut wrapped: Vec<String> = words.collect();
+    wrapped.push(program.display().to_string());
+    wrapped.extend(args.iter().cloned());
+    b.launcher
+        .start(what, std::path::Path::new(&wrapper), &wrapped, stdout)
 }
 
 /// Who reads the paced events: one of the tools, the floor, or curl.
@@ -234,7 +261,9 @@ fn reader_run(
         Reader::Tool(tool) => {
             let mut args = args(tool, updates);
             args.extend(b.tools.cache_args(tool));
-            b.launch_tool(tool, "paced", &args, Stdout::File)?
+            let program = b.tools.program(tool).to_path_buf();
+            let what = format!("{} (paced)", tool.name());
+            start_under(b, &what, &program, &args, Stdout::File)?
         }
         Reader::Floor => {
             let file =
@@ -249,7 +278,7 @@ fn reader_run(
                 b.server.resource_version().to_string(),
                 updates.to_string(),
             ];
-            b.launcher.start("paced floor", &exe, &args, Stdout::File)?
+            start_under(b, "paced floor", &exe, &args, Stdout::File)?
         }
         Reader::Curl => {
             let file =
@@ -272,7 +301,8 @@ fn reader_run(
             ];
             // Its watch ends after the updates' events: curl exits then.
             b.server.close_watches_after_events(Some(updates));
-            b.launcher.start(
+            start_under(
+                b,
                 "curl (paced)",
                 std::path::Path::new("curl"),
                 &args,
@@ -282,11 +312,18 @@ fn reader_run(
     };
     b.wait_for_watch(&mut run, before, Duration::from_secs(120))?;
     std::thread::sleep(settle());
-    let cpu_before_updates_us = run.program_pid().and_then(cpu_so_far_us);
+    let pid = run.program_pid();
+    let cpu_before_updates_us = pid.and_then(cpu_so_far_us);
+    let switches_before_updates = pid.and_then(switches_so_far);
     eprintln!(
         "paced: {updates} updates of .spec.i at {RATE}/s for {}",
         reader.name()
     );
+    // Under a wrapper, time for `callgrind_control -d` (a script that takes
+    // a few hundred ms) on that line, before the first update.
+    if std::env::var_os("PACED_UNDER").is_some() {
+        std::thread::sleep(Duration::from_secs(2));
+    }
     pace(b, objects, updates, next);
     if reader == Reader::Curl {
         let measured = run.wait_ok(Duration::from_secs(30));
@@ -294,13 +331,15 @@ fn reader_run(
         let run = PacedRun {
             measured: measured?,
             cpu_before_updates_us,
+            switches_before_updates,
             lines: 0,
             expected_lines,
         };
         eprintln!(
-            "paced: curl: peak RSS {}, CPU {} per update",
+            "paced: curl: peak RSS {}, CPU {} per update, {}",
             mib(run.measured.maxrss_kib),
             micros_per(run.measured.cpu_us, updates),
+            after_list(&run, updates),
         );
         return Ok(run);
     }
@@ -324,17 +363,44 @@ fn reader_run(
     let run = PacedRun {
         measured,
         cpu_before_updates_us,
+        switches_before_updates,
         lines,
         expected_lines,
     };
     eprintln!(
-        "paced: {}: {} lines, peak RSS {}, CPU {} per update",
+        "paced: {}: {} lines, peak RSS {}, CPU {} per update, {}",
         reader.name(),
         run.lines,
         mib(run.measured.maxrss_kib),
         micros_per(run.measured.cpu_us, updates),
+        after_list(&run, updates),
     );
     Ok(run)
+}
+
+/// CPU and context switches per update after the list, for the log.
+fn after_list(run: &PacedRun, updates: usize) -> String {
+    let cpu = after_list_us(run, updates).map_or("—".into(), |us| format!("{us:.1} µs"));
+    format!(
+        "after the list {cpu} and {} per update",
+        switches_per(run, updates)
+    )
+}
+
+/// Context switches per update after the list: voluntary + involuntary.
+fn switches_per(run: &PacedRun, updates: usize) -> String {
+    match run.switches_before_updates {
+        Some(before) => {
+            let s = run.measured.switches.since(before);
+            let per = |n: u64| n as f64 / updates.max(1) as f64;
+            format!(
+                "{:.2} + {:.2} switches",
+                per(s.voluntary),
+                per(s.involuntary)
+            )
+        }
+        None => "— switches".into(),
+    }
 }
 
 /// The table's rows: peak RSS and CPU per event against the targets.
@@ -396,6 +462,22 @@ pub fn rows(p: &Paced) -> Vec<Row> {
             p.curl.as_ref().map_or("curl not found".into(), after_start),
             "",
         ),
+        Row {
+            ratio: format!(
+                "curl {}, floor {}",
+                p.curl
+                    .as_ref()
+                    .map_or("—".into(), |c| switches_per(c, p.updates)),
+                switches_per(&p.floor, p.updates)
+            ),
+            ..row(
+                format!(
+                    "{figure}: context switches per update after the list, voluntary + involuntary (curl's, the floor's)"
+                ),
+                switches_per(n, p.updates),
+                peer(&|r| switches_per(r, p.updates)),
+            )
+        },
     ]
 }
 

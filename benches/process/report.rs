@@ -375,7 +375,7 @@ pub(crate) fn report(
     };
     let _ = writeln!(
         s,
-        "- Scale: {} widgets of {} bytes of JSON each labelled `{SCALE_LABEL}`, all ready; {} status updates flip `.status.ready` round-robin through the server's write path, {} of them false → true (ours: `--when '.status.ready == true' --count {} -o name`, ending on the last update; kubectl: `get -w -o name`, stopped after its last line). CPU per update is user + sys over the whole process divided by the updates; \"after the initial list\" subtracts what it had used when the updates began (/proc, 10 ms ticks).",
+        "- Scale: {} widgets of {} bytes of JSON each labelled `{SCALE_LABEL}`, all ready; {} status updates flip `.status.ready` round-robin through the server's write path, {} of them false → true (ours: `--when '.status.ready == true' --count {} -o name`, ending on the last update; kubectl: `get -w -o name`, stopped after its last line). CPU per update is user + sys over the whole process divided by the updates; \"after the initial list\" subtracts what it had used when the updates began (its threads' schedstat in /proc, in ns).",
         thousands(scale.objects),
         scale.object_bytes,
         thousands(scale.updates),
