@@ -229,8 +229,6 @@ impl Drop for Presence {
 pub struct Replica {
     identity: String,
     role: watch::Receiver<Role>,
-    /// Whether the role comes from a lease (`--leader-elect`).
-    elects: bool,
     keeper: Option<Keeper>,
     _present: Presence,
     /// The `--sink`s, whose acknowledgements the checkpoint waits for.
@@ -390,7 +388,6 @@ impl Ha {
         Replica {
             identity: self.identity.clone(),
             role: self.role.clone(),
-            elects: self.elector.is_some(),
             keeper,
             _present: {
                 self.present.0.fetch_add(1, Ordering::SeqCst);
@@ -590,10 +587,6 @@ impl Replica {
     async fn take_over(&mut self, session: &mut Session, filter: &mut Filter) -> Result<()> {
         self.active = true;
         crate::metrics::leader(true);
-        if self.elects && self.verbose {
-            crate::term::erase();
-            crate::term::stderr_line!("leader election: {} is active", self.identity);
-        }
         let mut from = vec![None; session.targets.len()];
         if let Some(keeper) = &mut self.keeper {
             if let Some((rule, run)) = self.claim.take() {

@@ -222,6 +222,14 @@ fn after_sigkill_of_the_holder_of_three_rules_the_standby_delivers_what_each_rul
         ]),
         "the same ids a's would have had"
     );
+    // The process took the lease over, not each of its three rules.
+    let said = b.stderr.lock().unwrap().clone();
+    let active: Vec<&str> = said
+        .lines()
+        .filter(|l| l.starts_with("leader election:") && l.contains("active"))
+        .filter(|l| !l.contains("standby"))
+        .collect();
+    assert_eq!(active.len(), 1, "{said}");
 }
 
 /// A restart with a rules file changed meanwhile: an unchanged rule
