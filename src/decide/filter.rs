@@ -27,6 +27,10 @@ pub struct Filter {
     /// With `--resolve`, the objects (UIDs) that fired and have not been
     /// resolved since: the open alerts.
     open: HashSet<String>,
+    /// Open alerts whose firing may have gone out before this replica took
+    /// over (a checkpoint's `firing` mark): their resolution is told even
+    /// if it breaks a `--hold` of their replayed firing.
+    unsure: HashSet<String>,
 }
 
 /// What the filter remembers of one object, for a checkpoint: its last
@@ -59,6 +63,7 @@ impl Filter {
             values: HashMap::new(),
             resolve: false,
             open: HashSet::new(),
+            unsure: HashSet::new(),
         }
     }
 
@@ -106,6 +111,28 @@ impl Filter {
         if open && self.resolve {
             self.open.insert(uid.to_string());
         }
+    }
+
+    /// `--resolve`: a checkpoint says this object's firing may have gone
+    /// out though its state is from before it: the alert counts as open
+    /// until a resolution of it is told.
+    pub fn may_have_fired(&mut self, uid: &str) {
+        if self.resolve {
+            self.open.insert(uid.to_string());
+            self.unsure.insert(uid.to_string());
+        }
+    }
+
+    /// Whether this object's alert may have fired before this replica
+    /// took over, and is not resolved since (see [`Filter::may_have_fired`]).
+    pub fn is_unsure(&self, uid: &str) -> bool {
+        self.unsure.contains(uid)
+    }
+
+    /// The alerts that may have fired before this replica took over and
+    /// are not resolved since (UIDs).
+    pub fn unsure(&self) -> impl Iterator<Item = &String> {
+        self.unsure.iter()
     }
 
     /// `--resolve`: the objects (UIDs) whose alert is open.
@@ -175,6 +202,7 @@ impl Filter {
         self.truth.clear();
         self.values.clear();
         self.open.clear();
+        self.unsure.clear();
     }
 
     /// The expressions of `--when` and `--on-change`.
@@ -233,6 +261,7 @@ impl Filter {
         let uid = uid(&change.object);
         if change.kind == ChangeKind::Deleted {
             self.truth.remove(&*uid);
+            self.unsure.remove(&*uid);
             return match self.open.remove(&*uid) {
                 true => Edge::Resolves,
                 false => Edge::None,
@@ -253,6 +282,7 @@ impl Filter {
         if fires {
             Edge::Fires
         } else if !now && self.open.remove(&*uid) {
+            self.unsure.remove(&*uid);
             Edge::Resolves
         } else {
             Edge::None

@@ -434,6 +434,19 @@ impl Quieting {
         self.throttle(notice, now)
     }
 
+    /// The resolution of an alert whose firing may have gone out before
+    /// this replica took over ([`Filter::is_unsure`]): told even if it
+    /// breaks the hold of that firing's replay (which alone would be a flap
+    /// to keep quiet), since the receiver may hold the alert open.
+    ///
+    /// [`Filter::is_unsure`]: crate::decide::filter::Filter::is_unsure
+    pub fn resolve_unsure(&mut self, notice: Notice, now: Instant) -> Vec<Notice> {
+        if let Some(hold) = &mut self.hold {
+            hold.breaks(&uid(&notice.1.object).into_owned());
+        }
+        self.throttle(notice, now)
+    }
+
     /// Started or took over from a checkpoint: see [`Throttle::open_all`].
     pub fn taken_over(&mut self, now: Instant) {
         if let Some(throttle) = &mut self.throttle {

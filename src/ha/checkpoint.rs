@@ -14,7 +14,7 @@
 //! by the rule running under that name; the section of a rule no longer
 //! running is dropped at the next write.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -68,6 +68,13 @@ pub struct Mark {
     /// find one tells its deletion.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub announced: BTreeMap<String, String>,
+    /// `--resolve` with `--hold`: UIDs whose firing may have gone out
+    /// though this checkpoint keeps the object as it was before (written
+    /// before the firing was handed to the sinks): the replica that resumes
+    /// from it tells the alert's resolution even if its own replayed hold
+    /// of that firing never completed.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub firing: BTreeSet<String>,
 }
 
 /// One object, in short field names: at thousands of objects they count.
@@ -452,6 +459,7 @@ mod tests {
                         },
                     )]),
                     announced: BTreeMap::new(),
+                    firing: BTreeSet::new(),
                 },
             )]),
         };
@@ -513,6 +521,7 @@ mod tests {
                     resource_version: "105000".into(),
                     objects,
                     announced: BTreeMap::new(),
+                    firing: BTreeSet::new(),
                 },
             )]),
         };
@@ -558,6 +567,7 @@ mod tests {
                     resource_version: "1".into(),
                     objects,
                     announced: BTreeMap::new(),
+                    firing: BTreeSet::new(),
                 },
             )]),
             rules: BTreeMap::new(),
