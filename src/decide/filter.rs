@@ -697,4 +697,37 @@ mod tests {
         );
         assert!(!after.remembered("1").open);
     }
+
+    /// A checkpoint's `firing` mark: the alert may have fired though the
+    /// state restored is from before; the replayed firing is told again,
+    /// and the first resolution after it is unsure (told even if it breaks
+    /// a hold), the next ones as usual.
+    #[test]
+    fn an_alert_that_may_have_fired_is_open_and_unsure_until_its_resolution() {
+        let mut f = resolving(".status.phase == Failed");
+        f.restore("1", Some(false), None, false);
+        f.may_have_fired("1");
+        assert!(f.remembered("1").open && f.is_unsure("1"));
+        assert_eq!(
+            told(
+                &mut f,
+                vec![
+                    (ChangeKind::Modified, obj("1", "Failed", "x")),
+                    (ChangeKind::Modified, obj("1", "Running", "x")),
+                ]
+            ),
+            ["modified", "resolved"]
+        );
+        assert!(!f.is_unsure("1") && !f.remembered("1").open);
+        f.may_have_fired("2");
+        assert_eq!(f.unsure().collect::<Vec<_>>(), ["2"]);
+        let mut gone = change(ChangeKind::Deleted, obj("2", "Failed", "x"), None);
+        assert!(f.admit(&mut gone));
+        assert_eq!(gone.kind, ChangeKind::Resolved { gone: true });
+        assert!(!f.is_unsure("2"));
+        // Without --resolve there is no alert to keep open.
+        let mut plain = when(".status.phase == Failed");
+        plain.may_have_fired("3");
+        assert!(!plain.is_unsure("3") && !plain.remembered("3").open);
+    }
 }

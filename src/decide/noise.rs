@@ -826,6 +826,29 @@ mod tests {
         assert!(q.due(secs(t0, 30.0)).is_empty());
     }
 
+    /// The resolution of an alert that may have fired before a takeover
+    /// breaks the hold of its replayed firing and goes out (a flap's would
+    /// not); the held firing never does.
+    #[test]
+    fn an_unsure_resolution_breaks_the_hold_and_goes_out() {
+        let t0 = Instant::now();
+        let mut q = Quieting::new(Some(Duration::from_secs(1)), None, false);
+        q.pass(modified("a", 1, true), true, true, t0);
+        let resolved = |rv| {
+            let (index, mut change) = modified("a", rv, false);
+            change.kind = ChangeKind::Resolved { gone: false };
+            (index, change)
+        };
+        assert_eq!(
+            shown(&q.resolve_unsure(resolved(2), secs(t0, 0.5))),
+            ["a@2"]
+        );
+        assert!(q.due(secs(t0, 2.0)).is_empty());
+        // The same resolution as a flap's is kept quiet.
+        q.pass(modified("a", 3, true), true, true, secs(t0, 3.0));
+        assert!(q.pass(resolved(4), true, false, secs(t0, 3.5)).is_empty());
+    }
+
     #[test]
     fn quieting_throttles_what_held() {
         let t0 = Instant::now();

@@ -874,8 +874,8 @@ impl Replica {
     /// checkpoint does not know are written to it as announced (one write
     /// for them all), so that a replica that must re-list tells their
     /// deletion even if no later checkpoint held them; so are, with
-    /// [`Replica::marks_firings`], the firings of alerts it does not have
-    /// open. Retried until stored; `false` if this replica may no longer
+    /// [`Replica::marks_firings`], the firings (a mark kept until a
+    /// checkpoint taken after they were handed over is written). Retried until stored; `false` if this replica may no longer
     /// deliver meanwhile.
     pub async fn announce(&mut self, session: &Session, notices: &[Notice]) -> Result<bool> {
         let Some(keeper) = &mut self.keeper else {
@@ -893,11 +893,12 @@ impl Replica {
             let key = target_key(&session.targets[*index]);
             let uid = crate::decide::filter::uid(&change.object);
             // With --resolve (and --when) every other notification fires.
+            // Marked even if a checkpoint has the alert open: one written
+            // before this firing (an older snapshot) may close it.
             let fires = !matches!(change.kind, ChangeKind::Resolved { .. });
-            if self.marks_firings && fires && !uid.is_empty() && !keeper.has_open(&key, &uid) {
-                new = true;
+            if self.marks_firings && fires && !uid.is_empty() {
                 let uids = keeper.firing.entry(key.clone()).or_default();
-                uids.entry(uid.to_string()).or_insert(handed);
+                new |= uids.insert(uid.to_string(), handed).is_none();
             }
             if uid.is_empty() || keeper.knows(&key, &uid) {
                 continue;
@@ -984,15 +985,6 @@ impl Keeper {
             let mark = checkpoint.targets.entry(key.clone()).or_default();
             mark.firing.extend(uids.keys().cloned());
         }
-    }
-
-    /// Whether the stored checkpoint has this UID's alert open, or its
-    /// firing marked.
-    fn has_open(&self, key: &str, uid: &str) -> bool {
-        self.stored
-            .targets
-            .get(key)
-            .is_some_and(|m| m.firing.contains(uid) || m.objects.get(uid).is_some_and(|o| o.open))
     }
 
     /// The checkpoint is stored: an object it holds is no longer announced.
