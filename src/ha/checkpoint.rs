@@ -4,7 +4,8 @@
 //! One key, `checkpoint.json`: per target the resourceVersion up to which
 //! every change was delivered, and per object UID its name, resourceVersion,
 //! `--when` truth, `--on-change` values and (`--resolve`) whether its
-//! alert is open. Writes carry the resourceVersion
+//! alert is open, and (`--resolve --hold`) the alerts whose firing may
+//! have gone out since the state it keeps. Writes carry the resourceVersion
 //! last read or written (optimistic concurrency): a write over a version
 //! this replica has not seen fails with 409 instead of losing it.
 //!
@@ -480,14 +481,18 @@ mod tests {
         let old = r#"{"writer":"a","targets":{"widgets":{"resourceVersion":"42","objects":{}}}}"#;
         let loaded = serde_json::from_str::<Checkpoint>(old).unwrap();
         assert!(loaded.targets["widgets"].announced.is_empty());
+        assert!(loaded.targets["widgets"].firing.is_empty());
+        assert!(!loaded.encode().contains("firing"));
         let mut checkpoint = loaded;
         let mark = checkpoint.targets.get_mut("widgets").unwrap();
         mark.announced.insert("uid-2".into(), "default/w2".into());
+        mark.firing.insert("uid-3".into());
         let text = checkpoint.encode();
         assert!(
             text.contains(r#""announced":{"uid-2":"default/w2"}"#),
             "{text}"
         );
+        assert!(text.contains(r#""firing":["uid-3"]"#), "{text}");
         assert_eq!(
             serde_json::from_str::<Checkpoint>(&text).unwrap(),
             checkpoint
