@@ -719,12 +719,14 @@ fn told(hook: &Receiver) -> Vec<String> {
 /// fired is harmless; one left firing for ever is the failure). `args`
 /// are given the two sinks' flags' values; `checkpointed` waits until the
 /// checkpoint holds an object; the firing is of `hd` created failing
-/// (`created`: the checkpoint did not know it), or of `hd` turning to fail.
+/// (`created`: the checkpoint did not know it), or of `hd` turning to fail;
+/// `deleted`: it is deleted, else it recovers (stops meeting `--when`).
 pub(crate) fn a_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replica(
     s: &Scenario,
     args: impl Fn(&str, &str) -> Vec<String>,
     checkpointed: impl Fn(&Value),
     created: bool,
+    deleted: bool,
 ) {
     let alerts = Receiver::start();
     let other = Receiver::start();
@@ -782,7 +784,10 @@ pub(crate) fn a_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_r
     }
     // Its replayed hold (5 s) is still waiting.
     std::thread::sleep(Duration::from_millis(500));
-    s.delete_widget("hd");
+    match deleted {
+        true => s.delete_widget("hd"),
+        false => _ = s.patch_widget("hd", json!({"spec": {"phase": "ok"}})),
+    }
     let deadline = Instant::now() + WITHIN;
     while told(&alerts).len() < 2 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
@@ -818,6 +823,27 @@ fn a_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replica_afte
         &s,
         args,
         checkpointed,
+        false,
+        true,
+    );
+}
+
+/// The same, the object recovering instead (`--when` no longer holds).
+#[test]
+fn a_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replica_after_a_recovery() {
+    let s = Scenario::new();
+    let args = |alerts: &str, other: &str| {
+        let mut args = vec![WIDGETS, "--all", "-o", "json", "-v", "--checkpoint", "cpr"];
+        args.extend(HELD_ALERT);
+        args.extend(["--sink", alerts, "--sink", other]);
+        args.into_iter().map(String::from).collect()
+    };
+    let checkpointed = |object: &Value| wait_for_checkpoint(&s, "cpr", object);
+    a_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replica(
+        &s,
+        args,
+        checkpointed,
+        false,
         false,
     );
 }

@@ -1127,5 +1127,6 @@ fn a_rules_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replic
         args,
         checkpointed,
         true,
+        true,
     );
 }
