@@ -30,6 +30,10 @@ pub struct Filter {
     /// With `--resolve`, the objects (UIDs) that fired and have not been
     /// resolved since: the open alerts.
     open: HashSet<String>,
+    /// Open alerts whose firing may have gone out before this replica took
+    /// over (a checkpoint's `firing` mark): their resolution is told even
+    /// if it breaks a `--hold` of their replayed firing.
+    unsure: HashSet<String>,
 }
 
 /// What the filter remembers of one object, for a checkpoint: its last
@@ -62,6 +66,7 @@ impl Filter {
             values: HashMap::new(),
             resolve: false,
             open: HashSet::new(),
+            unsure: HashSet::new(),
         }
     }
 
@@ -115,6 +120,28 @@ impl Filter {
         if open && self.resolve {
             self.open.insert(uid.to_string());
         }
+    }
+
+    /// `--resolve`: a checkpoint says this object's firing may have gone
+    /// out though its state is from before it: the alert counts as open
+    /// until a resolution of it is told.
+    pub fn may_have_fired(&mut self, uid: &str) {
+        if self.resolve {
+            self.open.insert(uid.to_string());
+            self.unsure.insert(uid.to_string());
+        }
+    }
+
+    /// Whether this object's alert may have fired before this replica
+    /// took over, and is not resolved since (see [`Filter::may_have_fired`]).
+    pub fn is_unsure(&self, uid: &str) -> bool {
+        self.unsure.contains(uid)
+    }
+
+    /// The alerts that may have fired before this replica took over and
+    /// are not resolved since (UIDs).
+    pub fn unsure(&self) -> impl Iterator<Item = &String> {
+        self.unsure.iter()
     }
 
     /// `--resolve`: the objects (UIDs) whose alert is open.
@@ -184,6 +211,7 @@ impl Filter {
         self.truth.clear();
         self.values.clear();
         self.open.clear();
+        self.unsure.clear();
     }
 
     /// The expressions of `--when` and `--on-change`.
@@ -242,6 +270,7 @@ impl Filter {
         let uid = uid(&change.object);
         if change.kind == ChangeKind::Deleted {
             self.truth.remove(&*uid);
+            self.unsure.remove(&*uid);
             return match self.open.remove(&*uid) {
                 true => Edge::Resolves,
                 false => Edge::None,
@@ -265,6 +294,7 @@ impl Filter {
         if fires {
             Edge::Fires
         } else if !now && self.open.remove(&*uid) {
+            self.unsure.remove(&*uid);
             Edge::Resolves
         } else {
             Edge::None
@@ -706,5 +736,38 @@ mod tests {
             ["resolved"]
         );
         assert!(!after.remembered("1").open);
+    }
+
+    /// A checkpoint's `firing` mark: the alert may have fired though the
+    /// state restored is from before; the replayed firing is told again,
+    /// and the first resolution after it is unsure (told even if it breaks
+    /// a hold), the next ones as usual.
+    #[test]
+    fn an_alert_that_may_have_fired_is_open_and_unsure_until_its_resolution() {
+        let mut f = resolving(".status.phase == Failed");
+        f.restore("1", Some(false), None, false);
+        f.may_have_fired("1");
+        assert!(f.remembered("1").open && f.is_unsure("1"));
+        assert_eq!(
+            told(
+                &mut f,
+                vec![
+                    (ChangeKind::Modified, obj("1", "Failed", "x")),
+                    (ChangeKind::Modified, obj("1", "Running", "x")),
+                ]
+            ),
+            ["modified", "resolved"]
+        );
+        assert!(!f.is_unsure("1") && !f.remembered("1").open);
+        f.may_have_fired("2");
+        assert_eq!(f.unsure().collect::<Vec<_>>(), ["2"]);
+        let mut gone = change(ChangeKind::Deleted, obj("2", "Failed", "x"), None);
+        assert!(f.admit(&mut gone));
+        assert_eq!(gone.kind, ChangeKind::Resolved { gone: true });
+        assert!(!f.is_unsure("2"));
+        // Without --resolve there is no alert to keep open.
+        let mut plain = when(".status.phase == Failed");
+        plain.may_have_fired("3");
+        assert!(!plain.is_unsure("3") && !plain.remembered("3").open);
     }
 }

@@ -434,6 +434,19 @@ impl Quieting {
         self.throttle(notice, now)
     }
 
+    /// The resolution of an alert whose firing may have gone out before
+    /// this replica took over ([`Filter::is_unsure`]): told even if it
+    /// breaks the hold of that firing's replay (which alone would be a flap
+    /// to keep quiet), since the receiver may hold the alert open.
+    ///
+    /// [`Filter::is_unsure`]: crate::decide::filter::Filter::is_unsure
+    pub fn resolve_unsure(&mut self, notice: Notice, now: Instant) -> Vec<Notice> {
+        if let Some(hold) = &mut self.hold {
+            hold.breaks(&uid(&notice.1.object).into_owned());
+        }
+        self.throttle(notice, now)
+    }
+
     /// Started or took over from a checkpoint: see [`Throttle::open_all`].
     pub fn taken_over(&mut self, now: Instant) {
         if let Some(throttle) = &mut self.throttle {
@@ -811,6 +824,29 @@ mod tests {
         };
         q.pass((0, gone), false, false, secs(t0, 21.0));
         assert!(q.due(secs(t0, 30.0)).is_empty());
+    }
+
+    /// The resolution of an alert that may have fired before a takeover
+    /// breaks the hold of its replayed firing and goes out (a flap's would
+    /// not); the held firing never does.
+    #[test]
+    fn an_unsure_resolution_breaks_the_hold_and_goes_out() {
+        let t0 = Instant::now();
+        let mut q = Quieting::new(Some(Duration::from_secs(1)), None, false);
+        q.pass(modified("a", 1, true), true, true, t0);
+        let resolved = |rv| {
+            let (index, mut change) = modified("a", rv, false);
+            change.kind = ChangeKind::Resolved { gone: false };
+            (index, change)
+        };
+        assert_eq!(
+            shown(&q.resolve_unsure(resolved(2), secs(t0, 0.5))),
+            ["a@2"]
+        );
+        assert!(q.due(secs(t0, 2.0)).is_empty());
+        // The same resolution as a flap's is kept quiet.
+        q.pass(modified("a", 3, true), true, true, secs(t0, 3.0));
+        assert!(q.pass(resolved(4), true, false, secs(t0, 3.5)).is_empty());
     }
 
     #[test]

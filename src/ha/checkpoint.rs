@@ -4,7 +4,8 @@
 //! One key, `checkpoint.json`: per target the resourceVersion up to which
 //! every change was delivered, and per object UID its name, resourceVersion,
 //! `--when` truth, `--on-change` values and (`--resolve`) whether its
-//! alert is open. Writes carry the resourceVersion
+//! alert is open, and (`--resolve --hold`) the alerts whose firing may
+//! have gone out since the state it keeps. Writes carry the resourceVersion
 //! last read or written (optimistic concurrency): a write over a version
 //! this replica has not seen fails with 409 instead of losing it.
 //!
@@ -14,7 +15,7 @@
 //! by the rule running under that name; the section of a rule no longer
 //! running is dropped at the next write.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -68,6 +69,13 @@ pub struct Mark {
     /// find one tells its deletion.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub announced: BTreeMap<String, String>,
+    /// `--resolve` with `--hold`: UIDs whose firing may have gone out
+    /// though this checkpoint keeps the object as it was before (written
+    /// before the firing was handed to the sinks): the replica that resumes
+    /// from it tells the alert's resolution even if its own replayed hold
+    /// of that firing never completed.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub firing: BTreeSet<String>,
 }
 
 /// One object, in short field names: at thousands of objects they count.
@@ -452,6 +460,7 @@ mod tests {
                         },
                     )]),
                     announced: BTreeMap::new(),
+                    firing: BTreeSet::new(),
                 },
             )]),
         };
@@ -472,14 +481,18 @@ mod tests {
         let old = r#"{"writer":"a","targets":{"widgets":{"resourceVersion":"42","objects":{}}}}"#;
         let loaded = serde_json::from_str::<Checkpoint>(old).unwrap();
         assert!(loaded.targets["widgets"].announced.is_empty());
+        assert!(loaded.targets["widgets"].firing.is_empty());
+        assert!(!loaded.encode().contains("firing"));
         let mut checkpoint = loaded;
         let mark = checkpoint.targets.get_mut("widgets").unwrap();
         mark.announced.insert("uid-2".into(), "default/w2".into());
+        mark.firing.insert("uid-3".into());
         let text = checkpoint.encode();
         assert!(
             text.contains(r#""announced":{"uid-2":"default/w2"}"#),
             "{text}"
         );
+        assert!(text.contains(r#""firing":["uid-3"]"#), "{text}");
         assert_eq!(
             serde_json::from_str::<Checkpoint>(&text).unwrap(),
             checkpoint
@@ -513,6 +526,7 @@ mod tests {
                     resource_version: "105000".into(),
                     objects,
                     announced: BTreeMap::new(),
+                    firing: BTreeSet::new(),
                 },
             )]),
         };
@@ -558,6 +572,7 @@ mod tests {
                     resource_version: "1".into(),
                     objects,
                     announced: BTreeMap::new(),
+                    firing: BTreeSet::new(),
                 },
             )]),
             rules: BTreeMap::new(),

@@ -27,6 +27,9 @@ pub async fn run(
     let rule = settings.rule.clone();
     if let Some(replica) = &mut replica {
         replica.follow(&settings.outbox);
+        // A held firing told just before a crash is replayed, and held
+        // again, by the next replica: the checkpoint marks it first.
+        replica.marks_firings(settings.noise.hold.is_some() && filter.resolves());
     }
     let (hold, throttle, diffs) = (
         settings.noise.hold,
@@ -161,9 +164,14 @@ pub async fn run(
                     let uid = crate::decide::filter::uid(&change.object).into_owned();
                     let before = (keeps_checkpoint && !unsaid.contains(&uid))
                         .then(|| before(&filter, &uid, index, &change));
+                    let unsure = filter.is_unsure(&uid);
                     let admitted = filter.admit(&mut change);
                     let holds = filter.when_holds(&change);
-                    ready.extend(quieting.pass((index, change), admitted, holds, now));
+                    if unsure && admitted && matches!(change.kind, ChangeKind::Resolved { .. }) {
+                        ready.extend(quieting.resolve_unsure((index, change), now));
+                    } else {
+                        ready.extend(quieting.pass((index, change), admitted, holds, now));
+                    }
                     if let Some(before) = before
                         && quieting.is_waiting(&uid)
                     {

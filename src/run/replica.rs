@@ -254,6 +254,9 @@ pub struct Replica {
     left: Option<watch::Sender<()>>,
     /// Its part in the process's takeover (one for every rule).
     taking: Taking,
+    /// `--resolve` with `--hold`: firings are marked in the checkpoint
+    /// before they go out (see [`Replica::announce`]).
+    marks_firings: bool,
 }
 
 struct Keeper {
@@ -268,6 +271,11 @@ struct Keeper {
     /// written checkpoint held them: every write carries them until one
     /// holds the object, or its deletion is acknowledged.
     announced: BTreeMap<String, BTreeMap<String, String>>,
+    /// Per target key, the UIDs whose firing was marked in the checkpoint
+    /// before it went out, each with how many notifications had been
+    /// handed to the sinks before it: every write carries them until it
+    /// writes a snapshot taken after the firing was handed.
+    firing: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 /// The checkpoint as it was right after the `through`th notification was
@@ -384,6 +392,7 @@ impl Ha {
             waiting: VecDeque::new(),
             stored: Checkpoint::default(),
             announced: BTreeMap::new(),
+            firing: BTreeMap::new(),
         });
         Replica {
             identity: self.identity.clone(),
@@ -408,6 +417,7 @@ impl Ha {
                 takeover: self.takeover.clone(),
                 run,
             },
+            marks_firings: false,
         }
     }
 
@@ -489,6 +499,15 @@ impl Replica {
         self.outbox = outbox.clone();
         let role = self.role.clone();
         outbox.gate(std::sync::Arc::new(move || role.borrow().may_deliver()));
+    }
+
+    /// `--resolve` with `--hold`: a firing is marked in the checkpoint
+    /// before it goes out. The next replica replays the change that fired
+    /// from the checkpoint before it, and holds it again: should the object
+    /// be deleted or stop meeting `--when` before that hold completes, the
+    /// mark makes it tell the resolution of the alert the receiver may hold.
+    pub fn marks_firings(&mut self, marks: bool) {
+        self.marks_firings = marks;
     }
 
     /// Whether a notification may go out now: this replica holds the lease
@@ -616,6 +635,7 @@ impl Replica {
             keeper.stored = stored.clone().unwrap_or_default();
             self.told = keeper.stored.told;
             keeper.announced.clear();
+            keeper.firing.clear();
             let mut marks = stored.map(|c| c.targets).unwrap_or_default();
             for (index, target) in session.targets.clone().iter().enumerate() {
                 match marks.remove(&target_key(target)) {
@@ -755,11 +775,21 @@ impl Replica {
             return Err(too_large(&keeper.store, size, objects, rules));
         }
         keeper.keep(snapshot);
-        let Some(Snapshot { encoded, gone, .. }) = keeper.acknowledged(self.outbox.acknowledged())
+        let Some(Snapshot {
+            through,
+            encoded,
+            gone,
+        }) = keeper.acknowledged(self.outbox.acknowledged())
         else {
             retry_soon(keeper);
             return Ok(());
         };
+        // A snapshot taken after a marked firing was handed keeps what
+        // became of its alert: the mark is no longer needed.
+        for uids in keeper.firing.values_mut() {
+            uids.retain(|_, before| *before >= through);
+        }
+        keeper.firing.retain(|_, uids| !uids.is_empty());
         for (key, uid) in &gone {
             if let Some(uids) = keeper.announced.get_mut(key) {
                 uids.remove(uid);
@@ -836,13 +866,16 @@ impl Replica {
     /// Before notifications go out: the UIDs among them the stored
     /// checkpoint does not know are written to it as announced (one write
     /// for them all), so that a replica that must re-list tells their
-    /// deletion even if no later checkpoint held them. Retried until
-    /// stored; `false` if this replica may no longer deliver meanwhile.
+    /// deletion even if no later checkpoint held them; so are, with
+    /// [`Replica::marks_firings`], the firings (a mark kept until a
+    /// checkpoint taken after they were handed over is written). Retried until stored; `false` if this replica may no longer
+    /// deliver meanwhile.
     pub async fn announce(&mut self, session: &Session, notices: &[Notice]) -> Result<bool> {
         let Some(keeper) = &mut self.keeper else {
             return Ok(true);
         };
         let mut new = false;
+        let handed = self.outbox.handed();
         for (index, change) in notices {
             if matches!(
                 change.kind,
@@ -852,6 +885,14 @@ impl Replica {
             }
             let key = target_key(&session.targets[*index]);
             let uid = crate::decide::filter::uid(&change.object);
+            // With --resolve (and --when) every other notification fires.
+            // Marked even if a checkpoint has the alert open: one written
+            // before this firing (an older snapshot) may close it.
+            let fires = !matches!(change.kind, ChangeKind::Resolved { .. });
+            if self.marks_firings && fires && !uid.is_empty() {
+                let uids = keeper.firing.entry(key.clone()).or_default();
+                new |= uids.insert(uid.to_string(), handed).is_none();
+            }
             if uid.is_empty() || keeper.knows(&key, &uid) {
                 continue;
             }
@@ -922,7 +963,8 @@ impl Replica {
 }
 
 impl Keeper {
-    /// Adds to a checkpoint the announced UIDs it does not hold.
+    /// Adds to a checkpoint the announced UIDs it does not hold, and the
+    /// marked firings.
     fn announce_in(&self, checkpoint: &mut Checkpoint) {
         for (key, uids) in &self.announced {
             let mark = checkpoint.targets.entry(key.clone()).or_default();
@@ -931,6 +973,10 @@ impl Keeper {
                     mark.announced.insert(uid.clone(), name.clone());
                 }
             }
+        }
+        for (key, uids) in &self.firing {
+            let mark = checkpoint.targets.entry(key.clone()).or_default();
+            mark.firing.extend(uids.keys().cloned());
         }
     }
 
@@ -1052,6 +1098,9 @@ fn restore(
             json!({"apiVersion": api_version, "kind": kind, "metadata": metadata})
         })
         .collect();
+    for uid in &mark.firing {
+        filter.may_have_fired(uid);
+    }
     let position = mark.resource_version.parse::<u64>().unwrap_or(0);
     session.tracker.seed(index, position, identities, announced);
     (position > 0).then_some(mark.resource_version)
@@ -1178,6 +1227,8 @@ fn build(identity: &str, session: &Session, filter: &Filter, unsaid: &Unsaid) ->
             resource_version: position.map(|p| p.to_string()).unwrap_or_default(),
             objects,
             announced: BTreeMap::new(),
+            // The filter's are the rule's: every target carries them.
+            firing: filter.unsure().cloned().collect(),
         };
         targets.insert(target_key(target), mark);
     }
@@ -1391,6 +1442,7 @@ mod tests {
             waiting: VecDeque::new(),
             stored: Checkpoint::default(),
             announced: BTreeMap::new(),
+            firing: BTreeMap::new(),
         }
     }
 

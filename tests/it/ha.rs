@@ -696,6 +696,158 @@ fn an_alert_still_in_its_hold_at_sigterm_is_told_by_the_next_replica() {
     an_alert_still_in_its_hold_is_told_by_the_next_replica_after(libc::SIGTERM);
 }
 
+/// What the receiver acknowledged, as `type name` in order (repeats kept).
+fn told(hook: &Receiver) -> Vec<String> {
+    hook.delivered()
+        .iter()
+        .map(|event| {
+            let body = event.json();
+            format!(
+                "{} {}",
+                body["type"].as_str().unwrap(),
+                body["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// At-least-once with `--resolve` (SPEC §12): a held firing told just
+/// before a SIGKILL, before a checkpoint counted it (a second sink had not
+/// acknowledged it), is replayed and held again by the next replica; the
+/// object is deleted before that hold completes. The alert the receiver
+/// holds must still be resolved (a resolution of an alert that may not have
+/// fired is harmless; one left firing for ever is the failure). `args`
+/// are given the two sinks' flags' values; `checkpointed` waits until the
+/// checkpoint holds an object; the firing is of `hd` created failing
+/// (`created`: the checkpoint did not know it), or of `hd` turning to fail;
+/// `deleted`: it is deleted, else it recovers (stops meeting `--when`).
+pub(crate) fn a_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replica(
+    s: &Scenario,
+    args: impl Fn(&str, &str) -> Vec<String>,
+    checkpointed: impl Fn(&Value),
+    created: bool,
+    deleted: bool,
+) {
+    let alerts = Receiver::start();
+    let other = Receiver::start();
+    let (to_alerts, to_other) = (
+        format!("cloudevents:{}", alerts.url()),
+        format!("cloudevents:{}", other.url()),
+    );
+    let args = args(&to_alerts, &to_other);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let known = s.create_widget(if created { "kept" } else { "hd" }, json!({"phase": "ok"}));
+    let mut first = Replica::with_args(s, "a", None, &args);
+    first.wait_watching(WITHIN);
+    checkpointed(&known);
+    other.down();
+    let fired = match created {
+        true => {
+            s.create_widget("hd", json!({"phase": "Failed"}));
+            "created hd"
+        }
+        false => {
+            s.patch_widget("hd", json!({"spec": {"phase": "Failed"}}));
+            "modified hd"
+        }
+    };
+    // The hold completes: the firing goes out, the alert receiver takes it,
+    // the other sink cannot: no checkpoint may count it.
+    let deadline = Instant::now() + WITHIN;
+    while told(&alerts).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "never fired: {}",
+            first.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    first.signal(libc::SIGKILL);
+    let _ = first.child.wait();
+    assert_eq!(told(&alerts), [fired]);
+    other.up();
+
+    let second = Replica::with_args(s, "b", None, &args);
+    let deadline = Instant::now() + WITHIN;
+    while !second
+        .stderr
+        .lock()
+        .unwrap()
+        .contains("resuming from checkpoint")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "never resumed: {}",
+            second.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Its replayed hold (5 s) is still waiting.
+    std::thread::sleep(Duration::from_millis(500));
+    match deleted {
+        true => s.delete_widget("hd"),
+        false => _ = s.patch_widget("hd", json!({"spec": {"phase": "ok"}})),
+    }
+    let deadline = Instant::now() + WITHIN;
+    while told(&alerts).len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        told(&alerts),
+        [fired, "resolved hd"],
+        "stderr of b: {}",
+        second.stderr.lock().unwrap()
+    );
+}
+
+/// `--when .spec.phase == "Failed" --hold 5s --resolve`, told to both sinks.
+pub(crate) const HELD_ALERT: [&str; 5] = [
+    "--when",
+    ".spec.phase == \"Failed\"",
+    "--hold",
+    "5s",
+    "--resolve",
+];
+
+#[test]
+fn a_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replica_after_a_deletion() {
+    let s = Scenario::new();
+    let args = |alerts: &str, other: &str| {
+        let mut args = vec![WIDGETS, "--all", "-o", "json", "-v", "--checkpoint", "cpr"];
+        args.extend(HELD_ALERT);
+        args.extend(["--sink", alerts, "--sink", other]);
+        args.into_iter().map(String::from).collect()
+    };
+    let checkpointed = |object: &Value| wait_for_checkpoint(&s, "cpr", object);
+    a_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replica(
+        &s,
+        args,
+        checkpointed,
+        false,
+        true,
+    );
+}
+
+/// The same, the object recovering instead (`--when` no longer holds).
+#[test]
+fn a_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replica_after_a_recovery() {
+    let s = Scenario::new();
+    let args = |alerts: &str, other: &str| {
+        let mut args = vec![WIDGETS, "--all", "-o", "json", "-v", "--checkpoint", "cpr"];
+        args.extend(HELD_ALERT);
+        args.extend(["--sink", alerts, "--sink", other]);
+        args.into_iter().map(String::from).collect()
+    };
+    let checkpointed = |object: &Value| wait_for_checkpoint(&s, "cpr", object);
+    a_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replica(
+        &s,
+        args,
+        checkpointed,
+        false,
+        false,
+    );
+}
+
 /// SPEC §8: the newest state, waiting in a `--throttle` window, is not
 /// delivered yet; after a SIGKILL the next replica delivers it.
 #[test]

@@ -1145,3 +1145,34 @@ fn a_rule_held_behind_past_the_history_costs_the_rule_ahead_none_of_its_steps() 
         second.stderr.lock().unwrap()
     );
 }
+
+/// The model's seed 1796584377448679811 made deterministic: a rule of a
+/// rules file tells a held firing of a new object (its section did not
+/// know it) and is SIGKILLed before its section counted it; the next
+/// replica replays the creation and holds it again, and the object is
+/// deleted meanwhile: the alert must be resolved.
+#[test]
+fn a_rules_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replica() {
+    let s = Scenario::new();
+    let args = |alerts: &str, other: &str| {
+        let mut rule = vec![WIDGETS, "--all", "-q"];
+        rule.extend(crate::ha::HELD_ALERT);
+        rule.extend(["--sink", alerts, "--sink", other]);
+        let yaml = format!(
+            "rules:\n  - name: alert\n    args: {}\n",
+            serde_json::to_string(&rule).unwrap()
+        );
+        let file = rules_file(&s, &yaml);
+        ["--rules", &file, "-v", "--checkpoint", "c"]
+            .map(String::from)
+            .to_vec()
+    };
+    let checkpointed = |object: &Value| wait_for_sections(&s, "c", &["alert"], object, &["alert"]);
+    crate::ha::a_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replica(
+        &s,
+        args,
+        checkpointed,
+        true,
+        true,
+    );
+}
