@@ -420,6 +420,19 @@ impl Ha {
         self.role.borrow().may_deliver()
     }
 
+    /// Whether the role comes from a lease (`--leader-elect`).
+    pub fn elects(&self) -> bool {
+        self.elector.is_some()
+    }
+
+    /// Completes once this replica holds the lease.
+    async fn takes_over(&self) {
+        let mut role = self.role.clone();
+        if role.wait_for(Role::may_deliver).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
     /// Completes once every rule's replica has left (its last checkpoint
     /// written): the lease may go then, while the sinks still flush.
     pub async fn left(&self) {
@@ -994,6 +1007,14 @@ impl Keeper {
 pub async fn next(replica: &mut Option<Replica>) -> Turn {
     match replica {
         Some(replica) => replica.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// [`Ha::takes_over`], never without `--leader-elect` or `--checkpoint`.
+pub async fn takes_over(ha: &Option<Ha>) {
+    match ha {
+        Some(ha) => ha.takes_over().await,
         None => std::future::pending().await,
     }
 }

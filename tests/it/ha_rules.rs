@@ -1078,3 +1078,79 @@ fn rules_at_different_positions_past_the_history_list_once_and_each_compares_its
         "one resumed watch (410), then one list, for both rules: {new:#?}"
     );
 }
+
+/// A standby judges its rules' types when it takes over, not at its own
+/// start: a rule over a CRD applied while it was standby is watched after
+/// the failover, with nothing said of it before.
+#[test]
+fn a_standby_watches_a_rules_crd_applied_before_it_took_over() {
+    use crate::incluster::{free_port, get};
+    let s = Scenario::new();
+    s.server.remove_crd("example.com", "widgets");
+    let file = rules_file(
+        &s,
+        "rules:\n  - name: w\n    args: [widgets.example.com, --all, -o, json]\n  \
+         - name: p\n    args: [pods, --all, -o, json]\n",
+    );
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let args = [
+        "--rules",
+        &file,
+        "--leader-elect",
+        "--lease",
+        "alerts",
+        "--checkpoint",
+        "alerts",
+    ];
+    let a = Replica::with_args(&s, "a", Some(FAST), &args);
+    wait_for_holder(&s, "alerts", "a", WITHIN);
+    let mut with_metrics = args.to_vec();
+    with_metrics.extend(["--metrics-addr", &addr, "-v"]);
+    let b = Replica::with_args(&s, "b", Some(FAST), &with_metrics);
+    let deadline = Instant::now() + WITHIN;
+    while get(port, "/readyz").is_none_or(|(status, _)| status != 200) {
+        assert!(Instant::now() < deadline, "b never ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    s.server.add_crd(testserver::Crd::widget());
+    a.signal(libc::SIGKILL);
+    wait_for_holder(&s, "alerts", "b", WITHIN);
+    // Rule w watches once b has taken over.
+    let deadline = Instant::now() + WITHIN;
+    let watching = |err: &str| {
+        err.lines()
+            .any(|l| l.starts_with("w  ") && l.contains("list complete, watching"))
+    };
+    while !watching(&b.stderr.lock().unwrap()) {
+        assert!(
+            Instant::now() < deadline,
+            "b does not watch rule w: {}",
+            b.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    widget(&s, "w1");
+    s.server.create(
+        "pods",
+        Some("default"),
+        serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1"}}),
+    );
+    wait_lines(&b, 2);
+    assert_eq!(
+        by_rule(&b.lines()),
+        BTreeMap::from([
+            ("p".to_string(), vec!["created p1".to_string()]),
+            ("w".to_string(), vec!["created w1".to_string()]),
+        ]),
+        "stderr of b: {}",
+        b.stderr.lock().unwrap()
+    );
+    let err = b.stderr.lock().unwrap().clone();
+    assert!(!err.contains("error:"), "{err}");
+    let (status, body) = get(port, "/readyz").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("ended"), "{body}");
+}
