@@ -270,6 +270,8 @@ struct Keeper {
     /// written checkpoint held them: every write carries them until one
     /// holds the object, or its deletion is acknowledged.
     announced: BTreeMap<String, BTreeMap<String, String>>,
+    /// On the way out: the last checkpoint is written at once.
+    leaving: bool,
 }
 
 /// The checkpoint as it was right after the `through`th notification was
@@ -386,6 +388,7 @@ impl Ha {
             waiting: VecDeque::new(),
             stored: Checkpoint::default(),
             announced: BTreeMap::new(),
+            leaving: false,
         });
         Replica {
             identity: self.identity.clone(),
@@ -792,9 +795,16 @@ impl Replica {
         if !complete {
             retry_soon(keeper);
         }
-        match keeper.store.save(&written).await {
-            Ok(()) => {
+        // The rules' sections are written together, at most once a second;
+        // the last one on the way out at once.
+        match keeper.store.offer(&written, keeper.leaving).await {
+            Ok(None) => {
                 keeper.held(written);
+                Ok(())
+            }
+            Ok(Some(due)) => {
+                keeper.dirty = true;
+                keeper.last_write = Some(due - WRITE_EVERY);
                 Ok(())
             }
             Err(Failure::Conflict) => {
@@ -862,6 +872,10 @@ impl Replica {
         let Some(keeper) = &mut self.keeper else {
             return Ok(true);
         };
+        // Another rule's write may have stored this rule's section since.
+        if let Some(stored) = keeper.store.stored().await {
+            keeper.held(stored);
+        }
         let mut new = false;
         for (index, change) in notices {
             if matches!(
@@ -893,7 +907,11 @@ impl Replica {
             let Some(keeper) = &mut self.keeper else {
                 return Ok(true);
             };
-            let mut checkpoint = keeper.stored.clone();
+            // A section carries what it offered since, if it did.
+            let mut checkpoint = match keeper.store.current().await {
+                Some(current) if keeper.store.is_section() => current,
+                _ => keeper.stored.clone(),
+            };
             checkpoint.writer = self.identity.clone();
             keeper.announce_in(&mut checkpoint);
             let failure = match keeper.store.save(&checkpoint).await {
@@ -935,6 +953,9 @@ impl Replica {
     /// On the way out: the last checkpoint (the process then releases
     /// the lease, once every rule has left).
     pub async fn leave(mut self, session: &Session, filter: &Filter, unsaid: &Unsaid) {
+        if let Some(keeper) = &mut self.keeper {
+            keeper.leaving = true;
+        }
         if self.keeper.as_ref().is_some_and(|k| k.dirty) {
             let _ = self.write(session, filter, unsaid, true).await;
         }
@@ -1419,6 +1440,7 @@ mod tests {
             waiting: VecDeque::new(),
             stored: Checkpoint::default(),
             announced: BTreeMap::new(),
+            leaving: false,
         }
     }
 

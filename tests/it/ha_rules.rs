@@ -1154,3 +1154,67 @@ fn a_standby_watches_a_rules_crd_applied_before_it_took_over() {
     assert_eq!(status, 200, "{body}");
     assert!(!body.contains("ended"), "{body}");
 }
+
+/// The rules' sections are written together: five rules told of a burst
+/// of changes (to objects already in the checkpoint) write the checkpoint ConfigMap at most about once a second
+/// (and once more on the way out), not once a second each.
+#[test]
+fn five_rules_write_their_sections_together_at_most_once_a_second() {
+    let s = Scenario::new();
+    let rules: String = (1..=5)
+        .map(|i| format!("  - name: r{i}\n    args: [widgets, --all, -o, json]\n"))
+        .collect();
+    let file = rules_file(&s, &format!("rules:\n{rules}"));
+    for i in 0..4 {
+        widget(&s, &format!("b{i}"));
+    }
+    let mut replica = Replica::with_args(
+        &s,
+        "a",
+        None,
+        &["--rules", &file, "-v", "--checkpoint", "c"],
+    );
+    let deadline = Instant::now() + WITHIN;
+    while listed(&replica) < 1 {
+        assert!(Instant::now() < deadline, "never watching");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let writes = |s: &Scenario| {
+        s.server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PUT" && r.path_and_query.contains("/configmaps/c"))
+            .count()
+    };
+    let before = writes(&s);
+    let started = Instant::now();
+    let mut last = Value::Null;
+    for i in 0..40 {
+        last = resize(&s, &format!("b{}", i % 4), 2 + i);
+        std::thread::sleep(Duration::from_millis(75));
+    }
+    wait_lines(&replica, 5 * 40);
+    let burst = started.elapsed();
+    replica.signal(libc::SIGTERM);
+    let deadline = Instant::now() + WITHIN;
+    while still_running(&mut replica.child, Duration::from_millis(50)) {
+        assert!(Instant::now() < deadline, "never ended");
+    }
+    let written = writes(&s) - before;
+    let most = burst.as_secs_f64().ceil() as usize + 2;
+    assert!(
+        written <= most,
+        "{written} writes of configmap/c for {burst:?} of changes, wanted at most {most}: \
+         {}",
+        replica.stderr.lock().unwrap()
+    );
+    // Every section holds the last change.
+    wait_for_sections(
+        &s,
+        "c",
+        &["r1", "r2", "r3", "r4", "r5"],
+        &last,
+        &["r1", "r2", "r3", "r4", "r5"],
+    );
+}
