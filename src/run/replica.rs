@@ -790,6 +790,10 @@ impl Replica {
         }
         let mut written: Checkpoint = serde_json::from_str(&encoded).unwrap_or_default();
         keeper.announce_in(&mut written);
+        if keeper.leaving && !keeper.store.is_section() && written == keeper.stored {
+            keeper.dirty = false;
+            return Ok(());
+        }
         keeper.last_write = Some(Instant::now());
         keeper.dirty = !keeper.waiting.is_empty() || !complete;
         if !complete {
@@ -951,14 +955,15 @@ impl Replica {
     }
 
     /// On the way out: the last checkpoint (the process then releases
-    /// the lease, once every rule has left).
+    /// the lease, once every rule has left), after what the exit flushed
+    /// (a throttle window's last change): written unless it is stored.
     pub async fn leave(mut self, session: &Session, filter: &Filter, unsaid: &Unsaid) {
-        if let Some(keeper) = &mut self.keeper {
-            keeper.leaving = true;
-        }
-        if self.keeper.as_ref().is_some_and(|k| k.dirty) {
-            let _ = self.write(session, filter, unsaid, true).await;
-        }
+        let Some(keeper) = &mut self.keeper else {
+            return;
+        };
+        keeper.leaving = true;
+        keeper.dirty = true;
+        let _ = self.write(session, filter, unsaid, true).await;
     }
 }
 
