@@ -962,8 +962,11 @@ impl Replica {
             return;
         };
         keeper.leaving = true;
-        keeper.dirty = true;
-        let _ = self.write(session, filter, unsaid, true).await;
+        // Once it took over (a refused checkpoint is never written over).
+        keeper.dirty |= keeper.last_write.is_some();
+        if keeper.dirty {
+            let _ = self.write(session, filter, unsaid, true).await;
+        }
     }
 }
 
