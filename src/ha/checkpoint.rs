@@ -13,10 +13,14 @@
 //! section per rule (by its name) under `rules`, each a checkpoint as a
 //! command line's, all written in one update. A section is written only
 //! by the rule running under that name; the section of a rule no longer
-//! running is dropped at the next write.
+//! running is dropped at the next write. The sections' writes coalesce:
+//! a section offered within a second of the last write waits for the next
+//! one, which carries every section changed meanwhile (see
+//! [`Store::offer`]), so the rules together write at most once a second.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
@@ -29,6 +33,14 @@ pub const KEY: &str = "checkpoint.json";
 
 /// The apiserver refuses ConfigMaps whose data (keys included) passes 1 MiB.
 pub const LIMIT: usize = 1024 * 1024;
+
+/// The sections of a rules file's checkpoint are written together, at
+/// most once in this long.
+pub const WRITE_EVERY: Duration = Duration::from_secs(1);
+
+/// On the way out, how long a rule's last section waits for the other
+/// rules' (which leave at the same moment) to be written in one update.
+const LEAVING_TOGETHER: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
@@ -177,6 +189,10 @@ struct Shared {
     exists: bool,
     /// `--rules`: every section as last read or written.
     sections: BTreeMap<String, Checkpoint>,
+    /// `--rules`: the sections offered since, written at the next write.
+    pending: BTreeMap<String, Checkpoint>,
+    /// When the ConfigMap was last written.
+    written: Option<tokio::time::Instant>,
 }
 
 impl Store {
@@ -190,6 +206,8 @@ impl Store {
                 seen: None,
                 exists: false,
                 sections: BTreeMap::new(),
+                pending: BTreeMap::new(),
+                written: None,
             })),
             running: Arc::default(),
             command_line: Arc::default(),
@@ -276,6 +294,8 @@ impl Store {
         let Some((rule, _)) = &self.section else {
             return Ok(Some(stored));
         };
+        // What it offered before (a takeover ago) is not written now.
+        shared.pending.remove(rule);
         let command_line = stored.rules.is_empty();
         self.command_line
             .store(command_line, std::sync::atomic::Ordering::SeqCst);
@@ -291,7 +311,7 @@ impl Store {
     /// this rule's section) would store.
     pub async fn measure(&self, checkpoint: &Checkpoint) -> (usize, usize, usize) {
         let shared = self.shared.lock().await;
-        let document = self.document(&shared.sections, checkpoint);
+        let document = self.document(&shared, checkpoint);
         let document = document.as_ref().unwrap_or(checkpoint);
         (
             Checkpoint::size(&document.encode()),
@@ -301,13 +321,9 @@ impl Store {
     }
 
     /// The document to write: the checkpoint, or every running rule's
-    /// section with this one's replaced; `None` if this rule's run no
-    /// longer writes its section.
-    fn document(
-        &self,
-        sections: &BTreeMap<String, Checkpoint>,
-        checkpoint: &Checkpoint,
-    ) -> Option<Checkpoint> {
+    /// section (as offered since, else as stored) with this one's replaced;
+    /// `None` if this rule's run no longer writes its section.
+    fn document(&self, shared: &Shared, checkpoint: &Checkpoint) -> Option<Checkpoint> {
         let Some((rule, run)) = &self.section else {
             return Some(checkpoint.clone());
         };
@@ -315,8 +331,10 @@ impl Store {
         if running.get(rule) != Some(run) {
             return None;
         }
-        let mut rules: BTreeMap<String, Checkpoint> = sections
+        let mut rules: BTreeMap<String, Checkpoint> = shared
+            .sections
             .iter()
+            .chain(&shared.pending)
             .filter(|(name, _)| running.contains_key(*name))
             .map(|(name, section)| (name.clone(), section.clone()))
             .collect();
@@ -330,11 +348,76 @@ impl Store {
         })
     }
 
+    /// A section as last stored (by any rule's write); `None` for a command
+    /// line's checkpoint.
+    pub async fn stored(&self) -> Option<Checkpoint> {
+        let (rule, _) = self.section.as_ref()?;
+        self.shared.lock().await.sections.get(rule).cloned()
+    }
+
+    /// A section as it is next written (offered) or as last stored; `None`
+    /// for a command line's checkpoint.
+    pub async fn current(&self) -> Option<Checkpoint> {
+        let (rule, _) = self.section.as_ref()?;
+        let shared = self.shared.lock().await;
+        shared
+            .pending
+            .get(rule)
+            .or_else(|| shared.sections.get(rule))
+            .cloned()
+    }
+
+    /// A section's checkpoint, written with the others at the next write:
+    /// now if the last was a second ago or more (carrying every section
+    /// offered meanwhile) or `now` (the last one, on the way out), else
+    /// `Some(when)` it is due (the rule offers its newest then; a write by
+    /// another rule before may carry this one). A section as stored
+    /// already is not written again. A command line's checkpoint is
+    /// written now.
+    pub async fn offer(
+        &self,
+        checkpoint: &Checkpoint,
+        now: bool,
+    ) -> Result<Option<tokio::time::Instant>, Failure> {
+        let Some((rule, _)) = &self.section else {
+            return self.save(checkpoint).await.map(|()| None);
+        };
+        let mut section = checkpoint.clone();
+        section.writer = String::new();
+        let mut shared = self.shared.lock().await;
+        if now && shared.sections.get(rule) != Some(&section) {
+            shared.pending.insert(rule.clone(), section.clone());
+            drop(shared);
+            // The rules leaving together: the first one's write carries
+            // the others' last sections.
+            tokio::time::sleep(LEAVING_TOGETHER).await;
+            shared = self.shared.lock().await;
+        }
+        if shared.sections.get(rule) == Some(&section) {
+            shared.pending.remove(rule);
+            return Ok(None);
+        }
+        if let Some(due) = shared.written.map(|at| at + WRITE_EVERY)
+            && !now
+            && tokio::time::Instant::now() < due
+        {
+            shared.pending.insert(rule.clone(), section);
+            return Ok(Some(due));
+        }
+        self.write(&mut shared, checkpoint).await.map(|()| None)
+    }
+
     /// Writes the checkpoint (as this rule's section: with every other
-    /// section, in one update) over the version last seen, or creates it.
+    /// section, in one update) over the version last seen, or creates it,
+    /// now.
     pub async fn save(&self, checkpoint: &Checkpoint) -> Result<(), Failure> {
         let mut shared = self.shared.lock().await;
-        let Some(document) = self.document(&shared.sections, checkpoint) else {
+        self.write(&mut shared, checkpoint).await
+    }
+
+    /// [`Store::save`], the ConfigMap as last seen in hand.
+    async fn write(&self, shared: &mut Shared, checkpoint: &Checkpoint) -> Result<(), Failure> {
+        let Some(document) = self.document(shared, checkpoint) else {
             return Ok(());
         };
         let encoded = document.encode();
@@ -375,6 +458,8 @@ impl Store {
                 shared.exists = true;
                 shared.seen = map.metadata.resource_version;
                 shared.sections = document.rules;
+                shared.pending.clear();
+                shared.written = Some(tokio::time::Instant::now());
                 Ok(())
             }
             Err(Failure::Conflict) => {

@@ -132,6 +132,7 @@ pub async fn run(process: Process) -> Result<()> {
         standby,
         started: 0,
         live: Vec::new(),
+        deferred: Vec::new(),
         done: Vec::new(),
         trial: Vec::new(),
         tasks: FuturesUnordered::new(),
@@ -144,6 +145,17 @@ pub async fn run(process: Process) -> Result<()> {
     // Said once the others have listed (or ended): whether any keeps
     // running is known only then.
     let mut unsaid = Vec::new();
+    // A standby judges a rule's types when it takes over, not before: a
+    // CRD applied meanwhile is watched then.
+    let (deferred, unresolved): (Vec<_>, Vec<_>) = unresolved
+        .into_iter()
+        .partition(|_| running.ha.as_ref().is_some_and(replica::Ha::elects));
+    for (rule, _) in deferred {
+        if let Some(name) = &rule.name {
+            crate::metrics::rule_started(name);
+        }
+        running.deferred.push(rule);
+    }
     for (rule, exit) in unresolved {
         if let Some(name) = &rule.name {
             crate::metrics::rule_ended(name, "error");
@@ -243,6 +255,31 @@ pub async fn run(process: Process) -> Result<()> {
             _ = listing.tick(), if !unsaid.is_empty() => {
                 if crate::metrics::is_ready() {
                     say_unsaid(&mut unsaid, running.running());
+                }
+            }
+            // This replica takes over: the rules whose types were not
+            // served while it was standby are resolved again (the server
+            // asked if the cache lacks one); those that still cannot be
+            // end alone, as at start.
+            _ = replica::takes_over(&running.ha), if !running.deferred.is_empty() && !leaving => {
+                let rules = std::mem::take(&mut running.deferred);
+                let resolved = resolve_each(&running.conn, &rules).await;
+                let mut start = Vec::new();
+                let mut failed = Vec::new();
+                for (rule, resolved) in rules.into_iter().zip(resolved) {
+                    match resolved {
+                        Ok(resolved) => start.push((rule, resolved)),
+                        Err(exit) => failed.push((rule, exit)),
+                    }
+                }
+                running.start(start, false, &[])?;
+                for (rule, exit) in failed {
+                    cannot_run(rule.name.as_deref(), &exit, running.running());
+                    gave_up.get_or_insert(exit.said());
+                    running.done.push((rule.name, rule.words));
+                }
+                if running.live.is_empty() {
+                    break None;
                 }
             }
             // Every rule's replica has left (the process is ending): the
@@ -403,6 +440,9 @@ struct Running {
     /// How many rules were started so far: each run's id.
     started: u64,
     live: Vec<Live>,
+    /// Rules whose types a standby could not resolve at start: resolved
+    /// again when it takes over.
+    deferred: Vec<Rule>,
     /// Rules that ended by themselves (`--count`, or could not run as a
     /// reload started them), by name and words.
     done: Vec<(Option<String>, Vec<String>)>,
@@ -653,6 +693,20 @@ impl Running {
             done.iter()
                 .any(|(name, words)| *name == rule.name && *words == rule.words)
         };
+        // A rule waiting for the takeover to be resolved keeps waiting
+        // while the file holds it unchanged.
+        let waiting = |rule: &Rule| {
+            self.deferred
+                .iter()
+                .any(|d| d.name == rule.name && d.words == rule.words)
+        };
+        let (waits, rules): (Vec<Rule>, Vec<Rule>) = rules.into_iter().partition(waiting);
+        for rule in &self.deferred {
+            if let (false, Some(name)) = (waits.iter().any(|w| w.name == rule.name), &rule.name) {
+                crate::metrics::forget_rule(name);
+            }
+        }
+        self.deferred = waits;
         let (unchanged, new): (Vec<Rule>, Vec<Rule>) = rules
             .into_iter()
             .filter(|rule| !finished(rule))

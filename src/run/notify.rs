@@ -182,7 +182,10 @@ pub async fn run(
             }
             Some(Step::TimedOut) => {
                 // A planned end: what waits out a throttle window goes now.
-                match out.hand(&mut replica, &session, quieting.flush()).await {
+                let counted = out.hand(&mut replica, &session, quieting.flush()).await;
+                // The last checkpoint holds what the flush told.
+                unsaid.settle(&quieting);
+                match counted {
                     Ok(false) => break Err(timed_out(out.settings, *out.notified)),
                     counted => counted,
                 }

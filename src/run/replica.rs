@@ -276,6 +276,8 @@ struct Keeper {
     /// handed to the sinks before it: every write carries them until it
     /// writes a snapshot taken after the firing was handed.
     firing: BTreeMap<String, BTreeMap<String, u64>>,
+    /// On the way out: the last checkpoint is written at once.
+    leaving: bool,
 }
 
 /// The checkpoint as it was right after the `through`th notification was
@@ -393,6 +395,7 @@ impl Ha {
             stored: Checkpoint::default(),
             announced: BTreeMap::new(),
             firing: BTreeMap::new(),
+            leaving: false,
         });
         Replica {
             identity: self.identity.clone(),
@@ -425,6 +428,19 @@ impl Ha {
     /// `--leader-elect`): a rule started now watches at once.
     pub fn leads(&self) -> bool {
         self.role.borrow().may_deliver()
+    }
+
+    /// Whether the role comes from a lease (`--leader-elect`).
+    pub fn elects(&self) -> bool {
+        self.elector.is_some()
+    }
+
+    /// Completes once this replica holds the lease.
+    async fn takes_over(&self) {
+        let mut role = self.role.clone();
+        if role.wait_for(Role::may_deliver).await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Completes once every rule's replica has left (its last checkpoint
@@ -797,14 +813,25 @@ impl Replica {
         }
         let mut written: Checkpoint = serde_json::from_str(&encoded).unwrap_or_default();
         keeper.announce_in(&mut written);
+        if keeper.leaving && !keeper.store.is_section() && written == keeper.stored {
+            keeper.dirty = false;
+            return Ok(());
+        }
         keeper.last_write = Some(Instant::now());
         keeper.dirty = !keeper.waiting.is_empty() || !complete;
         if !complete {
             retry_soon(keeper);
         }
-        match keeper.store.save(&written).await {
-            Ok(()) => {
+        // The rules' sections are written together, at most once a second;
+        // the last one on the way out at once.
+        match keeper.store.offer(&written, keeper.leaving).await {
+            Ok(None) => {
                 keeper.held(written);
+                Ok(())
+            }
+            Ok(Some(due)) => {
+                keeper.dirty = true;
+                keeper.last_write = Some(due - WRITE_EVERY);
                 Ok(())
             }
             Err(Failure::Conflict) => {
@@ -874,6 +901,10 @@ impl Replica {
         let Some(keeper) = &mut self.keeper else {
             return Ok(true);
         };
+        // Another rule's write may have stored this rule's section since.
+        if let Some(stored) = keeper.store.stored().await {
+            keeper.held(stored);
+        }
         let mut new = false;
         let handed = self.outbox.handed();
         for (index, change) in notices {
@@ -914,7 +945,11 @@ impl Replica {
             let Some(keeper) = &mut self.keeper else {
                 return Ok(true);
             };
-            let mut checkpoint = keeper.stored.clone();
+            // A section carries what it offered since, if it did.
+            let mut checkpoint = match keeper.store.current().await {
+                Some(current) if keeper.store.is_section() => current,
+                _ => keeper.stored.clone(),
+            };
             checkpoint.writer = self.identity.clone();
             keeper.announce_in(&mut checkpoint);
             let failure = match keeper.store.save(&checkpoint).await {
@@ -954,9 +989,16 @@ impl Replica {
     }
 
     /// On the way out: the last checkpoint (the process then releases
-    /// the lease, once every rule has left).
+    /// the lease, once every rule has left), after what the exit flushed
+    /// (a throttle window's last change): written unless it is stored.
     pub async fn leave(mut self, session: &Session, filter: &Filter, unsaid: &Unsaid) {
-        if self.keeper.as_ref().is_some_and(|k| k.dirty) {
+        let Some(keeper) = &mut self.keeper else {
+            return;
+        };
+        keeper.leaving = true;
+        // Once it took over (a refused checkpoint is never written over).
+        keeper.dirty |= keeper.last_write.is_some();
+        if keeper.dirty {
             let _ = self.write(session, filter, unsaid, true).await;
         }
     }
@@ -1033,6 +1075,14 @@ impl Keeper {
 pub async fn next(replica: &mut Option<Replica>) -> Turn {
     match replica {
         Some(replica) => replica.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// [`Ha::takes_over`], never without `--leader-elect` or `--checkpoint`.
+pub async fn takes_over(ha: &Option<Ha>) {
+    match ha {
+        Some(ha) => ha.takes_over().await,
         None => std::future::pending().await,
     }
 }
@@ -1443,6 +1493,7 @@ mod tests {
             stored: Checkpoint::default(),
             announced: BTreeMap::new(),
             firing: BTreeMap::new(),
+            leaving: false,
         }
     }
 

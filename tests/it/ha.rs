@@ -1177,3 +1177,86 @@ fn a_configmap_named_as_the_checkpoint_in_another_namespace_is_told() {
     let out = run.finish(WITHIN);
     assert_eq!(stdout(&out), "configmap/c2\n", "{}", stderr(&out));
 }
+
+/// `--throttle` with `--checkpoint`: the change a SIGTERM flushes out of
+/// its window is in the last checkpoint, so the next run does not tell it
+/// again.
+#[test]
+fn a_throttled_change_flushed_at_sigterm_is_not_told_again_by_the_next_run() {
+    let s = Scenario::new();
+    widget(&s, "s1");
+    let extra = ["--throttle", "5s", "--checkpoint", "thr1"];
+    let first = Replica::start(&s, "a", None, &extra);
+    first.wait_watching(WITHIN);
+    std::thread::sleep(Duration::from_millis(1200));
+    let one = resize(&s, "s1", 2);
+    std::thread::sleep(Duration::from_millis(500));
+    let two = resize(&s, "s1", 3);
+    std::thread::sleep(Duration::from_millis(1500));
+    let version = |o: &Value| {
+        o["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let told = |r: &Replica| -> Vec<String> {
+        r.lines()
+            .iter()
+            .map(|l| {
+                format!(
+                    "{}@{}",
+                    l["name"].as_str().unwrap(),
+                    l["resourceVersion"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let stderr = first.stderr.clone();
+    let lines = first.lines.clone();
+    first.stop();
+    std::thread::sleep(Duration::from_millis(200));
+    let said: Vec<String> = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            format!(
+                "{}@{}",
+                l["name"].as_str().unwrap(),
+                l["resourceVersion"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            format!("s1@{}", version(&one)),
+            format!("s1@{}", version(&two))
+        ],
+        "the first run: the change, then the window's last at exit; stderr: {}",
+        stderr.lock().unwrap()
+    );
+    let second = Replica::start(&s, "b", None, &extra);
+    let deadline = Instant::now() + WITHIN;
+    while !second
+        .stderr
+        .lock()
+        .unwrap()
+        .contains("resuming from checkpoint")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            second.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Past a throttle window: a change replayed at the start may wait one.
+    std::thread::sleep(Duration::from_millis(6000));
+    assert_eq!(
+        told(&second),
+        Vec::<String>::new(),
+        "told again by the next run; stderr: {}",
+        second.stderr.lock().unwrap()
+    );
+}

@@ -1176,3 +1176,143 @@ fn a_rules_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replic
         true,
     );
 }
+
+/// A standby judges its rules' types when it takes over, not at its own
+/// start: a rule over a CRD applied while it was standby is watched after
+/// the failover, with nothing said of it before.
+#[test]
+fn a_standby_watches_a_rules_crd_applied_before_it_took_over() {
+    use crate::incluster::{free_port, get};
+    let s = Scenario::new();
+    s.server.remove_crd("example.com", "widgets");
+    let file = rules_file(
+        &s,
+        "rules:\n  - name: w\n    args: [widgets.example.com, --all, -o, json]\n  \
+         - name: p\n    args: [pods, --all, -o, json]\n",
+    );
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let args = [
+        "--rules",
+        &file,
+        "--leader-elect",
+        "--lease",
+        "alerts",
+        "--checkpoint",
+        "alerts",
+    ];
+    let a = Replica::with_args(&s, "a", Some(FAST), &args);
+    wait_for_holder(&s, "alerts", "a", WITHIN);
+    let mut with_metrics = args.to_vec();
+    with_metrics.extend(["--metrics-addr", &addr, "-v"]);
+    let b = Replica::with_args(&s, "b", Some(FAST), &with_metrics);
+    let deadline = Instant::now() + WITHIN;
+    while get(port, "/readyz").is_none_or(|(status, _)| status != 200) {
+        assert!(Instant::now() < deadline, "b never ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    s.server.add_crd(testserver::Crd::widget());
+    a.signal(libc::SIGKILL);
+    wait_for_holder(&s, "alerts", "b", WITHIN);
+    // Rule w watches once b has taken over.
+    let deadline = Instant::now() + WITHIN;
+    let watching = |err: &str| {
+        err.lines()
+            .any(|l| l.starts_with("w  ") && l.contains("list complete, watching"))
+    };
+    while !watching(&b.stderr.lock().unwrap()) {
+        assert!(
+            Instant::now() < deadline,
+            "b does not watch rule w: {}",
+            b.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    widget(&s, "w1");
+    s.server.create(
+        "pods",
+        Some("default"),
+        serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1"}}),
+    );
+    wait_lines(&b, 2);
+    assert_eq!(
+        by_rule(&b.lines()),
+        BTreeMap::from([
+            ("p".to_string(), vec!["created p1".to_string()]),
+            ("w".to_string(), vec!["created w1".to_string()]),
+        ]),
+        "stderr of b: {}",
+        b.stderr.lock().unwrap()
+    );
+    let err = b.stderr.lock().unwrap().clone();
+    assert!(!err.contains("error:"), "{err}");
+    let (status, body) = get(port, "/readyz").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("ended"), "{body}");
+}
+
+/// The rules' sections are written together: five rules told of a burst
+/// of changes (to objects already in the checkpoint) write the checkpoint ConfigMap at most about once a second
+/// (and once more on the way out), not once a second each.
+#[test]
+fn five_rules_write_their_sections_together_at_most_once_a_second() {
+    let s = Scenario::new();
+    let rules: String = (1..=5)
+        .map(|i| format!("  - name: r{i}\n    args: [widgets, --all, -o, json]\n"))
+        .collect();
+    let file = rules_file(&s, &format!("rules:\n{rules}"));
+    for i in 0..4 {
+        widget(&s, &format!("b{i}"));
+    }
+    let mut replica = Replica::with_args(
+        &s,
+        "a",
+        None,
+        &["--rules", &file, "-v", "--checkpoint", "c"],
+    );
+    let deadline = Instant::now() + WITHIN;
+    while listed(&replica) < 1 {
+        assert!(Instant::now() < deadline, "never watching");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let writes = |s: &Scenario| {
+        s.server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PUT" && r.path_and_query.contains("/configmaps/c"))
+            .count()
+    };
+    let before = writes(&s);
+    let started = Instant::now();
+    let mut last = Value::Null;
+    for i in 0..40 {
+        last = resize(&s, &format!("b{}", i % 4), 2 + i);
+        std::thread::sleep(Duration::from_millis(75));
+    }
+    wait_lines(&replica, 5 * 40);
+    let burst = started.elapsed();
+    replica.signal(libc::SIGTERM);
+    let deadline = Instant::now() + WITHIN;
+    while still_running(&mut replica.child, Duration::from_millis(50)) {
+        assert!(Instant::now() < deadline, "never ended");
+    }
+    let written = writes(&s) - before;
+    let most = burst.as_secs_f64().ceil() as usize + 2;
+    assert!(
+        written <= most,
+        "{written} writes of configmap/c for {burst:?} of changes, wanted at most {most}: \
+         {}",
+        replica.stderr.lock().unwrap()
+    );
+    // Every section holds the last change.
+    wait_for_sections(
+        &s,
+        "c",
+        &["r1", "r2", "r3", "r4", "r5"],
+        &last,
+        &["r1", "r2", "r3", "r4", "r5"],
+    );
+}
