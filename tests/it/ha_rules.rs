@@ -1019,26 +1019,20 @@ fn after_a_failover_rules_at_different_positions_share_one_watch_and_tell_each_c
     );
 }
 
-/// Rules whose sections stand at different positions, restarted after the
-/// server lost that history (410): their one shared watch lists once, and
-/// each rule compares the list with its own section — what changed is
-/// told once per rule, the change one rule held for its `--hold` included.
-#[test]
-fn rules_at_different_positions_past_the_history_list_once_and_each_compares_its_own() {
-    let s = Scenario::new();
-    widget(&s, "kept");
-    widget(&s, "gone");
+/// Rules `now` (every widget) and `held` (a widget over size 1, held
+/// `hold`) with checkpoint `c`, the widget `kept` (made by the caller)
+/// resized to 2: `now` told it and wrote its section past it, `held`'s
+/// hold is pending, its section before it. The rules file and the replica.
+fn now_told_and_held_pending(s: &Scenario, hold: &str) -> (String, Replica) {
     let file = rules_file(
-        &s,
-        r#"rules:
-  - name: now
-    args: [widgets, --all, -o, json]
-  - name: held
-    args: "widgets --all --when '.spec.size > 1' --hold 4s -o json"
-"#,
+        s,
+        &format!(
+            "rules:\n  - name: now\n    args: [widgets, --all, -o, json]\n  - name: held\n    \
+             args: \"widgets --all --when '.spec.size > 1' --hold {hold} -o json\"\n"
+        ),
     );
     let args = ["--rules", &file, "-v", "--checkpoint", "c"];
-    let first = Replica::with_args(&s, "a", None, &args);
+    let first = Replica::with_args(s, "a", None, &args);
     let deadline = Instant::now() + WITHIN;
     while listed(&first) < 2 {
         assert!(
@@ -1048,9 +1042,23 @@ fn rules_at_different_positions_past_the_history_list_once_and_each_compares_its
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let kept = resize(&s, "kept", 2);
+    let kept = resize(s, "kept", 2);
     wait_lines(&first, 1);
-    wait_for_sections(&s, "c", &["held", "now"], &kept, &["now"]);
+    wait_for_sections(s, "c", &["held", "now"], &kept, &["now"]);
+    (file, first)
+}
+
+/// Rules whose sections stand at different positions, restarted after the
+/// server lost that history (410): their one shared watch lists once, and
+/// each rule compares the list with its own section — what changed is
+/// told once per rule, the change one rule held for its `--hold` included.
+#[test]
+fn rules_at_different_positions_past_the_history_list_once_and_each_compares_its_own() {
+    let s = Scenario::new();
+    widget(&s, "kept");
+    widget(&s, "gone");
+    let (file, first) = now_told_and_held_pending(&s, "4s");
+    let args = ["--rules", &file, "-v", "--checkpoint", "c"];
     // Before `held`'s hold completes: its section stays before the change.
     first.signal(libc::SIGKILL);
     assert_eq!(by_rule(&first.lines()).len(), 1, "{:?}", first.lines());
@@ -1096,29 +1104,8 @@ fn rules_at_different_positions_past_the_history_list_once_and_each_compares_its
 fn a_rule_held_behind_past_the_history_costs_the_rule_ahead_none_of_its_steps() {
     let s = Scenario::new();
     widget(&s, "kept");
-    let file = rules_file(
-        &s,
-        r#"rules:
-  - name: now
-    args: [widgets, --all, -o, json]
-  - name: held
-    args: "widgets --all --when '.spec.size > 1' --hold 60s -o json"
-"#,
-    );
+    let (file, first) = now_told_and_held_pending(&s, "60s");
     let args = ["--rules", &file, "-v", "--checkpoint", "c"];
-    let first = Replica::with_args(&s, "a", None, &args);
-    let deadline = Instant::now() + WITHIN;
-    while listed(&first) < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "{}",
-            first.stderr.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let kept = resize(&s, "kept", 2);
-    wait_lines(&first, 1);
-    wait_for_sections(&s, "c", &["held", "now"], &kept, &["now"]);
     // `held`'s position is past the history now; `now`'s, after its next
     // step, is not.
     s.forget_history();
