@@ -138,16 +138,16 @@ impl Replica {
 
     /// Blocks until the replica has listed and watches (it says so at -v).
     pub(crate) fn wait_watching(&self, within: Duration) {
+        self.wait_said("list complete, watching", within);
+    }
+
+    /// Blocks until the replica's stderr says `text`.
+    pub(crate) fn wait_said(&self, text: &str, within: Duration) {
         let deadline = Instant::now() + within;
-        while !self
-            .stderr
-            .lock()
-            .unwrap()
-            .contains("list complete, watching")
-        {
+        while !self.stderr.lock().unwrap().contains(text) {
             assert!(
                 Instant::now() < deadline,
-                "never watching: {}",
+                "never said {text:?}: {}",
                 self.stderr.lock().unwrap()
             );
             std::thread::sleep(Duration::from_millis(20));
@@ -768,20 +768,7 @@ pub(crate) fn a_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_r
     other.up();
 
     let second = Replica::with_args(s, "b", None, &args);
-    let deadline = Instant::now() + WITHIN;
-    while !second
-        .stderr
-        .lock()
-        .unwrap()
-        .contains("resuming from checkpoint")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "never resumed: {}",
-            second.stderr.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    second.wait_said("resuming from checkpoint", WITHIN);
     // Its replayed hold (5 s) is still waiting.
     std::thread::sleep(Duration::from_millis(500));
     match deleted {
@@ -809,8 +796,9 @@ pub(crate) const HELD_ALERT: [&str; 5] = [
     "--resolve",
 ];
 
-#[test]
-fn a_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replica_after_a_deletion() {
+/// A command line's `--hold --resolve` firing told just before a SIGKILL;
+/// then the object is `deleted` (else it recovers).
+fn a_command_lines_held_firing_is_resolved_after_a_sigkill(deleted: bool) {
     let s = Scenario::new();
     let args = |alerts: &str, other: &str| {
         let mut args = vec![WIDGETS, "--all", "-o", "json", "-v", "--checkpoint", "cpr"];
@@ -824,28 +812,19 @@ fn a_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replica_afte
         args,
         checkpointed,
         false,
-        true,
+        deleted,
     );
+}
+
+#[test]
+fn a_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replica_after_a_deletion() {
+    a_command_lines_held_firing_is_resolved_after_a_sigkill(true);
 }
 
 /// The same, the object recovering instead (`--when` no longer holds).
 #[test]
 fn a_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replica_after_a_recovery() {
-    let s = Scenario::new();
-    let args = |alerts: &str, other: &str| {
-        let mut args = vec![WIDGETS, "--all", "-o", "json", "-v", "--checkpoint", "cpr"];
-        args.extend(HELD_ALERT);
-        args.extend(["--sink", alerts, "--sink", other]);
-        args.into_iter().map(String::from).collect()
-    };
-    let checkpointed = |object: &Value| wait_for_checkpoint(&s, "cpr", object);
-    a_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replica(
-        &s,
-        args,
-        checkpointed,
-        false,
-        false,
-    );
+    a_command_lines_held_firing_is_resolved_after_a_sigkill(false);
 }
 
 /// SPEC §8: the newest state, waiting in a `--throttle` window, is not
@@ -1237,20 +1216,7 @@ fn a_throttled_change_flushed_at_sigterm_is_not_told_again_by_the_next_run() {
         stderr.lock().unwrap()
     );
     let second = Replica::start(&s, "b", None, &extra);
-    let deadline = Instant::now() + WITHIN;
-    while !second
-        .stderr
-        .lock()
-        .unwrap()
-        .contains("resuming from checkpoint")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "{}",
-            second.stderr.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    second.wait_said("resuming from checkpoint", WITHIN);
     // Past a throttle window: a change replayed at the start may wait one.
     std::thread::sleep(Duration::from_millis(6000));
     assert_eq!(
