@@ -202,6 +202,9 @@ struct TargetState {
     /// Keys seen during the re-list in progress.
     relisting: Option<BTreeSet<String>>,
     synced: bool,
+    /// Seeded from a checkpoint, and nothing came from the server since:
+    /// whether its type is served there is not known yet.
+    resumed: bool,
     /// The highest resourceVersion seen (0: none, or not an integer): where
     /// a watch can resume with nothing after it missed (`--checkpoint`).
     position: u64,
@@ -225,6 +228,7 @@ impl TargetState {
             objects: BTreeMap::new(),
             relisting: None,
             synced: false,
+            resumed: false,
             position: 0,
             departed: Vec::new(),
             announced: BTreeMap::new(),
@@ -423,6 +427,7 @@ impl Tracker {
     pub fn apply(&mut self, target: usize, event: WatchEvent) -> Vec<Change> {
         let state = &mut self.targets[target];
         let mut changes = Vec::new();
+        state.resumed = false;
         if let WatchEvent::Listed(o) | WatchEvent::Applied(o) | WatchEvent::Deleted(o) = &event
             && let Ok(rv) = resource_version(o).parse::<u64>()
         {
@@ -524,6 +529,7 @@ impl Tracker {
         state.relisting = None;
         // Only announcements: the first list is still the state at start.
         state.synced = position > 0 || !state.objects.is_empty();
+        state.resumed = state.synced;
         state.position = state.position.max(position);
     }
 
@@ -538,6 +544,7 @@ impl Tracker {
     /// Never with [`Keep::Objects`] (wait mode judges the objects it holds).
     pub fn follow(&mut self, target: usize, event: WatchEvent, changes: &[Change]) -> Vec<Change> {
         let state = &mut self.targets[target];
+        state.resumed = false;
         // Held here until the watch's tracker took over: its from now on.
         state.objects.clear();
         let sent = match event {
@@ -591,6 +598,15 @@ impl Tracker {
     /// Whether the target's first full list has arrived.
     pub fn synced(&self, target: usize) -> bool {
         self.targets[target].synced
+    }
+
+    /// Whether the server has served the target since the start: its first
+    /// list arrived, or (resumed from a checkpoint) anything since. Until
+    /// then an error is the start's (a type no longer served ends the run),
+    /// not a watch's trouble to retry.
+    pub fn listed(&self, target: usize) -> bool {
+        let state = &self.targets[target];
+        state.synced && !state.resumed
     }
 
     /// The last known version of one object, by [`key`].

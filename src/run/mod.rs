@@ -1188,7 +1188,7 @@ impl Session {
                 }
                 Err(err) => {
                     if let Err(exit) = self.trouble(index, &err) {
-                        if !self.tracker.synced(index)
+                        if !self.tracker.listed(index)
                             && not_found(&err)
                             && self.resolver.may_be_stale()
                         {
@@ -1275,7 +1275,7 @@ impl Session {
             resource: Some(&resource),
             namespace: target.namespace.as_deref(),
         };
-        let synced = self.tracker.synced(index);
+        let synced = self.tracker.listed(index);
         match trouble::from_watcher(err, &scope) {
             Trouble::Forbidden(message) => Err(Exit::Refused(message)),
             Trouble::Rejected(message) if !synced => Err(Exit::Usage(message)),

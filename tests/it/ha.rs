@@ -1226,3 +1226,35 @@ fn a_throttled_change_flushed_at_sigterm_is_not_told_again_by_the_next_run() {
         second.stderr.lock().unwrap()
     );
 }
+
+/// A run resumed from a checkpoint whose type the server no longer serves
+/// (its CRD deleted meanwhile) ends as a first start would — exit 2, the
+/// type named — instead of retrying for ever as a watch whose type went
+/// away while it ran.
+#[test]
+fn a_run_resumed_from_a_checkpoint_ends_when_its_type_is_no_longer_served() {
+    let s = Scenario::new();
+    let w1 = widget(&s, "w1");
+    let first = Replica::start(&s, "a", None, &["--checkpoint", "gone"]);
+    first.wait_watching(WITHIN);
+    wait_for_checkpoint(&s, "gone", &w1);
+    first.signal(libc::SIGTERM);
+    s.server.remove_crd("example.com", "widgets");
+
+    let mut second = Replica::start(&s, "b", None, &["--checkpoint", "gone"]);
+    let deadline = Instant::now() + WITHIN;
+    let status = loop {
+        if let Some(status) = second.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running on a type no longer served: {}",
+            second.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let said = second.stderr.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(2), "{said}");
+    assert!(said.contains("unknown resource type"), "{said}");
+}
