@@ -218,7 +218,8 @@ fn a_custom_resource_deleted_with_its_crd_ends_a_wait_for_delete() {
         .spawn()
         .unwrap();
     assert!(still_running(&mut child, Duration::from_millis(1500)));
-    ns.kubectl_ok(&["delete", "-f", dir.to_str().unwrap()]);
+    // The CRD's deletion may take its objects before kubectl reaches them.
+    ns.kubectl_ok(&["delete", "--ignore-not-found", "-f", dir.to_str().unwrap()]);
     let out = finish(child, Duration::from_secs(60));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(
@@ -246,7 +247,8 @@ fn a_wait_for_delete_started_after_the_crd_and_its_resource_are_gone_is_met() {
     let out = ns.run(&["-f", folder, "--for", "create", "--timeout", "30s"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 
-    ns.kubectl_ok(&["delete", "-f", folder]);
+    // The CRD's deletion may take its objects before kubectl reaches them.
+    ns.kubectl_ok(&["delete", "--ignore-not-found", "-f", folder]);
     let kubectl = ns.kubectl(&["wait", "--for=delete", "-f", folder, "--timeout=20s"]);
     let out = finish(
         ns.notify(&["-f", folder, "--for", "delete", "--timeout", "20s", "-v"])
