@@ -1,7 +1,9 @@
 //! The process's watches, shared: one watch per distinct (type, namespace,
 //! label and field selector), its events handed to every rule that needs it.
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
+use std::collections::{BTreeSet, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -10,6 +12,7 @@ use kube::Client;
 use kube::runtime::watcher;
 use tokio::sync::mpsc;
 
+use crate::decide::filter::{Gate, uid};
 use crate::target::Target;
 use crate::tracker::{Change, Entry, Keep, Tracker, WatchEvent};
 use crate::watch::watch_from;
@@ -359,6 +362,8 @@ enum Order {
         name: Option<String>,
         reader: mpsc::Sender<Event>,
         replaces: Option<u64>,
+        /// Its rule's gate, and the index of its target (see [`Gate`]).
+        gate: Option<(Arc<Gate>, usize)>,
     },
     /// Run `run` stops reading: its streams end once it has read what was
     /// handed to it.
@@ -379,6 +384,8 @@ impl Feeds {
     /// rule's version before, which stops reading where this one starts.
     /// `name` and `verbosity`: the rule's, for the watch's own `-v` lines
     /// (a list said once per watch, not once per rule reading it).
+    /// `gate`: the rule's, where its hubs may keep changes from it.
+    #[allow(clippy::too_many_arguments)]
     pub fn join(
         &mut self,
         client: &Client,
@@ -387,10 +394,12 @@ impl Feeds {
         verbosity: u8,
         targets: &[Target],
         replaces: Option<u64>,
+        gate: Option<&Arc<Gate>>,
     ) -> Vec<BoxStream<'static, Event>> {
         targets
             .iter()
-            .map(|target| {
+            .enumerate()
+            .map(|(index, target)| {
                 let key = Key::of(target);
                 let (tx, rx) = mpsc::channel(WAITING);
                 let mut order = Order::Join {
@@ -398,6 +407,7 @@ impl Feeds {
                     name: name.map(str::to_string),
                     reader: tx,
                     replaces,
+                    gate: gate.map(|gate| (gate.clone(), index)),
                 };
                 if let Some((_, hub)) = self.hubs.iter().find(|(k, _)| *k == key) {
                     match hub.send(order) {
@@ -449,8 +459,8 @@ impl Said {
         };
         let names: Vec<&str> = readers
             .iter()
-            .filter(|(_, reader, _, _)| !reader.is_closed())
-            .filter_map(|(_, _, name, _)| name.as_deref())
+            .filter(|reader| !reader.sender.is_closed())
+            .filter_map(|reader| reader.name.as_deref())
             .collect();
         crate::term::erase();
         match names[..] {
@@ -466,9 +476,99 @@ impl Said {
     }
 }
 
-/// A reader of a hub: its run, where its events go, its rule's name, and
-/// whether the hub's tracker tracks for it.
-type HubReader = (u64, mpsc::Sender<Event>, Option<String>, Follows);
+/// A reader of a hub.
+struct HubReader {
+    run: u64,
+    sender: mpsc::Sender<Event>,
+    /// Its rule's name.
+    name: Option<String>,
+    follows: Follows,
+    /// Its rule's gate, and the index of its target (see [`Gate`]).
+    gate: Option<(Arc<Gate>, usize)>,
+    /// How many events it was sent.
+    sent: u64,
+    /// Of those, the ones its rule may not have judged yet: their number,
+    /// and the object they are of (see [`whose`]; none: of no one object).
+    unjudged: VecDeque<(u64, Option<u64>)>,
+    /// The last event it was sent was an error: the next is its own (the
+    /// rule says when its watch is back).
+    failed: bool,
+}
+
+impl HubReader {
+    fn new(
+        run: u64,
+        sender: mpsc::Sender<Event>,
+        name: Option<String>,
+        follows: Follows,
+        gate: Option<(Arc<Gate>, usize)>,
+    ) -> HubReader {
+        HubReader {
+            run,
+            sender,
+            name,
+            follows,
+            gate,
+            sent: 0,
+            unjudged: VecDeque::new(),
+            failed: false,
+        }
+    }
+
+    /// Whether this reader's rule can do without the event (see
+    /// [`Gate::drops`]): the hub's tracker tracks for it, and it has judged
+    /// every event of the same object it was sent.
+    fn does_without(&mut self, event: &Event, changes: &Tracked, of: Option<&Of>) -> bool {
+        let (Some((gate, target)), Follows::Yes, Some(changes), Some((uid, hash)), false) =
+            (&self.gate, self.follows, changes, of, self.failed)
+        else {
+            return false;
+        };
+        if event.is_err() {
+            return false;
+        }
+        let judged = gate.judged(*target);
+        while self.unjudged.front().is_some_and(|(n, _)| *n < judged) {
+            self.unjudged.pop_front();
+        }
+        if self
+            .unjudged
+            .iter()
+            .any(|(_, h)| h.is_none_or(|h| h == *hash))
+        {
+            return false;
+        }
+        changes.iter().all(|change| gate.drops(change, uid))
+    }
+
+    /// `of`: the hash of the uid of the object the event is of.
+    async fn send(&mut self, event: Event, of: Option<u64>) {
+        if self.gate.is_some() {
+            self.unjudged.push_back((self.sent, of));
+            self.failed = event.is_err();
+        }
+        self.sent += 1;
+        let _ = self.sender.send(event).await;
+    }
+}
+
+/// The object an event is of: its uid, and the uid's hash.
+type Of<'a> = (Cow<'a, str>, u64);
+
+/// The object an event is of, if one (a list's start and end, and errors,
+/// are of none).
+fn whose(event: &Event) -> Option<Of<'_>> {
+    let (WatchEvent::Listed(object) | WatchEvent::Applied(object) | WatchEvent::Deleted(object)) =
+        &event.as_ref().ok()?.0
+    else {
+        return None;
+    };
+    let uid = uid(object);
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    uid.hash(&mut hasher);
+    let hash = hasher.finish();
+    Some((uid, hash))
+}
 
 /// Whether a reader's changes are those of the hub's tracker (see
 /// [`Tracker::follow`]): from the start when it joined before the watch's
@@ -506,29 +606,35 @@ async fn hub(
                 };
                 said.event(&event, state.tracker.synced(0), &readers);
                 let changes = state.apply(&event, &resource);
-                readers.retain(|(_, reader, _, _)| !reader.is_closed());
+                readers.retain(|reader| !reader.sender.is_closed());
                 let list_done = matches!(event, Ok((WatchEvent::ListDone, _)));
-                for (_, reader, _, follows) in &mut readers {
-                    let tracked = match follows {
+                let gated = readers.iter().any(|reader| reader.gate.is_some());
+                let of = gated.then(|| whose(&event)).flatten();
+                for reader in &mut readers {
+                    let tracked = match reader.follows {
                         Follows::Yes => changes.clone(),
                         _ => None,
                     };
+                    if reader.does_without(&event, &tracked, of.as_ref()) {
+                        continue;
+                    }
                     let event = event.as_ref().map(|(event, _)| (event.clone(), tracked));
-                    let _ = reader.send(event.map_err(Arc::clone)).await;
-                    if list_done && *follows == Follows::AfterList {
-                        *follows = Follows::Yes;
+                    let hash = of.as_ref().map(|(_, hash)| *hash);
+                    reader.send(event.map_err(Arc::clone), hash).await;
+                    if list_done && reader.follows == Follows::AfterList {
+                        reader.follows = Follows::Yes;
                     }
                 }
             }
         }
-        if readers.iter().all(|(_, reader, _, _)| reader.is_closed()) {
+        if readers.iter().all(|reader| reader.sender.is_closed()) {
             // Nobody reads it (its rules left or ended): the watch ends,
             // unless someone just joined.
             orders.close();
             while let Ok(order) = orders.try_recv() {
                 obey(order, &mut readers, &state, tracks).await;
             }
-            if readers.iter().all(|(_, reader, _, _)| reader.is_closed()) {
+            if readers.iter().all(|reader| reader.sender.is_closed()) {
                 return;
             }
         }
@@ -542,23 +648,28 @@ async fn obey(order: Order, readers: &mut Vec<HubReader>, state: &State, tracks:
             name,
             reader,
             replaces,
+            gate,
         } => {
-            readers.retain(|(r, _, _, _)| Some(*r) != replaces);
-            let mut follows = match (tracks, state.fresh()) {
+            readers.retain(|reader| Some(reader.run) != replaces);
+            let follows = match (tracks, state.fresh()) {
                 (false, _) => Follows::No,
                 (true, true) => Follows::Yes,
                 (true, false) => Follows::AfterList,
             };
+            let mut reader = HubReader::new(run, reader, name, follows, gate);
             // Its own tracker makes the state so far from these.
             for event in state.so_far() {
-                if event == WatchEvent::ListDone && follows == Follows::AfterList {
-                    follows = Follows::Yes;
+                if event == WatchEvent::ListDone && reader.follows == Follows::AfterList {
+                    reader.follows = Follows::Yes;
                 }
-                let _ = reader.send(Ok((event, None))).await;
+                let event = Ok((event, None));
+                let gated = reader.gate.is_some();
+                let hash = gated.then(|| whose(&event)).flatten().map(|(_, hash)| hash);
+                reader.send(event, hash).await;
             }
-            readers.push((run, reader, name, follows));
+            readers.push(reader);
         }
-        Order::Leave { run } => readers.retain(|(r, _, _, _)| *r != run),
+        Order::Leave { run } => readers.retain(|reader| reader.run != run),
     }
 }
 
@@ -694,6 +805,7 @@ mod tests {
                     name: None,
                     reader: tx,
                     replaces: None,
+                    gate: None,
                 };
                 control.send(order).map_err(drop).unwrap();
                 received(rx)
@@ -738,6 +850,87 @@ mod tests {
             assert_eq!(tracked(&mid_list_read), [false, false, false, tracks]);
             assert_eq!(tracked(&listed_read), [false, false, false, tracks]);
         }
+    }
+
+    /// A gated reader is not sent the changes its rule's filter would drop
+    /// without a trace, once it has judged what it was sent of the same
+    /// object; what it must judge reaches it in order.
+    #[tokio::test]
+    async fn a_hub_keeps_from_a_gated_reader_only_what_its_filter_would_drop() {
+        let (watch, events) = mpsc::unbounded_channel::<Event>();
+        let (control, orders) = mpsc::unbounded_channel();
+        let events = futures::stream::unfold(events, |mut events| async move {
+            events.recv().await.map(|event| (event, events))
+        });
+        let said = Said {
+            verbosity: 0,
+            watch: String::new(),
+        };
+        tokio::spawn(hub(events.boxed(), orders, "widgets".into(), said, true));
+        let when = crate::expr::Expr::parse(r#".status.phase == "Failed""#).unwrap();
+        let mut filter = crate::decide::filter::Filter::new(Some(when), vec![], &[], false);
+        let gate = filter.gate(1).unwrap();
+        filter.open_gate();
+        let (tx, rx) = mpsc::channel(WAITING);
+        let order = Order::Join {
+            run: 1,
+            name: None,
+            reader: tx,
+            replaces: None,
+            gate: Some((gate.clone(), 0)),
+        };
+        control.send(order).map_err(drop).unwrap();
+        let mut reader = received(rx);
+        let rv = std::cell::Cell::new(0);
+        let send = |event: WatchEvent| watch.send(Ok((event, None))).map_err(drop).unwrap();
+        let widget = |uid: &str, phase: &str| {
+            rv.set(rv.get() + 1);
+            let object = serde_json::json!({"metadata": {"name": uid, "namespace": "default",
+                "uid": uid, "resourceVersion": rv.get().to_string()}, "status": {"phase": phase}});
+            Arc::new(object)
+        };
+        // The rule's side: judges each event it reads, as its task does.
+        let mut judge = async |n: usize| {
+            let mut read = Vec::new();
+            for _ in 0..n {
+                let (event, tracked) = reader.next().await.unwrap().unwrap();
+                for mut change in tracked.iter().flat_map(|c| c.iter()).cloned() {
+                    let uid = uid(&change.object).into_owned();
+                    let phase = change.object["status"]["phase"]
+                        .as_str()
+                        .unwrap()
+                        .to_string();
+                    let told = filter.admit(&mut change);
+                    read.push(format!("{uid} {phase}{}", if told { " told" } else { "" }));
+                }
+                if matches!(event, WatchEvent::ListDone) {
+                    read.push("done".into());
+                }
+                gate.judge(0);
+            }
+            read
+        };
+        send(WatchEvent::Relisting);
+        send(WatchEvent::Listed(widget("a", "Running")));
+        send(WatchEvent::ListDone);
+        assert_eq!(judge(3).await, ["a Running", "done"]);
+        // Neither held nor holds, all judged: dropped. Held: its end is sent.
+        send(WatchEvent::Applied(widget("a", "Pending")));
+        send(WatchEvent::Applied(widget("b", "Failed")));
+        send(WatchEvent::Applied(widget("b", "Running")));
+        assert_eq!(judge(2).await, ["b Failed told", "b Running"]);
+        // Not judged yet: a's second change goes to the rule, c's does not.
+        send(WatchEvent::Applied(widget("a", "Failed")));
+        send(WatchEvent::Applied(widget("a", "Running")));
+        send(WatchEvent::Applied(widget("c", "Running")));
+        send(WatchEvent::Applied(widget("a", "Failed")));
+        assert_eq!(
+            judge(3).await,
+            ["a Failed told", "a Running", "a Failed told"]
+        );
+        send(WatchEvent::Deleted(widget("c", "Running")));
+        send(WatchEvent::Deleted(widget("a", "Failed")));
+        assert_eq!(judge(1).await, ["a Failed"]);
     }
 
     #[test]

@@ -533,7 +533,7 @@ impl Running {
             (false, None) => feed::share(&self.conn.client, &targets, &[]),
         }
         .into_iter();
-        for (rule, (targets, resolver)) in rules {
+        for (mut rule, (targets, resolver)) in rules {
             let id = self.started + 1;
             let mut fed = shared.next();
             // The run of this rule's version before, which a reload stops.
@@ -541,11 +541,35 @@ impl Running {
                 .iter()
                 .find(|(name, _)| Some(name) == rule.name.as_ref())
                 .map(|(_, run)| *run);
+            // The hubs keep from a rule what its filter would drop without
+            // a trace, where it judges each change as it comes, alone.
+            let gate = match &mut rule.plan.mode {
+                Mode::Notify { filter, .. }
+                    if self.ha.is_none()
+                        && rule.plan.verbosity < 2
+                        && rule.plan.noise.hold.is_none()
+                        && rule.plan.noise.throttle.is_none() =>
+                {
+                    filter.gate(targets.len())
+                }
+                _ => None,
+            };
+            let mut hub_fed = false;
             if let (Some(feeds), Some(_), false) = (&mut self.feeds, &fed, own(&targets)) {
                 let (name, verbosity) = (rule.name.as_deref(), rule.plan.verbosity);
-                fed = Some(feeds.join(&self.conn.client, id, name, verbosity, &targets, before));
+                let gate = gate.as_ref();
+                let streams = feeds.join(
+                    &self.conn.client,
+                    id,
+                    name,
+                    verbosity,
+                    &targets,
+                    before,
+                    gate,
+                );
+                fed = Some(streams);
+                hub_fed = true;
             }
-            let hub_fed = self.feeds.is_some() && fed.is_some() && !own(&targets);
             // A changed rule's open alerts, kept by its new version when it
             // sends them to the same sinks: the state at the hand-over,
             // judged by its own --when, resolves those it no longer meets.
@@ -599,6 +623,8 @@ impl Running {
                 cannot_run: cannot_run.clone(),
                 own: rule.plan.ha.own(&self.conn.namespace),
                 fed: vec![hub_fed; targets.len()],
+                gate: gate.filter(|_| hub_fed),
+                unjudged: None,
                 uncounted: vec![false; targets.len()],
                 stopping: false,
                 heir: heir.clone(),
@@ -1025,6 +1051,11 @@ pub(crate) struct Session {
     /// Per target: read from a hub of the process's watches, which counts
     /// its events for the metrics (once, however many rules read it).
     fed: Vec<bool>,
+    /// The rule's filter's gate, told how many events of each target the
+    /// rule has judged (see [`crate::decide::filter::Gate`]).
+    gate: Option<Arc<crate::decide::filter::Gate>>,
+    /// The target of the event handed out last, once judged.
+    unjudged: Option<usize>,
     /// Per target: read from a watch shared at a takeover that another
     /// rule counts for the metrics.
     uncounted: Vec<bool>,
@@ -1093,6 +1124,10 @@ impl Session {
 
     async fn step(&mut self) -> Result<Step> {
         loop {
+            // Asked for the next step: the last one is judged.
+            if let (Some(index), Some(gate)) = (self.unjudged.take(), &self.gate) {
+                gate.judge(index);
+            }
             if self.recheck.is_some() {
                 let fresh = tokio::select! {
                     fresh = self.resolver.refresh(&self.conn) => fresh,
@@ -1137,6 +1172,9 @@ impl Session {
                     continue;
                 }
             };
+            if self.gate.is_some() && self.fed[index] {
+                self.unjudged = Some(index);
+            }
             match item {
                 Ok((event, tracked)) => {
                     crate::metrics::arrived();

@@ -61,6 +61,8 @@ pub async fn run(
             unsaid.note(&uid, || before);
         }
     }
+    // Holding what it was handed, its filter judges alike in the hubs.
+    filter.open_gate();
     let outcome = loop {
         let step = tokio::select! {
             step = session.next() => match step {
