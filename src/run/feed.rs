@@ -761,6 +761,22 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    /// A hub of a watch whose events the test sends; its orders' sender.
+    fn start_hub(tracks: bool) -> (mpsc::UnboundedSender<Event>, mpsc::UnboundedSender<Order>) {
+        let (watch, events) = mpsc::unbounded_channel::<Event>();
+        let (control, orders) = mpsc::unbounded_channel();
+        let events = futures::stream::unfold(events, |mut events| async move {
+            events.recv().await.map(|event| (event, events))
+        });
+        let said = Said {
+            verbosity: 0,
+            watch: String::new(),
+        };
+        tokio::spawn(hub(events.boxed(), orders, "widgets".into(), said, tracks));
+        (watch, control)
+    }
 
     /// Whether each event a reader got came with the hub's changes.
     async fn read(events: &mut BoxStream<'static, Event>, n: usize) -> Vec<(String, bool)> {
@@ -788,16 +804,7 @@ mod tests {
     #[tokio::test]
     async fn a_hubs_tracker_tracks_for_a_reader_once_both_hold_the_same() {
         for tracks in [true, false] {
-            let (watch, events) = mpsc::unbounded_channel::<Event>();
-            let (control, orders) = mpsc::unbounded_channel();
-            let events = futures::stream::unfold(events, |mut events| async move {
-                events.recv().await.map(|event| (event, events))
-            });
-            let said = Said {
-                verbosity: 0,
-                watch: String::new(),
-            };
-            tokio::spawn(hub(events.boxed(), orders, "widgets".into(), said, tracks));
+            let (watch, control) = start_hub(tracks);
             let join = |run: u64| {
                 let (tx, rx) = mpsc::channel(WAITING);
                 let order = Order::Join {
@@ -857,16 +864,7 @@ mod tests {
     /// object; what it must judge reaches it in order.
     #[tokio::test]
     async fn a_hub_keeps_from_a_gated_reader_only_what_its_filter_would_drop() {
-        let (watch, events) = mpsc::unbounded_channel::<Event>();
-        let (control, orders) = mpsc::unbounded_channel();
-        let events = futures::stream::unfold(events, |mut events| async move {
-            events.recv().await.map(|event| (event, events))
-        });
-        let said = Said {
-            verbosity: 0,
-            watch: String::new(),
-        };
-        tokio::spawn(hub(events.boxed(), orders, "widgets".into(), said, true));
+        let (watch, control) = start_hub(true);
         let when = crate::expr::Expr::parse(r#".status.phase == "Failed""#).unwrap();
         let mut filter = crate::decide::filter::Filter::new(Some(when), vec![], &[], false);
         let gate = filter.gate(1).unwrap();
@@ -893,7 +891,12 @@ mod tests {
         let mut judge = async |n: usize| {
             let mut read = Vec::new();
             for _ in 0..n {
-                let (event, tracked) = reader.next().await.unwrap().unwrap();
+                let next = tokio::time::timeout(Duration::from_secs(5), reader.next());
+                let (event, tracked) = next
+                    .await
+                    .expect("an event the rule must judge")
+                    .unwrap()
+                    .unwrap();
                 for mut change in tracked.iter().flat_map(|c| c.iter()).cloned() {
                     let uid = uid(&change.object).into_owned();
                     let phase = change.object["status"]["phase"]
