@@ -3,11 +3,15 @@
 //! with `--resolve` which objects that fired stopped meeting `--when`.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
+
+/// Sets and maps keyed by uids, hashed fast: a filter hashes a change's
+/// uid several times, and the uids come from the apiserver.
+type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use crate::expr::Expr;
 use crate::tracker::{Change, ChangeKind, Previous};
@@ -52,7 +56,10 @@ pub struct Filter {
 #[derive(Debug)]
 pub struct Gate {
     when: Expr,
-    marked: Mutex<HashSet<String>>,
+    /// The objects it cannot judge alone, by the hash of their uid (see
+    /// [`uid_hash`]), each counted once per uid of that hash: no string
+    /// is copied as an object starts or stops holding.
+    marked: Mutex<HashMap<u64, u32>>,
     /// Set once the rule has taken what its version before handed it
     /// (open alerts): until then every change goes to the rule.
     ready: AtomicBool,
@@ -66,10 +73,10 @@ impl Gate {
     /// Whether the rule can do without this change: it is no
     /// notification, and the filter would remember nothing new of it (a
     /// deletion of an object it holds nothing for; any other change that
-    /// `--when` does not hold for, of such an object). `uid`: the
-    /// object's ([`uid`]).
-    pub fn drops(&self, change: &Change, uid: &str) -> bool {
-        if !self.ready.load(Ordering::Acquire) || self.marked().contains(uid) {
+    /// `--when` does not hold for, of such an object). `hash`: the
+    /// [`uid_hash`] of the object's [`uid`].
+    pub fn drops(&self, change: &Change, hash: u64) -> bool {
+        if !self.ready.load(Ordering::Acquire) || self.marked().contains_key(&hash) {
             return false;
         }
         match change.kind {
@@ -89,7 +96,7 @@ impl Gate {
         self.judged[target].fetch_add(1, Ordering::AcqRel);
     }
 
-    fn marked(&self) -> MutexGuard<'_, HashSet<String>> {
+    fn marked(&self) -> MutexGuard<'_, HashMap<u64, u32>> {
         self.marked.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -120,11 +127,11 @@ impl Filter {
                 wanted(ChangeKind::Deleted),
             ],
             initial,
-            truth: HashSet::new(),
-            values: HashMap::new(),
+            truth: HashSet::default(),
+            values: HashMap::default(),
             resolve: false,
-            open: HashSet::new(),
-            unsure: HashSet::new(),
+            open: HashSet::default(),
+            unsure: HashSet::default(),
             gate: None,
         }
     }
@@ -137,11 +144,14 @@ impl Filter {
         }
         let gate = Arc::new(Gate {
             when: self.when.clone()?,
-            marked: Mutex::new(self.truth.union(&self.open).cloned().collect()),
+            marked: Mutex::new(HashMap::default()),
             ready: AtomicBool::new(false),
             judged: (0..targets).map(|_| AtomicU64::new(0)).collect(),
         });
         self.gate = Some(gate.clone());
+        for uid in self.truth.union(&self.open) {
+            *gate.marked().entry(uid_hash(uid)).or_default() += 1;
+        }
         Some(gate)
     }
 
@@ -153,20 +163,33 @@ impl Filter {
         }
     }
 
-    /// Keeps the gate's view of one object in step with the filter's.
-    fn mark(&self, uid: &str) {
+    /// Whether the filter cannot judge this object alone: it holds for
+    /// it, or its alert is open.
+    fn is_marked(&self, uid: &str) -> bool {
+        self.truth.contains(uid) || self.open.contains(uid)
+    }
+
+    /// Keeps the gate's view of one object in step with the filter's,
+    /// once it changed: `was`, whether it was marked before.
+    fn mark(&self, uid: &str, was: bool) {
         let Some(gate) = &self.gate else {
             return;
         };
-        let marked = self.truth.contains(uid) || self.open.contains(uid);
-        let mut set = gate.marked();
-        match marked {
-            true if !set.contains(uid) => {
-                set.insert(uid.to_string());
-            }
-            true => {}
+        let is = self.is_marked(uid);
+        if was == is {
+            return;
+        }
+        let mut marked = gate.marked();
+        let hash = uid_hash(uid);
+        match is {
+            true => *marked.entry(hash).or_default() += 1,
             false => {
-                set.remove(uid);
+                if let Some(count) = marked.get_mut(&hash) {
+                    *count -= 1;
+                    if *count == 0 {
+                        marked.remove(&hash);
+                    }
+                }
             }
         }
     }
@@ -206,6 +229,7 @@ impl Filter {
         values: Option<Vec<Vec<Value>>>,
         open: bool,
     ) {
+        let was = self.gate.is_some() && self.is_marked(uid);
         match truth {
             Some(true) => {
                 self.truth.insert(uid.to_string());
@@ -221,7 +245,7 @@ impl Filter {
         if open && self.resolve {
             self.open.insert(uid.to_string());
         }
-        self.mark(uid);
+        self.mark(uid, was);
     }
 
     /// `--resolve`: a checkpoint says this object's firing may have gone
@@ -229,9 +253,10 @@ impl Filter {
     /// until a resolution of it is told.
     pub fn may_have_fired(&mut self, uid: &str) {
         if self.resolve {
+            let was = self.gate.is_some() && self.is_marked(uid);
             self.open.insert(uid.to_string());
             self.unsure.insert(uid.to_string());
-            self.mark(uid);
+            self.mark(uid, was);
         }
     }
 
@@ -379,7 +404,7 @@ impl Filter {
             self.unsure.remove(&*uid);
             let open = self.open.remove(&*uid);
             if held || open {
-                self.mark(&uid);
+                self.mark(&uid, true);
             }
             return match open {
                 true => Edge::Resolves,
@@ -410,7 +435,10 @@ impl Filter {
             Edge::None
         };
         if before != now || edge == Edge::Resolves {
-            self.mark(&uid);
+            // Only a resolution takes an open alert of an object `--when`
+            // did not hold for (handed over by the rule's version before).
+            let was = before || edge == Edge::Resolves || self.open.contains(&*uid);
+            self.mark(&uid, was);
         }
         edge
     }
@@ -476,6 +504,13 @@ enum Edge {
     /// the object was deleted.
     Resolves,
     None,
+}
+
+/// The hash a watch's hub and a filter's gate know an object's uid by
+/// (compared in this process only).
+pub fn uid_hash(uid: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(uid)
 }
 
 /// What an object is known by across versions: its UID (or, lacking one,
@@ -564,7 +599,7 @@ mod tests {
                 let mut one = change(kind, object.clone(), None);
                 let told = all.admit(&mut one).then_some(one.kind);
                 let mut two = change(kind, object, None);
-                let gated_told = match gate.drops(&two, &uid) {
+                let gated_told = match gate.drops(&two, uid_hash(&uid)) {
                     true => {
                         dropped += 1;
                         None
@@ -594,17 +629,20 @@ mod tests {
         let mut f = when(r#".status.phase == "Failed""#);
         let gate = f.gate(1).unwrap();
         let running = change(ChangeKind::Modified, obj("1", "Running", "x"), None);
-        assert!(!gate.drops(&running, "1"), "not open yet");
+        assert!(!gate.drops(&running, uid_hash("1")), "not open yet");
         f.open_gate();
-        assert!(gate.drops(&running, "1"));
+        assert!(gate.drops(&running, uid_hash("1")));
         let failed = change(ChangeKind::Modified, obj("1", "Failed", "x"), None);
-        assert!(!gate.drops(&failed, "1"), "--when holds");
+        assert!(!gate.drops(&failed, uid_hash("1")), "--when holds");
         assert!(f.admit(&mut failed.clone()));
-        assert!(!gate.drops(&running, "1"), "held: its end is the filter's");
+        assert!(
+            !gate.drops(&running, uid_hash("1")),
+            "held: its end is the filter's"
+        );
         assert!(!f.admit(&mut running.clone()));
-        assert!(gate.drops(&running, "1"));
+        assert!(gate.drops(&running, uid_hash("1")));
         let deleted = change(ChangeKind::Deleted, obj("1", "Running", "x"), None);
-        assert!(gate.drops(&deleted, "1"));
+        assert!(gate.drops(&deleted, uid_hash("1")));
         let mut on_change = Filter::new(None, vec![Expr::parse(".data.k").unwrap()], &[], false);
         assert!(on_change.gate(1).is_none(), "--on-change remembers values");
         assert!(Filter::new(None, vec![], &[], false).gate(1).is_none());

@@ -1,9 +1,7 @@
 //! The process's watches, shared: one watch per distinct (type, namespace,
 //! label and field selector), its events handed to every rule that needs it.
 
-use std::borrow::Cow;
 use std::collections::{BTreeSet, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -12,7 +10,7 @@ use kube::Client;
 use kube::runtime::watcher;
 use tokio::sync::mpsc;
 
-use crate::decide::filter::{Gate, uid};
+use crate::decide::filter::{Gate, uid, uid_hash};
 use crate::target::Target;
 use crate::tracker::{Change, Entry, Keep, Tracker, WatchEvent};
 use crate::watch::watch_from;
@@ -518,8 +516,9 @@ impl HubReader {
     /// Whether this reader's rule can do without the event (see
     /// [`Gate::drops`]): the hub's tracker tracks for it, and it has judged
     /// every event of the same object it was sent.
-    fn does_without(&mut self, event: &Event, changes: &Tracked, of: Option<&Of>) -> bool {
-        let (Some((gate, target)), Follows::Yes, Some(changes), Some((uid, hash)), false) =
+    /// `of`: see [`whose`].
+    fn does_without(&mut self, event: &Event, changes: &Tracked, of: Option<u64>) -> bool {
+        let (Some((gate, target)), Follows::Yes, Some(changes), Some(hash), false) =
             (&self.gate, self.follows, changes, of, self.failed)
         else {
             return false;
@@ -534,14 +533,14 @@ impl HubReader {
         if self
             .unjudged
             .iter()
-            .any(|(_, h)| h.is_none_or(|h| h == *hash))
+            .any(|(_, h)| h.is_none_or(|h| h == hash))
         {
             return false;
         }
-        changes.iter().all(|change| gate.drops(change, uid))
+        changes.iter().all(|change| gate.drops(change, hash))
     }
 
-    /// `of`: the hash of the uid of the object the event is of.
+    /// `of`: see [`whose`].
     async fn send(&mut self, event: Event, of: Option<u64>) {
         if self.gate.is_some() {
             self.unjudged.push_back((self.sent, of));
@@ -552,22 +551,15 @@ impl HubReader {
     }
 }
 
-/// The object an event is of: its uid, and the uid's hash.
-type Of<'a> = (Cow<'a, str>, u64);
-
 /// The object an event is of, if one (a list's start and end, and errors,
-/// are of none).
-fn whose(event: &Event) -> Option<Of<'_>> {
+/// are of none): its uid's [`uid_hash`].
+fn whose(event: &Event) -> Option<u64> {
     let (WatchEvent::Listed(object) | WatchEvent::Applied(object) | WatchEvent::Deleted(object)) =
         &event.as_ref().ok()?.0
     else {
         return None;
     };
-    let uid = uid(object);
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    uid.hash(&mut hasher);
-    let hash = hasher.finish();
-    Some((uid, hash))
+    Some(uid_hash(&uid(object)))
 }
 
 /// Whether a reader's changes are those of the hub's tracker (see
@@ -615,12 +607,11 @@ async fn hub(
                         Follows::Yes => changes.clone(),
                         _ => None,
                     };
-                    if reader.does_without(&event, &tracked, of.as_ref()) {
+                    if reader.does_without(&event, &tracked, of) {
                         continue;
                     }
                     let event = event.as_ref().map(|(event, _)| (event.clone(), tracked));
-                    let hash = of.as_ref().map(|(_, hash)| *hash);
-                    reader.send(event.map_err(Arc::clone), hash).await;
+                    reader.send(event.map_err(Arc::clone), of).await;
                     if list_done && reader.follows == Follows::AfterList {
                         reader.follows = Follows::Yes;
                     }
@@ -664,7 +655,7 @@ async fn obey(order: Order, readers: &mut Vec<HubReader>, state: &State, tracks:
                 }
                 let event = Ok((event, None));
                 let gated = reader.gate.is_some();
-                let hash = gated.then(|| whose(&event)).flatten().map(|(_, hash)| hash);
+                let hash = gated.then(|| whose(&event)).flatten();
                 reader.send(event, hash).await;
             }
             readers.push(reader);
