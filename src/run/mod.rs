@@ -19,7 +19,6 @@ use futures::future::LocalBoxFuture;
 use futures::stream::{AbortHandle, BoxStream, FuturesUnordered, SelectAll};
 use kube::Client;
 use serde_json::Value;
-use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
 use crate::connect::{Connection, connect};
@@ -490,7 +489,8 @@ struct Live {
     heir: Heir,
     name: Option<String>,
     words: Vec<String>,
-    stop: Arc<Notify>,
+    /// Tells its run to stop (a reload removed or changed it).
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// Started by a reload, not at the process's start.
     reloaded: bool,
     /// Its run ended because it cannot run (its watch forbidden, its type
@@ -610,14 +610,14 @@ impl Running {
                     let all: Vec<usize> = (0..targets.len()).collect();
                     let (events, watches) = watch_targets(&self.conn.client, &targets, &all, &[]);
                     (
-                        futures::stream::select_all(events),
+                        Events::from(events),
                         watches.into_iter().map(|(_, watch)| watch).collect(),
                     )
                 }
                 Some(streams) => watch_fed(streams),
-                None => (SelectAll::new(), Vec::new()),
+                None => (Events::default(), Vec::new()),
             };
-            let stop = Arc::new(Notify::new());
+            let (stop, stopped) = tokio::sync::oneshot::channel();
             let cannot_run = Rc::<Cell<bool>>::default();
             let session = Session {
                 cannot_run: cannot_run.clone(),
@@ -644,7 +644,12 @@ impl Running {
                     .map_err(|e| Exit::Internal(format!("cannot install signal handlers: {e}")))?,
                 reader: StdoutReader::watch(!rule.plan.quiet),
                 deadline: Deadline::new(self.deadline),
-                stop: stop.clone(),
+                // Its Live gone without a word (the process ends): never.
+                stop: Box::pin(async move {
+                    if stopped.await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }),
                 listed: false,
                 said: rule
                     .name
@@ -668,7 +673,7 @@ impl Running {
                 heir,
                 name: rule.name.clone(),
                 words: rule.words.clone(),
-                stop,
+                stop: Some(stop),
                 reloaded,
                 cannot_run,
                 is,
@@ -759,7 +764,7 @@ impl Running {
         if self.ha.as_ref().is_none_or(replica::Ha::leads) {
             self.trial.extend(new_runs - started as u64 + 1..=new_runs);
         }
-        self.live.retain(|live| {
+        self.live.retain_mut(|live| {
             let keep = live.id > new_runs - started as u64
                 || unchanged.iter().any(|rule| same(live, rule));
             if !keep {
@@ -767,7 +772,9 @@ impl Running {
                 if let Some(feeds) = &mut self.feeds {
                     feeds.leave(live.id);
                 }
-                live.stop.notify_one();
+                if let Some(stop) = live.stop.take() {
+                    let _ = stop.send(());
+                }
                 if let (Some(ha), Some(name), false) = (&self.ha, &live.name, live.succeeded) {
                     ha.stopped(name, live.id);
                     // Still waiting to take its old version's section.
@@ -1047,7 +1054,7 @@ pub(crate) enum Step {
 
 /// The live watches and what they told us so far.
 pub(crate) struct Session {
-    events: SelectAll<BoxStream<'static, (usize, feed::Event)>>,
+    events: Events,
     /// Per target: read from a hub of the process's watches, which counts
     /// its events for the metrics (once, however many rules read it).
     fed: Vec<bool>,
@@ -1088,8 +1095,10 @@ pub(crate) struct Session {
     /// The reader of stdout going away ends the run (SPEC §7: 141).
     reader: StdoutReader,
     deadline: Deadline,
-    /// Told by a reload that removed or changed the rule.
-    stop: Arc<Notify>,
+    /// Told by a reload that removed or changed the rule: one wait for the
+    /// whole run (a `Notify`'s new wait each step registered and dropped a
+    /// waiter for every event).
+    stop: LocalBoxFuture<'static, ()>,
     /// Whether every target's first list is in (told to /readyz once).
     listed: bool,
     /// What starts the rule's `-v` lines: its name and two spaces, as on
@@ -1150,7 +1159,7 @@ impl Session {
                 _ = self.deadline.reached() => return Ok(Step::TimedOut),
                 signo = self.interrupts.recv() => return Ok(Step::Interrupted(signo)),
                 _ = self.reader.gone() => return Err(Exit::Closed),
-                _ = self.stop.notified(), if !self.stopping => {
+                _ = &mut self.stop, if !self.stopping => {
                     self.stopping = true;
                     for (watch, _) in self.watches.iter().zip(&self.fed).filter(|(_, fed)| !**fed) {
                         watch.abort();
@@ -1375,7 +1384,7 @@ impl Session {
     pub fn start_watches(&mut self, from: Vec<Option<String>>) {
         let all: Vec<usize> = (0..self.targets.len()).collect();
         let (events, watches) = watch_targets(&self.conn.client, &self.targets, &all, &from);
-        self.events = futures::stream::select_all(events);
+        self.events = Events::from(events);
         self.watches = watches.into_iter().map(|(_, watch)| watch).collect();
         self.fed = vec![false; self.targets.len()];
         self.uncounted = vec![false; self.targets.len()];
@@ -1412,7 +1421,7 @@ impl Session {
         for watch in self.watches.drain(..) {
             watch.abort();
         }
-        self.events = SelectAll::new();
+        self.events = Events::default();
         self.tracker.reset();
         self.standby = true;
     }
@@ -1456,18 +1465,73 @@ impl Session {
 
 /// One rule's share of the process's watches: per target, its events,
 /// which the rule can stop reading on its own.
-fn watch_fed(
-    streams: Vec<BoxStream<'static, feed::Event>>,
-) -> (
-    SelectAll<BoxStream<'static, (usize, feed::Event)>>,
-    Vec<AbortHandle>,
-) {
+fn watch_fed(streams: Vec<BoxStream<'static, feed::Event>>) -> (Events, Vec<AbortHandle>) {
     let (events, watches): (Vec<_>, Vec<_>) = streams
         .into_iter()
         .enumerate()
         .map(|(index, events)| indexed(events, index))
         .unzip();
-    (futures::stream::select_all(events), watches)
+    (Events::from(events), watches)
+}
+
+/// A rule's events: those of its one target read as they come, or its
+/// targets' merged. Merging costs a task of its own each event (a
+/// `SelectAll` puts each stream back in its set after every item), and
+/// most rules have one target.
+enum Events {
+    One(Option<Indexed>),
+    Many(SelectAll<Indexed>),
+}
+
+impl Default for Events {
+    fn default() -> Events {
+        Events::One(None)
+    }
+}
+
+impl From<Vec<Indexed>> for Events {
+    fn from(mut streams: Vec<Indexed>) -> Events {
+        match streams.len() {
+            0 | 1 => Events::One(streams.pop()),
+            _ => Events::Many(futures::stream::select_all(streams)),
+        }
+    }
+}
+
+impl Events {
+    fn push(&mut self, stream: Indexed) {
+        *self = match std::mem::take(self) {
+            Events::One(None) => Events::One(Some(stream)),
+            Events::One(Some(one)) => Events::from(vec![one, stream]),
+            Events::Many(mut many) => {
+                many.push(stream);
+                Events::Many(many)
+            }
+        };
+    }
+}
+
+impl futures::Stream for Events {
+    type Item = (usize, feed::Event);
+
+    /// Ends once every stream has ended (at once without any), as a
+    /// `SelectAll` does.
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        match &mut *self {
+            Events::One(None) => std::task::Poll::Ready(None),
+            Events::One(Some(one)) => {
+                let next = std::task::ready!(one.poll_next_unpin(cx));
+                if next.is_none() {
+                    *self = Events::One(None);
+                }
+                std::task::Poll::Ready(next)
+            }
+            Events::Many(many) => many.poll_next_unpin(cx),
+        }
+    }
 }
 
 /// A manifest's objects (`-f`) are watched per (type, namespace) and may
