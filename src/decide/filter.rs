@@ -142,16 +142,17 @@ impl Filter {
         if !self.on_change.is_empty() {
             return None;
         }
+        let mut marked: HashMap<u64, u32> = HashMap::default();
+        for uid in self.truth.union(&self.open) {
+            *marked.entry(uid_hash(uid)).or_default() += 1;
+        }
         let gate = Arc::new(Gate {
             when: self.when.clone()?,
-            marked: Mutex::new(HashMap::default()),
+            marked: Mutex::new(marked),
             ready: AtomicBool::new(false),
             judged: (0..targets).map(|_| AtomicU64::new(0)).collect(),
         });
         self.gate = Some(gate.clone());
-        for uid in self.truth.union(&self.open) {
-            *gate.marked().entry(uid_hash(uid)).or_default() += 1;
-        }
         Some(gate)
     }
 

@@ -517,15 +517,13 @@ impl HubReader {
     /// [`Gate::drops`]): the hub's tracker tracks for it, and it has judged
     /// every event of the same object it was sent.
     /// `of`: see [`whose`].
-    fn does_without(&mut self, event: &Event, changes: &Tracked, of: Option<u64>) -> bool {
+    /// An error has neither changes nor an object: it always goes.
+    fn does_without(&mut self, changes: &Tracked, of: Option<u64>) -> bool {
         let (Some((gate, target)), Follows::Yes, Some(changes), Some(hash), false) =
             (&self.gate, self.follows, changes, of, self.failed)
         else {
             return false;
         };
-        if event.is_err() {
-            return false;
-        }
         let judged = gate.judged(*target);
         while self.unjudged.front().is_some_and(|(n, _)| *n < judged) {
             self.unjudged.pop_front();
@@ -607,7 +605,7 @@ async fn hub(
                         Follows::Yes => changes.clone(),
                         _ => None,
                     };
-                    if reader.does_without(&event, &tracked, of) {
+                    if reader.does_without(&tracked, of) {
                         continue;
                     }
                     let event = event.as_ref().map(|(event, _)| (event.clone(), tracked));

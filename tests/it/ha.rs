@@ -154,6 +154,44 @@ impl Replica {
         }
     }
 
+    /// Blocks until the replica has said `n` times that a list is in (a
+    /// rule each, in a rules file).
+    pub(crate) fn wait_listed(&self, n: usize, within: Duration) {
+        let deadline = Instant::now() + within;
+        let listed = || {
+            self.stderr
+                .lock()
+                .unwrap()
+                .matches("list complete, watching")
+                .count()
+        };
+        while listed() < n {
+            assert!(
+                Instant::now() < deadline,
+                "never {n} lists in: {}",
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Blocks until the replica has exited; `why`, said if it has not
+    /// within `within`.
+    pub(crate) fn wait_exit(&mut self, within: Duration, why: &str) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{why}: {}",
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub(crate) fn signal(&self, signal: i32) {
         unsafe { libc::kill(self.child.id() as i32, signal) };
     }
@@ -1042,18 +1080,7 @@ fn count_goes_on_from_the_checkpoint_after_a_failover() {
     wait_for_holder(&s, "alerts", "b", WITHIN);
     widget(&s, "w3");
     b.wait_for(&["created w3"], WITHIN);
-    let deadline = Instant::now() + WITHIN;
-    let status = loop {
-        if let Some(status) = b.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "b still running after the third notification of 3: {}",
-            b.stderr.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = b.wait_exit(WITHIN, "b still running after the third notification of 3");
     assert_eq!(status.code(), Some(0), "{}", b.stderr.lock().unwrap());
     assert_eq!(b.seen(), ["created w3"]);
 }
@@ -1242,18 +1269,7 @@ fn a_run_resumed_from_a_checkpoint_ends_when_its_type_is_no_longer_served() {
     s.server.remove_crd("example.com", "widgets");
 
     let mut second = Replica::start(&s, "b", None, &["--checkpoint", "gone"]);
-    let deadline = Instant::now() + WITHIN;
-    let status = loop {
-        if let Some(status) = second.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running on a type no longer served: {}",
-            second.stderr.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = second.wait_exit(WITHIN, "still running on a type no longer served");
     let said = second.stderr.lock().unwrap().clone();
     assert_eq!(status.code(), Some(2), "{said}");
     assert!(said.contains("unknown resource type"), "{said}");

@@ -799,16 +799,6 @@ fn widget_requests(s: &Scenario) -> (Vec<String>, Vec<String>) {
         .partition(|p| p.contains("watch="))
 }
 
-/// How many times the replica has said that a rule's list is in.
-fn listed(replica: &Replica) -> usize {
-    replica
-        .stderr
-        .lock()
-        .unwrap()
-        .matches("list complete, watching")
-        .count()
-}
-
 /// Under `--leader-elect --checkpoint` (the in-cluster setup), the rules
 /// that take over share their watches as they do without: three rules on
 /// every widget and one on a widget by name make one watch per distinct
@@ -848,15 +838,7 @@ fn rules_taking_over_share_one_watch_per_distinct_request() {
     ];
     let a = Replica::with_args(&s, "a", Some(FAST), &args);
     wait_for_holder(&s, "alerts", "a", WITHIN);
-    let deadline = Instant::now() + WITHIN;
-    while listed(&a) < 4 {
-        assert!(
-            Instant::now() < deadline,
-            "never every rule listed: {}",
-            a.stderr.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    a.wait_listed(4, WITHIN);
     std::thread::sleep(Duration::from_millis(300));
     let (watches, lists) = widget_requests(&s);
     assert_eq!(
@@ -1033,15 +1015,7 @@ fn now_told_and_held_pending(s: &Scenario, hold: &str) -> (String, Replica) {
     );
     let args = ["--rules", &file, "-v", "--checkpoint", "c"];
     let first = Replica::with_args(s, "a", None, &args);
-    let deadline = Instant::now() + WITHIN;
-    while listed(&first) < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "{}",
-            first.stderr.lock().unwrap()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    first.wait_listed(2, WITHIN);
     let kept = resize(s, "kept", 2);
     wait_lines(&first, 1);
     wait_for_sections(s, "c", &["held", "now"], &kept, &["now"]);
@@ -1259,11 +1233,7 @@ fn five_rules_write_their_sections_together_at_most_once_a_second() {
         None,
         &["--rules", &file, "-v", "--checkpoint", "c"],
     );
-    let deadline = Instant::now() + WITHIN;
-    while listed(&replica) < 1 {
-        assert!(Instant::now() < deadline, "never watching");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    replica.wait_listed(1, WITHIN);
     std::thread::sleep(Duration::from_millis(1500));
     let writes = |s: &Scenario| {
         s.server
