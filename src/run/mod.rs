@@ -627,6 +627,7 @@ impl Running {
                 unjudged: None,
                 uncounted: vec![false; targets.len()],
                 stopping: false,
+                let_go: false,
                 heir: heir.clone(),
                 inherit,
                 events,
@@ -1069,6 +1070,10 @@ pub(crate) struct Session {
     /// A reload stopped the rule: it reads what its shared watches handed
     /// it so far (its new version reads the rest), then stops.
     stopping: bool,
+    /// Its shared watches ended its streams: the hubs let a rule go only
+    /// when a reload replaced or removed it, and its stop comes next (the
+    /// hubs run on their own, and may be first).
+    let_go: bool,
     /// Where to hand the open alerts once stopped (a new version keeps them).
     pub heir: Heir,
     /// The open alerts of the rule's version before, handed over once it
@@ -1151,9 +1156,13 @@ impl Session {
                 }
             }
             let (index, item) = tokio::select! {
-                item = self.events.next(), if !self.standby => match item {
+                item = self.events.next(), if !self.standby && !self.let_go => match item {
                     Some(item) => item,
                     None if self.stopping => return Ok(Step::Stopped),
+                    None if self.fed.iter().any(|fed| *fed) => {
+                        self.let_go = true;
+                        continue;
+                    }
                     None => return Err(Exit::Refused("every watch ended unexpectedly".into())),
                 },
                 _ = self.deadline.reached() => return Ok(Step::TimedOut),
@@ -1164,7 +1173,7 @@ impl Session {
                     for (watch, _) in self.watches.iter().zip(&self.fed).filter(|(_, fed)| !**fed) {
                         watch.abort();
                     }
-                    if self.standby || !self.fed.iter().any(|fed| *fed) {
+                    if self.standby || self.let_go || !self.fed.iter().any(|fed| *fed) {
                         return Ok(Step::Stopped);
                     }
                     continue;

@@ -201,7 +201,9 @@ impl Watching {
         );
     }
 
-    fn until(&mut self, done: impl Fn(&str) -> bool, limit: Duration, what: &str) {
+    /// Waits until what it said on stderr is `done` (panics after `limit`,
+    /// or if the run ends first).
+    pub fn until(&mut self, done: impl Fn(&str) -> bool, limit: Duration, what: &str) {
         let deadline = std::time::Instant::now() + limit;
         while !done(&self.stderr()) {
             if let Ok(Some(status)) = self.child.as_mut().unwrap().try_wait() {
@@ -217,6 +219,12 @@ impl Watching {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Sends it a signal.
+    pub fn signal(&self, signo: i32) {
+        let pid = self.child.as_ref().unwrap().id() as i32;
+        unsafe { libc::kill(pid, signo) };
     }
 
     /// Whether it is still running.

@@ -924,3 +924,9 @@ fn when_no_rule_is_left_running_no_line_says_one_keeps_running() {
     assert!(errors.iter().any(|l| l.contains("rule sec:")), "{err}");
     assert!(!err.contains("keeps running"), "{err}");
 }
+
+
+#[test]
+fn open_alerts_survive_many_reloads_in_a_row() {
+    crate::stories::open_alerts_survive_many_reloads_in_a_row(&Scenario::new());
+}

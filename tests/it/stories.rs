@@ -919,3 +919,120 @@ fn refused_streaming_lists_fall_back_to_list_and_watch_on_the_test_server() {
         );
     }
 }
+
+/// Changed again and again, rules with `--resolve` hand their open alerts
+/// from each version to the next: an alert that fired before the first
+/// reload is resolved once, after the last, and an object failing and
+/// recovering all along is told each time, once, in order. Two rules of
+/// two targets each change too: their new versions, reading at once, let
+/// the process's other tasks run before the old versions heard their
+/// stop, so that a shared watch let an old version go first (it then
+/// ended as if its watch had failed, and its open alerts were lost).
+pub fn open_alerts_survive_many_reloads_in_a_row(c: &dyn Cluster) {
+    const RULES: usize = 8;
+    const RELOADS: usize = 20;
+    let labels: serde_json::Map<String, Value> = (1..=RULES)
+        .map(|i| (format!("r{i}"), json!("reloads")))
+        .collect();
+    for name in ["foo", "bar"] {
+        c.create_widget(name, json!({}));
+        c.patch_widget(name, json!({"metadata": {"labels": labels}}));
+        c.set_widget_status(name, json!({"phase": "Running"}));
+    }
+    // Each version spelled apart from the one before; each alerting rule
+    // reads a watch of its own.
+    let version = |n: usize| {
+        let (diff, events) = match n % 2 {
+            1 => (", --diff, paths", ", --events, 'created,modified,deleted'"),
+            _ => ("", ""),
+        };
+        let mut rules = String::from("rules:\n");
+        for i in 1..=RULES {
+            rules += &format!(
+                "  - name: r{i}\n    args: [widgets, -l, r{i}=reloads, -o, json, --resolve, --when, '.status.phase == \"Failed\"'{diff}]\n"
+            );
+        }
+        for j in 1..=2 {
+            rules += &format!("  - name: both{j}\n    args: [widgets, foo, bar, -q{events}]\n");
+        }
+        rules
+    };
+    let file = c.home().join("rules.yaml");
+    std::fs::write(&file, version(0)).unwrap();
+    // More than a pipe holds: to a file, which nothing needs to drain.
+    let printed = c.home().join("told");
+    let lines = || std::fs::read_to_string(&printed).unwrap_or_default();
+    let child = c
+        .notify(&["--rules", &file.to_string_lossy(), "-v", "--timeout", "120s"])
+        .stdout(std::fs::File::create(&printed).unwrap())
+        .spawn()
+        .unwrap();
+    let mut run = Watching::of(child);
+    run.until(
+        |said| said.matches("list complete, watching").count() >= RULES + 4,
+        Duration::from_secs(30),
+        "start watching",
+    );
+    let until = |count: usize, what: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while lines().lines().count() < count {
+            assert!(std::time::Instant::now() < deadline, "{what}: {}", lines());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    c.set_widget_status("foo", json!({"phase": "Failed"}));
+    until(RULES, "foo's alerts");
+    // bar fails and recovers all along as the rules change (kubectl
+    // writes it, at its own pace).
+    let mut flips: Vec<std::process::Command> = (0..2 * RELOADS)
+        .map(|n| {
+            let phase = ["Failed", "Running"][n % 2];
+            let patch = format!("{{\"status\":{{\"phase\":\"{phase}\"}}}}");
+            let mut kubectl = c.kubectl_cmd(&[
+                "patch",
+                "widgets.example.com/bar",
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                &patch,
+            ]);
+            kubectl.stdout(std::process::Stdio::null());
+            kubectl
+        })
+        .collect();
+    let flipping = std::thread::spawn(move || {
+        for kubectl in &mut flips {
+            assert!(kubectl.status().unwrap().success());
+        }
+    });
+    for n in 1..=RELOADS {
+        std::fs::write(&file, version(n)).unwrap();
+        run.signal(libc::SIGHUP);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    flipping.join().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    c.set_widget_status("foo", json!({"phase": "Running"}));
+    // Each rule: foo's firing and resolution, and bar's, each time.
+    until(RULES * (2 + 2 * RELOADS), "every notification");
+    std::thread::sleep(Duration::from_millis(300));
+    run.signal(libc::SIGTERM);
+    let out = run.finish(Duration::from_secs(30));
+    let told = crate::rules::told(&lines());
+    let s = |name: &str, kind: &str| (name.to_string(), kind.to_string());
+    let bar: Vec<_> = (0..RELOADS)
+        .flat_map(|_| [s("bar", "modified"), s("bar", "resolved")])
+        .collect();
+    for i in 1..=RULES {
+        let lines = told.get(&format!("r{i}")).cloned().unwrap_or_default();
+        let (foo, others): (Vec<_>, Vec<_>) =
+            lines.into_iter().partition(|(name, _)| name == "foo");
+        assert_eq!(
+            foo,
+            [s("foo", "modified"), s("foo", "resolved")],
+            "rule r{i}: {}",
+            stderr(&out)
+        );
+        assert_eq!(others, bar, "rule r{i}: {}", stderr(&out));
+    }
+}

@@ -91,3 +91,9 @@ fn without_the_watch_list_gate_lists_are_paginated() {
     });
     stories::every_object_is_listed_and_every_change_after_seen(&Namespace::on(&plane));
 }
+
+#[test]
+#[cfg_attr(not(real_tier), ignore = "real tier: set KUBEBUILDER_ASSETS")]
+fn open_alerts_survive_many_reloads_in_a_row() {
+    stories::open_alerts_survive_many_reloads_in_a_row(&Namespace::new());
+}
