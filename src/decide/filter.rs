@@ -195,6 +195,17 @@ impl Filter {
         }
     }
 
+    /// Whether the state at start is told (`--initial`).
+    pub fn tells_initial(&self) -> bool {
+        self.initial
+    }
+
+    /// The state at start is not told: a changed rule's new version
+    /// starts where its old version, which told it, stops.
+    pub fn continuing(&mut self) {
+        self.initial = false;
+    }
+
     /// `--resolve` (the plan requires `--when`).
     pub fn resolving(mut self, resolve: bool) -> Filter {
         self.resolve = resolve;

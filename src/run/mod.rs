@@ -493,6 +493,9 @@ struct Live {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// Started by a reload, not at the process's start.
     reloaded: bool,
+    /// Its rule tells the state at start (`--initial`): a new version
+    /// of it does not tell it again.
+    initial: bool,
     /// Its run ended because it cannot run (its watch forbidden, its type
     /// gone): its own end, not the process's.
     cannot_run: Rc<Cell<bool>>,
@@ -541,6 +544,17 @@ impl Running {
                 .iter()
                 .find(|(name, _)| Some(name) == rule.name.as_ref())
                 .map(|(_, run)| *run);
+            // A changed rule whose old version told the state at its start
+            // (`--initial`) goes on from where that version stops: the
+            // state at the hand-over was told, as it came, already.
+            let initial =
+                matches!(&rule.plan.mode, Mode::Notify { filter, .. } if filter.tells_initial());
+            let told_initial = before
+                .and_then(|run| self.live.iter().find(|live| live.id == run))
+                .is_some_and(|old| old.initial);
+            if let (Mode::Notify { filter, .. }, true) = (&mut rule.plan.mode, told_initial) {
+                filter.continuing();
+            }
             // The hubs keep from a rule what its filter would drop without
             // a trace, where it judges each change as it comes, alone.
             let gate = match &mut rule.plan.mode {
@@ -676,6 +690,7 @@ impl Running {
                 words: rule.words.clone(),
                 stop: Some(stop),
                 reloaded,
+                initial,
                 cannot_run,
                 is,
                 left: replica.as_ref().and_then(replica::Replica::left),

@@ -925,8 +925,53 @@ fn when_no_rule_is_left_running_no_line_says_one_keeps_running() {
     assert!(!err.contains("keeps running"), "{err}");
 }
 
-
 #[test]
 fn open_alerts_survive_many_reloads_in_a_row() {
     crate::stories::open_alerts_survive_many_reloads_in_a_row(&Scenario::new());
+}
+
+/// A changed rule goes on from where its old version stops: the state at
+/// start that version told (`--initial`) is not told again, an alert it
+/// opened that way included. A rule that gains `--initial` tells the
+/// state as it stands at the reload, as a rule added then would.
+#[test]
+fn a_changed_rule_does_not_tell_its_initial_state_again() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), json!({"phase": "Failed"}));
+    let version = |extra: &str, gains: &str| {
+        format!(
+            "rules:\n  - name: alerts\n    args: [widgets, --all, -o, json, --initial, --resolve, --when, '.status.phase == \"Failed\"'{extra}]\n  - name: later\n    args: [widgets, --all, -o, json{gains}]\n"
+        )
+    };
+    let file = rules_file(&scenario, &version("", ""));
+    let mut child = scenario
+        .notify(&["--rules", &file, "-v", "--timeout", "6s"])
+        .spawn()
+        .unwrap();
+    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(&file, version(", --diff, paths", ", --initial")).unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(Duration::from_millis(800));
+    scenario.set_status("foo", json!({"phase": "Running"}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("rules reloaded: 0 unchanged, 2 started, 2 stopped"),
+        "{}",
+        stderr(&out)
+    );
+    let s = |name: &str, kind: &str| (name.to_string(), kind.to_string());
+    assert_eq!(
+        lines_of(&stdout(&out), "alerts"),
+        [s("foo", "initial"), s("foo", "resolved")],
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        lines_of(&stdout(&out), "later"),
+        [s("foo", "initial"), s("foo", "modified")],
+        "{}",
+        stderr(&out)
+    );
 }

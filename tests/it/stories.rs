@@ -963,7 +963,13 @@ pub fn open_alerts_survive_many_reloads_in_a_row(c: &dyn Cluster) {
     let printed = c.home().join("told");
     let lines = || std::fs::read_to_string(&printed).unwrap_or_default();
     let child = c
-        .notify(&["--rules", &file.to_string_lossy(), "-v", "--timeout", "120s"])
+        .notify(&[
+            "--rules",
+            &file.to_string_lossy(),
+            "-v",
+            "--timeout",
+            "120s",
+        ])
         .stdout(std::fs::File::create(&printed).unwrap())
         .spawn()
         .unwrap();
