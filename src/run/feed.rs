@@ -347,6 +347,8 @@ pub(crate) struct Feeds {
     /// not where each rule's tracker holds what its checkpoint section
     /// keeps, is seeded from it, and starts over at a takeover.
     tracks: bool,
+    /// The server, as errors name it.
+    server: String,
 }
 
 /// What a hub is told, between two events.
@@ -369,11 +371,12 @@ enum Order {
 }
 
 impl Feeds {
-    /// `tracks`: see [`Feeds::tracks`].
-    pub fn new(tracks: bool) -> Feeds {
+    /// `tracks`: see [`Feeds::tracks`]; `server`: as errors name it.
+    pub fn new(tracks: bool, server: &str) -> Feeds {
         Feeds {
             hubs: Vec::new(),
             tracks,
+            server: server.to_string(),
         }
     }
 
@@ -418,11 +421,15 @@ impl Feeds {
                 let (control, orders) = mpsc::unbounded_channel();
                 let _ = control.send(order);
                 let events = own(watch_from(client, target, None));
+                let resource = target.api.qualified();
                 let said = Said {
                     verbosity,
                     watch: target.display(),
+                    server: self.server.clone(),
+                    resource: resource.clone(),
+                    namespace: target.namespace.clone(),
+                    outage: None,
                 };
-                let resource = target.api.qualified();
                 tokio::spawn(hub(events, orders, resource, said, self.tracks));
                 self.hubs.push((key, control));
                 received(rx)
@@ -438,39 +445,86 @@ impl Feeds {
     }
 }
 
-/// What a shared watch says at `-v`: that a list starts, once for every
-/// rule reading it (each rule still says when it has read the list).
+/// What a shared watch says: at `-v`, that a list starts; and that the
+/// watch fails and is back, once for every rule reading it (each rule
+/// still says when it has read the list, and, at `-v`, each attempt).
 struct Said {
     verbosity: u8,
     /// The watch as its first reader's target shows it.
     watch: String,
+    /// The server, the watch's type and namespace, for its errors' words.
+    server: String,
+    resource: String,
+    namespace: Option<String>,
+    /// Since when the watch fails, once said.
+    outage: Option<std::time::Instant>,
 }
 
 impl Said {
-    fn event(&self, event: &Event, synced: bool, readers: &[HubReader]) {
-        if self.verbosity == 0 || !matches!(event, Ok((WatchEvent::Relisting, _))) {
+    fn event(&mut self, event: &Event, synced: bool, readers: &[HubReader]) {
+        let names: Vec<&str> = readers
+            .iter()
+            .filter(|reader| !reader.sender.is_closed())
+            .filter_map(|reader| reader.name.as_deref())
+            .collect();
+        // One rule reads it: said as that rule's own line.
+        let (name, rules) = match names[..] {
+            [name] => (format!("{name}  "), String::new()),
+            [] => (String::new(), String::new()),
+            _ => (
+                String::new(),
+                format!(" (one watch for rules {})", names.join(", ")),
+            ),
+        };
+        let event = match event {
+            Ok((event, _)) => event,
+            // Before its first list the rules say why it fails, if it
+            // ends them; an expired version is the watch re-listing.
+            Err(err) if !synced || super::expired(err) || self.outage.is_some() => return,
+            Err(err) => {
+                let scope = crate::trouble::Scope {
+                    server: &self.server,
+                    resource: Some(&self.resource),
+                    namespace: self.namespace.as_deref(),
+                };
+                if let crate::trouble::Trouble::Rejected(message)
+                | crate::trouble::Trouble::Refused(message)
+                | crate::trouble::Trouble::Transient(message) =
+                    crate::trouble::from_watcher(err, &scope)
+                {
+                    crate::term::erase();
+                    crate::log::warning(
+                        "watch",
+                        format_args!("{name}watching {}: {message}; retrying{rules}", self.watch),
+                    );
+                    self.outage = Some(std::time::Instant::now());
+                }
+                return;
+            }
+        };
+        if !matches!(event, WatchEvent::Relisting)
+            && let Some(since) = self.outage.take()
+        {
+            crate::log::info(
+                "watch",
+                format_args!(
+                    "{name}{}: reconnected after {}{rules}",
+                    self.watch,
+                    humantime::format_duration(std::time::Duration::from_secs(
+                        since.elapsed().as_secs().max(1)
+                    ))
+                ),
+            );
+        }
+        if self.verbosity == 0 || !matches!(event, WatchEvent::Relisting) {
             return;
         }
         let what = match synced {
             true => "re-listing after a watch restart",
             false => "listing",
         };
-        let names: Vec<&str> = readers
-            .iter()
-            .filter(|reader| !reader.sender.is_closed())
-            .filter_map(|reader| reader.name.as_deref())
-            .collect();
         crate::term::erase();
-        match names[..] {
-            // One rule reads it: said as that rule's own line.
-            [name] => crate::term::stderr_line!("{name}  {}: {what}", self.watch),
-            [] => crate::term::stderr_line!("{}: {what}", self.watch),
-            _ => crate::term::stderr_line!(
-                "{}: {what} (one watch for rules {})",
-                self.watch,
-                names.join(", ")
-            ),
-        }
+        crate::term::stderr_line!("{name}{}: {what}{rules}", self.watch);
     }
 }
 
@@ -578,7 +632,7 @@ async fn hub(
     mut events: BoxStream<'static, Event>,
     mut orders: mpsc::UnboundedReceiver<Order>,
     resource: String,
-    said: Said,
+    mut said: Said,
     tracks: bool,
 ) {
     let mut readers: Vec<HubReader> = Vec::new();
@@ -762,6 +816,10 @@ mod tests {
         let said = Said {
             verbosity: 0,
             watch: String::new(),
+            server: String::new(),
+            resource: String::new(),
+            namespace: None,
+            outage: None,
         };
         tokio::spawn(hub(events.boxed(), orders, "widgets".into(), said, tracks));
         (watch, control)

@@ -123,7 +123,9 @@ pub async fn run(process: Process) -> Result<()> {
     let ha = replica::Ha::start(&process.ha, &conn, process.verbosity > 0);
     let mut running = Running {
         // Each rule's tracker is its own where its checkpoint keeps it.
-        feeds: source.is_some().then(|| feed::Feeds::new(!standby)),
+        feeds: source
+            .is_some()
+            .then(|| feed::Feeds::new(!standby, &conn.server)),
         ha,
         check_once: process.timeout == Some(Duration::ZERO),
         conn,
@@ -1213,6 +1215,7 @@ impl Session {
                     crate::metrics::arrived();
                     if !matches!(event, WatchEvent::Relisting)
                         && let Some(outage) = self.outages[index].take()
+                        && outage.said
                     {
                         crate::log::info(
                             "watch",
@@ -1377,13 +1380,18 @@ impl Session {
                 }
                 match &mut self.outages[index] {
                     None => {
-                        crate::log::warning(
-                            "watch",
-                            format_args!("watching {}: {message}; retrying", target.display()),
-                        );
+                        // A shared watch that had listed says it once.
+                        let said = !(self.fed[index] && synced);
+                        if said {
+                            crate::log::warning(
+                                "watch",
+                                format_args!("watching {}: {message}; retrying", target.display()),
+                            );
+                        }
                         self.outages[index] = Some(Outage {
                             since: std::time::Instant::now(),
                             attempts: 1,
+                            said,
                         });
                     }
                     Some(outage) => {
@@ -1686,6 +1694,8 @@ fn count_event(event: &WatchEvent, synced: bool) -> Counted {
 struct Outage {
     since: std::time::Instant,
     attempts: u32,
+    /// Said by the rule (else by the shared watch, once for its rules).
+    said: bool,
 }
 
 /// 410 Gone: the resourceVersion is too old, and the watcher re-lists.

@@ -975,3 +975,40 @@ fn a_changed_rule_does_not_tell_its_initial_state_again() {
         stderr(&out)
     );
 }
+
+/// A watch three rules share says once that it fails and once that it is
+/// back, naming its rules, not once per rule with no name.
+#[test]
+fn a_shared_watch_says_its_outage_once_naming_its_rules() {
+    let scenario = Scenario::new();
+    scenario.widget("w", json!({}), Value::Null);
+    let file = rules_file(
+        &scenario,
+        &rules_yaml(&[
+            ("one", "widgets --all -o json"),
+            ("two", "widgets --all -o json --events modified"),
+            ("three", "widgets --all -o json --events deleted"),
+        ]),
+    );
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "8s"])
+        .spawn()
+        .unwrap();
+    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
+    std::thread::sleep(Duration::from_millis(300));
+    scenario.server.restart(Duration::from_secs(2));
+    scenario.set_status("w", json!({"x": 1}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let err = stderr(&out);
+    let lines = |words: &str| err.lines().filter(|line| line.contains(words)).count();
+    assert_eq!(lines("; retrying"), 1, "{err}");
+    assert_eq!(lines("reconnected after"), 1, "{err}");
+    assert_eq!(lines("(one watch for rules one, two, three)"), 2, "{err}");
+    assert_eq!(
+        told(&stdout(&out)).get("one").map(Vec::len),
+        Some(1),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -1031,10 +1031,10 @@ pub fn open_alerts_survive_many_reloads_in_a_row(c: &dyn Cluster) {
         .collect();
     for i in 1..=RULES {
         let lines = told.get(&format!("r{i}")).cloned().unwrap_or_default();
-        let (foo, others): (Vec<_>, Vec<_>) =
+        let (fired, others): (Vec<_>, Vec<_>) =
             lines.into_iter().partition(|(name, _)| name == "foo");
         assert_eq!(
-            foo,
+            fired,
             [s("foo", "modified"), s("foo", "resolved")],
             "rule r{i}: {}",
             stderr(&out)
