@@ -462,25 +462,10 @@ struct Said {
 
 impl Said {
     fn event(&mut self, event: &Event, synced: bool, readers: &[HubReader]) {
-        let names: Vec<&str> = readers
-            .iter()
-            .filter(|reader| !reader.sender.is_closed())
-            .filter_map(|reader| reader.name.as_deref())
-            .collect();
-        // One rule reads it: said as that rule's own line.
-        let (name, rules) = match names[..] {
-            [name] => (format!("{name}  "), String::new()),
-            [] => (String::new(), String::new()),
-            _ => (
-                String::new(),
-                format!(" (one watch for rules {})", names.join(", ")),
-            ),
-        };
-        let event = match event {
-            Ok((event, _)) => event,
+        match event {
             // Before its first list the rules say why it fails, if it
             // ends them; an expired version is the watch re-listing.
-            Err(err) if !synced || super::expired(err) || self.outage.is_some() => return,
+            Err(err) if !synced || super::expired(err) || self.outage.is_some() => {}
             Err(err) => {
                 let scope = crate::trouble::Scope {
                     server: &self.server,
@@ -492,6 +477,7 @@ impl Said {
                 | crate::trouble::Trouble::Transient(message) =
                     crate::trouble::from_watcher(err, &scope)
                 {
+                    let (name, rules) = names(readers);
                     crate::term::erase();
                     crate::log::warning(
                         "watch",
@@ -499,32 +485,50 @@ impl Said {
                     );
                     self.outage = Some(std::time::Instant::now());
                 }
-                return;
             }
-        };
-        if !matches!(event, WatchEvent::Relisting)
-            && let Some(since) = self.outage.take()
-        {
-            crate::log::info(
-                "watch",
-                format_args!(
-                    "{name}{}: reconnected after {}{rules}",
-                    self.watch,
-                    humantime::format_duration(std::time::Duration::from_secs(
-                        since.elapsed().as_secs().max(1)
-                    ))
-                ),
-            );
+            Ok((WatchEvent::Relisting, _)) if self.verbosity > 0 => {
+                let what = match synced {
+                    true => "re-listing after a watch restart",
+                    false => "listing",
+                };
+                let (name, rules) = names(readers);
+                crate::term::erase();
+                crate::term::stderr_line!("{name}{}: {what}{rules}", self.watch);
+            }
+            Ok((WatchEvent::Relisting, _)) => {}
+            Ok(_) => {
+                if let Some(since) = self.outage.take() {
+                    let (name, rules) = names(readers);
+                    let down = std::time::Duration::from_secs(since.elapsed().as_secs().max(1));
+                    crate::log::info(
+                        "watch",
+                        format_args!(
+                            "{name}{}: reconnected after {}{rules}",
+                            self.watch,
+                            humantime::format_duration(down)
+                        ),
+                    );
+                }
+            }
         }
-        if self.verbosity == 0 || !matches!(event, WatchEvent::Relisting) {
-            return;
-        }
-        let what = match synced {
-            true => "re-listing after a watch restart",
-            false => "listing",
-        };
-        crate::term::erase();
-        crate::term::stderr_line!("{name}{}: {what}{rules}", self.watch);
+    }
+}
+
+/// Who a shared watch's line names: the one rule reading it, as the
+/// start of that rule's own line; several, as the line's end.
+fn names(readers: &[HubReader]) -> (String, String) {
+    let names: Vec<&str> = readers
+        .iter()
+        .filter(|reader| !reader.sender.is_closed())
+        .filter_map(|reader| reader.name.as_deref())
+        .collect();
+    match names[..] {
+        [name] => (format!("{name}  "), String::new()),
+        [] => (String::new(), String::new()),
+        _ => (
+            String::new(),
+            format!(" (one watch for rules {})", names.join(", ")),
+        ),
     }
 }
 
