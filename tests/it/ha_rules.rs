@@ -1140,7 +1140,8 @@ fn a_rules_held_firing_told_just_before_a_sigkill_is_resolved_by_the_next_replic
 
 /// A standby judges its rules' types when it takes over, not at its own
 /// start: a rule over a CRD applied while it was standby is watched after
-/// the failover, with nothing said of it before.
+/// the failover, with nothing said of it before, and a reload meanwhile
+/// keeps it waiting.
 #[test]
 fn a_standby_watches_a_rules_crd_applied_before_it_took_over() {
     use crate::incluster::{free_port, get};
@@ -1173,6 +1174,25 @@ fn a_standby_watches_a_rules_crd_applied_before_it_took_over() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(500));
+    // A reload while w waits for the takeover: w keeps waiting, a rule
+    // added meanwhile starts with the others at the takeover.
+    std::fs::write(
+        &file,
+        "rules:\n  - name: w\n    args: [widgets.example.com, --all, -o, json]\n  \
+         - name: p\n    args: [pods, --all, -o, json]\n  \
+         - name: c\n    args: [configmaps, -l, story=standby, -o, json]\n",
+    )
+    .unwrap();
+    b.signal(libc::SIGHUP);
+    let deadline = Instant::now() + WITHIN;
+    while !b.stderr.lock().unwrap().contains("rules reloaded") {
+        assert!(
+            Instant::now() < deadline,
+            "b did not reload: {}",
+            b.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     s.server.add_crd(testserver::Crd::widget());
     a.signal(libc::SIGKILL);
     wait_for_holder(&s, "alerts", "b", WITHIN);
@@ -1197,10 +1217,17 @@ fn a_standby_watches_a_rules_crd_applied_before_it_took_over() {
         Some("default"),
         serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1"}}),
     );
-    wait_lines(&b, 2);
+    s.server.create(
+        "configmaps",
+        Some("default"),
+        serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c1", "labels": {"story": "standby"}}}),
+    );
+    wait_lines(&b, 3);
     assert_eq!(
         by_rule(&b.lines()),
         BTreeMap::from([
+            ("c".to_string(), vec!["created c1".to_string()]),
             ("p".to_string(), vec!["created p1".to_string()]),
             ("w".to_string(), vec!["created w1".to_string()]),
         ]),
