@@ -106,7 +106,10 @@ fn the_status_line_shows_targets_and_values_then_leaves_a_clean_screen() {
         &s,
         &["widgets/foo", "wg/late", "--until", ".status.ready == true"],
     );
-    let screen = term.wait_for("the status line", |sc| sc.contains("waiting"));
+    // First each target is `listing…`; then its state, once listed.
+    let screen = term.wait_for("the status line", |sc| {
+        sc.contains("waiting") && !sc.contains("listing…")
+    });
     let line = screen.lines().find(|l| l.contains("waiting")).unwrap();
     assert!(line.starts_with(SPINNER), "{line}");
     assert!(
