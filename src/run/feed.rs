@@ -608,14 +608,23 @@ impl HubReader {
 }
 
 /// The object an event is of, if one (a list's start and end, and errors,
-/// are of none): its uid's [`uid_hash`].
-fn whose(event: &Event) -> Option<u64> {
+/// are of none): its uid's [`uid_hash`]. `changes`: what the hub's tracker
+/// found in it, if it tracks; an event whose changes are of another object
+/// too (a re-list finding an object deleted and created again under its
+/// name: the old one's deletion comes with the new one's event) is of
+/// none either.
+fn whose(event: &Event, changes: &Tracked) -> Option<u64> {
     let (WatchEvent::Listed(object) | WatchEvent::Applied(object) | WatchEvent::Deleted(object)) =
         &event.as_ref().ok()?.0
     else {
         return None;
     };
-    Some(uid_hash(&uid(object)))
+    let of = uid(object);
+    let others = changes
+        .iter()
+        .flat_map(|changes| changes.iter())
+        .any(|change| uid(&change.object) != of);
+    (!others).then(|| uid_hash(&of))
 }
 
 /// Whether a reader's changes are those of the hub's tracker (see
@@ -657,7 +666,7 @@ async fn hub(
                 readers.retain(|reader| !reader.sender.is_closed());
                 let list_done = matches!(event, Ok((WatchEvent::ListDone, _)));
                 let gated = readers.iter().any(|reader| reader.gate.is_some());
-                let of = gated.then(|| whose(&event)).flatten();
+                let of = gated.then(|| whose(&event, &changes)).flatten();
                 for reader in &mut readers {
                     let tracked = match reader.follows {
                         Follows::Yes => changes.clone(),
@@ -711,7 +720,7 @@ async fn obey(order: Order, readers: &mut Vec<HubReader>, state: &State, tracks:
                 }
                 let event = Ok((event, None));
                 let gated = reader.gate.is_some();
-                let hash = gated.then(|| whose(&event)).flatten();
+                let hash = gated.then(|| whose(&event, &None)).flatten();
                 reader.send(event, hash).await;
             }
             readers.push(reader);

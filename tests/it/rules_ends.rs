@@ -1012,3 +1012,37 @@ fn a_shared_watch_says_its_outage_once_naming_its_rules() {
         stdout(&out)
     );
 }
+
+/// An object deleted and created again under its name while the watch was
+/// down is found by the re-list as its old self deleted and a new object:
+/// the open alert of the old one is resolved, though the new one does not
+/// meet `--when` (its changes came with an event of the new object).
+#[test]
+fn an_alerts_object_recreated_during_an_outage_is_resolved_after_the_relist() {
+    let scenario = Scenario::new();
+    scenario.widget("g", json!({}), json!({"phase": "Failed"}));
+    let file = rules_file(
+        &scenario,
+        "rules:\n  - name: alerts\n    args: [widgets, --all, -o, json, --count, 2, --initial, --resolve, --when, '.status.phase == \"Failed\"']\n",
+    );
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "30s"])
+        .spawn()
+        .unwrap();
+    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
+    std::thread::sleep(Duration::from_millis(300));
+    scenario.server.restart(Duration::from_secs(2));
+    scenario.server.delete(WIDGETS, Some("default"), "g");
+    scenario.widget("g", json!({}), json!({"phase": "Running"}));
+    scenario.server.compact();
+    // Its second notification ends it (`--count 2`).
+    let out = finish(child, Duration::from_secs(40));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let s = |name: &str, kind: &str| (name.to_string(), kind.to_string());
+    assert_eq!(
+        lines_of(&stdout(&out), "alerts"),
+        [s("g", "initial"), s("g", "resolved")],
+        "{}",
+        stderr(&out)
+    );
+}
