@@ -456,34 +456,57 @@ struct Said {
     server: String,
     resource: String,
     namespace: Option<String>,
-    /// Since when the watch fails, once said.
-    outage: Option<std::time::Instant>,
+    /// Since when the watch fails, once said, and how many attempts
+    /// failed.
+    outage: Option<(std::time::Instant, u32)>,
 }
 
 impl Said {
     fn event(&mut self, event: &Event, synced: bool, readers: &[HubReader]) {
         match event {
             // Before its first list the rules say why it fails, if it
-            // ends them; an expired version is the watch re-listing.
-            Err(err) if !synced || super::expired(err) || self.outage.is_some() => {}
+            // ends them.
+            Err(_) if !synced => {}
             Err(err) => {
                 let scope = crate::trouble::Scope {
                     server: &self.server,
                     resource: Some(&self.resource),
                     namespace: self.namespace.as_deref(),
                 };
-                if let crate::trouble::Trouble::Rejected(message)
+                let (crate::trouble::Trouble::Rejected(message)
                 | crate::trouble::Trouble::Refused(message)
-                | crate::trouble::Trouble::Transient(message) =
+                | crate::trouble::Trouble::Transient(message)) =
                     crate::trouble::from_watcher(err, &scope)
-                {
-                    let (name, rules) = names(readers);
-                    crate::term::erase();
-                    crate::log::warning(
-                        "watch",
-                        format_args!("{name}watching {}: {message}; retrying{rules}", self.watch),
-                    );
-                    self.outage = Some(std::time::Instant::now());
+                else {
+                    return;
+                };
+                let (name, rules) = names(readers);
+                crate::term::erase();
+                let watch = &self.watch;
+                match &mut self.outage {
+                    // The protocol working: the watcher re-lists.
+                    _ if super::expired(err) => {
+                        if self.verbosity > 0 {
+                            crate::term::stderr_line!(
+                                "{name}{watch}: {message}; re-listing{rules}"
+                            );
+                        }
+                    }
+                    None => {
+                        crate::log::warning(
+                            "watch",
+                            format_args!("{name}watching {watch}: {message}; retrying{rules}"),
+                        );
+                        self.outage = Some((std::time::Instant::now(), 1));
+                    }
+                    Some((_, attempts)) => {
+                        *attempts += 1;
+                        if self.verbosity > 0 {
+                            crate::term::stderr_line!(
+                                "{name}{watch}: attempt {attempts} failed: {message}; retrying{rules}"
+                            );
+                        }
+                    }
                 }
             }
             Ok((WatchEvent::Relisting, _)) if self.verbosity > 0 => {
@@ -497,7 +520,7 @@ impl Said {
             }
             Ok((WatchEvent::Relisting, _)) => {}
             Ok(_) => {
-                if let Some(since) = self.outage.take() {
+                if let Some((since, _)) = self.outage.take() {
                     let (name, rules) = names(readers);
                     let down = std::time::Duration::from_secs(since.elapsed().as_secs().max(1));
                     crate::log::info(

@@ -1358,9 +1358,12 @@ impl Session {
             | Trouble::Refused(message)
             | Trouble::Transient(message) => {
                 crate::term::erase();
+                // A shared watch that had listed says its troubles once,
+                // for every rule reading it.
+                let shared = self.fed[index] && synced;
                 if expired(err) {
                     // The protocol working: the watcher re-lists.
-                    if self.verbosity > 0 {
+                    if self.verbosity > 0 && !shared {
                         crate::term::stderr_line!(
                             "{}{}: {message}; re-listing",
                             self.said,
@@ -1380,8 +1383,7 @@ impl Session {
                 }
                 match &mut self.outages[index] {
                     None => {
-                        // A shared watch that had listed says it once.
-                        let said = !(self.fed[index] && synced);
+                        let said = !shared;
                         if said {
                             crate::log::warning(
                                 "watch",
@@ -1396,7 +1398,7 @@ impl Session {
                     }
                     Some(outage) => {
                         outage.attempts += 1;
-                        if self.verbosity > 0 {
+                        if self.verbosity > 0 && outage.said {
                             crate::term::stderr_line!(
                                 "{}{}: attempt {} failed: {message}; retrying",
                                 self.said,
