@@ -1583,3 +1583,44 @@ fn what_waits_in_a_window_when_stdout_closes_still_reaches_the_sinks() {
     assert_eq!(delivered.len(), 2, "{}", stderr(&out));
     assert_eq!(delivered[1]["object"]["status"]["ready"], false);
 }
+
+/// A webhook down when the run ends, back during the flush: the circuit
+/// that opens while flushing is probed again each second, so the pending
+/// notification goes once the receiver is back (it waited a whole 30 s
+/// cool-down, past the flush).
+#[test]
+fn a_circuit_that_opens_during_the_flush_is_probed_again_before_it_ends() {
+    use std::io::{BufRead, BufReader};
+    let s = Scenario::new();
+    let hook = Receiver::start();
+    hook.down();
+    let mut child = notify_with_hook(
+        &s,
+        &hook,
+        &[
+            "--sink",
+            "webhook:env:HOOK",
+            "--flush-timeout",
+            "15s",
+            "-o",
+            "name",
+        ],
+    );
+    s.widget("foo", json!({}), json!(null));
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "widget.example.com/foo\n");
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    // Five failures open the circuit (0.25 + 0.5 + 1 + 2 s of backoff).
+    std::thread::sleep(Duration::from_secs(6));
+    hook.up();
+    let out = finish(child, Duration::from_secs(30));
+    assert_eq!(code(&out), 143, "{}", stderr(&out));
+    assert_eq!(hook.delivered().len(), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("circuit open, probed every 1s while the flush lasts"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -179,7 +179,13 @@ struct Shared {
     idle: Notify,
     /// Flushing: probe an open circuit now rather than after its cool-down.
     hurry: Notify,
+    /// Flushing: a circuit that opens is probed again after
+    /// [`FLUSH_PROBE`], not after its cool-down, until the flush ends.
+    flushing: std::sync::atomic::AtomicBool,
 }
+
+/// While flushing, how long an open circuit waits before its next probe.
+const FLUSH_PROBE: Duration = Duration::from_secs(1);
 
 struct State {
     queue: Queue,
@@ -280,6 +286,9 @@ impl Channel {
     /// `deadline`; an open circuit's cool-down is cut short.
     /// Returns whether everything went.
     pub async fn flush(&self, deadline: Instant) -> bool {
+        self.shared
+            .flushing
+            .store(true, std::sync::atomic::Ordering::Release);
         self.shared.hurry.notify_one();
         loop {
             let idle = self.shared.idle.notified();
@@ -390,6 +399,13 @@ async fn work(
             // On exit, an open circuit gets its probe at once; a backoff
             // or a Retry-After is waited out.
             let open = matches!(breaker.circuit, retry::Circuit::Open { .. });
+            // A circuit that opened during the flush is probed again soon:
+            // the flush has less time than a cool-down.
+            let flushing = shared.flushing.load(std::sync::atomic::Ordering::Acquire);
+            let at = match open && flushing {
+                true => at.min(Instant::now() + FLUSH_PROBE),
+                false => at,
+            };
             tokio::select! {
                 _ = tokio::time::sleep_until(at) => {}
                 _ = shared.hurry.notified(), if open => {}
@@ -498,7 +514,14 @@ async fn work(
                 let wait = humantime::format_duration(Duration::from_millis(
                     (at - now).as_millis() as u64,
                 ));
-                if opened {
+                let flushing = shared.flushing.load(std::sync::atomic::Ordering::Acquire);
+                if opened && flushing {
+                    say(format!(
+                        "warning: {label}: {OPEN_AFTER} failures in a row ({reason}); \
+                         circuit open, probed every {} while the flush lasts",
+                        humantime::format_duration(FLUSH_PROBE)
+                    ));
+                } else if opened {
                     say(format!(
                         "warning: {label}: {OPEN_AFTER} failures in a row ({reason}); \
                          no attempts for {} (circuit open), then one probe",
