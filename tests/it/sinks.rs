@@ -481,6 +481,39 @@ fn what_is_not_delivered_by_the_flush_timeout_is_reported() {
     );
 }
 
+/// A run told of one new widget whose webhook is down, with
+/// `--flush-timeout flush`; its stdout, which must stay open (a closed
+/// stdout ends the run).
+fn told_one_to_a_dead_hook(
+    s: &Scenario,
+    hook: &Receiver,
+    flush: &str,
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStdout>,
+) {
+    use std::io::BufRead;
+    hook.down();
+    let mut child = notify_with_hook(
+        s,
+        hook,
+        &[
+            "--sink",
+            "webhook:env:HOOK",
+            "--flush-timeout",
+            flush,
+            "-o",
+            "name",
+        ],
+    );
+    s.widget("foo", json!({}), json!(null));
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "widget.example.com/foo\n");
+    (child, out)
+}
+
 /// SIGINT with a dead webhook: the flush says what it waits for and how to
 /// cut it short; a second signal ends the run at once, saying what was not
 /// delivered.
@@ -489,24 +522,7 @@ fn a_second_interrupt_during_the_flush_ends_it_at_once() {
     use std::io::{BufRead, BufReader};
     let s = Scenario::new();
     let hook = Receiver::start();
-    hook.down();
-    let mut child = notify_with_hook(
-        &s,
-        &hook,
-        &[
-            "--sink",
-            "webhook:env:HOOK",
-            "--flush-timeout",
-            "20s",
-            "-o",
-            "name",
-        ],
-    );
-    s.widget("foo", json!({}), json!(null));
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line, "widget.example.com/foo\n");
+    let (mut child, _stdout) = told_one_to_a_dead_hook(&s, &hook, "20s");
     let mut err = BufReader::new(child.stderr.take().unwrap());
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let mut said = String::new();
@@ -1590,27 +1606,9 @@ fn what_waits_in_a_window_when_stdout_closes_still_reaches_the_sinks() {
 /// cool-down, past the flush).
 #[test]
 fn a_circuit_that_opens_during_the_flush_is_probed_again_before_it_ends() {
-    use std::io::{BufRead, BufReader};
     let s = Scenario::new();
     let hook = Receiver::start();
-    hook.down();
-    let mut child = notify_with_hook(
-        &s,
-        &hook,
-        &[
-            "--sink",
-            "webhook:env:HOOK",
-            "--flush-timeout",
-            "15s",
-            "-o",
-            "name",
-        ],
-    );
-    s.widget("foo", json!({}), json!(null));
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert_eq!(line, "widget.example.com/foo\n");
+    let (child, _stdout) = told_one_to_a_dead_hook(&s, &hook, "15s");
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     // Five failures open the circuit (0.25 + 0.5 + 1 + 2 s of backoff).
     std::thread::sleep(Duration::from_secs(6));
