@@ -456,9 +456,8 @@ struct Said {
     server: String,
     resource: String,
     namespace: Option<String>,
-    /// Since when the watch fails, once said, and how many attempts
-    /// failed.
-    outage: Option<(std::time::Instant, u32)>,
+    /// The watch failing, once said.
+    outage: Option<super::Outage>,
 }
 
 impl Said {
@@ -497,13 +496,14 @@ impl Said {
                             "watch",
                             format_args!("{name}watching {watch}: {message}; retrying{rules}"),
                         );
-                        self.outage = Some((std::time::Instant::now(), 1));
+                        self.outage = Some(super::Outage::new(true));
                     }
-                    Some((_, attempts)) => {
-                        *attempts += 1;
+                    Some(outage) => {
+                        outage.attempts += 1;
                         if self.verbosity > 0 {
                             crate::term::stderr_line!(
-                                "{name}{watch}: attempt {attempts} failed: {message}; retrying{rules}"
+                                "{name}{watch}: attempt {} failed: {message}; retrying{rules}",
+                                outage.attempts
                             );
                         }
                     }
@@ -520,15 +520,14 @@ impl Said {
             }
             Ok((WatchEvent::Relisting, _)) => {}
             Ok(_) => {
-                if let Some((since, _)) = self.outage.take() {
+                if let Some(outage) = self.outage.take() {
                     let (name, rules) = names(readers);
-                    let down = std::time::Duration::from_secs(since.elapsed().as_secs().max(1));
                     crate::log::info(
                         "watch",
                         format_args!(
                             "{name}{}: reconnected after {}{rules}",
                             self.watch,
-                            humantime::format_duration(down)
+                            outage.down_for()
                         ),
                     );
                 }

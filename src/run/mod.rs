@@ -1222,9 +1222,7 @@ impl Session {
                             format_args!(
                                 "{}: reconnected after {}",
                                 self.targets[index].display(),
-                                humantime::format_duration(Duration::from_secs(
-                                    outage.since.elapsed().as_secs().max(1)
-                                ))
+                                outage.down_for()
                             ),
                         );
                     }
@@ -1390,11 +1388,7 @@ impl Session {
                                 format_args!("watching {}: {message}; retrying", target.display()),
                             );
                         }
-                        self.outages[index] = Some(Outage {
-                            since: std::time::Instant::now(),
-                            attempts: 1,
-                            said,
-                        });
+                        self.outages[index] = Some(Outage::new(said));
                     }
                     Some(outage) => {
                         outage.attempts += 1;
@@ -1693,11 +1687,28 @@ fn count_event(event: &WatchEvent, synced: bool) -> Counted {
 }
 
 /// A watch that keeps failing: reported when it starts and when it ends.
-struct Outage {
+/// A watch failing: since when, how many attempts failed.
+pub(crate) struct Outage {
     since: std::time::Instant,
-    attempts: u32,
+    pub attempts: u32,
     /// Said by the rule (else by the shared watch, once for its rules).
     said: bool,
+}
+
+impl Outage {
+    /// Its first attempt failed now.
+    pub fn new(said: bool) -> Outage {
+        Outage {
+            since: std::time::Instant::now(),
+            attempts: 1,
+            said,
+        }
+    }
+
+    /// How long the watch was down, in whole seconds (at least one).
+    pub fn down_for(&self) -> humantime::FormattedDuration {
+        humantime::format_duration(Duration::from_secs(self.since.elapsed().as_secs().max(1)))
+    }
 }
 
 /// 410 Gone: the resourceVersion is too old, and the watcher re-lists.
