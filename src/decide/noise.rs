@@ -384,6 +384,11 @@ pub struct Quieting {
     /// Per object UID, the `--when` edge waiting to have held long enough.
     hold: Option<Hold<String, Notice>>,
     throttle: Option<Throttle>,
+    /// A changed rule's new version, while its old version still delivers
+    /// (see [`Quieting::fall_behind`]): what it would tell, in order.
+    behind: Option<Vec<Notice>>,
+    /// What waited behind the old version, due at once.
+    caught_up: Vec<Notice>,
 }
 
 impl Quieting {
@@ -391,18 +396,56 @@ impl Quieting {
         Quieting {
             hold: hold.map(Hold::new),
             throttle: throttle.map(|window| Throttle::new(window, diffs)),
+            behind: None,
+            caught_up: Vec::new(),
         }
     }
 
     /// Whether there is anything to do: without `--hold` or `--throttle`
     /// every admitted change is a notification at once.
     pub fn is_active(&self) -> bool {
-        self.hold.is_some() || self.throttle.is_some()
+        self.hold.is_some() || self.throttle.is_some() || self.behind.is_some()
+    }
+
+    /// A changed rule's new version starts behind its old one: whatever it
+    /// tells waits, in order, until [`Quieting::catch_up`], so that no
+    /// receiver hears of an object from both versions out of order.
+    pub fn fall_behind(&mut self) {
+        self.behind.get_or_insert_with(Vec::new);
+    }
+
+    /// The old version delivered all it had: what waited is due at once.
+    pub fn catch_up(&mut self) {
+        if let Some(behind) = self.behind.take() {
+            self.caught_up.extend(behind);
+        }
+    }
+
+    /// What to tell now, unless it waits behind the old version.
+    fn in_turn(&mut self, notices: Vec<Notice>) -> Vec<Notice> {
+        match &mut self.behind {
+            Some(behind) => {
+                behind.extend(notices);
+                Vec::new()
+            }
+            None => notices,
+        }
     }
 
     /// Every change, in order, with whether the filter admitted it and
     /// whether `--when` holds on it; what to notify at once.
     pub fn pass(
+        &mut self,
+        notice: Notice,
+        admitted: bool,
+        when_holds: bool,
+        now: Instant,
+    ) -> Vec<Notice> {
+        let notices = self.judge(notice, admitted, when_holds, now);
+        self.in_turn(notices)
+    }
+
+    fn judge(
         &mut self,
         notice: Notice,
         admitted: bool,
@@ -444,7 +487,8 @@ impl Quieting {
         if let Some(hold) = &mut self.hold {
             hold.breaks(&uid(&notice.1.object).into_owned());
         }
-        self.throttle(notice, now)
+        let notices = self.throttle(notice, now);
+        self.in_turn(notices)
     }
 
     /// Started or took over from a checkpoint: see [`Throttle::open_all`].
@@ -481,10 +525,19 @@ impl Quieting {
             .as_ref()
             .is_some_and(|h| h.is_holding(&uid.to_string()))
             || self.throttle.as_ref().is_some_and(|t| t.is_waiting(uid))
+            || self
+                .behind
+                .iter()
+                .chain([&self.caught_up])
+                .flatten()
+                .any(|(_, change)| super::filter::uid(&change.object) == uid)
     }
 
     /// When something may be due.
     pub fn next_due(&self) -> Option<Instant> {
+        if !self.caught_up.is_empty() {
+            return Some(Instant::now());
+        }
         let hold = self.hold.as_ref().and_then(Hold::next_due);
         let throttle = self.throttle.as_ref().and_then(Throttle::next_due);
         match (hold, throttle) {
@@ -493,29 +546,38 @@ impl Quieting {
         }
     }
 
-    /// What is due at `now`: holds complete, trailing notifications.
+    /// What is due at `now`: what waited behind the old version, holds
+    /// complete, trailing notifications.
     pub fn due(&mut self, now: Instant) -> Vec<Notice> {
+        let mut out = std::mem::take(&mut self.caught_up);
         let held = match &mut self.hold {
             Some(hold) => hold.complete(now),
             None => Vec::new(),
         };
-        let mut out: Vec<Notice> = held
+        let mut released: Vec<Notice> = held
             .into_iter()
             .flat_map(|(_, notice)| self.throttle(notice, now))
             .collect();
         if let Some(throttle) = &mut self.throttle {
-            out.extend(throttle.due(now));
+            released.extend(throttle.due(now));
         }
+        out.extend(self.in_turn(released));
         out
     }
 
-    /// The run is ending: trailing notifications go out now. (Holds not
-    /// complete never held long enough: they fire nothing.)
+    /// The run is ending: what waited behind the old version and trailing
+    /// notifications go out now. (Holds not complete never held long
+    /// enough: they fire nothing.)
     pub fn flush(&mut self) -> Vec<Notice> {
-        self.throttle
-            .as_mut()
-            .map(Throttle::flush)
-            .unwrap_or_default()
+        self.catch_up();
+        let mut out = std::mem::take(&mut self.caught_up);
+        out.extend(
+            self.throttle
+                .as_mut()
+                .map(Throttle::flush)
+                .unwrap_or_default(),
+        );
+        out
     }
 
     fn throttle(&mut self, notice: Notice, now: Instant) -> Vec<Notice> {
@@ -714,6 +776,41 @@ mod tests {
         );
         assert_eq!(flushed[0].1.kind, ChangeKind::Deleted, "a deletion wins");
         assert!(t.due(secs(t0, 20.0)).is_empty(), "flushed once");
+    }
+
+    #[test]
+    fn behind_an_old_version_everything_waits_in_order_until_it_catches_up() {
+        let t0 = Instant::now();
+        // A throttle too: what it lets through waits behind as well.
+        let mut q = Quieting::new(None, Some(Duration::from_secs(10)), false);
+        q.fall_behind();
+        assert!(q.is_active());
+        assert!(q.pass(modified("a", 1, true), true, true, t0).is_empty());
+        assert!(q.pass(modified("b", 1, true), true, true, t0).is_empty());
+        assert!(q.pass(modified("a", 2, true), true, true, t0).is_empty());
+        assert!(
+            q.is_waiting("a") && q.is_waiting("b"),
+            "kept out of a checkpoint"
+        );
+        assert!(q.due(secs(t0, 20.0)).is_empty(), "a window's end waits too");
+        q.catch_up();
+        assert!(q.next_due().is_some_and(|at| at <= Instant::now()));
+        assert_eq!(shown(&q.due(secs(t0, 20.0))), ["a@1", "b@1", "a@2"]);
+        assert!(!q.is_waiting("a"));
+        assert!(
+            q.pass(modified("b", 2, true), true, true, secs(t0, 30.0))
+                .len()
+                == 1
+        );
+        // Ending while behind: what waits goes with the flush.
+        let mut q = Quieting::new(None, None, false);
+        q.fall_behind();
+        assert!(q.pass(modified("a", 1, true), true, true, t0).is_empty());
+        assert_eq!(shown(&q.flush()), ["a@1"]);
+        assert_eq!(
+            shown(&q.pass(modified("a", 2, true), true, true, t0)),
+            ["a@2"]
+        );
     }
 
     #[test]

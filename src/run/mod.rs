@@ -511,6 +511,9 @@ struct Live {
     succeeded: bool,
     /// The run of its version before whose section it waits to take.
     resumes: Option<u64>,
+    /// Completes once its run delivered what it will: its new version's
+    /// notifications wait for it (see [`Release`]).
+    released: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl Running {
@@ -621,6 +624,12 @@ impl Running {
                     rx
                 });
             let heir = Heir::default();
+            // What the new version tells waits until its old version has
+            // delivered what it will.
+            let behind = before
+                .and_then(|run| self.live.iter_mut().find(|live| live.id == run))
+                .and_then(|old| old.released.take());
+            let (release, released) = Release::new();
             let (events, watches) = match fed {
                 Some(_) if own(&targets) => {
                     let all: Vec<usize> = (0..targets.len()).collect();
@@ -646,6 +655,7 @@ impl Running {
                 let_go: false,
                 heir: heir.clone(),
                 inherit,
+                behind,
                 events,
                 watches,
                 standby: self.standby,
@@ -698,9 +708,10 @@ impl Running {
                 left: replica.as_ref().and_then(replica::Replica::left),
                 succeeded: false,
                 resumes: after.map(|(run, _)| run),
+                released: Some(released),
             });
             self.tasks.push(Box::pin(async move {
-                (id, run_rule(session, rule, replica).await)
+                (id, run_rule(session, rule, replica, release).await)
             }));
         }
         Ok(())
@@ -813,7 +824,12 @@ impl Running {
 }
 
 /// One rule's run, from its watches to the flush of its sinks.
-async fn run_rule(session: Session, rule: Rule, replica: Option<replica::Replica>) -> Result<()> {
+async fn run_rule(
+    session: Session,
+    rule: Rule,
+    replica: Option<replica::Replica>,
+    release: Release,
+) -> Result<()> {
     let Rule { name, plan, .. } = rule;
     let Plan {
         mode,
@@ -843,6 +859,7 @@ async fn run_rule(session: Session, rule: Rule, replica: Option<replica::Replica
         request_timeout,
         outbox: outbox.clone(),
         rule: name.clone(),
+        release: release.clone(),
     };
     let (outcome, stopping) = match mode {
         Mode::Wait {
@@ -886,6 +903,7 @@ async fn run_rule(session: Session, rule: Rule, replica: Option<replica::Replica
     if let Some(stopping) = stopping {
         stopping.leave().await;
     }
+    release.now();
     outcome.map_err(|exit| named(name.as_deref(), exit))
 }
 
@@ -1032,6 +1050,30 @@ pub(crate) struct Settings {
     pub outbox: Outbox,
     /// The rule's name, in a process of named rules (`--rules`).
     pub rule: Option<String>,
+    /// Tells its new version, should a reload change the rule, that this
+    /// run delivered what it will.
+    pub release: Release,
+}
+
+/// Tells a changed rule's new version that its old version has delivered
+/// what it will, so that no receiver hears of one object from both
+/// versions at once, out of order: when the old run ends (its command
+/// idle, its sinks flushed), or, if it waits out holds it could not hand
+/// over, once it has delivered everything else. Dropped unsent, it tells
+/// the same.
+#[derive(Clone, Default)]
+pub(crate) struct Release(Rc<Cell<Option<tokio::sync::oneshot::Sender<()>>>>);
+
+impl Release {
+    fn new() -> (Release, tokio::sync::oneshot::Receiver<()>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        (Release(Rc::new(Cell::new(Some(tx)))), rx)
+    }
+
+    /// The new version may deliver now.
+    pub fn now(&self) {
+        self.0.take();
+    }
 }
 
 impl Settings {
@@ -1096,6 +1138,9 @@ pub(crate) struct Session {
     /// The open alerts of the rule's version before, handed over once it
     /// has told what it was handed.
     pub inherit: Option<tokio::sync::oneshot::Receiver<Handed>>,
+    /// Completes once the rule's version before has delivered what it
+    /// will (see [`Release`]): until then, what this one tells waits.
+    pub behind: Option<tokio::sync::oneshot::Receiver<()>>,
     /// One per target, to stop its watch when the target is re-resolved.
     watches: Vec<AbortHandle>,
     /// A replica not active (yet): no watches run (crate::ha).

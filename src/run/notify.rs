@@ -63,6 +63,12 @@ pub async fn run(
     }
     // Holding what it was handed, its filter judges alike in the hubs.
     filter.open_gate();
+    // A changed rule's new version judges every change as it comes, but
+    // tells nothing before its old version has delivered what it will.
+    let mut behind = session.behind.take();
+    if behind.is_some() {
+        quieting.fall_behind();
+    }
     let outcome = loop {
         let step = tokio::select! {
             step = session.next() => match step {
@@ -92,6 +98,12 @@ pub async fn run(
             }
             // `--hold` complete, or a `--throttle` window ended.
             _ = sleep_until_due(quieting.next_due()) => None,
+            // The old version delivered all it will: what waited is due.
+            _ = caught_up(&mut behind) => {
+                behind = None;
+                quieting.catch_up();
+                None
+            }
             turn = replica::next(&mut replica) => {
                 let settled = runner.as_ref().is_none_or(Runner::is_idle);
                 // Taking over or stepping down starts over from the
@@ -120,6 +132,9 @@ pub async fn run(
                 if afresh && !std::mem::take(&mut inherited_holds) {
                     quieting = quiet();
                     unsaid.clear();
+                    if behind.is_some() {
+                        quieting.fall_behind();
+                    }
                 }
                 if taking_over && replica.as_ref().is_some_and(Replica::resumed) {
                     quieting.taken_over(now());
@@ -193,6 +208,16 @@ pub async fn run(
                 }
             }
             Some(Step::Stopped) => {
+                // What waits behind this version's own old version goes
+                // once that one is done (the deadline or a signal ends the
+                // wait: it goes then).
+                if let Some(behind) = behind.take() {
+                    tokio::select! {
+                        _ = behind => {}
+                        _ = session.deadline.reached() => {}
+                        _ = session.interrupts.recv() => {}
+                    }
+                }
                 // Its new version (a changed rule) keeps its open alerts.
                 let heir = session
                     .heir
@@ -218,11 +243,21 @@ pub async fn run(
                     }
                     let _ = heir.to.send(handed);
                 }
+                // What waits out a throttle window, and what waited behind
+                // the old version, goes now.
+                if let Err(exit) = out.hand(&mut replica, &session, quieting.flush()).await {
+                    break Err(exit);
+                }
                 // A change that holds for its --hold is told: the holds
                 // not handed over are waited out here (the deadline or a
                 // signal ends the wait: what is incomplete then never held
-                // long enough).
+                // long enough). The new version need not wait that long:
+                // it tells once this one delivered everything else.
                 if let Some(until) = quieting.holds_until() {
+                    if let Err(exit) = settle(&mut session, out.runner, out.settings).await {
+                        break Err(exit);
+                    }
+                    out.settings.release.now();
                     tokio::select! {
                         _ = sleep_until_due(Some(until)) => {}
                         _ = session.deadline.reached() => {}
@@ -232,8 +267,9 @@ pub async fn run(
                         break Err(exit);
                     }
                 }
-                // Removed by a reload: as at --timeout, what waits out a
-                // throttle window goes now, then the rule ends quietly.
+                // Removed by a reload: as at --timeout, what a complete
+                // hold left in a throttle window goes now, then the rule
+                // ends quietly.
                 stopped = true;
                 match out.hand(&mut replica, &session, quieting.flush()).await {
                     Ok(_) => break Ok(()),
@@ -435,6 +471,47 @@ impl Out<'_> {
         }
         Ok(false)
     }
+}
+
+/// Completes once the rule's old version delivered what it will; never
+/// without one.
+async fn caught_up(behind: &mut Option<tokio::sync::oneshot::Receiver<()>>) {
+    match behind {
+        Some(behind) => {
+            let _ = behind.await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits, without ending either, until the command has run all it was
+/// given and the sinks delivered what they were handed (up to
+/// `--flush-timeout`); the deadline or a signal ends the wait.
+async fn settle(
+    session: &mut Session,
+    runner: &mut Option<Runner>,
+    settings: &Settings,
+) -> Result<()> {
+    let rule = settings.rule.as_deref();
+    while let Some(runner) = runner.as_mut().filter(|runner| !runner.is_idle()) {
+        tokio::select! {
+            report = runner.next() => {
+                if let Some(exit) = judge_report(report, rule) {
+                    return Err(exit);
+                }
+            }
+            _ = session.deadline.reached() => return Ok(()),
+            _ = session.interrupts.recv() => return Ok(()),
+        }
+    }
+    let stop = async {
+        tokio::select! {
+            _ = session.deadline.reached() => {}
+            _ = session.interrupts.recv() => {}
+        }
+    };
+    settings.outbox.settled(stop).await;
+    Ok(())
 }
 
 async fn next_report(runner: &mut Option<Runner>) -> Report {

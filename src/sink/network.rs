@@ -240,6 +240,19 @@ impl Outbox {
             .map_or(self.handed.get(), |lowest| lowest - 1)
     }
 
+    /// Waits until the sinks delivered (or gave up on) everything handed
+    /// to them so far, for up to `--flush-timeout`, or until `stop`
+    /// completes; they go on delivering what comes next.
+    pub async fn settled(&self, stop: impl Future<Output = ()>) {
+        let deadline = tokio::time::Instant::now() + self.policy.flush_timeout;
+        let all =
+            futures::future::join_all(self.outlets.iter().map(|o| o.channel.settled(deadline)));
+        tokio::select! {
+            _ = all => {}
+            () = stop => {}
+        }
+    }
+
     /// On exit: delivers what is pending for up to `--flush-timeout`, then
     /// says on stderr what could not be delivered (and what was folded).
     /// Delivers what is pending for up to `--flush-timeout`, or until

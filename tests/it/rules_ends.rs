@@ -1058,3 +1058,133 @@ fn an_alerts_object_recreated_during_an_outage_is_resolved_after_the_relist() {
         stderr(&out)
     );
 }
+
+/// A reload changes a rule while its old version still has commands queued
+/// and webhook answers in flight: the new version tells the changes after
+/// the reload only once the old one delivered all it had, so the command
+/// runs one at a time and the receiver hears of the object in order.
+#[test]
+fn a_changed_rules_new_version_tells_nothing_before_its_old_version_delivered_all() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), json!({"n": 0}));
+    let hook = crate::receiver::Receiver::start();
+    hook.always(Some(crate::receiver::Answer::Slow(Duration::from_millis(
+        400,
+    ))));
+    let log = scenario.dir.path().join("runs.log");
+    let version = |v: &str| {
+        format!(
+            "rules:\n  - name: slow\n    args: [widgets/foo, -q, --on-change, .status.n, \
+             --sink, 'webhook:env:HOOK', --, sh, -c, \
+             'echo \"start $1 $KUBECTL_NOTIFY_RESOURCE_VERSION\" >> {log}; sleep 0.4; \
+             echo \"end $1 $KUBECTL_NOTIFY_RESOURCE_VERSION\" >> {log}', sh, {v}]\n",
+            log = log.display()
+        )
+    };
+    let file = rules_file(&scenario, &version("v1"));
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "8s"])
+        .env("HOOK", hook.url())
+        .spawn()
+        .unwrap();
+    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
+    std::thread::sleep(Duration::from_millis(300));
+    for n in 1..=3 {
+        scenario.set_status("foo", json!({"n": n}));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Three runs of 0.4 s queued, three answers of 0.4 s in flight.
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::write(&file, version("v2")).unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(Duration::from_millis(250));
+    for n in 4..=5 {
+        scenario.set_status("foo", json!({"n": n}));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    // The runs, one at a time: each ends before the next starts, the old
+    // version's first, each object's versions in order.
+    let runs = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Vec<&str>> = runs.lines().map(|l| l.split(' ').collect()).collect();
+    assert!(lines.len().is_multiple_of(2), "every run ended: {runs}");
+    let mut seen = Vec::new();
+    for pair in lines.chunks(2) {
+        assert_eq!(
+            (pair[0][0], pair[1][0], pair[0][1..].to_vec()),
+            ("start", "end", pair[1][1..].to_vec()),
+            "runs overlap: {runs}"
+        );
+        seen.push((pair[0][1], pair[0][2].parse::<u64>().unwrap()));
+    }
+    // A run waiting for the command folds into the newest change of its
+    // object: the first change and the last of each version run at least.
+    let versions: Vec<&str> = seen.iter().map(|(v, _)| *v).collect();
+    let old = versions.iter().filter(|v| **v == "v1").count();
+    assert!(old >= 2 && versions.len() > old, "{runs}");
+    assert!(versions[old..].iter().all(|v| *v == "v2"), "{runs}");
+    assert!(
+        seen.windows(2).all(|w| w[0].1 < w[1].1),
+        "each change after the one before: {runs}"
+    );
+    // The receiver, likewise: n = 1..5, in order, each once.
+    let told: Vec<i64> = hook
+        .received()
+        .iter()
+        .map(|r| r.json()["object"]["status"]["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(told, [1, 2, 3, 4, 5], "{}", stderr(&out));
+}
+
+/// The old version of a changed rule waits out a hold its new version
+/// holds differently (a shorter --hold): the new version's own
+/// notifications do not wait that long behind it.
+#[test]
+fn a_new_version_does_not_wait_behind_a_hold_its_old_version_waits_out() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), json!({"x": 0}));
+    scenario.widget("bar", json!({}), json!({"x": 0}));
+    let hook = crate::receiver::Receiver::start();
+    let version = |hold: &str| {
+        format!(
+            "rules:\n  - name: held\n    args: [widgets, --all, -q, --when, '.status.x == 1', \
+             --sink, 'slack:env:HOOK', --hold, {hold}, --message, '{{.metadata.name}}']\n"
+        )
+    };
+    let file = rules_file(&scenario, &version("4s"));
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "8s"])
+        .env("HOOK", hook.url())
+        .spawn()
+        .unwrap();
+    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
+    std::thread::sleep(Duration::from_millis(300));
+    let held = std::time::Instant::now();
+    scenario.set_status("foo", json!({"x": 1}));
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(&file, version("1s")).unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(Duration::from_millis(300));
+    let changed = std::time::Instant::now();
+    scenario.set_status("bar", json!({"x": 1}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let told: Vec<(String, std::time::Instant)> = hook
+        .delivered()
+        .iter()
+        .map(|r| (r.json()["text"].as_str().unwrap_or("").to_string(), r.at))
+        .collect();
+    let names: Vec<&str> = told.iter().map(|(text, _)| text.as_str()).collect();
+    assert_eq!(names, ["bar", "foo"], "{}", stderr(&out));
+    let bar = told[0].1.duration_since(changed);
+    assert!(
+        bar >= Duration::from_millis(900) && bar < Duration::from_millis(2500),
+        "bar told {bar:?} after its change, not when its 1s hold completed"
+    );
+    let foo = told[1].1.duration_since(held);
+    assert!(
+        foo >= Duration::from_millis(3900),
+        "foo told {foo:?} after its change: its 4s hold was cut short"
+    );
+}

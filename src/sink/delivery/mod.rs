@@ -290,6 +290,13 @@ impl Channel {
             .flushing
             .store(true, std::sync::atomic::Ordering::Release);
         self.shared.hurry.notify_one();
+        self.settled(deadline).await
+    }
+
+    /// Waits until everything queued is delivered (or rejected), or until
+    /// `deadline`, and goes on delivering what comes next.
+    /// Returns whether everything went.
+    pub async fn settled(&self, deadline: Instant) -> bool {
         loop {
             let idle = self.shared.idle.notified();
             tokio::pin!(idle);
