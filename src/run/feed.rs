@@ -539,11 +539,14 @@ impl Said {
 /// Who a shared watch's line names: the one rule reading it, as the
 /// start of that rule's own line; several, as the line's end.
 fn names(readers: &[HubReader]) -> (String, String) {
-    let names: Vec<&str> = readers
+    // In the order of their names, whichever joined first; a rule in the
+    // middle of a hand-over (two versions reading) once.
+    let names: std::collections::BTreeSet<&str> = readers
         .iter()
         .filter(|reader| !reader.sender.is_closed())
         .filter_map(|reader| reader.name.as_deref())
         .collect();
+    let names: Vec<&str> = names.into_iter().collect();
     match names[..] {
         [name] => (format!("{name}  "), String::new()),
         [] => (String::new(), String::new()),

@@ -196,6 +196,16 @@ pub async fn run(process: Process) -> Result<()> {
                 let on_trial = running.trial.contains(&id);
                 running.trial.retain(|run| *run != id);
                 let Some(live) = running.ended(id) else {
+                    // A run a reload stopped failed as it flushed (its
+                    // command's --max-failures, say): said, the rule named.
+                    if let Err(exit) = &outcome
+                        && !matches!(exit, Exit::Timeout(_) | Exit::Signal(_))
+                    {
+                        crate::log::warning(
+                            "rules",
+                            format_args!("{} (as a reload stopped it)", first_line(exit)),
+                        );
+                    }
                     continue;
                 };
                 if crate::metrics::is_ready() || running.running() == 0 {
@@ -786,6 +796,14 @@ impl Running {
         }
         let kept = unchanged.len();
         let started = new.len();
+        let changed = new
+            .iter()
+            .filter(|rule| {
+                replaces
+                    .iter()
+                    .any(|(name, _)| rule.name.as_ref() == Some(name))
+            })
+            .count();
         // What the new rules read is parsed before their watches start.
         projection(&new).install();
         self.start(new.into_iter().zip(resolved).collect(), true, &replaces)?;
@@ -817,7 +835,11 @@ impl Running {
         });
         crate::log::info(
             "rules",
-            format_args!("rules reloaded: {kept} unchanged, {started} started, {stopped} stopped"),
+            format_args!(
+                "rules reloaded: {kept} unchanged, {changed} changed, {} added, {} removed",
+                started - changed,
+                stopped - changed
+            ),
         );
         Ok(())
     }

@@ -152,7 +152,7 @@ fn a_changed_rule_sharing_a_watch_tells_every_change_once_across_reloads() {
     );
     assert_eq!(watches(&scenario), 1, "still the one watch");
     assert!(
-        stderr(&out).contains("rules reloaded: 1 unchanged, 1 started, 1 stopped"),
+        stderr(&out).contains("rules reloaded: 1 unchanged, 1 changed, 0 added, 0 removed"),
         "{}",
         stderr(&out)
     );
@@ -957,7 +957,7 @@ fn a_changed_rule_does_not_tell_its_initial_state_again() {
     let out = finish(child, Duration::from_secs(20));
     assert_eq!(code(&out), 124, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("rules reloaded: 0 unchanged, 2 started, 2 stopped"),
+        stderr(&out).contains("rules reloaded: 0 unchanged, 2 changed, 0 added, 0 removed"),
         "{}",
         stderr(&out)
     );
@@ -1004,7 +1004,7 @@ fn a_shared_watch_says_its_outage_once_naming_its_rules() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let err = stderr(&out);
     let lines = |words: &str| err.lines().filter(|line| line.contains(words)).count();
-    let rules = "(one watch for rules one, two, three)";
+    let rules = "(one watch for rules one, three, two)";
     let said = |words: &str| {
         err.lines()
             .filter(|line| line.contains(words))
@@ -1187,4 +1187,45 @@ fn a_new_version_does_not_wait_behind_a_hold_its_old_version_waits_out() {
         foo >= Duration::from_millis(3900),
         "foo told {foo:?} after its change: its 4s hold was cut short"
     );
+}
+
+/// A rule a reload removed while its command still runs: the command's
+/// last failure, reaching its --max-failures as the rule flushes, is said,
+/// naming the rule, and the other rule keeps running.
+#[test]
+fn a_removed_rule_whose_command_fails_as_it_flushes_says_so() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), Value::Null);
+    let both = rules_yaml(&[
+        (
+            "failing",
+            "widgets/foo -q --max-failures 1 -- sh -c 'sleep 0.5; exit 3'",
+        ),
+        ("other", "widgets/foo -o name"),
+    ]);
+    let file = rules_file(&scenario, &both);
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "4s"])
+        .spawn()
+        .unwrap();
+    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
+    std::thread::sleep(Duration::from_millis(300));
+    scenario.set_status("foo", json!({"x": 1}));
+    std::thread::sleep(Duration::from_millis(100));
+    std::fs::write(&file, rules_yaml(&[("other", "widgets/foo -o name")])).unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(Duration::from_millis(1000));
+    scenario.set_status("foo", json!({"x": 2}));
+    let out = finish(child, Duration::from_secs(20));
+    let err = stderr(&out);
+    assert_eq!(code(&out), 124, "the other rule ran on: {err}");
+    let said: Vec<&str> = err
+        .lines()
+        .filter(|line| line.contains("as a reload stopped it"))
+        .collect();
+    assert_eq!(said.len(), 1, "{err}");
+    for word in ["rule failing:", "--max-failures", "exit code 3"] {
+        assert!(said[0].contains(word), "wants {word:?} in {err}");
+    }
+    assert_eq!(stdout(&out).lines().count(), 2, "{}", stdout(&out));
 }
