@@ -208,16 +208,6 @@ pub async fn run(
                 }
             }
             Some(Step::Stopped) => {
-                // What waits behind this version's own old version goes
-                // once that one is done (the deadline or a signal ends the
-                // wait: it goes then).
-                if let Some(behind) = behind.take() {
-                    tokio::select! {
-                        _ = behind => {}
-                        _ = session.deadline.reached() => {}
-                        _ = session.interrupts.recv() => {}
-                    }
-                }
                 // Its new version (a changed rule) keeps its open alerts.
                 let heir = session
                     .heir
@@ -242,6 +232,17 @@ pub async fn run(
                             .collect();
                     }
                     let _ = heir.to.send(handed);
+                }
+                // What waits behind this version's own old version goes
+                // once that one is done (the deadline or a signal ends the
+                // wait: it goes then). Its new version, handed what it
+                // keeps first, reads its watches meanwhile.
+                if let Some(behind) = behind.take() {
+                    tokio::select! {
+                        _ = behind => {}
+                        _ = session.deadline.reached() => {}
+                        _ = session.interrupts.recv() => {}
+                    }
                 }
                 // What waits out a throttle window, and what waited behind
                 // the old version, goes now.

@@ -1229,3 +1229,61 @@ fn a_removed_rule_whose_command_fails_as_it_flushes_says_so() {
     }
     assert_eq!(stdout(&out).lines().count(), 2, "{}", stdout(&out));
 }
+
+/// Two reloads in a row change a rule whose first version still runs its
+/// command: the second version, waiting behind the first, hands the third
+/// what it keeps (its open alerts) at once, so the third reads its watch
+/// and the other rules on that watch never wait for the first's command.
+#[test]
+fn a_rule_changed_twice_in_a_row_never_holds_up_the_watch_it_shares() {
+    use std::io::BufRead;
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), json!({"x": 0}));
+    scenario.widget("bar", json!({}), json!({"y": 0}));
+    let version = |v: &str| {
+        format!(
+            "rules:\n  - name: slow\n    args: [widgets, --all, -q, --resolve, --when, \
+             '.status.x == 1', --, sh, -c, 'sleep 3', sh, {v}]\n  - name: steady\n    \
+             args: [widgets, --all, -o, json]\n"
+        )
+    };
+    let file = rules_file(&scenario, &version("v1"));
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "9s"])
+        .spawn()
+        .unwrap();
+    let pipe = std::io::BufReader::new(child.stdout.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        pipe.lines()
+            .map_while(|line| line.ok())
+            .map(|line| (std::time::Instant::now(), line))
+            .collect::<Vec<_>>()
+    });
+    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
+    std::thread::sleep(Duration::from_millis(300));
+    // The first version's command runs for 3 s.
+    scenario.set_status("foo", json!({"x": 1}));
+    std::thread::sleep(Duration::from_millis(300));
+    for v in ["v2", "v3"] {
+        std::fs::write(&file, version(v)).unwrap();
+        unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    for y in 1..=40 {
+        scenario.set_status("bar", json!({"y": y}));
+    }
+    let last = std::time::Instant::now();
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let lines = reader.join().unwrap();
+    let steady: Vec<&(std::time::Instant, String)> = lines
+        .iter()
+        .filter(|(_, line)| line.contains("\"rule\":\"steady\"") && line.contains("\"bar\""))
+        .collect();
+    assert_eq!(steady.len(), 40, "{}", stderr(&out));
+    let late = steady[39].0.saturating_duration_since(last);
+    assert!(
+        late < Duration::from_millis(1500),
+        "the other rule told the last change {late:?} after it: the watch waited"
+    );
+}
