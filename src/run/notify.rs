@@ -65,7 +65,10 @@ pub async fn run(
     filter.open_gate();
     // A changed rule's new version judges every change as it comes, but
     // tells nothing before its old version has delivered what it will.
-    let mut behind = session.behind.take();
+    let mut behind = session.behind.take().map(|done| Behind {
+        done,
+        until: tokio::time::Instant::now() + settings.outbox.flush_timeout(),
+    });
     if behind.is_some() {
         quieting.fall_behind();
     }
@@ -99,8 +102,11 @@ pub async fn run(
             // `--hold` complete, or a `--throttle` window ended.
             _ = sleep_until_due(quieting.next_due()) => None,
             // The old version delivered all it will: what waited is due.
-            _ = caught_up(&mut behind) => {
+            released = caught_up(&mut behind) => {
                 behind = None;
+                if !released {
+                    still_delivering(&settings);
+                }
                 quieting.catch_up();
                 None
             }
@@ -237,9 +243,11 @@ pub async fn run(
                 // once that one is done (the deadline or a signal ends the
                 // wait: it goes then). Its new version, handed what it
                 // keeps first, reads its watches meanwhile.
-                if let Some(behind) = behind.take() {
+                if behind.is_some() {
                     tokio::select! {
-                        _ = behind => {}
+                        released = caught_up(&mut behind) => if !released {
+                            still_delivering(out.settings);
+                        },
                         _ = session.deadline.reached() => {}
                         _ = session.interrupts.recv() => {}
                     }
@@ -401,9 +409,15 @@ async fn finish(
                     return Err(exit);
                 }
             }
-            signo = session.interrupted() => {
+            signo = session.interrupts.recv() => {
                 runner.shutdown(Some(signo)).await;
                 return Err(Exit::Signal(signo));
+            }
+            // --timeout bounds the process: a run a reload stopped (or
+            // that reached --count) lets its command go on until then.
+            _ = session.deadline.reached() => {
+                runner.shutdown(None).await;
+                return outcome;
             }
         }
     }
@@ -474,15 +488,40 @@ impl Out<'_> {
     }
 }
 
-/// Completes once the rule's old version delivered what it will; never
-/// without one.
-async fn caught_up(behind: &mut Option<tokio::sync::oneshot::Receiver<()>>) {
+/// The version of a changed rule before this one, while it still delivers
+/// (see [`super::Release`]).
+struct Behind {
+    done: tokio::sync::oneshot::Receiver<()>,
+    /// How long this version waits for it: `--flush-timeout`, so that one
+    /// whose command never ends never silences this one.
+    until: tokio::time::Instant,
+}
+
+/// Completes once the rule's old version delivered what it will (`true`)
+/// or was waited for long enough (`false`); never without one.
+async fn caught_up(behind: &mut Option<Behind>) -> bool {
     match behind {
-        Some(behind) => {
-            let _ = behind.await;
-        }
+        Some(behind) => tokio::select! {
+            _ = &mut behind.done => true,
+            _ = tokio::time::sleep_until(behind.until) => false,
+        },
         None => std::future::pending().await,
     }
+}
+
+fn still_delivering(settings: &Settings) {
+    crate::log::warning(
+        "rules",
+        format_args!(
+            "{}the rule's version before the reload still delivers after --flush-timeout {}              (its command still runs, or a sink is slow): the new version delivers now, beside it",
+            settings
+                .rule
+                .as_deref()
+                .map(|rule| format!("{rule}  "))
+                .unwrap_or_default(),
+            crate::duration::show(settings.outbox.flush_timeout())
+        ),
+    );
 }
 
 /// Waits, without ending either, until the command has run all it was

@@ -217,6 +217,11 @@ impl Outbox {
         })
     }
 
+    /// `--flush-timeout`.
+    pub fn flush_timeout(&self) -> std::time::Duration {
+        self.policy.flush_timeout
+    }
+
     /// Whether any `--sink` was given.
     pub fn is_empty(&self) -> bool {
         self.outlets.is_empty()

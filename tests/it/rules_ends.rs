@@ -1287,3 +1287,60 @@ fn a_rule_changed_twice_in_a_row_never_holds_up_the_watch_it_shares() {
         "the other rule told the last change {late:?} after it: the watch waited"
     );
 }
+
+/// A rule whose command never ends is changed by a reload (a new command):
+/// its new version waits for the old one no longer than --flush-timeout,
+/// says so, and delivers; the process still ends at --timeout.
+#[test]
+fn a_new_version_waits_for_an_old_command_that_never_ends_no_longer_than_its_flush_timeout() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), json!({"n": 0}));
+    let log = scenario.dir.path().join("runs.log");
+    let version = |command: &str| {
+        format!(
+            "rules:\n  - name: stuck\n    args: [widgets/foo, -q, --on-change, .status.n, \
+             --sink, 'webhook:env:HOOK', --flush-timeout, 1s, --, sh, -c, '{command}']\n"
+        )
+    };
+    let file = rules_file(&scenario, &version("sleep 600"));
+    let hook = crate::receiver::Receiver::start();
+    let started = std::time::Instant::now();
+    let mut child = scenario
+        .notify(&["--rules", &file, "--timeout", "5s"])
+        .env("HOOK", hook.url())
+        .spawn()
+        .unwrap();
+    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
+    std::thread::sleep(Duration::from_millis(300));
+    scenario.set_status("foo", json!({"n": 1}));
+    std::thread::sleep(Duration::from_millis(300));
+    let echo = format!("echo $KUBECTL_NOTIFY_RESOURCE_VERSION >> {}", log.display());
+    std::fs::write(&file, version(&echo)).unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(Duration::from_millis(300));
+    scenario.set_status("foo", json!({"n": 2}));
+    let changed = std::time::Instant::now();
+    while !log.exists() && changed.elapsed() < Duration::from_secs(4) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let after = changed.elapsed();
+    let out = finish(child, Duration::from_secs(20));
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "ended at --timeout, not with the old command: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(
+        after >= Duration::from_millis(500) && after < Duration::from_millis(2500),
+        "the new version ran its command {after:?} after the change"
+    );
+    let err = stderr(&out);
+    let said: Vec<&str> = err
+        .lines()
+        .filter(|line| line.contains("still delivers after --flush-timeout 1s"))
+        .collect();
+    assert_eq!(said.len(), 1, "{err}");
+    assert!(said[0].contains("stuck  "), "{err}");
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
+}
