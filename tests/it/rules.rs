@@ -185,6 +185,30 @@ pub(crate) fn watches(scenario: &Scenario) -> usize {
         .count()
 }
 
+/// Runs a rules file for `timeout` (a webhook's URL in `HOOK`, if any)
+/// and returns once its watch is open and settled.
+pub(crate) fn watching(
+    scenario: &Scenario,
+    file: &str,
+    timeout: &str,
+    hook: Option<&crate::receiver::Receiver>,
+) -> Child {
+    let mut command = scenario.notify(&["--rules", file, "--timeout", timeout]);
+    if let Some(hook) = hook {
+        command.env("HOOK", hook.url());
+    }
+    let mut child = command.spawn().unwrap();
+    wait_until("the watch", &mut child, || watches(scenario) >= 1);
+    std::thread::sleep(Duration::from_millis(300));
+    child
+}
+
+/// Writes the rules file anew and tells the process to reload it.
+pub(crate) fn reload(child: &Child, file: &str, yaml: &str) {
+    std::fs::write(file, yaml).unwrap();
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+}
+
 pub(crate) fn wait_until(what: &str, child: &mut Child, mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !done() {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 use crate::incluster::get;
-use crate::rules::{rules_file, rules_yaml, serving, told, wait_until, watches};
+use crate::rules::{reload, rules_file, rules_yaml, serving, told, wait_until, watches, watching};
 
 /// A rule whose command keeps failing ends alone, said in one line naming
 /// it; the other rule keeps running, and once it ends too (`--count`) the
@@ -136,8 +136,7 @@ fn a_changed_rule_sharing_a_watch_tells_every_change_once_across_reloads() {
         ];
         for events in versions {
             std::thread::sleep(Duration::from_millis(450));
-            std::fs::write(&file, version(events)).unwrap();
-            unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+            reload(&child, &file, &version(events));
         }
     });
     let out = finish(child, Duration::from_secs(20));
@@ -461,12 +460,7 @@ fn a_changed_rule_keeps_its_open_alerts_and_its_new_version_resolves_them() {
     };
     let failed = ".status.phase == \"Failed\"";
     let file = rules_file(&scenario, &version(failed));
-    let mut child = scenario
-        .notify(&["--rules", &file, "--timeout", "8s"])
-        .spawn()
-        .unwrap();
-    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
-    std::thread::sleep(Duration::from_millis(300));
+    let child = watching(&scenario, &file, "8s", None);
     scenario.set_status("foo", json!({"phase": "Failed"}));
     scenario.set_status("bar", json!({"phase": "Failed"}));
     std::thread::sleep(Duration::from_millis(500));
@@ -516,8 +510,11 @@ fn a_watch_ends_with_the_last_rule_reading_it() {
     wait_until("two watches open", &mut child, || {
         scenario.server.open_watches() == 2
     });
-    std::fs::write(&file, rules_yaml(&[("keep", "widgets/foo -o json")])).unwrap();
-    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    reload(
+        &child,
+        &file,
+        &rules_yaml(&[("keep", "widgets/foo -o json")]),
+    );
     wait_until("the removed rule's watch closed", &mut child, || {
         scenario.server.open_watches() == 1
     });
@@ -620,18 +617,11 @@ fn a_changed_rule_tells_a_change_its_hold_was_waiting_out_once() {
             &scenario,
             &version("[--hold, 2s, --message, 'one {.metadata.name}']"),
         );
-        let mut child = scenario
-            .notify(&["--rules", &file, "--timeout", "7s"])
-            .env("HOOK", hook.url())
-            .spawn()
-            .unwrap();
-        wait_until("the watch", &mut child, || watches(&scenario) >= 1);
-        std::thread::sleep(Duration::from_millis(300));
+        let child = watching(&scenario, &file, "7s", Some(&hook));
         let changed = std::time::Instant::now();
         scenario.set_status("foo", json!({"x": 1}));
         std::thread::sleep(Duration::from_millis(700));
-        std::fs::write(&file, version(then)).unwrap();
-        unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+        reload(&child, &file, &version(then));
         if flaps {
             std::thread::sleep(Duration::from_millis(600));
             scenario.set_status("foo", json!({"x": 0}));
@@ -950,8 +940,7 @@ fn a_changed_rule_does_not_tell_its_initial_state_again() {
         .unwrap();
     wait_until("the watch", &mut child, || watches(&scenario) >= 1);
     std::thread::sleep(Duration::from_millis(500));
-    std::fs::write(&file, version(", --diff, paths", ", --initial")).unwrap();
-    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    reload(&child, &file, &version(", --diff, paths", ", --initial"));
     std::thread::sleep(Duration::from_millis(800));
     scenario.set_status("foo", json!({"phase": "Running"}));
     let out = finish(child, Duration::from_secs(20));
@@ -1037,12 +1026,7 @@ fn an_alerts_object_recreated_during_an_outage_is_resolved_after_the_relist() {
         &scenario,
         "rules:\n  - name: alerts\n    args: [widgets, --all, -o, json, --count, 2, --initial, --resolve, --when, '.status.phase == \"Failed\"']\n",
     );
-    let mut child = scenario
-        .notify(&["--rules", &file, "--timeout", "30s"])
-        .spawn()
-        .unwrap();
-    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
-    std::thread::sleep(Duration::from_millis(300));
+    let child = watching(&scenario, &file, "30s", None);
     scenario.server.restart(Duration::from_secs(2));
     scenario.server.delete(WIDGETS, Some("default"), "g");
     scenario.widget("g", json!({}), json!({"phase": "Running"}));
@@ -1082,21 +1066,14 @@ fn a_changed_rules_new_version_tells_nothing_before_its_old_version_delivered_al
         )
     };
     let file = rules_file(&scenario, &version("v1"));
-    let mut child = scenario
-        .notify(&["--rules", &file, "--timeout", "8s"])
-        .env("HOOK", hook.url())
-        .spawn()
-        .unwrap();
-    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
-    std::thread::sleep(Duration::from_millis(300));
+    let child = watching(&scenario, &file, "8s", Some(&hook));
     for n in 1..=3 {
         scenario.set_status("foo", json!({"n": n}));
         std::thread::sleep(Duration::from_millis(50));
     }
     // Three runs of 0.4 s queued, three answers of 0.4 s in flight.
     std::thread::sleep(Duration::from_millis(200));
-    std::fs::write(&file, version("v2")).unwrap();
-    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    reload(&child, &file, &version("v2"));
     std::thread::sleep(Duration::from_millis(250));
     for n in 4..=5 {
         scenario.set_status("foo", json!({"n": n}));
@@ -1153,18 +1130,11 @@ fn a_new_version_does_not_wait_behind_a_hold_its_old_version_waits_out() {
         )
     };
     let file = rules_file(&scenario, &version("4s"));
-    let mut child = scenario
-        .notify(&["--rules", &file, "--timeout", "8s"])
-        .env("HOOK", hook.url())
-        .spawn()
-        .unwrap();
-    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
-    std::thread::sleep(Duration::from_millis(300));
+    let child = watching(&scenario, &file, "8s", Some(&hook));
     let held = std::time::Instant::now();
     scenario.set_status("foo", json!({"x": 1}));
     std::thread::sleep(Duration::from_millis(500));
-    std::fs::write(&file, version("1s")).unwrap();
-    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    reload(&child, &file, &version("1s"));
     std::thread::sleep(Duration::from_millis(300));
     let changed = std::time::Instant::now();
     scenario.set_status("bar", json!({"x": 1}));
@@ -1204,16 +1174,14 @@ fn a_removed_rule_whose_command_fails_as_it_flushes_says_so() {
         ("other", "widgets/foo -o name"),
     ]);
     let file = rules_file(&scenario, &both);
-    let mut child = scenario
-        .notify(&["--rules", &file, "--timeout", "4s"])
-        .spawn()
-        .unwrap();
-    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
-    std::thread::sleep(Duration::from_millis(300));
+    let child = watching(&scenario, &file, "4s", None);
     scenario.set_status("foo", json!({"x": 1}));
     std::thread::sleep(Duration::from_millis(100));
-    std::fs::write(&file, rules_yaml(&[("other", "widgets/foo -o name")])).unwrap();
-    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    reload(
+        &child,
+        &file,
+        &rules_yaml(&[("other", "widgets/foo -o name")]),
+    );
     std::thread::sleep(Duration::from_millis(1000));
     scenario.set_status("foo", json!({"x": 2}));
     let out = finish(child, Duration::from_secs(20));
@@ -1265,8 +1233,7 @@ fn a_rule_changed_twice_in_a_row_never_holds_up_the_watch_it_shares() {
     scenario.set_status("foo", json!({"x": 1}));
     std::thread::sleep(Duration::from_millis(300));
     for v in ["v2", "v3"] {
-        std::fs::write(&file, version(v)).unwrap();
-        unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+        reload(&child, &file, &version(v));
         std::thread::sleep(Duration::from_millis(300));
     }
     for y in 1..=40 {
@@ -1305,18 +1272,11 @@ fn a_new_version_waits_for_an_old_command_that_never_ends_no_longer_than_its_flu
     let file = rules_file(&scenario, &version("sleep 600"));
     let hook = crate::receiver::Receiver::start();
     let started = std::time::Instant::now();
-    let mut child = scenario
-        .notify(&["--rules", &file, "--timeout", "5s"])
-        .env("HOOK", hook.url())
-        .spawn()
-        .unwrap();
-    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
-    std::thread::sleep(Duration::from_millis(300));
+    let child = watching(&scenario, &file, "5s", Some(&hook));
     scenario.set_status("foo", json!({"n": 1}));
     std::thread::sleep(Duration::from_millis(300));
     let echo = format!("echo $KUBECTL_NOTIFY_RESOURCE_VERSION >> {}", log.display());
-    std::fs::write(&file, version(&echo)).unwrap();
-    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    reload(&child, &file, &version(&echo));
     std::thread::sleep(Duration::from_millis(300));
     scenario.set_status("foo", json!({"n": 2}));
     let changed = std::time::Instant::now();
