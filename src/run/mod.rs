@@ -235,6 +235,12 @@ pub async fn run(process: Process) -> Result<()> {
                     Err(exit @ (Exit::Timeout(_) | Exit::Signal(_))) => {
                         ended.get_or_insert(exit);
                     }
+                    // Stdout's reader gone ends every rule, each flushing
+                    // its sinks (141 once all have).
+                    Err(Exit::Closed) => {
+                        ended.get_or_insert(Exit::Closed);
+                        running.close();
+                    }
                     // A rule a reload started that cannot run (forbidden,
                     // say) as the reload starts it is a failed reload,
                     // counted once: it stays ended while the file holds it
@@ -464,6 +470,15 @@ struct Running {
     tasks: FuturesUnordered<LocalBoxFuture<'static, (u64, Result<()>)>>,
 }
 
+/// Why a rule's run is told to stop.
+#[derive(Clone, Copy)]
+enum Stop {
+    /// A reload removed or changed the rule.
+    Reload,
+    /// Stdout's reader went away (another rule saw it).
+    Closed,
+}
+
 /// Where a rule's run, stopped by a reload, hands what its new version
 /// keeps, once it has told what it was handed.
 type Heir = Arc<std::sync::Mutex<Option<Heritage>>>;
@@ -501,8 +516,9 @@ struct Live {
     heir: Heir,
     name: Option<String>,
     words: Vec<String>,
-    /// Tells its run to stop (a reload removed or changed it).
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Tells its run to stop (a reload removed or changed it, or another
+    /// rule found stdout's reader gone).
+    stop: Option<tokio::sync::oneshot::Sender<Stop>>,
     /// Started by a reload, not at the process's start.
     reloaded: bool,
     /// Its rule tells the state at start (`--initial`): a new version
@@ -683,8 +699,9 @@ impl Running {
                 deadline: Deadline::new(self.deadline),
                 // Its Live gone without a word (the process ends): never.
                 stop: Box::pin(async move {
-                    if stopped.await.is_err() {
-                        std::future::pending::<()>().await;
+                    match stopped.await {
+                        Ok(stop) => stop,
+                        Err(_) => std::future::pending().await,
                     }
                 }),
                 listed: false,
@@ -734,6 +751,16 @@ impl Running {
             .iter()
             .filter(|live| !live.cannot_run.get())
             .count()
+    }
+
+    /// Stdout's reader went away (one rule printing saw it): every rule
+    /// ends as that one does, its sinks flushed.
+    fn close(&mut self) {
+        for live in &mut self.live {
+            if let Some(stop) = live.stop.take() {
+                let _ = stop.send(Stop::Closed);
+            }
+        }
     }
 
     /// A rule's run ended: the rule, unless a reload had stopped it.
@@ -820,7 +847,7 @@ impl Running {
                     feeds.leave(live.id);
                 }
                 if let Some(stop) = live.stop.take() {
-                    let _ = stop.send(());
+                    let _ = stop.send(Stop::Reload);
                 }
                 if let (Some(ha), Some(name), false) = (&self.ha, &live.name, live.succeeded) {
                     ha.stopped(name, live.id);
@@ -1187,7 +1214,7 @@ pub(crate) struct Session {
     /// Told by a reload that removed or changed the rule: one wait for the
     /// whole run (a `Notify`'s new wait each step registered and dropped a
     /// waiter for every event).
-    stop: LocalBoxFuture<'static, ()>,
+    stop: LocalBoxFuture<'static, Stop>,
     /// Whether every target's first list is in (told to /readyz once).
     listed: bool,
     /// What starts the rule's `-v` lines: its name and two spaces, as on
@@ -1252,8 +1279,12 @@ impl Session {
                 _ = self.deadline.reached() => return Ok(Step::TimedOut),
                 signo = self.interrupts.recv() => return Ok(Step::Interrupted(signo)),
                 _ = self.reader.gone() => return Err(Exit::Closed),
-                _ = &mut self.stop, if !self.stopping => {
+                stop = &mut self.stop, if !self.stopping => {
                     self.stopping = true;
+                    // Stdout is gone for every rule: as if this one saw it.
+                    if let Stop::Closed = stop {
+                        return Err(Exit::Closed);
+                    }
                     for (watch, _) in self.watches.iter().zip(&self.fed).filter(|(_, fed)| !**fed) {
                         watch.abort();
                     }

@@ -1304,3 +1304,43 @@ fn a_new_version_waits_for_an_old_command_that_never_ends_no_longer_than_its_flu
     assert!(said[0].contains("stuck  "), "{err}");
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
 }
+
+/// Stdout's reader goes away (`| head -1`) while a quiet rule's webhook is
+/// down: every rule ends as a command line alone would, its sinks flushed
+/// for up to --flush-timeout, so the receiver back within it still hears
+/// of the change, and the process ends 141.
+#[test]
+fn a_closed_stdout_ends_every_rule_each_flushing_its_sinks() {
+    use std::io::BufRead;
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), json!({"n": 0}));
+    let hook = crate::receiver::Receiver::start();
+    hook.down();
+    let file = rules_file(
+        &scenario,
+        &rules_yaml(&[
+            ("printer", "widgets/foo -o name"),
+            ("hook", "widgets/foo -q --sink webhook:env:HOOK"),
+        ]),
+    );
+    let mut child = watching(&scenario, &file, "60s", Some(&hook));
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    scenario.set_status("foo", json!({"n": 1}));
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    drop(reader);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        still_running(&mut child, Duration::from_millis(50)),
+        "ended before its flush"
+    );
+    hook.up();
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 141, "{}", stderr(&out));
+    let told: Vec<i64> = hook
+        .delivered()
+        .iter()
+        .map(|r| r.json()["object"]["status"]["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(told, [1], "{}", stderr(&out));
+}
