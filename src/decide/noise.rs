@@ -513,9 +513,31 @@ impl Quieting {
         }
     }
 
+    /// The `--throttle` windows, taken out: a new version of a changed rule
+    /// that throttles the same keeps them open.
+    pub fn hand_over_throttle(&mut self) -> Option<Throttle> {
+        self.throttle.take()
+    }
+
+    /// Windows handed over by the rule's version before (the new version's
+    /// way of showing changes kept).
+    pub fn resume_throttle(&mut self, throttle: Throttle) {
+        if let Some(mine) = &mut self.throttle {
+            let diffs = mine.diffs;
+            *mine = throttle;
+            mine.diffs = diffs;
+        }
+    }
+
     /// When the last pending hold completes.
     pub fn holds_until(&self) -> Option<Instant> {
         self.hold.as_ref().and_then(Hold::last_due)
+    }
+
+    /// Whether a notification of this object (UID) waits for its
+    /// `--throttle` window to end.
+    pub fn is_throttling(&self, uid: &str) -> bool {
+        self.throttle.as_ref().is_some_and(|t| t.is_waiting(uid))
     }
 
     /// Whether a notification of this object (UID) waits in a `--hold` or

@@ -491,6 +491,8 @@ pub(crate) struct Heritage {
     /// Its pending `--hold`s: it holds the same, the same time, to the
     /// same sinks.
     pub holds: bool,
+    /// Its `--throttle` windows: it throttles the same long.
+    pub throttle: bool,
 }
 
 /// What a stopped run hands its new version.
@@ -502,6 +504,8 @@ pub(crate) struct Handed {
     pub holding: Vec<(std::time::Instant, crate::decide::noise::Notice)>,
     /// What a checkpoint keeps of their objects until they are told.
     pub unsaid: Vec<(String, crate::decide::noise::Before)>,
+    /// The `--throttle` windows open, with what waits in them.
+    pub throttle: Option<crate::decide::noise::Throttle>,
 }
 
 /// One rule running, as a reload compares it.
@@ -513,6 +517,9 @@ struct Live {
     /// With `--hold`: what a hold means and where it goes (see
     /// [`holds_of`]); a new version of the same keeps the pending ones.
     holds: Option<String>,
+    /// With `--throttle`: its window; a new version of the same length
+    /// keeps the windows open.
+    throttle: Option<Duration>,
     heir: Heir,
     name: Option<String>,
     words: Vec<String>,
@@ -640,13 +647,19 @@ impl Running {
                 .map(|old| {
                     let alerts = old.alerts.is_some() && old.alerts == alerts;
                     let holds = old.holds.is_some() && old.holds == holds;
-                    (old, alerts, holds)
+                    let throttle =
+                        old.throttle.is_some() && old.throttle == rule.plan.noise.throttle;
+                    (old, alerts, holds, throttle)
                 })
-                .filter(|(_, alerts, holds)| *alerts || *holds)
-                .map(|(old, alerts, holds)| {
+                .filter(|(_, alerts, holds, throttle)| *alerts || *holds || *throttle)
+                .map(|(old, alerts, holds, throttle)| {
                     let (to, rx) = tokio::sync::oneshot::channel();
-                    *old.heir.lock().unwrap_or_else(|e| e.into_inner()) =
-                        Some(Heritage { to, alerts, holds });
+                    *old.heir.lock().unwrap_or_else(|e| e.into_inner()) = Some(Heritage {
+                        to,
+                        alerts,
+                        holds,
+                        throttle,
+                    });
                     rx
                 });
             let heir = Heir::default();
@@ -724,6 +737,7 @@ impl Running {
                 id,
                 alerts,
                 holds,
+                throttle: rule.plan.noise.throttle,
                 heir,
                 name: rule.name.clone(),
                 words: rule.words.clone(),

@@ -44,9 +44,10 @@ pub async fn run(
     // A new version of a changed rule: its old version's open alerts stay
     // open (the state at the hand-over, judged next, resolves those this
     // version's --when does not hold for).
-    // Its pending holds keep waiting out their rest here (a replica's
-    // first takeover keeps them: the run has nothing else to start over).
-    let mut inherited_holds = false;
+    // Its pending holds keep waiting out their rest here, its throttle
+    // windows stay open (a replica's first takeover keeps them: the run
+    // has nothing else to start over).
+    let mut inherited_noise = false;
     // A reload stopped the run (see [`Stopping`]).
     let mut stopped = false;
     if let Some(inherited) = session.inherit.take()
@@ -55,8 +56,12 @@ pub async fn run(
         for uid in handed.open {
             filter.restore(&uid, None, None, true);
         }
-        inherited_holds = !handed.holding.is_empty();
+        inherited_noise = !handed.holding.is_empty();
         quieting.resume_holds(handed.holding);
+        if let Some(throttle) = handed.throttle {
+            quieting.resume_throttle(throttle);
+            inherited_noise = true;
+        }
         for (uid, before) in handed.unsaid {
             unsaid.note(&uid, || before);
         }
@@ -135,7 +140,7 @@ pub async fn run(
                         break Ok(());
                     }
                 }
-                if afresh && !std::mem::take(&mut inherited_holds) {
+                if afresh && !std::mem::take(&mut inherited_noise) {
                     quieting = quiet();
                     unsaid.clear();
                     if behind.is_some() {
@@ -236,6 +241,21 @@ pub async fn run(
                                 Some((uid.to_string(), unsaid.take(&uid)?))
                             })
                             .collect();
+                    }
+                    // Its open --throttle windows too, when it throttles
+                    // the same long: no window starts over at a reload.
+                    if heir.throttle {
+                        let waiting: Vec<String> = unsaid
+                            .iter()
+                            .map(|(uid, _)| uid.clone())
+                            .filter(|uid| quieting.is_throttling(uid))
+                            .collect();
+                        handed.throttle = quieting.hand_over_throttle();
+                        handed.unsaid.extend(
+                            waiting
+                                .into_iter()
+                                .filter_map(|uid| Some((uid.clone(), unsaid.take(&uid)?))),
+                        );
                     }
                     let _ = heir.to.send(handed);
                 }

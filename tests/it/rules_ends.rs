@@ -1344,3 +1344,44 @@ fn a_closed_stdout_ends_every_rule_each_flushing_its_sinks() {
         .collect();
     assert_eq!(told, [1], "{}", stderr(&out));
 }
+
+/// A reload changes a throttled rule in what does not touch its window (the
+/// diff it prints): its new version keeps the open windows, so an object
+/// changing all along is told once a window, as by its command line alone.
+#[test]
+fn a_changed_rule_keeps_its_throttle_windows() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), json!({"n": 0}));
+    let hook = crate::receiver::Receiver::start();
+    let version = |diff: &str| {
+        rules_yaml(&[(
+            "throttled",
+            &format!("widgets/foo -o json --diff {diff} --throttle 3s --sink webhook:env:HOOK"),
+        )])
+    };
+    let file = rules_file(&scenario, &version("full"));
+    let child = watching(&scenario, &file, "6s", Some(&hook));
+    let first = std::time::Instant::now();
+    for n in 1..=8 {
+        scenario.set_status("foo", json!({"n": n}));
+        std::thread::sleep(Duration::from_millis(250));
+        if n % 2 == 0 {
+            let diff = if n % 4 == 0 { "full" } else { "paths" };
+            reload(&child, &file, &version(diff));
+        }
+    }
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let told: Vec<(i64, Duration)> = hook
+        .delivered()
+        .iter()
+        .map(|r| {
+            let n = r.json()["object"]["status"]["n"].as_i64().unwrap();
+            (n, r.at.duration_since(first))
+        })
+        .collect();
+    // The first at once, the rest folded into the window's trailing one.
+    let ns: Vec<i64> = told.iter().map(|(n, _)| *n).collect();
+    assert_eq!(ns, [1, 8], "{told:?}\n{}", stderr(&out));
+    assert!(told[1].1 >= Duration::from_millis(2900), "{told:?}");
+}
