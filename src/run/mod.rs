@@ -635,8 +635,10 @@ impl Running {
             // (the same targets and --when) resumes where the old one's
             // telling ended: once it has flushed and written its last
             // section, nothing told twice, nothing lost.
+            // (A renamed rule's section is a new one: it starts afresh.)
             let after = before
                 .and_then(|run| self.live.iter_mut().find(|live| live.id == run))
+                .filter(|old| old.name == rule.name)
                 .filter(|old| crate::ha::checkpoint::same_rule(&old.is.0, &is.0, &is.1))
                 .and_then(|old| {
                     old.succeeded = old.left.is_some();
@@ -818,15 +820,15 @@ impl Running {
             }
         }
         self.deferred = waits;
+        let (ended, rules): (Vec<Rule>, Vec<Rule>) = rules.into_iter().partition(finished);
         let (unchanged, new): (Vec<Rule>, Vec<Rule>) = rules
             .into_iter()
-            .filter(|rule| !finished(rule))
             .partition(|rule| self.live.iter().any(|live| same(live, rule)));
         let resolved = resolve(&self.conn, &new).await?;
-        let mut stopped = 0;
+        let mut removed = Vec::new();
         // A changed rule's new version takes each shared watch over from
         // its old one at one event: nothing told twice, nothing lost.
-        let replaces: Vec<(String, u64)> = self
+        let mut replaces: Vec<(String, u64)> = self
             .live
             .iter()
             .filter(|live| !unchanged.iter().any(|rule| same(live, rule)))
@@ -835,16 +837,51 @@ impl Running {
         for (name, _) in &replaces {
             crate::metrics::forget_rule(name);
         }
+        // A rule renamed (the same arguments under a name new to the file,
+        // its old name gone from it) hands over as a changed rule does.
+        let in_file = |name: &String| {
+            unchanged
+                .iter()
+                .chain(&new)
+                .chain(&ended)
+                .any(|rule| rule.name.as_ref() == Some(name))
+        };
+        let mut renamed: Vec<(String, String)> = Vec::new();
+        for rule in &new {
+            let Some(name) = &rule.name else { continue };
+            if self
+                .live
+                .iter()
+                .any(|live| live.name.as_ref() == Some(name))
+            {
+                continue;
+            }
+            let old = self.live.iter().find(|live| {
+                live.words == rule.words
+                    && live.name.as_ref().is_some_and(|old| !in_file(old))
+                    && !renamed
+                        .iter()
+                        .any(|(old, _)| live.name.as_ref() == Some(old))
+            });
+            if let Some(old) = old {
+                renamed.push((old.name.clone().unwrap_or_default(), name.clone()));
+                replaces.push((name.clone(), old.id));
+            }
+        }
         let kept = unchanged.len();
         let started = new.len();
-        let changed = new
-            .iter()
-            .filter(|rule| {
-                replaces
-                    .iter()
-                    .any(|(name, _)| rule.name.as_ref() == Some(name))
-            })
-            .count();
+        let names = |rules: &mut dyn Iterator<Item = &Rule>| -> Vec<String> {
+            rules.filter_map(|rule| rule.name.clone()).collect()
+        };
+        let was_running = |rule: &&Rule| {
+            self.live
+                .iter()
+                .any(|live| live.name.is_some() && live.name == rule.name)
+        };
+        let changed = names(&mut new.iter().filter(was_running));
+        let added = names(&mut new.iter().filter(|rule| {
+            !was_running(rule) && !renamed.iter().any(|(_, to)| rule.name.as_ref() == Some(to))
+        }));
         // What the new rules read is parsed before their watches start.
         projection(&new).install();
         self.start(new.into_iter().zip(resolved).collect(), true, &replaces)?;
@@ -856,6 +893,12 @@ impl Running {
             let keep = live.id > new_runs - started as u64
                 || unchanged.iter().any(|rule| same(live, rule));
             if !keep {
+                if let Some(name) = &live.name
+                    && !changed.contains(name)
+                    && !renamed.iter().any(|(from, _)| from == name)
+                {
+                    removed.push(name.clone());
+                }
                 // It reads what its watches handed it so far, then stops.
                 if let Some(feeds) = &mut self.feeds {
                     feeds.leave(live.id);
@@ -870,18 +913,28 @@ impl Running {
                         ha.stopped(name, before);
                     }
                 }
-                stopped += 1;
             }
             keep
         });
-        crate::log::info(
-            "rules",
-            format_args!(
-                "rules reloaded: {kept} unchanged, {changed} changed, {} added, {} removed",
-                started - changed,
-                stopped - changed
-            ),
-        );
+        let mut said = format!("rules reloaded: {} unchanged", kept + ended.len());
+        if !ended.is_empty() {
+            said.push_str(&format!(" ({} of them ended)", ended.len()));
+        }
+        let renamed: Vec<String> = renamed
+            .iter()
+            .map(|(from, to)| format!("{from} to {to}"))
+            .collect();
+        for (what, names) in [
+            ("changed", changed),
+            ("renamed", renamed),
+            ("added", added),
+            ("removed", removed),
+        ] {
+            if !names.is_empty() {
+                said.push_str(&format!("; {what}: {}", names.join(", ")));
+            }
+        }
+        crate::log::info("rules", said);
         Ok(())
     }
 }

@@ -619,7 +619,8 @@ fn a_configmap_swap_reloads_new_rules_start_removed_stop_and_the_rest_stay_untou
         "a new rule starts from now: {told:?}"
     );
     assert!(
-        stderr(&out).contains("rules reloaded: 1 unchanged, 1 changed, 1 added, 1 removed"),
+        stderr(&out)
+            .contains("rules reloaded: 1 unchanged; changed: changed; added: new; removed: gone"),
         "{}",
         stderr(&out)
     );
@@ -698,7 +699,7 @@ fn an_invalid_reload_changes_nothing_and_sighup_reloads_what_polling_cannot_see(
         assert!(errors[0].contains(word), "wants {word:?} in {err}");
     }
     assert!(
-        err.contains("rules reloaded: 0 unchanged, 0 changed, 1 added, 1 removed"),
+        err.contains("rules reloaded: 0 unchanged; renamed: one to two"),
         "{err}"
     );
 }

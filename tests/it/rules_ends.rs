@@ -151,7 +151,7 @@ fn a_changed_rule_sharing_a_watch_tells_every_change_once_across_reloads() {
     );
     assert_eq!(watches(&scenario), 1, "still the one watch");
     assert!(
-        stderr(&out).contains("rules reloaded: 1 unchanged, 1 changed, 0 added, 0 removed"),
+        stderr(&out).contains("rules reloaded: 1 unchanged; changed: changing"),
         "{}",
         stderr(&out)
     );
@@ -946,7 +946,7 @@ fn a_changed_rule_does_not_tell_its_initial_state_again() {
     let out = finish(child, Duration::from_secs(20));
     assert_eq!(code(&out), 124, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("rules reloaded: 0 unchanged, 2 changed, 0 added, 0 removed"),
+        stderr(&out).contains("rules reloaded: 0 unchanged; changed: alerts, later"),
         "{}",
         stderr(&out)
     );
@@ -1384,4 +1384,49 @@ fn a_changed_rule_keeps_its_throttle_windows() {
     let ns: Vec<i64> = told.iter().map(|(n, _)| *n).collect();
     assert_eq!(ns, [1, 8], "{told:?}\n{}", stderr(&out));
     assert!(told[1].1 >= Duration::from_millis(2900), "{told:?}");
+}
+
+/// A rule renamed by a reload (the same arguments under a new name) hands
+/// over as a changed rule does: its open alert is resolved under the new
+/// name, and the new name's command never runs beside the old one's.
+#[test]
+fn a_renamed_rule_hands_over_its_open_alerts_and_waits_for_its_old_command() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), json!({"phase": "Running"}));
+    let log = scenario.dir.path().join("runs.log");
+    let rule = |name: &str| {
+        format!(
+            "rules:\n  - name: {name}\n    args: [widgets/foo, -q, --resolve, --when, \
+             '.status.phase == \"Failed\"', --, sh, -c, \
+             'echo \"start $KUBECTL_NOTIFY_RULE $KUBECTL_NOTIFY_EVENT\" >> {log}; sleep 1; \
+             echo \"end $KUBECTL_NOTIFY_RULE\" >> {log}']\n",
+            log = log.display()
+        )
+    };
+    let file = rules_file(&scenario, &rule("pay-alerts"));
+    let child = watching(&scenario, &file, "6s", None);
+    scenario.set_status("foo", json!({"phase": "Failed"}));
+    std::thread::sleep(Duration::from_millis(300));
+    reload(&child, &file, &rule("payments-alerts"));
+    std::thread::sleep(Duration::from_millis(300));
+    scenario.set_status("foo", json!({"phase": "Running"}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("rules reloaded: 0 unchanged; renamed: pay-alerts to payments-alerts"),
+        "{}",
+        stderr(&out)
+    );
+    let runs = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        runs.lines().collect::<Vec<_>>(),
+        [
+            "start pay-alerts modified",
+            "end pay-alerts",
+            "start payments-alerts resolved",
+            "end payments-alerts"
+        ],
+        "{runs}"
+    );
 }
