@@ -1430,3 +1430,50 @@ fn a_renamed_rule_hands_over_its_open_alerts_and_waits_for_its_old_command() {
         "{runs}"
     );
 }
+
+/// A rule moved by a reload from a sink that is down to one that works:
+/// once its new version delivers, the rule's circuit gauge says closed
+/// (the old version's open circuit stayed on it).
+#[test]
+fn a_changed_rules_circuit_gauge_follows_its_new_version() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), json!({"n": 0}));
+    let (dead, good) = (
+        crate::receiver::Receiver::start(),
+        crate::receiver::Receiver::start(),
+    );
+    dead.always(Some(crate::receiver::Answer::Status(503)));
+    let version = |sink: &str| {
+        rules_yaml(&[(
+            "moving",
+            &format!("widgets/foo -q --sink webhook:env:{sink} --flush-timeout 1s"),
+        )])
+    };
+    let file = rules_file(&scenario, &version("DEAD"));
+    let (mut child, port) = serving(
+        &scenario,
+        &file,
+        "30s",
+        &[("DEAD", dead.url()), ("GOOD", good.url())],
+    );
+    let gauge = "kubectl_notify_sink_circuit_state{sink=\"webhook#1\",rule=\"moving\"}";
+    scenario.set_status("foo", json!({"n": 1}));
+    wait_until("the circuit open", &mut child, || {
+        get(port, "/metrics").is_some_and(|(_, m)| m.contains(&format!("{gauge} 1")))
+    });
+    reload(&child, &file, &version("GOOD"));
+    std::thread::sleep(Duration::from_millis(300));
+    scenario.set_status("foo", json!({"n": 2}));
+    wait_until("the new version delivering", &mut child, || {
+        !good.delivered().is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(2000));
+    let metrics = get(port, "/metrics").unwrap().1;
+    let line = metrics
+        .lines()
+        .find(|line| line.starts_with(gauge))
+        .unwrap_or_default();
+    assert_eq!(line, format!("{gauge} 0"), "{metrics}");
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    finish(child, Duration::from_secs(20));
+}

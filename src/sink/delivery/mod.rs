@@ -475,9 +475,10 @@ async fn work(
                 let was_open = breaker.success();
                 crate::metrics::delivered(&metric, crate::metrics::Outcome::Ok);
                 crate::metrics::delivery_delay(&metric, message.noticed.elapsed());
-                if was_open {
-                    crate::metrics::circuit(&metric, crate::metrics::Circuit::Closed);
-                }
+                // Said at every delivery, not only when this circuit
+                // closes: a changed rule's old version, sharing the
+                // gauge, may have left it open.
+                crate::metrics::circuit(&metric, crate::metrics::Circuit::Closed);
                 if failed > 0 || was_open {
                     say(format!(
                         "{label}: delivering again after {failed} failed attempt{}",
