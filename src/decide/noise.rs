@@ -498,18 +498,36 @@ impl Quieting {
         }
     }
 
-    /// The pending holds, taken out, each with when it completes: a new
-    /// version of a changed rule keeps waiting them out.
+    /// The pending holds, taken out, each with when it started: a new
+    /// version of a changed rule keeps waiting them out, for its own
+    /// `--hold`.
     pub fn hand_over_holds(&mut self) -> Vec<(Instant, Notice)> {
-        self.hold.as_mut().map(Hold::take_all).unwrap_or_default()
+        let Some(hold) = &mut self.hold else {
+            return Vec::new();
+        };
+        let duration = hold.duration();
+        hold.take_all()
+            .into_iter()
+            .map(|(due, notice)| (due - duration, notice))
+            .collect()
     }
 
-    /// Holds handed over by the rule's version before.
+    /// Holds handed over by the rule's version before, each with when it
+    /// started: each completes its own `--hold` after that.
     pub fn resume_holds(&mut self, holds: Vec<(Instant, Notice)>) {
         if let Some(hold) = &mut self.hold {
-            for (due, notice) in holds {
-                hold.resume(uid(&notice.1.object).into_owned(), due, notice);
+            let duration = hold.duration();
+            for (since, notice) in holds {
+                hold.resume(uid(&notice.1.object).into_owned(), since + duration, notice);
             }
+        }
+    }
+
+    /// The rule was removed: what holds was never told and never will be
+    /// (as at `--timeout`, a hold not complete fires nothing).
+    pub fn drop_holds(&mut self) {
+        if let Some(hold) = &mut self.hold {
+            hold.take_all();
         }
     }
 

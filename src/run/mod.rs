@@ -473,8 +473,10 @@ struct Running {
 /// Why a rule's run is told to stop.
 #[derive(Clone, Copy)]
 enum Stop {
-    /// A reload removed or changed the rule.
+    /// A reload changed the rule (or renamed it).
     Reload,
+    /// A reload removed the rule.
+    Removed,
     /// Stdout's reader went away (another rule saw it).
     Closed,
 }
@@ -488,8 +490,8 @@ pub(crate) struct Heritage {
     pub to: tokio::sync::oneshot::Sender<Handed>,
     /// Its open `--resolve` alerts: it sends them to the same sinks.
     pub alerts: bool,
-    /// Its pending `--hold`s: it holds the same, the same time, to the
-    /// same sinks.
+    /// Its pending `--hold`s: it holds the same targets' changes for the
+    /// same `--when` (for its own `--hold`, to its own sinks).
     pub holds: bool,
     /// Its `--throttle` windows: it throttles the same long.
     pub throttle: bool,
@@ -500,7 +502,7 @@ pub(crate) struct Heritage {
 pub(crate) struct Handed {
     /// The UIDs whose alert is open.
     pub open: Vec<String>,
-    /// The notices holding, each with when its hold completes.
+    /// The notices holding, each with when its hold started.
     pub holding: Vec<(std::time::Instant, crate::decide::noise::Notice)>,
     /// What a checkpoint keeps of their objects until they are told.
     pub unsaid: Vec<(String, crate::decide::noise::Before)>,
@@ -693,6 +695,7 @@ impl Running {
                 unjudged: None,
                 uncounted: vec![false; targets.len()],
                 stopping: false,
+                removed: false,
                 let_go: false,
                 heir: heir.clone(),
                 inherit,
@@ -893,10 +896,10 @@ impl Running {
             let keep = live.id > new_runs - started as u64
                 || unchanged.iter().any(|rule| same(live, rule));
             if !keep {
-                if let Some(name) = &live.name
-                    && !changed.contains(name)
-                    && !renamed.iter().any(|(from, _)| from == name)
-                {
+                let gone = live.name.as_ref().is_some_and(|name| {
+                    !changed.contains(name) && !renamed.iter().any(|(from, _)| from == name)
+                });
+                if let (true, Some(name)) = (gone, &live.name) {
                     removed.push(name.clone());
                 }
                 // It reads what its watches handed it so far, then stops.
@@ -904,7 +907,7 @@ impl Running {
                     feeds.leave(live.id);
                 }
                 if let Some(stop) = live.stop.take() {
-                    let _ = stop.send(Stop::Reload);
+                    let _ = stop.send(if gone { Stop::Removed } else { Stop::Reload });
                 }
                 if let (Some(ha), Some(name), false) = (&self.ha, &live.name, live.succeeded) {
                     ha.stopped(name, live.id);
@@ -1053,12 +1056,7 @@ fn holds_of(plan: &Plan, targets: &[Target]) -> Option<String> {
     match &plan.mode {
         Mode::Notify { filter, .. } if plan.noise.hold.is_some() => {
             let targets: Vec<String> = targets.iter().map(replica::target_key).collect();
-            Some(format!(
-                "{targets:?} {} {:?} {:?}",
-                filter.describe(),
-                plan.noise.hold,
-                plan.sinks.specs
-            ))
+            Some(format!("{targets:?} {}", filter.describe()))
         }
         _ => None,
     }
@@ -1245,6 +1243,9 @@ pub(crate) struct Session {
     /// A reload stopped the rule: it reads what its shared watches handed
     /// it so far (its new version reads the rest), then stops.
     stopping: bool,
+    /// A reload removed the rule (not changed it): what it holds is
+    /// dropped, never told.
+    pub removed: bool,
     /// Its shared watches ended its streams: the hubs let a rule go only
     /// when a reload replaced or removed it, and its stop comes next (the
     /// hubs run on their own, and may be first).
@@ -1349,8 +1350,10 @@ impl Session {
                 stop = &mut self.stop, if !self.stopping => {
                     self.stopping = true;
                     // Stdout is gone for every rule: as if this one saw it.
-                    if let Stop::Closed = stop {
-                        return Err(Exit::Closed);
+                    match stop {
+                        Stop::Closed => return Err(Exit::Closed),
+                        Stop::Removed => self.removed = true,
+                        Stop::Reload => {}
                     }
                     for (watch, _) in self.watches.iter().zip(&self.fed).filter(|(_, fed)| !**fed) {
                         watch.abort();

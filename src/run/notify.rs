@@ -282,6 +282,11 @@ pub async fn run(
                 // signal ends the wait: what is incomplete then never held
                 // long enough). The new version need not wait that long:
                 // it tells once this one delivered everything else.
+                // A removed rule's holds fire nothing: it no longer watches
+                // whether they would hold.
+                if session.removed {
+                    quieting.drop_holds();
+                }
                 if let Some(until) = quieting.holds_until() {
                     if let Err(exit) = settle(&mut session, out.runner, out.settings).await {
                         break Err(exit);

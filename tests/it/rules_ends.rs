@@ -581,26 +581,37 @@ fn a_rule_whose_type_is_not_served_ends_alone_at_start() {
 /// version tells it when due, before its sinks flush.
 #[test]
 fn a_changed_rule_tells_a_change_its_hold_was_waiting_out_once() {
-    // The third: a hold handed over is still a hold, broken by a change
-    // that no longer meets --when before it completes.
-    for (what, then, flaps, says) in [
+    // A hold handed over is still a hold, for the new version's --hold
+    // counted from the change, broken by a change that no longer meets
+    // --when before it completes.
+    for (what, then, flaps, says, hold) in [
         (
             "a new --message",
             "[--hold, 2s, --message, 'two {.metadata.name}']",
             false,
             &["two foo"][..],
+            2,
         ),
         (
             "a longer --hold",
-            "[--hold, 5s, --message, 'one {.metadata.name}']",
+            "[--hold, 4s, --message, 'one {.metadata.name}']",
             false,
             &["one foo"],
+            4,
         ),
         (
             "a new --message, then a flap back",
             "[--hold, 2s, --message, 'two {.metadata.name}']",
             true,
             &[],
+            2,
+        ),
+        (
+            "a longer --hold, then a flap back",
+            "[--hold, 4s, --message, 'one {.metadata.name}']",
+            true,
+            &[],
+            4,
         ),
     ] {
         let scenario = Scenario::new();
@@ -645,9 +656,10 @@ fn a_changed_rule_tells_a_change_its_hold_was_waiting_out_once() {
             continue;
         }
         let after = told[0].1.duration_since(changed);
+        let hold = Duration::from_secs(hold);
         assert!(
-            after >= Duration::from_millis(1900) && after < Duration::from_secs(4),
-            "{what}: told {after:?} after the change, not when its 2s hold completed"
+            after >= hold - Duration::from_millis(100) && after < hold + Duration::from_secs(2),
+            "{what}: told {after:?} after the change, not when its {hold:?} hold completed"
         );
     }
 }
@@ -1123,18 +1135,19 @@ fn a_new_version_does_not_wait_behind_a_hold_its_old_version_waits_out() {
     scenario.widget("foo", json!({}), json!({"x": 0}));
     scenario.widget("bar", json!({}), json!({"x": 0}));
     let hook = crate::receiver::Receiver::start();
-    let version = |hold: &str| {
+    // Another --when: the new version does not keep the old one's holds.
+    let version = |when: &str, hold: &str| {
         format!(
-            "rules:\n  - name: held\n    args: [widgets, --all, -q, --when, '.status.x == 1', \
+            "rules:\n  - name: held\n    args: [widgets, --all, -q, --when, '.status.x {when} 1', \
              --sink, 'slack:env:HOOK', --hold, {hold}, --message, '{{.metadata.name}}']\n"
         )
     };
-    let file = rules_file(&scenario, &version("4s"));
+    let file = rules_file(&scenario, &version("==", "4s"));
     let child = watching(&scenario, &file, "8s", Some(&hook));
     let held = std::time::Instant::now();
     scenario.set_status("foo", json!({"x": 1}));
     std::thread::sleep(Duration::from_millis(500));
-    reload(&child, &file, &version("1s"));
+    reload(&child, &file, &version(">=", "1s"));
     std::thread::sleep(Duration::from_millis(300));
     let changed = std::time::Instant::now();
     scenario.set_status("bar", json!({"x": 1}));
@@ -1476,4 +1489,36 @@ fn a_changed_rules_circuit_gauge_follows_its_new_version() {
     assert_eq!(line, format!("{gauge} 0"), "{metrics}");
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     finish(child, Duration::from_secs(20));
+}
+
+/// A rule a reload removes while a change waits out its --hold: the hold is
+/// dropped, as at --timeout (the rule no longer watches whether it would
+/// hold), while the rule that stays tells it when its hold completes.
+#[test]
+fn a_removed_rule_tells_nothing_it_was_holding() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), json!({"x": 0}));
+    let hook = crate::receiver::Receiver::start();
+    let rule = |name: &str| {
+        format!(
+            "  - name: {name}\n    args: [widgets/foo, -q, --when, '.status.x == 1', --hold, 2s, \
+             --sink, 'slack:env:HOOK', --message, '{name} {{.metadata.name}}']\n"
+        )
+    };
+    let file = rules_file(
+        &scenario,
+        &format!("rules:\n{}{}", rule("gone"), rule("kept")),
+    );
+    let child = watching(&scenario, &file, "5s", Some(&hook));
+    scenario.set_status("foo", json!({"x": 1}));
+    std::thread::sleep(Duration::from_millis(500));
+    reload(&child, &file, &format!("rules:\n{}", rule("kept")));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let told: Vec<String> = hook
+        .delivered()
+        .iter()
+        .map(|r| r.json()["text"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(told, ["kept foo"], "{}", stderr(&out));
 }
