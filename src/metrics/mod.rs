@@ -152,7 +152,7 @@ impl Metrics {
         );
         registry.register(
             "rules_reload_failures",
-            "Reloads of --rules FILE refused (the file invalid): the rules running kept running",
+            "Reloads of --rules FILE refused (the file invalid, or a rule it added could not run): the rules running kept running",
             m.reload_failures.clone(),
         );
         registry.register(

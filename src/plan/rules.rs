@@ -293,6 +293,10 @@ pub fn read(path: &Path, words: &[String]) -> Result<(Vec<Rule>, String)> {
             .unwrap_or_default();
         let message = e.to_string();
         let message = message.split(" at line ").next().unwrap_or(&message);
+        // Said as the file's shapes, not as our types' names.
+        let message = message
+            .replace("struct File", "a map with a `rules:` list")
+            .replace("struct RuleText", "a map with `name:` and `args:`");
         Exit::Usage(format!("--rules {shown}{at}: {message}"))
     })?;
     if file.rules.is_empty() {
@@ -373,6 +377,13 @@ pub fn read(path: &Path, words: &[String]) -> Result<(Vec<Rule>, String)> {
                 if index.is_none() && about_a_flag_of(&message, &process_words) {
                     return Exit::Usage(message);
                 }
+                // The argument named says the flag: not again.
+                let message = index
+                    .and_then(|i| {
+                        let flag = words[i].split('=').next().unwrap_or(&words[i]);
+                        message.strip_prefix(flag)?.strip_prefix(": ")
+                    })
+                    .map_or_else(|| message.clone(), str::to_string);
                 said(index.map_or_else(|| "args".to_string(), argument), message)
             })?;
             if matches!(plan.mode, Mode::Wait { .. }) {

@@ -92,7 +92,19 @@ fn bad_rules_are_refused_naming_the_rule_and_the_argument() {
             "a bad expression",
             "rules:\n  - name: ok\n    args: [widgets, --all]\n  - name: b\n    args: [widgets, --all, --when, '.status.x ==']\n",
             &[],
-            &["rule b", "args[2] --when", "--when"],
+            &["rule b", "args[2] --when: invalid expression"],
+        ),
+        (
+            "a list where the map goes",
+            "- name: a\n  args: [widgets, --all]\n",
+            &[],
+            &["line 1", "expected a map with a `rules:` list"],
+        ),
+        (
+            "a number where a rule goes",
+            "rules: [3]\n",
+            &[],
+            &["rules[0]", "expected a map with `name:` and `args:`"],
         ),
         (
             "a bad value",
