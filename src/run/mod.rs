@@ -649,7 +649,12 @@ impl Running {
             let inherit = before
                 .and_then(|run| self.live.iter().find(|live| live.id == run))
                 .map(|old| {
-                    let alerts = old.alerts.is_some() && old.alerts == alerts;
+                    // A renamed rule's alerts at Alertmanager and PagerDuty
+                    // are named by the rule: the new name's are others.
+                    let renamed = old.name != rule.name;
+                    let alerts = old.alerts.is_some()
+                        && old.alerts == alerts
+                        && !(renamed && alerts_name_the_rule(&rule.plan));
                     let holds = old.holds.is_some() && old.holds == holds;
                     let throttle =
                         old.throttle.is_some() && old.throttle == rule.plan.noise.throttle;
@@ -1024,6 +1029,18 @@ async fn run_rule(
     }
     release.now();
     outcome.map_err(|exit| named(name.as_deref(), exit))
+}
+
+/// Whether a rule's alerts carry its name in what identifies them
+/// (Alertmanager's `rule` label, PagerDuty's `dedup_key`).
+fn alerts_name_the_rule(plan: &Plan) -> bool {
+    plan.sinks.specs.iter().any(|spec| {
+        matches!(
+            spec.kind,
+            crate::sink::address::SinkKind::Alertmanager
+                | crate::sink::address::SinkKind::PagerDuty
+        )
+    })
 }
 
 /// With `--resolve`, what a rule's alerts go to, to compare two versions.

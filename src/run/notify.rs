@@ -53,8 +53,13 @@ pub async fn run(
     if let Some(inherited) = session.inherit.take()
         && let Ok(handed) = inherited.await
     {
+        let kept_open = !handed.open.is_empty();
         for uid in handed.open {
             filter.restore(&uid, None, None, true);
+        }
+        // Its Alertmanager alerts go on being sent again every minute.
+        if kept_open && settings.outbox.keeps_alerts_alive() {
+            replica::keep_firing(&settings.outbox, &session, &filter).await;
         }
         inherited_noise = !handed.holding.is_empty();
         quieting.resume_holds(handed.holding);
@@ -538,7 +543,8 @@ fn still_delivering(settings: &Settings) {
     crate::log::warning(
         "rules",
         format_args!(
-            "{}the rule's version before the reload still delivers after --flush-timeout {}              (its command still runs, or a sink is slow): the new version delivers now, beside it",
+            "{}the rule's version before the reload still delivers after --flush-timeout {} \
+             (its command still runs, or a sink is slow): the new version delivers now, beside it",
             settings
                 .rule
                 .as_deref()

@@ -1161,12 +1161,15 @@ fn restore(
 /// interval, as the replica before did (else they would expire at their
 /// `endsAt` while they still fire). Those that no longer hold are resolved
 /// by what the watch replays since the checkpoint.
-async fn keep_firing(outbox: &Outbox, session: &Session, filter: &Filter) {
+pub(super) async fn keep_firing(outbox: &Outbox, session: &Session, filter: &Filter) {
     for (index, target) in session.targets.iter().enumerate() {
-        let open = session
-            .tracker
-            .versions(index)
-            .any(|(_, uid, _)| filter.remembered(uid).open);
+        // Handed over by a rule's version before, the open alerts are in
+        // the filter before any object is in the tracker.
+        let open = session.tracker.versions(index).next().is_none()
+            || session
+                .tracker
+                .versions(index)
+                .any(|(_, uid, _)| filter.remembered(uid).open);
         if !open {
             continue;
         }

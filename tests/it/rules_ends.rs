@@ -1314,7 +1314,8 @@ fn a_new_version_waits_for_an_old_command_that_never_ends_no_longer_than_its_flu
         .filter(|line| line.contains("still delivers after --flush-timeout 1s"))
         .collect();
     assert_eq!(said.len(), 1, "{err}");
-    assert!(said[0].contains("stuck  "), "{err}");
+    assert!(said[0].contains("stuck  the rule's version"), "{err}");
+    assert!(said[0].contains("1s (its command still runs"), "{err}");
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
 }
 
@@ -1521,4 +1522,48 @@ fn a_removed_rule_tells_nothing_it_was_holding() {
         .map(|r| r.json()["text"].as_str().unwrap_or("").to_string())
         .collect();
     assert_eq!(told, ["kept foo"], "{}", stderr(&out));
+}
+
+/// A changed `--resolve` rule keeps its open alert at Alertmanager alive:
+/// its new version sends it again every re-send interval, as the old one
+/// did (the alert expired at its endsAt while its object still failed).
+#[test]
+fn a_changed_rule_keeps_sending_its_open_alerts_to_alertmanager() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), json!({"phase": "Running"}));
+    let am = crate::receiver::Receiver::start();
+    let version = |message: &str| {
+        rules_yaml(&[(
+            "alerts",
+            &format!(
+                "widgets/foo -q --resolve --when '.status.phase == \\\"Failed\\\"' \
+                 --sink alertmanager:env:HOOK --message {message}"
+            ),
+        )])
+    };
+    let file = rules_file(&scenario, &version("one"));
+    let mut command = scenario.notify(&["--rules", &file, "--timeout", "4s"]);
+    command
+        .env("HOOK", am.url())
+        .env("KUBECTL_NOTIFY_ALERTMANAGER_RESEND", "300ms");
+    let mut child = command.spawn().unwrap();
+    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
+    std::thread::sleep(Duration::from_millis(300));
+    scenario.set_status("foo", json!({"phase": "Failed"}));
+    std::thread::sleep(Duration::from_millis(500));
+    reload(&child, &file, &version("two"));
+    let reloaded = std::time::Instant::now();
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let after = am
+        .delivered()
+        .iter()
+        .filter(|r| r.at > reloaded + Duration::from_millis(500))
+        .filter(|r| r.body.contains("\"Failed\"") || r.body.contains("foo"))
+        .count();
+    assert!(
+        after >= 3,
+        "sent again {after} times after the reload: {}",
+        stderr(&out)
+    );
 }
