@@ -9,12 +9,17 @@ use crate::os::{Hangups, file_version};
 use crate::plan::{Rule, Source};
 
 const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// Looks after which a file still gone is a failed reload (said once): a
+/// ConfigMap volume's swap leaves it gone for a moment only.
+const GONE_FOR: u32 = 3;
 
 pub(crate) struct Reload {
     source: Source,
     seen: Option<(u64, u64, u64, i64, i64)>,
     hangups: Option<Hangups>,
     ticks: tokio::time::Interval,
+    /// Looks in a row that found the file gone.
+    gone: u32,
 }
 
 impl Reload {
@@ -28,6 +33,7 @@ impl Reload {
             source,
             hangups,
             ticks,
+            gone: 0,
         }
     }
 
@@ -47,8 +53,17 @@ impl Reload {
                 }
                 _ = self.ticks.tick(), if !stdin => {
                     let now = file_version(&self.source.path);
-                    // A file gone for a moment (mid-swap) is not a change yet.
-                    if now.is_some() && now != self.seen {
+                    // A file gone for a moment (mid-swap) is not a change
+                    // yet; one gone for longer is read (and fails) once.
+                    if now.is_none() {
+                        self.gone += 1;
+                        if self.gone == GONE_FOR {
+                            break;
+                        }
+                        continue;
+                    }
+                    self.gone = 0;
+                    if now != self.seen {
                         self.seen = now;
                         break;
                     }

@@ -1567,3 +1567,35 @@ fn a_changed_rule_keeps_sending_its_open_alerts_to_alertmanager() {
         stderr(&out)
     );
 }
+
+/// The rules file deleted (a ConfigMap key removed, say): after a few
+/// looks it is one failed reload, said and counted once; the rules keep
+/// running, and the file written again is read.
+#[test]
+fn a_rules_file_gone_for_good_is_one_failed_reload() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), json!({"n": 0}));
+    let file = rules_file(&scenario, &rules_yaml(&[("one", "widgets/foo -o json")]));
+    let (mut child, port) = serving(&scenario, &file, "9s", &[]);
+    std::fs::remove_file(&file).unwrap();
+    wait_until("the failed reload counted", &mut child, || {
+        get(port, "/metrics")
+            .is_some_and(|(_, m)| m.contains("kubectl_notify_rules_reload_failures_total 1"))
+    });
+    std::thread::sleep(Duration::from_millis(2500));
+    scenario.set_status("foo", json!({"n": 1}));
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(&file, rules_yaml(&[("two", "widgets/foo -o json")])).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    let err = stderr(&out);
+    let said: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("cannot read it"))
+        .collect();
+    assert_eq!(said.len(), 1, "said once: {err}");
+    assert!(said[0].contains("the rules running keep running"), "{err}");
+    assert!(err.contains("renamed: one to two"), "{err}");
+    assert_eq!(numbers(&stdout(&out), "one"), [1], "{}", stdout(&out));
+}
