@@ -549,6 +549,8 @@ struct Live {
     /// Completes once its run delivered what it will: its new version's
     /// notifications wait for it (see [`Release`]).
     released: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// How many notifications the rule told, its versions before too.
+    told: Rc<Cell<u64>>,
 }
 
 impl Running {
@@ -678,6 +680,10 @@ impl Running {
                 .and_then(|run| self.live.iter_mut().find(|live| live.id == run))
                 .and_then(|old| old.released.take());
             let (release, released) = Release::new();
+            let told = before
+                .and_then(|run| self.live.iter().find(|live| live.id == run))
+                .map(|old| old.told.clone())
+                .unwrap_or_default();
             let (events, watches) = match fed {
                 Some(_) if own(&targets) => {
                     let all: Vec<usize> = (0..targets.len()).collect();
@@ -705,6 +711,7 @@ impl Running {
                 heir: heir.clone(),
                 inherit,
                 behind,
+                told: told.clone(),
                 events,
                 watches,
                 standby: self.standby,
@@ -760,6 +767,7 @@ impl Running {
                 succeeded: false,
                 resumes: after.map(|(run, _)| run),
                 released: Some(released),
+                told,
             });
             self.tasks.push(Box::pin(async move {
                 (id, run_rule(session, rule, replica, release).await)
@@ -1275,6 +1283,9 @@ pub(crate) struct Session {
     /// Completes once the rule's version before has delivered what it
     /// will (see [`Release`]): until then, what this one tells waits.
     pub behind: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// How many notifications the rule told, all its versions together
+    /// (what the `--timeout` message counts).
+    pub told: Rc<Cell<u64>>,
     /// One per target, to stop its watch when the target is re-resolved.
     watches: Vec<AbortHandle>,
     /// A replica not active (yet): no watches run (crate::ha).

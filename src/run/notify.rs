@@ -141,6 +141,7 @@ pub async fn run(
                     && replica.keeps_checkpoint()
                 {
                     notified = replica.told();
+                    session.told.set(notified);
                     if count.is_some_and(|n| notified >= n) {
                         break Ok(());
                     }
@@ -219,7 +220,7 @@ pub async fn run(
                 // The last checkpoint holds what the flush told.
                 unsaid.settle(&quieting);
                 match counted {
-                    Ok(false) => break Err(timed_out(out.settings, *out.notified)),
+                    Ok(false) => break Err(timed_out(out.settings, session.told.get())),
                     counted => counted,
                 }
             }
@@ -346,7 +347,7 @@ pub async fn run(
             Err(exit) => break Err(exit),
         }
         if settings.check_once() && session.all_synced() {
-            break Err(timed_out(&settings, notified));
+            break Err(timed_out(&settings, session.told.get()));
         }
     };
     let outcome = finish(&mut session, runner, outcome, rule.as_deref()).await;
@@ -478,7 +479,12 @@ impl Out<'_> {
         {
             return Ok(false);
         }
-        self.deliver(&session.targets, notices)
+        let before = *self.notified;
+        let counted = self.deliver(&session.targets, notices);
+        session
+            .told
+            .set(session.told.get() + (*self.notified - before));
+        counted
     }
 
     /// Tells every sink of each notification, in order; `true` once

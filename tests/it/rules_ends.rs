@@ -1316,6 +1316,8 @@ fn a_new_version_waits_for_an_old_command_that_never_ends_no_longer_than_its_flu
     assert_eq!(said.len(), 1, "{err}");
     assert!(said[0].contains("stuck  the rule's version"), "{err}");
     assert!(said[0].contains("1s (its command still runs"), "{err}");
+    // The timeout counts what the rule told, both versions together.
+    assert!(err.contains("(2 notifications)"), "{err}");
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
 }
 
