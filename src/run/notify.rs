@@ -283,16 +283,16 @@ pub async fn run(
                 if let Err(exit) = out.hand(&mut replica, &session, quieting.flush()).await {
                     break Err(exit);
                 }
-                // A change that holds for its --hold is told: the holds
-                // not handed over are waited out here (the deadline or a
-                // signal ends the wait: what is incomplete then never held
-                // long enough). The new version need not wait that long:
-                // it tells once this one delivered everything else.
                 // A removed rule's holds fire nothing: it no longer watches
                 // whether they would hold.
                 if session.removed {
                     quieting.drop_holds();
                 }
+                // A change that holds for its --hold is told: the holds
+                // not handed over are waited out here (the deadline or a
+                // signal ends the wait: what is incomplete then never held
+                // long enough). The new version need not wait that long:
+                // it tells once this one delivered everything else.
                 if let Some(until) = quieting.holds_until() {
                     if let Err(exit) = settle(&mut session, out.runner, out.settings).await {
                         break Err(exit);
