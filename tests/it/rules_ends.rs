@@ -1601,3 +1601,52 @@ fn a_rules_file_gone_for_good_is_one_failed_reload() {
     assert!(err.contains("renamed: one to two"), "{err}");
     assert_eq!(numbers(&stdout(&out), "one"), [1], "{}", stdout(&out));
 }
+
+/// A `--resolve` rule to Alertmanager renamed by a reload: its alerts are
+/// named by the rule, so the new name keeps none of the old name's (it
+/// would resolve, and keep alive, alerts Alertmanager never had).
+#[test]
+fn a_renamed_rule_keeps_no_alertmanager_alert_of_its_old_name() {
+    let scenario = Scenario::new();
+    scenario.widget("foo", json!({}), json!({"phase": "Running"}));
+    let am = crate::receiver::Receiver::start();
+    let rule = |name: &str| {
+        rules_yaml(&[(
+            name,
+            "widgets/foo -q --resolve --when '.status.phase == \\\"Failed\\\"' \
+             --sink alertmanager:env:HOOK",
+        )])
+    };
+    let file = rules_file(&scenario, &rule("pay-alerts"));
+    let mut command = scenario.notify(&["--rules", &file, "--timeout", "4s"]);
+    command
+        .env("HOOK", am.url())
+        .env("KUBECTL_NOTIFY_ALERTMANAGER_RESEND", "300ms");
+    let mut child = command.spawn().unwrap();
+    wait_until("the watch", &mut child, || watches(&scenario) >= 1);
+    std::thread::sleep(Duration::from_millis(300));
+    scenario.set_status("foo", json!({"phase": "Failed"}));
+    std::thread::sleep(Duration::from_millis(500));
+    reload(&child, &file, &rule("payments-alerts"));
+    std::thread::sleep(Duration::from_millis(1000));
+    scenario.set_status("foo", json!({"phase": "Running"}));
+    let out = finish(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("renamed: pay-alerts to payments-alerts"),
+        "{}",
+        stderr(&out)
+    );
+    let old = am
+        .delivered()
+        .iter()
+        .filter(|r| r.body.contains("\"pay-alerts\""))
+        .count();
+    let new = am
+        .delivered()
+        .iter()
+        .filter(|r| r.body.contains("\"payments-alerts\""))
+        .count();
+    assert!(old >= 1, "the alert fired under its old name");
+    assert_eq!(new, 0, "the new name keeps none: {}", stderr(&out));
+}
