@@ -22,9 +22,24 @@ use tower::Service;
 
 static CUT: AtomicBool = AtomicBool::new(false);
 
-/// The top-level fields of watched objects the run reads besides
-/// `apiVersion`, `kind` and `metadata` (`None`: all of them).
-static KEPT: RwLock<Option<Arc<[String]>>> = RwLock::new(None);
+/// The fields of watched objects the run reads besides `apiVersion`,
+/// `kind` and `metadata` (`None`: all of them).
+static KEPT: RwLock<Option<Arc<Fields>>> = RwLock::new(None);
+
+/// The fields kept of an object, each with what is kept below it (`None`:
+/// all of its value); below a key, only an object loses fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Fields(pub(crate) Vec<(String, Option<Fields>)>);
+
+impl Fields {
+    /// What is kept below `key`; `None` if it is not kept.
+    fn get(&self, key: &[u8]) -> Option<Option<&Fields>> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.as_bytes() == key)
+            .map(|(_, below)| below.as_ref())
+    }
+}
 
 /// From now on, leave managedFields out of lists and watch events (`cut`:
 /// nothing of this run reads them), or keep them again (a reload started a
@@ -33,12 +48,12 @@ pub(crate) fn cut_from_now_on(cut: bool) {
     CUT.store(cut, Ordering::Relaxed);
 }
 
-/// While cutting, leave out of each watch event's object also its top-level
-/// fields but these (and `apiVersion`, `kind`, `metadata`), as the parser's
+/// While cutting, leave out of each watch event's object also the fields
+/// but these (and `apiVersion`, `kind`, `metadata`), as the parser's
 /// projection would skip them; `None` keeps them all.
-pub(crate) fn keep_only(fields: Option<Vec<String>>) {
+pub(crate) fn keep_only(fields: Option<Fields>) {
     if let Ok(mut kept) = KEPT.write() {
-        *kept = fields.map(Arc::from);
+        *kept = fields.map(Arc::new);
     }
 }
 
@@ -57,18 +72,18 @@ pub(crate) fn from_event(line: &[u8]) -> Option<Vec<u8>> {
 /// A watch event as [`CutBody`] passes it on while `kept` are the fields
 /// kept (see [`keep_only`]); `None` if it passes as it came.
 #[cfg(test)]
-pub(crate) fn from_event_keeping(line: &[u8], kept: &[String]) -> Option<Vec<u8>> {
+pub(crate) fn from_event_keeping(line: &[u8], kept: &Fields) -> Option<Vec<u8>> {
     let mut out = BytesMut::new();
     event_without(line, Some(kept), &mut out).then(|| out.to_vec())
 }
 
 /// Writes to `out` a watch event (a line) without its object's managedFields
-/// and, with `kept` (the top-level fields read besides `apiVersion`, `kind`
-/// and `metadata`), without what the parser's projection would skip: the
-/// object's other top-level fields, and, unless `metadata` is read, all of
-/// `metadata` but the identity. `false` (and nothing written) if there is
-/// nothing to leave out or it is not an event.
-fn event_without(line: &[u8], kept: Option<&[String]>, out: &mut BytesMut) -> bool {
+/// and, with `kept` (the fields read besides `apiVersion`, `kind` and
+/// `metadata`), without what the parser's projection would skip: the
+/// object's other fields, at the top and below the kept keys, and, unless
+/// `metadata` is read, all of `metadata` but the identity. `false` (and
+/// nothing written) if there is nothing to leave out or it is not an event.
+fn event_without(line: &[u8], kept: Option<&Fields>, out: &mut BytesMut) -> bool {
     let Some(object) = find(line, 0, b"object") else {
         return false;
     };
@@ -91,10 +106,15 @@ fn event_without(line: &[u8], kept: Option<&[String]>, out: &mut BytesMut) -> bo
         Some(kept) => {
             matches!(key, b"apiVersion" | b"kind" | b"metadata")
                 || escaped(key)
-                || kept.iter().any(|k| k.as_bytes() == key)
+                || kept.get(key).is_some()
         }
     };
-    let whole_metadata = kept.is_none_or(|kept| kept.iter().any(|k| k == "metadata"));
+    // What is kept below a kept top-level field (`None`: all of it).
+    let below = |key: &[u8]| match escaped(key) {
+        true => None,
+        false => kept.and_then(|kept| kept.get(key).flatten()),
+    };
+    let whole_metadata = kept.is_none_or(|kept| kept.get(b"metadata").is_some());
     let keeps_in_metadata = |key: &[u8]| match whole_metadata {
         true => key != b"managedFields",
         false => {
@@ -105,7 +125,8 @@ fn event_without(line: &[u8], kept: Option<&[String]>, out: &mut BytesMut) -> bo
     let metadata = members.metadata.as_deref();
     let cut_in_metadata =
         metadata.is_some_and(|(_, meta)| meta.list.iter().any(|m| !keeps_in_metadata(key(m))));
-    if !cut_in_metadata && members.list.iter().all(|m| keeps(key(m))) {
+    let mut cut = cut_in_metadata || !members.list.iter().all(|m| keeps(key(m)));
+    if !cut && members.list.iter().all(|m| below(key(m)).is_none()) {
         return false;
     }
     out.clear();
@@ -136,11 +157,56 @@ fn event_without(line: &[u8], kept: Option<&[String]>, out: &mut BytesMut) -> bo
                 }
                 out.extend_from_slice(&line[meta.close..m.end]);
             }
-            _ => out.extend_from_slice(&line[m.key..m.end]),
+            _ => match below(key(m)) {
+                Some(fields) => {
+                    let value = ws(line, ws(line, m.key_end) + 1);
+                    out.extend_from_slice(&line[m.key..value]);
+                    cut |= write_below(line, value..m.end, fields, out);
+                }
+                None => out.extend_from_slice(&line[m.key..m.end]),
+            },
         }
     }
     out.extend_from_slice(&line[members.close..]);
-    true
+    cut
+}
+
+/// Writes to `out` the value at `value` with only the `fields` kept if it
+/// is an object (a key written with escapes is kept: the parser judges it),
+/// else whole; whether anything was left out.
+fn write_below(line: &[u8], value: Range<usize>, fields: &Fields, out: &mut BytesMut) -> bool {
+    let Some(members) = members(line, value.start, false) else {
+        out.extend_from_slice(&line[value]);
+        return false;
+    };
+    out.extend_from_slice(&line[value.start..members.body]);
+    let mut cut = false;
+    let mut first = true;
+    for m in &members.list {
+        let key = &line[m.key + 1..m.key_end - 1];
+        let below = match key.contains(&b'\\') {
+            true => Some(None),
+            false => fields.get(key),
+        };
+        let Some(below) = below else {
+            cut = true;
+            continue;
+        };
+        if !first {
+            out.extend_from_slice(b",");
+        }
+        first = false;
+        match below {
+            Some(fields) => {
+                let inner = ws(line, ws(line, m.key_end) + 1);
+                out.extend_from_slice(&line[m.key..inner]);
+                cut |= write_below(line, inner..m.end, fields, out);
+            }
+            None => out.extend_from_slice(&line[m.key..m.end]),
+        }
+    }
+    out.extend_from_slice(&line[members.close..value.end]);
+    cut
 }
 
 /// The members of the object whose text starts at `at` (after any
@@ -236,7 +302,7 @@ pub(crate) fn from_list(body: &[u8]) -> Option<Vec<u8>> {
             Some((cut, value_end)) => {
                 cuts.push(cut);
                 // On from the cut: the rest of metadata, then of the item.
-                close(body, value_end, b"{{")?
+                close(body, value_end, b'{', 2)?
             }
             None => skip_value(body, at)?,
         };
@@ -377,7 +443,7 @@ fn string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
 fn skip_value(bytes: &[u8], at: usize) -> Option<usize> {
     match bytes.get(at)? {
         b'"' => skip_string(bytes, at),
-        open @ (b'{' | b'[') => close(bytes, at + 1, &[*open]),
+        open @ (b'{' | b'[') => close(bytes, at + 1, *open, 1),
         _ => {
             let rest = &bytes[at..];
             let end = rest
@@ -389,45 +455,37 @@ fn skip_value(bytes: &[u8], at: usize) -> Option<usize> {
     }
 }
 
-/// What a byte is to `close`: one table lookup instead of four compares
-/// on every byte outside strings.
-const PLAIN: u8 = 0;
-const QUOTE: u8 = 1;
-const OPEN: u8 = 2;
-const SHUT: u8 = 3;
-const CLASS: [u8; 256] = {
-    let mut class = [PLAIN; 256];
-    class[b'"' as usize] = QUOTE;
-    class[b'{' as usize] = OPEN;
-    class[b'[' as usize] = OPEN;
-    class[b'}' as usize] = SHUT;
-    class[b']' as usize] = SHUT;
-    class
-};
-
-/// Where the open objects and arrays `open` (innermost last) end: one past
-/// the last closing bracket. Strings are jumped over whole; a closing
-/// bracket of the wrong kind, or nesting deeper than 64, is `None`.
+/// Where the value of `depth` open objects (`open` is `{`) or arrays (`[`)
+/// ends: one past the closing bracket that closes the outermost. Strings
+/// are jumped over whole. Only brackets of the value's own kind are
+/// counted: in JSON that is valid, the other kind's pairs nest inside and
+/// do not move the count. A value cut out is never parsed, so what is not
+/// JSON inside it is not judged here (as a bad literal is not); a value
+/// that never closes is `None`.
 ///
 /// 64 bytes at a time (`Blocks`): which bytes are quotes, backslashes and
-/// brackets is found for the whole block at once, which are inside strings
-/// by arithmetic on those bit masks, and only the brackets outside strings
-/// are visited one by one. The last bytes (fewer than 64) go one at a time.
-/// With AVX2 (found at run time) a block is classified in two 32-byte
-/// halves, not four of 16.
-fn close(bytes: &[u8], at: usize, open: &[u8]) -> Option<usize> {
+/// the kind's brackets is found for the whole block at once, which are
+/// inside strings by arithmetic on those bit masks, and a block with fewer
+/// closing brackets than are open is passed whole (managedFields, an array
+/// of objects, holds no array: its whole length is one count). The last
+/// bytes (fewer than 64) go one at a time. With AVX2 (found at run time) a
+/// block is classified in two 32-byte halves, not four of 16.
+fn close(bytes: &[u8], at: usize, open: u8, depth: usize) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the processor has AVX2 (just checked).
-        return unsafe { close_avx2(bytes, at, open) };
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("popcnt")
+    {
+        // SAFETY: the processor has AVX2 and POPCNT (just checked).
+        return unsafe { close_avx2(bytes, at, open, depth) };
     }
-    close_with(bytes, at, open, classes)
+    close_with(bytes, at, open, depth, classes)
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn close_avx2(bytes: &[u8], at: usize, open: &[u8]) -> Option<usize> {
-    close_with(bytes, at, open, |block| classes_avx2(block))
+#[target_feature(enable = "avx2,popcnt")]
+fn close_avx2(bytes: &[u8], at: usize, open: u8, depth: usize) -> Option<usize> {
+    close_with(bytes, at, open, depth, |block, brackets| {
+        classes_avx2(block, brackets)
+    })
 }
 
 /// [`close`] with the given way of classifying a block's bytes.
@@ -435,26 +493,35 @@ fn close_avx2(bytes: &[u8], at: usize, open: &[u8]) -> Option<usize> {
 fn close_with(
     bytes: &[u8],
     at: usize,
-    open: &[u8],
-    classes: impl Fn(&[u8]) -> [u64; 3],
+    open: u8,
+    mut depth: usize,
+    classes: impl Fn(&[u8], [u8; 2]) -> [u64; 4],
 ) -> Option<usize> {
-    // A stack of bits, 1 for an object: no allocation.
-    let mut nesting = Nesting {
-        depth: open.len(),
-        objects: 0,
-    };
-    for &o in open {
-        nesting.objects = nesting.objects << 1 | u64::from(o == b'{');
-    }
+    // `]` and `}` are `[` and `{` plus two.
+    let brackets = [open, open + 2];
     let mut blocks = Blocks::default();
     let mut at = at;
     while let Some(block) = bytes.get(at..at + 64) {
-        let mut brackets = blocks.brackets(classes(block));
-        while brackets != 0 {
-            let i = brackets.trailing_zeros() as usize;
-            brackets &= brackets - 1;
-            if nesting.step(block[i])? {
-                return Some(at + i + 1);
+        let [quotes, backslashes, opens, shuts] = classes(block, brackets);
+        let outside = blocks.outside(quotes, backslashes);
+        let (opens, shuts) = (opens & outside, shuts & outside);
+        let closing = shuts.count_ones() as usize;
+        if closing < depth {
+            depth = depth + opens.count_ones() as usize - closing;
+            at += 64;
+            continue;
+        }
+        let mut each = opens | shuts;
+        while each != 0 {
+            let bit = each & each.wrapping_neg();
+            each ^= bit;
+            if opens & bit != 0 {
+                depth += 1;
+                continue;
+            }
+            depth -= 1;
+            if depth == 0 {
+                return Some(at + bit.trailing_zeros() as usize + 1);
             }
         }
         at += 64;
@@ -463,45 +530,20 @@ fn close_with(
     if blocks.in_string != 0 {
         at = string_end(bytes, at + usize::from(blocks.escaped != 0))?;
     }
-    while at < bytes.len() {
-        let b = bytes[at];
+    while let Some(&b) = bytes.get(at) {
         at += 1;
-        match CLASS[usize::from(b)] {
-            QUOTE => at = string_end(bytes, at)?,
-            OPEN | SHUT if nesting.step(b)? => return Some(at),
-            _ => {}
+        if b == b'"' {
+            at = string_end(bytes, at)?;
+        } else if b == brackets[0] {
+            depth += 1;
+        } else if b == brackets[1] {
+            depth -= 1;
+            if depth == 0 {
+                return Some(at);
+            }
         }
     }
     None
-}
-
-/// The open objects and arrays `close` is inside: how many, and of each
-/// whether it is an object (a bit, innermost lowest).
-struct Nesting {
-    depth: usize,
-    objects: u64,
-}
-
-impl Nesting {
-    /// Takes a bracket: `Some(true)` when it closed the outermost, `None`
-    /// when it closes the wrong kind or nests deeper than 64.
-    #[inline(always)]
-    fn step(&mut self, b: u8) -> Option<bool> {
-        if b == b'{' || b == b'[' {
-            if self.depth == 64 {
-                return None;
-            }
-            self.depth += 1;
-            self.objects = self.objects << 1 | u64::from(b == b'{');
-            return Some(false);
-        }
-        if (self.objects & 1 == 1) != (b == b'}') {
-            return None;
-        }
-        self.depth -= 1;
-        self.objects >>= 1;
-        Some(self.depth == 0)
-    }
 }
 
 /// What carries over from one 64-byte block to the next: whether the
@@ -514,12 +556,12 @@ struct Blocks {
 }
 
 impl Blocks {
-    /// The brackets of a block (64 bytes; its quotes, backslashes and
-    /// brackets as `classes` finds them) outside strings, a bit a byte.
-    /// (Written out without loops: the release build, optimised for size,
-    /// would keep them.)
+    /// The bytes of a block (64 bytes; its quotes and backslashes as
+    /// `classes` finds them) outside strings, a bit a byte. (Written out
+    /// without loops: the release build, optimised for size, would keep
+    /// them.)
     #[inline(always)]
-    fn brackets(&mut self, [quotes, backslashes, brackets]: [u64; 3]) -> u64 {
+    fn outside(&mut self, quotes: u64, backslashes: u64) -> u64 {
         let quotes = match backslashes | self.escaped {
             0 => quotes,
             _ => quotes & !self.escapes(backslashes),
@@ -534,7 +576,7 @@ impl Blocks {
         inside ^= inside << 32;
         inside ^= self.in_string;
         self.in_string = ((inside as i64) >> 63) as u64;
-        brackets & !inside
+        !inside
     }
 
     /// The bytes escaped by a backslash (the second of each pair, counting
@@ -551,48 +593,41 @@ impl Blocks {
     }
 }
 
-/// Of 64 bytes: which are quotes, backslashes, and brackets (any of the
-/// four), a bit a byte, the first byte lowest.
+/// Of 64 bytes: which are quotes, backslashes, and each of the two
+/// `brackets` (opening, closing), a bit a byte, the first byte lowest.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn classes(block: &[u8]) -> [u64; 3] {
+fn classes(block: &[u8], brackets: [u8; 2]) -> [u64; 4] {
     // SAFETY: SSE2 is part of every x86_64 processor (the target's baseline).
-    unsafe { classes_sse2(block) }
+    unsafe { classes_sse2(block, brackets) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse2")]
 #[inline]
-fn classes_sse2(block: &[u8]) -> [u64; 3] {
+fn classes_sse2(block: &[u8], [open, shut]: [u8; 2]) -> [u64; 4] {
     use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8,
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
     };
-    let word = |at: usize| i64::from_le_bytes(block[at..at + 8].try_into().expect("eight bytes"));
+    assert!(block.len() >= 64);
+    // SAFETY: 16 bytes from `at` are in the block (its 64 checked above);
+    // an unaligned load reads them as they are.
+    let load = |at: usize| unsafe { _mm_loadu_si128(block.as_ptr().add(at).cast::<__m128i>()) };
     let (quote, backslash) = (_mm_set1_epi8(b'"' as i8), _mm_set1_epi8(b'\\' as i8));
-    // `[` and `]` are `{` and `}` with bit 5 off.
-    let (bit5, open, shut) = (
-        _mm_set1_epi8(0x20),
-        _mm_set1_epi8(b'{' as i8),
-        _mm_set1_epi8(b'}' as i8),
-    );
+    let (open, shut) = (_mm_set1_epi8(open as i8), _mm_set1_epi8(shut as i8));
     let masks = |v: __m128i| {
-        let folded = _mm_or_si128(v, bit5);
-        let brackets = _mm_or_si128(_mm_cmpeq_epi8(folded, open), _mm_cmpeq_epi8(folded, shut));
-        let bits = |found| u64::from(_mm_movemask_epi8(found) as u16);
-        (
-            bits(_mm_cmpeq_epi8(v, quote)),
-            bits(_mm_cmpeq_epi8(v, backslash)),
-            bits(brackets),
-        )
+        let bits = |w| u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, w)) as u16);
+        (bits(quote), bits(backslash), bits(open), bits(shut))
     };
-    let (q0, b0, k0) = masks(_mm_set_epi64x(word(8), word(0)));
-    let (q1, b1, k1) = masks(_mm_set_epi64x(word(24), word(16)));
-    let (q2, b2, k2) = masks(_mm_set_epi64x(word(40), word(32)));
-    let (q3, b3, k3) = masks(_mm_set_epi64x(word(56), word(48)));
+    let (q0, b0, o0, s0) = masks(load(0));
+    let (q1, b1, o1, s1) = masks(load(16));
+    let (q2, b2, o2, s2) = masks(load(32));
+    let (q3, b3, o3, s3) = masks(load(48));
     [
         q0 | q1 << 16 | q2 << 32 | q3 << 48,
         b0 | b1 << 16 | b2 << 32 | b3 << 48,
-        k0 | k1 << 16 | k2 << 32 | k3 << 48,
+        o0 | o1 << 16 | o2 << 32 | o3 << 48,
+        s0 | s1 << 16 | s2 << 32 | s3 << 48,
     ]
 }
 
@@ -600,46 +635,36 @@ fn classes_sse2(block: &[u8]) -> [u64; 3] {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-fn classes_avx2(block: &[u8]) -> [u64; 3] {
+fn classes_avx2(block: &[u8], [open, shut]: [u8; 2]) -> [u64; 4] {
     use std::arch::x86_64::{
-        __m256i, _mm256_cmpeq_epi8, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set_epi64x,
-        _mm256_set1_epi8,
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
     };
-    let word = |at: usize| i64::from_le_bytes(block[at..at + 8].try_into().expect("eight bytes"));
+    assert!(block.len() >= 64);
+    // SAFETY: 32 bytes from `at` are in the block (its 64 checked above);
+    // an unaligned load reads them as they are.
+    let load = |at: usize| unsafe { _mm256_loadu_si256(block.as_ptr().add(at).cast::<__m256i>()) };
     let (quote, backslash) = (_mm256_set1_epi8(b'"' as i8), _mm256_set1_epi8(b'\\' as i8));
-    let (bit5, open, shut) = (
-        _mm256_set1_epi8(0x20),
-        _mm256_set1_epi8(b'{' as i8),
-        _mm256_set1_epi8(b'}' as i8),
-    );
+    let (open, shut) = (_mm256_set1_epi8(open as i8), _mm256_set1_epi8(shut as i8));
     let masks = |v: __m256i| {
-        let folded = _mm256_or_si256(v, bit5);
-        let brackets = _mm256_or_si256(
-            _mm256_cmpeq_epi8(folded, open),
-            _mm256_cmpeq_epi8(folded, shut),
-        );
-        let bits = |found| u64::from(_mm256_movemask_epi8(found) as u32);
-        (
-            bits(_mm256_cmpeq_epi8(v, quote)),
-            bits(_mm256_cmpeq_epi8(v, backslash)),
-            bits(brackets),
-        )
+        let bits = |w| u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, w)) as u32);
+        (bits(quote), bits(backslash), bits(open), bits(shut))
     };
-    let (q0, b0, k0) = masks(_mm256_set_epi64x(word(24), word(16), word(8), word(0)));
-    let (q1, b1, k1) = masks(_mm256_set_epi64x(word(56), word(48), word(40), word(32)));
-    [q0 | q1 << 32, b0 | b1 << 32, k0 | k1 << 32]
+    let (q0, b0, o0, s0) = masks(load(0));
+    let (q1, b1, o1, s1) = masks(load(32));
+    [q0 | q1 << 32, b0 | b1 << 32, o0 | o1 << 32, s0 | s1 << 32]
 }
 
-/// Of 64 bytes: which are quotes, backslashes, and brackets (any of the
-/// four), a bit a byte, the first byte lowest.
+/// Of 64 bytes: which are quotes, backslashes, and each of the two
+/// `brackets` (opening, closing), a bit a byte, the first byte lowest.
 #[cfg(not(target_arch = "x86_64"))]
-fn classes(block: &[u8]) -> [u64; 3] {
-    let mut masks = [0u64; 3];
-    for (i, b) in block.iter().enumerate() {
+fn classes(block: &[u8], [open, shut]: [u8; 2]) -> [u64; 4] {
+    let mut masks = [0u64; 4];
+    for (i, &b) in block.iter().enumerate() {
         let class = match b {
             b'"' => 0,
             b'\\' => 1,
-            b'{' | b'[' | b'}' | b']' => 2,
+            _ if b == open => 2,
+            _ if b == shut => 3,
             _ => continue,
         };
         masks[class] |= 1 << i;
@@ -976,10 +1001,42 @@ mod tests {
     /// apiVersion, kind, metadata), as the parser reads it.
     fn cut_keeping(event: &Value, kept: &[&str]) -> Option<Value> {
         let line = serde_json::to_vec(event).unwrap();
-        let kept: Vec<String> = kept.iter().map(|k| k.to_string()).collect();
+        let kept = Fields(kept.iter().map(|k| (k.to_string(), None)).collect());
         let mut out = BytesMut::new();
         event_without(&line, Some(&kept), &mut out)
             .then(|| serde_json::from_slice(&out).expect("valid JSON"))
+    }
+
+    /// Below a kept key only the keys kept below it stay, at any depth; a
+    /// value that is no object, and a key written with escapes, stay whole.
+    #[test]
+    fn a_change_loses_what_lies_below_the_kept_keys_but_what_is_read() {
+        let kept = |keys: &[(&str, Option<Fields>)]| {
+            Fields(
+                keys.iter()
+                    .map(|(k, b)| (k.to_string(), b.clone()))
+                    .collect(),
+            )
+        };
+        let read = kept(&[
+            (
+                "spec",
+                Some(kept(&[("i", None), ("t", Some(kept(&[("b", None)])))])),
+            ),
+            (
+                "status",
+                Some(kept(&[("ready", Some(kept(&[("x", None)])))])),
+            ),
+        ]);
+        let line = br#"{"type":"MODIFIED","object":{"kind":"W","metadata":{"name":"a","uid":"u"},"spec":{"x":[1,{"i":2}],"i":{"deep":[1]},"t":{"a":1,"b":{"c":"}"}},"e\u0073c":3,"z":"{"},"status":{"ready":true,"more":{}}}}"#;
+        let cut = from_event_keeping(line, &read).expect("something left out");
+        assert_eq!(
+            std::str::from_utf8(&cut).unwrap(),
+            r#"{"type":"MODIFIED","object":{"kind":"W","metadata":{"name":"a","uid":"u"},"spec":{"i":{"deep":[1]},"t":{"b":{"c":"}"}},"e\u0073c":3},"status":{"ready":true}}}"#
+        );
+        // Nothing below the kept keys to leave out: the line passes as it came.
+        let plain = br#"{"type":"MODIFIED","object":{"kind":"W","metadata":{"name":"a"},"spec":{"i":1,"t":[]}}}"#;
+        assert_eq!(from_event_keeping(plain, &read), None);
     }
 
     #[test]
@@ -1025,25 +1082,24 @@ mod tests {
         assert_eq!(cut_keeping(&plain, &["spec"]), None);
     }
 
-    /// The value's end byte by byte, as `close` found it before it went a
-    /// block at a time: the reference for the test below.
+    /// The value's end byte by byte, counting its own kind of bracket:
+    /// the reference for the tests below.
     fn end_bytewise(bytes: &[u8], at: usize) -> Option<usize> {
-        let mut stack = vec![*bytes.get(at)?];
+        let open = *bytes.get(at)?;
+        let shut = open + 2;
+        let mut depth = 1;
         let mut at = at + 1;
         while let Some(&b) = bytes.get(at) {
             at += 1;
-            match b {
-                b'"' => at = string_end(bytes, at)?,
-                b'{' | b'[' => stack.push(b),
-                b'}' | b']' => {
-                    if stack.pop()? != if b == b'}' { b'{' } else { b'[' } {
-                        return None;
-                    }
-                    if stack.is_empty() {
-                        return Some(at);
-                    }
+            if b == b'"' {
+                at = string_end(bytes, at)?;
+            } else if b == open {
+                depth += 1;
+            } else if b == shut {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(at);
                 }
-                _ => {}
             }
         }
         None
@@ -1191,38 +1247,30 @@ mod tests {
                     _ => BYTES[(next() % BYTES.len() as u64) as usize],
                 })
                 .collect();
-            // SAFETY: AVX2 is there (checked above).
-            let avx2 = unsafe { classes_avx2(&block) };
-            assert_eq!(avx2, classes(&block), "{block:?}");
+            for brackets in [*b"{}", *b"[]"] {
+                // SAFETY: AVX2 is there (checked above).
+                let avx2 = unsafe { classes_avx2(&block, brackets) };
+                assert_eq!(avx2, classes(&block, brackets), "{block:?}");
+            }
         }
     }
 
-    /// Nesting deeper than 64 is no value to cut (the parser judges it),
-    /// an empty object or array at the 65th level too, wherever it falls
-    /// in a block.
+    /// However deep the nesting, a value ends at its closing bracket,
+    /// wherever it falls in a block; cut short, it has no end.
     #[test]
-    fn nesting_deeper_than_64_has_no_end() {
+    fn deep_nesting_ends_where_it_does() {
         for pad in 0..64 {
             for (open, shut) in [("{\"k\":", "}"), ("[", "]")] {
-                let at_64 = format!(
-                    "{}{}{{}}{}",
-                    " ".repeat(pad),
-                    open.repeat(63),
-                    shut.repeat(63)
-                );
-                assert_eq!(
-                    skip_value(at_64.as_bytes(), pad),
-                    Some(at_64.len()),
-                    "{at_64}"
-                );
-                for empty in ["{}", "[]"] {
-                    let at_65 = format!(
-                        "{}{}{empty}{}",
+                for depth in [63, 64, 65, 300] {
+                    let deep = format!(
+                        "{}{}{{}}{} ,",
                         " ".repeat(pad),
-                        open.repeat(64),
-                        shut.repeat(64)
+                        open.repeat(depth),
+                        shut.repeat(depth)
                     );
-                    assert_eq!(skip_value(at_65.as_bytes(), pad), None, "{at_65}");
+                    let end = deep.len() - 2;
+                    assert_eq!(skip_value(deep.as_bytes(), pad), Some(end), "{deep}");
+                    assert_eq!(skip_value(&deep.as_bytes()[..end - 1], pad), None);
                 }
             }
         }

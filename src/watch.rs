@@ -389,8 +389,20 @@ impl Keys {
     }
 
     /// The top-level fields kept, in order.
+    #[cfg(test)]
     pub fn fields(&self) -> impl Iterator<Item = &str> {
         self.0.keys().map(String::as_str)
+    }
+
+    /// The same keys, for the client's body to cut what is not kept out of
+    /// each event before parsing.
+    fn to_cut(&self) -> crate::managed_fields::Fields {
+        let below = |below: &Below| match below {
+            Below::Whole => None,
+            Below::Keys(keys) => Some(keys.to_cut()),
+        };
+        let kept = self.0.iter().map(|(key, b)| (key.clone(), below(b)));
+        crate::managed_fields::Fields(kept.collect())
     }
 }
 
@@ -430,7 +442,7 @@ impl Projection {
         // Only `Full` keeps managedFields: then nothing cuts them earlier.
         // The top-level fields it skips are cut out of watch events as well.
         crate::managed_fields::keep_only(match &projection {
-            Projection::Fields(keys) => Some(keys.fields().map(String::from).collect()),
+            Projection::Fields(keys) => Some(keys.to_cut()),
             Projection::Full => None,
         });
         crate::managed_fields::cut_from_now_on(projection != Projection::Full);
@@ -737,8 +749,10 @@ mod tests {
     /// nothing the projection builds.
     #[test]
     fn an_object_cut_before_parsing_parses_as_the_whole_one() {
-        let sets: [&[&str]; 6] = [
+        let sets: [&[&str]; 8] = [
             &[".spec.size"],
+            &[".spec.template.x", ".spec.size"],
+            &[".spec.template.y.z", ".spec.template.x.no", ".status.ready"],
             &[".status.ready", ".spec.ports[0].port"],
             &[".metadata.labels.app"],
             &[".kind"],
@@ -755,8 +769,7 @@ mod tests {
             let Projection::Fields(keys) = &projection else {
                 panic!("{set:?} reads every field");
             };
-            let kept: Vec<String> = keys.fields().map(String::from).collect();
-            let cut = crate::managed_fields::from_event_keeping(line.as_bytes(), &kept)
+            let cut = crate::managed_fields::from_event_keeping(line.as_bytes(), &keys.to_cut())
                 .expect("managedFields left out");
             let cut: Value = serde_json::from_slice(&cut).unwrap();
             assert_eq!(
@@ -771,7 +784,8 @@ mod tests {
         json!({"apiVersion": "example.com/v1", "kind": "Widget",
                "metadata": {"name": "a", "uid": "1", "resourceVersion": "7", "labels": {"app": "x"},
                             "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}]},
-               "spec": {"size": 3, "ports": [{"port": 80}]},
+               "spec": {"size": 3, "ports": [{"port": 80}],
+                        "template": {"x": 1, "y": {"z": 2, "w": [3]}, "v": {"x": 4}}},
                "status": {"ready": true, "conditions": [{"type": "Ready", "status": "True"}]}})
     }
 
