@@ -29,6 +29,7 @@ mod error;
 mod figures;
 mod large;
 mod launcher;
+mod least;
 mod paced;
 mod report;
 mod table;
@@ -52,6 +53,9 @@ fn main() -> ExitCode {
     }
     if args.get(1).map(String::as_str) == Some(paced::FLOOR) {
         paced::floor_child(&args[2..]);
+    }
+    if args.get(1).map(String::as_str) == Some(least::KUBE_FLOOR) {
+        least::kube_floor_child(&args[2..]);
     }
     let quick = args.iter().any(|a| a == "--quick")
         || std::env::var_os("BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0");

@@ -29,6 +29,9 @@ pub struct Paced {
     kubectl: Option<PacedRun>,
     /// The least a client can do with the same events (`floor_child`).
     floor: PacedRun,
+    /// The least a client on kube's client and watcher can do
+    /// (`least::kube_floor_child`).
+    kube_floor: PacedRun,
     /// curl reading the same watch into /dev/null (`None`: not on PATH).
     curl: Option<PacedRun>,
 }
@@ -97,6 +100,7 @@ pub fn run(b: &mut Bench) -> Result<Paced> {
         true => Some(reader_run(b, Reader::Curl, objects, updates, &mut next)?),
         false => None,
     };
+    let kube_floor = reader_run(b, Reader::KubeFloor, objects, updates, &mut next)?;
     let notify = reader_run(b, Reader::Tool(Tool::Notify), objects, updates, &mut next)?;
     let kubectl = match b.tools.kubectl {
         Some(_) => Some(reader_run(
@@ -115,6 +119,7 @@ pub fn run(b: &mut Bench) -> Result<Paced> {
         notify,
         kubectl,
         floor,
+        kube_floor,
         curl,
     })
 }
@@ -222,6 +227,8 @@ fn start_under(
 enum Reader {
     Tool(Tool),
     Floor,
+    /// kube's client and watcher, parsing only what the watcher needs.
+    KubeFloor,
     /// `curl -sN URL > /dev/null`: the same watch from the same
     /// resourceVersion, parsed by nobody. It prints nothing to count, so the
     /// server ends its watch after the last update (it exits then).
@@ -233,6 +240,7 @@ impl Reader {
         match self {
             Reader::Tool(tool) => tool.name(),
             Reader::Floor => "floor",
+            Reader::KubeFloor => "kube floor",
             Reader::Curl => "curl",
         }
     }
@@ -279,6 +287,16 @@ fn reader_run(
                 updates.to_string(),
             ];
             start_under(b, "paced floor", &exe, &args, Stdout::File)?
+        }
+        Reader::KubeFloor => {
+            let exe = std::env::current_exe().map_err(io_err("find this bench binary"))?;
+            let args = [
+                crate::least::KUBE_FLOOR.to_string(),
+                NAMESPACE.to_string(),
+                LABEL.to_string(),
+                updates.to_string(),
+            ];
+            start_under(b, "paced kube floor", &exe, &args, Stdout::File)?
         }
         Reader::Curl => {
             let file =
@@ -462,6 +480,13 @@ pub fn rows(p: &Paced) -> Vec<Row> {
             p.curl.as_ref().map_or("curl not found".into(), after_start),
             "",
         ),
+        row(
+            format!(
+                "{figure}: CPU time per update after the list, kube floor: kube's own client and watcher on a type that reads only the resourceVersion, a line per event"
+            ),
+            after_start(&p.kube_floor),
+            "",
+        ),
         Row {
             ratio: format!(
                 "curl {}, floor {}",
@@ -496,9 +521,10 @@ fn against_curl_and_floor(p: &Paced) -> String {
     };
     let curl = p.curl.as_ref().and_then(|c| after_list_us(c, p.updates));
     format!(
-        "{} curl's, {} the floor's",
+        "{} curl's, {} the floor's, {} the kube floor's",
         ratio(curl),
-        ratio(after_list_us(&p.floor, p.updates))
+        ratio(after_list_us(&p.floor, p.updates)),
+        ratio(after_list_us(&p.kube_floor, p.updates))
     )
 }
 
@@ -513,7 +539,7 @@ fn meets_curl_and_floor(p: &Paced) -> Option<bool> {
 pub fn note(p: &Paced) -> String {
     let lines = |r: &PacedRun| format!("{} of {}", thousands(r.lines), thousands(r.expected_lines));
     format!(
-        "- Paced: {} widgets of {} bytes (with {MANAGERS} managedFields entries) labelled `{LABEL}`; {} merge patches of `.spec.i`, round-robin, one every {} ms, so each event arrives alone as from a real server (ours: `--on-change .spec.i -o name --count {}`, {} lines; kubectl: `get -w -o name`, {}). The floor is this bench re-executed as the least client there is: it opens the same watch over rustls and, for each event, reads its TLS record and writes a line, parsing nothing ({} lines): what any client pays per event on this machine, the kernel's wake-up, reads and write above all. curl reads the same watch from the same resourceVersion (`curl -sN --cacert CA -H 'Authorization: Bearer …' URL > /dev/null`; the server ends the watch after the last update, and curl with it): {}.",
+        "- Paced: {} widgets of {} bytes (with {MANAGERS} managedFields entries) labelled `{LABEL}`; {} merge patches of `.spec.i`, round-robin, one every {} ms, so each event arrives alone as from a real server (ours: `--on-change .spec.i -o name --count {}`, {} lines; kubectl: `get -w -o name`, {}). The floor is this bench re-executed as the least client there is: it opens the same watch over rustls and, for each event, reads its TLS record and writes a line, parsing nothing ({} lines): what any client pays per event on this machine, the kernel's wake-up, reads and write above all. The kube floor is this bench re-executed as the least client built on kube ({} lines): kube's own client from the kubeconfig and `kube::runtime::watcher` (list, then watch), on a type whose parse keeps only the resourceVersion and skips every other value unbuilt, a line per change. curl reads the same watch from the same resourceVersion (`curl -sN --cacert CA -H 'Authorization: Bearer …' URL > /dev/null`; the server ends the watch after the last update, and curl with it): {}.",
         thousands(p.objects),
         p.object_bytes,
         thousands(p.updates),
@@ -522,6 +548,7 @@ pub fn note(p: &Paced) -> String {
         lines(&p.notify),
         p.kubectl.as_ref().map_or("not run".into(), lines),
         lines(&p.floor),
+        lines(&p.kube_floor),
         if p.curl.is_some() {
             "run"
         } else {
