@@ -780,6 +780,85 @@ mod tests {
         }
     }
 
+    /// What a real kube-apiserver 1.32 sent (kept beside the test server:
+    /// its watch events as they came, its controller-made Deployments,
+    /// ReplicaSets and Pods, applied objects as it printed them, each made
+    /// a watch event around its own text): each event cut below the paths'
+    /// leading keys parses, under the projection, to what the whole event
+    /// does.
+    #[test]
+    fn real_server_events_cut_before_parsing_parse_as_the_whole_ones() {
+        let sets: [&[&str]; 6] = [
+            &[".spec.replicas"],
+            &[".status.conditions[?@.type=='Available'].status == 'True'"],
+            &[
+                ".spec.template.spec.containers[0].image",
+                ".status.readyReplicas >= 1",
+            ],
+            &[".spec.containers[0].resources.limits", ".status.phase"],
+            &[".metadata.labels.app", ".spec.selector.matchLabels"],
+            &[".spec.size", ".spec.v", ".status"],
+        ];
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testserver/tests/k8s-reference");
+        let mut events: Vec<Vec<u8>> = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let Ok(text) = std::fs::read(&path) else {
+                continue;
+            };
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("jsonl") => events.extend(
+                    text.split(|b| *b == b'\n')
+                        .filter(|l| !l.is_empty())
+                        .map(<[u8]>::to_vec),
+                ),
+                Some("json") => {
+                    let Ok(object) = serde_json::from_slice::<Value>(&text) else {
+                        continue;
+                    };
+                    let wrap = |object: &[u8]| {
+                        [&b"{\"type\":\"MODIFIED\",\"object\":"[..], object, b"}"].concat()
+                    };
+                    match object["items"].as_array() {
+                        Some(items) => events.extend(
+                            items
+                                .iter()
+                                .map(|item| wrap(&serde_json::to_vec(item).unwrap())),
+                        ),
+                        None if object.get("metadata").is_some() => events.push(wrap(&text)),
+                        None => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut cut_events = 0;
+        for line in &events {
+            let whole: Value = serde_json::from_slice(line).unwrap();
+            for set in sets {
+                let exprs: Vec<Expr> = set.iter().map(|e| Expr::parse(e).unwrap()).collect();
+                let projection = Projection::reading(&exprs);
+                let Projection::Fields(keys) = &projection else {
+                    panic!("{set:?} reads every field");
+                };
+                let Some(cut) = crate::managed_fields::from_event_keeping(line, &keys.to_cut())
+                else {
+                    continue;
+                };
+                let cut: Value = serde_json::from_slice(&cut).unwrap();
+                assert_eq!(
+                    parse(&projection, &cut["object"]),
+                    parse(&projection, &whole["object"]),
+                    "{set:?} of {}",
+                    String::from_utf8_lossy(line)
+                );
+                cut_events += 1;
+            }
+        }
+        assert!(cut_events >= 200, "{cut_events} events cut");
+    }
+
     fn widget() -> Value {
         json!({"apiVersion": "example.com/v1", "kind": "Widget",
                "metadata": {"name": "a", "uid": "1", "resourceVersion": "7", "labels": {"app": "x"},
