@@ -640,16 +640,18 @@ impl Running {
             // telling ended: once it has flushed and written its last
             // section, nothing told twice, nothing lost.
             // (A renamed rule's section is a new one: it starts afresh.)
-            let after = before
-                .and_then(|run| self.live.iter_mut().find(|live| live.id == run))
+            // The run it replaces, looked up once.
+            let replaced = before.and_then(|run| self.live.iter().position(|live| live.id == run));
+            let after = replaced
+                .map(|at| &mut self.live[at])
                 .filter(|old| old.name == rule.name)
                 .filter(|old| crate::ha::checkpoint::same_rule(&old.is.0, &is.0, &is.1))
                 .and_then(|old| {
                     old.succeeded = old.left.is_some();
                     Some((old.id, old.left.clone()?))
                 });
-            let inherit = before
-                .and_then(|run| self.live.iter().find(|live| live.id == run))
+            let inherit = replaced
+                .map(|at| &self.live[at])
                 .map(|old| {
                     // A renamed rule's alerts at Alertmanager and PagerDuty
                     // are named by the rule: the new name's are others.
@@ -676,13 +678,10 @@ impl Running {
             let heir = Heir::default();
             // What the new version tells waits until its old version has
             // delivered what it will.
-            let behind = before
-                .and_then(|run| self.live.iter_mut().find(|live| live.id == run))
-                .and_then(|old| old.released.take());
+            let behind = replaced.and_then(|at| self.live[at].released.take());
             let (release, released) = Release::new();
-            let told = before
-                .and_then(|run| self.live.iter().find(|live| live.id == run))
-                .map(|old| old.told.clone())
+            let told = replaced
+                .map(|at| self.live[at].told.clone())
                 .unwrap_or_default();
             let (events, watches) = match fed {
                 Some(_) if own(&targets) => {
