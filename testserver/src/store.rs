@@ -128,7 +128,6 @@ fn has_finalizers(obj: &Value) -> bool {
         .is_some_and(|f| !f.is_empty())
 }
 
-/// The object with metadata and status removed: what a generation bump looks at.
 /// Whether `a` and `b` hold the same members, `skipped` aside (compared
 /// in place: the write path runs for every change a bench paces).
 fn same_except(a: &Value, b: &Value, skipped: &[&str]) -> bool {
