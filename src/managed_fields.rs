@@ -99,8 +99,6 @@ fn event_without(line: &[u8], kept: Option<&Fields>, out: &mut BytesMut) -> bool
         )
     });
     let kept = kept.filter(|_| change);
-    // A key written with escapes is kept: the parser judges it.
-    let escaped = |key: &[u8]| key.contains(&b'\\');
     let keeps = |key: &[u8]| match kept {
         None => true,
         Some(kept) => {
@@ -121,7 +119,7 @@ fn event_without(line: &[u8], kept: Option<&Fields>, out: &mut BytesMut) -> bool
             matches!(key, b"name" | b"namespace" | b"uid" | b"resourceVersion") || escaped(key)
         }
     };
-    let key = |m: &Spanned| &line[m.key + 1..m.key_end - 1];
+    let key = |m: &Spanned| key_of(line, m);
     let metadata = members.metadata.as_deref();
     let cut_in_metadata =
         metadata.is_some_and(|(_, meta)| meta.list.iter().any(|m| !keeps_in_metadata(key(m))));
@@ -157,18 +155,33 @@ fn event_without(line: &[u8], kept: Option<&Fields>, out: &mut BytesMut) -> bool
                 }
                 out.extend_from_slice(&line[meta.close..m.end]);
             }
-            _ => match below(key(m)) {
-                Some(fields) => {
-                    let value = ws(line, ws(line, m.key_end) + 1);
-                    out.extend_from_slice(&line[m.key..value]);
-                    cut |= write_below(line, value..m.end, fields, out);
-                }
-                None => out.extend_from_slice(&line[m.key..m.end]),
-            },
+            _ => cut |= write_member(line, m, below(key(m)), out),
         }
     }
     out.extend_from_slice(&line[members.close..]);
     cut
+}
+
+/// A member's key, without its quotes (escapes as written).
+fn key_of<'a>(line: &'a [u8], m: &Spanned) -> &'a [u8] {
+    &line[m.key + 1..m.key_end - 1]
+}
+
+/// A key written with escapes is kept whole: the parser judges it.
+fn escaped(key: &[u8]) -> bool {
+    key.contains(&b'\\')
+}
+
+/// Writes to `out` the member `m`, whole, or with only `below` kept of its
+/// value; whether anything was left out.
+fn write_member(line: &[u8], m: &Spanned, below: Option<&Fields>, out: &mut BytesMut) -> bool {
+    let Some(fields) = below else {
+        out.extend_from_slice(&line[m.key..m.end]);
+        return false;
+    };
+    let value = ws(line, ws(line, m.key_end) + 1);
+    out.extend_from_slice(&line[m.key..value]);
+    write_below(line, value..m.end, fields, out)
 }
 
 /// Writes to `out` the value at `value` with only the `fields` kept if it
@@ -183,8 +196,8 @@ fn write_below(line: &[u8], value: Range<usize>, fields: &Fields, out: &mut Byte
     let mut cut = false;
     let mut first = true;
     for m in &members.list {
-        let key = &line[m.key + 1..m.key_end - 1];
-        let below = match key.contains(&b'\\') {
+        let key = key_of(line, m);
+        let below = match escaped(key) {
             true => Some(None),
             false => fields.get(key),
         };
@@ -196,14 +209,7 @@ fn write_below(line: &[u8], value: Range<usize>, fields: &Fields, out: &mut Byte
             out.extend_from_slice(b",");
         }
         first = false;
-        match below {
-            Some(fields) => {
-                let inner = ws(line, ws(line, m.key_end) + 1);
-                out.extend_from_slice(&line[m.key..inner]);
-                cut |= write_below(line, inner..m.end, fields, out);
-            }
-            None => out.extend_from_slice(&line[m.key..m.end]),
-        }
+        cut |= write_member(line, m, below, out);
     }
     out.extend_from_slice(&line[members.close..value.end]);
     cut

@@ -745,6 +745,24 @@ mod tests {
             .unwrap()
     }
 
+    /// The event `line` cut before parsing for the paths of `set`, and the
+    /// whole event, each as the projection parses its object; `None` if
+    /// nothing was cut.
+    fn cut_and_whole(line: &[u8], set: &[&str]) -> Option<(Value, Value)> {
+        let exprs: Vec<Expr> = set.iter().map(|e| Expr::parse(e).unwrap()).collect();
+        let projection = Projection::reading(&exprs);
+        let Projection::Fields(keys) = &projection else {
+            panic!("{set:?} reads every field");
+        };
+        let cut = crate::managed_fields::from_event_keeping(line, &keys.to_cut())?;
+        let cut: Value = serde_json::from_slice(&cut).unwrap();
+        let whole: Value = serde_json::from_slice(line).unwrap();
+        Some((
+            parse(&projection, &cut["object"]),
+            parse(&projection, &whole["object"]),
+        ))
+    }
+
     /// What the client's body leaves of an event before parsing changes
     /// nothing the projection builds.
     #[test]
@@ -764,19 +782,8 @@ mod tests {
         ];
         let line = json!({"type": "MODIFIED", "object": widget()}).to_string();
         for set in sets {
-            let exprs: Vec<Expr> = set.iter().map(|e| Expr::parse(e).unwrap()).collect();
-            let projection = Projection::reading(&exprs);
-            let Projection::Fields(keys) = &projection else {
-                panic!("{set:?} reads every field");
-            };
-            let cut = crate::managed_fields::from_event_keeping(line.as_bytes(), &keys.to_cut())
-                .expect("managedFields left out");
-            let cut: Value = serde_json::from_slice(&cut).unwrap();
-            assert_eq!(
-                parse(&projection, &cut["object"]),
-                parse(&projection, &widget()),
-                "{set:?}"
-            );
+            let (cut, whole) = cut_and_whole(line.as_bytes(), set).expect("managedFields left out");
+            assert_eq!(cut, whole, "{set:?}");
         }
     }
 
@@ -835,24 +842,11 @@ mod tests {
         }
         let mut cut_events = 0;
         for line in &events {
-            let whole: Value = serde_json::from_slice(line).unwrap();
             for set in sets {
-                let exprs: Vec<Expr> = set.iter().map(|e| Expr::parse(e).unwrap()).collect();
-                let projection = Projection::reading(&exprs);
-                let Projection::Fields(keys) = &projection else {
-                    panic!("{set:?} reads every field");
-                };
-                let Some(cut) = crate::managed_fields::from_event_keeping(line, &keys.to_cut())
-                else {
+                let Some((cut, whole)) = cut_and_whole(line, set) else {
                     continue;
                 };
-                let cut: Value = serde_json::from_slice(&cut).unwrap();
-                assert_eq!(
-                    parse(&projection, &cut["object"]),
-                    parse(&projection, &whole["object"]),
-                    "{set:?} of {}",
-                    String::from_utf8_lossy(line)
-                );
+                assert_eq!(cut, whole, "{set:?} of {}", String::from_utf8_lossy(line));
                 cut_events += 1;
             }
         }
