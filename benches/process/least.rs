@@ -39,7 +39,7 @@ pub(crate) fn kube_floor_child(args: &[String]) -> ! {
             .map_err(|e| format!("a runtime: {e}"))?;
         runtime.block_on(watch(namespace, label, events))
     };
-    crate::paced::exit_as("paced kube floor", run())
+    crate::error::exit_as("paced kube floor", run())
 }
 
 async fn watch(namespace: &str, label: &str, events: usize) -> Result<(), String> {

@@ -157,18 +157,7 @@ pub(crate) fn floor_child(args: &[String]) -> ! {
         }
         conn.count_events(number(events)?, &mut std::io::stdout().lock())
     };
-    exit_as("paced floor", read())
-}
-
-/// Ends a reader child: 0 once it read all, else 1 and why, on stderr.
-pub(crate) fn exit_as(reader: &str, read: Result<()>) -> ! {
-    match read {
-        Ok(()) => std::process::exit(0),
-        Err(e) => {
-            eprintln!("{reader}: {e}");
-            std::process::exit(1)
-        }
-    }
+    crate::error::exit_as("paced floor", read())
 }
 
 /// `updates` merge patches of `.spec.i`, round-robin over the objects, one
