@@ -641,7 +641,19 @@ fn check(
                 && arrivals.iter().any(|b| {
                     b.rule == a.rule && b.uid == a.uid && b.kind == "created" && b.rv != a.rv
                 });
-            if !retold {
+            // An object made while the watch was down (a server restart, a
+            // connection refused) is first seen by the re-list after it,
+            // at the version it then has: its creation is told there, and
+            // nothing of it may have arrived before.
+            let seen_late = faults
+                && !flags.when
+                && a.kind == "created"
+                && !arrivals.iter().any(|b| {
+                    b.rule == a.rule
+                        && b.uid == a.uid
+                        && b.rv.parse::<u64>().ok() < a.rv.parse::<u64>().ok()
+                });
+            if !retold && !seen_late {
                 excluded(life, index, flags, faults).map_err(|why| format!("{own}: {why}"))?;
             }
             kinds_per_version
